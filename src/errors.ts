@@ -1,0 +1,100 @@
+/**
+ * One error hierarchy for the whole project. Every user-visible failure has a stable
+ * `code` (shown by `--json`) and a one-line human message (shown by the line UI).
+ *
+ * Local misuse (bad arguments, bad commands) and remote protocol violations are different
+ * codes. Decoders never throw: they return a `Decoded` with a `WireError` that the caller
+ * counts and drops.
+ */
+
+export const ERROR_CODES = [
+  // Wire: malformed or unwanted datagrams. Counted and dropped, never thrown at a socket.
+  "WIRE_TRUNCATED",
+  "WIRE_TOO_LARGE",
+  "WIRE_BAD_VERSION",
+  "WIRE_BAD_KIND",
+  "WIRE_BAD_FRAME",
+  "WIRE_BAD_VALUE",
+  "WIRE_UNKNOWN_SESSION",
+  // Crypto: handshakes and sealed payloads.
+  "CRYPTO_DECRYPT_FAILED",
+  "CRYPTO_REPLAY",
+  "CRYPTO_HANDSHAKE_FAILED",
+  "CRYPTO_HANDSHAKE_TIMEOUT",
+  "CRYPTO_UNEXPECTED_KEY",
+  // Control messages between client and registry or between peers.
+  "PROTO_BAD_MESSAGE",
+  "PROTO_UNKNOWN_REQUEST",
+  "PROTO_RATE_LIMITED",
+  // Accounts.
+  "AUTH_BAD_USERNAME",
+  "AUTH_WEAK_PASSWORD",
+  "AUTH_USER_EXISTS",
+  "AUTH_UNKNOWN_USER",
+  "AUTH_BAD_PASSWORD",
+  "AUTH_NOT_LOGGED_IN",
+  "AUTH_NO_PASSWORD",
+  "AUTH_KEY_MISMATCH",
+  // Messaging.
+  "MSG_TOO_LARGE",
+  "MSG_EMPTY",
+  "MSG_UNKNOWN_RECIPIENT",
+  "MSG_NOT_DELIVERED",
+  // Registry reachability and identity.
+  "REGISTRY_UNREACHABLE",
+  "REGISTRY_NOT_FOUND",
+  "REGISTRY_KEY_CHANGED",
+  "REGISTRY_LOST",
+  // Local environment.
+  "PORT_IN_USE",
+  "DATA_DIR_UNWRITABLE",
+  "STORE_FAILED",
+  "CLI_BAD_ARGS",
+  "CLI_BAD_COMMAND",
+  "INTERNAL",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class HallwayError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "HallwayError";
+    this.code = code;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Any thrown value as a HallwayError; unknown errors become INTERNAL with a one-line message. */
+export function asHallwayError(err: unknown): HallwayError {
+  if (err instanceof HallwayError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new HallwayError("INTERNAL", (message.split("\n")[0] ?? "internal error").slice(0, 300), {
+    cause: err,
+  });
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/** The result of a total decoder: a value, or a typed error to count and drop. */
+export type Decoded<T> = { ok: true; value: T } | { ok: false; error: WireError };
+
+export interface WireError {
+  code: ErrorCode;
+  detail: string;
+}
+
+export function ok<T>(value: T): Decoded<T> {
+  return { ok: true, value };
+}
+
+export function fail<T = never>(code: ErrorCode, detail: string): Decoded<T> {
+  return { ok: false, error: { code, detail } };
+}
