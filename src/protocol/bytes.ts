@@ -39,7 +39,9 @@ export class ByteReader {
     if (at < 0) return 0;
     return (
       (this.buf[at] as number) * 0x1000000 +
-      (((this.buf[at + 1] as number) << 16) | ((this.buf[at + 2] as number) << 8) | (this.buf[at + 3] as number))
+      (((this.buf[at + 1] as number) << 16) |
+        ((this.buf[at + 2] as number) << 8) |
+        (this.buf[at + 3] as number))
     );
   }
 

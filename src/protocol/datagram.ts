@@ -70,7 +70,11 @@ export function encodeHsReply(
 }
 
 export function encodeDataHeader(receiverIndex: number, packetNumber: number): Uint8Array {
-  return new ByteWriter(DATA_HEADER_BYTES).u8(firstByte(KIND_DATA)).u32(receiverIndex).u64(packetNumber).finish();
+  return new ByteWriter(DATA_HEADER_BYTES)
+    .u8(firstByte(KIND_DATA))
+    .u32(receiverIndex)
+    .u64(packetNumber)
+    .finish();
 }
 
 export function encodeData(header: Uint8Array, sealed: Uint8Array): Uint8Array {

@@ -79,7 +79,12 @@ export function encodeFrames(frames: readonly Frame[]): Uint8Array {
 function writeFrame(w: ByteWriter, f: Frame): void {
   switch (f.type) {
     case "segment":
-      w.u8(FRAME_SEGMENT).u16(f.stream).u8(f.end ? 1 : 0).u32(f.seq).u16(f.payload.length).bytes(f.payload);
+      w.u8(FRAME_SEGMENT)
+        .u16(f.stream)
+        .u8(f.end ? 1 : 0)
+        .u32(f.seq)
+        .u16(f.payload.length)
+        .bytes(f.payload);
       return;
     case "ack": {
       const ranges = f.ranges.slice(0, MAX_SACK_RANGES);

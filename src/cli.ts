@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+/**
+ * The `hallway` command: argument parsing only. Everything else lives in the composition
+ * roots (server/index.ts, peer/index.ts) and the presenters (ui/).
+ */
+
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { asHallwayError, HallwayError } from "./errors.js";
+import { defaultDataDir } from "./net/data-dir.js";
+import { createClient, findRegistry } from "./peer/index.js";
+import { DEFAULT_PORT, startServer } from "./server/index.js";
+import { errorEvent, printEvent, runJsonMode } from "./ui/json-mode.js";
+import { runLineMode } from "./ui/line-mode.js";
+import { readPassword } from "./ui/prompt.js";
+
+let jsonOutput = process.argv.includes("--json");
+
+/** One line for people, one JSON event for scripts; never a stack trace. */
+function fatal(err: unknown): never {
+  const e = asHallwayError(err);
+  if (jsonOutput) printEvent(errorEvent(e));
+  else process.stderr.write(`hallway: ${e.message}\n`);
+  process.exit(e.code === "CLI_BAD_ARGS" ? 2 : 1);
+}
+
+process.on("uncaughtException", fatal);
+process.on("unhandledRejection", fatal);
+
+function intOption(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+}
+
+const program = new Command()
+  .name("hallway")
+  .description("Peer-assisted LAN messenger: find or host a registry, then chat peer to peer.")
+  .option("--server <host:port>", "registry address (default: find one with mDNS)")
+  .option("--user <name>", "user name")
+  .option("--data <dir>", "data directory")
+  .enablePositionalOptions()
+  .showSuggestionAfterError(false)
+  .exitOverride()
+  .configureOutput({ writeErr: () => {} })
+  .action(async (opts: { server?: string; user?: string; data?: string }) => {
+    await runLineMode(opts);
+    process.exit(0);
+  });
+
+program
+  .command("server")
+  .description("run a registry on this machine")
+  .option("--host <addr>", "address to bind", "0.0.0.0")
+  .option("--port <n>", `UDP port (default ${DEFAULT_PORT})`, intOption("--port", 0, 65535), DEFAULT_PORT)
+  .option("--data <dir>", "data directory (default: the user's data dir)")
+  .option("--name <name>", "name advertised over mDNS", "Hallway registry")
+  .option("--no-mdns", "do not advertise over mDNS")
+  .option("--json", "machine-readable output")
+  .exitOverride()
+  .action(
+    async (opts: {
+      host: string;
+      port: number;
+      data?: string;
+      name: string;
+      mdns: boolean;
+      json?: boolean;
+    }) => {
+      jsonOutput = Boolean(opts.json);
+      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      const running = await startServer({
+        host: opts.host,
+        port: opts.port,
+        dataDir: opts.data ?? defaultDataDir("server"),
+        mdns: opts.mdns,
+        name: opts.name,
+        log,
+      });
+      if (opts.json) {
+        process.stdout.write(
+          `${JSON.stringify({ event: "listening", port: running.port, fingerprint: running.fingerprint })}\n`,
+        );
+      } else {
+        process.stdout.write(
+          `Hallway registry listening on UDP ${opts.host}:${running.port}\nKey fingerprint: ${running.fingerprint}\n`,
+        );
+      }
+      onSignals(() => running.stop());
+    },
+  );
+
+program
+  .command("client")
+  .description("chat from the terminal; --json for the headless mode used by scripts")
+  .option("--json", "headless: JSON-line commands on stdin, JSON-line events on stdout")
+  .option("--server <host:port>", "registry address (default: find one with mDNS)")
+  .option("--user <name>", "user name")
+  .option("--register", "create the account first")
+  .option("--data <dir>", "data directory (default: the user's data dir)")
+  .option("--heartbeat-ms <n>", "heartbeat interval", intOption("--heartbeat-ms", 100, 600_000), 10_000)
+  .option(
+    "--direct-timeout-ms <n>",
+    "wait this long for a receipt before storing a message at the registry",
+    intOption("--direct-timeout-ms", 100, 60_000),
+    3_000,
+  )
+  .exitOverride()
+  .action(
+    async (opts: {
+      json?: boolean;
+      server?: string;
+      user?: string;
+      register?: boolean;
+      data?: string;
+      heartbeatMs: number;
+      directTimeoutMs: number;
+    }) => {
+      if (!opts.json) {
+        await runLineMode({
+          ...(opts.server ? { server: opts.server } : {}),
+          ...(opts.user ? { user: opts.user } : {}),
+          ...(opts.data ? { dataDir: opts.data } : {}),
+        });
+        process.exit(0);
+      }
+      jsonOutput = true;
+      if (!opts.user) throw new HallwayError("CLI_BAD_ARGS", "--user is required with --json");
+      const password = await readPassword();
+      if (password === undefined) {
+        throw new HallwayError(
+          "AUTH_NO_PASSWORD",
+          "set HALLWAY_PASSWORD (passwords are never taken from arguments)",
+        );
+      }
+      const server = await findRegistry(opts.server);
+      const client = createClient({
+        dataDir: opts.data ?? defaultDataDir("client"),
+        server,
+        user: opts.user,
+        password,
+        register: Boolean(opts.register),
+        heartbeatMs: opts.heartbeatMs,
+        directTimeoutMs: opts.directTimeoutMs,
+        onEvent: printEvent,
+      });
+      onSignals(() => client.stop());
+      try {
+        await client.start();
+      } catch (err) {
+        await client.stop().catch(() => {});
+        throw err;
+      }
+      await runJsonMode(client);
+      process.exit(0);
+    },
+  );
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version") process.exit(0);
+    fatal(new HallwayError("CLI_BAD_ARGS", err.message.replace(/^error: /, "")));
+  }
+  fatal(err);
+}

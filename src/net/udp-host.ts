@@ -1,0 +1,278 @@
+/**
+ * UdpHost: the thin adapter that binds one UDP socket to the sans-IO cores. It owns the
+ * socket, the monotonic clock and one timer; everything else (handshakes, sealing,
+ * reliability) happens in the Endpoint and the Connections it drives.
+ *
+ * Both roles use it: the registry (accepting sessions) and the peer (one socket for the
+ * registry, other peers and, later, transfers and hole punching).
+ */
+
+import { randomBytes } from "node:crypto";
+import dgram from "node:dgram";
+import { performance } from "node:perf_hooks";
+import { HallwayError } from "../errors.js";
+import { type Address, Endpoint, type Identity, type SessionId } from "../protocol/endpoint.js";
+import { Connection } from "../transfer/connection.js";
+
+export interface HostedConnection {
+  readonly session: SessionId;
+  readonly initiator: boolean;
+  readonly remoteKey: Uint8Array;
+  readonly remotePayload: Uint8Array;
+  address: Address;
+  /** Free slot for the role: who this connection belongs to. */
+  user?: string;
+}
+
+export interface UdpHostHandlers {
+  onEstablished?(conn: HostedConnection): void;
+  onMessage?(conn: HostedConnection, message: Uint8Array, stream: number): void;
+  onClosed?(conn: HostedConnection, reason: string): void;
+  /** A datagram the session layer does not own (STUN); return true if handled. */
+  onForeignDatagram?(bytes: Uint8Array, from: Address): boolean;
+}
+
+export interface UdpHostOptions {
+  identity: Identity;
+  acceptIncoming: boolean;
+  host?: string;
+  port?: number;
+  keepaliveMs?: number;
+  idleTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  responderPayload?: (from: Address) => Uint8Array;
+}
+
+interface Pending {
+  resolve(conn: HostedConnection): void;
+  reject(err: HallwayError): void;
+}
+
+interface Live {
+  info: HostedConnection;
+  conn: Connection;
+}
+
+export const now = (): number => performance.now();
+
+export class UdpHost {
+  private readonly socket: dgram.Socket;
+  private readonly endpoint: Endpoint;
+  private readonly live = new Map<SessionId, Live>();
+  private readonly pending = new Map<SessionId, Pending>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private closed = false;
+  handlers: UdpHostHandlers = {};
+  /** Datagrams the socket layer dropped before any core saw them. */
+  foreignDropped = 0;
+
+  constructor(private readonly opts: UdpHostOptions) {
+    this.socket = dgram.createSocket({ type: "udp4" });
+    this.endpoint = new Endpoint({
+      identity: opts.identity,
+      random: (n) => new Uint8Array(randomBytes(n)),
+      acceptIncoming: opts.acceptIncoming,
+      ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+      ...(opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
+      ...(opts.responderPayload ? { responderPayload: opts.responderPayload } : {}),
+    });
+  }
+
+  get stats(): Endpoint["stats"] {
+    return this.endpoint.stats;
+  }
+
+  /** Bind the socket. Fails with PORT_IN_USE or a one-line error. */
+  async start(): Promise<Address> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        if (err.code === "EADDRINUSE") {
+          reject(new HallwayError("PORT_IN_USE", `UDP port ${this.opts.port ?? 0} is already in use`));
+        } else {
+          reject(new HallwayError("INTERNAL", `cannot bind UDP socket: ${err.message}`));
+        }
+      };
+      this.socket.once("error", onError);
+      this.socket.bind(this.opts.port ?? 0, this.opts.host, () => {
+        this.socket.off("error", onError);
+        resolve();
+      });
+    });
+    // After bind, socket errors (ICMP unreachable and the like) are not fatal for UDP.
+    this.socket.on("error", () => {});
+    this.socket.on("message", (msg, rinfo) =>
+      this.onDatagram(msg, { host: rinfo.address, port: rinfo.port }),
+    );
+    const a = this.socket.address();
+    return { host: a.address, port: a.port };
+  }
+
+  get localPort(): number {
+    return this.socket.address().port;
+  }
+
+  private onDatagram(msg: Buffer, from: Address): void {
+    if (this.closed) return;
+    const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+    if ((bytes[0] ?? 0) & 0x80) {
+      this.endpoint.handleDatagram(bytes, from, now());
+    } else if (!this.handlers.onForeignDatagram?.(bytes, from)) {
+      this.foreignDropped++;
+    }
+    this.pump();
+  }
+
+  /** Open a session to `address`; resolves when the handshake completes. */
+  connect(
+    address: Address,
+    opts: { expectedRemoteKey?: Uint8Array; payload?: Uint8Array } = {},
+  ): Promise<HostedConnection> {
+    if (this.closed) return Promise.reject(new HallwayError("INTERNAL", "host is closed"));
+    const session = this.endpoint.connect(address, now(), opts);
+    const p = new Promise<HostedConnection>((resolve, reject) =>
+      this.pending.set(session, { resolve, reject }),
+    );
+    this.pump();
+    return p;
+  }
+
+  /** Queue a reliable message on a live connection. Throws MSG_TOO_LARGE on misuse. */
+  send(conn: HostedConnection, message: Uint8Array, stream = 0): void {
+    const live = this.live.get(conn.session);
+    if (!live) throw new HallwayError("MSG_NOT_DELIVERED", "connection is closed");
+    live.conn.sendMessage(message, now(), stream);
+    this.pump();
+  }
+
+  isLive(conn: HostedConnection): boolean {
+    return this.live.has(conn.session);
+  }
+
+  /** Send a heartbeat PING on a connection. */
+  ping(conn: HostedConnection): void {
+    this.live.get(conn.session)?.conn.ping();
+    this.pump();
+  }
+
+  /** Close one session: tell the peer (best effort) and forget it. Idempotent. */
+  close(conn: HostedConnection, reason = "closed"): void {
+    const live = this.live.get(conn.session);
+    if (!live) return;
+    this.endpoint.send(conn.session, live.conn.closePayload(reason), now());
+    this.endpoint.close(conn.session);
+    this.pump();
+  }
+
+  /** Close every session and the socket. Idempotent. */
+  async stop(reason = "shutting down"): Promise<void> {
+    if (this.closed) return;
+    for (const live of [...this.live.values()]) this.close(live.info, reason);
+    this.pump();
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const p of this.pending.values()) p.reject(new HallwayError("INTERNAL", "host stopped"));
+    this.pending.clear();
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    const t = now();
+    for (let ev = this.endpoint.pollEvent(); ev; ev = this.endpoint.pollEvent()) {
+      switch (ev.type) {
+        case "established": {
+          const info: HostedConnection = {
+            session: ev.session,
+            initiator: ev.initiator,
+            remoteKey: ev.remoteKey,
+            remotePayload: ev.remotePayload,
+            address: ev.address,
+          };
+          this.live.set(ev.session, {
+            info,
+            conn: new Connection({ keepaliveMs: this.opts.keepaliveMs ?? 15_000 }, t),
+          });
+          const p = this.pending.get(ev.session);
+          this.pending.delete(ev.session);
+          p?.resolve(info);
+          this.handlers.onEstablished?.(info);
+          break;
+        }
+        case "data": {
+          const live = this.live.get(ev.session);
+          if (!live) break;
+          live.conn.handlePayload(ev.payload, t);
+          for (let m = live.conn.pollMessage(); m; m = live.conn.pollMessage()) {
+            this.handlers.onMessage?.(live.info, m.message, m.stream);
+          }
+          if (live.conn.closedReason !== undefined) {
+            this.endpoint.close(ev.session);
+          }
+          break;
+        }
+        case "address-changed": {
+          const live = this.live.get(ev.session);
+          if (live) live.info.address = ev.address;
+          break;
+        }
+        case "failed": {
+          const p = this.pending.get(ev.session);
+          this.pending.delete(ev.session);
+          p?.reject(new HallwayError(ev.code, ev.message));
+          const live = this.live.get(ev.session);
+          if (live) {
+            this.live.delete(ev.session);
+            this.handlers.onClosed?.(live.info, ev.message);
+          }
+          break;
+        }
+        case "closed": {
+          const p = this.pending.get(ev.session);
+          this.pending.delete(ev.session);
+          p?.reject(new HallwayError("CRYPTO_HANDSHAKE_TIMEOUT", "session closed before it was established"));
+          const live = this.live.get(ev.session);
+          if (live) {
+            this.live.delete(ev.session);
+            this.handlers.onClosed?.(live.info, live.conn.closedReason ?? ev.reason);
+          }
+          break;
+        }
+      }
+    }
+    for (const [session, live] of this.live) {
+      for (let p = live.conn.pollPayload(t); p; p = live.conn.pollPayload(t)) {
+        this.endpoint.send(session, p, t);
+      }
+    }
+    for (let out = this.endpoint.pollTransmit(); out; out = this.endpoint.pollTransmit()) {
+      this.socket.send(out.bytes, out.to.port, out.to.host);
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    let next = this.endpoint.pollTimeout() ?? Number.POSITIVE_INFINITY;
+    for (const live of this.live.values()) {
+      const c = live.conn.pollTimeout();
+      if (c !== undefined && c < next) next = c;
+    }
+    if (next === this.timerAt && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = next;
+    if (!Number.isFinite(next)) return;
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(next - now())));
+    this.timer.unref?.();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    if (this.closed) return;
+    const t = now();
+    this.endpoint.handleTimeout(t);
+    for (const live of this.live.values()) live.conn.handleTimeout(t);
+    this.pump();
+  }
+}

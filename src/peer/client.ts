@@ -1,0 +1,539 @@
+/**
+ * The peer client core: one UDP socket (through UdpHost) for the registry session and
+ * every direct peer session. The terminal UI and the headless JSON mode both drive it.
+ *
+ * Sending a chat message:
+ *   1. ask the registry where the recipient is (lookup: status, vouched key, addresses);
+ *   2. online: open (or reuse) a direct session whose responder must hold the vouched
+ *      key, send `chat`, and wait up to `directTimeoutMs` for the recipient's `receipt`;
+ *   3. offline, unreachable, or no receipt in time: hand the message to the registry
+ *      (`offline.send`), which stores it durably and delivers it at the next login.
+ * Message ids make every path idempotent: the receiver drops ids it has already shown,
+ * and the registry ignores a second enqueue of the same id.
+ *
+ * Registry loss: a request that gets no answer within `requestTimeoutMs`, or a closed
+ * session, starts a reconnect loop with exponential backoff; on success the client logs
+ * in again and re-sends what the registry had not acknowledged.
+ */
+
+import { randomBytes } from "node:crypto";
+import { networkInterfaces } from "node:os";
+import { asHallwayError, HallwayError } from "../errors.js";
+import type { PinStore } from "../net/data-dir.js";
+import { type HostedConnection, UdpHost } from "../net/udp-host.js";
+import {
+  type ChatMessage,
+  type Control,
+  decodeControl,
+  encodeControl,
+  historyData,
+  type LookupData,
+  lookupData,
+  usersData,
+} from "../protocol/control.js";
+import type { Address, Identity } from "../protocol/endpoint.js";
+import { MAX_TEXT_BYTES } from "../protocol/limits.js";
+import { fingerprint } from "../protocol/noise.js";
+import type { PeerEvent, Via } from "./events.js";
+
+export interface PeerClientOptions {
+  identity: Identity;
+  server: Address;
+  user: string;
+  password: string;
+  register?: boolean;
+  pins: PinStore;
+  heartbeatMs?: number;
+  requestTimeoutMs?: number;
+  directTimeoutMs?: number;
+  port?: number;
+  onEvent: (event: PeerEvent) => void;
+}
+
+type Request = Extract<Control, { rid: number }>;
+type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, "rid"> : never) : never;
+
+interface PendingRequest {
+  resolve(data: unknown): void;
+  reject(err: HallwayError): void;
+  timer: NodeJS.Timeout;
+}
+
+interface PeerLink {
+  conn?: HostedConnection;
+  connecting?: Promise<HostedConnection>;
+  verified: boolean;
+  /** Messages that arrived before the registry vouched for the sender's key. */
+  held: Uint8Array[];
+}
+
+const utf8 = new TextEncoder();
+const SEEN_IDS_LIMIT = 50_000;
+
+export class PeerClient {
+  private readonly host: UdpHost;
+  private registry: HostedConnection | undefined;
+  private state: "idle" | "connecting" | "ready" | "reconnecting" | "closed" = "idle";
+  private nextRid = 1;
+  private readonly requests = new Map<number, PendingRequest>();
+  private readonly peersByUser = new Map<string, PeerLink>();
+  private readonly userBySession = new Map<number, string>();
+  private readonly seen = new Set<string>();
+  /** Offline messages handed to the registry and not yet acknowledged. */
+  private readonly outbox = new Map<string, ChatMessage>();
+  private readonly awaitingReceipt = new Map<string, { msg: ChatMessage; timer: NodeJS.Timeout }>();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private reconnectAttempt = 0;
+  private sendChain: Promise<unknown> = Promise.resolve();
+  private readonly heartbeatMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly directTimeoutMs: number;
+  user: string;
+
+  constructor(private readonly opts: PeerClientOptions) {
+    this.user = opts.user.trim().toLowerCase();
+    this.heartbeatMs = opts.heartbeatMs ?? 10_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
+    this.directTimeoutMs = opts.directTimeoutMs ?? 3_000;
+    this.host = new UdpHost({
+      identity: opts.identity,
+      acceptIncoming: true,
+      port: opts.port ?? 0,
+      keepaliveMs: Math.min(this.heartbeatMs, 15_000),
+      handshakeTimeoutMs: Math.min(this.requestTimeoutMs, 5_000),
+    });
+    this.host.handlers = {
+      onEstablished: (conn) => this.onEstablished(conn),
+      onMessage: (conn, bytes) => this.onMessage(conn, bytes),
+      onClosed: (conn) => this.onClosed(conn),
+    };
+  }
+
+  private emit(e: PeerEvent): void {
+    this.opts.onEvent(e);
+  }
+
+  private get registryName(): string {
+    return `${this.opts.server.host}:${this.opts.server.port}`;
+  }
+
+  /** Bind, connect to the registry, register if asked, log in. Rejects with a HallwayError. */
+  async start(): Promise<void> {
+    await this.host.start();
+    this.state = "connecting";
+    await this.connectRegistry();
+    if (this.opts.register) {
+      await this.request({ t: "register", user: this.user, password: this.opts.password });
+    }
+    await this.login();
+  }
+
+  private async connectRegistry(): Promise<void> {
+    const pinned = this.opts.pins.get(this.registryName);
+    let conn: HostedConnection;
+    try {
+      conn = await this.host.connect(
+        this.opts.server,
+        pinned ? { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) } : {},
+      );
+    } catch (err) {
+      const e = asHallwayError(err);
+      if (e.code === "CRYPTO_UNEXPECTED_KEY") {
+        throw new HallwayError(
+          "REGISTRY_KEY_CHANGED",
+          `the registry at ${this.registryName} presented a different key than the one pinned (${fingerprint(
+            new Uint8Array(Buffer.from(pinned ?? "", "hex")),
+          )}); refusing to connect`,
+        );
+      }
+      throw new HallwayError("REGISTRY_UNREACHABLE", `no answer from the registry at ${this.registryName}`);
+    }
+    const keyHex = Buffer.from(conn.remoteKey).toString("hex");
+    if (!pinned) this.opts.pins.set(this.registryName, keyHex);
+    this.registry = conn;
+    this.emit({
+      event: "registry",
+      status: "connected",
+      address: this.registryName,
+      fingerprint: fingerprint(conn.remoteKey),
+    });
+  }
+
+  private async login(): Promise<void> {
+    await this.request({
+      t: "login",
+      user: this.user,
+      password: this.opts.password,
+      heartbeatMs: this.heartbeatMs,
+      addresses: this.hostAddresses(),
+    });
+    this.state = "ready";
+    this.reconnectAttempt = 0;
+    this.startHeartbeat();
+    this.emit({ event: "ready", user: this.user });
+    for (const m of this.outbox.values()) void this.storeOffline(m, false);
+  }
+
+  private hostAddresses(): Address[] {
+    const port = this.host.localPort;
+    const out: Address[] = [];
+    for (const list of Object.values(networkInterfaces())) {
+      for (const i of list ?? []) {
+        if (i.family === "IPv4" && !i.internal) out.push({ host: i.address, port });
+      }
+    }
+    return out.slice(0, 8);
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => {
+      if (this.state !== "ready") return;
+      this.request({ t: "heartbeat" }).catch(() => {});
+    }, this.heartbeatMs);
+  }
+
+  /** Send a request to the registry; resolves with its `data`. */
+  private request(body: RequestBody): Promise<unknown> {
+    const conn = this.registry;
+    if (!conn || !this.host.isLive(conn)) {
+      return Promise.reject(new HallwayError("REGISTRY_LOST", "not connected to the registry"));
+    }
+    const rid = this.nextRid++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(rid);
+        reject(new HallwayError("REGISTRY_UNREACHABLE", `the registry did not answer '${body.t}'`));
+        this.registryLost();
+      }, this.requestTimeoutMs);
+      this.requests.set(rid, { resolve, reject, timer });
+      this.host.send(conn, encodeControl({ ...body, rid } as Control));
+    });
+  }
+
+  private registryLost(): void {
+    if (this.state !== "ready") return;
+    this.state = "reconnecting";
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    const old = this.registry;
+    this.registry = undefined;
+    if (old) this.host.close(old, "reconnecting");
+    for (const [rid, p] of this.requests) {
+      clearTimeout(p.timer);
+      p.reject(new HallwayError("REGISTRY_LOST", "lost the registry"));
+      this.requests.delete(rid);
+    }
+    this.emit({ event: "registry", status: "lost", address: this.registryName, fingerprint: "" });
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.state !== "reconnecting") return;
+    const base = Math.min(10_000, 250 * 2 ** this.reconnectAttempt);
+    const delay = base / 2 + (randomBytes(2).readUInt16BE(0) / 65535) * (base / 2);
+    this.reconnectAttempt++;
+    setTimeout(() => {
+      if (this.state !== "reconnecting") return;
+      this.connectRegistry()
+        .then(() => this.login())
+        .catch((err) => {
+          const e = asHallwayError(err);
+          if (
+            e.code === "REGISTRY_KEY_CHANGED" ||
+            e.code === "AUTH_BAD_PASSWORD" ||
+            e.code === "AUTH_UNKNOWN_USER"
+          ) {
+            this.emit({ event: "error", code: e.code, message: e.message });
+            void this.stop();
+            return;
+          }
+          if (this.registry) {
+            this.host.close(this.registry, "retry");
+            this.registry = undefined;
+          }
+          this.scheduleReconnect();
+        });
+    }, delay).unref?.();
+  }
+
+  // ---- incoming ----------------------------------------------------------------------
+
+  private onEstablished(conn: HostedConnection): void {
+    if (conn.initiator) return;
+    // A peer opened a session to us; it names itself in the handshake payload, and we
+    // believe it only once the registry vouches that this key belongs to that user.
+    const hello = decodeControl(conn.remotePayload);
+    if (!hello.ok || hello.value.t !== "hello") {
+      this.host.close(conn, "expected hello");
+      return;
+    }
+    const user = hello.value.user;
+    const link: PeerLink = this.peersByUser.get(user) ?? { verified: false, held: [] };
+    link.conn = conn;
+    link.verified = false;
+    this.peersByUser.set(user, link);
+    this.userBySession.set(conn.session, user);
+    this.lookup(user)
+      .then((info) => {
+        if (info.publicKey !== Buffer.from(conn.remoteKey).toString("hex")) {
+          throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key does not match the registry's`);
+        }
+        link.verified = true;
+        const held = link.held.splice(0);
+        for (const m of held) this.onPeerMessage(user, conn, m);
+      })
+      .catch((err) => {
+        this.emit({ event: "error", code: asHallwayError(err).code, message: asHallwayError(err).message });
+        this.host.close(conn, "unverified");
+      });
+  }
+
+  private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
+    if (conn === this.registry || (this.registry && conn.session === this.registry.session)) {
+      this.onRegistryMessage(bytes);
+      return;
+    }
+    const user = this.userBySession.get(conn.session);
+    if (!user) return;
+    const link = this.peersByUser.get(user);
+    if (!link) return;
+    if (!link.verified) {
+      if (link.held.length < 256) link.held.push(bytes);
+      return;
+    }
+    this.onPeerMessage(user, conn, bytes);
+  }
+
+  private onRegistryMessage(bytes: Uint8Array): void {
+    const decoded = decodeControl(bytes);
+    if (!decoded.ok) return;
+    const msg = decoded.value;
+    switch (msg.t) {
+      case "ok":
+      case "err": {
+        const p = this.requests.get(msg.rid);
+        if (!p) return;
+        this.requests.delete(msg.rid);
+        clearTimeout(p.timer);
+        if (msg.t === "ok") p.resolve(msg.data);
+        else p.reject(new HallwayError(msg.code, msg.message));
+        return;
+      }
+      case "presence":
+        if (msg.status === "offline") this.dropPeer(msg.user);
+        this.emit({ event: "presence", user: msg.user, status: msg.status });
+        return;
+      case "offline.deliver": {
+        const ids: string[] = [];
+        for (const m of msg.msgs) {
+          ids.push(m.id);
+          if (m.to !== this.user) continue;
+          this.showIncoming(m, "offline");
+        }
+        this.request({ t: "offline.ack", ids }).catch(() => {});
+        return;
+      }
+      case "delivered":
+        this.emit({ event: "delivered", id: msg.id });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onPeerMessage(user: string, conn: HostedConnection, bytes: Uint8Array): void {
+    const decoded = decodeControl(bytes);
+    if (!decoded.ok) return;
+    const msg = decoded.value;
+    if (msg.t === "chat") {
+      if (msg.msg.from !== user || msg.msg.to !== this.user) return;
+      this.showIncoming(msg.msg, "direct");
+      this.host.send(conn, encodeControl({ t: "receipt", id: msg.msg.id, at: Date.now() }));
+    } else if (msg.t === "receipt") {
+      const w = this.awaitingReceipt.get(msg.id);
+      if (!w) return;
+      clearTimeout(w.timer);
+      this.awaitingReceipt.delete(msg.id);
+      this.emit({ event: "delivered", id: msg.id });
+      this.request({ t: "history.append", msg: { ...w.msg, deliveredAt: msg.at } }).catch(() => {});
+    }
+  }
+
+  private showIncoming(m: ChatMessage, via: Via): void {
+    if (this.seen.has(m.id)) return;
+    this.seen.add(m.id);
+    if (this.seen.size > SEEN_IDS_LIMIT) {
+      const first = this.seen.values().next().value;
+      if (first !== undefined) this.seen.delete(first);
+    }
+    this.emit({ event: "message", id: m.id, from: m.from, to: m.to, text: m.text, via, sentAt: m.sentAt });
+  }
+
+  private onClosed(conn: HostedConnection): void {
+    if (this.registry && conn.session === this.registry.session) {
+      this.registryLost();
+      return;
+    }
+    const user = this.userBySession.get(conn.session);
+    this.userBySession.delete(conn.session);
+    if (user && this.peersByUser.get(user)?.conn?.session === conn.session) this.peersByUser.delete(user);
+  }
+
+  private dropPeer(user: string): void {
+    const link = this.peersByUser.get(user);
+    if (link?.conn) this.host.close(link.conn, "peer went offline");
+    this.peersByUser.delete(user);
+  }
+
+  // ---- commands ----------------------------------------------------------------------
+
+  /**
+   * Send a chat message; resolves with its id once it is on its way (direct or stored).
+   * Sends are serialised so that messages leave in the order they were given.
+   */
+  send(toRaw: string, text: string): Promise<string> {
+    const p = this.sendChain.then(() => this.sendNow(toRaw, text));
+    this.sendChain = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  private async sendNow(toRaw: string, text: string): Promise<string> {
+    const to = toRaw.trim().toLowerCase();
+    if (text.length === 0) throw new HallwayError("MSG_EMPTY", "message is empty");
+    const bytes = utf8.encode(text).length;
+    if (bytes > MAX_TEXT_BYTES) {
+      throw new HallwayError("MSG_TOO_LARGE", `message is ${bytes} bytes; the limit is ${MAX_TEXT_BYTES}`);
+    }
+    const msg: ChatMessage = {
+      id: randomBytes(12).toString("hex"),
+      from: this.user,
+      to,
+      text,
+      sentAt: Date.now(),
+    };
+    let info: LookupData;
+    try {
+      info = await this.lookup(to);
+    } catch (err) {
+      const e = asHallwayError(err);
+      if (e.code === "MSG_UNKNOWN_RECIPIENT" || e.code === "AUTH_UNKNOWN_USER") throw e;
+      // Registry unreachable: keep the message and store it when the registry is back.
+      this.outbox.set(msg.id, msg);
+      return msg.id;
+    }
+    if (info.status === "online" && info.publicKey && info.addresses.length > 0 && to !== this.user) {
+      try {
+        const conn = await this.directTo(to, info);
+        this.awaitingReceipt.set(msg.id, {
+          msg,
+          timer: setTimeout(() => this.receiptTimedOut(msg.id), this.directTimeoutMs),
+        });
+        this.host.send(conn, encodeControl({ t: "chat", msg }));
+        this.emit({ event: "sent", id: msg.id, to, via: "direct" });
+        return msg.id;
+      } catch {
+        // Unreachable directly: fall through to the registry.
+      }
+    }
+    await this.storeOffline(msg, true);
+    return msg.id;
+  }
+
+  private receiptTimedOut(id: string): void {
+    const w = this.awaitingReceipt.get(id);
+    if (!w) return;
+    this.awaitingReceipt.delete(id);
+    this.dropPeer(w.msg.to);
+    void this.storeOffline(w.msg, true);
+  }
+
+  private async storeOffline(msg: ChatMessage, announce: boolean): Promise<void> {
+    this.outbox.set(msg.id, msg);
+    try {
+      await this.request({ t: "offline.send", msg });
+      if (!this.outbox.delete(msg.id) && !announce) return;
+      this.emit({ event: "sent", id: msg.id, to: msg.to, via: "offline" });
+    } catch (err) {
+      const e = asHallwayError(err);
+      if (e.code === "REGISTRY_LOST" || e.code === "REGISTRY_UNREACHABLE") return; // re-sent after reconnect
+      this.outbox.delete(msg.id);
+      this.emit({ event: "error", code: e.code, message: e.message, id: msg.id });
+    }
+  }
+
+  private async lookup(user: string): Promise<LookupData> {
+    const data = lookupData.safeParse(await this.request({ t: "lookup", user }));
+    if (!data.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad lookup answer from the registry");
+    return data.data;
+  }
+
+  private directTo(user: string, info: LookupData): Promise<HostedConnection> {
+    const link = this.peersByUser.get(user);
+    const key = info.publicKey ?? "";
+    if (
+      link?.conn &&
+      this.host.isLive(link.conn) &&
+      Buffer.from(link.conn.remoteKey).toString("hex") === key
+    ) {
+      return Promise.resolve(link.conn);
+    }
+    if (link?.connecting) return link.connecting;
+    const target = info.addresses[0] as Address;
+    const fresh: PeerLink = { verified: true, held: [] };
+    fresh.connecting = this.host
+      .connect(target, {
+        expectedRemoteKey: new Uint8Array(Buffer.from(key, "hex")),
+        payload: encodeControl({ t: "hello", user: this.user }),
+      })
+      .then((conn) => {
+        fresh.conn = conn;
+        fresh.connecting = undefined;
+        this.userBySession.set(conn.session, user);
+        return conn;
+      })
+      .catch((err) => {
+        this.peersByUser.delete(user);
+        throw err;
+      });
+    this.peersByUser.set(user, fresh);
+    return fresh.connecting;
+  }
+
+  async users(): Promise<PeerEvent> {
+    const data = usersData.safeParse(await this.request({ t: "users" }));
+    if (!data.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad users answer from the registry");
+    return { event: "users", users: data.data.users };
+  }
+
+  async history(
+    withUser: string,
+    limit: number,
+    before?: { sentAt: number; id: string },
+  ): Promise<PeerEvent> {
+    const w = withUser.trim().toLowerCase();
+    const data = historyData.safeParse(
+      await this.request({ t: "history", with: w, limit, ...(before ? { before } : {}) }),
+    );
+    if (!data.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad history answer from the registry");
+    return { event: "history", with: w, messages: data.data.messages };
+  }
+
+  /** Log out (best effort) and release the socket. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.state === "closed") return;
+    const wasReady = this.state === "ready";
+    this.state = "closed";
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const w of this.awaitingReceipt.values()) clearTimeout(w.timer);
+    if (wasReady) {
+      this.state = "ready";
+      await this.request({ t: "logout" }).catch(() => {});
+      this.state = "closed";
+    }
+    for (const p of this.requests.values()) clearTimeout(p.timer);
+    await this.host.stop("bye");
+  }
+}

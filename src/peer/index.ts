@@ -1,0 +1,50 @@
+/**
+ * Composition root of a peer: finds the registry (flag or mDNS), loads the device identity
+ * and pinned registry keys from the data directory, and builds a PeerClient.
+ */
+
+import { HallwayError } from "../errors.js";
+import { ensureDataDir, loadOrCreateIdentity, PinStore } from "../net/data-dir.js";
+import type { Address } from "../protocol/endpoint.js";
+import { DEFAULT_PORT } from "../server/registry.js";
+import { PeerClient, type PeerClientOptions } from "./client.js";
+import { discoverRegistries } from "./discovery.js";
+import type { PeerEvent } from "./events.js";
+
+export { PeerClient } from "./client.js";
+export type { PeerEvent } from "./events.js";
+
+/** Parse HOST:PORT (or HOST alone, with the default port). */
+export function parseServerAddress(raw: string): Address {
+  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(raw.trim());
+  const port = m?.[2] === undefined ? DEFAULT_PORT : Number(m[2]);
+  if (!m?.[1] || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new HallwayError("CLI_BAD_ARGS", `'${raw}' is not HOST:PORT`);
+  }
+  return { host: m[1] === "localhost" ? "127.0.0.1" : m[1], port };
+}
+
+/** The registry to use: the one given, else the first one mDNS finds. */
+export async function findRegistry(server: string | undefined, timeoutMs = 3000): Promise<Address> {
+  if (server) return parseServerAddress(server);
+  const found = await discoverRegistries({ timeoutMs, firstOnly: true });
+  const first = found[0];
+  if (!first) {
+    throw new HallwayError(
+      "REGISTRY_NOT_FOUND",
+      "no registry found on this network; pass --server HOST:PORT",
+    );
+  }
+  return { host: first.host, port: first.port };
+}
+
+export interface ClientSetup extends Omit<PeerClientOptions, "identity" | "pins" | "onEvent"> {
+  dataDir: string;
+  onEvent: (e: PeerEvent) => void;
+}
+
+export function createClient(setup: ClientSetup): PeerClient {
+  const dir = ensureDataDir(setup.dataDir);
+  const { dataDir: _unused, ...rest } = setup;
+  return new PeerClient({ ...rest, identity: loadOrCreateIdentity(dir), pins: new PinStore(dir) });
+}

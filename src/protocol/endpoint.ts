@@ -1,0 +1,757 @@
+/**
+ * Endpoint: the sans-IO table of secure sessions that the registry and the peers both run
+ * (quinn-proto style). Datagrams and ticks go in with `handleDatagram(…, now)` and
+ * `handleTimeout(now)`; datagrams to send, events and the next deadline come out of
+ * `pollTransmit()`, `pollEvent()` and `pollTimeout()`. No sockets, no clock, no Math.random().
+ *
+ * Theory of operation
+ * ===================
+ *
+ * Handshake: Noise XX (noise.ts), one Noise message per datagram (datagram.ts).
+ *
+ *   initiator                                            responder
+ *   connect() ── HS_INIT  [i, e] padded to 1200 B ───────►  new session "responding"
+ *   "initiating"                                            (reply cached, no timer of its own)
+ *             ◄── HS_RESP  [r, i, e ee s es, payload] ────
+ *   check expectedRemoteKey; "established" (event)
+ *             ─── HS_FINAL [i, r, s se, payload] ───────►  "established" (event)
+ *             ◄── DATA [i, pn 0, empty]  (confirmation) ──
+ *   "confirmed": stops resending HS_FINAL
+ *
+ * Session phases and what moves them:
+ *   initiating  (initiator) msg1 sent; resent with exponential backoff from handshakeRetransmitMs.
+ *               → established on a valid HS_RESP; → failed CRYPTO_UNEXPECTED_KEY if the
+ *               responder's static key is not `expectedRemoteKey` (msg3 is then never sent);
+ *               → failed CRYPTO_HANDSHAKE_TIMEOUT at connect + handshakeTimeoutMs.
+ *   responding  (responder) msg2 sent and cached. A duplicate HS_INIT (same sender index, same
+ *               source) resends the cached msg2 byte for byte instead of starting over, so the
+ *               initiator's retransmissions recover a lost msg2. → established on a valid
+ *               HS_FINAL; expires silently (counted as CRYPTO_HANDSHAKE_TIMEOUT) after
+ *               handshakeTimeoutMs: nobody above ever heard of this session.
+ *   established Both have transport keys. The initiator may send as soon as it sent msg3 but keeps
+ *               resending msg3 on its backoff timer until it authenticates one DATA from the
+ *               responder ("confirmed"); unconfirmed at handshakeTimeoutMs after msg3 → failed
+ *               CRYPTO_HANDSHAKE_TIMEOUT. The responder answers msg3 (and any byte-identical
+ *               duplicate of it) with one empty DATA. → closed "idle" after idleTimeoutMs without
+ *               an authenticated datagram; → closed "local" on close().
+ *
+ * Invariants:
+ *  - handleDatagram never throws, and each call counts exactly one of `stats.received` (the
+ *    datagram was valid and used) or `stats.dropped[code]`. Half-open handshakes that expire are
+ *    also counted in `stats.dropped`.
+ *  - Anti-amplification: the only datagram sent in answer to an unauthenticated source is msg2,
+ *    and it is never larger than the HS_INIT that asked for it (which the decoder insists is
+ *    padded to 1200 bytes). A duplicate HS_FINAL is answered with a 29-byte DATA, smaller still.
+ *  - No state changes for a datagram that fails authentication: Noise reads are transactional,
+ *    and the replay window advances only after the AEAD verified the packet. A spoofed HS_RESP or
+ *    HS_FINAL is dropped without disturbing the handshake in progress.
+ *  - Local indexes are random, non-zero and unique among live sessions; they are the
+ *    `receiverIndex` the peer puts in its datagrams.
+ *  - DATA: the 13-byte header (kind, the receiver's index, packet number) is the AEAD associated
+ *    data and the packet number is the Noise nonce, counting from 0 in each direction. An empty
+ *    plaintext is a keepalive/confirmation and never becomes a "data" event.
+ *  - Roaming: an authenticated DATA that is the newest seen so far, from a new source, moves the
+ *    session there ("address-changed"); older reordered packets from the old path do not move it
+ *    back. `setAddress` is the caller moving it and emits nothing.
+ *  - Timers are plain data: a session wakes at the earliest of its retransmit, handshake deadline
+ *    and idle deadline. Wake-ups are kept in a heap and refreshed lazily, so `pollTimeout()` may
+ *    return a deadline at which nothing turns out to be due (the session just re-arms); it is
+ *    never later than a real one.
+ *  - HS_INIT from a source host spends a token from that host's bucket (refilled at
+ *    handshakesPerSecondPerHost, burst as large); retransmitted duplicates do not. Beyond maxSessions live
+ *    sessions, new HS_INIT are dropped. Both count as PROTO_RATE_LIMITED.
+ */
+
+import { type ErrorCode, HallwayError } from "../errors.js";
+import { decodeDatagram, encodeData, encodeDataHeader, encodeHsInit, encodeHsReply } from "./datagram.js";
+import { MAX_FRAMES_BYTES } from "./limits.js";
+import { type CipherState, fingerprint, HandshakeState, type Identity } from "./noise.js";
+import { ReplayWindow } from "./replay-window.js";
+
+export type { Identity } from "./noise.js";
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** Our local index: random non-zero u32, unique among live sessions. */
+export type SessionId = number;
+
+export interface EndpointOptions {
+  identity: Identity;
+  /** Injected randomness (ephemeral keys, indexes). */
+  random: (n: number) => Uint8Array;
+  /** Act as responder to HS_INIT? */
+  acceptIncoming: boolean;
+  /** Default UTF-8 "hallway/1". */
+  prologue?: Uint8Array;
+  /** Default 5000 → "failed" with CRYPTO_HANDSHAKE_TIMEOUT. */
+  handshakeTimeoutMs?: number;
+  /** Default 250, doubling per retry. */
+  handshakeRetransmitMs?: number;
+  /** Default 60_000: no authenticated datagram received for this long → "closed" reason "idle". */
+  idleTimeoutMs?: number;
+  /** Default 10_000; beyond it new HS_INIT are dropped (counted). */
+  maxSessions?: number;
+  /** Token bucket per source host for HS_INIT, default 20. */
+  handshakesPerSecondPerHost?: number;
+  /** Payload the responder puts in message 2 (default empty). */
+  responderPayload?: (from: Address) => Uint8Array;
+}
+
+export type EndpointEvent =
+  | {
+      type: "established";
+      session: SessionId;
+      remoteKey: Uint8Array;
+      remotePayload: Uint8Array;
+      address: Address;
+      initiator: boolean;
+    }
+  | { type: "data"; session: SessionId; payload: Uint8Array; address: Address }
+  | { type: "failed"; session: SessionId; code: ErrorCode; message: string }
+  | { type: "closed"; session: SessionId; reason: "idle" | "local" }
+  | { type: "address-changed"; session: SessionId; address: Address };
+
+export interface EndpointStats {
+  dropped: Partial<Record<ErrorCode, number>>;
+  sent: number;
+  received: number;
+}
+
+export const DEFAULT_PROLOGUE = new TextEncoder().encode("hallway/1");
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+export const DEFAULT_HANDSHAKE_RETRANSMIT_MS = 250;
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+export const DEFAULT_MAX_SESSIONS = 10_000;
+export const DEFAULT_HANDSHAKES_PER_SECOND_PER_HOST = 20;
+
+// datagram.ts refuses Noise messages over 1024 bytes. Message 3 is s (32 + 16 tag) + payload +
+// 16 tag; message 2 is e (32) + s (32 + 16) + payload + 16.
+const MAX_HANDSHAKE_NOISE_BYTES = 1024; // datagram.ts MAX_NOISE_MESSAGE_BYTES (not exported)
+/** Largest `connect()` payload (carried in message 3). */
+export const MAX_INITIATOR_PAYLOAD_BYTES = MAX_HANDSHAKE_NOISE_BYTES - 64;
+/** Largest `responderPayload` (carried in message 2). */
+export const MAX_RESPONDER_PAYLOAD_BYTES = MAX_HANDSHAKE_NOISE_BYTES - 96;
+
+/** Source hosts whose HS_INIT token bucket we remember; the least recently seen is forgotten. */
+const MAX_RATE_LIMITED_HOSTS = 4096;
+
+const EMPTY = new Uint8Array(0);
+
+type Phase = "initiating" | "responding" | "established";
+
+interface Session {
+  readonly id: SessionId;
+  readonly initiator: boolean;
+  phase: Phase;
+  address: Address;
+  /** The peer's index (our receiverIndex in the datagrams we send); undefined until known. */
+  remoteIndex: number | undefined;
+  handshake: HandshakeState | undefined;
+  send: CipherState | undefined;
+  receive: CipherState | undefined;
+  nextPacketNumber: number;
+  readonly replay: ReplayWindow;
+  remoteKey: Uint8Array | undefined;
+  readonly expectedRemoteKey: Uint8Array | undefined;
+  /** Initiator: the payload for message 3. */
+  readonly finalPayload: Uint8Array;
+  /** Initiator: msg1 or msg3, resent with exponential backoff until answered. */
+  retransmit: { datagram: Uint8Array; at: number; intervalMs: number } | undefined;
+  /** Responder: msg2, resent as is when msg1 is repeated. */
+  cachedReply: Uint8Array | undefined;
+  /** Responder: the Noise message 3 that established the session, to recognise duplicates. */
+  finalNoise: Uint8Array | undefined;
+  /** Responder: key of the HS_INIT that created it, for duplicate detection. */
+  readonly initKey: string | undefined;
+  handshakeDeadline: number | undefined;
+  confirmed: boolean;
+  lastReceivedAt: number;
+  /** The time of this session's entry in the timer heap, if any. */
+  wakeAt: number | undefined;
+}
+
+/** Binary min-heap of (time, session) wake-ups. Stale entries are skipped when popped. */
+class TimerHeap {
+  private readonly items: Array<{ at: number; id: SessionId }> = [];
+
+  peek(): { at: number; id: SessionId } | undefined {
+    return this.items[0];
+  }
+
+  push(at: number, id: SessionId): void {
+    const items = this.items;
+    items.push({ at, id });
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = items[parent] as { at: number; id: SessionId };
+      const c = items[i] as { at: number; id: SessionId };
+      if (p.at <= c.at) break;
+      items[parent] = c;
+      items[i] = p;
+      i = parent;
+    }
+  }
+
+  pop(): { at: number; id: SessionId } | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined || items.length === 0) return top;
+    items[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < items.length && (items[l] as { at: number }).at < (items[m] as { at: number }).at) m = l;
+      if (r < items.length && (items[r] as { at: number }).at < (items[m] as { at: number }).at) m = r;
+      if (m === i) return top;
+      const tmp = items[m] as { at: number; id: SessionId };
+      items[m] = items[i] as { at: number; id: SessionId };
+      items[i] = tmp;
+      i = m;
+    }
+  }
+}
+
+/** FIFO with O(1) amortised shift. */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.head += 1;
+    if (this.head > 64 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function sameAddress(a: Address, b: Address): boolean {
+  return a.host === b.host && a.port === b.port;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!(v > 0) || !Number.isFinite(v))
+    throw new HallwayError("INTERNAL", `${name} must be a positive number`);
+  return v;
+}
+
+export class Endpoint {
+  readonly stats: EndpointStats = { dropped: {}, sent: 0, received: 0 };
+
+  private readonly identity: Identity;
+  private readonly random: (n: number) => Uint8Array;
+  private readonly acceptIncoming: boolean;
+  private readonly prologue: Uint8Array;
+  private readonly handshakeTimeoutMs: number;
+  private readonly handshakeRetransmitMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly maxSessions: number;
+  private readonly handshakesPerSecondPerHost: number;
+  private readonly responderPayload: ((from: Address) => Uint8Array) | undefined;
+
+  private readonly sessions = new Map<SessionId, Session>();
+  /** `${senderIndex}|${host}|${port}` of an HS_INIT → the responder session it created. */
+  private readonly byInit = new Map<string, SessionId>();
+  /** Token buckets per source host, in least-recently-used order. */
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly timers = new TimerHeap();
+  private readonly transmits = new Fifo<{ to: Address; bytes: Uint8Array }>();
+  private readonly events = new Fifo<EndpointEvent>();
+
+  constructor(opts: EndpointOptions) {
+    this.identity = opts.identity;
+    this.random = opts.random;
+    this.acceptIncoming = opts.acceptIncoming;
+    this.prologue = opts.prologue ?? DEFAULT_PROLOGUE;
+    this.handshakeTimeoutMs = positive(
+      "handshakeTimeoutMs",
+      opts.handshakeTimeoutMs,
+      DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    );
+    this.handshakeRetransmitMs = positive(
+      "handshakeRetransmitMs",
+      opts.handshakeRetransmitMs,
+      DEFAULT_HANDSHAKE_RETRANSMIT_MS,
+    );
+    this.idleTimeoutMs = positive("idleTimeoutMs", opts.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS);
+    this.maxSessions = positive("maxSessions", opts.maxSessions, DEFAULT_MAX_SESSIONS);
+    this.handshakesPerSecondPerHost = positive(
+      "handshakesPerSecondPerHost",
+      opts.handshakesPerSecondPerHost,
+      DEFAULT_HANDSHAKES_PER_SECOND_PER_HOST,
+    );
+    this.responderPayload = opts.responderPayload;
+  }
+
+  /**
+   * Starts a handshake to `address` and returns the new session's id at once; "established" or
+   * "failed" follows. `payload` (at most MAX_INITIATOR_PAYLOAD_BYTES) travels encrypted in msg3.
+   */
+  connect(
+    address: Address,
+    now: number,
+    opts: { expectedRemoteKey?: Uint8Array; payload?: Uint8Array } = {},
+  ): SessionId {
+    const payload = opts.payload ?? EMPTY;
+    if (payload.length > MAX_INITIATOR_PAYLOAD_BYTES) {
+      throw new HallwayError("MSG_TOO_LARGE", `handshake payload over ${MAX_INITIATOR_PAYLOAD_BYTES} bytes`);
+    }
+    const handshake = this.newHandshake(true);
+    const msg1 = handshake.writeMessage(EMPTY);
+    if (!msg1.ok) throw new HallwayError("INTERNAL", msg1.error.detail); // "e" alone cannot fail
+    const id = this.allocateIndex();
+    const datagram = encodeHsInit(id, msg1.value);
+    const s: Session = {
+      ...this.blankSession(id, true, { host: address.host, port: address.port }, now),
+      phase: "initiating",
+      handshake,
+      expectedRemoteKey: opts.expectedRemoteKey && Uint8Array.from(opts.expectedRemoteKey),
+      finalPayload: Uint8Array.from(payload),
+      retransmit: { datagram, at: now + this.handshakeRetransmitMs, intervalMs: this.handshakeRetransmitMs },
+      handshakeDeadline: now + this.handshakeTimeoutMs,
+    };
+    this.sessions.set(id, s);
+    this.transmit(s.address, datagram);
+    this.schedule(s);
+    return id;
+  }
+
+  /** Never throws, whatever the bytes; every datagram is either used or counted as dropped. */
+  handleDatagram(bytes: Uint8Array, from: Address, now: number): void {
+    let code: ErrorCode | undefined;
+    try {
+      code = this.dispatch(bytes, { host: from.host, port: from.port }, now);
+    } catch {
+      code = "INTERNAL";
+    }
+    if (code === undefined) this.stats.received += 1;
+    else this.drop(code);
+  }
+
+  /**
+   * Seals one DATA datagram. False if the session cannot send (unknown, closed, or its handshake
+   * not far enough). An empty or over-MAX_FRAMES_BYTES payload is local misuse and throws.
+   */
+  send(session: SessionId, payload: Uint8Array, _now: number): boolean {
+    if (payload.length === 0) throw new HallwayError("MSG_EMPTY", "cannot send an empty payload");
+    if (payload.length > MAX_FRAMES_BYTES) {
+      throw new HallwayError("MSG_TOO_LARGE", `payload over ${MAX_FRAMES_BYTES} bytes`);
+    }
+    const s = this.sessions.get(session);
+    if (s === undefined || s.phase !== "established") return false;
+    return this.sendData(s, payload);
+  }
+
+  pollTransmit(): { to: Address; bytes: Uint8Array } | undefined {
+    return this.transmits.shift();
+  }
+
+  pollEvent(): EndpointEvent | undefined {
+    return this.events.shift();
+  }
+
+  /** The earliest wake-up wanted (same clock as `now`); possibly early, never late. */
+  pollTimeout(): number | undefined {
+    for (;;) {
+      const next = this.timers.peek();
+      if (next === undefined) return undefined;
+      if (this.sessions.get(next.id)?.wakeAt === next.at) return next.at;
+      this.timers.pop();
+    }
+  }
+
+  handleTimeout(now: number): void {
+    for (;;) {
+      const next = this.timers.peek();
+      if (next === undefined || next.at > now) return;
+      this.timers.pop();
+      const s = this.sessions.get(next.id);
+      if (s === undefined || s.wakeAt !== next.at) continue;
+      s.wakeAt = undefined;
+      if (this.fireTimers(s, now)) this.schedule(s);
+    }
+  }
+
+  close(session: SessionId): void {
+    const s = this.sessions.get(session);
+    if (s === undefined) return;
+    this.remove(s);
+    this.events.push({ type: "closed", session, reason: "local" });
+  }
+
+  /** The caller moves the session to another path (e.g. a punched hole); emits nothing. */
+  setAddress(session: SessionId, address: Address): void {
+    const s = this.sessions.get(session);
+    if (s !== undefined) s.address = { host: address.host, port: address.port };
+  }
+
+  /** `lastReceivedAt` is the session's creation time until something authenticated arrives. */
+  sessionInfo(
+    session: SessionId,
+  ):
+    | { address: Address; remoteKey: Uint8Array | undefined; established: boolean; lastReceivedAt: number }
+    | undefined {
+    const s = this.sessions.get(session);
+    if (s === undefined) return undefined;
+    return {
+      address: { ...s.address },
+      remoteKey: s.remoteKey && Uint8Array.from(s.remoteKey),
+      established: s.phase === "established",
+      lastReceivedAt: s.lastReceivedAt,
+    };
+  }
+
+  // --- datagrams -------------------------------------------------------------------------------
+
+  /** Handles one datagram; returns the drop code, or undefined if it was used. */
+  private dispatch(bytes: Uint8Array, from: Address, now: number): ErrorCode | undefined {
+    const decoded = decodeDatagram(bytes);
+    if (!decoded.ok) return decoded.error.code;
+    const d = decoded.value;
+    switch (d.kind) {
+      case "hs-init":
+        return this.onHsInit(d.senderIndex, d.noise, bytes.length, from, now);
+      case "hs-resp":
+        return this.onHsResp(d.senderIndex, d.receiverIndex, d.noise, from, now);
+      case "hs-final":
+        return this.onHsFinal(d.senderIndex, d.receiverIndex, d.noise, from, now);
+      case "data":
+        return this.onData(d.receiverIndex, d.packetNumber, d.header, d.sealed, from, now);
+    }
+  }
+
+  private onHsInit(
+    senderIndex: number,
+    noise: Uint8Array,
+    receivedBytes: number,
+    from: Address,
+    now: number,
+  ): ErrorCode | undefined {
+    // A peer that only initiates has no business receiving handshakes: an unwanted kind.
+    if (!this.acceptIncoming) return "WIRE_BAD_KIND";
+    const initKey = `${senderIndex}|${from.host}|${from.port}`;
+    const existing = this.sessions.get(this.byInit.get(initKey) ?? 0);
+    if (existing !== undefined) {
+      // The initiator's retransmission: our msg2 was lost. Same answer, same bytes.
+      // It was no larger than the first HS_INIT, and every HS_INIT has the same padded size.
+      const cached = existing.cachedReply;
+      if (existing.phase !== "responding" || cached === undefined) return "CRYPTO_REPLAY";
+      this.transmit(existing.address, cached);
+      return undefined;
+    }
+    if (!this.takeHandshakeToken(from.host, now)) return "PROTO_RATE_LIMITED";
+    if (this.sessions.size >= this.maxSessions) return "PROTO_RATE_LIMITED";
+
+    const handshake = this.newHandshake(false);
+    const msg1 = handshake.readMessage(noise);
+    if (!msg1.ok) return msg1.error.code;
+    const payload = this.responderPayload?.(from) ?? EMPTY;
+    if (payload.length > MAX_RESPONDER_PAYLOAD_BYTES) return "MSG_TOO_LARGE";
+    const msg2 = handshake.writeMessage(payload);
+    if (!msg2.ok) return msg2.error.code;
+    const id = this.allocateIndex();
+    const reply = encodeHsReply("hs-resp", id, senderIndex, msg2.value);
+    // Anti-amplification (RFC 9000 §8.1). With today's limits msg2 is at most 9 + 1024 bytes and
+    // HS_INIT is padded to 1200, so this cannot trigger; it stays as the invariant's one guard.
+    if (reply.length > receivedBytes) return "MSG_TOO_LARGE";
+    const s: Session = {
+      ...this.blankSession(id, false, from, now),
+      phase: "responding",
+      remoteIndex: senderIndex,
+      handshake,
+      cachedReply: reply,
+      initKey,
+      handshakeDeadline: now + this.handshakeTimeoutMs,
+    };
+    this.sessions.set(id, s);
+    this.byInit.set(initKey, id);
+    this.transmit(from, reply);
+    this.schedule(s);
+    return undefined;
+  }
+
+  private onHsResp(
+    senderIndex: number,
+    receiverIndex: number,
+    noise: Uint8Array,
+    from: Address,
+    now: number,
+  ): ErrorCode | undefined {
+    const s = this.sessions.get(receiverIndex);
+    if (s === undefined) return "WIRE_UNKNOWN_SESSION";
+    if (!s.initiator) return "CRYPTO_HANDSHAKE_FAILED";
+    // A late copy of msg2 after we moved on; our msg3 retransmissions cover its loss.
+    if (s.phase !== "initiating" || s.handshake === undefined) return "CRYPTO_REPLAY";
+    const handshake = s.handshake;
+    const msg2 = handshake.readMessage(noise);
+    if (!msg2.ok) return msg2.error.code;
+    const remoteKey = handshake.remoteStaticKey as Uint8Array;
+    if (s.expectedRemoteKey !== undefined && !sameBytes(remoteKey, s.expectedRemoteKey)) {
+      this.fail(
+        s,
+        "CRYPTO_UNEXPECTED_KEY",
+        `the peer's key ${fingerprint(remoteKey)} is not the expected ${fingerprint(s.expectedRemoteKey)}`,
+      );
+      return undefined;
+    }
+    const msg3 = handshake.writeMessage(s.finalPayload);
+    // "se" is DH(s, re), and re already passed "ee": a low-order key would have failed there.
+    if (!msg3.ok) throw new HallwayError("INTERNAL", msg3.error.detail);
+    const { send, receive } = handshake.split();
+    s.phase = "established";
+    s.handshake = undefined;
+    s.send = send;
+    s.receive = receive;
+    s.remoteIndex = senderIndex;
+    s.remoteKey = remoteKey;
+    s.address = from;
+    s.lastReceivedAt = now;
+    const datagram = encodeHsReply("hs-final", s.id, senderIndex, msg3.value);
+    s.retransmit = { datagram, at: now + this.handshakeRetransmitMs, intervalMs: this.handshakeRetransmitMs };
+    s.handshakeDeadline = now + this.handshakeTimeoutMs;
+    this.events.push({
+      type: "established",
+      session: s.id,
+      remoteKey: Uint8Array.from(remoteKey),
+      remotePayload: msg2.value,
+      address: { ...from },
+      initiator: true,
+    });
+    this.transmit(s.address, datagram);
+    this.schedule(s);
+    return undefined;
+  }
+
+  private onHsFinal(
+    senderIndex: number,
+    receiverIndex: number,
+    noise: Uint8Array,
+    from: Address,
+    now: number,
+  ): ErrorCode | undefined {
+    const s = this.sessions.get(receiverIndex);
+    if (s === undefined) return "WIRE_UNKNOWN_SESSION";
+    if (s.initiator || s.remoteIndex !== senderIndex) return "CRYPTO_HANDSHAKE_FAILED";
+    if (s.phase === "established") {
+      // The initiator resends msg3 until it hears from us: our confirmation was lost.
+      if (s.finalNoise === undefined || !sameBytes(noise, s.finalNoise)) return "CRYPTO_HANDSHAKE_FAILED";
+      this.sendData(s, EMPTY);
+      return undefined;
+    }
+    const handshake = s.handshake as HandshakeState;
+    const msg3 = handshake.readMessage(noise);
+    if (!msg3.ok) return msg3.error.code;
+    const { send, receive } = handshake.split();
+    s.phase = "established";
+    s.handshake = undefined;
+    s.send = send;
+    s.receive = receive;
+    s.remoteKey = handshake.remoteStaticKey;
+    s.finalNoise = Uint8Array.from(noise);
+    s.cachedReply = undefined;
+    s.handshakeDeadline = undefined;
+    s.confirmed = true;
+    s.address = from;
+    s.lastReceivedAt = now;
+    this.events.push({
+      type: "established",
+      session: s.id,
+      remoteKey: Uint8Array.from(s.remoteKey as Uint8Array),
+      remotePayload: msg3.value,
+      address: { ...from },
+      initiator: false,
+    });
+    this.sendData(s, EMPTY);
+    this.schedule(s);
+    return undefined;
+  }
+
+  private onData(
+    receiverIndex: number,
+    packetNumber: number,
+    header: Uint8Array,
+    sealed: Uint8Array,
+    from: Address,
+    now: number,
+  ): ErrorCode | undefined {
+    const s = this.sessions.get(receiverIndex);
+    if (s === undefined) return "WIRE_UNKNOWN_SESSION";
+    // No keys yet (e.g. DATA overtook a lost msg3): nothing can authenticate it.
+    if (s.receive === undefined) return "CRYPTO_DECRYPT_FAILED";
+    if (!s.replay.check(packetNumber)) return "CRYPTO_REPLAY";
+    const newest = packetNumber > s.replay.highest;
+    const payload = s.receive.openWithNonce(packetNumber, header, sealed);
+    if (payload === undefined) return "CRYPTO_DECRYPT_FAILED";
+    s.replay.accept(packetNumber);
+    s.lastReceivedAt = now;
+    if (!s.confirmed) {
+      s.confirmed = true;
+      s.retransmit = undefined;
+      s.handshakeDeadline = undefined;
+    }
+    if (newest && !sameAddress(s.address, from)) {
+      s.address = from;
+      this.events.push({ type: "address-changed", session: s.id, address: { ...from } });
+    }
+    if (payload.length > 0)
+      this.events.push({ type: "data", session: s.id, payload, address: { ...s.address } });
+    return undefined;
+  }
+
+  // --- timers ----------------------------------------------------------------------------------
+
+  /** Runs the session's due timers; returns false if the session is gone. */
+  private fireTimers(s: Session, now: number): boolean {
+    if (s.handshakeDeadline !== undefined && now >= s.handshakeDeadline) {
+      if (s.phase === "responding") {
+        this.remove(s);
+        this.drop("CRYPTO_HANDSHAKE_TIMEOUT");
+      } else {
+        this.fail(
+          s,
+          "CRYPTO_HANDSHAKE_TIMEOUT",
+          s.phase === "initiating"
+            ? `no handshake answer within ${this.handshakeTimeoutMs} ms`
+            : `the peer did not confirm the session within ${this.handshakeTimeoutMs} ms`,
+        );
+      }
+      return false;
+    }
+    if (s.phase === "established" && now >= s.lastReceivedAt + this.idleTimeoutMs) {
+      this.remove(s);
+      this.events.push({ type: "closed", session: s.id, reason: "idle" });
+      return false;
+    }
+    const r = s.retransmit;
+    if (r !== undefined && now >= r.at) {
+      this.transmit(s.address, r.datagram);
+      r.intervalMs *= 2;
+      r.at = now + r.intervalMs;
+    }
+    return true;
+  }
+
+  /** Arms the session's wake-up if it is now earlier than the one in the heap (lazy refresh). */
+  private schedule(s: Session): void {
+    let at = s.handshakeDeadline ?? Number.POSITIVE_INFINITY;
+    if (s.retransmit !== undefined) at = Math.min(at, s.retransmit.at);
+    if (s.phase === "established") at = Math.min(at, s.lastReceivedAt + this.idleTimeoutMs);
+    if (at === Number.POSITIVE_INFINITY) return;
+    if (s.wakeAt !== undefined && s.wakeAt <= at) return;
+    s.wakeAt = at;
+    this.timers.push(at, s.id);
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------
+
+  private newHandshake(initiator: boolean): HandshakeState {
+    return new HandshakeState({
+      initiator,
+      staticKeys: this.identity,
+      prologue: this.prologue,
+      random: this.random,
+    });
+  }
+
+  private blankSession(id: SessionId, initiator: boolean, address: Address, now: number): Session {
+    return {
+      id,
+      initiator,
+      phase: "initiating",
+      address,
+      remoteIndex: undefined,
+      handshake: undefined,
+      send: undefined,
+      receive: undefined,
+      nextPacketNumber: 0,
+      replay: new ReplayWindow(),
+      remoteKey: undefined,
+      expectedRemoteKey: undefined,
+      finalPayload: EMPTY,
+      retransmit: undefined,
+      cachedReply: undefined,
+      finalNoise: undefined,
+      initKey: undefined,
+      handshakeDeadline: undefined,
+      confirmed: !initiator,
+      lastReceivedAt: now,
+      wakeAt: undefined,
+    };
+  }
+
+  /** A random non-zero index not used by a live session (linear probing past collisions). */
+  private allocateIndex(): SessionId {
+    const b = this.random(4);
+    let candidate = (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
+    while (candidate === 0 || this.sessions.has(candidate)) candidate = (candidate + 1) >>> 0;
+    return candidate;
+  }
+
+  private sendData(s: Session, payload: Uint8Array): boolean {
+    if (s.send === undefined || s.remoteIndex === undefined) return false;
+    const packetNumber = s.nextPacketNumber;
+    s.nextPacketNumber += 1;
+    const header = encodeDataHeader(s.remoteIndex, packetNumber);
+    this.transmit(s.address, encodeData(header, s.send.sealWithNonce(packetNumber, header, payload)));
+    return true;
+  }
+
+  private takeHandshakeToken(host: string, now: number): boolean {
+    const rate = this.handshakesPerSecondPerHost;
+    const burst = Math.max(1, rate);
+    let bucket = this.buckets.get(host);
+    if (bucket === undefined) {
+      bucket = { tokens: burst, at: now };
+      if (this.buckets.size >= MAX_RATE_LIMITED_HOSTS) {
+        const oldest = this.buckets.keys().next().value;
+        if (oldest !== undefined) this.buckets.delete(oldest);
+      }
+    } else {
+      this.buckets.delete(host); // re-inserted below: Map order is recency order
+      bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) * rate) / 1000);
+      bucket.at = now;
+    }
+    this.buckets.set(host, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  private transmit(to: Address, bytes: Uint8Array): void {
+    this.transmits.push({ to: { host: to.host, port: to.port }, bytes });
+    this.stats.sent += 1;
+  }
+
+  private drop(code: ErrorCode): void {
+    this.stats.dropped[code] = (this.stats.dropped[code] ?? 0) + 1;
+  }
+
+  private fail(s: Session, code: ErrorCode, message: string): void {
+    this.remove(s);
+    this.events.push({ type: "failed", session: s.id, code, message });
+  }
+
+  private remove(s: Session): void {
+    this.sessions.delete(s.id);
+    if (s.initKey !== undefined) this.byInit.delete(s.initKey);
+  }
+}

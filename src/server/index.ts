@@ -1,0 +1,78 @@
+/**
+ * Composition root of the registry process: data directory, identity, store, registry
+ * role and mDNS advertisement. `hallway server` and the embedded registry of the line UI
+ * both start here.
+ */
+
+import { join } from "node:path";
+import { asHallwayError } from "../errors.js";
+import { ensureDataDir, loadOrCreateIdentity } from "../net/data-dir.js";
+import { PROTOCOL_VERSION } from "../protocol/datagram.js";
+import { fingerprint } from "../protocol/noise.js";
+import { advertiseRegistry } from "./advertise.js";
+import { DEFAULT_PORT, Registry } from "./registry.js";
+import { openStore } from "./store/index.js";
+
+export { DEFAULT_PORT } from "./registry.js";
+
+export interface ServerOptions {
+  host?: string;
+  port?: number;
+  dataDir: string;
+  mdns: boolean;
+  name?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  port: number;
+  fingerprint: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const dir = ensureDataDir(opts.dataDir);
+  const identity = loadOrCreateIdentity(dir);
+  const store = openStore({ kind: "sqlite", path: join(dir, "registry.sqlite") });
+  await store.init();
+  const registry = new Registry({
+    store,
+    identity,
+    host: opts.host ?? "0.0.0.0",
+    port: opts.port ?? DEFAULT_PORT,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  let address: { port: number };
+  try {
+    address = await registry.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const fp = fingerprint(identity.publicKey);
+  let advert: { stop(): Promise<void> } | undefined;
+  if (opts.mdns) {
+    try {
+      advert = await advertiseRegistry({
+        name: opts.name ?? "Hallway registry",
+        port: address.port,
+        fingerprint: fp,
+        version: PROTOCOL_VERSION,
+      });
+    } catch (err) {
+      opts.log?.(`mDNS advertisement failed (${asHallwayError(err).message}); clients need --server`);
+    }
+  }
+  let stopped = false;
+  return {
+    port: address.port,
+    fingerprint: fp,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await advert?.stop();
+      await registry.stop();
+      await store.close();
+    },
+  };
+}

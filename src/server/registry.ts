@@ -1,0 +1,417 @@
+/**
+ * The registry role: accounts, login sessions, presence, offline messages, history and the
+ * audit log, served over secure sessions on one UDP port.
+ *
+ * Presence lives in memory. Any authenticated request refreshes a session's liveness; a
+ * session silent for 3 heartbeat intervals is timed out (presence transition + audit
+ * `timeout`). The store sees transitions and a batched last-seen flush, never one write
+ * per heartbeat.
+ *
+ * Requests of one session are handled strictly in arrival order (a promise chain per
+ * session), so a client's offline messages are stored in the order it sent them.
+ */
+
+import { asHallwayError, HallwayError } from "../errors.js";
+import { type HostedConnection, now as monoNow, UdpHost } from "../net/udp-host.js";
+import {
+  type ChatMessage,
+  type Control,
+  type ControlOf,
+  decodeControl,
+  encodeControl,
+  type UserEntry,
+} from "../protocol/control.js";
+import type { Address, Identity } from "../protocol/endpoint.js";
+import {
+  hashPassword,
+  normalizeUsername,
+  validatePassword,
+  validateUsername,
+  verifyPassword,
+} from "./accounts.js";
+import type { Store, StoredMessage } from "./store/store.js";
+
+export const DEFAULT_PORT = 7743;
+const MISSED_HEARTBEATS = 3;
+const LAST_SEEN_FLUSH_MS = 5_000;
+const OFFLINE_BATCH_BYTES = 96 * 1024;
+
+export interface RegistryOptions {
+  store: Store;
+  identity: Identity;
+  host?: string;
+  port?: number;
+  log?: (line: string) => void;
+  wallClock?: () => number;
+}
+
+interface ClientSession {
+  conn: HostedConnection;
+  user: string | undefined;
+  heartbeatMs: number;
+  lastHeardAt: number;
+  addresses: Address[];
+  queue: Promise<void>;
+  timingOut?: boolean;
+}
+
+export class Registry {
+  private readonly host: UdpHost;
+  private readonly sessions = new Map<number, ClientSession>();
+  private readonly online = new Map<string, ClientSession>();
+  private readonly lastSeen = new Map<string, number>();
+  private readonly dirtyLastSeen = new Map<string, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly wall: () => number;
+  private readonly log: (line: string) => void;
+  droppedMessages = 0;
+
+  constructor(private readonly opts: RegistryOptions) {
+    this.wall = opts.wallClock ?? Date.now;
+    this.log = opts.log ?? (() => {});
+    this.host = new UdpHost({
+      identity: opts.identity,
+      acceptIncoming: true,
+      host: opts.host ?? "0.0.0.0",
+      port: opts.port ?? DEFAULT_PORT,
+      keepaliveMs: 15_000,
+    });
+    this.host.handlers = {
+      onEstablished: (conn) => {
+        this.sessions.set(conn.session, {
+          conn,
+          user: undefined,
+          heartbeatMs: 10_000,
+          lastHeardAt: monoNow(),
+          addresses: [],
+          queue: Promise.resolve(),
+        });
+      },
+      onMessage: (conn, bytes) => this.onMessage(conn, bytes),
+      onClosed: (conn, reason) => this.onClosed(conn, reason),
+    };
+  }
+
+  get endpointStats() {
+    return this.host.stats;
+  }
+
+  async start(): Promise<Address> {
+    const addr = await this.host.start();
+    this.sweepTimer = setInterval(() => this.sweep(), 500);
+    this.flushTimer = setInterval(() => void this.flushLastSeen(), LAST_SEEN_FLUSH_MS);
+    return addr;
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.sweepTimer = undefined;
+    this.flushTimer = undefined;
+    await this.host.stop("registry shutting down");
+    await this.flushLastSeen();
+  }
+
+  private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
+    const s = this.sessions.get(conn.session);
+    if (!s) return;
+    s.lastHeardAt = monoNow();
+    const decoded = decodeControl(bytes);
+    if (!decoded.ok) {
+      this.droppedMessages++;
+      return;
+    }
+    const msg = decoded.value;
+    s.queue = s.queue.then(() => this.handle(s, msg));
+  }
+
+  private reply(s: ClientSession, msg: Control): void {
+    if (!this.host.isLive(s.conn)) return;
+    try {
+      this.host.send(s.conn, encodeControl(msg));
+    } catch (err) {
+      this.log(`cannot reply to ${s.user ?? "anonymous"}: ${asHallwayError(err).message}`);
+    }
+  }
+
+  private async handle(s: ClientSession, msg: Control): Promise<void> {
+    if (!("rid" in msg)) {
+      this.droppedMessages++;
+      return;
+    }
+    const rid = msg.rid;
+    try {
+      const data = await this.dispatch(s, msg);
+      this.reply(s, data === undefined ? { t: "ok", rid } : { t: "ok", rid, data });
+    } catch (err) {
+      const e = asHallwayError(err);
+      if (e.code === "INTERNAL") this.log(`internal error on ${msg.t}: ${e.message}`);
+      this.reply(s, { t: "err", rid, code: e.code, message: e.message });
+    }
+  }
+
+  private requireUser(s: ClientSession): string {
+    if (!s.user) throw new HallwayError("AUTH_NOT_LOGGED_IN", "log in first");
+    return s.user;
+  }
+
+  private async dispatch(s: ClientSession, msg: Control): Promise<unknown> {
+    switch (msg.t) {
+      case "register":
+        return this.register(s, msg);
+      case "login":
+        return this.login(s, msg);
+      case "logout":
+        await this.goOffline(s, "logout");
+        return undefined;
+      case "heartbeat":
+        this.requireUser(s);
+        return undefined;
+      case "users":
+        this.requireUser(s);
+        return { users: await this.directory() };
+      case "lookup":
+        return this.lookup(s, msg);
+      case "offline.send":
+        return this.offlineSend(s, msg);
+      case "offline.ack":
+        return this.offlineAck(s, msg);
+      case "history.append": {
+        const user = this.requireUser(s);
+        if (msg.msg.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "history entry is not yours");
+        const { text, ...rest } = msg.msg;
+        await this.opts.store.appendHistory({ ...rest, to: normalizeUsername(rest.to), body: text });
+        return undefined;
+      }
+      case "history": {
+        const user = this.requireUser(s);
+        const messages = await this.opts.store.history(user, normalizeUsername(msg.with), {
+          limit: msg.limit,
+          ...(msg.before ? { before: msg.before } : {}),
+        });
+        return { messages: messages.map((m) => ({ ...toChat(m), deliveredAt: m.deliveredAt })) };
+      }
+      default:
+        throw new HallwayError("PROTO_UNKNOWN_REQUEST", `the registry does not answer '${msg.t}'`);
+    }
+  }
+
+  private async register(s: ClientSession, msg: ControlOf<"register">): Promise<unknown> {
+    const name = normalizeUsername(msg.user);
+    validateUsername(name);
+    validatePassword(msg.password, name);
+    const passwordHash = await hashPassword(msg.password);
+    await this.opts.store.createUser({ name, passwordHash, createdAt: this.wall() });
+    await this.opts.store.appendAudit({
+      user: name,
+      event: "register",
+      at: this.wall(),
+      address: fmt(s.conn.address),
+    });
+    this.log(`registered ${name} from ${fmt(s.conn.address)}`);
+    return { user: name };
+  }
+
+  private async login(s: ClientSession, msg: ControlOf<"login">): Promise<unknown> {
+    const name = normalizeUsername(msg.user);
+    const user = await this.opts.store.getUser(name);
+    if (!user) throw new HallwayError("AUTH_UNKNOWN_USER", `no user named '${name}'`);
+    if (!(await verifyPassword(msg.password, user.passwordHash))) {
+      throw new HallwayError("AUTH_BAD_PASSWORD", "wrong password");
+    }
+    if (s.user && s.user !== name) await this.goOffline(s, "logout");
+    const previous = this.online.get(name);
+    if (previous && previous !== s) {
+      // The newest login wins: the old session (a crashed client, another device) is ended.
+      previous.user = undefined;
+      this.host.close(previous.conn, "logged in elsewhere");
+      this.sessions.delete(previous.conn.session);
+    }
+    const keyHex = Buffer.from(s.conn.remoteKey).toString("hex");
+    if (user.publicKey !== keyHex) await this.opts.store.setPublicKey(name, keyHex);
+    s.user = name;
+    s.heartbeatMs = msg.heartbeatMs;
+    s.addresses = msg.addresses;
+    s.lastHeardAt = monoNow();
+    s.timingOut = false;
+    this.online.set(name, s);
+    this.touch(name);
+    await this.opts.store.appendAudit({
+      user: name,
+      event: "login",
+      at: this.wall(),
+      address: fmt(s.conn.address),
+    });
+    this.log(`login ${name} from ${fmt(s.conn.address)}`);
+    if (!previous) this.broadcastPresence(name, "online", s);
+    // After the answer: who is online now, then the offline backlog in order.
+    queueMicrotask(() => {
+      for (const [other] of this.online) {
+        if (other !== name) this.reply(s, { t: "presence", user: other, status: "online", at: this.wall() });
+      }
+      void this.deliverBacklog(s);
+    });
+    return { user: name, sessionAddress: s.conn.address };
+  }
+
+  private async deliverBacklog(s: ClientSession): Promise<void> {
+    const user = s.user;
+    if (!user) return;
+    const pending = await this.opts.store.pendingOffline(user, 10_000);
+    let batch: ChatMessage[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (batch.length) this.reply(s, { t: "offline.deliver", msgs: batch });
+      batch = [];
+      bytes = 0;
+    };
+    for (const m of pending) {
+      const size = m.body.length * 3 + 200;
+      if (bytes + size > OFFLINE_BATCH_BYTES || batch.length >= 500) flush();
+      batch.push(toChat(m));
+      bytes += size;
+    }
+    flush();
+  }
+
+  private async directory(): Promise<UserEntry[]> {
+    const users = await this.opts.store.listUsers();
+    return users.map((u) => ({
+      name: u.name,
+      status: this.online.has(u.name) ? "online" : "offline",
+      lastSeen: this.lastSeen.get(u.name) ?? u.lastSeen,
+    }));
+  }
+
+  private async lookup(s: ClientSession, msg: ControlOf<"lookup">): Promise<unknown> {
+    this.requireUser(s);
+    const name = normalizeUsername(msg.user);
+    const target = this.online.get(name);
+    if (target) {
+      return {
+        user: name,
+        status: "online",
+        publicKey: Buffer.from(target.conn.remoteKey).toString("hex"),
+        addresses: dedupe([target.conn.address, ...target.addresses]),
+      };
+    }
+    const user = await this.opts.store.getUser(name);
+    if (!user) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user named '${name}'`);
+    return { user: name, status: "offline", publicKey: user.publicKey, addresses: [] };
+  }
+
+  private async offlineSend(s: ClientSession, msg: ControlOf<"offline.send">): Promise<unknown> {
+    const user = this.requireUser(s);
+    if (msg.msg.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "message is not from you");
+    const to = normalizeUsername(msg.msg.to);
+    if (!(await this.opts.store.getUser(to))) {
+      throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user named '${to}'`);
+    }
+    // Committed to disk before the ack below goes out.
+    const { text, ...rest } = msg.msg;
+    await this.opts.store.enqueueOffline({ ...rest, to, body: text, deliveredAt: null });
+    const recipient = this.online.get(to);
+    if (recipient) this.reply(recipient, { t: "offline.deliver", msgs: [{ ...msg.msg, to }] });
+    return undefined;
+  }
+
+  private async offlineAck(s: ClientSession, msg: ControlOf<"offline.ack">): Promise<unknown> {
+    const user = this.requireUser(s);
+    const pending = await this.opts.store.pendingOffline(user, 10_000);
+    const wanted = new Set(msg.ids);
+    await this.opts.store.ackOffline(user, msg.ids);
+    const at = this.wall();
+    for (const m of pending) {
+      if (!wanted.has(m.id)) continue;
+      const sender = this.online.get(m.from);
+      if (sender) this.reply(sender, { t: "delivered", id: m.id, at });
+    }
+    return undefined;
+  }
+
+  private broadcastPresence(user: string, status: "online" | "offline", except?: ClientSession): void {
+    const at = this.wall();
+    for (const s of this.online.values()) {
+      if (s !== except) this.reply(s, { t: "presence", user, status, at });
+    }
+  }
+
+  private touch(user: string): void {
+    const at = this.wall();
+    this.lastSeen.set(user, at);
+    this.dirtyLastSeen.set(user, at);
+  }
+
+  private async goOffline(s: ClientSession, event: "logout" | "timeout"): Promise<void> {
+    const user = s.user;
+    if (!user) return;
+    s.user = undefined;
+    if (this.online.get(user) !== s) return;
+    this.online.delete(user);
+    this.touch(user);
+    this.broadcastPresence(user, "offline");
+    this.log(`${event} ${user}`);
+    await this.opts.store.appendAudit({ user, event, at: this.wall(), address: fmt(s.conn.address) });
+  }
+
+  private onClosed(conn: HostedConnection, reason: string): void {
+    const s = this.sessions.get(conn.session);
+    if (!s) return;
+    this.sessions.delete(conn.session);
+    // The client said goodbye (CLOSE frame) or went silent until the session idled out.
+    const event = reason === "idle" ? "timeout" : "logout";
+    s.queue = s.queue.then(() => this.goOffline(s, event));
+  }
+
+  private sweep(): void {
+    const t = monoNow();
+    for (const s of this.sessions.values()) {
+      if (s.user && !s.timingOut && t - s.lastHeardAt > MISSED_HEARTBEATS * s.heartbeatMs) {
+        const stale = s;
+        stale.timingOut = true;
+        stale.queue = stale.queue.then(async () => {
+          await this.goOffline(stale, "timeout");
+          this.host.close(stale.conn, "heartbeat timeout");
+        });
+      } else if (s.user) {
+        this.touchSeen(s.user);
+      }
+    }
+  }
+
+  private touchSeen(user: string): void {
+    // Cheap in-memory refresh; written out by the batched flush.
+    const at = this.wall();
+    if (at - (this.lastSeen.get(user) ?? 0) >= 1000) this.touch(user);
+  }
+
+  private async flushLastSeen(): Promise<void> {
+    if (this.dirtyLastSeen.size === 0) return;
+    const entries = [...this.dirtyLastSeen].map(([name, at]) => ({ name, at }));
+    this.dirtyLastSeen.clear();
+    try {
+      await this.opts.store.flushLastSeen(entries);
+    } catch (err) {
+      this.log(`last-seen flush failed: ${asHallwayError(err).message}`);
+    }
+  }
+}
+
+function fmt(a: Address): string {
+  return `${a.host}:${a.port}`;
+}
+
+function dedupe(addresses: Address[]): Address[] {
+  const seen = new Set<string>();
+  return addresses.filter((a) => {
+    const k = fmt(a);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function toChat(m: StoredMessage): ChatMessage {
+  return { id: m.id, from: m.from, to: m.to, text: m.body, sentAt: m.sentAt };
+}

@@ -1,0 +1,97 @@
+/**
+ * Headless mode: commands are JSON lines on stdin, events JSON lines on stdout.
+ * Every failure is an `error` event with a stable code; nothing else is ever printed on
+ * stdout. See docs/cli.md.
+ */
+
+import { createInterface } from "node:readline";
+import { z } from "zod";
+import { asHallwayError, HallwayError } from "../errors.js";
+import type { PeerClient } from "../peer/client.js";
+import type { PeerEvent } from "../peer/events.js";
+
+const command = z.discriminatedUnion("cmd", [
+  z.object({ cmd: z.literal("send"), to: z.string().min(1).max(64), text: z.string() }),
+  z.object({ cmd: z.literal("users") }),
+  z.object({
+    cmd: z.literal("history"),
+    with: z.string().min(1).max(64),
+    limit: z.number().int().min(1).max(500).default(50),
+    before: z.object({ sentAt: z.number().int().min(0), id: z.string().min(8).max(64) }).optional(),
+  }),
+  z.object({ cmd: z.literal("quit") }),
+]);
+
+export type JsonCommand = z.infer<typeof command>;
+
+export function printEvent(e: PeerEvent): void {
+  process.stdout.write(`${JSON.stringify(e)}\n`);
+}
+
+export function errorEvent(err: unknown, extra: { cmd?: string; id?: string } = {}): PeerEvent {
+  const e = asHallwayError(err);
+  return { event: "error", code: e.code, message: e.message, ...extra };
+}
+
+/** Parse one input line into a command, or a CLI_BAD_COMMAND error. */
+export function parseCommand(line: string): JsonCommand {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    throw new HallwayError("CLI_BAD_COMMAND", "input is not a JSON object");
+  }
+  const parsed = command.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new HallwayError(
+      "CLI_BAD_COMMAND",
+      `${issue?.path.join(".") || "cmd"}: ${issue?.message ?? "invalid"}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Run commands from stdin until `quit` or end of input; resolves when the client stopped. */
+export async function runJsonMode(client: PeerClient): Promise<void> {
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  let quitting = false;
+  const done = new Promise<void>((resolve) => {
+    const quit = async () => {
+      if (quitting) return;
+      quitting = true;
+      rl.close();
+      await client.stop();
+      printEvent({ event: "bye" });
+      resolve();
+    };
+    rl.on("line", (line) => {
+      if (quitting || line.trim() === "") return;
+      let cmd: JsonCommand;
+      try {
+        cmd = parseCommand(line);
+      } catch (err) {
+        printEvent(errorEvent(err));
+        return;
+      }
+      switch (cmd.cmd) {
+        case "send":
+          client.send(cmd.to, cmd.text).catch((err) => printEvent(errorEvent(err, { cmd: "send" })));
+          return;
+        case "users":
+          client.users().then(printEvent, (err) => printEvent(errorEvent(err, { cmd: "users" })));
+          return;
+        case "history":
+          client
+            .history(cmd.with, cmd.limit, cmd.before)
+            .then(printEvent, (err) => printEvent(errorEvent(err, { cmd: "history" })));
+          return;
+        case "quit":
+          void quit();
+          return;
+      }
+    });
+    rl.on("close", () => void quit());
+  });
+  return done;
+}

@@ -1,0 +1,164 @@
+/**
+ * Real processes for integration tests: spawns the built `hallway` CLI, reads its JSON
+ * lines, and waits for events. Every process is killed in `killAll()`.
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+export const CLI = join(import.meta.dirname, "../../dist/cli.js");
+
+export function requireBuild(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it first)`);
+}
+
+export type Json = Record<string, unknown>;
+
+export class Proc {
+  readonly events: Json[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+  private waiters: Array<{ pred: (e: Json) => boolean; resolve: (e: Json) => void }> = [];
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      let e: Json;
+      try {
+        e = JSON.parse(line) as Json;
+      } catch {
+        e = { event: "non-json", line };
+      }
+      this.events.push(e);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pred(e)) return true;
+        w.resolve(e);
+        return false;
+      });
+    });
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (line) => this.stderr.push(line));
+    this.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  }
+
+  /** The first event (past or future) matching `pred`. */
+  waitFor(pred: (e: Json) => boolean, what: string, timeoutMs = 15_000): Promise<Json> {
+    const past = this.events.find(pred);
+    if (past) return Promise.resolve(past);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(
+            `${this.name}: timed out waiting for ${what}\nevents: ${JSON.stringify(this.events.slice(-10))}\nstderr: ${this.stderr.slice(-10).join("\n")}`,
+          ),
+        );
+      }, timeoutMs);
+      this.waiters.push({
+        pred,
+        resolve: (e) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      });
+    });
+  }
+
+  /** Wait until `count` events match. */
+  async waitForCount(
+    pred: (e: Json) => boolean,
+    count: number,
+    what: string,
+    timeoutMs = 30_000,
+  ): Promise<Json[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const got = this.events.filter(pred);
+      if (got.length >= count) return got;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${this.name}: ${got.length}/${count} ${what}\nstderr: ${this.stderr.slice(-10).join("\n")}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  send(cmd: Json): void {
+    (this.child.stdin as NodeJS.WritableStream).write(`${JSON.stringify(cmd)}\n`);
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
+    this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+const procs: Proc[] = [];
+const dirs: string[] = [];
+
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), `hallway-${prefix}-`));
+  dirs.push(d);
+  return d;
+}
+
+export function hallway(name: string, args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const p = new Proc(name, child);
+  procs.push(p);
+  return p;
+}
+
+export async function startRegistry(dataDir: string, port = 0): Promise<{ proc: Proc; port: number }> {
+  const proc = hallway("registry", [
+    "server",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--data",
+    dataDir,
+    "--no-mdns",
+    "--json",
+  ]);
+  const ev = await proc.waitFor((e) => e.event === "listening", "listening");
+  return { proc, port: ev.port as number };
+}
+
+export function startClient(
+  user: string,
+  port: number,
+  dataDir: string,
+  extra: string[] = [],
+  password = "correct horse battery staple",
+): Proc {
+  return hallway(
+    user,
+    [
+      "client",
+      "--json",
+      "--server",
+      `127.0.0.1:${port}`,
+      "--user",
+      user,
+      "--data",
+      dataDir,
+      "--heartbeat-ms",
+      "1000",
+      ...extra,
+    ],
+    { HALLWAY_PASSWORD: password },
+  );
+}
+
+export async function killAll(): Promise<void> {
+  await Promise.all(procs.splice(0).map((p) => (p.child.exitCode === null ? p.kill() : p.exited)));
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}

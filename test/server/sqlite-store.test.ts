@@ -1,0 +1,205 @@
+/**
+ * The SQLite adapter against real database files: the shared contract, then what only a file
+ * on disk can show (crash durability in a separate process, unwritable and corrupt locations,
+ * schema versions).
+ */
+
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HallwayError } from "../../src/errors.js";
+import { openStore, SqliteStore } from "../../src/server/store/index.js";
+import { storeContract } from "./store-contract.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const builtAdapter = resolve(here, "../../dist/server/store/sqlite-store.js");
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "hallway-store-"));
+}
+
+storeContract("SqliteStore", async () => {
+  const dir = await tempDir();
+  const path = join(dir, "data", "registry.sqlite");
+  const opened: SqliteStore[] = [];
+  const make = (): SqliteStore => {
+    const store = new SqliteStore(path);
+    opened.push(store);
+    return store;
+  };
+  return {
+    store: make(),
+    reopen: async () => make(),
+    cleanup: async () => {
+      for (const store of opened) await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+async function codeOf(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(HallwayError);
+  const { code, message } = err as HallwayError;
+  expect(message).not.toContain("\n");
+  return { code, message };
+}
+
+describe("SqliteStore on disk", () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("creates missing data directories and a WAL-mode database with a recorded schema version", async () => {
+    const path = join(dir, "a", "b", "registry.sqlite");
+    const store = openStore({ kind: "sqlite", path, now: () => 42 });
+    await store.init();
+    await store.close();
+
+    const db = new Database(path, { readonly: true });
+    try {
+      // journal_mode is persistent in the file; synchronous and foreign_keys are per connection.
+      expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+      expect(db.prepare("SELECT version, applied_at FROM schema_migrations").all()).toEqual([
+        { version: 1, applied_at: 42 },
+      ]);
+      const tables = db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .pluck()
+        .all();
+      expect(tables).toEqual(["audit", "messages", "offline_queue", "schema_migrations", "users"]);
+    } finally {
+      db.close();
+    }
+
+    // Opening again applies nothing twice.
+    const again = await SqliteStore.open(path, { now: () => 99 });
+    await again.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(1);
+    check.close();
+  });
+
+  it("enforces foreign keys on every connection it opens", async () => {
+    const path = join(dir, "registry.sqlite");
+    const store = await SqliteStore.open(path);
+    await store.createUser({ name: "alice", passwordHash: "h", createdAt: 1 });
+    const { code, message } = await codeOf(
+      store.appendHistory({ id: "m1", from: "alice", to: "ghost", body: "x", sentAt: 1, deliveredAt: null }),
+    );
+    expect(code).toBe("STORE_FAILED");
+    expect(message).toMatch(/unknown user/);
+    await store.close();
+  });
+
+  it("reports a data directory under a regular file as DATA_DIR_UNWRITABLE, naming the path", async () => {
+    // chmod does not stop root (tests may run as root); a file in the way stops everyone.
+    const blocker = join(dir, "file.txt");
+    await writeFile(blocker, "not a directory");
+    const path = join(blocker, "sub", "registry.sqlite");
+    const { code, message } = await codeOf(SqliteStore.open(path));
+    expect(code).toBe("DATA_DIR_UNWRITABLE");
+    expect(message).toContain(join(blocker, "sub"));
+  });
+
+  it("reports a database path that is a directory as DATA_DIR_UNWRITABLE", async () => {
+    const path = join(dir, "registry.sqlite");
+    await mkdir(path);
+    const { code, message } = await codeOf(SqliteStore.open(path));
+    expect(code).toBe("DATA_DIR_UNWRITABLE");
+    expect(message).toContain(path);
+  });
+
+  it("reports a file that is not a database as STORE_FAILED", async () => {
+    const path = join(dir, "registry.sqlite");
+    await writeFile(path, Buffer.alloc(4096, 0x5a));
+    const { code, message } = await codeOf(SqliteStore.open(path));
+    expect(code).toBe("STORE_FAILED");
+    expect(message).toContain(path);
+  });
+
+  it("refuses a database whose schema is newer than this build", async () => {
+    const path = join(dir, "registry.sqlite");
+    await (await SqliteStore.open(path)).close();
+    const db = new Database(path);
+    db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(99, 0);
+    db.close();
+    const { code, message } = await codeOf(SqliteStore.open(path));
+    expect(code).toBe("STORE_FAILED");
+    expect(message).toMatch(/schema version 99/);
+  });
+
+  it("rejects calls before init with STORE_FAILED", async () => {
+    const store = new SqliteStore(join(dir, "registry.sqlite"));
+    expect((await codeOf(store.listUsers())).code).toBe("STORE_FAILED");
+    await store.close();
+    expect((await codeOf(store.init())).code).toBe("STORE_FAILED");
+  });
+
+  it("keeps an offline message enqueued by a process killed with SIGKILL right after", async () => {
+    if (!existsSync(builtAdapter)) {
+      throw new Error(`${builtAdapter} is missing: run \`npm run build\` first (\`npm test\` does it)`);
+    }
+    const path = join(dir, "registry.sqlite");
+    const setup = await SqliteStore.open(path);
+    await setup.createUser({ name: "alice", passwordHash: "h", createdAt: 1 });
+    await setup.createUser({ name: "bob", passwordHash: "h", createdAt: 2 });
+    await setup.close();
+
+    // The child holds the database open and never exits on its own: only SIGKILL ends it, so
+    // nothing but the commit inside enqueueOffline can have put the message on disk.
+    const script = `
+      import { SqliteStore } from ${JSON.stringify(pathToFileURL(builtAdapter).href)};
+      const store = await SqliteStore.open(process.argv[2]);
+      await store.enqueueOffline({
+        id: "m-crash", from: "alice", to: "bob", body: "survive", sentAt: 123, deliveredAt: null,
+      });
+      process.stdout.write("enqueued\\n");
+      setInterval(() => {}, 1000);
+    `;
+    const scriptPath = join(dir, "enqueue-then-wait.mjs");
+    await writeFile(scriptPath, script);
+
+    const child = spawn(process.execPath, [scriptPath, path], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolveExit) =>
+      child.on("exit", (_code, signal) => resolveExit(signal)),
+    );
+    await new Promise<void>((resolveReady, rejectReady) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("enqueued")) resolveReady();
+      });
+      child.on("exit", (code) => rejectReady(new Error(`child exited early (${code}): ${stderr}`)));
+    });
+    child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+
+    const store = await SqliteStore.open(path);
+    try {
+      expect(await store.pendingOffline("bob", 10)).toEqual([
+        { id: "m-crash", from: "alice", to: "bob", body: "survive", sentAt: 123, deliveredAt: null },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+});
