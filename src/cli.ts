@@ -7,7 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { asHallwayError, HallwayError } from "./errors.js";
 import { defaultDataDir } from "./net/data-dir.js";
-import { createClient, findRegistry } from "./peer/index.js";
+import { createClient, findRegistry, parseServerAddress } from "./peer/index.js";
 import { DEFAULT_PORT, startServer } from "./server/index.js";
 import { errorEvent, printEvent, runJsonMode } from "./ui/json-mode.js";
 import { runLineMode } from "./ui/line-mode.js";
@@ -36,6 +36,20 @@ function intOption(name: string, min: number, max: number) {
   };
 }
 
+/** HOST:PORT or HOST; a colon left in the host is a mistyped port, not part of a host name. */
+function serverOption(value: string): string {
+  let host: string;
+  try {
+    host = parseServerAddress(value).host;
+  } catch (err) {
+    throw new InvalidArgumentError(asHallwayError(err).message);
+  }
+  if (host.includes(":") && !value.trim().startsWith("[")) {
+    throw new InvalidArgumentError(`'${value}' is not HOST:PORT`);
+  }
+  return value;
+}
+
 function onSignals(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = () => {
@@ -53,7 +67,7 @@ function onSignals(stop: () => Promise<void>): void {
 const program = new Command()
   .name("hallway")
   .description("Peer-assisted LAN messenger: find or host a registry, then chat peer to peer.")
-  .option("--server <host:port>", "registry address (default: find one with mDNS)")
+  .option("--server <host:port>", "registry address (default: find one with mDNS)", serverOption)
   .option("--user <name>", "user name")
   .option("--data <dir>", "data directory")
   .enablePositionalOptions()
@@ -61,7 +75,11 @@ const program = new Command()
   .exitOverride()
   .configureOutput({ writeErr: () => {} })
   .action(async (opts: { server?: string; user?: string; data?: string }) => {
-    await runLineMode(opts);
+    await runLineMode({
+      ...(opts.server ? { server: opts.server } : {}),
+      ...(opts.user ? { user: opts.user } : {}),
+      ...(opts.data ? { dataDir: opts.data } : {}),
+    });
     process.exit(0);
   });
 
@@ -111,7 +129,7 @@ program
   .command("client")
   .description("chat from the terminal; --json for the headless mode used by scripts")
   .option("--json", "headless: JSON-line commands on stdin, JSON-line events on stdout")
-  .option("--server <host:port>", "registry address (default: find one with mDNS)")
+  .option("--server <host:port>", "registry address (default: find one with mDNS)", serverOption)
   .option("--user <name>", "user name")
   .option("--register", "create the account first")
   .option("--data <dir>", "data directory (default: the user's data dir)")
@@ -168,8 +186,7 @@ program
         await client.stop().catch(() => {});
         throw err;
       }
-      await runJsonMode(client);
-      process.exit(0);
+      process.exit(await runJsonMode(client));
     },
   );
 

@@ -29,6 +29,8 @@ import {
   historyData,
   type LookupData,
   lookupData,
+  MAX_NAME_CHARS,
+  MAX_PASSWORD_CHARS,
   usersData,
 } from "../protocol/control.js";
 import type { Address, Identity } from "../protocol/endpoint.js";
@@ -63,12 +65,15 @@ interface PeerLink {
   conn?: HostedConnection;
   connecting?: Promise<HostedConnection>;
   verified: boolean;
-  /** Messages that arrived before the registry vouched for the sender's key. */
-  held: Uint8Array[];
 }
 
 const utf8 = new TextEncoder();
 const SEEN_IDS_LIMIT = 50_000;
+
+/** A name a control message can carry; the registry could not even read a request with another. */
+function fitsWire(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_NAME_CHARS;
+}
 
 export class PeerClient {
   private readonly host: UdpHost;
@@ -78,6 +83,8 @@ export class PeerClient {
   private readonly requests = new Map<number, PendingRequest>();
   private readonly peersByUser = new Map<string, PeerLink>();
   private readonly userBySession = new Map<number, string>();
+  /** Incoming sessions the registry has not vouched for yet, with what arrived on them meanwhile. */
+  private readonly unverified = new Map<number, Uint8Array[]>();
   private readonly seen = new Set<string>();
   /** Offline messages handed to the registry and not yet acknowledged. */
   private readonly outbox = new Map<string, ChatMessage>();
@@ -88,6 +95,14 @@ export class PeerClient {
   private readonly heartbeatMs: number;
   private readonly requestTimeoutMs: number;
   private readonly directTimeoutMs: number;
+  private reportFailure: (err: HallwayError) => void = () => {};
+  /**
+   * Settles if the client gives up by itself (the registry's key changed, or it refused the
+   * login on a reconnect), with the error it already emitted as an `error` event.
+   */
+  readonly failed = new Promise<HallwayError>((resolve) => {
+    this.reportFailure = resolve;
+  });
   user: string;
 
   constructor(private readonly opts: PeerClientOptions) {
@@ -119,6 +134,18 @@ export class PeerClient {
 
   /** Bind, connect to the registry, register if asked, log in. Rejects with a HallwayError. */
   async start(): Promise<void> {
+    // What the wire cannot carry gets the answer the registry would give, not a timeout.
+    const register = Boolean(this.opts.register);
+    if (!fitsWire(this.user)) {
+      throw register
+        ? new HallwayError("AUTH_BAD_USERNAME", `username must be 1–${MAX_NAME_CHARS} characters`)
+        : new HallwayError("AUTH_UNKNOWN_USER", "no user by that name");
+    }
+    if (this.opts.password.length > MAX_PASSWORD_CHARS) {
+      throw register
+        ? new HallwayError("AUTH_WEAK_PASSWORD", `password must be at most ${MAX_PASSWORD_CHARS} characters`)
+        : new HallwayError("AUTH_BAD_PASSWORD", "wrong password");
+    }
     await this.host.start();
     this.state = "connecting";
     await this.connectRegistry();
@@ -156,6 +183,7 @@ export class PeerClient {
       status: "connected",
       address: this.registryName,
       fingerprint: fingerprint(conn.remoteKey),
+      localPort: this.host.localPort,
     });
   }
 
@@ -244,7 +272,8 @@ export class PeerClient {
             e.code === "AUTH_UNKNOWN_USER"
           ) {
             this.emit({ event: "error", code: e.code, message: e.message });
-            void this.stop();
+            const failed = () => this.reportFailure(e);
+            this.stop().then(failed, failed);
             return;
           }
           if (this.registry) {
@@ -268,22 +297,27 @@ export class PeerClient {
       return;
     }
     const user = hello.value.user;
-    const link: PeerLink = this.peersByUser.get(user) ?? { verified: false, held: [] };
-    link.conn = conn;
-    link.verified = false;
-    this.peersByUser.set(user, link);
+    // Kept apart until then, so that a stranger naming a peer cannot displace that peer's session.
+    const held: Uint8Array[] = [];
+    this.unverified.set(conn.session, held);
     this.userBySession.set(conn.session, user);
     this.lookup(user)
       .then((info) => {
         if (info.publicKey !== Buffer.from(conn.remoteKey).toString("hex")) {
           throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key does not match the registry's`);
         }
+        if (!this.unverified.delete(conn.session)) return; // closed meanwhile
+        const link: PeerLink = this.peersByUser.get(user) ?? { verified: true };
+        link.conn = conn;
         link.verified = true;
-        const held = link.held.splice(0);
+        this.peersByUser.set(user, link);
         for (const m of held) this.onPeerMessage(user, conn, m);
       })
       .catch((err) => {
-        this.emit({ event: "error", code: asHallwayError(err).code, message: asHallwayError(err).message });
+        const e = asHallwayError(err);
+        // A name nobody registered vouches for no key at all.
+        const code = e.code === "MSG_UNKNOWN_RECIPIENT" ? "AUTH_KEY_MISMATCH" : e.code;
+        this.emit({ event: "error", code, message: e.message });
         this.host.close(conn, "unverified");
       });
   }
@@ -293,14 +327,16 @@ export class PeerClient {
       this.onRegistryMessage(bytes);
       return;
     }
+    // Held until the registry vouches for the sender's key.
+    const held = this.unverified.get(conn.session);
+    if (held) {
+      if (held.length < 256) held.push(bytes);
+      return;
+    }
     const user = this.userBySession.get(conn.session);
     if (!user) return;
     const link = this.peersByUser.get(user);
     if (!link) return;
-    if (!link.verified) {
-      if (link.held.length < 256) link.held.push(bytes);
-      return;
-    }
     this.onPeerMessage(user, conn, bytes);
   }
 
@@ -376,6 +412,7 @@ export class PeerClient {
     }
     const user = this.userBySession.get(conn.session);
     this.userBySession.delete(conn.session);
+    this.unverified.delete(conn.session);
     if (user && this.peersByUser.get(user)?.conn?.session === conn.session) this.peersByUser.delete(user);
   }
 
@@ -407,6 +444,7 @@ export class PeerClient {
     if (bytes > MAX_TEXT_BYTES) {
       throw new HallwayError("MSG_TOO_LARGE", `message is ${bytes} bytes; the limit is ${MAX_TEXT_BYTES}`);
     }
+    if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
     const msg: ChatMessage = {
       id: randomBytes(12).toString("hex"),
       from: this.user,
@@ -414,6 +452,12 @@ export class PeerClient {
       text,
       sentAt: Date.now(),
     };
+    // A live, verified session to the recipient needs no registry round trip.
+    const link = this.peersByUser.get(to);
+    if (link?.conn && link.verified && this.host.isLive(link.conn)) {
+      this.sendDirect(link.conn, msg);
+      return msg.id;
+    }
     let info: LookupData;
     try {
       info = await this.lookup(to);
@@ -426,13 +470,7 @@ export class PeerClient {
     }
     if (info.status === "online" && info.publicKey && info.addresses.length > 0 && to !== this.user) {
       try {
-        const conn = await this.directTo(to, info);
-        this.awaitingReceipt.set(msg.id, {
-          msg,
-          timer: setTimeout(() => this.receiptTimedOut(msg.id), this.directTimeoutMs),
-        });
-        this.host.send(conn, encodeControl({ t: "chat", msg }));
-        this.emit({ event: "sent", id: msg.id, to, via: "direct" });
+        this.sendDirect(await this.directTo(to, info), msg);
         return msg.id;
       } catch {
         // Unreachable directly: fall through to the registry.
@@ -440,6 +478,15 @@ export class PeerClient {
     }
     await this.storeOffline(msg, true);
     return msg.id;
+  }
+
+  private sendDirect(conn: HostedConnection, msg: ChatMessage): void {
+    this.awaitingReceipt.set(msg.id, {
+      msg,
+      timer: setTimeout(() => this.receiptTimedOut(msg.id), this.directTimeoutMs),
+    });
+    this.host.send(conn, encodeControl({ t: "chat", msg }));
+    this.emit({ event: "sent", id: msg.id, to: msg.to, via: "direct" });
   }
 
   private receiptTimedOut(id: string): void {
@@ -482,7 +529,7 @@ export class PeerClient {
     }
     if (link?.connecting) return link.connecting;
     const target = info.addresses[0] as Address;
-    const fresh: PeerLink = { verified: true, held: [] };
+    const fresh: PeerLink = { verified: true };
     fresh.connecting = this.host
       .connect(target, {
         expectedRemoteKey: new Uint8Array(Buffer.from(key, "hex")),
@@ -514,6 +561,7 @@ export class PeerClient {
     before?: { sentAt: number; id: string },
   ): Promise<PeerEvent> {
     const w = withUser.trim().toLowerCase();
+    if (!fitsWire(w)) return { event: "history", with: w, messages: [] };
     const data = historyData.safeParse(
       await this.request({ t: "history", with: w, limit, ...(before ? { before } : {}) }),
     );

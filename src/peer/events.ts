@@ -10,7 +10,14 @@ export type Via = "direct" | "relay" | "offline";
 
 export type PeerEvent =
   | { event: "ready"; user: string }
-  | { event: "registry"; status: "connected" | "lost"; address: string; fingerprint: string }
+  | {
+      event: "registry";
+      status: "connected" | "lost";
+      address: string;
+      fingerprint: string;
+      /** Our UDP port (on "connected"): where the registry and peers reach this client. */
+      localPort?: number;
+    }
   | { event: "message"; id: string; from: string; to: string; text: string; via: Via; sentAt: number }
   | { event: "sent"; id: string; to: string; via: Via }
   | { event: "delivered"; id: string }

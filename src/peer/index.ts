@@ -35,7 +35,9 @@ export async function findRegistry(server: string | undefined, timeoutMs = 3000)
       "no registry found on this network; pass --server HOST:PORT",
     );
   }
-  return { host: first.host, port: first.port };
+  // The SRV target ("<hostname>.local") needs an mDNS resolver the OS may not have; the
+  // address the answer came from is on a link we share (discovery puts it first).
+  return { host: first.addresses[0] ?? first.host, port: first.port };
 }
 
 export interface ClientSetup extends Omit<PeerClientOptions, "identity" | "pins" | "onEvent"> {

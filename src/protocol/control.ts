@@ -15,7 +15,11 @@ import { MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from "./limits.js";
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
-const name = z.string().min(1).max(64);
+/** Longest user name and password a control message carries; nobody can be named by a longer one. */
+export const MAX_NAME_CHARS = 64;
+export const MAX_PASSWORD_CHARS = 1024;
+
+const name = z.string().min(1).max(MAX_NAME_CHARS);
 const rid = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const msgId = z.string().min(8).max(64);
 const time = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -47,12 +51,12 @@ export type HistoryEntry = z.infer<typeof historyEntry>;
 
 export const control = z.discriminatedUnion("t", [
   // client -> registry
-  z.object({ t: z.literal("register"), rid, user: name, password: z.string().max(1024) }),
+  z.object({ t: z.literal("register"), rid, user: name, password: z.string().max(MAX_PASSWORD_CHARS) }),
   z.object({
     t: z.literal("login"),
     rid,
     user: name,
-    password: z.string().max(1024),
+    password: z.string().max(MAX_PASSWORD_CHARS),
     heartbeatMs: z.number().int().min(100).max(600_000),
     addresses: z.array(address).max(16),
   }),
@@ -100,6 +104,22 @@ export const historyData = z.object({ messages: z.array(historyEntry).max(500) }
 
 export function encodeControl(msg: Control): Uint8Array {
   return utf8.encode(JSON.stringify(msg));
+}
+
+const withRid = z.object({ rid });
+
+/**
+ * The `rid` of a message that failed to decode, when it has a usable one: the registry still
+ * answers such a request, so the requester fails at once instead of timing out.
+ */
+export function requestIdOf(bytes: Uint8Array): number | undefined {
+  if (bytes.length > MAX_MESSAGE_BYTES) return undefined;
+  try {
+    const parsed = withRid.safeParse(JSON.parse(utf8Decoder.decode(bytes)));
+    return parsed.success ? parsed.data.rid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Total decoder: bytes to a validated control message, or a typed error. */

@@ -19,6 +19,7 @@ import {
   type ControlOf,
   decodeControl,
   encodeControl,
+  requestIdOf,
   type UserEntry,
 } from "../protocol/control.js";
 import type { Address, Identity } from "../protocol/endpoint.js";
@@ -120,6 +121,12 @@ export class Registry {
     const decoded = decodeControl(bytes);
     if (!decoded.ok) {
       this.droppedMessages++;
+      // Answer a request we cannot read: silence would look like a lost registry to the client.
+      const rid = requestIdOf(bytes);
+      const { code, detail } = decoded.error;
+      if (rid !== undefined) {
+        s.queue = s.queue.then(() => this.reply(s, { t: "err", rid, code, message: detail.slice(0, 500) }));
+      }
       return;
     }
     const msg = decoded.value;

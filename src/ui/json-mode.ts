@@ -52,19 +52,29 @@ export function parseCommand(line: string): JsonCommand {
   return parsed.data;
 }
 
-/** Run commands from stdin until `quit` or end of input; resolves when the client stopped. */
-export async function runJsonMode(client: PeerClient): Promise<void> {
+/**
+ * Run commands from stdin until `quit` or end of input, or until the client gives up by
+ * itself; resolves with the exit status (1 if it gave up) once the client stopped.
+ */
+export async function runJsonMode(client: PeerClient): Promise<number> {
   const rl = createInterface({ input: process.stdin, terminal: false });
   let quitting = false;
-  const done = new Promise<void>((resolve) => {
+  const done = new Promise<number>((resolve) => {
     const quit = async () => {
       if (quitting) return;
       quitting = true;
       rl.close();
       await client.stop();
       printEvent({ event: "bye" });
-      resolve();
+      resolve(0);
     };
+    // The client already printed the error event and stopped.
+    void client.failed.then(() => {
+      if (quitting) return;
+      quitting = true;
+      rl.close();
+      resolve(1);
+    });
     rl.on("line", (line) => {
       if (quitting || line.trim() === "") return;
       let cmd: JsonCommand;

@@ -3,13 +3,12 @@
  * lands: find or host a registry, log in or register, then chat with /commands.
  */
 
-import { createInterface } from "node:readline";
 import { asHallwayError, HallwayError } from "../errors.js";
 import { defaultDataDir } from "../net/data-dir.js";
 import { createClient, findRegistry, type PeerClient, type PeerEvent } from "../peer/index.js";
 import type { Address } from "../protocol/endpoint.js";
-import { DEFAULT_PORT, startServer } from "../server/index.js";
-import { ask, askSecret } from "./prompt.js";
+import { DEFAULT_PORT, type RunningServer, startServer } from "../server/index.js";
+import { LineInput } from "./prompt.js";
 
 export interface LineModeOptions {
   server?: string;
@@ -63,74 +62,104 @@ function render(e: PeerEvent, me: string): string | undefined {
   }
 }
 
-async function hostOrFind(server: string | undefined): Promise<Address> {
+/** A registry to talk to, and the one this process hosts if it had to start one. */
+interface Found {
+  address: Address;
+  hosted?: RunningServer;
+}
+
+/** Undefined when input ended before the user answered. */
+async function hostOrFind(server: string | undefined, term: LineInput): Promise<Found | undefined> {
   try {
-    return await findRegistry(server, 2500);
+    return { address: await findRegistry(server, 2500) };
   } catch (err) {
     const e = asHallwayError(err);
     if (e.code !== "REGISTRY_NOT_FOUND") throw e;
   }
-  const answer = (await ask("No registry found on this network. Host one on this machine? [Y/n] ")).trim();
-  if (/^n/i.test(answer)) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry to connect to");
-  const running = await startServer({ dataDir: defaultDataDir("server"), mdns: true, port: DEFAULT_PORT });
-  say(`* hosting a registry on UDP port ${running.port}, key fingerprint ${running.fingerprint}`);
-  process.once("exit", () => void running.stop());
-  return { host: "127.0.0.1", port: running.port };
+  const answer = await term.ask("No registry found on this network. Host one on this machine? [Y/n] ");
+  if (answer === undefined) return undefined;
+  if (/^\s*n/i.test(answer)) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry to connect to");
+  const hosted = await startServer({ dataDir: defaultDataDir("server"), mdns: true, port: DEFAULT_PORT });
+  term.print(`* hosting a registry on UDP port ${hosted.port}, key fingerprint ${hosted.fingerprint}`);
+  return { address: { host: "127.0.0.1", port: hosted.port }, hosted };
 }
 
+/**
+ * Runs until /quit, end of input, SIGTERM or SIGHUP. Whatever it started (the client, an
+ * embedded registry) is stopped before it returns or throws, so the registry closes its
+ * store and says goodbye over mDNS instead of vanishing with the process.
+ */
 export async function runLineMode(opts: LineModeOptions): Promise<void> {
-  const server = await hostOrFind(opts.server);
-  const user = opts.user ?? (await ask("User name: ")).trim();
-  const password = process.env.HALLWAY_PASSWORD || (await askSecret("Password: "));
-  const onEvent = (e: PeerEvent) => {
-    const line = render(e, user.toLowerCase());
-    if (line) say(line);
-  };
-  const dataDir = opts.dataDir ?? defaultDataDir("client");
-  let client: PeerClient = createClient({ dataDir, server: server, user, password, onEvent });
+  const term = new LineInput();
+  const leave = (): void => term.close();
+  process.on("SIGTERM", leave);
+  process.on("SIGHUP", leave);
+  let hosted: RunningServer | undefined;
+  let client: PeerClient | undefined;
   try {
-    await client.start();
-  } catch (err) {
-    const e = asHallwayError(err);
-    await client.stop();
-    if (e.code !== "AUTH_UNKNOWN_USER") throw e;
-    const yes = (await ask(`No account '${user}' yet. Register it? [Y/n] `)).trim();
-    if (/^n/i.test(yes)) throw e;
-    client = createClient({ dataDir, server: server, user, password, register: true, onEvent });
-    await client.start();
+    const found = await hostOrFind(opts.server, term);
+    if (!found) return;
+    hosted = found.hosted;
+    const user = (opts.user ?? (await term.ask("User name: ")))?.trim();
+    if (user === undefined) return;
+    const password = process.env.HALLWAY_PASSWORD || (await term.askSecret("Password: "));
+    if (password === undefined) return;
+    const onEvent = (e: PeerEvent) => {
+      const line = render(e, user.toLowerCase());
+      if (line) term.print(line);
+    };
+    const dataDir = opts.dataDir ?? defaultDataDir("client");
+    const setup = { dataDir, server: found.address, user, password, onEvent };
+    client = createClient(setup);
+    try {
+      await client.start();
+    } catch (err) {
+      const e = asHallwayError(err);
+      await client.stop();
+      if (e.code !== "AUTH_UNKNOWN_USER") throw e;
+      const yes = await term.ask(`No account '${user}' yet. Register it? [Y/n] `);
+      if (yes === undefined) return;
+      if (/^\s*n/i.test(yes)) throw e;
+      client = createClient({ ...setup, register: true });
+      await client.start();
+    }
+    await chatLoop(client, term);
+  } finally {
+    process.off("SIGTERM", leave);
+    process.off("SIGHUP", leave);
+    term.close();
+    await client?.stop().catch(() => {});
+    if (hosted) {
+      await hosted.stop().catch(() => {});
+      say("* stopped the registry");
+    }
   }
-  await chatLoop(client);
+  say("* bye");
 }
 
-async function chatLoop(client: PeerClient): Promise<void> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: "> " });
-  rl.prompt();
-  await new Promise<void>((resolve) => {
-    const quit = () => {
-      rl.close();
-      client.stop().then(resolve, resolve);
+function chatLoop(client: PeerClient, term: LineInput): Promise<void> {
+  return new Promise<void>((resolve) => {
+    term.onClose(resolve);
+    const out = (text: string | undefined) => {
+      if (text) term.print(text);
     };
-    rl.on("line", (raw) => {
+    const fail = (err: unknown) => out(`! ${asHallwayError(err).message}`);
+    term.startPrompt("> ", (raw) => {
       const line = raw.trim();
-      const fail = (err: unknown) => say(`! ${asHallwayError(err).message}`);
-      if (line === "") {
-        rl.prompt();
-        return;
-      }
       const [word, ...rest] = line.split(/\s+/);
-      if (word === "/quit" || word === "/exit") return quit();
+      if (word === "/quit" || word === "/exit") return term.close();
+      if (line === "") return term.prompt();
       if (word === "/help") say(HELP);
-      else if (word === "/users") client.users().then((e) => say(render(e, client.user) ?? ""), fail);
+      else if (word === "/users") client.users().then((e) => out(render(e, client.user)), fail);
       else if (word === "/history" && rest[0])
-        client.history(rest[0], 20).then((e) => say(render(e, client.user) ?? ""), fail);
+        client.history(rest[0], 20).then((e) => out(render(e, client.user)), fail);
       else if (word === "/msg" && rest.length >= 2)
         client.send(rest[0] as string, rest.slice(1).join(" ")).catch(fail);
       else if (/^[A-Za-z][\w.-]*:\s/.test(line)) {
         const i = line.indexOf(":");
         client.send(line.slice(0, i), line.slice(i + 1).trim()).catch(fail);
       } else say("! unknown command; /help lists them");
-      rl.prompt();
+      term.prompt();
     });
-    rl.on("close", quit);
   });
 }

@@ -1,44 +1,182 @@
-/** Terminal prompts for the line UI: plain questions and a masked password field. */
+/**
+ * Terminal input for the line UI: one readline interface for the whole session, shared by
+ * plain questions, the masked password field and the chat prompt.
+ *
+ * Why one. readline reads stdin in chunks and splits them into lines itself; an interface
+ * closed after each question throws away whatever followed the answer in the same chunk
+ * (a pasted block, a quick typist), and each new interface toggles raw mode again. So
+ * lines that arrive while nobody asks are queued for the next question or the chat loop.
+ *
+ * Echo. readline echoes what it reads through `gate`, which drops it while
+ *   - a secret is being read, or
+ *   - nobody is asking (between questions, while the registry is found or started):
+ *     typed-ahead text may be the password for a prompt that is not out yet.
+ * A queued line is shown when its question is (a secret one stays hidden), and every
+ * secret is taken out of the history so that "up" at the chat prompt cannot bring it back.
+ *
+ * Output written through `print` lands above the prompt: the prompt and the half-typed
+ * line are cleared, the text is written, and they are drawn again (a secret is not).
+ */
 
-import { createInterface } from "node:readline";
+import { clearLine, createInterface, cursorTo, type Interface } from "node:readline";
 import { Writable } from "node:stream";
 
-export async function ask(question: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY });
-  try {
-    return await new Promise((resolve) => rl.question(question, resolve));
-  } finally {
-    rl.close();
-  }
-}
+/** What the user sees at the bottom: nothing to answer, a question, a secret, the chat prompt. */
+type Showing = "none" | "question" | "secret" | "prompt";
 
-/** Read a password without echoing it. */
-export async function askSecret(question: string): Promise<string> {
-  let muted = false;
-  const out = new Writable({
-    write(chunk, _enc, done) {
-      if (!muted) process.stderr.write(chunk);
-      done();
-    },
-  });
-  const rl = createInterface({ input: process.stdin, output: out, terminal: true });
-  try {
-    return await new Promise((resolve) => {
-      rl.question(question, (answer) => {
-        process.stderr.write("\n");
-        resolve(answer);
-      });
-      muted = true;
+export class LineInput {
+  private readonly rl: Interface;
+  private readonly output: NodeJS.WritableStream;
+  private readonly terminal: boolean;
+  private readonly queued: string[] = [];
+  private pending: ((line: string | undefined) => void) | undefined;
+  private lineHandler: ((line: string) => void) | undefined;
+  private showing: Showing = "none";
+  private promptText = "";
+  private closed = false;
+  private readonly closeHandlers: Array<() => void> = [];
+
+  constructor(
+    input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
+    output: NodeJS.WritableStream = process.stdout,
+  ) {
+    this.output = output;
+    this.terminal = input.isTTY === true;
+    const gate = new Writable({
+      write: (chunk, _enc, done) => {
+        if (!this.muted) output.write(chunk);
+        done();
+      },
     });
-  } finally {
-    rl.close();
+    // readline lays out long lines by the terminal's width.
+    Object.defineProperty(gate, "columns", { get: () => (output as { columns?: number }).columns });
+    output.on("resize", () => gate.emit("resize"));
+    this.rl = createInterface({ input, output: gate, terminal: this.terminal, historySize: 100 });
+    this.rl.on("line", (line) => this.onLine(line));
+    this.rl.on("close", () => {
+      this.closed = true;
+      // Leave the cursor on a fresh line, not after a prompt nobody will answer.
+      if (this.showing !== "none") output.write("\n");
+      this.showing = "none";
+      const waiting = this.pending;
+      this.pending = undefined;
+      waiting?.(undefined);
+      for (const h of this.closeHandlers.splice(0)) h();
+    });
+  }
+
+  private get muted(): boolean {
+    return !this.closed && (this.showing === "secret" || (this.showing === "none" && !this.lineHandler));
+  }
+
+  private onLine(line: string): void {
+    const waiting = this.pending;
+    if (waiting) {
+      this.pending = undefined;
+      waiting(line);
+    } else if (this.lineHandler) {
+      // readline has moved to a fresh line; the handler draws the prompt again.
+      this.showing = "none";
+      this.lineHandler(line);
+    } else {
+      this.queued.push(line);
+    }
+  }
+
+  private forget(line: string): void {
+    const history = (this.rl as unknown as { history?: string[] }).history;
+    if (history?.[0] === line) history.shift();
+  }
+
+  /** One answer line; undefined when input ended (Ctrl-D, Ctrl-C, end of a pipe). */
+  ask(question: string): Promise<string | undefined> {
+    return this.read(question, false);
+  }
+
+  /** Like `ask`, but nothing typed is shown and the answer is kept out of the history. */
+  askSecret(question: string): Promise<string | undefined> {
+    return this.read(question, true);
+  }
+
+  private read(question: string, secret: boolean): Promise<string | undefined> {
+    if (this.closed) return Promise.resolve(undefined);
+    if (this.pending) return Promise.reject(new Error("LineInput: one question at a time"));
+    const typedAhead = this.queued.shift();
+    if (typedAhead !== undefined) {
+      this.output.write(`${question}${secret ? "" : typedAhead}\n`);
+      if (secret) this.forget(typedAhead);
+      return Promise.resolve(typedAhead);
+    }
+    this.promptText = question;
+    this.showing = secret ? "secret" : "question";
+    this.rl.setPrompt(question);
+    // A secret's prompt goes out by itself: readline would redraw what was typed ahead.
+    if (secret) this.output.write(question);
+    else this.rl.prompt(true);
+    return new Promise((resolve) => {
+      this.pending = (line) => {
+        this.showing = "none";
+        if (line === undefined) return resolve(undefined);
+        if (secret) {
+          // readline's own newline went into the gate with the rest of the echo.
+          this.output.write("\n");
+          this.forget(line);
+        }
+        resolve(line);
+      };
+    });
+  }
+
+  /** Show `prompt` and hand every line (queued ones first) to `handler` until close. */
+  startPrompt(prompt: string, handler: (line: string) => void): void {
+    this.promptText = prompt;
+    this.lineHandler = handler;
+    this.rl.setPrompt(prompt);
+    for (const line of this.queued.splice(0)) if (!this.closed) handler(line);
+    this.prompt();
+  }
+
+  /** Draws the chat prompt again (after a command's output). */
+  prompt(): void {
+    if (this.closed || !this.lineHandler) return;
+    this.showing = "prompt";
+    this.rl.prompt(true);
+  }
+
+  /** Writes lines above whatever prompt is showing, then redraws it. */
+  print(text: string): void {
+    if (this.closed || this.showing === "none" || !this.terminal) {
+      this.output.write(`${text}\n`);
+      return;
+    }
+    clearLine(this.output, 0);
+    cursorTo(this.output, 0);
+    this.output.write(`${text}\n`);
+    if (this.showing === "secret") this.output.write(this.promptText);
+    else this.rl.prompt(true);
+  }
+
+  onClose(handler: () => void): void {
+    if (this.closed) handler();
+    else this.closeHandlers.push(handler);
+  }
+
+  /** Restores the terminal and stops reading. Idempotent. */
+  close(): void {
+    if (!this.closed) this.rl.close();
   }
 }
 
-/** The password from HALLWAY_PASSWORD, else a masked prompt when there is a terminal. */
+/** The password from HALLWAY_PASSWORD, else a masked prompt (on stderr) when there is a terminal. */
 export async function readPassword(question = "Password: "): Promise<string | undefined> {
   const fromEnv = process.env.HALLWAY_PASSWORD;
   if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
   if (!process.stdin.isTTY) return undefined;
-  return askSecret(question);
+  // stdout carries JSON events in --json mode, so the prompt goes to stderr.
+  const input = new LineInput(process.stdin, process.stderr);
+  try {
+    return await input.askSecret(question);
+  } finally {
+    input.close();
+  }
 }

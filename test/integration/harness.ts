@@ -1,9 +1,11 @@
 /**
  * Real processes for integration tests: spawns the built `hallway` CLI, reads its JSON
- * lines, and waits for events. Every process is killed in `killAll()`.
+ * lines, and waits for events. Every process is killed in `killAll()`. `sendDatagrams`
+ * throws raw UDP at a port, for the malformed-input tests.
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
+import dgram from "node:dgram";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,7 +43,9 @@ export class Proc {
         return false;
       });
     });
-    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (line) => this.stderr.push(line));
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (line) =>
+      this.stderr.push(line),
+    );
     this.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
   }
 
@@ -88,7 +92,33 @@ export class Proc {
   }
 
   send(cmd: Json): void {
-    (this.child.stdin as NodeJS.WritableStream).write(`${JSON.stringify(cmd)}\n`);
+    this.sendLine(JSON.stringify(cmd));
+  }
+
+  /** One raw input line, for malformed commands. */
+  sendLine(line: string): void {
+    (this.child.stdin as NodeJS.WritableStream).write(`${line}\n`);
+  }
+
+  /** The exit status, or a rejection with the last output if it does not exit in time. */
+  waitExit(what: string, timeoutMs = 15_000): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(
+            `${this.name}: did not exit (${what})\nevents: ${JSON.stringify(this.events.slice(-10))}\nstderr: ${this.stderr.slice(-10).join("\n")}`,
+          ),
+        );
+      }, timeoutMs);
+      this.exited.then((code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
@@ -106,9 +136,12 @@ export function tempDir(prefix: string): string {
   return d;
 }
 
-export function hallway(name: string, args: string[], env: Record<string, string> = {}): Proc {
+/** Spawn the CLI; an `undefined` value in `env` removes that variable. */
+export function hallway(name: string, args: string[], env: Record<string, string | undefined> = {}): Proc {
+  const merged: Record<string, string | undefined> = { ...process.env, ...env };
+  for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, ...env },
+    env: merged,
     stdio: ["pipe", "pipe", "pipe"],
   });
   const p = new Proc(name, child);
@@ -156,6 +189,30 @@ export function startClient(
     ],
     { HALLWAY_PASSWORD: password },
   );
+}
+
+/** Send each datagram from a fresh loopback socket, in order, then close it. */
+export async function sendDatagrams(port: number, datagrams: readonly Uint8Array[]): Promise<void> {
+  const socket = dgram.createSocket("udp4");
+  // ICMP errors (nobody listening) and EMSGSIZE are the point of some tests, not failures.
+  socket.on("error", () => {});
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  try {
+    for (const d of datagrams) {
+      await new Promise<void>((resolve) => socket.send(d, port, "127.0.0.1", () => resolve()));
+    }
+  } finally {
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+}
+
+/** A loopback UDP port that was free a moment ago (bound, read, released). */
+export async function unusedPort(): Promise<number> {
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
 }
 
 export async function killAll(): Promise<void> {
