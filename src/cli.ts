@@ -80,7 +80,7 @@ const program = new Command()
       ...(opts.user ? { user: opts.user } : {}),
       ...(opts.data ? { dataDir: opts.data } : {}),
     });
-    process.exit(0);
+    process.exit(process.exitCode ?? 0);
   });
 
 program
@@ -157,7 +157,7 @@ program
           ...(opts.user ? { user: opts.user } : {}),
           ...(opts.data ? { dataDir: opts.data } : {}),
         });
-        process.exit(0);
+        process.exit(process.exitCode ?? 0);
       }
       jsonOutput = true;
       if (!opts.user) throw new HallwayError("CLI_BAD_ARGS", "--user is required with --json");

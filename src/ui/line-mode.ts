@@ -140,6 +140,11 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
 function chatLoop(client: PeerClient, term: LineInput): Promise<void> {
   return new Promise<void>((resolve) => {
     term.onClose(resolve);
+    // A client that gave up (registry key changed, login refused) has printed why; leave.
+    void client.failed.then(() => {
+      process.exitCode = 1;
+      term.close();
+    });
     const out = (text: string | undefined) => {
       if (text) term.print(text);
     };
