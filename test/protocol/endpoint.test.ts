@@ -12,24 +12,15 @@ import {
   MAX_RESPONDER_PAYLOAD_BYTES,
 } from "../../src/protocol/endpoint.js";
 import { generateIdentity, HandshakeState, type Identity } from "../../src/protocol/noise.js";
+import { Prng } from "../sim/prng.js";
 
 // --- deterministic helpers -----------------------------------------------------------------------
 
 /** xorshift32 byte generator: the same seed always gives the same keys, indexes and losses. */
+/** Deterministic bytes for keys and indexes (the simulator's seeded generator). */
 function seeded(seed: number): (n: number) => Uint8Array {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      out[i] = x & 0xff;
-    }
-    return out;
-  };
+  const prng = new Prng(seed);
+  return (n) => prng.bytes(n);
 }
 
 function chance(random: (n: number) => Uint8Array): number {

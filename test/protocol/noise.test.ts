@@ -10,6 +10,7 @@ import {
   PROTOCOL_NAME,
   x25519PublicKey,
 } from "../../src/protocol/noise.js";
+import { Prng } from "../sim/prng.js";
 
 /*
  * Official test vectors for Noise_XX_25519_ChaChaPoly_SHA256, copied verbatim into the fixture:
@@ -53,20 +54,10 @@ const noRandom = (): Uint8Array => {
 };
 
 /** Deterministic bytes (xorshift32), for round trips that need no particular keys. */
+/** Deterministic bytes for keys and indexes (the simulator's seeded generator). */
 function seeded(seed: number): (n: number) => Uint8Array {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      out[i] = x & 0xff;
-    }
-    return out;
-  };
+  const prng = new Prng(seed);
+  return (n) => prng.bytes(n);
 }
 
 function unwrap<T>(d: { ok: true; value: T } | { ok: false; error: { code: string; detail: string } }): T {
