@@ -8,7 +8,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { asHallwayError, HallwayError } from "./errors.js";
 import { defaultDataDir } from "./net/data-dir.js";
 import { createClient, findRegistry, parseServerAddress } from "./peer/index.js";
-import { DEFAULT_PORT, startServer } from "./server/index.js";
+import { DEFAULT_PORT, type ServerStore, startServer } from "./server/index.js";
 import { errorEvent, printEvent, runJsonMode } from "./ui/json-mode.js";
 import { runLineMode } from "./ui/line-mode.js";
 import { readPassword } from "./ui/prompt.js";
@@ -48,6 +48,63 @@ function serverOption(value: string): string {
     throw new InvalidArgumentError(`'${value}' is not HOST:PORT`);
   }
   return value;
+}
+
+const NEO4J_SCHEMES = ["bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"];
+
+function storeKindOption(value: string): "sqlite" | "neo4j" {
+  if (value === "sqlite" || value === "neo4j") return value;
+  throw new InvalidArgumentError("--store must be sqlite or neo4j");
+}
+
+function neo4jUriOption(value: string): string {
+  const scheme = /^([a-z0-9+]+):\/\/[^/]/i.exec(value)?.[1]?.toLowerCase();
+  if (scheme === undefined || !NEO4J_SCHEMES.includes(scheme)) {
+    throw new InvalidArgumentError("expected bolt://HOST[:PORT] or neo4j://HOST[:PORT] (+s for TLS)");
+  }
+  return value;
+}
+
+interface StoreArgs {
+  store: "sqlite" | "neo4j";
+  neo4jUri?: string;
+  neo4jUser?: string;
+  neo4jDatabase?: string;
+}
+
+/** The server's store from its options; the Neo4j password only ever comes from the environment. */
+function serverStore(args: StoreArgs, env: NodeJS.ProcessEnv): ServerStore {
+  const neo4jFlags = [
+    ["--neo4j-uri", args.neo4jUri],
+    ["--neo4j-user", args.neo4jUser],
+    ["--neo4j-database", args.neo4jDatabase],
+  ].filter(([, v]) => v !== undefined);
+  if (args.store === "sqlite") {
+    if (neo4jFlags.length > 0) {
+      throw new HallwayError("CLI_BAD_ARGS", `${neo4jFlags.map(([f]) => f).join(", ")} needs --store neo4j`);
+    }
+    return { kind: "sqlite" };
+  }
+  if (args.neo4jUri === undefined) {
+    throw new HallwayError(
+      "CLI_BAD_ARGS",
+      "--store neo4j needs --neo4j-uri (bolt://HOST:7687 or neo4j://HOST:7687)",
+    );
+  }
+  const password = env.HALLWAY_NEO4J_PASSWORD;
+  if (password === undefined || password === "") {
+    throw new HallwayError(
+      "AUTH_NO_PASSWORD",
+      "set HALLWAY_NEO4J_PASSWORD for --store neo4j (passwords are never taken from arguments)",
+    );
+  }
+  return {
+    kind: "neo4j",
+    uri: args.neo4jUri,
+    user: args.neo4jUser ?? "neo4j",
+    password,
+    ...(args.neo4jDatabase === undefined ? {} : { database: args.neo4jDatabase }),
+  };
 }
 
 function onSignals(stop: () => Promise<void>): void {
@@ -91,23 +148,40 @@ program
   .option("--data <dir>", "data directory (default: the user's data dir)")
   .option("--name <name>", "name advertised over mDNS", "Hallway registry")
   .option("--no-mdns", "do not advertise over mDNS")
+  .option(
+    "--store <kind>",
+    "durable state: sqlite (in the data directory) or neo4j",
+    storeKindOption,
+    "sqlite",
+  )
+  .option(
+    "--neo4j-uri <uri>",
+    "Neo4j server: bolt://HOST:7687, or neo4j://HOST:7687 for a cluster",
+    neo4jUriOption,
+  )
+  .option("--neo4j-user <name>", "Neo4j user, password in HALLWAY_NEO4J_PASSWORD (default: neo4j)")
+  .option("--neo4j-database <name>", "Neo4j database (default: the server's default database)")
   .option("--json", "machine-readable output")
   .exitOverride()
   .action(
-    async (opts: {
-      host: string;
-      port: number;
-      data?: string;
-      name: string;
-      mdns: boolean;
-      json?: boolean;
-    }) => {
+    async (
+      opts: {
+        host: string;
+        port: number;
+        data?: string;
+        name: string;
+        mdns: boolean;
+        json?: boolean;
+      } & StoreArgs,
+    ) => {
       jsonOutput = Boolean(opts.json);
+      const store = serverStore(opts, process.env);
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       const running = await startServer({
         host: opts.host,
         port: opts.port,
         dataDir: opts.data ?? defaultDataDir("server"),
+        store,
         mdns: opts.mdns,
         name: opts.name,
         log,

@@ -11,14 +11,19 @@ import { PROTOCOL_VERSION } from "../protocol/datagram.js";
 import { fingerprint } from "../protocol/noise.js";
 import { advertiseRegistry } from "./advertise.js";
 import { DEFAULT_PORT, Registry } from "./registry.js";
-import { openStore } from "./store/index.js";
+import { describeStore, type Neo4jConnection, openStore, type Store } from "./store/index.js";
 
 export { DEFAULT_PORT } from "./registry.js";
+
+/** Where the registry keeps durable state: SQLite in the data directory (default), or Neo4j. */
+export type ServerStore = { kind: "sqlite" } | ({ kind: "neo4j" } & Neo4jConnection);
 
 export interface ServerOptions {
   host?: string;
   port?: number;
+  /** Identity key, and the SQLite database when that is the store. */
   dataDir: string;
+  store?: ServerStore;
   mdns: boolean;
   name?: string;
   log?: (line: string) => void;
@@ -33,7 +38,7 @@ export interface RunningServer {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dir = ensureDataDir(opts.dataDir);
   const identity = loadOrCreateIdentity(dir);
-  const store = openStore({ kind: "sqlite", path: join(dir, "registry.sqlite") });
+  const store = openServerStore(opts.store ?? { kind: "sqlite" }, dir);
   await store.init();
   const registry = new Registry({
     store,
@@ -49,6 +54,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await store.close();
     throw err;
   }
+  opts.log?.(`store: ${describeStore(store)}`);
   const fp = fingerprint(identity.publicKey);
   let advert: { stop(): Promise<void> } | undefined;
   if (opts.mdns) {
@@ -75,4 +81,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await store.close();
     },
   };
+}
+
+function openServerStore(choice: ServerStore, dataDir: string): Store {
+  switch (choice.kind) {
+    case "sqlite":
+      return openStore({ kind: "sqlite", path: join(dataDir, "registry.sqlite") });
+    case "neo4j": {
+      const { kind: _kind, ...connection } = choice;
+      return openStore({ kind: "neo4j", ...connection });
+    }
+  }
 }

@@ -1,8 +1,10 @@
 /** What the rest of the server may use from the store folder: the port, the adapters, a factory. */
 
+import { Neo4jStore, type Neo4jStoreOptions } from "./neo4j-store.js";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 import type { Store } from "./store.js";
 
+export { type Neo4jConnection, Neo4jStore, type Neo4jStoreOptions } from "./neo4j-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 export type {
   AuditEntry,
@@ -13,12 +15,25 @@ export type {
   UserRecord,
 } from "./store.js";
 
-export type StoreConfig = { kind: "sqlite"; path: string } & SqliteStoreOptions;
+export type StoreConfig =
+  | ({ kind: "sqlite"; path: string } & SqliteStoreOptions)
+  | ({ kind: "neo4j" } & Neo4jStoreOptions);
 
 /** A store of the configured kind; call `init()` before use (and `close()` after). */
 export function openStore(config: StoreConfig): Store {
   switch (config.kind) {
     case "sqlite":
       return new SqliteStore(config.path, config.now === undefined ? {} : { now: config.now });
+    case "neo4j": {
+      const { kind: _kind, ...options } = config;
+      return new Neo4jStore(options);
+    }
   }
+}
+
+/** One line for logs: which store, where. Never a password. */
+export function describeStore(store: Store): string {
+  if (store instanceof SqliteStore) return `SQLite ${store.path}`;
+  if (store instanceof Neo4jStore) return store.describe();
+  return "custom store";
 }

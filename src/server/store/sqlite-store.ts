@@ -25,6 +25,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { HallwayError } from "../../errors.js";
+import { conversationKey, rowLimit } from "./port-rules.js";
 import type { AuditEntry, AuditEvent, HistoryCursor, Store, StoredMessage, UserRecord } from "./store.js";
 
 export interface SqliteStoreOptions {
@@ -397,21 +398,6 @@ function insertMessage(s: Statements, msg: StoredMessage): void {
     msg.sentAt,
     msg.deliveredAt,
   );
-}
-
-/**
- * The same key for a->b and b->a, so one index range holds a conversation in time order.
- * U+001F cannot occur in a valid username, so distinct pairs never collide.
- */
-function conversationKey(a: string, b: string): string {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
-  return x < y ? `${x}\u001f${y}` : `${y}\u001f${x}`;
-}
-
-/** SQLite treats a negative LIMIT as "no limit"; the port says zero or less means nothing. */
-function rowLimit(limit: number): number {
-  return Number.isFinite(limit) && limit > 0 ? Math.floor(limit) : 0;
 }
 
 function toUser(row: UserRow): UserRecord {

@@ -1,0 +1,215 @@
+/**
+ * Pure translations for the Neo4j adapter: the maps its statements return into the port's
+ * records, and driver failures into one-line `HallwayError`s. Nothing here talks to a server,
+ * so all of it is unit-tested with plain values (`test/server/neo4j-mapping.test.ts`).
+ *
+ * Record values are checked, not cast: a node written by something else (an older build, a
+ * person with cypher-shell) that lacks a field or has the wrong type is a `STORE_FAILED` naming
+ * the field, not an `undefined` deep inside the registry.
+ */
+
+import { HallwayError } from "../../errors.js";
+import type { AuditEntry, AuditEvent, StoredMessage, UserRecord } from "./store.js";
+
+const AUDIT_EVENTS: ReadonlySet<string> = new Set<AuditEvent>(["register", "login", "logout", "timeout"]);
+
+type Fields = Readonly<Record<string, unknown>>;
+
+function fields(value: unknown, what: string): Fields {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw unexpected(what, "is not a map");
+  }
+  return value as Fields;
+}
+
+function unexpected(field: string, problem: string): HallwayError {
+  return new HallwayError("STORE_FAILED", `unexpected data from Neo4j: ${field} ${problem}`);
+}
+
+function text(f: Fields, what: string, key: string): string {
+  const v = f[key];
+  if (typeof v !== "string") throw unexpected(`${what}.${key}`, "is not a string");
+  return v;
+}
+
+function optionalText(f: Fields, what: string, key: string): string | null {
+  const v = f[key];
+  return v === null || v === undefined ? null : text(f, what, key);
+}
+
+/**
+ * Milliseconds. With `disableLosslessIntegers` the driver returns plain numbers; a driver
+ * `Integer` (anything with `toNumber`) is accepted too, so the mapping does not depend on that
+ * setting. A float is refused: every time the adapter writes is an integer.
+ */
+function millis(f: Fields, what: string, key: string): number {
+  const v = f[key];
+  const n =
+    typeof v === "object" && v !== null && typeof (v as { toNumber?: unknown }).toNumber === "function"
+      ? (v as { toNumber(): number }).toNumber()
+      : v;
+  if (typeof n !== "number" || !Number.isSafeInteger(n))
+    throw unexpected(`${what}.${key}`, "is not an integer");
+  return n;
+}
+
+function optionalMillis(f: Fields, what: string, key: string): number | null {
+  const v = f[key];
+  return v === null || v === undefined ? null : millis(f, what, key);
+}
+
+/** A `u {.name, .passwordHash, …}` projection. Absent optional properties read as null. */
+export function toUserRecord(value: unknown): UserRecord {
+  const f = fields(value, "User");
+  return {
+    name: text(f, "User", "name"),
+    passwordHash: text(f, "User", "passwordHash"),
+    publicKey: optionalText(f, "User", "publicKey"),
+    displayName: optionalText(f, "User", "displayName"),
+    createdAt: millis(f, "User", "createdAt"),
+    lastSeen: optionalMillis(f, "User", "lastSeen"),
+  };
+}
+
+/** A `m {.id, .from, .to, .body, .sentAt, .deliveredAt}` projection. */
+export function toStoredMessage(value: unknown): StoredMessage {
+  const f = fields(value, "Message");
+  return {
+    id: text(f, "Message", "id"),
+    from: text(f, "Message", "from"),
+    to: text(f, "Message", "to"),
+    body: text(f, "Message", "body"),
+    sentAt: millis(f, "Message", "sentAt"),
+    deliveredAt: optionalMillis(f, "Message", "deliveredAt"),
+  };
+}
+
+/** A `a {.user, .event, .at, .address}` projection. */
+export function toAuditEntry(value: unknown): AuditEntry {
+  const f = fields(value, "Audit");
+  const event = text(f, "Audit", "event");
+  if (!AUDIT_EVENTS.has(event)) throw unexpected("Audit.event", `is ${JSON.stringify(event)}`);
+  return {
+    user: text(f, "Audit", "user"),
+    event: event as AuditEvent,
+    at: millis(f, "Audit", "at"),
+    address: text(f, "Audit", "address"),
+  };
+}
+
+/** A count the statement returned (`RETURN count(*) AS n`). */
+export function toCount(value: unknown, what: string): number {
+  return millis({ [what]: value }, "result", what);
+}
+
+/** Where the adapter connects, for messages. Never the password. */
+export interface Neo4jTarget {
+  uri: string;
+  user: string;
+  database?: string | undefined;
+}
+
+/** The URI as shown in messages: without user info, in case someone put credentials in it. */
+export function displayUri(uri: string): string {
+  return uri.replace(/^([a-z0-9+.-]+:\/\/)[^@/]*@/i, "$1");
+}
+
+const MAX_DETAIL_CHARS = 200;
+
+function firstLine(s: string): string {
+  const line = (s.split("\n")[0] ?? "").trim();
+  return line.length > MAX_DETAIL_CHARS ? `${line.slice(0, MAX_DETAIL_CHARS - 1)}…` : line;
+}
+
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The error and its causes, outermost first (bounded: a cause chain can be a cycle). */
+function chain(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e: unknown = err; e !== undefined && e !== null && out.length < 8; ) {
+    out.push(e);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return out;
+}
+
+/** Node's socket errors and the driver's own wordings, as a few words for a person. */
+const REACH_REASONS: ReadonlyArray<[RegExp, (m: RegExpMatchArray) => string]> = [
+  [/ECONNREFUSED/, () => "connection refused"],
+  [/ENOTFOUND|EAI_AGAIN/, () => "host not found"],
+  [/EHOSTUNREACH/, () => "host unreachable"],
+  [/ENETUNREACH/, () => "network unreachable"],
+  [/ECONNRESET|closed by server/i, () => "the server closed the connection"],
+  [/Connection acquisition timed out in (\d+) ms/, (m) => `no answer within ${m[1]} ms`],
+  [/ETIMEDOUT|timed out/i, () => "timed out"],
+  [/responded HTTP/, () => "that port speaks HTTP, not Bolt (Neo4j's Bolt port is 7687 by default)"],
+  [/certificate|SSL|TLS|EPROTO/i, (m) => `TLS failed (${m.input ? firstLine(m.input) : "handshake"})`],
+];
+
+function reachReason(errors: readonly unknown[]): string {
+  const texts = errors.map(messageOf);
+  for (const [pattern, describe] of REACH_REASONS) {
+    for (const t of texts) {
+      const m = t.match(pattern);
+      if (m) return describe(m);
+    }
+  }
+  // The driver's generic advice comes first; what went wrong follows "Caused by:".
+  const innermost = texts[texts.length - 1] ?? "";
+  return firstLine(innermost.split("Caused by:").pop() ?? innermost) || "unavailable";
+}
+
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set(["ServiceUnavailable", "SessionExpired"]);
+
+/**
+ * Any failure of a Neo4j operation as a one-line `HallwayError`. Everything is `STORE_FAILED`
+ * (the error codes are shared by the whole project); the message says which of the usual
+ * causes it was: unreachable server, refused credentials, missing database, missing privilege.
+ */
+export function describeNeo4jFailure(op: string, err: unknown, target: Neo4jTarget): HallwayError {
+  if (err instanceof HallwayError) return err;
+  const errors = chain(err);
+  const codes = errors.map(codeOf);
+  const has = (code: string) => codes.includes(code);
+  const where = displayUri(target.uri);
+  const fail = (message: string) => new HallwayError("STORE_FAILED", message, { cause: err });
+
+  if (has("Neo.ClientError.Security.Unauthorized")) {
+    return fail(`Neo4j at ${where} refused the credentials for user ${JSON.stringify(target.user)}`);
+  }
+  if (has("Neo.ClientError.Security.AuthenticationRateLimit")) {
+    return fail(
+      `Neo4j at ${where} is refusing logins for user ${JSON.stringify(target.user)} after too many failures; wait and retry`,
+    );
+  }
+  if (has("Neo.ClientError.Security.CredentialsExpired")) {
+    return fail(
+      `the Neo4j password of user ${JSON.stringify(target.user)} has expired; set a new one (cypher-shell) first`,
+    );
+  }
+  if (has("Neo.ClientError.Database.DatabaseNotFound")) {
+    const db =
+      target.database === undefined ? "the default database" : `database ${JSON.stringify(target.database)}`;
+    return fail(`Neo4j at ${where} has no ${db}`);
+  }
+  if (has("Neo.ClientError.Security.Forbidden")) {
+    const index = codes.indexOf("Neo.ClientError.Security.Forbidden");
+    return fail(
+      `Neo4j user ${JSON.stringify(target.user)} may not ${op}: ${firstLine(messageOf(errors[index]))}`,
+    );
+  }
+  const unreachable =
+    codes.some((c) => c !== undefined && UNREACHABLE_CODES.has(c)) ||
+    errors.some((e) => /Connection acquisition timed out|responded HTTP/.test(messageOf(e)));
+  if (unreachable) return fail(`cannot reach Neo4j at ${where}: ${reachReason(errors)}`);
+
+  const code = codes[0];
+  return fail(`store ${op} failed: ${firstLine(messageOf(err))}${code ? ` (${code})` : ""}`);
+}

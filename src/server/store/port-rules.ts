@@ -1,0 +1,28 @@
+/** Rules of the `Store` port that every adapter applies the same way. Pure functions. */
+
+/**
+ * The key a name is compared by. Usernames are ASCII (`accounts.ts`), so this agrees with
+ * SQLite's NOCASE collation.
+ */
+export function nameKey(name: string): string {
+  return name.toLowerCase();
+}
+
+/**
+ * The same key for a->b and b->a, so one index range holds a conversation in time order. Both
+ * adapters store it, so it must not change for existing data.
+ * U+001F cannot occur in a valid username, so distinct pairs never collide.
+ */
+export function conversationKey(a: string, b: string): string {
+  const x = nameKey(a);
+  const y = nameKey(b);
+  return x < y ? `${x}\u001f${y}` : `${y}\u001f${x}`;
+}
+
+/**
+ * The port says a `limit` of zero or less yields nothing (SQLite would read a negative LIMIT
+ * as "no limit", Neo4j would reject it); fractions round down.
+ */
+export function rowLimit(limit: number): number {
+  return Number.isFinite(limit) && limit > 0 ? Math.floor(limit) : 0;
+}

@@ -1,0 +1,658 @@
+/**
+ * The Neo4j adapter, in three parts:
+ *
+ * 1. The shared `Store` contract against a real Neo4j, when `HALLWAY_NEO4J_URI` names one
+ *    (`HALLWAY_NEO4J_USER`, default neo4j; `HALLWAY_NEO4J_PASSWORD`; optional
+ *    `HALLWAY_NEO4J_DATABASE`). Each test uses a registry of its own in that database and deletes
+ *    it afterwards, so runs on a shared server do not collide and touch nothing else. Without
+ *    the variable the suite is skipped, visibly: its title and a warning say why.
+ * 2. The adapter against a scripted driver: which statement runs in which kind of transaction,
+ *    with which parameters (integers as Neo4j integers), and how results and counters become the
+ *    port's answers and errors. This checks the TypeScript half without a server; what the
+ *    statements do inside Neo4j only part 1 can show.
+ * 3. Failures that need no server, on loopback only: a closed port, a silent server, an HTTP
+ *    server, a bad URI, and the `hallway server --store neo4j` command line.
+ */
+
+import { createServer, type Server, type Socket } from "node:net";
+import { type Driver, isInt, Neo4jError, auth as neo4jAuth, driver as neo4jDriver } from "neo4j-driver";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { HallwayError } from "../../src/errors.js";
+import { CYPHER, type CypherStatement, type StatementKey } from "../../src/server/store/cypher.js";
+import {
+  type Neo4jConnection,
+  Neo4jStore,
+  type Neo4jStoreOptions,
+  openStore,
+} from "../../src/server/store/index.js";
+import type { DriverFactory } from "../../src/server/store/neo4j-store.js";
+import { hallway, type Json, killAll, type Proc, requireBuild, tempDir } from "../integration/harness.js";
+import { storeContract } from "./store-contract.js";
+
+// ---------------------------------------------------------------------------------------------
+// 1. The contract against a real Neo4j.
+
+const NEO4J_URI = process.env.HALLWAY_NEO4J_URI || undefined;
+const SKIP_REASON = "set HALLWAY_NEO4J_URI (and HALLWAY_NEO4J_USER, HALLWAY_NEO4J_PASSWORD) to run";
+
+if (!NEO4J_URI) console.warn(`SKIPPED Store contract against a real Neo4j: ${SKIP_REASON}`);
+
+// Collected either way, so that a run without Neo4j lists every contract test as skipped under a
+// title that says why. Nothing here touches the network until a test runs.
+describe.skipIf(!NEO4J_URI)(`Store contract against a real Neo4j (${NEO4J_URI ?? SKIP_REASON})`, () => {
+  const runId = `contract-${process.pid}-${Date.now().toString(36)}`;
+  let registries = 0;
+  let cleaner: Driver | undefined;
+  afterAll(async () => {
+    await cleaner?.close();
+  });
+
+  function connection(): Neo4jConnection {
+    const password = process.env.HALLWAY_NEO4J_PASSWORD;
+    if (!NEO4J_URI || !password) {
+      throw new Error(`HALLWAY_NEO4J_URI is ${NEO4J_URI} but HALLWAY_NEO4J_PASSWORD is not set`);
+    }
+    const database = process.env.HALLWAY_NEO4J_DATABASE;
+    return {
+      uri: NEO4J_URI,
+      user: process.env.HALLWAY_NEO4J_USER || "neo4j",
+      password,
+      ...(database ? { database } : {}),
+    };
+  }
+
+  /** The test's registry, and nothing else, goes: the database may be shared. */
+  async function deleteRegistry(registry: string): Promise<void> {
+    const c = connection();
+    cleaner ??= neo4jDriver(c.uri, neo4jAuth.basic(c.user, c.password));
+    const session = cleaner.session(c.database === undefined ? {} : { database: c.database });
+    try {
+      await session.executeWrite((tx) => tx.run(CYPHER.deleteRegistry.text, { registry }));
+    } finally {
+      await session.close();
+    }
+  }
+
+  storeContract("Neo4jStore", async () => {
+    const registry = `${runId}-${++registries}`;
+    const c = connection();
+    const opened: Neo4jStore[] = [];
+    const make = (): Neo4jStore => {
+      const store = new Neo4jStore({ ...c, registry });
+      opened.push(store);
+      return store;
+    };
+    return {
+      store: make(),
+      reopen: async () => make(),
+      cleanup: async () => {
+        for (const store of opened) await store.close();
+        await deleteRegistry(registry);
+      },
+    };
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 2. The adapter against a scripted driver.
+
+interface Call {
+  key: StatementKey;
+  params: Record<string, unknown>;
+  access: "READ" | "WRITE";
+  transaction: number;
+}
+
+type Row = Record<string, unknown>;
+type Answer = { rows?: Row[]; nodesCreated?: number };
+
+const KEY_BY_TEXT = new Map(
+  (Object.entries(CYPHER) as Array<[StatementKey, CypherStatement]>).map(([key, s]) => [s.text, key]),
+);
+
+/**
+ * Enough of neo4j-driver's Driver for the adapter: sessions whose managed transactions answer
+ * each statement from `answer`, and a record of every statement run.
+ */
+class ScriptedDriver {
+  readonly calls: Call[] = [];
+  readonly sessionConfigs: Array<Record<string, unknown>> = [];
+  closed = 0;
+  connectivityError: unknown;
+  private transactions = 0;
+
+  constructor(
+    private readonly answer: (key: StatementKey, params: Record<string, unknown>) => Answer = () => ({}),
+  ) {}
+
+  factory(): DriverFactory {
+    return () => this as unknown as ReturnType<DriverFactory>;
+  }
+
+  async verifyConnectivity(): Promise<object> {
+    if (this.connectivityError !== undefined) throw this.connectivityError;
+    return {};
+  }
+
+  session(config: Record<string, unknown>) {
+    this.sessionConfigs.push(config);
+    const managed = (access: "READ" | "WRITE") => {
+      const transaction = ++this.transactions;
+      return {
+        run: async (text: string, params: Record<string, unknown> = {}) => {
+          const key = KEY_BY_TEXT.get(text);
+          if (key === undefined) throw new Error(`statement not in CYPHER:\n${text}`);
+          this.calls.push({ key, params, access, transaction });
+          const { rows = [], nodesCreated = 0 } = this.answer(key, params);
+          return {
+            records: rows.map((row) => ({ get: (field: string) => row[field] })),
+            summary: { counters: { updates: () => ({ nodesCreated }) } },
+          };
+        },
+      };
+    };
+    return {
+      executeRead: async <T>(work: (tx: unknown) => Promise<T>) => work(managed("READ")),
+      executeWrite: async <T>(work: (tx: unknown) => Promise<T>) => work(managed("WRITE")),
+      close: async () => {},
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed++;
+  }
+
+  keys(): StatementKey[] {
+    return this.calls.map((c) => c.key);
+  }
+}
+
+const CONNECTION = { uri: "bolt://db.example:7687", user: "hallway", password: "s3cret-pw" };
+
+/** Answers that let every operation succeed: users exist, counts are 1, one row per read. */
+function happy(key: StatementKey, params: Record<string, unknown>): Answer {
+  const message = { id: "m1", from: "alice", to: "bob", body: "hi", sentAt: 100, deliveredAt: null };
+  switch (key) {
+    case "openRegistry":
+      return { rows: [{ schemaVersion: 1 }] };
+    case "createUser":
+      return { nodesCreated: 1 };
+    case "getUser":
+    case "listUsers":
+      return {
+        rows: [{ user: { name: "alice", passwordHash: "h", createdAt: 5, publicKey: null, lastSeen: null } }],
+      };
+    case "setPublicKey":
+      return { rows: [{ updated: 1 }] };
+    case "appendAudit":
+      return { rows: [{ written: 1 }] };
+    case "listAudit":
+    case "listAuditForUser":
+      return { rows: [{ entry: { user: "alice", event: "login", at: 7, address: "a" } }] };
+    case "knownUsers":
+      return { rows: (params.nameKeys as string[]).map((nameKey) => ({ nameKey })) };
+    case "pendingOffline":
+      return { rows: [{ message }] };
+    case "historyLatest":
+    case "historyBefore":
+      return { rows: [{ message: { ...message, id: "m2", sentAt: 200 } }, { message }] };
+    case "ackOffline":
+      return { rows: [{ removed: 1 }] };
+    default:
+      return {};
+  }
+}
+
+async function scripted(
+  answer: (key: StatementKey, params: Record<string, unknown>) => Answer = happy,
+  options: Partial<Neo4jStoreOptions> = {},
+): Promise<{ store: Neo4jStore; driver: ScriptedDriver }> {
+  const driver = new ScriptedDriver(answer);
+  const store = new Neo4jStore({ ...CONNECTION, createDriver: driver.factory(), now: () => 999, ...options });
+  await store.init();
+  return { store, driver };
+}
+
+async function failure(promise: Promise<unknown>): Promise<HallwayError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(HallwayError);
+  const e = err as HallwayError;
+  expect(e.message).not.toContain("\n");
+  expect(e.message).not.toContain(CONNECTION.password);
+  return e;
+}
+
+/** Every operation of the port once, with arguments that reach every statement. */
+async function exerciseEverything(store: Neo4jStore): Promise<void> {
+  await store.createUser({ name: "Alice", passwordHash: "h", createdAt: 5 });
+  await store.getUser("ALICE");
+  await store.listUsers();
+  await store.setPublicKey("alice", "ab");
+  await store.flushLastSeen([{ name: "alice", at: 10 }]);
+  await store.appendAudit({ user: "alice", event: "login", at: 7, address: "a" });
+  await store.listAudit({ limit: 5 });
+  await store.listAudit({ user: "alice", limit: 5 });
+  await store.enqueueOffline({
+    id: "m1",
+    from: "alice",
+    to: "bob",
+    body: "hi",
+    sentAt: 100,
+    deliveredAt: null,
+  });
+  await store.pendingOffline("bob", 5);
+  await store.ackOffline("bob", ["m1"]);
+  await store.appendHistory({
+    id: "m2",
+    from: "bob",
+    to: "alice",
+    body: "yo",
+    sentAt: 200,
+    deliveredAt: 250,
+  });
+  await store.markDelivered("m2", 300);
+  await store.history("alice", "bob", { limit: 5 });
+  await store.history("alice", "bob", { limit: 5, before: { sentAt: 200, id: "m2" } });
+}
+
+describe("Neo4jStore against a scripted driver", () => {
+  it("creates the schema and the registry node on init, once", async () => {
+    const { store, driver } = await scripted();
+    const schemaKeys = (Object.keys(CYPHER) as StatementKey[]).filter((k) => CYPHER[k].mode === "schema");
+    expect(driver.keys()).toEqual([...schemaKeys, "openRegistry"]);
+    // One transaction each: Neo4j refuses schema and data changes in one transaction.
+    expect(new Set(driver.calls.map((c) => c.transaction)).size).toBe(driver.calls.length);
+    expect(driver.calls.every((c) => c.access === "WRITE")).toBe(true);
+    await store.init();
+    expect(driver.calls).toHaveLength(schemaKeys.length + 1);
+    await store.close();
+  });
+
+  it("runs reads in read transactions and writes in write transactions", async () => {
+    const { store, driver } = await scripted();
+    await exerciseEverything(store);
+    for (const call of driver.calls) {
+      const mode = CYPHER[call.key].mode;
+      if (mode === "read" && call.key !== "knownUsers") expect(call.access, call.key).toBe("READ");
+      if (mode !== "read") expect(call.access, call.key).toBe("WRITE");
+    }
+    const used = new Set(driver.keys());
+    const unused = (Object.keys(CYPHER) as StatementKey[]).filter((k) => !used.has(k));
+    expect(unused, "statements the adapter never runs (deleteRegistry is the tests' cleanup)").toEqual([
+      "deleteRegistry",
+    ]);
+    await store.close();
+  });
+
+  it("sends exactly the declared parameters, integers as Neo4j integers, names by lower-case key", async () => {
+    const { store, driver } = await scripted();
+    await exerciseEverything(store);
+    for (const call of driver.calls) {
+      const declared = CYPHER[call.key].params as Record<string, string>;
+      expect(Object.keys(call.params).sort(), call.key).toEqual(Object.keys(declared).sort());
+      for (const [name, type] of Object.entries(declared)) {
+        const value = call.params[name];
+        if (type === "INTEGER") expect(isInt(value), `${call.key}.${name}`).toBe(true);
+        if (type === "INTEGER?") expect(value === null || isInt(value), `${call.key}.${name}`).toBe(true);
+        if (name === "registry") expect(value).toBe("hallway");
+      }
+    }
+    const create = driver.calls.find((c) => c.key === "createUser");
+    expect(create?.params).toMatchObject({ name: "Alice", nameKey: "alice" });
+    expect(driver.calls.find((c) => c.key === "getUser")?.params.nameKey).toBe("alice");
+    const flush = driver.calls.find((c) => c.key === "flushLastSeen");
+    const entries = (flush?.params.entries ?? []) as Array<{ nameKey: unknown; at: unknown }>;
+    expect(entries.map((e) => [e.nameKey, isInt(e.at)])).toEqual([["alice", true]]);
+    const ack = driver.calls.find((c) => c.key === "ackOffline");
+    expect(String(ack?.params.at)).toBe("999");
+    const insert = driver.calls.filter((c) => c.key === "insertMessage");
+    expect(insert[0]?.params.conversation).toBe("alice\u001fbob");
+    expect(insert[0]?.params.deliveredAt).toBeNull();
+    expect(String(insert[1]?.params.deliveredAt)).toBe("250");
+    await store.close();
+  });
+
+  it("checks both users, inserts and queues an offline message in one write transaction", async () => {
+    const { store, driver } = await scripted();
+    driver.calls.length = 0;
+    await store.enqueueOffline({
+      id: "m1",
+      from: "alice",
+      to: "Bob",
+      body: "x",
+      sentAt: 1,
+      deliveredAt: null,
+    });
+    expect(driver.keys()).toEqual(["knownUsers", "insertMessage", "queueMessage"]);
+    expect(new Set(driver.calls.map((c) => c.transaction)).size).toBe(1);
+    expect(driver.calls[0]?.params.nameKeys).toEqual(["alice", "bob"]);
+    await store.close();
+  });
+
+  it("refuses a message naming an unknown user with STORE_FAILED, before writing", async () => {
+    const { store, driver } = await scripted((key, params) =>
+      key === "knownUsers" ? { rows: [{ nameKey: "alice" }] } : happy(key, params),
+    );
+    driver.calls.length = 0;
+    const e = await failure(
+      store.enqueueOffline({ id: "m1", from: "alice", to: "ghost", body: "x", sentAt: 1, deliveredAt: null }),
+    );
+    expect(e.code).toBe("STORE_FAILED");
+    expect(e.message).toMatch(/unknown user \("ghost"\)/);
+    expect(driver.keys()).toEqual(["knownUsers"]);
+    await store.close();
+  });
+
+  it("maps counters and counts to the port's errors", async () => {
+    const { store } = await scripted((key, params) => {
+      if (key === "createUser") return { nodesCreated: 0 };
+      if (key === "setPublicKey") return { rows: [{ updated: 0 }] };
+      if (key === "appendAudit") return { rows: [{ written: 0 }] };
+      if (key === "getUser") return { rows: [] };
+      return happy(key, params);
+    });
+    expect((await failure(store.createUser({ name: "alice", passwordHash: "h", createdAt: 1 }))).code).toBe(
+      "AUTH_USER_EXISTS",
+    );
+    expect((await failure(store.setPublicKey("ghost", "ab"))).code).toBe("AUTH_UNKNOWN_USER");
+    const audit = await failure(store.appendAudit({ user: "ghost", event: "login", at: 1, address: "a" }));
+    expect(audit.code).toBe("STORE_FAILED");
+    expect(audit.message).toMatch(/unknown user/);
+    expect(await store.getUser("ghost")).toBeUndefined();
+    await store.close();
+  });
+
+  it("returns history oldest first and pages with the (sentAt, id) cursor", async () => {
+    const { store, driver } = await scripted();
+    expect((await store.history("bob", "alice", { limit: 2 })).map((m) => m.id)).toEqual(["m1", "m2"]);
+    await store.history("alice", "bob", { limit: 2, before: { sentAt: 200, id: "m2" } });
+    const before = driver.calls.find((c) => c.key === "historyBefore");
+    expect(String(before?.params.beforeSentAt)).toBe("200");
+    expect(before?.params.beforeId).toBe("m2");
+    await store.close();
+  });
+
+  it("asks nothing for a zero limit or an empty batch", async () => {
+    const { store, driver } = await scripted();
+    const before = driver.calls.length;
+    expect(await store.listAudit({ limit: 0 })).toEqual([]);
+    expect(await store.pendingOffline("bob", -1)).toEqual([]);
+    expect(await store.history("a", "b", { limit: 0 })).toEqual([]);
+    expect(await store.ackOffline("bob", [])).toBe(0);
+    await store.flushLastSeen([]);
+    expect(driver.calls).toHaveLength(before);
+    await store.close();
+  });
+
+  it("uses one bookmark manager and the configured database for every session", async () => {
+    const { store, driver } = await scripted(happy, { database: "office" });
+    await exerciseEverything(store);
+    const managers = new Set(driver.sessionConfigs.map((c) => c.bookmarkManager));
+    expect(managers.size).toBe(1);
+    expect([...managers][0]).toBeDefined();
+    expect(driver.sessionConfigs.every((c) => c.database === "office")).toBe(true);
+    await store.close();
+  });
+
+  it("refuses a registry written by a newer build, and closes the driver", async () => {
+    const driver = new ScriptedDriver((key) =>
+      key === "openRegistry" ? { rows: [{ schemaVersion: 7 }] } : {},
+    );
+    const store = new Neo4jStore({ ...CONNECTION, createDriver: driver.factory() });
+    const e = await failure(store.init());
+    expect(e.code).toBe("STORE_FAILED");
+    expect(e.message).toMatch(/schema version 7, newer than this build supports \(1\)/);
+    expect(driver.closed).toBe(1);
+  });
+
+  it("reports refused credentials at init as one line naming the user, never the password", async () => {
+    const driver = new ScriptedDriver(happy);
+    driver.connectivityError = new Neo4jError(
+      "The client is unauthorized due to authentication failure.",
+      "Neo.ClientError.Security.Unauthorized" as never,
+      "42NFF",
+      "error: permission/access denied",
+    );
+    const store = new Neo4jStore({ ...CONNECTION, createDriver: driver.factory() });
+    const e = await failure(store.init());
+    expect(e.code).toBe("STORE_FAILED");
+    expect(e.message).toBe('Neo4j at bolt://db.example:7687 refused the credentials for user "hallway"');
+    expect(driver.closed).toBe(1);
+    // A failed init leaves the store unopened, not stuck: the next init tries again.
+    driver.connectivityError = undefined;
+    await store.init();
+    await store.close();
+  });
+
+  it("tries again after a driver could not even be created", async () => {
+    const driver = new ScriptedDriver(happy);
+    let attempts = 0;
+    const store = new Neo4jStore({
+      ...CONNECTION,
+      createDriver: (...args) => {
+        if (++attempts === 1) throw new Error("Unknown scheme: nope");
+        return driver.factory()(...args);
+      },
+    });
+    expect((await failure(store.init())).message).toMatch(/^invalid Neo4j URI .*: Unknown scheme: nope$/);
+    await store.init();
+    expect(await store.listUsers()).toHaveLength(1);
+    await store.close();
+  });
+
+  it("rejects use before init and after close with STORE_FAILED; close is idempotent", async () => {
+    const driver = new ScriptedDriver(happy);
+    const store = new Neo4jStore({ ...CONNECTION, createDriver: driver.factory() });
+    expect((await failure(store.listUsers())).message).toMatch(/before init/);
+    expect((await failure(store.listAudit({ limit: 0 }))).code).toBe("STORE_FAILED");
+    await store.init();
+    await store.close();
+    await store.close();
+    expect(driver.closed).toBe(1);
+    expect((await failure(store.getUser("alice"))).message).toMatch(/closed/);
+    expect((await failure(store.flushLastSeen([]))).code).toBe("STORE_FAILED");
+    expect((await failure(store.init())).code).toBe("STORE_FAILED");
+  });
+
+  it("closes the driver of an init that close() overtook", async () => {
+    const driver = new ScriptedDriver(happy);
+    const store = new Neo4jStore({ ...CONNECTION, createDriver: driver.factory() });
+    const init = store.init();
+    await store.close();
+    expect((await failure(init)).message).toMatch(/closed/);
+    expect(driver.closed).toBe(1);
+  });
+
+  it("is what openStore makes for kind neo4j, and describes itself without the password", () => {
+    const store = openStore({ kind: "neo4j", ...CONNECTION, database: "office" });
+    expect(store).toBeInstanceOf(Neo4jStore);
+    const line = (store as Neo4jStore).describe();
+    expect(line).toBe('Neo4j bolt://db.example:7687, database office, registry "hallway"');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 3. No server: loopback failures and the command line.
+
+/** Every loopback server a test opened, closed after it. */
+const servers: Server[] = [];
+const sockets: Socket[] = [];
+
+async function listen(onConnection: (socket: Socket) => void): Promise<number> {
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    onConnection(socket);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return (server.address() as { port: number }).port;
+}
+
+/** A loopback TCP port that nothing listens on (bound, read, released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const CONNECT_TIMEOUT_MS = 1_000;
+/** Generous next to CONNECT_TIMEOUT_MS, tight next to the driver's own 60 s default. */
+const SETTLE_WITHIN_MS = 15_000;
+
+/** The rejection of `init()`, or a failure if it does not settle within SETTLE_WITHIN_MS. */
+async function initFailure(uri: string): Promise<HallwayError> {
+  const store = new Neo4jStore({
+    uri,
+    user: "neo4j",
+    password: "pw-never-shown",
+    connectionTimeoutMs: CONNECT_TIMEOUT_MS,
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`init() did not fail within ${SETTLE_WITHIN_MS} ms`)),
+      SETTLE_WITHIN_MS,
+    );
+  });
+  try {
+    const e = await failure(Promise.race([store.init(), deadline]));
+    expect(e.message).not.toContain("pw-never-shown");
+    return e;
+  } finally {
+    clearTimeout(timer);
+    await store.close();
+  }
+}
+
+describe("Neo4jStore without a server (loopback only)", () => {
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  });
+
+  it("a closed port is STORE_FAILED: cannot reach Neo4j, connection refused (bolt and neo4j schemes)", async () => {
+    const port = await closedPort();
+    for (const scheme of ["bolt", "neo4j"]) {
+      const uri = `${scheme}://127.0.0.1:${port}`;
+      const e = await initFailure(uri);
+      expect(e.code).toBe("STORE_FAILED");
+      expect(e.message).toBe(`cannot reach Neo4j at ${uri}: connection refused`);
+    }
+  });
+
+  it("a server that accepts but never answers is STORE_FAILED after the connection timeout", async () => {
+    const port = await listen(() => {});
+    const e = await initFailure(`bolt://127.0.0.1:${port}`);
+    expect(e.code).toBe("STORE_FAILED");
+    expect(e.message).toBe(
+      `cannot reach Neo4j at bolt://127.0.0.1:${port}: no answer within ${CONNECT_TIMEOUT_MS} ms`,
+    );
+  });
+
+  it("a server that hangs up is STORE_FAILED", async () => {
+    const port = await listen((socket) => socket.destroy());
+    const e = await initFailure(`neo4j://127.0.0.1:${port}`);
+    expect(e.message).toBe(
+      `cannot reach Neo4j at neo4j://127.0.0.1:${port}: the server closed the connection`,
+    );
+  });
+
+  it("Neo4j's HTTP port instead of Bolt is STORE_FAILED that says so", async () => {
+    const port = await listen((socket) => {
+      socket.on("data", () => socket.end("HTTP/1.1 400 Bad Request\r\n\r\n"));
+    });
+    const e = await initFailure(`bolt://127.0.0.1:${port}`);
+    expect(e.message).toMatch(/speaks HTTP, not Bolt/);
+  });
+
+  it("a URI the driver cannot use is STORE_FAILED, at every init", async () => {
+    const store = new Neo4jStore({ uri: "http://127.0.0.1:7474", user: "neo4j", password: "pw" });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const e = await failure(store.init());
+      expect(e.code).toBe("STORE_FAILED");
+      expect(e.message).toMatch(/^invalid Neo4j URI "http:\/\/127\.0\.0\.1:7474": Unknown scheme: http$/);
+    }
+    await store.close();
+    expect((await failure(store.init())).message).toBe("store is closed");
+  });
+});
+
+describe("hallway server --store neo4j", () => {
+  const HOME = { HALLWAY_HOME: "" };
+  beforeAll(() => {
+    requireBuild();
+    HOME.HALLWAY_HOME = tempDir("home");
+  });
+  afterEach(async () => {
+    await killAll();
+  });
+
+  function server(name: string, extra: string[], env: Record<string, string | undefined>, json = true): Proc {
+    const args = ["server", "--host", "127.0.0.1", "--port", "0", "--data", tempDir(name), "--no-mdns"];
+    return hallway(name, [...args, ...(json ? ["--json"] : []), ...extra], {
+      ...HOME,
+      HALLWAY_NEO4J_PASSWORD: undefined,
+      ...env,
+    });
+  }
+
+  async function jsonFailure(p: Proc, code: string, status: number): Promise<Json> {
+    expect(await p.waitExit(`${p.name} fails with ${code}`)).toBe(status);
+    const errors = p.events.filter((e) => e.event === "error");
+    expect(errors, JSON.stringify(p.events)).toHaveLength(1);
+    expect(p.events.some((e) => e.event === "listening")).toBe(false);
+    const e = errors[0] as Json;
+    expect(e.code).toBe(code);
+    expect(e.message).not.toMatch(/\n/);
+    return e;
+  }
+
+  it("without HALLWAY_NEO4J_PASSWORD is AUTH_NO_PASSWORD, before connecting", async () => {
+    const uri = ["--store", "neo4j", "--neo4j-uri", `bolt://127.0.0.1:${await closedPort()}`];
+    const e = await jsonFailure(server("nopw", uri, {}), "AUTH_NO_PASSWORD", 1);
+    expect(e.message).toMatch(/HALLWAY_NEO4J_PASSWORD/);
+    await jsonFailure(server("emptypw", uri, { HALLWAY_NEO4J_PASSWORD: "" }), "AUTH_NO_PASSWORD", 1);
+
+    const line = server("nopw-line", uri, {}, false);
+    expect(await line.waitExit("fails")).toBe(1);
+    expect(line.stderr).toHaveLength(1);
+    expect(line.stderr[0]).toMatch(/^hallway: set HALLWAY_NEO4J_PASSWORD/);
+  });
+
+  it("without --neo4j-uri, with a bad URI, or with Neo4j options for SQLite is CLI_BAD_ARGS", async () => {
+    const env = { HALLWAY_NEO4J_PASSWORD: "pw" };
+    const e = await jsonFailure(server("nouri", ["--store", "neo4j"], env), "CLI_BAD_ARGS", 2);
+    expect(e.message).toMatch(/--neo4j-uri/);
+    await jsonFailure(
+      server("baduri", ["--store", "neo4j", "--neo4j-uri", "http://x:7474"], env),
+      "CLI_BAD_ARGS",
+      2,
+    );
+    await jsonFailure(server("badstore", ["--store", "postgres"], env), "CLI_BAD_ARGS", 2);
+    const mixed = await jsonFailure(
+      server("mixed", ["--neo4j-uri", "bolt://127.0.0.1:1"], env),
+      "CLI_BAD_ARGS",
+      2,
+    );
+    expect(mixed.message).toMatch(/--neo4j-uri needs --store neo4j/);
+  });
+
+  it("with an unreachable Neo4j is STORE_FAILED, one line, and no password in it", async () => {
+    const uri = `bolt://127.0.0.1:${await closedPort()}`;
+    const args = ["--store", "neo4j", "--neo4j-uri", uri, "--neo4j-user", "ops"];
+    const e = await jsonFailure(
+      server("unreachable", args, { HALLWAY_NEO4J_PASSWORD: "pw-secret" }),
+      "STORE_FAILED",
+      1,
+    );
+    expect(e.message).toBe(`cannot reach Neo4j at ${uri}: connection refused`);
+    const line = server("unreachable-line", args, { HALLWAY_NEO4J_PASSWORD: "pw-secret" }, false);
+    expect(await line.waitExit("fails")).toBe(1);
+    expect(line.stderr).toEqual([`hallway: cannot reach Neo4j at ${uri}: connection refused`]);
+  });
+});
