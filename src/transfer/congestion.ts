@@ -2,26 +2,96 @@
  * Congestion control for the reliable channel, measured in segments.
  *
  * The channel asks `cwndSegments` before every transmission (segments in flight must stay
- * below it) and reports events: newly acknowledged segments, one loss event per recovery
- * episode (fast retransmit), and retransmission timeouts. Controllers are pure state: no
- * clock, `now` is an argument.
+ * below it) and, when the controller offers one, paces transmissions at
+ * `pacingRateSegmentsPerMs`. It reports events: every ACK that newly acknowledges segments
+ * (with an `AckSample`: recovery state, RTT sample and a delivery-rate sample), one loss event
+ * per recovery episode (fast retransmit), the count of every segment declared lost, and
+ * retransmission timeouts. Controllers are pure state: no clock, `now` is an argument.
  *
- * `AimdCongestionController` is the simple default: slow start, then additive increase of one
- * segment per window (RFC 5681 §3.1), multiplicative decrease by CUBIC's beta of 0.7
- * (RFC 9438 §4.6) on loss, and back to one segment after a timeout (RFC 5681 §3.1, "loss
- * window"). A later, loss-tolerant rate-based controller for bulk transfers implements the
- * same interface.
+ * Two controllers implement the interface:
+ *
+ * `AimdCongestionController` — the default for control and chat: slow start, then additive
+ * increase of one segment per window (RFC 5681 §3.1), multiplicative decrease by CUBIC's beta
+ * of 0.7 (RFC 9438 §4.6) on loss, no growth while a loss episode is repaired (RFC 6675 §5),
+ * and back to one segment after a timeout (RFC 5681 §3.1, "loss window"). Chat is
+ * application-limited, so the controller barely matters there; it is simple and well known.
+ *
+ * `BbrCongestionController` — for bulk transfers. A loss-based controller reads every loss
+ * as congestion: at a random loss rate p, AIMD settles where the window is cut as often as it
+ * regrows, about 1.2/sqrt(p) segments per round trip whatever the link (Mathis et al., 1997):
+ * at 2 % loss and a 10 ms RTT (Wi-Fi, a VPN hop) under 10 Mbit/s, on a gigabit link. A LAN
+ * has exactly the losses that are not congestion (radio, a busy switch port, a NIC ring
+ * overflow), so the bulk path uses a model-based controller after BBR v1
+ * (draft-cardwell-iccrg-bbr-congestion-control-00, "BBR"):
+ *
+ *   - The model is two numbers: the bottleneck bandwidth `btlBw` (the maximum delivery rate
+ *     over the last 10 round trips, from the channel's delivery-rate samples; app-limited
+ *     samples only count if they raise it) and the propagation delay `minRtt` (the minimum
+ *     RTT over 10 s, at least 1 ms: the adapter's timer granularity). Their product is the
+ *     path's BDP.
+ *   - The sender paces at `pacingGain * btlBw` and keeps at most `cwndGain * BDP` in flight.
+ *     Startup doubles the rate each round (gain 2/ln 2) until `btlBw` stops growing by 25 %
+ *     for 3 rounds; Drain empties the queue Startup built; ProbeBW then cycles the pacing gain
+ *     through [1.25, 0.75, 1 × 6], one minRtt each, to find more bandwidth and give it back;
+ *     ProbeRTT drops to 4 segments for 200 ms when `minRtt` is 10 s old, to re-measure it.
+ *   - A loss changes nothing in the model: the delivery rate it did not reduce is still the
+ *     bandwidth, and the queue stays near empty because the rate, not the loss, is the
+ *     signal. Random loss p costs about 2p of the link: the lost datagrams, and pacing at
+ *     what was delivered between probes. A timeout (the path may have changed) restarts the
+ *     window from one segment and regrows it by the ACKed count, keeping the model.
+ *   - Beyond BBR v1, two loss rules, both from the loss rate measured over each 8 round trips
+ *     of ProbeBW. (1) The up-probe is compensated: BBR v1 probes at 1.25 × btlBw, which
+ *     *delivers* 1.25 (1 − p) and so can never raise the estimate once p ≥ 20 %; here it sends
+ *     1.25 / (1 − p) (p capped at 30 %), so it finds the link under random loss. Only the
+ *     probe is compensated, one round trip in eight, and the estimate is still what was
+ *     delivered, so a loss that is congestion cannot inflate it. (2) A loss-rate guard (the
+ *     circuit-breaker idea of RFC 8084): above `lossToleranceFraction` (default 30 %) the
+ *     bandwidth estimate is scaled by 0.85. The 20 % of random loss the design tolerates
+ *     stays below it; a path that drops a third of everything is broken or overloaded.
+ *
+ * Chosen over CUBIC with a gentle beta because any loss-driven controller still converts a
+ * random loss rate into a rate ceiling (only the constant changes), while the delivery-rate
+ * model needs no loss at all to find the link's rate and keeps it full under loss. On a LAN
+ * the model is also cheap to keep right: RTTs are stable and queues shallow. Measured in the
+ * seeded simulator (test/transfer/file-congestion.test.ts): 10 MB/s, 10 ms RTT, 1–2 % loss,
+ * BBR keeps ~8 MB/s where AIMD gets 1–1.7.
  */
+
+/** What the channel knows about one ACK that newly acknowledged segments. */
+export interface AckSample {
+  /** A loss episode found by SACK is being repaired (RFC 6675 §5). */
+  inRecovery: boolean;
+  /** The RTT sample this ACK produced (Karn-valid, ACK delay removed), if any. */
+  rttSampleMs: number | undefined;
+  /** Segments acknowledged over the channel's life, this ACK included. */
+  deliveredSegments: number;
+  /** `deliveredSegments` when the newest acknowledged segment was sent: a round-trip marker. */
+  priorDeliveredSegments: number;
+  /** Delivery-rate sample: segments delivered over `intervalMs` (delivery-rate estimation draft). */
+  intervalSegments: number;
+  intervalMs: number;
+  /** The sample was taken while the sender could not fill the window: a lower bound only. */
+  appLimited: boolean;
+  /** Segments in flight after this ACK. */
+  inflightSegments: number;
+}
 
 export interface CongestionController {
   /** Segments the sender may have in flight; the channel always allows at least one. */
   readonly cwndSegments: number;
-  /** `ackedSegments` newly acknowledged (cumulatively or by SACK); `rttMs` is the latest RTT. */
-  onAck(ackedSegments: number, rttMs: number, now: number): void;
+  /** Pacing rate; undefined means unpaced (the window alone clocks transmissions). */
+  readonly pacingRateSegmentsPerMs?: number | undefined;
+  /**
+   * `ackedSegments` newly acknowledged (cumulatively or by SACK); `rttMs` is the latest RTT.
+   * Called for every such ACK, during loss recovery too (`sample.inRecovery`).
+   */
+  onAck(ackedSegments: number, rttMs: number, now: number, sample?: AckSample): void;
   /** A loss event detected by SACK; called once per recovery episode. */
   onLoss(now: number): void;
   /** The retransmission timer expired. */
   onRto(now: number): void;
+  /** Segments newly declared lost by SACK, every one of them (loss-rate accounting). */
+  onSegmentsLost?(count: number, now: number): void;
 }
 
 export interface AimdCongestionOptions {
@@ -63,8 +133,10 @@ export class AimdCongestionController implements CongestionController {
     return this.cwnd < this.ssthresh;
   }
 
-  onAck(ackedSegments: number, _rttMs: number, _now: number): void {
+  onAck(ackedSegments: number, _rttMs: number, _now: number, sample?: AckSample): void {
     if (!(ackedSegments > 0)) return;
+    // RFC 6675 §5: the window does not grow while a loss episode is repaired.
+    if (sample?.inRecovery) return;
     if (this.cwnd < this.ssthresh) {
       // RFC 5681 §3.1: slow start grows by the number of segments acknowledged.
       this.cwnd = Math.min(this.cwnd + ackedSegments, this.ssthresh);
@@ -83,5 +155,338 @@ export class AimdCongestionController implements CongestionController {
   onRto(_now: number): void {
     this.ssthresh = Math.max(this.cwnd * BETA, this.minCwnd);
     this.cwnd = 1; // RFC 5681 §3.1: loss window of one segment.
+  }
+}
+
+export interface BbrCongestionOptions {
+  /** RFC 6928 §2: an initial window of 10 segments. */
+  initialCwndSegments?: number;
+  /** BBR's floor of 4 segments (BBR §4.2.3.3, "MinPipeCwnd"). */
+  minCwndSegments?: number;
+  /** Growth stops here; the channel's send window caps it as well. */
+  maxCwndSegments?: number;
+  /**
+   * ProbeBW phase to start in, 0–7 (default 2, a gain-1 phase). BBR picks it at random to
+   * desynchronise flows; a core has no Math.random, so an adapter may pass a seeded one.
+   */
+  probeBwStartPhase?: number;
+  /** Loss fraction over 8 round trips above which the bandwidth estimate shrinks, default 0.3. */
+  lossToleranceFraction?: number;
+}
+
+export type BbrState = "startup" | "drain" | "probe_bw" | "probe_rtt";
+
+/** BBR §4.2.1: 2/ln(2), the smallest gain that doubles the delivery rate each round. */
+const HIGH_GAIN = 2 / Math.LN2;
+/** BBR §4.2.3: a cwnd of twice the BDP absorbs delayed and stretched ACKs. */
+const CWND_GAIN = 2;
+/** BBR §4.3.4.3: probe up, drain the probe's queue, then cruise for six round trips. */
+const PACING_GAIN_CYCLE = [1.25, 0.75, 1, 1, 1, 1, 1, 1] as const;
+/** BBR §4.1.1.1: BtlBwFilterLen, in round trips. */
+const BTLBW_FILTER_ROUNDS = 10;
+/** BBR §4.1.2.1: MinRTTFilterLen. */
+const MIN_RTT_FILTER_MS = 10_000;
+/** BBR §4.3.5: ProbeRTTDuration and the window held during it. */
+const PROBE_RTT_DURATION_MS = 200;
+const PROBE_RTT_CWND_SEGMENTS = 4;
+/** BBR §4.3.2.2: Startup ends when btlBw grew less than 25 % in 3 rounds. */
+const FULL_BW_GROWTH = 1.25;
+const FULL_BW_ROUNDS = 3;
+/**
+ * The RTT used for the BDP is at least the adapter's timer granularity: with a sub-millisecond
+ * loopback RTT, a window smaller than one timer tick of data would idle between wakeups.
+ */
+const MIN_RTT_FLOOR_MS = 1;
+/** Segments added to cwnd for send and ACK quantisation (BBR §4.2.3.2, 3 × quantum). */
+const CWND_QUANTA_SEGMENTS = 3;
+/** Loss is measured over this many round trips of ProbeBW, and only over this many segments or more. */
+const LOSS_WINDOW_ROUNDS = 8;
+const LOSS_WINDOW_MIN_SEGMENTS = 64;
+/** Bandwidth kept when the guard trips (BBR v2 uses 0.7 for its loss response; gentler here). */
+const LOSS_BACKOFF = 0.85;
+/** The up-probe compensates for at most this loss rate (gain ≤ 1.25 / 0.7 ≈ 1.8). */
+const MAX_COMPENSATED_LOSS = 0.3;
+
+export class BbrCongestionController implements CongestionController {
+  private mode: BbrState = "startup";
+  private cwnd: number;
+  private pacingRate: number | undefined;
+  private pacingGain = HIGH_GAIN;
+  private cwndGain = HIGH_GAIN;
+  private readonly initialCwnd: number;
+  private readonly minCwnd: number;
+  private readonly maxCwnd: number;
+  private readonly startPhase: number;
+  private readonly lossTolerance: number;
+
+  private delivered = 0;
+  private roundCount = 0;
+  private nextRoundDelivered = 0;
+  private roundStart = false;
+  /** Max delivery rate of each recent round trip, oldest first. */
+  private bwRounds: Array<{ round: number; bw: number }> = [];
+  private fullBw = 0;
+  private fullBwCount = 0;
+  private filledPipe = false;
+  private minRtt: number | undefined;
+  private minRttStamp = 0;
+  private cycleIndex = 0;
+  private cycleStamp = 0;
+  private lostInPhase = 0;
+  private probeRttDoneStamp: number | undefined;
+  private probeRttRoundDone = false;
+  private priorCwnd = 0;
+  private lossWindowStartRound = 0;
+  private lossWindowLost = 0;
+  private lossWindowDelivered = 0;
+  /** Loss fraction of the last complete loss window in ProbeBW. */
+  private lossRate = 0;
+
+  constructor(opts: BbrCongestionOptions = {}) {
+    this.minCwnd = opts.minCwndSegments ?? PROBE_RTT_CWND_SEGMENTS;
+    this.maxCwnd = opts.maxCwndSegments ?? 4096;
+    this.initialCwnd = Math.min(opts.initialCwndSegments ?? 10, this.maxCwnd);
+    this.cwnd = this.initialCwnd;
+    this.startPhase = (((opts.probeBwStartPhase ?? 2) % 8) + 8) % 8;
+    this.lossTolerance = opts.lossToleranceFraction ?? 0.3;
+  }
+
+  get cwndSegments(): number {
+    const cwnd = this.mode === "probe_rtt" ? Math.min(this.cwnd, PROBE_RTT_CWND_SEGMENTS) : this.cwnd;
+    return Math.max(1, Math.floor(cwnd));
+  }
+
+  get pacingRateSegmentsPerMs(): number {
+    // BBR §4.2.1: before any sample, pace the initial window over one (assumed 1 ms) RTT.
+    return this.pacingRate ?? (HIGH_GAIN * this.initialCwnd) / Math.max(this.minRtt ?? 1, MIN_RTT_FLOOR_MS);
+  }
+
+  get state(): BbrState {
+    return this.mode;
+  }
+
+  /** The model's bottleneck bandwidth, 0 before the first sample. */
+  get bottleneckBandwidthSegmentsPerMs(): number {
+    let max = 0;
+    for (const r of this.bwRounds) if (r.bw > max) max = r.bw;
+    return max;
+  }
+
+  get minRttMs(): number | undefined {
+    return this.minRtt;
+  }
+
+  /** Loss fraction of the last 8 round trips of ProbeBW (what the up-probe compensates for). */
+  get lossRateFraction(): number {
+    return this.lossRate;
+  }
+
+  /** Whether Startup found the bottleneck. */
+  get pipeFilled(): boolean {
+    return this.filledPipe;
+  }
+
+  onAck(ackedSegments: number, _rttMs: number, now: number, sample?: AckSample): void {
+    if (!(ackedSegments > 0)) return;
+    if (sample === undefined) {
+      // A channel that does not sample: no model, so grow like slow start up to the cap.
+      this.cwnd = Math.min(this.cwnd + ackedSegments, this.maxCwnd);
+      return;
+    }
+    this.delivered = sample.deliveredSegments;
+    this.lossWindowDelivered += ackedSegments;
+    this.updateRound(sample);
+    this.updateBandwidth(sample);
+    this.checkFullPipe(sample);
+    this.checkLossRate();
+    this.updateMinRtt(sample, now);
+    this.updateMode(sample, now);
+    this.updateCwnd(ackedSegments);
+    this.updatePacingRate();
+  }
+
+  onLoss(_now: number): void {
+    // Deliberately nothing: see the loss-rate guard and the file comment.
+  }
+
+  onSegmentsLost(count: number, _now: number): void {
+    if (!(count > 0)) return;
+    this.lossWindowLost += count;
+    this.lostInPhase += count;
+  }
+
+  onRto(_now: number): void {
+    // BBR §4.2.3.4: the timeout emptied the pipe; restart from one segment (the ACKed count
+    // regrows it to the model's window within a few round trips) and keep the model.
+    this.cwnd = 1;
+  }
+
+  private bdp(gain: number): number | undefined {
+    const bw = this.bottleneckBandwidthSegmentsPerMs;
+    if (bw === 0 || this.minRtt === undefined) return undefined;
+    return gain * bw * Math.max(this.minRtt, MIN_RTT_FLOOR_MS);
+  }
+
+  private updateRound(sample: AckSample): void {
+    this.roundStart = false;
+    if (sample.priorDeliveredSegments >= this.nextRoundDelivered) {
+      this.nextRoundDelivered = sample.deliveredSegments;
+      this.roundCount++;
+      this.roundStart = true;
+    }
+  }
+
+  private updateBandwidth(sample: AckSample): void {
+    // Delivery-rate draft §3.3: an interval shorter than minRtt is ACK compression.
+    if (!(sample.intervalMs > 0) || !(sample.intervalSegments > 0)) return;
+    if (this.minRtt !== undefined && sample.intervalMs < this.minRtt) return;
+    const bw = sample.intervalSegments / sample.intervalMs;
+    if (sample.appLimited && bw < this.bottleneckBandwidthSegmentsPerMs) return;
+    const oldest = this.roundCount - BTLBW_FILTER_ROUNDS;
+    while (this.bwRounds.length > 0 && (this.bwRounds[0] as { round: number }).round <= oldest) {
+      this.bwRounds.shift();
+    }
+    const last = this.bwRounds[this.bwRounds.length - 1];
+    if (last !== undefined && last.round === this.roundCount) last.bw = Math.max(last.bw, bw);
+    else this.bwRounds.push({ round: this.roundCount, bw });
+  }
+
+  private checkFullPipe(sample: AckSample): void {
+    if (this.filledPipe || !this.roundStart || sample.appLimited) return;
+    const bw = this.bottleneckBandwidthSegmentsPerMs;
+    if (bw >= this.fullBw * FULL_BW_GROWTH) {
+      this.fullBw = bw;
+      this.fullBwCount = 0;
+      return;
+    }
+    if (++this.fullBwCount >= FULL_BW_ROUNDS) this.filledPipe = true;
+  }
+
+  /**
+   * Every 8 round trips of ProbeBW: the loss rate, for the up-probe's compensation and for the
+   * guard. Startup's and Drain's losses are the model's own overshoot and are not counted.
+   */
+  private checkLossRate(): void {
+    if (this.mode !== "probe_bw") return;
+    if (!this.roundStart || this.roundCount - this.lossWindowStartRound < LOSS_WINDOW_ROUNDS) return;
+    const total = this.lossWindowLost + this.lossWindowDelivered;
+    if (total >= LOSS_WINDOW_MIN_SEGMENTS) {
+      this.lossRate = this.lossWindowLost / total;
+      if (this.lossRate > this.lossTolerance) {
+        for (const r of this.bwRounds) r.bw *= LOSS_BACKOFF;
+        if (this.pacingRate !== undefined) this.pacingRate *= LOSS_BACKOFF;
+      }
+    }
+    this.resetLossWindow();
+  }
+
+  private resetLossWindow(): void {
+    this.lossWindowStartRound = this.roundCount;
+    this.lossWindowLost = 0;
+    this.lossWindowDelivered = 0;
+  }
+
+  private updateMinRtt(sample: AckSample, now: number): void {
+    const expired = this.minRtt !== undefined && now > this.minRttStamp + MIN_RTT_FILTER_MS;
+    const rtt = sample.rttSampleMs;
+    if (rtt !== undefined && rtt >= 0 && (this.minRtt === undefined || rtt <= this.minRtt || expired)) {
+      this.minRtt = rtt;
+      this.minRttStamp = now;
+    }
+    if (expired && this.mode !== "probe_rtt") {
+      // BBR §4.3.5: drain the queue for a moment so the next samples see the bare path.
+      this.mode = "probe_rtt";
+      this.pacingGain = 1;
+      this.cwndGain = 1;
+      this.priorCwnd = Math.max(this.priorCwnd, this.cwnd);
+      this.probeRttDoneStamp = undefined;
+    }
+  }
+
+  private updateMode(sample: AckSample, now: number): void {
+    if (this.mode === "startup" && this.filledPipe) {
+      this.mode = "drain";
+      this.pacingGain = 1 / HIGH_GAIN;
+      this.cwndGain = HIGH_GAIN;
+    }
+    if (this.mode === "drain" && sample.inflightSegments <= (this.bdp(1) ?? 0)) this.enterProbeBw(now);
+    if (this.mode === "probe_bw" && this.cycleDone(sample, now)) {
+      this.cycleIndex = (this.cycleIndex + 1) % PACING_GAIN_CYCLE.length;
+      this.beginPhase(now);
+    }
+    if (this.mode === "probe_rtt") this.handleProbeRtt(sample, now);
+  }
+
+  private enterProbeBw(now: number): void {
+    if (this.mode !== "probe_bw" && this.mode !== "probe_rtt") this.resetLossWindow();
+    this.mode = "probe_bw";
+    this.cwndGain = CWND_GAIN;
+    this.cycleIndex = this.startPhase;
+    this.beginPhase(now);
+  }
+
+  private beginPhase(now: number): void {
+    this.cycleStamp = now;
+    this.lostInPhase = 0;
+    const gain = PACING_GAIN_CYCLE[this.cycleIndex] as number;
+    // The model is a delivery rate: with random loss p, probing at 1.25 delivers only
+    // 1.25 (1 − p), which cannot raise the estimate once p ≥ 20 %. The up-probe therefore
+    // sends 1/(1 − p) more, so it *delivers* 25 % more when the path has room. Only the probe
+    // (one round trip in eight) is compensated: the estimate stays what was delivered, so a
+    // loss that is congestion cannot inflate it.
+    this.pacingGain = gain > 1 ? gain / (1 - Math.min(this.lossRate, MAX_COMPENSATED_LOSS)) : gain;
+  }
+
+  /** BBR §4.3.4.4: a phase lasts one minRtt; probing also until the probe filled the pipe. */
+  private cycleDone(sample: AckSample, now: number): boolean {
+    const fullLength = now - this.cycleStamp > Math.max(this.minRtt ?? 0, MIN_RTT_FLOOR_MS);
+    const inflight = sample.inflightSegments;
+    if (this.pacingGain > 1) {
+      return fullLength && (this.lostInPhase > 0 || inflight >= (this.bdp(this.pacingGain) ?? 0));
+    }
+    if (this.pacingGain < 1) return fullLength || inflight <= (this.bdp(1) ?? 0);
+    return fullLength;
+  }
+
+  private handleProbeRtt(sample: AckSample, now: number): void {
+    if (this.probeRttDoneStamp === undefined) {
+      if (sample.inflightSegments <= PROBE_RTT_CWND_SEGMENTS) {
+        this.probeRttDoneStamp = now + PROBE_RTT_DURATION_MS;
+        this.probeRttRoundDone = false;
+        this.nextRoundDelivered = this.delivered;
+      }
+      return;
+    }
+    if (this.roundStart) this.probeRttRoundDone = true;
+    if (this.probeRttRoundDone && now >= this.probeRttDoneStamp) {
+      this.minRttStamp = now;
+      this.cwnd = Math.max(this.cwnd, this.priorCwnd);
+      this.priorCwnd = 0;
+      if (this.filledPipe) {
+        this.enterProbeBw(now);
+      } else {
+        this.mode = "startup";
+        this.pacingGain = HIGH_GAIN;
+        this.cwndGain = HIGH_GAIN;
+      }
+    }
+  }
+
+  private updateCwnd(acked: number): void {
+    const bdp = this.bdp(this.cwndGain);
+    const target = bdp === undefined ? this.initialCwnd : bdp + CWND_QUANTA_SEGMENTS;
+    // BBR §4.2.3.5: once the pipe is full, grow toward the target; before, grow freely (the
+    // pacing rate, not the window, is what limits Startup).
+    if (this.filledPipe) this.cwnd = Math.min(this.cwnd + acked, target);
+    else if (this.cwnd < target || this.delivered < this.initialCwnd) this.cwnd += acked;
+    this.cwnd = Math.min(Math.max(this.cwnd, this.minCwnd), this.maxCwnd);
+  }
+
+  private updatePacingRate(): void {
+    const bw = this.bottleneckBandwidthSegmentsPerMs;
+    if (bw === 0) return;
+    const rate = this.pacingGain * bw;
+    // BBR §4.2.1: during Startup the rate only rises.
+    if (this.filledPipe || this.pacingRate === undefined || rate > this.pacingRate) this.pacingRate = rate;
   }
 }

@@ -4,10 +4,15 @@
  * Theory of operation
  * ===================
  *
- * Every reliable byte in Hallway (control requests, chat, later bulk file data) goes through
- * this one window. It never touches a socket or a clock: inputs are `send`, `handleSegment`,
- * `handleAck` and `handleTimeout`, each with `now` in milliseconds; outputs are `pollFrame`
- * (what to transmit), `pollMessage` (what to deliver) and `pollTimeout` (when to be woken).
+ * Every reliable byte in Hallway (control requests, chat, bulk file data) goes through this one
+ * window. Chat and control use it as a plain ordered message stream; a file transfer
+ * (`file-sender.ts`, `file-receiver.ts`) runs one channel per transfer in which every message
+ * is exactly one segment (a chunk), with a segment integrity check and a paced, model-based
+ * congestion controller plugged in through the options below (see `file-transfer.ts` for why
+ * ordered delivery suits the bulk path). It never touches a socket or a clock: inputs are
+ * `send`, `handleSegment`, `handleAck` and `handleTimeout`, each with `now` in milliseconds;
+ * outputs are `pollFrame` (what to transmit), `pollMessage` (what to deliver) and
+ * `pollTimeout` (when to be woken).
  *
  * Sender
  * ------
@@ -37,11 +42,31 @@
  * which equals sequence order for first transmissions and lets a lost retransmission be
  * detected the same way, as RFC 8985 does). Each transmission is fast-retransmitted at most
  * once; the first loss in an episode calls `congestion.onLoss`, later losses before the
- * cumulative ACK passes the episode's `recoveryEnd` do not (RFC 6675 §5).
+ * cumulative ACK passes the episode's `recoveryEnd` do not (RFC 6675 §5). Every segment
+ * declared lost by SACK is also counted to `congestion.onSegmentsLost`, for controllers that
+ * respond to the loss *rate* rather than to loss events.
  *
  * RTT samples (RFC 6298 §3, Karn): each ACK yields at most one sample, from the most recently
  * transmitted segment it newly acknowledges (the one whose arrival triggered it, so the peer's
  * `ackDelayMs` applies), and none if that segment was ever retransmitted.
+ *
+ * Congestion feedback: every ACK that newly acknowledges segments calls `congestion.onAck`
+ * with an `AckSample`: whether a loss episode is being repaired (a Reno-style controller does
+ * not grow then, RFC 6675 §5; a model-based one keeps measuring), the RTT sample, and a
+ * delivery-rate sample (draft-cheng-iccrg-delivery-rate-estimation): each transmission
+ * records how much had been delivered, and when, at the moment it was sent; when the newest
+ * acknowledged transmission comes back, the rate over its flight is
+ * `delivered now - delivered then` over the longer of its send and ACK intervals (the send
+ * interval keeps ACK compression from inflating the rate). A sample taken while the sender
+ * had nothing to send, or was held by the peer's window or the send window, is marked
+ * app-limited: it measures the application, not the network.
+ *
+ * Pacing: when the controller reports `pacingRateSegmentsPerMs`, segments (new data and
+ * retransmissions; ACKs are never paced) leave through a token bucket refilled at that rate
+ * and holding at most `max(4, 2 ms of the rate)` segments, so a 1 ms adapter timer can still
+ * reach the rate. A segment the bucket holds back sets the pacing deadline, which
+ * `pollTimeout` reports: the core says when the next datagram may go. Without a rate
+ * (the AIMD default) the window alone clocks transmissions, as before.
  *
  * Retransmission timer (RFC 6298 §5): armed when a segment is sent and none is running,
  * restarted when the cumulative ACK advances, stopped when nothing is outstanding. On expiry
@@ -69,6 +94,13 @@
  *
  * Segments at or beyond the right edge are dropped. An in-order arrival moves `rcvNxt` and
  * `held` up together, so the right edge never moves left; only `pollMessage` moves it right.
+ * A receiver that stops calling `pollMessage` (a file receiver whose disk is behind) therefore
+ * closes the window in bounded memory, and the sender waits on the persist timer.
+ *
+ * Integrity: an optional `verifySegment` check runs on every new in-window segment before it
+ * is buffered. A segment that fails it is dropped *unacknowledged* and counted
+ * (`integrityDropped`): to the sender that is exactly a loss, repaired by SACK or the timer.
+ * File transfers use it for the CRC-32 of each chunk.
  *
  * ACK policy (RFC 5681 §4.2, RFC 1122 §4.2.3.2): ACK at once for an out-of-order or duplicate
  * segment, one that fills a gap, or every second in-order segment; otherwise after
@@ -85,7 +117,7 @@ import { HallwayError } from "../errors.js";
 import { type AckFrame, frameBytes, type SegmentFrame } from "../protocol/frames.js";
 import { MAX_MESSAGE_BYTES, MAX_SACK_RANGES } from "../protocol/limits.js";
 import { SEQ_MODULO, seqAdd, seqDiff, seqGt, seqGte, seqLt } from "../protocol/seq.js";
-import { AimdCongestionController, type CongestionController } from "./congestion.js";
+import { type AckSample, AimdCongestionController, type CongestionController } from "./congestion.js";
 import { RttEstimator } from "./rtt-estimator.js";
 
 export interface ReliableChannelOptions {
@@ -111,6 +143,11 @@ export interface ReliableChannelOptions {
   maxMessageBytes?: number;
   /** Default: a fresh AimdCongestionController. */
   congestion?: CongestionController;
+  /**
+   * Checked on every new in-window segment before it is buffered; false drops it
+   * unacknowledged (the sender sees a loss) and counts it in `integrityDropped`.
+   */
+  verifySegment?: (frame: SegmentFrame) => boolean;
 }
 
 export interface ReliableChannelStats {
@@ -132,6 +169,10 @@ export interface ReliableChannelStats {
   oversizedDropped: number;
   /** Segments the receive side holds right now (undelivered plus out-of-order). */
   bufferedSegments: number;
+  /** Received segments that failed `verifySegment` and were dropped as lost. */
+  integrityDropped: number;
+  /** Segments acknowledged by the peer (cumulatively or by SACK) over the channel's life. */
+  deliveredSegments: number;
 }
 
 const DEFAULTS = {
@@ -159,6 +200,12 @@ const MAX_WINDOW_SEGMENTS = 0x1000000;
 const DUP_THRESH = 3;
 /** RFC 5681 §4.2: ACK at least every second full-sized segment. */
 const ACK_EVERY_SEGMENTS = 2;
+/** Smallest pacing burst, in segments (Linux fq and quinn's pacer allow a few segments too). */
+const PACER_MIN_BURST_SEGMENTS = 4;
+/** The bucket holds this much time at the pacing rate, so a 1 ms timer can reach the rate. */
+const PACER_BURST_MS = 2;
+/** Float slack: a bucket this close to one token is full enough. */
+const PACER_EPSILON = 1e-9;
 
 type SegmentState = "unsent" | "inflight" | "lost" | "sacked";
 
@@ -176,6 +223,11 @@ interface OutgoingSegment {
   fastLost: boolean;
   /** First sent past the peer's window, as a zero-window probe. */
   probe: boolean;
+  /** Delivery-rate snapshot at the latest transmission (draft-cheng-iccrg-delivery-rate-estimation §3.2). */
+  rsDelivered: number;
+  rsDeliveredTimeMs: number;
+  rsFirstSentTimeMs: number;
+  rsAppLimited: boolean;
 }
 
 interface ReadyMessage {
@@ -210,6 +262,7 @@ export class ReliableChannel {
   private readonly ackDelayMs: number;
   private readonly maxMessageBytes: number;
   private readonly congestion: CongestionController;
+  private readonly verifySegment: ((frame: SegmentFrame) => boolean) | undefined;
   private readonly rtt: RttEstimator;
   /** Latest `now` seen by any input; lets `pollMessage` (which has no `now`) schedule an ACK. */
   private lastNowMs = Number.NEGATIVE_INFINITY;
@@ -237,6 +290,16 @@ export class ReliableChannel {
   private inFastRecovery = false;
   /** Losses of segments sent before this belong to the episode already reacted to. */
   private recoveryEnd: number | undefined;
+  // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation §3.1).
+  private delivered = 0;
+  private deliveredTimeMs = 0;
+  private firstSentTimeMs = 0;
+  /** Non-zero while app-limited: the `delivered` count at which that episode ends. */
+  private appLimitedUntil = 0;
+  // Pacing.
+  private pacerTokens = 0;
+  private pacerRefillAtMs: number | undefined;
+  private pacingDeadline: number | undefined;
 
   // --- receiver ---
   private rcvNxt: number;
@@ -265,6 +328,7 @@ export class ReliableChannel {
     messagesDelivered: 0,
     outOfWindowDropped: 0,
     oversizedDropped: 0,
+    integrityDropped: 0,
   };
 
   constructor(opts: ReliableChannelOptions) {
@@ -276,6 +340,7 @@ export class ReliableChannel {
     this.ackDelayMs = opts.ackDelayMs ?? DEFAULTS.ackDelayMs;
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     this.congestion = opts.congestion ?? new AimdCongestionController();
+    this.verifySegment = opts.verifySegment;
     const minRtoMs = opts.minRtoMs ?? DEFAULTS.minRtoMs;
     const maxRtoMs = opts.maxRtoMs ?? DEFAULTS.maxRtoMs;
     const initialRtoMs = opts.initialRtoMs ?? DEFAULTS.initialRtoMs;
@@ -333,7 +398,18 @@ export class ReliableChannel {
       srttMs: this.rtt.srttMs,
       rtoMs: this.rtt.rtoMs,
       bufferedSegments: this.heldSegments + this.ooo.size,
+      deliveredSegments: this.delivered,
     };
+  }
+
+  /** Segments queued by `send` and not yet transmitted once. */
+  get unsentSegments(): number {
+    return this.outgoing.length - this.sendHead - this.sentCount;
+  }
+
+  /** Segments queued or in flight that the peer has not acknowledged cumulatively. */
+  get pendingSegments(): number {
+    return this.outgoing.length - this.sendHead;
   }
 
   send(message: Uint8Array, now: number): void {
@@ -358,6 +434,10 @@ export class ReliableChannel {
         txOrder: 0,
         fastLost: false,
         probe: false,
+        rsDelivered: 0,
+        rsDeliveredTimeMs: 0,
+        rsFirstSentTimeMs: 0,
+        rsAppLimited: false,
       });
       this.nextSeqToAssign = seqAdd(this.nextSeqToAssign, 1);
     }
@@ -378,6 +458,11 @@ export class ReliableChannel {
       // Beyond the buffer (or a zero-window probe): drop, and tell the peer where the edge is.
       this.counters.outOfWindowDropped++;
       this.ackNow(now);
+      return;
+    }
+    if (this.verifySegment !== undefined && !this.verifySegment(frame)) {
+      // Damaged: never acknowledged, so the sender repairs it like any other loss.
+      this.counters.integrityDropped++;
       return;
     }
     this.ackDelayBase = now;
@@ -428,6 +513,8 @@ export class ReliableChannel {
     let newest: OutgoingSegment | undefined;
     const noteAcked = (seg: OutgoingSegment): void => {
       newlyAcked++;
+      this.delivered++;
+      this.deliveredTimeMs = now;
       if (newest === undefined || seg.txOrder > newest.txOrder) newest = seg;
     };
 
@@ -456,17 +543,23 @@ export class ReliableChannel {
       }
     }
 
+    let rttSampleMs: number | undefined;
     if (newest !== undefined && newest.transmissions === 1) {
       this.rtt.sample(now - newest.sentAtMs, frame.ackDelayMs);
+      rttSampleMs = this.rtt.latestRttMs;
     }
     if (this.recoveryEnd !== undefined && seqGte(this.sndUna, this.recoveryEnd)) {
       // The episode is over once everything sent before it is acknowledged.
       this.recoveryEnd = undefined;
       this.inFastRecovery = false;
     }
-    // RFC 6675 §5: the window does not grow during loss recovery.
-    if (newlyAcked > 0 && !this.inFastRecovery) {
-      this.congestion.onAck(newlyAcked, this.rtt.latestRttMs ?? this.rtt.rtoMs, now);
+    if (newest !== undefined) {
+      this.congestion.onAck(
+        newlyAcked,
+        this.rtt.latestRttMs ?? this.rtt.rtoMs,
+        now,
+        this.rateSample(newest, rttSampleMs),
+      );
     }
     this.detectLosses(now);
 
@@ -485,7 +578,13 @@ export class ReliableChannel {
 
   pollFrame(now: number, maxBytes: number): SegmentFrame | AckFrame | undefined {
     this.observe(now);
-    const next = this.nextSegmentToSend();
+    let next = this.nextSegmentToSend();
+    if (next === undefined) {
+      this.pacingDeadline = undefined;
+      this.noteAppLimited();
+    } else if (!this.pacerAllows(now)) {
+      next = undefined;
+    }
     const ackOwed = this.ackDeadline !== undefined;
     if (ackOwed && (next !== undefined || (this.ackDeadline as number) <= now)) {
       // Due, or piggybacked ahead of data that goes out anyway.
@@ -521,13 +620,17 @@ export class ReliableChannel {
   }
 
   pollTimeout(): number | undefined {
-    if (this.rtoDeadline === undefined) return this.ackDeadline;
-    if (this.ackDeadline === undefined) return this.rtoDeadline;
-    return Math.min(this.rtoDeadline, this.ackDeadline);
+    let t = this.rtoDeadline;
+    for (const d of [this.ackDeadline, this.pacingDeadline]) {
+      if (d !== undefined && (t === undefined || d < t)) t = d;
+    }
+    return t;
   }
 
   handleTimeout(now: number): void {
     this.observe(now);
+    // The pacer's release time: the next pollFrame refills the bucket and sends.
+    if (this.pacingDeadline !== undefined && now >= this.pacingDeadline) this.pacingDeadline = undefined;
     // A due ACK needs nothing here: pollFrame emits it.
     if (this.rtoDeadline === undefined || now < this.rtoDeadline) return;
     if (this.sentCount === 0) {
@@ -582,6 +685,16 @@ export class ReliableChannel {
   }
 
   private transmit(seg: OutgoingSegment, retransmit: boolean, now: number): void {
+    if (this.pipe === 0) {
+      // Nothing in flight: a rate interval starts now (delivery-rate draft §3.2).
+      this.firstSentTimeMs = now;
+      this.deliveredTimeMs = now;
+    }
+    seg.rsDelivered = this.delivered;
+    seg.rsDeliveredTimeMs = this.deliveredTimeMs;
+    seg.rsFirstSentTimeMs = this.firstSentTimeMs;
+    seg.rsAppLimited = this.appLimitedUntil !== 0;
+    if (this.pacerRefillAtMs !== undefined) this.pacerTokens -= 1;
     if (retransmit) {
       this.lostCount--;
       this.counters.retransmits++;
@@ -615,6 +728,62 @@ export class ReliableChannel {
     }
   }
 
+  /**
+   * The delivery-rate sample of one ACK, from its newest acknowledged transmission
+   * (delivery-rate draft §3.3, GenerateRateSample).
+   */
+  private rateSample(newest: OutgoingSegment, rttSampleMs: number | undefined): AckSample {
+    if (this.appLimitedUntil !== 0 && this.delivered > this.appLimitedUntil) this.appLimitedUntil = 0;
+    const sendElapsed = newest.sentAtMs - newest.rsFirstSentTimeMs;
+    const ackElapsed = this.deliveredTimeMs - newest.rsDeliveredTimeMs;
+    this.firstSentTimeMs = newest.sentAtMs;
+    return {
+      inRecovery: this.inFastRecovery,
+      rttSampleMs,
+      deliveredSegments: this.delivered,
+      priorDeliveredSegments: newest.rsDelivered,
+      intervalSegments: this.delivered - newest.rsDelivered,
+      intervalMs: Math.max(sendElapsed, ackElapsed),
+      appLimited: newest.rsAppLimited,
+      inflightSegments: this.pipe,
+    };
+  }
+
+  /**
+   * Nothing could be sent, though the congestion window had room: the application (or the
+   * peer's window, or our send window) is the limit, so samples until this flight is
+   * delivered do not measure the network (delivery-rate draft §3.4).
+   */
+  private noteAppLimited(): void {
+    const cwnd = Math.max(1, Math.floor(this.congestion.cwndSegments));
+    if (this.pipe < cwnd && this.lostCount === 0) {
+      this.appLimitedUntil = Math.max(this.delivered + this.pipe, 1);
+    }
+  }
+
+  /** Token-bucket pacer; false (with `pacingDeadline` set) when the next segment must wait. */
+  private pacerAllows(now: number): boolean {
+    const rate = this.congestion.pacingRateSegmentsPerMs;
+    if (rate === undefined || !(rate > 0) || !Number.isFinite(rate)) {
+      this.pacerRefillAtMs = undefined;
+      this.pacingDeadline = undefined;
+      return true;
+    }
+    const burst = Math.max(PACER_MIN_BURST_SEGMENTS, rate * PACER_BURST_MS);
+    this.pacerTokens =
+      this.pacerRefillAtMs === undefined
+        ? burst
+        : Math.min(burst, this.pacerTokens + Math.max(0, now - this.pacerRefillAtMs) * rate);
+    this.pacerRefillAtMs = now;
+    const wait = (1 - this.pacerTokens) / rate;
+    if (this.pacerTokens >= 1 - PACER_EPSILON || now + wait <= now) {
+      this.pacingDeadline = undefined;
+      return true;
+    }
+    this.pacingDeadline = now + wait;
+    return false;
+  }
+
   private markLost(seg: OutgoingSegment, fast: boolean): void {
     if (seg.state === "inflight") this.pipe--;
     if (seg.state !== "lost") this.lostCount++;
@@ -642,15 +811,16 @@ export class ReliableChannel {
     }
     if (recent.length < DUP_THRESH) return;
     const threshold = recent[DUP_THRESH - 1] as number;
-    let lostAny = false;
+    let lost = 0;
     for (let i = 0; i < this.sentCount; i++) {
       const seg = this.outgoing[this.sendHead + i] as OutgoingSegment;
       if (seg.state === "inflight" && seg.txOrder < threshold) {
         this.markLost(seg, true);
-        lostAny = true;
+        lost++;
       }
     }
-    if (!lostAny) return;
+    if (lost === 0) return;
+    this.congestion.onSegmentsLost?.(lost, now);
     // One congestion response per episode (RFC 6675 §5): losses of data sent before the
     // episode began are part of it.
     if (this.recoveryEnd === undefined) {

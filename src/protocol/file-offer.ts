@@ -1,0 +1,129 @@
+/**
+ * File-transfer control messages: offer, accept, decline, cancel and done. They are control
+ * messages like those of `control.ts` (UTF-8 JSON with a type `t`, validated by zod schemas,
+ * a total decoder) and travel on stream 0 of the peer-to-peer session, so they are never
+ * queued behind a transfer's chunks or stopped by its closed window. The chunks themselves
+ * travel on the transfer's own stream (`file-chunk.ts`).
+ *
+ * ```
+ *  sender                                              receiver
+ *    ── file.offer {id, stream, name, size, sha256, chunkBytes} ─►   (user decides)
+ *    ◄─ file.accept {id, have}  |  file.decline {id, message} ──
+ *    ══ chunks on `stream` (SEGMENT/ACK frames, one window) ═══►
+ *    ◄─ file.done {id}   (every chunk durable and the SHA-256 matched)
+ *  either side, any time:  ── file.cancel {id, code, message} ──►
+ * ```
+ *
+ * `have` lists the chunks the receiver already holds (resume), as sorted, disjoint
+ * `[start, end)` ranges; the sender skips them. It may list fewer than the receiver holds
+ * (at most MAX_HAVE_RANGES ranges): claiming less is always safe, it only costs resending.
+ */
+
+import { z } from "zod";
+import { type Decoded, fail, ok } from "../errors.js";
+import { chunkCountOf, MAX_CHUNK_BYTES, MAX_CHUNK_COUNT, MIN_CHUNK_BYTES } from "./file-chunk.js";
+import { MAX_MESSAGE_BYTES } from "./limits.js";
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Why a transfer ended other than by success. Stable codes, shown by `--json`; candidates for
+ * `ERROR_CODES` in `errors.ts` when the peer role wires transfers in.
+ */
+export const FILE_END_CODES = [
+  "FILE_DECLINED",
+  "FILE_CANCELLED",
+  "FILE_HASH_MISMATCH",
+  "FILE_PROTOCOL_ERROR",
+  "FILE_READ_FAILED",
+  "FILE_WRITE_FAILED",
+] as const;
+export type FileEndCode = (typeof FILE_END_CODES)[number];
+
+/** File names are at most this many UTF-8 bytes (the common file-system limit). */
+export const MAX_FILE_NAME_BYTES = 255;
+/** Ranges an accept may carry: 32 KiB of JSON at most, far below MAX_MESSAGE_BYTES. */
+export const MAX_HAVE_RANGES = 2048;
+export const MAX_END_MESSAGE_CHARS = 200;
+
+const transferId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+const stream = z.number().int().min(1).max(0xffff);
+const u32 = z.number().int().min(0).max(0xffffffff);
+const fileName = z
+  .string()
+  .min(1)
+  .max(MAX_FILE_NAME_BYTES)
+  .refine((s) => utf8.encode(s).length <= MAX_FILE_NAME_BYTES, "name too long")
+  // A bare name, never a path: the receiver's disk adapter decides the directory.
+  .refine(
+    (s) => !/[/\\]/.test(s) && !s.includes("\u0000") && s !== "." && s !== "..",
+    "name is not a bare file name",
+  );
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+const endMessage = z.string().max(MAX_END_MESSAGE_CHARS);
+
+const haveRanges = z
+  .array(z.tuple([u32, u32]))
+  .max(MAX_HAVE_RANGES)
+  .refine(
+    (ranges) =>
+      ranges.every(([s, e], i) => s < e && (i === 0 || (ranges[i - 1] as [number, number])[1] <= s)),
+    "have ranges must be sorted, non-empty and disjoint",
+  );
+
+const offer = z
+  .object({
+    t: z.literal("file.offer"),
+    id: transferId,
+    stream,
+    name: fileName,
+    size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    sha256: sha256Hex,
+    chunkBytes: z.number().int().min(MIN_CHUNK_BYTES).max(MAX_CHUNK_BYTES),
+  })
+  .refine((o) => chunkCountOf(o.size, o.chunkBytes) <= MAX_CHUNK_COUNT, "file has too many chunks");
+
+export const fileControl = z.union([
+  offer,
+  z.object({ t: z.literal("file.accept"), id: transferId, have: haveRanges }),
+  z.object({ t: z.literal("file.decline"), id: transferId, message: endMessage }),
+  z.object({
+    t: z.literal("file.cancel"),
+    id: transferId,
+    code: z.enum(FILE_END_CODES),
+    message: endMessage,
+  }),
+  z.object({ t: z.literal("file.done"), id: transferId }),
+]);
+
+export type FileControl = z.infer<typeof fileControl>;
+export type FileOffer = Extract<FileControl, { t: "file.offer" }>;
+export type FileControlOf<T extends FileControl["t"]> = Extract<FileControl, { t: T }>;
+
+/** Whether a control message type belongs to file transfer (for routing stream-0 messages). */
+export function isFileControlType(t: unknown): boolean {
+  return typeof t === "string" && t.startsWith("file.");
+}
+
+export function encodeFileControl(msg: FileControl): Uint8Array {
+  return utf8.encode(JSON.stringify(msg));
+}
+
+/** Total decoder: bytes to a validated file-transfer control message, or a typed error. */
+export function decodeFileControl(bytes: Uint8Array): Decoded<FileControl> {
+  if (bytes.length > MAX_MESSAGE_BYTES)
+    return fail("WIRE_TOO_LARGE", `file message of ${bytes.length} bytes`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(utf8Decoder.decode(bytes));
+  } catch {
+    return fail("PROTO_BAD_MESSAGE", "file message is not UTF-8 JSON");
+  }
+  const parsed = fileControl.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return fail("PROTO_BAD_MESSAGE", `${issue?.path.join(".") || "message"}: ${issue?.message ?? "invalid"}`);
+  }
+  return ok(parsed.data);
+}

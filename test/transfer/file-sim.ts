@@ -1,0 +1,307 @@
+/**
+ * Test driver for file transfers: two peers over the seeded SimNetwork, each a miniature of
+ * the peer's wiring. Per peer: stream 0 is a plain ReliableChannel carrying the file control
+ * messages (JSON, the real codec) and chat; every transfer's stream is its FileSender or
+ * FileReceiver. Frames are packed stream 0 first, then transfer streams, into datagrams of
+ * exactly the size a real DATA datagram would have (13-byte header, frames, 16-byte tag) and
+ * never above 1200 bytes. A checksum over the whole datagram stands in for the AEAD tag.
+ *
+ * The "disk" of a receiver is a byte array; writes become durable at once unless the test
+ * stalls it (then they wait, undurable, until it resumes).
+ */
+
+import { createHash } from "node:crypto";
+import { decodeChunk, encodeChunk } from "../../src/protocol/file-chunk.js";
+import {
+  decodeFileControl,
+  encodeFileControl,
+  type FileControl,
+  type FileOffer,
+} from "../../src/protocol/file-offer.js";
+import {
+  decodeFrames,
+  encodeFrames,
+  type Frame,
+  frameBytes,
+  type SegmentFrame,
+} from "../../src/protocol/frames.js";
+import {
+  AEAD_TAG_BYTES,
+  DATA_HEADER_BYTES,
+  DEFAULT_DATAGRAM_BYTES,
+  MAX_FRAMES_BYTES,
+} from "../../src/protocol/limits.js";
+import { FileReceiver, type FileReceiverOptions } from "../../src/transfer/file-receiver.js";
+import { FileSender, type FileSenderOptions } from "../../src/transfer/file-sender.js";
+import type { FileTransferEvent, StreamCore } from "../../src/transfer/file-transfer.js";
+import { ReliableChannel } from "../../src/transfer/reliable-channel.js";
+import { Prng } from "../sim/prng.js";
+import type { NodeId, SimNode, Transmit } from "../sim/sim-network.js";
+
+const CHECKSUM_BYTES = 4;
+
+function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
+}
+
+/** A datagram the size of a real DATA datagram carrying `frames`; the checksum covers all of it. */
+export function seal(frames: Uint8Array): Uint8Array {
+  const out = new Uint8Array(DATA_HEADER_BYTES + frames.length + AEAD_TAG_BYTES);
+  out.set(frames, DATA_HEADER_BYTES);
+  new DataView(out.buffer).setUint32(0, fnv1a(out.subarray(CHECKSUM_BYTES)));
+  return out;
+}
+
+export function open(bytes: Uint8Array): Uint8Array | undefined {
+  if (bytes.length < DATA_HEADER_BYTES + AEAD_TAG_BYTES) return undefined;
+  const sum = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+  if (sum !== fnv1a(bytes.subarray(CHECKSUM_BYTES))) return undefined;
+  return bytes.subarray(DATA_HEADER_BYTES, bytes.length - AEAD_TAG_BYTES);
+}
+
+/** Frames of a sealed datagram (for taps in `drop` hooks). */
+export function framesOf(bytes: Uint8Array): Frame[] {
+  const body = open(bytes);
+  if (body === undefined) return [];
+  const decoded = decodeFrames(body);
+  return decoded.ok ? decoded.value : [];
+}
+
+/** Chunk indexes carried by a sealed datagram. */
+export function chunkIndexesOf(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  for (const f of framesOf(bytes)) {
+    if (f.type !== "segment" || f.stream === 0) continue;
+    const c = decodeChunk(f.payload);
+    if (c.ok) out.push(c.value.index);
+  }
+  return out;
+}
+
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return createHash("sha256").update(bytes).digest();
+}
+
+/** A receiver's disk: a byte array, plus durability the test can withhold. */
+export class SimDisk {
+  readonly bytes: Uint8Array;
+  stalled = false;
+  /** Written but not yet durable (while stalled). */
+  readonly undurable: number[] = [];
+  writes = 0;
+
+  constructor(sizeBytes: number) {
+    this.bytes = new Uint8Array(sizeBytes);
+  }
+
+  readChunk(index: number, chunkBytes: number): Uint8Array {
+    const start = index * chunkBytes;
+    return this.bytes.slice(start, Math.min(start + chunkBytes, this.bytes.length));
+  }
+}
+
+export interface TransferEnd {
+  events: FileTransferEvent[];
+}
+
+/** One peer: stream 0 for control and chat, one stream per transfer. */
+export class PeerNode implements SimNode {
+  readonly control: ReliableChannel;
+  readonly senders = new Map<string, FileSender>();
+  readonly receivers = new Map<string, FileReceiver>();
+  readonly disks = new Map<string, SimDisk>();
+  readonly events = new Map<string, FileTransferEvent[]>();
+  readonly chat: Array<{ text: string; at: number }> = [];
+  private readonly streams = new Map<number, StreamCore>();
+  /** What to do with an offer: build a receiver (and accept or decline it), or ignore it. */
+  onOffer: ((offer: FileOffer, now: number) => FileReceiver | undefined) | undefined;
+  /** Probability that a chunk's plaintext is damaged after "decryption", before the core. */
+  plaintextCorruptRate = 0;
+  plaintextCorrupted = 0;
+  corruptDropped = 0;
+  maxDatagramBytes = 0;
+  private readonly rng: Prng;
+
+  constructor(
+    readonly id: NodeId,
+    private readonly peer: NodeId,
+    seed: number,
+  ) {
+    this.rng = new Prng(seed ^ 0x7e57);
+    this.control = new ReliableChannel({ stream: 0, maxSegmentPayloadBytes: MAX_FRAMES_BYTES - 10 - 280 });
+  }
+
+  /** Start sending a file; the offer goes out on stream 0. */
+  send(opts: Omit<FileSenderOptions, "readChunk"> & { file: Uint8Array }): FileSender {
+    const { file, ...rest } = opts;
+    const chunkBytes = rest.chunkBytes ?? 1024;
+    const sender = new FileSender({
+      ...rest,
+      readChunk: (i) => file.slice(i * chunkBytes, Math.min((i + 1) * chunkBytes, file.length)),
+    });
+    this.senders.set(sender.id, sender);
+    this.streams.set(sender.offer.stream, sender);
+    this.events.set(sender.id, []);
+    return sender;
+  }
+
+  /** Build a receiver for an offer, with its disk (reused when resuming). */
+  receive(
+    offer: FileOffer,
+    opts: Omit<FileReceiverOptions, "offer" | "readChunk"> = {},
+    disk?: SimDisk,
+  ): FileReceiver {
+    const d = disk ?? new SimDisk(offer.size);
+    const receiver = new FileReceiver({ ...opts, offer, readChunk: (i) => d.readChunk(i, offer.chunkBytes) });
+    this.receivers.set(offer.id, receiver);
+    this.disks.set(offer.id, d);
+    this.streams.set(offer.stream, receiver);
+    this.events.set(offer.id, []);
+    return receiver;
+  }
+
+  sendChat(text: string, now: number): void {
+    this.control.send(new TextEncoder().encode(`chat:${text}`), now);
+  }
+
+  /** Release writes held by a stalled disk. */
+  resumeDisk(id: string, now: number): void {
+    const disk = this.disks.get(id) as SimDisk;
+    disk.stalled = false;
+    const receiver = this.receivers.get(id) as FileReceiver;
+    for (const index of disk.undurable.splice(0)) receiver.handleDurable(index, now);
+    this.service(now);
+  }
+
+  eventsOf(id: string): FileTransferEvent[] {
+    return this.events.get(id) ?? [];
+  }
+
+  handleDatagram(bytes: Uint8Array, _from: NodeId, now: number): void {
+    const body = open(bytes);
+    if (body === undefined) {
+      this.corruptDropped++;
+      return;
+    }
+    const decoded = decodeFrames(body);
+    if (!decoded.ok) throw new Error(`${this.id}: undecodable payload that passed the checksum`);
+    for (const frame of decoded.value) {
+      if (frame.type !== "segment" && frame.type !== "ack") continue;
+      const core: StreamCore | undefined = frame.stream === 0 ? this.control : this.streams.get(frame.stream);
+      if (core === undefined) continue;
+      if (frame.type === "segment") core.handleSegment(this.maybeCorrupt(frame), now);
+      else core.handleAck(frame, now);
+    }
+    this.service(now);
+  }
+
+  handleTimeout(now: number): void {
+    this.control.handleTimeout(now);
+    for (const core of this.streams.values()) {
+      const t = core.pollTimeout();
+      if (t !== undefined && t <= now) core.handleTimeout(now);
+    }
+    this.service(now);
+  }
+
+  pollTransmit(now: number): Transmit | undefined {
+    this.service(now);
+    const frames: Frame[] = [];
+    let budget = MAX_FRAMES_BYTES;
+    // Stream 0 first: control and chat never wait behind chunks.
+    for (const core of [this.control, ...this.streams.values()]) {
+      for (let f = core.pollFrame(now, budget); f !== undefined; f = core.pollFrame(now, budget)) {
+        frames.push(f);
+        budget -= frameBytes(f);
+      }
+    }
+    if (frames.length === 0) return undefined;
+    const bytes = seal(encodeFrames(frames));
+    if (bytes.length > DEFAULT_DATAGRAM_BYTES) throw new Error(`${this.id}: a ${bytes.length}-byte datagram`);
+    this.maxDatagramBytes = Math.max(this.maxDatagramBytes, bytes.length);
+    return { to: this.peer, bytes };
+  }
+
+  pollTimeout(): number | undefined {
+    let t = this.control.pollTimeout();
+    for (const core of this.streams.values()) {
+      const c = core.pollTimeout();
+      if (c !== undefined && (t === undefined || c < t)) t = c;
+    }
+    return t;
+  }
+
+  /** Moves control messages, events and disk writes between the cores and this "application". */
+  private service(now: number): void {
+    for (let m = this.control.pollMessage(); m !== undefined; m = this.control.pollMessage()) {
+      const text = new TextDecoder().decode(m);
+      if (text.startsWith("chat:")) {
+        this.chat.push({ text: text.slice(5), at: now });
+        continue;
+      }
+      const decoded = decodeFileControl(m);
+      if (!decoded.ok) throw new Error(`${this.id}: bad file control message: ${decoded.error.detail}`);
+      this.dispatch(decoded.value, now);
+    }
+    let progress = true;
+    while (progress) {
+      progress = false;
+      for (const [id, sender] of this.senders) {
+        for (let c = sender.pollControl(); c !== undefined; c = sender.pollControl())
+          this.sendControl(c, now);
+        for (let e = sender.pollEvent(); e !== undefined; e = sender.pollEvent()) this.eventsOf(id).push(e);
+      }
+      for (const [id, receiver] of this.receivers) {
+        const disk = this.disks.get(id) as SimDisk;
+        for (let w = receiver.pollWrite(); w !== undefined; w = receiver.pollWrite()) {
+          disk.bytes.set(w.bytes, w.offsetBytes);
+          disk.writes++;
+          if (disk.stalled) disk.undurable.push(w.index);
+          else receiver.handleDurable(w.index, now);
+          progress = true;
+        }
+        for (let c = receiver.pollControl(); c !== undefined; c = receiver.pollControl())
+          this.sendControl(c, now);
+        for (let e = receiver.pollEvent(); e !== undefined; e = receiver.pollEvent())
+          this.eventsOf(id).push(e);
+      }
+    }
+  }
+
+  private sendControl(msg: FileControl, now: number): void {
+    this.control.send(encodeFileControl(msg), now);
+  }
+
+  private dispatch(msg: FileControl, now: number): void {
+    if (msg.t === "file.offer") {
+      this.onOffer?.(msg, now);
+      return;
+    }
+    this.senders.get(msg.id)?.handleControl(msg, now);
+    this.receivers.get(msg.id)?.handleControl(msg, now);
+  }
+
+  /** Damages a chunk's CRC or bytes (never its index, which only the AEAD protects). */
+  private maybeCorrupt(frame: SegmentFrame): SegmentFrame {
+    if (frame.stream === 0 || frame.payload.length <= 4 || !this.rng.chance(this.plaintextCorruptRate)) {
+      return frame;
+    }
+    const payload = frame.payload.slice();
+    const at = 4 + this.rng.int(payload.length - 4);
+    payload[at] = (payload[at] as number) ^ (1 + this.rng.int(255));
+    this.plaintextCorrupted++;
+    return { ...frame, payload };
+  }
+}
+
+/** Deterministic file contents of a given size. */
+export function makeFile(seed: number, sizeBytes: number): Uint8Array {
+  return new Prng(seed ^ 0xf11e).bytes(sizeBytes);
+}
+
+/** A chunk with a deliberately wrong CRC (for unit tests). */
+export function badChunk(index: number, bytes: Uint8Array): Uint8Array {
+  return encodeChunk(index, bytes, 0xdeadbeef);
+}
