@@ -4,6 +4,7 @@
  * roots (server/index.ts, peer/index.ts) and the presenters (ui/).
  */
 
+import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { asHallwayError, HallwayError } from "./errors.js";
 import { defaultDataDir } from "./net/data-dir.js";
@@ -214,9 +215,11 @@ program
     intOption("--direct-timeout-ms", 100, 60_000),
     3_000,
   )
+  .option("--accept-files <dir>", "accept every file offer into DIR (else offers wait for acceptFile)")
   .exitOverride()
   .action(
     async (opts: {
+      acceptFiles?: string;
       json?: boolean;
       server?: string;
       user?: string;
@@ -251,6 +254,7 @@ program
         register: Boolean(opts.register),
         heartbeatMs: opts.heartbeatMs,
         directTimeoutMs: opts.directTimeoutMs,
+        ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
         onEvent: printEvent,
       });
       onSignals(() => client.stop());

@@ -45,6 +45,18 @@ export const ERROR_CODES = [
   "REGISTRY_NOT_FOUND",
   "REGISTRY_KEY_CHANGED",
   "REGISTRY_LOST",
+  // File transfer: why a transfer ended, and local failures of the file commands.
+  "FILE_DECLINED",
+  "FILE_CANCELLED",
+  "FILE_HASH_MISMATCH",
+  "FILE_PROTOCOL_ERROR",
+  "FILE_READ_FAILED",
+  "FILE_WRITE_FAILED",
+  "FILE_DISK_FULL",
+  "FILE_NOT_FOUND",
+  "FILE_UNKNOWN_TRANSFER",
+  "FILE_PEER_UNREACHABLE",
+  "FILE_PEER_LOST",
   // Local environment.
   "PORT_IN_USE",
   "DATA_DIR_UNWRITABLE",

@@ -13,6 +13,7 @@ import { performance } from "node:perf_hooks";
 import { HallwayError } from "../errors.js";
 import { type Address, Endpoint, type Identity, type SessionId } from "../protocol/endpoint.js";
 import { Connection } from "../transfer/connection.js";
+import type { StreamCore } from "../transfer/file-transfer.js";
 
 export interface HostedConnection {
   readonly session: SessionId;
@@ -28,6 +29,12 @@ export interface UdpHostHandlers {
   onEstablished?(conn: HostedConnection): void;
   onMessage?(conn: HostedConnection, message: Uint8Array, stream: number): void;
   onClosed?(conn: HostedConnection, reason: string): void;
+  /**
+   * Called on every pump after incoming frames were handled and before payloads are packed:
+   * the transfer layer drains its cores here (control, events, writes). It may `enqueue`
+   * but must not `flush`.
+   */
+  onPoll?(): void;
   /** A datagram the session layer does not own (STUN); return true if handled. */
   onForeignDatagram?(bytes: Uint8Array, from: Address): boolean;
 }
@@ -145,6 +152,42 @@ export class UdpHost {
     this.pump();
   }
 
+  /** Queue a message without sending yet (for `onPoll`); false if the connection is closed. */
+  enqueue(conn: HostedConnection, message: Uint8Array): boolean {
+    const live = this.live.get(conn.session);
+    if (!live) return false;
+    live.conn.sendMessage(message, now());
+    return true;
+  }
+
+  /** Send whatever the cores have due (after the transfer layer changed their state). */
+  flush(): void {
+    this.pump();
+  }
+
+  /** A fresh transfer stream id on this connection (this side's parity). */
+  allocateStream(conn: HostedConnection): number | undefined {
+    return this.live.get(conn.session)?.conn.allocateStream();
+  }
+
+  /** Whether the peer may have opened `stream` on this connection. */
+  isPeerStream(conn: HostedConnection, stream: number): boolean {
+    return this.live.get(conn.session)?.conn.isPeerStream(stream) ?? false;
+  }
+
+  /** Host a transfer core on a stream of a live connection; false if refused. */
+  attachStream(conn: HostedConnection, stream: number, core: StreamCore): boolean {
+    return this.live.get(conn.session)?.conn.attachStream(stream, core) ?? false;
+  }
+
+  replaceStream(conn: HostedConnection, stream: number, core: StreamCore): boolean {
+    return this.live.get(conn.session)?.conn.replaceStream(stream, core) ?? false;
+  }
+
+  detachStream(conn: HostedConnection, stream: number): void {
+    this.live.get(conn.session)?.conn.detachStream(stream);
+  }
+
   isLive(conn: HostedConnection): boolean {
     return this.live.has(conn.session);
   }
@@ -191,7 +234,10 @@ export class UdpHost {
           };
           this.live.set(ev.session, {
             info,
-            conn: new Connection({ keepaliveMs: this.opts.keepaliveMs ?? 15_000 }, t),
+            conn: new Connection(
+              { keepaliveMs: this.opts.keepaliveMs ?? 15_000, initiator: ev.initiator },
+              t,
+            ),
           });
           const p = this.pending.get(ev.session);
           this.pending.delete(ev.session);
@@ -240,6 +286,7 @@ export class UdpHost {
         }
       }
     }
+    this.handlers.onPoll?.();
     for (const [session, live] of this.live) {
       for (let p = live.conn.pollPayload(t); p; p = live.conn.pollPayload(t)) {
         this.endpoint.send(session, p, t);

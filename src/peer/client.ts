@@ -18,6 +18,7 @@
 
 import { randomBytes } from "node:crypto";
 import { networkInterfaces } from "node:os";
+import { basename } from "node:path";
 import { asHallwayError, HallwayError } from "../errors.js";
 import type { PinStore } from "../net/data-dir.js";
 import { type HostedConnection, UdpHost } from "../net/udp-host.js";
@@ -34,9 +35,11 @@ import {
   usersData,
 } from "../protocol/control.js";
 import type { Address, Identity } from "../protocol/endpoint.js";
+import { decodeFileControl } from "../protocol/file-offer.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import type { PeerEvent, Via } from "./events.js";
+import { FileTransfers } from "./file-transfers.js";
 
 export interface PeerClientOptions {
   identity: Identity;
@@ -49,6 +52,10 @@ export interface PeerClientOptions {
   requestTimeoutMs?: number;
   directTimeoutMs?: number;
   port?: number;
+  /** Where accepted files go when `acceptFile` names no directory. */
+  downloadDir: string;
+  /** Accept every file offer into this directory. */
+  autoAcceptDir?: string;
   onEvent: (event: PeerEvent) => void;
 }
 
@@ -77,6 +84,7 @@ function fitsWire(name: string): boolean {
 
 export class PeerClient {
   private readonly host: UdpHost;
+  private readonly transfers: FileTransfers;
   private registry: HostedConnection | undefined;
   private state: "idle" | "connecting" | "ready" | "reconnecting" | "closed" = "idle";
   private nextRid = 1;
@@ -121,7 +129,14 @@ export class PeerClient {
       onEstablished: (conn) => this.onEstablished(conn),
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
       onClosed: (conn) => this.onClosed(conn),
+      onPoll: () => this.transfers.onPoll(),
     };
+    this.transfers = new FileTransfers({
+      host: this.host,
+      emit: (e) => this.emit(e),
+      downloadDir: opts.downloadDir,
+      ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
+    });
   }
 
   private emit(e: PeerEvent): void {
@@ -379,7 +394,12 @@ export class PeerClient {
 
   private onPeerMessage(user: string, conn: HostedConnection, bytes: Uint8Array): void {
     const decoded = decodeControl(bytes);
-    if (!decoded.ok) return;
+    if (!decoded.ok) {
+      // Stream-0 messages whose `t` starts with "file." belong to the transfer layer.
+      const file = decodeFileControl(bytes);
+      if (file.ok) this.transfers.handleControl(user, conn, file.value);
+      return;
+    }
     const msg = decoded.value;
     if (msg.t === "chat") {
       if (msg.msg.from !== user || msg.msg.to !== this.user) return;
@@ -410,6 +430,7 @@ export class PeerClient {
       this.registryLost();
       return;
     }
+    this.transfers.onClosed(conn);
     const user = this.userBySession.get(conn.session);
     this.userBySession.delete(conn.session);
     this.unverified.delete(conn.session);
@@ -549,6 +570,46 @@ export class PeerClient {
     return fresh.connecting;
   }
 
+  // ---- file transfer -----------------------------------------------------------------
+
+  /**
+   * Offer the file at `path` to a user who is online; resolves with the transfer id.
+   * `offeredName` (default: the file's base name) is the name the receiver is offered.
+   */
+  async sendFile(toRaw: string, path: string, offeredName?: string): Promise<string> {
+    const to = toRaw.trim().toLowerCase();
+    if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
+    const name = offeredName ?? basename(path);
+    let conn: HostedConnection;
+    const link = this.peersByUser.get(to);
+    if (link?.conn && link.verified && this.host.isLive(link.conn)) {
+      conn = link.conn;
+    } else {
+      const info = await this.lookup(to);
+      if (info.status !== "online" || !info.publicKey || info.addresses.length === 0 || to === this.user) {
+        throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not online`);
+      }
+      try {
+        conn = await this.directTo(to, info);
+      } catch {
+        throw new HallwayError("FILE_PEER_UNREACHABLE", `cannot reach ${to} directly`);
+      }
+    }
+    return this.transfers.send(to, conn, path, name);
+  }
+
+  acceptFile(id: string, dir?: string): void {
+    this.transfers.accept(id, dir);
+  }
+
+  declineFile(id: string): void {
+    this.transfers.decline(id);
+  }
+
+  cancelFile(id: string): void {
+    this.transfers.cancel(id);
+  }
+
   async users(): Promise<PeerEvent> {
     const data = usersData.safeParse(await this.request({ t: "users" }));
     if (!data.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad users answer from the registry");
@@ -582,6 +643,7 @@ export class PeerClient {
       this.state = "closed";
     }
     for (const p of this.requests.values()) clearTimeout(p.timer);
+    this.transfers.stop();
     await this.host.stop("bye");
   }
 }

@@ -8,7 +8,31 @@ import type { HistoryEntry, UserEntry } from "../protocol/control.js";
 
 export type Via = "direct" | "relay" | "offline";
 
+export type TransferState = "offered" | "accepted" | "progress" | "done" | "failed" | "cancelled";
+
+export interface TransferEvent {
+  event: "transfer";
+  id: string;
+  direction: "send" | "receive";
+  state: TransferState;
+  /** The other user. */
+  peer: string;
+  /** The offered name (sender: the name offered; receiver: as the sender offered it). */
+  name: string;
+  size: number;
+  /** Bytes acknowledged (send) or durable (receive) so far. */
+  bytes: number;
+  sha256: string;
+  /** Receiver, from `accepted` on: where the file is (the `.part` until `done`). */
+  path?: string;
+  /** On `failed` and `cancelled`: why, and who ended it. */
+  code?: ErrorCode;
+  message?: string;
+  by?: "local" | "peer";
+}
+
 export type PeerEvent =
+  | TransferEvent
   | { event: "ready"; user: string }
   | {
       event: "registry";

@@ -3,6 +3,7 @@
  * and pinned registry keys from the data directory, and builds a PeerClient.
  */
 
+import { join } from "node:path";
 import { HallwayError } from "../errors.js";
 import { ensureDataDir, loadOrCreateIdentity, PinStore } from "../net/data-dir.js";
 import type { Address } from "../protocol/endpoint.js";
@@ -40,7 +41,8 @@ export async function findRegistry(server: string | undefined, timeoutMs = 3000)
   return { host: first.addresses[0] ?? first.host, port: first.port };
 }
 
-export interface ClientSetup extends Omit<PeerClientOptions, "identity" | "pins" | "onEvent"> {
+export interface ClientSetup
+  extends Omit<PeerClientOptions, "identity" | "pins" | "onEvent" | "downloadDir"> {
   dataDir: string;
   onEvent: (e: PeerEvent) => void;
 }
@@ -48,5 +50,10 @@ export interface ClientSetup extends Omit<PeerClientOptions, "identity" | "pins"
 export function createClient(setup: ClientSetup): PeerClient {
   const dir = ensureDataDir(setup.dataDir);
   const { dataDir: _unused, ...rest } = setup;
-  return new PeerClient({ ...rest, identity: loadOrCreateIdentity(dir), pins: new PinStore(dir) });
+  return new PeerClient({
+    ...rest,
+    identity: loadOrCreateIdentity(dir),
+    pins: new PinStore(dir),
+    downloadDir: join(dir, "downloads"),
+  });
 }

@@ -10,6 +10,8 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import type { PeerClient } from "../peer/client.js";
 import type { PeerEvent } from "../peer/events.js";
 
+const transferId = z.string().min(8).max(64);
+
 const command = z.discriminatedUnion("cmd", [
   z.object({ cmd: z.literal("send"), to: z.string().min(1).max(64), text: z.string() }),
   z.object({ cmd: z.literal("users") }),
@@ -19,6 +21,16 @@ const command = z.discriminatedUnion("cmd", [
     limit: z.number().int().min(1).max(500).default(50),
     before: z.object({ sentAt: z.number().int().min(0), id: z.string().min(8).max(64) }).optional(),
   }),
+  z.object({
+    cmd: z.literal("sendFile"),
+    to: z.string().min(1).max(64),
+    path: z.string().min(1).max(4096),
+    // Hidden: the name to offer instead of the file's base name (tests of hostile names).
+    as: z.string().min(1).max(255).optional(),
+  }),
+  z.object({ cmd: z.literal("acceptFile"), id: transferId, dir: z.string().min(1).max(4096).optional() }),
+  z.object({ cmd: z.literal("declineFile"), id: transferId }),
+  z.object({ cmd: z.literal("cancelFile"), id: transferId }),
   z.object({ cmd: z.literal("quit") }),
 ]);
 
@@ -95,6 +107,22 @@ export async function runJsonMode(client: PeerClient): Promise<number> {
           client
             .history(cmd.with, cmd.limit, cmd.before)
             .then(printEvent, (err) => printEvent(errorEvent(err, { cmd: "history" })));
+          return;
+        case "sendFile":
+          client
+            .sendFile(cmd.to, cmd.path, cmd.as)
+            .catch((err) => printEvent(errorEvent(err, { cmd: "sendFile" })));
+          return;
+        case "acceptFile":
+        case "declineFile":
+        case "cancelFile":
+          try {
+            if (cmd.cmd === "acceptFile") client.acceptFile(cmd.id, cmd.dir);
+            else if (cmd.cmd === "declineFile") client.declineFile(cmd.id);
+            else client.cancelFile(cmd.id);
+          } catch (err) {
+            printEvent(errorEvent(err, { cmd: cmd.cmd, id: cmd.id }));
+          }
           return;
         case "quit":
           void quit();

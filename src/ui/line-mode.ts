@@ -59,6 +59,12 @@ function render(e: PeerEvent, me: string): string | undefined {
       return `! ${e.message}`;
     case "bye":
       return "* bye";
+    case "transfer": {
+      if (e.state === "progress") return undefined;
+      // JSON quoting: a peer's file name must not drive the terminal.
+      const what = `${JSON.stringify(e.name)} ${e.direction === "send" ? "to" : "from"} ${e.peer}`;
+      return `* file ${what}: ${e.state}${e.code ? ` (${e.code})` : ""}`;
+    }
   }
 }
 

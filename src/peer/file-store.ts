@@ -1,0 +1,270 @@
+/**
+ * The disk adapter of file transfer: the only place where transfers touch the file system.
+ * The cores (`src/transfer/file-*.ts`) decide what to read and write; this file does it.
+ *
+ * Sending (`OutgoingFile`): the file is opened once, hashed with SHA-256 in one streaming
+ * pass before the offer, and then served by synchronous positional reads (`readSync` on the
+ * open descriptor), which the sender core calls only when its read-ahead runs low.
+ *
+ * Receiving (`IncomingFile`): the offered name is sanitised (`file-name.ts`) and made unique
+ * in the download directory (`name (1).ext`; the final name and its `.part` must both be
+ * free, and the `.part` is created exclusively, so two transfers never share a file). Chunks
+ * are written at their offsets into `<name>.part`; `sync()` makes them durable (the caller
+ * batches chunks between syncs); the manifest sidecar `<name>.part.manifest` is replaced
+ * atomically (write a temporary file, fsync, rename). `finish()` links the `.part` to the
+ * final name — a hard link fails rather than overwrite a file that appeared meanwhile, in
+ * which case the next free number is taken — then removes the `.part` and the manifest.
+ *
+ * Resume: `findPartial` looks for a `.part` whose manifest the caller accepts (the transfer
+ * layer checks it describes the offered file: size, chunk size, SHA-256) and reopens it.
+ */
+
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { HallwayError } from "../errors.js";
+import { numberedName, safeFileName } from "./file-name.js";
+
+const MAX_NUMBERED = 10_000;
+const MANIFEST_SUFFIX = ".part.manifest";
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** A file-system failure as a stable code: a full disk is told apart from other write errors. */
+export function writeErrorCode(err: unknown): "FILE_DISK_FULL" | "FILE_WRITE_FAILED" {
+  const code = errnoOf(err);
+  return code === "ENOSPC" || code === "EDQUOT" ? "FILE_DISK_FULL" : "FILE_WRITE_FAILED";
+}
+
+export class OutgoingFile {
+  private closed = false;
+
+  private constructor(
+    private readonly fd: number,
+    readonly sizeBytes: number,
+    readonly sha256: Uint8Array,
+  ) {}
+
+  /** Open and hash a regular file. Rejects with FILE_NOT_FOUND or FILE_READ_FAILED. */
+  static async open(path: string): Promise<OutgoingFile> {
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch (err) {
+      const code = errnoOf(err);
+      if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") {
+        throw new HallwayError("FILE_NOT_FOUND", `no file at ${path}`);
+      }
+      throw new HallwayError("FILE_READ_FAILED", `cannot open ${path}: ${code ?? String(err)}`);
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new HallwayError("FILE_NOT_FOUND", `${path} is not a regular file`);
+      const hash = createHash("sha256");
+      // The same descriptor: what we hash is what we serve, even if the path is replaced.
+      const stream = createReadStream("", { fd, autoClose: false, start: 0 });
+      for await (const piece of stream) hash.update(piece as Buffer);
+      return new OutgoingFile(fd, st.size, new Uint8Array(hash.digest()));
+    } catch (err) {
+      closeSync(fd);
+      if (err instanceof HallwayError) throw err;
+      throw new HallwayError("FILE_READ_FAILED", `cannot read ${path}: ${errnoOf(err) ?? String(err)}`);
+    }
+  }
+
+  /** Exactly `length` bytes at `offsetBytes` (fewer means the file shrank: the core fails the transfer). */
+  read(offsetBytes: number, length: number): Uint8Array {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(this.fd, buf, got, length - got, offsetBytes + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return new Uint8Array(buf.buffer, buf.byteOffset, got);
+  }
+
+  /** Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
+
+export class IncomingFile {
+  private fd: number | undefined;
+
+  private constructor(
+    readonly dir: string,
+    /** The sanitised name this transfer aims for (without a number). */
+    readonly baseName: string,
+    /** The free name reserved when the transfer started. */
+    private chosenName: string,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+
+  /** Reserve a free name in `dir` for an offered name and create its `.part` exclusively. */
+  static create(dir: string, offeredName: string): IncomingFile {
+    mkdirSync(dir, { recursive: true });
+    const base = safeFileName(offeredName);
+    for (let n = 0; n < MAX_NUMBERED; n++) {
+      const name = numberedName(base, n);
+      const final = join(dir, name);
+      if (existsSync(final) || existsSync(`${final}.part`) || existsSync(`${final}.part.manifest`)) continue;
+      try {
+        return new IncomingFile(dir, base, name, openSync(`${final}.part`, "wx+", 0o600));
+      } catch (err) {
+        if (errnoOf(err) === "EEXIST") continue;
+        throw err;
+      }
+    }
+    throw new HallwayError("FILE_WRITE_FAILED", `no free name for ${base} in ${dir}`);
+  }
+
+  /**
+   * A partial file in `dir` whose manifest bytes `pick` accepts, reopened for writing, or
+   * undefined. `.part` paths in `exclude` belong to running transfers and are skipped.
+   */
+  static findPartial(
+    dir: string,
+    pick: (manifest: Uint8Array) => boolean,
+    exclude: ReadonlySet<string>,
+  ): { file: IncomingFile; manifest: Uint8Array } | undefined {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return undefined;
+    }
+    for (const entry of entries.sort()) {
+      if (!entry.endsWith(MANIFEST_SUFFIX)) continue;
+      const name = entry.slice(0, -MANIFEST_SUFFIX.length);
+      const partPath = join(dir, `${name}.part`);
+      if (exclude.has(partPath) || !existsSync(partPath)) continue;
+      let manifest: Uint8Array;
+      try {
+        manifest = new Uint8Array(readFileSync(join(dir, entry)));
+      } catch {
+        continue;
+      }
+      if (!pick(manifest)) continue;
+      try {
+        return { file: new IncomingFile(dir, name, name, openSync(partPath, "r+")), manifest };
+      } catch {
+        // Not writable any more: start afresh instead.
+      }
+    }
+    return undefined;
+  }
+
+  get name(): string {
+    return this.chosenName;
+  }
+
+  get partPath(): string {
+    return join(this.dir, `${this.chosenName}.part`);
+  }
+
+  get manifestPath(): string {
+    return `${this.partPath}.manifest`;
+  }
+
+  /** Bytes of the partial file (a resumed chunk read back for the SHA-256). */
+  read(offsetBytes: number, length: number): Uint8Array {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(this.openFd, buf, got, length - got, offsetBytes + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return new Uint8Array(buf.buffer, buf.byteOffset, got);
+  }
+
+  write(offsetBytes: number, bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) {
+      done += writeSync(this.openFd, bytes, done, bytes.length - done, offsetBytes + done);
+    }
+  }
+
+  /** Make every write so far durable. */
+  sync(): void {
+    fsyncSync(this.openFd);
+  }
+
+  /** Replace the manifest sidecar atomically. */
+  saveManifest(bytes: Uint8Array): void {
+    const tmp = `${this.manifestPath}.tmp`;
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      writeSync(fd, bytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.manifestPath);
+  }
+
+  /** Give the complete file its final name (never overwriting); returns its path. */
+  finish(): string {
+    this.closeFd();
+    for (let n = 0; n < MAX_NUMBERED; n++) {
+      const name = n === 0 ? this.chosenName : numberedName(this.baseName, n);
+      const final = join(this.dir, name);
+      // Another transfer's partial file reserves its name too.
+      if (n > 0 && (name === this.chosenName || existsSync(`${final}.part`))) continue;
+      try {
+        linkSync(this.partPath, final);
+      } catch (err) {
+        if (errnoOf(err) === "EEXIST") continue;
+        throw err;
+      }
+      rmSync(this.partPath, { force: true });
+      rmSync(this.manifestPath, { force: true });
+      this.chosenName = name;
+      return final;
+    }
+    throw new HallwayError("FILE_WRITE_FAILED", `no free name for ${this.baseName} in ${this.dir}`);
+  }
+
+  /** Close and remove the partial file and its manifest (declined, cancelled, failed). */
+  discard(): void {
+    this.closeFd();
+    rmSync(this.partPath, { force: true });
+    rmSync(this.manifestPath, { force: true });
+    rmSync(`${this.manifestPath}.tmp`, { force: true });
+  }
+
+  /** Close but keep the partial file and manifest (for a later resume). Idempotent. */
+  closeFd(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private get openFd(): number {
+    if (this.fd === undefined) throw new HallwayError("INTERNAL", "IncomingFile: already closed");
+    return this.fd;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The transfer disk adapter on a real temporary directory: hostile names stay inside the
+ * download directory, nothing is overwritten, the `.part` becomes the final file atomically,
+ * the manifest sidecar round-trips, and the sender's hash and positional reads.
+ */
+
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { HallwayError } from "../../src/errors.js";
+import { IncomingFile, OutgoingFile, writeErrorCode } from "../../src/peer/file-store.js";
+import { ChunkSet, decodeManifest, encodeManifest } from "../../src/transfer/transfer-manifest.js";
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "hallway-store-"));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("IncomingFile", () => {
+  it("puts ../../etc/passwd inside the download directory", () => {
+    const root = tmp();
+    const inbox = join(root, "a", "inbox");
+    const f = IncomingFile.create(inbox, "../../etc/passwd");
+    expect(f.partPath).toBe(join(inbox, "passwd.part"));
+    f.write(0, new TextEncoder().encode("x"));
+    f.sync();
+    expect(f.finish()).toBe(join(inbox, "passwd"));
+    expect(readdirSync(inbox)).toEqual(["passwd"]);
+    expect(existsSync(join(root, "etc"))).toBe(false);
+  });
+
+  it("writes chunks at their offsets and renames on finish, removing the manifest", () => {
+    const inbox = tmp();
+    const f = IncomingFile.create(inbox, "data.bin");
+    f.write(4, new Uint8Array([5, 6, 7]));
+    f.write(0, new Uint8Array([1, 2, 3, 4]));
+    f.sync();
+    const have = new ChunkSet(2);
+    have.add(0);
+    const manifest = encodeManifest({ sizeBytes: 20, chunkBytes: 16, sha256: new Uint8Array(32), have });
+    f.saveManifest(manifest);
+    expect(readdirSync(inbox).sort()).toEqual(["data.bin.part", "data.bin.part.manifest"]);
+    const back = decodeManifest(readFileSync(f.manifestPath));
+    expect(back.ok && back.value.have.has(0)).toBe(true);
+    expect(f.finish()).toBe(join(inbox, "data.bin"));
+    expect([...readFileSync(join(inbox, "data.bin"))]).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(readdirSync(inbox)).toEqual(["data.bin"]);
+  });
+
+  it("never overwrites: existing files and partial files push the name to (n)", () => {
+    const inbox = tmp();
+    writeFileSync(join(inbox, "a.txt"), "mine");
+    writeFileSync(join(inbox, "a (1).txt.part"), "someone else's partial");
+    const f = IncomingFile.create(inbox, "a.txt");
+    expect(f.name).toBe("a (2).txt");
+    // A file that appears under the chosen name meanwhile is not overwritten either.
+    writeFileSync(join(inbox, "a (2).txt"), "raced");
+    expect(f.finish()).toBe(join(inbox, "a (3).txt"));
+    expect(readFileSync(join(inbox, "a.txt"), "utf8")).toBe("mine");
+    expect(readFileSync(join(inbox, "a (2).txt"), "utf8")).toBe("raced");
+  });
+
+  it("discard removes the partial file and its manifest", () => {
+    const inbox = tmp();
+    const f = IncomingFile.create(inbox, "x");
+    f.saveManifest(new Uint8Array([1]));
+    f.discard();
+    f.discard();
+    expect(readdirSync(inbox)).toEqual([]);
+  });
+
+  it("tells a full disk apart from other write failures", () => {
+    expect(writeErrorCode(Object.assign(new Error("full"), { code: "ENOSPC" }))).toBe("FILE_DISK_FULL");
+    expect(writeErrorCode(Object.assign(new Error("io"), { code: "EIO" }))).toBe("FILE_WRITE_FAILED");
+  });
+});
+
+describe("OutgoingFile", () => {
+  it("hashes the file and serves positional reads", async () => {
+    const data = randomBytes(100_000);
+    const path = join(tmp(), "f.bin");
+    writeFileSync(path, data);
+    const f = await OutgoingFile.open(path);
+    expect(f.sizeBytes).toBe(data.length);
+    expect(Buffer.from(f.sha256).toString("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+    expect(Buffer.from(f.read(99_990, 10))).toEqual(data.subarray(99_990));
+    expect(f.read(99_995, 10)).toHaveLength(5);
+    f.close();
+    f.close();
+  });
+
+  it("fails with FILE_NOT_FOUND for a missing file or a directory", async () => {
+    const d = tmp();
+    for (const path of [join(d, "nope"), d]) {
+      const err = await OutgoingFile.open(path).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HallwayError);
+      expect((err as HallwayError).code).toBe("FILE_NOT_FOUND");
+    }
+  });
+});
