@@ -7,6 +7,19 @@
  * counts and drops.
  */
 
+/**
+ * Why a file transfer ended other than by success. These also travel on the wire, in
+ * `file.cancel` (src/protocol/file-offer.ts), so the list is closed: a new one is a protocol change.
+ */
+export const FILE_END_CODES = [
+  "FILE_DECLINED",
+  "FILE_CANCELLED",
+  "FILE_HASH_MISMATCH",
+  "FILE_PROTOCOL_ERROR",
+  "FILE_READ_FAILED",
+  "FILE_WRITE_FAILED",
+] as const;
+
 export const ERROR_CODES = [
   // Wire: malformed or unwanted datagrams. Counted and dropped, never thrown at a socket.
   "WIRE_TRUNCATED",
@@ -46,12 +59,7 @@ export const ERROR_CODES = [
   "REGISTRY_KEY_CHANGED",
   "REGISTRY_LOST",
   // File transfer: why a transfer ended, and local failures of the file commands.
-  "FILE_DECLINED",
-  "FILE_CANCELLED",
-  "FILE_HASH_MISMATCH",
-  "FILE_PROTOCOL_ERROR",
-  "FILE_READ_FAILED",
-  "FILE_WRITE_FAILED",
+  ...FILE_END_CODES,
   "FILE_DISK_FULL",
   "FILE_NOT_FOUND",
   "FILE_UNKNOWN_TRANSFER",

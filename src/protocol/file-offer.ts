@@ -20,25 +20,14 @@
  */
 
 import { z } from "zod";
-import { type Decoded, fail, ok } from "../errors.js";
+import { type Decoded, FILE_END_CODES, fail, ok } from "../errors.js";
 import { chunkCountOf, MAX_CHUNK_BYTES, MAX_CHUNK_COUNT, MIN_CHUNK_BYTES } from "./file-chunk.js";
 import { MAX_MESSAGE_BYTES } from "./limits.js";
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
-/**
- * Why a transfer ended other than by success. Stable codes, shown by `--json`; candidates for
- * `ERROR_CODES` in `errors.ts` when the peer role wires transfers in.
- */
-export const FILE_END_CODES = [
-  "FILE_DECLINED",
-  "FILE_CANCELLED",
-  "FILE_HASH_MISMATCH",
-  "FILE_PROTOCOL_ERROR",
-  "FILE_READ_FAILED",
-  "FILE_WRITE_FAILED",
-] as const;
+export { FILE_END_CODES };
 export type FileEndCode = (typeof FILE_END_CODES)[number];
 
 /** File names are at most this many UTF-8 bytes (the common file-system limit). */
