@@ -110,7 +110,14 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
     if (user === undefined) return;
     const password = process.env.HALLWAY_PASSWORD || (await term.askSecret("Password: "));
     if (password === undefined) return;
+    // Registering after a refused login connects a second time; say "connected" once
+    // unless the registry was lost in between.
+    let connectedShown = false;
     const onEvent = (e: PeerEvent) => {
+      if (e.event === "registry") {
+        if (e.status === "connected" && connectedShown) return;
+        connectedShown = e.status === "connected";
+      }
       const line = render(e, user.toLowerCase());
       if (line) term.print(line);
     };
