@@ -19,6 +19,19 @@ export function requireBuild(): void {
 
 export type Json = Record<string, unknown>;
 
+/** Each stdout line as a JSON object; a line that is not JSON becomes `{event:"non-json"}`. */
+export function onJsonLines(stream: NodeJS.ReadableStream, onEvent: (e: Json) => void): void {
+  createInterface({ input: stream }).on("line", (line) => {
+    let e: Json;
+    try {
+      e = JSON.parse(line) as Json;
+    } catch {
+      e = { event: "non-json", line };
+    }
+    onEvent(e);
+  });
+}
+
 export class Proc {
   readonly events: Json[] = [];
   readonly stderr: string[] = [];
@@ -29,13 +42,7 @@ export class Proc {
     readonly name: string,
     readonly child: ChildProcess,
   ) {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      let e: Json;
-      try {
-        e = JSON.parse(line) as Json;
-      } catch {
-        e = { event: "non-json", line };
-      }
+    onJsonLines(child.stdout as NodeJS.ReadableStream, (e) => {
       this.events.push(e);
       this.waiters = this.waiters.filter((w) => {
         if (!w.pred(e)) return true;

@@ -179,15 +179,27 @@ export class LabProcess {
   }
 
   /** SIGTERM, then SIGKILL after graceMs; resolves with how it exited. */
-  async stop(graceMs = KILL_GRACE_MS): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (this.running) this.child.kill("SIGTERM");
-    const timer = setTimeout(() => {
-      if (this.running) this.child.kill("SIGKILL");
-    }, graceMs);
-    const result = await this.exited;
-    clearTimeout(timer);
-    return result;
+  stop(graceMs = KILL_GRACE_MS): Promise<ProcessExit> {
+    return stopChild(this.child, this.exited, graceMs);
   }
+}
+
+export type ProcessExit = { code: number | null; signal: NodeJS.Signals | null };
+
+/** SIGTERM, then SIGKILL after graceMs; resolves with how the child exited. */
+export async function stopChild(
+  child: ChildProcess,
+  exited: Promise<ProcessExit>,
+  graceMs = KILL_GRACE_MS,
+): Promise<ProcessExit> {
+  const running = () => child.exitCode === null && child.signalCode === null;
+  if (running()) child.kill("SIGTERM");
+  const timer = setTimeout(() => {
+    if (running()) child.kill("SIGKILL");
+  }, graceMs);
+  const result = await exited;
+  clearTimeout(timer);
+  return result;
 }
 
 export class NetLab {
