@@ -110,43 +110,15 @@ async function hallwayChat() {
     for (;;) if ((await bob.lines.next()).done) return;
   })();
 
-  const sendAndWait = async (): Promise<void> => {
-    let done: () => void = () => {};
-    const delivered = new Promise<void>((r) => {
-      done = r;
-    });
-    const id = await alice.send("bob", TEXT);
-    waiting.set(id, done);
-    await delivered;
-    waiting.delete(id);
-  };
-  for (let i = 0; i < 50; i++) await sendAndWait(); // warm-up: session, JIT
-  const rtts: number[] = [];
-  for (let i = 0; i < ROUND_TRIPS; i++) {
-    const t0 = performance.now();
-    await sendAndWait();
-    rtts.push(performance.now() - t0);
-  }
-  const t0 = performance.now();
-  let left = BURST;
-  let allDone: () => void = () => {};
-  const finished = new Promise<void>((r) => {
-    allDone = r;
-  });
-  for (let i = 0; i < BURST; i++) {
+  const result = await measure(async (onReceipt) => {
     const id = await alice.send("bob", TEXT);
     waiting.set(id, () => {
       waiting.delete(id);
-      if (--left === 0) allDone();
+      onReceipt();
     });
-  }
-  await finished;
-  const seconds = (performance.now() - t0) / 1000;
+  });
   await alice.stop();
-  return {
-    roundTrip: summarize(rtts),
-    burst: { messages: BURST, seconds: round(seconds), messagesPerSecond: Math.round(BURST / seconds) },
-  };
+  return result;
 }
 
 async function tcpBaseline() {
@@ -171,8 +143,22 @@ async function tcpBaseline() {
       `${JSON.stringify({ t: "chat", msg: { id, from: "alice", to: "bob", text: TEXT, sentAt: Date.now() } })}\n`,
     );
   };
-  const sendAndWait = () => new Promise<void>((r) => send(r));
-  for (let i = 0; i < 50; i++) await sendAndWait();
+  const result = await measure(send);
+  socket.destroy();
+  return result;
+}
+
+/**
+ * The same measurements for any transport: `send` queues one message and calls
+ * `onReceipt` when its receipt is back. Warm-up, then one at a time (round trip), then
+ * a burst with every message in flight at once.
+ */
+async function measure(send: (onReceipt: () => void) => void | Promise<void>) {
+  const sendAndWait = () =>
+    new Promise<void>((resolve, reject) => {
+      Promise.resolve(send(resolve)).catch(reject);
+    });
+  for (let i = 0; i < 50; i++) await sendAndWait(); // warm-up: session, JIT
   const rtts: number[] = [];
   for (let i = 0; i < ROUND_TRIPS; i++) {
     const t0 = performance.now();
@@ -180,12 +166,14 @@ async function tcpBaseline() {
     rtts.push(performance.now() - t0);
   }
   const t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    let left = BURST;
-    for (let i = 0; i < BURST; i++) send(() => --left === 0 && resolve());
+  let left = BURST;
+  let allDone: () => void = () => {};
+  const finished = new Promise<void>((r) => {
+    allDone = r;
   });
+  for (let i = 0; i < BURST; i++) await send(() => --left === 0 && allDone());
+  await finished;
   const seconds = (performance.now() - t0) / 1000;
-  socket.destroy();
   return {
     roundTrip: summarize(rtts),
     burst: { messages: BURST, seconds: round(seconds), messagesPerSecond: Math.round(BURST / seconds) },
