@@ -192,6 +192,12 @@ export class UdpHost {
     return this.live.has(conn.session);
   }
 
+  /** Send one datagram outside any session (STUN answers). Errors are ignored, as for all UDP. */
+  sendRaw(bytes: Uint8Array, to: Address): void {
+    if (this.closed) return;
+    this.socket.send(bytes, to.port, to.host, () => {});
+  }
+
   /** Send a heartbeat PING on a connection. */
   ping(conn: HostedConnection): void {
     this.live.get(conn.session)?.conn.ping();

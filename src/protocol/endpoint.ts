@@ -64,6 +64,7 @@
 
 import { type ErrorCode, HallwayError } from "../errors.js";
 import { decodeDatagram, encodeData, encodeDataHeader, encodeHsInit, encodeHsReply } from "./datagram.js";
+import { HostRateLimiter } from "./host-rate-limiter.js";
 import { MAX_FRAMES_BYTES } from "./limits.js";
 import { type CipherState, fingerprint, HandshakeState, type Identity } from "./noise.js";
 import { ReplayWindow } from "./replay-window.js";
@@ -134,9 +135,6 @@ const MAX_HANDSHAKE_NOISE_BYTES = 1024; // datagram.ts MAX_NOISE_MESSAGE_BYTES (
 export const MAX_INITIATOR_PAYLOAD_BYTES = MAX_HANDSHAKE_NOISE_BYTES - 64;
 /** Largest `responderPayload` (carried in message 2). */
 export const MAX_RESPONDER_PAYLOAD_BYTES = MAX_HANDSHAKE_NOISE_BYTES - 96;
-
-/** Source hosts whose HS_INIT token bucket we remember; the least recently seen is forgotten. */
-const MAX_RATE_LIMITED_HOSTS = 4096;
 
 const EMPTY = new Uint8Array(0);
 
@@ -265,14 +263,12 @@ export class Endpoint {
   private readonly handshakeRetransmitMs: number;
   private readonly idleTimeoutMs: number;
   private readonly maxSessions: number;
-  private readonly handshakesPerSecondPerHost: number;
   private readonly responderPayload: ((from: Address) => Uint8Array) | undefined;
 
   private readonly sessions = new Map<SessionId, Session>();
   /** `${senderIndex}|${host}|${port}` of an HS_INIT → the responder session it created. */
   private readonly byInit = new Map<string, SessionId>();
-  /** Token buckets per source host, in least-recently-used order. */
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly handshakeTokens: HostRateLimiter;
   private readonly timers = new TimerHeap();
   private readonly transmits = new Fifo<{ to: Address; bytes: Uint8Array }>();
   private readonly events = new Fifo<EndpointEvent>();
@@ -294,10 +290,12 @@ export class Endpoint {
     );
     this.idleTimeoutMs = positive("idleTimeoutMs", opts.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS);
     this.maxSessions = positive("maxSessions", opts.maxSessions, DEFAULT_MAX_SESSIONS);
-    this.handshakesPerSecondPerHost = positive(
-      "handshakesPerSecondPerHost",
-      opts.handshakesPerSecondPerHost,
-      DEFAULT_HANDSHAKES_PER_SECOND_PER_HOST,
+    this.handshakeTokens = new HostRateLimiter(
+      positive(
+        "handshakesPerSecondPerHost",
+        opts.handshakesPerSecondPerHost,
+        DEFAULT_HANDSHAKES_PER_SECOND_PER_HOST,
+      ),
     );
     this.responderPayload = opts.responderPayload;
   }
@@ -458,7 +456,7 @@ export class Endpoint {
       this.transmit(existing.address, cached);
       return undefined;
     }
-    if (!this.takeHandshakeToken(from.host, now)) return "PROTO_RATE_LIMITED";
+    if (!this.handshakeTokens.take(from.host, now)) return "PROTO_RATE_LIMITED";
     if (this.sessions.size >= this.maxSessions) return "PROTO_RATE_LIMITED";
 
     const handshake = this.newHandshake(false);
@@ -712,27 +710,6 @@ export class Endpoint {
     s.nextPacketNumber += 1;
     const header = encodeDataHeader(s.remoteIndex, packetNumber);
     this.transmit(s.address, encodeData(header, s.send.sealWithNonce(packetNumber, header, payload)));
-    return true;
-  }
-
-  private takeHandshakeToken(host: string, now: number): boolean {
-    const rate = this.handshakesPerSecondPerHost;
-    const burst = Math.max(1, rate);
-    let bucket = this.buckets.get(host);
-    if (bucket === undefined) {
-      bucket = { tokens: burst, at: now };
-      if (this.buckets.size >= MAX_RATE_LIMITED_HOSTS) {
-        const oldest = this.buckets.keys().next().value;
-        if (oldest !== undefined) this.buckets.delete(oldest);
-      }
-    } else {
-      this.buckets.delete(host); // re-inserted below: Map order is recency order
-      bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) * rate) / 1000);
-      bucket.at = now;
-    }
-    this.buckets.set(host, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
     return true;
   }
 

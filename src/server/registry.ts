@@ -31,6 +31,7 @@ import {
   verifyPassword,
 } from "./accounts.js";
 import type { Store, StoredMessage } from "./store/store.js";
+import { type StunCounters, stunResponder } from "./stun-responder.js";
 
 export const DEFAULT_PORT = 7743;
 const MISSED_HEARTBEATS = 3;
@@ -67,6 +68,7 @@ export class Registry {
   private readonly wall: () => number;
   private readonly log: (line: string) => void;
   droppedMessages = 0;
+  readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0 };
 
   constructor(private readonly opts: RegistryOptions) {
     this.wall = opts.wallClock ?? Date.now;
@@ -91,6 +93,7 @@ export class Registry {
       },
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
       onClosed: (conn, reason) => this.onClosed(conn, reason),
+      onForeignDatagram: stunResponder(this.host, this.stun),
     };
   }
 

@@ -1,0 +1,14 @@
+/** The part of the `stun` package (a third-party STUN client, no bundled types) the tests use. */
+declare module "stun" {
+  import type { Socket } from "node:dgram";
+
+  export interface StunResponse {
+    getXorAddress(): { address: string; port: number; family: string } | undefined;
+    getAttribute(type: number): unknown;
+  }
+
+  export function request(
+    url: string,
+    options?: { socket?: Socket; retries?: number; timeout?: number },
+  ): Promise<StunResponse>;
+}
