@@ -1,0 +1,93 @@
+/**
+ * The NAT lab: two peers, each behind its own router, and a registry, joined by an
+ * "internet" router, all in network namespaces (see netns.ts for the naming and teardown
+ * rules). Every link is a veth pair; nothing touches the host's interfaces.
+ *
+ *   peer a 10.203.11.2 ── nat a (lan 10.203.11.1 | wan 10.203.101.2) ──┐
+ *                                                                      inet ── 10.203.100.2 registry
+ *   peer b 10.203.12.2 ── nat b (lan 10.203.12.1 | wan 10.203.102.2) ──┘
+ *
+ * A peer's first-hop router does what its `NatKind` says:
+ * - `none`: plain routing; the internet router knows the peer's subnet, so the peer's own
+ *   address is reachable from anywhere (a public host, or a routed office subnet);
+ * - `cone`: `MASQUERADE` (Linux keeps the source port when it is free, so one local socket
+ *   gets the same public mapping towards every destination: endpoint-independent mapping,
+ *   with conntrack's address-and-port-dependent filtering);
+ * - `symmetric`: `MASQUERADE --random-fully`, a fresh random port per destination.
+ *
+ * The internet router sits between the two NATs, so a datagram with TTL 2 from a peer passes
+ * its own NAT (opening the mapping there) and expires in transit before it reaches the other
+ * NAT, where it would otherwise create a conntrack entry that steals the mapping.
+ */
+
+import type { NetLab } from "./netns.js";
+
+export const NAT_KINDS = ["none", "cone", "symmetric"] as const;
+export type NatKind = (typeof NAT_KINDS)[number];
+
+export interface NatLabHost {
+  ns: string;
+  /** The host's own address. */
+  address: string;
+}
+
+export interface NatLabSide {
+  peer: NatLabHost;
+  router: NatLabHost & { kind: NatKind /** Its address on the internet side. */; wan: string };
+}
+
+export interface NatLab {
+  registry: NatLabHost;
+  internet: NatLabHost;
+  a: NatLabSide;
+  b: NatLabSide;
+}
+
+async function side(lab: NetLab, inet: string, name: "a" | "b", kind: NatKind): Promise<NatLabSide> {
+  const n = name === "a" ? 1 : 2;
+  const lan = `10.203.1${n}`;
+  const wan = `10.203.10${n}`;
+  const router = await lab.namespace(`nat-${name}`);
+  const peer = await lab.namespace(`peer-${name}`);
+  await lab.link(
+    { ns: inet, ifname: `to-${name}`, cidr: `${wan}.1/24` },
+    { ns: router, ifname: "wan0", cidr: `${wan}.2/24` },
+  );
+  await lab.link(
+    { ns: router, ifname: "lan0", cidr: `${lan}.1/24` },
+    { ns: peer, ifname: "eth0", cidr: `${lan}.2/24` },
+  );
+  await lab.sysctl(router, "net.ipv4.ip_forward", "1");
+  await lab.ip(router, "route", "add", "default", "via", `${wan}.1`);
+  await lab.ip(peer, "route", "add", "default", "via", `${lan}.1`);
+  if (kind === "none") {
+    await lab.ip(inet, "route", "add", `${lan}.0/24`, "via", `${wan}.2`);
+  } else {
+    const masquerade = ["-t", "nat", "-A", "POSTROUTING", "-o", "wan0", "-j", "MASQUERADE"];
+    if (kind === "symmetric") masquerade.push("--random-fully");
+    const r = await lab.exec(router, ["iptables", ...masquerade]);
+    if (r.code !== 0) throw new Error(`iptables in ${router}: ${r.stderr.trim()}`);
+  }
+  return {
+    peer: { ns: peer, address: `${lan}.2` },
+    router: { ns: router, address: `${lan}.1`, wan: `${wan}.2`, kind },
+  };
+}
+
+/** Builds the topology above with the given NAT on each side. */
+export async function buildNatLab(lab: NetLab, kinds: { a: NatKind; b: NatKind }): Promise<NatLab> {
+  const inet = await lab.namespace("inet");
+  const registry = await lab.namespace("registry");
+  await lab.link(
+    { ns: inet, ifname: "to-reg", cidr: "10.203.100.1/24" },
+    { ns: registry, ifname: "eth0", cidr: "10.203.100.2/24" },
+  );
+  await lab.sysctl(inet, "net.ipv4.ip_forward", "1");
+  await lab.ip(registry, "route", "add", "default", "via", "10.203.100.1");
+  return {
+    registry: { ns: registry, address: "10.203.100.2" },
+    internet: { ns: inet, address: "10.203.100.1" },
+    a: await side(lab, inet, "a", kinds.a),
+    b: await side(lab, inet, "b", kinds.b),
+  };
+}
