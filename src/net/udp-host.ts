@@ -12,6 +12,7 @@ import dgram from "node:dgram";
 import { performance } from "node:perf_hooks";
 import { HallwayError } from "../errors.js";
 import { type Address, Endpoint, type Identity, type SessionId } from "../protocol/endpoint.js";
+import { isProbe } from "../protocol/probe.js";
 import { Connection } from "../transfer/connection.js";
 import type { StreamCore } from "../transfer/file-transfer.js";
 
@@ -37,6 +38,8 @@ export interface UdpHostHandlers {
   onPoll?(): void;
   /** A datagram the session layer does not own (STUN); return true if handled. */
   onForeignDatagram?(bytes: Uint8Array, from: Address): boolean;
+  /** A connectivity probe (src/protocol/probe.ts); return true if handled. */
+  onProbe?(bytes: Uint8Array, from: Address): boolean;
 }
 
 export interface UdpHostOptions {
@@ -62,6 +65,9 @@ interface Live {
 
 export const now = (): number => performance.now();
 
+/** Linux's default IP TTL, restored after a low-TTL send. */
+const DEFAULT_TTL = 64;
+
 export class UdpHost {
   private readonly socket: dgram.Socket;
   private readonly endpoint: Endpoint;
@@ -73,6 +79,7 @@ export class UdpHost {
   handlers: UdpHostHandlers = {};
   /** Datagrams the socket layer dropped before any core saw them. */
   foreignDropped = 0;
+  private lowTtlPending = 0;
 
   constructor(private readonly opts: UdpHostOptions) {
     this.socket = dgram.createSocket({ type: "udp4" });
@@ -122,7 +129,9 @@ export class UdpHost {
   private onDatagram(msg: Buffer, from: Address): void {
     if (this.closed) return;
     const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
-    if ((bytes[0] ?? 0) & 0x80) {
+    if (isProbe(bytes)) {
+      if (!this.handlers.onProbe?.(bytes, from)) this.foreignDropped++;
+    } else if ((bytes[0] ?? 0) & 0x80) {
       this.endpoint.handleDatagram(bytes, from, now());
     } else if (!this.handlers.onForeignDatagram?.(bytes, from)) {
       this.foreignDropped++;
@@ -192,10 +201,28 @@ export class UdpHost {
     return this.live.has(conn.session);
   }
 
-  /** Send one datagram outside any session (STUN answers). Errors are ignored, as for all UDP. */
-  sendRaw(bytes: Uint8Array, to: Address): void {
+  /**
+   * Send one datagram outside any session (STUN answers, probes). Errors are ignored, as
+   * for all UDP. With `ttl`, the socket's TTL is lowered for this datagram only: dgram
+   * resolves the address on the next tick and sends then, so the default is restored on
+   * the tick after. Datagrams other code sends in the same synchronous run would go out
+   * with the low TTL too, so callers send low-TTL datagrams from a callback of their own
+   * (a timer or `setImmediate`), never from inside a message handler.
+   */
+  sendRaw(bytes: Uint8Array, to: Address, ttl?: number): void {
     if (this.closed) return;
+    if (ttl === undefined) {
+      this.socket.send(bytes, to.port, to.host, () => {});
+      return;
+    }
+    // Several low-TTL sends in one run: restore only after the last has gone out.
+    this.lowTtlPending++;
+    this.socket.setTTL(ttl);
     this.socket.send(bytes, to.port, to.host, () => {});
+    process.nextTick(() => {
+      this.lowTtlPending--;
+      if (this.lowTtlPending === 0 && !this.closed) this.socket.setTTL(DEFAULT_TTL);
+    });
   }
 
   /** Send a heartbeat PING on a connection. */

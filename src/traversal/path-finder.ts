@@ -1,0 +1,118 @@
+/**
+ * PathFinder: runs connection attempts' Punchers on a live UdpHost. It owns their timers,
+ * routes incoming probes to the attempt whose token they carry, and sends what the
+ * punchers ask for, low-TTL openers included.
+ *
+ * Sends happen from its own callbacks (timers and `setImmediate`), never inside the
+ * socket's message handling, because a low TTL applies to the whole socket for one tick
+ * (see `UdpHost.sendRaw`).
+ *
+ * After an attempt has a result it lingers for `lingerMs`, still answering the far side's
+ * requests: the far side may not have heard a response yet.
+ */
+
+import { now as monoNow, type UdpHost } from "../net/udp-host.js";
+import type { Address } from "../protocol/endpoint.js";
+import { decodeProbe, PROBE_TOKEN_BYTES } from "../protocol/probe.js";
+import type { RemoteCandidate } from "./candidates.js";
+import { Puncher, type PuncherOptions, type PunchResult } from "./puncher.js";
+
+export interface PathFinderOptions {
+  random: (n: number) => Uint8Array;
+  /** How long a decided attempt keeps answering probes, default 3000 ms. */
+  lingerMs?: number;
+  /** Puncher tuning (tests); the defaults are the documented ones. */
+  puncher?: Pick<PuncherOptions, "paceMs" | "roundGapMs" | "lowTtl" | "openerLeadMs" | "deadlineMs">;
+}
+
+interface Attempt {
+  puncher: Puncher;
+  done: (r: PunchResult) => void;
+  timer: NodeJS.Timeout | undefined;
+  decided: boolean;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+export class PathFinder {
+  private readonly attempts = new Map<string, Attempt>();
+  /** Probes for no known attempt, or malformed. */
+  dropped = 0;
+
+  constructor(
+    private readonly host: UdpHost,
+    private readonly opts: PathFinderOptions,
+  ) {}
+
+  /** Starts an attempt; resolves with the first path that answered, or a timeout. */
+  start(token: Uint8Array, candidates: readonly RemoteCandidate[]): Promise<PunchResult> {
+    if (token.length !== PROBE_TOKEN_BYTES) return Promise.resolve({ ok: false, reason: "timeout" });
+    const id = hex(token);
+    this.finish(id);
+    return new Promise((resolve) => {
+      const puncher = new Puncher({
+        token,
+        candidates,
+        now: monoNow(),
+        random: this.opts.random,
+        ...this.opts.puncher,
+      });
+      this.attempts.set(id, { puncher, done: resolve, timer: undefined, decided: false });
+      setImmediate(() => this.drive(id));
+    });
+  }
+
+  /** For `UdpHostHandlers.onProbe`. */
+  handleProbe(bytes: Uint8Array, from: Address): boolean {
+    const probe = decodeProbe(bytes);
+    const attempt = probe.ok ? this.attempts.get(hex(probe.value.token)) : undefined;
+    if (!probe.ok || !attempt) {
+      this.dropped++;
+      return true;
+    }
+    attempt.puncher.handleProbe(probe.value, from, monoNow());
+    const id = hex(probe.value.token);
+    setImmediate(() => this.drive(id));
+    return true;
+  }
+
+  /** Forgets every attempt (on shutdown). */
+  stop(): void {
+    for (const id of [...this.attempts.keys()]) this.finish(id);
+  }
+
+  private drive(id: string): void {
+    const attempt = this.attempts.get(id);
+    if (!attempt) return;
+    const { puncher } = attempt;
+    const t = monoNow();
+    const due = puncher.pollTimeout();
+    if (due !== undefined && due <= t) puncher.handleTimeout(t);
+    for (let out = puncher.pollTransmit(); out; out = puncher.pollTransmit()) {
+      this.host.sendRaw(out.bytes, out.to, out.ttl);
+    }
+    const result = puncher.result;
+    if (result && !attempt.decided) {
+      attempt.decided = true;
+      attempt.done(result);
+      if (attempt.timer) clearTimeout(attempt.timer);
+      attempt.timer = setTimeout(() => this.finish(id), this.opts.lingerMs ?? 3000);
+      attempt.timer.unref?.();
+      return;
+    }
+    if (attempt.decided) return;
+    const next = puncher.pollTimeout();
+    if (attempt.timer) clearTimeout(attempt.timer);
+    attempt.timer =
+      next === undefined ? undefined : setTimeout(() => this.drive(id), Math.max(0, next - monoNow()));
+    attempt.timer?.unref?.();
+  }
+
+  private finish(id: string): void {
+    const attempt = this.attempts.get(id);
+    if (!attempt) return;
+    if (attempt.timer) clearTimeout(attempt.timer);
+    this.attempts.delete(id);
+    if (!attempt.decided) attempt.done({ ok: false, reason: "timeout" });
+  }
+}
