@@ -53,6 +53,9 @@ export const ERROR_CODES = [
   "MSG_EMPTY",
   "MSG_UNKNOWN_RECIPIENT",
   "MSG_NOT_DELIVERED",
+  // Paths between peers (hole punching, relay).
+  "PEER_OFFLINE",
+  "PEER_UNREACHABLE",
   // Friends, groups, profiles and the registry's messaging policy.
   "FRIEND_SELF",
   "FRIEND_ALREADY",

@@ -17,7 +17,6 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { networkInterfaces } from "node:os";
 import { basename } from "node:path";
 import { asHallwayError, HallwayError } from "../errors.js";
 import type { PinStore } from "../net/data-dir.js";
@@ -40,6 +39,7 @@ import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import type { PeerEvent, Via } from "./events.js";
 import { FileTransfers } from "./file-transfers.js";
+import { PeerPaths } from "./paths.js";
 
 export interface PeerClientOptions {
   identity: Identity;
@@ -85,6 +85,7 @@ function fitsWire(name: string): boolean {
 export class PeerClient {
   private readonly host: UdpHost;
   private readonly transfers: FileTransfers;
+  private readonly paths: PeerPaths;
   private registry: HostedConnection | undefined;
   private state: "idle" | "connecting" | "ready" | "reconnecting" | "closed" = "idle";
   private nextRid = 1;
@@ -125,7 +126,14 @@ export class PeerClient {
       keepaliveMs: Math.min(this.heartbeatMs, 15_000),
       handshakeTimeoutMs: Math.min(this.requestTimeoutMs, 5_000),
     });
+    this.paths = new PeerPaths({
+      host: this.host,
+      registry: opts.server,
+      request: (body) => this.request(body),
+      random: (n) => new Uint8Array(randomBytes(n)),
+    });
     this.host.handlers = {
+      onProbe: (bytes, from) => this.paths.handleProbe(bytes, from),
       onEstablished: (conn) => this.onEstablished(conn),
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
       onClosed: (conn) => this.onClosed(conn),
@@ -218,14 +226,7 @@ export class PeerClient {
   }
 
   private hostAddresses(): Address[] {
-    const port = this.host.localPort;
-    const out: Address[] = [];
-    for (const list of Object.values(networkInterfaces())) {
-      for (const i of list ?? []) {
-        if (i.family === "IPv4" && !i.internal) out.push({ host: i.address, port });
-      }
-    }
-    return out.slice(0, 8);
+    return this.paths.hostCandidates(this.host.localPort);
   }
 
   private startHeartbeat(): void {
@@ -326,6 +327,7 @@ export class PeerClient {
         link.conn = conn;
         link.verified = true;
         this.peersByUser.set(user, link);
+        this.emit({ event: "path", peer: user, kind: this.paths.kindOf(user) ?? "direct" });
         for (const m of held) this.onPeerMessage(user, conn, m);
       })
       .catch((err) => {
@@ -386,6 +388,9 @@ export class PeerClient {
       }
       case "delivered":
         this.emit({ event: "delivered", id: msg.id });
+        return;
+      case "punch":
+        this.paths.onPunch(msg);
         return;
       default:
         return;
@@ -538,6 +543,11 @@ export class PeerClient {
     return data.data;
   }
 
+  /**
+   * A live session to `user`, or a new one: the registry coordinates a connect, the
+   * connectivity checks find the best path that answers, and the Noise handshake runs on it
+   * (the responder must hold the key the registry vouches for).
+   */
   private directTo(user: string, info: LookupData): Promise<HostedConnection> {
     const link = this.peersByUser.get(user);
     const key = info.publicKey ?? "";
@@ -549,25 +559,41 @@ export class PeerClient {
       return Promise.resolve(link.conn);
     }
     if (link?.connecting) return link.connecting;
-    const target = info.addresses[0] as Address;
     const fresh: PeerLink = { verified: true };
-    fresh.connecting = this.host
-      .connect(target, {
-        expectedRemoteKey: new Uint8Array(Buffer.from(key, "hex")),
-        payload: encodeControl({ t: "hello", user: this.user }),
-      })
-      .then((conn) => {
+    fresh.connecting = this.paths
+      .find(user)
+      .then(async (path) => {
+        const conn = await this.host.connect(path.address, {
+          expectedRemoteKey: new Uint8Array(Buffer.from(path.publicKey, "hex")),
+          payload: encodeControl({ t: "hello", user: this.user }),
+        });
         fresh.conn = conn;
         fresh.connecting = undefined;
         this.userBySession.set(conn.session, user);
+        this.emit({ event: "path", peer: user, kind: path.kind, ms: path.ms });
         return conn;
       })
       .catch((err) => {
-        this.peersByUser.delete(user);
+        if (this.peersByUser.get(user) === fresh) this.peersByUser.delete(user);
         throw err;
       });
     this.peersByUser.set(user, fresh);
     return fresh.connecting;
+  }
+
+  /** `{"cmd":"connect"}`: make sure there is a direct session to `user`, and say which path it took. */
+  async connect(toRaw: string): Promise<void> {
+    const to = toRaw.trim().toLowerCase();
+    if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
+    const link = this.peersByUser.get(to);
+    if (link?.conn && link.verified && this.host.isLive(link.conn)) {
+      this.emit({ event: "path", peer: to, kind: this.paths.kindOf(to) ?? "direct" });
+      return;
+    }
+    const info = await this.lookup(to);
+    if (info.status !== "online" || !info.publicKey)
+      throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
+    await this.directTo(to, info);
   }
 
   // ---- file transfer -----------------------------------------------------------------
@@ -644,6 +670,7 @@ export class PeerClient {
     }
     for (const p of this.requests.values()) clearTimeout(p.timer);
     this.transfers.stop();
+    this.paths.stop();
     await this.host.stop("bye");
   }
 }

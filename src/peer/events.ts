@@ -5,6 +5,7 @@
 
 import type { ErrorCode } from "../errors.js";
 import type { HistoryEntry, UserEntry } from "../protocol/control.js";
+import type { PathKind } from "../traversal/candidates.js";
 
 export type Via = "direct" | "relay" | "offline";
 
@@ -46,6 +47,8 @@ export type PeerEvent =
   | { event: "sent"; id: string; to: string; via: Via }
   | { event: "delivered"; id: string }
   | { event: "presence"; user: string; status: "online" | "offline" }
+  /** A direct session to `peer` is up, on this kind of path; `ms`: connect time (initiator). */
+  | { event: "path"; peer: string; kind: PathKind; ms?: number }
   | { event: "users"; users: UserEntry[] }
   | { event: "history"; with: string; messages: HistoryEntry[] }
   | { event: "error"; code: ErrorCode; message: string; id?: string; cmd?: string }

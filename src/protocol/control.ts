@@ -29,6 +29,8 @@ const text = z
   .refine((s) => utf8.encode(s).length <= MAX_TEXT_BYTES, "text too long");
 const address = z.object({ host: z.string().min(1).max(64), port: z.number().int().min(1).max(65535) });
 const hexKey = z.string().regex(/^[0-9a-f]{64}$/);
+const punchToken = z.string().regex(/^[0-9a-f]{32}$/);
+const candidate = z.object({ type: z.enum(["host", "srflx"]), address });
 
 export const chatMessage = z.object({
   id: msgId,
@@ -67,6 +69,7 @@ export const control = z.discriminatedUnion("t", [
   z.object({ t: z.literal("offline.send"), rid, msg: chatMessage }),
   z.object({ t: z.literal("offline.ack"), rid, ids: z.array(msgId).max(1000) }),
   z.object({ t: z.literal("history.append"), rid, msg: historyEntry }),
+  z.object({ t: z.literal("connect"), rid, to: name }),
   z.object({
     t: z.literal("history"),
     rid,
@@ -81,6 +84,13 @@ export const control = z.discriminatedUnion("t", [
   z.object({ t: z.literal("presence"), user: name, status: z.enum(["online", "offline"]), at: time }),
   z.object({ t: z.literal("offline.deliver"), msgs: z.array(chatMessage).max(1000) }),
   z.object({ t: z.literal("delivered"), id: msgId, at: time }),
+  z.object({
+    t: z.literal("punch"),
+    from: name,
+    token: punchToken,
+    publicKey: hexKey,
+    candidates: z.array(candidate).max(32),
+  }),
   // peer <-> peer
   z.object({ t: z.literal("hello"), user: name }),
   z.object({ t: z.literal("chat"), msg: chatMessage }),
@@ -101,6 +111,14 @@ export const lookupData = z.object({
 });
 export type LookupData = z.infer<typeof lookupData>;
 export const historyData = z.object({ messages: z.array(historyEntry).max(500) });
+/** The answer to `connect`: what the initiator's `punch` push would carry, for the target. */
+export const connectData = z.object({
+  peer: name,
+  token: punchToken,
+  publicKey: hexKey,
+  candidates: z.array(candidate).max(32),
+});
+export type ConnectData = z.infer<typeof connectData>;
 
 export function encodeControl(msg: Control): Uint8Array {
   return utf8.encode(JSON.stringify(msg));

@@ -11,10 +11,12 @@
  * session), so a client's offline messages are stored in the order it sent them.
  */
 
+import { randomBytes } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
 import { type HostedConnection, now as monoNow, UdpHost } from "../net/udp-host.js";
 import {
   type ChatMessage,
+  type ConnectData,
   type Control,
   type ControlOf,
   decodeControl,
@@ -194,6 +196,8 @@ export class Registry {
         await this.opts.store.appendHistory({ ...rest, to: normalizeUsername(rest.to), body: text });
         return undefined;
       }
+      case "connect":
+        return this.connect(s, msg);
       case "history": {
         const user = this.requireUser(s);
         const messages = await this.opts.store.history(user, normalizeUsername(msg.with), {
@@ -309,6 +313,37 @@ export class Registry {
     const user = await this.opts.store.getUser(name);
     if (!user) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user named '${name}'`);
     return { user: name, status: "offline", publicKey: user.publicKey, addresses: [] };
+  }
+
+  /**
+   * Registry-coordinated connect (docs/nat-traversal.md): both sides get the other's
+   * candidates and one fresh token at the same moment, the target as a `punch` push and the
+   * initiator as this answer, sent back to back.
+   */
+  private connect(s: ClientSession, msg: ControlOf<"connect">): ConnectData {
+    const user = this.requireUser(s);
+    const to = normalizeUsername(msg.to);
+    const target = this.online.get(to);
+    if (to === user) throw new HallwayError("PEER_UNREACHABLE", "that is you");
+    if (!target) throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
+    const token = randomBytes(16).toString("hex");
+    const candidatesOf = (c: ClientSession) => [
+      ...c.addresses.map((address) => ({ type: "host" as const, address })),
+      { type: "srflx" as const, address: c.conn.address },
+    ];
+    this.reply(target, {
+      t: "punch",
+      from: user,
+      token,
+      publicKey: Buffer.from(s.conn.remoteKey).toString("hex"),
+      candidates: candidatesOf(s),
+    });
+    return {
+      peer: to,
+      token,
+      publicKey: Buffer.from(target.conn.remoteKey).toString("hex"),
+      candidates: candidatesOf(target),
+    };
   }
 
   private async offlineSend(s: ClientSession, msg: ControlOf<"offline.send">): Promise<unknown> {

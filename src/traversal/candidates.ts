@@ -7,7 +7,8 @@
  *   which is its NAT's mapping when it sits behind one.
  *
  * The path a pair gives is, in order of preference:
- *   lan      the remote host address is on the subnet of one of our interfaces;
+ *   lan      the remote host address is on the subnet of one of our interfaces (or the
+ *            peer is on this machine: a loopback address);
  *   direct   a remote host address on another subnet (routed, no NAT on the way in);
  *   punched  the remote srflx address, reached through its NAT by hole punching;
  *   relay    nothing answered: the registry forwards (not a candidate; the fallback).
@@ -33,6 +34,11 @@ export interface RemoteCandidate {
 export interface LocalInterface {
   address: string;
   netmask: string;
+}
+
+/** Whether `host` is a loopback address or name. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Our non-internal IPv4 interfaces. */
@@ -92,11 +98,12 @@ export function rankCandidates(
     seen.add(key(c.address));
     const isHost =
       c.type === "host" || remote.some((o) => o.type === "host" && key(o.address) === key(c.address));
-    const kind: RemoteCandidate["kind"] = !isHost
-      ? "punched"
-      : local.some((i) => onSubnet(c.address.host, i))
-        ? "lan"
-        : "direct";
+    const kind: RemoteCandidate["kind"] =
+      isLoopbackHost(c.address.host) || (isHost && local.some((i) => onSubnet(c.address.host, i)))
+        ? "lan" // this machine, or our subnet
+        : isHost
+          ? "direct"
+          : "punched";
     ranked.push({ address: c.address, kind });
   }
   // Stable: candidates of one kind keep the order the peer gave them in.

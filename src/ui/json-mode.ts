@@ -31,6 +31,7 @@ const command = z.discriminatedUnion("cmd", [
   z.object({ cmd: z.literal("acceptFile"), id: transferId, dir: z.string().min(1).max(4096).optional() }),
   z.object({ cmd: z.literal("declineFile"), id: transferId }),
   z.object({ cmd: z.literal("cancelFile"), id: transferId }),
+  z.object({ cmd: z.literal("connect"), to: z.string().min(1).max(64) }),
   z.object({ cmd: z.literal("quit") }),
 ]);
 
@@ -123,6 +124,9 @@ export async function runJsonMode(client: PeerClient): Promise<number> {
           } catch (err) {
             printEvent(errorEvent(err, { cmd: cmd.cmd, id: cmd.id }));
           }
+          return;
+        case "connect":
+          client.connect(cmd.to).catch((err) => printEvent(errorEvent(err, { cmd: "connect" })));
           return;
         case "quit":
           void quit();

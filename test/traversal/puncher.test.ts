@@ -116,16 +116,18 @@ describe("Puncher answers", () => {
 });
 
 describe("rankCandidates", () => {
-  it("orders lan, direct, punched; a srflx equal to a host address is a host path", () => {
+  it("orders lan, direct, punched; a srflx equal to a host address is a host path, loopback is lan", () => {
     const remote: Candidate[] = [
       { type: "srflx", address: { host: "198.51.100.1", port: 9 } },
       { type: "host", address: { host: "172.16.5.5", port: 9 } },
       { type: "host", address: { host: "10.0.0.5", port: 9 } },
       { type: "srflx", address: { host: "10.0.0.5", port: 9 } },
+      { type: "srflx", address: { host: "127.0.0.1", port: 9 } },
     ];
     const ranked = rankCandidates(remote, [{ address: "10.0.0.1", netmask: "255.255.255.0" }]);
     expect(ranked).toEqual([
       { address: { host: "10.0.0.5", port: 9 }, kind: "lan" },
+      { address: { host: "127.0.0.1", port: 9 }, kind: "lan" },
       { address: { host: "172.16.5.5", port: 9 }, kind: "direct" },
       { address: { host: "198.51.100.1", port: 9 }, kind: "punched" },
     ]);

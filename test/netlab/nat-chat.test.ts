@@ -1,0 +1,99 @@
+/**
+ * NAT lab, the whole product: a registry on the "internet", alice behind NAT a and bob
+ * behind NAT b, real `hallway` processes. alice messages bob; the registry coordinates the
+ * connect, the peers punch, and the message goes direct on the path the pair allows. Where
+ * no direct path exists (a symmetric NAT facing anything but a public host), the message
+ * still arrives, through the registry.
+ *
+ * Recorded per pair, as the lab's report: delivered, path kind, and time to connect.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assertDistFresh, CliLab, type Json } from "./fixtures/lab-cli.js";
+import { requireLab } from "./lab-guard.js";
+import { buildNatLab, type NatKind, type NatLab } from "./nat-lab.js";
+import { NetLab } from "./netns.js";
+
+const lab = requireLab("chat between peers behind real Linux NAT", { commands: ["iptables"] });
+const STEP_MS = 20_000;
+const MESSAGES = 5;
+
+const PAIRS: Array<{ a: NatKind; b: NatKind }> = [
+  { a: "none", b: "none" },
+  { a: "none", b: "cone" },
+  { a: "cone", b: "none" },
+  { a: "none", b: "symmetric" },
+  { a: "cone", b: "cone" },
+  { a: "cone", b: "symmetric" },
+  { a: "symmetric", b: "symmetric" },
+];
+
+/**
+ * The path alice's connect must find, or "registry" where none exists yet. alice (a)
+ * initiates: she reaches a public bob at his own address (direct); a public alice reaches a
+ * NATed bob at the mapping his probes opened in his NAT (punched).
+ */
+function expected(a: NatKind, b: NatKind): "direct" | "punched" | "registry" {
+  if (b === "none") return "direct";
+  if (a === "none" || (a === "cone" && b === "cone")) return "punched";
+  return "registry";
+}
+
+describe.skipIf(!lab.canRun).each(PAIRS)(
+  "chat from behind $a NAT to behind $b NAT (network lab)",
+  (kinds) => {
+    let net: NetLab | undefined;
+    let nat: NatLab;
+    const cli = new CliLab();
+
+    beforeAll(async () => {
+      assertDistFresh();
+      net = await NetLab.create(`c${kinds.a[0]}${kinds.b[0]}`);
+      nat = await buildNatLab(net, kinds);
+    }, 60_000);
+
+    afterAll(async () => {
+      await cli.cleanup();
+      await net?.teardown();
+    });
+
+    const want = expected(kinds.a, kinds.b);
+    it(`delivers every message, ${want === "registry" ? "through the registry" : `on a ${want} path`}`, async () => {
+      const registry = await cli.server(nat.registry.ns, "registry", ["--no-mdns"]);
+      const server = ["--server", `${nat.registry.address}:${registry.port}`, "--register"];
+      const alice = cli.client(nat.a.peer.ns, "alice", server);
+      const bob = cli.client(nat.b.peer.ns, "bob", server);
+      await Promise.all([
+        alice.waitFor((e) => e.event === "ready", "alice ready", STEP_MS),
+        bob.waitFor((e) => e.event === "ready", "bob ready", STEP_MS),
+      ]);
+      await alice.waitFor((e) => e.event === "presence" && e.user === "bob", "bob online", STEP_MS);
+
+      for (let i = 0; i < MESSAGES; i++) alice.send({ cmd: "send", to: "bob", text: `hello ${i}` });
+      const received: Json[] = [];
+      for (let i = 0; i < MESSAGES; i++) {
+        received.push(
+          await bob.waitFor((e) => e.event === "message" && e.text === `hello ${i}`, `message ${i}`, STEP_MS),
+        );
+      }
+      expect(received.map((m) => m.from)).toEqual(Array(MESSAGES).fill("alice"));
+
+      const path = alice.events.find((e) => e.event === "path" && e.peer === "bob");
+      const via = received.map((m) => m.via);
+      if (want === "registry") {
+        expect(path).toBeUndefined();
+        expect(via).toEqual(Array(MESSAGES).fill("offline"));
+      } else {
+        expect(path).toMatchObject({ kind: want });
+        expect(via).toEqual(Array(MESSAGES).fill("direct"));
+        // bob's side names the path too, once the registry vouched for alice's key.
+        await bob.waitFor((e) => e.event === "path" && e.peer === "alice", "bob's path event", STEP_MS);
+      }
+      console.log(
+        `nat lab ${kinds.a}<->${kinds.b}: delivered ${received.length}/${MESSAGES}, path ${
+          path ? `${path.kind} in ${path.ms} ms` : "none (registry)"
+        }`,
+      );
+    }, 90_000);
+  },
+);
