@@ -469,6 +469,8 @@ export class FileTransfers {
     bytes = state === "done" ? t.size : this.bytesOf(t),
   ): void {
     const path = extra.path ?? (t.incoming && state === "accepted" ? t.incoming.partPath : undefined);
+    const ended = state === "done" || state === "failed" || state === "cancelled";
+    const retransmittedBytes = ended ? t.sender?.stats.channel.retransmittedBytes : undefined;
     this.opts.emit({
       event: "transfer",
       id: t.id,
@@ -481,6 +483,7 @@ export class FileTransfers {
       sha256: t.sha256,
       ...extra,
       ...(path === undefined ? {} : { path }),
+      ...(retransmittedBytes === undefined ? {} : { retransmittedBytes }),
     });
   }
 }
