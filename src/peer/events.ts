@@ -30,6 +30,8 @@ export interface TransferEvent {
   code?: ErrorCode;
   message?: string;
   by?: "local" | "peer";
+  /** Sender, when the transfer ends: chunk payload bytes sent more than once (loss repair). */
+  retransmittedBytes?: number;
 }
 
 export type PeerEvent =

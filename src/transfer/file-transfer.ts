@@ -86,8 +86,11 @@ export const BULK_DEFAULTS = {
   receiveWindowSegments: 1024,
   /** Chunks read ahead of the channel's transmissions. */
   feedAheadChunks: 16,
-  /** Chunks handed to the disk adapter and not yet durable, at most. */
-  writeBudgetChunks: 64,
+  /**
+   * Chunks handed to the disk adapter and not yet durable, at most (~4.7 MB held in memory):
+   * twice the peer adapter's fsync batch, so the next batch arrives while one is synced.
+   */
+  writeBudgetChunks: 4096,
 } as const;
 
 export function toHex(bytes: Uint8Array): string {

@@ -157,6 +157,8 @@ export interface ReliableChannelStats {
   retransmits: number;
   /** The part of `retransmits` triggered by SACK loss detection. */
   fastRetransmits: number;
+  /** Payload bytes of `retransmits`: what loss (or a spurious timeout) cost on the wire. */
+  retransmittedBytes: number;
   /** Segments received that were already acknowledged or buffered. */
   duplicatesDropped: number;
   /** Messages handed out by `pollMessage`. */
@@ -324,6 +326,7 @@ export class ReliableChannel {
     segmentsSent: 0,
     retransmits: 0,
     fastRetransmits: 0,
+    retransmittedBytes: 0,
     duplicatesDropped: 0,
     messagesDelivered: 0,
     outOfWindowDropped: 0,
@@ -698,6 +701,7 @@ export class ReliableChannel {
     if (retransmit) {
       this.lostCount--;
       this.counters.retransmits++;
+      this.counters.retransmittedBytes += seg.payload.length;
       if (seg.fastLost) this.counters.fastRetransmits++;
     } else {
       this.sentCount++;

@@ -14,9 +14,8 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import path from "node:path";
 import { it } from "vitest";
+import { findCommand, LAB_NAMESPACE_PREFIX } from "./netns.js";
 
 export interface LabNeeds {
   /** Commands the test runs besides `ip`, looked up on PATH (e.g. "iptables", "tc"). */
@@ -29,25 +28,8 @@ export interface LabStatus {
   why: string;
 }
 
-/** Every lab namespace is named `hwl-<pid>-…`; stale ones are recognised by a dead pid. */
-export const LAB_NAMESPACE_PREFIX = "hwl";
-
 const PROBE_TIMEOUT_MS = 5000;
 const cache = new Map<string, LabStatus>();
-
-export function findCommand(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
 
 function ip(args: readonly string[]): { ok: boolean; detail: string } {
   const r = spawnSync("ip", args, { encoding: "utf8", timeout: PROBE_TIMEOUT_MS });

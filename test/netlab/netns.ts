@@ -1,6 +1,7 @@
 /**
  * Building blocks for network labs: namespaces, veth pairs, bridges, addresses, routes,
- * sysctls, and processes run inside a namespace. Gate every lab on `requireLab` first.
+ * sysctls, and processes run inside a namespace. Gate every lab test on `requireLab`
+ * (lab-guard.ts) first. Nothing here imports the test runner, so benchmarks use it too.
  *
  * Nothing here touches the host's own interfaces. Links are created *inside* lab namespaces
  * (`ip -n NS link add … peer name … netns OTHER`), so not even a veth end appears in the
@@ -24,7 +25,26 @@
  */
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { LAB_NAMESPACE_PREFIX } from "./lab-guard.js";
+import { accessSync, constants } from "node:fs";
+import path from "node:path";
+
+/** Every lab namespace is named `hwl-<pid>-…`; stale ones are recognised by a dead pid. */
+export const LAB_NAMESPACE_PREFIX = "hwl";
+
+/** The executable `name` on PATH, or undefined. */
+export function findCommand(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
 
 const IP_TIMEOUT_MS = 10_000;
 const KILL_GRACE_MS = 2000;

@@ -308,6 +308,7 @@ describe("ReliableChannel over a simulated network", () => {
     expect(firstMismatch(b.received, msgs)).toBe(-1);
     expect(s.fastRetransmits, JSON.stringify(s)).toBe(1);
     expect(s.retransmits, JSON.stringify(s)).toBe(1);
+    expect(s.retransmittedBytes, JSON.stringify(s)).toBe(900);
     // Repaired within a few round trips, far sooner than the 300 ms initial timeout.
     expect(net.now).toBeLessThan(100);
   });
