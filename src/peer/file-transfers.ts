@@ -37,13 +37,18 @@ import {
   type TransferManifest,
 } from "../transfer/transfer-manifest.js";
 import type { PeerEvent, TransferEvent, TransferState } from "./events.js";
+import { ProgressMeter } from "./file-progress.js";
 import { IncomingFile, OutgoingFile, writeErrorCode } from "./file-store.js";
 
 const SYNC_BATCH_CHUNKS = 32;
 const SYNC_DELAY_MS = 10;
 /** ≤ 4 progress events per second per transfer. */
 const PROGRESS_INTERVAL_MS = 250;
-const MANIFEST_INTERVAL_MS = 1000;
+/**
+ * A killed receiver re-fetches what became durable after the last manifest: at most this much
+ * time of transfer (plus what was in flight). A manifest costs one small write and fsync.
+ */
+const MANIFEST_INTERVAL_MS = 250;
 /** How long a completed receiver keeps answering retransmitted chunks with ACKs. */
 const LINGER_MS = 2000;
 
@@ -65,6 +70,8 @@ interface Transfer {
   syncTimer?: NodeJS.Timeout;
   lastProgressAt: number;
   lastProgressBytes: number;
+  /** Set when the transfer is accepted: from then on events carry the byte counters. */
+  meter?: ProgressMeter;
   manifestAt: number;
   manifestChunks: number;
   /** A local write error's code, when more precise than the core's FILE_WRITE_FAILED. */
@@ -459,16 +466,29 @@ export class FileTransfers {
     if (bytes === t.lastProgressBytes) return;
     t.lastProgressAt = now;
     t.lastProgressBytes = bytes;
-    this.report(t, "progress", {}, bytes);
+    this.report(t, "progress", t.meter?.sample(now, bytes) ?? {}, bytes);
+  }
+
+  /** The byte counters of an accepted transfer (docs/cli.md defines them). */
+  private counters(t: Transfer): Pick<TransferEvent, "skippedBytes" | "sentBytes"> {
+    if (t.meter === undefined) return {};
+    if (t.sender) {
+      const s = t.sender.stats;
+      return { skippedBytes: s.skippedBytes, sentBytes: s.sentBytes };
+    }
+    return t.receiver ? { skippedBytes: t.receiver.stats.resumedBytes } : {};
   }
 
   private report(
     t: Transfer,
     state: TransferState,
-    extra: Partial<Pick<TransferEvent, "code" | "message" | "by" | "path">> = {},
+    extra: Partial<
+      Pick<TransferEvent, "code" | "message" | "by" | "path" | "bytesPerSecond" | "etaSeconds">
+    > = {},
     bytes = state === "done" ? t.size : this.bytesOf(t),
   ): void {
     const path = extra.path ?? (t.incoming && state === "accepted" ? t.incoming.partPath : undefined);
+    if (state === "accepted") t.meter = new ProgressMeter(Date.now(), bytes, t.size);
     this.opts.emit({
       event: "transfer",
       id: t.id,
@@ -479,6 +499,7 @@ export class FileTransfers {
       size: t.size,
       bytes,
       sha256: t.sha256,
+      ...this.counters(t),
       ...extra,
       ...(path === undefined ? {} : { path }),
     });

@@ -60,6 +60,7 @@ import {
 import { ReliableChannel, type ReliableChannelStats } from "./reliable-channel.js";
 import {
   ChunkSet,
+  chunkSetBytes,
   encodeManifest,
   manifestMatchesOffer,
   type TransferManifest,
@@ -90,6 +91,8 @@ export interface FileReceiverStats {
   chunkCount: number;
   /** Chunks held when accepting (resume). */
   resumedChunks: number;
+  /** File bytes of those chunks. */
+  resumedBytes: number;
   /** Chunks verified, durable and in the manifest. */
   durableChunks: number;
   /** Chunks accepted from the wire (CRC good, in range, new). */
@@ -117,6 +120,7 @@ export class FileReceiver implements StreamCore {
   private readonly chunkCount: number;
   private readonly have: ChunkSet;
   private readonly resumedChunks: number;
+  private readonly resumedBytes: number;
   private readonly readChunk: ((index: number) => Uint8Array) | undefined;
   private readonly writeBudgetChunks: number;
   private readonly channel: ReliableChannel;
@@ -138,6 +142,7 @@ export class FileReceiver implements StreamCore {
     }
     this.have = opts.resume?.have.clone() ?? new ChunkSet(this.chunkCount);
     this.resumedChunks = this.have.count;
+    this.resumedBytes = chunkSetBytes(this.have, offer.size, offer.chunkBytes);
     this.readChunk = opts.readChunk;
     if (this.have.count > 0 && this.readChunk === undefined) {
       throw new HallwayError("INTERNAL", "FileReceiver: resuming needs readChunk for the SHA-256");
@@ -172,6 +177,7 @@ export class FileReceiver implements StreamCore {
       ...this.counters,
       chunkCount: this.chunkCount,
       resumedChunks: this.resumedChunks,
+      resumedBytes: this.resumedBytes,
       durableChunks: this.have.count,
       crcErrors: channel.integrityDropped,
       pendingWrites: this.pending.size,

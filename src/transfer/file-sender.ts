@@ -45,7 +45,7 @@ import {
   toHex,
 } from "./file-transfer.js";
 import { ReliableChannel, type ReliableChannelStats } from "./reliable-channel.js";
-import { ChunkSet } from "./transfer-manifest.js";
+import { ChunkSet, chunkSetBytes } from "./transfer-manifest.js";
 
 export interface FileSenderOptions {
   /** Transfer id: 8–64 characters of [A-Za-z0-9_-], unique per sender. */
@@ -74,6 +74,13 @@ export interface FileSenderStats {
   chunkCount: number;
   /** Chunks the receiver already held when it accepted. */
   skippedChunks: number;
+  /** File bytes of those chunks: what the resume saved. */
+  skippedBytes: number;
+  /**
+   * File bytes (chunk payloads, not headers) put on the wire: first transmissions and every
+   * retransmission. Minus the bytes this transfer had to deliver, it is what was sent twice.
+   */
+  sentBytes: number;
   /** Distinct chunks read and queued on the channel. */
   chunksQueued: number;
   /** Chunks acknowledged by the receiver's window (not yet durable). */
@@ -91,6 +98,7 @@ export class FileSender implements StreamCore {
   private have: ChunkSet;
   private nextIndex = 0;
   private chunksQueued = 0;
+  private sentBytes = 0;
   private readonly control: FileControl[] = [];
   private readonly events: FileTransferEvent[] = [];
 
@@ -146,6 +154,8 @@ export class FileSender implements StreamCore {
     return {
       chunkCount: this.chunkCount,
       skippedChunks: this.have.count,
+      skippedBytes: chunkSetBytes(this.have, this.offer.size, this.offer.chunkBytes),
+      sentBytes: this.sentBytes,
       chunksQueued: this.chunksQueued,
       chunksAcknowledged: channel.deliveredSegments,
       channel,
@@ -215,7 +225,9 @@ export class FileSender implements StreamCore {
     if (!this.sending) return undefined;
     this.feed(now);
     if (!this.sending) return undefined;
-    return this.channel.pollFrame(now, maxBytes);
+    const frame = this.channel.pollFrame(now, maxBytes);
+    if (frame?.type === "segment") this.sentBytes += Math.max(0, frame.payload.length - CHUNK_HEADER_BYTES);
+    return frame;
   }
 
   pollTimeout(): number | undefined {

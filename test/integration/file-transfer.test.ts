@@ -1,8 +1,8 @@
 /**
  * File transfer end to end with real processes and real UDP on loopback: a few MB from
  * alice to bob with `--accept-files` (SHA-256 equal, no `.part` or manifest left), a hostile
- * offered name that must land inside the download directory, decline, cancel, and a resume
- * after the receiving process is killed.
+ * offered name that must land inside the download directory, decline, cancel, and a 50 MB
+ * resume after the receiving process is killed, measured by the sender's own counters.
  */
 
 import { createHash, randomBytes } from "node:crypto";
@@ -138,22 +138,22 @@ describe("file transfer", () => {
     expect(existsSync(join(dir, "big.bin"))).toBe(false);
   });
 
-  it("resumes from the manifest after the receiver is killed", async () => {
+  it("resumes 50 MB after the receiver is killed at 40%, sending less than 25% twice", async () => {
     const inbox = tempDir("inbox");
     const bobDir = tempDir("bob");
     const { alice, bob, port } = await pair(["--accept-files", inbox], bobDir);
-    const data = new Uint8Array(randomBytes(48 * 1024 * 1024));
+    const size = 50 * 1024 * 1024;
+    const data = new Uint8Array(randomBytes(size));
     const src = join(tempDir("src"), "big.bin");
     writeFileSync(src, data);
 
     alice.send({ cmd: "sendFile", to: "bob", path: src });
     const first = await bob.waitFor((e) => e.event === "transfer" && e.state === "accepted", "accepted");
-    const manifest = join(inbox, "big.bin.part.manifest");
-    const deadline = Date.now() + 30_000;
-    while (!existsSync(manifest)) {
-      if (Date.now() > deadline) throw new Error("no manifest written");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await bob.waitFor(
+      (e) => isTransfer(first.id, "progress")(e) && (e.bytes as number) >= 0.4 * size,
+      "40% durable at bob",
+      60_000,
+    );
     await bob.kill("SIGKILL");
     expect(bob.events.some(isTransfer(first.id, "done"))).toBe(false);
     const lost = await alice.waitFor(isTransfer(first.id, "failed"), "alice sees bob go", 20_000);
@@ -166,6 +166,8 @@ describe("file transfer", () => {
     const away = await alice.waitFor((e) => e.event === "error" && e.cmd === "sendFile", "bob away");
     expect(away.code).toBe("FILE_PEER_UNREACHABLE");
 
+    // The same data directory and download directory: the .part and its manifest are there.
+    expect(existsSync(join(inbox, "big.bin.part.manifest"))).toBe(true);
     const bob2 = startClient("bob", port, bobDir, ["--accept-files", inbox]);
     await bob2.waitFor((e) => e.event === "ready", "bob ready again");
     await alice.waitForCount(
@@ -181,11 +183,42 @@ describe("file transfer", () => {
     );
     const id = offers[1]?.id;
     const accepted = await alice.waitFor(isTransfer(id, "accepted"), "re-accepted");
-    // The receiver held part of the file already: the sender skipped it.
-    expect(accepted.bytes as number).toBeGreaterThan(0);
     const done = await bob2.waitFor(isTransfer(id, "done"), "resumed done", 90_000);
+    const sent = await alice.waitFor(isTransfer(id, "done"), "alice done", 15_000);
     expect(done.path).toBe(join(inbox, "big.bin"));
     expect(sha256(readFileSync(join(inbox, "big.bin")))).toBe(sha256(data));
     expect(readdirSync(inbox)).toEqual(["big.bin"]);
-  }, 120_000);
+
+    // The receiver held part of the file already: both sides say so, and the sender skipped it.
+    const skipped = accepted.skippedBytes as number;
+    expect(skipped).toBeGreaterThan(0.3 * size);
+    expect(skipped).toBe(accepted.bytes);
+    expect(bob2.events.find(isTransfer(id, "accepted"))?.skippedBytes).toBe(skipped);
+    // Sent twice: chunk bytes on the wire over both attempts, retransmissions included,
+    // beyond the one copy of the file that had to cross.
+    const sentFirst = lost.sentBytes as number;
+    const sentSecond = sent.sentBytes as number;
+    expect(sentSecond).toBeGreaterThanOrEqual(size - skipped);
+    const sentTwice = sentFirst + sentSecond - size;
+    console.log(
+      `resume: attempt 1 sent ${sentFirst} B, receiver kept ${skipped} B (${((100 * skipped) / size).toFixed(1)}%), attempt 2 sent ${sentSecond} B; sent twice ${sentTwice} B = ${((100 * sentTwice) / size).toFixed(1)}% of ${size} B`,
+    );
+    expect(sentTwice).toBeGreaterThanOrEqual(0);
+    expect(sentTwice).toBeLessThan(0.25 * size);
+
+    // Both sides saw progress with a rate and an ETA, and bytes that only grow.
+    for (const p of [alice, bob2]) {
+      const progress = p.events.filter(isTransfer(id, "progress"));
+      expect(progress.length, p.name).toBeGreaterThan(0);
+      for (const e of progress) {
+        expect(e.bytesPerSecond, p.name).toBeGreaterThanOrEqual(0);
+        expect(e.etaSeconds === null || (e.etaSeconds as number) >= 0, p.name).toBe(true);
+      }
+      expect(progress.some((e) => (e.bytesPerSecond as number) > 0 && typeof e.etaSeconds === "number")).toBe(
+        true,
+      );
+      const bytes = progress.map((e) => e.bytes as number);
+      expect([...bytes].sort((a, b) => a - b)).toEqual(bytes);
+    }
+  }, 180_000);
 });
