@@ -29,9 +29,10 @@ const isTransfer = (id: unknown, state: string) => (e: Json) =>
 async function pair(
   bobExtra: string[],
   bobDir = tempDir("bob"),
+  aliceDir = tempDir("alice"),
 ): Promise<{ alice: Proc; bob: Proc; port: number }> {
   const reg = await startRegistry(tempDir("registry"));
-  const alice = startClient("alice", reg.port, tempDir("alice"), ["--register"]);
+  const alice = startClient("alice", reg.port, aliceDir, ["--register"]);
   await alice.waitFor((e) => e.event === "ready", "alice ready");
   const bob = startClient("bob", reg.port, bobDir, ["--register", ...bobExtra]);
   await bob.waitFor((e) => e.event === "ready", "bob ready");
@@ -220,5 +221,55 @@ describe("file transfer", () => {
       const bytes = progress.map((e) => e.bytes as number);
       expect([...bytes].sort((a, b) => a - b)).toEqual(bytes);
     }
+  }, 180_000);
+
+  it("resumes from the receiver's manifest after the sender is killed and sends the file again", async () => {
+    const inbox = tempDir("inbox");
+    const aliceDir = tempDir("alice");
+    const { alice, bob, port } = await pair(["--accept-files", inbox], tempDir("bob"), aliceDir);
+    const size = 20 * 1024 * 1024;
+    const data = new Uint8Array(randomBytes(size));
+    const src = join(tempDir("src"), "video.bin");
+    writeFileSync(src, data);
+
+    alice.send({ cmd: "sendFile", to: "bob", path: src });
+    const first = await bob.waitFor((e) => e.event === "transfer" && e.state === "accepted", "accepted");
+    await bob.waitFor(
+      (e) => isTransfer(first.id, "progress")(e) && (e.bytes as number) >= 0.4 * size,
+      "40% durable at bob",
+      60_000,
+    );
+    await alice.kill("SIGKILL");
+    // bob learns from the registry that alice is gone: the transfer fails, the partial file stays.
+    const lost = await bob.waitFor(isTransfer(first.id, "failed"), "bob sees alice go", 20_000);
+    expect(lost).toMatchObject({ code: "FILE_PEER_LOST", by: "peer" });
+    expect(readdirSync(inbox).sort()).toEqual(["video.bin.part", "video.bin.part.manifest"]);
+
+    // The user starts alice again on the same data directory and sends the same file.
+    const alice2 = startClient("alice", port, aliceDir);
+    await alice2.waitFor((e) => e.event === "ready", "alice ready again");
+    await alice2.waitFor(
+      (e) => e.event === "presence" && e.user === "bob" && e.status === "online",
+      "bob online for alice",
+    );
+    alice2.send({ cmd: "sendFile", to: "bob", path: src });
+    const offered = await alice2.waitFor((e) => e.event === "transfer" && e.state === "offered", "re-offer");
+    const accepted = await alice2.waitFor(isTransfer(offered.id, "accepted"), "re-accepted");
+    const done = await bob.waitFor(isTransfer(offered.id, "done"), "resumed done", 90_000);
+    const sent = await alice2.waitFor(isTransfer(offered.id, "done"), "alice done", 15_000);
+    expect(done.path).toBe(join(inbox, "video.bin"));
+    expect(sha256(readFileSync(join(inbox, "video.bin")))).toBe(sha256(data));
+    expect(readdirSync(inbox)).toEqual(["video.bin"]);
+
+    // Everything bob had made durable before alice died was skipped, not sent again.
+    const skipped = accepted.skippedBytes as number;
+    expect(skipped).toBeGreaterThanOrEqual(0.4 * size);
+    expect(bob.events.find(isTransfer(offered.id, "accepted"))?.skippedBytes).toBe(skipped);
+    const sentSecond = sent.sentBytes as number;
+    expect(sentSecond).toBeGreaterThanOrEqual(size - skipped);
+    console.log(
+      `sender killed: bob kept ${skipped} B (${((100 * skipped) / size).toFixed(1)}%), the new alice sent ${sentSecond} B for the ${size - skipped} B missing`,
+    );
+    expect(sentSecond).toBeLessThan(size - skipped + 0.05 * size);
   }, 180_000);
 });
