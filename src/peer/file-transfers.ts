@@ -226,6 +226,7 @@ export class FileTransfers {
 
   private handleOffer(peer: string, conn: HostedConnection, offer: FileOffer): void {
     if (this.transfers.has(offer.id)) return; // a duplicate (or a colliding id): the first one counts
+    this.supersede(peer, conn, offer);
     const receiver = new FileReceiver({ offer });
     if (
       !this.host.isPeerStream(conn, offer.stream) ||
@@ -249,6 +250,26 @@ export class FileTransfers {
         const e = err instanceof HallwayError ? err : new HallwayError("INTERNAL", String(err));
         this.opts.emit({ event: "error", code: e.code, message: e.message, id: t.id });
       }
+    }
+  }
+
+  /**
+   * The peer offers, on a newer session, content we are still receiving on an older one: the
+   * old session is dead on the peer's side (its path went away long enough for the peer to
+   * give up, while ours has not timed out yet). That transfer ends as a lost session, keeping
+   * its partial file and writing its manifest, so that this offer can resume from it.
+   */
+  private supersede(peer: string, conn: HostedConnection, offer: FileOffer): void {
+    for (const t of [...this.transfers.values()]) {
+      if (t.done || t.direction !== "receive" || t.peer !== peer || t.conn.session === conn.session) continue;
+      if (t.sha256 !== offer.sha256 || t.size !== offer.size || t.chunkBytes !== offer.chunkBytes) continue;
+      this.finishFailed(
+        t,
+        "FILE_PEER_LOST",
+        "the peer offered the file again on a new session",
+        "peer",
+        true,
+      );
     }
   }
 
