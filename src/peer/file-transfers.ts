@@ -74,8 +74,6 @@ interface Transfer {
   meter?: ProgressMeter;
   manifestAt: number;
   manifestChunks: number;
-  /** A local write error's code, when more precise than the core's FILE_WRITE_FAILED. */
-  writeCode?: "FILE_DISK_FULL" | "FILE_WRITE_FAILED";
   done: boolean;
 }
 
@@ -141,8 +139,9 @@ export class FileTransfers {
     const t = this.offered(id);
     let receiver = t.receiver as FileReceiver;
     const target = dir ?? this.opts.downloadDir;
+    let resumed: ReturnType<FileTransfers["findPartial"]>;
     try {
-      const resumed = this.findPartial(t, receiver.offer, target);
+      resumed = this.findPartial(t, receiver.offer, target);
       if (resumed) {
         t.incoming = resumed.file;
         receiver = resumed.receiver;
@@ -151,8 +150,14 @@ export class FileTransfers {
       } else {
         t.incoming = IncomingFile.create(target, t.name);
       }
+      // A manifest from the start: on a full disk it is rewritten in place, needing no new space.
+      t.incoming.saveManifest(receiver.manifest());
     } catch (err) {
       const code = err instanceof HallwayError ? err.code : writeErrorCode(err);
+      // A partial file of an earlier transfer stays for later; one made just now goes.
+      if (resumed) t.incoming?.closeFd();
+      else t.incoming?.discard();
+      t.incoming = undefined;
       receiver.decline("cannot store the file");
       if (flush) this.host.flush();
       throw new HallwayError(code, `cannot store ${t.name}: ${(err as Error).message}`);
@@ -346,8 +351,7 @@ export class FileTransfers {
         file.write(w.offsetBytes, w.bytes);
         t.unsynced.push(w.index);
       } catch (err) {
-        t.writeCode = writeErrorCode(err);
-        receiver.handleWriteFailed(w.index, (err as NodeJS.ErrnoException).code ?? String(err), 0);
+        this.writeFailed(receiver, w.index, err);
         return;
       }
       if (t.unsynced.length >= SYNC_BATCH_CHUNKS) this.syncNow(t, receiver, file);
@@ -369,8 +373,7 @@ export class FileTransfers {
     try {
       file.sync();
     } catch (err) {
-      t.writeCode = writeErrorCode(err);
-      receiver.handleWriteFailed(batch[0] ?? 0, (err as NodeJS.ErrnoException).code ?? String(err), 0);
+      this.writeFailed(receiver, batch[0] ?? 0, err);
       return;
     }
     // May pull more chunks from the channel; the caller's loop writes them.
@@ -379,6 +382,11 @@ export class FileTransfers {
     if (receiver.state === "transferring" && now - t.manifestAt >= MANIFEST_INTERVAL_MS) {
       this.saveManifest(t, receiver, file);
     }
+  }
+
+  private writeFailed(receiver: FileReceiver, index: number, err: unknown): void {
+    const detail = (err as NodeJS.ErrnoException).code ?? String(err);
+    receiver.handleWriteFailed(index, detail, 0, writeErrorCode(err));
   }
 
   private saveManifest(t: Transfer, receiver: FileReceiver, file: IncomingFile): void {
@@ -401,11 +409,10 @@ export class FileTransfers {
       case "completed":
         this.complete(t);
         return;
-      case "ended": {
-        const code = e.code === "FILE_WRITE_FAILED" && e.by === "local" ? (t.writeCode ?? e.code) : e.code;
-        this.finishFailed(t, code, e.message, e.by, false);
+      case "ended":
+        // A full disk keeps what is durable: once there is room, the same offer resumes.
+        this.finishFailed(t, e.code, e.message, e.by, e.code === "FILE_DISK_FULL");
         return;
-      }
     }
   }
 
@@ -442,8 +449,14 @@ export class FileTransfers {
     if (t.incoming) {
       try {
         if (keepPartial && t.receiver) {
-          t.incoming.sync();
-          for (const index of t.unsynced) t.receiver.handleDurable(index, 0);
+          try {
+            t.incoming.sync();
+            for (const index of t.unsynced) t.receiver.handleDurable(index, 0);
+          } catch {
+            // Not durable, so not in the manifest: a resume fetches those chunks again.
+          }
+          // Lists only durable chunks; if even this small write fails (a full disk), the
+          // previous manifest, also true, stays.
           t.incoming.saveManifest(t.receiver.manifest());
           t.incoming.closeFd();
         } else {

@@ -249,10 +249,18 @@ export class FileReceiver implements StreamCore {
     this.checkComplete();
   }
 
-  /** The disk adapter could not write a chunk: the transfer fails. */
-  handleWriteFailed(index: number, message: string, _now: number): void {
+  /**
+   * The disk adapter could not write or sync a chunk: the transfer fails, and the sender is
+   * told why (`FILE_DISK_FULL` for a full disk or quota, else `FILE_WRITE_FAILED`).
+   */
+  handleWriteFailed(
+    index: number,
+    message: string,
+    _now: number,
+    code: "FILE_WRITE_FAILED" | "FILE_DISK_FULL" = "FILE_WRITE_FAILED",
+  ): void {
     if (this.terminal) return;
-    this.fail("FILE_WRITE_FAILED", `chunk ${index}: ${message}`);
+    this.fail(code, `chunk ${index}: ${message}`);
   }
 
   /** The resume state: verified, durable chunks, as sidecar-manifest bytes. */

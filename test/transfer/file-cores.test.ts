@@ -342,7 +342,7 @@ describe("FileReceiver", () => {
     expect(r.stats).toMatchObject({ resumedChunks: 3, durableChunks: 6, readBacks: 3 });
   });
 
-  it("a write failure ends the transfer with FILE_WRITE_FAILED; a peer's cancel ends it by peer", () => {
+  it("a write failure ends the transfer with FILE_WRITE_FAILED or FILE_DISK_FULL; a peer's cancel ends it by peer", () => {
     const file = makeFile(18, 2 * CHUNK);
     const r = new FileReceiver({ offer: offerOf(file) });
     r.accept();
@@ -352,6 +352,13 @@ describe("FileReceiver", () => {
     expect(controls(r)).toMatchObject([
       { t: "file.cancel", code: "FILE_WRITE_FAILED", message: "chunk 0: ENOSPC" },
     ]);
+    // A full disk is told to the sender as such.
+    const full = new FileReceiver({ offer: offerOf(file) });
+    full.accept();
+    controls(full);
+    full.handleWriteFailed(1, "ENOSPC", 0, "FILE_DISK_FULL");
+    expect(full.pollEvent()).toMatchObject({ type: "ended", code: "FILE_DISK_FULL", by: "local" });
+    expect(controls(full)).toMatchObject([{ t: "file.cancel", code: "FILE_DISK_FULL" }]);
     const p = new FileReceiver({ offer: offerOf(file) });
     p.handleControl({ t: "file.cancel", id: ID, code: "FILE_CANCELLED", message: "bye" }, 0);
     expect(p.pollEvent()).toEqual({ type: "ended", code: "FILE_CANCELLED", by: "peer", message: "bye" });
