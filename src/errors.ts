@@ -19,6 +19,7 @@ export const FILE_END_CODES = [
   "FILE_READ_FAILED",
   "FILE_WRITE_FAILED",
   "FILE_DISK_FULL",
+  "FILE_OFFER_EXPIRED",
 ] as const;
 
 export const ERROR_CODES = [

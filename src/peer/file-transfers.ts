@@ -25,7 +25,7 @@
 
 import { randomBytes } from "node:crypto";
 import { HallwayError } from "../errors.js";
-import type { HostedConnection, UdpHost } from "../net/udp-host.js";
+import { type HostedConnection, now as hostNow, type UdpHost } from "../net/udp-host.js";
 import { chunkLengthOf, DEFAULT_CHUNK_BYTES } from "../protocol/file-chunk.js";
 import { encodeFileControl, type FileControl, type FileOffer } from "../protocol/file-offer.js";
 import { FileReceiver } from "../transfer/file-receiver.js";
@@ -49,6 +49,8 @@ const PROGRESS_INTERVAL_MS = 250;
  * time of transfer (plus what was in flight). A manifest costs one small write and fsync.
  */
 const MANIFEST_INTERVAL_MS = 250;
+/** How long an offer waits for an answer before both sides end it with FILE_OFFER_EXPIRED. */
+export const OFFER_TIMEOUT_MS = 10 * 60_000;
 /** How long a completed receiver keeps answering retransmitted chunks with ACKs. */
 const LINGER_MS = 2000;
 
@@ -85,6 +87,8 @@ export interface FileTransfersOptions {
   /** Where `accept` without a directory puts files. */
   downloadDir: string;
   chunkBytes?: number;
+  /** Default OFFER_TIMEOUT_MS. */
+  offerTimeoutMs?: number;
 }
 
 export class FileTransfers {
@@ -116,6 +120,7 @@ export class FileTransfers {
         sha256: file.sha256,
         chunkBytes,
         readChunk: (i) => file.read(i * chunkBytes, chunkLengthOf(i, file.sizeBytes, chunkBytes)),
+        offerExpiresAt: this.offerExpiresAt(),
       });
     } catch (err) {
       file.close();
@@ -232,7 +237,7 @@ export class FileTransfers {
   private handleOffer(peer: string, conn: HostedConnection, offer: FileOffer): void {
     if (this.transfers.has(offer.id)) return; // a duplicate (or a colliding id): the first one counts
     this.supersede(peer, conn, offer);
-    const receiver = new FileReceiver({ offer });
+    const receiver = new FileReceiver({ offer, offerExpiresAt: this.offerExpiresAt() });
     if (
       !this.host.isPeerStream(conn, offer.stream) ||
       !this.host.attachStream(conn, offer.stream, receiver)
@@ -323,6 +328,11 @@ export class FileTransfers {
       manifestChunks: 0,
       done: false,
     };
+  }
+
+  /** In the host's clock, which drives the cores' timers. */
+  private offerExpiresAt(): number {
+    return hostNow() + (this.opts.offerTimeoutMs ?? OFFER_TIMEOUT_MS);
   }
 
   private offered(id: string): Transfer {

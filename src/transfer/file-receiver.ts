@@ -6,7 +6,7 @@
  * -------------
  *
  *     offered ──accept()──► transferring ──every chunk durable, SHA-256 matches──► completed
- *        │ decline()            │
+ *        │ decline(), expiry    │
  *        ▼                      │ cancel(), file.cancel, SHA-256 mismatch, write failure,
  *      ended ◄──────────────────┘ protocol violation
  *
@@ -78,6 +78,11 @@ export interface FileReceiverOptions {
   writeBudgetChunks?: number;
   receiveWindowSegments?: number;
   ackDelayMs?: number;
+  /**
+   * When (in the caller's clock) an offer the user has not answered expires: it ends with
+   * FILE_OFFER_EXPIRED and the sender is told. Default: never.
+   */
+  offerExpiresAt?: number;
 }
 
 /** One verified chunk for the disk adapter: write `bytes` at `offsetBytes`, then `handleDurable(index)`. */
@@ -124,6 +129,7 @@ export class FileReceiver implements StreamCore {
   private readonly readChunk: ((index: number) => Uint8Array) | undefined;
   private readonly writeBudgetChunks: number;
   private readonly channel: ReliableChannel;
+  private readonly offerExpiresAt: number | undefined;
   private mode: FileTransferState = "offered";
   private readonly pending = new Map<number, PendingChunk>();
   private writeQueue: number[] = [];
@@ -148,6 +154,7 @@ export class FileReceiver implements StreamCore {
       throw new HallwayError("INTERNAL", "FileReceiver: resuming needs readChunk for the SHA-256");
     }
     this.writeBudgetChunks = Math.max(1, opts.writeBudgetChunks ?? BULK_DEFAULTS.writeBudgetChunks);
+    this.offerExpiresAt = opts.offerExpiresAt;
     const chunkMessageBytes = CHUNK_HEADER_BYTES + offer.chunkBytes;
     this.channel = new ReliableChannel({
       stream: offer.stream,
@@ -294,10 +301,15 @@ export class FileReceiver implements StreamCore {
   }
 
   pollTimeout(): number | undefined {
+    if (this.mode === "offered") return this.offerExpiresAt;
     return this.mode === "ended" ? undefined : this.channel.pollTimeout();
   }
 
   handleTimeout(now: number): void {
+    if (this.mode === "offered" && this.offerExpiresAt !== undefined && now >= this.offerExpiresAt) {
+      this.fail("FILE_OFFER_EXPIRED", "the offer was not answered in time");
+      return;
+    }
     if (this.mode !== "ended") this.channel.handleTimeout(now);
   }
 

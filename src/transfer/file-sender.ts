@@ -9,6 +9,7 @@
  *     transferring ──────── every queued chunk acknowledged ───► finishing
  *     transferring, finishing ── file.done ────────────────────► completed
  *     offered ───────────── file.decline ────────────────────► ended (FILE_DECLINED)
+ *     offered ───────────── `offerExpiresAt` passes ──────────► ended (FILE_OFFER_EXPIRED)
  *     not yet completed ─── cancel(), file.cancel, a failure ──► ended (its code)
  *
  * `file.done` may overtake the last ACKs (it travels on stream 0), so it completes the
@@ -61,6 +62,11 @@ export interface FileSenderOptions {
   chunkBytes?: number;
   /** Bytes of chunk `index`: exactly `chunkBytes`, or fewer for the last chunk. */
   readChunk: (index: number) => Uint8Array;
+  /**
+   * When (in the caller's clock) an offer nobody answered expires: the transfer ends with
+   * FILE_OFFER_EXPIRED and the receiver is told. Default: never.
+   */
+  offerExpiresAt?: number;
   /** Default: a fresh BbrCongestionController. */
   congestion?: CongestionController;
   sendWindowSegments?: number;
@@ -94,6 +100,7 @@ export class FileSender implements StreamCore {
   private readonly readChunk: (index: number) => Uint8Array;
   private readonly feedAheadChunks: number;
   private readonly channel: ReliableChannel;
+  private readonly offerExpiresAt: number | undefined;
   private mode: FileTransferState = "offered";
   private have: ChunkSet;
   private nextIndex = 0;
@@ -124,6 +131,7 @@ export class FileSender implements StreamCore {
     this.offer = offer.data;
     this.chunkCount = chunkCountOf(opts.sizeBytes, chunkBytes);
     this.readChunk = opts.readChunk;
+    this.offerExpiresAt = opts.offerExpiresAt;
     this.feedAheadChunks = Math.max(1, opts.feedAheadChunks ?? BULK_DEFAULTS.feedAheadChunks);
     this.have = new ChunkSet(0);
     this.channel = new ReliableChannel({
@@ -231,10 +239,15 @@ export class FileSender implements StreamCore {
   }
 
   pollTimeout(): number | undefined {
+    if (this.mode === "offered") return this.offerExpiresAt;
     return this.sending ? this.channel.pollTimeout() : undefined;
   }
 
   handleTimeout(now: number): void {
+    if (this.mode === "offered" && this.offerExpiresAt !== undefined && now >= this.offerExpiresAt) {
+      this.fail("FILE_OFFER_EXPIRED", "nobody answered the offer in time");
+      return;
+    }
     if (this.sending) this.channel.handleTimeout(now);
   }
 

@@ -30,9 +30,10 @@ async function pair(
   bobExtra: string[],
   bobDir = tempDir("bob"),
   aliceDir = tempDir("alice"),
+  aliceExtra: string[] = [],
 ): Promise<{ alice: Proc; bob: Proc; port: number }> {
   const reg = await startRegistry(tempDir("registry"));
-  const alice = startClient("alice", reg.port, aliceDir, ["--register"]);
+  const alice = startClient("alice", reg.port, aliceDir, ["--register", ...aliceExtra]);
   await alice.waitFor((e) => e.event === "ready", "alice ready");
   const bob = startClient("bob", reg.port, bobDir, ["--register", ...bobExtra]);
   await bob.waitFor((e) => e.event === "ready", "bob ready");
@@ -137,6 +138,33 @@ describe("file transfer", () => {
     expect(await alice.waitFor(isTransfer(id, "cancelled"), "cancelled")).toMatchObject({ by: "local" });
     expect(existsSync(join(dir, "big.bin.part"))).toBe(false);
     expect(existsSync(join(dir, "big.bin"))).toBe(false);
+  });
+
+  it("an unanswered offer expires on either side with FILE_OFFER_EXPIRED", async () => {
+    const src = join(tempDir("src"), "slides.pdf");
+    writeFileSync(src, randomBytes(4096));
+    for (const [expiring, other] of [
+      ["alice", "bob"],
+      ["bob", "alice"],
+    ] as const) {
+      const short = ["--offer-timeout-ms", "1500"];
+      const { alice, bob } = await pair(
+        expiring === "bob" ? short : [],
+        tempDir("bob"),
+        tempDir("alice"),
+        expiring === "alice" ? short : [],
+      );
+      const procs = { alice, bob };
+      alice.send({ cmd: "sendFile", to: "bob", path: src });
+      const offer = await bob.waitFor((e) => e.event === "transfer" && e.state === "offered", "offer");
+      const local = await procs[expiring].waitFor(isTransfer(offer.id, "failed"), `${expiring} expires it`);
+      expect(local).toMatchObject({ code: "FILE_OFFER_EXPIRED", by: "local" });
+      const remote = await procs[other].waitFor(isTransfer(offer.id, "failed"), `${other} is told`);
+      expect(remote).toMatchObject({ code: "FILE_OFFER_EXPIRED", by: "peer" });
+      bob.send({ cmd: "acceptFile", id: offer.id });
+      const late = await bob.waitFor((e) => e.event === "error" && e.cmd === "acceptFile", "late accept");
+      expect(late.code).toBe("FILE_UNKNOWN_TRANSFER");
+    }
   });
 
   it("resumes 50 MB after the receiver is killed at 40%, sending less than 25% twice", async () => {
