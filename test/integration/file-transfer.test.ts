@@ -44,6 +44,26 @@ async function pair(
   return { alice, bob, port: reg.port };
 }
 
+/** `size` random bytes in a file called `name` in a fresh directory. */
+function randomFile(name: string, size: number): { data: Uint8Array; src: string } {
+  const data = new Uint8Array(randomBytes(size));
+  const src = join(tempDir("src"), name);
+  writeFileSync(src, data);
+  return { data, src };
+}
+
+/** alice offers `src` to bob, who auto-accepts; resolves once `share` of it is durable at bob. */
+async function sendUntilDurable(alice: Proc, bob: Proc, src: string, size: number, share: number) {
+  alice.send({ cmd: "sendFile", to: "bob", path: src });
+  const first = await bob.waitFor((e) => e.event === "transfer" && e.state === "accepted", "accepted");
+  await bob.waitFor(
+    (e) => isTransfer(first.id, "progress")(e) && (e.bytes as number) >= share * size,
+    `${share * 100}% durable at bob`,
+    60_000,
+  );
+  return first;
+}
+
 describe("file transfer", () => {
   it("sends a few MB with --accept-files and verifies the SHA-256", async () => {
     const inbox = tempDir("inbox");
@@ -172,17 +192,8 @@ describe("file transfer", () => {
     const bobDir = tempDir("bob");
     const { alice, bob, port } = await pair(["--accept-files", inbox], bobDir);
     const size = 50 * 1024 * 1024;
-    const data = new Uint8Array(randomBytes(size));
-    const src = join(tempDir("src"), "big.bin");
-    writeFileSync(src, data);
-
-    alice.send({ cmd: "sendFile", to: "bob", path: src });
-    const first = await bob.waitFor((e) => e.event === "transfer" && e.state === "accepted", "accepted");
-    await bob.waitFor(
-      (e) => isTransfer(first.id, "progress")(e) && (e.bytes as number) >= 0.4 * size,
-      "40% durable at bob",
-      60_000,
-    );
+    const { data, src } = randomFile("big.bin", size);
+    const first = await sendUntilDurable(alice, bob, src, size, 0.4);
     await bob.kill("SIGKILL");
     expect(bob.events.some(isTransfer(first.id, "done"))).toBe(false);
     const lost = await alice.waitFor(isTransfer(first.id, "failed"), "alice sees bob go", 20_000);
@@ -256,17 +267,8 @@ describe("file transfer", () => {
     const aliceDir = tempDir("alice");
     const { alice, bob, port } = await pair(["--accept-files", inbox], tempDir("bob"), aliceDir);
     const size = 20 * 1024 * 1024;
-    const data = new Uint8Array(randomBytes(size));
-    const src = join(tempDir("src"), "video.bin");
-    writeFileSync(src, data);
-
-    alice.send({ cmd: "sendFile", to: "bob", path: src });
-    const first = await bob.waitFor((e) => e.event === "transfer" && e.state === "accepted", "accepted");
-    await bob.waitFor(
-      (e) => isTransfer(first.id, "progress")(e) && (e.bytes as number) >= 0.4 * size,
-      "40% durable at bob",
-      60_000,
-    );
+    const { data, src } = randomFile("video.bin", size);
+    const first = await sendUntilDurable(alice, bob, src, size, 0.4);
     await alice.kill("SIGKILL");
     // bob learns from the registry that alice is gone: the transfer fails, the partial file stays.
     const lost = await bob.waitFor(isTransfer(first.id, "failed"), "bob sees alice go", 20_000);
