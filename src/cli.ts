@@ -216,6 +216,12 @@ program
     3_000,
   )
   .option("--accept-files <dir>", "accept every file offer into DIR (else offers wait for acceptFile)")
+  .option(
+    "--offer-timeout-ms <n>",
+    "a file offer nobody answers expires after this long",
+    intOption("--offer-timeout-ms", 100, 86_400_000),
+    600_000,
+  )
   .exitOverride()
   .action(
     async (opts: {
@@ -227,6 +233,7 @@ program
       data?: string;
       heartbeatMs: number;
       directTimeoutMs: number;
+      offerTimeoutMs: number;
     }) => {
       if (!opts.json) {
         await runLineMode({
@@ -254,6 +261,7 @@ program
         register: Boolean(opts.register),
         heartbeatMs: opts.heartbeatMs,
         directTimeoutMs: opts.directTimeoutMs,
+        offerTimeoutMs: opts.offerTimeoutMs,
         ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
         onEvent: printEvent,
       });

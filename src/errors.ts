@@ -18,6 +18,8 @@ export const FILE_END_CODES = [
   "FILE_PROTOCOL_ERROR",
   "FILE_READ_FAILED",
   "FILE_WRITE_FAILED",
+  "FILE_DISK_FULL",
+  "FILE_OFFER_EXPIRED",
 ] as const;
 
 export const ERROR_CODES = [
@@ -77,7 +79,6 @@ export const ERROR_CODES = [
   "REGISTRY_LOST",
   // File transfer: why a transfer ended, and local failures of the file commands.
   ...FILE_END_CODES,
-  "FILE_DISK_FULL",
   "FILE_NOT_FOUND",
   "FILE_UNKNOWN_TRANSFER",
   "FILE_PEER_UNREACHABLE",

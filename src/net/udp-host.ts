@@ -13,7 +13,7 @@ import { performance } from "node:perf_hooks";
 import { HallwayError } from "../errors.js";
 import { type Address, Endpoint, type Identity, type SessionId } from "../protocol/endpoint.js";
 import { isProbe } from "../protocol/probe.js";
-import { Connection } from "../transfer/connection.js";
+import { Connection, interleavePayloads } from "../transfer/connection.js";
 import type { StreamCore } from "../transfer/file-transfer.js";
 
 export interface HostedConnection {
@@ -320,11 +320,8 @@ export class UdpHost {
       }
     }
     this.handlers.onPoll?.();
-    for (const [session, live] of this.live) {
-      for (let p = live.conn.pollPayload(t); p; p = live.conn.pollPayload(t)) {
-        this.endpoint.send(session, p, t);
-      }
-    }
+    const sessions = [...this.live].map(([session, live]) => [session, live.conn] as const);
+    for (const [session, p] of interleavePayloads(sessions, t)) this.endpoint.send(session, p, t);
     for (let out = this.endpoint.pollTransmit(); out; out = this.endpoint.pollTransmit()) {
       this.socket.send(out.bytes, out.to.port, out.to.host);
     }

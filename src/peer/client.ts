@@ -56,6 +56,8 @@ export interface PeerClientOptions {
   downloadDir: string;
   /** Accept every file offer into this directory. */
   autoAcceptDir?: string;
+  /** How long a file offer waits for an answer (default: FileTransfers' OFFER_TIMEOUT_MS). */
+  offerTimeoutMs?: number;
   onEvent: (event: PeerEvent) => void;
 }
 
@@ -144,6 +146,7 @@ export class PeerClient {
       emit: (e) => this.emit(e),
       downloadDir: opts.downloadDir,
       ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
+      ...(opts.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: opts.offerTimeoutMs }),
     });
   }
 

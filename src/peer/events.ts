@@ -24,6 +24,13 @@ export interface TransferEvent {
   /** Bytes acknowledged (send) or durable (receive) so far. */
   bytes: number;
   sha256: string;
+  /** From `accepted` on: bytes the receiver already held (resume), never sent again. */
+  skippedBytes?: number;
+  /** Sender, from `accepted` on: file bytes put on the wire, retransmissions included. */
+  sentBytes?: number;
+  /** On `progress`: the recent rate, and seconds left at that rate (null while stalled). */
+  bytesPerSecond?: number;
+  etaSeconds?: number | null;
   /** Receiver, from `accepted` on: where the file is (the `.part` until `done`). */
   path?: string;
   /** On `failed` and `cancelled`: why, and who ended it. */

@@ -34,6 +34,7 @@ import {
   readSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -51,6 +52,25 @@ function errnoOf(err: unknown): string | undefined {
 export function writeErrorCode(err: unknown): "FILE_DISK_FULL" | "FILE_WRITE_FAILED" {
   const code = errnoOf(err);
   return code === "ENOSPC" || code === "EDQUOT" ? "FILE_DISK_FULL" : "FILE_WRITE_FAILED";
+}
+
+function writeDurably(path: string, flags: "w" | "r+", bytes: Uint8Array): void {
+  const fd = openSync(path, flags, 0o600);
+  try {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sameSize(path: string, sizeBytes: number): boolean {
+  try {
+    return statSync(path).size === sizeBytes;
+  } catch {
+    return false;
+  }
 }
 
 export class OutgoingFile {
@@ -213,17 +233,23 @@ export class IncomingFile {
     fsyncSync(this.openFd);
   }
 
-  /** Replace the manifest sidecar atomically. */
+  /**
+   * Replace the manifest sidecar atomically (a temporary file, fsync, rename). On a full disk
+   * there may be no room for the temporary file; a manifest's size is fixed by the file it
+   * describes, so the existing one is then overwritten in place, which needs no new space.
+   * A crash in the middle of that write leaves a torn manifest, which its CRC rejects: the
+   * resume is lost, never the file's integrity.
+   */
   saveManifest(bytes: Uint8Array): void {
     const tmp = `${this.manifestPath}.tmp`;
-    const fd = openSync(tmp, "w", 0o600);
     try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      writeDurably(tmp, "w", bytes);
+      renameSync(tmp, this.manifestPath);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      if (writeErrorCode(err) !== "FILE_DISK_FULL" || !sameSize(this.manifestPath, bytes.length)) throw err;
+      writeDurably(this.manifestPath, "r+", bytes);
     }
-    renameSync(tmp, this.manifestPath);
   }
 
   /** Give the complete file its final name (never overwriting); returns its path. */

@@ -25,7 +25,7 @@
 
 import { randomBytes } from "node:crypto";
 import { HallwayError } from "../errors.js";
-import type { HostedConnection, UdpHost } from "../net/udp-host.js";
+import { type HostedConnection, now as hostNow, type UdpHost } from "../net/udp-host.js";
 import { chunkLengthOf, DEFAULT_CHUNK_BYTES } from "../protocol/file-chunk.js";
 import { encodeFileControl, type FileControl, type FileOffer } from "../protocol/file-offer.js";
 import { FileReceiver } from "../transfer/file-receiver.js";
@@ -37,6 +37,7 @@ import {
   type TransferManifest,
 } from "../transfer/transfer-manifest.js";
 import type { PeerEvent, TransferEvent, TransferState } from "./events.js";
+import { ProgressMeter } from "./file-progress.js";
 import { IncomingFile, OutgoingFile, writeErrorCode } from "./file-store.js";
 
 /**
@@ -48,7 +49,13 @@ const SYNC_BATCH_CHUNKS = 2048;
 const SYNC_DELAY_MS = 50;
 /** ≤ 4 progress events per second per transfer. */
 const PROGRESS_INTERVAL_MS = 250;
-const MANIFEST_INTERVAL_MS = 1000;
+/**
+ * A killed receiver re-fetches what became durable after the last manifest: at most this much
+ * time of transfer (plus what was in flight). A manifest costs one small write and fsync.
+ */
+const MANIFEST_INTERVAL_MS = 250;
+/** How long an offer waits for an answer before both sides end it with FILE_OFFER_EXPIRED. */
+export const OFFER_TIMEOUT_MS = 10 * 60_000;
 /** How long a completed receiver keeps answering retransmitted chunks with ACKs. */
 const LINGER_MS = 2000;
 
@@ -70,10 +77,10 @@ interface Transfer {
   syncTimer?: NodeJS.Timeout;
   lastProgressAt: number;
   lastProgressBytes: number;
+  /** Set when the transfer is accepted: from then on events carry the byte counters. */
+  meter?: ProgressMeter;
   manifestAt: number;
   manifestChunks: number;
-  /** A local write error's code, when more precise than the core's FILE_WRITE_FAILED. */
-  writeCode?: "FILE_DISK_FULL" | "FILE_WRITE_FAILED";
   done: boolean;
 }
 
@@ -85,6 +92,8 @@ export interface FileTransfersOptions {
   /** Where `accept` without a directory puts files. */
   downloadDir: string;
   chunkBytes?: number;
+  /** Default OFFER_TIMEOUT_MS. */
+  offerTimeoutMs?: number;
 }
 
 export class FileTransfers {
@@ -116,6 +125,7 @@ export class FileTransfers {
         sha256: file.sha256,
         chunkBytes,
         readChunk: (i) => file.read(i * chunkBytes, chunkLengthOf(i, file.sizeBytes, chunkBytes)),
+        offerExpiresAt: this.offerExpiresAt(),
       });
     } catch (err) {
       file.close();
@@ -139,8 +149,9 @@ export class FileTransfers {
     const t = this.offered(id);
     let receiver = t.receiver as FileReceiver;
     const target = dir ?? this.opts.downloadDir;
+    let resumed: ReturnType<FileTransfers["findPartial"]>;
     try {
-      const resumed = this.findPartial(t, receiver.offer, target);
+      resumed = this.findPartial(t, receiver.offer, target);
       if (resumed) {
         t.incoming = resumed.file;
         receiver = resumed.receiver;
@@ -149,8 +160,14 @@ export class FileTransfers {
       } else {
         t.incoming = IncomingFile.create(target, t.name);
       }
+      // A manifest from the start: on a full disk it is rewritten in place, needing no new space.
+      t.incoming.saveManifest(receiver.manifest());
     } catch (err) {
       const code = err instanceof HallwayError ? err.code : writeErrorCode(err);
+      // A partial file of an earlier transfer stays for later; one made just now goes.
+      if (resumed) t.incoming?.closeFd();
+      else t.incoming?.discard();
+      t.incoming = undefined;
       receiver.decline("cannot store the file");
       if (flush) this.host.flush();
       throw new HallwayError(code, `cannot store ${t.name}: ${(err as Error).message}`);
@@ -224,7 +241,8 @@ export class FileTransfers {
 
   private handleOffer(peer: string, conn: HostedConnection, offer: FileOffer): void {
     if (this.transfers.has(offer.id)) return; // a duplicate (or a colliding id): the first one counts
-    const receiver = new FileReceiver({ offer });
+    this.supersede(peer, conn, offer);
+    const receiver = new FileReceiver({ offer, offerExpiresAt: this.offerExpiresAt() });
     if (
       !this.host.isPeerStream(conn, offer.stream) ||
       !this.host.attachStream(conn, offer.stream, receiver)
@@ -247,6 +265,26 @@ export class FileTransfers {
         const e = err instanceof HallwayError ? err : new HallwayError("INTERNAL", String(err));
         this.opts.emit({ event: "error", code: e.code, message: e.message, id: t.id });
       }
+    }
+  }
+
+  /**
+   * The peer offers, on a newer session, content we are still receiving on an older one: the
+   * old session is dead on the peer's side (its path went away long enough for the peer to
+   * give up, while ours has not timed out yet). That transfer ends as a lost session, keeping
+   * its partial file and writing its manifest, so that this offer can resume from it.
+   */
+  private supersede(peer: string, conn: HostedConnection, offer: FileOffer): void {
+    for (const t of [...this.transfers.values()]) {
+      if (t.done || t.direction !== "receive" || t.peer !== peer || t.conn.session === conn.session) continue;
+      if (t.sha256 !== offer.sha256 || t.size !== offer.size || t.chunkBytes !== offer.chunkBytes) continue;
+      this.finishFailed(
+        t,
+        "FILE_PEER_LOST",
+        "the peer offered the file again on a new session",
+        "peer",
+        true,
+      );
     }
   }
 
@@ -297,6 +335,11 @@ export class FileTransfers {
     };
   }
 
+  /** In the host's clock, which drives the cores' timers. */
+  private offerExpiresAt(): number {
+    return hostNow() + (this.opts.offerTimeoutMs ?? OFFER_TIMEOUT_MS);
+  }
+
   private offered(id: string): Transfer {
     const t = this.transfers.get(id);
     if (!t || t.done || !t.receiver) throw new HallwayError("FILE_UNKNOWN_TRANSFER", `no offer ${id}`);
@@ -323,8 +366,7 @@ export class FileTransfers {
         file.write(w.offsetBytes, w.bytes);
         t.unsynced.push(w.index);
       } catch (err) {
-        t.writeCode = writeErrorCode(err);
-        receiver.handleWriteFailed(w.index, (err as NodeJS.ErrnoException).code ?? String(err), 0);
+        this.writeFailed(receiver, w.index, err);
         return;
       }
       if (t.unsynced.length >= SYNC_BATCH_CHUNKS) this.syncNow(t, receiver, file);
@@ -346,8 +388,7 @@ export class FileTransfers {
     try {
       file.sync();
     } catch (err) {
-      t.writeCode = writeErrorCode(err);
-      receiver.handleWriteFailed(batch[0] ?? 0, (err as NodeJS.ErrnoException).code ?? String(err), 0);
+      this.writeFailed(receiver, batch[0] ?? 0, err);
       return;
     }
     // May pull more chunks from the channel; the caller's loop writes them.
@@ -356,6 +397,11 @@ export class FileTransfers {
     if (receiver.state === "transferring" && now - t.manifestAt >= MANIFEST_INTERVAL_MS) {
       this.saveManifest(t, receiver, file);
     }
+  }
+
+  private writeFailed(receiver: FileReceiver, index: number, err: unknown): void {
+    const detail = (err as NodeJS.ErrnoException).code ?? String(err);
+    receiver.handleWriteFailed(index, detail, 0, writeErrorCode(err));
   }
 
   private saveManifest(t: Transfer, receiver: FileReceiver, file: IncomingFile): void {
@@ -378,11 +424,10 @@ export class FileTransfers {
       case "completed":
         this.complete(t);
         return;
-      case "ended": {
-        const code = e.code === "FILE_WRITE_FAILED" && e.by === "local" ? (t.writeCode ?? e.code) : e.code;
-        this.finishFailed(t, code, e.message, e.by, false);
+      case "ended":
+        // A full disk keeps what is durable: once there is room, the same offer resumes.
+        this.finishFailed(t, e.code, e.message, e.by, e.code === "FILE_DISK_FULL");
         return;
-      }
     }
   }
 
@@ -419,8 +464,14 @@ export class FileTransfers {
     if (t.incoming) {
       try {
         if (keepPartial && t.receiver) {
-          t.incoming.sync();
-          for (const index of t.unsynced) t.receiver.handleDurable(index, 0);
+          try {
+            t.incoming.sync();
+            for (const index of t.unsynced) t.receiver.handleDurable(index, 0);
+          } catch {
+            // Not durable, so not in the manifest: a resume fetches those chunks again.
+          }
+          // Lists only durable chunks; if even this small write fails (a full disk), the
+          // previous manifest, also true, stays.
           t.incoming.saveManifest(t.receiver.manifest());
           t.incoming.closeFd();
         } else {
@@ -464,18 +515,31 @@ export class FileTransfers {
     if (bytes === t.lastProgressBytes) return;
     t.lastProgressAt = now;
     t.lastProgressBytes = bytes;
-    this.report(t, "progress", {}, bytes);
+    this.report(t, "progress", t.meter?.sample(now, bytes) ?? {}, bytes);
+  }
+
+  /** The byte counters of an accepted transfer (docs/cli.md defines them). */
+  private counters(t: Transfer): Pick<TransferEvent, "skippedBytes" | "sentBytes"> {
+    if (t.meter === undefined) return {};
+    if (t.sender) {
+      const s = t.sender.stats;
+      return { skippedBytes: s.skippedBytes, sentBytes: s.sentBytes };
+    }
+    return t.receiver ? { skippedBytes: t.receiver.stats.resumedBytes } : {};
   }
 
   private report(
     t: Transfer,
     state: TransferState,
-    extra: Partial<Pick<TransferEvent, "code" | "message" | "by" | "path">> = {},
+    extra: Partial<
+      Pick<TransferEvent, "code" | "message" | "by" | "path" | "bytesPerSecond" | "etaSeconds">
+    > = {},
     bytes = state === "done" ? t.size : this.bytesOf(t),
   ): void {
     const path = extra.path ?? (t.incoming && state === "accepted" ? t.incoming.partPath : undefined);
     const ended = state === "done" || state === "failed" || state === "cancelled";
     const retransmittedBytes = ended ? t.sender?.stats.channel.retransmittedBytes : undefined;
+    if (state === "accepted") t.meter = new ProgressMeter(Date.now(), bytes, t.size);
     this.opts.emit({
       event: "transfer",
       id: t.id,
@@ -486,6 +550,7 @@ export class FileTransfers {
       size: t.size,
       bytes,
       sha256: t.sha256,
+      ...this.counters(t),
       ...extra,
       ...(path === undefined ? {} : { path }),
       ...(retransmittedBytes === undefined ? {} : { retransmittedBytes }),

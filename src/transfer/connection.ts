@@ -10,10 +10,18 @@
  * own channel), so a chat message never waits behind a bulk queue.
  *
  * Stream ids: the session's initiator allocates odd ids and the responder even ones, so both
- * sides may open transfers at once without colliding. Packing: stream 0's frames always go
- * first in a payload; the transfer streams share the rest round-robin, starting one stream
- * further on each payload so that no transfer starves another. A detached stream is retired:
- * late frames for it are dropped instead of opening a plain channel.
+ * sides may open transfers at once without colliding. A detached stream is retired: late
+ * frames for it are dropped instead of opening a plain channel.
+ *
+ * Packing: stream 0's frames always go first in a payload, so chat and control never wait
+ * behind bulk data. The transfer streams share the rest by bytes, not by turns: each keeps a
+ * count of the bytes it was given (`served`), and every payload offers its room to the least
+ * served stream first (a byte-based fair queue, as deficit round robin approximates). Turns
+ * would not be fair: a stream of small chunks packs many into its turn, one of large chunks
+ * only as many as fit. A stream that has nothing to send cannot bank credit: its count is
+ * raised to the least count of those that sent (the queue's virtual time), so a transfer that
+ * was waiting (for an accept, a disk, its pacing) joins as an equal, not with a backlog of
+ * priority that would starve the others.
  */
 
 import { decodeFrames, encodeFrames, type Frame, frameBytes } from "../protocol/frames.js";
@@ -40,7 +48,10 @@ export class Connection {
   private readonly cores = new Map<number, StreamCore>();
   private readonly retired = new Set<number>();
   private nextStream: number;
-  private roundRobin = 0;
+  /** Bytes each transfer stream was given, on the fair queue's virtual clock. */
+  private readonly served = new Map<number, number>();
+  /** The largest frame each transfer stream has sent: the room it needs to send anything. */
+  private readonly largestFrame = new Map<number, number>();
   private readonly payloadBytes: number;
   private lastSentAt: number;
   private pingOwed = false;
@@ -82,6 +93,7 @@ export class Connection {
     if (stream === CONTROL_STREAM || this.channels.has(stream) || this.cores.has(stream)) return false;
     if (this.retired.has(stream) || this.channels.size + this.cores.size >= MAX_STREAMS) return false;
     this.cores.set(stream, core);
+    this.served.set(stream, this.virtualTime());
     return true;
   }
 
@@ -95,6 +107,8 @@ export class Connection {
   /** Stop hosting a transfer core; later frames on its stream are dropped. Idempotent. */
   detachStream(stream: number): void {
     if (!this.cores.delete(stream)) return;
+    this.served.delete(stream);
+    this.largestFrame.delete(stream);
     if (this.retired.size >= RETIRED_LIMIT) {
       const oldest = this.retired.values().next().value;
       if (oldest !== undefined) this.retired.delete(oldest);
@@ -172,23 +186,55 @@ export class Connection {
       this.pingOwed = false;
     }
     // Stream 0 first: control and chat go ahead of any bulk stream.
-    const drain = (s: StreamCore) => {
+    const drain = (s: StreamCore, stream?: number): number => {
+      let bytes = 0;
       for (;;) {
         const f = s.pollFrame(now, budget);
-        if (!f) break;
+        if (!f) return bytes;
+        const size = frameBytes(f);
         frames.push(f);
-        budget -= frameBytes(f);
+        budget -= size;
+        bytes += size;
+        if (stream !== undefined && size > (this.largestFrame.get(stream) ?? 0))
+          this.largestFrame.set(stream, size);
       }
     };
     for (const ch of this.channels.values()) drain(ch);
-    const cores = [...this.cores.values()];
-    if (cores.length > 0) {
-      const start = this.roundRobin++ % cores.length;
-      for (let i = 0; i < cores.length; i++) drain(cores[(start + i) % cores.length] as StreamCore);
-    }
+    if (this.cores.size > 0) this.packTransfers(drain, () => budget);
     if (frames.length === 0) return undefined;
     this.lastSentAt = now;
     return encodeFrames(frames);
+  }
+
+  /** The transfer streams, least served first, into the rest of the payload (see the top). */
+  private packTransfers(drain: (s: StreamCore, stream: number) => number, room: () => number): void {
+    const order = [...this.cores.keys()].sort(
+      (a, b) => (this.served.get(a) ?? 0) - (this.served.get(b) ?? 0) || a - b,
+    );
+    const idle: number[] = [];
+    let least = Number.POSITIVE_INFINITY;
+    for (const stream of order) {
+      const offered = room();
+      const bytes = drain(this.cores.get(stream) as StreamCore, stream);
+      if (bytes === 0) {
+        // Silent with room for its largest frame: it has nothing to send. Without the room it
+        // was only crowded out, and keeps its place.
+        if (offered >= (this.largestFrame.get(stream) ?? this.payloadBytes)) idle.push(stream);
+        continue;
+      }
+      const served = (this.served.get(stream) ?? 0) + bytes;
+      this.served.set(stream, served);
+      least = Math.min(least, served);
+    }
+    if (!Number.isFinite(least)) return;
+    for (const stream of idle) this.served.set(stream, Math.max(this.served.get(stream) ?? 0, least));
+  }
+
+  /** The least count among the transfer streams: where a newcomer starts. */
+  private virtualTime(): number {
+    let least = Number.POSITIVE_INFINITY;
+    for (const v of this.served.values()) least = Math.min(least, v);
+    return Number.isFinite(least) ? least : 0;
   }
 
   pollTimeout(): number | undefined {
@@ -209,5 +255,27 @@ export class Connection {
   /** A frame that tells the peer we are going away; sent best-effort. */
   closePayload(reason: string): Uint8Array {
     return encodeFrames([{ type: "close", reason }]);
+  }
+}
+
+/**
+ * The due payloads of several sessions, one from each in turn until every one is drained:
+ * transfers to different peers share the one socket by turns (a payload is at most one
+ * datagram), instead of the first session emptying its queue before the next is asked.
+ */
+export function* interleavePayloads<K>(
+  sessions: Iterable<readonly [K, Connection]>,
+  now: number,
+): Generator<[K, Uint8Array]> {
+  let active = [...sessions];
+  while (active.length > 0) {
+    const still: Array<readonly [K, Connection]> = [];
+    for (const entry of active) {
+      const payload = entry[1].pollPayload(now);
+      if (payload === undefined) continue;
+      still.push(entry);
+      yield [entry[0], payload];
+    }
+    active = still;
   }
 }

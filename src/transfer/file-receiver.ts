@@ -6,7 +6,7 @@
  * -------------
  *
  *     offered ──accept()──► transferring ──every chunk durable, SHA-256 matches──► completed
- *        │ decline()            │
+ *        │ decline(), expiry    │
  *        ▼                      │ cancel(), file.cancel, SHA-256 mismatch, write failure,
  *      ended ◄──────────────────┘ protocol violation
  *
@@ -60,6 +60,7 @@ import {
 import { ReliableChannel, type ReliableChannelStats } from "./reliable-channel.js";
 import {
   ChunkSet,
+  chunkSetBytes,
   encodeManifest,
   manifestMatchesOffer,
   type TransferManifest,
@@ -77,6 +78,11 @@ export interface FileReceiverOptions {
   writeBudgetChunks?: number;
   receiveWindowSegments?: number;
   ackDelayMs?: number;
+  /**
+   * When (in the caller's clock) an offer the user has not answered expires: it ends with
+   * FILE_OFFER_EXPIRED and the sender is told. Default: never.
+   */
+  offerExpiresAt?: number;
 }
 
 /** One verified chunk for the disk adapter: write `bytes` at `offsetBytes`, then `handleDurable(index)`. */
@@ -90,6 +96,8 @@ export interface FileReceiverStats {
   chunkCount: number;
   /** Chunks held when accepting (resume). */
   resumedChunks: number;
+  /** File bytes of those chunks. */
+  resumedBytes: number;
   /** Chunks verified, durable and in the manifest. */
   durableChunks: number;
   /** Chunks accepted from the wire (CRC good, in range, new). */
@@ -117,9 +125,11 @@ export class FileReceiver implements StreamCore {
   private readonly chunkCount: number;
   private readonly have: ChunkSet;
   private readonly resumedChunks: number;
+  private readonly resumedBytes: number;
   private readonly readChunk: ((index: number) => Uint8Array) | undefined;
   private readonly writeBudgetChunks: number;
   private readonly channel: ReliableChannel;
+  private readonly offerExpiresAt: number | undefined;
   private mode: FileTransferState = "offered";
   private readonly pending = new Map<number, PendingChunk>();
   private writeQueue: number[] = [];
@@ -138,11 +148,13 @@ export class FileReceiver implements StreamCore {
     }
     this.have = opts.resume?.have.clone() ?? new ChunkSet(this.chunkCount);
     this.resumedChunks = this.have.count;
+    this.resumedBytes = chunkSetBytes(this.have, offer.size, offer.chunkBytes);
     this.readChunk = opts.readChunk;
     if (this.have.count > 0 && this.readChunk === undefined) {
       throw new HallwayError("INTERNAL", "FileReceiver: resuming needs readChunk for the SHA-256");
     }
     this.writeBudgetChunks = Math.max(1, opts.writeBudgetChunks ?? BULK_DEFAULTS.writeBudgetChunks);
+    this.offerExpiresAt = opts.offerExpiresAt;
     const chunkMessageBytes = CHUNK_HEADER_BYTES + offer.chunkBytes;
     this.channel = new ReliableChannel({
       stream: offer.stream,
@@ -172,6 +184,7 @@ export class FileReceiver implements StreamCore {
       ...this.counters,
       chunkCount: this.chunkCount,
       resumedChunks: this.resumedChunks,
+      resumedBytes: this.resumedBytes,
       durableChunks: this.have.count,
       crcErrors: channel.integrityDropped,
       pendingWrites: this.pending.size,
@@ -243,10 +256,18 @@ export class FileReceiver implements StreamCore {
     this.checkComplete();
   }
 
-  /** The disk adapter could not write a chunk: the transfer fails. */
-  handleWriteFailed(index: number, message: string, _now: number): void {
+  /**
+   * The disk adapter could not write or sync a chunk: the transfer fails, and the sender is
+   * told why (`FILE_DISK_FULL` for a full disk or quota, else `FILE_WRITE_FAILED`).
+   */
+  handleWriteFailed(
+    index: number,
+    message: string,
+    _now: number,
+    code: "FILE_WRITE_FAILED" | "FILE_DISK_FULL" = "FILE_WRITE_FAILED",
+  ): void {
     if (this.terminal) return;
-    this.fail("FILE_WRITE_FAILED", `chunk ${index}: ${message}`);
+    this.fail(code, `chunk ${index}: ${message}`);
   }
 
   /** The resume state: verified, durable chunks, as sidecar-manifest bytes. */
@@ -280,10 +301,15 @@ export class FileReceiver implements StreamCore {
   }
 
   pollTimeout(): number | undefined {
+    if (this.mode === "offered") return this.offerExpiresAt;
     return this.mode === "ended" ? undefined : this.channel.pollTimeout();
   }
 
   handleTimeout(now: number): void {
+    if (this.mode === "offered" && this.offerExpiresAt !== undefined && now >= this.offerExpiresAt) {
+      this.fail("FILE_OFFER_EXPIRED", "the offer was not answered in time");
+      return;
+    }
     if (this.mode !== "ended") this.channel.handleTimeout(now);
   }
 

@@ -9,6 +9,7 @@
  *     transferring ──────── every queued chunk acknowledged ───► finishing
  *     transferring, finishing ── file.done ────────────────────► completed
  *     offered ───────────── file.decline ────────────────────► ended (FILE_DECLINED)
+ *     offered ───────────── `offerExpiresAt` passes ──────────► ended (FILE_OFFER_EXPIRED)
  *     not yet completed ─── cancel(), file.cancel, a failure ──► ended (its code)
  *
  * `file.done` may overtake the last ACKs (it travels on stream 0), so it completes the
@@ -45,7 +46,7 @@ import {
   toHex,
 } from "./file-transfer.js";
 import { ReliableChannel, type ReliableChannelStats } from "./reliable-channel.js";
-import { ChunkSet } from "./transfer-manifest.js";
+import { ChunkSet, chunkSetBytes } from "./transfer-manifest.js";
 
 export interface FileSenderOptions {
   /** Transfer id: 8–64 characters of [A-Za-z0-9_-], unique per sender. */
@@ -61,6 +62,11 @@ export interface FileSenderOptions {
   chunkBytes?: number;
   /** Bytes of chunk `index`: exactly `chunkBytes`, or fewer for the last chunk. */
   readChunk: (index: number) => Uint8Array;
+  /**
+   * When (in the caller's clock) an offer nobody answered expires: the transfer ends with
+   * FILE_OFFER_EXPIRED and the receiver is told. Default: never.
+   */
+  offerExpiresAt?: number;
   /** Default: a fresh BbrCongestionController. */
   congestion?: CongestionController;
   sendWindowSegments?: number;
@@ -74,6 +80,13 @@ export interface FileSenderStats {
   chunkCount: number;
   /** Chunks the receiver already held when it accepted. */
   skippedChunks: number;
+  /** File bytes of those chunks: what the resume saved. */
+  skippedBytes: number;
+  /**
+   * File bytes (chunk payloads, not headers) put on the wire: first transmissions and every
+   * retransmission. Minus the bytes this transfer had to deliver, it is what was sent twice.
+   */
+  sentBytes: number;
   /** Distinct chunks read and queued on the channel. */
   chunksQueued: number;
   /** Chunks acknowledged by the receiver's window (not yet durable). */
@@ -87,10 +100,12 @@ export class FileSender implements StreamCore {
   private readonly readChunk: (index: number) => Uint8Array;
   private readonly feedAheadChunks: number;
   private readonly channel: ReliableChannel;
+  private readonly offerExpiresAt: number | undefined;
   private mode: FileTransferState = "offered";
   private have: ChunkSet;
   private nextIndex = 0;
   private chunksQueued = 0;
+  private sentBytes = 0;
   private readonly control: FileControl[] = [];
   private readonly events: FileTransferEvent[] = [];
 
@@ -116,6 +131,7 @@ export class FileSender implements StreamCore {
     this.offer = offer.data;
     this.chunkCount = chunkCountOf(opts.sizeBytes, chunkBytes);
     this.readChunk = opts.readChunk;
+    this.offerExpiresAt = opts.offerExpiresAt;
     this.feedAheadChunks = Math.max(1, opts.feedAheadChunks ?? BULK_DEFAULTS.feedAheadChunks);
     this.have = new ChunkSet(0);
     this.channel = new ReliableChannel({
@@ -146,6 +162,8 @@ export class FileSender implements StreamCore {
     return {
       chunkCount: this.chunkCount,
       skippedChunks: this.have.count,
+      skippedBytes: chunkSetBytes(this.have, this.offer.size, this.offer.chunkBytes),
+      sentBytes: this.sentBytes,
       chunksQueued: this.chunksQueued,
       chunksAcknowledged: channel.deliveredSegments,
       channel,
@@ -215,14 +233,21 @@ export class FileSender implements StreamCore {
     if (!this.sending) return undefined;
     this.feed(now);
     if (!this.sending) return undefined;
-    return this.channel.pollFrame(now, maxBytes);
+    const frame = this.channel.pollFrame(now, maxBytes);
+    if (frame?.type === "segment") this.sentBytes += Math.max(0, frame.payload.length - CHUNK_HEADER_BYTES);
+    return frame;
   }
 
   pollTimeout(): number | undefined {
+    if (this.mode === "offered") return this.offerExpiresAt;
     return this.sending ? this.channel.pollTimeout() : undefined;
   }
 
   handleTimeout(now: number): void {
+    if (this.mode === "offered" && this.offerExpiresAt !== undefined && now >= this.offerExpiresAt) {
+      this.fail("FILE_OFFER_EXPIRED", "nobody answered the offer in time");
+      return;
+    }
     if (this.sending) this.channel.handleTimeout(now);
   }
 

@@ -19,6 +19,7 @@ import { type Decoded, fail, ok } from "../errors.js";
 import { ByteReader, ByteWriter } from "../protocol/bytes.js";
 import {
   chunkCountOf,
+  chunkLengthOf,
   crc32,
   MAX_CHUNK_BYTES,
   MAX_CHUNK_COUNT,
@@ -131,6 +132,13 @@ export class ChunkSet {
   clone(): ChunkSet {
     return this.present === 0 ? new ChunkSet(this.chunkCount) : new ChunkSet(this.chunkCount, this.bits);
   }
+}
+
+/** Bytes of the file that the chunks of `set` hold (the last chunk may be short). */
+export function chunkSetBytes(set: ChunkSet, sizeBytes: number, chunkBytes: number): number {
+  const last = set.chunkCount - 1;
+  const shortBy = last >= 0 && set.has(last) ? chunkBytes - chunkLengthOf(last, sizeBytes, chunkBytes) : 0;
+  return set.count * chunkBytes - shortBy;
 }
 
 function popcount(b: number): number {

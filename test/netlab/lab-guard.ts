@@ -94,16 +94,24 @@ export function probeLab(needs: LabNeeds = {}): LabStatus {
  * under CI=true and is a titled skip elsewhere. Must be called while tests are collected.
  */
 export function requireLab(reason: string, needs: LabNeeds = {}): LabStatus {
-  const status = probeLab(needs);
+  return requireCapability(`network lab "${reason}"`, probeLab(needs));
+}
+
+/**
+ * The loud part for any test that needs something of the machine (root, a command, a
+ * mount): when `status` says it cannot run, registers a test that fails under CI=true and
+ * is a titled skip elsewhere. Must be called while tests are collected.
+ */
+export function requireCapability(what: string, status: LabStatus): LabStatus {
   if (status.canRun) return status;
-  const message = `network lab "${reason}" cannot run: ${status.why}`;
+  const message = `${what} cannot run: ${status.why}`;
   if (process.env.CI === "true") {
-    it(`network lab is available (${reason})`, () => {
+    it(`${what} is available`, () => {
       throw new Error(`${message}. CI=true, so this fails instead of skipping.`);
     });
   } else {
     console.warn(`SKIPPED ${message}`);
-    it.skip(`SKIPPED network lab "${reason}": ${status.why}`, () => {});
+    it.skip(`SKIPPED ${what}: ${status.why}`, () => {});
   }
   return status;
 }

@@ -12,7 +12,7 @@ import {
   type Frame,
   type SegmentFrame,
 } from "../../src/protocol/frames.js";
-import { Connection } from "../../src/transfer/connection.js";
+import { Connection, interleavePayloads } from "../../src/transfer/connection.js";
 import type { StreamCore } from "../../src/transfer/file-transfer.js";
 
 /** A core that emits `pending` segments of `bytes` bytes and records what it is fed. */
@@ -115,7 +115,7 @@ describe("Connection transfer streams", () => {
     expect(core.timeouts).toBe(1);
   });
 
-  it("packs stream 0 first, then shares the rest round-robin", () => {
+  it("packs stream 0 first, then takes turns between equal transfer streams", () => {
     const c = new Connection({ keepaliveMs: 10_000, initiator: true }, 0);
     const a = new FakeCore(1);
     const b = new FakeCore(3);
@@ -128,9 +128,64 @@ describe("Connection transfer streams", () => {
     expect(first[0]).toBe(0);
     const leaders: number[] = [];
     for (let i = 0; i < 6; i++) leaders.push(streamsOf(frames(c.pollPayload(0)))[0] as number);
-    // Each payload starts one transfer further on.
+    // Equal segments: the least served stream leads each payload, so they alternate.
     expect(leaders).toEqual([3, 1, 3, 1, 3, 1]);
     expect(a.pending + b.pending).toBeLessThan(200);
+  });
+
+  it("shares a payload's room by bytes, not by turns, whatever the streams' segment sizes", () => {
+    const c = new Connection({ keepaliveMs: 10_000, initiator: true }, 0);
+    const big = new FakeCore(1, 600);
+    const small = new FakeCore(3, 100);
+    c.attachStream(1, big);
+    c.attachStream(3, small);
+    big.pending = small.pending = 1_000_000;
+    const bytes = new Map<number, number>([
+      [1, 0],
+      [3, 0],
+    ]);
+    for (let i = 0; i < 1000; i++) {
+      for (const f of frames(c.pollPayload(0))) {
+        if (f.type === "segment") bytes.set(f.stream, (bytes.get(f.stream) ?? 0) + f.payload.length);
+      }
+    }
+    const [b, s] = [bytes.get(1) as number, bytes.get(3) as number];
+    // Turns would give the small-segment stream about 2.5 times the bytes (it packs a payload).
+    expect(b / s).toBeGreaterThan(0.9);
+    expect(b / s).toBeLessThan(1.1);
+  });
+
+  it("a stream that had nothing to send banks no credit: it joins as an equal", () => {
+    const c = new Connection({ keepaliveMs: 10_000, initiator: true }, 0);
+    const busy = new FakeCore(1);
+    const late = new FakeCore(3);
+    const newcomer = new FakeCore(5);
+    c.attachStream(1, busy);
+    c.attachStream(3, late);
+    busy.pending = 1_000_000;
+    for (let i = 0; i < 500; i++) c.pollPayload(0); // only `busy` sends; `late` is idle
+    late.pending = 1_000_000;
+    c.attachStream(5, newcomer);
+    newcomer.pending = 1_000_000;
+    const sent = { 1: 0, 3: 0, 5: 0 } as Record<number, number>;
+    for (let i = 0; i < 30; i++) {
+      for (const st of streamsOf(frames(c.pollPayload(0)))) sent[st] = (sent[st] ?? 0) + 1;
+    }
+    // All three share from now on: nobody starves behind the others' idle past.
+    expect(Math.min(sent[1] as number, sent[3] as number, sent[5] as number)).toBeGreaterThanOrEqual(25);
+    expect(Math.max(sent[1] as number, sent[3] as number, sent[5] as number)).toBeLessThanOrEqual(35);
+  });
+
+  it("sessions to different peers take turns on the socket, one payload each", () => {
+    const sessions = ["carol", "dave", "erin"].map((peer, i) => {
+      const c = new Connection({ keepaliveMs: 10_000, initiator: true }, 0);
+      const core = new FakeCore(1, 1000);
+      c.attachStream(1, core);
+      core.pending = [5, 2, 0][i] as number;
+      return [peer, c] as const;
+    });
+    const order = [...interleavePayloads(sessions, 0)].map(([peer]) => peer);
+    expect(order).toEqual(["carol", "dave", "carol", "dave", "carol", "carol", "carol"]);
   });
 
   it("retires a detached stream: late frames open no channel and the id is not reused", () => {

@@ -27,7 +27,12 @@ import {
 } from "../../src/protocol/file-offer.js";
 import { SEGMENT_HEADER_BYTES } from "../../src/protocol/frames.js";
 import { DEFAULT_DATAGRAM_BYTES, MAX_FRAMES_BYTES } from "../../src/protocol/limits.js";
-import { ChunkSet, decodeManifest, encodeManifest } from "../../src/transfer/transfer-manifest.js";
+import {
+  ChunkSet,
+  chunkSetBytes,
+  decodeManifest,
+  encodeManifest,
+} from "../../src/transfer/transfer-manifest.js";
 
 fc.configureGlobal({ seed: Number(process.env.HALLWAY_FC_SEED ?? 0xf11e), numRuns: 300 });
 
@@ -249,6 +254,25 @@ describe("ChunkSet", () => {
         expect(set.nextMissing(0)).toBe(firstMissing);
         expect(set.complete).toBe(firstMissing === undefined);
       }),
+    );
+  });
+
+  it("chunkSetBytes counts the file bytes of its chunks, the short last one included", () => {
+    fc.assert(
+      fc.property(
+        chunkSet,
+        fc.integer({ min: MIN_CHUNK_BYTES, max: 2048 }),
+        fc.nat(),
+        (set, chunkBytes, cut) => {
+          // A file of set.chunkCount chunks whose last one is 1..chunkBytes long.
+          const size = set.chunkCount === 0 ? 0 : (set.chunkCount - 1) * chunkBytes + 1 + (cut % chunkBytes);
+          let expected = 0;
+          for (let i = 0; i < set.chunkCount; i++) {
+            if (set.has(i)) expected += chunkLengthOf(i, size, chunkBytes);
+          }
+          expect(chunkSetBytes(set, size, chunkBytes)).toBe(expected);
+        },
+      ),
     );
   });
 });

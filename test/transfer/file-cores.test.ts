@@ -188,9 +188,45 @@ describe("FileSender", () => {
     c.cancel("again");
     expect(controls(c)).toEqual([{ t: "file.cancel", id: ID, code: "FILE_CANCELLED", message: "oops" }]);
   });
+
+  it("an offer nobody answers expires with FILE_OFFER_EXPIRED and tells the receiver; an answered one never does", () => {
+    const file = makeFile(8, 3 * CHUNK);
+    const s = sender(file, { offerExpiresAt: 5000 });
+    controls(s);
+    expect(s.pollTimeout()).toBe(5000);
+    s.handleTimeout(4999);
+    expect(s.state).toBe("offered");
+    s.handleTimeout(5000);
+    expect(s.pollEvent()).toMatchObject({ type: "ended", code: "FILE_OFFER_EXPIRED", by: "local" });
+    expect(controls(s)).toMatchObject([{ t: "file.cancel", id: ID, code: "FILE_OFFER_EXPIRED" }]);
+    expect(s.pollTimeout()).toBeUndefined();
+
+    const answered = sender(file, { offerExpiresAt: 5000 });
+    answered.handleControl({ t: "file.accept", id: ID, have: [] }, 10);
+    expect(answered.pollTimeout()).not.toBe(5000);
+    answered.handleTimeout(6000);
+    expect(answered.state).toBe("transferring");
+  });
 });
 
 describe("FileReceiver", () => {
+  it("an offer the user does not answer expires with FILE_OFFER_EXPIRED and tells the sender", () => {
+    const file = makeFile(9, 3 * CHUNK);
+    const r = new FileReceiver({ offer: offerOf(file), offerExpiresAt: 2000 });
+    expect(r.pollTimeout()).toBe(2000);
+    r.handleTimeout(1999);
+    expect(r.state).toBe("offered");
+    r.handleTimeout(2000);
+    expect(r.pollEvent()).toMatchObject({ type: "ended", code: "FILE_OFFER_EXPIRED", by: "local" });
+    expect(controls(r)).toMatchObject([{ t: "file.cancel", id: ID, code: "FILE_OFFER_EXPIRED" }]);
+    expect(codeOf(() => r.accept())).toBe("INTERNAL");
+
+    // The sender's expiry reaches a receiver as the peer's.
+    const p = new FileReceiver({ offer: offerOf(file) });
+    p.handleControl({ t: "file.cancel", id: ID, code: "FILE_OFFER_EXPIRED", message: "" }, 0);
+    expect(p.pollEvent()).toMatchObject({ type: "ended", code: "FILE_OFFER_EXPIRED", by: "peer" });
+  });
+
   it("rejects misuse: accepting twice, a manifest of another file, resuming without readChunk", () => {
     const file = makeFile(10, 5 * CHUNK);
     const r = new FileReceiver({ offer: offerOf(file) });
@@ -342,7 +378,7 @@ describe("FileReceiver", () => {
     expect(r.stats).toMatchObject({ resumedChunks: 3, durableChunks: 6, readBacks: 3 });
   });
 
-  it("a write failure ends the transfer with FILE_WRITE_FAILED; a peer's cancel ends it by peer", () => {
+  it("a write failure ends the transfer with FILE_WRITE_FAILED or FILE_DISK_FULL; a peer's cancel ends it by peer", () => {
     const file = makeFile(18, 2 * CHUNK);
     const r = new FileReceiver({ offer: offerOf(file) });
     r.accept();
@@ -352,6 +388,13 @@ describe("FileReceiver", () => {
     expect(controls(r)).toMatchObject([
       { t: "file.cancel", code: "FILE_WRITE_FAILED", message: "chunk 0: ENOSPC" },
     ]);
+    // A full disk is told to the sender as such.
+    const full = new FileReceiver({ offer: offerOf(file) });
+    full.accept();
+    controls(full);
+    full.handleWriteFailed(1, "ENOSPC", 0, "FILE_DISK_FULL");
+    expect(full.pollEvent()).toMatchObject({ type: "ended", code: "FILE_DISK_FULL", by: "local" });
+    expect(controls(full)).toMatchObject([{ t: "file.cancel", code: "FILE_DISK_FULL" }]);
     const p = new FileReceiver({ offer: offerOf(file) });
     p.handleControl({ t: "file.cancel", id: ID, code: "FILE_CANCELLED", message: "bye" }, 0);
     expect(p.pollEvent()).toEqual({ type: "ended", code: "FILE_CANCELLED", by: "peer", message: "bye" });

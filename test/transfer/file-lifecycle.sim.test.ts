@@ -5,6 +5,7 @@
  */
 
 import { describe, expect, it } from "vitest";
+import { chunkLengthOf } from "../../src/protocol/file-chunk.js";
 import type { FileReceiverOptions } from "../../src/transfer/file-receiver.js";
 import type { FileSender } from "../../src/transfer/file-sender.js";
 import { BULK_DEFAULTS } from "../../src/transfer/file-transfer.js";
@@ -165,6 +166,12 @@ describe("file transfer: resume", () => {
           `(${((100 * resent) / chunkCount).toFixed(1)}%) read back for the SHA-256=${receiver?.stats.readBacks}`,
       );
       expect(second.stats.skippedChunks, msg).toBe(held);
+      expect(second.stats.skippedBytes, msg).toBe(held * 1024);
+      // The sender's own count of file bytes put on the wire is what the link carried.
+      const wireBytes = (sent: Array<{ index: number }>) =>
+        sent.reduce((sum, s) => sum + chunkLengthOf(s.index, file.length, 1024), 0);
+      expect(first.stats.sentBytes, msg).toBe(wireBytes(sent1));
+      expect(second.stats.sentBytes, msg).toBe(wireBytes(sent2));
       expect(after.size, msg).toBe(chunkCount - held);
       expect(resent, msg).toBeLessThan(0.25 * chunkCount);
       // The hash covered the resumed chunks by reading them back, and only those.

@@ -1,10 +1,11 @@
 /**
  * Test driver for file transfers: two peers over the seeded SimNetwork, each a miniature of
- * the peer's wiring. Per peer: stream 0 is a plain ReliableChannel carrying the file control
- * messages (JSON, the real codec) and chat; every transfer's stream is its FileSender or
- * FileReceiver. Frames are packed stream 0 first, then transfer streams, into datagrams of
- * exactly the size a real DATA datagram would have (13-byte header, frames, 16-byte tag) and
- * never above 1200 bytes. A checksum over the whole datagram stands in for the AEAD tag.
+ * the peer's wiring around the real `Connection`: stream 0 carries the file control messages
+ * (JSON, the real codec) and chat; every transfer's stream is its FileSender or FileReceiver,
+ * attached to the Connection, which packs stream 0 first and shares the rest between the
+ * transfers by bytes, into datagrams of exactly the size a real DATA datagram would have
+ * (13-byte header, frames, 16-byte tag) and never above 1200 bytes. A checksum over the whole
+ * datagram stands in for the AEAD tag.
  *
  * The "disk" of a receiver is a byte array; writes become durable at once unless the test
  * stalls it (then they wait, undurable, until it resumes).
@@ -18,23 +19,12 @@ import {
   type FileControl,
   type FileOffer,
 } from "../../src/protocol/file-offer.js";
-import {
-  decodeFrames,
-  encodeFrames,
-  type Frame,
-  frameBytes,
-  type SegmentFrame,
-} from "../../src/protocol/frames.js";
-import {
-  AEAD_TAG_BYTES,
-  DATA_HEADER_BYTES,
-  DEFAULT_DATAGRAM_BYTES,
-  MAX_FRAMES_BYTES,
-} from "../../src/protocol/limits.js";
+import { decodeFrames, encodeFrames, type Frame, type SegmentFrame } from "../../src/protocol/frames.js";
+import { AEAD_TAG_BYTES, DATA_HEADER_BYTES, DEFAULT_DATAGRAM_BYTES } from "../../src/protocol/limits.js";
+import { Connection } from "../../src/transfer/connection.js";
 import { FileReceiver, type FileReceiverOptions } from "../../src/transfer/file-receiver.js";
 import { FileSender, type FileSenderOptions } from "../../src/transfer/file-sender.js";
 import type { FileTransferEvent, StreamCore } from "../../src/transfer/file-transfer.js";
-import { ReliableChannel } from "../../src/transfer/reliable-channel.js";
 import { Prng } from "../sim/prng.js";
 import type { NodeId, SimNode, Transmit } from "../sim/sim-network.js";
 
@@ -108,13 +98,12 @@ export interface TransferEnd {
 
 /** One peer: stream 0 for control and chat, one stream per transfer. */
 export class PeerNode implements SimNode {
-  readonly control: ReliableChannel;
+  readonly conn: Connection;
   readonly senders = new Map<string, FileSender>();
   readonly receivers = new Map<string, FileReceiver>();
   readonly disks = new Map<string, SimDisk>();
   readonly events = new Map<string, FileTransferEvent[]>();
   readonly chat: Array<{ text: string; at: number }> = [];
-  private readonly streams = new Map<number, StreamCore>();
   /** What to do with an offer: build a receiver (and accept or decline it), or ignore it. */
   onOffer: ((offer: FileOffer, now: number) => FileReceiver | undefined) | undefined;
   /** Probability that a chunk's plaintext is damaged after "decryption", before the core. */
@@ -130,7 +119,11 @@ export class PeerNode implements SimNode {
     seed: number,
   ) {
     this.rng = new Prng(seed ^ 0x7e57);
-    this.control = new ReliableChannel({ stream: 0, maxSegmentPayloadBytes: MAX_FRAMES_BYTES - 10 - 280 });
+    this.conn = new Connection({ keepaliveMs: 15_000, initiator: id < peer }, 0);
+  }
+
+  private attach(stream: number, core: StreamCore): void {
+    if (!this.conn.attachStream(stream, core)) throw new Error(`${this.id}: stream ${stream} is taken`);
   }
 
   /** Start sending a file; the offer goes out on stream 0. */
@@ -142,7 +135,7 @@ export class PeerNode implements SimNode {
       readChunk: (i) => file.slice(i * chunkBytes, Math.min((i + 1) * chunkBytes, file.length)),
     });
     this.senders.set(sender.id, sender);
-    this.streams.set(sender.offer.stream, sender);
+    this.attach(sender.offer.stream, sender);
     this.events.set(sender.id, []);
     return sender;
   }
@@ -157,13 +150,13 @@ export class PeerNode implements SimNode {
     const receiver = new FileReceiver({ ...opts, offer, readChunk: (i) => d.readChunk(i, offer.chunkBytes) });
     this.receivers.set(offer.id, receiver);
     this.disks.set(offer.id, d);
-    this.streams.set(offer.stream, receiver);
+    this.attach(offer.stream, receiver);
     this.events.set(offer.id, []);
     return receiver;
   }
 
   sendChat(text: string, now: number): void {
-    this.control.send(new TextEncoder().encode(`chat:${text}`), now);
+    this.conn.sendMessage(new TextEncoder().encode(`chat:${text}`), now);
   }
 
   /** Release writes held by a stalled disk. */
@@ -187,55 +180,35 @@ export class PeerNode implements SimNode {
     }
     const decoded = decodeFrames(body);
     if (!decoded.ok) throw new Error(`${this.id}: undecodable payload that passed the checksum`);
-    for (const frame of decoded.value) {
-      if (frame.type !== "segment" && frame.type !== "ack") continue;
-      const core: StreamCore | undefined = frame.stream === 0 ? this.control : this.streams.get(frame.stream);
-      if (core === undefined) continue;
-      if (frame.type === "segment") core.handleSegment(this.maybeCorrupt(frame), now);
-      else core.handleAck(frame, now);
-    }
+    const frames = decoded.value.map((f) => (f.type === "segment" ? this.maybeCorrupt(f) : f));
+    this.conn.handlePayload(encodeFrames(frames), now);
     this.service(now);
   }
 
   handleTimeout(now: number): void {
-    this.control.handleTimeout(now);
-    for (const core of this.streams.values()) {
-      const t = core.pollTimeout();
-      if (t !== undefined && t <= now) core.handleTimeout(now);
-    }
+    this.conn.handleTimeout(now);
     this.service(now);
   }
 
   pollTransmit(now: number): Transmit | undefined {
     this.service(now);
-    const frames: Frame[] = [];
-    let budget = MAX_FRAMES_BYTES;
-    // Stream 0 first: control and chat never wait behind chunks.
-    for (const core of [this.control, ...this.streams.values()]) {
-      for (let f = core.pollFrame(now, budget); f !== undefined; f = core.pollFrame(now, budget)) {
-        frames.push(f);
-        budget -= frameBytes(f);
-      }
-    }
-    if (frames.length === 0) return undefined;
-    const bytes = seal(encodeFrames(frames));
+    const frames = this.conn.pollPayload(now);
+    if (frames === undefined) return undefined;
+    const bytes = seal(frames);
     if (bytes.length > DEFAULT_DATAGRAM_BYTES) throw new Error(`${this.id}: a ${bytes.length}-byte datagram`);
     this.maxDatagramBytes = Math.max(this.maxDatagramBytes, bytes.length);
     return { to: this.peer, bytes };
   }
 
   pollTimeout(): number | undefined {
-    let t = this.control.pollTimeout();
-    for (const core of this.streams.values()) {
-      const c = core.pollTimeout();
-      if (c !== undefined && (t === undefined || c < t)) t = c;
-    }
-    return t;
+    return this.conn.pollTimeout();
   }
 
   /** Moves control messages, events and disk writes between the cores and this "application". */
   private service(now: number): void {
-    for (let m = this.control.pollMessage(); m !== undefined; m = this.control.pollMessage()) {
+    for (let got = this.conn.pollMessage(); got !== undefined; got = this.conn.pollMessage()) {
+      if (got.stream !== 0) throw new Error(`${this.id}: a message on stream ${got.stream}`);
+      const m = got.message;
       const text = new TextDecoder().decode(m);
       if (text.startsWith("chat:")) {
         this.chat.push({ text: text.slice(5), at: now });
@@ -271,7 +244,7 @@ export class PeerNode implements SimNode {
   }
 
   private sendControl(msg: FileControl, now: number): void {
-    this.control.send(encodeFileControl(msg), now);
+    this.conn.sendMessage(encodeFileControl(msg), now);
   }
 
   private dispatch(msg: FileControl, now: number): void {
