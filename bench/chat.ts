@@ -12,7 +12,7 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import type { PeerEvent } from "../src/peer/events.js";
 import { createClient } from "../src/peer/index.js";
-import { machine, summarize } from "./stats.js";
+import { machine, publish, summarize } from "./stats.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const CLI = join(ROOT, "dist/cli.js");
@@ -197,10 +197,7 @@ async function main(): Promise<void> {
       hallway,
       tcpBaseline: tcp,
     };
-    const out = JSON.stringify(result, null, 2);
-    mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-    writeFileSync(join(ROOT, "bench/results/chat.json"), `${out}\n`);
-    process.stdout.write(`${out}\n`);
+    publish("chat", result);
   } finally {
     for (const c of children) c.kill("SIGKILL");
     for (const d of dirs) rmSync(d, { recursive: true, force: true });

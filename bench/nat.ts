@@ -15,23 +15,13 @@
  * bench/results/nat.json.
  */
 
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { CliLab, REPO } from "../test/netlab/fixtures/lab-cli.js";
-import { buildNatLab, type NatKind } from "../test/netlab/nat-lab.js";
+import { CliLab } from "../test/netlab/fixtures/lab-cli.js";
+import { buildNatLab, NAT_PAIRS } from "../test/netlab/nat-lab.js";
 import { findCommand, NetLab } from "../test/netlab/netns.js";
-import { machine, percentile } from "./stats.js";
+import { machine, percentile, publish } from "./stats.js";
 
 const ATTEMPTS = Number(process.env.BENCH_NAT_ATTEMPTS ?? 20);
 const STEP_MS = 20_000;
-const PAIRS: Array<[NatKind, NatKind]> = [
-  ["none", "none"],
-  ["none", "cone"],
-  ["none", "symmetric"],
-  ["cone", "cone"],
-  ["cone", "symmetric"],
-  ["symmetric", "symmetric"],
-];
 
 interface Attempt {
   direct: boolean;
@@ -84,7 +74,7 @@ async function main(): Promise<void> {
   }
   const rows = [];
   const startedAt = new Date().toISOString();
-  for (const [a, b] of PAIRS) {
+  for (const { a, b } of NAT_PAIRS) {
     const cli = new CliLab();
     const net = await NetLab.create(`n${a[0]}${b[0]}`);
     try {
@@ -141,10 +131,7 @@ async function main(): Promise<void> {
     ),
   ].join("\n");
   process.stderr.write(`\n${table}\n\n`);
-  const out = JSON.stringify(result, null, 2);
-  mkdirSync(join(REPO, "bench/results"), { recursive: true });
-  writeFileSync(join(REPO, "bench/results/nat.json"), `${out}\n`);
-  process.stdout.write(`${out}\n`);
+  publish("nat", result);
 }
 
 main().catch((err: Error) => {

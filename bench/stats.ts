@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 /** Small helpers shared by the benchmarks: percentiles and the machine description. */
 
 import { cpus } from "node:os";
@@ -27,4 +29,13 @@ export function summarize(samplesMs: number[]): {
 
 export function machine(): { node: string; cpu: string; cores: number } {
   return { node: process.version, cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length };
+}
+
+/** Writes a bench's JSON document to bench/results/<name>.json and prints it on stdout. */
+export function publish(name: string, result: unknown): void {
+  const out = JSON.stringify(result, null, 2);
+  const dir = join(import.meta.dirname, "../../bench/results");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), `${out}\n`);
+  process.stdout.write(`${out}\n`);
 }

@@ -29,13 +29,13 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { CliLab, type JsonProc, REPO } from "../test/netlab/fixtures/lab-cli.js";
 import { findCommand, NetLab, runOk } from "../test/netlab/netns.js";
-import { machine } from "./stats.js";
+import { machine, publish } from "./stats.js";
 
 const MB = 1024 * 1024;
 const STREAM_PEER = join(REPO, "dist-bench/bench/stream-peer.js");
@@ -595,10 +595,7 @@ async function main(): Promise<void> {
     rows,
   };
   process.stderr.write(`\n${table(rows)}\n\n`);
-  const out = JSON.stringify(result, null, 2);
-  mkdirSync(join(REPO, "bench/results"), { recursive: true });
-  writeFileSync(join(REPO, "bench/results/transfer.json"), `${out}\n`);
-  process.stdout.write(`${out}\n`);
+  publish("transfer", result);
 }
 
 main().catch((err: Error) => {

@@ -25,6 +25,11 @@ import type { NetLab } from "./netns.js";
 export const NAT_KINDS = ["none", "cone", "symmetric"] as const;
 export type NatKind = (typeof NAT_KINDS)[number];
 
+/** Every unordered pair of NAT kinds, each once. */
+export const NAT_PAIRS: ReadonlyArray<{ a: NatKind; b: NatKind }> = NAT_KINDS.flatMap((a, i) =>
+  NAT_KINDS.slice(i).map((b) => ({ a, b })),
+);
+
 export interface NatLabHost {
   ns: string;
   /** The host's own address. */

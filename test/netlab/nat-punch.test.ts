@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Json, onJsonLines } from "../integration/harness.js";
 import { assertDistFresh, CliLab } from "./fixtures/lab-cli.js";
 import { requireLab } from "./lab-guard.js";
-import { buildNatLab, type NatKind, type NatLab } from "./nat-lab.js";
+import { buildNatLab, NAT_PAIRS, type NatKind, type NatLab } from "./nat-lab.js";
 import { NetLab, stopChild } from "./netns.js";
 
 const lab = requireLab("hole punching through real Linux NAT", { commands: ["iptables"] });
@@ -61,90 +61,84 @@ function expected(a: NatKind, b: NatKind): Outcome {
   return "relay";
 }
 
-const PAIRS: Array<{ a: NatKind; b: NatKind }> = [
-  { a: "none", b: "none" },
-  { a: "none", b: "cone" },
-  { a: "none", b: "symmetric" },
-  { a: "cone", b: "cone" },
-  { a: "cone", b: "symmetric" },
-  { a: "symmetric", b: "symmetric" },
-];
+describe.skipIf(!lab.canRun).each([...NAT_PAIRS])(
+  "connectivity checks, $a NAT <-> $b NAT (network lab)",
+  (kinds) => {
+    let net: NetLab | undefined;
+    let nat: NatLab;
+    const cli = new CliLab();
+    const procs: PunchProc[] = [];
 
-describe.skipIf(!lab.canRun).each(PAIRS)("connectivity checks, $a NAT <-> $b NAT (network lab)", (kinds) => {
-  let net: NetLab | undefined;
-  let nat: NatLab;
-  const cli = new CliLab();
-  const procs: PunchProc[] = [];
+    beforeAll(async () => {
+      assertDistFresh();
+      net = await NetLab.create(`p${kinds.a[0]}${kinds.b[0]}`);
+      nat = await buildNatLab(net, kinds);
+      await cli.server(nat.registry.ns, "registry", ["--no-mdns"]);
+    }, 60_000);
 
-  beforeAll(async () => {
-    assertDistFresh();
-    net = await NetLab.create(`p${kinds.a[0]}${kinds.b[0]}`);
-    nat = await buildNatLab(net, kinds);
-    await cli.server(nat.registry.ns, "registry", ["--no-mdns"]);
-  }, 60_000);
+    afterAll(async () => {
+      await Promise.all(procs.map((p) => stopChild(p.child, p.exited)));
+      await cli.cleanup();
+      await net?.teardown();
+    });
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => stopChild(p.child, p.exited)));
-    await cli.cleanup();
-    await net?.teardown();
-  });
+    const want = expected(kinds.a, kinds.b);
+    const title =
+      want === "relay"
+        ? "finds no direct path and gives up by the 5 s deadline (relay)"
+        : `finds the ${want} path`;
+    it(title, async () => {
+      const registry = { host: nat.registry.address, port: 7743 };
+      const start = (ns: string) => {
+        const child = spawn(
+          "ip",
+          ["netns", "exec", ns, process.execPath, fixture, JSON.stringify({ registry })],
+          {
+            stdio: ["pipe", "pipe", "pipe"],
+          },
+        );
+        const p = new PunchProc(child);
+        procs.push(p);
+        return p;
+      };
+      const a = start(nat.a.peer.ns);
+      const b = start(nat.b.peer.ns);
+      const [ra, rb] = await Promise.all([a.next((e) => e.ready === true), b.next((e) => e.ready === true)]);
 
-  const want = expected(kinds.a, kinds.b);
-  const title =
-    want === "relay"
-      ? "finds no direct path and gives up by the 5 s deadline (relay)"
-      : `finds the ${want} path`;
-  it(title, async () => {
-    const registry = { host: nat.registry.address, port: 7743 };
-    const start = (ns: string) => {
-      const child = spawn(
-        "ip",
-        ["netns", "exec", ns, process.execPath, fixture, JSON.stringify({ registry })],
-        {
-          stdio: ["pipe", "pipe", "pipe"],
-        },
-      );
-      const p = new PunchProc(child);
-      procs.push(p);
-      return p;
-    };
-    const a = start(nat.a.peer.ns);
-    const b = start(nat.b.peer.ns);
-    const [ra, rb] = await Promise.all([a.next((e) => e.ready === true), b.next((e) => e.ready === true)]);
-
-    for (const [side, ready] of [
-      [nat.a, ra],
-      [nat.b, rb],
-    ] as const) {
-      expect(ready?.srflxLowTtl).toBeNull(); // TTL 2 expired in the internet router
-      const wan = side.router.kind === "none" ? side.peer.address : side.router.wan;
-      expect((ready?.srflx as { host: string } | null)?.host).toBe(wan);
-    }
-
-    const candidates = (side: "a" | "b", ready: Json) => [
-      { type: "host", address: { host: nat[side].peer.address, port: 5000 } },
-      { type: "srflx", address: ready.srflx },
-    ];
-    const token = randomBytes(16).toString("hex");
-    a.child.stdin?.write(`${JSON.stringify({ token, candidates: candidates("b", rb) })}\n`);
-    b.child.stdin?.write(`${JSON.stringify({ token, candidates: candidates("a", ra) })}\n`);
-    const [resA, resB] = await Promise.all([a.next((e) => "result" in e), b.next((e) => "result" in e)]);
-    const results = [resA.result, resB.result] as Array<{ ok: boolean; kind?: string; rttMs?: number }>;
-
-    if (want === "relay") {
-      expect(results).toEqual([
-        { ok: false, reason: "timeout" },
-        { ok: false, reason: "timeout" },
-      ]);
-    } else {
-      expect(results.map((r) => r.ok)).toEqual([true, true]);
-      // The side behind NAT reaches a public peer's host address directly.
-      if (want === "direct") {
-        const natted = kinds.a === "none" ? results[1] : results[0];
-        expect(natted?.kind).toBe("direct");
-      } else {
-        expect(results.map((r) => r.kind)).toEqual(["punched", "punched"]);
+      for (const [side, ready] of [
+        [nat.a, ra],
+        [nat.b, rb],
+      ] as const) {
+        expect(ready?.srflxLowTtl).toBeNull(); // TTL 2 expired in the internet router
+        const wan = side.router.kind === "none" ? side.peer.address : side.router.wan;
+        expect((ready?.srflx as { host: string } | null)?.host).toBe(wan);
       }
-    }
-  }, 60_000);
-});
+
+      const candidates = (side: "a" | "b", ready: Json) => [
+        { type: "host", address: { host: nat[side].peer.address, port: 5000 } },
+        { type: "srflx", address: ready.srflx },
+      ];
+      const token = randomBytes(16).toString("hex");
+      a.child.stdin?.write(`${JSON.stringify({ token, candidates: candidates("b", rb) })}\n`);
+      b.child.stdin?.write(`${JSON.stringify({ token, candidates: candidates("a", ra) })}\n`);
+      const [resA, resB] = await Promise.all([a.next((e) => "result" in e), b.next((e) => "result" in e)]);
+      const results = [resA.result, resB.result] as Array<{ ok: boolean; kind?: string; rttMs?: number }>;
+
+      if (want === "relay") {
+        expect(results).toEqual([
+          { ok: false, reason: "timeout" },
+          { ok: false, reason: "timeout" },
+        ]);
+      } else {
+        expect(results.map((r) => r.ok)).toEqual([true, true]);
+        // The side behind NAT reaches a public peer's host address directly.
+        if (want === "direct") {
+          const natted = kinds.a === "none" ? results[1] : results[0];
+          expect(natted?.kind).toBe("direct");
+        } else {
+          expect(results.map((r) => r.kind)).toEqual(["punched", "punched"]);
+        }
+      }
+    }, 60_000);
+  },
+);
