@@ -9,7 +9,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { asHallwayError, HallwayError } from "./errors.js";
 import { defaultDataDir } from "./net/data-dir.js";
 import { createClient, findRegistry, parseServerAddress } from "./peer/index.js";
-import { DEFAULT_PORT, type ServerStore, startServer } from "./server/index.js";
+import { DEFAULT_PORT, POLICIES, type Policy, type ServerStore, startServer } from "./server/index.js";
 import { errorEvent, printEvent, runJsonMode } from "./ui/json-mode.js";
 import { runLineMode } from "./ui/line-mode.js";
 import { readPassword } from "./ui/prompt.js";
@@ -56,6 +56,12 @@ const NEO4J_SCHEMES = ["bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+
 function storeKindOption(value: string): "sqlite" | "neo4j" {
   if (value === "sqlite" || value === "neo4j") return value;
   throw new InvalidArgumentError("--store must be sqlite or neo4j");
+}
+
+function policyOption(value: string): Policy {
+  const policy = POLICIES.find((p) => p === value);
+  if (policy === undefined) throw new InvalidArgumentError(`--policy must be ${POLICIES.join(" or ")}`);
+  return policy;
 }
 
 function neo4jUriOption(value: string): string {
@@ -150,6 +156,12 @@ program
   .option("--name <name>", "name advertised over mDNS", "Hallway registry")
   .option("--no-mdns", "do not advertise over mDNS")
   .option(
+    "--policy <policy>",
+    "open: anyone may message anyone; friends: only friends may message or connect",
+    policyOption,
+    "open",
+  )
+  .option(
     "--store <kind>",
     "durable state: sqlite (in the data directory) or neo4j",
     storeKindOption,
@@ -172,6 +184,7 @@ program
         data?: string;
         name: string;
         mdns: boolean;
+        policy: Policy;
         json?: boolean;
       } & StoreArgs,
     ) => {
@@ -185,15 +198,16 @@ program
         store,
         mdns: opts.mdns,
         name: opts.name,
+        policy: opts.policy,
         log,
       });
       if (opts.json) {
         process.stdout.write(
-          `${JSON.stringify({ event: "listening", port: running.port, fingerprint: running.fingerprint })}\n`,
+          `${JSON.stringify({ event: "listening", port: running.port, fingerprint: running.fingerprint, policy: running.policy })}\n`,
         );
       } else {
         process.stdout.write(
-          `Hallway registry listening on UDP ${opts.host}:${running.port}\nKey fingerprint: ${running.fingerprint}\n`,
+          `Hallway registry listening on UDP ${opts.host}:${running.port} (policy: ${running.policy})\nKey fingerprint: ${running.fingerprint}\n`,
         );
       }
       onSignals(() => running.stop());

@@ -32,6 +32,8 @@ import {
   lookupData,
   MAX_NAME_CHARS,
   MAX_PASSWORD_CHARS,
+  parseAnswer,
+  type RequestBody,
   usersData,
 } from "../protocol/control.js";
 import type { Address, Identity } from "../protocol/endpoint.js";
@@ -40,6 +42,7 @@ import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import type { PeerEvent, Via } from "./events.js";
 import { FileTransfers } from "./file-transfers.js";
+import { fitsWire, SocialClient } from "./social.js";
 
 export interface PeerClientOptions {
   identity: Identity;
@@ -59,9 +62,6 @@ export interface PeerClientOptions {
   onEvent: (event: PeerEvent) => void;
 }
 
-type Request = Extract<Control, { rid: number }>;
-type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, "rid"> : never) : never;
-
 interface PendingRequest {
   resolve(data: unknown): void;
   reject(err: HallwayError): void;
@@ -77,14 +77,11 @@ interface PeerLink {
 const utf8 = new TextEncoder();
 const SEEN_IDS_LIMIT = 50_000;
 
-/** A name a control message can carry; the registry could not even read a request with another. */
-function fitsWire(name: string): boolean {
-  return name.length > 0 && name.length <= MAX_NAME_CHARS;
-}
-
 export class PeerClient {
   private readonly host: UdpHost;
   private readonly transfers: FileTransfers;
+  /** Friends, groups, profiles: requests to the registry and its social pushes. */
+  readonly social: SocialClient;
   private registry: HostedConnection | undefined;
   private state: "idle" | "connecting" | "ready" | "reconnecting" | "closed" = "idle";
   private nextRid = 1;
@@ -131,6 +128,12 @@ export class PeerClient {
       onClosed: (conn) => this.onClosed(conn),
       onPoll: () => this.transfers.onPoll(),
     };
+    this.social = new SocialClient({
+      me: () => this.user,
+      request: (body) => this.request(body),
+      emit: (e) => this.emit(e),
+      unfriended: (user) => this.dropPeer(user),
+    });
     this.transfers = new FileTransfers({
       host: this.host,
       emit: (e) => this.emit(e),
@@ -388,6 +391,7 @@ export class PeerClient {
         this.emit({ event: "delivered", id: msg.id });
         return;
       default:
+        this.social.handlePush(msg);
         return;
     }
   }
@@ -484,7 +488,8 @@ export class PeerClient {
       info = await this.lookup(to);
     } catch (err) {
       const e = asHallwayError(err);
-      if (e.code === "MSG_UNKNOWN_RECIPIENT" || e.code === "AUTH_UNKNOWN_USER") throw e;
+      // Refused (no such user, the policy): the caller hears why.
+      if (e.code !== "REGISTRY_LOST" && e.code !== "REGISTRY_UNREACHABLE") throw e;
       // Registry unreachable: keep the message and store it when the registry is back.
       this.outbox.set(msg.id, msg);
       return msg.id;
@@ -533,9 +538,7 @@ export class PeerClient {
   }
 
   private async lookup(user: string): Promise<LookupData> {
-    const data = lookupData.safeParse(await this.request({ t: "lookup", user }));
-    if (!data.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad lookup answer from the registry");
-    return data.data;
+    return parseAnswer(lookupData, await this.request({ t: "lookup", user }), "lookup");
   }
 
   private directTo(user: string, info: LookupData): Promise<HostedConnection> {
@@ -611,9 +614,8 @@ export class PeerClient {
   }
 
   async users(): Promise<PeerEvent> {
-    const data = usersData.safeParse(await this.request({ t: "users" }));
-    if (!data.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad users answer from the registry");
-    return { event: "users", users: data.data.users };
+    const data = parseAnswer(usersData, await this.request({ t: "users" }), "users");
+    return { event: "users", users: data.users };
   }
 
   async history(
@@ -623,11 +625,12 @@ export class PeerClient {
   ): Promise<PeerEvent> {
     const w = withUser.trim().toLowerCase();
     if (!fitsWire(w)) return { event: "history", with: w, messages: [] };
-    const data = historyData.safeParse(
+    const data = parseAnswer(
+      historyData,
       await this.request({ t: "history", with: w, limit, ...(before ? { before } : {}) }),
+      "history",
     );
-    if (!data.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad history answer from the registry");
-    return { event: "history", with: w, messages: data.data.messages };
+    return { event: "history", with: w, messages: data.messages };
   }
 
   /** Log out (best effort) and release the socket. Idempotent. */
