@@ -36,6 +36,11 @@ describe("records into the port's types", () => {
       passwordHash: "scrypt$x",
       publicKey: null,
       displayName: null,
+      statusText: null,
+      email: null,
+      phone: null,
+      department: null,
+      note: null,
       createdAt: 1234,
       lastSeen: null,
     });

@@ -85,9 +85,15 @@ describe.skipIf(!NEO4J_URI)(`Store contract against a real Neo4j (${NEO4J_URI ??
     return {
       store: make(),
       reopen: async () => make(),
+      another: async () => {
+        const store = new Neo4jStore({ ...c, registry: `${registry}-another` });
+        opened.push(store);
+        return store;
+      },
       cleanup: async () => {
         for (const store of opened) await store.close();
         await deleteRegistry(registry);
+        await deleteRegistry(`${registry}-another`);
       },
     };
   });

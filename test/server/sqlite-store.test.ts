@@ -35,6 +35,11 @@ storeContract("SqliteStore", async () => {
   return {
     store: make(),
     reopen: async () => make(),
+    another: async () => {
+      const store = new SqliteStore(join(dir, "another", "registry.sqlite"));
+      opened.push(store);
+      return store;
+    },
     cleanup: async () => {
       for (const store of opened) await store.close();
       await rm(dir, { recursive: true, force: true });
@@ -76,6 +81,7 @@ describe("SqliteStore on disk", () => {
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       expect(db.prepare("SELECT version, applied_at FROM schema_migrations").all()).toEqual([
         { version: 1, applied_at: 42 },
+        { version: 2, applied_at: 42 },
       ]);
       const tables = db
         .prepare(
@@ -83,7 +89,20 @@ describe("SqliteStore on disk", () => {
         )
         .pluck()
         .all();
-      expect(tables).toEqual(["audit", "messages", "offline_queue", "schema_migrations", "users"]);
+      expect(tables).toEqual([
+        "audit",
+        "chat_groups",
+        "friend_requests",
+        "friendships",
+        "group_members",
+        "group_messages",
+        "join_requests",
+        "messages",
+        "notices",
+        "offline_queue",
+        "schema_migrations",
+        "users",
+      ]);
     } finally {
       db.close();
     }
@@ -92,7 +111,7 @@ describe("SqliteStore on disk", () => {
     const again = await SqliteStore.open(path, { now: () => 99 });
     await again.close();
     const check = new Database(path, { readonly: true });
-    expect(check.prepare("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(1);
+    expect(check.prepare("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(2);
     check.close();
   });
 

@@ -66,6 +66,11 @@ export function toUserRecord(value: unknown): UserRecord {
     passwordHash: text(f, "User", "passwordHash"),
     publicKey: optionalText(f, "User", "publicKey"),
     displayName: optionalText(f, "User", "displayName"),
+    statusText: optionalText(f, "User", "statusText"),
+    email: optionalText(f, "User", "email"),
+    phone: optionalText(f, "User", "phone"),
+    department: optionalText(f, "User", "department"),
+    note: optionalText(f, "User", "note"),
     createdAt: millis(f, "User", "createdAt"),
     lastSeen: optionalMillis(f, "User", "lastSeen"),
   };

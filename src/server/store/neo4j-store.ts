@@ -352,6 +352,104 @@ export class Neo4jStore implements Store {
     });
   }
 
+  // Not yet in the graph model: the social methods follow in the next change.
+  setProfile(): Promise<never> {
+    return Promise.reject(notYet("setProfile"));
+  }
+  searchUsers(): Promise<never> {
+    return Promise.reject(notYet("searchUsers"));
+  }
+  putFriendRequest(): Promise<never> {
+    return Promise.reject(notYet("putFriendRequest"));
+  }
+  deleteFriendRequest(): Promise<never> {
+    return Promise.reject(notYet("deleteFriendRequest"));
+  }
+  friendRequestsTo(): Promise<never> {
+    return Promise.reject(notYet("friendRequestsTo"));
+  }
+  friendRequestsFrom(): Promise<never> {
+    return Promise.reject(notYet("friendRequestsFrom"));
+  }
+  addFriendship(): Promise<never> {
+    return Promise.reject(notYet("addFriendship"));
+  }
+  removeFriendship(): Promise<never> {
+    return Promise.reject(notYet("removeFriendship"));
+  }
+  friendsOf(): Promise<never> {
+    return Promise.reject(notYet("friendsOf"));
+  }
+  areFriends(): Promise<never> {
+    return Promise.reject(notYet("areFriends"));
+  }
+  createGroup(): Promise<never> {
+    return Promise.reject(notYet("createGroup"));
+  }
+  getGroup(): Promise<never> {
+    return Promise.reject(notYet("getGroup"));
+  }
+  searchGroups(): Promise<never> {
+    return Promise.reject(notYet("searchGroups"));
+  }
+  deleteGroup(): Promise<never> {
+    return Promise.reject(notYet("deleteGroup"));
+  }
+  setGroupAdmin(): Promise<never> {
+    return Promise.reject(notYet("setGroupAdmin"));
+  }
+  groupMembers(): Promise<never> {
+    return Promise.reject(notYet("groupMembers"));
+  }
+  groupsOf(): Promise<never> {
+    return Promise.reject(notYet("groupsOf"));
+  }
+  addMember(): Promise<never> {
+    return Promise.reject(notYet("addMember"));
+  }
+  removeMember(): Promise<never> {
+    return Promise.reject(notYet("removeMember"));
+  }
+  putJoinRequest(): Promise<never> {
+    return Promise.reject(notYet("putJoinRequest"));
+  }
+  deleteJoinRequest(): Promise<never> {
+    return Promise.reject(notYet("deleteJoinRequest"));
+  }
+  joinRequests(): Promise<never> {
+    return Promise.reject(notYet("joinRequests"));
+  }
+  appendGroupMessage(): Promise<never> {
+    return Promise.reject(notYet("appendGroupMessage"));
+  }
+  groupHistory(): Promise<never> {
+    return Promise.reject(notYet("groupHistory"));
+  }
+  groupBacklog(): Promise<never> {
+    return Promise.reject(notYet("groupBacklog"));
+  }
+  ackGroup(): Promise<never> {
+    return Promise.reject(notYet("ackGroup"));
+  }
+  enqueueNotice(): Promise<never> {
+    return Promise.reject(notYet("enqueueNotice"));
+  }
+  pendingNotices(): Promise<never> {
+    return Promise.reject(notYet("pendingNotices"));
+  }
+  ackNotices(): Promise<never> {
+    return Promise.reject(notYet("ackNotices"));
+  }
+  suggest(): Promise<never> {
+    return Promise.reject(notYet("suggest"));
+  }
+  load(): Promise<never> {
+    return Promise.reject(notYet("load"));
+  }
+  dump(): AsyncIterable<never> {
+    throw notYet("dump");
+  }
+
   /** Both users must exist (the SQLite adapter's foreign keys); the first stored copy wins. */
   private async insertMessage(run: WriteRun, op: string, msg: StoredMessage): Promise<void> {
     const keys = [nameKey(msg.from), nameKey(msg.to)];
@@ -489,4 +587,8 @@ function unknownUser(op: string, names: readonly string[]): HallwayError {
 function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.split("\n")[0] ?? "";
+}
+
+function notYet(op: string): HallwayError {
+  return new HallwayError("STORE_FAILED", `store ${op} failed: not yet supported by the Neo4j adapter`);
 }

@@ -11,8 +11,10 @@
  *   that cannot be written rejects with `DATA_DIR_UNWRITABLE`.
  * - A `limit` of zero or less yields an empty result.
  * - After `close()`, every other method rejects with `STORE_FAILED`.
- * - Methods that name a user or group that does not exist reject with `AUTH_UNKNOWN_USER` or
- *   `GROUP_UNKNOWN` unless their comment says otherwise. The social methods are storage
+ * - The social methods (from "Profiles and search" on) that name a user or group that does not
+ *   exist reject with `AUTH_UNKNOWN_USER` or `GROUP_UNKNOWN` unless their comment says
+ *   otherwise; the group is checked before the user. (The older methods above keep their
+ *   rules: reading an unknown user's audit, queue or history yields nothing.) The social methods are storage
  *   primitives: who may do what (only the admin approves, only friends may talk under the
  *   friends policy) is the registry's business, not the store's.
  */
@@ -124,7 +126,8 @@ export type DumpRecord =
   | ({ kind: "member"; group: string } & GroupMember)
   | ({ kind: "joinRequest" } & JoinRequest)
   | ({ kind: "groupMessage" } & GroupMessage)
-  | ({ kind: "notice" } & Notice);
+  /** Nested: a notice has a `kind` of its own. */
+  | { kind: "notice"; notice: Notice };
 
 export interface StoredMessage {
   id: string;
@@ -204,8 +207,8 @@ export interface Store {
   /** Applies the patch (see `ProfilePatch`). */
   setProfile(name: string, patch: ProfilePatch): Promise<void>;
   /**
-   * Users whose name or display name starts with `prefix`, case-insensitively, sorted by
-   * name. An empty prefix matches everyone.
+   * Users whose name or display name starts with `prefix`, case-insensitively (JavaScript's
+   * `toLowerCase`, see `searchKey`), sorted by name. An empty prefix matches everyone.
    */
   searchUsers(prefix: string, limit: number): Promise<UserRecord[]>;
 
@@ -215,9 +218,9 @@ export interface Store {
   putFriendRequest(req: FriendRequest): Promise<void>;
   /** Removes the request from `from` to `to`; returns whether there was one. */
   deleteFriendRequest(from: string, to: string): Promise<boolean>;
-  /** Requests to `user` (incoming), oldest first. */
+  /** Requests to `user` (incoming), oldest first (equal times by sender's name). */
   friendRequestsTo(user: string): Promise<FriendRequest[]>;
-  /** Requests from `user` (outgoing), oldest first. */
+  /** Requests from `user` (outgoing), oldest first (equal times by recipient's name). */
   friendRequestsFrom(user: string): Promise<FriendRequest[]>;
   /**
    * Makes a and b friends, in one transaction with deleting any friend request between them
@@ -259,7 +262,7 @@ export interface Store {
   putJoinRequest(req: JoinRequest): Promise<void>;
   /** Returns whether there was such a request. */
   deleteJoinRequest(group: string, user: string): Promise<boolean>;
-  /** Oldest first. */
+  /** Oldest first (equal times by user name). */
   joinRequests(group: string): Promise<JoinRequest[]>;
 
   /**
@@ -272,16 +275,19 @@ export interface Store {
   groupHistory(group: string, opts: { limit: number; beforeSeq?: number }): Promise<GroupMessage[]>;
   /** Messages with seq > the member's ackedSeq, oldest first. Rejects with `GROUP_NOT_MEMBER`. */
   groupBacklog(group: string, user: string, limit: number): Promise<GroupMessage[]>;
-  /** Moves the member's ackedSeq forward to `seq` (never back, never past lastSeq). */
+  /**
+   * Moves the member's ackedSeq forward to `seq` (never back, never past lastSeq). Rejects with
+   * `GROUP_NOT_MEMBER` unless `user` is a member.
+   */
   ackGroup(group: string, user: string, seq: number): Promise<void>;
 
   // --- Notices -------------------------------------------------------------------------
 
   /** Durable when resolved. Idempotent on `id`. */
   enqueueNotice(notice: Notice): Promise<void>;
-  /** Oldest first. */
+  /** In enqueue order, oldest first. */
   pendingNotices(to: string, limit: number): Promise<Notice[]>;
-  /** Removes those of `ids` addressed to `to`; returns how many. */
+  /** Removes those of `ids` addressed to `to` (other ids are ignored); returns how many. */
   ackNotices(to: string, ids: string[]): Promise<number>;
 
   // --- Graph queries -------------------------------------------------------------------
@@ -299,8 +305,10 @@ export interface Store {
   dump(): AsyncIterable<DumpRecord>;
   /**
    * Replays records from `dump` into this store, which must be empty of users; rejects with
-   * `STORE_FAILED` otherwise. Keeps every field as exported (hashes, keys, times, sequence
-   * numbers, queue order).
+   * `STORE_NOT_EMPTY` otherwise. Keeps every field as exported (hashes, keys, times, sequence
+   * numbers, queue and notice order). All or nothing: a record that cannot be stored (it
+   * refers to a user or group not loaded before it) rejects with `STORE_FAILED` and leaves
+   * the store as empty as it was.
    */
   load(records: AsyncIterable<DumpRecord>): Promise<void>;
 }
