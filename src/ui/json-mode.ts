@@ -62,6 +62,7 @@ const command = z.discriminatedUnion("cmd", [
 ]);
 
 export type JsonCommand = z.infer<typeof command>;
+const COMMAND_NAMES: ReadonlySet<string> = new Set(command.options.map((o) => o.shape.cmd.value));
 
 export function printEvent(e: PeerEvent): void {
   process.stdout.write(`${JSON.stringify(e)}\n`);
@@ -70,6 +71,17 @@ export function printEvent(e: PeerEvent): void {
 export function errorEvent(err: unknown, extra: { cmd?: string; id?: string } = {}): PeerEvent {
   const e = asHallwayError(err);
   return { event: "error", code: e.code, message: e.message, ...extra };
+}
+
+/** `{cmd}` of a line that names a known command but failed to parse, so its error says which. */
+function commandNameOf(line: string): { cmd?: string } {
+  try {
+    const raw: unknown = JSON.parse(line);
+    const cmd = typeof raw === "object" && raw !== null && "cmd" in raw ? raw.cmd : undefined;
+    return typeof cmd === "string" && COMMAND_NAMES.has(cmd) ? { cmd } : {};
+  } catch {
+    return {};
+  }
 }
 
 /** Parse one input line into a command, or a CLI_BAD_COMMAND error. */
@@ -170,7 +182,7 @@ export async function runJsonMode(client: PeerClient): Promise<number> {
       try {
         cmd = parseCommand(line);
       } catch (err) {
-        printEvent(errorEvent(err));
+        printEvent(errorEvent(err, commandNameOf(line)));
         return;
       }
       switch (cmd.cmd) {

@@ -9,6 +9,8 @@ import { type Json, type Proc, startClient, tempDir } from "./harness.js";
 /** The result event each command answers with (`ok` for the plain actions). */
 const ANSWERS: Record<string, string> = {
   send: "sent",
+  users: "users",
+  history: "history",
   friends: "friends",
   search: "search",
   groups: "groups",
