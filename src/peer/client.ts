@@ -101,6 +101,7 @@ export class PeerClient {
   private readonly requestTimeoutMs: number;
   private readonly directTimeoutMs: number;
   private reportFailure: (err: HallwayError) => void = () => {};
+  private readonly loginWaiters: Array<{ resolve(): void; reject(err: HallwayError): void }> = [];
   /**
    * Settles if the client gives up by itself (the registry's key changed, or it refused the
    * login on a reconnect), with the error it already emitted as an `error` event.
@@ -131,6 +132,7 @@ export class PeerClient {
     this.social = new SocialClient({
       me: () => this.user,
       request: (body) => this.request(body),
+      nextLogin: () => this.nextLogin(),
       emit: (e) => this.emit(e),
       unfriended: (user) => this.dropPeer(user),
     });
@@ -217,6 +219,7 @@ export class PeerClient {
     this.reconnectAttempt = 0;
     this.startHeartbeat();
     this.emit({ event: "ready", user: this.user });
+    for (const w of this.loginWaiters.splice(0)) w.resolve();
     for (const m of this.outbox.values()) void this.storeOffline(m, false);
   }
 
@@ -633,11 +636,20 @@ export class PeerClient {
     return { event: "history", with: w, messages: data.messages };
   }
 
+  /** Resolves at the next successful login (after a reconnect); rejects if the client stops first. */
+  private nextLogin(): Promise<void> {
+    if (this.state === "closed")
+      return Promise.reject(new HallwayError("REGISTRY_LOST", "the client stopped"));
+    return new Promise((resolve, reject) => this.loginWaiters.push({ resolve, reject }));
+  }
+
   /** Log out (best effort) and release the socket. Idempotent. */
   async stop(): Promise<void> {
     if (this.state === "closed") return;
     const wasReady = this.state === "ready";
     this.state = "closed";
+    for (const w of this.loginWaiters.splice(0))
+      w.reject(new HallwayError("REGISTRY_LOST", "the client stopped"));
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const w of this.awaitingReceipt.values()) clearTimeout(w.timer);
     if (wasReady) {

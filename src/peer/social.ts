@@ -9,7 +9,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { HallwayError } from "../errors.js";
+import { asHallwayError, HallwayError } from "../errors.js";
 import {
   type Control,
   friendRequestData,
@@ -34,6 +34,8 @@ export interface SocialHost {
   /** The logged-in user's name. */
   me(): string;
   request(body: RequestBody): Promise<unknown>;
+  /** Resolves at the next login after the registry was lost; rejects if the client stops. */
+  nextLogin(): Promise<void>;
   emit(event: PeerEvent): void;
   /** Someone is no longer a friend: a direct session with them must not outlive that. */
   unfriended(user: string): void;
@@ -220,7 +222,10 @@ export class SocialClient {
     return { event: "ok", cmd, group, user };
   }
 
-  /** Resolves once the registry has stored the message and given it its seq. */
+  /**
+   * Resolves once the registry has stored the message and given it its seq. A lost registry
+   * does not lose the message: it is sent again, with the same id, after the next login.
+   */
   async groupSend(groupRaw: string, text: string): Promise<PeerEvent> {
     const group = wireName(groupRaw, noGroup);
     if (text.length === 0) throw new HallwayError("MSG_EMPTY", "message is empty");
@@ -228,13 +233,23 @@ export class SocialClient {
     if (bytes > MAX_TEXT_BYTES) {
       throw new HallwayError("MSG_TOO_LARGE", `message is ${bytes} bytes; the limit is ${MAX_TEXT_BYTES}`);
     }
-    const id = randomBytes(12).toString("hex");
-    const data = parse(
-      groupSendData,
-      await this.host.request({ t: "group.send", group, id, text, sentAt: Date.now() }),
-      "group.send",
-    );
-    return { event: "group.sent", group, id, seq: data.seq };
+    const body = {
+      t: "group.send",
+      group,
+      id: randomBytes(12).toString("hex"),
+      text,
+      sentAt: Date.now(),
+    } as const;
+    for (;;) {
+      try {
+        const data = parse(groupSendData, await this.host.request(body), "group.send");
+        return { event: "group.sent", group, id: body.id, seq: data.seq };
+      } catch (err) {
+        const e = asHallwayError(err);
+        if (e.code !== "REGISTRY_LOST" && e.code !== "REGISTRY_UNREACHABLE") throw e;
+        await this.host.nextLogin();
+      }
+    }
   }
 
   async groupHistory(groupRaw: string, limit: number, beforeSeq?: number): Promise<PeerEvent> {

@@ -182,4 +182,29 @@ describe("groups", () => {
     expect((await must(alice, { cmd: "search", query: "ops" })).groups).toEqual([]);
     expect(await ask(alice, { cmd: "group.leave", group: "ops" })).toMatchObject({ code: "GROUP_UNKNOWN" });
   });
+
+  it("keeps a group message sent while the registry is down, and stores it once it is back", async () => {
+    const dir = tempDir("registry");
+    const reg = await startRegistry(dir);
+    const alice = await login("alice", reg.port);
+    const bob = await login("bob", reg.port);
+    await must(alice, { cmd: "group.create", group: "ops" });
+    await join(alice, bob, "ops");
+
+    await reg.proc.kill();
+    const sending = must(alice, { cmd: "group.send", group: "ops", text: "while it was down" }, 60_000);
+    await alice.proc.waitFor((e) => e.event === "registry" && e.status === "lost", "alice notices", 30_000);
+    await startRegistry(dir, reg.port);
+
+    // Sent again with the same id after alice's reconnect: stored once, seq 1, and bob gets it.
+    const sent = await sending;
+    expect(sent).toMatchObject({ group: "ops", seq: 1 });
+    const got = await bob.proc.waitFor(
+      (e) => e.event === "groupMessage" && e.id === sent.id,
+      "bob's copy",
+      60_000,
+    );
+    expect(got).toMatchObject({ from: "alice", text: "while it was down", seq: 1 });
+    expect((await must(bob, { cmd: "group.history", group: "ops" }, 30_000)).messages).toHaveLength(1);
+  });
 });

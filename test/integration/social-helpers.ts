@@ -41,7 +41,7 @@ export async function logout(p: Person): Promise<void> {
 }
 
 /** Send `cmd` and resolve with its answer: the result event, or the error event for it. */
-export function ask(p: Person, cmd: Json & { cmd: string }): Promise<Json> {
+export function ask(p: Person, cmd: Json & { cmd: string }, timeoutMs?: number): Promise<Json> {
   const from = p.proc.events.length;
   const answer = ANSWERS[cmd.cmd] ?? "ok";
   const promise = p.proc.waitFor(
@@ -50,14 +50,15 @@ export function ask(p: Person, cmd: Json & { cmd: string }): Promise<Json> {
       ((e.event === "error" && e.cmd === cmd.cmd) ||
         (e.event === answer && (answer !== "ok" || e.cmd === cmd.cmd))),
     `answer to ${JSON.stringify(cmd)}`,
+    timeoutMs,
   );
   p.proc.send(cmd);
   return promise;
 }
 
 /** Like `ask`, but the answer must not be an error. */
-export async function must(p: Person, cmd: Json & { cmd: string }): Promise<Json> {
-  const e = await ask(p, cmd);
+export async function must(p: Person, cmd: Json & { cmd: string }, timeoutMs?: number): Promise<Json> {
+  const e = await ask(p, cmd, timeoutMs);
   if (e.event === "error") throw new Error(`${p.name}: ${JSON.stringify(cmd)} failed: ${JSON.stringify(e)}`);
   return e;
 }
