@@ -16,6 +16,7 @@ import {
   friendsData,
   type GroupMessageEntry,
   groupHistoryData,
+  groupLeaveData,
   groupSendData,
   groupsData,
   MAX_NAME_CHARS,
@@ -206,9 +207,8 @@ export class SocialClient {
 
   async groupLeave(groupRaw: string): Promise<PeerEvent> {
     const group = wireName(groupRaw, noGroup);
-    const data = await this.host.request({ t: "group.leave", group });
-    const deleted = typeof data === "object" && data !== null && "deleted" in data && data.deleted === true;
-    return { event: "ok", cmd: "group.leave", group, deleted };
+    const data = parse(groupLeaveData, await this.host.request({ t: "group.leave", group }), "group.leave");
+    return { event: "ok", cmd: "group.leave", group, deleted: data.deleted };
   }
 
   async groupMember(

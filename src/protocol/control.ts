@@ -204,6 +204,7 @@ export const groupsData = z.object({
     .max(100_000),
 });
 export const groupSendData = z.object({ seq: z.number().int().min(1) });
+export const groupLeaveData = z.object({ deleted: z.boolean() });
 export const groupHistoryData = z.object({ messages: z.array(groupMessage).max(500) });
 export const profileData = z.object({
   user: name,
