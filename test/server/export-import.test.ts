@@ -10,13 +10,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DumpRecord, SqliteStore, type Store } from "../../src/server/store/index.js";
 import { hallway, type Json, killAll, type Proc, requireBuild, tempDir } from "../integration/harness.js";
-import { populateEveryKind } from "./store-contract.js";
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
+import { collect, populateEveryKind } from "./store-contract.js";
 
 function database(dataDir: string): string {
   return join(dataDir, "registry.sqlite");

@@ -12,7 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
 import type { DumpRecord, GroupMessage, Store, StoredMessage } from "../../src/server/store/index.js";
 
-const NO_PROFILE = {
+/** A user's profile fields before anyone set them. */
+export const NO_PROFILE = {
   displayName: null,
   statusText: null,
   email: null,
@@ -21,13 +22,13 @@ const NO_PROFILE = {
   note: null,
 };
 
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of items) out.push(item);
   return out;
 }
 
-async function* replay<T>(items: readonly T[]): AsyncIterable<T> {
+export async function* replay<T>(items: readonly T[]): AsyncIterable<T> {
   yield* items;
 }
 
