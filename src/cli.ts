@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { asHallwayError, HallwayError } from "./errors.js";
 import { defaultDataDir } from "./net/data-dir.js";
 import { createClient, findRegistry, parseServerAddress } from "./peer/index.js";
+import { describeCounts, exportOffice, importOffice, type TransferSummary } from "./server/export.js";
 import { DEFAULT_PORT, POLICIES, type Policy, type ServerStore, startServer } from "./server/index.js";
 import { errorEvent, printEvent, runJsonMode } from "./ui/json-mode.js";
 import { runLineMode } from "./ui/line-mode.js";
@@ -114,6 +115,60 @@ function serverStore(args: StoreArgs, env: NodeJS.ProcessEnv): ServerStore {
   };
 }
 
+/**
+ * `hallway server export` and `hallway server import`: the same store options as the server,
+ * and a file (or stdout/stdin). The summary is one line (a JSON event with `--json`), on stderr
+ * when the export itself goes to stdout.
+ */
+function addStoreTransferCommands(server: Command): void {
+  server.enablePositionalOptions();
+  const withStoreOptions = (cmd: Command) =>
+    cmd
+      .option("--data <dir>", "data directory with registry.sqlite (default: the user's data dir)")
+      .option("--store <kind>", "sqlite (in the data directory) or neo4j", storeKindOption, "sqlite")
+      .option("--neo4j-uri <uri>", "Neo4j server: bolt://HOST:7687 or neo4j://HOST:7687", neo4jUriOption)
+      .option("--neo4j-user <name>", "Neo4j user, password in HALLWAY_NEO4J_PASSWORD (default: neo4j)")
+      .option("--neo4j-database <name>", "Neo4j database (default: the server's default database)")
+      .option("--json", "machine-readable summary and errors")
+      .exitOverride();
+  type TransferArgs = StoreArgs & { data?: string; json?: boolean };
+  const report = (
+    event: "exported" | "imported",
+    summary: TransferSummary,
+    json: boolean,
+    toStderr: boolean,
+  ) => {
+    const line = json
+      ? JSON.stringify({ event, records: summary.records, counts: summary.counts })
+      : `${event} ${describeCounts(summary)}`;
+    (toStderr ? process.stderr : process.stdout).write(`${line}\n`);
+  };
+
+  withStoreOptions(server.command("export").description("write every record of the store as JSON lines"))
+    .option("--out <file>", "write to FILE instead of stdout")
+    .action(async (opts: TransferArgs & { out?: string }) => {
+      jsonOutput = Boolean(opts.json);
+      const summary = await exportOffice({
+        store: serverStore(opts, process.env),
+        dataDir: opts.data ?? defaultDataDir("server"),
+        ...(opts.out === undefined ? {} : { file: opts.out }),
+      });
+      report("exported", summary, jsonOutput, opts.out === undefined);
+    });
+
+  withStoreOptions(server.command("import").description("load an export into an empty store"))
+    .option("--in <file>", "read from FILE instead of stdin")
+    .action(async (opts: TransferArgs & { in?: string }) => {
+      jsonOutput = Boolean(opts.json);
+      const summary = await importOffice({
+        store: serverStore(opts, process.env),
+        dataDir: opts.data ?? defaultDataDir("server"),
+        ...(opts.in === undefined ? {} : { file: opts.in }),
+      });
+      report("imported", summary, jsonOutput, false);
+    });
+}
+
 function onSignals(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = () => {
@@ -147,7 +202,7 @@ const program = new Command()
     process.exit(process.exitCode ?? 0);
   });
 
-program
+const serverCommand = program
   .command("server")
   .description("run a registry on this machine")
   .option("--host <addr>", "address to bind", "0.0.0.0")
@@ -213,6 +268,8 @@ program
       onSignals(() => running.stop());
     },
   );
+
+addStoreTransferCommands(serverCommand);
 
 program
   .command("client")

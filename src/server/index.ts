@@ -90,7 +90,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 }
 
-function openServerStore(choice: ServerStore, dataDir: string): Store {
+/** The configured store over `dataDir` (SQLite's file lives there), not yet initialised. */
+export function openServerStore(choice: ServerStore, dataDir: string): Store {
   switch (choice.kind) {
     case "sqlite":
       return openStore({ kind: "sqlite", path: join(dataDir, "registry.sqlite") });

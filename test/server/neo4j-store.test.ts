@@ -32,7 +32,7 @@ import {
 } from "../../src/server/store/index.js";
 import type { DriverFactory } from "../../src/server/store/neo4j-store.js";
 import { hallway, type Json, killAll, type Proc, requireBuild, tempDir } from "../integration/harness.js";
-import { storeContract } from "./store-contract.js";
+import { collect, NO_PROFILE, replay, storeContract } from "./store-contract.js";
 
 // ---------------------------------------------------------------------------------------------
 // 1. The contract against a real Neo4j.
@@ -390,13 +390,7 @@ async function exerciseEverything(store: Neo4jStore): Promise<void> {
   await store.pendingNotices("bob", 5);
   await store.ackNotices("bob", ["n1"]);
   await store.suggest("alice", 5);
-  const records = [];
-  for await (const record of store.dump()) records.push(record);
-  await store.load(
-    (async function* () {
-      yield* records;
-    })(),
-  );
+  await store.load(replay(await collect(store.dump())));
 }
 
 describe("Neo4jStore against a scripted driver", () => {
@@ -577,24 +571,19 @@ describe("Neo4jStore against a scripted driver", () => {
       name,
       passwordHash: "h",
       publicKey: null,
-      displayName: null,
-      statusText: null,
-      email: null,
-      phone: null,
-      department: null,
-      note: null,
+      ...NO_PROFILE,
       createdAt: 1,
       lastSeen: null,
     });
     await store.load(
-      (async function* () {
-        yield user("alice");
-        yield user("bob");
-        yield { kind: "offline" as const, id: "m1", to: "bob" };
-        yield { kind: "offline" as const, id: "m2", to: "alice" };
-        yield { kind: "offline" as const, id: "m3", to: "bob" };
-        yield { kind: "friendship" as const, a: "bob", b: "alice", since: 1 };
-      })(),
+      replay([
+        user("alice"),
+        user("bob"),
+        { kind: "offline", id: "m1", to: "bob" },
+        { kind: "offline", id: "m2", to: "alice" },
+        { kind: "offline", id: "m3", to: "bob" },
+        { kind: "friendship", a: "bob", b: "alice", since: 1 },
+      ]),
     );
     const rowsOf = (key: StatementKey) =>
       driver.calls

@@ -12,7 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
 import type { DumpRecord, GroupMessage, Store, StoredMessage } from "../../src/server/store/index.js";
 
-const NO_PROFILE = {
+/** A user's profile fields before anyone set them. */
+export const NO_PROFILE = {
   displayName: null,
   statusText: null,
   email: null,
@@ -21,13 +22,13 @@ const NO_PROFILE = {
   note: null,
 };
 
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of items) out.push(item);
   return out;
 }
 
-async function* replay<T>(items: readonly T[]): AsyncIterable<T> {
+export async function* replay<T>(items: readonly T[]): AsyncIterable<T> {
   yield* items;
 }
 
@@ -37,6 +38,58 @@ export interface StoreFixture {
   /** A second store over separate, empty data, not yet initialised: the target of a load. */
   another: () => Promise<Store>;
   cleanup: () => Promise<void>;
+}
+
+/**
+ * At least one record of every kind, some fields at their unusual values (a queue whose order
+ * differs from sentAt, an acknowledged message, a moved admin, a member behind on acks).
+ */
+export async function populateEveryKind(t: Store): Promise<void> {
+  for (const [i, n] of ["alice", "bob", "carol", "dave"].entries()) {
+    await t.createUser({
+      name: n,
+      passwordHash: `scrypt$15$8$1$salt${i}$hash${i}`,
+      createdAt: 1_000 + i,
+    });
+  }
+  await t.setPublicKey("alice", "ab".repeat(32));
+  await t.setProfile("alice", { displayName: "Alice L", statusText: "busy", email: "a@x", note: "n" });
+  await t.setProfile("bob", { phone: "123", department: "ops" });
+  await t.flushLastSeen([{ name: "bob", at: 5_000 }]);
+  await t.appendAudit({ user: "alice", event: "register", at: 10, address: "10.0.0.1:1" });
+  await t.appendAudit({ user: "bob", event: "login", at: 10, address: "10.0.0.2:1" });
+  await t.appendAudit({ user: "alice", event: "logout", at: 9, address: "10.0.0.1:1" });
+  await t.appendHistory({ ...message("h1", "alice", "bob", 100), deliveredAt: 150 });
+  await t.enqueueOffline(message("q2", "carol", "bob", 300));
+  await t.enqueueOffline(message("q1", "alice", "bob", 200));
+  await t.enqueueOffline(message("q3", "alice", "carol", 250));
+  await t.enqueueOffline(message("q4", "alice", "bob", 260));
+  await t.ackOffline("bob", ["q4"]);
+  await t.putFriendRequest({ from: "dave", to: "alice", at: 40 });
+  await t.addFriendship("bob", "alice", 30);
+  await t.addFriendship("carol", "bob", 31);
+  await t.createGroup({ name: "ops", admin: "alice", createdAt: 60 });
+  await t.createGroup({ name: "dev", admin: "bob", createdAt: 61 });
+  await t.addMember("ops", "bob", 62);
+  await t.putJoinRequest({ group: "ops", user: "carol", at: 63 });
+  await t.appendGroupMessage({ id: "gm1", group: "ops", from: "alice", body: "one", sentAt: 70 });
+  await t.appendGroupMessage({ id: "gm2", group: "ops", from: "bob", body: "two", sentAt: 71 });
+  await t.addMember("ops", "dave", 72);
+  await t.appendGroupMessage({ id: "gm3", group: "ops", from: "dave", body: "three", sentAt: 73 });
+  await t.ackGroup("ops", "bob", 1);
+  await t.setGroupAdmin("ops", "bob");
+  await t.enqueueNotice({ id: "n2", to: "dave", kind: "friend.declined", body: "{}", at: 80 });
+  await t.enqueueNotice({
+    id: "n1",
+    to: "dave",
+    kind: "group.joined",
+    body: '{"group":"ops"}',
+    at: 79,
+  });
+}
+
+function message(id: string, from: string, to: string, sentAt: number): StoredMessage {
+  return { id, from, to, body: `body ${id}`, sentAt, deliveredAt: null };
 }
 
 export function storeContract(name: string, open: () => Promise<StoreFixture>): void {
@@ -857,54 +910,8 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
     });
 
     describe("dump and load", () => {
-      /** A store with at least one record of every kind, some fields set to their unusual values. */
-      async function populate(target: Store): Promise<void> {
-        const t = target;
-        for (const [i, n] of ["alice", "bob", "carol", "dave"].entries()) {
-          await t.createUser({
-            name: n,
-            passwordHash: `scrypt$15$8$1$salt${i}$hash${i}`,
-            createdAt: 1_000 + i,
-          });
-        }
-        await t.setPublicKey("alice", "ab".repeat(32));
-        await t.setProfile("alice", { displayName: "Alice L", statusText: "busy", email: "a@x", note: "n" });
-        await t.setProfile("bob", { phone: "123", department: "ops" });
-        await t.flushLastSeen([{ name: "bob", at: 5_000 }]);
-        await t.appendAudit({ user: "alice", event: "register", at: 10, address: "10.0.0.1:1" });
-        await t.appendAudit({ user: "bob", event: "login", at: 10, address: "10.0.0.2:1" });
-        await t.appendAudit({ user: "alice", event: "logout", at: 9, address: "10.0.0.1:1" });
-        await t.appendHistory({ ...msg("h1", "alice", "bob", 100), deliveredAt: 150 });
-        await t.enqueueOffline(msg("q2", "carol", "bob", 300));
-        await t.enqueueOffline(msg("q1", "alice", "bob", 200));
-        await t.enqueueOffline(msg("q3", "alice", "carol", 250));
-        await t.enqueueOffline(msg("q4", "alice", "bob", 260));
-        await t.ackOffline("bob", ["q4"]);
-        await t.putFriendRequest({ from: "dave", to: "alice", at: 40 });
-        await t.addFriendship("bob", "alice", 30);
-        await t.addFriendship("carol", "bob", 31);
-        await t.createGroup({ name: "ops", admin: "alice", createdAt: 60 });
-        await t.createGroup({ name: "dev", admin: "bob", createdAt: 61 });
-        await t.addMember("ops", "bob", 62);
-        await t.putJoinRequest({ group: "ops", user: "carol", at: 63 });
-        await t.appendGroupMessage({ id: "gm1", group: "ops", from: "alice", body: "one", sentAt: 70 });
-        await t.appendGroupMessage({ id: "gm2", group: "ops", from: "bob", body: "two", sentAt: 71 });
-        await t.addMember("ops", "dave", 72);
-        await t.appendGroupMessage({ id: "gm3", group: "ops", from: "dave", body: "three", sentAt: 73 });
-        await t.ackGroup("ops", "bob", 1);
-        await t.setGroupAdmin("ops", "bob");
-        await t.enqueueNotice({ id: "n2", to: "dave", kind: "friend.declined", body: "{}", at: 80 });
-        await t.enqueueNotice({
-          id: "n1",
-          to: "dave",
-          kind: "group.joined",
-          body: '{"group":"ops"}',
-          at: 79,
-        });
-      }
-
       it("dumps every record in replayable order", async () => {
-        await populate(store);
+        await populateEveryKind(store);
         const records = await collect(store.dump());
         const kinds = records.map((r) => r.kind);
         const order = [
@@ -961,7 +968,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       });
 
       it("loads a dump into an empty store that then answers exactly like the original", async () => {
-        await populate(store);
+        await populateEveryKind(store);
         const records = await collect(store.dump());
         const second = await fixture.another();
         try {
