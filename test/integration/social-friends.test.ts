@@ -143,10 +143,11 @@ describe("friends", () => {
 
   it("suggests people by mutual friends, then shared groups", async () => {
     const reg = await startRegistry(tempDir("registry"));
-    const [ann, ben, cat, dan, eve] = await Promise.all(
-      ["ann", "ben", "cat", "dan", "eve"].map((n) => login(n, reg.port)),
-    );
-    if (!ann || !ben || !cat || !dan || !eve) throw new Error("logins");
+    const ann = await login("ann", reg.port);
+    const ben = await login("ben", reg.port);
+    const cat = await login("cat", reg.port);
+    const dan = await login("dan", reg.port);
+    const eve = await login("eve", reg.port);
     const befriend = async (a: typeof ann, b: typeof ann) => {
       await must(a, { cmd: "friend.request", to: b.name });
       await must(b, { cmd: "friend.accept", from: a.name });

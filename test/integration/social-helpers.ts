@@ -30,7 +30,8 @@ export interface Person {
 export async function login(name: string, port: number, dir?: string): Promise<Person> {
   const dataDir = dir ?? tempDir(name);
   const proc = startClient(name, port, dataDir, dir ? [] : ["--register"]);
-  await proc.waitFor((e) => e.event === "ready", `${name} ready`);
+  // Registration hashes with scrypt (32 MiB): slow on a busy machine, so wait generously.
+  await proc.waitFor((e) => e.event === "ready", `${name} ready`, 45_000);
   return { name, dir: dataDir, proc };
 }
 
@@ -41,7 +42,7 @@ export async function logout(p: Person): Promise<void> {
 }
 
 /** Send `cmd` and resolve with its answer: the result event, or the error event for it. */
-export function ask(p: Person, cmd: Json & { cmd: string }, timeoutMs?: number): Promise<Json> {
+export function ask(p: Person, cmd: Json & { cmd: string }, timeoutMs = 30_000): Promise<Json> {
   const from = p.proc.events.length;
   const answer = ANSWERS[cmd.cmd] ?? "ok";
   const promise = p.proc.waitFor(
