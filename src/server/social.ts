@@ -250,6 +250,12 @@ export class Social {
       throw new HallwayError("FRIEND_NOT_FRIENDS", `you and ${other} are not friends`);
     }
     await this.notify(other, { kind: "friend.removed", by: me });
+    if (this.ctx.policy === "friends") {
+      // Their presence is no longer each other's business: the last word either saw is "offline".
+      const at = this.ctx.wall();
+      this.ctx.push(me, { t: "presence", user: other, status: "offline", at });
+      this.ctx.push(other, { t: "presence", user: me, status: "offline", at });
+    }
     return undefined;
   }
 

@@ -200,6 +200,11 @@ describe("--policy friends", () => {
     // Once they are not friends any more, both drop their session and the registry refuses again.
     await must(bob, { cmd: "friend.remove", user: "alice" });
     await alice.proc.waitFor((e) => e.event === "friend.removed", "removed");
+    // bob is still online, but alice no longer sees him.
+    await alice.proc.waitFor(
+      (e) => e.event === "presence" && e.user === "bob" && e.status === "offline",
+      "bob out of sight",
+    );
     expect(await ask(alice, { cmd: "send", to: "bob", text: "still there?" })).toMatchObject({
       code: "POLICY_NOT_FRIENDS",
     });
