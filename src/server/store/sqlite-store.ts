@@ -868,7 +868,9 @@ export class SqliteStore implements Store {
 
   /**
    * One write transaction for the whole load: a failure part-way leaves the store as empty as
-   * it was. Autoincrement keys (audit, queue, notice order) are assigned in record order.
+   * it was. Autoincrement keys (audit, queue, notice order) are assigned in record order. The
+   * transaction stays open while `records` is awaited, so make no other call on this store
+   * until the load has settled (the import command has the store to itself).
    */
   async load(records: AsyncIterable<DumpRecord>): Promise<void> {
     const { db, statements: s } = this.opened();
