@@ -962,9 +962,13 @@ function toStoreError(op: string, err: unknown, path: string): HallwayError {
     return new HallwayError("DATA_DIR_UNWRITABLE", `cannot write database ${path} (${code})`, { cause: err });
   }
   if (code === "SQLITE_CONSTRAINT_FOREIGNKEY") {
-    return new HallwayError("STORE_FAILED", `store ${op} failed: it refers to an unknown user`, {
-      cause: err,
-    });
+    return new HallwayError(
+      "STORE_FAILED",
+      `store ${op} failed: it refers to an unknown user, group or message`,
+      {
+        cause: err,
+      },
+    );
   }
   const detail = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
   return new HallwayError("STORE_FAILED", `store ${op} failed: ${detail}${code ? ` (${code})` : ""}`, {
