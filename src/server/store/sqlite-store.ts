@@ -35,6 +35,9 @@
  * it is enqueued. Multi-step changes (accepting a friend, joining a group, assigning a group
  * sequence number) run in one `BEGIN IMMEDIATE` transaction, so the counter read and the insert
  * cannot interleave with another writer.
+ *
+ * Row shapes and their mapping to the port's records are in `sqlite-rows.ts`; the export's
+ * queries and the import's inserts in `sqlite-dump.ts`.
  */
 
 import { mkdirSync } from "node:fs";
@@ -42,9 +45,27 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { HallwayError } from "../../errors.js";
 import { conversationKey, rowLimit, searchKey } from "./port-rules.js";
+import { DUMP_QUERIES, prepareLoad } from "./sqlite-dump.js";
+import {
+  type AuditRow,
+  GROUP_MESSAGE_COLUMNS,
+  type GroupMessageRow,
+  type GroupRow,
+  MESSAGE_COLUMNS,
+  type MemberRow,
+  type MessageRow,
+  type NoticeRow,
+  toGroup,
+  toGroupMessage,
+  toMember,
+  toMessage,
+  toNotice,
+  toUser,
+  USER_COLUMNS,
+  type UserRow,
+} from "./sqlite-rows.js";
 import {
   type AuditEntry,
-  type AuditEvent,
   type DumpRecord,
   type FriendRequest,
   type Friendship,
@@ -181,50 +202,6 @@ const MIGRATIONS: readonly Migration[] = [
 
 const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 
-interface UserRow {
-  name: string;
-  password_hash: string;
-  public_key: string | null;
-  display_name: string | null;
-  status_text: string | null;
-  email: string | null;
-  phone: string | null;
-  department: string | null;
-  note: string | null;
-  created_at: number;
-  last_seen: number | null;
-}
-
-interface GroupRow {
-  name: string;
-  admin: string;
-  created_at: number;
-  last_seq: number;
-}
-
-interface MemberRow {
-  user_name: string;
-  joined_at: number;
-  acked_seq: number;
-}
-
-interface GroupMessageRow {
-  id: string;
-  group_name: string;
-  from_user: string;
-  body: string;
-  sent_at: number;
-  seq: number;
-}
-
-interface NoticeRow {
-  id: string;
-  to_user: string;
-  kind: string;
-  body: string;
-  at: number;
-}
-
 /** Profile fields and their columns; the only names `setProfile` puts into SQL text. */
 const PROFILE_COLUMNS: Readonly<Record<ProfileField, string>> = {
   displayName: "display_name",
@@ -235,26 +212,6 @@ const PROFILE_COLUMNS: Readonly<Record<ProfileField, string>> = {
   note: "note",
 };
 
-interface MessageRow {
-  id: string;
-  from_user: string;
-  to_user: string;
-  body: string;
-  sent_at: number;
-  delivered_at: number | null;
-}
-
-interface AuditRow {
-  user_name: string;
-  event: AuditEvent;
-  at: number;
-  address: string;
-}
-
-const MESSAGE_COLUMNS = "m.id, m.from_user, m.to_user, m.body, m.sent_at, m.delivered_at";
-const USER_COLUMNS = `name, password_hash, public_key, display_name, status_text, email, phone, department,
-  note, created_at, last_seen`;
-const GROUP_MESSAGE_COLUMNS = "id, group_name, from_user, body, sent_at, seq";
 /** Above every character of a UTF-8 key: `key >= p AND key < p || PREFIX_END` is "starts with p". */
 const PREFIX_END = "char(1114111)";
 
@@ -868,11 +825,13 @@ export class SqliteStore implements Store {
 
   /**
    * One write transaction for the whole load: a failure part-way leaves the store as empty as
-   * it was. Autoincrement keys (audit, queue, notice order) are assigned in record order.
+   * it was. Autoincrement keys (audit, queue, notice order) are assigned in record order. The
+   * transaction stays open while `records` is awaited, so make no other call on this store
+   * until the load has settled (the import command has the store to itself).
    */
   async load(records: AsyncIterable<DumpRecord>): Promise<void> {
-    const { db, statements: s } = this.opened();
-    const loadRow = prepareLoad(db);
+    const { db } = this.opened();
+    const loadRecord = prepareLoad(db);
     try {
       db.exec("BEGIN IMMEDIATE");
     } catch (err) {
@@ -882,7 +841,7 @@ export class SqliteStore implements Store {
       if ((db.prepare("SELECT count(*) FROM users").pluck().get() as number) > 0) {
         throw new HallwayError("STORE_NOT_EMPTY", `cannot load into ${this.path}: it already has users`);
       }
-      for await (const record of records) loadRecord(s, loadRow, record);
+      for await (const record of records) loadRecord(record);
       db.exec("COMMIT");
     } catch (err) {
       if (db.inTransaction) db.exec("ROLLBACK");
@@ -959,22 +918,6 @@ function insertMessage(s: Statements, msg: StoredMessage): void {
   );
 }
 
-function toUser(row: UserRow): UserRecord {
-  return {
-    name: row.name,
-    passwordHash: row.password_hash,
-    publicKey: row.public_key,
-    displayName: row.display_name,
-    statusText: row.status_text,
-    email: row.email,
-    phone: row.phone,
-    department: row.department,
-    note: row.note,
-    createdAt: row.created_at,
-    lastSeen: row.last_seen,
-  };
-}
-
 /** The stored spelling of a user's name, or AUTH_UNKNOWN_USER. */
 function knownUser(s: Statements, name: string): string {
   const stored = s.userName.get(name);
@@ -1000,149 +943,6 @@ function knownMember(s: Statements, group: string, name: string): string {
   return user;
 }
 
-function toGroup(row: GroupRow): GroupRecord {
-  return { name: row.name, admin: row.admin, createdAt: row.created_at, lastSeq: row.last_seq };
-}
-
-function toMember(row: MemberRow): GroupMember {
-  return { name: row.user_name, joinedAt: row.joined_at, ackedSeq: row.acked_seq };
-}
-
-function toGroupMessage(row: GroupMessageRow): GroupMessage {
-  return {
-    id: row.id,
-    group: row.group_name,
-    from: row.from_user,
-    body: row.body,
-    sentAt: row.sent_at,
-    seq: row.seq,
-  };
-}
-
-function toNotice(row: NoticeRow): Notice {
-  return { id: row.id, to: row.to_user, kind: row.kind, body: row.body, at: row.at };
-}
-
-type Row = Record<string, unknown>;
-
-/** What `dump` reads, in the port's replayable order, and how each row becomes a record. */
-const DUMP_QUERIES: ReadonlyArray<readonly [string, (row: Row) => DumpRecord]> = [
-  [`SELECT ${USER_COLUMNS} FROM users ORDER BY name`, (r) => ({ kind: "user", ...toUser(r as never) })],
-  [
-    "SELECT user_name, event, at, address FROM audit ORDER BY id",
-    (r) => {
-      const a = r as unknown as AuditRow;
-      return { kind: "audit", user: a.user_name, event: a.event, at: a.at, address: a.address };
-    },
-  ],
-  [
-    `SELECT ${MESSAGE_COLUMNS} FROM messages m ORDER BY m.rowid`,
-    (r) => ({ kind: "message", ...toMessage(r as never) }),
-  ],
-  [
-    'SELECT message_id AS id, to_user AS "to" FROM offline_queue ORDER BY seq',
-    (r) => ({ kind: "offline", id: r.id as string, to: r.to as string }),
-  ],
-  [
-    `SELECT from_user AS "from", to_user AS "to", at FROM friend_requests ORDER BY at, from_user, to_user`,
-    (r) => ({ kind: "friendRequest", ...(r as unknown as FriendRequest) }),
-  ],
-  [
-    `SELECT user_name AS a, friend_name AS b, since FROM friendships WHERE user_name < friend_name
-     ORDER BY user_name, friend_name`,
-    (r) => ({ kind: "friendship", a: r.a as string, b: r.b as string, since: r.since as number }),
-  ],
-  ["SELECT * FROM chat_groups ORDER BY name", (r) => ({ kind: "group", ...toGroup(r as never) })],
-  [
-    "SELECT group_name, user_name, joined_at, acked_seq FROM group_members ORDER BY group_name, user_name",
-    (r) => ({ kind: "member", group: r.group_name as string, ...toMember(r as never) }),
-  ],
-  [
-    `SELECT group_name AS "group", user_name AS user, at FROM join_requests ORDER BY group_name, at, user_name`,
-    (r) => ({ kind: "joinRequest", ...(r as unknown as JoinRequest) }),
-  ],
-  [
-    `SELECT ${GROUP_MESSAGE_COLUMNS} FROM group_messages ORDER BY group_name, seq`,
-    (r) => ({ kind: "groupMessage", ...toGroupMessage(r as never) }),
-  ],
-  [
-    "SELECT id, to_user, kind, body, at FROM notices ORDER BY seq",
-    (r) => ({ kind: "notice", notice: toNotice(r as never) }),
-  ],
-];
-
-/** Inserts that keep every exported field, for `load` only. */
-function prepareLoad(db: Database.Database) {
-  return {
-    user: db.prepare(
-      `INSERT INTO users (${USER_COLUMNS}, display_key) VALUES (:name, :passwordHash, :publicKey,
-       :displayName, :statusText, :email, :phone, :department, :note, :createdAt, :lastSeen, :displayKey)`,
-    ),
-    queue: db.prepare<[string, string]>("INSERT INTO offline_queue (message_id, to_user) VALUES (?, ?)"),
-    friendship: db.prepare<[string, string, number]>(
-      "INSERT INTO friendships (user_name, friend_name, since) VALUES (?, ?, ?)",
-    ),
-    groupMessage: db.prepare<[string, string, string, string, number, number]>(
-      "INSERT INTO group_messages (id, group_name, from_user, body, sent_at, seq) VALUES (?, ?, ?, ?, ?, ?)",
-    ),
-    notice: db.prepare<[string, string, string, string, number]>(
-      "INSERT INTO notices (id, to_user, kind, body, at) VALUES (?, ?, ?, ?, ?)",
-    ),
-  };
-}
-
-function loadRecord(s: Statements, load: ReturnType<typeof prepareLoad>, r: DumpRecord): void {
-  switch (r.kind) {
-    case "user": {
-      const { kind: _kind, ...user } = r;
-      load.user.run({ ...user, displayKey: user.displayName === null ? null : searchKey(user.displayName) });
-      return;
-    }
-    case "audit":
-      s.insertAudit.run(r.user, r.event, r.at, r.address);
-      return;
-    case "message":
-      insertMessage(s, r);
-      return;
-    case "offline":
-      load.queue.run(r.id, r.to);
-      return;
-    case "friendRequest":
-      s.putFriendRequest.run(r.from, r.to, r.at);
-      return;
-    case "friendship":
-      load.friendship.run(r.a, r.b, r.since);
-      load.friendship.run(r.b, r.a, r.since);
-      return;
-    case "group":
-      s.insertGroup.run(r.name, r.admin, r.createdAt, r.lastSeq);
-      return;
-    case "member":
-      s.insertMember.run(r.group, r.name, r.joinedAt, r.ackedSeq);
-      return;
-    case "joinRequest":
-      s.putJoinRequest.run(r.group, r.user, r.at);
-      return;
-    case "groupMessage":
-      load.groupMessage.run(r.id, r.group, r.from, r.body, r.sentAt, r.seq);
-      return;
-    case "notice":
-      load.notice.run(r.notice.id, r.notice.to, r.notice.kind, r.notice.body, r.notice.at);
-      return;
-  }
-}
-
-function toMessage(row: MessageRow): StoredMessage {
-  return {
-    id: row.id,
-    from: row.from_user,
-    to: row.to_user,
-    body: row.body,
-    sentAt: row.sent_at,
-    deliveredAt: row.delivered_at,
-  };
-}
-
 function sqliteCode(err: unknown): string | undefined {
   return err instanceof Database.SqliteError ? err.code : undefined;
 }
@@ -1162,9 +962,13 @@ function toStoreError(op: string, err: unknown, path: string): HallwayError {
     return new HallwayError("DATA_DIR_UNWRITABLE", `cannot write database ${path} (${code})`, { cause: err });
   }
   if (code === "SQLITE_CONSTRAINT_FOREIGNKEY") {
-    return new HallwayError("STORE_FAILED", `store ${op} failed: it refers to an unknown user`, {
-      cause: err,
-    });
+    return new HallwayError(
+      "STORE_FAILED",
+      `store ${op} failed: it refers to an unknown user, group or message`,
+      {
+        cause: err,
+      },
+    );
   }
   const detail = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
   return new HallwayError("STORE_FAILED", `store ${op} failed: ${detail}${code ? ` (${code})` : ""}`, {
