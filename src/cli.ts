@@ -9,7 +9,8 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { asHallwayError, HallwayError } from "./errors.js";
 import { defaultDataDir } from "./net/data-dir.js";
 import { createClient, findRegistry, parseServerAddress } from "./peer/index.js";
-import { DEFAULT_PORT, type ServerStore, startServer } from "./server/index.js";
+import { describeCounts, exportOffice, importOffice, type TransferSummary } from "./server/export.js";
+import { DEFAULT_PORT, POLICIES, type Policy, type ServerStore, startServer } from "./server/index.js";
 import { errorEvent, printEvent, runJsonMode } from "./ui/json-mode.js";
 import { runLineMode } from "./ui/line-mode.js";
 import { readPassword } from "./ui/prompt.js";
@@ -56,6 +57,12 @@ const NEO4J_SCHEMES = ["bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+
 function storeKindOption(value: string): "sqlite" | "neo4j" {
   if (value === "sqlite" || value === "neo4j") return value;
   throw new InvalidArgumentError("--store must be sqlite or neo4j");
+}
+
+function policyOption(value: string): Policy {
+  const policy = POLICIES.find((p) => p === value);
+  if (policy === undefined) throw new InvalidArgumentError(`--policy must be ${POLICIES.join(" or ")}`);
+  return policy;
 }
 
 function neo4jUriOption(value: string): string {
@@ -108,6 +115,60 @@ function serverStore(args: StoreArgs, env: NodeJS.ProcessEnv): ServerStore {
   };
 }
 
+/**
+ * `hallway server export` and `hallway server import`: the same store options as the server,
+ * and a file (or stdout/stdin). The summary is one line (a JSON event with `--json`), on stderr
+ * when the export itself goes to stdout.
+ */
+function addStoreTransferCommands(server: Command): void {
+  server.enablePositionalOptions();
+  const withStoreOptions = (cmd: Command) =>
+    cmd
+      .option("--data <dir>", "data directory with registry.sqlite (default: the user's data dir)")
+      .option("--store <kind>", "sqlite (in the data directory) or neo4j", storeKindOption, "sqlite")
+      .option("--neo4j-uri <uri>", "Neo4j server: bolt://HOST:7687 or neo4j://HOST:7687", neo4jUriOption)
+      .option("--neo4j-user <name>", "Neo4j user, password in HALLWAY_NEO4J_PASSWORD (default: neo4j)")
+      .option("--neo4j-database <name>", "Neo4j database (default: the server's default database)")
+      .option("--json", "machine-readable summary and errors")
+      .exitOverride();
+  type TransferArgs = StoreArgs & { data?: string; json?: boolean };
+  const report = (
+    event: "exported" | "imported",
+    summary: TransferSummary,
+    json: boolean,
+    toStderr: boolean,
+  ) => {
+    const line = json
+      ? JSON.stringify({ event, records: summary.records, counts: summary.counts })
+      : `${event} ${describeCounts(summary)}`;
+    (toStderr ? process.stderr : process.stdout).write(`${line}\n`);
+  };
+
+  withStoreOptions(server.command("export").description("write every record of the store as JSON lines"))
+    .option("--out <file>", "write to FILE instead of stdout")
+    .action(async (opts: TransferArgs & { out?: string }) => {
+      jsonOutput = Boolean(opts.json);
+      const summary = await exportOffice({
+        store: serverStore(opts, process.env),
+        dataDir: opts.data ?? defaultDataDir("server"),
+        ...(opts.out === undefined ? {} : { file: opts.out }),
+      });
+      report("exported", summary, jsonOutput, opts.out === undefined);
+    });
+
+  withStoreOptions(server.command("import").description("load an export into an empty store"))
+    .option("--in <file>", "read from FILE instead of stdin")
+    .action(async (opts: TransferArgs & { in?: string }) => {
+      jsonOutput = Boolean(opts.json);
+      const summary = await importOffice({
+        store: serverStore(opts, process.env),
+        dataDir: opts.data ?? defaultDataDir("server"),
+        ...(opts.in === undefined ? {} : { file: opts.in }),
+      });
+      report("imported", summary, jsonOutput, false);
+    });
+}
+
 function onSignals(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = () => {
@@ -141,7 +202,7 @@ const program = new Command()
     process.exit(process.exitCode ?? 0);
   });
 
-program
+const serverCommand = program
   .command("server")
   .description("run a registry on this machine")
   .option("--host <addr>", "address to bind", "0.0.0.0")
@@ -149,6 +210,12 @@ program
   .option("--data <dir>", "data directory (default: the user's data dir)")
   .option("--name <name>", "name advertised over mDNS", "Hallway registry")
   .option("--no-mdns", "do not advertise over mDNS")
+  .option(
+    "--policy <policy>",
+    "open: anyone may message anyone; friends: only friends may message or connect",
+    policyOption,
+    "open",
+  )
   .option(
     "--store <kind>",
     "durable state: sqlite (in the data directory) or neo4j",
@@ -172,6 +239,7 @@ program
         data?: string;
         name: string;
         mdns: boolean;
+        policy: Policy;
         json?: boolean;
       } & StoreArgs,
     ) => {
@@ -185,20 +253,23 @@ program
         store,
         mdns: opts.mdns,
         name: opts.name,
+        policy: opts.policy,
         log,
       });
       if (opts.json) {
         process.stdout.write(
-          `${JSON.stringify({ event: "listening", port: running.port, fingerprint: running.fingerprint })}\n`,
+          `${JSON.stringify({ event: "listening", port: running.port, fingerprint: running.fingerprint, policy: running.policy })}\n`,
         );
       } else {
         process.stdout.write(
-          `Hallway registry listening on UDP ${opts.host}:${running.port}\nKey fingerprint: ${running.fingerprint}\n`,
+          `Hallway registry listening on UDP ${opts.host}:${running.port} (policy: ${running.policy})\nKey fingerprint: ${running.fingerprint}\n`,
         );
       }
       onSignals(() => running.stop());
     },
   );
+
+addStoreTransferCommands(serverCommand);
 
 program
   .command("client")

@@ -87,6 +87,10 @@ export const ERROR_CODES = [
   "PORT_IN_USE",
   "DATA_DIR_UNWRITABLE",
   "STORE_FAILED",
+  // Moving an office between stores (`hallway server export` / `import`).
+  "STORE_NOT_EMPTY",
+  "IMPORT_BAD_LINE",
+  "IMPORT_BAD_VERSION",
   "CLI_BAD_ARGS",
   "CLI_BAD_COMMAND",
   "INTERNAL",

@@ -31,6 +31,8 @@ import {
   lookupData,
   MAX_NAME_CHARS,
   MAX_PASSWORD_CHARS,
+  parseAnswer,
+  type RequestBody,
   usersData,
 } from "../protocol/control.js";
 import type { Address, Identity } from "../protocol/endpoint.js";
@@ -40,6 +42,7 @@ import { fingerprint } from "../protocol/noise.js";
 import type { PeerEvent, Via } from "./events.js";
 import { FileTransfers } from "./file-transfers.js";
 import { PeerPaths } from "./paths.js";
+import { fitsWire, SocialClient } from "./social.js";
 
 export interface PeerClientOptions {
   identity: Identity;
@@ -61,9 +64,6 @@ export interface PeerClientOptions {
   onEvent: (event: PeerEvent) => void;
 }
 
-type Request = Extract<Control, { rid: number }>;
-type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, "rid"> : never) : never;
-
 interface PendingRequest {
   resolve(data: unknown): void;
   reject(err: HallwayError): void;
@@ -79,15 +79,12 @@ interface PeerLink {
 const utf8 = new TextEncoder();
 const SEEN_IDS_LIMIT = 50_000;
 
-/** A name a control message can carry; the registry could not even read a request with another. */
-function fitsWire(name: string): boolean {
-  return name.length > 0 && name.length <= MAX_NAME_CHARS;
-}
-
 export class PeerClient {
   private readonly host: UdpHost;
   private readonly transfers: FileTransfers;
   private readonly paths: PeerPaths;
+  /** Friends, groups, profiles: requests to the registry and its social pushes. */
+  readonly social: SocialClient;
   private registry: HostedConnection | undefined;
   private state: "idle" | "connecting" | "ready" | "reconnecting" | "closed" = "idle";
   private nextRid = 1;
@@ -107,6 +104,7 @@ export class PeerClient {
   private readonly requestTimeoutMs: number;
   private readonly directTimeoutMs: number;
   private reportFailure: (err: HallwayError) => void = () => {};
+  private readonly loginWaiters: Array<{ resolve(): void; reject(err: HallwayError): void }> = [];
   /**
    * Settles if the client gives up by itself (the registry's key changed, or it refused the
    * login on a reconnect), with the error it already emitted as an `error` event.
@@ -141,6 +139,13 @@ export class PeerClient {
       onClosed: (conn) => this.onClosed(conn),
       onPoll: () => this.transfers.onPoll(),
     };
+    this.social = new SocialClient({
+      me: () => this.user,
+      request: (body) => this.request(body),
+      nextLogin: () => this.nextLogin(),
+      emit: (e) => this.emit(e),
+      unfriended: (user) => this.dropPeer(user),
+    });
     this.transfers = new FileTransfers({
       host: this.host,
       emit: (e) => this.emit(e),
@@ -225,6 +230,7 @@ export class PeerClient {
     this.reconnectAttempt = 0;
     this.startHeartbeat();
     this.emit({ event: "ready", user: this.user });
+    for (const w of this.loginWaiters.splice(0)) w.resolve();
     for (const m of this.outbox.values()) void this.storeOffline(m, false);
   }
 
@@ -396,6 +402,7 @@ export class PeerClient {
         this.paths.onPunch(msg);
         return;
       default:
+        this.social.handlePush(msg);
         return;
     }
   }
@@ -492,7 +499,8 @@ export class PeerClient {
       info = await this.lookup(to);
     } catch (err) {
       const e = asHallwayError(err);
-      if (e.code === "MSG_UNKNOWN_RECIPIENT" || e.code === "AUTH_UNKNOWN_USER") throw e;
+      // Refused (no such user, the policy): the caller hears why.
+      if (e.code !== "REGISTRY_LOST" && e.code !== "REGISTRY_UNREACHABLE") throw e;
       // Registry unreachable: keep the message and store it when the registry is back.
       this.outbox.set(msg.id, msg);
       return msg.id;
@@ -541,9 +549,7 @@ export class PeerClient {
   }
 
   private async lookup(user: string): Promise<LookupData> {
-    const data = lookupData.safeParse(await this.request({ t: "lookup", user }));
-    if (!data.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad lookup answer from the registry");
-    return data.data;
+    return parseAnswer(lookupData, await this.request({ t: "lookup", user }), "lookup");
   }
 
   /**
@@ -640,9 +646,8 @@ export class PeerClient {
   }
 
   async users(): Promise<PeerEvent> {
-    const data = usersData.safeParse(await this.request({ t: "users" }));
-    if (!data.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad users answer from the registry");
-    return { event: "users", users: data.data.users };
+    const data = parseAnswer(usersData, await this.request({ t: "users" }), "users");
+    return { event: "users", users: data.users };
   }
 
   async history(
@@ -652,11 +657,19 @@ export class PeerClient {
   ): Promise<PeerEvent> {
     const w = withUser.trim().toLowerCase();
     if (!fitsWire(w)) return { event: "history", with: w, messages: [] };
-    const data = historyData.safeParse(
+    const data = parseAnswer(
+      historyData,
       await this.request({ t: "history", with: w, limit, ...(before ? { before } : {}) }),
+      "history",
     );
-    if (!data.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad history answer from the registry");
-    return { event: "history", with: w, messages: data.data.messages };
+    return { event: "history", with: w, messages: data.messages };
+  }
+
+  /** Resolves at the next successful login (after a reconnect); rejects if the client stops first. */
+  private nextLogin(): Promise<void> {
+    if (this.state === "closed")
+      return Promise.reject(new HallwayError("REGISTRY_LOST", "the client stopped"));
+    return new Promise((resolve, reject) => this.loginWaiters.push({ resolve, reject }));
   }
 
   /** Log out (best effort) and release the socket. Idempotent. */
@@ -664,6 +677,8 @@ export class PeerClient {
     if (this.state === "closed") return;
     const wasReady = this.state === "ready";
     this.state = "closed";
+    for (const w of this.loginWaiters.splice(0))
+      w.reject(new HallwayError("REGISTRY_LOST", "the client stopped"));
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const w of this.awaitingReceipt.values()) clearTimeout(w.timer);
     if (wasReady) {

@@ -4,7 +4,7 @@
  */
 
 import type { ErrorCode } from "../errors.js";
-import type { HistoryEntry, UserEntry } from "../protocol/control.js";
+import type { GroupMessageEntry, HistoryEntry, ProfileData, UserEntry } from "../protocol/control.js";
 import type { PathKind } from "../traversal/candidates.js";
 
 export type Via = "direct" | "relay" | "offline";
@@ -61,4 +61,49 @@ export type PeerEvent =
   | { event: "users"; users: UserEntry[] }
   | { event: "history"; with: string; messages: HistoryEntry[] }
   | { event: "error"; code: ErrorCode; message: string; id?: string; cmd?: string }
+  | SocialEvent
   | { event: "bye" };
+
+/** Friends, groups and profiles (src/peer/social.ts). */
+export type SocialEvent =
+  // Pushed by the registry.
+  | { event: "friend.request"; from: string; at: number }
+  | { event: "friend.accepted" | "friend.declined" | "friend.removed"; by: string }
+  | { event: "group.joinRequest"; group: string; user: string; at: number }
+  /** `user` joined `group` (you, when your request was approved). */
+  | { event: "group.joined"; group: string; user: string }
+  | { event: "group.declined"; group: string }
+  | { event: "group.removed"; group: string; by: string }
+  /** `user` (you) is now the group's admin. */
+  | { event: "group.admin"; group: string; user: string }
+  | {
+      event: "groupMessage";
+      id: string;
+      group: string;
+      from: string;
+      text: string;
+      seq: number;
+      sentAt: number;
+    }
+  // Answers to commands.
+  | ({ event: "ok"; cmd: string } & Record<string, string | boolean>)
+  | {
+      event: "friends";
+      friends: Array<{ name: string; since: number; status: "online" | "offline" }>;
+      incoming: Array<{ from: string; at: number }>;
+      outgoing: Array<{ to: string; at: number }>;
+    }
+  | {
+      event: "search";
+      query: string;
+      users: Array<{ name: string; displayName: string | null }>;
+      groups: Array<{ name: string; admin: string }>;
+    }
+  | {
+      event: "groups";
+      groups: Array<{ name: string; admin: string; lastSeq: number; members: string[] }>;
+    }
+  | { event: "group.sent"; group: string; id: string; seq: number }
+  | { event: "group.history"; group: string; messages: GroupMessageEntry[] }
+  | ({ event: "profile" } & ProfileData)
+  | { event: "suggest"; suggestions: Array<{ name: string; mutualFriends: number; sharedGroups: number }> };

@@ -9,7 +9,7 @@
  */
 
 import { z } from "zod";
-import { type Decoded, ERROR_CODES, fail, ok } from "../errors.js";
+import { type Decoded, ERROR_CODES, fail, HallwayError, ok } from "../errors.js";
 import { MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from "./limits.js";
 
 const utf8 = new TextEncoder();
@@ -51,6 +51,50 @@ export type UserEntry = z.infer<typeof userEntry>;
 const historyEntry = chatMessage.extend({ deliveredAt: time.nullable() });
 export type HistoryEntry = z.infer<typeof historyEntry>;
 
+/** A group message as the registry fans it out: `seq` is the group's order, the same for everyone. */
+export const groupMessage = z.object({
+  id: msgId,
+  group: name,
+  from: name,
+  text,
+  sentAt: time,
+  seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+});
+export type GroupMessageEntry = z.infer<typeof groupMessage>;
+
+/** Longest value of a profile field on the wire; the registry applies each field's own limit. */
+export const MAX_PROFILE_FIELD_CHARS = 1024;
+const profileValue = z.string().max(MAX_PROFILE_FIELD_CHARS).nullable();
+export const profilePatch = z
+  .object({
+    displayName: profileValue.optional(),
+    statusText: profileValue.optional(),
+    email: profileValue.optional(),
+    phone: profileValue.optional(),
+    department: profileValue.optional(),
+    note: profileValue.optional(),
+  })
+  .strict();
+export type ProfilePatchWire = z.infer<typeof profilePatch>;
+
+/**
+ * What a durable notice says. The registry stores it as the notice's body and pushes it live
+ * or at the next login until the client acknowledges its id (`notice.ack`).
+ */
+export const noticeNote = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("friend.accepted"), by: name }),
+  z.object({ kind: z.literal("friend.declined"), by: name }),
+  z.object({ kind: z.literal("friend.removed"), by: name }),
+  z.object({ kind: z.literal("group.joined"), group: name }),
+  z.object({ kind: z.literal("group.declined"), group: name }),
+  z.object({ kind: z.literal("group.removed"), group: name, by: name }),
+  z.object({ kind: z.literal("group.admin"), group: name }),
+]);
+export type NoticeNote = z.infer<typeof noticeNote>;
+
+const groupName = z.object({ group: name });
+const limit = z.number().int().min(1).max(500);
+
 export const control = z.discriminatedUnion("t", [
   // client -> registry
   z.object({ t: z.literal("register"), rid, user: name, password: z.string().max(MAX_PASSWORD_CHARS) }),
@@ -77,6 +121,37 @@ export const control = z.discriminatedUnion("t", [
     limit: z.number().int().min(1).max(500),
     before: z.object({ sentAt: time, id: msgId }).optional(),
   }),
+  // client -> registry: friends, groups, profiles (see docs/protocol.md)
+  z.object({ t: z.literal("friend.request"), rid, to: name }),
+  z.object({ t: z.literal("friend.accept"), rid, from: name }),
+  z.object({ t: z.literal("friend.decline"), rid, from: name }),
+  z.object({ t: z.literal("friend.remove"), rid, user: name }),
+  z.object({ t: z.literal("friends"), rid }),
+  z.object({ t: z.literal("search"), rid, prefix: z.string().max(MAX_NAME_CHARS), limit }),
+  groupName.extend({ t: z.literal("group.create"), rid }),
+  groupName.extend({ t: z.literal("group.join"), rid }),
+  groupName.extend({ t: z.literal("group.approve"), rid, user: name }),
+  groupName.extend({ t: z.literal("group.decline"), rid, user: name }),
+  groupName.extend({ t: z.literal("group.leave"), rid }),
+  groupName.extend({ t: z.literal("group.remove"), rid, user: name }),
+  groupName.extend({ t: z.literal("group.admin"), rid, user: name }),
+  groupName.extend({ t: z.literal("group.send"), rid, id: msgId, text, sentAt: time }),
+  groupName.extend({
+    t: z.literal("group.history"),
+    rid,
+    limit,
+    beforeSeq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  }),
+  groupName.extend({
+    t: z.literal("group.ack"),
+    rid,
+    seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  }),
+  z.object({ t: z.literal("groups"), rid }),
+  z.object({ t: z.literal("profile.set"), rid, patch: profilePatch }),
+  z.object({ t: z.literal("profile.get"), rid, user: name }),
+  z.object({ t: z.literal("suggest"), rid, limit }),
+  z.object({ t: z.literal("notice.ack"), rid, ids: z.array(msgId).max(1000) }),
   // registry -> client answers
   z.object({ t: z.literal("ok"), rid, data: z.unknown().optional() }),
   z.object({ t: z.literal("err"), rid, code: z.enum(ERROR_CODES), message: z.string().max(500) }),
@@ -91,6 +166,11 @@ export const control = z.discriminatedUnion("t", [
     publicKey: hexKey,
     candidates: z.array(candidate).max(32),
   }),
+  z.object({ t: z.literal("friend.incoming"), from: name, at: time }),
+  z.object({ t: z.literal("group.joinRequest"), group: name, user: name, at: time }),
+  groupName.extend({ t: z.literal("group.joined"), user: name, at: time }),
+  z.object({ t: z.literal("group.message"), msgs: z.array(groupMessage).max(1000) }),
+  z.object({ t: z.literal("notice"), id: msgId, at: time, note: noticeNote }),
   // peer <-> peer
   z.object({ t: z.literal("hello"), user: name }),
   z.object({ t: z.literal("chat"), msg: chatMessage }),
@@ -99,6 +179,9 @@ export const control = z.discriminatedUnion("t", [
 
 export type Control = z.infer<typeof control>;
 export type ControlOf<T extends Control["t"]> = Extract<Control, { t: T }>;
+/** A request as the requester writes it: the `rid` is added when it is sent. */
+export type Request = Extract<Control, { rid: number }>;
+export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, "rid"> : never) : never;
 
 /** Answers' `data` shapes, validated by the requester. */
 export const loginData = z.object({ user: name, sessionAddress: address });
@@ -119,6 +202,50 @@ export const connectData = z.object({
   candidates: z.array(candidate).max(32),
 });
 export type ConnectData = z.infer<typeof connectData>;
+
+const nullableText = z.string().max(MAX_PROFILE_FIELD_CHARS).nullable();
+export const friendRequestData = z.object({ friends: z.boolean() });
+export const friendsData = z.object({
+  friends: z.array(z.object({ name, since: time, status: z.enum(["online", "offline"]) })).max(100_000),
+  incoming: z.array(z.object({ from: name, at: time })).max(100_000),
+  outgoing: z.array(z.object({ to: name, at: time })).max(100_000),
+});
+export const searchData = z.object({
+  users: z.array(z.object({ name, displayName: nullableText })).max(500),
+  groups: z.array(z.object({ name, admin: name })).max(500),
+});
+export const groupsData = z.object({
+  groups: z
+    .array(
+      z.object({ name, admin: name, lastSeq: z.number().int().min(0), members: z.array(name).max(100_000) }),
+    )
+    .max(100_000),
+});
+export const groupSendData = z.object({ seq: z.number().int().min(1) });
+export const groupLeaveData = z.object({ deleted: z.boolean() });
+export const groupHistoryData = z.object({ messages: z.array(groupMessage).max(500) });
+export const profileData = z.object({
+  user: name,
+  displayName: nullableText,
+  statusText: nullableText,
+  email: nullableText,
+  phone: nullableText,
+  department: nullableText,
+  note: nullableText,
+});
+export type ProfileData = z.infer<typeof profileData>;
+export const suggestData = z.object({
+  suggestions: z
+    .array(z.object({ name, mutualFriends: z.number().int().min(0), sharedGroups: z.number().int().min(0) }))
+    .max(500),
+});
+
+/** An answer's `data`, validated; a bad shape is the registry's protocol error, PROTO_BAD_MESSAGE. */
+export function parseAnswer<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new HallwayError("PROTO_BAD_MESSAGE", `bad ${what} answer from the registry`);
+  return parsed.data;
+}
 
 export function encodeControl(msg: Control): Uint8Array {
   return utf8.encode(JSON.stringify(msg));

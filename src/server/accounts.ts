@@ -69,17 +69,25 @@ export function normalizeUsername(raw: string): string {
   return raw.trim().toLowerCase();
 }
 
-/** Throws AUTH_BAD_USERNAME unless `name` is an acceptable, already normalised username. */
-export function validateUsername(name: string): void {
+/**
+ * Why `name` cannot name a user or a group (they follow the same rule), or undefined if it
+ * can; `what` is the word the message uses ("username", "group name").
+ */
+export function nameProblem(name: string, what: string): string | undefined {
   const chars = [...name].length;
   if (chars < USERNAME_MIN_CHARS || chars > USERNAME_MAX_CHARS) {
-    throw badUsername(
-      `username must be ${USERNAME_MIN_CHARS}–${USERNAME_MAX_CHARS} characters (got ${chars})`,
-    );
+    return `${what} must be ${USERNAME_MIN_CHARS}–${USERNAME_MAX_CHARS} characters (got ${chars})`;
   }
   if (!USERNAME_PATTERN.test(name)) {
-    throw badUsername("username must start with a lower-case letter and use only a-z, 0-9, '.', '_' and '-'");
+    return `${what} must start with a lower-case letter and use only a-z, 0-9, '.', '_' and '-'`;
   }
+  return undefined;
+}
+
+/** Throws AUTH_BAD_USERNAME unless `name` is an acceptable, already normalised username. */
+export function validateUsername(name: string): void {
+  const problem = nameProblem(name, "username");
+  if (problem !== undefined) throw badUsername(problem);
   if (RESERVED_USERNAMES.has(name)) throw badUsername(`username "${name}" is reserved`);
 }
 

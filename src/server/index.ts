@@ -11,9 +11,11 @@ import { PROTOCOL_VERSION } from "../protocol/datagram.js";
 import { fingerprint } from "../protocol/noise.js";
 import { advertiseRegistry } from "./advertise.js";
 import { DEFAULT_PORT, Registry } from "./registry.js";
+import type { Policy } from "./social.js";
 import { describeStore, type Neo4jConnection, openStore, type Store } from "./store/index.js";
 
 export { DEFAULT_PORT } from "./registry.js";
+export { POLICIES, type Policy } from "./social.js";
 
 /** Where the registry keeps durable state: SQLite in the data directory (default), or Neo4j. */
 export type ServerStore = { kind: "sqlite" } | ({ kind: "neo4j" } & Neo4jConnection);
@@ -26,12 +28,15 @@ export interface ServerOptions {
   store?: ServerStore;
   mdns: boolean;
   name?: string;
+  /** Who may message whom (default `open`). */
+  policy?: Policy;
   log?: (line: string) => void;
 }
 
 export interface RunningServer {
   port: number;
   fingerprint: string;
+  policy: Policy;
   stop(): Promise<void>;
 }
 
@@ -45,6 +50,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     identity,
     host: opts.host ?? "0.0.0.0",
     port: opts.port ?? DEFAULT_PORT,
+    policy: opts.policy ?? "open",
     ...(opts.log ? { log: opts.log } : {}),
   });
   let address: { port: number };
@@ -73,6 +79,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   return {
     port: address.port,
     fingerprint: fp,
+    policy: opts.policy ?? "open",
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -83,7 +90,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 }
 
-function openServerStore(choice: ServerStore, dataDir: string): Store {
+/** The configured store over `dataDir` (SQLite's file lives there), not yet initialised. */
+export function openServerStore(choice: ServerStore, dataDir: string): Store {
   switch (choice.kind) {
     case "sqlite":
       return openStore({ kind: "sqlite", path: join(dataDir, "registry.sqlite") });

@@ -8,7 +8,12 @@
  * per heartbeat.
  *
  * Requests of one session are handled strictly in arrival order (a promise chain per
- * session), so a client's offline messages are stored in the order it sent them.
+ * session), so a client's offline messages are stored in the order it sent them. Pushes to
+ * a session caused by someone else's request go through the same chain.
+ *
+ * Friends, groups, profiles and the messaging policy live in `social.ts`; this file asks it
+ * whether a lookup, an offline message or a history entry is allowed, and whose presence a
+ * user may see.
  */
 
 import { randomBytes } from "node:crypto";
@@ -32,13 +37,14 @@ import {
   validateUsername,
   verifyPassword,
 } from "./accounts.js";
+import { pushBatches } from "./push-batches.js";
+import { isSocialRequest, type Policy, Social } from "./social.js";
 import type { Store, StoredMessage } from "./store/store.js";
 import { type StunCounters, stunResponder } from "./stun-responder.js";
 
 export const DEFAULT_PORT = 7743;
 const MISSED_HEARTBEATS = 3;
 const LAST_SEEN_FLUSH_MS = 5_000;
-const OFFLINE_BATCH_BYTES = 96 * 1024;
 
 export interface RegistryOptions {
   store: Store;
@@ -47,6 +53,8 @@ export interface RegistryOptions {
   port?: number;
   log?: (line: string) => void;
   wallClock?: () => number;
+  /** Who may message whom; default `open`. */
+  policy?: Policy;
 }
 
 interface ClientSession {
@@ -69,12 +77,24 @@ export class Registry {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly wall: () => number;
   private readonly log: (line: string) => void;
+  private readonly social: Social;
   droppedMessages = 0;
   readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0 };
 
   constructor(private readonly opts: RegistryOptions) {
     this.wall = opts.wallClock ?? Date.now;
     this.log = opts.log ?? (() => {});
+    this.social = new Social({
+      store: opts.store,
+      policy: opts.policy ?? "open",
+      wall: this.wall,
+      isOnline: (user) => this.online.has(user),
+      push: (user, msg) => {
+        const target = this.online.get(user);
+        if (target) target.queue = target.queue.then(() => this.reply(target, msg));
+      },
+      log: this.log,
+    });
     this.host = new UdpHost({
       identity: opts.identity,
       acceptIncoming: true,
@@ -181,8 +201,7 @@ export class Registry {
         this.requireUser(s);
         return undefined;
       case "users":
-        this.requireUser(s);
-        return { users: await this.directory() };
+        return { users: await this.directory(this.requireUser(s)) };
       case "lookup":
         return this.lookup(s, msg);
       case "offline.send":
@@ -193,7 +212,9 @@ export class Registry {
         const user = this.requireUser(s);
         if (msg.msg.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "history entry is not yours");
         const { text, ...rest } = msg.msg;
-        await this.opts.store.appendHistory({ ...rest, to: normalizeUsername(rest.to), body: text });
+        const to = normalizeUsername(rest.to);
+        await this.social.requireMayTalk(user, to);
+        await this.opts.store.appendHistory({ ...rest, to, body: text });
         return undefined;
       }
       case "connect":
@@ -207,6 +228,7 @@ export class Registry {
         return { messages: messages.map((m) => ({ ...toChat(m), deliveredAt: m.deliveredAt })) };
       }
       default:
+        if (isSocialRequest(msg)) return this.social.handle(this.requireUser(s), msg);
         throw new HallwayError("PROTO_UNKNOWN_REQUEST", `the registry does not answer '${msg.t}'`);
     }
   }
@@ -250,6 +272,15 @@ export class Registry {
     s.lastHeardAt = monoNow();
     s.timingOut = false;
     this.online.set(name, s);
+    // Chained now, before anyone else's request can push to this session: nothing live
+    // overtakes what waited for the user (see social.ts).
+    s.queue = s.queue.then(() =>
+      this.social
+        .atLogin(name, (m) => this.reply(s, m))
+        .catch((err) => {
+          this.log(`login delivery to ${name} failed: ${asHallwayError(err).message}`);
+        }),
+    );
     this.touch(name);
     await this.opts.store.appendAudit({
       user: name,
@@ -258,11 +289,13 @@ export class Registry {
       address: fmt(s.conn.address),
     });
     this.log(`login ${name} from ${fmt(s.conn.address)}`);
-    if (!previous) this.broadcastPresence(name, "online", s);
+    const audience = await this.social.presenceAudience(name);
+    if (!previous) this.broadcastPresence(name, "online", audience, s);
     // After the answer: who is online now, then the offline backlog in order.
     queueMicrotask(() => {
       for (const [other] of this.online) {
-        if (other !== name) this.reply(s, { t: "presence", user: other, status: "online", at: this.wall() });
+        if (other === name || (audience && !audience.has(other))) continue;
+        this.reply(s, { t: "presence", user: other, status: "online", at: this.wall() });
       }
       void this.deliverBacklog(s);
     });
@@ -273,24 +306,17 @@ export class Registry {
     const user = s.user;
     if (!user) return;
     const pending = await this.opts.store.pendingOffline(user, 10_000);
-    let batch: ChatMessage[] = [];
-    let bytes = 0;
-    const flush = () => {
-      if (batch.length) this.reply(s, { t: "offline.deliver", msgs: batch });
-      batch = [];
-      bytes = 0;
-    };
-    for (const m of pending) {
-      const size = m.body.length * 3 + 200;
-      if (bytes + size > OFFLINE_BATCH_BYTES || batch.length >= 500) flush();
-      batch.push(toChat(m));
-      bytes += size;
+    for (const msgs of pushBatches(pending.map(toChat), (m) => m.text)) {
+      this.reply(s, { t: "offline.deliver", msgs });
     }
-    flush();
   }
 
-  private async directory(): Promise<UserEntry[]> {
-    const users = await this.opts.store.listUsers();
+  /** Everyone under the open policy; yourself and your friends under the friends policy. */
+  private async directory(me: string): Promise<UserEntry[]> {
+    const audience = await this.social.presenceAudience(me);
+    const users = (await this.opts.store.listUsers()).filter(
+      (u) => !audience || u.name === me || audience.has(u.name),
+    );
     return users.map((u) => ({
       name: u.name,
       status: this.online.has(u.name) ? "online" : "offline",
@@ -299,8 +325,10 @@ export class Registry {
   }
 
   private async lookup(s: ClientSession, msg: ControlOf<"lookup">): Promise<unknown> {
-    this.requireUser(s);
+    const me = this.requireUser(s);
     const name = normalizeUsername(msg.user);
+    // The registry introduces only peers that may talk: no address or key otherwise.
+    await this.social.requireMayTalk(me, name);
     const target = this.online.get(name);
     if (target) {
       return {
@@ -320,11 +348,13 @@ export class Registry {
    * candidates and one fresh token at the same moment, the target as a `punch` push and the
    * initiator as this answer, sent back to back.
    */
-  private connect(s: ClientSession, msg: ControlOf<"connect">): ConnectData {
+  private async connect(s: ClientSession, msg: ControlOf<"connect">): Promise<ConnectData> {
     const user = this.requireUser(s);
     const to = normalizeUsername(msg.to);
-    const target = this.online.get(to);
     if (to === user) throw new HallwayError("PEER_UNREACHABLE", "that is you");
+    // Under --policy friends the registry introduces only friends.
+    await this.social.requireMayTalk(user, to);
+    const target = this.online.get(to);
     if (!target) throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
     const token = randomBytes(16).toString("hex");
     const candidatesOf = (c: ClientSession) => [
@@ -353,6 +383,7 @@ export class Registry {
     if (!(await this.opts.store.getUser(to))) {
       throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user named '${to}'`);
     }
+    await this.social.requireMayTalk(user, to);
     // Committed to disk before the ack below goes out.
     const { text, ...rest } = msg.msg;
     await this.opts.store.enqueueOffline({ ...rest, to, body: text, deliveredAt: null });
@@ -375,10 +406,17 @@ export class Registry {
     return undefined;
   }
 
-  private broadcastPresence(user: string, status: "online" | "offline", except?: ClientSession): void {
+  /** To everyone online, or only to `audience` (the friends policy). */
+  private broadcastPresence(
+    user: string,
+    status: "online" | "offline",
+    audience: ReadonlySet<string> | undefined,
+    except?: ClientSession,
+  ): void {
     const at = this.wall();
-    for (const s of this.online.values()) {
-      if (s !== except) this.reply(s, { t: "presence", user, status, at });
+    for (const [name, s] of this.online) {
+      if (s !== except && (!audience || audience.has(name)))
+        this.reply(s, { t: "presence", user, status, at });
     }
   }
 
@@ -395,7 +433,11 @@ export class Registry {
     if (this.online.get(user) !== s) return;
     this.online.delete(user);
     this.touch(user);
-    this.broadcastPresence(user, "offline");
+    this.broadcastPresence(
+      user,
+      "offline",
+      await this.social.presenceAudience(user).catch(() => new Set<string>()),
+    );
     this.log(`${event} ${user}`);
     await this.opts.store.appendAudit({ user, event, at: this.wall(), address: fmt(s.conn.address) });
   }

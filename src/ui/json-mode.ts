@@ -9,8 +9,11 @@ import { z } from "zod";
 import { asHallwayError, HallwayError } from "../errors.js";
 import type { PeerClient } from "../peer/client.js";
 import type { PeerEvent } from "../peer/events.js";
+import { profilePatch } from "../protocol/control.js";
 
 const transferId = z.string().min(8).max(64);
+const name = z.string().min(1).max(64);
+const limit = (byDefault: number) => z.number().int().min(1).max(500).default(byDefault);
 
 const command = z.discriminatedUnion("cmd", [
   z.object({ cmd: z.literal("send"), to: z.string().min(1).max(64), text: z.string() }),
@@ -32,10 +35,35 @@ const command = z.discriminatedUnion("cmd", [
   z.object({ cmd: z.literal("declineFile"), id: transferId }),
   z.object({ cmd: z.literal("cancelFile"), id: transferId }),
   z.object({ cmd: z.literal("connect"), to: z.string().min(1).max(64) }),
+  z.object({ cmd: z.literal("friend.request"), to: name }),
+  z.object({ cmd: z.literal("friend.accept"), from: name }),
+  z.object({ cmd: z.literal("friend.decline"), from: name }),
+  z.object({ cmd: z.literal("friend.remove"), user: name }),
+  z.object({ cmd: z.literal("friends") }),
+  z.object({ cmd: z.literal("search"), query: z.string().max(64), limit: limit(20) }),
+  z.object({ cmd: z.literal("group.create"), group: name }),
+  z.object({ cmd: z.literal("group.join"), group: name }),
+  z.object({ cmd: z.literal("group.approve"), group: name, user: name }),
+  z.object({ cmd: z.literal("group.decline"), group: name, user: name }),
+  z.object({ cmd: z.literal("group.leave"), group: name }),
+  z.object({ cmd: z.literal("group.remove"), group: name, user: name }),
+  z.object({ cmd: z.literal("group.admin"), group: name, user: name }),
+  z.object({ cmd: z.literal("group.send"), group: name, text: z.string() }),
+  z.object({
+    cmd: z.literal("group.history"),
+    group: name,
+    limit: limit(50),
+    beforeSeq: z.number().int().min(1).optional(),
+  }),
+  z.object({ cmd: z.literal("groups") }),
+  profilePatch.extend({ cmd: z.literal("profile.set") }),
+  z.object({ cmd: z.literal("profile.get"), user: name.optional() }),
+  z.object({ cmd: z.literal("suggest"), limit: limit(10) }),
   z.object({ cmd: z.literal("quit") }),
 ]);
 
 export type JsonCommand = z.infer<typeof command>;
+const COMMAND_NAMES: ReadonlySet<string> = new Set(command.options.map((o) => o.shape.cmd.value));
 
 export function printEvent(e: PeerEvent): void {
   process.stdout.write(`${JSON.stringify(e)}\n`);
@@ -44,6 +72,17 @@ export function printEvent(e: PeerEvent): void {
 export function errorEvent(err: unknown, extra: { cmd?: string; id?: string } = {}): PeerEvent {
   const e = asHallwayError(err);
   return { event: "error", code: e.code, message: e.message, ...extra };
+}
+
+/** `{cmd}` of a line that names a known command but failed to parse, so its error says which. */
+function commandNameOf(line: string): { cmd?: string } {
+  try {
+    const raw: unknown = JSON.parse(line);
+    const cmd = typeof raw === "object" && raw !== null && "cmd" in raw ? raw.cmd : undefined;
+    return typeof cmd === "string" && COMMAND_NAMES.has(cmd) ? { cmd } : {};
+  } catch {
+    return {};
+  }
 }
 
 /** Parse one input line into a command, or a CLI_BAD_COMMAND error. */
@@ -63,6 +102,67 @@ export function parseCommand(line: string): JsonCommand {
     );
   }
   return parsed.data;
+}
+
+type SocialCommand = Exclude<
+  JsonCommand,
+  {
+    cmd:
+      | "send"
+      | "users"
+      | "history"
+      | "sendFile"
+      | "acceptFile"
+      | "declineFile"
+      | "cancelFile"
+      | "connect"
+      | "quit";
+  }
+>;
+
+/** The answer event of a social command (src/peer/social.ts). */
+function runSocial(client: PeerClient, c: SocialCommand): Promise<PeerEvent> {
+  const s = client.social;
+  switch (c.cmd) {
+    case "friend.request":
+      return s.friendRequest(c.to);
+    case "friend.accept":
+      return s.friendAccept(c.from);
+    case "friend.decline":
+      return s.friendDecline(c.from);
+    case "friend.remove":
+      return s.friendRemove(c.user);
+    case "friends":
+      return s.friends();
+    case "search":
+      return s.search(c.query, c.limit);
+    case "group.create":
+      return s.groupCreate(c.group);
+    case "group.join":
+      return s.groupJoin(c.group);
+    case "group.approve":
+    case "group.decline":
+      return s.groupAnswer(c.cmd, c.group, c.user);
+    case "group.leave":
+      return s.groupLeave(c.group);
+    case "group.remove":
+    case "group.admin":
+      return s.groupMember(c.cmd, c.group, c.user);
+    case "group.send":
+      return s.groupSend(c.group, c.text);
+    case "group.history":
+      return s.groupHistory(c.group, c.limit, c.beforeSeq);
+    case "groups":
+      return s.groups();
+    case "profile.set": {
+      const { cmd: _cmd, ...patch } = c;
+      return s.profileSet(patch);
+    }
+    case "profile.get":
+      return s.profileGet(c.user);
+    case "suggest":
+      return s.suggest(c.limit);
+  }
 }
 
 /**
@@ -94,7 +194,7 @@ export async function runJsonMode(client: PeerClient): Promise<number> {
       try {
         cmd = parseCommand(line);
       } catch (err) {
-        printEvent(errorEvent(err));
+        printEvent(errorEvent(err, commandNameOf(line)));
         return;
       }
       switch (cmd.cmd) {
@@ -131,6 +231,11 @@ export async function runJsonMode(client: PeerClient): Promise<number> {
         case "quit":
           void quit();
           return;
+        default: {
+          const cmdName = cmd.cmd;
+          runSocial(client, cmd).then(printEvent, (err) => printEvent(errorEvent(err, { cmd: cmdName })));
+          return;
+        }
       }
     });
     rl.on("close", () => void quit());

@@ -20,6 +20,11 @@ const HELP = [
   "  /msg NAME TEXT    send a message (or just type NAME: TEXT)",
   "  /users            who is registered and who is online",
   "  /history NAME     the last 20 messages with NAME",
+  "  /add NAME         ask NAME to be your friend (/accept NAME, /decline NAME answer)",
+  "  /friends          your friends and waiting requests",
+  "  /create GROUP     start a group; /join GROUP asks its admin to let you in",
+  "  /approve GROUP NAME  let NAME into your group",
+  "  /g GROUP TEXT     write to a group; /groups lists yours",
   "  /help             this list",
   "  /quit             log out and leave",
 ].join("\n");
@@ -59,6 +64,41 @@ function render(e: PeerEvent, me: string): string | undefined {
       return `! ${e.message}`;
     case "bye":
       return "* bye";
+    case "friend.request":
+      return `* ${e.from} asks to be your friend (/accept ${e.from} or /decline ${e.from})`;
+    case "friend.accepted":
+      return `* ${e.by} is now your friend`;
+    case "friend.declined":
+      return `* ${e.by} declined your friend request`;
+    case "friend.removed":
+      return `* ${e.by} removed you from their friends`;
+    case "friends":
+      return (
+        [
+          ...e.friends.map((f) => `  ${f.status === "online" ? "●" : "○"} ${f.name}`),
+          ...e.incoming.map((r) => `  ? ${r.from} asks to be your friend`),
+          ...e.outgoing.map((r) => `  … waiting for ${r.to}`),
+        ].join("\n") || "  (no friends yet: /add NAME)"
+      );
+    case "group.joinRequest":
+      return `* ${e.user} asks to join ${e.group} (/approve ${e.group} ${e.user})`;
+    case "group.joined":
+      return e.user === me ? `* you joined ${e.group}` : `* ${e.user} joined ${e.group}`;
+    case "group.declined":
+      return `* your request to join ${e.group} was declined`;
+    case "group.removed":
+      return `* ${e.by} removed you from ${e.group}`;
+    case "group.admin":
+      return `* you are now the admin of ${e.group}`;
+    case "groupMessage":
+      return `[${clock(e.sentAt)}] #${e.group} ${e.from}: ${e.text}`;
+    case "groups":
+      return (
+        e.groups.map((g) => `  #${g.name} (${g.members.length}, admin ${g.admin})`).join("\n") ||
+        "  (no groups)"
+      );
+    case "ok":
+      return e.cmd === "group.join" ? `  (asked the admin of ${e.group})` : undefined;
     case "transfer": {
       if (e.state === "progress") return undefined;
       // JSON quoting: a peer's file name must not drive the terminal.
@@ -150,6 +190,21 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
   say("* bye");
 }
 
+/** Line-mode shortcuts for the social commands: how many words they need, and what they run. */
+const SOCIAL_COMMANDS: Record<string, { args: number; run(c: PeerClient, a: string[]): Promise<PeerEvent> }> =
+  {
+    "/add": { args: 1, run: (c, a) => c.social.friendRequest(a[0] ?? "") },
+    "/accept": { args: 1, run: (c, a) => c.social.friendAccept(a[0] ?? "") },
+    "/decline": { args: 1, run: (c, a) => c.social.friendDecline(a[0] ?? "") },
+    "/friends": { args: 0, run: (c) => c.social.friends() },
+    "/create": { args: 1, run: (c, a) => c.social.groupCreate(a[0] ?? "") },
+    "/join": { args: 1, run: (c, a) => c.social.groupJoin(a[0] ?? "") },
+    "/approve": { args: 2, run: (c, a) => c.social.groupAnswer("group.approve", a[0] ?? "", a[1] ?? "") },
+    "/groups": { args: 0, run: (c) => c.social.groups() },
+    // The group's own groupMessage shows it; the answer needs no line.
+    "/g": { args: 2, run: (c, a) => c.social.groupSend(a[0] ?? "", a.slice(1).join(" ")) },
+  };
+
 function chatLoop(client: PeerClient, term: LineInput): Promise<void> {
   return new Promise<void>((resolve) => {
     term.onClose(resolve);
@@ -165,12 +220,15 @@ function chatLoop(client: PeerClient, term: LineInput): Promise<void> {
     term.startPrompt("> ", (raw) => {
       const line = raw.trim();
       const [word, ...rest] = line.split(/\s+/);
+      const social = Object.hasOwn(SOCIAL_COMMANDS, word ?? "") ? SOCIAL_COMMANDS[word ?? ""] : undefined;
       if (word === "/quit" || word === "/exit") return term.close();
       if (line === "") return term.prompt();
       if (word === "/help") say(HELP);
       else if (word === "/users") client.users().then((e) => out(render(e, client.user)), fail);
       else if (word === "/history" && rest[0])
         client.history(rest[0], 20).then((e) => out(render(e, client.user)), fail);
+      else if (social && rest.length >= social.args)
+        social.run(client, rest).then((e) => out(render(e, client.user)), fail);
       else if (word === "/msg" && rest.length >= 2)
         client.send(rest[0] as string, rest.slice(1).join(" ")).catch(fail);
       else if (/^[A-Za-z][\w.-]*:\s/.test(line)) {

@@ -1,7 +1,8 @@
 /**
  * `{"cmd":"connect"}` on loopback, real processes: the registry coordinates, the peers'
  * connectivity checks find each other on this machine (a `lan` path), and both say so.
- * Connecting to someone who is not online is a one-line PEER_OFFLINE.
+ * Connecting to someone who is not online is a one-line PEER_OFFLINE, and under
+ * `--policy friends` the registry introduces no non-friend.
  */
 
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -45,5 +46,18 @@ describe("connect", () => {
     alice.send({ cmd: "connect", to: "carol" });
     const err = await alice.waitFor((e) => e.event === "error" && e.cmd === "connect", "connect error");
     expect(err.code).toBe("PEER_OFFLINE");
+  }, 60_000);
+
+  it("under --policy friends, a non-friend cannot be connected to: POLICY_NOT_FRIENDS", async () => {
+    const { port } = await startRegistry(tempDir("connect-registry3"), 0, ["--policy", "friends"]);
+    const alice = startClient("alice", port, tempDir("connect-alice3"), ["--register"]);
+    await alice.waitFor((e) => e.event === "ready", "alice ready");
+    const bob = startClient("bob", port, tempDir("connect-bob3"), ["--register"]);
+    await bob.waitFor((e) => e.event === "ready", "bob ready");
+    alice.send({ cmd: "connect", to: "bob" });
+    const err = await alice.waitFor((e) => e.event === "error" && e.cmd === "connect", "connect error");
+    expect(err.code).toBe("POLICY_NOT_FRIENDS");
+    expect(alice.events.some((e) => e.event === "path")).toBe(false);
+    expect(bob.events.some((e) => e.event === "path")).toBe(false);
   }, 60_000);
 });

@@ -156,7 +156,12 @@ export function hallway(name: string, args: string[], env: Record<string, string
   return p;
 }
 
-export async function startRegistry(dataDir: string, port = 0): Promise<{ proc: Proc; port: number }> {
+/** `extra`: more `hallway server` options, such as `--policy friends`. */
+export async function startRegistry(
+  dataDir: string,
+  port = 0,
+  extra: string[] = [],
+): Promise<{ proc: Proc; port: number; listening: Json }> {
   const proc = hallway("registry", [
     "server",
     "--host",
@@ -167,9 +172,10 @@ export async function startRegistry(dataDir: string, port = 0): Promise<{ proc: 
     dataDir,
     "--no-mdns",
     "--json",
+    ...extra,
   ]);
   const ev = await proc.waitFor((e) => e.event === "listening", "listening");
-  return { proc, port: ev.port as number };
+  return { proc, port: ev.port as number, listening: ev };
 }
 
 export function startClient(

@@ -39,6 +39,7 @@ const SAMPLE: Record<CypherType, unknown> = {
   "STRING?": null,
   INTEGER: 1,
   "INTEGER?": null,
+  MAP: { k: "s" },
   "LIST<STRING>": ["s"],
   "LIST<MAP>": [{ k: "s" }],
 };

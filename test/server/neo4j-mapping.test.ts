@@ -13,7 +13,19 @@ import {
   displayUri,
   toAuditEntry,
   toCount,
+  toFlag,
+  toFriendPair,
+  toFriendRequest,
+  toFriendship,
+  toGroupMember,
+  toGroupMessage,
+  toGroupRecord,
+  toJoinRequest,
+  toMembership,
+  toNotice,
+  toQueueEntry,
   toStoredMessage,
+  toSuggestion,
   toUserRecord,
 } from "../../src/server/store/neo4j-mapping.js";
 import { conversationKey, nameKey, rowLimit } from "../../src/server/store/port-rules.js";
@@ -36,6 +48,11 @@ describe("records into the port's types", () => {
       passwordHash: "scrypt$x",
       publicKey: null,
       displayName: null,
+      statusText: null,
+      email: null,
+      phone: null,
+      department: null,
+      note: null,
       createdAt: 1234,
       lastSeen: null,
     });
@@ -97,6 +114,63 @@ describe("records into the port's types", () => {
       /Audit\.event is "hack"/,
     );
     expect(storeFailure(() => toCount(undefined, "written"))).toMatch(/result\.written/);
+  });
+});
+
+describe("social records into the port's types", () => {
+  it("maps every social projection, accepting driver integers", () => {
+    expect(toFriendRequest({ from: "bob", to: "alice", at: int(2) })).toEqual({
+      from: "bob",
+      to: "alice",
+      at: 2,
+    });
+    expect(toFriendship({ name: "bob", since: 7 })).toEqual({ name: "bob", since: 7 });
+    expect(toGroupRecord({ name: "ops", admin: "alice", createdAt: 1, lastSeq: int(3) })).toEqual({
+      name: "ops",
+      admin: "alice",
+      createdAt: 1,
+      lastSeq: 3,
+    });
+    expect(toGroupMember({ name: "bob", joinedAt: 4, ackedSeq: 0 })).toEqual({
+      name: "bob",
+      joinedAt: 4,
+      ackedSeq: 0,
+    });
+    expect(toMembership({ group: "ops", name: "bob", joinedAt: 4, ackedSeq: 2 })).toEqual({
+      group: "ops",
+      name: "bob",
+      joinedAt: 4,
+      ackedSeq: 2,
+    });
+    expect(toJoinRequest({ group: "ops", user: "carol", at: 5 })).toEqual({
+      group: "ops",
+      user: "carol",
+      at: 5,
+    });
+    const gm = { id: "g1", group: "ops", from: "alice", body: "hi", sentAt: 9, seq: 1 };
+    expect(toGroupMessage(gm)).toEqual(gm);
+    const notice = { id: "n1", to: "bob", kind: "friend.accepted", body: "{}", at: 3 };
+    expect(toNotice(notice)).toEqual(notice);
+    expect(toSuggestion({ name: "carol", mutualFriends: int(2), sharedGroups: 0 })).toEqual({
+      name: "carol",
+      mutualFriends: 2,
+      sharedGroups: 0,
+    });
+    expect(toQueueEntry({ id: "m1", to: "bob" })).toEqual({ id: "m1", to: "bob" });
+    expect(toFriendPair({ a: "alice", b: "bob", since: 1 })).toEqual({ a: "alice", b: "bob", since: 1 });
+    expect(toFlag(true, "friends")).toBe(true);
+  });
+
+  it("refuses social data of the wrong shape with STORE_FAILED naming the field", () => {
+    expect(storeFailure(() => toGroupRecord({ name: "ops", admin: null, createdAt: 1, lastSeq: 0 }))).toBe(
+      "unexpected data from Neo4j: Group.admin is not a string",
+    );
+    expect(
+      storeFailure(() => toGroupMessage({ id: "g", group: "o", from: "a", body: "b", sentAt: 1 })),
+    ).toMatch(/GroupMessage\.seq is not an integer/);
+    expect(storeFailure(() => toNotice({ id: "n", to: "b", body: "{}", at: 1 }))).toMatch(/Notice\.kind/);
+    expect(storeFailure(() => toFlag(null, "friends"))).toMatch(/result\.friends is not a boolean/);
+    expect(storeFailure(() => toSuggestion([]))).toMatch(/Suggestion is not a map/);
   });
 });
 

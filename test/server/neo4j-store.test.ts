@@ -18,7 +18,12 @@ import { createServer, type Server, type Socket } from "node:net";
 import { type Driver, isInt, Neo4jError, auth as neo4jAuth, driver as neo4jDriver } from "neo4j-driver";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
-import { CYPHER, type CypherStatement, type StatementKey } from "../../src/server/store/cypher.js";
+import {
+  CYPHER,
+  type CypherStatement,
+  GRAPH_SCHEMA_VERSION,
+  type StatementKey,
+} from "../../src/server/store/cypher.js";
 import {
   type Neo4jConnection,
   Neo4jStore,
@@ -27,7 +32,7 @@ import {
 } from "../../src/server/store/index.js";
 import type { DriverFactory } from "../../src/server/store/neo4j-store.js";
 import { hallway, type Json, killAll, type Proc, requireBuild, tempDir } from "../integration/harness.js";
-import { storeContract } from "./store-contract.js";
+import { collect, NO_PROFILE, replay, storeContract } from "./store-contract.js";
 
 // ---------------------------------------------------------------------------------------------
 // 1. The contract against a real Neo4j.
@@ -85,9 +90,15 @@ describe.skipIf(!NEO4J_URI)(`Store contract against a real Neo4j (${NEO4J_URI ??
     return {
       store: make(),
       reopen: async () => make(),
+      another: async () => {
+        const store = new Neo4jStore({ ...c, registry: `${registry}-another` });
+        opened.push(store);
+        return store;
+      },
       cleanup: async () => {
         for (const store of opened) await store.close();
         await deleteRegistry(registry);
+        await deleteRegistry(`${registry}-another`);
       },
     };
   });
@@ -154,6 +165,19 @@ class ScriptedDriver {
     return {
       executeRead: async <T>(work: (tx: unknown) => Promise<T>) => work(managed("READ")),
       executeWrite: async <T>(work: (tx: unknown) => Promise<T>) => work(managed("WRITE")),
+      // An explicit transaction whose results are read by async iteration (the export).
+      beginTransaction: async () => {
+        const tx = managed(config.defaultAccessMode as "READ" | "WRITE");
+        return {
+          run: (text: string, params: Record<string, unknown> = {}) => ({
+            async *[Symbol.asyncIterator]() {
+              yield* (await tx.run(text, params)).records;
+            },
+          }),
+          commit: async () => {},
+          close: async () => {},
+        };
+      },
       close: async () => {},
     };
   }
@@ -172,7 +196,85 @@ const CONNECTION = { uri: "bolt://db.example:7687", user: "hallway", password: "
 /** Answers that let every operation succeed: users exist, counts are 1, one row per read. */
 function happy(key: StatementKey, params: Record<string, unknown>): Answer {
   const message = { id: "m1", from: "alice", to: "bob", body: "hi", sentAt: 100, deliveredAt: null };
+  const user = { name: "alice", passwordHash: "h", createdAt: 5, publicKey: null, lastSeen: null };
+  const group = { name: "ops", admin: "alice", createdAt: 1, lastSeq: 3 };
+  const groupMessage = { id: "g1", group: "ops", from: "alice", body: "hi", sentAt: 9, seq: 3 };
+  const notice = { id: "n1", to: "bob", kind: "k", body: "{}", at: 4 };
+  const request = { from: "bob", to: "alice", at: 2 };
   switch (key) {
+    case "setProfile":
+      return { rows: [{ updated: 1 }] };
+    case "searchUsers":
+    case "dumpUsers":
+      return { rows: [{ user, record: user }] };
+    case "friendRequestsTo":
+    case "friendRequestsFrom":
+    case "dumpFriendRequests":
+      return { rows: [{ request, record: request }] };
+    case "friendsOf":
+      return { rows: [{ friend: { name: "bob", since: 7 } }] };
+    case "areFriends":
+      return { rows: [{ friends: true }] };
+    case "createGroup":
+      return { nodesCreated: 1 };
+    case "getGroup":
+    case "searchGroups":
+    case "groupsOf":
+    case "dumpGroups":
+      return { rows: [{ group, record: group }] };
+    case "membership":
+      return { rows: [{ group: "ops", userExists: true, ackedSeq: 1 }] };
+    case "groupMembers":
+      return { rows: [{ member: { name: "alice", joinedAt: 1, ackedSeq: 0 } }] };
+    case "joinRequests":
+      return { rows: [{ request: { group: "ops", user: "bob", at: 3 } }] };
+    case "lockGroup":
+      return { rows: [{ name: "ops" }] };
+    case "appendGroupMessage":
+    case "groupHistoryLatest":
+    case "groupHistoryBefore":
+    case "groupMessagesAfter":
+    case "dumpGroupMessages":
+      return { rows: [{ message: groupMessage, record: groupMessage }] };
+    case "pendingNotices":
+    case "dumpNotices":
+      return { rows: [{ notice, record: notice }] };
+    case "suggest":
+      return { rows: [{ suggestion: { name: "carol", mutualFriends: 2, sharedGroups: 1 } }] };
+    case "deleteFriendRequest":
+    case "removeFriendship":
+    case "removeMember":
+    case "deleteJoinRequest":
+    case "ackNotices":
+      return { rows: [{ removed: 1 }] };
+    case "deleteGroup":
+      return { rows: [{ deleted: 1 }] };
+    case "countUsers":
+      return { rows: [{ users: 0 }] };
+    case "dumpAudit":
+      return { rows: [{ record: { user: "alice", event: "login", at: 7, address: "a" } }] };
+    case "dumpMessages":
+      return { rows: [{ record: message }] };
+    case "dumpOffline":
+      return { rows: [{ record: { id: "m1", to: "bob" } }] };
+    case "dumpFriendships":
+      return { rows: [{ record: { a: "alice", b: "bob", since: 6 } }] };
+    case "dumpMembers":
+      return { rows: [{ record: { group: "ops", name: "alice", joinedAt: 1, ackedSeq: 0 } }] };
+    case "dumpJoinRequests":
+      return { rows: [{ record: { group: "ops", user: "bob", at: 3 } }] };
+    case "loadUsers":
+    case "loadAudit":
+    case "loadMessages":
+    case "loadOffline":
+    case "loadFriendRequests":
+    case "loadFriendships":
+    case "loadGroups":
+    case "loadMembers":
+    case "loadJoinRequests":
+    case "loadGroupMessages":
+    case "loadNotices":
+      return { rows: [{ written: (params.rows as unknown[]).length }] };
     case "openRegistry":
       return { rows: [{ schemaVersion: 1 }] };
     case "createUser":
@@ -256,6 +358,39 @@ async function exerciseEverything(store: Neo4jStore): Promise<void> {
   await store.markDelivered("m2", 300);
   await store.history("alice", "bob", { limit: 5 });
   await store.history("alice", "bob", { limit: 5, before: { sentAt: 200, id: "m2" } });
+
+  await store.setProfile("alice", { displayName: "Alice", note: null });
+  await store.searchUsers("al", 5);
+  await store.putFriendRequest({ from: "bob", to: "alice", at: 2 });
+  await store.friendRequestsTo("alice");
+  await store.friendRequestsFrom("bob");
+  await store.deleteFriendRequest("bob", "alice");
+  await store.addFriendship("bob", "alice", 6);
+  await store.friendsOf("alice");
+  await store.areFriends("alice", "bob");
+  await store.removeFriendship("alice", "bob");
+  await store.createGroup({ name: "Ops", admin: "alice", createdAt: 1 });
+  await store.getGroup("ops");
+  await store.searchGroups("o", 5);
+  await store.groupsOf("alice");
+  await store.putJoinRequest({ group: "ops", user: "bob", at: 3 });
+  await store.joinRequests("ops");
+  await store.deleteJoinRequest("ops", "bob");
+  await store.addMember("ops", "bob", 4);
+  await store.groupMembers("ops");
+  await store.setGroupAdmin("ops", "bob");
+  await store.appendGroupMessage({ id: "g1", group: "ops", from: "alice", body: "hi", sentAt: 9 });
+  await store.groupHistory("ops", { limit: 5 });
+  await store.groupHistory("ops", { limit: 5, beforeSeq: 3 });
+  await store.groupBacklog("ops", "bob", 5);
+  await store.ackGroup("ops", "bob", 3);
+  await store.removeMember("ops", "bob");
+  await store.deleteGroup("ops");
+  await store.enqueueNotice({ id: "n1", to: "bob", kind: "k", body: "{}", at: 4 });
+  await store.pendingNotices("bob", 5);
+  await store.ackNotices("bob", ["n1"]);
+  await store.suggest("alice", 5);
+  await store.load(replay(await collect(store.dump())));
 }
 
 describe("Neo4jStore against a scripted driver", () => {
@@ -274,16 +409,18 @@ describe("Neo4jStore against a scripted driver", () => {
   it("runs reads in read transactions and writes in write transactions", async () => {
     const { store, driver } = await scripted();
     await exerciseEverything(store);
+    // A write transaction may read (checks before writing); a read transaction never writes.
     for (const call of driver.calls) {
-      const mode = CYPHER[call.key].mode;
-      if (mode === "read" && call.key !== "knownUsers") expect(call.access, call.key).toBe("READ");
-      if (mode !== "read") expect(call.access, call.key).toBe("WRITE");
+      if (CYPHER[call.key].mode !== "read") expect(call.access, call.key).toBe("WRITE");
     }
+    const reads = driver.calls.filter((c) => c.access === "READ").map((c) => c.key);
+    expect(reads).toContain("getUser");
+    expect(reads).toContain("dumpUsers");
     const used = new Set(driver.keys());
     const unused = (Object.keys(CYPHER) as StatementKey[]).filter((k) => !used.has(k));
-    expect(unused, "statements the adapter never runs (deleteRegistry is the tests' cleanup)").toEqual([
-      "deleteRegistry",
-    ]);
+    expect(unused, "statements a successful run never sends (the next tests send clearRegistryData)").toEqual(
+      ["clearRegistryData", "deleteRegistry"],
+    );
     await store.close();
   });
 
@@ -365,6 +502,125 @@ describe("Neo4jStore against a scripted driver", () => {
     await store.close();
   });
 
+  it("takes the next group seq only after checking the id twice, all in one write transaction", async () => {
+    const { store, driver } = await scripted();
+    driver.calls.length = 0;
+    const sent = await store.appendGroupMessage({
+      id: "g1",
+      group: "OPS",
+      from: "alice",
+      body: "hi",
+      sentAt: 9,
+    });
+    expect(sent.seq).toBe(3);
+    expect(driver.keys()).toEqual([
+      "getGroupMessage",
+      "lockGroup",
+      "getGroupMessage",
+      "knownUsers",
+      "appendGroupMessage",
+    ]);
+    expect(new Set(driver.calls.map((c) => c.transaction)).size).toBe(1);
+    expect(driver.calls.every((c) => c.access === "WRITE")).toBe(true);
+    expect(driver.calls[1]?.params.groupKey).toBe("ops");
+    await store.close();
+  });
+
+  it("answers a repeated group message id without taking a seq", async () => {
+    const stored = { id: "g1", group: "ops", from: "alice", body: "first", sentAt: 9, seq: 1 };
+    const { store, driver } = await scripted((key, params) =>
+      key === "getGroupMessage" ? { rows: [{ message: stored }] } : happy(key, params),
+    );
+    driver.calls.length = 0;
+    expect(await store.appendGroupMessage({ ...stored, body: "again" })).toEqual(stored);
+    expect(driver.keys()).toEqual(["getGroupMessage"]);
+    await store.close();
+  });
+
+  it("maps membership answers to GROUP_UNKNOWN, AUTH_UNKNOWN_USER and GROUP_NOT_MEMBER", async () => {
+    let membership: Row[] = [];
+    const { store } = await scripted((key, params) =>
+      key === "membership" ? { rows: membership } : happy(key, params),
+    );
+    expect((await failure(store.groupBacklog("nope", "bob", 5))).code).toBe("GROUP_UNKNOWN");
+    membership = [{ group: "ops", userExists: false, ackedSeq: null }];
+    expect((await failure(store.ackGroup("ops", "ghost", 1))).code).toBe("AUTH_UNKNOWN_USER");
+    membership = [{ group: "ops", userExists: true, ackedSeq: null }];
+    expect((await failure(store.setGroupAdmin("ops", "carol"))).code).toBe("GROUP_NOT_MEMBER");
+    await store.close();
+  });
+
+  it("orders a friendship by name key, so each pair has one FRIEND relationship", async () => {
+    const { store, driver } = await scripted();
+    await store.addFriendship("Zed", "amy", 1);
+    await store.addFriendship("amy", "zed", 1);
+    const pairs = driver.calls
+      .filter((c) => c.key === "addFriendship")
+      .map((c) => [c.params.aKey, c.params.bKey]);
+    expect(pairs).toEqual([
+      ["amy", "zed"],
+      ["amy", "zed"],
+    ]);
+    await store.close();
+  });
+
+  it("numbers audit, queue and notice order on load, per recipient, in record order", async () => {
+    const { store, driver } = await scripted();
+    const user = (name: string) => ({
+      kind: "user" as const,
+      name,
+      passwordHash: "h",
+      publicKey: null,
+      ...NO_PROFILE,
+      createdAt: 1,
+      lastSeen: null,
+    });
+    await store.load(
+      replay([
+        user("alice"),
+        user("bob"),
+        { kind: "offline", id: "m1", to: "bob" },
+        { kind: "offline", id: "m2", to: "alice" },
+        { kind: "offline", id: "m3", to: "bob" },
+        { kind: "friendship", a: "bob", b: "alice", since: 1 },
+      ]),
+    );
+    const rowsOf = (key: StatementKey) =>
+      driver.calls
+        .filter((c) => c.key === key)
+        .flatMap((c) => c.params.rows as Array<Record<string, unknown>>);
+    expect(rowsOf("loadUsers")).toHaveLength(2);
+    expect(rowsOf("loadOffline").map((r) => [r.id, String(r.seq)])).toEqual([
+      ["m1", "1"],
+      ["m2", "1"],
+      ["m3", "2"],
+    ]);
+    expect(rowsOf("loadFriendships").map((r) => [r.aKey, r.bKey])).toEqual([["alice", "bob"]]);
+    await store.close();
+  });
+
+  it("refuses to load into a registry with users, and undoes a load whose rows do not all match", async () => {
+    let users = 1;
+    const { store, driver } = await scripted((key, params) => {
+      if (key === "countUsers") return { rows: [{ users }] };
+      if (key === "loadFriendships") return { rows: [{ written: 0 }] };
+      return happy(key, params);
+    });
+    const records = async function* () {
+      yield { kind: "friendship" as const, a: "amy", b: "ghost", since: 1 };
+    };
+    expect((await failure(store.load(records()))).code).toBe("STORE_NOT_EMPTY");
+    expect(driver.keys()).not.toContain("loadFriendships");
+    users = 0;
+    const e = await failure(store.load(records()));
+    expect(e.code).toBe("STORE_FAILED");
+    expect(e.message).toMatch(
+      /1 friendship record\(s\) refer to a user, group or message not loaded before them/,
+    );
+    expect(driver.keys().slice(-2)).toEqual(["loadFriendships", "clearRegistryData"]);
+    await store.close();
+  });
+
   it("returns history oldest first and pages with the (sentAt, id) cursor", async () => {
     const { store, driver } = await scripted();
     expect((await store.history("bob", "alice", { limit: 2 })).map((m) => m.id)).toEqual(["m1", "m2"]);
@@ -404,7 +660,9 @@ describe("Neo4jStore against a scripted driver", () => {
     const store = new Neo4jStore({ ...CONNECTION, createDriver: driver.factory() });
     const e = await failure(store.init());
     expect(e.code).toBe("STORE_FAILED");
-    expect(e.message).toMatch(/schema version 7, newer than this build supports \(1\)/);
+    expect(e.message).toMatch(
+      new RegExp(`schema version 7, newer than this build supports \\(${GRAPH_SCHEMA_VERSION}\\)`),
+    );
     expect(driver.closed).toBe(1);
   });
 

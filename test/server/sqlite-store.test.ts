@@ -35,6 +35,11 @@ storeContract("SqliteStore", async () => {
   return {
     store: make(),
     reopen: async () => make(),
+    another: async () => {
+      const store = new SqliteStore(join(dir, "another", "registry.sqlite"));
+      opened.push(store);
+      return store;
+    },
     cleanup: async () => {
       for (const store of opened) await store.close();
       await rm(dir, { recursive: true, force: true });
@@ -76,6 +81,7 @@ describe("SqliteStore on disk", () => {
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       expect(db.prepare("SELECT version, applied_at FROM schema_migrations").all()).toEqual([
         { version: 1, applied_at: 42 },
+        { version: 2, applied_at: 42 },
       ]);
       const tables = db
         .prepare(
@@ -83,7 +89,20 @@ describe("SqliteStore on disk", () => {
         )
         .pluck()
         .all();
-      expect(tables).toEqual(["audit", "messages", "offline_queue", "schema_migrations", "users"]);
+      expect(tables).toEqual([
+        "audit",
+        "chat_groups",
+        "friend_requests",
+        "friendships",
+        "group_members",
+        "group_messages",
+        "join_requests",
+        "messages",
+        "notices",
+        "offline_queue",
+        "schema_migrations",
+        "users",
+      ]);
     } finally {
       db.close();
     }
@@ -92,7 +111,59 @@ describe("SqliteStore on disk", () => {
     const again = await SqliteStore.open(path, { now: () => 99 });
     await again.close();
     const check = new Database(path, { readonly: true });
-    expect(check.prepare("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(1);
+    expect(check.prepare("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(2);
+    check.close();
+  });
+
+  it("migrates a version-1 database to version 2, keeping its data", async () => {
+    const path = join(dir, "registry.sqlite");
+    const setup = await SqliteStore.open(path);
+    await setup.createUser({ name: "alice", passwordHash: "h1", createdAt: 1 });
+    await setup.createUser({ name: "bob", passwordHash: "h2", createdAt: 2 });
+    await setup.enqueueOffline({
+      id: "m1",
+      from: "alice",
+      to: "bob",
+      body: "x",
+      sentAt: 3,
+      deliveredAt: null,
+    });
+    await setup.close();
+    // Take the file back to what a version-1 build left: no social tables, no profile columns.
+    const db = new Database(path);
+    db.exec(`
+      DROP TABLE notices; DROP TABLE group_messages; DROP TABLE join_requests;
+      DROP TABLE group_members; DROP TABLE chat_groups; DROP TABLE friendships;
+      DROP TABLE friend_requests; DROP INDEX users_by_display_key;
+      ALTER TABLE users DROP COLUMN display_key; ALTER TABLE users DROP COLUMN note;
+      ALTER TABLE users DROP COLUMN department; ALTER TABLE users DROP COLUMN phone;
+      ALTER TABLE users DROP COLUMN email; ALTER TABLE users DROP COLUMN status_text;
+      DELETE FROM schema_migrations WHERE version = 2;
+      UPDATE users SET display_name = 'Alice Liddell' WHERE name = 'alice';
+    `);
+    db.close();
+
+    const store = await SqliteStore.open(path, { now: () => 77 });
+    try {
+      expect(await store.getUser("alice")).toMatchObject({
+        passwordHash: "h1",
+        displayName: "Alice Liddell",
+        email: null,
+      });
+      expect((await store.pendingOffline("bob", 10)).map((m) => m.id)).toEqual(["m1"]);
+      expect((await store.searchUsers("alice l", 10)).map((u) => u.name)).toEqual(["alice"]);
+      await store.addFriendship("alice", "bob", 5);
+      expect(await store.areFriends("bob", "alice")).toBe(true);
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare("SELECT version, applied_at FROM schema_migrations ORDER BY version").all()).toEqual(
+      [
+        { version: 1, applied_at: expect.any(Number) },
+        { version: 2, applied_at: 77 },
+      ],
+    );
     check.close();
   });
 

@@ -17,7 +17,7 @@
 
 import type { Integer } from "neo4j-driver";
 
-export type CypherType = "STRING" | "STRING?" | "INTEGER" | "INTEGER?" | "LIST<STRING>" | "LIST<MAP>";
+export type CypherType = "STRING" | "STRING?" | "INTEGER" | "INTEGER?" | "MAP" | "LIST<STRING>" | "LIST<MAP>";
 export type StatementMode = "schema" | "read" | "write";
 
 export interface CypherStatement {
@@ -26,25 +26,54 @@ export interface CypherStatement {
   readonly params: Readonly<Record<string, CypherType>>;
 }
 
+type CypherScalar = string | Integer | null;
+
 /** What the driver is given for each declared type. Integers go as `Integer`: a JS number is sent as a float. */
 interface CypherValues {
   STRING: string;
   "STRING?": string | null;
   INTEGER: Integer;
   "INTEGER?": Integer | null;
+  MAP: Readonly<Record<string, CypherScalar>>;
   "LIST<STRING>": readonly string[];
-  "LIST<MAP>": ReadonlyArray<Readonly<Record<string, string | Integer>>>;
+  "LIST<MAP>": ReadonlyArray<Readonly<Record<string, CypherScalar | Readonly<Record<string, CypherScalar>>>>>;
 }
 
 /** Bumped when the graph model changes; `openRegistry` refuses data written by a newer build. */
-export const GRAPH_SCHEMA_VERSION = 1;
+export const GRAPH_SCHEMA_VERSION = 2;
 
 /** Node labels and relationship types of the model, declared to the linter. */
-export const GRAPH_LABELS = ["Registry", "User", "Message", "Audit"] as const;
-export const GRAPH_RELATIONSHIP_TYPES = ["SENT", "TO", "QUEUED", "LOGGED"] as const;
+export const GRAPH_LABELS = [
+  "Registry",
+  "User",
+  "Message",
+  "Audit",
+  "Group",
+  "GroupMessage",
+  "Notice",
+] as const;
+export const GRAPH_RELATIONSHIP_TYPES = [
+  "SENT",
+  "TO",
+  "QUEUED",
+  "LOGGED",
+  "REQUESTED",
+  "FRIEND",
+  "MEMBER",
+  "ADMIN_OF",
+  "WANTS_TO_JOIN",
+  "POSTED",
+  "IN",
+  "NOTIFIED",
+] as const;
 
 const MESSAGE_FIELDS = "m {.id, .from, .to, .body, .sentAt, .deliveredAt}";
-const USER_FIELDS = "u {.name, .passwordHash, .publicKey, .displayName, .createdAt, .lastSeen}";
+const USER_FIELDS = `u {.name, .passwordHash, .publicKey, .displayName, .statusText, .email, .phone, .department,
+  .note, .createdAt, .lastSeen}`;
+/** Needs `g` and the admin `a` (OPTIONAL MATCH, so a group without one fails loudly in the mapping). */
+const GROUP_FIELDS = "{name: g.name, admin: a.name, createdAt: g.createdAt, lastSeq: g.lastSeq}";
+const GROUP_MESSAGE_FIELDS = "m {.id, .group, .from, .body, .sentAt, .seq}";
+const NOTICE_FIELDS = "n {.id, .to, .kind, .body, .at}";
 const AUDIT_FIELDS = "a {.user, .event, .at, .address}";
 
 export const CYPHER = {
@@ -74,13 +103,45 @@ export const CYPHER = {
     text: "CREATE INDEX hallway_audit IF NOT EXISTS FOR (a:Audit) ON (a.registry, a.at)",
     params: {},
   },
+  displayKeyIndex: {
+    mode: "schema",
+    text: "CREATE INDEX hallway_user_display IF NOT EXISTS FOR (u:User) ON (u.registry, u.displayKey)",
+    params: {},
+  },
+  groupConstraint: {
+    mode: "schema",
+    text: "CREATE CONSTRAINT hallway_group IF NOT EXISTS FOR (g:Group) REQUIRE (g.registry, g.nameLower) IS UNIQUE",
+    params: {},
+  },
+  groupMessageConstraint: {
+    mode: "schema",
+    text: "CREATE CONSTRAINT hallway_group_message IF NOT EXISTS FOR (m:GroupMessage) REQUIRE (m.registry, m.id) IS UNIQUE",
+    params: {},
+  },
+  /** The per-group order, enforced, and the index that serves history pages and backlogs. */
+  groupSeqConstraint: {
+    mode: "schema",
+    text: "CREATE CONSTRAINT hallway_group_seq IF NOT EXISTS FOR (m:GroupMessage) REQUIRE (m.registry, m.groupKey, m.seq) IS UNIQUE",
+    params: {},
+  },
+  noticeConstraint: {
+    mode: "schema",
+    text: "CREATE CONSTRAINT hallway_notice IF NOT EXISTS FOR (n:Notice) REQUIRE (n.registry, n.id) IS UNIQUE",
+    params: {},
+  },
 
   // --- the registry node: schema version and the audit sequence counter ---
+  /**
+   * Returns the version the registry had (or was created with); raises an older one to this
+   * build's, since every model change so far only adds node kinds and optional properties.
+   */
   openRegistry: {
     mode: "write",
     text: `MERGE (r:Registry {registry: $registry})
 ON CREATE SET r.schemaVersion = $schemaVersion, r.createdAt = $now, r.auditSeq = 0
-RETURN r.schemaVersion AS schemaVersion`,
+WITH r, r.schemaVersion AS found
+SET r.schemaVersion = CASE WHEN found < $schemaVersion THEN $schemaVersion ELSE found END
+RETURN found AS schemaVersion`,
     params: { registry: "STRING", schemaVersion: "INTEGER", now: "INTEGER" },
   },
 
@@ -267,11 +328,544 @@ LIMIT $limit`,
     },
   },
 
+  // --- profiles and search ---
+  /** `profile` holds the changed fields (null removes one) and `displayKey` with a display name. */
+  setProfile: {
+    mode: "write",
+    text: `MATCH (u:User {registry: $registry, nameLower: $nameKey})
+SET u += $profile
+RETURN count(u) AS updated`,
+    params: { registry: "STRING", nameKey: "STRING", profile: "MAP" },
+  },
+  searchUsers: {
+    mode: "read",
+    text: `MATCH (u:User {registry: $registry})
+WHERE u.nameLower STARTS WITH $prefix OR u.displayKey STARTS WITH $prefix
+RETURN ${USER_FIELDS} AS user
+ORDER BY u.nameLower, u.name
+LIMIT $limit`,
+    params: { registry: "STRING", prefix: "STRING", limit: "INTEGER" },
+  },
+
+  // --- friends ---
+  /** MERGE of a relationship between bound nodes locks both nodes, so it is never doubled. */
+  putFriendRequest: {
+    mode: "write",
+    text: `MATCH (f:User {registry: $registry, nameLower: $fromKey})
+MATCH (t:User {registry: $registry, nameLower: $toKey})
+MERGE (f)-[r:REQUESTED]->(t)
+ON CREATE SET r.at = $at`,
+    params: { registry: "STRING", fromKey: "STRING", toKey: "STRING", at: "INTEGER" },
+  },
+  deleteFriendRequest: {
+    mode: "write",
+    text: `MATCH (:User {registry: $registry, nameLower: $fromKey})-[r:REQUESTED]->(:User {registry: $registry, nameLower: $toKey})
+DELETE r
+RETURN count(*) AS removed`,
+    params: { registry: "STRING", fromKey: "STRING", toKey: "STRING" },
+  },
+  friendRequestsTo: {
+    mode: "read",
+    text: `MATCH (f:User)-[r:REQUESTED]->(t:User {registry: $registry, nameLower: $userKey})
+RETURN {from: f.name, to: t.name, at: r.at} AS request
+ORDER BY r.at, f.nameLower`,
+    params: { registry: "STRING", userKey: "STRING" },
+  },
+  friendRequestsFrom: {
+    mode: "read",
+    text: `MATCH (f:User {registry: $registry, nameLower: $userKey})-[r:REQUESTED]->(t:User)
+RETURN {from: f.name, to: t.name, at: r.at} AS request
+ORDER BY r.at, t.nameLower`,
+    params: { registry: "STRING", userKey: "STRING" },
+  },
+  /**
+   * One FRIEND relationship per pair, from the lower name key to the higher (the adapter orders
+   * `aKey` < `bKey`), matched in either direction everywhere else; requests both ways go.
+   */
+  addFriendship: {
+    mode: "write",
+    text: `MATCH (a:User {registry: $registry, nameLower: $aKey})
+MATCH (b:User {registry: $registry, nameLower: $bKey})
+OPTIONAL MATCH (a)-[r:REQUESTED]-(b)
+DELETE r
+WITH DISTINCT a, b
+MERGE (a)-[f:FRIEND]->(b)
+ON CREATE SET f.since = $since`,
+    params: { registry: "STRING", aKey: "STRING", bKey: "STRING", since: "INTEGER" },
+  },
+  removeFriendship: {
+    mode: "write",
+    text: `MATCH (:User {registry: $registry, nameLower: $aKey})-[f:FRIEND]-(:User {registry: $registry, nameLower: $bKey})
+DELETE f
+RETURN count(*) AS removed`,
+    params: { registry: "STRING", aKey: "STRING", bKey: "STRING" },
+  },
+  friendsOf: {
+    mode: "read",
+    text: `MATCH (:User {registry: $registry, nameLower: $userKey})-[f:FRIEND]-(o:User)
+RETURN {name: o.name, since: f.since} AS friend
+ORDER BY o.nameLower`,
+    params: { registry: "STRING", userKey: "STRING" },
+  },
+  areFriends: {
+    mode: "read",
+    text: `RETURN EXISTS {
+  (:User {registry: $registry, nameLower: $aKey})-[:FRIEND]-(:User {registry: $registry, nameLower: $bKey})
+} AS friends`,
+    params: { registry: "STRING", aKey: "STRING", bKey: "STRING" },
+  },
+
+  // --- groups ---
+  /** MERGE under the uniqueness constraint; "created?" comes from the summary counters. */
+  createGroup: {
+    mode: "write",
+    text: `MERGE (g:Group {registry: $registry, nameLower: $groupKey})
+ON CREATE SET g.name = $name, g.createdAt = $createdAt, g.lastSeq = 0`,
+    params: { registry: "STRING", groupKey: "STRING", name: "STRING", createdAt: "INTEGER" },
+  },
+  /** The creator of a group just created: admin and first member. */
+  foundGroup: {
+    mode: "write",
+    text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
+MATCH (u:User {registry: $registry, nameLower: $adminKey})
+CREATE (u)-[:ADMIN_OF]->(g)
+CREATE (u)-[:MEMBER {joinedAt: g.createdAt, ackedSeq: 0}]->(g)`,
+    params: { registry: "STRING", groupKey: "STRING", adminKey: "STRING" },
+  },
+  getGroup: {
+    mode: "read",
+    text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
+OPTIONAL MATCH (a:User)-[:ADMIN_OF]->(g)
+RETURN ${GROUP_FIELDS} AS group`,
+    params: { registry: "STRING", groupKey: "STRING" },
+  },
+  searchGroups: {
+    mode: "read",
+    text: `MATCH (g:Group {registry: $registry})
+WHERE g.nameLower STARTS WITH $prefix
+OPTIONAL MATCH (a:User)-[:ADMIN_OF]->(g)
+RETURN ${GROUP_FIELDS} AS group
+ORDER BY g.nameLower
+LIMIT $limit`,
+    params: { registry: "STRING", prefix: "STRING", limit: "INTEGER" },
+  },
+  deleteGroup: {
+    mode: "write",
+    text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
+OPTIONAL MATCH (m:GroupMessage)-[:IN]->(g)
+DETACH DELETE m
+WITH DISTINCT g
+DETACH DELETE g
+RETURN count(*) AS deleted`,
+    params: { registry: "STRING", groupKey: "STRING" },
+  },
+  setGroupAdmin: {
+    mode: "write",
+    text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
+MATCH (u:User {registry: $registry, nameLower: $userKey})
+OPTIONAL MATCH (:User)-[old:ADMIN_OF]->(g)
+DELETE old
+WITH DISTINCT g, u
+CREATE (u)-[:ADMIN_OF]->(g)`,
+    params: { registry: "STRING", groupKey: "STRING", userKey: "STRING" },
+  },
+  /** Whether the group and the user exist, and the user's membership (ackedSeq null if none). */
+  membership: {
+    mode: "read",
+    text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
+OPTIONAL MATCH (u:User {registry: $registry, nameLower: $userKey})
+OPTIONAL MATCH (u)-[m:MEMBER]->(g)
+RETURN g.name AS group, u IS NOT NULL AS userExists, m.ackedSeq AS ackedSeq`,
+    params: { registry: "STRING", groupKey: "STRING", userKey: "STRING" },
+  },
+  groupMembers: {
+    mode: "read",
+    text: `MATCH (u:User)-[m:MEMBER]->(:Group {registry: $registry, nameLower: $groupKey})
+RETURN {name: u.name, joinedAt: m.joinedAt, ackedSeq: m.ackedSeq} AS member
+ORDER BY u.nameLower`,
+    params: { registry: "STRING", groupKey: "STRING" },
+  },
+  groupsOf: {
+    mode: "read",
+    text: `MATCH (:User {registry: $registry, nameLower: $userKey})-[:MEMBER]->(g:Group)
+OPTIONAL MATCH (a:User)-[:ADMIN_OF]->(g)
+RETURN ${GROUP_FIELDS} AS group
+ORDER BY g.nameLower`,
+    params: { registry: "STRING", userKey: "STRING" },
+  },
+  /** A new member starts at the group's lastSeq: no backlog of what was said before. */
+  addMember: {
+    mode: "write",
+    text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
+MATCH (u:User {registry: $registry, nameLower: $userKey})
+OPTIONAL MATCH (u)-[r:WANTS_TO_JOIN]->(g)
+DELETE r
+WITH DISTINCT g, u
+MERGE (u)-[m:MEMBER]->(g)
+ON CREATE SET m.joinedAt = $joinedAt, m.ackedSeq = g.lastSeq`,
+    params: { registry: "STRING", groupKey: "STRING", userKey: "STRING", joinedAt: "INTEGER" },
+  },
+  removeMember: {
+    mode: "write",
+    text: `MATCH (:User {registry: $registry, nameLower: $userKey})-[m:MEMBER]->(:Group {registry: $registry, nameLower: $groupKey})
+DELETE m
+RETURN count(*) AS removed`,
+    params: { registry: "STRING", groupKey: "STRING", userKey: "STRING" },
+  },
+  putJoinRequest: {
+    mode: "write",
+    text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
+MATCH (u:User {registry: $registry, nameLower: $userKey})
+MERGE (u)-[r:WANTS_TO_JOIN]->(g)
+ON CREATE SET r.at = $at`,
+    params: { registry: "STRING", groupKey: "STRING", userKey: "STRING", at: "INTEGER" },
+  },
+  deleteJoinRequest: {
+    mode: "write",
+    text: `MATCH (:User {registry: $registry, nameLower: $userKey})-[r:WANTS_TO_JOIN]->(:Group {registry: $registry, nameLower: $groupKey})
+DELETE r
+RETURN count(*) AS removed`,
+    params: { registry: "STRING", groupKey: "STRING", userKey: "STRING" },
+  },
+  joinRequests: {
+    mode: "read",
+    text: `MATCH (u:User)-[r:WANTS_TO_JOIN]->(g:Group {registry: $registry, nameLower: $groupKey})
+RETURN {group: g.name, user: u.name, at: r.at} AS request
+ORDER BY r.at, u.nameLower`,
+    params: { registry: "STRING", groupKey: "STRING" },
+  },
+
+  // --- group messages ---
+  getGroupMessage: {
+    mode: "read",
+    text: `MATCH (m:GroupMessage {registry: $registry, id: $id})
+RETURN ${GROUP_MESSAGE_FIELDS} AS message`,
+    params: { registry: "STRING", id: "STRING" },
+  },
+  /**
+   * Takes the group's write lock (a SET that reads what it writes) and holds it to the end of
+   * the transaction: appends to one group run one after another, and a repeated id is seen by
+   * the `getGroupMessage` that follows.
+   */
+  lockGroup: {
+    mode: "write",
+    text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
+SET g.lastSeq = g.lastSeq
+RETURN g.name AS name`,
+    params: { registry: "STRING", groupKey: "STRING" },
+  },
+  /** The next seq, under the lock `lockGroup` took: gapless and unique per group. */
+  appendGroupMessage: {
+    mode: "write",
+    text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
+MATCH (u:User {registry: $registry, nameLower: $fromKey})
+SET g.lastSeq = g.lastSeq + 1
+CREATE (u)-[:POSTED]->(m:GroupMessage {registry: $registry, id: $id, groupKey: $groupKey, group: g.name, from: u.name, body: $body, sentAt: $sentAt, seq: g.lastSeq})-[:IN]->(g)
+RETURN ${GROUP_MESSAGE_FIELDS} AS message`,
+    params: {
+      registry: "STRING",
+      groupKey: "STRING",
+      fromKey: "STRING",
+      id: "STRING",
+      body: "STRING",
+      sentAt: "INTEGER",
+    },
+  },
+  groupHistoryLatest: {
+    mode: "read",
+    text: `MATCH (m:GroupMessage {registry: $registry, groupKey: $groupKey})
+RETURN ${GROUP_MESSAGE_FIELDS} AS message
+ORDER BY m.seq DESC
+LIMIT $limit`,
+    params: { registry: "STRING", groupKey: "STRING", limit: "INTEGER" },
+  },
+  groupHistoryBefore: {
+    mode: "read",
+    text: `MATCH (m:GroupMessage {registry: $registry, groupKey: $groupKey})
+WHERE m.seq < $beforeSeq
+RETURN ${GROUP_MESSAGE_FIELDS} AS message
+ORDER BY m.seq DESC
+LIMIT $limit`,
+    params: { registry: "STRING", groupKey: "STRING", beforeSeq: "INTEGER", limit: "INTEGER" },
+  },
+  groupMessagesAfter: {
+    mode: "read",
+    text: `MATCH (m:GroupMessage {registry: $registry, groupKey: $groupKey})
+WHERE m.seq > $afterSeq
+RETURN ${GROUP_MESSAGE_FIELDS} AS message
+ORDER BY m.seq
+LIMIT $limit`,
+    params: { registry: "STRING", groupKey: "STRING", afterSeq: "INTEGER", limit: "INTEGER" },
+  },
+  /** Forward only, and never past the group's lastSeq. */
+  ackGroup: {
+    mode: "write",
+    text: `MATCH (:User {registry: $registry, nameLower: $userKey})-[m:MEMBER]->(g:Group {registry: $registry, nameLower: $groupKey})
+WITH m, CASE WHEN $seq < g.lastSeq THEN $seq ELSE g.lastSeq END AS target
+SET m.ackedSeq = CASE WHEN m.ackedSeq < target THEN target ELSE m.ackedSeq END`,
+    params: { registry: "STRING", groupKey: "STRING", userKey: "STRING", seq: "INTEGER" },
+  },
+
+  // --- notices ---
+  /**
+   * The order key is a counter on the recipient's node, locked by the SET, which also makes a
+   * repeated id for the same recipient wait for the first and then see it.
+   */
+  enqueueNotice: {
+    mode: "write",
+    text: `MATCH (u:User {registry: $registry, nameLower: $toKey})
+SET u.noticeSeq = coalesce(u.noticeSeq, 0) + 1
+WITH u
+WHERE NOT EXISTS { MATCH (n:Notice {registry: $registry, id: $id}) }
+CREATE (u)-[:NOTIFIED]->(:Notice {registry: $registry, id: $id, to: u.name, kind: $kind, body: $body, at: $at, seq: u.noticeSeq})`,
+    params: {
+      registry: "STRING",
+      toKey: "STRING",
+      id: "STRING",
+      kind: "STRING",
+      body: "STRING",
+      at: "INTEGER",
+    },
+  },
+  pendingNotices: {
+    mode: "read",
+    text: `MATCH (:User {registry: $registry, nameLower: $toKey})-[:NOTIFIED]->(n:Notice)
+RETURN ${NOTICE_FIELDS} AS notice
+ORDER BY n.seq
+LIMIT $limit`,
+    params: { registry: "STRING", toKey: "STRING", limit: "INTEGER" },
+  },
+  ackNotices: {
+    mode: "write",
+    text: `MATCH (:User {registry: $registry, nameLower: $toKey})-[:NOTIFIED]->(n:Notice)
+WHERE n.id IN $ids
+DETACH DELETE n
+RETURN count(*) AS removed`,
+    params: { registry: "STRING", toKey: "STRING", ids: "LIST<STRING>" },
+  },
+
+  // --- graph queries ---
+  /**
+   * People two hops away: through a friend (FRIEND, FRIEND) or through a group (MEMBER, MEMBER).
+   * No other two-hop path of these types ends at a user, so `via` is a mutual friend exactly
+   * when it is a User and a shared group exactly when it is a Group.
+   */
+  suggest: {
+    mode: "read",
+    text: `MATCH (me:User {registry: $registry, nameLower: $userKey})-[:FRIEND|MEMBER]-(via)-[:FRIEND|MEMBER]-(c:User)
+WHERE c <> me AND NOT EXISTS { (me)-[:FRIEND]-(c) }
+WITH c,
+  count(DISTINCT CASE WHEN via:User THEN via END) AS mutualFriends,
+  count(DISTINCT CASE WHEN via:Group THEN via END) AS sharedGroups
+RETURN {name: c.name, mutualFriends: mutualFriends, sharedGroups: sharedGroups} AS suggestion
+ORDER BY mutualFriends DESC, sharedGroups DESC, c.nameLower
+LIMIT $limit`,
+    params: { registry: "STRING", userKey: "STRING", limit: "INTEGER" },
+  },
+
+  // --- export: every record, in the port's replayable order (see DumpRecord) ---
+  dumpUsers: {
+    mode: "read",
+    text: `MATCH (u:User {registry: $registry})
+RETURN ${USER_FIELDS} AS record
+ORDER BY u.nameLower`,
+    params: { registry: "STRING" },
+  },
+  dumpAudit: {
+    mode: "read",
+    text: `MATCH (a:Audit {registry: $registry})
+RETURN ${AUDIT_FIELDS} AS record
+ORDER BY a.seq`,
+    params: { registry: "STRING" },
+  },
+  dumpMessages: {
+    mode: "read",
+    text: `MATCH (m:Message {registry: $registry})
+RETURN ${MESSAGE_FIELDS} AS record
+ORDER BY m.sentAt, m.id`,
+    params: { registry: "STRING" },
+  },
+  dumpOffline: {
+    mode: "read",
+    text: `MATCH (u:User {registry: $registry})-[q:QUEUED]->(m:Message)
+RETURN {id: m.id, to: u.name} AS record
+ORDER BY u.nameLower, q.seq`,
+    params: { registry: "STRING" },
+  },
+  dumpFriendRequests: {
+    mode: "read",
+    text: `MATCH (f:User {registry: $registry})-[r:REQUESTED]->(t:User)
+RETURN {from: f.name, to: t.name, at: r.at} AS record
+ORDER BY r.at, f.nameLower, t.nameLower`,
+    params: { registry: "STRING" },
+  },
+  dumpFriendships: {
+    mode: "read",
+    text: `MATCH (a:User {registry: $registry})-[f:FRIEND]->(b:User)
+RETURN {a: a.name, b: b.name, since: f.since} AS record
+ORDER BY a.nameLower, b.nameLower`,
+    params: { registry: "STRING" },
+  },
+  dumpGroups: {
+    mode: "read",
+    text: `MATCH (g:Group {registry: $registry})
+OPTIONAL MATCH (a:User)-[:ADMIN_OF]->(g)
+RETURN ${GROUP_FIELDS} AS record
+ORDER BY g.nameLower`,
+    params: { registry: "STRING" },
+  },
+  dumpMembers: {
+    mode: "read",
+    text: `MATCH (u:User)-[m:MEMBER]->(g:Group {registry: $registry})
+RETURN {group: g.name, name: u.name, joinedAt: m.joinedAt, ackedSeq: m.ackedSeq} AS record
+ORDER BY g.nameLower, u.nameLower`,
+    params: { registry: "STRING" },
+  },
+  dumpJoinRequests: {
+    mode: "read",
+    text: `MATCH (u:User)-[r:WANTS_TO_JOIN]->(g:Group {registry: $registry})
+RETURN {group: g.name, user: u.name, at: r.at} AS record
+ORDER BY g.nameLower, r.at, u.nameLower`,
+    params: { registry: "STRING" },
+  },
+  dumpGroupMessages: {
+    mode: "read",
+    text: `MATCH (m:GroupMessage {registry: $registry})
+RETURN ${GROUP_MESSAGE_FIELDS} AS record
+ORDER BY m.groupKey, m.seq`,
+    params: { registry: "STRING" },
+  },
+  dumpNotices: {
+    mode: "read",
+    text: `MATCH (u:User {registry: $registry})-[:NOTIFIED]->(n:Notice)
+RETURN ${NOTICE_FIELDS} AS record
+ORDER BY u.nameLower, n.seq`,
+    params: { registry: "STRING" },
+  },
+
+  // --- import: one UNWIND per batch of records of one kind; `written` must equal the rows ---
+  countUsers: {
+    mode: "read",
+    text: `MATCH (u:User {registry: $registry})
+RETURN count(u) AS users`,
+    params: { registry: "STRING" },
+  },
+  /** `props` is every stored property but the keys: name, hashes, profile, times. */
+  loadUsers: {
+    mode: "write",
+    text: `UNWIND $rows AS row
+CREATE (u:User {registry: $registry, nameLower: row.nameKey})
+SET u += row.props
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
+  },
+  /** Rows in dump order; `seq` numbers them, and the registry's counter ends at the last. */
+  loadAudit: {
+    mode: "write",
+    text: `MATCH (r:Registry {registry: $registry})
+UNWIND $rows AS row
+MATCH (u:User {registry: $registry, nameLower: row.userKey})
+CREATE (u)-[:LOGGED]->(:Audit {registry: $registry, user: u.name, event: row.event, at: row.at, address: row.address, seq: row.seq})
+SET r.auditSeq = row.seq
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
+  },
+  loadMessages: {
+    mode: "write",
+    text: `UNWIND $rows AS row
+MATCH (f:User {registry: $registry, nameLower: row.fromKey})
+MATCH (t:User {registry: $registry, nameLower: row.toKey})
+CREATE (f)-[:SENT]->(:Message {registry: $registry, id: row.id, from: f.name, to: t.name, conversation: row.conversation, body: row.body, sentAt: row.sentAt, deliveredAt: row.deliveredAt})-[:TO]->(t)
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
+  },
+  /** Rows in queue order per recipient; `seq` numbers them and the recipient's counter follows. */
+  loadOffline: {
+    mode: "write",
+    text: `UNWIND $rows AS row
+MATCH (u:User {registry: $registry, nameLower: row.toKey})
+MATCH (m:Message {registry: $registry, id: row.id})-[:TO]->(u)
+CREATE (u)-[:QUEUED {seq: row.seq}]->(m)
+SET u.queueSeq = row.seq
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
+  },
+  loadFriendRequests: {
+    mode: "write",
+    text: `UNWIND $rows AS row
+MATCH (f:User {registry: $registry, nameLower: row.fromKey})
+MATCH (t:User {registry: $registry, nameLower: row.toKey})
+CREATE (f)-[:REQUESTED {at: row.at}]->(t)
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
+  },
+  loadFriendships: {
+    mode: "write",
+    text: `UNWIND $rows AS row
+MATCH (a:User {registry: $registry, nameLower: row.aKey})
+MATCH (b:User {registry: $registry, nameLower: row.bKey})
+CREATE (a)-[:FRIEND {since: row.since}]->(b)
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
+  },
+  loadGroups: {
+    mode: "write",
+    text: `UNWIND $rows AS row
+MATCH (a:User {registry: $registry, nameLower: row.adminKey})
+CREATE (a)-[:ADMIN_OF]->(:Group {registry: $registry, nameLower: row.groupKey, name: row.name, createdAt: row.createdAt, lastSeq: row.lastSeq})
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
+  },
+  loadMembers: {
+    mode: "write",
+    text: `UNWIND $rows AS row
+MATCH (g:Group {registry: $registry, nameLower: row.groupKey})
+MATCH (u:User {registry: $registry, nameLower: row.userKey})
+CREATE (u)-[:MEMBER {joinedAt: row.joinedAt, ackedSeq: row.ackedSeq}]->(g)
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
+  },
+  loadJoinRequests: {
+    mode: "write",
+    text: `UNWIND $rows AS row
+MATCH (g:Group {registry: $registry, nameLower: row.groupKey})
+MATCH (u:User {registry: $registry, nameLower: row.userKey})
+CREATE (u)-[:WANTS_TO_JOIN {at: row.at}]->(g)
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
+  },
+  loadGroupMessages: {
+    mode: "write",
+    text: `UNWIND $rows AS row
+MATCH (g:Group {registry: $registry, nameLower: row.groupKey})
+MATCH (u:User {registry: $registry, nameLower: row.fromKey})
+CREATE (u)-[:POSTED]->(:GroupMessage {registry: $registry, id: row.id, groupKey: row.groupKey, group: g.name, from: u.name, body: row.body, sentAt: row.sentAt, seq: row.seq})-[:IN]->(g)
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
+  },
+  /** Rows in enqueue order per recipient, numbered like `loadOffline`. */
+  loadNotices: {
+    mode: "write",
+    text: `UNWIND $rows AS row
+MATCH (u:User {registry: $registry, nameLower: row.toKey})
+CREATE (u)-[:NOTIFIED]->(:Notice {registry: $registry, id: row.id, to: u.name, kind: row.kind, body: row.body, at: row.at, seq: row.seq})
+SET u.noticeSeq = row.seq
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
+  },
+  /** Undoes a failed load: everything of the registry but its Registry node goes. */
+  clearRegistryData: {
+    mode: "write",
+    text: `MATCH (n:User|Message|Audit|Group|GroupMessage|Notice {registry: $registry})
+DETACH DELETE n`,
+    params: { registry: "STRING" },
+  },
+
   // --- maintenance ---
   /** Removes one registry's data and nothing else (the contract tests' cleanup). */
   deleteRegistry: {
     mode: "write",
-    text: `MATCH (n:Registry|User|Message|Audit {registry: $registry})
+    text: `MATCH (n:Registry|User|Message|Audit|Group|GroupMessage|Notice {registry: $registry})
 DETACH DELETE n`,
     params: { registry: "STRING" },
   },

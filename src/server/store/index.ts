@@ -6,13 +6,26 @@ import type { Store } from "./store.js";
 
 export { type Neo4jConnection, Neo4jStore, type Neo4jStoreOptions } from "./neo4j-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
-export type {
-  AuditEntry,
-  AuditEvent,
-  HistoryCursor,
-  Store,
-  StoredMessage,
-  UserRecord,
+export {
+  type AuditEntry,
+  type AuditEvent,
+  type DumpRecord,
+  type FriendRequest,
+  type Friendship,
+  type GroupMember,
+  type GroupMessage,
+  type GroupRecord,
+  type HistoryCursor,
+  type JoinRequest,
+  type Notice,
+  PROFILE_FIELDS,
+  type Profile,
+  type ProfileField,
+  type ProfilePatch,
+  type Store,
+  type StoredMessage,
+  type Suggestion,
+  type UserRecord,
 } from "./store.js";
 
 export type StoreConfig =

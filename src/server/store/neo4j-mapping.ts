@@ -9,7 +9,20 @@
  */
 
 import { HallwayError } from "../../errors.js";
-import type { AuditEntry, AuditEvent, StoredMessage, UserRecord } from "./store.js";
+import type {
+  AuditEntry,
+  AuditEvent,
+  FriendRequest,
+  Friendship,
+  GroupMember,
+  GroupMessage,
+  GroupRecord,
+  JoinRequest,
+  Notice,
+  StoredMessage,
+  Suggestion,
+  UserRecord,
+} from "./store.js";
 
 const AUDIT_EVENTS: ReadonlySet<string> = new Set<AuditEvent>(["register", "login", "logout", "timeout"]);
 
@@ -66,6 +79,11 @@ export function toUserRecord(value: unknown): UserRecord {
     passwordHash: text(f, "User", "passwordHash"),
     publicKey: optionalText(f, "User", "publicKey"),
     displayName: optionalText(f, "User", "displayName"),
+    statusText: optionalText(f, "User", "statusText"),
+    email: optionalText(f, "User", "email"),
+    phone: optionalText(f, "User", "phone"),
+    department: optionalText(f, "User", "department"),
+    note: optionalText(f, "User", "note"),
     createdAt: millis(f, "User", "createdAt"),
     lastSeen: optionalMillis(f, "User", "lastSeen"),
   };
@@ -95,6 +113,112 @@ export function toAuditEntry(value: unknown): AuditEntry {
     at: millis(f, "Audit", "at"),
     address: text(f, "Audit", "address"),
   };
+}
+
+/** A `{from, to, at}` map (friend requests). */
+export function toFriendRequest(value: unknown): FriendRequest {
+  const f = fields(value, "FriendRequest");
+  return {
+    from: text(f, "FriendRequest", "from"),
+    to: text(f, "FriendRequest", "to"),
+    at: millis(f, "FriendRequest", "at"),
+  };
+}
+
+/** A `{name, since}` map. */
+export function toFriendship(value: unknown): Friendship {
+  const f = fields(value, "Friendship");
+  return { name: text(f, "Friendship", "name"), since: millis(f, "Friendship", "since") };
+}
+
+/** A `{name, admin, createdAt, lastSeq}` map; a group without an admin is refused. */
+export function toGroupRecord(value: unknown): GroupRecord {
+  const f = fields(value, "Group");
+  return {
+    name: text(f, "Group", "name"),
+    admin: text(f, "Group", "admin"),
+    createdAt: millis(f, "Group", "createdAt"),
+    lastSeq: millis(f, "Group", "lastSeq"),
+  };
+}
+
+/** A `{name, joinedAt, ackedSeq}` map. */
+export function toGroupMember(value: unknown): GroupMember {
+  const f = fields(value, "Member");
+  return {
+    name: text(f, "Member", "name"),
+    joinedAt: millis(f, "Member", "joinedAt"),
+    ackedSeq: millis(f, "Member", "ackedSeq"),
+  };
+}
+
+/** A `{group, user, at}` map. */
+export function toJoinRequest(value: unknown): JoinRequest {
+  const f = fields(value, "JoinRequest");
+  return {
+    group: text(f, "JoinRequest", "group"),
+    user: text(f, "JoinRequest", "user"),
+    at: millis(f, "JoinRequest", "at"),
+  };
+}
+
+/** A `m {.id, .group, .from, .body, .sentAt, .seq}` projection. */
+export function toGroupMessage(value: unknown): GroupMessage {
+  const f = fields(value, "GroupMessage");
+  return {
+    id: text(f, "GroupMessage", "id"),
+    group: text(f, "GroupMessage", "group"),
+    from: text(f, "GroupMessage", "from"),
+    body: text(f, "GroupMessage", "body"),
+    sentAt: millis(f, "GroupMessage", "sentAt"),
+    seq: millis(f, "GroupMessage", "seq"),
+  };
+}
+
+/** A `n {.id, .to, .kind, .body, .at}` projection. */
+export function toNotice(value: unknown): Notice {
+  const f = fields(value, "Notice");
+  return {
+    id: text(f, "Notice", "id"),
+    to: text(f, "Notice", "to"),
+    kind: text(f, "Notice", "kind"),
+    body: text(f, "Notice", "body"),
+    at: millis(f, "Notice", "at"),
+  };
+}
+
+/** A `{name, mutualFriends, sharedGroups}` map. */
+export function toSuggestion(value: unknown): Suggestion {
+  const f = fields(value, "Suggestion");
+  return {
+    name: text(f, "Suggestion", "name"),
+    mutualFriends: millis(f, "Suggestion", "mutualFriends"),
+    sharedGroups: millis(f, "Suggestion", "sharedGroups"),
+  };
+}
+
+/** A `{id, to}` map: one entry of the offline queue in an export. */
+export function toQueueEntry(value: unknown): { id: string; to: string } {
+  const f = fields(value, "Queued");
+  return { id: text(f, "Queued", "id"), to: text(f, "Queued", "to") };
+}
+
+/** A `{a, b, since}` map: one friendship in an export. */
+export function toFriendPair(value: unknown): { a: string; b: string; since: number } {
+  const f = fields(value, "Friend");
+  return { a: text(f, "Friend", "a"), b: text(f, "Friend", "b"), since: millis(f, "Friend", "since") };
+}
+
+/** A `{group, name, joinedAt, ackedSeq}` map: one membership in an export. */
+export function toMembership(value: unknown): GroupMember & { group: string } {
+  const f = fields(value, "Member");
+  return { group: text(f, "Member", "group"), ...toGroupMember(value) };
+}
+
+/** A boolean the statement returned (`RETURN EXISTS {…} AS x`). */
+export function toFlag(value: unknown, what: string): boolean {
+  if (typeof value !== "boolean") throw unexpected(`result.${what}`, "is not a boolean");
+  return value;
 }
 
 /** A count the statement returned (`RETURN count(*) AS n`). */

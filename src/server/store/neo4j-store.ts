@@ -5,25 +5,43 @@
  * Graph model (every node also carries `registry`, see below):
  *
  *   (:Registry {registry, schemaVersion, createdAt, auditSeq})
- *   (:User {name, nameLower, passwordHash, publicKey, displayName, createdAt, lastSeen, queueSeq})
+ *   (:User {name, nameLower, passwordHash, publicKey, createdAt, lastSeen, queueSeq, noticeSeq,
+ *           displayName, displayKey, statusText, email, phone, department, note})
  *   (:User)-[:SENT]->(:Message {id, from, to, conversation, body, sentAt, deliveredAt})-[:TO]->(:User)
  *   (:User)-[:QUEUED {seq}]->(:Message)           the offline queue: recipient -> queued message
  *   (:User)-[:LOGGED]->(:Audit {user, event, at, address, seq})
+ *   (:User)-[:REQUESTED {at}]->(:User)             a pending friend request
+ *   (:User)-[:FRIEND {since}]->(:User)             one per pair, lower name key -> higher; read
+ *                                                  in either direction
+ *   (:Group {name, nameLower, createdAt, lastSeq})
+ *   (:User)-[:ADMIN_OF]->(:Group)                  exactly one per group
+ *   (:User)-[:MEMBER {joinedAt, ackedSeq}]->(:Group)
+ *   (:User)-[:WANTS_TO_JOIN {at}]->(:Group)        a pending join request
+ *   (:User)-[:POSTED]->(:GroupMessage {id, groupKey, group, from, body, sentAt, seq})-[:IN]->(:Group)
+ *   (:User)-[:NOTIFIED]->(:Notice {id, to, kind, body, at, seq})
  *
- *   unique (registry, nameLower) on User, (registry, id) on Message, registry on Registry;
- *   indexes (registry, conversation, sentAt) on Message for history pages, (registry, at) on Audit.
+ *   unique (registry, nameLower) on User and Group, (registry, id) on Message, GroupMessage and
+ *   Notice, (registry, groupKey, seq) on GroupMessage (which also serves history pages and
+ *   backlogs), registry on Registry; indexes (registry, conversation, sentAt) on Message for
+ *   history pages, (registry, at) on Audit, (registry, displayKey) on User for search.
+ *
+ * "People you may know" is one pattern: two hops over FRIEND|MEMBER from the user, counting
+ * distinct middle nodes that are users (mutual friends) and groups (shared groups).
  *
  * Ordering keys. The queue's order is `QUEUED.seq`, taken from a counter on the recipient's node
- * in the transaction that queues; the audit's tie-break is `Audit.seq`, from a counter on the
- * registry node. Incrementing a counter with `SET n.c = n.c + 1` takes the node's write lock
- * before reading it (Neo4j's rule for a SET that reads what it writes), so concurrent writers
- * get distinct, increasing numbers. History pages by (sentAt, id) like SQLite.
+ * in the transaction that queues, and notices' order `Notice.seq` likewise; the audit's
+ * tie-break is `Audit.seq`, from a counter on the registry node; a group message's `seq` is the
+ * group's `lastSeq`, incremented in the transaction that stores it. Incrementing a counter with
+ * `SET n.c = n.c + 1` takes the node's write lock before reading it (Neo4j's rule for a SET that
+ * reads what it writes), so concurrent writers get distinct, increasing numbers. History pages
+ * by (sentAt, id) like SQLite.
  *
  * `registry` scopes everything: one Neo4j database can hold several registries, and the contract
  * tests use a fresh one per test on a shared server without touching anything else.
  *
  * Transactions. Every write runs in `session.executeWrite`, every read in `executeRead`, each in
- * a short session; all sessions share one bookmark manager, so in a cluster a read routed to
+ * a short session (the export reads in one explicit read transaction, streamed); the checks a
+ * write depends on (user exists, group exists, membership) run inside its write transaction; all sessions share one bookmark manager, so in a cluster a read routed to
  * another member still sees this store's earlier writes. The driver retries a transaction that
  * failed transiently (leader switch, deadlock, lost connection) for up to
  * `maxTransactionRetryTimeMs`; work functions are idempotent for that reason.
@@ -33,6 +51,9 @@
  * reads spread over members). There is no reconnect logic here. `init()` checks once that the
  * server answers and accepts the credentials, so a bad URI or password fails at start-up with
  * one line, not at the first login.
+ *
+ * The statements are in `cypher.ts`, the record mapping in `neo4j-mapping.ts`, and the export's
+ * and import's record <-> row translation in `neo4j-dump.ts`.
  */
 
 import {
@@ -46,7 +67,9 @@ import {
   int,
   type ManagedTransaction,
   type QueryResult,
+  type Result,
   type Session,
+  type Transaction,
 } from "neo4j-driver";
 import { HallwayError } from "../../errors.js";
 import {
@@ -58,17 +81,44 @@ import {
   SCHEMA_KEYS,
   type StatementKey,
 } from "./cypher.js";
+import { DUMP_STATEMENTS, LOAD_BATCH_ROWS, LOAD_STATEMENTS, type LoadRow, LoadRows } from "./neo4j-dump.js";
 import {
   describeNeo4jFailure,
   displayUri,
   type Neo4jTarget,
   toAuditEntry,
   toCount,
+  toFlag,
+  toFriendRequest,
+  toFriendship,
+  toGroupMember,
+  toGroupMessage,
+  toGroupRecord,
+  toJoinRequest,
+  toNotice,
   toStoredMessage,
+  toSuggestion,
   toUserRecord,
 } from "./neo4j-mapping.js";
-import { conversationKey, nameKey, rowLimit } from "./port-rules.js";
-import type { AuditEntry, HistoryCursor, Store, StoredMessage, UserRecord } from "./store.js";
+import { conversationKey, nameKey, rowLimit, searchKey } from "./port-rules.js";
+import {
+  type AuditEntry,
+  type DumpRecord,
+  type FriendRequest,
+  type Friendship,
+  type GroupMember,
+  type GroupMessage,
+  type GroupRecord,
+  type HistoryCursor,
+  type JoinRequest,
+  type Notice,
+  PROFILE_FIELDS,
+  type ProfilePatch,
+  type Store,
+  type StoredMessage,
+  type Suggestion,
+  type UserRecord,
+} from "./store.js";
 
 export interface Neo4jConnection {
   /** `bolt://host:7687` for one server, `neo4j://host:7687` for routing (clusters); `+s` for TLS. */
@@ -352,6 +402,485 @@ export class Neo4jStore implements Store {
     });
   }
 
+  async setProfile(name: string, patch: ProfilePatch): Promise<void> {
+    const profile: Record<string, string | null> = {};
+    for (const field of PROFILE_FIELDS) {
+      const value = patch[field];
+      if (value !== undefined) profile[field] = value;
+    }
+    if (patch.displayName !== undefined) {
+      profile.displayKey = patch.displayName === null ? null : searchKey(patch.displayName);
+    }
+    await this.write("setProfile", async (run) => {
+      const result = await run("setProfile", { registry: this.registry, nameKey: nameKey(name), profile });
+      if (toCount(result.records[0]?.get("updated"), "updated") === 0) throw noUser(name);
+    });
+  }
+
+  async searchUsers(prefix: string, limit: number): Promise<UserRecord[]> {
+    const rows = rowLimit(limit);
+    if (rows === 0) return this.none();
+    return this.read("searchUsers", async (run) => {
+      const result = await run("searchUsers", {
+        registry: this.registry,
+        prefix: searchKey(prefix),
+        limit: int(rows),
+      });
+      return result.records.map((r) => toUserRecord(r.get("user")));
+    });
+  }
+
+  async putFriendRequest(req: FriendRequest): Promise<void> {
+    await this.write("putFriendRequest", async (run) => {
+      await this.requireUsers(run, [req.from, req.to]);
+      await run("putFriendRequest", {
+        registry: this.registry,
+        fromKey: nameKey(req.from),
+        toKey: nameKey(req.to),
+        at: int(req.at),
+      });
+    });
+  }
+
+  async deleteFriendRequest(from: string, to: string): Promise<boolean> {
+    return this.write("deleteFriendRequest", async (run) => {
+      await this.requireUsers(run, [from, to]);
+      const result = await run("deleteFriendRequest", {
+        registry: this.registry,
+        fromKey: nameKey(from),
+        toKey: nameKey(to),
+      });
+      return toCount(result.records[0]?.get("removed"), "removed") > 0;
+    });
+  }
+
+  async friendRequestsTo(user: string): Promise<FriendRequest[]> {
+    return this.read("friendRequestsTo", async (run) => {
+      await this.requireUsers(run, [user]);
+      const result = await run("friendRequestsTo", { registry: this.registry, userKey: nameKey(user) });
+      return result.records.map((r) => toFriendRequest(r.get("request")));
+    });
+  }
+
+  async friendRequestsFrom(user: string): Promise<FriendRequest[]> {
+    return this.read("friendRequestsFrom", async (run) => {
+      await this.requireUsers(run, [user]);
+      const result = await run("friendRequestsFrom", { registry: this.registry, userKey: nameKey(user) });
+      return result.records.map((r) => toFriendRequest(r.get("request")));
+    });
+  }
+
+  async addFriendship(a: string, b: string, since: number): Promise<void> {
+    const [aKey, bKey] = [nameKey(a), nameKey(b)].sort() as [string, string];
+    await this.write("addFriendship", async (run) => {
+      await this.requireUsers(run, [a, b]);
+      await run("addFriendship", { registry: this.registry, aKey, bKey, since: int(since) });
+    });
+  }
+
+  async removeFriendship(a: string, b: string): Promise<boolean> {
+    return this.write("removeFriendship", async (run) => {
+      await this.requireUsers(run, [a, b]);
+      const result = await run("removeFriendship", {
+        registry: this.registry,
+        aKey: nameKey(a),
+        bKey: nameKey(b),
+      });
+      return toCount(result.records[0]?.get("removed"), "removed") > 0;
+    });
+  }
+
+  async friendsOf(user: string): Promise<Friendship[]> {
+    return this.read("friendsOf", async (run) => {
+      await this.requireUsers(run, [user]);
+      const result = await run("friendsOf", { registry: this.registry, userKey: nameKey(user) });
+      return result.records.map((r) => toFriendship(r.get("friend")));
+    });
+  }
+
+  async areFriends(a: string, b: string): Promise<boolean> {
+    return this.read("areFriends", async (run) => {
+      const result = await run("areFriends", { registry: this.registry, aKey: nameKey(a), bKey: nameKey(b) });
+      return toFlag(result.records[0]?.get("friends"), "friends");
+    });
+  }
+
+  async createGroup(group: { name: string; admin: string; createdAt: number }): Promise<void> {
+    const groupKey = nameKey(group.name);
+    await this.write("createGroup", async (run) => {
+      await this.requireUsers(run, [group.admin]);
+      const created = await run("createGroup", {
+        registry: this.registry,
+        groupKey,
+        name: group.name,
+        createdAt: int(group.createdAt),
+      });
+      if (created.summary.counters.updates().nodesCreated === 0) {
+        throw new HallwayError("GROUP_EXISTS", `group ${JSON.stringify(group.name)} already exists`);
+      }
+      await run("foundGroup", { registry: this.registry, groupKey, adminKey: nameKey(group.admin) });
+    });
+  }
+
+  async getGroup(name: string): Promise<GroupRecord | undefined> {
+    return this.read("getGroup", (run) => this.findGroup(run, name));
+  }
+
+  async searchGroups(prefix: string, limit: number): Promise<GroupRecord[]> {
+    const rows = rowLimit(limit);
+    if (rows === 0) return this.none();
+    return this.read("searchGroups", async (run) => {
+      const result = await run("searchGroups", {
+        registry: this.registry,
+        prefix: searchKey(prefix),
+        limit: int(rows),
+      });
+      return result.records.map((r) => toGroupRecord(r.get("group")));
+    });
+  }
+
+  async deleteGroup(name: string): Promise<boolean> {
+    return this.write("deleteGroup", async (run) => {
+      const result = await run("deleteGroup", { registry: this.registry, groupKey: nameKey(name) });
+      return toCount(result.records[0]?.get("deleted"), "deleted") > 0;
+    });
+  }
+
+  async setGroupAdmin(group: string, user: string): Promise<void> {
+    await this.write("setGroupAdmin", async (run) => {
+      await this.requireMember(run, group, user);
+      await run("setGroupAdmin", {
+        registry: this.registry,
+        groupKey: nameKey(group),
+        userKey: nameKey(user),
+      });
+    });
+  }
+
+  async groupMembers(group: string): Promise<GroupMember[]> {
+    return this.read("groupMembers", async (run) => {
+      await this.requireGroup(run, group);
+      const result = await run("groupMembers", { registry: this.registry, groupKey: nameKey(group) });
+      return result.records.map((r) => toGroupMember(r.get("member")));
+    });
+  }
+
+  async groupsOf(user: string): Promise<GroupRecord[]> {
+    return this.read("groupsOf", async (run) => {
+      await this.requireUsers(run, [user]);
+      const result = await run("groupsOf", { registry: this.registry, userKey: nameKey(user) });
+      return result.records.map((r) => toGroupRecord(r.get("group")));
+    });
+  }
+
+  async addMember(group: string, user: string, joinedAt: number): Promise<void> {
+    await this.write("addMember", async (run) => {
+      await this.requireGroup(run, group);
+      await this.requireUsers(run, [user]);
+      await run("addMember", {
+        registry: this.registry,
+        groupKey: nameKey(group),
+        userKey: nameKey(user),
+        joinedAt: int(joinedAt),
+      });
+    });
+  }
+
+  async removeMember(group: string, user: string): Promise<boolean> {
+    return this.write("removeMember", async (run) => {
+      await this.requireGroup(run, group);
+      await this.requireUsers(run, [user]);
+      const result = await run("removeMember", {
+        registry: this.registry,
+        groupKey: nameKey(group),
+        userKey: nameKey(user),
+      });
+      return toCount(result.records[0]?.get("removed"), "removed") > 0;
+    });
+  }
+
+  async putJoinRequest(req: JoinRequest): Promise<void> {
+    await this.write("putJoinRequest", async (run) => {
+      await this.requireGroup(run, req.group);
+      await this.requireUsers(run, [req.user]);
+      await run("putJoinRequest", {
+        registry: this.registry,
+        groupKey: nameKey(req.group),
+        userKey: nameKey(req.user),
+        at: int(req.at),
+      });
+    });
+  }
+
+  async deleteJoinRequest(group: string, user: string): Promise<boolean> {
+    return this.write("deleteJoinRequest", async (run) => {
+      await this.requireGroup(run, group);
+      await this.requireUsers(run, [user]);
+      const result = await run("deleteJoinRequest", {
+        registry: this.registry,
+        groupKey: nameKey(group),
+        userKey: nameKey(user),
+      });
+      return toCount(result.records[0]?.get("removed"), "removed") > 0;
+    });
+  }
+
+  async joinRequests(group: string): Promise<JoinRequest[]> {
+    return this.read("joinRequests", async (run) => {
+      await this.requireGroup(run, group);
+      const result = await run("joinRequests", { registry: this.registry, groupKey: nameKey(group) });
+      return result.records.map((r) => toJoinRequest(r.get("request")));
+    });
+  }
+
+  /**
+   * A repeated id is answered before the lock (the common retry) and again under it (a retry
+   * racing the first attempt); only then is a seq taken.
+   */
+  async appendGroupMessage(msg: Omit<GroupMessage, "seq">): Promise<GroupMessage> {
+    const groupKey = nameKey(msg.group);
+    return this.write("appendGroupMessage", async (run) => {
+      const earlier = await this.findGroupMessage(run, msg.id);
+      if (earlier !== undefined) return earlier;
+      const locked = await run("lockGroup", { registry: this.registry, groupKey });
+      if (locked.records.length === 0) throw noGroup(msg.group);
+      const racing = await this.findGroupMessage(run, msg.id);
+      if (racing !== undefined) return racing;
+      await this.requireUsers(run, [msg.from]);
+      const result = await run("appendGroupMessage", {
+        registry: this.registry,
+        groupKey,
+        fromKey: nameKey(msg.from),
+        id: msg.id,
+        body: msg.body,
+        sentAt: int(msg.sentAt),
+      });
+      return toGroupMessage(result.records[0]?.get("message"));
+    });
+  }
+
+  async groupHistory(group: string, opts: { limit: number; beforeSeq?: number }): Promise<GroupMessage[]> {
+    const limit = rowLimit(opts.limit);
+    const groupKey = nameKey(group);
+    return this.read("groupHistory", async (run) => {
+      await this.requireGroup(run, group);
+      if (limit === 0) return [];
+      const result =
+        opts.beforeSeq === undefined
+          ? await run("groupHistoryLatest", { registry: this.registry, groupKey, limit: int(limit) })
+          : await run("groupHistoryBefore", {
+              registry: this.registry,
+              groupKey,
+              beforeSeq: int(opts.beforeSeq),
+              limit: int(limit),
+            });
+      return result.records.map((r) => toGroupMessage(r.get("message"))).reverse();
+    });
+  }
+
+  async groupBacklog(group: string, user: string, limit: number): Promise<GroupMessage[]> {
+    const rows = rowLimit(limit);
+    return this.read("groupBacklog", async (run) => {
+      const ackedSeq = await this.requireMember(run, group, user);
+      if (rows === 0) return [];
+      const result = await run("groupMessagesAfter", {
+        registry: this.registry,
+        groupKey: nameKey(group),
+        afterSeq: int(ackedSeq),
+        limit: int(rows),
+      });
+      return result.records.map((r) => toGroupMessage(r.get("message")));
+    });
+  }
+
+  async ackGroup(group: string, user: string, seq: number): Promise<void> {
+    await this.write("ackGroup", async (run) => {
+      await this.requireMember(run, group, user);
+      await run("ackGroup", {
+        registry: this.registry,
+        groupKey: nameKey(group),
+        userKey: nameKey(user),
+        seq: int(Math.floor(seq)),
+      });
+    });
+  }
+
+  async enqueueNotice(notice: Notice): Promise<void> {
+    await this.write("enqueueNotice", async (run) => {
+      await this.requireUsers(run, [notice.to]);
+      await run("enqueueNotice", {
+        registry: this.registry,
+        toKey: nameKey(notice.to),
+        id: notice.id,
+        kind: notice.kind,
+        body: notice.body,
+        at: int(notice.at),
+      });
+    });
+  }
+
+  async pendingNotices(to: string, limit: number): Promise<Notice[]> {
+    const rows = rowLimit(limit);
+    return this.read("pendingNotices", async (run) => {
+      await this.requireUsers(run, [to]);
+      if (rows === 0) return [];
+      const result = await run("pendingNotices", {
+        registry: this.registry,
+        toKey: nameKey(to),
+        limit: int(rows),
+      });
+      return result.records.map((r) => toNotice(r.get("notice")));
+    });
+  }
+
+  async ackNotices(to: string, ids: string[]): Promise<number> {
+    return this.write("ackNotices", async (run) => {
+      await this.requireUsers(run, [to]);
+      if (ids.length === 0) return 0;
+      const result = await run("ackNotices", { registry: this.registry, toKey: nameKey(to), ids });
+      return toCount(result.records[0]?.get("removed"), "removed");
+    });
+  }
+
+  async suggest(user: string, limit: number): Promise<Suggestion[]> {
+    const rows = rowLimit(limit);
+    return this.read("suggest", async (run) => {
+      await this.requireUsers(run, [user]);
+      if (rows === 0) return [];
+      const result = await run("suggest", {
+        registry: this.registry,
+        userKey: nameKey(user),
+        limit: int(rows),
+      });
+      return result.records.map((r) => toSuggestion(r.get("suggestion")));
+    });
+  }
+
+  /**
+   * One read transaction for the whole dump (a consistent snapshot), each statement's records
+   * streamed as the consumer reads them.
+   */
+  async *dump(): AsyncIterable<DumpRecord> {
+    const state = this.opened();
+    const session = this.session(state, "READ");
+    let tx: Transaction | undefined;
+    try {
+      tx = await session.beginTransaction();
+      for (const [key, toRecord] of DUMP_STATEMENTS) {
+        for await (const record of runStatement(tx, key, { registry: this.registry })) {
+          yield toRecord(record.get("record"));
+        }
+      }
+      await tx.commit();
+    } catch (err) {
+      throw describeNeo4jFailure("dump", err, this.target);
+    } finally {
+      await tx?.close().catch(() => {});
+      await session.close().catch(() => {});
+    }
+  }
+
+  /**
+   * Consecutive records of one kind go in batches of `LOAD_BATCH_ROWS`, one write transaction
+   * each; a batch whose rows do not all find their users, groups or messages fails the load.
+   * A failed load removes what it wrote, so the registry is as empty as before.
+   */
+  async load(records: AsyncIterable<DumpRecord>): Promise<void> {
+    const users = await this.read("load", async (run) => {
+      const result = await run("countUsers", { registry: this.registry });
+      return toCount(result.records[0]?.get("users"), "users");
+    });
+    if (users > 0) {
+      throw new HallwayError("STORE_NOT_EMPTY", `cannot load into ${this.describe()}: it already has users`);
+    }
+    const rows = new LoadRows();
+    let kind: DumpRecord["kind"] | undefined;
+    let batch: LoadRow[] = [];
+    const flush = async () => {
+      if (kind === undefined || batch.length === 0) return;
+      const [key, rowsOf] = [LOAD_STATEMENTS[kind], batch];
+      const what = kind;
+      batch = [];
+      await this.write("load", async (run) => {
+        const result = await run(key, { registry: this.registry, rows: rowsOf });
+        const written = toCount(result.records[0]?.get("written"), "written");
+        if (written !== rowsOf.length) {
+          throw new HallwayError(
+            "STORE_FAILED",
+            `store load failed: ${rowsOf.length - written} ${what} record(s) refer to a user, group or message not loaded before them`,
+          );
+        }
+      });
+    };
+    try {
+      for await (const record of records) {
+        if (record.kind !== kind || batch.length >= LOAD_BATCH_ROWS) {
+          await flush();
+          kind = record.kind;
+        }
+        batch.push(rows.of(record));
+      }
+      await flush();
+    } catch (err) {
+      await this.write("load", (run) => run("clearRegistryData", { registry: this.registry })).catch(
+        () => {},
+      );
+      throw err;
+    }
+  }
+
+  /** What a method with nothing to ask the server answers: nothing, if the store is open. */
+  private async none(): Promise<never[]> {
+    this.opened();
+    return [];
+  }
+
+  private async requireUsers(run: ReadRun, names: readonly string[]): Promise<void> {
+    const keys = names.map(nameKey);
+    const known = await run("knownUsers", { registry: this.registry, nameKeys: keys });
+    const found = new Set(known.records.map((r) => r.get("nameKey") as unknown));
+    const missing = names.find((_, i) => !found.has(keys[i]));
+    if (missing !== undefined) throw noUser(missing);
+  }
+
+  private async findGroup(run: ReadRun, name: string): Promise<GroupRecord | undefined> {
+    const result = await run("getGroup", { registry: this.registry, groupKey: nameKey(name) });
+    const record = result.records[0];
+    return record === undefined ? undefined : toGroupRecord(record.get("group"));
+  }
+
+  private async requireGroup(run: ReadRun, name: string): Promise<GroupRecord> {
+    const group = await this.findGroup(run, name);
+    if (group === undefined) throw noGroup(name);
+    return group;
+  }
+
+  /** The member's ackedSeq; GROUP_UNKNOWN, AUTH_UNKNOWN_USER or GROUP_NOT_MEMBER otherwise. */
+  private async requireMember(run: ReadRun, group: string, user: string): Promise<number> {
+    const result = await run("membership", {
+      registry: this.registry,
+      groupKey: nameKey(group),
+      userKey: nameKey(user),
+    });
+    const record = result.records[0];
+    if (record === undefined) throw noGroup(group);
+    if (!toFlag(record.get("userExists"), "userExists")) throw noUser(user);
+    const acked = record.get("ackedSeq") as unknown;
+    if (acked === null || acked === undefined) {
+      throw new HallwayError(
+        "GROUP_NOT_MEMBER",
+        `${JSON.stringify(user)} is not in group ${JSON.stringify(group)}`,
+      );
+    }
+    return toCount(acked, "ackedSeq");
+  }
+
+  private async findGroupMessage(run: ReadRun, id: string): Promise<GroupMessage | undefined> {
+    const result = await run("getGroupMessage", { registry: this.registry, id });
+    const record = result.records[0];
+    return record === undefined ? undefined : toGroupMessage(record.get("message"));
+  }
+
   /** Both users must exist (the SQLite adapter's foreign keys); the first stored copy wins. */
   private async insertMessage(run: WriteRun, op: string, msg: StoredMessage): Promise<void> {
     const keys = [nameKey(msg.from), nameKey(msg.to)];
@@ -449,6 +978,15 @@ export class Neo4jStore implements Store {
     );
   }
 
+  /** A short session; all share the bookmark manager, so reads see this store's earlier writes. */
+  private session(state: OpenState, mode: "READ" | "WRITE"): Session {
+    return state.driver.session({
+      defaultAccessMode: mode,
+      bookmarkManager: state.bookmarks,
+      ...(this.connection.database === undefined ? {} : { database: this.connection.database }),
+    });
+  }
+
   /** One managed transaction in a short session; failures become one-line STORE_FAILED errors. */
   private async transaction<T>(
     state: OpenState,
@@ -458,11 +996,7 @@ export class Neo4jStore implements Store {
   ): Promise<T> {
     let session: Session | undefined;
     try {
-      session = state.driver.session({
-        defaultAccessMode: mode,
-        bookmarkManager: state.bookmarks,
-        ...(this.connection.database === undefined ? {} : { database: this.connection.database }),
-      });
+      session = this.session(state, mode);
       return mode === "READ" ? await session.executeRead(work) : await session.executeWrite(work);
     } catch (err) {
       throw describeNeo4jFailure(op, err, this.target);
@@ -474,11 +1008,19 @@ export class Neo4jStore implements Store {
 
 /** The only place a statement's text meets the driver: always a constant from `CYPHER`. */
 function runStatement<K extends StatementKey>(
-  tx: ManagedTransaction,
+  tx: Pick<ManagedTransaction, "run">,
   key: K,
   params: ParamsOf<K>,
-): Promise<QueryResult> {
+): Result {
   return tx.run(CYPHER[key].text, params);
+}
+
+function noUser(name: string): HallwayError {
+  return new HallwayError("AUTH_UNKNOWN_USER", `no user ${JSON.stringify(name)}`);
+}
+
+function noGroup(name: string): HallwayError {
+  return new HallwayError("GROUP_UNKNOWN", `no group ${JSON.stringify(name)}`);
 }
 
 function unknownUser(op: string, names: readonly string[]): HallwayError {

@@ -26,3 +26,12 @@ export function conversationKey(a: string, b: string): string {
 export function rowLimit(limit: number): number {
   return Number.isFinite(limit) && limit > 0 ? Math.floor(limit) : 0;
 }
+
+/**
+ * The key a prefix search compares by: names and display names lower-cased here, in
+ * JavaScript, and stored next to the text, so both adapters fold case the same way (SQLite's
+ * NOCASE and Cypher's `toLower` disagree outside ASCII).
+ */
+export function searchKey(text: string): string {
+  return text.toLowerCase();
+}

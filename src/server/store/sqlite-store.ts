@@ -8,25 +8,81 @@
  * sender is told it was stored, so every commit fsyncs the WAL. The cost is one fsync per write,
  * which a LAN registry's write rate easily affords.
  *
- * Schema (version 1, recorded in `schema_migrations`):
+ * Schema (version 2, recorded in `schema_migrations`; every user/group column is NOCASE and
+ * holds the spelling stored in `users`/`chat_groups`, resolved when a row is written):
  *
- *   users          name PK (NOCASE), password_hash, public_key, display_name, created_at, last_seen
- *   audit          id AUTOINCREMENT, user_name -> users, event, at, address
- *   messages       id PK, from_user -> users, to_user -> users, conversation, body, sent_at,
- *                  delivered_at; index (conversation, sent_at, id) serves history paging
- *   offline_queue  seq AUTOINCREMENT (enqueue order), message_id -> messages UNIQUE,
- *                  to_user -> users; index (to_user, seq)
+ *   users            name PK, password_hash, public_key, created_at, last_seen, profile columns
+ *                    (display_name, status_text, email, phone, department, note) and
+ *                    display_key (`searchKey(display_name)`); index display_key for search
+ *   audit            id AUTOINCREMENT, user_name -> users, event, at, address
+ *   messages         id PK, from_user -> users, to_user -> users, conversation, body, sent_at,
+ *                    delivered_at; index (conversation, sent_at, id) serves history paging
+ *   offline_queue    seq AUTOINCREMENT (enqueue order), message_id -> messages UNIQUE,
+ *                    to_user -> users; index (to_user, seq)
+ *   friend_requests  (from_user, to_user) PK, at; index (to_user, at) for incoming requests
+ *   friendships      (user_name, friend_name) PK, since; one row per direction, so a user's
+ *                    friends are one PK range and "friend of a friend" is one self-join
+ *   chat_groups      name PK, admin -> users, created_at, last_seq (the group's counter)
+ *   group_members    (group_name, user_name) PK, joined_at, acked_seq; index (user_name)
+ *   join_requests    (group_name, user_name) PK, at; index (group_name, at)
+ *   group_messages   id PK, group_name, from_user, body, sent_at, seq; UNIQUE (group_name, seq)
+ *                    serves history pages and backlogs
+ *   notices          seq AUTOINCREMENT (enqueue order), id UNIQUE, to_user, kind, body, at;
+ *                    index (to_user, seq)
  *
- * Queued message bodies live only in `messages`; the queue row is a pointer, so an offline
- * message is in history from the moment it is enqueued.
+ * Rows of a group go with it (ON DELETE CASCADE). Queued message bodies live only in
+ * `messages`; the queue row is a pointer, so an offline message is in history from the moment
+ * it is enqueued. Multi-step changes (accepting a friend, joining a group, assigning a group
+ * sequence number) run in one `BEGIN IMMEDIATE` transaction, so the counter read and the insert
+ * cannot interleave with another writer.
+ *
+ * Row shapes and their mapping to the port's records are in `sqlite-rows.ts`; the export's
+ * queries and the import's inserts in `sqlite-dump.ts`.
  */
 
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { HallwayError } from "../../errors.js";
-import { conversationKey, rowLimit } from "./port-rules.js";
-import type { AuditEntry, AuditEvent, HistoryCursor, Store, StoredMessage, UserRecord } from "./store.js";
+import { conversationKey, rowLimit, searchKey } from "./port-rules.js";
+import { DUMP_QUERIES, prepareLoad } from "./sqlite-dump.js";
+import {
+  type AuditRow,
+  GROUP_MESSAGE_COLUMNS,
+  type GroupMessageRow,
+  type GroupRow,
+  MESSAGE_COLUMNS,
+  type MemberRow,
+  type MessageRow,
+  type NoticeRow,
+  toGroup,
+  toGroupMessage,
+  toMember,
+  toMessage,
+  toNotice,
+  toUser,
+  USER_COLUMNS,
+  type UserRow,
+} from "./sqlite-rows.js";
+import {
+  type AuditEntry,
+  type DumpRecord,
+  type FriendRequest,
+  type Friendship,
+  type GroupMember,
+  type GroupMessage,
+  type GroupRecord,
+  type HistoryCursor,
+  type JoinRequest,
+  type Notice,
+  PROFILE_FIELDS,
+  type ProfileField,
+  type ProfilePatch,
+  type Store,
+  type StoredMessage,
+  type Suggestion,
+  type UserRecord,
+} from "./store.js";
 
 export interface SqliteStoreOptions {
   /** Clock for times the port does not pass in (ack delivery time, migration time). */
@@ -77,44 +133,96 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX offline_queue_by_recipient ON offline_queue(to_user, seq);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      ALTER TABLE users ADD COLUMN status_text TEXT;
+      ALTER TABLE users ADD COLUMN email TEXT;
+      ALTER TABLE users ADD COLUMN phone TEXT;
+      ALTER TABLE users ADD COLUMN department TEXT;
+      ALTER TABLE users ADD COLUMN note TEXT;
+      ALTER TABLE users ADD COLUMN display_key TEXT;
+      UPDATE users SET display_key = lower(display_name) WHERE display_name IS NOT NULL;
+      CREATE INDEX users_by_display_key ON users(display_key);
+      CREATE TABLE friend_requests (
+        from_user TEXT NOT NULL COLLATE NOCASE REFERENCES users(name),
+        to_user TEXT NOT NULL COLLATE NOCASE REFERENCES users(name),
+        at INTEGER NOT NULL,
+        PRIMARY KEY (from_user, to_user)
+      );
+      CREATE INDEX friend_requests_to ON friend_requests(to_user, at);
+      CREATE TABLE friendships (
+        user_name TEXT NOT NULL COLLATE NOCASE REFERENCES users(name),
+        friend_name TEXT NOT NULL COLLATE NOCASE REFERENCES users(name),
+        since INTEGER NOT NULL,
+        PRIMARY KEY (user_name, friend_name)
+      );
+      CREATE TABLE chat_groups (
+        name TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,
+        admin TEXT NOT NULL COLLATE NOCASE REFERENCES users(name),
+        created_at INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE group_members (
+        group_name TEXT NOT NULL COLLATE NOCASE REFERENCES chat_groups(name) ON DELETE CASCADE,
+        user_name TEXT NOT NULL COLLATE NOCASE REFERENCES users(name),
+        joined_at INTEGER NOT NULL,
+        acked_seq INTEGER NOT NULL,
+        PRIMARY KEY (group_name, user_name)
+      );
+      CREATE INDEX group_members_by_user ON group_members(user_name, group_name);
+      CREATE TABLE join_requests (
+        group_name TEXT NOT NULL COLLATE NOCASE REFERENCES chat_groups(name) ON DELETE CASCADE,
+        user_name TEXT NOT NULL COLLATE NOCASE REFERENCES users(name),
+        at INTEGER NOT NULL,
+        PRIMARY KEY (group_name, user_name)
+      );
+      CREATE INDEX join_requests_by_group ON join_requests(group_name, at);
+      CREATE TABLE group_messages (
+        id TEXT NOT NULL PRIMARY KEY,
+        group_name TEXT NOT NULL COLLATE NOCASE REFERENCES chat_groups(name) ON DELETE CASCADE,
+        from_user TEXT NOT NULL COLLATE NOCASE REFERENCES users(name),
+        body TEXT NOT NULL,
+        sent_at INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        UNIQUE (group_name, seq)
+      );
+      CREATE TABLE notices (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        to_user TEXT NOT NULL COLLATE NOCASE REFERENCES users(name),
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX notices_by_recipient ON notices(to_user, seq);
+    `,
+  },
 ];
 
 const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 
-interface UserRow {
-  name: string;
-  password_hash: string;
-  public_key: string | null;
-  display_name: string | null;
-  created_at: number;
-  last_seen: number | null;
-}
+/** Profile fields and their columns; the only names `setProfile` puts into SQL text. */
+const PROFILE_COLUMNS: Readonly<Record<ProfileField, string>> = {
+  displayName: "display_name",
+  statusText: "status_text",
+  email: "email",
+  phone: "phone",
+  department: "department",
+  note: "note",
+};
 
-interface MessageRow {
-  id: string;
-  from_user: string;
-  to_user: string;
-  body: string;
-  sent_at: number;
-  delivered_at: number | null;
-}
-
-interface AuditRow {
-  user_name: string;
-  event: AuditEvent;
-  at: number;
-  address: string;
-}
-
-const MESSAGE_COLUMNS = "m.id, m.from_user, m.to_user, m.body, m.sent_at, m.delivered_at";
+/** Above every character of a UTF-8 key: `key >= p AND key < p || PREFIX_END` is "starts with p". */
+const PREFIX_END = "char(1114111)";
 
 function prepareStatements(db: Database.Database) {
   return {
     insertUser: db.prepare<[string, string, number]>(
       "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
     ),
-    getUser: db.prepare<[string], UserRow>("SELECT * FROM users WHERE name = ?"),
-    listUsers: db.prepare<[], UserRow>("SELECT * FROM users ORDER BY name"),
+    getUser: db.prepare<[string], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE name = ?`),
+    listUsers: db.prepare<[], UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY name`),
+    userName: db.prepare<[string], string>("SELECT name FROM users WHERE name = ?").pluck(),
     setPublicKey: db.prepare<[string, string]>("UPDATE users SET public_key = ? WHERE name = ?"),
     touchLastSeen: db.prepare<{ name: string; at: number }>(
       "UPDATE users SET last_seen = max(coalesce(last_seen, :at), :at) WHERE name = :name",
@@ -154,6 +262,145 @@ function prepareStatements(db: Database.Database) {
     historyBefore: db.prepare<[string, number, string, number], MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.conversation = ? AND (m.sent_at, m.id) < (?, ?)
        ORDER BY m.sent_at DESC, m.id DESC LIMIT ?`,
+    ),
+
+    // Both branches are index ranges (the primary key, display_key); UNION drops the overlap.
+    searchUsers: db.prepare<{ prefix: string; limit: number }, UserRow>(
+      `SELECT ${USER_COLUMNS} FROM users WHERE name >= :prefix AND name < :prefix || ${PREFIX_END}
+       UNION
+       SELECT ${USER_COLUMNS} FROM users WHERE display_key >= :prefix AND display_key < :prefix || ${PREFIX_END}
+       ORDER BY name LIMIT :limit`,
+    ),
+
+    putFriendRequest: db.prepare<[string, string, number]>(
+      "INSERT INTO friend_requests (from_user, to_user, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    deleteFriendRequest: db.prepare<[string, string]>(
+      "DELETE FROM friend_requests WHERE from_user = ? AND to_user = ?",
+    ),
+    friendRequestsTo: db.prepare<[string], FriendRequest>(
+      `SELECT from_user AS "from", to_user AS "to", at FROM friend_requests WHERE to_user = ?
+       ORDER BY at, from_user`,
+    ),
+    friendRequestsFrom: db.prepare<[string], FriendRequest>(
+      `SELECT from_user AS "from", to_user AS "to", at FROM friend_requests WHERE from_user = ?
+       ORDER BY at, to_user`,
+    ),
+    addFriendship: db.prepare<[string, string, number]>(
+      "INSERT INTO friendships (user_name, friend_name, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    removeFriendship: db.prepare<[string, string]>(
+      "DELETE FROM friendships WHERE user_name = ? AND friend_name = ?",
+    ),
+    friendsOf: db.prepare<[string], Friendship>(
+      "SELECT friend_name AS name, since FROM friendships WHERE user_name = ? ORDER BY friend_name",
+    ),
+    areFriends: db
+      .prepare<[string, string], number>(
+        "SELECT count(*) FROM friendships WHERE user_name = ? AND friend_name = ?",
+      )
+      .pluck(),
+
+    insertGroup: db.prepare<[string, string, number, number]>(
+      "INSERT INTO chat_groups (name, admin, created_at, last_seq) VALUES (?, ?, ?, ?)",
+    ),
+    getGroup: db.prepare<[string], GroupRow>("SELECT * FROM chat_groups WHERE name = ?"),
+    searchGroups: db.prepare<{ prefix: string; limit: number }, GroupRow>(
+      `SELECT * FROM chat_groups WHERE name >= :prefix AND name < :prefix || ${PREFIX_END}
+       ORDER BY name LIMIT :limit`,
+    ),
+    deleteGroup: db.prepare<[string]>("DELETE FROM chat_groups WHERE name = ?"),
+    setGroupAdmin: db.prepare<[string, string]>("UPDATE chat_groups SET admin = ? WHERE name = ?"),
+    nextGroupSeq: db
+      .prepare<[string], number>(
+        "UPDATE chat_groups SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
+      )
+      .pluck(),
+    insertMember: db.prepare<[string, string, number, number]>(
+      `INSERT INTO group_members (group_name, user_name, joined_at, acked_seq) VALUES (?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+    ),
+    deleteMember: db.prepare<[string, string]>(
+      "DELETE FROM group_members WHERE group_name = ? AND user_name = ?",
+    ),
+    getMember: db.prepare<[string, string], MemberRow>(
+      "SELECT user_name, joined_at, acked_seq FROM group_members WHERE group_name = ? AND user_name = ?",
+    ),
+    groupMembers: db.prepare<[string], MemberRow>(
+      "SELECT user_name, joined_at, acked_seq FROM group_members WHERE group_name = ? ORDER BY user_name",
+    ),
+    groupsOf: db.prepare<[string], GroupRow>(
+      `SELECT g.* FROM group_members gm JOIN chat_groups g ON g.name = gm.group_name
+       WHERE gm.user_name = ? ORDER BY g.name`,
+    ),
+    ackGroup: db.prepare<{ group: string; user: string; seq: number }>(
+      `UPDATE group_members
+       SET acked_seq = max(acked_seq, min(:seq, (SELECT last_seq FROM chat_groups WHERE name = :group)))
+       WHERE group_name = :group AND user_name = :user`,
+    ),
+    putJoinRequest: db.prepare<[string, string, number]>(
+      "INSERT INTO join_requests (group_name, user_name, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    deleteJoinRequest: db.prepare<[string, string]>(
+      "DELETE FROM join_requests WHERE group_name = ? AND user_name = ?",
+    ),
+    joinRequests: db.prepare<[string], JoinRequest>(
+      `SELECT group_name AS "group", user_name AS user, at FROM join_requests WHERE group_name = ?
+       ORDER BY at, user_name`,
+    ),
+
+    getGroupMessage: db.prepare<[string], GroupMessageRow>(
+      `SELECT ${GROUP_MESSAGE_COLUMNS} FROM group_messages WHERE id = ?`,
+    ),
+    insertGroupMessage: db.prepare<[string, string, string, string, number, number]>(
+      `INSERT INTO group_messages (id, group_name, from_user, body, sent_at, seq) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    groupHistoryLatest: db.prepare<[string, number], GroupMessageRow>(
+      `SELECT ${GROUP_MESSAGE_COLUMNS} FROM group_messages WHERE group_name = ? ORDER BY seq DESC LIMIT ?`,
+    ),
+    groupHistoryBefore: db.prepare<[string, number, number], GroupMessageRow>(
+      `SELECT ${GROUP_MESSAGE_COLUMNS} FROM group_messages WHERE group_name = ? AND seq < ?
+       ORDER BY seq DESC LIMIT ?`,
+    ),
+    groupMessagesAfter: db.prepare<[string, number, number], GroupMessageRow>(
+      `SELECT ${GROUP_MESSAGE_COLUMNS} FROM group_messages WHERE group_name = ? AND seq > ?
+       ORDER BY seq LIMIT ?`,
+    ),
+
+    insertNotice: db.prepare<[string, string, string, string, number]>(
+      "INSERT INTO notices (id, to_user, kind, body, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+    ),
+    pendingNotices: db.prepare<[string, number], NoticeRow>(
+      "SELECT id, to_user, kind, body, at FROM notices WHERE to_user = ? ORDER BY seq LIMIT ?",
+    ),
+    deleteNotice: db.prepare<[string, string]>("DELETE FROM notices WHERE id = ? AND to_user = ?"),
+
+    /**
+     * Candidates are friends of friends and members of the user's groups; `:user` is the
+     * stored spelling, so plain equality is exact. Both sides of the UNION use an index range
+     * per friend or group.
+     */
+    suggest: db.prepare<{ user: string; limit: number }, Suggestion>(
+      `WITH mine AS (SELECT friend_name AS name FROM friendships WHERE user_name = :user),
+            my_groups AS (SELECT group_name FROM group_members WHERE user_name = :user),
+            via_friends AS (
+              SELECT f.friend_name AS name, count(*) AS n
+              FROM friendships f JOIN mine ON f.user_name = mine.name
+              GROUP BY f.friend_name
+            ),
+            via_groups AS (
+              SELECT gm.user_name AS name, count(*) AS n
+              FROM group_members gm JOIN my_groups mg ON gm.group_name = mg.group_name
+              GROUP BY gm.user_name
+            ),
+            candidates AS (SELECT name FROM via_friends UNION SELECT name FROM via_groups)
+       SELECT c.name AS name, coalesce(vf.n, 0) AS mutualFriends, coalesce(vg.n, 0) AS sharedGroups
+       FROM candidates c
+       LEFT JOIN via_friends vf ON vf.name = c.name
+       LEFT JOIN via_groups vg ON vg.name = c.name
+       WHERE c.name <> :user AND c.name NOT IN (SELECT name FROM mine)
+       ORDER BY mutualFriends DESC, sharedGroups DESC, c.name
+       LIMIT :limit`,
     ),
   };
 }
@@ -331,6 +578,277 @@ export class SqliteStore implements Store {
     });
   }
 
+  async setProfile(name: string, patch: ProfilePatch): Promise<void> {
+    const fields = PROFILE_FIELDS.filter((f) => patch[f] !== undefined);
+    this.transaction("setProfile", (s, db) => {
+      const user = knownUser(s, name);
+      if (fields.length === 0) return;
+      const sets = fields.map((f) => `${PROFILE_COLUMNS[f]} = :${f}`);
+      const values: Record<string, string | null> = { name: user };
+      for (const f of fields) values[f] = patch[f] ?? null;
+      if (patch.displayName !== undefined) {
+        sets.push("display_key = :displayKey");
+        values.displayKey = patch.displayName === null ? null : searchKey(patch.displayName);
+      }
+      db.prepare(`UPDATE users SET ${sets.join(", ")} WHERE name = :name`).run(values);
+    });
+  }
+
+  async searchUsers(prefix: string, limit: number): Promise<UserRecord[]> {
+    const rows = rowLimit(limit);
+    if (rows === 0) return this.run("searchUsers", () => []);
+    return this.run("searchUsers", (s) =>
+      s.searchUsers.all({ prefix: searchKey(prefix), limit: rows }).map(toUser),
+    );
+  }
+
+  async putFriendRequest(req: FriendRequest): Promise<void> {
+    this.transaction("putFriendRequest", (s) => {
+      s.putFriendRequest.run(knownUser(s, req.from), knownUser(s, req.to), req.at);
+    });
+  }
+
+  async deleteFriendRequest(from: string, to: string): Promise<boolean> {
+    return this.transaction("deleteFriendRequest", (s) => {
+      return s.deleteFriendRequest.run(knownUser(s, from), knownUser(s, to)).changes > 0;
+    });
+  }
+
+  async friendRequestsTo(user: string): Promise<FriendRequest[]> {
+    return this.run("friendRequestsTo", (s) => s.friendRequestsTo.all(knownUser(s, user)));
+  }
+
+  async friendRequestsFrom(user: string): Promise<FriendRequest[]> {
+    return this.run("friendRequestsFrom", (s) => s.friendRequestsFrom.all(knownUser(s, user)));
+  }
+
+  async addFriendship(a: string, b: string, since: number): Promise<void> {
+    this.transaction("addFriendship", (s) => {
+      const x = knownUser(s, a);
+      const y = knownUser(s, b);
+      s.addFriendship.run(x, y, since);
+      s.addFriendship.run(y, x, since);
+      s.deleteFriendRequest.run(x, y);
+      s.deleteFriendRequest.run(y, x);
+    });
+  }
+
+  async removeFriendship(a: string, b: string): Promise<boolean> {
+    return this.transaction("removeFriendship", (s) => {
+      const x = knownUser(s, a);
+      const y = knownUser(s, b);
+      const removed = s.removeFriendship.run(x, y).changes;
+      s.removeFriendship.run(y, x);
+      return removed > 0;
+    });
+  }
+
+  async friendsOf(user: string): Promise<Friendship[]> {
+    return this.run("friendsOf", (s) => s.friendsOf.all(knownUser(s, user)));
+  }
+
+  async areFriends(a: string, b: string): Promise<boolean> {
+    return this.run("areFriends", (s) => s.areFriends.get(a, b) === 1);
+  }
+
+  async createGroup(group: { name: string; admin: string; createdAt: number }): Promise<void> {
+    this.transaction("createGroup", (s) => {
+      const admin = knownUser(s, group.admin);
+      if (s.getGroup.get(group.name) !== undefined) {
+        throw new HallwayError("GROUP_EXISTS", `group ${JSON.stringify(group.name)} already exists`);
+      }
+      s.insertGroup.run(group.name, admin, group.createdAt, 0);
+      s.insertMember.run(group.name, admin, group.createdAt, 0);
+    });
+  }
+
+  async getGroup(name: string): Promise<GroupRecord | undefined> {
+    return this.run("getGroup", (s) => {
+      const row = s.getGroup.get(name);
+      return row === undefined ? undefined : toGroup(row);
+    });
+  }
+
+  async searchGroups(prefix: string, limit: number): Promise<GroupRecord[]> {
+    const rows = rowLimit(limit);
+    if (rows === 0) return this.run("searchGroups", () => []);
+    return this.run("searchGroups", (s) =>
+      s.searchGroups.all({ prefix: searchKey(prefix), limit: rows }).map(toGroup),
+    );
+  }
+
+  async deleteGroup(name: string): Promise<boolean> {
+    return this.transaction("deleteGroup", (s) => s.deleteGroup.run(name).changes > 0);
+  }
+
+  async setGroupAdmin(group: string, user: string): Promise<void> {
+    this.transaction("setGroupAdmin", (s) => {
+      const g = knownGroup(s, group);
+      const u = knownMember(s, g.name, user);
+      s.setGroupAdmin.run(u, g.name);
+    });
+  }
+
+  async groupMembers(group: string): Promise<GroupMember[]> {
+    return this.run("groupMembers", (s) => s.groupMembers.all(knownGroup(s, group).name).map(toMember));
+  }
+
+  async groupsOf(user: string): Promise<GroupRecord[]> {
+    return this.run("groupsOf", (s) => s.groupsOf.all(knownUser(s, user)).map(toGroup));
+  }
+
+  async addMember(group: string, user: string, joinedAt: number): Promise<void> {
+    this.transaction("addMember", (s) => {
+      const g = knownGroup(s, group);
+      const u = knownUser(s, user);
+      s.insertMember.run(g.name, u, joinedAt, g.last_seq);
+      s.deleteJoinRequest.run(g.name, u);
+    });
+  }
+
+  async removeMember(group: string, user: string): Promise<boolean> {
+    return this.transaction("removeMember", (s) => {
+      const g = knownGroup(s, group);
+      return s.deleteMember.run(g.name, knownUser(s, user)).changes > 0;
+    });
+  }
+
+  async putJoinRequest(req: JoinRequest): Promise<void> {
+    this.transaction("putJoinRequest", (s) => {
+      const g = knownGroup(s, req.group);
+      s.putJoinRequest.run(g.name, knownUser(s, req.user), req.at);
+    });
+  }
+
+  async deleteJoinRequest(group: string, user: string): Promise<boolean> {
+    return this.transaction("deleteJoinRequest", (s) => {
+      const g = knownGroup(s, group);
+      return s.deleteJoinRequest.run(g.name, knownUser(s, user)).changes > 0;
+    });
+  }
+
+  async joinRequests(group: string): Promise<JoinRequest[]> {
+    return this.run("joinRequests", (s) => s.joinRequests.all(knownGroup(s, group).name));
+  }
+
+  async appendGroupMessage(msg: Omit<GroupMessage, "seq">): Promise<GroupMessage> {
+    return this.transaction("appendGroupMessage", (s) => {
+      const existing = s.getGroupMessage.get(msg.id);
+      if (existing !== undefined) return toGroupMessage(existing);
+      const g = knownGroup(s, msg.group);
+      const from = knownUser(s, msg.from);
+      const seq = s.nextGroupSeq.get(g.name) as number;
+      s.insertGroupMessage.run(msg.id, g.name, from, msg.body, msg.sentAt, seq);
+      return { id: msg.id, group: g.name, from, body: msg.body, sentAt: msg.sentAt, seq };
+    });
+  }
+
+  async groupHistory(group: string, opts: { limit: number; beforeSeq?: number }): Promise<GroupMessage[]> {
+    const limit = rowLimit(opts.limit);
+    return this.run("groupHistory", (s) => {
+      const g = knownGroup(s, group);
+      if (limit === 0) return [];
+      const newestFirst =
+        opts.beforeSeq === undefined
+          ? s.groupHistoryLatest.all(g.name, limit)
+          : s.groupHistoryBefore.all(g.name, opts.beforeSeq, limit);
+      return newestFirst.reverse().map(toGroupMessage);
+    });
+  }
+
+  async groupBacklog(group: string, user: string, limit: number): Promise<GroupMessage[]> {
+    const rows = rowLimit(limit);
+    return this.transaction("groupBacklog", (s) => {
+      const g = knownGroup(s, group);
+      const member = s.getMember.get(g.name, knownMember(s, g.name, user)) as MemberRow;
+      if (rows === 0) return [];
+      return s.groupMessagesAfter.all(g.name, member.acked_seq, rows).map(toGroupMessage);
+    });
+  }
+
+  async ackGroup(group: string, user: string, seq: number): Promise<void> {
+    this.transaction("ackGroup", (s) => {
+      const g = knownGroup(s, group);
+      s.ackGroup.run({ group: g.name, user: knownMember(s, g.name, user), seq });
+    });
+  }
+
+  async enqueueNotice(notice: Notice): Promise<void> {
+    this.transaction("enqueueNotice", (s) => {
+      s.insertNotice.run(notice.id, knownUser(s, notice.to), notice.kind, notice.body, notice.at);
+    });
+  }
+
+  async pendingNotices(to: string, limit: number): Promise<Notice[]> {
+    const rows = rowLimit(limit);
+    return this.run("pendingNotices", (s) => {
+      const user = knownUser(s, to);
+      return rows === 0 ? [] : s.pendingNotices.all(user, rows).map(toNotice);
+    });
+  }
+
+  async ackNotices(to: string, ids: string[]): Promise<number> {
+    return this.transaction("ackNotices", (s) => {
+      const user = knownUser(s, to);
+      let removed = 0;
+      for (const id of ids) removed += s.deleteNotice.run(id, user).changes;
+      return removed;
+    });
+  }
+
+  async suggest(user: string, limit: number): Promise<Suggestion[]> {
+    const rows = rowLimit(limit);
+    return this.run("suggest", (s) => {
+      const name = knownUser(s, user);
+      return rows === 0 ? [] : s.suggest.all({ user: name, limit: rows });
+    });
+  }
+
+  /**
+   * One read transaction for the whole dump, so the records are one consistent snapshot. The
+   * connection is busy until the dump has been read to the end (or abandoned): make no other
+   * call on this store meanwhile.
+   */
+  async *dump(): AsyncIterable<DumpRecord> {
+    const { db } = this.opened();
+    db.exec("BEGIN");
+    try {
+      for (const [sql, toRecord] of DUMP_QUERIES) {
+        for (const row of db.prepare(sql).iterate()) yield toRecord(row as never);
+      }
+    } catch (err) {
+      throw toStoreError("dump", err, this.path);
+    } finally {
+      if (db.inTransaction) db.exec("COMMIT");
+    }
+  }
+
+  /**
+   * One write transaction for the whole load: a failure part-way leaves the store as empty as
+   * it was. Autoincrement keys (audit, queue, notice order) are assigned in record order. The
+   * transaction stays open while `records` is awaited, so make no other call on this store
+   * until the load has settled (the import command has the store to itself).
+   */
+  async load(records: AsyncIterable<DumpRecord>): Promise<void> {
+    const { db } = this.opened();
+    const loadRecord = prepareLoad(db);
+    try {
+      db.exec("BEGIN IMMEDIATE");
+    } catch (err) {
+      throw toStoreError("load", err, this.path);
+    }
+    try {
+      if ((db.prepare("SELECT count(*) FROM users").pluck().get() as number) > 0) {
+        throw new HallwayError("STORE_NOT_EMPTY", `cannot load into ${this.path}: it already has users`);
+      }
+      for await (const record of records) loadRecord(record);
+      db.exec("COMMIT");
+    } catch (err) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      throw toStoreError("load", err, this.path);
+    }
+  }
+
   private migrate(db: Database.Database): void {
     db.exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
@@ -378,10 +896,10 @@ export class SqliteStore implements Store {
   }
 
   /** `BEGIN IMMEDIATE`: take the write lock up front instead of failing to upgrade a read lock. */
-  private transaction<T>(op: string, fn: (s: Statements) => T): T {
+  private transaction<T>(op: string, fn: (s: Statements, db: Database.Database) => T): T {
     const { db, statements } = this.opened();
     try {
-      return db.transaction(() => fn(statements)).immediate();
+      return db.transaction(() => fn(statements, db)).immediate();
     } catch (err) {
       throw toStoreError(op, err, this.path);
     }
@@ -400,26 +918,29 @@ function insertMessage(s: Statements, msg: StoredMessage): void {
   );
 }
 
-function toUser(row: UserRow): UserRecord {
-  return {
-    name: row.name,
-    passwordHash: row.password_hash,
-    publicKey: row.public_key,
-    displayName: row.display_name,
-    createdAt: row.created_at,
-    lastSeen: row.last_seen,
-  };
+/** The stored spelling of a user's name, or AUTH_UNKNOWN_USER. */
+function knownUser(s: Statements, name: string): string {
+  const stored = s.userName.get(name);
+  if (stored === undefined) throw new HallwayError("AUTH_UNKNOWN_USER", `no user ${JSON.stringify(name)}`);
+  return stored;
 }
 
-function toMessage(row: MessageRow): StoredMessage {
-  return {
-    id: row.id,
-    from: row.from_user,
-    to: row.to_user,
-    body: row.body,
-    sentAt: row.sent_at,
-    deliveredAt: row.delivered_at,
-  };
+function knownGroup(s: Statements, name: string): GroupRow {
+  const row = s.getGroup.get(name);
+  if (row === undefined) throw new HallwayError("GROUP_UNKNOWN", `no group ${JSON.stringify(name)}`);
+  return row;
+}
+
+/** The stored spelling of a member's name; AUTH_UNKNOWN_USER or GROUP_NOT_MEMBER otherwise. */
+function knownMember(s: Statements, group: string, name: string): string {
+  const user = knownUser(s, name);
+  if (s.getMember.get(group, user) === undefined) {
+    throw new HallwayError(
+      "GROUP_NOT_MEMBER",
+      `${JSON.stringify(user)} is not in group ${JSON.stringify(group)}`,
+    );
+  }
+  return user;
 }
 
 function sqliteCode(err: unknown): string | undefined {
@@ -441,9 +962,13 @@ function toStoreError(op: string, err: unknown, path: string): HallwayError {
     return new HallwayError("DATA_DIR_UNWRITABLE", `cannot write database ${path} (${code})`, { cause: err });
   }
   if (code === "SQLITE_CONSTRAINT_FOREIGNKEY") {
-    return new HallwayError("STORE_FAILED", `store ${op} failed: it refers to an unknown user`, {
-      cause: err,
-    });
+    return new HallwayError(
+      "STORE_FAILED",
+      `store ${op} failed: it refers to an unknown user, group or message`,
+      {
+        cause: err,
+      },
+    );
   }
   const detail = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
   return new HallwayError("STORE_FAILED", `store ${op} failed: ${detail}${code ? ` (${code})` : ""}`, {

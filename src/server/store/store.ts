@@ -11,17 +11,123 @@
  *   that cannot be written rejects with `DATA_DIR_UNWRITABLE`.
  * - A `limit` of zero or less yields an empty result.
  * - After `close()`, every other method rejects with `STORE_FAILED`.
+ * - The social methods (from "Profiles and search" on) that name a user or group that does not
+ *   exist reject with `AUTH_UNKNOWN_USER` or `GROUP_UNKNOWN` unless their comment says
+ *   otherwise; the group is checked before the user. (The older methods above keep their
+ *   rules: reading an unknown user's audit, queue or history yields nothing.) The social methods are storage
+ *   primitives: who may do what (only the admin approves, only friends may talk under the
+ *   friends policy) is the registry's business, not the store's.
  */
 
-export interface UserRecord {
+/** The profile fields a user edits about themselves. `null` means "not set". */
+export interface Profile {
+  displayName: string | null;
+  /** Free status text ("in a meeting until 3"). */
+  statusText: string | null;
+  email: string | null;
+  phone: string | null;
+  department: string | null;
+  note: string | null;
+}
+
+export const PROFILE_FIELDS = ["displayName", "statusText", "email", "phone", "department", "note"] as const;
+export type ProfileField = (typeof PROFILE_FIELDS)[number];
+
+/** A change to a profile: a field set to a string replaces it, `null` clears it, absent leaves it. */
+export type ProfilePatch = Partial<Profile>;
+
+export interface UserRecord extends Profile {
   name: string;
   passwordHash: string;
   /** Hex-encoded public key, once the user has registered one. */
   publicKey: string | null;
-  displayName: string | null;
   createdAt: number;
   lastSeen: number | null;
 }
+
+export interface FriendRequest {
+  from: string;
+  to: string;
+  at: number;
+}
+
+export interface Friendship {
+  /** The other user, seen from the user the list was asked for. */
+  name: string;
+  since: number;
+}
+
+export interface GroupRecord {
+  /** Unique, compared case-insensitively; stored lower-cased by the caller like user names. */
+  name: string;
+  admin: string;
+  createdAt: number;
+  /** Sequence number of the newest group message; 0 before the first. */
+  lastSeq: number;
+}
+
+export interface GroupMember {
+  name: string;
+  joinedAt: number;
+  /** Highest group sequence number this member has confirmed receiving. */
+  ackedSeq: number;
+}
+
+export interface JoinRequest {
+  group: string;
+  user: string;
+  at: number;
+}
+
+export interface GroupMessage {
+  id: string;
+  group: string;
+  from: string;
+  body: string;
+  sentAt: number;
+  /** Per-group order, assigned by the store: 1, 2, 3, … with no gaps. */
+  seq: number;
+}
+
+/**
+ * A durable note for one user that must reach them even if they are offline now: the answer
+ * to their friend request, the outcome of their join request, removal from a group. `body` is
+ * opaque JSON text written and read by the registry.
+ */
+export interface Notice {
+  id: string;
+  to: string;
+  kind: string;
+  body: string;
+  at: number;
+}
+
+export interface Suggestion {
+  name: string;
+  mutualFriends: number;
+  sharedGroups: number;
+}
+
+/**
+ * One record of an export (JSON lines, one record per line). `dump` yields them in an order
+ * that `load` can replay into an empty store: users first, then everything that refers to
+ * users, groups before their members and messages, messages before the offline queue.
+ */
+export type DumpRecord =
+  | ({ kind: "user" } & UserRecord)
+  | ({ kind: "audit" } & AuditEntry)
+  | ({ kind: "message" } & StoredMessage)
+  /** A queued offline message, by id, in queue order. */
+  | { kind: "offline"; id: string; to: string }
+  | { kind: "friendRequest"; from: string; to: string; at: number }
+  /** One row per friendship; `a` < `b`. */
+  | { kind: "friendship"; a: string; b: string; since: number }
+  | ({ kind: "group" } & GroupRecord)
+  | ({ kind: "member"; group: string } & GroupMember)
+  | ({ kind: "joinRequest" } & JoinRequest)
+  | ({ kind: "groupMessage" } & GroupMessage)
+  /** Nested: a notice has a `kind` of its own. */
+  | { kind: "notice"; notice: Notice };
 
 export interface StoredMessage {
   id: string;
@@ -95,4 +201,114 @@ export interface Store {
    * first message of this one.
    */
   history(a: string, b: string, opts: { limit: number; before?: HistoryCursor }): Promise<StoredMessage[]>;
+
+  // --- Profiles and search ---------------------------------------------------------------
+
+  /** Applies the patch (see `ProfilePatch`). */
+  setProfile(name: string, patch: ProfilePatch): Promise<void>;
+  /**
+   * Users whose name or display name starts with `prefix`, case-insensitively (JavaScript's
+   * `toLowerCase`, see `searchKey`), sorted by name. An empty prefix matches everyone.
+   */
+  searchUsers(prefix: string, limit: number): Promise<UserRecord[]>;
+
+  // --- Friends -------------------------------------------------------------------------
+
+  /** Idempotent: a second request from the same user keeps the first `at`. */
+  putFriendRequest(req: FriendRequest): Promise<void>;
+  /** Removes the request from `from` to `to`; returns whether there was one. */
+  deleteFriendRequest(from: string, to: string): Promise<boolean>;
+  /** Requests to `user` (incoming), oldest first (equal times by sender's name). */
+  friendRequestsTo(user: string): Promise<FriendRequest[]>;
+  /** Requests from `user` (outgoing), oldest first (equal times by recipient's name). */
+  friendRequestsFrom(user: string): Promise<FriendRequest[]>;
+  /**
+   * Makes a and b friends, in one transaction with deleting any friend request between them
+   * in either direction. Idempotent: an existing friendship keeps its `since`.
+   */
+  addFriendship(a: string, b: string, since: number): Promise<void>;
+  /** Returns whether they were friends. */
+  removeFriendship(a: string, b: string): Promise<boolean>;
+  /** Sorted by name. */
+  friendsOf(user: string): Promise<Friendship[]>;
+  /** False (not a rejection) for unknown users. */
+  areFriends(a: string, b: string): Promise<boolean>;
+
+  // --- Groups --------------------------------------------------------------------------
+
+  /** The creator becomes admin and first member (ackedSeq 0). Rejects with `GROUP_EXISTS`. */
+  createGroup(group: { name: string; admin: string; createdAt: number }): Promise<void>;
+  /** Case-insensitive; undefined if there is no such group. */
+  getGroup(name: string): Promise<GroupRecord | undefined>;
+  /** Groups whose name starts with `prefix`, case-insensitively, sorted by name. */
+  searchGroups(prefix: string, limit: number): Promise<GroupRecord[]>;
+  /** Deletes the group with its members, join requests and messages. Returns whether it existed. */
+  deleteGroup(name: string): Promise<boolean>;
+  /** Rejects with `GROUP_NOT_MEMBER` unless `user` is a member. */
+  setGroupAdmin(group: string, user: string): Promise<void>;
+  /** Sorted by name. */
+  groupMembers(group: string): Promise<GroupMember[]>;
+  /** Groups `user` belongs to, sorted by name. */
+  groupsOf(user: string): Promise<GroupRecord[]>;
+  /**
+   * Adds the member, in one transaction with deleting their join request, starting at
+   * `ackedSeq = lastSeq` (a new member has no backlog; older messages are in history).
+   * Idempotent: an existing member is left as is.
+   */
+  addMember(group: string, user: string, joinedAt: number): Promise<void>;
+  /** Returns whether `user` was a member. Does not change the admin. */
+  removeMember(group: string, user: string): Promise<boolean>;
+  /** Idempotent: a repeated request keeps the first `at`. */
+  putJoinRequest(req: JoinRequest): Promise<void>;
+  /** Returns whether there was such a request. */
+  deleteJoinRequest(group: string, user: string): Promise<boolean>;
+  /** Oldest first (equal times by user name). */
+  joinRequests(group: string): Promise<JoinRequest[]>;
+
+  /**
+   * Assigns the next sequence number of the group (lastSeq + 1) and stores the message, in
+   * one transaction; returns the stored message. Idempotent on `id`: a repeated id returns
+   * the first stored copy and assigns nothing.
+   */
+  appendGroupMessage(msg: Omit<GroupMessage, "seq">): Promise<GroupMessage>;
+  /** The `limit` messages before `beforeSeq` (or the newest), oldest first. */
+  groupHistory(group: string, opts: { limit: number; beforeSeq?: number }): Promise<GroupMessage[]>;
+  /** Messages with seq > the member's ackedSeq, oldest first. Rejects with `GROUP_NOT_MEMBER`. */
+  groupBacklog(group: string, user: string, limit: number): Promise<GroupMessage[]>;
+  /**
+   * Moves the member's ackedSeq forward to `seq` (never back, never past lastSeq). Rejects with
+   * `GROUP_NOT_MEMBER` unless `user` is a member.
+   */
+  ackGroup(group: string, user: string, seq: number): Promise<void>;
+
+  // --- Notices -------------------------------------------------------------------------
+
+  /** Durable when resolved. Idempotent on `id`. */
+  enqueueNotice(notice: Notice): Promise<void>;
+  /** In enqueue order, oldest first. */
+  pendingNotices(to: string, limit: number): Promise<Notice[]>;
+  /** Removes those of `ids` addressed to `to` (other ids are ignored); returns how many. */
+  ackNotices(to: string, ids: string[]): Promise<number>;
+
+  // --- Graph queries -------------------------------------------------------------------
+
+  /**
+   * "People you may know": users who are not `user` and not yet their friends, sharing at
+   * least one friend or group with them. Ranked by mutual friends, then shared groups (both
+   * descending), then name.
+   */
+  suggest(user: string, limit: number): Promise<Suggestion[]>;
+
+  // --- Moving between stores -----------------------------------------------------------
+
+  /** Every record, in replayable order (see `DumpRecord`). */
+  dump(): AsyncIterable<DumpRecord>;
+  /**
+   * Replays records from `dump` into this store, which must be empty of users; rejects with
+   * `STORE_NOT_EMPTY` otherwise. Keeps every field as exported (hashes, keys, times, sequence
+   * numbers, queue and notice order). All or nothing: a record that cannot be stored (it
+   * refers to a user or group not loaded before it) rejects with `STORE_FAILED` and leaves
+   * the store as empty as it was.
+   */
+  load(records: AsyncIterable<DumpRecord>): Promise<void>;
 }

@@ -1,0 +1,462 @@
+/**
+ * The registry's social side: friends, groups and group chat, profiles, suggestions, and the
+ * messaging policy. The store keeps the records; this module decides who may do what.
+ *
+ * Delivery, by kind of news:
+ * - A friend request and a join request are records in the store until answered. They are
+ *   pushed live when the addressee (the user, or the group's admin) is online, and again at
+ *   every login while they wait.
+ * - Answers and outcomes (accepted, declined, removed, joined, made admin) are durable
+ *   notices: stored first, pushed live if the addressee is online, pushed again at each login
+ *   until the client acknowledges the notice's id.
+ * - Group messages get the group's next sequence number from the store and are pushed to
+ *   every online member, the sender included, so everyone sees one order. A member
+ *   acknowledges the highest seq received (`group.ack`); at login the registry pushes each
+ *   group's backlog above that, oldest first.
+ *
+ * Ordering: live pushes go through the addressee's session queue, and the login backlog is
+ * chained on that queue as soon as the user is marked online. A live message therefore never
+ * overtakes the backlog; one that is in both arrives twice and the client drops it by id.
+ *
+ * Policy: `open` (an office directory: anyone may message anyone, everyone sees everyone's
+ * presence) or `friends` (only friends may look each other up, message each other or see each
+ * other's presence; lookup is how the registry introduces peers, so non-friends never learn
+ * each other's address or key).
+ */
+
+import { randomBytes } from "node:crypto";
+import { HallwayError } from "../errors.js";
+import {
+  type Control,
+  type ControlOf,
+  type GroupMessageEntry,
+  type NoticeNote,
+  noticeNote,
+} from "../protocol/control.js";
+import { normalizeUsername } from "./accounts.js";
+import { pushBatches } from "./push-batches.js";
+import { nextAdmin, validateGroupName, validateProfilePatch } from "./social-rules.js";
+import type { GroupMember, GroupMessage, GroupRecord, Store } from "./store/store.js";
+
+export type Policy = "open" | "friends";
+export const POLICIES: readonly Policy[] = ["open", "friends"];
+
+export interface SocialContext {
+  store: Store;
+  policy: Policy;
+  wall(): number;
+  isOnline(user: string): boolean;
+  /** Push to the user's session, after whatever that session is doing now; a no-op if offline. */
+  push(user: string, msg: Control): void;
+  log(line: string): void;
+}
+
+const SOCIAL_REQUESTS = [
+  "friend.request",
+  "friend.accept",
+  "friend.decline",
+  "friend.remove",
+  "friends",
+  "search",
+  "group.create",
+  "group.join",
+  "group.approve",
+  "group.decline",
+  "group.leave",
+  "group.remove",
+  "group.admin",
+  "group.send",
+  "group.history",
+  "group.ack",
+  "groups",
+  "profile.set",
+  "profile.get",
+  "suggest",
+  "notice.ack",
+] as const;
+
+export type SocialRequest = ControlOf<(typeof SOCIAL_REQUESTS)[number]>;
+
+const socialTypes: ReadonlySet<string> = new Set(SOCIAL_REQUESTS);
+
+export function isSocialRequest(msg: Control): msg is SocialRequest {
+  return socialTypes.has(msg.t);
+}
+
+const LOGIN_BACKLOG_LIMIT = 10_000;
+
+export class Social {
+  constructor(private readonly ctx: SocialContext) {}
+
+  private get store(): Store {
+    return this.ctx.store;
+  }
+
+  /** Handle one request of the logged-in `me`; resolves with the answer's `data`. */
+  async handle(me: string, msg: SocialRequest): Promise<unknown> {
+    switch (msg.t) {
+      case "friend.request":
+        return this.friendRequest(me, normalizeUsername(msg.to));
+      case "friend.accept":
+        return this.friendAccept(me, normalizeUsername(msg.from));
+      case "friend.decline":
+        return this.friendDecline(me, normalizeUsername(msg.from));
+      case "friend.remove":
+        return this.friendRemove(me, normalizeUsername(msg.user));
+      case "friends":
+        return this.friends(me);
+      case "search":
+        return this.search(msg.prefix.trim().toLowerCase(), msg.limit);
+      case "group.create":
+        return this.groupCreate(me, normalizeUsername(msg.group));
+      case "group.join":
+        return this.groupJoin(me, normalizeUsername(msg.group));
+      case "group.approve":
+        return this.groupApprove(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
+      case "group.decline":
+        return this.groupDecline(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
+      case "group.leave":
+        return this.groupLeave(me, normalizeUsername(msg.group));
+      case "group.remove":
+        return this.groupRemove(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
+      case "group.admin":
+        return this.groupAdmin(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
+      case "group.send":
+        return this.groupSend(me, msg);
+      case "group.history": {
+        const g = await this.requireGroup(normalizeUsername(msg.group));
+        await this.requireMember(g, me);
+        const opts =
+          msg.beforeSeq === undefined ? { limit: msg.limit } : { limit: msg.limit, beforeSeq: msg.beforeSeq };
+        return { messages: (await this.store.groupHistory(g.name, opts)).map(toEntry) };
+      }
+      case "group.ack":
+        await this.store.ackGroup(normalizeUsername(msg.group), me, msg.seq);
+        return undefined;
+      case "groups":
+        return this.groups(me);
+      case "profile.set":
+        await this.store.setProfile(me, validateProfilePatch(msg.patch));
+        return undefined;
+      case "profile.get":
+        return this.profile(normalizeUsername(msg.user));
+      case "suggest":
+        return { suggestions: await this.store.suggest(me, msg.limit) };
+      case "notice.ack":
+        await this.store.ackNotices(me, msg.ids);
+        return undefined;
+    }
+  }
+
+  // ---- policy -------------------------------------------------------------------------
+
+  /** Throws POLICY_NOT_FRIENDS when the policy forbids `from` to reach `to`. */
+  async requireMayTalk(from: string, to: string): Promise<void> {
+    if (this.ctx.policy === "open" || from === to) return;
+    if (await this.store.areFriends(from, to)) return;
+    throw new HallwayError(
+      "POLICY_NOT_FRIENDS",
+      `this registry only lets friends talk; send ${to} a friend request first`,
+    );
+  }
+
+  /** Who may see `user`'s presence: everyone (undefined) or their friends. */
+  async presenceAudience(user: string): Promise<ReadonlySet<string> | undefined> {
+    if (this.ctx.policy === "open") return undefined;
+    return new Set((await this.store.friendsOf(user)).map((f) => f.name));
+  }
+
+  // ---- login --------------------------------------------------------------------------
+
+  /**
+   * Everything waiting for `user`, sent with `send` (straight to the session, not through its
+   * queue, so nothing queued meanwhile can overtake it): friend requests, join requests to
+   * the groups they run, notices, and each group's backlog in seq order.
+   */
+  async atLogin(user: string, send: (msg: Control) => void): Promise<void> {
+    for (const r of await this.store.friendRequestsTo(user)) {
+      send({ t: "friend.incoming", from: r.from, at: r.at });
+    }
+    const groups = await this.store.groupsOf(user);
+    for (const g of groups) {
+      if (g.admin !== user) continue;
+      for (const r of await this.store.joinRequests(g.name)) {
+        send({ t: "group.joinRequest", group: g.name, user: r.user, at: r.at });
+      }
+    }
+    const unreadable: string[] = [];
+    for (const n of await this.store.pendingNotices(user, 1000)) {
+      const note = parseNote(n.body);
+      if (note) send({ t: "notice", id: n.id, at: n.at, note });
+      else unreadable.push(n.id);
+    }
+    if (unreadable.length > 0) {
+      this.ctx.log(`dropped ${unreadable.length} unreadable notice(s) for ${user}`);
+      await this.store.ackNotices(user, unreadable);
+    }
+    for (const g of groups) {
+      const backlog = await this.store.groupBacklog(g.name, user, LOGIN_BACKLOG_LIMIT);
+      for (const msgs of pushBatches(backlog.map(toEntry), (m) => m.text)) send({ t: "group.message", msgs });
+    }
+  }
+
+  // ---- friends ------------------------------------------------------------------------
+
+  private async friendRequest(me: string, to: string): Promise<unknown> {
+    if (to === me) throw new HallwayError("FRIEND_SELF", "you cannot befriend yourself");
+    await this.requireUser(to);
+    if (await this.store.areFriends(me, to)) {
+      throw new HallwayError("FRIEND_ALREADY", `you and ${to} are already friends`);
+    }
+    // A request the other way already says yes.
+    if ((await this.store.friendRequestsTo(me)).some((r) => r.from === to)) {
+      await this.befriend(to, me);
+      return { friends: true };
+    }
+    await this.store.putFriendRequest({ from: me, to, at: this.ctx.wall() });
+    const stored = (await this.store.friendRequestsFrom(me)).find((r) => r.to === to);
+    this.ctx.push(to, { t: "friend.incoming", from: me, at: stored?.at ?? this.ctx.wall() });
+    return { friends: false };
+  }
+
+  private async friendAccept(me: string, from: string): Promise<unknown> {
+    if (!(await this.store.friendRequestsTo(me)).some((r) => r.from === from)) {
+      throw new HallwayError("FRIEND_NO_REQUEST", `${from} has not asked to be your friend`);
+    }
+    await this.befriend(from, me);
+    return undefined;
+  }
+
+  private async befriend(requester: string, accepter: string): Promise<void> {
+    const at = this.ctx.wall();
+    await this.store.addFriendship(requester, accepter, at);
+    await this.notify(requester, { kind: "friend.accepted", by: accepter });
+    if (this.ctx.policy === "friends" && this.ctx.isOnline(requester) && this.ctx.isOnline(accepter)) {
+      this.ctx.push(requester, { t: "presence", user: accepter, status: "online", at });
+      this.ctx.push(accepter, { t: "presence", user: requester, status: "online", at });
+    }
+  }
+
+  private async friendDecline(me: string, from: string): Promise<unknown> {
+    if (!(await this.store.deleteFriendRequest(from, me))) {
+      throw new HallwayError("FRIEND_NO_REQUEST", `${from} has not asked to be your friend`);
+    }
+    await this.notify(from, { kind: "friend.declined", by: me });
+    return undefined;
+  }
+
+  private async friendRemove(me: string, other: string): Promise<unknown> {
+    if (!(await this.store.removeFriendship(me, other))) {
+      throw new HallwayError("FRIEND_NOT_FRIENDS", `you and ${other} are not friends`);
+    }
+    await this.notify(other, { kind: "friend.removed", by: me });
+    if (this.ctx.policy === "friends") {
+      // Their presence is no longer each other's business: the last word either saw is "offline".
+      const at = this.ctx.wall();
+      this.ctx.push(me, { t: "presence", user: other, status: "offline", at });
+      this.ctx.push(other, { t: "presence", user: me, status: "offline", at });
+    }
+    return undefined;
+  }
+
+  private async friends(me: string): Promise<unknown> {
+    const [friends, incoming, outgoing] = await Promise.all([
+      this.store.friendsOf(me),
+      this.store.friendRequestsTo(me),
+      this.store.friendRequestsFrom(me),
+    ]);
+    return {
+      friends: friends.map((f) => ({
+        name: f.name,
+        since: f.since,
+        status: this.ctx.isOnline(f.name) ? "online" : "offline",
+      })),
+      incoming: incoming.map((r) => ({ from: r.from, at: r.at })),
+      outgoing: outgoing.map((r) => ({ to: r.to, at: r.at })),
+    };
+  }
+
+  private async search(prefix: string, limit: number): Promise<unknown> {
+    const [users, groups] = await Promise.all([
+      this.store.searchUsers(prefix, limit),
+      this.store.searchGroups(prefix, limit),
+    ]);
+    return {
+      users: users.map((u) => ({ name: u.name, displayName: u.displayName })),
+      groups: groups.map((g) => ({ name: g.name, admin: g.admin })),
+    };
+  }
+
+  private async profile(user: string): Promise<unknown> {
+    const u = await this.requireUser(user);
+    return {
+      user: u.name,
+      displayName: u.displayName,
+      statusText: u.statusText,
+      email: u.email,
+      phone: u.phone,
+      department: u.department,
+      note: u.note,
+    };
+  }
+
+  // ---- groups -------------------------------------------------------------------------
+
+  private async groupCreate(me: string, group: string): Promise<unknown> {
+    validateGroupName(group);
+    await this.store.createGroup({ name: group, admin: me, createdAt: this.ctx.wall() });
+    return undefined;
+  }
+
+  private async groupJoin(me: string, group: string): Promise<unknown> {
+    const g = await this.requireGroup(group);
+    if ((await this.store.groupMembers(g.name)).some((m) => m.name === me)) {
+      throw new HallwayError("GROUP_ALREADY_MEMBER", `you are already in ${g.name}`);
+    }
+    await this.store.putJoinRequest({ group: g.name, user: me, at: this.ctx.wall() });
+    const stored = (await this.store.joinRequests(g.name)).find((r) => r.user === me);
+    this.ctx.push(g.admin, {
+      t: "group.joinRequest",
+      group: g.name,
+      user: me,
+      at: stored?.at ?? this.ctx.wall(),
+    });
+    return undefined;
+  }
+
+  private async groupApprove(me: string, group: string, user: string): Promise<unknown> {
+    const g = await this.requireAdmin(group, me);
+    if (!(await this.store.joinRequests(g.name)).some((r) => r.user === user)) {
+      throw new HallwayError("GROUP_NO_REQUEST", `${user} has not asked to join ${g.name}`);
+    }
+    const at = this.ctx.wall();
+    await this.store.addMember(g.name, user, at);
+    await this.notify(user, { kind: "group.joined", group: g.name });
+    for (const m of await this.store.groupMembers(g.name)) {
+      if (m.name !== user) this.ctx.push(m.name, { t: "group.joined", group: g.name, user, at });
+    }
+    return undefined;
+  }
+
+  private async groupDecline(me: string, group: string, user: string): Promise<unknown> {
+    const g = await this.requireAdmin(group, me);
+    if (!(await this.store.deleteJoinRequest(g.name, user))) {
+      throw new HallwayError("GROUP_NO_REQUEST", `${user} has not asked to join ${g.name}`);
+    }
+    await this.notify(user, { kind: "group.declined", group: g.name });
+    return undefined;
+  }
+
+  private async groupLeave(me: string, group: string): Promise<unknown> {
+    const g = await this.requireGroup(group);
+    const members = await this.requireMember(g, me);
+    if (g.admin === me) {
+      const heir = nextAdmin(members, me);
+      if (heir === undefined) {
+        await this.store.deleteGroup(g.name);
+        return { deleted: true };
+      }
+      await this.store.setGroupAdmin(g.name, heir);
+      await this.notify(heir, { kind: "group.admin", group: g.name });
+    }
+    await this.store.removeMember(g.name, me);
+    return { deleted: false };
+  }
+
+  private async groupRemove(me: string, group: string, user: string): Promise<unknown> {
+    const g = await this.requireAdmin(group, me);
+    if (user === me) return this.groupLeave(me, group);
+    if (!(await this.store.removeMember(g.name, user))) {
+      throw new HallwayError("GROUP_NOT_MEMBER", `${user} is not in ${g.name}`);
+    }
+    await this.notify(user, { kind: "group.removed", group: g.name, by: me });
+    return undefined;
+  }
+
+  private async groupAdmin(me: string, group: string, user: string): Promise<unknown> {
+    const g = await this.requireAdmin(group, me);
+    if (user === me) return undefined;
+    await this.store.setGroupAdmin(g.name, user);
+    await this.notify(user, { kind: "group.admin", group: g.name });
+    return undefined;
+  }
+
+  private async groupSend(me: string, msg: ControlOf<"group.send">): Promise<unknown> {
+    const g = await this.requireGroup(normalizeUsername(msg.group));
+    const members = await this.requireMember(g, me);
+    if (msg.text.length === 0) throw new HallwayError("MSG_EMPTY", "message is empty");
+    const stored = await this.store.appendGroupMessage({
+      id: msg.id,
+      group: g.name,
+      from: me,
+      body: msg.text,
+      sentAt: msg.sentAt,
+    });
+    const entry = toEntry(stored);
+    for (const m of members) this.ctx.push(m.name, { t: "group.message", msgs: [entry] });
+    return { seq: stored.seq };
+  }
+
+  private async groups(me: string): Promise<unknown> {
+    const groups = await this.store.groupsOf(me);
+    return {
+      groups: await Promise.all(
+        groups.map(async (g) => ({
+          name: g.name,
+          admin: g.admin,
+          lastSeq: g.lastSeq,
+          members: (await this.store.groupMembers(g.name)).map((m) => m.name),
+        })),
+      ),
+    };
+  }
+
+  // ---- helpers ------------------------------------------------------------------------
+
+  /** Store the notice, then push it if its addressee is online; it waits otherwise. */
+  private async notify(to: string, note: NoticeNote): Promise<void> {
+    const id = randomBytes(12).toString("hex");
+    const at = this.ctx.wall();
+    await this.store.enqueueNotice({ id, to, kind: note.kind, body: JSON.stringify(note), at });
+    this.ctx.push(to, { t: "notice", id, at, note });
+  }
+
+  private async requireUser(name: string) {
+    const u = await this.store.getUser(name);
+    if (!u) throw new HallwayError("AUTH_UNKNOWN_USER", `no user named '${name}'`);
+    return u;
+  }
+
+  private async requireGroup(name: string): Promise<GroupRecord> {
+    const g = await this.store.getGroup(name);
+    if (!g) throw new HallwayError("GROUP_UNKNOWN", `no group named '${name}'`);
+    return g;
+  }
+
+  private async requireMember(g: GroupRecord, user: string): Promise<GroupMember[]> {
+    const members = await this.store.groupMembers(g.name);
+    if (!members.some((m) => m.name === user)) {
+      throw new HallwayError("GROUP_NOT_MEMBER", `you are not in ${g.name}`);
+    }
+    return members;
+  }
+
+  private async requireAdmin(group: string, me: string): Promise<GroupRecord> {
+    const g = await this.requireGroup(group);
+    if (g.admin !== me) throw new HallwayError("GROUP_NOT_ADMIN", `only ${g.admin}, the admin, may do that`);
+    return g;
+  }
+}
+
+function parseNote(body: string): NoticeNote | undefined {
+  try {
+    const parsed = noticeNote.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function toEntry(m: GroupMessage): GroupMessageEntry {
+  return { id: m.id, group: m.group, from: m.from, text: m.body, sentAt: m.sentAt, seq: m.seq };
+}

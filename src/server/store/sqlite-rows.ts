@@ -1,0 +1,128 @@
+/**
+ * Rows of the SQLite schema (see `sqlite-store.ts`) and their translation into the port's
+ * records, shared by the adapter and its export/import (`sqlite-dump.ts`).
+ */
+
+import type {
+  AuditEvent,
+  GroupMember,
+  GroupMessage,
+  GroupRecord,
+  Notice,
+  StoredMessage,
+  UserRecord,
+} from "./store.js";
+
+export interface UserRow {
+  name: string;
+  password_hash: string;
+  public_key: string | null;
+  display_name: string | null;
+  status_text: string | null;
+  email: string | null;
+  phone: string | null;
+  department: string | null;
+  note: string | null;
+  created_at: number;
+  last_seen: number | null;
+}
+
+export interface GroupRow {
+  name: string;
+  admin: string;
+  created_at: number;
+  last_seq: number;
+}
+
+export interface MemberRow {
+  user_name: string;
+  joined_at: number;
+  acked_seq: number;
+}
+
+export interface GroupMessageRow {
+  id: string;
+  group_name: string;
+  from_user: string;
+  body: string;
+  sent_at: number;
+  seq: number;
+}
+
+export interface NoticeRow {
+  id: string;
+  to_user: string;
+  kind: string;
+  body: string;
+  at: number;
+}
+
+export interface MessageRow {
+  id: string;
+  from_user: string;
+  to_user: string;
+  body: string;
+  sent_at: number;
+  delivered_at: number | null;
+}
+
+export interface AuditRow {
+  user_name: string;
+  event: AuditEvent;
+  at: number;
+  address: string;
+}
+
+export const MESSAGE_COLUMNS = "m.id, m.from_user, m.to_user, m.body, m.sent_at, m.delivered_at";
+export const USER_COLUMNS = `name, password_hash, public_key, display_name, status_text, email, phone, department,
+  note, created_at, last_seen`;
+export const GROUP_MESSAGE_COLUMNS = "id, group_name, from_user, body, sent_at, seq";
+export function toUser(row: UserRow): UserRecord {
+  return {
+    name: row.name,
+    passwordHash: row.password_hash,
+    publicKey: row.public_key,
+    displayName: row.display_name,
+    statusText: row.status_text,
+    email: row.email,
+    phone: row.phone,
+    department: row.department,
+    note: row.note,
+    createdAt: row.created_at,
+    lastSeen: row.last_seen,
+  };
+}
+
+export function toGroup(row: GroupRow): GroupRecord {
+  return { name: row.name, admin: row.admin, createdAt: row.created_at, lastSeq: row.last_seq };
+}
+
+export function toMember(row: MemberRow): GroupMember {
+  return { name: row.user_name, joinedAt: row.joined_at, ackedSeq: row.acked_seq };
+}
+
+export function toGroupMessage(row: GroupMessageRow): GroupMessage {
+  return {
+    id: row.id,
+    group: row.group_name,
+    from: row.from_user,
+    body: row.body,
+    sentAt: row.sent_at,
+    seq: row.seq,
+  };
+}
+
+export function toNotice(row: NoticeRow): Notice {
+  return { id: row.id, to: row.to_user, kind: row.kind, body: row.body, at: row.at };
+}
+
+export function toMessage(row: MessageRow): StoredMessage {
+  return {
+    id: row.id,
+    from: row.from_user,
+    to: row.to_user,
+    body: row.body,
+    sentAt: row.sent_at,
+    deliveredAt: row.delivered_at,
+  };
+}
