@@ -202,7 +202,8 @@ export function frame(m: Model, cols: number, rows: number, now: number): Row[] 
     ]);
   }
   if (transfers.length > 0) {
-    out.push(row(`${"─".repeat(left)}┴── transfers `, cols, "dim"));
+    const title = `${"─".repeat(left)}┴── transfers `;
+    out.push(row(title + "─".repeat(Math.max(0, cols - stringWidth(title))), cols, "dim"));
     for (const t of transfers)
       out.push(row(transferRow(t, cols), cols, t.state === "failed" ? "error" : "plain"));
   }

@@ -12,6 +12,7 @@ import {
   type BufferKind,
   type ChatBuffer,
   currentBuffer,
+  formatBytes,
   type Line,
   type LineKind,
   type Model,
@@ -132,7 +133,8 @@ function reduceTransfer(m: Model, e: TransferEvent, now: number): void {
   const what = `file ${JSON.stringify(t.name)} ${e.direction === "send" ? "to" : "from"} ${e.peer}`;
   if (e.state === "offered" && e.direction === "receive") {
     addPrompt(m, { kind: "file", id: e.id, peer: e.peer, name: t.name, size: e.size });
-    aboutUser(m, e.peer, `${e.peer} offers ${what.slice(5)}: /accept or /decline`, now);
+    const offer = `${e.peer} offers ${JSON.stringify(t.name)} (${formatBytes(e.size)})`;
+    aboutUser(m, e.peer, `${offer}: /accept or /decline (Alt+Y, Alt+N)`, now);
   } else if (e.state !== "offered") {
     dropPrompt(m, `file:${e.id}`);
   }

@@ -4,6 +4,7 @@
  * arrive, so a burst of messages or a fast transfer never starves the keyboard.
  */
 
+import { ReadStream } from "node:tty";
 import blessed from "blessed";
 import { frame, type Row, type Style } from "./frame.js";
 import { type Model, totalUnread } from "./model.js";
@@ -46,11 +47,20 @@ export class TuiRenderer {
   private bellsRung: number;
   private destroyed = false;
 
+  /**
+   * A stream of its own on the terminal: the login prompts read process.stdin through
+   * readline, whose keypress decoder stays attached to it and would hand blessed every key
+   * a second time.
+   */
+  private readonly input = new ReadStream(0);
+
   constructor(
     private readonly model: Model,
     private readonly now: () => number = Date.now,
   ) {
     this.screen = blessed.screen({
+      input: this.input,
+      // smartCSR's line diffing left stale cells after wide characters; full redraws do not.
       smartCSR: false,
       fullUnicode: true,
       forceUnicode: true,
@@ -104,5 +114,6 @@ export class TuiRenderer {
     this.destroyed = true;
     if (this.timer) clearTimeout(this.timer);
     this.screen.destroy();
+    this.input.destroy();
   }
 }
