@@ -294,6 +294,15 @@ describe("view-model reducers", () => {
     });
   }
 
+  it("a request repeated after a re-login is one prompt and one line", () => {
+    const m = model();
+    applyEvent(m, { event: "friend.request", from: "bob", at: T0 }, T0);
+    applyEvent(m, { event: "friend.request", from: "bob", at: T0 }, T0 + 1);
+    expect(m.prompts).toHaveLength(1);
+    expect(texts(m)).toHaveLength(1);
+    expect(m.bells).toBe(1);
+  });
+
   it("a peer's control characters never reach the screen", () => {
     const m = model();
     applyEvent(

@@ -77,10 +77,12 @@ function removeFrom(list: string[], name: string): void {
   if (i >= 0) list.splice(i, 1);
 }
 
-function addPrompt(m: Model, p: Prompt): void {
-  if (m.prompts.some((q) => promptKey(q) === promptKey(p))) return;
+/** False if the same question is already waiting (the registry repeats it after a re-login). */
+function addPrompt(m: Model, p: Prompt): boolean {
+  if (m.prompts.some((q) => promptKey(q) === promptKey(p))) return false;
   m.prompts.push(p);
   m.bells += 1;
+  return true;
 }
 
 export function promptKey(p: Prompt): string {
@@ -233,7 +235,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     systemLine(m, "logged out", now);
   },
   "friend.request": (m, e, now) => {
-    addPrompt(m, { kind: "friend", from: e.from });
+    if (!addPrompt(m, { kind: "friend", from: e.from })) return;
     aboutUser(m, e.from, `${e.from} asks to be your friend: /accept ${e.from} or /decline ${e.from}`, now);
   },
   "friend.accepted": (m, e, now) => {
@@ -248,7 +250,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     aboutUser(m, e.by, `${e.by} removed you from their friends`, now);
   },
   "group.joinRequest": (m, e, now) => {
-    addPrompt(m, { kind: "group", group: e.group, user: e.user });
+    if (!addPrompt(m, { kind: "group", group: e.group, user: e.user })) return;
     const i = openBuffer(m, "group", e.group);
     systemLine(m, `${e.user} asks to join #${e.group}: /accept ${e.user} or /decline ${e.user}`, now, i);
   },

@@ -46,6 +46,7 @@ export class TuiRenderer {
   private lastDrawAt = 0;
   private bellsRung: number;
   private destroyed = false;
+  private title = "Hallway";
 
   /**
    * A stream of its own on the terminal: the login prompts read process.stdin through
@@ -100,7 +101,12 @@ export class TuiRenderer {
     this.lastDrawAt = this.now();
     this.box.setContent(toTags(frame(this.model, this.cols, this.rows, this.lastDrawAt)));
     const unread = totalUnread(this.model);
-    this.screen.title = unread > 0 ? `(${unread}) Hallway` : "Hallway";
+    const title = unread > 0 ? `(${unread}) Hallway` : "Hallway";
+    // Each title change is an escape sequence to the terminal: only when it changes.
+    if (title !== this.title) {
+      this.title = title;
+      this.screen.title = title;
+    }
     if (this.model.bells > this.bellsRung) {
       this.bellsRung = this.model.bells;
       this.screen.program.bell();
