@@ -16,6 +16,7 @@
 
 import {
   type ChatBuffer,
+  clock,
   currentBuffer,
   formatBytes,
   hotlist,
@@ -41,7 +42,8 @@ export const MIN_COLS = 40;
 export const MIN_ROWS = 10;
 const SHOWN_TRANSFERS = 3;
 
-function contactsCols(cols: number): number {
+/** Width of the contacts pane; the conversation pane has the rest but one separator column. */
+export function contactsCols(cols: number): number {
   return cols >= 120 ? 24 : cols >= 80 ? 18 : 14;
 }
 
@@ -136,11 +138,6 @@ function promptText(m: Model): string | undefined {
         ? `${p.user} asks to join #${p.group}`
         : `${p.peer} offers ${JSON.stringify(p.name)} (${formatBytes(p.size)})`;
   return `? ${what}${more}  Alt+Y accept · Alt+N decline`;
-}
-
-function clock(ms: number): string {
-  const d = new Date(ms);
-  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
 
 function statusLine(m: Model, cols: number, now: number): Row {

@@ -11,6 +11,7 @@ import { defaultDataDir } from "../../net/data-dir.js";
 import { createClient, findRegistry, type PeerClient, type PeerEvent } from "../../peer/index.js";
 import { LineInput, readPassword } from "../prompt.js";
 import { COMMAND_NAMES, runInput } from "./commands.js";
+import { contactsCols } from "./frame.js";
 import { handleKey } from "./keys.js";
 import { createModel } from "./model.js";
 import { applyEvent } from "./reducers.js";
@@ -28,8 +29,7 @@ export interface TuiOptions {
 
 /** Columns the contacts pane and its separator take; the conversation pane has the rest. */
 function conversationPane(r: TuiRenderer): { cols: number; rows: number } {
-  const left = r.cols >= 120 ? 24 : r.cols >= 80 ? 18 : 14;
-  return { cols: r.cols - left - 1, rows: Math.max(1, r.rows - 2) };
+  return { cols: r.cols - contactsCols(r.cols) - 1, rows: Math.max(1, r.rows - 2) };
 }
 
 async function askUser(given: string | undefined): Promise<string | undefined> {

@@ -114,7 +114,8 @@ export function totalUnread(m: Model): number {
   return m.buffers.reduce((n, b) => n + b.unread, 0);
 }
 
-function clock(ms: number): string {
+/** "HH:MM" in local time. */
+export function clock(ms: number): string {
   const d = new Date(ms);
   return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
