@@ -14,6 +14,7 @@ import { DEFAULT_PORT, POLICIES, type Policy, type ServerStore, startServer } fr
 import { errorEvent, printEvent, runJsonMode } from "./ui/json-mode.js";
 import { runLineMode } from "./ui/line-mode.js";
 import { readPassword } from "./ui/prompt.js";
+import { runTui } from "./ui/tui/index.js";
 
 let jsonOutput = process.argv.includes("--json");
 
@@ -344,6 +345,45 @@ program
         throw err;
       }
       process.exit(await runJsonMode(client));
+    },
+  );
+
+program
+  .command("tui")
+  .description("the full-screen terminal UI (still growing: docs/ui.md says what is built)")
+  .option("--server <host:port>", "registry address (default: find one with mDNS)", serverOption)
+  .option("--user <name>", "user name")
+  .option("--register", "create the account first")
+  .option("--data <dir>", "data directory (default: the user's data dir)")
+  .option("--heartbeat-ms <n>", "heartbeat interval", intOption("--heartbeat-ms", 100, 600_000), 10_000)
+  .option(
+    "--direct-timeout-ms <n>",
+    "wait this long for a receipt before storing a message at the registry",
+    intOption("--direct-timeout-ms", 100, 60_000),
+    3_000,
+  )
+  .option("--accept-files <dir>", "accept every file offer into DIR (else offers wait for /accept)")
+  .exitOverride()
+  .action(
+    async (opts: {
+      acceptFiles?: string;
+      server?: string;
+      user?: string;
+      register?: boolean;
+      data?: string;
+      heartbeatMs: number;
+      directTimeoutMs: number;
+    }) => {
+      const code = await runTui({
+        ...(opts.server ? { server: opts.server } : {}),
+        ...(opts.user ? { user: opts.user } : {}),
+        ...(opts.data ? { dataDir: opts.data } : {}),
+        ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
+        register: Boolean(opts.register),
+        heartbeatMs: opts.heartbeatMs,
+        directTimeoutMs: opts.directTimeoutMs,
+      });
+      process.exit(code);
     },
   );
 

@@ -1,0 +1,330 @@
+/**
+ * The terminal UI's /commands: what each one needs and what it asks of the client. Answers
+ * come back as PeerEvents and go through the same reducers as pushed events; failures become
+ * one error line with the stable code.
+ */
+
+import { resolve } from "node:path";
+import { asHallwayError } from "../../errors.js";
+import type { PeerClient, PeerEvent } from "../../peer/index.js";
+import { currentBuffer, type Model, type Prompt } from "./model.js";
+import {
+  applyEvent,
+  dropPrompt,
+  messageQueued,
+  openBuffer,
+  ownMessage,
+  promptKey,
+  switchTo,
+  systemLine,
+} from "./reducers.js";
+
+export interface CommandContext {
+  model: Model;
+  client: PeerClient;
+  now(): number;
+  /** Something changed the model: draw it (throttled). */
+  changed(): void;
+  quit(): void;
+}
+
+interface Command {
+  usage: string;
+  help: string;
+  /** Words needed after the command; the last word takes the rest of the line. */
+  args: number;
+  run(ctx: CommandContext, args: string[]): Promise<PeerEvent | undefined> | PeerEvent | undefined;
+}
+
+/** The user (or group) the current buffer talks to, or an error line when it is the status buffer. */
+function target(ctx: CommandContext): { kind: "user" | "group"; name: string } | undefined {
+  const b = currentBuffer(ctx.model);
+  if (b.kind === "status") {
+    systemLine(
+      ctx.model,
+      "this is the status buffer: /msg NAME TEXT or /query NAME opens a conversation",
+      ctx.now(),
+      0,
+    );
+    return undefined;
+  }
+  return { kind: b.kind, name: b.name };
+}
+
+/** The prompt /accept or /decline answers: the one named, else the oldest. */
+function pickPrompt(m: Model, arg: string | undefined): Prompt | undefined {
+  if (arg === undefined) return m.prompts[0];
+  const a = arg.toLowerCase();
+  return m.prompts.find(
+    (p) =>
+      (p.kind === "friend" && p.from === a) ||
+      (p.kind === "group" && (p.user === a || `${p.group}/${p.user}` === a)) ||
+      (p.kind === "file" && (p.id === arg || p.name === arg)),
+  );
+}
+
+async function answer(ctx: CommandContext, args: string[], yes: boolean): Promise<PeerEvent | undefined> {
+  const p = pickPrompt(ctx.model, args[0]);
+  const c = ctx.client;
+  if (!p) {
+    // No prompt by that name: still a friend request the registry may know about.
+    if (args[0]) return yes ? c.social.friendAccept(args[0]) : c.social.friendDecline(args[0]);
+    systemLine(ctx.model, "nothing to answer", ctx.now(), ctx.model.current);
+    return undefined;
+  }
+  if (p.kind === "friend") return yes ? c.social.friendAccept(p.from) : c.social.friendDecline(p.from);
+  if (p.kind === "group")
+    return c.social.groupAnswer(yes ? "group.approve" : "group.decline", p.group, p.user);
+  dropPrompt(ctx.model, promptKey(p));
+  if (yes) c.acceptFile(p.id);
+  else c.declineFile(p.id);
+  return undefined;
+}
+
+function chat(
+  ctx: CommandContext,
+  to: { kind: "user" | "group"; name: string },
+  text: string,
+): Promise<PeerEvent | undefined> | undefined {
+  if (to.kind === "group") return ctx.client.social.groupSend(to.name, text);
+  const line = ownMessage(ctx.model, to.name, text, ctx.now());
+  return ctx.client.send(to.name, text).then((id) => {
+    messageQueued(ctx.model, line, id);
+    return undefined;
+  });
+}
+
+export const COMMANDS: Record<string, Command> = {
+  "/help": {
+    usage: "/help",
+    help: "this list",
+    args: 0,
+    run: (ctx) => {
+      for (const c of Object.values(COMMANDS)) {
+        systemLine(ctx.model, `${c.usage.padEnd(22)} ${c.help}`, ctx.now(), ctx.model.current);
+      }
+      systemLine(
+        ctx.model,
+        "keys: Alt+1…9, Ctrl+N/Ctrl+P buffers; Alt+A next unread; PageUp/PageDown scroll; Tab completes",
+        ctx.now(),
+        ctx.model.current,
+      );
+      return undefined;
+    },
+  },
+  "/msg": {
+    usage: "/msg NAME TEXT",
+    help: "send TEXT to NAME and open the conversation",
+    args: 2,
+    run: (ctx, [name = "", text = ""]) => {
+      switchTo(ctx.model, openBuffer(ctx.model, "user", name));
+      return chat(ctx, { kind: "user", name }, text);
+    },
+  },
+  "/query": {
+    usage: "/query NAME",
+    help: "open the conversation with NAME and load its history",
+    args: 1,
+    run: (ctx, [name = ""]) => {
+      switchTo(ctx.model, openBuffer(ctx.model, "user", name));
+      return ctx.client.history(name, 50);
+    },
+  },
+  "/g": {
+    usage: "/g GROUP",
+    help: "open the group's buffer and load its history",
+    args: 1,
+    run: (ctx, [group = ""]) => {
+      switchTo(ctx.model, openBuffer(ctx.model, "group", group.replace(/^#/, "")));
+      return ctx.client.social.groupHistory(group.replace(/^#/, ""), 50);
+    },
+  },
+  "/away": {
+    usage: "/away [TEXT]",
+    help: "mark yourself away (in your profile's status); /away alone comes back",
+    args: 0,
+    run: (ctx, words) => {
+      const text = words.join(" ");
+      ctx.model.away = text !== "";
+      ctx.model.statusText = text === "" ? "" : `away: ${text}`;
+      return ctx.client.social.profileSet({ statusText: ctx.model.statusText || null });
+    },
+  },
+  "/status": {
+    usage: "/status [TEXT]",
+    help: "set (or clear) your status text",
+    args: 0,
+    run: (ctx, words) => {
+      ctx.model.statusText = words.join(" ");
+      ctx.model.away = false;
+      return ctx.client.social.profileSet({ statusText: ctx.model.statusText || null });
+    },
+  },
+  "/add": {
+    usage: "/add NAME",
+    help: "ask NAME to be your friend",
+    args: 1,
+    run: (ctx, [name = ""]) => ctx.client.social.friendRequest(name),
+  },
+  "/accept": {
+    usage: "/accept [NAME|FILE]",
+    help: "accept a friend request, join request or file offer (the oldest if none named)",
+    args: 0,
+    run: (ctx, args) => answer(ctx, args, true),
+  },
+  "/decline": {
+    usage: "/decline [NAME|FILE]",
+    help: "decline it",
+    args: 0,
+    run: (ctx, args) => answer(ctx, args, false),
+  },
+  "/friends": {
+    usage: "/friends",
+    help: "your friends and waiting requests",
+    args: 0,
+    run: (ctx) => ctx.client.social.friends(),
+  },
+  "/create": {
+    usage: "/create GROUP",
+    help: "start a group with you as its admin",
+    args: 1,
+    run: (ctx, [group = ""]) => ctx.client.social.groupCreate(group.replace(/^#/, "")),
+  },
+  "/join": {
+    usage: "/join GROUP",
+    help: "ask the group's admin to let you in",
+    args: 1,
+    run: (ctx, [group = ""]) => ctx.client.social.groupJoin(group.replace(/^#/, "")),
+  },
+  "/leave": {
+    usage: "/leave GROUP",
+    help: "leave a group",
+    args: 1,
+    run: (ctx, [group = ""]) => ctx.client.social.groupLeave(group.replace(/^#/, "")),
+  },
+  "/groups": {
+    usage: "/groups",
+    help: "your groups",
+    args: 0,
+    run: (ctx) => ctx.client.social.groups(),
+  },
+  "/send": {
+    usage: "/send PATH",
+    help: "offer the file at PATH to the person of this buffer",
+    args: 1,
+    run: async (ctx, [path = ""]) => {
+      const to = target(ctx);
+      if (!to) return undefined;
+      if (to.kind === "group") {
+        systemLine(
+          ctx.model,
+          "files go to one person: /send in a conversation buffer",
+          ctx.now(),
+          ctx.model.current,
+        );
+        return undefined;
+      }
+      await ctx.client.sendFile(to.name, resolve(path));
+      return undefined;
+    },
+  },
+  "/cancel": {
+    usage: "/cancel ID",
+    help: "cancel a transfer",
+    args: 1,
+    run: (ctx, [id = ""]) => {
+      const t = ctx.model.transfers.find((x) => x.id === id || x.id.startsWith(id));
+      ctx.client.cancelFile(t?.id ?? id);
+      return undefined;
+    },
+  },
+  "/profile": {
+    usage: "/profile [NAME]",
+    help: "show a profile (yours without NAME)",
+    args: 0,
+    run: (ctx, [name]) => ctx.client.social.profileGet(name),
+  },
+  "/search": {
+    usage: "/search TEXT",
+    help: "find people and groups",
+    args: 1,
+    run: (ctx, words) => ctx.client.social.search(words.join(" "), 20),
+  },
+  "/users": {
+    usage: "/users",
+    help: "who is registered and who is online",
+    args: 0,
+    run: (ctx) => ctx.client.users(),
+  },
+  "/close": {
+    usage: "/close",
+    help: "close this buffer",
+    args: 0,
+    run: (ctx) => {
+      const m = ctx.model;
+      if (m.current === 0) return undefined;
+      m.buffers.splice(m.current, 1);
+      switchTo(m, Math.min(m.current, m.buffers.length - 1));
+      return undefined;
+    },
+  },
+  "/quit": {
+    usage: "/quit",
+    help: "log out and leave",
+    args: 0,
+    run: (ctx) => {
+      ctx.quit();
+      return undefined;
+    },
+  },
+};
+
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
+/** Splits "/cmd a b rest of line" into the command and `args` words, the last taking the rest. */
+export function parseCommand(line: string, args: number): string[] {
+  const words = line.trim().split(/\s+/).slice(1);
+  if (args <= 0 || words.length <= args) return words;
+  return [...words.slice(0, args - 1), words.slice(args - 1).join(" ")];
+}
+
+/** Runs one submitted input line: a /command, or a message to the current buffer. */
+export function runInput(ctx: CommandContext, raw: string): void {
+  const line = raw.trim();
+  if (line === "") return;
+  const m = ctx.model;
+  const fail = (err: unknown): void => {
+    const e = asHallwayError(err);
+    applyEvent(m, { event: "error", code: e.code, message: e.message }, ctx.now());
+    ctx.changed();
+  };
+  const done = (e: PeerEvent | undefined): void => {
+    if (e) applyEvent(m, e, ctx.now());
+    ctx.changed();
+  };
+  let pending: Promise<PeerEvent | undefined> | PeerEvent | undefined;
+  try {
+    if (line.startsWith("/") && !line.startsWith("//")) {
+      const word = line.split(/\s+/)[0] ?? "";
+      const cmd = Object.hasOwn(COMMANDS, word) ? COMMANDS[word] : undefined;
+      if (!cmd) {
+        systemLine(m, `unknown command ${word}; /help lists them`, ctx.now(), m.current);
+        return;
+      }
+      const args = parseCommand(line, cmd.args);
+      if (args.length < cmd.args) {
+        systemLine(m, `usage: ${cmd.usage}`, ctx.now(), m.current);
+        return;
+      }
+      pending = cmd.run(ctx, args);
+    } else {
+      const to = target(ctx);
+      if (!to) return;
+      pending = chat(ctx, to, line.startsWith("//") ? line.slice(1) : line);
+    }
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  Promise.resolve(pending).then(done, fail);
+}

@@ -1,0 +1,222 @@
+/**
+ * The main screen as rows of styled text, computed from the model alone: the contacts pane
+ * (left), the conversation pane, the transfers pane, the prompt bar, the status line and the
+ * input line. Pure, so tests and docs/ui.md can look at a whole screen without a terminal;
+ * render.ts hands the rows to blessed.
+ *
+ *   ┌contacts─┬conversation──────────────────┐  rows - 2 - transfers - prompt
+ *   │1 status │title: peer, presence, path    │
+ *   │2 ● bob 3│HH:MM       bob │ text         │
+ *   ├─────────┴───────────────────────────────┤
+ *   │transfers: name [####   ] 42% rate ETA  │  only while there are transfers
+ *   │? prompt (Alt+Y accept, Alt+N decline)   │  only while there are prompts
+ *   │status line                              │
+ *   │[bob] input                              │
+ */
+
+import {
+  type ChatBuffer,
+  clock,
+  currentBuffer,
+  formatBytes,
+  hotlist,
+  type LineKind,
+  type Model,
+  progressText,
+  type TransferView,
+  visibleRows,
+} from "./model.js";
+import { fitColumns, sanitize, stringWidth, takeColumns } from "./text-width.js";
+
+export type Style = "plain" | "dim" | "bold" | "inverse" | "own" | "system" | "error" | "highlight";
+
+export interface Segment {
+  text: string;
+  style: Style;
+}
+
+export type Row = Segment[];
+
+/** Fewest columns and rows the layout is drawn for; smaller terminals get a note instead. */
+export const MIN_COLS = 40;
+export const MIN_ROWS = 10;
+const SHOWN_TRANSFERS = 3;
+
+/** Width of the contacts pane; the conversation pane has the rest but one separator column. */
+export function contactsCols(cols: number): number {
+  return cols >= 120 ? 24 : cols >= 80 ? 18 : 14;
+}
+
+function row(text: string, cols: number, style: Style = "plain"): Row {
+  return [{ text: fitColumns(text, cols), style }];
+}
+
+function presenceMark(m: Model, b: ChatBuffer): string {
+  if (b.kind === "status") return "*";
+  if (b.kind === "group") return "#";
+  const p = m.presence[b.name];
+  return p === "online" ? "●" : p === "offline" ? "○" : "·";
+}
+
+/** Buffers first (numbered for Alt+N), then friends and groups without a buffer yet. */
+function contactRows(m: Model, width: number, height: number): Row[] {
+  const rows: Row[] = [];
+  m.buffers.forEach((b, i) => {
+    const unread = b.unread > 0 ? ` ${b.unread}` : "";
+    const name = takeColumns(b.name, width - 4 - unread.length);
+    const text =
+      fitColumns(`${String(i + 1).padStart(2)} ${presenceMark(m, b)}${name}`, width - unread.length) + unread;
+    rows.push([{ text, style: i === m.current ? "inverse" : b.unread > 0 ? "highlight" : "plain" }]);
+  });
+  const open = new Set(m.buffers.map((b) => `${b.kind}:${b.name}`));
+  const friends = m.friends.filter((f) => !open.has(`user:${f}`));
+  const groups = m.groups.filter((g) => !open.has(`group:${g}`));
+  if (friends.length + groups.length > 0) rows.push(row("", width));
+  for (const f of friends) rows.push(row(`   ${m.presence[f] === "online" ? "●" : "○"}${f}`, width, "dim"));
+  for (const g of groups) rows.push(row(`   #${g}`, width, "dim"));
+  while (rows.length < height) rows.push(row("", width));
+  return rows.slice(0, height);
+}
+
+const LINE_STYLE: Record<LineKind, Style> = { own: "own", other: "plain", system: "system", error: "error" };
+
+function bufferTitle(m: Model, b: ChatBuffer): string {
+  if (b.kind === "status") {
+    const r = m.registry;
+    return `status · registry ${r.address || "?"} ${r.status}${r.fingerprint ? ` · key ${r.fingerprint}` : ""}`;
+  }
+  if (b.kind === "group") return `#${b.name}${m.groups.includes(b.name) ? "" : " (not a member)"}`;
+  const presence = m.presence[b.name] ?? "unknown";
+  const friend = m.friends.includes(b.name) ? " · friend" : "";
+  return `${b.name} · ${presence}${friend}`;
+}
+
+function conversationRows(m: Model, width: number, height: number): Row[] {
+  const b = currentBuffer(m);
+  const rows: Row[] = [row(bufferTitle(m, b), width, "bold")];
+  const body = visibleRows(m, b, width, height - 1);
+  const pad = height - 1 - body.length;
+  for (let i = 0; i < pad; i++) rows.push(row("", width));
+  for (const r of body) rows.push(row(r.text, width, LINE_STYLE[r.kind]));
+  if (b.scrollRows > 0 && rows.length > 1)
+    rows[rows.length - 1] = row(`-- ${b.scrollRows} more rows below (PageDown) --`, width, "highlight");
+  return rows.slice(0, height);
+}
+
+export function transferRow(t: TransferView, cols: number): string {
+  const arrow = t.direction === "send" ? "→" : "←";
+  const { percent, rate, eta } = progressText(t);
+  const finished = t.state === "done" || t.state === "failed" || t.state === "cancelled";
+  const tail =
+    finished || t.state === "offered"
+      ? ` ${t.state}`
+      : ` ${String(percent).padStart(3)}% ${rate} ${eta}`.trimEnd();
+  const head = `${arrow} ${t.peer} ${sanitize(t.name)} ${formatBytes(t.size)} `;
+  const headCols = Math.min(stringWidth(head), Math.floor(cols / 2));
+  const barCols = Math.max(0, cols - headCols - stringWidth(tail) - 2);
+  const filled = Math.round((barCols * Math.min(100, percent)) / 100);
+  const bar = barCols > 0 ? `[${"#".repeat(filled)}${" ".repeat(barCols - filled)}]` : "";
+  return fitColumns(takeColumns(head, headCols) + bar + tail, cols);
+}
+
+function visibleTransfers(m: Model): TransferView[] {
+  const active = m.transfers.filter(
+    (t) => t.state === "offered" || t.state === "accepted" || t.state === "progress",
+  );
+  const finished = m.transfers.filter((t) => !active.includes(t));
+  return [...active, ...finished.slice(-1)].slice(0, SHOWN_TRANSFERS);
+}
+
+function promptText(m: Model): string | undefined {
+  const p = m.prompts[0];
+  if (!p) return undefined;
+  const more = m.prompts.length > 1 ? ` (+${m.prompts.length - 1})` : "";
+  const what =
+    p.kind === "friend"
+      ? `${p.from} asks to be your friend`
+      : p.kind === "group"
+        ? `${p.user} asks to join #${p.group}`
+        : `${p.peer} offers ${JSON.stringify(p.name)} (${formatBytes(p.size)})`;
+  return `? ${what}${more}  Alt+Y accept · Alt+N decline`;
+}
+
+function statusLine(m: Model, cols: number, now: number): Row {
+  const b = currentBuffer(m);
+  const reg =
+    m.registry.status === "connected"
+      ? m.registry.address
+      : `${m.registry.address || "registry"} ${m.registry.status}`;
+  const own = m.away ? "away" : "online";
+  const path = b.kind === "user" ? ` · ${b.name} via ${m.paths[b.name] ?? "—"}` : "";
+  const hot = hotlist(m);
+  const act = hot.length > 0 ? ` [act: ${hot.join(",")}]` : "";
+  return row(`${clock(now)} ${m.me || "?"} (${own}) · ${reg}${path}${act}`, cols, "inverse");
+}
+
+/** The input line: "[buffer] text", scrolled so the cursor stays in view, cursor shown inverse. */
+function inputLine(m: Model, cols: number): Row {
+  const b = currentBuffer(m);
+  const label = `[${b.kind === "group" ? "#" : ""}${takeColumns(b.name, 16)}] `;
+  const room = Math.max(1, cols - stringWidth(label) - 1);
+  const { text, cursor } = m.input;
+  let start = 0;
+  while (stringWidth(text.slice(start, cursor)) > room - 1)
+    start += (text.codePointAt(start) ?? 0) > 0xffff ? 2 : 1;
+  const before = sanitize(text.slice(start, cursor));
+  const atCursor = Array.from(text.slice(cursor))[0] ?? " ";
+  const after = sanitize(text.slice(cursor + atCursor.length));
+  const cursorText = sanitize(atCursor);
+  const used = stringWidth(label) + stringWidth(before) + stringWidth(cursorText);
+  return [
+    { text: label, style: "bold" },
+    { text: before, style: "plain" },
+    { text: cursorText, style: "inverse" },
+    { text: fitColumns(after, Math.max(0, cols - used)), style: "plain" },
+  ];
+}
+
+/** The whole screen, `rows` rows of exactly `cols` columns each. */
+export function frame(m: Model, cols: number, rows: number, now: number): Row[] {
+  if (cols < MIN_COLS || rows < MIN_ROWS) {
+    const out = [row(`needs ${MIN_COLS}×${MIN_ROWS}, not ${cols}×${rows}`, cols)];
+    while (out.length < rows) out.push(row("", cols));
+    return out.slice(0, rows);
+  }
+  const transfers = visibleTransfers(m);
+  const prompt = promptText(m);
+  const bottom = (transfers.length > 0 ? transfers.length + 1 : 0) + (prompt ? 1 : 0) + 2;
+  const mainRows = rows - bottom;
+  const left = contactsCols(cols);
+  const right = cols - left - 1;
+  const contacts = contactRows(m, left, mainRows);
+  const convo = conversationRows(m, right, mainRows);
+  const out: Row[] = [];
+  for (let i = 0; i < mainRows; i++) {
+    out.push([
+      ...(contacts[i] ?? row("", left)),
+      { text: "│", style: "dim" },
+      ...(convo[i] ?? row("", right)),
+    ]);
+  }
+  if (transfers.length > 0) {
+    const title = `${"─".repeat(left)}┴── transfers `;
+    out.push(row(title + "─".repeat(Math.max(0, cols - stringWidth(title))), cols, "dim"));
+    for (const t of transfers)
+      out.push(row(transferRow(t, cols), cols, t.state === "failed" ? "error" : "plain"));
+  }
+  if (prompt) out.push(row(prompt, cols, "highlight"));
+  out.push(statusLine(m, cols, now));
+  out.push(inputLine(m, cols));
+  return out;
+}
+
+export function plainText(rows: Row[]): string {
+  return rows
+    .map((r) =>
+      r
+        .map((s) => s.text)
+        .join("")
+        .trimEnd(),
+    )
+    .join("\n");
+}

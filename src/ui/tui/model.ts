@@ -1,0 +1,173 @@
+/**
+ * The terminal UI's view-model: plain data, no terminal. Reducers (reducers.ts) change it
+ * from client events and user actions; the renderer (render.ts) only draws it. Like
+ * weechat's buffers and hotlist, this is what the unit tests look at.
+ *
+ * Buffers: index 0 is the status buffer (registry, system lines, command answers); one
+ * buffer per person or group talked with, opened on the first message either way.
+ * The hotlist is derived: buffers with `unread > 0`, in buffer order.
+ */
+
+import type { TransferState, Via } from "../../peer/events.js";
+import { stringWidth, wrap } from "./text-width.js";
+
+export type LineKind = "own" | "other" | "system" | "error";
+
+export interface Line {
+  at: number;
+  kind: LineKind;
+  from?: string;
+  text: string;
+  /** Message id, for delivery marks (own 1:1 messages). */
+  id?: string;
+}
+
+export type BufferKind = "status" | "user" | "group";
+
+export interface ChatBuffer {
+  kind: BufferKind;
+  /** User or group name; "status" for the status buffer. */
+  name: string;
+  lines: Line[];
+  unread: number;
+  /** Rows scrolled up from the bottom; 0 follows new lines. */
+  scrollRows: number;
+}
+
+export type MessageMark = "sending" | "sent" | "stored" | "delivered";
+
+export interface TransferView {
+  id: string;
+  direction: "send" | "receive";
+  peer: string;
+  name: string;
+  size: number;
+  bytes: number;
+  state: TransferState;
+  /** Smoothed bytes per second from progress events; 0 until two samples. */
+  rateBps: number;
+  sampleAt: number;
+  sampleBytes: number;
+}
+
+export type Prompt =
+  | { kind: "friend"; from: string }
+  | { kind: "group"; group: string; user: string }
+  | { kind: "file"; id: string; peer: string; name: string; size: number };
+
+export interface Model {
+  me: string;
+  registry: { status: "connecting" | "connected" | "lost"; address: string; fingerprint: string };
+  /** Own status as /away and /status set it (kept in the profile's statusText). */
+  away: boolean;
+  statusText: string;
+  buffers: ChatBuffer[];
+  current: number;
+  presence: Record<string, "online" | "offline">;
+  friends: string[];
+  groups: string[];
+  /** How the last message to or from each peer travelled. */
+  paths: Record<string, Via>;
+  marks: Record<string, MessageMark>;
+  transfers: TransferView[];
+  prompts: Prompt[];
+  input: { text: string; cursor: number; history: string[]; historyIndex: number };
+  /** Bumped for every notification that should ring the terminal bell. */
+  bells: number;
+  /** Bounded scrollback per buffer. */
+  maxLines: number;
+  quit: boolean;
+}
+
+export function createModel(me = "", maxLines = 2000): Model {
+  return {
+    me,
+    registry: { status: "connecting", address: "", fingerprint: "" },
+    away: false,
+    statusText: "",
+    buffers: [{ kind: "status", name: "status", lines: [], unread: 0, scrollRows: 0 }],
+    current: 0,
+    presence: {},
+    friends: [],
+    groups: [],
+    paths: {},
+    marks: {},
+    transfers: [],
+    prompts: [],
+    input: { text: "", cursor: 0, history: [], historyIndex: 0 },
+    bells: 0,
+    maxLines,
+    quit: false,
+  };
+}
+
+export function currentBuffer(m: Model): ChatBuffer {
+  return m.buffers[m.current] ?? (m.buffers[0] as ChatBuffer);
+}
+
+/** Buffer numbers (1-based, as Alt+N shows them) that have unread lines. */
+export function hotlist(m: Model): number[] {
+  return m.buffers.flatMap((b, i) => (b.unread > 0 ? [i + 1] : []));
+}
+
+export function totalUnread(m: Model): number {
+  return m.buffers.reduce((n, b) => n + b.unread, 0);
+}
+
+/** "HH:MM" in local time. */
+export function clock(ms: number): string {
+  const d = new Date(ms);
+  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+}
+
+const MARK_GLYPH: Record<MessageMark, string> = { sending: "…", sent: "✓", stored: "✉", delivered: "✓✓" };
+
+/** One line as text before wrapping: "HH:MM nick │ text", with the delivery mark of own messages. */
+export function formatLine(m: Model, line: Line): { prefix: string; text: string } {
+  const who =
+    line.kind === "system" ? "*" : line.kind === "error" ? "!" : line.from === undefined ? "" : line.from;
+  const mark =
+    line.kind === "own" && line.id !== undefined ? ` ${MARK_GLYPH[m.marks[line.id] ?? "sending"]}` : "";
+  const nick = who.length > 10 ? `${who.slice(0, 9)}…` : who;
+  return { prefix: `${clock(line.at)} ${nick.padStart(10)} │ `, text: `${line.text}${mark}` };
+}
+
+/** The rows of buffer `b` wrapped to `cols`, oldest first. */
+export function bufferRows(m: Model, b: ChatBuffer, cols: number): Array<{ kind: LineKind; text: string }> {
+  const rows: Array<{ kind: LineKind; text: string }> = [];
+  for (const line of b.lines) {
+    const { prefix, text } = formatLine(m, line);
+    const indent = " ".repeat(stringWidth(prefix));
+    for (const row of wrap(prefix + text, cols, indent)) rows.push({ kind: line.kind, text: row });
+  }
+  return rows;
+}
+
+/** What the conversation pane shows: `height` rows ending `scrollRows` above the last one. */
+export function visibleRows(
+  m: Model,
+  b: ChatBuffer,
+  cols: number,
+  height: number,
+): Array<{ kind: LineKind; text: string }> {
+  const rows = bufferRows(m, b, cols);
+  const end = Math.max(0, rows.length - b.scrollRows);
+  return rows.slice(Math.max(0, end - height), end);
+}
+
+/** "[#####     ]  42%  1.2 MB/s  ETA 0:07" for a transfer in `cols` columns. */
+export function progressText(t: TransferView): { percent: number; rate: string; eta: string } {
+  const percent = t.size === 0 ? 100 : Math.floor((t.bytes / t.size) * 100);
+  const rate = t.rateBps > 0 ? `${formatBytes(t.rateBps)}/s` : "";
+  const left = t.size - t.bytes;
+  const etaS = t.rateBps > 0 && left > 0 ? Math.ceil(left / t.rateBps) : undefined;
+  const eta = etaS === undefined ? "" : `ETA ${Math.floor(etaS / 60)}:${String(etaS % 60).padStart(2, "0")}`;
+  return { percent, rate, eta };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${Math.round(n)} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(1)} GB`;
+}

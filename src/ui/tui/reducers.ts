@@ -1,0 +1,488 @@
+/**
+ * Reducers of the terminal UI's view-model: `applyEvent` for every PeerEvent the client core
+ * emits, and small actions for what the user does (switch buffers, scroll, edit the input).
+ * They change the model in place and touch no terminal; `now` is passed in, never read.
+ *
+ * EVENT_REDUCERS is keyed by every event name of PeerEvent: a new event type without a case
+ * here fails the typecheck, and test/ui/reducers.test.ts feeds each one.
+ */
+
+import type { PeerEvent, TransferEvent } from "../../peer/events.js";
+import {
+  type BufferKind,
+  type ChatBuffer,
+  currentBuffer,
+  formatBytes,
+  type Line,
+  type LineKind,
+  type Model,
+  type Prompt,
+  type TransferView,
+} from "./model.js";
+import { sanitize } from "./text-width.js";
+
+export type EventName = PeerEvent["event"];
+type EventOf<K extends EventName> = PeerEvent & { event: K };
+type Reducer<K extends EventName> = (m: Model, e: EventOf<K>, now: number) => void;
+
+/** Index of the buffer for `name`, opened (appended) if there is none yet. */
+export function openBuffer(m: Model, kind: BufferKind, rawName: string): number {
+  const name = rawName.toLowerCase();
+  const i = m.buffers.findIndex((b) => b.kind === kind && b.name === name);
+  if (i >= 0) return i;
+  m.buffers.push({ kind, name, lines: [], unread: 0, scrollRows: 0 });
+  return m.buffers.length - 1;
+}
+
+function findBuffer(m: Model, kind: BufferKind, name: string): ChatBuffer | undefined {
+  return m.buffers.find((b) => b.kind === kind && b.name === name.toLowerCase());
+}
+
+/** Appends a line; a buffer not in view counts it as unread unless it is the user's own. */
+export function addLine(m: Model, index: number, line: Line): void {
+  const b = m.buffers[index];
+  if (!b) return;
+  b.lines.push({ ...line, text: sanitize(line.text) });
+  if (b.lines.length > m.maxLines) b.lines.splice(0, b.lines.length - m.maxLines);
+  if (index !== m.current && line.kind !== "own" && b.kind !== "status") b.unread += 1;
+  // A reader scrolled up keeps their place; the new line's rows add below it.
+  if (b.scrollRows > 0) b.scrollRows += 1;
+}
+
+export function systemLine(m: Model, text: string, now: number, index = 0): void {
+  addLine(m, index, { at: now, kind: "system", text });
+}
+
+function errorLine(m: Model, text: string, now: number): void {
+  addLine(m, m.current, { at: now, kind: "error", text });
+}
+
+function toCurrent(m: Model, text: string, now: number): void {
+  systemLine(m, text, now, m.current);
+}
+
+/** A system line in the buffer of `name` if one is open, else in the status buffer. */
+function aboutUser(m: Model, name: string, text: string, now: number): void {
+  const i = m.buffers.findIndex((b) => b.kind === "user" && b.name === name.toLowerCase());
+  systemLine(m, text, now, Math.max(i, 0));
+}
+
+function addUnique(list: string[], name: string): void {
+  if (!list.includes(name)) list.push(name);
+  list.sort();
+}
+
+function removeFrom(list: string[], name: string): void {
+  const i = list.indexOf(name);
+  if (i >= 0) list.splice(i, 1);
+}
+
+/** False if the same question is already waiting (the registry repeats it after a re-login). */
+function addPrompt(m: Model, p: Prompt): boolean {
+  if (m.prompts.some((q) => promptKey(q) === promptKey(p))) return false;
+  m.prompts.push(p);
+  m.bells += 1;
+  return true;
+}
+
+export function promptKey(p: Prompt): string {
+  if (p.kind === "friend") return `friend:${p.from}`;
+  if (p.kind === "group") return `group:${p.group}:${p.user}`;
+  return `file:${p.id}`;
+}
+
+export function dropPrompt(m: Model, key: string): void {
+  m.prompts = m.prompts.filter((p) => promptKey(p) !== key);
+}
+
+function incoming(m: Model, index: number, kind: LineKind, line: Line): void {
+  const wasUnread = m.buffers[index]?.unread ?? 0;
+  addLine(m, index, { ...line, kind });
+  if (kind === "other" && (m.buffers[index]?.unread ?? 0) > wasUnread) m.bells += 1;
+}
+
+/** Smoothing of the transfer rate: new sample weight, and the shortest interval worth sampling. */
+const RATE_WEIGHT = 0.3;
+const RATE_SAMPLE_MS = 250;
+const KEEP_FINISHED_TRANSFERS = 20;
+
+function reduceTransfer(m: Model, e: TransferEvent, now: number): void {
+  let t: TransferView | undefined = m.transfers.find((x) => x.id === e.id);
+  if (!t) {
+    t = {
+      id: e.id,
+      direction: e.direction,
+      peer: e.peer,
+      name: sanitize(e.name),
+      size: e.size,
+      bytes: e.bytes,
+      state: e.state,
+      rateBps: 0,
+      sampleAt: now,
+      sampleBytes: e.bytes,
+    };
+    m.transfers.push(t);
+  }
+  const dt = now - t.sampleAt;
+  if (e.state === "progress" && dt >= RATE_SAMPLE_MS) {
+    const sample = ((e.bytes - t.sampleBytes) / dt) * 1000;
+    t.rateBps = t.rateBps === 0 ? sample : t.rateBps * (1 - RATE_WEIGHT) + sample * RATE_WEIGHT;
+    t.sampleAt = now;
+    t.sampleBytes = e.bytes;
+  }
+  t.bytes = e.bytes;
+  t.state = e.state;
+  const what = `file ${JSON.stringify(t.name)} ${e.direction === "send" ? "to" : "from"} ${e.peer}`;
+  if (e.state === "offered" && e.direction === "receive") {
+    addPrompt(m, { kind: "file", id: e.id, peer: e.peer, name: t.name, size: e.size });
+    const offer = `${e.peer} offers ${JSON.stringify(t.name)} (${formatBytes(e.size)})`;
+    aboutUser(m, e.peer, `${offer}: /accept or /decline (Alt+Y, Alt+N)`, now);
+  } else if (e.state !== "offered") {
+    dropPrompt(m, `file:${e.id}`);
+  }
+  if (e.state === "done" || e.state === "failed" || e.state === "cancelled") {
+    const why = e.code ? ` (${e.code}${e.by ? `, by ${e.by === "local" ? "you" : e.peer}` : ""})` : "";
+    aboutUser(
+      m,
+      e.peer,
+      `${what}: ${e.state}${why}${e.path && e.state === "done" ? ` → ${e.path}` : ""}`,
+      now,
+    );
+    if (e.state === "done") m.bells += 1;
+    const finished = m.transfers.filter(
+      (x) => x.state === "done" || x.state === "failed" || x.state === "cancelled",
+    );
+    const drop = new Set(finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED_TRANSFERS)));
+    m.transfers = m.transfers.filter((x) => !drop.has(x));
+  }
+}
+
+function okText(e: EventOf<"ok">): string {
+  const detail = Object.entries(e)
+    .filter(([k]) => k !== "event" && k !== "cmd")
+    .map(([k, v]) => `${k} ${String(v)}`)
+    .join(", ");
+  return `${e.cmd}: done${detail ? ` (${detail})` : ""}`;
+}
+
+export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
+  ready: (m, e, now) => {
+    m.me = e.user;
+    systemLine(m, `logged in as ${e.user}. /help lists the commands`, now);
+  },
+  registry: (m, e, now) => {
+    const changed = m.registry.status !== e.status || m.registry.address !== e.address;
+    m.registry = { status: e.status, address: e.address, fingerprint: e.fingerprint };
+    if (!changed) return;
+    systemLine(
+      m,
+      e.status === "connected"
+        ? `connected to the registry at ${e.address} (key ${e.fingerprint})`
+        : `lost the registry at ${e.address}; reconnecting…`,
+      now,
+    );
+  },
+  message: (m, e) => {
+    const own = e.from === m.me;
+    const peer = own ? e.to : e.from;
+    if (e.via !== "offline") m.paths[peer] = e.via;
+    const i = openBuffer(m, "user", peer);
+    const away = e.via === "offline" ? " (while you were away)" : "";
+    incoming(m, i, own ? "own" : "other", { at: e.sentAt, kind: "other", from: e.from, text: e.text + away });
+  },
+  sent: (m, e) => {
+    m.marks[e.id] = e.via === "offline" ? "stored" : m.marks[e.id] === "delivered" ? "delivered" : "sent";
+    if (e.via !== "offline") m.paths[e.to] = e.via;
+  },
+  delivered: (m, e) => {
+    m.marks[e.id] = "delivered";
+  },
+  presence: (m, e, now) => {
+    const before = m.presence[e.user];
+    m.presence[e.user] = e.status;
+    if (e.user === m.me || before === e.status) return;
+    const b = findBuffer(m, "user", e.user);
+    if (b) aboutUser(m, e.user, `${e.user} ${e.status === "online" ? "came online" : "went offline"}`, now);
+  },
+  users: (m, e, now) => {
+    for (const u of e.users) m.presence[u.name] = u.status;
+    const list = e.users.map((u) => `${u.status === "online" ? "●" : "○"} ${u.name}`).join("  ");
+    toCurrent(m, `users: ${list || "(none)"}`, now);
+  },
+  history: (m, e) => {
+    const i = openBuffer(m, "user", e.with);
+    const b = m.buffers[i] as ChatBuffer;
+    const have = new Set(b.lines.map((l) => l.id).filter((id) => id !== undefined));
+    const older: Line[] = [];
+    for (const h of e.messages) {
+      if (have.has(h.id)) continue;
+      const own = h.from === m.me;
+      older.push({
+        at: h.sentAt,
+        kind: own ? "own" : "other",
+        from: h.from,
+        text: sanitize(h.text),
+        id: h.id,
+      });
+      if (own) m.marks[h.id] = h.deliveredAt === null ? "stored" : "delivered";
+    }
+    b.lines = [...older, ...b.lines].sort((a, c) => a.at - c.at).slice(-m.maxLines);
+  },
+  error: (m, e, now) => {
+    errorLine(m, `${e.message} (${e.code})`, now);
+  },
+  bye: (m, _e, now) => {
+    systemLine(m, "logged out", now);
+  },
+  "friend.request": (m, e, now) => {
+    if (!addPrompt(m, { kind: "friend", from: e.from })) return;
+    aboutUser(m, e.from, `${e.from} asks to be your friend: /accept ${e.from} or /decline ${e.from}`, now);
+  },
+  "friend.accepted": (m, e, now) => {
+    addUnique(m.friends, e.by);
+    aboutUser(m, e.by, `${e.by} is now your friend`, now);
+  },
+  "friend.declined": (m, e, now) => {
+    aboutUser(m, e.by, `${e.by} declined your friend request`, now);
+  },
+  "friend.removed": (m, e, now) => {
+    removeFrom(m.friends, e.by);
+    aboutUser(m, e.by, `${e.by} removed you from their friends`, now);
+  },
+  "group.joinRequest": (m, e, now) => {
+    if (!addPrompt(m, { kind: "group", group: e.group, user: e.user })) return;
+    const i = openBuffer(m, "group", e.group);
+    systemLine(m, `${e.user} asks to join #${e.group}: /accept ${e.user} or /decline ${e.user}`, now, i);
+  },
+  "group.joined": (m, e, now) => {
+    if (e.user === m.me) addUnique(m.groups, e.group);
+    const i = openBuffer(m, "group", e.group);
+    systemLine(m, e.user === m.me ? `you joined #${e.group}` : `${e.user} joined #${e.group}`, now, i);
+  },
+  "group.declined": (m, e, now) => {
+    systemLine(m, `your request to join #${e.group} was declined`, now);
+  },
+  "group.removed": (m, e, now) => {
+    removeFrom(m.groups, e.group);
+    const b = findBuffer(m, "group", e.group);
+    const i = b ? m.buffers.indexOf(b) : 0;
+    systemLine(m, `${e.by} removed you from #${e.group}`, now, i);
+  },
+  "group.admin": (m, e, now) => {
+    const i = openBuffer(m, "group", e.group);
+    systemLine(m, `${e.user === m.me ? "you are" : `${e.user} is`} now the admin of #${e.group}`, now, i);
+  },
+  groupMessage: (m, e) => {
+    addUnique(m.groups, e.group);
+    const i = openBuffer(m, "group", e.group);
+    const b = m.buffers[i] as ChatBuffer;
+    if (b.lines.some((l) => l.id === e.id)) return;
+    const own = e.from === m.me;
+    incoming(m, i, own ? "own" : "other", {
+      at: e.sentAt,
+      kind: "other",
+      from: e.from,
+      text: e.text,
+      id: e.id,
+    });
+  },
+  ok: (m, e, now) => {
+    const group = typeof e.group === "string" ? e.group : undefined;
+    const user = typeof e.user === "string" ? e.user : undefined;
+    const from = typeof e.from === "string" ? e.from : undefined;
+    if ((e.cmd === "friend.accept" || e.cmd === "friend.decline") && from) dropPrompt(m, `friend:${from}`);
+    if (e.cmd === "friend.accept" && from) addUnique(m.friends, from);
+    if ((e.cmd === "group.approve" || e.cmd === "group.decline") && group && user) {
+      dropPrompt(m, `group:${group}:${user}`);
+    }
+    if (e.cmd === "group.create" && group) {
+      addUnique(m.groups, group);
+      openBuffer(m, "group", group);
+    }
+    if (e.cmd === "group.leave" && group) removeFrom(m.groups, group);
+    toCurrent(m, okText(e), now);
+  },
+  friends: (m, e, now) => {
+    m.friends = e.friends.map((f) => f.name).sort();
+    for (const f of e.friends) m.presence[f.name] = f.status;
+    for (const r of e.incoming) addPrompt(m, { kind: "friend", from: r.from });
+    const parts = [
+      ...e.friends.map((f) => `${f.status === "online" ? "●" : "○"} ${f.name}`),
+      ...e.incoming.map((r) => `? ${r.from} asks`),
+      ...e.outgoing.map((r) => `… waiting for ${r.to}`),
+    ];
+    toCurrent(m, `friends: ${parts.join("  ") || "(none yet: /add NAME)"}`, now);
+  },
+  search: (m, e, now) => {
+    const users = e.users.map((u) => (u.displayName ? `${u.name} (${u.displayName})` : u.name));
+    const groups = e.groups.map((g) => `#${g.name}`);
+    toCurrent(m, `search "${e.query}": ${[...users, ...groups].join("  ") || "nothing found"}`, now);
+  },
+  groups: (m, e, now) => {
+    m.groups = e.groups.map((g) => g.name).sort();
+    const list = e.groups.map((g) => `#${g.name} (${g.members.length}, admin ${g.admin})`).join("  ");
+    toCurrent(m, `groups: ${list || "(none)"}`, now);
+  },
+  "group.sent": (m, e) => {
+    m.marks[e.id] = "delivered";
+  },
+  "group.history": (m, e) => {
+    const i = openBuffer(m, "group", e.group);
+    const b = m.buffers[i] as ChatBuffer;
+    const have = new Set(b.lines.map((l) => l.id).filter((id) => id !== undefined));
+    const older: Line[] = e.messages
+      .filter((g) => !have.has(g.id))
+      .map((g) => ({
+        at: g.sentAt,
+        kind: g.from === m.me ? "own" : "other",
+        from: g.from,
+        text: sanitize(g.text),
+        id: g.id,
+      }));
+    b.lines = [...older, ...b.lines].sort((a, c) => a.at - c.at).slice(-m.maxLines);
+  },
+  profile: (m, e, now) => {
+    if (e.user === m.me) {
+      m.statusText = e.statusText ?? "";
+      m.away = /^away\b/i.test(m.statusText);
+    }
+    const fields = (["displayName", "statusText", "email", "phone", "department", "note"] as const)
+      .filter((k) => e[k] !== null && e[k] !== "")
+      .map((k) => `${k}: ${e[k]}`);
+    toCurrent(m, `profile of ${e.user}: ${fields.join(", ") || "(empty)"}`, now);
+  },
+  suggest: (m, e, now) => {
+    const list = e.suggestions.map((s) => `${s.name} (${s.mutualFriends} mutual, ${s.sharedGroups} groups)`);
+    toCurrent(m, `people you may know: ${list.join("  ") || "(none)"}`, now);
+  },
+  transfer: reduceTransfer,
+};
+
+export function applyEvent(m: Model, e: PeerEvent, now: number): void {
+  const reducer = EVENT_REDUCERS[e.event] as (m: Model, e: PeerEvent, now: number) => void;
+  reducer(m, e, now);
+}
+
+// ---- User actions ----
+
+export function switchTo(m: Model, index: number): void {
+  const b = m.buffers[index];
+  if (!b) return;
+  m.current = index;
+  b.unread = 0;
+}
+
+/** Ctrl+N / Ctrl+P: the next or previous buffer, wrapping around. */
+export function cycleBuffer(m: Model, delta: 1 | -1): void {
+  const n = m.buffers.length;
+  switchTo(m, (m.current + delta + n) % n);
+}
+
+/** Alt+A: the next buffer after the current one with unread lines; false if there is none. */
+export function nextUnread(m: Model): boolean {
+  const n = m.buffers.length;
+  for (let step = 1; step < n; step++) {
+    const i = (m.current + step) % n;
+    if ((m.buffers[i]?.unread ?? 0) > 0) {
+      switchTo(m, i);
+      return true;
+    }
+  }
+  return false;
+}
+
+/** PageUp (positive rows) / PageDown (negative); never above the first row nor below the last. */
+export function scroll(m: Model, rows: number, totalRows: number, height: number): void {
+  const b = currentBuffer(m);
+  b.scrollRows = Math.max(0, Math.min(Math.max(0, totalRows - height), b.scrollRows + rows));
+}
+
+/** The user's own 1:1 message, shown at once; its id arrives when the client has sent it. */
+export function ownMessage(m: Model, peer: string, text: string, now: number): Line {
+  const i = openBuffer(m, "user", peer);
+  addLine(m, i, { at: now, kind: "own", from: m.me, text });
+  const b = m.buffers[i] as ChatBuffer;
+  return b.lines[b.lines.length - 1] as Line;
+}
+
+export function messageQueued(m: Model, line: Line, id: string): void {
+  line.id = id;
+  m.marks[id] ??= "sending";
+}
+
+export function inputInsert(m: Model, s: string): void {
+  const { text, cursor } = m.input;
+  m.input.text = text.slice(0, cursor) + s + text.slice(cursor);
+  m.input.cursor = cursor + s.length;
+}
+
+/** Backspace (-1) or Delete (+1), one code point. */
+export function inputDelete(m: Model, dir: -1 | 1): void {
+  const { text, cursor } = m.input;
+  if (dir < 0 && cursor > 0) {
+    const cut = (text.codePointAt(cursor - 2) ?? 0) > 0xffff ? 2 : 1;
+    m.input.text = text.slice(0, cursor - cut) + text.slice(cursor);
+    m.input.cursor = cursor - cut;
+  } else if (dir > 0 && cursor < text.length) {
+    const cut = (text.codePointAt(cursor) ?? 0) > 0xffff ? 2 : 1;
+    m.input.text = text.slice(0, cursor) + text.slice(cursor + cut);
+  }
+}
+
+export function inputMove(m: Model, to: "left" | "right" | "home" | "end"): void {
+  const { text, cursor } = m.input;
+  if (to === "home") m.input.cursor = 0;
+  else if (to === "end") m.input.cursor = text.length;
+  else if (to === "left" && cursor > 0)
+    m.input.cursor = cursor - ((text.codePointAt(cursor - 2) ?? 0) > 0xffff ? 2 : 1);
+  else if (to === "right" && cursor < text.length)
+    m.input.cursor = cursor + ((text.codePointAt(cursor) ?? 0) > 0xffff ? 2 : 1);
+}
+
+/** Up (-1) and Down (+1) through what was entered before. */
+export function inputRecall(m: Model, dir: -1 | 1): void {
+  const h = m.input.history;
+  const i = Math.max(0, Math.min(h.length, m.input.historyIndex + dir));
+  m.input.historyIndex = i;
+  m.input.text = h[i] ?? "";
+  m.input.cursor = m.input.text.length;
+}
+
+/** Enter: the input line's text, which is cleared and remembered. */
+export function inputSubmit(m: Model): string {
+  const text = m.input.text;
+  if (text.trim() !== "" && m.input.history[m.input.history.length - 1] !== text) m.input.history.push(text);
+  m.input.history.splice(0, Math.max(0, m.input.history.length - 200));
+  m.input.historyIndex = m.input.history.length;
+  m.input.text = "";
+  m.input.cursor = 0;
+  return text;
+}
+
+/**
+ * Tab: completes the word before the cursor from the command names (first word starting
+ * with "/") or the names the model knows. One match completes with a space; several complete
+ * their common prefix and are returned so the caller can show them.
+ */
+export function inputComplete(m: Model, commands: readonly string[]): string[] {
+  const before = m.input.text.slice(0, m.input.cursor);
+  const start = before.search(/\S*$/);
+  const word = before.slice(start);
+  if (word === "") return [];
+  const names = new Set<string>([
+    ...m.friends,
+    ...Object.keys(m.presence),
+    ...m.groups,
+    ...m.buffers.filter((b) => b.kind !== "status").map((b) => b.name),
+  ]);
+  const pool = start === 0 && word.startsWith("/") ? [...commands] : [...names];
+  const matches = pool.filter((c) => c.toLowerCase().startsWith(word.toLowerCase())).sort();
+  if (matches.length === 0) return [];
+  let common = matches[0] as string;
+  for (const c of matches)
+    while (!c.toLowerCase().startsWith(common.toLowerCase())) common = common.slice(0, -1);
+  const replacement = matches.length === 1 ? `${common} ` : common.length > word.length ? common : word;
+  m.input.text = before.slice(0, start) + replacement + m.input.text.slice(m.input.cursor);
+  m.input.cursor = start + replacement.length;
+  return matches.length === 1 ? [] : matches;
+}

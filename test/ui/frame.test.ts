@@ -1,0 +1,195 @@
+import { describe, expect, it } from "vitest";
+import { COMMAND_NAMES, parseCommand } from "../../src/ui/tui/commands.js";
+import { frame, plainText, transferRow } from "../../src/ui/tui/frame.js";
+import { handleKey, type KeyContext } from "../../src/ui/tui/keys.js";
+import { createModel, type Model } from "../../src/ui/tui/model.js";
+import { applyEvent, switchTo } from "../../src/ui/tui/reducers.js";
+import { stringWidth } from "../../src/ui/tui/text-width.js";
+
+const T0 = new Date(2026, 10, 22, 9, 30).getTime();
+
+/** A session with a bit of everything: buffers, unread, a CJK line, a transfer, a prompt. */
+function busyModel(): Model {
+  const m = createModel("alice");
+  const events = [
+    { event: "registry", status: "connected", address: "10.1.2.3:7777", fingerprint: "ce96-68c9" },
+    { event: "ready", user: "alice" },
+    {
+      event: "friends",
+      friends: [
+        { name: "bob", since: T0, status: "online" },
+        { name: "erin", since: T0, status: "offline" },
+      ],
+      incoming: [],
+      outgoing: [],
+    },
+    {
+      event: "message",
+      id: "m000000001",
+      from: "bob",
+      to: "alice",
+      text: "lunch? 你好 🎉 the place with the long queue and the good noodles",
+      via: "direct",
+      sentAt: T0,
+    },
+    {
+      event: "groupMessage",
+      id: "m000000002",
+      group: "ops",
+      from: "carol",
+      text: "deploy at 10",
+      seq: 1,
+      sentAt: T0,
+    },
+    { event: "friend.request", from: "dave", at: T0 },
+    {
+      event: "transfer",
+      id: "t1",
+      direction: "receive",
+      state: "progress",
+      peer: "bob",
+      name: "slides 日本.pdf",
+      size: 10_000_000,
+      bytes: 4_200_000,
+      sha256: "0".repeat(64),
+    },
+  ] as const;
+  for (const e of events) applyEvent(m, e as Parameters<typeof applyEvent>[1], T0);
+  return m;
+}
+
+describe("the main screen as text", () => {
+  for (const [cols, rows] of [
+    [80, 24],
+    [120, 40],
+    [41, 12],
+  ] as const) {
+    it(`is exactly ${cols}×${rows}, every row ${cols} columns, wide characters included`, () => {
+      const m = busyModel();
+      for (const current of [0, 1, 2]) {
+        m.current = current;
+        const out = frame(m, cols, rows, T0);
+        expect(out).toHaveLength(rows);
+        for (const r of out) expect(stringWidth(r.map((s) => s.text).join(""))).toBe(cols);
+      }
+    });
+  }
+
+  it("shows contacts with presence and unread counts, the conversation, transfer, prompt, status and input", () => {
+    const m = busyModel();
+    switchTo(m, 1);
+    const text = plainText(frame(m, 80, 24, T0));
+    expect(text).toContain(" 2 ●bob");
+    expect(text).toMatch(/ 3 #ops +1│/);
+    expect(text).toContain("○erin");
+    expect(text).toContain("bob │ lunch? 你好 🎉");
+    expect(text).toMatch(/← bob slides 日本\.pdf 9\.5 MB \[#+ +\] {2}42%/);
+    expect(text).toContain("? dave asks to be your friend  Alt+Y accept · Alt+N decline");
+    expect(text).toContain("alice (online) · 10.1.2.3:7777 · bob via direct [act: 3]");
+    expect(text.split("\n").at(-1)).toBe("[bob]");
+  });
+
+  it("says so when the terminal is too small instead of drawing a broken layout", () => {
+    const out = frame(busyModel(), 30, 8, T0);
+    expect(plainText(out)).toContain("needs 40×10, not 30×8");
+    expect(out).toHaveLength(8);
+  });
+
+  it("draws a transfer's percentage, rate and ETA", () => {
+    const row = transferRow(
+      {
+        id: "t",
+        direction: "send",
+        peer: "bob",
+        name: "a.bin",
+        size: 1_048_576,
+        bytes: 524_288,
+        state: "progress",
+        rateBps: 131_072,
+        sampleAt: 0,
+        sampleBytes: 0,
+      },
+      60,
+    );
+    expect(stringWidth(row)).toBe(60);
+    expect(row).toMatch(/^→ bob a\.bin 1\.0 MB \[#+ +\] {2}50% 128\.0 KB\/s ETA 0:04$/);
+  });
+});
+
+describe("keys", () => {
+  function keys(m: Model, submitted: string[] = []): KeyContext {
+    return {
+      model: m,
+      commands: COMMAND_NAMES,
+      pane: () => ({ cols: 60, rows: 20 }),
+      submit: (line) => submitted.push(line),
+      quit: () => submitted.push("<quit>"),
+      now: () => T0,
+    };
+  }
+
+  it("types, completes and submits; Alt+Y and Alt+N answer the prompt; Ctrl+C quits", () => {
+    const m = busyModel();
+    const sent: string[] = [];
+    const ctx = keys(m, sent);
+    for (const ch of "/he") handleKey(ctx, ch, { name: ch, full: ch });
+    handleKey(ctx, "\t", { name: "tab", full: "tab" });
+    expect(m.input.text).toBe("/help ");
+    handleKey(ctx, "\r", { name: "enter", full: "enter" });
+    handleKey(ctx, undefined, { name: "y", full: "M-y", meta: true });
+    handleKey(ctx, undefined, { name: "n", full: "M-n", meta: true });
+    handleKey(ctx, undefined, { name: "c", full: "C-c", ctrl: true });
+    expect(sent).toEqual(["/help ", "/accept", "/decline", "<quit>"]);
+  });
+
+  it("switches buffers with Alt+digit, Ctrl+N/P and Alt+A; scrolls by pages", () => {
+    const m = busyModel();
+    const ctx = keys(m);
+    handleKey(ctx, undefined, { full: "M-3", meta: true });
+    expect(m.current).toBe(2);
+    handleKey(ctx, undefined, { full: "C-n", ctrl: true });
+    expect(m.current).toBe(0);
+    handleKey(ctx, undefined, { full: "C-p", ctrl: true });
+    expect(m.current).toBe(2);
+    handleKey(ctx, undefined, { full: "M-a", meta: true });
+    expect(m.current).toBe(1);
+    for (let i = 0; i < 40; i++) applyEvent(m, { event: "bye" }, T0);
+    m.current = 0;
+    handleKey(ctx, undefined, { full: "pageup" });
+    expect(m.buffers[0]?.scrollRows).toBe(18);
+    handleKey(ctx, undefined, { full: "pagedown" });
+    expect(m.buffers[0]?.scrollRows).toBe(0);
+  });
+
+  it("ignores control characters it has no meaning for", () => {
+    const m = createModel("alice");
+    expect(handleKey(keys(m), "\u001b", { full: "escape", name: "escape" })).toBe(false);
+    expect(m.input.text).toBe("");
+  });
+});
+
+describe("/command parsing", () => {
+  it("gives the last argument the rest of the line", () => {
+    expect(parseCommand("/msg bob hello there  you", 2)).toEqual(["bob", "hello there you"]);
+    expect(parseCommand("/away", 0)).toEqual([]);
+    expect(parseCommand("/away at lunch", 0)).toEqual(["at", "lunch"]);
+  });
+
+  it("knows every command the issue asks for", () => {
+    for (const c of [
+      "/help",
+      "/away",
+      "/status",
+      "/add",
+      "/join",
+      "/send",
+      "/accept",
+      "/decline",
+      "/profile",
+      "/search",
+      "/quit",
+    ]) {
+      expect(COMMAND_NAMES).toContain(c);
+    }
+  });
+});

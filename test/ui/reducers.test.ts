@@ -1,0 +1,467 @@
+import { describe, expect, it } from "vitest";
+import type { PeerEvent } from "../../src/peer/events.js";
+import { createModel, currentBuffer, hotlist, type Model, totalUnread } from "../../src/ui/tui/model.js";
+import {
+  applyEvent,
+  cycleBuffer,
+  EVENT_REDUCERS,
+  type EventName,
+  inputComplete,
+  inputDelete,
+  inputInsert,
+  inputMove,
+  inputRecall,
+  inputSubmit,
+  messageQueued,
+  nextUnread,
+  openBuffer,
+  ownMessage,
+  scroll,
+  switchTo,
+} from "../../src/ui/tui/reducers.js";
+
+const T0 = 1_800_000_000_000;
+const ID = "0123456789abcdef";
+
+function model(): Model {
+  return createModel("alice");
+}
+
+function texts(m: Model, name = "status"): string[] {
+  return (m.buffers.find((b) => b.name === name)?.lines ?? []).map((l) => l.text);
+}
+
+type Case<K extends EventName> = {
+  event: PeerEvent & { event: K };
+  setup?: (m: Model) => void;
+  check: (m: Model) => void;
+};
+
+/**
+ * One case per event type. The mapped type makes a missing event name a type error, and the
+ * test below checks the keys against the reducer table at run time too.
+ */
+const CASES: { [K in EventName]: Case<K> } = {
+  ready: {
+    event: { event: "ready", user: "alice" },
+    check: (m) => expect(texts(m)[0]).toContain("logged in as alice"),
+  },
+  registry: {
+    event: { event: "registry", status: "lost", address: "10.0.0.1:7777", fingerprint: "ab-cd" },
+    check: (m) => {
+      expect(m.registry).toEqual({ status: "lost", address: "10.0.0.1:7777", fingerprint: "ab-cd" });
+      expect(texts(m)[0]).toContain("lost the registry");
+    },
+  },
+  message: {
+    event: { event: "message", id: ID, from: "bob", to: "alice", text: "hi", via: "relay", sentAt: T0 },
+    check: (m) => {
+      expect(texts(m, "bob")).toEqual(["hi"]);
+      expect(m.buffers[1]?.unread).toBe(1);
+      expect(m.paths.bob).toBe("relay");
+      expect(m.bells).toBe(1);
+    },
+  },
+  sent: {
+    event: { event: "sent", id: ID, to: "bob", via: "offline" },
+    check: (m) => {
+      expect(m.marks[ID]).toBe("stored");
+      expect(m.paths.bob).toBeUndefined();
+    },
+  },
+  delivered: {
+    event: { event: "delivered", id: ID },
+    setup: (m) => applyEvent(m, { event: "sent", id: ID, to: "bob", via: "direct" }, T0),
+    check: (m) => expect(m.marks[ID]).toBe("delivered"),
+  },
+  presence: {
+    event: { event: "presence", user: "bob", status: "offline" },
+    setup: (m) => {
+      openBuffer(m, "user", "bob");
+      m.presence.bob = "online";
+    },
+    check: (m) => {
+      expect(m.presence.bob).toBe("offline");
+      expect(texts(m, "bob")).toEqual(["bob went offline"]);
+    },
+  },
+  users: {
+    event: { event: "users", users: [{ name: "bob", status: "online", lastSeen: null }] },
+    check: (m) => {
+      expect(m.presence.bob).toBe("online");
+      expect(texts(m)[0]).toBe("users: ● bob");
+    },
+  },
+  history: {
+    event: {
+      event: "history",
+      with: "bob",
+      messages: [
+        { id: "a".repeat(16), from: "alice", to: "bob", text: "first", sentAt: T0, deliveredAt: T0 + 1 },
+        { id: "b".repeat(16), from: "bob", to: "alice", text: "second", sentAt: T0 + 2, deliveredAt: null },
+      ],
+    },
+    setup: (m) =>
+      applyEvent(
+        m,
+        {
+          event: "message",
+          id: "c".repeat(16),
+          from: "bob",
+          to: "alice",
+          text: "live",
+          via: "direct",
+          sentAt: T0 + 3,
+        },
+        T0,
+      ),
+    check: (m) => {
+      expect(texts(m, "bob")).toEqual(["first", "second", "live"]);
+      expect(m.marks["a".repeat(16)]).toBe("delivered");
+    },
+  },
+  error: {
+    event: { event: "error", code: "MSG_EMPTY", message: "message is empty", cmd: "send" },
+    check: (m) => {
+      expect(m.buffers[0]?.lines[0]).toMatchObject({ kind: "error", text: "message is empty (MSG_EMPTY)" });
+    },
+  },
+  bye: {
+    event: { event: "bye" },
+    check: (m) => expect(texts(m)).toEqual(["logged out"]),
+  },
+  "friend.request": {
+    event: { event: "friend.request", from: "bob", at: T0 },
+    check: (m) => {
+      expect(m.prompts).toEqual([{ kind: "friend", from: "bob" }]);
+      expect(m.bells).toBe(1);
+    },
+  },
+  "friend.accepted": {
+    event: { event: "friend.accepted", by: "bob" },
+    check: (m) => expect(m.friends).toEqual(["bob"]),
+  },
+  "friend.declined": {
+    event: { event: "friend.declined", by: "bob" },
+    check: (m) => expect(texts(m)).toEqual(["bob declined your friend request"]),
+  },
+  "friend.removed": {
+    event: { event: "friend.removed", by: "bob" },
+    setup: (m) => m.friends.push("bob", "carol"),
+    check: (m) => expect(m.friends).toEqual(["carol"]),
+  },
+  "group.joinRequest": {
+    event: { event: "group.joinRequest", group: "ops", user: "bob", at: T0 },
+    check: (m) => {
+      expect(m.prompts).toEqual([{ kind: "group", group: "ops", user: "bob" }]);
+      expect(texts(m, "ops")[0]).toContain("bob asks to join #ops");
+    },
+  },
+  "group.joined": {
+    event: { event: "group.joined", group: "ops", user: "alice" },
+    check: (m) => {
+      expect(m.groups).toEqual(["ops"]);
+      expect(texts(m, "ops")).toEqual(["you joined #ops"]);
+    },
+  },
+  "group.declined": {
+    event: { event: "group.declined", group: "ops" },
+    check: (m) => expect(texts(m)).toEqual(["your request to join #ops was declined"]),
+  },
+  "group.removed": {
+    event: { event: "group.removed", group: "ops", by: "bob" },
+    setup: (m) => m.groups.push("ops"),
+    check: (m) => {
+      expect(m.groups).toEqual([]);
+      expect(texts(m)).toEqual(["bob removed you from #ops"]);
+    },
+  },
+  "group.admin": {
+    event: { event: "group.admin", group: "ops", user: "alice" },
+    check: (m) => expect(texts(m, "ops")).toEqual(["you are now the admin of #ops"]),
+  },
+  groupMessage: {
+    event: { event: "groupMessage", id: ID, group: "ops", from: "bob", text: "standup", seq: 1, sentAt: T0 },
+    check: (m) => {
+      applyEvent(m, CASES.groupMessage.event, T0);
+      expect(texts(m, "ops")).toEqual(["standup"]);
+      expect(m.buffers[1]).toMatchObject({ kind: "group", unread: 1 });
+    },
+  },
+  ok: {
+    event: { event: "ok", cmd: "friend.accept", from: "bob" },
+    setup: (m) => applyEvent(m, { event: "friend.request", from: "bob", at: T0 }, T0),
+    check: (m) => {
+      expect(m.prompts).toEqual([]);
+      expect(m.friends).toEqual(["bob"]);
+      expect(texts(m).at(-1)).toBe("friend.accept: done (from bob)");
+    },
+  },
+  friends: {
+    event: {
+      event: "friends",
+      friends: [{ name: "bob", since: T0, status: "online" }],
+      incoming: [{ from: "carol", at: T0 }],
+      outgoing: [{ to: "dave", at: T0 }],
+    },
+    check: (m) => {
+      expect(m.friends).toEqual(["bob"]);
+      expect(m.presence.bob).toBe("online");
+      expect(m.prompts).toEqual([{ kind: "friend", from: "carol" }]);
+    },
+  },
+  search: {
+    event: {
+      event: "search",
+      query: "bo",
+      users: [{ name: "bob", displayName: "Bob B" }],
+      groups: [{ name: "boats", admin: "bob" }],
+    },
+    check: (m) => expect(texts(m)).toEqual(['search "bo": bob (Bob B)  #boats']),
+  },
+  groups: {
+    event: {
+      event: "groups",
+      groups: [{ name: "ops", admin: "bob", lastSeq: 3, members: ["alice", "bob"] }],
+    },
+    check: (m) => {
+      expect(m.groups).toEqual(["ops"]);
+      expect(texts(m)).toEqual(["groups: #ops (2, admin bob)"]);
+    },
+  },
+  "group.sent": {
+    event: { event: "group.sent", group: "ops", id: ID, seq: 4 },
+    check: (m) => expect(m.marks[ID]).toBe("delivered"),
+  },
+  "group.history": {
+    event: {
+      event: "group.history",
+      group: "ops",
+      messages: [{ id: ID, group: "ops", from: "alice", text: "old", sentAt: T0, seq: 1 }],
+    },
+    check: (m) => expect(m.buffers[1]?.lines[0]).toMatchObject({ kind: "own", text: "old" }),
+  },
+  profile: {
+    event: {
+      event: "profile",
+      user: "alice",
+      displayName: "Alice",
+      statusText: "away: lunch",
+      email: null,
+      phone: null,
+      department: null,
+      note: null,
+    },
+    check: (m) => {
+      expect(m.away).toBe(true);
+      expect(texts(m)).toEqual(["profile of alice: displayName: Alice, statusText: away: lunch"]);
+    },
+  },
+  suggest: {
+    event: { event: "suggest", suggestions: [{ name: "carol", mutualFriends: 2, sharedGroups: 1 }] },
+    check: (m) => expect(texts(m)[0]).toContain("carol (2 mutual, 1 groups)"),
+  },
+  transfer: {
+    event: {
+      event: "transfer",
+      id: "t1",
+      direction: "receive",
+      state: "offered",
+      peer: "bob",
+      name: "report.pdf",
+      size: 1000,
+      bytes: 0,
+      sha256: "0".repeat(64),
+    },
+    check: (m) => {
+      expect(m.prompts).toEqual([{ kind: "file", id: "t1", peer: "bob", name: "report.pdf", size: 1000 }]);
+      expect(m.transfers).toMatchObject([{ id: "t1", state: "offered", bytes: 0 }]);
+    },
+  },
+};
+
+describe("view-model reducers", () => {
+  it("have a case for every event type, and the test table covers each one", () => {
+    expect(Object.keys(CASES).sort()).toEqual(Object.keys(EVENT_REDUCERS).sort());
+  });
+
+  for (const [name, c] of Object.entries(CASES) as Array<[EventName, Case<EventName>]>) {
+    it(`reduce ${name}`, () => {
+      const m = model();
+      c.setup?.(m);
+      applyEvent(m, c.event, T0);
+      c.check(m);
+    });
+  }
+
+  it("a request repeated after a re-login is one prompt and one line", () => {
+    const m = model();
+    applyEvent(m, { event: "friend.request", from: "bob", at: T0 }, T0);
+    applyEvent(m, { event: "friend.request", from: "bob", at: T0 }, T0 + 1);
+    expect(m.prompts).toHaveLength(1);
+    expect(texts(m)).toHaveLength(1);
+    expect(m.bells).toBe(1);
+  });
+
+  it("a peer's control characters never reach the screen", () => {
+    const m = model();
+    applyEvent(
+      m,
+      {
+        event: "message",
+        id: ID,
+        from: "bob",
+        to: "alice",
+        text: "a\u001b[2Jb",
+        via: "direct",
+        sentAt: T0,
+      },
+      T0,
+    );
+    expect(texts(m, "bob")).toEqual(["a\uFFFD[2Jb"]);
+  });
+
+  it("own messages show sending, then the marks that sent and delivered bring", () => {
+    const m = model();
+    const line = ownMessage(m, "bob", "hello", T0);
+    expect(m.buffers[1]?.unread).toBe(0);
+    messageQueued(m, line, ID);
+    expect(m.marks[ID]).toBe("sending");
+    applyEvent(m, { event: "sent", id: ID, to: "bob", via: "direct" }, T0);
+    expect(m.marks[ID]).toBe("sent");
+    expect(m.paths.bob).toBe("direct");
+    applyEvent(m, { event: "delivered", id: ID }, T0);
+    // A late `sent` (the receipt raced it) does not take the delivered mark back.
+    applyEvent(m, { event: "sent", id: ID, to: "bob", via: "direct" }, T0);
+    expect(m.marks[ID]).toBe("delivered");
+  });
+
+  it("transfer progress yields a smoothed rate; done rings and clears the prompt", () => {
+    const m = model();
+    const base = CASES.transfer.event;
+    applyEvent(m, base, T0);
+    applyEvent(m, { ...base, state: "accepted" }, T0);
+    expect(m.prompts).toEqual([]);
+    applyEvent(m, { ...base, state: "progress", bytes: 100 }, T0 + 100);
+    expect(m.transfers[0]?.rateBps).toBe(0);
+    applyEvent(m, { ...base, state: "progress", bytes: 500 }, T0 + 1000);
+    expect(m.transfers[0]?.rateBps).toBe(500);
+    applyEvent(m, { ...base, state: "progress", bytes: 900 }, T0 + 2000);
+    expect(m.transfers[0]?.rateBps).toBeCloseTo(500 * 0.7 + 400 * 0.3);
+    const bells = m.bells;
+    applyEvent(m, { ...base, state: "done", bytes: 1000, path: "/tmp/x/report.pdf" }, T0 + 2100);
+    expect(m.bells).toBe(bells + 1);
+    expect(texts(m).at(-1)).toBe('file "report.pdf" from bob: done → /tmp/x/report.pdf');
+  });
+
+  it("a failed transfer says why and who ended it", () => {
+    const m = model();
+    const base = { ...CASES.transfer.event, direction: "send" as const };
+    applyEvent(m, { ...base, state: "failed", code: "FILE_PEER_UNREACHABLE", by: "peer" }, T0);
+    expect(texts(m)).toEqual(['file "report.pdf" to bob: failed (FILE_PEER_UNREACHABLE, by bob)']);
+  });
+});
+
+describe("user actions", () => {
+  function withBuffers(): Model {
+    const m = model();
+    for (const [i, who] of ["bob", "carol", "dave"].entries()) {
+      applyEvent(
+        m,
+        {
+          event: "message",
+          id: `${ID}${i}`,
+          from: who,
+          to: "alice",
+          text: "hey",
+          via: "direct",
+          sentAt: T0,
+        },
+        T0,
+      );
+    }
+    return m;
+  }
+
+  it("Alt+N switches and reads; the hotlist and the title count follow", () => {
+    const m = withBuffers();
+    expect(hotlist(m)).toEqual([2, 3, 4]);
+    expect(totalUnread(m)).toBe(3);
+    switchTo(m, 2);
+    expect(currentBuffer(m).name).toBe("carol");
+    expect(hotlist(m)).toEqual([2, 4]);
+    switchTo(m, 9);
+    expect(m.current).toBe(2);
+  });
+
+  it("Ctrl+N/Ctrl+P wrap around; Alt+A visits unread buffers after the current one", () => {
+    const m = withBuffers();
+    cycleBuffer(m, -1);
+    expect(currentBuffer(m).name).toBe("dave");
+    cycleBuffer(m, 1);
+    expect(m.current).toBe(0);
+    expect(hotlist(m)).toEqual([2, 3]);
+    switchTo(m, 2);
+    expect(nextUnread(m)).toBe(true);
+    expect(currentBuffer(m).name).toBe("bob");
+    expect(nextUnread(m)).toBe(false);
+    expect(currentBuffer(m).name).toBe("bob");
+  });
+
+  it("scrolling stays within the scrollback; new lines keep a scrolled reader in place", () => {
+    const m = model();
+    scroll(m, 10, 30, 20);
+    expect(currentBuffer(m).scrollRows).toBe(10);
+    scroll(m, 10, 30, 20);
+    expect(currentBuffer(m).scrollRows).toBe(10);
+    applyEvent(m, { event: "bye" }, T0);
+    expect(currentBuffer(m).scrollRows).toBe(11);
+    scroll(m, -50, 31, 20);
+    expect(currentBuffer(m).scrollRows).toBe(0);
+  });
+
+  it("the input line edits by code point and remembers what was sent", () => {
+    const m = model();
+    inputInsert(m, "hi 🎉");
+    inputMove(m, "left");
+    inputInsert(m, "x");
+    expect(m.input.text).toBe("hi x🎉");
+    inputMove(m, "end");
+    inputDelete(m, -1);
+    expect(m.input.text).toBe("hi x");
+    inputMove(m, "home");
+    inputDelete(m, 1);
+    expect(m.input).toMatchObject({ text: "i x", cursor: 0 });
+    expect(inputSubmit(m)).toBe("i x");
+    expect(m.input.text).toBe("");
+    inputRecall(m, -1);
+    expect(m.input).toMatchObject({ text: "i x", cursor: 3 });
+    inputRecall(m, 1);
+    expect(m.input.text).toBe("");
+  });
+
+  it("Tab completes commands at the start and names elsewhere", () => {
+    const m = model();
+    m.friends.push("bob", "bobby");
+    m.groups.push("ops");
+    inputInsert(m, "/ac");
+    expect(inputComplete(m, ["/accept", "/add", "/away"])).toEqual([]);
+    expect(m.input.text).toBe("/accept ");
+    inputInsert(m, "b");
+    expect(inputComplete(m, [])).toEqual(["bob", "bobby"]);
+    expect(m.input.text).toBe("/accept bob");
+    inputInsert(m, "b");
+    inputComplete(m, []);
+    expect(m.input.text).toBe("/accept bobby ");
+    inputSubmit(m);
+    inputInsert(m, "/zz");
+    expect(inputComplete(m, ["/accept"])).toEqual([]);
+    expect(m.input.text).toBe("/zz");
+  });
+
+  it("scrollback is bounded", () => {
+    const m = createModel("alice", 5);
+    for (let i = 0; i < 9; i++) applyEvent(m, { event: "bye" }, T0 + i);
+    expect(m.buffers[0]?.lines.map((l) => l.at)).toEqual([4, 5, 6, 7, 8].map((i) => T0 + i));
+  });
+});
