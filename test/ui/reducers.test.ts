@@ -74,6 +74,13 @@ const CASES: { [K in EventName]: Case<K> } = {
     setup: (m) => applyEvent(m, { event: "sent", id: ID, to: "bob", via: "direct" }, T0),
     check: (m) => expect(m.marks[ID]).toBe("delivered"),
   },
+  path: {
+    event: { event: "path", peer: "bob", kind: "punched", ms: 150 },
+    setup: (m) => {
+      m.paths.bob = "direct";
+    },
+    check: (m) => expect(m.paths.bob).toBe("punched"),
+  },
   presence: {
     event: { event: "presence", user: "bob", status: "offline" },
     setup: (m) => {

@@ -93,7 +93,7 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
     );
     expect(reply).toMatchObject({ from: "alice", to: "bob", via: "direct" });
     await t.waitFor(/alice │ hello bob ✓✓/, "the reply marked delivered");
-    await t.waitFor(/bob via direct/, "the path to bob in the status line");
+    await t.waitFor(/bob via lan/, "the path to bob in the status line (both on one LAN)");
 
     // 3. A friend request is a prompt; Alt+Y accepts it.
     bob.send({ cmd: "friend.request", to: "alice" });

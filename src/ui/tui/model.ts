@@ -9,6 +9,7 @@
  */
 
 import type { TransferState, Via } from "../../peer/events.js";
+import type { PathKind } from "../../traversal/candidates.js";
 import { stringWidth, wrap } from "./text-width.js";
 
 export type LineKind = "own" | "other" | "system" | "error";
@@ -66,8 +67,8 @@ export interface Model {
   presence: Record<string, "online" | "offline">;
   friends: string[];
   groups: string[];
-  /** How the last message to or from each peer travelled. */
-  paths: Record<string, Via>;
+  /** The path to each peer: its session's kind (lan, direct, punched) or how messages travel. */
+  paths: Record<string, Via | PathKind>;
   marks: Record<string, MessageMark>;
   transfers: TransferView[];
   prompts: Prompt[];

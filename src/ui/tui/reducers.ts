@@ -7,7 +7,7 @@
  * here fails the typecheck, and test/ui/reducers.test.ts feeds each one.
  */
 
-import type { PeerEvent, TransferEvent } from "../../peer/events.js";
+import type { PeerEvent, TransferEvent, Via } from "../../peer/events.js";
 import {
   type BufferKind,
   type ChatBuffer,
@@ -104,6 +104,16 @@ function incoming(m: Model, index: number, kind: LineKind, line: Line): void {
 /** Smoothing of the transfer rate: new sample weight, and the shortest interval worth sampling. */
 const RATE_WEIGHT = 0.3;
 const RATE_SAMPLE_MS = 250;
+
+/**
+ * A message says how it travelled; a `path` event says which path a session took. A direct
+ * message does not overwrite the finer kind (lan, punched) a path event gave.
+ */
+function notePath(m: Model, peer: string, via: Via): void {
+  if (via === "offline") return;
+  if (via === "relay" || m.paths[peer] === undefined) m.paths[peer] = via;
+}
+
 const KEEP_FINISHED_TRANSFERS = 20;
 
 function reduceTransfer(m: Model, e: TransferEvent, now: number): void {
@@ -185,14 +195,17 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   message: (m, e) => {
     const own = e.from === m.me;
     const peer = own ? e.to : e.from;
-    if (e.via !== "offline") m.paths[peer] = e.via;
+    notePath(m, peer, e.via);
     const i = openBuffer(m, "user", peer);
     const away = e.via === "offline" ? " (while you were away)" : "";
     incoming(m, i, own ? "own" : "other", { at: e.sentAt, kind: "other", from: e.from, text: e.text + away });
   },
   sent: (m, e) => {
     m.marks[e.id] = e.via === "offline" ? "stored" : m.marks[e.id] === "delivered" ? "delivered" : "sent";
-    if (e.via !== "offline") m.paths[e.to] = e.via;
+    notePath(m, e.to, e.via);
+  },
+  path: (m, e) => {
+    m.paths[e.peer] = e.kind;
   },
   delivered: (m, e) => {
     m.marks[e.id] = "delivered";
