@@ -272,120 +272,107 @@ const serverCommand = program
 
 addStoreTransferCommands(serverCommand);
 
-program
-  .command("client")
-  .description("chat from the terminal; --json for the headless mode used by scripts")
-  .option("--json", "headless: JSON-line commands on stdin, JSON-line events on stdout")
-  .option("--server <host:port>", "registry address (default: find one with mDNS)", serverOption)
-  .option("--user <name>", "user name")
-  .option("--register", "create the account first")
-  .option("--data <dir>", "data directory (default: the user's data dir)")
-  .option("--heartbeat-ms <n>", "heartbeat interval", intOption("--heartbeat-ms", 100, 600_000), 10_000)
-  .option(
-    "--direct-timeout-ms <n>",
-    "wait this long for a receipt before storing a message at the registry",
-    intOption("--direct-timeout-ms", 100, 60_000),
-    3_000,
-  )
-  .option("--accept-files <dir>", "accept every file offer into DIR (else offers wait for acceptFile)")
-  .option(
-    "--offer-timeout-ms <n>",
-    "a file offer nobody answers expires after this long",
-    intOption("--offer-timeout-ms", 100, 86_400_000),
-    600_000,
-  )
-  .exitOverride()
-  .action(
-    async (opts: {
-      acceptFiles?: string;
-      json?: boolean;
-      server?: string;
-      user?: string;
-      register?: boolean;
-      data?: string;
-      heartbeatMs: number;
-      directTimeoutMs: number;
-      offerTimeoutMs: number;
-    }) => {
-      if (!opts.json) {
-        await runLineMode({
-          ...(opts.server ? { server: opts.server } : {}),
-          ...(opts.user ? { user: opts.user } : {}),
-          ...(opts.data ? { dataDir: opts.data } : {}),
-        });
-        process.exit(process.exitCode ?? 0);
-      }
-      jsonOutput = true;
-      if (!opts.user) throw new HallwayError("CLI_BAD_ARGS", "--user is required with --json");
-      const password = await readPassword();
-      if (password === undefined) {
-        throw new HallwayError(
-          "AUTH_NO_PASSWORD",
-          "set HALLWAY_PASSWORD (passwords are never taken from arguments)",
-        );
-      }
-      const server = await findRegistry(opts.server);
-      const client = createClient({
-        dataDir: opts.data ?? defaultDataDir("client"),
-        server,
-        user: opts.user,
-        password,
-        register: Boolean(opts.register),
-        heartbeatMs: opts.heartbeatMs,
-        directTimeoutMs: opts.directTimeoutMs,
-        offerTimeoutMs: opts.offerTimeoutMs,
-        ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
-        onEvent: printEvent,
-      });
-      onSignals(() => client.stop());
-      try {
-        await client.start();
-      } catch (err) {
-        await client.stop().catch(() => {});
-        throw err;
-      }
-      process.exit(await runJsonMode(client));
-    },
-  );
+/** What a peer is started with, the same for `client` (line or JSON mode) and `tui`. */
+interface PeerCliOptions {
+  acceptFiles?: string;
+  server?: string;
+  user?: string;
+  register?: boolean;
+  data?: string;
+  heartbeatMs: number;
+  directTimeoutMs: number;
+  offerTimeoutMs: number;
+}
 
-program
-  .command("tui")
-  .description("the full-screen terminal UI (still growing: docs/ui.md says what is built)")
-  .option("--server <host:port>", "registry address (default: find one with mDNS)", serverOption)
-  .option("--user <name>", "user name")
-  .option("--register", "create the account first")
-  .option("--data <dir>", "data directory (default: the user's data dir)")
-  .option("--heartbeat-ms <n>", "heartbeat interval", intOption("--heartbeat-ms", 100, 600_000), 10_000)
-  .option(
-    "--direct-timeout-ms <n>",
-    "wait this long for a receipt before storing a message at the registry",
-    intOption("--direct-timeout-ms", 100, 60_000),
-    3_000,
-  )
-  .option("--accept-files <dir>", "accept every file offer into DIR (else offers wait for /accept)")
+function withPeerOptions(cmd: Command): Command {
+  return cmd
+    .option("--server <host:port>", "registry address (default: find one with mDNS)", serverOption)
+    .option("--user <name>", "user name")
+    .option("--register", "create the account first")
+    .option("--data <dir>", "data directory (default: the user's data dir)")
+    .option("--heartbeat-ms <n>", "heartbeat interval", intOption("--heartbeat-ms", 100, 600_000), 10_000)
+    .option(
+      "--direct-timeout-ms <n>",
+      "wait this long for a receipt before storing a message at the registry",
+      intOption("--direct-timeout-ms", 100, 60_000),
+      3_000,
+    )
+    .option("--accept-files <dir>", "accept every file offer into DIR (else offers wait for an answer)")
+    .option(
+      "--offer-timeout-ms <n>",
+      "a file offer nobody answers expires after this long",
+      intOption("--offer-timeout-ms", 100, 86_400_000),
+      600_000,
+    );
+}
+
+withPeerOptions(
+  program
+    .command("client")
+    .description("chat from the terminal; --json for the headless mode used by scripts")
+    .option("--json", "headless: JSON-line commands on stdin, JSON-line events on stdout"),
+)
   .exitOverride()
-  .action(
-    async (opts: {
-      acceptFiles?: string;
-      server?: string;
-      user?: string;
-      register?: boolean;
-      data?: string;
-      heartbeatMs: number;
-      directTimeoutMs: number;
-    }) => {
-      const code = await runTui({
+  .action(async (opts: PeerCliOptions & { json?: boolean }) => {
+    if (!opts.json) {
+      await runLineMode({
         ...(opts.server ? { server: opts.server } : {}),
         ...(opts.user ? { user: opts.user } : {}),
         ...(opts.data ? { dataDir: opts.data } : {}),
-        ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
-        register: Boolean(opts.register),
-        heartbeatMs: opts.heartbeatMs,
-        directTimeoutMs: opts.directTimeoutMs,
       });
-      process.exit(code);
-    },
-  );
+      process.exit(process.exitCode ?? 0);
+    }
+    jsonOutput = true;
+    if (!opts.user) throw new HallwayError("CLI_BAD_ARGS", "--user is required with --json");
+    const password = await readPassword();
+    if (password === undefined) {
+      throw new HallwayError(
+        "AUTH_NO_PASSWORD",
+        "set HALLWAY_PASSWORD (passwords are never taken from arguments)",
+      );
+    }
+    const server = await findRegistry(opts.server);
+    const client = createClient({
+      dataDir: opts.data ?? defaultDataDir("client"),
+      server,
+      user: opts.user,
+      password,
+      register: Boolean(opts.register),
+      heartbeatMs: opts.heartbeatMs,
+      directTimeoutMs: opts.directTimeoutMs,
+      offerTimeoutMs: opts.offerTimeoutMs,
+      ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
+      onEvent: printEvent,
+    });
+    onSignals(() => client.stop());
+    try {
+      await client.start();
+    } catch (err) {
+      await client.stop().catch(() => {});
+      throw err;
+    }
+    process.exit(await runJsonMode(client));
+  });
+
+withPeerOptions(
+  program
+    .command("tui")
+    .description("the full-screen terminal UI (still growing: docs/ui.md says what is built)"),
+)
+  .exitOverride()
+  .action(async (opts: PeerCliOptions) => {
+    const code = await runTui({
+      ...(opts.server ? { server: opts.server } : {}),
+      ...(opts.user ? { user: opts.user } : {}),
+      ...(opts.data ? { dataDir: opts.data } : {}),
+      ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
+      register: Boolean(opts.register),
+      heartbeatMs: opts.heartbeatMs,
+      directTimeoutMs: opts.directTimeoutMs,
+      offerTimeoutMs: opts.offerTimeoutMs,
+    });
+    process.exit(code);
+  });
 
 try {
   await program.parseAsync(process.argv);

@@ -24,6 +24,7 @@ export interface TuiOptions {
   dataDir?: string;
   heartbeatMs?: number;
   directTimeoutMs?: number;
+  offerTimeoutMs?: number;
   autoAcceptDir?: string;
 }
 
@@ -66,6 +67,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
     register: Boolean(opts.register),
     ...(opts.heartbeatMs === undefined ? {} : { heartbeatMs: opts.heartbeatMs }),
     ...(opts.directTimeoutMs === undefined ? {} : { directTimeoutMs: opts.directTimeoutMs }),
+    ...(opts.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: opts.offerTimeoutMs }),
     ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
     onEvent,
   });
