@@ -10,7 +10,14 @@ import { asHallwayError, HallwayError } from "./errors.js";
 import { defaultDataDir } from "./net/data-dir.js";
 import { createClient, findRegistry, parseServerAddress } from "./peer/index.js";
 import { describeCounts, exportOffice, importOffice, type TransferSummary } from "./server/export.js";
-import { DEFAULT_PORT, POLICIES, type Policy, type ServerStore, startServer } from "./server/index.js";
+import {
+  DEFAULT_PORT,
+  DEFAULT_RELAY_BYTES_PER_SECOND,
+  POLICIES,
+  type Policy,
+  type ServerStore,
+  startServer,
+} from "./server/index.js";
 import { errorEvent, printEvent, runJsonMode } from "./ui/json-mode.js";
 import { runLineMode } from "./ui/line-mode.js";
 import { readPassword } from "./ui/prompt.js";
@@ -230,6 +237,12 @@ const serverCommand = program
   )
   .option("--neo4j-user <name>", "Neo4j user, password in HALLWAY_NEO4J_PASSWORD (default: neo4j)")
   .option("--neo4j-database <name>", "Neo4j database (default: the server's default database)")
+  .option(
+    "--relay-rate <bytes>",
+    "bytes per second each user may send through the relay when no direct path works; 0 turns it off",
+    intOption("--relay-rate", 0, 1_000_000_000),
+    DEFAULT_RELAY_BYTES_PER_SECOND,
+  )
   .option("--json", "machine-readable output")
   .exitOverride()
   .action(
@@ -241,6 +254,7 @@ const serverCommand = program
         name: string;
         mdns: boolean;
         policy: Policy;
+        relayRate: number;
         json?: boolean;
       } & StoreArgs,
     ) => {
@@ -255,6 +269,7 @@ const serverCommand = program
         mdns: opts.mdns,
         name: opts.name,
         policy: opts.policy,
+        relayBytesPerSecond: opts.relayRate,
         log,
       });
       if (opts.json) {
@@ -282,6 +297,7 @@ interface PeerCliOptions {
   heartbeatMs: number;
   directTimeoutMs: number;
   offerTimeoutMs: number;
+  pathRetryMs: number;
 }
 
 function withPeerOptions(cmd: Command): Command {
@@ -303,6 +319,12 @@ function withPeerOptions(cmd: Command): Command {
       "a file offer nobody answers expires after this long",
       intOption("--offer-timeout-ms", 100, 86_400_000),
       600_000,
+    )
+    .option(
+      "--path-retry-ms <n>",
+      "while a peer is reached through the registry's relay, look for a direct path this often",
+      intOption("--path-retry-ms", 500, 3_600_000),
+      15_000,
     );
 }
 
@@ -341,6 +363,7 @@ withPeerOptions(
       heartbeatMs: opts.heartbeatMs,
       directTimeoutMs: opts.directTimeoutMs,
       offerTimeoutMs: opts.offerTimeoutMs,
+      pathRetryMs: opts.pathRetryMs,
       ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
       onEvent: printEvent,
     });

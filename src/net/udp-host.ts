@@ -13,6 +13,7 @@ import { performance } from "node:perf_hooks";
 import { HallwayError } from "../errors.js";
 import { type Address, Endpoint, type Identity, type SessionId } from "../protocol/endpoint.js";
 import { isProbe } from "../protocol/probe.js";
+import { decodeRelay, encodeRelay, isRelay } from "../protocol/relay.js";
 import { Connection, interleavePayloads } from "../transfer/connection.js";
 import type { StreamCore } from "../transfer/file-transfer.js";
 
@@ -30,6 +31,8 @@ export interface UdpHostHandlers {
   onEstablished?(conn: HostedConnection): void;
   onMessage?(conn: HostedConnection, message: Uint8Array, stream: number): void;
   onClosed?(conn: HostedConnection, reason: string): void;
+  /** The far side moved the session to another path (roaming), or `moveTo` did. */
+  onAddressChanged?(conn: HostedConnection): void;
   /**
    * Called on every pump after incoming frames were handled and before payloads are packed:
    * the transfer layer drains its cores here (control, events, writes). It may `enqueue`
@@ -40,6 +43,30 @@ export interface UdpHostHandlers {
   onForeignDatagram?(bytes: Uint8Array, from: Address): boolean;
   /** A connectivity probe (src/protocol/probe.ts); return true if handled. */
   onProbe?(bytes: Uint8Array, from: Address): boolean;
+  /**
+   * A relay envelope for no channel this host opened (the registry's relay role); return
+   * true if handled.
+   */
+  onRelay?(bytes: Uint8Array, from: Address): boolean;
+}
+
+/**
+ * The host name of the addresses `openRelay` hands out. It is never resolved: datagrams to it
+ * are wrapped in a relay envelope and sent to the relay's real address.
+ */
+export const RELAY_HOST = "relay";
+
+/** Relay channels a peer keeps open at most; the least recently used goes first. */
+const MAX_RELAY_CHANNELS = 64;
+
+interface RelayChannel {
+  via: Address;
+  token: Uint8Array;
+  address: Address;
+}
+
+export function isRelayAddress(a: Address): boolean {
+  return a.host === RELAY_HOST;
 }
 
 export interface UdpHostOptions {
@@ -80,6 +107,10 @@ export class UdpHost {
   /** Datagrams the socket layer dropped before any core saw them. */
   foreignDropped = 0;
   private lowTtlPending = 0;
+  /** Relay channels by token (hex), in least-recently-used order. */
+  private readonly relays = new Map<string, RelayChannel>();
+  private readonly relayByPort = new Map<number, RelayChannel>();
+  private nextRelayPort = 1;
 
   constructor(private readonly opts: UdpHostOptions) {
     this.socket = dgram.createSocket({ type: "udp4" });
@@ -131,12 +162,84 @@ export class UdpHost {
     const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
     if (isProbe(bytes)) {
       if (!this.handlers.onProbe?.(bytes, from)) this.foreignDropped++;
+    } else if (isRelay(bytes)) {
+      this.onRelayed(bytes, from);
     } else if ((bytes[0] ?? 0) & 0x80) {
       this.endpoint.handleDatagram(bytes, from, now());
     } else if (!this.handlers.onForeignDatagram?.(bytes, from)) {
       this.foreignDropped++;
     }
     this.pump();
+  }
+
+  /**
+   * Opens a relay channel through `via` (the registry) named by `token`, and returns the
+   * address that stands for it: sessions connect to it, move to it and receive from it like
+   * any other address. Opening a token again returns the same address.
+   */
+  openRelay(via: Address, token: Uint8Array): Address {
+    const key = Buffer.from(token).toString("hex");
+    const known = this.relays.get(key);
+    if (known) return known.address;
+    const channel: RelayChannel = {
+      via: { host: via.host, port: via.port },
+      token: Uint8Array.from(token),
+      address: { host: RELAY_HOST, port: this.nextRelayPort++ },
+    };
+    this.relays.set(key, channel);
+    this.relayByPort.set(channel.address.port, channel);
+    if (this.relays.size > MAX_RELAY_CHANNELS) {
+      const oldest = this.relays.keys().next().value;
+      if (oldest !== undefined) this.forgetRelay(oldest);
+    }
+    return channel.address;
+  }
+
+  private forgetRelay(key: string): void {
+    const channel = this.relays.get(key);
+    if (!channel) return;
+    this.relays.delete(key);
+    this.relayByPort.delete(channel.address.port);
+  }
+
+  /** Unwraps an envelope from a relay this host opened and hands it to the session layer. */
+  private onRelayed(bytes: Uint8Array, from: Address): void {
+    const env = decodeRelay(bytes);
+    const key = env.ok ? Buffer.from(env.value.token).toString("hex") : "";
+    const channel = this.relays.get(key);
+    if (!env.ok || !channel || channel.via.host !== from.host || channel.via.port !== from.port) {
+      if (!this.handlers.onRelay?.(bytes, from)) this.foreignDropped++;
+      return;
+    }
+    this.relays.delete(key); // re-inserted as the most recently used
+    this.relays.set(key, channel);
+    this.endpoint.handleDatagram(env.value.inner, channel.address, now());
+  }
+
+  /** Sends a session-layer datagram, through its relay if the address is one. */
+  private transmit(to: Address, bytes: Uint8Array): void {
+    if (to.host !== RELAY_HOST) {
+      this.socket.send(bytes, to.port, to.host);
+      return;
+    }
+    const channel = this.relayByPort.get(to.port);
+    if (!channel) return; // the channel was forgotten: as good as a lost datagram
+    this.socket.send(encodeRelay(channel.token, bytes), channel.via.port, channel.via.host);
+  }
+
+  /**
+   * Moves a live session to another path (a punched hole found after the relay, or back):
+   * this side sends there from now on, and a keepalive goes out at once so that the far side,
+   * which follows the newest authenticated datagram, moves too.
+   */
+  moveTo(conn: HostedConnection, address: Address): void {
+    const live = this.live.get(conn.session);
+    if (!live) return;
+    this.endpoint.setAddress(conn.session, address);
+    live.info.address = { host: address.host, port: address.port };
+    live.conn.ping();
+    this.pump();
+    this.handlers.onAddressChanged?.(live.info);
   }
 
   /** Open a session to `address`; resolves when the handshake completes. */
@@ -292,7 +395,10 @@ export class UdpHost {
         }
         case "address-changed": {
           const live = this.live.get(ev.session);
-          if (live) live.info.address = ev.address;
+          if (live) {
+            live.info.address = ev.address;
+            this.handlers.onAddressChanged?.(live.info);
+          }
           break;
         }
         case "failed": {
@@ -323,7 +429,7 @@ export class UdpHost {
     const sessions = [...this.live].map(([session, live]) => [session, live.conn] as const);
     for (const [session, p] of interleavePayloads(sessions, t)) this.endpoint.send(session, p, t);
     for (let out = this.endpoint.pollTransmit(); out; out = this.endpoint.pollTransmit()) {
-      this.socket.send(out.bytes, out.to.port, out.to.host);
+      this.transmit(out.to, out.bytes);
     }
     this.schedule();
   }

@@ -20,7 +20,7 @@ import { randomBytes } from "node:crypto";
 import { basename } from "node:path";
 import { asHallwayError, HallwayError } from "../errors.js";
 import type { PinStore } from "../net/data-dir.js";
-import { type HostedConnection, UdpHost } from "../net/udp-host.js";
+import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.js";
 import {
   type ChatMessage,
   type Control,
@@ -54,6 +54,8 @@ export interface PeerClientOptions {
   heartbeatMs?: number;
   requestTimeoutMs?: number;
   directTimeoutMs?: number;
+  /** While a peer session rides the relay, look for a direct path this often (default 15 s). */
+  pathRetryMs?: number;
   port?: number;
   /** Where accepted files go when `acceptFile` names no directory. */
   downloadDir: string;
@@ -90,6 +92,8 @@ export class PeerClient {
   private nextRid = 1;
   private readonly requests = new Map<number, PendingRequest>();
   private readonly peersByUser = new Map<string, PeerLink>();
+  /** The path kind last reported per peer, so that a flap back and forth is not news. */
+  private readonly pathShown = new Map<string, string>();
   private readonly userBySession = new Map<number, string>();
   /** Incoming sessions the registry has not vouched for yet, with what arrived on them meanwhile. */
   private readonly unverified = new Map<number, Uint8Array[]>();
@@ -129,14 +133,25 @@ export class PeerClient {
     this.paths = new PeerPaths({
       host: this.host,
       registry: opts.server,
+      registrySession: () => this.registry?.address,
       request: (body) => this.request(body),
       random: (n) => new Uint8Array(randomBytes(n)),
+      onDirect: (user, path) => {
+        const conn = this.liveLink(user);
+        if (conn && isRelayAddress(conn.address)) this.host.moveTo(conn, path.address);
+      },
+      onRelay: (user) => {
+        const conn = this.liveLink(user);
+        return conn !== undefined && isRelayAddress(conn.address);
+      },
+      ...(opts.pathRetryMs === undefined ? {} : { upgradeEveryMs: opts.pathRetryMs }),
     });
     this.host.handlers = {
       onProbe: (bytes, from) => this.paths.handleProbe(bytes, from),
       onEstablished: (conn) => this.onEstablished(conn),
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
       onClosed: (conn) => this.onClosed(conn),
+      onAddressChanged: (conn) => this.onAddressChanged(conn),
       onPoll: () => this.transfers.onPoll(),
     };
     this.social = new SocialClient({
@@ -336,7 +351,7 @@ export class PeerClient {
         link.conn = conn;
         link.verified = true;
         this.peersByUser.set(user, link);
-        this.emit({ event: "path", peer: user, kind: this.paths.kindOf(user) ?? "direct" });
+        this.emitPath(user, conn);
         for (const m of held) this.onPeerMessage(user, conn, m);
       })
       .catch((err) => {
@@ -346,6 +361,29 @@ export class PeerClient {
         this.emit({ event: "error", code, message: e.message });
         this.host.close(conn, "unverified");
       });
+  }
+
+  /** The live, verified session with `user`, if there is one. */
+  private liveLink(user: string): HostedConnection | undefined {
+    const link = this.peersByUser.get(user);
+    return link?.conn && link.verified && this.host.isLive(link.conn) ? link.conn : undefined;
+  }
+
+  /** `path` event for the session with `user`, unless it names the path last reported. */
+  private emitPath(user: string, conn: HostedConnection, ms?: number): void {
+    const kind = this.paths.kindOf(user, conn.address) ?? "direct";
+    if (ms === undefined && this.pathShown.get(user) === kind) return;
+    this.pathShown.set(user, kind);
+    this.emit({ event: "path", peer: user, kind, ...(ms === undefined ? {} : { ms }) });
+  }
+
+  /** A session moved: up from the relay to a direct path, or (rarely) back. */
+  private onAddressChanged(conn: HostedConnection): void {
+    const user = this.userBySession.get(conn.session);
+    if (user === undefined || this.unverified.has(conn.session)) return;
+    if (this.liveLink(user)?.session !== conn.session) return;
+    this.emitPath(user, conn);
+    if (isRelayAddress(conn.address) && conn.initiator) this.paths.keepUpgrading(user);
   }
 
   private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
@@ -449,7 +487,10 @@ export class PeerClient {
     const user = this.userBySession.get(conn.session);
     this.userBySession.delete(conn.session);
     this.unverified.delete(conn.session);
-    if (user && this.peersByUser.get(user)?.conn?.session === conn.session) this.peersByUser.delete(user);
+    if (user && this.peersByUser.get(user)?.conn?.session === conn.session) {
+      this.peersByUser.delete(user);
+      this.pathShown.delete(user);
+    }
   }
 
   private dropPeer(user: string): void {
@@ -579,7 +620,8 @@ export class PeerClient {
         fresh.conn = conn;
         fresh.connecting = undefined;
         this.userBySession.set(conn.session, user);
-        this.emit({ event: "path", peer: user, kind: path.kind, ms: path.ms });
+        this.emitPath(user, conn, path.ms);
+        if (path.kind === "relay") this.paths.keepUpgrading(user);
         return conn;
       })
       .catch((err) => {
@@ -594,9 +636,10 @@ export class PeerClient {
   async connect(toRaw: string): Promise<void> {
     const to = toRaw.trim().toLowerCase();
     if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
-    const link = this.peersByUser.get(to);
-    if (link?.conn && link.verified && this.host.isLive(link.conn)) {
-      this.emit({ event: "path", peer: to, kind: this.paths.kindOf(to) ?? "direct" });
+    const live = this.liveLink(to);
+    if (live) {
+      this.pathShown.delete(to);
+      this.emitPath(to, live);
       return;
     }
     const info = await this.lookup(to);

@@ -7,10 +7,16 @@
  * connectivity checks; the first pair that answers is where the Noise handshake goes.
  * Target: `onPunch` runs the same checks, which open its NAT mapping and answer the
  * initiator's probes; the handshake then arrives as an incoming session.
+ *
+ * Relay: the registry names a relay channel with each connect. If no direct pair has
+ * answered `relayAfterMs` into the attempt, the initiator takes the relay and the checks go
+ * on; a pair that answers later, or in one of the background attempts made every
+ * `upgradeEveryMs` while a session rides the relay, is handed to `onDirect`, which moves the
+ * session (the far side follows the newest authenticated datagram).
  */
 
 import { HallwayError } from "../errors.js";
-import { now as monoNow, type UdpHost } from "../net/udp-host.js";
+import { isRelayAddress, now as monoNow, type UdpHost } from "../net/udp-host.js";
 import { type ConnectData, type ControlOf, connectData } from "../protocol/control.js";
 import type { Address } from "../protocol/endpoint.js";
 import {
@@ -23,9 +29,11 @@ import {
 } from "../traversal/candidates.js";
 import { PathFinder, type PathFinderOptions } from "../traversal/path-finder.js";
 
+type DirectKind = Exclude<PathKind, "relay">;
+
 export interface FoundPath {
   address: Address;
-  kind: Exclude<PathKind, "relay">;
+  kind: PathKind;
   /** The target's key, as the registry vouches for it. */
   publicKey: string;
   /** From the connect request to the first answering probe. */
@@ -36,9 +44,19 @@ export interface PeerPathsOptions {
   host: UdpHost;
   /** The registry's address: on loopback, no host candidates are offered (see `hostCandidates`). */
   registry: Address;
-  request: (body: { t: "connect"; to: string }) => Promise<unknown>;
+  /** Where the registry's session is now (relay envelopes go there and come from there). */
+  registrySession: () => Address | undefined;
+  request: (body: { t: "connect"; to: string; relay?: boolean }) => Promise<unknown>;
   random: (n: number) => Uint8Array;
+  /** A direct path to `user` answered after the relay was taken, or in a background attempt. */
+  onDirect: (user: string, path: FoundPath) => void;
+  /** Whether the session with `user` still rides the relay (the background attempts stop when not). */
+  onRelay: (user: string) => boolean;
   finder?: Omit<PathFinderOptions, "random">;
+  /** Take the relay when no direct pair has answered this long into an attempt (default 2000). */
+  relayAfterMs?: number;
+  /** While on the relay, look for a direct path this often (default 15 000). */
+  upgradeEveryMs?: number;
 }
 
 /**
@@ -46,11 +64,15 @@ export interface PeerPathsOptions {
  * for this long instead of each waiting out another attempt.
  */
 export const NO_PATH_BACKOFF_MS = 30_000;
+export const RELAY_AFTER_MS = 2_000;
+export const UPGRADE_EVERY_MS = 15_000;
 
 export class PeerPaths {
   private readonly finder: PathFinder;
-  private readonly kinds = new Map<string, Exclude<PathKind, "relay">>();
+  private readonly kinds = new Map<string, DirectKind>();
   private readonly noPathUntil = new Map<string, number>();
+  private readonly upgrades = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
 
   constructor(private readonly opts: PeerPathsOptions) {
     this.finder = new PathFinder(opts.host, { random: opts.random, ...opts.finder });
@@ -73,17 +95,29 @@ export class PeerPaths {
     return this.finder.handleProbe(bytes, from);
   }
 
-  /** The path the last attempt with `user` found, from either side. */
-  kindOf(user: string): Exclude<PathKind, "relay"> | undefined {
+  /** The kind of path `address` is to `user`: the relay, or what the last attempt found. */
+  kindOf(user: string, address?: Address): PathKind | undefined {
+    if (address !== undefined && isRelayAddress(address)) return "relay";
     return this.kinds.get(user);
   }
 
-  /** Target side of a connect: probe back so our NAT opens, and answer. */
+  /**
+   * Target side of a connect: open the relay channel (the initiator may come through it),
+   * probe back so our NAT opens, and answer. A pair found here also moves a relayed session.
+   */
   onPunch(msg: ControlOf<"punch">): void {
-    void this.run(msg.from, msg).catch(() => {});
+    if (msg.relay !== undefined) this.openRelay(msg.relay);
+    void this.run(msg.from, msg).then(
+      (found) => this.opts.onDirect(msg.from, found),
+      () => {},
+    );
   }
 
-  /** Initiator side: rejects with PEER_OFFLINE, PEER_UNREACHABLE or a registry error. */
+  /**
+   * Initiator side: the first direct pair that answers, or the relay `relayAfterMs` into the
+   * attempt. Rejects with PEER_OFFLINE, PEER_UNREACHABLE (no direct path, no relay) or a
+   * registry error.
+   */
   async find(user: string): Promise<FoundPath> {
     const started = monoNow();
     if ((this.noPathUntil.get(user) ?? 0) > started) {
@@ -91,18 +125,81 @@ export class PeerPaths {
     }
     const parsed = connectData.safeParse(await this.opts.request({ t: "connect", to: user }));
     if (!parsed.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad connect answer from the registry");
-    try {
-      const found = await this.run(user, parsed.data);
-      this.noPathUntil.delete(user);
-      return { ...found, ms: Math.round(monoNow() - started) };
-    } catch (err) {
-      this.noPathUntil.set(user, monoNow() + NO_PATH_BACKOFF_MS);
-      throw err;
+    const offer = parsed.data;
+    const relay = offer.relay === undefined ? undefined : this.openRelay(offer.relay);
+    const punch = this.run(user, offer);
+    const elapsed = () => Math.round(monoNow() - started);
+    if (relay === undefined) {
+      try {
+        const found = await punch;
+        this.noPathUntil.delete(user);
+        return { ...found, ms: elapsed() };
+      } catch (err) {
+        this.noPathUntil.set(user, monoNow() + NO_PATH_BACKOFF_MS);
+        throw err;
+      }
     }
+    let timer: NodeJS.Timeout | undefined;
+    const relayTaken = new Promise<"relay">((resolve) => {
+      timer = setTimeout(() => resolve("relay"), this.opts.relayAfterMs ?? RELAY_AFTER_MS);
+    });
+    const first = await Promise.race([punch.catch(() => "relay" as const), relayTaken]);
+    clearTimeout(timer);
+    if (first !== "relay") return { ...first, ms: elapsed() };
+    // Late answers still count: the session moves as soon as a direct pair answers.
+    punch.then(
+      (found) => this.opts.onDirect(user, { ...found, ms: elapsed() }),
+      () => {},
+    );
+    return { address: relay, kind: "relay", publicKey: offer.publicKey, ms: elapsed() };
+  }
+
+  /**
+   * Keep looking for a direct path to `user` in the background while the session rides the
+   * relay: a new connect (without a relay channel) every `upgradeEveryMs`.
+   */
+  keepUpgrading(user: string): void {
+    if (this.upgrades.has(user) || this.stopped) return;
+    const every = this.opts.upgradeEveryMs ?? UPGRADE_EVERY_MS;
+    const attempt = async () => {
+      if (this.stopped || !this.opts.onRelay(user)) {
+        this.upgrades.delete(user);
+        return;
+      }
+      try {
+        const offer = connectData.parse(await this.opts.request({ t: "connect", to: user, relay: false }));
+        const started = monoNow();
+        const found = await this.run(user, offer);
+        if (this.opts.onRelay(user))
+          this.opts.onDirect(user, { ...found, ms: Math.round(monoNow() - started) });
+      } catch {
+        // No path this time (or the registry is away): try again later.
+      }
+      if (this.stopped || !this.opts.onRelay(user)) {
+        this.upgrades.delete(user);
+        return;
+      }
+      this.upgrades.set(user, schedule());
+    };
+    const schedule = () => {
+      const t = setTimeout(() => void attempt(), every);
+      t.unref?.();
+      return t;
+    };
+    this.upgrades.set(user, schedule());
   }
 
   stop(): void {
+    this.stopped = true;
+    for (const t of this.upgrades.values()) clearTimeout(t);
+    this.upgrades.clear();
     this.finder.stop();
+  }
+
+  private openRelay(tokenHex: string): Address | undefined {
+    const via = this.opts.registrySession();
+    if (via === undefined) return undefined;
+    return this.opts.host.openRelay(via, new Uint8Array(Buffer.from(tokenHex, "hex")));
   }
 
   private async run(user: string, offer: Omit<ConnectData, "peer">): Promise<FoundPath> {

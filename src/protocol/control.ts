@@ -113,7 +113,8 @@ export const control = z.discriminatedUnion("t", [
   z.object({ t: z.literal("offline.send"), rid, msg: chatMessage }),
   z.object({ t: z.literal("offline.ack"), rid, ids: z.array(msgId).max(1000) }),
   z.object({ t: z.literal("history.append"), rid, msg: historyEntry }),
-  z.object({ t: z.literal("connect"), rid, to: name }),
+  // relay: false asks for no relay channel (a background attempt to upgrade from one).
+  z.object({ t: z.literal("connect"), rid, to: name, relay: z.boolean().optional() }),
   z.object({
     t: z.literal("history"),
     rid,
@@ -165,6 +166,8 @@ export const control = z.discriminatedUnion("t", [
     token: punchToken,
     publicKey: hexKey,
     candidates: z.array(candidate).max(32),
+    /** The relay channel for this pair, if the registry relays and one was asked for. */
+    relay: punchToken.optional(),
   }),
   z.object({ t: z.literal("friend.incoming"), from: name, at: time }),
   z.object({ t: z.literal("group.joinRequest"), group: name, user: name, at: time }),
@@ -200,6 +203,7 @@ export const connectData = z.object({
   token: punchToken,
   publicKey: hexKey,
   candidates: z.array(candidate).max(32),
+  relay: punchToken.optional(),
 });
 export type ConnectData = z.infer<typeof connectData>;
 

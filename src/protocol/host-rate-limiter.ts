@@ -1,6 +1,7 @@
 /**
  * Token buckets per source host, for work an unauthenticated datagram can trigger (a
- * handshake, a STUN answer). Each host gets `perSecond` tokens a second with a burst as large;
+ * handshake, a STUN answer), or per user for bytes through the relay. Each key gets
+ * `perSecond` tokens a second with a burst of `burst` (default: as large as `perSecond`);
  * only the `maxHosts` most recently seen hosts are remembered, so a flood of forged sources
  * costs bounded memory (a forgotten host starts again with a full bucket). Sans-IO: the
  * caller passes the time in milliseconds.
@@ -15,11 +16,12 @@ export class HostRateLimiter {
   constructor(
     private readonly perSecond: number,
     private readonly maxHosts = DEFAULT_MAX_HOSTS,
+    private readonly burst = perSecond,
   ) {}
 
-  /** Spends one token of `host`'s bucket; false when it is empty. */
-  take(host: string, now: number): boolean {
-    const burst = Math.max(1, this.perSecond);
+  /** Spends `cost` tokens of `host`'s bucket; false (and nothing spent) when it has fewer. */
+  take(host: string, now: number, cost = 1): boolean {
+    const burst = Math.max(1, cost, this.burst);
     let bucket = this.buckets.get(host);
     if (bucket === undefined) {
       bucket = { tokens: burst, at: now };
@@ -33,8 +35,13 @@ export class HostRateLimiter {
       bucket.at = now;
     }
     this.buckets.set(host, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
+    if (bucket.tokens < cost) return false;
+    bucket.tokens -= cost;
     return true;
+  }
+
+  /** Forgets `host`'s bucket (a user who logged out). */
+  forget(host: string): void {
+    this.buckets.delete(host);
   }
 }

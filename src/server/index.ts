@@ -15,6 +15,7 @@ import type { Policy } from "./social.js";
 import { describeStore, type Neo4jConnection, openStore, type Store } from "./store/index.js";
 
 export { DEFAULT_PORT } from "./registry.js";
+export { DEFAULT_RELAY_BYTES_PER_SECOND } from "./relay.js";
 export { POLICIES, type Policy } from "./social.js";
 
 /** Where the registry keeps durable state: SQLite in the data directory (default), or Neo4j. */
@@ -30,6 +31,8 @@ export interface ServerOptions {
   name?: string;
   /** Who may message whom (default `open`). */
   policy?: Policy;
+  /** Relay budget per user in bytes per second; 0 turns the relay off (default 4 MB/s). */
+  relayBytesPerSecond?: number;
   log?: (line: string) => void;
 }
 
@@ -51,6 +54,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     host: opts.host ?? "0.0.0.0",
     port: opts.port ?? DEFAULT_PORT,
     policy: opts.policy ?? "open",
+    ...(opts.relayBytesPerSecond === undefined ? {} : { relayBytesPerSecond: opts.relayBytesPerSecond }),
     ...(opts.log ? { log: opts.log } : {}),
   });
   let address: { port: number };

@@ -38,6 +38,7 @@ import {
   verifyPassword,
 } from "./accounts.js";
 import { pushBatches } from "./push-batches.js";
+import { DEFAULT_RELAY_BYTES_PER_SECOND, Relay } from "./relay.js";
 import { isSocialRequest, type Policy, Social } from "./social.js";
 import type { Store, StoredMessage } from "./store/store.js";
 import { type StunCounters, stunResponder } from "./stun-responder.js";
@@ -55,6 +56,8 @@ export interface RegistryOptions {
   wallClock?: () => number;
   /** Who may message whom; default `open`. */
   policy?: Policy;
+  /** Relay budget per user in bytes per second (src/server/relay.ts); 0 turns the relay off. */
+  relayBytesPerSecond?: number;
 }
 
 interface ClientSession {
@@ -80,6 +83,7 @@ export class Registry {
   private readonly social: Social;
   droppedMessages = 0;
   readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0 };
+  readonly relay: Relay;
 
   constructor(private readonly opts: RegistryOptions) {
     this.wall = opts.wallClock ?? Date.now;
@@ -94,6 +98,10 @@ export class Registry {
         if (target) target.queue = target.queue.then(() => this.reply(target, msg));
       },
       log: this.log,
+    });
+    this.relay = new Relay({
+      bytesPerSecond: opts.relayBytesPerSecond ?? DEFAULT_RELAY_BYTES_PER_SECOND,
+      random: (n) => new Uint8Array(randomBytes(n)),
     });
     this.host = new UdpHost({
       identity: opts.identity,
@@ -116,6 +124,11 @@ export class Registry {
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
       onClosed: (conn, reason) => this.onClosed(conn, reason),
       onForeignDatagram: stunResponder(this.host, this.stun),
+      onRelay: (bytes, from) => {
+        const out = this.relay.forward(bytes, from, monoNow(), (u) => this.online.get(u)?.conn.address);
+        if (out) this.host.sendRaw(out.bytes, out.to);
+        return true;
+      },
     };
   }
 
@@ -357,6 +370,7 @@ export class Registry {
     const target = this.online.get(to);
     if (!target) throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
     const token = randomBytes(16).toString("hex");
+    const relay = msg.relay === false ? undefined : this.relay.open(user, to, monoNow());
     const candidatesOf = (c: ClientSession) => [
       ...c.addresses.map((address) => ({ type: "host" as const, address })),
       { type: "srflx" as const, address: c.conn.address },
@@ -367,12 +381,14 @@ export class Registry {
       token,
       publicKey: Buffer.from(s.conn.remoteKey).toString("hex"),
       candidates: candidatesOf(s),
+      ...(relay === undefined ? {} : { relay }),
     });
     return {
       peer: to,
       token,
       publicKey: Buffer.from(target.conn.remoteKey).toString("hex"),
       candidates: candidatesOf(target),
+      ...(relay === undefined ? {} : { relay }),
     };
   }
 
@@ -432,6 +448,7 @@ export class Registry {
     s.user = undefined;
     if (this.online.get(user) !== s) return;
     this.online.delete(user);
+    this.relay.dropUser(user);
     this.touch(user);
     this.broadcastPresence(
       user,
@@ -453,6 +470,7 @@ export class Registry {
 
   private sweep(): void {
     const t = monoNow();
+    this.relay.sweep(t);
     for (const s of this.sessions.values()) {
       if (s.user && !s.timingOut && t - s.lastHeardAt > MISSED_HEARTBEATS * s.heartbeatMs) {
         const stale = s;

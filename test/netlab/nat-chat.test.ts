@@ -2,8 +2,9 @@
  * NAT lab, the whole product: a registry on the "internet", alice behind NAT a and bob
  * behind NAT b, real `hallway` processes. alice messages bob; the registry coordinates the
  * connect, the peers punch, and the message goes direct on the path the pair allows. Where
- * no direct path exists (a symmetric NAT facing anything but a public host), the message
- * still arrives, through the registry.
+ * no direct path exists (a symmetric NAT facing anything but a public host), the session
+ * runs through the registry's relay (taken 2 s into the attempt; `npm run bench:nat`
+ * measures the connect times).
  *
  * Recorded per pair, as the lab's report: delivered, path kind, and time to connect.
  */
@@ -22,14 +23,14 @@ const MESSAGES = 5;
 const PAIRS = [...NAT_PAIRS, { a: "cone", b: "none" } as const];
 
 /**
- * The path alice's connect must find, or "registry" where none exists yet. alice (a)
- * initiates: she reaches a public bob at his own address (direct); a public alice reaches a
- * NATed bob at the mapping his probes opened in his NAT (punched).
+ * The path alice's connect must find. alice (a) initiates: she reaches a public bob at his
+ * own address (direct); a public alice reaches a NATed bob at the mapping his probes opened
+ * in his NAT (punched); a symmetric NAT facing another NAT leaves only the relay.
  */
-function expected(a: NatKind, b: NatKind): "direct" | "punched" | "registry" {
+function expected(a: NatKind, b: NatKind): "direct" | "punched" | "relay" {
   if (b === "none") return "direct";
   if (a === "none" || (a === "cone" && b === "cone")) return "punched";
-  return "registry";
+  return "relay";
 }
 
 describe.skipIf(!lab.canRun).each(PAIRS)(
@@ -51,7 +52,7 @@ describe.skipIf(!lab.canRun).each(PAIRS)(
     });
 
     const want = expected(kinds.a, kinds.b);
-    it(`delivers every message, ${want === "registry" ? "through the registry" : `on a ${want} path`}`, async () => {
+    it(`delivers every message on a ${want} path`, async () => {
       const registry = await cli.server(nat.registry.ns, "registry", ["--no-mdns"]);
       const server = ["--server", `${nat.registry.address}:${registry.port}`, "--register"];
       const alice = cli.client(nat.a.peer.ns, "alice", server);
@@ -72,20 +73,18 @@ describe.skipIf(!lab.canRun).each(PAIRS)(
       expect(received.map((m) => m.from)).toEqual(Array(MESSAGES).fill("alice"));
 
       const path = alice.events.find((e) => e.event === "path" && e.peer === "bob");
-      const via = received.map((m) => m.via);
-      if (want === "registry") {
-        expect(path).toBeUndefined();
-        expect(via).toEqual(Array(MESSAGES).fill("offline"));
-      } else {
-        expect(path).toMatchObject({ kind: want });
-        expect(via).toEqual(Array(MESSAGES).fill("direct"));
-        // bob's side names the path too, once the registry vouched for alice's key.
-        await bob.waitFor((e) => e.event === "path" && e.peer === "alice", "bob's path event", STEP_MS);
-      }
+      expect(path).toMatchObject({ kind: want });
+      // Peer to peer (relayed or not), never stored at the registry for later.
+      expect(received.map((m) => m.via)).toEqual(Array(MESSAGES).fill("direct"));
+      // bob's side names the path too, once the registry vouched for alice's key. Its kind
+      // is bob's view (a public alice is "direct" to him), but relayed on both sides or neither.
+      await bob.waitFor(
+        (e) => e.event === "path" && e.peer === "alice" && (e.kind === "relay") === (want === "relay"),
+        "bob's path event",
+        STEP_MS,
+      );
       console.log(
-        `nat lab ${kinds.a}<->${kinds.b}: delivered ${received.length}/${MESSAGES}, path ${
-          path ? `${path.kind} in ${path.ms} ms` : "none (registry)"
-        }`,
+        `nat lab ${kinds.a}<->${kinds.b}: delivered ${received.length}/${MESSAGES}, path ${path?.kind} in ${path?.ms} ms`,
       );
     }, 90_000);
   },

@@ -21,3 +21,22 @@ describe("HostRateLimiter", () => {
     expect(limiter.take("b", 0)).toBe(true); // b starts over with a full bucket
   });
 });
+
+describe("HostRateLimiter with costs (the relay's byte budget)", () => {
+  it("spends `cost` tokens from a burst of its own, and refuses without spending", () => {
+    const limiter = new HostRateLimiter(1000, undefined, 3000);
+    expect(limiter.take("alice", 0, 2000)).toBe(true);
+    expect(limiter.take("alice", 0, 1500)).toBe(false); // 1000 left; nothing spent
+    expect(limiter.take("alice", 0, 1000)).toBe(true);
+    expect(limiter.take("alice", 500, 600)).toBe(false); // 500 refilled
+    expect(limiter.take("alice", 600, 600)).toBe(true);
+  });
+
+  it("forgets a key: it starts over with a full burst", () => {
+    const limiter = new HostRateLimiter(10, undefined, 100);
+    expect(limiter.take("bob", 0, 100)).toBe(true);
+    expect(limiter.take("bob", 0, 1)).toBe(false);
+    limiter.forget("bob");
+    expect(limiter.take("bob", 0, 100)).toBe(true);
+  });
+});
