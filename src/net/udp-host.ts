@@ -121,6 +121,7 @@ export class UdpHost {
       ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
       ...(opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
       ...(opts.responderPayload ? { responderPayload: opts.responderPayload } : {}),
+      mayRoamTo: (address) => !isRelayAddress(address),
     });
   }
 

@@ -138,7 +138,10 @@ export class PeerClient {
       random: (n) => new Uint8Array(randomBytes(n)),
       onDirect: (user, path) => {
         const conn = this.liveLink(user);
-        if (conn && isRelayAddress(conn.address)) this.host.moveTo(conn, path.address);
+        if (!conn) return;
+        // Moving emits the path event; a session the far side already moved just learns its kind.
+        if (isRelayAddress(conn.address)) this.host.moveTo(conn, path.address);
+        else this.emitPath(user, conn);
       },
       onRelay: (user) => {
         const conn = this.liveLink(user);
@@ -382,6 +385,8 @@ export class PeerClient {
     const user = this.userBySession.get(conn.session);
     if (user === undefined || this.unverified.has(conn.session)) return;
     if (this.liveLink(user)?.session !== conn.session) return;
+    // Moved here by the far side before our own checks named the path: onDirect reports it.
+    if (this.paths.kindOf(user, conn.address) === undefined) return;
     this.emitPath(user, conn);
     if (isRelayAddress(conn.address) && conn.initiator) this.paths.keepUpgrading(user);
   }

@@ -25,6 +25,7 @@ import {
   isLoopbackHost,
   localInterfaces,
   type PathKind,
+  type RemoteCandidate,
   rankCandidates,
 } from "../traversal/candidates.js";
 import { PathFinder, type PathFinderOptions } from "../traversal/path-finder.js";
@@ -70,6 +71,8 @@ export const UPGRADE_EVERY_MS = 15_000;
 export class PeerPaths {
   private readonly finder: PathFinder;
   private readonly kinds = new Map<string, DirectKind>();
+  /** The candidates of the last attempt with each user, ranked: what their addresses are. */
+  private readonly candidates = new Map<string, RemoteCandidate[]>();
   private readonly noPathUntil = new Map<string, number>();
   private readonly upgrades = new Map<string, NodeJS.Timeout>();
   private stopped = false;
@@ -95,10 +98,18 @@ export class PeerPaths {
     return this.finder.handleProbe(bytes, from);
   }
 
-  /** The kind of path `address` is to `user`: the relay, or what the last attempt found. */
+  /**
+   * The kind of path `address` is to `user`: the relay, the kind of the candidate it is, or
+   * "punched" for an address only probing revealed (a symmetric NAT's fresh port). Without
+   * an address, what the last attempt found.
+   */
   kindOf(user: string, address?: Address): PathKind | undefined {
-    if (address !== undefined && isRelayAddress(address)) return "relay";
-    return this.kinds.get(user);
+    if (address === undefined) return this.kinds.get(user);
+    if (isRelayAddress(address)) return "relay";
+    const known = this.candidates.get(user);
+    if (known === undefined) return this.kinds.get(user);
+    const same = known.find((c) => c.address.host === address.host && c.address.port === address.port);
+    return same?.kind ?? "punched";
   }
 
   /**
@@ -204,10 +215,9 @@ export class PeerPaths {
 
   private async run(user: string, offer: Omit<ConnectData, "peer">): Promise<FoundPath> {
     const candidates: Candidate[] = offer.candidates;
-    const result = await this.finder.start(
-      new Uint8Array(Buffer.from(offer.token, "hex")),
-      rankCandidates(candidates, localInterfaces()),
-    );
+    const ranked = rankCandidates(candidates, localInterfaces());
+    this.candidates.set(user, ranked);
+    const result = await this.finder.start(new Uint8Array(Buffer.from(offer.token, "hex")), ranked);
     if (!result.ok) throw new HallwayError("PEER_UNREACHABLE", `no direct path to ${user} answered`);
     this.kinds.set(user, result.kind);
     return { address: result.address, kind: result.kind, publicKey: offer.publicKey, ms: 0 };

@@ -50,9 +50,10 @@
  *  - DATA: the 13-byte header (kind, the receiver's index, packet number) is the AEAD associated
  *    data and the packet number is the Noise nonce, counting from 0 in each direction. An empty
  *    plaintext is a keepalive/confirmation and never becomes a "data" event.
- *  - Roaming: an authenticated DATA that is the newest seen so far, from a new source, moves the
- *    session there ("address-changed"); older reordered packets from the old path do not move it
- *    back. `setAddress` is the caller moving it and emits nothing.
+ *  - Roaming: an authenticated DATA that is the newest seen so far, from a new source the caller's
+ *    `mayRoamTo` allows, moves the session there ("address-changed"); older reordered packets
+ *    from the old path do not move it back. `setAddress` is the caller moving it and emits
+ *    nothing.
  *  - Timers are plain data: a session wakes at the earliest of its retransmit, handshake deadline
  *    and idle deadline. Wake-ups are kept in a heap and refreshed lazily, so `pollTimeout()` may
  *    return a deadline at which nothing turns out to be due (the session just re-arms); it is
@@ -99,6 +100,13 @@ export interface EndpointOptions {
   handshakesPerSecondPerHost?: number;
   /** Payload the responder puts in message 2 (default empty). */
   responderPayload?: (from: Address) => Uint8Array;
+  /**
+   * Whether a session may roam to `address` by itself (default: anywhere). The peer's host
+   * says no for relay addresses: a session leaves the relay for a direct path, and only an
+   * explicit `setAddress` puts it back, so relayed datagrams still in flight after a move
+   * do not pull it back.
+   */
+  mayRoamTo?: (address: Address) => boolean;
 }
 
 export type EndpointEvent =
@@ -264,6 +272,7 @@ export class Endpoint {
   private readonly idleTimeoutMs: number;
   private readonly maxSessions: number;
   private readonly responderPayload: ((from: Address) => Uint8Array) | undefined;
+  private readonly mayRoamTo: (address: Address) => boolean;
 
   private readonly sessions = new Map<SessionId, Session>();
   /** `${senderIndex}|${host}|${port}` of an HS_INIT → the responder session it created. */
@@ -298,6 +307,7 @@ export class Endpoint {
       ),
     );
     this.responderPayload = opts.responderPayload;
+    this.mayRoamTo = opts.mayRoamTo ?? (() => true);
   }
 
   /**
@@ -606,7 +616,7 @@ export class Endpoint {
       s.retransmit = undefined;
       s.handshakeDeadline = undefined;
     }
-    if (newest && !sameAddress(s.address, from)) {
+    if (newest && !sameAddress(s.address, from) && this.mayRoamTo(from)) {
       s.address = from;
       this.events.push({ type: "address-changed", session: s.id, address: { ...from } });
     }
