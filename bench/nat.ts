@@ -8,8 +8,9 @@
  * attempts, each with two fresh `hallway client --json` processes (new sockets, so new NAT
  * mappings: every attempt is a cold connect). alice sends `{"cmd":"connect","to":bob}`;
  * the connect time is the `ms` of her `path` event: from asking the registry to the first
- * answering probe. An attempt that ends in PEER_UNREACHABLE (no path within 5 s) counts as
- * not direct: those peers' traffic goes through the registry.
+ * answering probe, or to taking the registry's relay (2 s into an attempt with no direct
+ * answer). "direct" counts every path but the relay; an error (no path at all) counts as
+ * neither.
  *
  * Prints a Markdown table on stderr and the JSON document on stdout, and writes it to
  * bench/results/nat.json.
@@ -24,6 +25,7 @@ const ATTEMPTS = Number(process.env.BENCH_NAT_ATTEMPTS ?? 20);
 const STEP_MS = 20_000;
 
 interface Attempt {
+  connected: boolean;
   direct: boolean;
   kind?: string;
   connectMs?: number;
@@ -58,8 +60,15 @@ async function attempt(
       "path or error",
       STEP_MS,
     );
-    if (e.event === "path") return { direct: true, kind: e.kind as string, connectMs: e.ms as number };
-    return { direct: false, code: e.code as string };
+    if (e.event === "path") {
+      return {
+        connected: true,
+        direct: e.kind !== "relay",
+        kind: e.kind as string,
+        connectMs: e.ms as number,
+      };
+    }
+    return { connected: false, direct: false, code: e.code as string };
   } finally {
     await Promise.all([alice.stop(), bob.stop()]);
   }
@@ -95,6 +104,7 @@ async function main(): Promise<void> {
       rows.push({
         pair: `${a}↔${b}`,
         attempts: attempts.length,
+        connectedShare: attempts.filter((x) => x.connected).length / attempts.length,
         directShare: attempts.filter((x) => x.direct).length / attempts.length,
         outcomes: kinds,
         connectMs: times.length
@@ -119,11 +129,13 @@ async function main(): Promise<void> {
     rows,
   };
   const table = [
-    "| NAT pair | attempts | direct | outcomes | connect p50 | connect p95 |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| NAT pair | attempts | connected | direct | outcomes | connect p50 | connect p95 |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.pair} | ${r.attempts} | ${Math.round(r.directShare * 100)}% | ${Object.entries(r.outcomes)
+        `| ${r.pair} | ${r.attempts} | ${Math.round(r.connectedShare * 100)}% | ${Math.round(r.directShare * 100)}% | ${Object.entries(
+          r.outcomes,
+        )
           .map(([k, v]) => `${k} ${v}`)
           .join(
             ", ",

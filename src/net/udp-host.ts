@@ -9,6 +9,7 @@
 
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
+import { isIPv6 } from "node:net";
 import { performance } from "node:perf_hooks";
 import { HallwayError } from "../errors.js";
 import { type Address, Endpoint, type Identity, type SessionId } from "../protocol/endpoint.js";
@@ -16,6 +17,7 @@ import { isProbe } from "../protocol/probe.js";
 import { decodeRelay, encodeRelay, isRelay } from "../protocol/relay.js";
 import { Connection, interleavePayloads } from "../transfer/connection.js";
 import type { StreamCore } from "../transfer/file-transfer.js";
+import { localInterfaces } from "../traversal/candidates.js";
 
 export interface HostedConnection {
   readonly session: SessionId;
@@ -78,6 +80,11 @@ export interface UdpHostOptions {
   idleTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   responderPayload?: (from: Address) => Uint8Array;
+  /**
+   * Also open an IPv6 socket (any port) when this machine has a global or unique-local IPv6
+   * address, for IPv6 host candidates. The main socket stays IPv4.
+   */
+  ipv6?: boolean;
 }
 
 interface Pending {
@@ -97,6 +104,7 @@ const DEFAULT_TTL = 64;
 
 export class UdpHost {
   private readonly socket: dgram.Socket;
+  private socket6: dgram.Socket | undefined;
   private readonly endpoint: Endpoint;
   private readonly live = new Map<SessionId, Live>();
   private readonly pending = new Map<SessionId, Pending>();
@@ -150,12 +158,39 @@ export class UdpHost {
     this.socket.on("message", (msg, rinfo) =>
       this.onDatagram(msg, { host: rinfo.address, port: rinfo.port }),
     );
+    if (this.opts.ipv6 && localInterfaces().some((i) => isIPv6(i.address))) await this.startIPv6();
     const a = this.socket.address();
     return { host: a.address, port: a.port };
   }
 
+  /** The IPv6 socket, if this machine can use one; without it the host is IPv4 only. */
+  private async startIPv6(): Promise<void> {
+    const socket = dgram.createSocket({ type: "udp6", ipv6Only: true });
+    const bound = await new Promise<boolean>((resolve) => {
+      socket.once("error", () => resolve(false));
+      socket.bind(0, "::", () => resolve(true));
+    });
+    if (!bound || this.closed) {
+      socket.close();
+      return;
+    }
+    socket.on("error", () => {});
+    socket.on("message", (msg, rinfo) => this.onDatagram(msg, { host: rinfo.address, port: rinfo.port }));
+    this.socket6 = socket;
+  }
+
   get localPort(): number {
     return this.socket.address().port;
+  }
+
+  /** The IPv6 socket's port, if there is one. */
+  get localPort6(): number | undefined {
+    return this.socket6?.address().port;
+  }
+
+  /** The socket that reaches `host`: IPv6 literals go out of the IPv6 socket. */
+  private socketFor(host: string): dgram.Socket | undefined {
+    return isIPv6(host) ? this.socket6 : this.socket;
   }
 
   private onDatagram(msg: Buffer, from: Address): void {
@@ -220,7 +255,7 @@ export class UdpHost {
   /** Sends a session-layer datagram, through its relay if the address is one. */
   private transmit(to: Address, bytes: Uint8Array): void {
     if (to.host !== RELAY_HOST) {
-      this.socket.send(bytes, to.port, to.host);
+      this.socketFor(to.host)?.send(bytes, to.port, to.host);
       return;
     }
     const channel = this.relayByPort.get(to.port);
@@ -314,18 +349,21 @@ export class UdpHost {
    * (a timer or `setImmediate`), never from inside a message handler.
    */
   sendRaw(bytes: Uint8Array, to: Address, ttl?: number): void {
-    if (this.closed) return;
+    const socket = this.socketFor(to.host);
+    if (this.closed || socket === undefined) return;
     if (ttl === undefined) {
-      this.socket.send(bytes, to.port, to.host, () => {});
+      socket.send(bytes, to.port, to.host, () => {});
       return;
     }
     // Several low-TTL sends in one run: restore only after the last has gone out.
     this.lowTtlPending++;
-    this.socket.setTTL(ttl);
-    this.socket.send(bytes, to.port, to.host, () => {});
+    socket.setTTL(ttl);
+    socket.send(bytes, to.port, to.host, () => {});
     process.nextTick(() => {
       this.lowTtlPending--;
-      if (this.lowTtlPending === 0 && !this.closed) this.socket.setTTL(DEFAULT_TTL);
+      if (this.lowTtlPending > 0 || this.closed) return;
+      this.socket.setTTL(DEFAULT_TTL);
+      this.socket6?.setTTL(DEFAULT_TTL);
     });
   }
 
@@ -353,7 +391,12 @@ export class UdpHost {
     if (this.timer) clearTimeout(this.timer);
     for (const p of this.pending.values()) p.reject(new HallwayError("INTERNAL", "host stopped"));
     this.pending.clear();
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    const socket6 = this.socket6;
+    this.socket6 = undefined;
+    await Promise.all([
+      new Promise<void>((resolve) => this.socket.close(() => resolve())),
+      socket6 && new Promise<void>((resolve) => socket6.close(() => resolve())),
+    ]);
   }
 
   private pump(): void {

@@ -129,6 +129,7 @@ export class PeerClient {
       port: opts.port ?? 0,
       keepaliveMs: Math.min(this.heartbeatMs, 15_000),
       handshakeTimeoutMs: Math.min(this.requestTimeoutMs, 5_000),
+      ipv6: true,
     });
     this.paths = new PeerPaths({
       host: this.host,
@@ -253,7 +254,7 @@ export class PeerClient {
   }
 
   private hostAddresses(): Address[] {
-    return this.paths.hostCandidates(this.host.localPort);
+    return this.paths.hostCandidates(this.host.localPort, this.host.localPort6);
   }
 
   private startHeartbeat(): void {
@@ -377,7 +378,14 @@ export class PeerClient {
     const kind = this.paths.kindOf(user, conn.address) ?? "direct";
     if (ms === undefined && this.pathShown.get(user) === kind) return;
     this.pathShown.set(user, kind);
-    this.emit({ event: "path", peer: user, kind, ...(ms === undefined ? {} : { ms }) });
+    const { host, port } = conn.address;
+    this.emit({
+      event: "path",
+      peer: user,
+      kind,
+      ...(ms === undefined ? {} : { ms }),
+      ...(kind === "relay" ? {} : { address: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}` }),
+    });
   }
 
   /** A session moved: up from the relay to a direct path, or (rarely) back. */
@@ -461,7 +469,7 @@ export class PeerClient {
     const msg = decoded.value;
     if (msg.t === "chat") {
       if (msg.msg.from !== user || msg.msg.to !== this.user) return;
-      this.showIncoming(msg.msg, "direct");
+      this.showIncoming(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct");
       this.host.send(conn, encodeControl({ t: "receipt", id: msg.msg.id, at: Date.now() }));
     } else if (msg.t === "receipt") {
       const w = this.awaitingReceipt.get(msg.id);
@@ -569,7 +577,12 @@ export class PeerClient {
       timer: setTimeout(() => this.receiptTimedOut(msg.id), this.directTimeoutMs),
     });
     this.host.send(conn, encodeControl({ t: "chat", msg }));
-    this.emit({ event: "sent", id: msg.id, to: msg.to, via: "direct" });
+    this.emit({
+      event: "sent",
+      id: msg.id,
+      to: msg.to,
+      via: isRelayAddress(conn.address) ? "relay" : "direct",
+    });
   }
 
   private receiptTimedOut(id: string): void {

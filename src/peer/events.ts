@@ -56,8 +56,11 @@ export type PeerEvent =
   | { event: "sent"; id: string; to: string; via: Via }
   | { event: "delivered"; id: string }
   | { event: "presence"; user: string; status: "online" | "offline" }
-  /** A direct session to `peer` is up, on this kind of path; `ms`: connect time (initiator). */
-  | { event: "path"; peer: string; kind: PathKind; ms?: number }
+  /**
+   * A session to `peer` is up, or moved, on this kind of path; `ms`: connect time (initiator);
+   * `address`: the peer's address on it (`host:port`, `[v6]:port`), absent on the relay.
+   */
+  | { event: "path"; peer: string; kind: PathKind; ms?: number; address?: string }
   | { event: "users"; users: UserEntry[] }
   | { event: "history"; with: string; messages: HistoryEntry[] }
   | { event: "error"; code: ErrorCode; message: string; id?: string; cmd?: string }

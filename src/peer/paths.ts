@@ -86,11 +86,11 @@ export class PeerPaths {
    * peer we can meet is on this machine, and the registry's view of us (127.0.0.1) is the
    * one address they need; interface addresses would only send probes off loopback.
    */
-  hostCandidates(port: number): Address[] {
+  hostCandidates(port: number, port6?: number): Address[] {
     if (isLoopbackHost(this.opts.registry.host)) return [];
-    return hostCandidates(port, localInterfaces())
+    return hostCandidates(port, localInterfaces(), port6)
       .map((c) => c.address)
-      .slice(0, 8);
+      .slice(0, 12);
   }
 
   /** For `UdpHostHandlers.onProbe`. */

@@ -8,6 +8,7 @@
  * See docs/protocol.md for every message.
  */
 
+import { isIP } from "node:net";
 import { z } from "zod";
 import { type Decoded, ERROR_CODES, fail, HallwayError, ok } from "../errors.js";
 import { MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from "./limits.js";
@@ -27,7 +28,14 @@ const text = z
   .string()
   .max(MAX_TEXT_BYTES)
   .refine((s) => utf8.encode(s).length <= MAX_TEXT_BYTES, "text too long");
-const address = z.object({ host: z.string().min(1).max(64), port: z.number().int().min(1).max(65535) });
+/** A peer's address on the wire is an IP literal: never a name to resolve, never "relay". */
+const address = z.object({
+  host: z
+    .string()
+    .max(64)
+    .refine((h) => isIP(h) !== 0, "not an IP address"),
+  port: z.number().int().min(1).max(65535),
+});
 const hexKey = z.string().regex(/^[0-9a-f]{64}$/);
 const punchToken = z.string().regex(/^[0-9a-f]{32}$/);
 const candidate = z.object({ type: z.enum(["host", "srflx"]), address });

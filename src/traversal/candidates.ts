@@ -1,8 +1,9 @@
 /**
  * Candidates: the addresses a peer may be reached at, and how a pair of them is classed.
  *
- * - host: an address of one of the peer's own interfaces (non-internal IPv4; the peer
- *   socket is IPv4, so IPv6 interfaces are not offered until it is dual-stack);
+ * - host: an address of one of the peer's own interfaces: every non-internal IPv4 address,
+ *   and every IPv6 address of global or unique-local scope (link-local ones need a zone
+ *   the far side cannot know) when the peer has an IPv6 socket;
  * - srflx (server-reflexive): the address the registry saw the peer's datagrams come from,
  *   which is its NAT's mapping when it sits behind one.
  *
@@ -14,6 +15,7 @@
  *   relay    nothing answered: the registry forwards (not a candidate; the fallback).
  */
 
+import { isIPv6 } from "node:net";
 import { networkInterfaces } from "node:os";
 import type { Address } from "../protocol/endpoint.js";
 
@@ -30,7 +32,7 @@ export interface RemoteCandidate {
   kind: Exclude<PathKind, "relay">;
 }
 
-/** One of our interfaces: its IPv4 address and netmask. */
+/** One of our interfaces: its address and netmask (IPv4 or IPv6). */
 export interface LocalInterface {
   address: string;
   netmask: string;
@@ -41,20 +43,58 @@ export function isLoopbackHost(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-/** Our non-internal IPv4 interfaces. */
+/** An IPv6 address a peer elsewhere can use: not link-local (fe80::/10), not loopback. */
+function usableIPv6(address: string): boolean {
+  const first = Number.parseInt(address.split(":")[0] || "0", 16);
+  return (first & 0xffc0) !== 0xfe80 && address !== "::1" && address !== "::";
+}
+
+/** Our non-internal IPv4 interfaces, then our global and unique-local IPv6 ones. */
 export function localInterfaces(ifaces = networkInterfaces()): LocalInterface[] {
-  const out: LocalInterface[] = [];
+  const v4: LocalInterface[] = [];
+  const v6: LocalInterface[] = [];
   for (const list of Object.values(ifaces)) {
     for (const i of list ?? []) {
-      if (i.family === "IPv4" && !i.internal) out.push({ address: i.address, netmask: i.netmask });
+      if (i.internal) continue;
+      if (i.family === "IPv4") v4.push({ address: i.address, netmask: i.netmask });
+      else if (i.family === "IPv6" && usableIPv6(i.address))
+        v6.push({ address: i.address, netmask: i.netmask });
     }
+  }
+  return [...v4, ...v6];
+}
+
+/**
+ * Host candidates for a socket bound to `port` on every IPv4 interface, and to `port6` on
+ * every IPv6 one (none without an IPv6 socket).
+ */
+export function hostCandidates(port: number, interfaces = localInterfaces(), port6?: number): Candidate[] {
+  const out: Candidate[] = [];
+  for (const i of interfaces) {
+    if (!isIPv6(i.address)) out.push({ type: "host", address: { host: i.address, port } });
+    else if (port6 !== undefined) out.push({ type: "host", address: { host: i.address, port: port6 } });
   }
   return out;
 }
 
-/** Host candidates for a socket bound to `port` on every interface. */
-export function hostCandidates(port: number, interfaces = localInterfaces()): Candidate[] {
-  return interfaces.map((i) => ({ type: "host", address: { host: i.address, port } }));
+/** An IPv6 address as a 128-bit integer, or undefined if it is not one. */
+export function ipv6ToBigInt(ip: string): bigint | undefined {
+  if (!isIPv6(ip) || ip.includes("%")) return undefined;
+  let text = ip;
+  // An embedded IPv4 tail (::ffff:10.0.0.1) becomes two hex groups.
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = "", tail] = text.split("::");
+  const groups = (part: string) => (part === "" ? [] : part.split(":"));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const fill = tail === undefined ? 0 : 8 - left.length - right.length;
+  const all = [...left, ...Array<string>(fill).fill("0"), ...right];
+  if (all.length !== 8) return undefined;
+  return all.reduce((n, g) => (n << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
 }
 
 function ipv4ToInt(ip: string): number | undefined {
@@ -70,6 +110,12 @@ function ipv4ToInt(ip: string): number | undefined {
 
 /** Whether `ip` is on the subnet of `iface`. */
 export function onSubnet(ip: string, iface: LocalInterface): boolean {
+  if (isIPv6(iface.address)) {
+    const x = ipv6ToBigInt(ip);
+    const y = ipv6ToBigInt(iface.address);
+    const mask = ipv6ToBigInt(iface.netmask);
+    return x !== undefined && y !== undefined && mask !== undefined && (x & mask) === (y & mask);
+  }
   const a = ipv4ToInt(ip);
   const b = ipv4ToInt(iface.address);
   const m = ipv4ToInt(iface.netmask);

@@ -18,6 +18,10 @@
  * The internet router sits between the two NATs, so a datagram with TTL 2 from a peer passes
  * its own NAT (opening the mapping there) and expires in transit before it reaches the other
  * NAT, where it would otherwise create a conntrack entry that steals the mapping.
+ *
+ * With `ipv6`, the peers also get routed IPv6 addresses without NAT, as IPv6 is deployed:
+ * peer a fd03:11::2, peer b fd03:12::2, each router forwarding for its /64 (the registry
+ * stays IPv4 only). Addresses are added with `nodad`, usable at once.
  */
 
 import type { NetLab } from "./netns.js";
@@ -37,7 +41,8 @@ export interface NatLabHost {
 }
 
 export interface NatLabSide {
-  peer: NatLabHost;
+  /** `address6`: the peer's IPv6 address, with `ipv6`. */
+  peer: NatLabHost & { address6?: string };
   router: NatLabHost & { kind: NatKind /** Its address on the internet side. */; wan: string };
 }
 
@@ -48,7 +53,13 @@ export interface NatLab {
   b: NatLabSide;
 }
 
-async function side(lab: NetLab, inet: string, name: "a" | "b", kind: NatKind): Promise<NatLabSide> {
+async function side(
+  lab: NetLab,
+  inet: string,
+  name: "a" | "b",
+  kind: NatKind,
+  ipv6: boolean,
+): Promise<NatLabSide> {
   const n = name === "a" ? 1 : 2;
   const lan = `10.203.1${n}`;
   const wan = `10.203.10${n}`;
@@ -73,14 +84,40 @@ async function side(lab: NetLab, inet: string, name: "a" | "b", kind: NatKind): 
     const r = await lab.exec(router, ["iptables", ...masquerade]);
     if (r.code !== 0) throw new Error(`iptables in ${router}: ${r.stderr.trim()}`);
   }
+  const address6 = ipv6 ? await routeIPv6(lab, inet, router, peer, n) : undefined;
   return {
-    peer: { ns: peer, address: `${lan}.2` },
+    peer: { ns: peer, address: `${lan}.2`, ...(address6 === undefined ? {} : { address6 }) },
     router: { ns: router, address: `${lan}.1`, wan: `${wan}.2`, kind },
   };
 }
 
+/** Plain routed IPv6 for side `n`: fd03:1n::/64 on the LAN, fd03:10n::/64 towards inet. */
+async function routeIPv6(
+  lab: NetLab,
+  inet: string,
+  router: string,
+  peer: string,
+  n: number,
+): Promise<string> {
+  const add = (ns: string, cidr: string, dev: string) =>
+    lab.ip(ns, "-6", "addr", "add", cidr, "dev", dev, "nodad");
+  await add(inet, `fd03:10${n}::1/64`, `to-${n === 1 ? "a" : "b"}`);
+  await add(router, `fd03:10${n}::2/64`, "wan0");
+  await add(router, `fd03:1${n}::1/64`, "lan0");
+  await add(peer, `fd03:1${n}::2/64`, "eth0");
+  await lab.sysctl(router, "net.ipv6.conf.all.forwarding", "1");
+  await lab.sysctl(inet, "net.ipv6.conf.all.forwarding", "1");
+  await lab.ip(router, "-6", "route", "add", "default", "via", `fd03:10${n}::1`);
+  await lab.ip(peer, "-6", "route", "add", "default", "via", `fd03:1${n}::1`);
+  await lab.ip(inet, "-6", "route", "add", `fd03:1${n}::/64`, "via", `fd03:10${n}::2`);
+  return `fd03:1${n}::2`;
+}
+
 /** Builds the topology above with the given NAT on each side. */
-export async function buildNatLab(lab: NetLab, kinds: { a: NatKind; b: NatKind }): Promise<NatLab> {
+export async function buildNatLab(
+  lab: NetLab,
+  kinds: { a: NatKind; b: NatKind; ipv6?: boolean },
+): Promise<NatLab> {
   const inet = await lab.namespace("inet");
   const registry = await lab.namespace("registry");
   await lab.link(
@@ -92,7 +129,7 @@ export async function buildNatLab(lab: NetLab, kinds: { a: NatKind; b: NatKind }
   return {
     registry: { ns: registry, address: "10.203.100.2" },
     internet: { ns: inet, address: "10.203.100.1" },
-    a: await side(lab, inet, "a", kinds.a),
-    b: await side(lab, inet, "b", kinds.b),
+    a: await side(lab, inet, "a", kinds.a, kinds.ipv6 ?? false),
+    b: await side(lab, inet, "b", kinds.b, kinds.ipv6 ?? false),
   };
 }

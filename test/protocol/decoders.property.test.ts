@@ -180,7 +180,7 @@ const textArb = fc.oneof(
   fc.constant("é".repeat(MAX_TEXT_BYTES / 2)),
 );
 const addressArb = fc.record({
-  host: fc.string({ minLength: 1, maxLength: 64 }),
+  host: fc.oneof(fc.ipV4(), fc.ipV6()),
   port: fc.integer({ min: 1, max: 65535 }),
 });
 const chatArb = fc.record({ id: idArb, from: nameArb, to: nameArb, text: textArb, sentAt: timeArb });
@@ -376,6 +376,29 @@ describe("decodeControl", () => {
       expect(bytes.length).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
       expectControlError(decodeControl(bytes));
       requestIdOf(bytes);
+    }
+  });
+});
+
+describe("addresses on the wire", () => {
+  it("are IP literals: a name to resolve or a relay stand-in is refused", () => {
+    const punch = (host: string) =>
+      new TextEncoder().encode(
+        JSON.stringify({
+          t: "punch",
+          from: "alice",
+          token: "00".repeat(16),
+          publicKey: "11".repeat(32),
+          candidates: [{ type: "host", address: { host, port: 4000 } }],
+        }),
+      );
+    expect(decodeControl(punch("10.0.0.7")).ok).toBe(true);
+    expect(decodeControl(punch("2001:db8::7")).ok).toBe(true);
+    for (const host of ["relay", "printer.local", "localhost", ""]) {
+      expect(decodeControl(punch(host)), host).toMatchObject({
+        ok: false,
+        error: { code: "PROTO_BAD_MESSAGE" },
+      });
     }
   });
 });

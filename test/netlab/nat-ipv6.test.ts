@@ -1,0 +1,52 @@
+/**
+ * NAT lab with IPv6: both peers sit behind symmetric NATs for IPv4, which leaves only the
+ * relay there, but both also have routed IPv6 addresses without NAT (as IPv6 is deployed).
+ * Their IPv6 host candidates give a direct path, and the messages take it.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assertDistFresh, CliLab } from "./fixtures/lab-cli.js";
+import { requireLab } from "./lab-guard.js";
+import { buildNatLab, type NatLab } from "./nat-lab.js";
+import { NetLab } from "./netns.js";
+
+const lab = requireLab("IPv6 host candidates past two symmetric IPv4 NATs", { commands: ["iptables"] });
+const STEP_MS = 20_000;
+
+describe.skipIf(!lab.canRun)("IPv6 host candidates (network lab)", () => {
+  let net: NetLab | undefined;
+  let nat: NatLab;
+  const cli = new CliLab();
+
+  beforeAll(async () => {
+    assertDistFresh();
+    net = await NetLab.create("ipv6");
+    nat = await buildNatLab(net, { a: "symmetric", b: "symmetric", ipv6: true });
+  }, 60_000);
+
+  afterAll(async () => {
+    await cli.cleanup();
+    await net?.teardown();
+  });
+
+  it("connect directly over IPv6 where IPv4 offers only the relay", async () => {
+    const registry = await cli.server(nat.registry.ns, "registry", ["--no-mdns"]);
+    const server = ["--server", `${nat.registry.address}:${registry.port}`, "--register"];
+    const alice = cli.client(nat.a.peer.ns, "alice", server);
+    const bob = cli.client(nat.b.peer.ns, "bob", server);
+    await Promise.all([
+      alice.waitFor((e) => e.event === "ready", "alice ready", STEP_MS),
+      bob.waitFor((e) => e.event === "ready", "bob ready", STEP_MS),
+    ]);
+    await alice.waitFor((e) => e.event === "presence" && e.user === "bob", "bob online", STEP_MS);
+
+    alice.send({ cmd: "send", to: "bob", text: "hello over IPv6" });
+    const got = await bob.waitFor((e) => e.event === "message", "the message", STEP_MS);
+    expect(got).toMatchObject({ from: "alice", text: "hello over IPv6", via: "direct" });
+    const path = await alice.waitFor((e) => e.event === "path" && e.peer === "bob", "alice's path", STEP_MS);
+    expect(path).toMatchObject({ kind: "direct", address: expect.stringMatching(/^\[fd03:12::2\]:\d+$/) });
+    const back = await bob.waitFor((e) => e.event === "path" && e.peer === "alice", "bob's path", STEP_MS);
+    expect(back).toMatchObject({ kind: "direct", address: expect.stringMatching(/^\[fd03:11::2\]:\d+$/) });
+    console.log(`nat lab ipv6, symmetric<->symmetric: path ${path.kind} ${path.address} in ${path.ms} ms`);
+  }, 90_000);
+});
