@@ -66,7 +66,7 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
     ].join(" ");
     const t = await LabTerminal.start(a.ns, cli.tempDir("tmux"), command);
     term = t;
-    await t.waitFor(/^Password: ?$/m, "password prompt");
+    await t.waitFor(/^ {2}Password {3}\[ *\]/m, "the login screen's password field");
     await t.typeLine(PASSWORD);
     await t.waitFor(/logged in as alice/, "login on the status buffer");
     await t.waitFor(

@@ -47,7 +47,7 @@ export function contactsCols(cols: number): number {
   return cols >= 120 ? 24 : cols >= 80 ? 18 : 14;
 }
 
-function row(text: string, cols: number, style: Style = "plain"): Row {
+export function row(text: string, cols: number, style: Style = "plain"): Row {
   return [{ text: fitColumns(text, cols), style }];
 }
 
@@ -175,13 +175,18 @@ function inputLine(m: Model, cols: number): Row {
   ];
 }
 
-/** The whole screen, `rows` rows of exactly `cols` columns each. */
+/** What a terminal smaller than the layouts get instead of them, or undefined if it is big enough. */
+export function tooSmall(cols: number, rows: number): Row[] | undefined {
+  if (cols >= MIN_COLS && rows >= MIN_ROWS) return undefined;
+  const out = [row(`needs ${MIN_COLS}×${MIN_ROWS}, not ${cols}×${rows}`, cols)];
+  while (out.length < rows) out.push(row("", cols));
+  return out.slice(0, rows);
+}
+
+/** The main screen, `rows` rows of exactly `cols` columns each. */
 export function frame(m: Model, cols: number, rows: number, now: number): Row[] {
-  if (cols < MIN_COLS || rows < MIN_ROWS) {
-    const out = [row(`needs ${MIN_COLS}×${MIN_ROWS}, not ${cols}×${rows}`, cols)];
-    while (out.length < rows) out.push(row("", cols));
-    return out.slice(0, rows);
-  }
+  const small = tooSmall(cols, rows);
+  if (small) return small;
   const transfers = visibleTransfers(m);
   const prompt = promptText(m);
   const bottom = (transfers.length > 0 ? transfers.length + 1 : 0) + (prompt ? 1 : 0) + 2;
