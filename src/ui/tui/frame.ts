@@ -88,7 +88,8 @@ function bufferTitle(m: Model, b: ChatBuffer): string {
   if (b.kind === "group") return `#${b.name}${m.groups.includes(b.name) ? "" : " (not a member)"}`;
   const presence = m.presence[b.name] ?? "unknown";
   const friend = m.friends.includes(b.name) ? " · friend" : "";
-  return `${b.name} · ${presence}${friend}`;
+  const status = m.statuses[b.name] ? ` · ${m.statuses[b.name]}` : "";
+  return `${b.name} · ${presence}${status}${friend}`;
 }
 
 function conversationRows(m: Model, width: number, height: number): Row[] {
@@ -146,7 +147,7 @@ function statusLine(m: Model, cols: number, now: number): Row {
     m.registry.status === "connected"
       ? m.registry.address
       : `${m.registry.address || "registry"} ${m.registry.status}`;
-  const own = m.away ? "away" : "online";
+  const own = m.away ? m.statusText : m.statusText ? `online · ${m.statusText}` : "online";
   const path = b.kind === "user" ? ` · ${b.name} via ${m.paths[b.name] ?? "—"}` : "";
   const hot = hotlist(m);
   const act = hot.length > 0 ? ` [act: ${hot.join(",")}]` : "";

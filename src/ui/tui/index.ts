@@ -18,7 +18,7 @@ import {
   type RegistryChoice,
   searchRegistries,
 } from "../registry-choice.js";
-import { COMMAND_NAMES, runInput } from "./commands.js";
+import { COMMAND_NAMES, learnStatus, runInput } from "./commands.js";
 import { contactsCols } from "./frame.js";
 import { handleKey, handleSetupKey, type KeyContext, type KeyPress, type SetupKeyContext } from "./keys.js";
 import { createModel } from "./model.js";
@@ -220,6 +220,8 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         quit(1);
       });
       r.draw();
+      // The status line starts with the status (away or not) kept in the profile.
+      learnStatus(ctx, undefined);
       // The contacts pane starts with friends, groups and their presence.
       for (const ask of [() => c.social.friends(), () => c.social.groups()]) {
         ask().then(

@@ -107,6 +107,8 @@ export interface Model {
   buffers: ChatBuffer[];
   current: number;
   presence: Record<string, "online" | "offline">;
+  /** Other people's status text ("away: lunch"), as their profiles said when last asked. */
+  statuses: Record<string, string>;
   friends: string[];
   groups: string[];
   /** The path to each peer: its session's kind (lan, direct, punched) or how messages travel. */
@@ -144,6 +146,7 @@ export function createModel(me = "", maxLines = 2000): Model {
     buffers: [{ kind: "status", name: "status", lines: [], unread: 0, scrollRows: 0 }],
     current: 0,
     presence: {},
+    statuses: {},
     friends: [],
     groups: [],
     paths: {},
