@@ -399,7 +399,12 @@ export class PeerClient {
         this.emit({ event: "delivered", id: msg.id });
         return;
       case "punch":
-        this.paths.onPunch(msg);
+        // The initiator's handshake may beat our own probes; its path event then said
+        // "direct", so say what the path turned out to be.
+        void this.paths.onPunch(msg).then((kind) => {
+          const link = this.peersByUser.get(msg.from);
+          if (kind && link?.verified && link.conn) this.emit({ event: "path", peer: msg.from, kind });
+        });
         return;
       default:
         this.social.handlePush(msg);

@@ -78,9 +78,16 @@ export class PeerPaths {
     return this.kinds.get(user);
   }
 
-  /** Target side of a connect: probe back so our NAT opens, and answer. */
-  onPunch(msg: ControlOf<"punch">): void {
-    void this.run(msg.from, msg).catch(() => {});
+  /**
+   * Target side of a connect: probe back so our NAT opens, and answer. Resolves with the
+   * path's kind once a probe is answered (undefined if none is), which may be after the
+   * initiator's handshake has already arrived.
+   */
+  onPunch(msg: ControlOf<"punch">): Promise<Exclude<PathKind, "relay"> | undefined> {
+    return this.run(msg.from, msg).then(
+      (found) => found.kind,
+      () => undefined,
+    );
   }
 
   /** Initiator side: rejects with PEER_OFFLINE, PEER_UNREACHABLE or a registry error. */
