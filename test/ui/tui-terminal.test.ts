@@ -12,7 +12,9 @@
  * request, accepts a file and sees it complete, survives resizes to 80×24 and 120×40, and
  * quits with the terminal restored. The password is typed into its field, never put on a
  * command line, and never appears on screen. A second test crashes the TUI on purpose and
- * checks that the terminal comes back and the user sees one line.
+ * checks that the terminal comes back and the user sees one line. A third, with no registry
+ * left on the LAN, hosts one from the registry screen, registers on it, and takes it down
+ * on quit.
  */
 
 import { createHash, randomBytes } from "node:crypto";
@@ -233,5 +235,55 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
     expect(final).not.toMatch(/^\s+at /m);
     expect(final).toMatch(/\[exit 1\]/);
     expect(final).toContain("[modes icanon echo ]");
+  });
+
+  it("with no registry on the LAN it hosts one, registers a new account on it, and stops it on quit", async () => {
+    // Nothing of the earlier tests may answer mDNS now.
+    await cli.stopAll();
+    const t = await LabTerminal.start(
+      a.ns,
+      cli.tempDir("tmux-host"),
+      hallwayCommand(cli.tempDir("host-home"), ["--data", cli.tempDir("host-carol")]),
+    );
+    terminals.push(t);
+    await t.waitFor(/Hallway · no registry found/, "the offer to host", STEP_MS);
+    await t.press("Enter");
+    await t.waitFor(
+      /Registry {3}127\.0\.0\.1:7743 \(hosted here\)/,
+      "the login screen on the hosted registry",
+      STEP_MS,
+    );
+    await t.typeLine("carol");
+    await t.type(PASSWORD);
+    await t.press("Enter");
+    await t.waitFor(
+      /no account "carol" on this registry yet: Enter creates it/,
+      "the offer to register",
+      STEP_MS,
+    );
+    await t.waitFor(/\[x\] create this account/, "register ticked");
+    await t.press("Enter");
+    await t.waitFor(/logged in as carol/, "carol logged in", STEP_MS);
+
+    // bob, on another host, finds the hosted registry by mDNS alone and writes to carol.
+    const bob = cli.client(b.ns, "bob", ["--register"]);
+    const reg = await bob.waitFor((e) => e.event === "registry", "bob finds the registry", STEP_MS);
+    expect(reg).toMatchObject({ status: "connected", address: `${a.address}:7743` });
+    await bob.waitFor((e) => e.event === "ready", "bob ready", STEP_MS);
+    bob.send({ cmd: "send", to: "carol", text: "found you over mDNS" });
+    await t.waitFor(/^ 2 ●bob +1│/m, "bob's message in its own buffer", STEP_MS);
+
+    await t.typeLine("/quit");
+    await t.waitForEnd(STEP_MS);
+    const final = await t.screen();
+    expect(final).toMatch(/\[exit 0\]/);
+    expect(final).toContain("[modes icanon echo ]");
+    for (const shown of t.seen) expect(shown).not.toContain(PASSWORD);
+    // The hosted registry went with the UI.
+    await bob.waitFor(
+      (e) => e.event === "registry" && e.status === "lost",
+      "bob loses the registry",
+      STEP_MS,
+    );
   });
 });
