@@ -137,7 +137,7 @@ export const COMMANDS: Record<string, Command> = {
       }
       systemLine(
         ctx.model,
-        "keys: Alt+1…9, Ctrl+N/Ctrl+P buffers; Alt+A next unread; PageUp/PageDown scroll; Tab completes",
+        "keys: Alt+1…9, Ctrl+N/Ctrl+P buffers; Alt+A next unread; PageUp/PageDown scroll; Alt+Y/Alt+N answer a prompt; Tab completes",
         ctx.now(),
         ctx.model.current,
       );

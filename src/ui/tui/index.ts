@@ -56,7 +56,7 @@ function conversationPane(r: TuiRenderer): { cols: number; rows: number } {
  * Gives the terminal back however the process ends: a normal exit, or a crash (before
  * cli.ts prints its one line). Returns what undoes it on a clean leave.
  */
-export function restoreTerminalOnExit(r: { destroy(): void }): () => void {
+function restoreTerminalOnExit(r: { destroy(): void }): () => void {
   const restore = (): void => r.destroy();
   process.prependListener("uncaughtException", restore);
   process.prependListener("unhandledRejection", restore);
@@ -159,12 +159,12 @@ export async function runTui(opts: TuiOptions): Promise<number> {
     };
 
     const login = (credentials: Credentials): void => {
+      let c: PeerClient | undefined;
       const onEvent = (e: PeerEvent): void => {
-        if (c !== trying && c !== client) return;
+        if (c === undefined || (c !== trying && c !== client)) return;
         applyEvent(model, e, Date.now());
         r.schedule();
       };
-      let c: PeerClient;
       try {
         c = createClient({
           dataDir: opts.dataDir ?? defaultDataDir("client"),
@@ -181,21 +181,22 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         r.schedule();
         return;
       }
-      trying = c;
-      c.start().then(
+      const attempt = c;
+      trying = attempt;
+      attempt.start().then(
         () => {
           trying = undefined;
           if (leaving) {
-            void c.stop().catch(() => {});
+            void attempt.stop().catch(() => {});
             return;
           }
-          client = c;
+          client = attempt;
           loginDone(model, credentials.user);
-          openChat(c);
+          openChat(attempt);
         },
         async (err: unknown) => {
-          await c.stop().catch(() => {});
-          if (trying !== c) return;
+          await attempt.stop().catch(() => {});
+          if (trying !== attempt) return;
           trying = undefined;
           // A refused attempt's lines ("connected", errors) would only confuse the chat later.
           model.buffers[0] = { kind: "status", name: "status", lines: [], unread: 0, scrollRows: 0 };
