@@ -202,11 +202,14 @@ const program = new Command()
   .exitOverride()
   .configureOutput({ writeErr: () => {} })
   .action(async (opts: { server?: string; user?: string; data?: string }) => {
-    await runLineMode({
+    const given = {
       ...(opts.server ? { server: opts.server } : {}),
       ...(opts.user ? { user: opts.user } : {}),
       ...(opts.data ? { dataDir: opts.data } : {}),
-    });
+    };
+    // The terminal UI needs a terminal both ways; a pipe or a file gets line mode.
+    if (process.stdin.isTTY && process.stdout.isTTY) process.exit(await runTui(given));
+    await runLineMode(given);
     process.exit(process.exitCode ?? 0);
   });
 
@@ -331,7 +334,7 @@ function withPeerOptions(cmd: Command): Command {
 withPeerOptions(
   program
     .command("client")
-    .description("chat from the terminal; --json for the headless mode used by scripts")
+    .description("chat in plain lines in the terminal; --json for the headless mode used by scripts")
     .option("--json", "headless: JSON-line commands on stdin, JSON-line events on stdout"),
 )
   .exitOverride()
@@ -380,7 +383,7 @@ withPeerOptions(
 withPeerOptions(
   program
     .command("tui")
-    .description("the full-screen terminal UI (still growing: docs/ui.md says what is built)"),
+    .description("the full-screen terminal UI (what a bare `hallway` opens in a terminal)"),
 )
   .exitOverride()
   .action(async (opts: PeerCliOptions) => {
@@ -393,6 +396,7 @@ withPeerOptions(
       heartbeatMs: opts.heartbeatMs,
       directTimeoutMs: opts.directTimeoutMs,
       offerTimeoutMs: opts.offerTimeoutMs,
+      pathRetryMs: opts.pathRetryMs,
     });
     process.exit(code);
   });

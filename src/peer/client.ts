@@ -450,6 +450,8 @@ export class PeerClient {
         this.emit({ event: "delivered", id: msg.id });
         return;
       case "punch":
+        // The path events name the path by this attempt's candidates, whichever of the
+        // handshake and our own probes' answer comes first (see emitPath, onDirect).
         this.paths.onPunch(msg);
         return;
       default:

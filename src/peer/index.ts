@@ -9,10 +9,11 @@ import { ensureDataDir, loadOrCreateIdentity, PinStore } from "../net/data-dir.j
 import type { Address } from "../protocol/endpoint.js";
 import { DEFAULT_PORT } from "../server/registry.js";
 import { PeerClient, type PeerClientOptions } from "./client.js";
-import { discoverRegistries } from "./discovery.js";
+import { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
 import type { PeerEvent } from "./events.js";
 
 export { PeerClient } from "./client.js";
+export { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
 export type { PeerEvent } from "./events.js";
 
 /** Parse HOST:PORT (or HOST alone, with the default port). */
@@ -36,9 +37,14 @@ export async function findRegistry(server: string | undefined, timeoutMs = 3000)
       "no registry found on this network; pass --server HOST:PORT",
     );
   }
+  return registryAddress(first);
+}
+
+/** Where to reach a registry mDNS found. */
+export function registryAddress(found: DiscoveredRegistry): Address {
   // The SRV target ("<hostname>.local") needs an mDNS resolver the OS may not have; the
   // address the answer came from is on a link we share (discovery puts it first).
-  return { host: first.addresses[0] ?? first.host, port: first.port };
+  return { host: found.addresses[0] ?? found.host, port: found.port };
 }
 
 export interface ClientSetup

@@ -1,14 +1,14 @@
 /**
- * Plain line-mode chat for `npm start` and a bare `hallway`, until the full terminal UI
- * lands: find or host a registry, log in or register, then chat with /commands.
+ * Plain line-mode chat (`hallway client` in a terminal, and a bare `hallway` whose output
+ * is not a terminal): find or host a registry, log in or register, then chat with /commands.
  */
 
 import { asHallwayError, HallwayError } from "../errors.js";
 import { defaultDataDir } from "../net/data-dir.js";
-import { createClient, findRegistry, type PeerClient, type PeerEvent } from "../peer/index.js";
+import { createClient, type PeerClient, type PeerEvent } from "../peer/index.js";
 import type { Address } from "../protocol/endpoint.js";
-import { DEFAULT_PORT, type RunningServer, startServer } from "../server/index.js";
 import { LineInput } from "./prompt.js";
+import { givenRegistry, type HostedRegistry, hostRegistry, searchRegistries } from "./registry-choice.js";
 
 export interface LineModeOptions {
   server?: string;
@@ -111,23 +111,22 @@ function render(e: PeerEvent, me: string): string | undefined {
 /** A registry to talk to, and the one this process hosts if it had to start one. */
 interface Found {
   address: Address;
-  hosted?: RunningServer;
+  hosted?: HostedRegistry;
 }
 
 /** Undefined when input ended before the user answered. */
 async function hostOrFind(server: string | undefined, term: LineInput): Promise<Found | undefined> {
-  try {
-    return { address: await findRegistry(server, 2500) };
-  } catch (err) {
-    const e = asHallwayError(err);
-    if (e.code !== "REGISTRY_NOT_FOUND") throw e;
-  }
+  if (server) return { address: givenRegistry(server).address };
+  const [first] = await searchRegistries({ firstOnly: true });
+  if (first) return { address: first.address };
   const answer = await term.ask("No registry found on this network. Host one on this machine? [Y/n] ");
   if (answer === undefined) return undefined;
   if (/^\s*n/i.test(answer)) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry to connect to");
-  const hosted = await startServer({ dataDir: defaultDataDir("server"), mdns: true, port: DEFAULT_PORT });
-  term.print(`* hosting a registry on UDP port ${hosted.port}, key fingerprint ${hosted.fingerprint}`);
-  return { address: { host: "127.0.0.1", port: hosted.port }, hosted };
+  const hosted = await hostRegistry();
+  term.print(
+    `* hosting a registry on UDP port ${hosted.address.port}, key fingerprint ${hosted.fingerprint}`,
+  );
+  return { address: hosted.address, hosted };
 }
 
 /**
@@ -140,7 +139,7 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
   const leave = (): void => term.close();
   process.on("SIGTERM", leave);
   process.on("SIGHUP", leave);
-  let hosted: RunningServer | undefined;
+  let hosted: HostedRegistry | undefined;
   let client: PeerClient | undefined;
   try {
     const found = await hostOrFind(opts.server, term);
@@ -183,7 +182,7 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
     term.close();
     await client?.stop().catch(() => {});
     if (hosted) {
-      await hosted.stop().catch(() => {});
+      await hosted.running.stop().catch(() => {});
       say("* stopped the registry");
     }
   }

@@ -99,9 +99,10 @@ export class LineInput {
   }
 
   private read(question: string, secret: boolean): Promise<string | undefined> {
-    if (this.closed) return Promise.resolve(undefined);
     if (this.pending) return Promise.reject(new Error("LineInput: one question at a time"));
+    // Lines piped in before their question still answer it, even once the input has ended.
     const typedAhead = this.queued.shift();
+    if (typedAhead === undefined && this.closed) return Promise.resolve(undefined);
     if (typedAhead !== undefined) {
       this.output.write(`${question}${secret ? "" : typedAhead}\n`);
       if (secret) this.forget(typedAhead);

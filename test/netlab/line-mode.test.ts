@@ -1,7 +1,7 @@
 /**
- * Network lab: `npm start` (a bare `hallway`) in a real terminal, on a LAN with no registry.
+ * Network lab: line mode (`hallway client` in a terminal) on a LAN with no registry.
  *
- *        ns "lm-a" 10.203.22.1  tmux ─ node dist/cli.js   (hosts the registry, user alice)
+ *        ns "lm-a" 10.203.22.1  tmux ─ node dist/cli.js client   (hosts the registry, user alice)
  *        ns "lm-b" 10.203.22.2  hallway client --json --user bob   (no --server: mDNS)
  *        ns "lm-c" 10.203.22.3  fixtures/discover.mjs   (is the registry still advertised?)
  *                 all on br0 in ns "lm-sw"
@@ -58,7 +58,7 @@ describe.skipIf(!lab.canRun)("line mode in a terminal (network lab)", () => {
     return net;
   }
 
-  /** `hallway` with no arguments but --data, in a fresh terminal in `ns`. */
+  /** `hallway client` with no arguments but --data, in a fresh terminal in `ns`. */
   async function startLineMode(ns: string): Promise<{ term: LabTerminal; home: string; dataDir: string }> {
     const home = cli.tempDir("line-home");
     const dataDir = cli.tempDir("line-data");
@@ -67,6 +67,7 @@ describe.skipIf(!lab.canRun)("line mode in a terminal (network lab)", () => {
       `HALLWAY_HOME=${shellQuote(home)}`,
       shellQuote(process.execPath),
       shellQuote(CLI),
+      "client",
       "--data",
       shellQuote(dataDir),
     ].join(" ");

@@ -89,6 +89,36 @@ describe("the main screen as text", () => {
     expect(text.split("\n").at(-1)).toBe("[bob]");
   });
 
+  it("shows own away or status text on the status line, and a peer's in their buffer title", () => {
+    const m = busyModel();
+    switchTo(m, 1);
+    const profile = (user: string, statusText: string | null) =>
+      applyEvent(
+        m,
+        {
+          event: "profile",
+          user,
+          displayName: null,
+          statusText,
+          email: null,
+          phone: null,
+          department: null,
+          note: null,
+        },
+        T0,
+      );
+    profile("alice", "away: lunch");
+    profile("bob", "in a meeting");
+    let text = plainText(frame(m, 80, 24, T0));
+    expect(text).toContain("alice (away: lunch) · 10.1.2.3:7777");
+    expect(text).toContain("bob · online · in a meeting · friend");
+    profile("alice", "on call");
+    profile("bob", null);
+    text = plainText(frame(m, 80, 24, T0));
+    expect(text).toContain("alice (online · on call) · 10.1.2.3:7777");
+    expect(text).toMatch(/│bob · online · friend/);
+  });
+
   it("says so when the terminal is too small instead of drawing a broken layout", () => {
     const out = frame(busyModel(), 30, 8, T0);
     expect(plainText(out)).toContain("needs 40×10, not 30×8");

@@ -1,20 +1,28 @@
 /**
- * Network lab: `hallway tui` in a real terminal against a real registry and a headless peer.
+ * Network lab: the terminal UI in a real terminal against a real registry and a headless peer.
  *
- *        ns "tu-a" 10.203.31.1  tmux ─ hallway tui --user alice   (the terminal under test)
+ *        ns "tu-a" 10.203.31.1  tmux ─ hallway (bare: the TUI)   (the terminal under test)
  *        ns "tu-b" 10.203.31.2  hallway client --json --user bob
- *        ns "tu-c" 10.203.31.3  hallway server
+ *        ns "tu-c" 10.203.31.3  hallway server (announced over mDNS)
  *                 all on br0 in ns "tu-sw"
  *
- * The test types with send-keys and reads the screen with capture-pane: log in, receive a
- * message and reply, accept a friend request, accept a file and see it complete, quit with
- * the terminal restored. The password is typed at its prompt, never put on a command line.
+ * The test types with send-keys and reads the screen with capture-pane: the registry screen
+ * shows what mDNS found, the login screen takes the name and the masked password (a wrong
+ * one first), then it receives a message and replies, sets itself away, accepts a friend
+ * request, accepts a file and sees it complete, survives resizes to 80×24 and 120×40, and
+ * quits with the terminal restored. The password is typed into its field, never put on a
+ * command line, and never appears on screen. A second test crashes the TUI on purpose and
+ * checks that the terminal comes back and the user sees one line. A third, with no registry
+ * left on the LAN, hosts one from the registry screen, registers on it, and takes it down
+ * on quit.
  */
 
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringWidth } from "../../src/ui/tui/text-width.js";
 import { assertDistFresh, CLI, CliLab, PASSWORD } from "../netlab/fixtures/lab-cli.js";
 import { LabTerminal, shellQuote } from "../netlab/fixtures/terminal.js";
 import { requireLab } from "../netlab/lab-guard.js";
@@ -26,11 +34,26 @@ const lab = requireLab("the terminal UI in tmux against a registry and a headles
 
 const STEP_MS = 20_000;
 const FILE_BYTES = 2_000_000;
+const CRASH_HOOK = fileURLToPath(new URL("./fixtures/crash-on-signal.mjs", import.meta.url));
+
+/** A shell command line running the built CLI in a terminal, with a home of its own and no password. */
+function hallwayCommand(home: string, args: readonly string[], nodeOptions: readonly string[] = []): string {
+  return [
+    "env -u HALLWAY_PASSWORD",
+    `HALLWAY_HOME=${shellQuote(home)}`,
+    shellQuote(process.execPath),
+    ...nodeOptions.map(shellQuote),
+    shellQuote(CLI),
+    ...args.map(shellQuote),
+  ].join(" ");
+}
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () => {
   let net: NetLab | undefined;
   const cli = new CliLab();
-  let term: LabTerminal | undefined;
+  const terminals: LabTerminal[] = [];
   let a: LanHost;
   let b: LanHost;
   let c: LanHost;
@@ -43,36 +66,49 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
   });
 
   afterAll(async () => {
-    await term?.kill();
+    await Promise.all(terminals.map((t) => t.kill()));
     await cli.cleanup();
     await net?.teardown();
   });
 
-  it("logs in, receives and answers a message, accepts a friend and a file, quits cleanly", async () => {
+  it("finds the registry, logs in, answers a message, goes away, accepts a friend and a file, resizes, quits", async () => {
     const registry = await cli.server(c.ns, "registry");
     const server = `${c.address}:${registry.port}`;
     const bob = cli.client(b.ns, "bob", ["--register", "--server", server]);
     await bob.waitFor((e) => e.event === "ready", "bob ready", STEP_MS);
 
-    // 1. Log in: the user name from --user, the password typed at its masked prompt.
+    // alice has an account (made headless, from the same data directory as the TUI).
     const dataDir = cli.tempDir("tui-alice");
-    const command = [
-      "env -u HALLWAY_PASSWORD",
-      `HALLWAY_HOME=${shellQuote(cli.tempDir("tui-home"))}`,
-      shellQuote(process.execPath),
-      shellQuote(CLI),
-      "tui --register --user alice --heartbeat-ms 1000",
-      `--server ${shellQuote(server)} --data ${shellQuote(dataDir)}`,
-    ].join(" ");
-    const t = await LabTerminal.start(a.ns, cli.tempDir("tmux"), command);
-    term = t;
-    await t.waitFor(/^Password: ?$/m, "password prompt");
-    await t.typeLine(PASSWORD);
-    await t.waitFor(/logged in as alice/, "login on the status buffer");
-    await t.waitFor(
-      new RegExp(`alice \\(online\\) · ${c.address.replaceAll(".", "\\.")}:${registry.port}`),
-      "status line",
+    const made = cli.client(a.ns, "alice", ["--register", "--server", server, "--data", dataDir]);
+    await made.waitFor((e) => e.event === "ready", "alice registered", STEP_MS);
+    await made.stop();
+
+    // 1. The registry screen: mDNS on the lab LAN finds the registry, with its key.
+    const t = await LabTerminal.start(
+      a.ns,
+      cli.tempDir("tmux"),
+      hallwayCommand(cli.tempDir("tui-home"), ["--data", dataDir]),
     );
+    terminals.push(t);
+    await t.waitFor(/Hallway · registry found/, "the registry screen", STEP_MS);
+    await t.waitFor(
+      new RegExp(`1 {2}Hallway registry {2}${escapeRe(server)} *\\n +key ${escapeRe(registry.fingerprint)}`),
+      "the registry's name, address and key fingerprint",
+    );
+    await t.press("Enter");
+
+    // The login screen: a wrong password is refused inline, the right one logs in.
+    await t.waitFor(/Hallway · log in/, "the login screen");
+    await t.typeLine("alice");
+    await t.waitFor(/^ {2}Password {3}\[ *\]/m, "the password field");
+    await t.typeLine("not the password");
+    await t.waitFor(/! AUTH_BAD_PASSWORD: /, "the wrong password's inline error", STEP_MS);
+    await t.waitFor(/^ {2}Password {3}\[ *\]/m, "the password field, cleared");
+    await t.type(PASSWORD);
+    await t.waitFor(new RegExp(`Password {3}\\[\\*{${PASSWORD.length}} *\\]`), "the password masked");
+    await t.press("Enter");
+    await t.waitFor(/logged in as alice/, "login on the status buffer", STEP_MS);
+    await t.waitFor(new RegExp(`alice \\(online\\) · ${escapeRe(server)}`), "status line");
     await t.waitFor(/^ 1 \*status +│status · registry/m, "contacts pane and buffer title");
 
     // 2. A message arrives in its own buffer, unread; Alt+2 opens it; a reply goes back.
@@ -94,6 +130,26 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
     expect(reply).toMatchObject({ from: "alice", to: "bob", via: "direct" });
     await t.waitFor(/alice │ hello bob ✓✓/, "the reply marked delivered");
     await t.waitFor(/bob via lan/, "the path to bob in the status line (both on one LAN)");
+
+    // /away and /status: the status line says so, and bob sees it in alice's profile.
+    await t.typeLine("/away lunch");
+    await t.waitFor(/alice \(away: lunch\) ·/, "away on the status line");
+    bob.send({ cmd: "profile.get", user: "alice" });
+    await bob.waitFor(
+      (e) => e.event === "profile" && e.user === "alice" && e.statusText === "away: lunch",
+      "alice away, as bob sees her",
+      STEP_MS,
+    );
+    await t.typeLine("/status on call");
+    await t.waitFor(/alice \(online · on call\) ·/, "the status text on the status line");
+    bob.send({ cmd: "profile.get", user: "alice" });
+    await bob.waitFor(
+      (e) => e.event === "profile" && e.user === "alice" && e.statusText === "on call",
+      "alice's status text, as bob sees it",
+      STEP_MS,
+    );
+    await t.typeLine("/status");
+    await t.waitFor(/alice \(online\) ·/, "the status cleared");
 
     // 3. A friend request is a prompt; Alt+Y accepts it.
     bob.send({ cmd: "friend.request", to: "alice" });
@@ -122,6 +178,26 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
       createHash("sha256").update(content).digest("hex"),
     );
 
+    // Resizes: each size gets a whole frame that fits, with the status and input lines.
+    for (const [cols, rows] of [
+      [80, 24],
+      [120, 40],
+    ] as const) {
+      await t.resize(cols, rows);
+      const deadline = Date.now() + STEP_MS;
+      let shown: string[] = await t.visible();
+      // The frame is redrawn for the new size when the status line sits on the last row but one.
+      while (!/alice \(online\) ·/.test(shown[rows - 2] ?? "") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        shown = await t.visible();
+      }
+      expect(shown, shown.join("\n")).toHaveLength(rows);
+      for (const line of shown) expect(stringWidth(line), line).toBeLessThanOrEqual(cols);
+      expect(shown[rows - 2]).toMatch(/alice \(online\) ·/);
+      expect(shown[rows - 1]).toMatch(/^\[bob\]/);
+      expect(shown[0]).toMatch(/^ 1 \*status/);
+    }
+
     // /quit gives the terminal back: the shell after us reads lines with echo again.
     await t.typeLine("/quit");
     await t.waitForEnd(STEP_MS);
@@ -132,6 +208,81 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
     await bob.waitFor(
       (e) => e.event === "presence" && e.user === "alice" && e.status === "offline",
       "alice offline",
+      STEP_MS,
+    );
+  });
+
+  it("a crash gives the terminal back and says what happened in one line", async () => {
+    const registry = await cli.server(c.ns, "crash-registry", ["--port", "0"]);
+    const pidFile = join(cli.tempDir("crash"), "pid");
+    const command = hallwayCommand(
+      cli.tempDir("crash-home"),
+      ["tui", "--server", `${c.address}:${registry.port}`, "--data", cli.tempDir("crash-alice")],
+      ["--import", CRASH_HOOK],
+    );
+    const t = await LabTerminal.start(
+      a.ns,
+      cli.tempDir("tmux-crash"),
+      `CRASH_PID_FILE=${shellQuote(pidFile)} ${command}`,
+    );
+    terminals.push(t);
+    await t.waitFor(/Hallway · log in/, "the login screen (the screen is up, the terminal raw)");
+    expect(existsSync(pidFile)).toBe(true);
+    process.kill(Number(readFileSync(pidFile, "utf8")), "SIGUSR2");
+    await t.waitForEnd(STEP_MS);
+    const final = await t.screen();
+    expect(final).toMatch(/^hallway: injected crash \(test\)$/m);
+    expect(final).not.toMatch(/^\s+at /m);
+    expect(final).toMatch(/\[exit 1\]/);
+    expect(final).toContain("[modes icanon echo ]");
+  });
+
+  it("with no registry on the LAN it hosts one, registers a new account on it, and stops it on quit", async () => {
+    // Nothing of the earlier tests may answer mDNS now.
+    await cli.stopAll();
+    const t = await LabTerminal.start(
+      a.ns,
+      cli.tempDir("tmux-host"),
+      hallwayCommand(cli.tempDir("host-home"), ["--data", cli.tempDir("host-carol")]),
+    );
+    terminals.push(t);
+    await t.waitFor(/Hallway · no registry found/, "the offer to host", STEP_MS);
+    await t.press("Enter");
+    await t.waitFor(
+      /Registry {3}127\.0\.0\.1:7743 \(hosted here\)/,
+      "the login screen on the hosted registry",
+      STEP_MS,
+    );
+    await t.typeLine("carol");
+    await t.type(PASSWORD);
+    await t.press("Enter");
+    await t.waitFor(
+      /no account "carol" on this registry yet: Enter creates it/,
+      "the offer to register",
+      STEP_MS,
+    );
+    await t.waitFor(/\[x\] create this account/, "register ticked");
+    await t.press("Enter");
+    await t.waitFor(/logged in as carol/, "carol logged in", STEP_MS);
+
+    // bob, on another host, finds the hosted registry by mDNS alone and writes to carol.
+    const bob = cli.client(b.ns, "bob", ["--register"]);
+    const reg = await bob.waitFor((e) => e.event === "registry", "bob finds the registry", STEP_MS);
+    expect(reg).toMatchObject({ status: "connected", address: `${a.address}:7743` });
+    await bob.waitFor((e) => e.event === "ready", "bob ready", STEP_MS);
+    bob.send({ cmd: "send", to: "carol", text: "found you over mDNS" });
+    await t.waitFor(/^ 2 ●bob +1│/m, "bob's message in its own buffer", STEP_MS);
+
+    await t.typeLine("/quit");
+    await t.waitForEnd(STEP_MS);
+    const final = await t.screen();
+    expect(final).toMatch(/\[exit 0\]/);
+    expect(final).toContain("[modes icanon echo ]");
+    for (const shown of t.seen) expect(shown).not.toContain(PASSWORD);
+    // The hosted registry went with the UI.
+    await bob.waitFor(
+      (e) => e.event === "registry" && e.status === "lost",
+      "bob loses the registry",
       STEP_MS,
     );
   });

@@ -12,6 +12,7 @@ import {
   applyEvent,
   dropPrompt,
   messageQueued,
+  noteProfile,
   openBuffer,
   ownMessage,
   promptKey,
@@ -94,6 +95,37 @@ function chat(
   });
 }
 
+/** Own status text in the profile; the model follows once the registry has it. */
+async function setStatus(ctx: CommandContext, text: string): Promise<PeerEvent> {
+  const answer = await ctx.client.social.profileSet({ statusText: text === "" ? null : text });
+  noteProfile(ctx.model, { ...emptyProfile(ctx.model.me), statusText: text === "" ? null : text });
+  return answer;
+}
+
+function emptyProfile(user: string): PeerEvent & { event: "profile" } {
+  return {
+    event: "profile",
+    user,
+    displayName: null,
+    statusText: null,
+    email: null,
+    phone: null,
+    department: null,
+    note: null,
+  };
+}
+
+/** Learns NAME's status text for the buffer title, quietly: a failure only means none is shown. */
+export function learnStatus(ctx: { model: Model; client: PeerClient; changed(): void }, name?: string): void {
+  ctx.client.social.profileGet(name).then(
+    (e) => {
+      if (e.event === "profile") noteProfile(ctx.model, e);
+      ctx.changed();
+    },
+    () => {},
+  );
+}
+
 export const COMMANDS: Record<string, Command> = {
   "/help": {
     usage: "/help",
@@ -105,7 +137,7 @@ export const COMMANDS: Record<string, Command> = {
       }
       systemLine(
         ctx.model,
-        "keys: Alt+1…9, Ctrl+N/Ctrl+P buffers; Alt+A next unread; PageUp/PageDown scroll; Tab completes",
+        "keys: Alt+1…9, Ctrl+N/Ctrl+P buffers; Alt+A next unread; PageUp/PageDown scroll; Alt+Y/Alt+N answer a prompt; Tab completes",
         ctx.now(),
         ctx.model.current,
       );
@@ -127,6 +159,7 @@ export const COMMANDS: Record<string, Command> = {
     args: 1,
     run: (ctx, [name = ""]) => {
       switchTo(ctx.model, openBuffer(ctx.model, "user", name));
+      learnStatus(ctx, name);
       return ctx.client.history(name, 50);
     },
   },
@@ -141,24 +174,15 @@ export const COMMANDS: Record<string, Command> = {
   },
   "/away": {
     usage: "/away [TEXT]",
-    help: "mark yourself away (in your profile's status); /away alone comes back",
+    help: "mark yourself away (your profile's status, which others see); /away alone comes back",
     args: 0,
-    run: (ctx, words) => {
-      const text = words.join(" ");
-      ctx.model.away = text !== "";
-      ctx.model.statusText = text === "" ? "" : `away: ${text}`;
-      return ctx.client.social.profileSet({ statusText: ctx.model.statusText || null });
-    },
+    run: (ctx, words) => setStatus(ctx, words.length > 0 ? `away: ${words.join(" ")}` : ""),
   },
   "/status": {
     usage: "/status [TEXT]",
     help: "set (or clear) your status text",
     args: 0,
-    run: (ctx, words) => {
-      ctx.model.statusText = words.join(" ");
-      ctx.model.away = false;
-      return ctx.client.social.profileSet({ statusText: ctx.model.statusText || null });
-    },
+    run: (ctx, words) => setStatus(ctx, words.join(" ")),
   },
   "/add": {
     usage: "/add NAME",

@@ -47,7 +47,7 @@ export function contactsCols(cols: number): number {
   return cols >= 120 ? 24 : cols >= 80 ? 18 : 14;
 }
 
-function row(text: string, cols: number, style: Style = "plain"): Row {
+export function row(text: string, cols: number, style: Style = "plain"): Row {
   return [{ text: fitColumns(text, cols), style }];
 }
 
@@ -88,7 +88,8 @@ function bufferTitle(m: Model, b: ChatBuffer): string {
   if (b.kind === "group") return `#${b.name}${m.groups.includes(b.name) ? "" : " (not a member)"}`;
   const presence = m.presence[b.name] ?? "unknown";
   const friend = m.friends.includes(b.name) ? " · friend" : "";
-  return `${b.name} · ${presence}${friend}`;
+  const status = m.statuses[b.name] ? ` · ${m.statuses[b.name]}` : "";
+  return `${b.name} · ${presence}${status}${friend}`;
 }
 
 function conversationRows(m: Model, width: number, height: number): Row[] {
@@ -146,7 +147,7 @@ function statusLine(m: Model, cols: number, now: number): Row {
     m.registry.status === "connected"
       ? m.registry.address
       : `${m.registry.address || "registry"} ${m.registry.status}`;
-  const own = m.away ? "away" : "online";
+  const own = m.away ? m.statusText : m.statusText ? `online · ${m.statusText}` : "online";
   const path = b.kind === "user" ? ` · ${b.name} via ${m.paths[b.name] ?? "—"}` : "";
   const hot = hotlist(m);
   const act = hot.length > 0 ? ` [act: ${hot.join(",")}]` : "";
@@ -175,13 +176,18 @@ function inputLine(m: Model, cols: number): Row {
   ];
 }
 
-/** The whole screen, `rows` rows of exactly `cols` columns each. */
+/** What a terminal smaller than the layouts get instead of them, or undefined if it is big enough. */
+export function tooSmall(cols: number, rows: number): Row[] | undefined {
+  if (cols >= MIN_COLS && rows >= MIN_ROWS) return undefined;
+  const out = [row(`needs ${MIN_COLS}×${MIN_ROWS}, not ${cols}×${rows}`, cols)];
+  while (out.length < rows) out.push(row("", cols));
+  return out.slice(0, rows);
+}
+
+/** The main screen, `rows` rows of exactly `cols` columns each. */
 export function frame(m: Model, cols: number, rows: number, now: number): Row[] {
-  if (cols < MIN_COLS || rows < MIN_ROWS) {
-    const out = [row(`needs ${MIN_COLS}×${MIN_ROWS}, not ${cols}×${rows}`, cols)];
-    while (out.length < rows) out.push(row("", cols));
-    return out.slice(0, rows);
-  }
+  const small = tooSmall(cols, rows);
+  if (small) return small;
   const transfers = visibleTransfers(m);
   const prompt = promptText(m);
   const bottom = (transfers.length > 0 ? transfers.length + 1 : 0) + (prompt ? 1 : 0) + 2;

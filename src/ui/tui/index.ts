@@ -1,21 +1,40 @@
 /**
- * `hallway tui`: the blessed terminal UI. This is its composition root: it finds the
- * registry, asks for the user name and password on the plain terminal (the login screen is
- * not built yet), starts the client with the view-model's reducers as its event handler,
- * then opens the main screen. The terminal is given back on /quit, Ctrl+C, SIGTERM, a
- * client that gives up, and a crash.
+ * `hallway tui` (and a bare `hallway` in a terminal): the blessed terminal UI. This is its
+ * composition root. The screen opens at once; the registry screen searches mDNS (or offers
+ * to host a registry here), the login screen starts a client with the view-model's reducers
+ * as its event handler, and on login the main screen opens. The searches, the hosted
+ * registry and the logins happen here; the screens only hold their state (setup.ts). The
+ * terminal is given back on /quit, Ctrl+C, SIGTERM, SIGHUP, a client that gives up, and a
+ * crash.
  */
 
 import { asHallwayError, HallwayError } from "../../errors.js";
 import { defaultDataDir } from "../../net/data-dir.js";
-import { createClient, findRegistry, type PeerClient, type PeerEvent } from "../../peer/index.js";
-import { LineInput, readPassword } from "../prompt.js";
-import { COMMAND_NAMES, runInput } from "./commands.js";
+import { createClient, type PeerClient, type PeerEvent } from "../../peer/index.js";
+import {
+  givenRegistry,
+  type HostedRegistry,
+  hostRegistry,
+  type RegistryChoice,
+  searchRegistries,
+} from "../registry-choice.js";
+import { COMMAND_NAMES, learnStatus, runInput } from "./commands.js";
 import { contactsCols } from "./frame.js";
-import { handleKey } from "./keys.js";
+import { handleKey, handleSetupKey, type KeyContext, type KeyPress, type SetupKeyContext } from "./keys.js";
 import { createModel } from "./model.js";
 import { applyEvent } from "./reducers.js";
 import { TuiRenderer } from "./render.js";
+import {
+  type Credentials,
+  loginDone,
+  loginFailed,
+  loginSubmit,
+  registryFailed,
+  registryFound,
+  registryHosting,
+  registrySearching,
+  showLogin,
+} from "./setup.js";
 
 export interface TuiOptions {
   server?: string;
@@ -25,6 +44,7 @@ export interface TuiOptions {
   heartbeatMs?: number;
   directTimeoutMs?: number;
   offerTimeoutMs?: number;
+  pathRetryMs?: number;
   autoAcceptDir?: string;
 }
 
@@ -33,123 +53,214 @@ function conversationPane(r: TuiRenderer): { cols: number; rows: number } {
   return { cols: r.cols - contactsCols(r.cols) - 1, rows: Math.max(1, r.rows - 2) };
 }
 
-async function askUser(given: string | undefined): Promise<string | undefined> {
-  if (given) return given;
-  const term = new LineInput();
-  try {
-    return (await term.ask("User name: "))?.trim();
-  } finally {
-    term.close();
-  }
-}
-
-/** Runs until /quit, Ctrl+C, SIGTERM or SIGHUP; resolves with the exit code. */
-export async function runTui(opts: TuiOptions): Promise<number> {
-  if (!process.stdout.isTTY) throw new HallwayError("CLI_BAD_ARGS", "the terminal UI needs a terminal");
-  const server = await findRegistry(opts.server);
-  const user = await askUser(opts.user);
-  if (!user) return 1;
-  const password = await readPassword();
-  if (password === undefined) {
-    throw new HallwayError("AUTH_NO_PASSWORD", "set HALLWAY_PASSWORD or run in a terminal");
-  }
-  const model = createModel(user.toLowerCase());
-  let renderer: TuiRenderer | undefined;
-  const onEvent = (e: PeerEvent): void => {
-    applyEvent(model, e, Date.now());
-    renderer?.schedule();
-  };
-  const client: PeerClient = createClient({
-    dataDir: opts.dataDir ?? defaultDataDir("client"),
-    server,
-    user,
-    password,
-    register: Boolean(opts.register),
-    ...(opts.heartbeatMs === undefined ? {} : { heartbeatMs: opts.heartbeatMs }),
-    ...(opts.directTimeoutMs === undefined ? {} : { directTimeoutMs: opts.directTimeoutMs }),
-    ...(opts.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: opts.offerTimeoutMs }),
-    ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
-    onEvent,
-  });
-  try {
-    await client.start();
-  } catch (err) {
-    await client.stop().catch(() => {});
-    throw err;
-  }
-
-  const r = new TuiRenderer(model);
-  renderer = r;
-  // A crash gives the terminal back before cli.ts prints its one line.
+/**
+ * Gives the terminal back however the process ends: a normal exit, or a crash (before
+ * cli.ts prints its one line). Returns what undoes it on a clean leave.
+ */
+function restoreTerminalOnExit(r: { destroy(): void }): () => void {
   const restore = (): void => r.destroy();
   process.prependListener("uncaughtException", restore);
   process.prependListener("unhandledRejection", restore);
   process.on("exit", restore);
+  return () => {
+    process.off("uncaughtException", restore);
+    process.off("unhandledRejection", restore);
+    process.off("exit", restore);
+  };
+}
+
+/**
+ * Runs until /quit, Ctrl+C, SIGTERM or SIGHUP; resolves with the exit code. The screen opens
+ * at once on the registry screen (or, with --server, the login screen); the chat opens on login.
+ */
+export async function runTui(opts: TuiOptions): Promise<number> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new HallwayError("CLI_BAD_ARGS", "the terminal UI needs a terminal");
+  }
+  const model = createModel();
+  const r = new TuiRenderer(model);
+  const unguard = restoreTerminalOnExit(r);
+  const envPassword = process.env.HALLWAY_PASSWORD || undefined;
+
+  let client: PeerClient | undefined;
+  /** The client of a login in progress; events of an earlier, refused one are not shown. */
+  let trying: PeerClient | undefined;
+  let hosted: HostedRegistry | undefined;
+  let leaving = false;
 
   return new Promise<number>((resolve) => {
-    let leaving = false;
     const quit = (code = 0): void => {
       if (leaving) return;
       leaving = true;
       r.destroy();
       process.off("SIGTERM", onSignal);
       process.off("SIGHUP", onSignal);
-      void client
-        .stop()
-        .catch(() => {})
-        .then(() => {
-          process.off("uncaughtException", restore);
-          process.off("unhandledRejection", restore);
-          process.off("exit", restore);
-          resolve(code);
-        });
+      void (async () => {
+        await trying?.stop().catch(() => {});
+        await client?.stop().catch(() => {});
+        await hosted?.running.stop().catch(() => {});
+        unguard();
+        resolve(code);
+      })();
     };
     const onSignal = (): void => quit(0);
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
-    const ctx = {
-      model,
-      client,
-      now: Date.now,
-      changed: () => r.schedule(),
-      quit: () => quit(0),
+
+    const toLogin = (registry: RegistryChoice, canGoBack: boolean): void => {
+      showLogin(model, registry, {
+        ...(opts.user ? { user: opts.user } : {}),
+        ...(envPassword ? { envPassword } : {}),
+        register: Boolean(opts.register),
+        hosted: hosted !== undefined && registry === hosted,
+        canGoBack,
+      });
+      // Name and password both given: log in straight away; the screen shows any refusal.
+      if (opts.user && envPassword) {
+        const credentials = loginSubmit(model);
+        if (credentials) login(credentials);
+      }
+      r.schedule();
     };
-    r.screen.on(
-      "keypress",
-      (ch: string | undefined, key: { full?: string; name?: string; ctrl?: boolean; meta?: boolean }) => {
-        const handled = handleKey(
-          {
-            model,
-            commands: COMMAND_NAMES,
-            pane: () => conversationPane(r),
-            submit: (line) => runInput(ctx, line),
-            quit: () => quit(0),
-            now: Date.now,
-          },
-          ch,
-          key,
-        );
-        if (handled) r.schedule();
-      },
-    );
-    void client.failed.then((e) => {
-      process.stderr.write(`hallway: ${e.message}\n`);
-      quit(1);
-    });
-    r.draw();
-    // The contacts pane starts with friends, groups and their presence.
-    for (const ask of [() => client.social.friends(), () => client.social.groups()]) {
-      ask().then(
-        (e) => {
-          applyEvent(model, e, Date.now());
+
+    const search = (): void => {
+      registrySearching(model);
+      r.schedule();
+      searchRegistries().then(
+        (found) => {
+          if (leaving) return;
+          registryFound(model, found);
           r.schedule();
         },
         (err: unknown) => {
-          const e = asHallwayError(err);
-          applyEvent(model, { event: "error", code: e.code, message: e.message }, Date.now());
+          registryFound(model, []);
+          registryFailed(model, asHallwayError(err));
           r.schedule();
         },
       );
-    }
+    };
+
+    const host = (): void => {
+      registryHosting(model);
+      r.schedule();
+      hostRegistry().then(
+        (h) => {
+          if (leaving) {
+            void h.running.stop().catch(() => {});
+            return;
+          }
+          hosted = h;
+          toLogin(h, false);
+        },
+        (err: unknown) => {
+          registryFailed(model, asHallwayError(err));
+          r.schedule();
+        },
+      );
+    };
+
+    const login = (credentials: Credentials): void => {
+      let c: PeerClient | undefined;
+      const onEvent = (e: PeerEvent): void => {
+        if (c === undefined || (c !== trying && c !== client)) return;
+        applyEvent(model, e, Date.now());
+        r.schedule();
+      };
+      try {
+        c = createClient({
+          dataDir: opts.dataDir ?? defaultDataDir("client"),
+          server: model.login.registry.address,
+          ...credentials,
+          ...(opts.heartbeatMs === undefined ? {} : { heartbeatMs: opts.heartbeatMs }),
+          ...(opts.directTimeoutMs === undefined ? {} : { directTimeoutMs: opts.directTimeoutMs }),
+          ...(opts.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: opts.offerTimeoutMs }),
+          ...(opts.pathRetryMs === undefined ? {} : { pathRetryMs: opts.pathRetryMs }),
+          ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
+          onEvent,
+        });
+      } catch (err) {
+        loginFailed(model, asHallwayError(err));
+        r.schedule();
+        return;
+      }
+      const attempt = c;
+      trying = attempt;
+      attempt.start().then(
+        () => {
+          trying = undefined;
+          if (leaving) {
+            void attempt.stop().catch(() => {});
+            return;
+          }
+          client = attempt;
+          loginDone(model, credentials.user);
+          openChat(attempt);
+        },
+        async (err: unknown) => {
+          await attempt.stop().catch(() => {});
+          if (trying !== attempt) return;
+          trying = undefined;
+          // A refused attempt's lines ("connected", errors) would only confuse the chat later.
+          model.buffers[0] = { kind: "status", name: "status", lines: [], unread: 0, scrollRows: 0 };
+          loginFailed(model, asHallwayError(err));
+          r.schedule();
+        },
+      );
+    };
+
+    const openChat = (c: PeerClient): void => {
+      const ctx = { model, client: c, now: Date.now, changed: () => r.schedule(), quit: () => quit(0) };
+      mainKeys = {
+        model,
+        commands: COMMAND_NAMES,
+        pane: () => conversationPane(r),
+        submit: (line) => runInput(ctx, line),
+        quit: () => quit(0),
+        now: Date.now,
+      };
+      void c.failed.then((e) => {
+        process.stderr.write(`hallway: ${e.message}\n`);
+        quit(1);
+      });
+      r.draw();
+      // The status line starts with the status (away or not) kept in the profile.
+      learnStatus(ctx, undefined);
+      // The contacts pane starts with friends, groups and their presence.
+      for (const ask of [() => c.social.friends(), () => c.social.groups()]) {
+        ask().then(
+          (e) => {
+            applyEvent(model, e, Date.now());
+            r.schedule();
+          },
+          (err: unknown) => {
+            const e = asHallwayError(err);
+            applyEvent(model, { event: "error", code: e.code, message: e.message }, Date.now());
+            r.schedule();
+          },
+        );
+      }
+    };
+
+    let mainKeys: KeyContext | undefined;
+    const setupKeys: SetupKeyContext = {
+      model,
+      connect: (registry) => toLogin(registry, true),
+      host,
+      search,
+      back: search,
+      login,
+      quit: () => quit(0),
+    };
+    r.screen.on("keypress", (ch: string | undefined, key: KeyPress) => {
+      const handled =
+        model.screen === "main"
+          ? mainKeys !== undefined && handleKey(mainKeys, ch, key)
+          : handleSetupKey(setupKeys, ch, key);
+      if (handled) r.schedule();
+    });
+
+    if (opts.server) toLogin(givenRegistry(opts.server), false);
+    else search();
+    r.draw();
   });
 }

@@ -1,8 +1,10 @@
 /**
- * Keyboard of the main screen, as a pure mapping from blessed's key descriptions to model
- * actions. Text keys edit the input line; Enter hands its text to `submit`.
+ * The keyboard, as a pure mapping from blessed's key descriptions to model actions: the
+ * main screen's (`handleKey`: text keys edit the input line, Enter hands its text to
+ * `submit`) and the registry and login screens' (`handleSetupKey`).
  */
 
+import type { RegistryChoice } from "../registry-choice.js";
 import { bufferRows, currentBuffer, type Model } from "./model.js";
 import {
   cycleBuffer,
@@ -17,6 +19,16 @@ import {
   switchTo,
   systemLine,
 } from "./reducers.js";
+import {
+  type Credentials,
+  loginErase,
+  loginFocus,
+  loginSubmit,
+  loginToggleRegister,
+  loginType,
+  registryMove,
+  registryPick,
+} from "./setup.js";
 
 /** The parts of blessed's key event this uses. */
 export interface KeyPress {
@@ -117,8 +129,105 @@ export function handleKey(ctx: KeyContext, ch: string | undefined, key: KeyPress
       inputRecall(m, 1);
       return true;
   }
-  if (ch !== undefined && !key.ctrl && !key.meta && ch.length > 0 && !Array.from(ch).some(isControl)) {
+  if (isText(ch, key)) {
     inputInsert(m, ch);
+    return true;
+  }
+  return false;
+}
+
+/** What the registry and login screens' keys start; the composition root does the I/O. */
+export interface SetupKeyContext {
+  model: Model;
+  connect(registry: RegistryChoice): void;
+  host(): void;
+  search(): void;
+  /** Esc on the login screen: back to the registries found. */
+  back(): void;
+  login(credentials: Credentials): void;
+  quit(): void;
+}
+
+function isText(ch: string | undefined, key: KeyPress): ch is string {
+  return ch !== undefined && !key.ctrl && !key.meta && ch.length > 0 && !Array.from(ch).some(isControl);
+}
+
+/** Handles one key press on the registry or login screen; false if it means nothing there. */
+export function handleSetupKey(ctx: SetupKeyContext, ch: string | undefined, key: KeyPress): boolean {
+  const m = ctx.model;
+  const full = key.full ?? "";
+  if (full === "C-c") {
+    ctx.quit();
+    return true;
+  }
+  if (m.screen === "registry") {
+    const v = m.registryView;
+    if (v.phase === "searching" || v.phase === "hosting") return false;
+    const pick = (index?: number): boolean => {
+      const choice = registryPick(m, index);
+      if (choice) ctx.connect(choice);
+      return choice !== undefined;
+    };
+    if (/^[1-9]$/.test(full)) return pick(Number(full) - 1);
+    switch (full) {
+      case "up":
+        registryMove(m, -1);
+        return true;
+      case "down":
+        registryMove(m, 1);
+        return true;
+      case "enter":
+      case "return":
+        if (v.phase === "none") ctx.host();
+        else pick();
+        return true;
+      case "h":
+        if (v.phase !== "none") return false;
+        ctx.host();
+        return true;
+      case "r":
+        ctx.search();
+        return true;
+      case "q":
+      case "escape":
+        ctx.quit();
+        return true;
+    }
+    return false;
+  }
+  if (m.screen !== "login") return false;
+  if (m.login.busy) return false;
+  switch (full) {
+    case "enter":
+    case "return": {
+      const credentials = loginSubmit(m);
+      if (credentials) ctx.login(credentials);
+      return true;
+    }
+    case "tab":
+    case "down":
+      loginFocus(m, 1);
+      return true;
+    case "S-tab":
+    case "up":
+      loginFocus(m, -1);
+      return true;
+    case "M-r":
+      loginToggleRegister(m);
+      return true;
+    case "backspace":
+      loginErase(m);
+      return true;
+    case "C-u":
+      loginErase(m, true);
+      return true;
+    case "escape":
+      if (!m.login.canGoBack) return false;
+      ctx.back();
+      return true;
+  }
+  if (isText(ch, key)) {
+    loginType(m, ch);
     return true;
   }
   return false;

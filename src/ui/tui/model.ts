@@ -8,8 +8,10 @@
  * The hotlist is derived: buffers with `unread > 0`, in buffer order.
  */
 
+import type { ErrorCode } from "../../errors.js";
 import type { TransferState, Via } from "../../peer/events.js";
 import type { PathKind } from "../../traversal/candidates.js";
+import type { RegistryChoice } from "../registry-choice.js";
 import { stringWidth, wrap } from "./text-width.js";
 
 export type LineKind = "own" | "other" | "system" | "error";
@@ -56,7 +58,47 @@ export type Prompt =
   | { kind: "group"; group: string; user: string }
   | { kind: "file"; id: string; peer: string; name: string; size: number };
 
+/** The screens in the order a session meets them; "main" is the chat. */
+export type Screen = "registry" | "login" | "main";
+
+export interface ScreenError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** The registry screen: what mDNS found, or the offer to host one here. */
+export interface RegistryView {
+  phase: "searching" | "found" | "none" | "hosting";
+  found: RegistryChoice[];
+  selected: number;
+  error?: ScreenError;
+}
+
+export type LoginField = "user" | "password" | "register";
+
+/** The login screen. `password` is kept for the attempt only and never drawn, only masked. */
+export interface LoginView {
+  registry: RegistryChoice;
+  /** The registry runs in this process (the user chose to host one). */
+  hosted: boolean;
+  /** The registry screen was shown, so Esc can go back to it. */
+  canGoBack: boolean;
+  user: string;
+  password: string;
+  /** The password comes from HALLWAY_PASSWORD; its field is not shown. */
+  passwordFromEnv: boolean;
+  register: boolean;
+  field: LoginField;
+  busy: boolean;
+  error?: ScreenError;
+  /** A line that is no error, such as the offer to register an unknown name. */
+  note?: string;
+}
+
 export interface Model {
+  screen: Screen;
+  registryView: RegistryView;
+  login: LoginView;
   me: string;
   registry: { status: "connecting" | "connected" | "lost"; address: string; fingerprint: string };
   /** Own status as /away and /status set it (kept in the profile's statusText). */
@@ -65,6 +107,8 @@ export interface Model {
   buffers: ChatBuffer[];
   current: number;
   presence: Record<string, "online" | "offline">;
+  /** Other people's status text ("away: lunch"), as their profiles said when last asked. */
+  statuses: Record<string, string>;
   friends: string[];
   groups: string[];
   /** The path to each peer: its session's kind (lan, direct, punched) or how messages travel. */
@@ -82,6 +126,19 @@ export interface Model {
 
 export function createModel(me = "", maxLines = 2000): Model {
   return {
+    screen: "main",
+    registryView: { phase: "searching", found: [], selected: 0 },
+    login: {
+      registry: { name: "", address: { host: "", port: 0 }, fingerprint: "" },
+      hosted: false,
+      canGoBack: false,
+      user: me,
+      password: "",
+      passwordFromEnv: false,
+      register: false,
+      field: "user",
+      busy: false,
+    },
     me,
     registry: { status: "connecting", address: "", fingerprint: "" },
     away: false,
@@ -89,6 +146,7 @@ export function createModel(me = "", maxLines = 2000): Model {
     buffers: [{ kind: "status", name: "status", lines: [], unread: 0, scrollRows: 0 }],
     current: 0,
     presence: {},
+    statuses: {},
     friends: [],
     groups: [],
     paths: {},

@@ -355,10 +355,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     b.lines = [...older, ...b.lines].sort((a, c) => a.at - c.at).slice(-m.maxLines);
   },
   profile: (m, e, now) => {
-    if (e.user === m.me) {
-      m.statusText = e.statusText ?? "";
-      m.away = /^away\b/i.test(m.statusText);
-    }
+    noteProfile(m, e);
     const fields = (["displayName", "statusText", "email", "phone", "department", "note"] as const)
       .filter((k) => e[k] !== null && e[k] !== "")
       .map((k) => `${k}: ${e[k]}`);
@@ -370,6 +367,16 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   transfer: reduceTransfer,
 };
+
+/** What a profile says about presence: own away/status, or another person's status text. */
+export function noteProfile(m: Model, e: EventOf<"profile">): void {
+  const text = sanitize(e.statusText ?? "");
+  if (e.user === m.me) {
+    m.statusText = text;
+    m.away = /^away\b/i.test(text);
+  } else if (text === "") delete m.statuses[e.user];
+  else m.statuses[e.user] = text;
+}
 
 export function applyEvent(m: Model, e: PeerEvent, now: number): void {
   const reducer = EVENT_REDUCERS[e.event] as (m: Model, e: PeerEvent, now: number) => void;

@@ -6,8 +6,10 @@
 
 import { ReadStream } from "node:tty";
 import blessed from "blessed";
-import { frame, type Row, type Style } from "./frame.js";
+import { DrawThrottle } from "./draw-throttle.js";
+import type { Row, Style } from "./frame.js";
 import { type Model, totalUnread } from "./model.js";
+import { screenFrame } from "./setup-frame.js";
 
 /** At most ~20 draws a second; input stays responsive under any event rate. */
 export const FRAME_MS = 50;
@@ -42,16 +44,15 @@ function toTags(rows: Row[]): string {
 export class TuiRenderer {
   readonly screen: blessed.Widgets.Screen;
   private readonly box: blessed.Widgets.BoxElement;
-  private timer: NodeJS.Timeout | undefined;
-  private lastDrawAt = 0;
+  private readonly throttle: DrawThrottle;
   private bellsRung: number;
   private destroyed = false;
   private title = "Hallway";
 
   /**
-   * A stream of its own on the terminal: the login prompts read process.stdin through
-   * readline, whose keypress decoder stays attached to it and would hand blessed every key
-   * a second time.
+   * A stream of its own on the terminal: anything that read process.stdin through readline
+   * before (a prompt) leaves its keypress decoder attached to it, which would hand blessed
+   * every key a second time.
    */
   private readonly input = new ReadStream(0);
 
@@ -75,6 +76,7 @@ export class TuiRenderer {
     this.box = blessed.box({ top: 0, left: 0, width: "100%", height: "100%", tags: true, wrap: false });
     this.screen.append(this.box);
     this.bellsRung = model.bells;
+    this.throttle = new DrawThrottle(() => this.paint(), FRAME_MS);
     this.screen.on("resize", () => this.draw());
   }
 
@@ -88,18 +90,17 @@ export class TuiRenderer {
 
   /** Draw soon: at once if the last draw is FRAME_MS old, else when it will be. */
   schedule(): void {
-    if (this.timer || this.destroyed) return;
-    const wait = Math.max(0, this.lastDrawAt + FRAME_MS - this.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.draw();
-    }, wait);
+    this.throttle.schedule();
   }
 
+  /** Draw now (the first frame, a resize). */
   draw(): void {
+    this.throttle.drawNow();
+  }
+
+  private paint(): void {
     if (this.destroyed) return;
-    this.lastDrawAt = this.now();
-    this.box.setContent(toTags(frame(this.model, this.cols, this.rows, this.lastDrawAt)));
+    this.box.setContent(toTags(screenFrame(this.model, this.cols, this.rows, this.now())));
     const unread = totalUnread(this.model);
     const title = unread > 0 ? `(${unread}) Hallway` : "Hallway";
     // Each title change is an escape sequence to the terminal: only when it changes.
@@ -118,7 +119,7 @@ export class TuiRenderer {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.throttle.stop();
     this.screen.destroy();
     this.input.destroy();
   }

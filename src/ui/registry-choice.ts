@@ -1,0 +1,58 @@
+/**
+ * Which registry to talk to, for both interactive front ends (line mode and the terminal UI):
+ * the one given with --server, the ones mDNS finds on the LAN, or one hosted in this very
+ * process when nobody answers. The front ends only differ in how they ask.
+ */
+
+import { defaultDataDir } from "../net/data-dir.js";
+import { discoverRegistries, parseServerAddress, registryAddress } from "../peer/index.js";
+import type { Address } from "../protocol/endpoint.js";
+import { DEFAULT_PORT, type RunningServer, startServer } from "../server/index.js";
+
+/** How long to listen for mDNS answers before offering to host a registry. */
+export const SEARCH_MS = 2500;
+
+export interface RegistryChoice {
+  /** Display name from mDNS, or what the user typed. */
+  name: string;
+  address: Address;
+  /** The key fingerprint mDNS announced; "" when it is learnt (and pinned) on connecting. */
+  fingerprint: string;
+}
+
+export function addressText(a: Address): string {
+  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** The registry given with --server, before anything is known of it but its address. */
+export function givenRegistry(server: string): RegistryChoice {
+  const address = parseServerAddress(server);
+  return { name: addressText(address), address, fingerprint: "" };
+}
+
+/** Registries that answer mDNS on this LAN; an empty list when none does. */
+export async function searchRegistries(
+  opts: { timeoutMs?: number; firstOnly?: boolean } = {},
+): Promise<RegistryChoice[]> {
+  const found = await discoverRegistries({
+    timeoutMs: opts.timeoutMs ?? SEARCH_MS,
+    firstOnly: opts.firstOnly ?? false,
+  });
+  return found.map((r) => ({ name: r.name, address: registryAddress(r), fingerprint: r.fingerprint }));
+}
+
+export interface HostedRegistry extends RegistryChoice {
+  /** Stop it before the process leaves, so it closes its store and says goodbye over mDNS. */
+  running: RunningServer;
+}
+
+/** Starts a registry in this process on the default port, announced over mDNS. */
+export async function hostRegistry(): Promise<HostedRegistry> {
+  const running = await startServer({ dataDir: defaultDataDir("server"), mdns: true, port: DEFAULT_PORT });
+  return {
+    name: "this machine",
+    address: { host: "127.0.0.1", port: running.port },
+    fingerprint: running.fingerprint,
+    running,
+  };
+}
