@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { asHallwayError, HallwayError } from "./errors.js";
 import { defaultDataDir } from "./net/data-dir.js";
-import { createClient, findRegistry, parseServerAddress } from "./peer/index.js";
+import { createClient, findRegistry, isFingerprint, parseServerAddress } from "./peer/index.js";
 import { describeCounts, exportOffice, importOffice, type TransferSummary } from "./server/export.js";
 import {
   DEFAULT_PORT,
@@ -177,6 +177,11 @@ function addStoreTransferCommands(server: Command): void {
     });
 }
 
+/** HOST:PORT as --server takes it (IPv6 in brackets). */
+function serverText(a: { host: string; port: number }): string {
+  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
 function onSignals(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = () => {
@@ -335,19 +340,34 @@ withPeerOptions(
   program
     .command("client")
     .description("chat in plain lines in the terminal; --json for the headless mode used by scripts")
-    .option("--json", "headless: JSON-line commands on stdin, JSON-line events on stdout"),
+    .option("--json", "headless: JSON-line commands on stdin, JSON-line events on stdout")
+    .option(
+      "--registry <name|fingerprint>",
+      "of the registries mDNS finds, the one with this name or key fingerprint (a fingerprint is also checked in the handshake)",
+    ),
 )
   .exitOverride()
-  .action(async (opts: PeerCliOptions & { json?: boolean }) => {
+  .action(async (opts: PeerCliOptions & { json?: boolean; registry?: string }) => {
+    jsonOutput = Boolean(opts.json);
+    const want = opts.registry?.trim();
+    if (want !== undefined && opts.server && !isFingerprint(want)) {
+      throw new HallwayError(
+        "CLI_BAD_ARGS",
+        "--registry NAME picks among the registries mDNS finds; with --server, give a key fingerprint to check",
+      );
+    }
+    const registryFingerprint = want !== undefined && isFingerprint(want) ? want.toLowerCase() : undefined;
     if (!opts.json) {
+      // Line mode asks which registry when it finds several; --registry answers that up front.
+      const chosen =
+        want === undefined || opts.server ? opts.server : await findRegistry(undefined, { want });
       await runLineMode({
-        ...(opts.server ? { server: opts.server } : {}),
+        ...(chosen === undefined ? {} : { server: typeof chosen === "string" ? chosen : serverText(chosen) }),
         ...(opts.user ? { user: opts.user } : {}),
         ...(opts.data ? { dataDir: opts.data } : {}),
       });
       process.exit(process.exitCode ?? 0);
     }
-    jsonOutput = true;
     if (!opts.user) throw new HallwayError("CLI_BAD_ARGS", "--user is required with --json");
     const password = await readPassword();
     if (password === undefined) {
@@ -356,10 +376,11 @@ withPeerOptions(
         "set HALLWAY_PASSWORD (passwords are never taken from arguments)",
       );
     }
-    const server = await findRegistry(opts.server);
+    const server = await findRegistry(opts.server, want === undefined ? {} : { want });
     const client = createClient({
       dataDir: opts.data ?? defaultDataDir("client"),
       server,
+      ...(registryFingerprint === undefined ? {} : { registryFingerprint }),
       user: opts.user,
       password,
       register: Boolean(opts.register),

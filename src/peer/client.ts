@@ -54,6 +54,8 @@ export interface PeerClientOptions {
   heartbeatMs?: number;
   requestTimeoutMs?: number;
   directTimeoutMs?: number;
+  /** The registry must present the key with this fingerprint (`--registry FINGERPRINT`). */
+  registryFingerprint?: string;
   /** While a peer session rides the relay, look for a direct path this often (default 15 s). */
   pathRetryMs?: number;
   port?: number;
@@ -224,6 +226,14 @@ export class PeerClient {
         );
       }
       throw new HallwayError("REGISTRY_UNREACHABLE", `no answer from the registry at ${this.registryName}`);
+    }
+    const wanted = this.opts.registryFingerprint;
+    if (wanted !== undefined && fingerprint(conn.remoteKey) !== wanted) {
+      this.host.close(conn, "not the registry asked for");
+      throw new HallwayError(
+        "REGISTRY_KEY_CHANGED",
+        `the registry at ${this.registryName} has key ${fingerprint(conn.remoteKey)}, not the ${wanted} asked for; refusing to connect`,
+      );
     }
     const keyHex = Buffer.from(conn.remoteKey).toString("hex");
     if (!pinned) this.opts.pins.set(this.registryName, keyHex);

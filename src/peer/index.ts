@@ -26,15 +26,37 @@ export function parseServerAddress(raw: string): Address {
   return { host: m[1] === "localhost" ? "127.0.0.1" : m[1], port };
 }
 
-/** The registry to use: the one given, else the first one mDNS finds. */
-export async function findRegistry(server: string | undefined, timeoutMs = 3000): Promise<Address> {
+/** A key fingerprint as `fingerprint()` writes it: eight groups of four hex digits. */
+export function isFingerprint(text: string): boolean {
+  return /^[0-9a-f]{4}(-[0-9a-f]{4}){7}$/i.test(text.trim());
+}
+
+/**
+ * The registry to use: the one given, else one mDNS finds: the first, or the one `want`
+ * names (its display name, instance label or key fingerprint).
+ */
+export async function findRegistry(
+  server: string | undefined,
+  opts: { timeoutMs?: number; want?: string } = {},
+): Promise<Address> {
   if (server) return parseServerAddress(server);
-  const found = await discoverRegistries({ timeoutMs, firstOnly: true });
+  const want = opts.want?.trim();
+  const found = await discoverRegistries({
+    timeoutMs: opts.timeoutMs ?? 3000,
+    firstOnly: true,
+    ...(want === undefined
+      ? {}
+      : isFingerprint(want)
+        ? { wantFingerprint: want.toLowerCase() }
+        : { wantName: want }),
+  });
   const first = found[0];
   if (!first) {
     throw new HallwayError(
       "REGISTRY_NOT_FOUND",
-      "no registry found on this network; pass --server HOST:PORT",
+      want === undefined
+        ? "no registry found on this network; pass --server HOST:PORT"
+        : `no registry named '${want}' found on this network`,
     );
   }
   return registryAddress(first);

@@ -125,4 +125,37 @@ describe.skipIf(!lab.canRun)("CLI discovery without --server (network lab)", () 
       expect(await r.proc.stop()).toEqual({ code: 0, signal: null });
     }
   });
+
+  it("--registry picks a registry by name or by fingerprint, and a fingerprint is checked", async () => {
+    const [regA, regD] = await Promise.all([
+      cli.server(a.ns, "registry-sales", ["--name", "Sales"]),
+      cli.server(d.ns, "registry-lab", ["--name", "Lab"]),
+    ]);
+    const byName = cli.client(b.ns, "bob", ["--register", "--registry", "Lab"]);
+    const viaName = await byName.waitFor((e) => e.event === "registry", "registry by name", STEP_MS);
+    expect(viaName).toMatchObject({ address: `${d.address}:${regD.port}`, fingerprint: regD.fingerprint });
+    await byName.waitFor((e) => e.event === "ready", "bob ready", STEP_MS);
+
+    const byKey = cli.client(c.ns, "carol", ["--register", "--registry", regA.fingerprint]);
+    const viaKey = await byKey.waitFor((e) => e.event === "registry", "registry by fingerprint", STEP_MS);
+    expect(viaKey).toMatchObject({ address: `${a.address}:${regA.port}`, fingerprint: regA.fingerprint });
+
+    // An address with the wrong fingerprint: the handshake shows another key, and the client stops.
+    const wrong = cli.client(c.ns, "dave", [
+      "--register",
+      "--server",
+      `${d.address}:${regD.port}`,
+      "--registry",
+      regA.fingerprint,
+    ]);
+    const err = await wrong.waitFor((e) => e.event === "error", "the refusal", STEP_MS);
+    expect(err.code).toBe("REGISTRY_KEY_CHANGED");
+    expect((await wrong.exited).code).toBe(1);
+
+    const nobody = cli.client(c.ns, "erin", ["--register", "--registry", "Marketing"]);
+    expect(await nobody.waitFor((e) => e.event === "error", "not found", STEP_MS)).toMatchObject({
+      code: "REGISTRY_NOT_FOUND",
+    });
+    await cli.stopAll();
+  });
 });
