@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertDistFresh, CliLab, type Json } from "./fixtures/lab-cli.js";
 import { requireLab } from "./lab-guard.js";
-import { buildNatLab, NAT_PAIRS, type NatKind, type NatLab } from "./nat-lab.js";
+import { buildNatLab, NAT_PAIRS, type NatKind, type NatLab, startNatPeers } from "./nat-lab.js";
 import { NetLab } from "./netns.js";
 
 const lab = requireLab("chat between peers behind real Linux NAT", { commands: ["iptables"] });
@@ -53,15 +53,7 @@ describe.skipIf(!lab.canRun).each(PAIRS)(
 
     const want = expected(kinds.a, kinds.b);
     it(`delivers every message on a ${want} path`, async () => {
-      const registry = await cli.server(nat.registry.ns, "registry", ["--no-mdns"]);
-      const server = ["--server", `${nat.registry.address}:${registry.port}`, "--register"];
-      const alice = cli.client(nat.a.peer.ns, "alice", server);
-      const bob = cli.client(nat.b.peer.ns, "bob", server);
-      await Promise.all([
-        alice.waitFor((e) => e.event === "ready", "alice ready", STEP_MS),
-        bob.waitFor((e) => e.event === "ready", "bob ready", STEP_MS),
-      ]);
-      await alice.waitFor((e) => e.event === "presence" && e.user === "bob", "bob online", STEP_MS);
+      const { alice, bob } = await startNatPeers(cli, nat);
 
       for (let i = 0; i < MESSAGES; i++) alice.send({ cmd: "send", to: "bob", text: `hello ${i}` });
       const received: Json[] = [];

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertDistFresh, CliLab } from "./fixtures/lab-cli.js";
 import { requireLab } from "./lab-guard.js";
-import { buildNatLab, type NatLab } from "./nat-lab.js";
+import { buildNatLab, type NatLab, startNatPeers } from "./nat-lab.js";
 import { NetLab } from "./netns.js";
 
 const lab = requireLab("IPv6 host candidates past two symmetric IPv4 NATs", { commands: ["iptables"] });
@@ -30,15 +30,7 @@ describe.skipIf(!lab.canRun)("IPv6 host candidates (network lab)", () => {
   });
 
   it("connect directly over IPv6 where IPv4 offers only the relay", async () => {
-    const registry = await cli.server(nat.registry.ns, "registry", ["--no-mdns"]);
-    const server = ["--server", `${nat.registry.address}:${registry.port}`, "--register"];
-    const alice = cli.client(nat.a.peer.ns, "alice", server);
-    const bob = cli.client(nat.b.peer.ns, "bob", server);
-    await Promise.all([
-      alice.waitFor((e) => e.event === "ready", "alice ready", STEP_MS),
-      bob.waitFor((e) => e.event === "ready", "bob ready", STEP_MS),
-    ]);
-    await alice.waitFor((e) => e.event === "presence" && e.user === "bob", "bob online", STEP_MS);
+    const { alice, bob } = await startNatPeers(cli, nat);
 
     alice.send({ cmd: "send", to: "bob", text: "hello over IPv6" });
     const got = await bob.waitFor((e) => e.event === "message", "the message", STEP_MS);

@@ -24,6 +24,7 @@
  * stays IPv4 only). Addresses are added with `nodad`, usable at once.
  */
 
+import type { CliLab, JsonProc } from "./fixtures/lab-cli.js";
 import type { NetLab } from "./netns.js";
 
 export const NAT_KINDS = ["none", "cone", "symmetric"] as const;
@@ -132,4 +133,27 @@ export async function buildNatLab(
     a: await side(lab, inet, "a", kinds.a, kinds.ipv6 ?? false),
     b: await side(lab, inet, "b", kinds.b, kinds.ipv6 ?? false),
   };
+}
+
+/**
+ * The product in the lab: a registry on the internet side, alice behind NAT a and bob behind
+ * NAT b (both registering), resolved once both are ready and alice sees bob online. `extra`
+ * adds arguments per process.
+ */
+export async function startNatPeers(
+  cli: CliLab,
+  nat: NatLab,
+  extra: { registry?: string[]; alice?: string[]; bob?: string[] } = {},
+  stepMs = 20_000,
+): Promise<{ port: number; alice: JsonProc; bob: JsonProc }> {
+  const registry = await cli.server(nat.registry.ns, "registry", ["--no-mdns", ...(extra.registry ?? [])]);
+  const server = ["--server", `${nat.registry.address}:${registry.port}`, "--register"];
+  const alice = cli.client(nat.a.peer.ns, "alice", [...server, ...(extra.alice ?? [])]);
+  const bob = cli.client(nat.b.peer.ns, "bob", [...server, ...(extra.bob ?? [])]);
+  await Promise.all([
+    alice.waitFor((e) => e.event === "ready", "alice ready", stepMs),
+    bob.waitFor((e) => e.event === "ready", "bob ready", stepMs),
+  ]);
+  await alice.waitFor((e) => e.event === "presence" && e.user === "bob", "bob online", stepMs);
+  return { port: registry.port, alice, bob };
 }

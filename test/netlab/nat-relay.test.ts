@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertDistFresh, CliLab, type Json } from "./fixtures/lab-cli.js";
 import { requireLab } from "./lab-guard.js";
-import { buildNatLab, type NatLab } from "./nat-lab.js";
+import { buildNatLab, type NatLab, startNatPeers } from "./nat-lab.js";
 import { NetLab } from "./netns.js";
 
 const lab = requireLab("a transfer moving from the relay to a punched path behind real NAT", {
@@ -68,20 +68,12 @@ describe.skipIf(!lab.canRun)("relay, then direct, behind cone NATs (network lab)
 
   it("finishes a transfer begun on the relay after the session moves to a punched path", async () => {
     await firewall("-I");
-    const registry = await cli.server(nat.registry.ns, "registry", [
-      "--no-mdns",
-      "--relay-rate",
-      String(RELAY_RATE),
-    ]);
-    const server = ["--server", `${nat.registry.address}:${registry.port}`, "--register"];
     const inbox = cli.tempDir("inbox");
-    const alice = cli.client(nat.a.peer.ns, "alice", [...server, "--path-retry-ms", "1000"]);
-    const bob = cli.client(nat.b.peer.ns, "bob", [...server, "--accept-files", inbox]);
-    await Promise.all([
-      alice.waitFor((e) => e.event === "ready", "alice ready", STEP_MS),
-      bob.waitFor((e) => e.event === "ready", "bob ready", STEP_MS),
-    ]);
-    await alice.waitFor((e) => e.event === "presence" && e.user === "bob", "bob online", STEP_MS);
+    const { alice, bob } = await startNatPeers(cli, nat, {
+      registry: ["--relay-rate", String(RELAY_RATE)],
+      alice: ["--path-retry-ms", "1000"],
+      bob: ["--accept-files", inbox],
+    });
 
     alice.send({ cmd: "connect", to: "bob" });
     const relayed = await alice.waitFor((e) => e.event === "path" && e.peer === "bob", "a path", STEP_MS);
