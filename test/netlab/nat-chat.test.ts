@@ -64,10 +64,27 @@ describe.skipIf(!lab.canRun).each(PAIRS)(
       }
       expect(received.map((m) => m.from)).toEqual(Array(MESSAGES).fill("alice"));
 
-      const path = alice.events.find((e) => e.event === "path" && e.peer === "bob");
+      // The first path alice reports. On a machine loaded enough that the checks take longer
+      // than the 2 s before the relay is taken, a pair with a direct path starts on the relay
+      // and moves up once the checks answer: then the direct path must follow. How often
+      // that happens is what `npm run bench:nat` measures ("direct" share).
+      const first = alice.events.find((e) => e.event === "path" && e.peer === "bob");
+      const path =
+        want === "relay" || first?.kind === want
+          ? first
+          : await alice.waitFor(
+              (e) => e.event === "path" && e.peer === "bob" && e.kind === want,
+              want,
+              STEP_MS,
+            );
       expect(path).toMatchObject({ kind: want });
       // Peer to peer (through the relay or not), never stored at the registry for later.
-      expect(received.map((m) => m.via)).toEqual(Array(MESSAGES).fill(want === "relay" ? "relay" : "direct"));
+      const via = received.map((m) => m.via);
+      if (want === "relay" || first?.kind === want) {
+        expect(via).toEqual(Array(MESSAGES).fill(want === "relay" ? "relay" : "direct"));
+      } else {
+        expect(via.every((v) => v === "relay" || v === "direct")).toBe(true);
+      }
       // bob's side names the path too, once the registry vouched for alice's key. Its kind
       // is bob's view (a public alice is "direct" to him), but relayed on both sides or neither.
       await bob.waitFor(
@@ -76,7 +93,9 @@ describe.skipIf(!lab.canRun).each(PAIRS)(
         STEP_MS,
       );
       console.log(
-        `nat lab ${kinds.a}<->${kinds.b}: delivered ${received.length}/${MESSAGES}, path ${path?.kind} in ${path?.ms} ms`,
+        `nat lab ${kinds.a}<->${kinds.b}: delivered ${received.length}/${MESSAGES}, path ${first?.kind} in ${first?.ms} ms${
+          first?.kind === path?.kind ? "" : `, then ${path?.kind}`
+        }`,
       );
     }, 90_000);
   },
