@@ -10,6 +10,7 @@
 
 import type { ErrorCode } from "../../errors.js";
 import type { TransferState, Via } from "../../peer/events.js";
+import type { PresenceStatus } from "../../protocol/control.js";
 import type { PathKind } from "../../traversal/candidates.js";
 import type { RegistryChoice } from "../registry-choice.js";
 import { stringWidth, wrap } from "./text-width.js";
@@ -106,7 +107,7 @@ export interface Model {
   statusText: string;
   buffers: ChatBuffer[];
   current: number;
-  presence: Record<string, "online" | "offline">;
+  presence: Record<string, PresenceStatus>;
   /** Other people's status text ("away: lunch"), as their profiles said when last asked. */
   statuses: Record<string, string>;
   friends: string[];
