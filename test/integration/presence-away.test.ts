@@ -6,7 +6,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Json, killAll, requireBuild, startRegistry, tempDir } from "./harness.js";
+import { hallway, type Json, killAll, requireBuild, startRegistry, tempDir } from "./harness.js";
 import { ask, eventsSince, login, logout, must, type Person } from "./social-helpers.js";
 
 beforeAll(requireBuild);
@@ -96,5 +96,34 @@ describe("away", () => {
     expect(users.users).toEqual([{ name: "carol", status: "online", lastSeen: expect.any(Number) }]);
     expect(eventsSince(carol, 0, (e) => e.event === "presence" && e.user === "alice")).toEqual([]);
     for (const p of [alice, bob, carol]) await logout(p);
+  });
+
+  it("line mode: /away and /back, and /users marks away people", async () => {
+    const reg = await startRegistry(tempDir("registry"));
+    const bob = await login("bob", reg.port);
+    const line = hallway(
+      "alice (line mode)",
+      ["client", "--server", `127.0.0.1:${reg.port}`, "--user", "alice", "--data", tempDir("alice")],
+      { HALLWAY_PASSWORD: "correct horse battery staple" },
+    );
+    const said = (text: string) => (e: Json) => String(e.line ?? "").includes(text);
+    const type = (text: string) => line.child.stdin?.write(`${text}\n`);
+    // "y" answers the offer to register the unknown name.
+    type("y");
+    await line.waitFor(said("* logged in as alice"), "alice logged in", 45_000);
+    await bob.proc.waitFor(presenceOf("alice", "online"), "alice online");
+    type("/away");
+    await line.waitFor(said("* you are away"), "away confirmed");
+    await bob.proc.waitFor(presenceOf("alice", "away"), "alice away");
+    await must(bob, { cmd: "presence", status: "away" });
+    await line.waitFor(said("* bob is away"), "bob away, as alice sees him");
+    type("/users");
+    await line.waitFor(said("◐ bob"), "bob marked away in /users");
+    type("/back");
+    await line.waitFor(said("* you are back"), "back confirmed");
+    await bob.proc.waitForCount(presenceOf("alice", "online"), 2, "alice back");
+    line.child.stdin?.end();
+    expect(await line.waitExit("end of input")).toBe(0);
+    await logout(bob);
   });
 });
