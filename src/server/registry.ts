@@ -278,6 +278,7 @@ export class Registry {
     }
     if (s.user && s.user !== name) await this.goOffline(s, "logout");
     const previous = this.online.get(name);
+    const wasAway = previous?.away ?? false;
     if (previous && previous !== s) {
       // The newest login wins: the old session (a crashed client, another device) is ended.
       previous.user = undefined;
@@ -312,7 +313,7 @@ export class Registry {
     this.log(`login ${name} from ${fmt(s.conn.address)}`);
     const audience = await this.social.presenceAudience(name);
     // A new login starts online, also when it replaces an away session.
-    if (!previous || previous.away) this.broadcastPresence(name, "online", audience, s);
+    if (!previous || wasAway) this.broadcastPresence(name, "online", audience, s);
     // After the answer: who is online (or away) now, then the offline backlog in order.
     queueMicrotask(() => {
       for (const [other] of this.online) {

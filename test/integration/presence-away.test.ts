@@ -69,6 +69,15 @@ describe("away", () => {
     alice = await login("alice", reg.port, alice.dir);
     await bob.proc.waitForCount(presenceOf("alice", "online"), 3, "alice logged in again");
     expect(statusIn((await must(bob, { cmd: "friends" })).friends, "alice")).toBe("online");
+
+    // Also when the new login replaces an away session that never logged out (a crash).
+    await must(alice, { cmd: "presence", status: "away" });
+    await bob.proc.waitForCount(presenceOf("alice", "away"), 3, "alice away before the crash");
+    alice.proc.child.kill("SIGKILL");
+    await alice.proc.waitExit("alice killed");
+    alice = await login("alice", reg.port, alice.dir);
+    await bob.proc.waitForCount(presenceOf("alice", "online"), 4, "alice online after the crash");
+    expect(statusIn((await must(bob, { cmd: "users" })).users, "alice")).toBe("online");
     await logout(alice);
     await logout(bob);
   });
