@@ -33,6 +33,7 @@ import {
   MAX_PASSWORD_CHARS,
   parseAnswer,
   type RequestBody,
+  type SettablePresence,
   usersData,
 } from "../protocol/control.js";
 import type { Address, Identity } from "../protocol/endpoint.js";
@@ -105,6 +106,8 @@ export class PeerClient {
   private readonly awaitingReceipt = new Map<string, { msg: ChatMessage; timer: NodeJS.Timeout }>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectAttempt = 0;
+  /** Own presence as last set: a login starts online, so a reconnect sets `away` again. */
+  private presence: SettablePresence = "online";
   private sendChain: Promise<unknown> = Promise.resolve();
   private readonly heartbeatMs: number;
   private readonly requestTimeoutMs: number;
@@ -261,6 +264,7 @@ export class PeerClient {
     this.emit({ event: "ready", user: this.user });
     for (const w of this.loginWaiters.splice(0)) w.resolve();
     for (const m of this.outbox.values()) void this.storeOffline(m, false);
+    if (this.presence === "away") this.request({ t: "presence.set", status: "away" }).catch(() => {});
   }
 
   private hostAddresses(): Address[] {
@@ -571,7 +575,7 @@ export class PeerClient {
       this.outbox.set(msg.id, msg);
       return msg.id;
     }
-    if (info.status === "online" && info.publicKey && info.addresses.length > 0 && to !== this.user) {
+    if (info.status !== "offline" && info.publicKey && info.addresses.length > 0 && to !== this.user) {
       try {
         this.sendDirect(await this.directTo(to, info), msg);
         return msg.id;
@@ -673,7 +677,7 @@ export class PeerClient {
       return;
     }
     const info = await this.lookup(to);
-    if (info.status !== "online" || !info.publicKey)
+    if (info.status === "offline" || !info.publicKey)
       throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
     await this.directTo(to, info);
   }
@@ -694,7 +698,7 @@ export class PeerClient {
       conn = link.conn;
     } else {
       const info = await this.lookup(to);
-      if (info.status !== "online" || !info.publicKey || info.addresses.length === 0 || to === this.user) {
+      if (info.status === "offline" || !info.publicKey || info.addresses.length === 0 || to === this.user) {
         throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not online`);
       }
       try {
@@ -716,6 +720,25 @@ export class PeerClient {
 
   cancelFile(id: string): void {
     this.transfers.cancel(id);
+  }
+
+  /**
+   * Away or back (`online`): the registry tells everyone who may see this user's presence.
+   * Kept across reconnects, also when the registry is lost while asking (the error says so
+   * and the next login sets it); the answer is `{event:"ok",cmd:"presence",status}`.
+   */
+  async setPresence(status: SettablePresence): Promise<PeerEvent> {
+    const before = this.presence;
+    // Set first: a registry lost meanwhile gets it again at the next login.
+    this.presence = status;
+    try {
+      await this.request({ t: "presence.set", status });
+    } catch (err) {
+      const e = asHallwayError(err);
+      if (e.code !== "REGISTRY_LOST" && e.code !== "REGISTRY_UNREACHABLE") this.presence = before;
+      throw e;
+    }
+    return { event: "ok", cmd: "presence", status };
   }
 
   async users(): Promise<PeerEvent> {

@@ -4,7 +4,13 @@
  */
 
 import type { ErrorCode } from "../errors.js";
-import type { GroupMessageEntry, HistoryEntry, ProfileData, UserEntry } from "../protocol/control.js";
+import type {
+  GroupMessageEntry,
+  HistoryEntry,
+  PresenceStatus,
+  ProfileData,
+  UserEntry,
+} from "../protocol/control.js";
 import type { PathKind } from "../traversal/candidates.js";
 
 export type Via = "direct" | "relay" | "offline";
@@ -55,7 +61,8 @@ export type PeerEvent =
   | { event: "message"; id: string; from: string; to: string; text: string; via: Via; sentAt: number }
   | { event: "sent"; id: string; to: string; via: Via }
   | { event: "delivered"; id: string }
-  | { event: "presence"; user: string; status: "online" | "offline" }
+  /** `away`: still reachable (messages go direct), only marked as stepped away. */
+  | { event: "presence"; user: string; status: PresenceStatus }
   /**
    * A session to `peer` is up, or moved, on this kind of path; `ms`: connect time (initiator);
    * `address`: the peer's address on it (`host:port`, `[v6]:port`), absent on the relay.
@@ -92,7 +99,7 @@ export type SocialEvent =
   | ({ event: "ok"; cmd: string } & Record<string, string | boolean>)
   | {
       event: "friends";
-      friends: Array<{ name: string; since: number; status: "online" | "offline" }>;
+      friends: Array<{ name: string; since: number; status: PresenceStatus }>;
       incoming: Array<{ from: string; at: number }>;
       outgoing: Array<{ to: string; at: number }>;
     }

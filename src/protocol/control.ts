@@ -49,9 +49,19 @@ export const chatMessage = z.object({
 });
 export type ChatMessage = z.infer<typeof chatMessage>;
 
+/**
+ * A user's presence. `away` is a property of a live session (the user stepped away): an away
+ * user is reachable exactly like an online one. Logout or timeout is `offline`.
+ */
+export const presenceStatus = z.enum(["online", "away", "offline"]);
+export type PresenceStatus = z.infer<typeof presenceStatus>;
+/** What a logged-in client may set; a new login starts `online`. */
+export const settablePresence = z.enum(["online", "away"]);
+export type SettablePresence = z.infer<typeof settablePresence>;
+
 const userEntry = z.object({
   name,
-  status: z.enum(["online", "offline"]),
+  status: presenceStatus,
   lastSeen: time.nullable(),
 });
 export type UserEntry = z.infer<typeof userEntry>;
@@ -116,6 +126,7 @@ export const control = z.discriminatedUnion("t", [
   }),
   z.object({ t: z.literal("logout"), rid }),
   z.object({ t: z.literal("heartbeat"), rid }),
+  z.object({ t: z.literal("presence.set"), rid, status: settablePresence }),
   z.object({ t: z.literal("users"), rid }),
   z.object({ t: z.literal("lookup"), rid, user: name }),
   z.object({ t: z.literal("offline.send"), rid, msg: chatMessage }),
@@ -165,7 +176,7 @@ export const control = z.discriminatedUnion("t", [
   z.object({ t: z.literal("ok"), rid, data: z.unknown().optional() }),
   z.object({ t: z.literal("err"), rid, code: z.enum(ERROR_CODES), message: z.string().max(500) }),
   // registry -> client pushes
-  z.object({ t: z.literal("presence"), user: name, status: z.enum(["online", "offline"]), at: time }),
+  z.object({ t: z.literal("presence"), user: name, status: presenceStatus, at: time }),
   z.object({ t: z.literal("offline.deliver"), msgs: z.array(chatMessage).max(1000) }),
   z.object({ t: z.literal("delivered"), id: msgId, at: time }),
   z.object({
@@ -199,7 +210,7 @@ export const loginData = z.object({ user: name, sessionAddress: address });
 export const usersData = z.object({ users: z.array(userEntry).max(100_000) });
 export const lookupData = z.object({
   user: name,
-  status: z.enum(["online", "offline"]),
+  status: presenceStatus,
   publicKey: hexKey.nullable(),
   addresses: z.array(address).max(32),
 });
@@ -218,7 +229,7 @@ export type ConnectData = z.infer<typeof connectData>;
 const nullableText = z.string().max(MAX_PROFILE_FIELD_CHARS).nullable();
 export const friendRequestData = z.object({ friends: z.boolean() });
 export const friendsData = z.object({
-  friends: z.array(z.object({ name, since: time, status: z.enum(["online", "offline"]) })).max(100_000),
+  friends: z.array(z.object({ name, since: time, status: presenceStatus })).max(100_000),
   incoming: z.array(z.object({ from: name, at: time })).max(100_000),
   outgoing: z.array(z.object({ to: name, at: time })).max(100_000),
 });

@@ -5,7 +5,8 @@
  * Presence lives in memory. Any authenticated request refreshes a session's liveness; a
  * session silent for 3 heartbeat intervals is timed out (presence transition + audit
  * `timeout`). The store sees transitions and a batched last-seen flush, never one write
- * per heartbeat.
+ * per heartbeat. `away` is a flag on the live session (`presence.set`): everywhere but in
+ * what the registry reports, an away user is online (lookup, connect, relay, delivery).
  *
  * Requests of one session are handled strictly in arrival order (a promise chain per
  * session), so a client's offline messages are stored in the order it sent them. Pushes to
@@ -26,6 +27,7 @@ import {
   type ControlOf,
   decodeControl,
   encodeControl,
+  type PresenceStatus,
   requestIdOf,
   type UserEntry,
 } from "../protocol/control.js";
@@ -68,6 +70,8 @@ interface ClientSession {
   addresses: Address[];
   queue: Promise<void>;
   timingOut?: boolean;
+  /** The user said they stepped away; the session stays live and reachable. */
+  away: boolean;
 }
 
 export class Registry {
@@ -92,7 +96,7 @@ export class Registry {
       store: opts.store,
       policy: opts.policy ?? "open",
       wall: this.wall,
-      isOnline: (user) => this.online.has(user),
+      presenceOf: (user) => this.presenceOf(user),
       push: (user, msg) => {
         const target = this.online.get(user);
         if (target) target.queue = target.queue.then(() => this.reply(target, msg));
@@ -119,6 +123,7 @@ export class Registry {
           lastHeardAt: monoNow(),
           addresses: [],
           queue: Promise.resolve(),
+          away: false,
         });
       },
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
@@ -213,6 +218,8 @@ export class Registry {
       case "heartbeat":
         this.requireUser(s);
         return undefined;
+      case "presence.set":
+        return this.setPresence(s, msg);
       case "users":
         return { users: await this.directory(this.requireUser(s)) };
       case "lookup":
@@ -271,6 +278,7 @@ export class Registry {
     }
     if (s.user && s.user !== name) await this.goOffline(s, "logout");
     const previous = this.online.get(name);
+    const wasAway = previous?.away ?? false;
     if (previous && previous !== s) {
       // The newest login wins: the old session (a crashed client, another device) is ended.
       previous.user = undefined;
@@ -284,6 +292,7 @@ export class Registry {
     s.addresses = msg.addresses;
     s.lastHeardAt = monoNow();
     s.timingOut = false;
+    s.away = false;
     this.online.set(name, s);
     // Chained now, before anyone else's request can push to this session: nothing live
     // overtakes what waited for the user (see social.ts).
@@ -303,12 +312,13 @@ export class Registry {
     });
     this.log(`login ${name} from ${fmt(s.conn.address)}`);
     const audience = await this.social.presenceAudience(name);
-    if (!previous) this.broadcastPresence(name, "online", audience, s);
-    // After the answer: who is online now, then the offline backlog in order.
+    // A new login starts online, also when it replaces an away session.
+    if (!previous || wasAway) this.broadcastPresence(name, "online", audience, s);
+    // After the answer: who is online (or away) now, then the offline backlog in order.
     queueMicrotask(() => {
       for (const [other] of this.online) {
         if (other === name || (audience && !audience.has(other))) continue;
-        this.reply(s, { t: "presence", user: other, status: "online", at: this.wall() });
+        this.reply(s, { t: "presence", user: other, status: this.presenceOf(other), at: this.wall() });
       }
       void this.deliverBacklog(s);
     });
@@ -332,7 +342,7 @@ export class Registry {
     );
     return users.map((u) => ({
       name: u.name,
-      status: this.online.has(u.name) ? "online" : "offline",
+      status: this.presenceOf(u.name),
       lastSeen: this.lastSeen.get(u.name) ?? u.lastSeen,
     }));
   }
@@ -346,7 +356,7 @@ export class Registry {
     if (target) {
       return {
         user: name,
-        status: "online",
+        status: this.presenceOf(name),
         publicKey: Buffer.from(target.conn.remoteKey).toString("hex"),
         addresses: dedupe([target.conn.address, ...target.addresses]),
       };
@@ -422,10 +432,26 @@ export class Registry {
     return undefined;
   }
 
+  /** `online` or `away` for a live session, else `offline`. */
+  private presenceOf(user: string): PresenceStatus {
+    const s = this.online.get(user);
+    return !s ? "offline" : s.away ? "away" : "online";
+  }
+
+  /** `presence.set`: away or back, pushed to the same audience as logging in or out. */
+  private async setPresence(s: ClientSession, msg: ControlOf<"presence.set">): Promise<unknown> {
+    const user = this.requireUser(s);
+    const away = msg.status === "away";
+    if (s.away === away) return undefined;
+    s.away = away;
+    this.broadcastPresence(user, msg.status, await this.social.presenceAudience(user), s);
+    return undefined;
+  }
+
   /** To everyone online, or only to `audience` (the friends policy). */
   private broadcastPresence(
     user: string,
-    status: "online" | "offline",
+    status: PresenceStatus,
     audience: ReadonlySet<string> | undefined,
     except?: ClientSession,
   ): void {

@@ -32,6 +32,7 @@ import {
   type GroupMessageEntry,
   type NoticeNote,
   noticeNote,
+  type PresenceStatus,
 } from "../protocol/control.js";
 import { normalizeUsername } from "./accounts.js";
 import { pushBatches } from "./push-batches.js";
@@ -45,7 +46,8 @@ export interface SocialContext {
   store: Store;
   policy: Policy;
   wall(): number;
-  isOnline(user: string): boolean;
+  /** `online` or `away` while the user has a live session, else `offline`. */
+  presenceOf(user: string): PresenceStatus;
   /** Push to the user's session, after whatever that session is doing now; a no-op if offline. */
   push(user: string, msg: Control): void;
   log(line: string): void;
@@ -231,9 +233,11 @@ export class Social {
     const at = this.ctx.wall();
     await this.store.addFriendship(requester, accepter, at);
     await this.notify(requester, { kind: "friend.accepted", by: accepter });
-    if (this.ctx.policy === "friends" && this.ctx.isOnline(requester) && this.ctx.isOnline(accepter)) {
-      this.ctx.push(requester, { t: "presence", user: accepter, status: "online", at });
-      this.ctx.push(accepter, { t: "presence", user: requester, status: "online", at });
+    const requesterIs = this.ctx.presenceOf(requester);
+    const accepterIs = this.ctx.presenceOf(accepter);
+    if (this.ctx.policy === "friends" && requesterIs !== "offline" && accepterIs !== "offline") {
+      this.ctx.push(requester, { t: "presence", user: accepter, status: accepterIs, at });
+      this.ctx.push(accepter, { t: "presence", user: requester, status: requesterIs, at });
     }
   }
 
@@ -269,7 +273,7 @@ export class Social {
       friends: friends.map((f) => ({
         name: f.name,
         since: f.since,
-        status: this.ctx.isOnline(f.name) ? "online" : "offline",
+        status: this.ctx.presenceOf(f.name),
       })),
       incoming: incoming.map((r) => ({ from: r.from, at: r.at })),
       outgoing: outgoing.map((r) => ({ to: r.to, at: r.at })),

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { asHallwayError, HallwayError } from "../errors.js";
 import type { PeerClient } from "../peer/client.js";
 import type { PeerEvent } from "../peer/events.js";
-import { profilePatch } from "../protocol/control.js";
+import { profilePatch, settablePresence } from "../protocol/control.js";
 
 const transferId = z.string().min(8).max(64);
 const name = z.string().min(1).max(64);
@@ -35,6 +35,7 @@ const command = z.discriminatedUnion("cmd", [
   z.object({ cmd: z.literal("declineFile"), id: transferId }),
   z.object({ cmd: z.literal("cancelFile"), id: transferId }),
   z.object({ cmd: z.literal("connect"), to: z.string().min(1).max(64) }),
+  z.object({ cmd: z.literal("presence"), status: settablePresence }),
   z.object({ cmd: z.literal("friend.request"), to: name }),
   z.object({ cmd: z.literal("friend.accept"), from: name }),
   z.object({ cmd: z.literal("friend.decline"), from: name }),
@@ -116,6 +117,7 @@ type SocialCommand = Exclude<
       | "declineFile"
       | "cancelFile"
       | "connect"
+      | "presence"
       | "quit";
   }
 >;
@@ -227,6 +229,11 @@ export async function runJsonMode(client: PeerClient): Promise<number> {
           return;
         case "connect":
           client.connect(cmd.to).catch((err) => printEvent(errorEvent(err, { cmd: "connect" })));
+          return;
+        case "presence":
+          client
+            .setPresence(cmd.status)
+            .then(printEvent, (err) => printEvent(errorEvent(err, { cmd: "presence" })));
           return;
         case "quit":
           void quit();

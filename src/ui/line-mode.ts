@@ -7,6 +7,7 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import { defaultDataDir } from "../net/data-dir.js";
 import { createClient, type PeerClient, type PeerEvent } from "../peer/index.js";
 import type { Address } from "../protocol/endpoint.js";
+import { presenceMark } from "./presence-mark.js";
 import { LineInput } from "./prompt.js";
 import { givenRegistry, type HostedRegistry, hostRegistry, searchRegistries } from "./registry-choice.js";
 
@@ -18,7 +19,8 @@ export interface LineModeOptions {
 
 const HELP = [
   "  /msg NAME TEXT    send a message (or just type NAME: TEXT)",
-  "  /users            who is registered and who is online",
+  "  /users            who is registered and who is online (● online, ◐ away, ○ offline)",
+  "  /away, /back      mark yourself away (still reachable), and back",
   "  /history NAME     the last 20 messages with NAME",
   "  /add NAME         ask NAME to be your friend (/accept NAME, /decline NAME answer)",
   "  /friends          your friends and waiting requests",
@@ -54,7 +56,7 @@ function render(e: PeerEvent, me: string): string | undefined {
     case "ready":
       return `* logged in as ${e.user}. Type /help for commands.`;
     case "users":
-      return e.users.map((u) => `  ${u.status === "online" ? "●" : "○"} ${u.name}`).join("\n");
+      return e.users.map((u) => `  ${presenceMark(u.status)} ${u.name}`).join("\n");
     case "history":
       return (
         e.messages.map((m) => `  [${clock(m.sentAt)}] ${m.from}: ${m.text}`).join("\n") ||
@@ -75,7 +77,7 @@ function render(e: PeerEvent, me: string): string | undefined {
     case "friends":
       return (
         [
-          ...e.friends.map((f) => `  ${f.status === "online" ? "●" : "○"} ${f.name}`),
+          ...e.friends.map((f) => `  ${presenceMark(f.status)} ${f.name}`),
           ...e.incoming.map((r) => `  ? ${r.from} asks to be your friend`),
           ...e.outgoing.map((r) => `  … waiting for ${r.to}`),
         ].join("\n") || "  (no friends yet: /add NAME)"
@@ -98,6 +100,7 @@ function render(e: PeerEvent, me: string): string | undefined {
         "  (no groups)"
       );
     case "ok":
+      if (e.cmd === "presence") return e.status === "away" ? "* you are away" : "* you are back";
       return e.cmd === "group.join" ? `  (asked the admin of ${e.group})` : undefined;
     case "transfer": {
       if (e.state === "progress") return undefined;
@@ -189,7 +192,7 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
   say("* bye");
 }
 
-/** Line-mode shortcuts for the social commands: how many words they need, and what they run. */
+/** Line-mode shortcuts for registry commands (social, presence): how many words they need, and what they run. */
 const SOCIAL_COMMANDS: Record<string, { args: number; run(c: PeerClient, a: string[]): Promise<PeerEvent> }> =
   {
     "/add": { args: 1, run: (c, a) => c.social.friendRequest(a[0] ?? "") },
@@ -202,6 +205,8 @@ const SOCIAL_COMMANDS: Record<string, { args: number; run(c: PeerClient, a: stri
     "/groups": { args: 0, run: (c) => c.social.groups() },
     // The group's own groupMessage shows it; the answer needs no line.
     "/g": { args: 2, run: (c, a) => c.social.groupSend(a[0] ?? "", a.slice(1).join(" ")) },
+    "/away": { args: 0, run: (c) => c.setPresence("away") },
+    "/back": { args: 0, run: (c) => c.setPresence("online") },
   };
 
 function chatLoop(client: PeerClient, term: LineInput): Promise<void> {

@@ -198,6 +198,11 @@ const controlArb: fc.Arbitrary<Control> = fc.oneof(
     addresses: fc.array(addressArb, { maxLength: 16 }),
   }),
   fc.record({ t: fc.constantFrom("logout" as const, "heartbeat" as const, "users" as const), rid: ridArb }),
+  fc.record({
+    t: fc.constant("presence.set" as const),
+    rid: ridArb,
+    status: fc.constantFrom("online" as const, "away" as const),
+  }),
   fc.record({ t: fc.constant("lookup" as const), rid: ridArb, user: nameArb }),
   fc.record({ t: fc.constant("offline.send" as const), rid: ridArb, msg: chatArb }),
   fc.record({ t: fc.constant("offline.ack" as const), rid: ridArb, ids: fc.array(idArb, { maxLength: 20 }) }),
@@ -236,7 +241,7 @@ const controlArb: fc.Arbitrary<Control> = fc.oneof(
   fc.record({
     t: fc.constant("presence" as const),
     user: nameArb,
-    status: fc.constantFrom("online" as const, "offline" as const),
+    status: fc.constantFrom("online" as const, "away" as const, "offline" as const),
     at: timeArb,
   }),
   fc.record({ t: fc.constant("offline.deliver" as const), msgs: fc.array(chatArb, { maxLength: 5 }) }),

@@ -24,7 +24,7 @@ function social(policy: Policy = "open"): Social {
     store,
     policy,
     wall: () => ++clock,
-    isOnline: (u) => online.has(u),
+    presenceOf: (u) => (online.has(u) ? "online" : "offline"),
     push: (to, msg) => {
       if (online.has(to)) pushed.push({ to, msg });
     },

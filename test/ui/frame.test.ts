@@ -19,6 +19,7 @@ function busyModel(): Model {
       friends: [
         { name: "bob", since: T0, status: "online" },
         { name: "erin", since: T0, status: "offline" },
+        { name: "frank", since: T0, status: "away" },
       ],
       incoming: [],
       outgoing: [],
@@ -82,6 +83,7 @@ describe("the main screen as text", () => {
     expect(text).toContain(" 2 ●bob");
     expect(text).toMatch(/ 3 #ops +1│/);
     expect(text).toContain("○erin");
+    expect(text).toContain("◐frank");
     expect(text).toContain("bob │ lunch? 你好 🎉");
     expect(text).toMatch(/← bob slides 日本\.pdf 9\.5 MB \[#+ +\] {2}42%/);
     expect(text).toContain("? dave asks to be your friend  Alt+Y accept · Alt+N decline");
@@ -89,7 +91,7 @@ describe("the main screen as text", () => {
     expect(text.split("\n").at(-1)).toBe("[bob]");
   });
 
-  it("shows own away or status text on the status line, and a peer's in their buffer title", () => {
+  it("shows own presence and status text on the status line, and a peer's in their buffer title", () => {
     const m = busyModel();
     switchTo(m, 1);
     const profile = (user: string, statusText: string | null) =>
@@ -107,14 +109,24 @@ describe("the main screen as text", () => {
         },
         T0,
       );
-    profile("alice", "away: lunch");
+    applyEvent(m, { event: "ok", cmd: "presence", status: "away" }, T0);
+    applyEvent(m, { event: "presence", user: "bob", status: "away" }, T0);
+    profile("alice", "lunch");
     profile("bob", "in a meeting");
-    let text = plainText(frame(m, 80, 24, T0));
-    expect(text).toContain("alice (away: lunch) · 10.1.2.3:7777");
-    expect(text).toContain("bob · online · in a meeting · friend");
+    for (const [cols, rows] of [
+      [80, 24],
+      [120, 40],
+    ] as const) {
+      const text = plainText(frame(m, cols, rows, T0));
+      expect(text).toContain("alice (away · lunch) · 10.1.2.3:7777");
+      expect(text).toContain(" 2 ◐bob");
+      expect(text).toContain("bob · away · in a meeting · friend");
+    }
+    applyEvent(m, { event: "ok", cmd: "presence", status: "online" }, T0);
+    applyEvent(m, { event: "presence", user: "bob", status: "online" }, T0);
     profile("alice", "on call");
     profile("bob", null);
-    text = plainText(frame(m, 80, 24, T0));
+    const text = plainText(frame(m, 80, 24, T0));
     expect(text).toContain("alice (online · on call) · 10.1.2.3:7777");
     expect(text).toMatch(/│bob · online · friend/);
   });
@@ -209,6 +221,7 @@ describe("/command parsing", () => {
     for (const c of [
       "/help",
       "/away",
+      "/back",
       "/status",
       "/add",
       "/join",

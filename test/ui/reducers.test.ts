@@ -253,15 +253,17 @@ const CASES: { [K in EventName]: Case<K> } = {
       event: "profile",
       user: "alice",
       displayName: "Alice",
-      statusText: "away: lunch",
+      statusText: "lunch",
       email: null,
       phone: null,
       department: null,
       note: null,
     },
     check: (m) => {
-      expect(m.away).toBe(true);
-      expect(texts(m)).toEqual(["profile of alice: displayName: Alice, statusText: away: lunch"]);
+      expect(m.statusText).toBe("lunch");
+      // The text is only the note: away is a presence state the registry confirms.
+      expect(m.away).toBe(false);
+      expect(texts(m)).toEqual(["profile of alice: displayName: Alice, statusText: lunch"]);
     },
   },
   suggest: {
@@ -300,6 +302,45 @@ describe("view-model reducers", () => {
       c.check(m);
     });
   }
+
+  it("away is a presence of its own: a line on each change, its mark in lists, own state from the answer", () => {
+    const m = model();
+    openBuffer(m, "user", "bob");
+    const presence = (status: "online" | "away" | "offline") =>
+      applyEvent(m, { event: "presence", user: "bob", status }, T0);
+    presence("online");
+    presence("away");
+    presence("away");
+    presence("online");
+    presence("away");
+    presence("offline");
+    expect(texts(m, "bob")).toEqual([
+      "bob came online",
+      "bob is away",
+      "bob is back",
+      "bob is away",
+      "bob went offline",
+    ]);
+    applyEvent(
+      m,
+      {
+        event: "users",
+        users: [
+          { name: "bob", status: "away", lastSeen: null },
+          { name: "carol", status: "online", lastSeen: null },
+        ],
+      },
+      T0,
+    );
+    expect(m.presence.bob).toBe("away");
+    expect(texts(m).at(-1)).toBe("users: ◐ bob  ● carol");
+    applyEvent(m, { event: "ok", cmd: "presence", status: "away" }, T0);
+    expect(m.away).toBe(true);
+    expect(texts(m).at(-1)).toBe("you are away (still reachable; /back returns)");
+    applyEvent(m, { event: "ok", cmd: "presence", status: "online" }, T0);
+    expect(m.away).toBe(false);
+    expect(texts(m).at(-1)).toBe("you are back");
+  });
 
   it("a request repeated after a re-login is one prompt and one line", () => {
     const m = model();

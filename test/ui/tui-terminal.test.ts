@@ -8,9 +8,9 @@
  *
  * The test types with send-keys and reads the screen with capture-pane: the registry screen
  * shows what mDNS found, the login screen takes the name and the masked password (a wrong
- * one first), then it receives a message and replies, sets itself away, accepts a friend
- * request, accepts a file and sees it complete, survives resizes to 80×24 and 120×40, and
- * quits with the terminal restored. The password is typed into its field, never put on a
+ * one first), then it receives a message and replies, goes away and back (and sees bob's
+ * away mark in its contacts pane), accepts a friend request, accepts a file and sees it
+ * complete, survives resizes to 80×24 and 120×40, and quits with the terminal restored. The password is typed into its field, never put on a
  * command line, and never appears on screen. A second test crashes the TUI on purpose and
  * checks that the terminal comes back and the user sees one line. A third, with no registry
  * left on the LAN, hosts one from the registry screen, registers on it, and takes it down
@@ -131,17 +131,35 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
     await t.waitFor(/alice │ hello bob ✓✓/, "the reply marked delivered");
     await t.waitFor(/bob via lan/, "the path to bob in the status line (both on one LAN)");
 
-    // /away and /status: the status line says so, and bob sees it in alice's profile.
+    // /away: the state on the status line and pushed to bob; the text is the note in her profile.
     await t.typeLine("/away lunch");
-    await t.waitFor(/alice \(away: lunch\) ·/, "away on the status line");
-    bob.send({ cmd: "profile.get", user: "alice" });
+    await t.waitFor(/alice \(away · lunch\) ·/, "away on the status line");
     await bob.waitFor(
-      (e) => e.event === "profile" && e.user === "alice" && e.statusText === "away: lunch",
+      (e) => e.event === "presence" && e.user === "alice" && e.status === "away",
       "alice away, as bob sees her",
       STEP_MS,
     );
+    bob.send({ cmd: "profile.get", user: "alice" });
+    await bob.waitFor(
+      (e) => e.event === "profile" && e.user === "alice" && e.statusText === "lunch",
+      "alice's note, as bob sees it",
+      STEP_MS,
+    );
+    // /status replaces the note; /back ends away and keeps a note /away did not set.
     await t.typeLine("/status on call");
-    await t.waitFor(/alice \(online · on call\) ·/, "the status text on the status line");
+    await t.waitFor(/alice \(away · on call\) ·/, "the status text on the status line");
+    const beforeBack = bob.events.length;
+    await t.typeLine("/back");
+    await t.waitFor(/alice \(online · on call\) ·/, "back on the status line");
+    await bob.waitFor(
+      (e) =>
+        bob.events.indexOf(e) >= beforeBack &&
+        e.event === "presence" &&
+        e.user === "alice" &&
+        e.status === "online",
+      "alice back, as bob sees her",
+      STEP_MS,
+    );
     bob.send({ cmd: "profile.get", user: "alice" });
     await bob.waitFor(
       (e) => e.event === "profile" && e.user === "alice" && e.statusText === "on call",
@@ -150,6 +168,11 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
     );
     await t.typeLine("/status");
     await t.waitFor(/alice \(online\) ·/, "the status cleared");
+    // bob goes away: his mark in alice's contacts pane follows.
+    bob.send({ cmd: "presence", status: "away" });
+    await t.waitFor(/^ 2 ◐bob/m, "bob away in the contacts pane", STEP_MS);
+    bob.send({ cmd: "presence", status: "online" });
+    await t.waitFor(/^ 2 ●bob/m, "bob back in the contacts pane", STEP_MS);
 
     // 3. A friend request is a prompt; Alt+Y accepts it.
     bob.send({ cmd: "friend.request", to: "alice" });

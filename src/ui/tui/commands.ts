@@ -102,6 +102,25 @@ async function setStatus(ctx: CommandContext, text: string): Promise<PeerEvent> 
   return answer;
 }
 
+/** `/away [TEXT]`: the presence state, and TEXT as the status note (which `/back` clears again). */
+async function goAway(ctx: CommandContext, note: string): Promise<PeerEvent> {
+  const answer = await ctx.client.setPresence("away");
+  if (note !== "") {
+    await setStatus(ctx, note);
+    ctx.model.awayNote = ctx.model.statusText;
+  }
+  return answer;
+}
+
+/** `/back`: online again; the note `/away TEXT` set goes too, one set by /status stays. */
+async function comeBack(ctx: CommandContext): Promise<PeerEvent> {
+  const answer = await ctx.client.setPresence("online");
+  const m = ctx.model;
+  if (m.awayNote !== "" && m.statusText === m.awayNote) await setStatus(ctx, "");
+  m.awayNote = "";
+  return answer;
+}
+
 function emptyProfile(user: string): PeerEvent & { event: "profile" } {
   return {
     event: "profile",
@@ -174,9 +193,16 @@ export const COMMANDS: Record<string, Command> = {
   },
   "/away": {
     usage: "/away [TEXT]",
-    help: "mark yourself away (your profile's status, which others see); /away alone comes back",
+    help: "mark yourself away (◐ in everyone's contacts), TEXT as your status; /away alone toggles",
     args: 0,
-    run: (ctx, words) => setStatus(ctx, words.length > 0 ? `away: ${words.join(" ")}` : ""),
+    run: (ctx, words) =>
+      words.length === 0 && ctx.model.away ? comeBack(ctx) : goAway(ctx, words.join(" ")),
+  },
+  "/back": {
+    usage: "/back",
+    help: "back from away: online again",
+    args: 0,
+    run: (ctx) => comeBack(ctx),
   },
   "/status": {
     usage: "/status [TEXT]",

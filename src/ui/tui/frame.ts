@@ -14,6 +14,7 @@
  *   │[bob] input                              │
  */
 
+import { presenceMark } from "../presence-mark.js";
 import {
   type ChatBuffer,
   clock,
@@ -51,11 +52,10 @@ export function row(text: string, cols: number, style: Style = "plain"): Row {
   return [{ text: fitColumns(text, cols), style }];
 }
 
-function presenceMark(m: Model, b: ChatBuffer): string {
+function bufferMark(m: Model, b: ChatBuffer): string {
   if (b.kind === "status") return "*";
   if (b.kind === "group") return "#";
-  const p = m.presence[b.name];
-  return p === "online" ? "●" : p === "offline" ? "○" : "·";
+  return presenceMark(m.presence[b.name]);
 }
 
 /** Buffers first (numbered for Alt+N), then friends and groups without a buffer yet. */
@@ -65,14 +65,14 @@ function contactRows(m: Model, width: number, height: number): Row[] {
     const unread = b.unread > 0 ? ` ${b.unread}` : "";
     const name = takeColumns(b.name, width - 4 - unread.length);
     const text =
-      fitColumns(`${String(i + 1).padStart(2)} ${presenceMark(m, b)}${name}`, width - unread.length) + unread;
+      fitColumns(`${String(i + 1).padStart(2)} ${bufferMark(m, b)}${name}`, width - unread.length) + unread;
     rows.push([{ text, style: i === m.current ? "inverse" : b.unread > 0 ? "highlight" : "plain" }]);
   });
   const open = new Set(m.buffers.map((b) => `${b.kind}:${b.name}`));
   const friends = m.friends.filter((f) => !open.has(`user:${f}`));
   const groups = m.groups.filter((g) => !open.has(`group:${g}`));
   if (friends.length + groups.length > 0) rows.push(row("", width));
-  for (const f of friends) rows.push(row(`   ${m.presence[f] === "online" ? "●" : "○"}${f}`, width, "dim"));
+  for (const f of friends) rows.push(row(`   ${presenceMark(m.presence[f] ?? "offline")}${f}`, width, "dim"));
   for (const g of groups) rows.push(row(`   #${g}`, width, "dim"));
   while (rows.length < height) rows.push(row("", width));
   return rows.slice(0, height);
@@ -147,7 +147,7 @@ function statusLine(m: Model, cols: number, now: number): Row {
     m.registry.status === "connected"
       ? m.registry.address
       : `${m.registry.address || "registry"} ${m.registry.status}`;
-  const own = m.away ? m.statusText : m.statusText ? `online · ${m.statusText}` : "online";
+  const own = `${m.away ? "away" : "online"}${m.statusText ? ` · ${m.statusText}` : ""}`;
   const path = b.kind === "user" ? ` · ${b.name} via ${m.paths[b.name] ?? "—"}` : "";
   const hot = hotlist(m);
   const act = hot.length > 0 ? ` [act: ${hot.join(",")}]` : "";

@@ -223,7 +223,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         quit(1);
       });
       r.draw();
-      // The status line starts with the status (away or not) kept in the profile.
+      // The status line starts with the status text kept in the profile.
       learnStatus(ctx, undefined);
       // The contacts pane starts with friends, groups and their presence.
       for (const ask of [() => c.social.friends(), () => c.social.groups()]) {

@@ -10,6 +10,7 @@
 
 import type { ErrorCode } from "../../errors.js";
 import type { TransferState, Via } from "../../peer/events.js";
+import type { PresenceStatus } from "../../protocol/control.js";
 import type { PathKind } from "../../traversal/candidates.js";
 import type { RegistryChoice } from "../registry-choice.js";
 import { stringWidth, wrap } from "./text-width.js";
@@ -101,13 +102,16 @@ export interface Model {
   login: LoginView;
   me: string;
   registry: { status: "connecting" | "connected" | "lost"; address: string; fingerprint: string };
-  /** Own status as /away and /status set it (kept in the profile's statusText). */
+  /** Own presence: away (/away) or online (/back), as the registry last confirmed. */
   away: boolean;
+  /** Own status text (the profile's statusText), as /status and /away TEXT set it. */
   statusText: string;
+  /** The note `/away TEXT` set, which `/back` clears again; "" when none. */
+  awayNote: string;
   buffers: ChatBuffer[];
   current: number;
-  presence: Record<string, "online" | "offline">;
-  /** Other people's status text ("away: lunch"), as their profiles said when last asked. */
+  presence: Record<string, PresenceStatus>;
+  /** Other people's status text ("lunch"), as their profiles said when last asked. */
   statuses: Record<string, string>;
   friends: string[];
   groups: string[];
@@ -143,6 +147,7 @@ export function createModel(me = "", maxLines = 2000): Model {
     registry: { status: "connecting", address: "", fingerprint: "" },
     away: false,
     statusText: "",
+    awayNote: "",
     buffers: [{ kind: "status", name: "status", lines: [], unread: 0, scrollRows: 0 }],
     current: 0,
     presence: {},

@@ -8,6 +8,8 @@
  */
 
 import type { PeerEvent, TransferEvent, Via } from "../../peer/events.js";
+import type { PresenceStatus } from "../../protocol/control.js";
+import { presenceMark } from "../presence-mark.js";
 import {
   type BufferKind,
   type ChatBuffer,
@@ -215,11 +217,11 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     m.presence[e.user] = e.status;
     if (e.user === m.me || before === e.status) return;
     const b = findBuffer(m, "user", e.user);
-    if (b) aboutUser(m, e.user, `${e.user} ${e.status === "online" ? "came online" : "went offline"}`, now);
+    if (b) aboutUser(m, e.user, `${e.user} ${presenceNews(before, e.status)}`, now);
   },
   users: (m, e, now) => {
     for (const u of e.users) m.presence[u.name] = u.status;
-    const list = e.users.map((u) => `${u.status === "online" ? "●" : "○"} ${u.name}`).join("  ");
+    const list = e.users.map((u) => `${presenceMark(u.status)} ${u.name}`).join("  ");
     toCurrent(m, `users: ${list || "(none)"}`, now);
   },
   history: (m, e) => {
@@ -313,6 +315,11 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
       openBuffer(m, "group", group);
     }
     if (e.cmd === "group.leave" && group) removeFrom(m.groups, group);
+    if (e.cmd === "presence") {
+      m.away = e.status === "away";
+      toCurrent(m, m.away ? "you are away (still reachable; /back returns)" : "you are back", now);
+      return;
+    }
     toCurrent(m, okText(e), now);
   },
   friends: (m, e, now) => {
@@ -320,7 +327,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     for (const f of e.friends) m.presence[f.name] = f.status;
     for (const r of e.incoming) addPrompt(m, { kind: "friend", from: r.from });
     const parts = [
-      ...e.friends.map((f) => `${f.status === "online" ? "●" : "○"} ${f.name}`),
+      ...e.friends.map((f) => `${presenceMark(f.status)} ${f.name}`),
       ...e.incoming.map((r) => `? ${r.from} asks`),
       ...e.outgoing.map((r) => `… waiting for ${r.to}`),
     ];
@@ -368,13 +375,18 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   transfer: reduceTransfer,
 };
 
-/** What a profile says about presence: own away/status, or another person's status text. */
+/** The line a conversation shows when its peer's presence changes. */
+function presenceNews(before: PresenceStatus | undefined, now: PresenceStatus): string {
+  if (now === "away") return "is away";
+  if (now === "offline") return "went offline";
+  return before === "away" ? "is back" : "came online";
+}
+
+/** What a profile says: own status text, or another person's (their presence comes from the registry). */
 export function noteProfile(m: Model, e: EventOf<"profile">): void {
   const text = sanitize(e.statusText ?? "");
-  if (e.user === m.me) {
-    m.statusText = text;
-    m.away = /^away\b/i.test(text);
-  } else if (text === "") delete m.statuses[e.user];
+  if (e.user === m.me) m.statusText = text;
+  else if (text === "") delete m.statuses[e.user];
   else m.statuses[e.user] = text;
 }
 
