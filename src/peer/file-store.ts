@@ -4,7 +4,9 @@
  *
  * Sending (`OutgoingFile`): the file is opened once, hashed with SHA-256 in one streaming
  * pass before the offer, and then served by synchronous positional reads (`readSync` on the
- * open descriptor), which the sender core calls only when its read-ahead runs low.
+ * open descriptor), which the sender core calls only when its read-ahead runs low. Chunks are
+ * about 1 KiB, so reads go through a read-ahead block of READ_BLOCK_BYTES: one system call
+ * per block instead of one per chunk, and a chunk is a view into its block.
  *
  * Receiving (`IncomingFile`): the offered name is sanitised (`file-name.ts`) and made unique
  * in the download directory (`name (1).ext`; the final name and its `.part` must both be
@@ -42,6 +44,8 @@ import { HallwayError } from "../errors.js";
 import { numberedName, safeFileName } from "./file-name.js";
 
 const MAX_NUMBERED = 10_000;
+/** The sender's read-ahead block: one `readSync` serves this many bytes of consecutive chunks. */
+export const READ_BLOCK_BYTES = 256 * 1024;
 const MANIFEST_SUFFIX = ".part.manifest";
 
 function errnoOf(err: unknown): string | undefined {
@@ -65,6 +69,18 @@ function writeDurably(path: string, flags: "w" | "r+", bytes: Uint8Array): void 
   }
 }
 
+/** Up to `length` bytes at `offsetBytes`: fewer only at the end of the file. */
+function readFully(fd: number, offsetBytes: number, length: number): Uint8Array {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, offsetBytes + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return new Uint8Array(buf.buffer, buf.byteOffset, got);
+}
+
 function sameSize(path: string, sizeBytes: number): boolean {
   try {
     return statSync(path).size === sizeBytes;
@@ -75,6 +91,9 @@ function sameSize(path: string, sizeBytes: number): boolean {
 
 export class OutgoingFile {
   private closed = false;
+  /** The latest read-ahead block and the file offset of its first byte. */
+  private block: Uint8Array = new Uint8Array(0);
+  private blockOffset = 0;
 
   private constructor(
     private readonly fd: number,
@@ -109,16 +128,19 @@ export class OutgoingFile {
     }
   }
 
-  /** Exactly `length` bytes at `offsetBytes` (fewer means the file shrank: the core fails the transfer). */
+  /**
+   * Exactly `length` bytes at `offsetBytes` (fewer means the file shrank: the core fails the
+   * transfer). A view into the read-ahead block when it holds the range; otherwise a new block
+   * is read from `offsetBytes` on. Blocks are never reused, so a view stays valid.
+   */
   read(offsetBytes: number, length: number): Uint8Array {
-    const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(this.fd, buf, got, length - got, offsetBytes + got);
-      if (n === 0) break;
-      got += n;
+    const at = offsetBytes - this.blockOffset;
+    if (at < 0 || at + length > this.block.length) {
+      this.blockOffset = offsetBytes;
+      this.block = readFully(this.fd, offsetBytes, Math.max(length, READ_BLOCK_BYTES));
+      return this.block.subarray(0, Math.min(length, this.block.length));
     }
-    return new Uint8Array(buf.buffer, buf.byteOffset, got);
+    return this.block.subarray(at, at + length);
   }
 
   /** Idempotent. */
@@ -211,14 +233,7 @@ export class IncomingFile {
 
   /** Bytes of the partial file (a resumed chunk read back for the SHA-256). */
   read(offsetBytes: number, length: number): Uint8Array {
-    const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(this.openFd, buf, got, length - got, offsetBytes + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return new Uint8Array(buf.buffer, buf.byteOffset, got);
+    return readFully(this.openFd, offsetBytes, length);
   }
 
   write(offsetBytes: number, bytes: Uint8Array): void {

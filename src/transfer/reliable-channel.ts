@@ -426,7 +426,11 @@ export class ReliableChannel {
     return this.outgoing.length - this.sendHead;
   }
 
-  send(message: Uint8Array, now: number): void {
+  /**
+   * Queue one message. `owned`: the caller hands `message` over and never changes it again, so
+   * its segments are views into it instead of copies (the file sender's fresh chunk buffers).
+   */
+  send(message: Uint8Array, now: number, owned = false): void {
     if (message.length > this.maxMessageBytes) {
       throw new HallwayError(
         "MSG_TOO_LARGE",
@@ -440,8 +444,10 @@ export class ReliableChannel {
       this.outgoing.push({
         seq: this.nextSeqToAssign,
         end: i === count - 1,
-        // A copy: the caller may reuse its buffer after `send` returns.
-        payload: message.slice(start, Math.min(start + this.maxSegmentPayloadBytes, message.length)),
+        // Unless handed over, a copy: the caller may reuse its buffer after `send` returns.
+        payload: owned
+          ? message.subarray(start, Math.min(start + this.maxSegmentPayloadBytes, message.length))
+          : message.slice(start, Math.min(start + this.maxSegmentPayloadBytes, message.length)),
         state: "unsent",
         transmissions: 0,
         sentAtMs: 0,

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
-import { IncomingFile, OutgoingFile, writeErrorCode } from "../../src/peer/file-store.js";
+import { IncomingFile, OutgoingFile, READ_BLOCK_BYTES, writeErrorCode } from "../../src/peer/file-store.js";
 import { ChunkSet, decodeManifest, encodeManifest } from "../../src/transfer/transfer-manifest.js";
 
 const dirs: string[] = [];
@@ -93,6 +93,29 @@ describe("OutgoingFile", () => {
     expect(Buffer.from(f.read(99_990, 10))).toEqual(data.subarray(99_990));
     expect(f.read(99_995, 10)).toHaveLength(5);
     f.close();
+    f.close();
+  });
+
+  it("serves every chunk of a file larger than its read-ahead block, in order and out of order", async () => {
+    const chunk = 1000; // not a divisor of the block: chunks straddle block boundaries
+    const data = randomBytes(2 * READ_BLOCK_BYTES + 12_345);
+    const path = join(tmp(), "big.bin");
+    writeFileSync(path, data);
+    const f = await OutgoingFile.open(path);
+    const count = Math.ceil(data.length / chunk);
+    const length = (i: number) => Math.min(chunk, data.length - i * chunk);
+    const views: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) views.push(f.read(i * chunk, length(i)));
+    // Views stay valid after later blocks were read.
+    for (let i = 0; i < count; i++) {
+      expect(Buffer.from(views[i] as Uint8Array)).toEqual(data.subarray(i * chunk, i * chunk + length(i)));
+    }
+    // A resume skips around: backwards and past the block just read.
+    for (const i of [count - 1, 3, 700, 2]) {
+      expect(Buffer.from(f.read(i * chunk, length(i)))).toEqual(
+        data.subarray(i * chunk, i * chunk + length(i)),
+      );
+    }
     f.close();
   });
 
