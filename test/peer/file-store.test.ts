@@ -10,7 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
-import { IncomingFile, OutgoingFile, READ_BLOCK_BYTES, writeErrorCode } from "../../src/peer/file-store.js";
+import {
+  IncomingFile,
+  OutgoingFile,
+  READ_BLOCK_BYTES,
+  WRITE_BLOCK_BYTES,
+  writeErrorCode,
+} from "../../src/peer/file-store.js";
 import { ChunkSet, decodeManifest, encodeManifest } from "../../src/transfer/transfer-manifest.js";
 
 const dirs: string[] = [];
@@ -52,6 +58,25 @@ describe("IncomingFile", () => {
     expect(f.finish()).toBe(join(inbox, "data.bin"));
     expect([...readFileSync(join(inbox, "data.bin"))]).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(readdirSync(inbox)).toEqual(["data.bin"]);
+  });
+
+  it("gathers consecutive writes into blocks and puts every byte at its offset by sync", () => {
+    const inbox = tmp();
+    const f = IncomingFile.create(inbox, "big.bin");
+    const chunk = 1000;
+    const data = randomBytes(2 * WRITE_BLOCK_BYTES + 5 * chunk + 7);
+    const count = Math.ceil(data.length / chunk);
+    const piece = (i: number) =>
+      new Uint8Array(data.subarray(i * chunk, Math.min((i + 1) * chunk, data.length)));
+    // In order with two holes, then the holes (a resume or a reordered batch), then the rest.
+    for (let i = 0; i < count - 10; i++) if (i !== 5 && i !== 300) f.write(i * chunk, piece(i));
+    f.write(300 * chunk, piece(300));
+    f.write(5 * chunk, piece(5));
+    for (let i = count - 10; i < count; i++) f.write(i * chunk, piece(i));
+    f.sync();
+    expect(Buffer.from(f.read(0, data.length))).toEqual(data);
+    expect(Buffer.from(readFileSync(f.partPath))).toEqual(data);
+    f.discard();
   });
 
   it("never overwrites: existing files and partial files push the name to (n)", () => {
