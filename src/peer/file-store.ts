@@ -4,13 +4,18 @@
  *
  * Sending (`OutgoingFile`): the file is opened once, hashed with SHA-256 in one streaming
  * pass before the offer, and then served by synchronous positional reads (`readSync` on the
- * open descriptor), which the sender core calls only when its read-ahead runs low.
+ * open descriptor), which the sender core calls only when its read-ahead runs low. Chunks are
+ * about 1 KiB, so reads go through a read-ahead block of READ_BLOCK_BYTES: one system call
+ * per block instead of one per chunk, and a chunk is a view into its block.
  *
  * Receiving (`IncomingFile`): the offered name is sanitised (`file-name.ts`) and made unique
  * in the download directory (`name (1).ext`; the final name and its `.part` must both be
  * free, and the `.part` is created exclusively, so two transfers never share a file). Chunks
- * are written at their offsets into `<name>.part`; `sync()` makes them durable (the caller
- * batches chunks between syncs); the manifest sidecar `<name>.part.manifest` is replaced
+ * are written at their offsets into `<name>.part`: consecutive ones are gathered and issued
+ * as one `writev` of up to WRITE_BLOCK_BYTES (a chunk is about 1 KiB; one system call each
+ * was a large share of the receiver's time), so a write error may surface at a later `write`
+ * or at `sync()`, which issues what is gathered and makes it durable (the caller batches
+ * chunks between syncs, and counts a chunk durable only after its sync); the manifest sidecar `<name>.part.manifest` is replaced
  * atomically (write a temporary file, fsync, rename). `finish()` links the `.part` to the
  * final name — a hard link fails rather than overwrite a file that appeared meanwhile, in
  * which case the next free number is taken — then removes the `.part` and the manifest.
@@ -36,12 +41,19 @@ import {
   rmSync,
   statSync,
   writeSync,
+  writevSync,
 } from "node:fs";
 import { join } from "node:path";
 import { HallwayError } from "../errors.js";
 import { numberedName, safeFileName } from "./file-name.js";
 
 const MAX_NUMBERED = 10_000;
+/** The sender's read-ahead block: one `readSync` serves this many bytes of consecutive chunks. */
+export const READ_BLOCK_BYTES = 256 * 1024;
+/** The receiver's write block: consecutive chunks up to this size go to disk in one `writev`. */
+export const WRITE_BLOCK_BYTES = 256 * 1024;
+/** Buffers per `writev`, well under Linux's IOV_MAX of 1024. */
+const WRITE_BLOCK_BUFFERS = 512;
 const MANIFEST_SUFFIX = ".part.manifest";
 
 function errnoOf(err: unknown): string | undefined {
@@ -65,6 +77,18 @@ function writeDurably(path: string, flags: "w" | "r+", bytes: Uint8Array): void 
   }
 }
 
+/** Up to `length` bytes at `offsetBytes`: fewer only at the end of the file. */
+function readFully(fd: number, offsetBytes: number, length: number): Uint8Array {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, offsetBytes + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return new Uint8Array(buf.buffer, buf.byteOffset, got);
+}
+
 function sameSize(path: string, sizeBytes: number): boolean {
   try {
     return statSync(path).size === sizeBytes;
@@ -75,6 +99,9 @@ function sameSize(path: string, sizeBytes: number): boolean {
 
 export class OutgoingFile {
   private closed = false;
+  /** The latest read-ahead block and the file offset of its first byte. */
+  private block: Uint8Array = new Uint8Array(0);
+  private blockOffset = 0;
 
   private constructor(
     private readonly fd: number,
@@ -109,16 +136,19 @@ export class OutgoingFile {
     }
   }
 
-  /** Exactly `length` bytes at `offsetBytes` (fewer means the file shrank: the core fails the transfer). */
+  /**
+   * Exactly `length` bytes at `offsetBytes` (fewer means the file shrank: the core fails the
+   * transfer). A view into the read-ahead block when it holds the range; otherwise a new block
+   * is read from `offsetBytes` on. Blocks are never reused, so a view stays valid.
+   */
   read(offsetBytes: number, length: number): Uint8Array {
-    const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(this.fd, buf, got, length - got, offsetBytes + got);
-      if (n === 0) break;
-      got += n;
+    const at = offsetBytes - this.blockOffset;
+    if (at < 0 || at + length > this.block.length) {
+      this.blockOffset = offsetBytes;
+      this.block = readFully(this.fd, offsetBytes, Math.max(length, READ_BLOCK_BYTES));
+      return this.block.subarray(0, Math.min(length, this.block.length));
     }
-    return new Uint8Array(buf.buffer, buf.byteOffset, got);
+    return this.block.subarray(at, at + length);
   }
 
   /** Idempotent. */
@@ -131,6 +161,10 @@ export class OutgoingFile {
 
 export class IncomingFile {
   private fd: number | undefined;
+  /** Consecutive writes not yet issued: `run` goes at `runOffset`, `runBytes` long. */
+  private run: Uint8Array[] = [];
+  private runOffset = 0;
+  private runBytes = 0;
 
   private constructor(
     readonly dir: string,
@@ -211,26 +245,41 @@ export class IncomingFile {
 
   /** Bytes of the partial file (a resumed chunk read back for the SHA-256). */
   read(offsetBytes: number, length: number): Uint8Array {
-    const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(this.openFd, buf, got, length - got, offsetBytes + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return new Uint8Array(buf.buffer, buf.byteOffset, got);
+    return readFully(this.openFd, offsetBytes, length);
   }
 
+  /** Write `bytes` at `offsetBytes`: gathered with the writes before it if they are consecutive. */
   write(offsetBytes: number, bytes: Uint8Array): void {
-    let done = 0;
-    while (done < bytes.length) {
-      done += writeSync(this.openFd, bytes, done, bytes.length - done, offsetBytes + done);
-    }
+    if (this.runBytes > 0 && offsetBytes !== this.runOffset + this.runBytes) this.flush();
+    if (this.runBytes === 0) this.runOffset = offsetBytes;
+    this.run.push(bytes);
+    this.runBytes += bytes.length;
+    if (this.runBytes >= WRITE_BLOCK_BYTES || this.run.length >= WRITE_BLOCK_BUFFERS) this.flush();
   }
 
   /** Make every write so far durable. */
   sync(): void {
+    this.flush();
     fsyncSync(this.openFd);
+  }
+
+  /** Issue the gathered writes. */
+  private flush(): void {
+    if (this.runBytes === 0) return;
+    const { run, runOffset: offset, runBytes: total } = this;
+    this.run = [];
+    this.runBytes = 0;
+    const fd = this.openFd;
+    const written = writevSync(fd, run, offset);
+    if (written === total) return;
+    // A short write (rare on a regular file): the rest one buffer at a time.
+    let start = offset;
+    for (const b of run) {
+      for (let n = Math.max(0, written - (start - offset)); n < b.length; ) {
+        n += writeSync(fd, b, n, b.length - n, start + n);
+      }
+      start += b.length;
+    }
   }
 
   /**

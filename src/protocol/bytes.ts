@@ -121,7 +121,11 @@ export class ByteWriter {
     return this.offset;
   }
 
+  /**
+   * The bytes written; the writer is done after this. A writer filled to exactly its capacity
+   * hands over its buffer without a copy (the hot path: a frame sized in advance).
+   */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.offset);
+    return this.offset === this.buf.length ? this.buf : this.buf.slice(0, this.offset);
   }
 }

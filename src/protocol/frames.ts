@@ -71,7 +71,10 @@ export function frameBytes(frame: Frame): number {
 }
 
 export function encodeFrames(frames: readonly Frame[]): Uint8Array {
-  const w = new ByteWriter(256);
+  // Sized exactly: no reallocation while writing, and `finish` needs no copy.
+  let total = 0;
+  for (const f of frames) total += frameBytes(f);
+  const w = new ByteWriter(Math.max(1, total));
   for (const f of frames) writeFrame(w, f);
   return w.finish();
 }

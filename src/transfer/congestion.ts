@@ -34,6 +34,10 @@
  *     for 3 rounds; Drain empties the queue Startup built; ProbeBW then cycles the pacing gain
  *     through [1.25, 0.75, 1 × 6], one minRtt each, to find more bandwidth and give it back;
  *     ProbeRTT drops to 4 segments for 200 ms when `minRtt` is 10 s old, to re-measure it.
+ *   - The window also holds the recent ACK aggregation (Linux tcp_bbr's `extra_acked`): data
+ *     acknowledged beyond what `btlBw` predicts, as stretched ACKs or a peer process reading a
+ *     batch of datagrams late deliver it. Without it a window of 2 × BDP at the 1 ms RTT floor
+ *     empties between ACK bursts, the measured rate falls and the window with it.
  *   - A loss changes nothing in the model: the delivery rate it did not reduce is still the
  *     bandwidth, and the queue stays near empty because the rate, not the loss, is the
  *     signal. Random loss p costs about 2p of the link: the lost datagrams, and pacing at
@@ -202,6 +206,15 @@ const CWND_QUANTA_SEGMENTS = 3;
 /** Loss is measured over this many round trips of ProbeBW, and only over this many segments or more. */
 const LOSS_WINDOW_ROUNDS = 8;
 const LOSS_WINDOW_MIN_SEGMENTS = 64;
+/**
+ * ACK aggregation (Linux tcp_bbr `bbr_update_ack_aggregation`): the most data acknowledged
+ * beyond what `btlBw` predicts, kept as the max of two windows of this many round trips each.
+ */
+const EXTRA_ACKED_WINDOW_ROUNDS = 5;
+/** The aggregation allowance is at most this much time at `btlBw` (Linux: 100 ms). */
+const EXTRA_ACKED_MAX_MS = 100;
+/** An aggregation epoch this large is stale: start a new one (Linux: 1 << 20 bytes, in segments). */
+const ACK_EPOCH_RESET_SEGMENTS = 1024;
 /** Bandwidth kept when the guard trips (BBR v2 uses 0.7 for its loss response; gentler here). */
 const LOSS_BACKOFF = 0.85;
 /** The up-probe compensates for at most this loss rate (gain ≤ 1.25 / 0.7 ≈ 1.8). */
@@ -241,6 +254,12 @@ export class BbrCongestionController implements CongestionController {
   private lossWindowDelivered = 0;
   /** Loss fraction of the last complete loss window in ProbeBW. */
   private lossRate = 0;
+  /** ACK aggregation: two windows of the max excess acknowledged, and the current epoch. */
+  private extraAckedCurrent = 0;
+  private extraAckedPrevious = 0;
+  private extraAckedWindowRounds = 0;
+  private ackEpochStartMs: number | undefined;
+  private ackEpochAcked = 0;
 
   constructor(opts: BbrCongestionOptions = {}) {
     this.minCwnd = opts.minCwndSegments ?? PROBE_RTT_CWND_SEGMENTS;
@@ -301,6 +320,7 @@ export class BbrCongestionController implements CongestionController {
     this.checkLossRate();
     this.updateMinRtt(sample, now);
     this.updateMode(sample, now);
+    this.updateAckAggregation(ackedSegments, now);
     this.updateCwnd(ackedSegments);
     this.updatePacingRate();
   }
@@ -472,9 +492,51 @@ export class BbrCongestionController implements CongestionController {
     }
   }
 
+  /** The most segments recently acknowledged beyond what the bandwidth estimate predicts. */
+  get extraAckedSegments(): number {
+    return Math.max(this.extraAckedCurrent, this.extraAckedPrevious);
+  }
+
+  /**
+   * ACK aggregation (Linux tcp_bbr, `bbr_update_ack_aggregation`): ACKs that come in bursts
+   * (a receiver that acknowledges every few segments or after its delayed-ACK timer, a peer
+   * process that reads a batch of datagrams after a scheduling delay) deliver more at once
+   * than `btlBw` predicts and then nothing for a while. A window of `2 × BDP` (at a 1 ms RTT
+   * floor on a LAN, a handful of segments) then empties between bursts, the sender idles, the
+   * delivery rate it measures falls, and the BDP with it: the window collapses. The excess
+   * acknowledged per epoch (at most one cwnd) is therefore added to the window once the pipe
+   * is full, so the sender keeps transmitting while the next burst of ACKs is on its way.
+   */
+  private updateAckAggregation(acked: number, now: number): void {
+    if (this.roundStart && ++this.extraAckedWindowRounds >= EXTRA_ACKED_WINDOW_ROUNDS) {
+      this.extraAckedWindowRounds = 0;
+      this.extraAckedPrevious = this.extraAckedCurrent;
+      this.extraAckedCurrent = 0;
+    }
+    const epochMs = this.ackEpochStartMs === undefined ? 0 : now - this.ackEpochStartMs;
+    let expected = this.bottleneckBandwidthSegmentsPerMs * epochMs;
+    if (
+      this.ackEpochStartMs === undefined ||
+      this.ackEpochAcked <= expected ||
+      this.ackEpochAcked + acked >= ACK_EPOCH_RESET_SEGMENTS
+    ) {
+      // ACKs at or below the expected rate (or a stale epoch): a new epoch starts here.
+      this.ackEpochAcked = 0;
+      this.ackEpochStartMs = now;
+      expected = 0;
+    }
+    this.ackEpochAcked += acked;
+    const extra = Math.min(this.ackEpochAcked - expected, this.cwnd);
+    if (extra > this.extraAckedCurrent) this.extraAckedCurrent = extra;
+  }
+
   private updateCwnd(acked: number): void {
     const bdp = this.bdp(this.cwndGain);
-    const target = bdp === undefined ? this.initialCwnd : bdp + CWND_QUANTA_SEGMENTS;
+    let target = bdp === undefined ? this.initialCwnd : bdp + CWND_QUANTA_SEGMENTS;
+    if (this.filledPipe && bdp !== undefined) {
+      const bw = this.bottleneckBandwidthSegmentsPerMs;
+      target += Math.min(this.extraAckedSegments, bw * EXTRA_ACKED_MAX_MS);
+    }
     // BBR §4.2.3.5: once the pipe is full, grow toward the target; before, grow freely (the
     // pacing rate, not the window, is what limits Startup).
     if (this.filledPipe) this.cwnd = Math.min(this.cwnd + acked, target);

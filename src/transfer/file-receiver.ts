@@ -78,6 +78,8 @@ export interface FileReceiverOptions {
   writeBudgetChunks?: number;
   receiveWindowSegments?: number;
   ackDelayMs?: number;
+  /** Default BULK_DEFAULTS.ackEverySegments. */
+  ackEverySegments?: number;
   /**
    * When (in the caller's clock) an offer the user has not answered expires: it ends with
    * FILE_OFFER_EXPIRED and the sender is told. Default: never.
@@ -162,6 +164,7 @@ export class FileReceiver implements StreamCore {
       maxMessageBytes: chunkMessageBytes,
       receiveWindowSegments: opts.receiveWindowSegments ?? BULK_DEFAULTS.receiveWindowSegments,
       ...(opts.ackDelayMs !== undefined && { ackDelayMs: opts.ackDelayMs }),
+      ackEverySegments: opts.ackEverySegments ?? BULK_DEFAULTS.ackEverySegments,
       verifySegment: (frame) => {
         const chunk = decodeChunk(frame.payload);
         // Too short to be a chunk is the sender's bug, not damage: let `pump` report it.

@@ -296,7 +296,8 @@ export class FileSender implements StreamCore {
         this.fail("FILE_READ_FAILED", `chunk ${index} has ${bytes.length} bytes, expected ${expected}`);
         return;
       }
-      this.channel.send(encodeChunk(index, bytes), now);
+      // A fresh buffer nobody else holds: the channel may keep it without a copy.
+      this.channel.send(encodeChunk(index, bytes), now, true);
       this.nextIndex = index + 1;
       this.chunksQueued++;
     }

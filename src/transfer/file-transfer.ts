@@ -84,6 +84,15 @@ export const BULK_DEFAULTS = {
   sendWindowSegments: 1024,
   /** Chunks the receiver buffers before its window closes. */
   receiveWindowSegments: 1024,
+  /**
+   * The receiver acknowledges every 4th in-order chunk (and at once on a gap or a duplicate,
+   * else after its 5 ms delayed-ACK timer) instead of every 2nd: an ACK is a datagram, sealed,
+   * sent, received and opened, so this cuts both processes' work per chunk. The sender's BBR
+   * keeps transmitting between stretched ACKs through its ACK-aggregation allowance. Every
+   * 8th would save a little more, but two transfers sharing a bottleneck then converge to
+   * equal shares too slowly (test/transfer/file-transfer.sim.test.ts, "similar rates").
+   */
+  ackEverySegments: 4,
   /** Chunks read ahead of the channel's transmissions. */
   feedAheadChunks: 16,
   /**

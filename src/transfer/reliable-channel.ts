@@ -103,10 +103,11 @@
  * File transfers use it for the CRC-32 of each chunk.
  *
  * ACK policy (RFC 5681 §4.2, RFC 1122 §4.2.3.2): ACK at once for an out-of-order or duplicate
- * segment, one that fills a gap, or every second in-order segment; otherwise after
- * `ackDelayMs`. An ACK owed is piggybacked ahead of any data we are about to send anyway.
- * When the application drains enough to reopen a small window, a window update is sent at
- * once rather than waiting for the peer's probe (RFC 1122 §4.2.3.3 receiver-side SWS rule).
+ * segment, one that fills a gap, or every second in-order segment (`ackEverySegments`; bulk
+ * transfers stretch it); otherwise after `ackDelayMs`. An ACK owed is piggybacked ahead of
+ * any data we are about to send anyway. When the application drains enough to reopen a small
+ * window, a window update is sent at once rather than waiting for the peer's probe (RFC 1122
+ * §4.2.3.3 receiver-side SWS rule).
  *
  * Errors: `send` of an oversized message throws `MSG_TOO_LARGE` (local misuse). Remote
  * misbehaviour (impossible ACKs, out-of-window or oversized messages) is dropped and counted,
@@ -139,6 +140,11 @@ export interface ReliableChannelOptions {
   initialRtoMs?: number;
   /** Delayed-ACK timer, default 5. */
   ackDelayMs?: number;
+  /**
+   * An in-order segment is acknowledged at once when this many are unacknowledged, default 2
+   * (RFC 5681 §4.2). Bulk transfers acknowledge less often: see `BULK_DEFAULTS`.
+   */
+  ackEverySegments?: number;
   /** Largest message, default MAX_MESSAGE_BYTES. */
   maxMessageBytes?: number;
   /** Default: a fresh AimdCongestionController. */
@@ -194,14 +200,14 @@ const DEFAULTS = {
   initialRtoMs: 300,
   /** Far below the 500 ms ceiling of RFC 1122 §4.2.3.2; a LAN RTT is a few ms. */
   ackDelayMs: 5,
+  /** RFC 5681 §4.2: ACK at least every second full-sized segment. */
+  ackEverySegments: 2,
 } as const;
 
 /** Windows are compared through signed 32-bit sequence distances, so they stay far below 2^31. */
 const MAX_WINDOW_SEGMENTS = 0x1000000;
 /** RFC 6675 §2: DupThresh. */
 const DUP_THRESH = 3;
-/** RFC 5681 §4.2: ACK at least every second full-sized segment. */
-const ACK_EVERY_SEGMENTS = 2;
 /** Smallest pacing burst, in segments (Linux fq and quinn's pacer allow a few segments too). */
 const PACER_MIN_BURST_SEGMENTS = 4;
 /** The bucket holds this much time at the pacing rate, so a 1 ms timer can reach the rate. */
@@ -262,6 +268,7 @@ export class ReliableChannel {
   private readonly sendWindowSegments: number;
   private readonly receiveWindowSegments: number;
   private readonly ackDelayMs: number;
+  private readonly ackEverySegments: number;
   private readonly maxMessageBytes: number;
   private readonly congestion: CongestionController;
   private readonly verifySegment: ((frame: SegmentFrame) => boolean) | undefined;
@@ -341,6 +348,7 @@ export class ReliableChannel {
     this.sendWindowSegments = opts.sendWindowSegments ?? DEFAULTS.sendWindowSegments;
     this.receiveWindowSegments = opts.receiveWindowSegments ?? DEFAULTS.receiveWindowSegments;
     this.ackDelayMs = opts.ackDelayMs ?? DEFAULTS.ackDelayMs;
+    this.ackEverySegments = opts.ackEverySegments ?? DEFAULTS.ackEverySegments;
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     this.congestion = opts.congestion ?? new AimdCongestionController();
     this.verifySegment = opts.verifySegment;
@@ -367,6 +375,9 @@ export class ReliableChannel {
     if (!(minRtoMs > 0 && minRtoMs <= maxRtoMs)) throw invalidOption("need 0 < minRtoMs <= maxRtoMs");
     if (!(initialRtoMs > 0)) throw invalidOption("initialRtoMs must be positive");
     if (!(this.ackDelayMs >= 0)) throw invalidOption("ackDelayMs must not be negative");
+    if (!Number.isInteger(this.ackEverySegments) || this.ackEverySegments < 1) {
+      throw invalidOption("ackEverySegments must be a positive integer");
+    }
     if (!Number.isInteger(this.maxMessageBytes) || this.maxMessageBytes < 0) {
       throw invalidOption("maxMessageBytes must be a non-negative integer");
     }
@@ -415,7 +426,11 @@ export class ReliableChannel {
     return this.outgoing.length - this.sendHead;
   }
 
-  send(message: Uint8Array, now: number): void {
+  /**
+   * Queue one message. `owned`: the caller hands `message` over and never changes it again, so
+   * its segments are views into it instead of copies (the file sender's fresh chunk buffers).
+   */
+  send(message: Uint8Array, now: number, owned = false): void {
     if (message.length > this.maxMessageBytes) {
       throw new HallwayError(
         "MSG_TOO_LARGE",
@@ -429,8 +444,10 @@ export class ReliableChannel {
       this.outgoing.push({
         seq: this.nextSeqToAssign,
         end: i === count - 1,
-        // A copy: the caller may reuse its buffer after `send` returns.
-        payload: message.slice(start, Math.min(start + this.maxSegmentPayloadBytes, message.length)),
+        // Unless handed over, a copy: the caller may reuse its buffer after `send` returns.
+        payload: owned
+          ? message.subarray(start, Math.min(start + this.maxSegmentPayloadBytes, message.length))
+          : message.slice(start, Math.min(start + this.maxSegmentPayloadBytes, message.length)),
         state: "unsent",
         transmissions: 0,
         sentAtMs: 0,
@@ -483,7 +500,7 @@ export class ReliableChannel {
       return;
     }
     this.segmentsSinceAck++;
-    if (this.segmentsSinceAck >= ACK_EVERY_SEGMENTS) {
+    if (this.segmentsSinceAck >= this.ackEverySegments) {
       this.ackNow(now);
     } else if (this.ackDeadline === undefined) {
       this.ackDeadline = now + this.ackDelayMs;

@@ -10,7 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
-import { IncomingFile, OutgoingFile, writeErrorCode } from "../../src/peer/file-store.js";
+import {
+  IncomingFile,
+  OutgoingFile,
+  READ_BLOCK_BYTES,
+  WRITE_BLOCK_BYTES,
+  writeErrorCode,
+} from "../../src/peer/file-store.js";
 import { ChunkSet, decodeManifest, encodeManifest } from "../../src/transfer/transfer-manifest.js";
 
 const dirs: string[] = [];
@@ -54,6 +60,25 @@ describe("IncomingFile", () => {
     expect(readdirSync(inbox)).toEqual(["data.bin"]);
   });
 
+  it("gathers consecutive writes into blocks and puts every byte at its offset by sync", () => {
+    const inbox = tmp();
+    const f = IncomingFile.create(inbox, "big.bin");
+    const chunk = 1000;
+    const data = randomBytes(2 * WRITE_BLOCK_BYTES + 5 * chunk + 7);
+    const count = Math.ceil(data.length / chunk);
+    const piece = (i: number) =>
+      new Uint8Array(data.subarray(i * chunk, Math.min((i + 1) * chunk, data.length)));
+    // In order with two holes, then the holes (a resume or a reordered batch), then the rest.
+    for (let i = 0; i < count - 10; i++) if (i !== 5 && i !== 300) f.write(i * chunk, piece(i));
+    f.write(300 * chunk, piece(300));
+    f.write(5 * chunk, piece(5));
+    for (let i = count - 10; i < count; i++) f.write(i * chunk, piece(i));
+    f.sync();
+    expect(Buffer.from(f.read(0, data.length))).toEqual(data);
+    expect(Buffer.from(readFileSync(f.partPath))).toEqual(data);
+    f.discard();
+  });
+
   it("never overwrites: existing files and partial files push the name to (n)", () => {
     const inbox = tmp();
     writeFileSync(join(inbox, "a.txt"), "mine");
@@ -93,6 +118,29 @@ describe("OutgoingFile", () => {
     expect(Buffer.from(f.read(99_990, 10))).toEqual(data.subarray(99_990));
     expect(f.read(99_995, 10)).toHaveLength(5);
     f.close();
+    f.close();
+  });
+
+  it("serves every chunk of a file larger than its read-ahead block, in order and out of order", async () => {
+    const chunk = 1000; // not a divisor of the block: chunks straddle block boundaries
+    const data = randomBytes(2 * READ_BLOCK_BYTES + 12_345);
+    const path = join(tmp(), "big.bin");
+    writeFileSync(path, data);
+    const f = await OutgoingFile.open(path);
+    const count = Math.ceil(data.length / chunk);
+    const length = (i: number) => Math.min(chunk, data.length - i * chunk);
+    const views: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) views.push(f.read(i * chunk, length(i)));
+    // Views stay valid after later blocks were read.
+    for (let i = 0; i < count; i++) {
+      expect(Buffer.from(views[i] as Uint8Array)).toEqual(data.subarray(i * chunk, i * chunk + length(i)));
+    }
+    // A resume skips around: backwards and past the block just read.
+    for (const i of [count - 1, 3, 700, 2]) {
+      expect(Buffer.from(f.read(i * chunk, length(i)))).toEqual(
+        data.subarray(i * chunk, i * chunk + length(i)),
+      );
+    }
     f.close();
   });
 

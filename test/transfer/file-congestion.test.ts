@@ -66,8 +66,10 @@ describe("BbrCongestionController", () => {
     expect(cc.state).toBe("probe_bw");
     expect(cc.bottleneckBandwidthSegmentsPerMs).toBeCloseTo(10);
     expect(cc.minRttMs).toBe(2);
-    // cwnd = 2 × BDP (10 seg/ms × 2 ms) + quantisation allowance.
-    expect(cc.cwndSegments).toBe(43);
+    // cwnd = 2 × BDP (10 seg/ms × 2 ms) + quantisation allowance + ACK aggregation: this
+    // path acknowledges each round trip's 20 segments in one ACK.
+    expect(cc.extraAckedSegments).toBe(20);
+    expect(cc.cwndSegments).toBe(63);
     // The pacing rate cycles through 1.25, 0.75 and 1 × the bandwidth.
     const rates = new Set<number>();
     for (let i = 0; i < 16; i++) {
@@ -75,6 +77,44 @@ describe("BbrCongestionController", () => {
       rates.add(Math.round(cc.pacingRateSegmentsPerMs * 100) / 100);
     }
     expect([...rates].sort()).toEqual([10, 12.5, 7.5]);
+  });
+
+  it("widens the window by the ACK aggregation it sees, and not when ACKs arrive at the delivery rate", () => {
+    // The same path (10 seg/ms, 2 ms RTT), acknowledged by a receiver that ACKs every second
+    // segment as it arrives, 0.2 ms apart: no aggregation, the window is 2 × BDP + 3.
+    const smooth = new BbrCongestionController();
+    let now = 0;
+    let delivered = 0;
+    const ack = (cc: BbrCongestionController, segments: number, gapMs: number) => {
+      delivered += segments;
+      const prior = Math.max(0, delivered - 20);
+      now += gapMs;
+      cc.onAck(segments, 2, now, {
+        inRecovery: false,
+        rttSampleMs: 2,
+        deliveredSegments: delivered,
+        priorDeliveredSegments: prior,
+        intervalSegments: delivered - prior,
+        intervalMs: 2,
+        appLimited: false,
+        inflightSegments: 20,
+      });
+    };
+    for (let i = 0; i < 500; i++) ack(smooth, 2, 0.2);
+    expect(smooth.pipeFilled).toBe(true);
+    expect(smooth.bottleneckBandwidthSegmentsPerMs).toBeCloseTo(10);
+    expect(smooth.extraAckedSegments).toBeLessThanOrEqual(2);
+    expect(smooth.cwndSegments).toBeLessThanOrEqual(43 + 2);
+    // The same rate, acknowledged 8 segments at a time after a pause (stretched ACKs, or a
+    // peer that reads a batch of datagrams late): the window keeps that much more in flight,
+    // so the sender does not idle until the next burst.
+    const bursty = new BbrCongestionController();
+    now = 0;
+    delivered = 0;
+    for (let i = 0; i < 125; i++) ack(bursty, 8, 0.8);
+    expect(bursty.bottleneckBandwidthSegmentsPerMs).toBeCloseTo(10);
+    expect(bursty.extraAckedSegments).toBeGreaterThanOrEqual(8);
+    expect(bursty.cwndSegments).toBeGreaterThanOrEqual(43 + 8);
   });
 
   it("an isolated loss changes neither the window nor the pacing rate (Reno would cut both)", () => {
@@ -100,7 +140,7 @@ describe("BbrCongestionController", () => {
     cc.onRto(path.now);
     expect(cc.cwndSegments).toBe(1);
     expect(cc.bottleneckBandwidthSegmentsPerMs).toBeCloseTo(10);
-    path.rounds(3, 10, 2);
+    path.rounds(4, 10, 2);
     expect(cc.cwndSegments).toBe(cwnd);
   });
 

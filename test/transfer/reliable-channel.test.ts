@@ -196,6 +196,22 @@ describe("ReliableChannel: receiving and ACKs", () => {
     expect(acks(drain(rx, 11))).toMatchObject([{ cumulative: 2, ackDelayMs: 0 }]);
   });
 
+  it("with ackEverySegments, ACKs every n-th in-order segment at once and the rest on the timer", () => {
+    const rx = channel({ ackEverySegments: 4, ackDelayMs: 5 });
+    for (let i = 0; i < 3; i++) rx.handleSegment(seg(i), 10 + i);
+    expect(drain(rx, 12)).toEqual([]);
+    rx.handleSegment(seg(3), 13);
+    expect(acks(drain(rx, 13))).toMatchObject([{ cumulative: 4, ackDelayMs: 0 }]);
+    rx.handleSegment(seg(4), 14);
+    expect(drain(rx, 14)).toEqual([]);
+    rx.handleTimeout(19);
+    expect(acks(drain(rx, 19))).toMatchObject([{ cumulative: 5, ackDelayMs: 5 }]);
+    // A gap is still reported at once.
+    rx.handleSegment(seg(6), 20);
+    expect(acks(drain(rx, 20))).toMatchObject([{ cumulative: 5, ranges: [[6, 7]] }]);
+    expect(() => channel({ ackEverySegments: 0 })).toThrow(HallwayError);
+  });
+
   it("ACKs out-of-order segments at once, with SACK ranges, the most recent first", () => {
     const rx = channel();
     rx.handleSegment(seg(0), 0);
