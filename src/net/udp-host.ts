@@ -188,9 +188,12 @@ export class UdpHost {
     return this.socket6?.address().port;
   }
 
-  /** The socket that reaches `host`: IPv6 literals go out of the IPv6 socket. */
+  /**
+   * The socket that reaches `host`: IPv6 literals go out of the IPv6 socket. Only an IPv6
+   * literal has a colon, and this runs for every datagram, so no full parse.
+   */
   private socketFor(host: string): dgram.Socket | undefined {
-    return isIPv6(host) ? this.socket6 : this.socket;
+    return host.includes(":") ? this.socket6 : this.socket;
   }
 
   private onDatagram(msg: Buffer, from: Address): void {
