@@ -48,6 +48,8 @@ import { type StunCounters, stunResponder } from "./stun-responder.js";
 export const DEFAULT_PORT = 7743;
 const MISSED_HEARTBEATS = 3;
 const LAST_SEEN_FLUSH_MS = 5_000;
+/** How often the relay's counters go to the log, when they changed. */
+const RELAY_LOG_MS = 60_000;
 
 export interface RegistryOptions {
   store: Store;
@@ -82,6 +84,8 @@ export class Registry {
   private readonly dirtyLastSeen = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
+  private relayLogTimer: NodeJS.Timeout | undefined;
+  private relayLogged = "";
   private readonly wall: () => number;
   private readonly log: (line: string) => void;
   private readonly social: Social;
@@ -145,14 +149,28 @@ export class Registry {
     const addr = await this.host.start();
     this.sweepTimer = setInterval(() => this.sweep(), 500);
     this.flushTimer = setInterval(() => void this.flushLastSeen(), LAST_SEEN_FLUSH_MS);
+    this.relayLogTimer = setInterval(() => this.logRelay(), RELAY_LOG_MS);
+    this.relayLogTimer.unref?.();
     return addr;
+  }
+
+  /** One log line with the relay's counters, if they moved since the last one. */
+  private logRelay(): void {
+    const c = this.relay.counters;
+    const line = `relay: ${this.relay.size} channels; ${c.forwarded} datagrams (${(c.forwardedBytes / 1e6).toFixed(1)} MB) forwarded, ${c.dropped} dropped, ${c.rateLimited} over budget`;
+    if (line === this.relayLogged || (c.forwarded === 0 && c.dropped === 0)) return;
+    this.relayLogged = line;
+    this.log(line);
   }
 
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.relayLogTimer) clearInterval(this.relayLogTimer);
     this.sweepTimer = undefined;
     this.flushTimer = undefined;
+    this.relayLogTimer = undefined;
+    this.logRelay();
     await this.host.stop("registry shutting down");
     await this.flushLastSeen();
   }

@@ -145,7 +145,7 @@ export async function startNatPeers(
   nat: NatLab,
   extra: { registry?: string[]; alice?: string[]; bob?: string[] } = {},
   stepMs = 20_000,
-): Promise<{ port: number; alice: JsonProc; bob: JsonProc }> {
+): Promise<{ registry: JsonProc; port: number; alice: JsonProc; bob: JsonProc }> {
   const registry = await cli.server(nat.registry.ns, "registry", ["--no-mdns", ...(extra.registry ?? [])]);
   const server = ["--server", `${nat.registry.address}:${registry.port}`, "--register"];
   const alice = cli.client(nat.a.peer.ns, "alice", [...server, ...(extra.alice ?? [])]);
@@ -155,5 +155,5 @@ export async function startNatPeers(
     bob.waitFor((e) => e.event === "ready", "bob ready", stepMs),
   ]);
   await alice.waitFor((e) => e.event === "presence" && e.user === "bob", "bob online", stepMs);
-  return { port: registry.port, alice, bob };
+  return { registry: registry.proc, port: registry.port, alice, bob };
 }

@@ -69,7 +69,7 @@ describe.skipIf(!lab.canRun)("relay, then direct, behind cone NATs (network lab)
   it("finishes a transfer begun on the relay after the session moves to a punched path", async () => {
     await firewall("-I");
     const inbox = cli.tempDir("inbox");
-    const { alice, bob } = await startNatPeers(cli, nat, {
+    const { registry, alice, bob } = await startNatPeers(cli, nat, {
       registry: ["--relay-rate", String(RELAY_RATE)],
       alice: ["--path-retry-ms", "1000"],
       bob: ["--accept-files", inbox],
@@ -121,6 +121,9 @@ describe.skipIf(!lab.canRun)("relay, then direct, behind cone NATs (network lab)
       .slice(0, bob.events.indexOf(bobMoved))
       .filter(isTransfer(id, "progress"))
       .at(-1);
+    // The registry accounts for what it relayed, in its log when it stops.
+    expect(await registry.stop()).toEqual({ code: 0, signal: null });
+    expect(registry.stderr).toMatch(/relay: \d+ channels; [1-9]\d* datagrams \(\d+\.\d MB\) forwarded/);
     console.log(
       `relay -> ${moved.kind}: moved after ${progressBefore?.bytes ?? 0} of ${SIZE} bytes; sent ${sent.sentBytes} bytes in all`,
     );
