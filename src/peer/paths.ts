@@ -30,8 +30,6 @@ import {
 } from "../traversal/candidates.js";
 import { PathFinder, type PathFinderOptions } from "../traversal/path-finder.js";
 
-type DirectKind = Exclude<PathKind, "relay">;
-
 export interface FoundPath {
   address: Address;
   kind: PathKind;
@@ -70,7 +68,6 @@ export const UPGRADE_EVERY_MS = 15_000;
 
 export class PeerPaths {
   private readonly finder: PathFinder;
-  private readonly kinds = new Map<string, DirectKind>();
   /** The candidates of the last attempt with each user, ranked: what their addresses are. */
   private readonly candidates = new Map<string, RemoteCandidate[]>();
   private readonly noPathUntil = new Map<string, number>();
@@ -99,15 +96,14 @@ export class PeerPaths {
   }
 
   /**
-   * The kind of path `address` is to `user`: the relay, the kind of the candidate it is, or
-   * "punched" for an address only probing revealed (a symmetric NAT's fresh port). Without
-   * an address, what the last attempt found.
+   * The kind of path `address` is to `user`: the relay, the kind of the candidate it is in
+   * the last attempt with `user`, or "punched" for an address only probing revealed (a
+   * symmetric NAT's fresh port). Undefined before any attempt with `user`.
    */
-  kindOf(user: string, address?: Address): PathKind | undefined {
-    if (address === undefined) return this.kinds.get(user);
+  kindOf(user: string, address: Address): PathKind | undefined {
     if (isRelayAddress(address)) return "relay";
     const known = this.candidates.get(user);
-    if (known === undefined) return this.kinds.get(user);
+    if (known === undefined) return undefined;
     const same = known.find((c) => c.address.host === address.host && c.address.port === address.port);
     return same?.kind ?? "punched";
   }
@@ -219,7 +215,6 @@ export class PeerPaths {
     this.candidates.set(user, ranked);
     const result = await this.finder.start(new Uint8Array(Buffer.from(offer.token, "hex")), ranked);
     if (!result.ok) throw new HallwayError("PEER_UNREACHABLE", `no direct path to ${user} answered`);
-    this.kinds.set(user, result.kind);
     return { address: result.address, kind: result.kind, publicKey: offer.publicKey, ms: 0 };
   }
 }
