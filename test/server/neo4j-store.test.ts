@@ -1,11 +1,10 @@
 /**
  * The Neo4j adapter, in three parts:
  *
- * 1. The shared `Store` contract against a real Neo4j, when `HALLWAY_NEO4J_URI` names one
- *    (`HALLWAY_NEO4J_USER`, default neo4j; `HALLWAY_NEO4J_PASSWORD`; optional
- *    `HALLWAY_NEO4J_DATABASE`). Each test uses a registry of its own in that database and deletes
- *    it afterwards, so runs on a shared server do not collide and touch nothing else. Without
- *    the variable the suite is skipped, visibly: its title and a warning say why.
+ * 1. The shared `Store` contract against a real Neo4j: the test server the run started, or the
+ *    one `HALLWAY_NEO4J_URI` names (`test/neo4j/`). Each test uses a registry of its own in
+ *    that database and deletes it afterwards, so runs on a shared server do not collide and
+ *    touch nothing else.
  * 2. The adapter against a scripted driver: which statement runs in which kind of transaction,
  *    with which parameters (integers as Neo4j integers), and how results and counters become the
  *    port's answers and errors. This checks the TypeScript half without a server; what the
@@ -24,27 +23,16 @@ import {
   GRAPH_SCHEMA_VERSION,
   type StatementKey,
 } from "../../src/server/store/cypher.js";
-import {
-  type Neo4jConnection,
-  Neo4jStore,
-  type Neo4jStoreOptions,
-  openStore,
-} from "../../src/server/store/index.js";
+import { Neo4jStore, type Neo4jStoreOptions, openStore } from "../../src/server/store/index.js";
 import type { DriverFactory } from "../../src/server/store/neo4j-store.js";
 import { hallway, type Json, killAll, type Proc, requireBuild, tempDir } from "../integration/harness.js";
+import { describeNeo4j, testNeo4jConnection } from "../neo4j/test-neo4j.js";
 import { collect, NO_PROFILE, replay, storeContract } from "./store-contract.js";
 
 // ---------------------------------------------------------------------------------------------
 // 1. The contract against a real Neo4j.
 
-const NEO4J_URI = process.env.HALLWAY_NEO4J_URI || undefined;
-const SKIP_REASON = "set HALLWAY_NEO4J_URI (and HALLWAY_NEO4J_USER, HALLWAY_NEO4J_PASSWORD) to run";
-
-if (!NEO4J_URI) console.warn(`SKIPPED Store contract against a real Neo4j: ${SKIP_REASON}`);
-
-// Collected either way, so that a run without Neo4j lists every contract test as skipped under a
-// title that says why. Nothing here touches the network until a test runs.
-describe.skipIf(!NEO4J_URI)(`Store contract against a real Neo4j (${NEO4J_URI ?? SKIP_REASON})`, () => {
+describeNeo4j("Store contract against a real Neo4j", () => {
   const runId = `contract-${process.pid}-${Date.now().toString(36)}`;
   let registries = 0;
   let cleaner: Driver | undefined;
@@ -52,19 +40,7 @@ describe.skipIf(!NEO4J_URI)(`Store contract against a real Neo4j (${NEO4J_URI ??
     await cleaner?.close();
   });
 
-  function connection(): Neo4jConnection {
-    const password = process.env.HALLWAY_NEO4J_PASSWORD;
-    if (!NEO4J_URI || !password) {
-      throw new Error(`HALLWAY_NEO4J_URI is ${NEO4J_URI} but HALLWAY_NEO4J_PASSWORD is not set`);
-    }
-    const database = process.env.HALLWAY_NEO4J_DATABASE;
-    return {
-      uri: NEO4J_URI,
-      user: process.env.HALLWAY_NEO4J_USER || "neo4j",
-      password,
-      ...(database ? { database } : {}),
-    };
-  }
+  const connection = testNeo4jConnection;
 
   /** The test's registry, and nothing else, goes: the database may be shared. */
   async function deleteRegistry(registry: string): Promise<void> {
