@@ -67,6 +67,21 @@ export const GRAPH_RELATIONSHIP_TYPES = [
   "NOTIFIED",
 ] as const;
 
+/**
+ * LOCKING. Neo4j reads at read-committed; a transaction holds a node's write lock from its first
+ * write to that node until it ends. Two ways to take one here, both checked against a real
+ * server by the contract suite's concurrency tests:
+ *
+ * - `SET n.c = n.c + 1` (any SET whose right side reads the property it writes): Cypher takes
+ *   the lock *before* it reads, so concurrent increments never lose one.
+ * - `LOCK("n")`, for a lock without a value to change: a property set and removed in one
+ *   statement, Neo4j's documented idiom. It writes nothing that outlives the transaction. Not
+ *   `SET n.p = n.p`, which reads `p` before waiting for the lock and then writes that stale value
+ *   into the transaction, hiding a later committed one from the rest of it.
+ */
+const LOCK = (v: string) => `SET ${v}._lock = true
+REMOVE ${v}._lock`;
+
 const MESSAGE_FIELDS = "m {.id, .from, .to, .body, .sentAt, .deliveredAt}";
 const USER_FIELDS = `u {.name, .passwordHash, .publicKey, .displayName, .statusText, .email, .phone, .department,
   .note, .createdAt, .lastSeen}`;
@@ -267,15 +282,16 @@ CREATE (f)-[:SENT]->(m)-[:TO]->(t)`,
   },
   /**
    * Queues the stored copy for its recipient, unless it is delivered or already queued. The
-   * order key is a counter on the recipient's node. Both SET items read what they write, which
-   * takes the write locks on the recipient and the message before the checks below read
-   * anything: an ack (which deletes QUEUED, locking both ends) or a markDelivered of the same
-   * message commits either wholly before or wholly after this check.
+   * order key is a counter on the recipient's node (a SET that reads what it writes, so it
+   * locks first); the message is locked too (LOCKING), before the checks below read anything:
+   * an ack (which deletes QUEUED, locking both ends) or a markDelivered of the same message
+   * commits either wholly before or wholly after this check.
    */
   queueMessage: {
     mode: "write",
     text: `MATCH (m:Message {registry: $registry, id: $id})-[:TO]->(r:User)
-SET r.queueSeq = coalesce(r.queueSeq, 0) + 1, m.sentAt = m.sentAt
+SET r.queueSeq = coalesce(r.queueSeq, 0) + 1
+${LOCK("m")}
 WITH r, m
 WHERE m.deliveredAt IS NULL AND NOT EXISTS { (r)-[:QUEUED]->(m) }
 CREATE (r)-[:QUEUED {seq: r.queueSeq}]->(m)`,
@@ -543,14 +559,16 @@ RETURN ${GROUP_MESSAGE_FIELDS} AS message`,
     params: { registry: "STRING", id: "STRING" },
   },
   /**
-   * Takes the group's write lock (a SET that reads what it writes) and holds it to the end of
-   * the transaction: appends to one group run one after another, and a repeated id is seen by
-   * the `getGroupMessage` that follows.
+   * Takes the group's write lock and holds it to the end of the transaction: appends to one
+   * group run one after another, and a repeated id is seen by the `getGroupMessage` that
+   * follows. The lock is Neo4j's documented idiom, a property set and removed (see LOCKING
+   * above). Not `SET g.lastSeq = g.lastSeq`: that reads lastSeq *before* it waits for the lock
+   * and writes the stale value into this transaction, so 20 concurrent appends all got seq 1.
    */
   lockGroup: {
     mode: "write",
     text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
-SET g.lastSeq = g.lastSeq
+${LOCK("g")}
 RETURN g.name AS name`,
     params: { registry: "STRING", groupKey: "STRING" },
   },

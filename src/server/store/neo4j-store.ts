@@ -33,7 +33,9 @@
  * tie-break is `Audit.seq`, from a counter on the registry node; a group message's `seq` is the
  * group's `lastSeq`, incremented in the transaction that stores it. Incrementing a counter with
  * `SET n.c = n.c + 1` takes the node's write lock before reading it (Neo4j's rule for a SET that
- * reads what it writes), so concurrent writers get distinct, increasing numbers. History pages
+ * reads what it writes), so concurrent writers get distinct, increasing numbers; where a lock is
+ * needed with nothing to increment, a statement sets and removes a property (LOCKING in
+ * `cypher.ts`). History pages
  * by (sentAt, id) like SQLite.
  *
  * `registry` scopes everything: one Neo4j database can hold several registries, and the contract
