@@ -81,11 +81,21 @@ function neo4jUriOption(value: string): string {
   return value;
 }
 
+const NEO4J_REGISTRY_HELP = "this registry's data in a Neo4j database shared with others (default: hallway)";
+
+function neo4jRegistryOption(value: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) {
+    throw new InvalidArgumentError("expected 1-64 letters, digits, '.', '_' or '-'");
+  }
+  return value;
+}
+
 interface StoreArgs {
   store: "sqlite" | "neo4j";
   neo4jUri?: string;
   neo4jUser?: string;
   neo4jDatabase?: string;
+  neo4jRegistry?: string;
 }
 
 /** The server's store from its options; the Neo4j password only ever comes from the environment. */
@@ -94,6 +104,7 @@ function serverStore(args: StoreArgs, env: NodeJS.ProcessEnv): ServerStore {
     ["--neo4j-uri", args.neo4jUri],
     ["--neo4j-user", args.neo4jUser],
     ["--neo4j-database", args.neo4jDatabase],
+    ["--neo4j-registry", args.neo4jRegistry],
   ].filter(([, v]) => v !== undefined);
   if (args.store === "sqlite") {
     if (neo4jFlags.length > 0) {
@@ -120,6 +131,7 @@ function serverStore(args: StoreArgs, env: NodeJS.ProcessEnv): ServerStore {
     user: args.neo4jUser ?? "neo4j",
     password,
     ...(args.neo4jDatabase === undefined ? {} : { database: args.neo4jDatabase }),
+    ...(args.neo4jRegistry === undefined ? {} : { registry: args.neo4jRegistry }),
   };
 }
 
@@ -137,6 +149,7 @@ function addStoreTransferCommands(server: Command): void {
       .option("--neo4j-uri <uri>", "Neo4j server: bolt://HOST:7687 or neo4j://HOST:7687", neo4jUriOption)
       .option("--neo4j-user <name>", "Neo4j user, password in HALLWAY_NEO4J_PASSWORD (default: neo4j)")
       .option("--neo4j-database <name>", "Neo4j database (default: the server's default database)")
+      .option("--neo4j-registry <name>", NEO4J_REGISTRY_HELP, neo4jRegistryOption)
       .option("--json", "machine-readable summary and errors")
       .exitOverride();
   type TransferArgs = StoreArgs & { data?: string; json?: boolean };
@@ -245,6 +258,7 @@ const serverCommand = program
   )
   .option("--neo4j-user <name>", "Neo4j user, password in HALLWAY_NEO4J_PASSWORD (default: neo4j)")
   .option("--neo4j-database <name>", "Neo4j database (default: the server's default database)")
+  .option("--neo4j-registry <name>", NEO4J_REGISTRY_HELP, neo4jRegistryOption)
   .option(
     "--relay-rate <bytes>",
     "bytes per second each user may send through the relay when no direct path works; 0 turns it off",

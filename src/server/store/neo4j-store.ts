@@ -129,11 +129,14 @@ export interface Neo4jConnection {
   password: string;
   /** Omitted: the server's default (or the user's home) database. */
   database?: string;
+  /**
+   * Which registry's data in the database this store sees. Default `"hallway"`. Several
+   * registries (or test runs) can share one database; each sees only its own.
+   */
+  registry?: string;
 }
 
 export interface Neo4jStoreOptions extends Neo4jConnection {
-  /** Which registry's data in the database this store sees. Default `"hallway"`. */
-  registry?: string;
   /** Clock for times the port does not pass in (ack delivery time, registry creation). */
   now?: () => number;
   /** Limit for opening a connection, TCP and Bolt handshake. Default 5000. */
