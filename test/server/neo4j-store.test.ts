@@ -24,7 +24,7 @@ import {
   type StatementKey,
 } from "../../src/server/store/cypher.js";
 import { Neo4jStore, type Neo4jStoreOptions, openStore } from "../../src/server/store/index.js";
-import type { DriverFactory } from "../../src/server/store/neo4j-store.js";
+import { type DriverFactory, OUTAGE_PROBE_INTERVAL_MS } from "../../src/server/store/neo4j-store.js";
 import { hallway, type Json, killAll, type Proc, requireBuild, tempDir } from "../integration/harness.js";
 import { describeNeo4j, testNeo4jConnection } from "../neo4j/test-neo4j.js";
 import { collect, NO_PROFILE, replay, storeContract } from "./store-contract.js";
@@ -104,8 +104,12 @@ const KEY_BY_TEXT = new Map(
 class ScriptedDriver {
   readonly calls: Call[] = [];
   readonly sessionConfigs: Array<Record<string, unknown>> = [];
+  /** How each transaction was begun: managed (retried by the driver) or explicit (once). */
+  readonly begun: Array<"managed" | "explicit"> = [];
   closed = 0;
   connectivityError: unknown;
+  /** While set, every transaction fails to begin with this error (a server that went away). */
+  beginError: unknown;
   private transactions = 0;
 
   constructor(
@@ -138,18 +142,32 @@ class ScriptedDriver {
         },
       };
     };
+    const begin = (how: "managed" | "explicit") => {
+      this.begun.push(how);
+      if (this.beginError !== undefined) throw this.beginError;
+    };
     return {
-      executeRead: async <T>(work: (tx: unknown) => Promise<T>) => work(managed("READ")),
-      executeWrite: async <T>(work: (tx: unknown) => Promise<T>) => work(managed("WRITE")),
-      // An explicit transaction whose results are read by async iteration (the export).
+      executeRead: async <T>(work: (tx: unknown) => Promise<T>) => {
+        begin("managed");
+        return work(managed("READ"));
+      },
+      executeWrite: async <T>(work: (tx: unknown) => Promise<T>) => {
+        begin("managed");
+        return work(managed("WRITE"));
+      },
+      // An explicit transaction, whose results are awaited or read by async iteration (the export).
       beginTransaction: async () => {
+        begin("explicit");
         const tx = managed(config.defaultAccessMode as "READ" | "WRITE");
         return {
-          run: (text: string, params: Record<string, unknown> = {}) => ({
-            async *[Symbol.asyncIterator]() {
-              yield* (await tx.run(text, params)).records;
-            },
-          }),
+          run: (text: string, params: Record<string, unknown> = {}) => {
+            const result = tx.run(text, params);
+            return Object.assign(result, {
+              async *[Symbol.asyncIterator]() {
+                yield* (await result).records;
+              },
+            });
+          },
           commit: async () => {},
           close: async () => {},
         };
@@ -698,6 +716,68 @@ describe("Neo4jStore against a scripted driver", () => {
     await store.close();
     expect((await failure(init)).message).toMatch(/closed/);
     expect(driver.closed).toBe(1);
+  });
+
+  it("fails fast while Neo4j is unreachable, tries it once a second without retries, and recovers", async () => {
+    let now = 10_000;
+    const { store, driver } = await scripted(happy, { now: () => now });
+    const gone = new Neo4jError(
+      "Could not perform discovery. No routing servers available. Caused by: connect ECONNREFUSED",
+      "ServiceUnavailable" as never,
+      "08000",
+      "error: connection exception",
+    );
+    driver.begun.length = 0;
+    driver.beginError = gone;
+
+    // The first call finds out (the driver's retries ran inside executeRead).
+    const first = await failure(store.listUsers());
+    expect(first.message).toBe("cannot reach Neo4j at bolt://db.example:7687: connection refused");
+    expect(driver.begun).toEqual(["managed"]);
+
+    // Within the probe interval: the same answer, without asking the driver.
+    now += OUTAGE_PROBE_INTERVAL_MS - 1;
+    expect((await failure(store.getUser("alice"))).message).toBe(first.message);
+    expect((await failure(store.appendAudit({ user: "a", event: "login", at: 1, address: "x" }))).code).toBe(
+      "STORE_FAILED",
+    );
+    expect(driver.begun).toEqual(["managed"]);
+
+    // A second later one call tries once, without the driver's retries; still gone.
+    now += 1;
+    expect((await failure(store.listUsers())).message).toBe(first.message);
+    expect(driver.begun).toEqual(["managed", "explicit"]);
+    await failure(store.listUsers());
+    expect(driver.begun).toHaveLength(2);
+
+    // Back: the next probe gets through, and then calls are managed (retried) again.
+    driver.beginError = undefined;
+    now += OUTAGE_PROBE_INTERVAL_MS;
+    expect(await store.listUsers()).toHaveLength(1);
+    await store.getUser("alice");
+    await store.createUser({ name: "carol", passwordHash: "h", createdAt: 1 });
+    expect(driver.begun).toEqual(["managed", "explicit", "explicit", "managed", "managed"]);
+    await store.close();
+  });
+
+  it("ends an outage on any answer from the server, also a refusal", async () => {
+    let now = 10_000;
+    // The name is taken: MERGE creates no node.
+    const taken = (key: StatementKey, params: Record<string, unknown>): Answer =>
+      key === "createUser" ? {} : happy(key, params);
+    const { store, driver } = await scripted(taken, { now: () => now });
+    driver.beginError = new Neo4jError("gone", "ServiceUnavailable" as never, "08000", "error");
+    await failure(store.listUsers());
+    driver.beginError = undefined;
+    now += OUTAGE_PROBE_INTERVAL_MS;
+    // The server answers, refusing a duplicate user (no node created): the outage is over.
+    expect((await failure(store.createUser({ name: "alice", passwordHash: "h", createdAt: 1 }))).code).toBe(
+      "AUTH_USER_EXISTS",
+    );
+    driver.begun.length = 0;
+    await store.listUsers();
+    expect(driver.begun).toEqual(["managed"]);
+    await store.close();
   });
 
   it("is what openStore makes for kind neo4j, and describes itself without the password", () => {

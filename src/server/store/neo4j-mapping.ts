@@ -293,6 +293,21 @@ function reachReason(errors: readonly unknown[]): string {
 const UNREACHABLE_CODES: ReadonlySet<string> = new Set(["ServiceUnavailable", "SessionExpired"]);
 
 /**
+ * Whether a failure says the server could not be reached at all (as opposed to an answer that
+ * refused something): the adapter's outage handling keys on this.
+ */
+export function isUnreachable(err: unknown): boolean {
+  if (err instanceof HallwayError) return false;
+  const errors = chain(err);
+  return (
+    errors.some((e) => {
+      const code = codeOf(e);
+      return code !== undefined && UNREACHABLE_CODES.has(code);
+    }) || errors.some((e) => /Connection acquisition timed out|responded HTTP/.test(messageOf(e)))
+  );
+}
+
+/**
  * Any failure of a Neo4j operation as a one-line `HallwayError`. Everything is `STORE_FAILED`
  * (the error codes are shared by the whole project); the message says which of the usual
  * causes it was: unreachable server, refused credentials, missing database, missing privilege.
@@ -329,10 +344,7 @@ export function describeNeo4jFailure(op: string, err: unknown, target: Neo4jTarg
       `Neo4j user ${JSON.stringify(target.user)} may not ${op}: ${firstLine(messageOf(errors[index]))}`,
     );
   }
-  const unreachable =
-    codes.some((c) => c !== undefined && UNREACHABLE_CODES.has(c)) ||
-    errors.some((e) => /Connection acquisition timed out|responded HTTP/.test(messageOf(e)));
-  if (unreachable) return fail(`cannot reach Neo4j at ${where}: ${reachReason(errors)}`);
+  if (isUnreachable(err)) return fail(`cannot reach Neo4j at ${where}: ${reachReason(errors)}`);
 
   const code = codes[0];
   return fail(`store ${op} failed: ${firstLine(messageOf(err))}${code ? ` (${code})` : ""}`);

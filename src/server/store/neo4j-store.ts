@@ -54,6 +54,20 @@
  * server answers and accepts the credentials, so a bad URI or password fails at start-up with
  * one line, not at the first login.
  *
+ * Time budget and outages. A registry request waits on its store call, the requests of one
+ * client session run one after another (heartbeats too), and a client that gets no answer
+ * within 5 s takes the registry for lost and reconnects. So a store call must end well within
+ * that: the driver starts no retry after `maxTransactionRetryTimeMs` (2 s; with its backoff of
+ * 1 s, then 2 s, ±20%, the last attempt ends by about 3.6 s), and opening a connection gives
+ * up after `connectionTimeoutMs` (2 s). (At 3 s the driver's next retry came at about 7 s
+ * against a stopped server, and the client had gone.) When Neo4j is unreachable (stopped,
+ * restarting, network gone), the first call finds out within that budget; from then on the
+ * store is in an outage: calls fail at once with the same `STORE_FAILED` ("cannot reach Neo4j
+ * at …"), except that one call a second (`OUTAGE_PROBE_INTERVAL_MS`) tries the server once,
+ * without the driver's retries. The first call that reaches the server ends the outage. So
+ * while Neo4j is gone every request still gets its answer quickly, and the registry serves
+ * again as soon as Neo4j is back, with no restart.
+ *
  * The statements are in `cypher.ts`, the record mapping in `neo4j-mapping.ts`, and the export's
  * and import's record <-> row translation in `neo4j-dump.ts`.
  */
@@ -87,6 +101,7 @@ import { DUMP_STATEMENTS, LOAD_BATCH_ROWS, LOAD_STATEMENTS, type LoadRow, LoadRo
 import {
   describeNeo4jFailure,
   displayUri,
+  isUnreachable,
   type Neo4jTarget,
   toAuditEntry,
   toCount,
@@ -139,9 +154,9 @@ export interface Neo4jConnection {
 export interface Neo4jStoreOptions extends Neo4jConnection {
   /** Clock for times the port does not pass in (ack delivery time, registry creation). */
   now?: () => number;
-  /** Limit for opening a connection, TCP and Bolt handshake. Default 5000. */
+  /** Limit for opening a connection, TCP and Bolt handshake. Default 2000. */
   connectionTimeoutMs?: number;
-  /** How long the driver keeps retrying a transiently failed transaction. Default 10000. */
+  /** How long the driver keeps retrying a transiently failed transaction. Default 2000. */
   maxTransactionRetryTimeMs?: number;
   /** Builds the driver. Default: neo4j-driver's `driver()`; tests pass a scripted fake. */
   createDriver?: DriverFactory;
@@ -150,9 +165,11 @@ export interface Neo4jStoreOptions extends Neo4jConnection {
 export type DriverFactory = (uri: string, authToken: AuthToken, config: Config) => Driver;
 
 export const DEFAULT_REGISTRY = "hallway";
-const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;
-// A registry request waits on its store call; past ~10 s the client has given up anyway.
-const DEFAULT_MAX_RETRY_TIME_MS = 10_000;
+// Both well under the client's 5 s request timeout (see "Time budget and outages" above).
+const DEFAULT_CONNECTION_TIMEOUT_MS = 2_000;
+const DEFAULT_MAX_RETRY_TIME_MS = 2_000;
+/** During an outage, how often one call may try the server; the others fail at once. */
+export const OUTAGE_PROBE_INTERVAL_MS = 1_000;
 
 type ReadRun = <K extends ReadKey>(key: K, params: ParamsOf<K>) => Promise<QueryResult>;
 type WriteRun = <K extends DataKey>(key: K, params: ParamsOf<K>) => Promise<QueryResult>;
@@ -165,6 +182,12 @@ interface OpenState {
 
 type State = { kind: "new" } | { kind: "opening"; done: Promise<void> } | OpenState | { kind: "closed" };
 
+/** Neo4j found unreachable: since when the last attempt started, and what it said. */
+interface Outage {
+  lastAttemptAt: number;
+  failure: HallwayError;
+}
+
 export class Neo4jStore implements Store {
   readonly registry: string;
   private readonly connection: Neo4jConnection;
@@ -174,6 +197,7 @@ export class Neo4jStore implements Store {
   private readonly maxTransactionRetryTimeMs: number;
   private readonly createDriver: DriverFactory;
   private state: State = { kind: "new" };
+  private outage: Outage | undefined;
 
   constructor(options: Neo4jStoreOptions) {
     this.connection = {
@@ -992,22 +1016,59 @@ export class Neo4jStore implements Store {
     });
   }
 
-  /** One managed transaction in a short session; failures become one-line STORE_FAILED errors. */
+  /**
+   * One transaction in a short session; failures become one-line STORE_FAILED errors. Normally
+   * a managed transaction, which the driver retries on transient failures; during an outage
+   * (see the header) either an immediate failure or, once a second, a single attempt.
+   */
   private async transaction<T>(
     state: OpenState,
     mode: "READ" | "WRITE",
     op: string,
-    work: (tx: ManagedTransaction) => Promise<T>,
+    work: (tx: Pick<ManagedTransaction, "run">) => Promise<T>,
   ): Promise<T> {
+    const probing = this.outage !== undefined;
+    if (this.outage !== undefined) {
+      const now = this.now();
+      if (now - this.outage.lastAttemptAt < OUTAGE_PROBE_INTERVAL_MS) {
+        throw new HallwayError("STORE_FAILED", this.outage.failure.message);
+      }
+      this.outage.lastAttemptAt = now;
+    }
+    const startedAt = this.now();
     let session: Session | undefined;
     try {
       session = this.session(state, mode);
-      return mode === "READ" ? await session.executeRead(work) : await session.executeWrite(work);
+      const result = probing
+        ? await once(session, work)
+        : mode === "READ"
+          ? await session.executeRead(work)
+          : await session.executeWrite(work);
+      this.outage = undefined;
+      return result;
     } catch (err) {
-      throw describeNeo4jFailure(op, err, this.target);
+      const failure = describeNeo4jFailure(op, err, this.target);
+      // Anything but "unreachable" (a refused constraint, an unknown user) means it answered.
+      this.outage = isUnreachable(err) ? { lastAttemptAt: startedAt, failure } : undefined;
+      throw failure;
     } finally {
       await session?.close().catch(() => {});
     }
+  }
+}
+
+/** One explicit transaction, no retries: the outage probe. */
+async function once<T>(
+  session: Session,
+  work: (tx: Pick<ManagedTransaction, "run">) => Promise<T>,
+): Promise<T> {
+  const tx = await session.beginTransaction();
+  try {
+    const result = await work(tx);
+    await tx.commit();
+    return result;
+  } finally {
+    await tx.close().catch(() => {});
   }
 }
 
