@@ -240,8 +240,13 @@ export async function importOffice(opts: TransferOptions): Promise<TransferSumma
   });
   await opened;
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  // The iterator must exist before the first await: readline emits lines as soon as the stream
+  // flows, and an iterator made later (after the store's `init()` and `load()`'s first query,
+  // network round trips with Neo4j) never sees them, so the import waited forever. Made now,
+  // it buffers them and pauses the stream when it has enough.
+  const iterator = lines[Symbol.asyncIterator]();
   try {
-    return await withStore(opts, (store) => readImport(store, lines));
+    return await withStore(opts, (store) => readImport(store, { [Symbol.asyncIterator]: () => iterator }));
   } finally {
     lines.close();
     input.destroy();
