@@ -864,7 +864,7 @@ describe("Neo4jStore without a server (loopback only)", () => {
     const e = await initFailure(`bolt://127.0.0.1:${port}`);
     expect(e.code).toBe("STORE_FAILED");
     expect(e.message).toBe(
-      `cannot reach Neo4j at bolt://127.0.0.1:${port}: no answer within ${CONNECT_TIMEOUT_MS} ms`,
+      `cannot reach Neo4j at bolt://127.0.0.1:${port}: no answer within ${2 * CONNECT_TIMEOUT_MS} ms`,
     );
   });
 

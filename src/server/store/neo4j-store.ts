@@ -58,15 +58,16 @@
  * client session run one after another (heartbeats too), and a client that gets no answer
  * within 5 s takes the registry for lost and reconnects. So a store call must end well within
  * that: the driver starts no retry after `maxTransactionRetryTimeMs` (2 s; with its backoff of
- * 1 s, then 2 s, ±20%, the last attempt ends by about 3.6 s), and opening a connection gives
- * up after `connectionTimeoutMs` (2 s). (At 3 s the driver's next retry came at about 7 s
- * against a stopped server, and the client had gone.) When Neo4j is unreachable (stopped,
- * restarting, network gone), the first call finds out within that budget; from then on the
- * store is in an outage: calls fail at once with the same `STORE_FAILED` ("cannot reach Neo4j
- * at …"), except that one call a second (`OUTAGE_PROBE_INTERVAL_MS`) tries the server once,
- * without the driver's retries. The first call that reaches the server ends the outage. So
- * while Neo4j is gone every request still gets its answer quickly, and the registry serves
- * again as soon as Neo4j is back, with no restart.
+ * 1 s, then 2 s, ±20%, the last attempt ends by about 3.6 s; at 3 s the next retry came at
+ * about 7 s against a stopped server, after the client had gone), a TCP connect gives up after
+ * `connectionTimeoutMs` (2 s) and a usable connection (handshake, login, a free one in the
+ * pool) after twice that. When Neo4j is unreachable (stopped, restarting, network gone), the
+ * first call finds out within that budget; from then on the store is in an outage: calls fail
+ * at once with the same `STORE_FAILED` ("cannot reach Neo4j at …"), except that one call a
+ * second (`OUTAGE_PROBE_INTERVAL_MS`) tries the server once, without the driver's retries. The
+ * first call that reaches the server ends the outage. So while Neo4j is gone every request
+ * still gets its answer quickly, and the registry serves again as soon as Neo4j is back, with
+ * no restart.
  *
  * The statements are in `cypher.ts`, the record mapping in `neo4j-mapping.ts`, and the export's
  * and import's record <-> row translation in `neo4j-dump.ts`.
@@ -154,7 +155,7 @@ export interface Neo4jConnection {
 export interface Neo4jStoreOptions extends Neo4jConnection {
   /** Clock for times the port does not pass in (ack delivery time, registry creation). */
   now?: () => number;
-  /** Limit for opening a connection, TCP and Bolt handshake. Default 2000. */
+  /** Limit for a TCP connect to Neo4j; twice this for a usable connection (handshake, login). Default 2000. */
   connectionTimeoutMs?: number;
   /** How long the driver keeps retrying a transiently failed transaction. Default 2000. */
   maxTransactionRetryTimeMs?: number;
@@ -941,8 +942,11 @@ export class Neo4jStore implements Store {
         {
           disableLosslessIntegers: true,
           connectionTimeout: this.connectionTimeoutMs,
-          // Also bounds a server that accepts TCP but never answers the Bolt handshake.
-          connectionAcquisitionTimeout: this.connectionTimeoutMs,
+          // The TCP connect is bounded above; getting a connection from the pool also covers the
+          // Bolt handshake and login (which a busy server, or 100 connections opened at once
+          // after a registry restart, makes slow) and waiting for a free one. Bounded too, so a
+          // server that accepts TCP but never answers is found out.
+          connectionAcquisitionTimeout: 2 * this.connectionTimeoutMs,
           maxTransactionRetryTime: this.maxTransactionRetryTimeMs,
           userAgent: "hallway-registry",
         },
