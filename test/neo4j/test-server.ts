@@ -12,10 +12,12 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 
-export const TEST_NEO4J_RUN = join(import.meta.dirname, "../neo4j-server/run");
+/** `test/neo4j-server/run`, found upwards from here (this file also runs compiled, from `dist-bench/`). */
+export const TEST_NEO4J_RUN = findUp("test/neo4j-server/run");
 export const TEST_NEO4J_USER = "neo4j";
 
 /** Exit status of `run` when Java 17+ or Maven is missing (see `test/neo4j-server/run`). */
@@ -163,4 +165,12 @@ function exitOf(child: ChildProcess, timeoutMs: number | undefined, what: string
       resolve(code);
     });
   });
+}
+
+function findUp(relative: string): string {
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    const candidate = join(dir, relative);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return join(import.meta.dirname, "../..", relative);
+  }
 }
