@@ -148,5 +148,5 @@ describeNeo4j("moving an office between SQLite and Neo4j", () => {
       ["zoe", "two"],
       ["zoe", "three"],
     ]);
-  });
+  }, 120_000);
 });

@@ -3,7 +3,8 @@
  * real CLI, real clients and the run's real Neo4j: accounts, offline messages across a SIGKILL
  * of the registry, friends and suggestions, groups with join approval, backlog and history
  * pages, and 20 clients writing to one group at once. Each test is a registry of its own in the
- * shared database (`--neo4j-registry`), deleted afterwards.
+ * shared database (`--neo4j-registry`), deleted afterwards. Each test may take up to 3 minutes:
+ * a loaded 2-core machine runs Neo4j, the registry and up to 20 clients at once.
  */
 
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
@@ -112,7 +113,7 @@ describeNeo4j("the registry on Neo4j", () => {
       before: { sentAt: before.sentAt, id: before.id },
     });
     expect((previous.messages as Json[]).map((m) => m.text)).toEqual(texts.slice(10, 20));
-  });
+  }, 180_000);
 
   it("keeps friend requests for offline users, and suggests people by mutual friends, then shared groups", async () => {
     const reg = await startNeo4jRegistry(tempDir("registry"), { registry: newRegistryName() });
@@ -162,7 +163,7 @@ describeNeo4j("the registry on Neo4j", () => {
       { name: "eve", mutualFriends: 1, sharedGroups: 1 },
       { name: "dan", mutualFriends: 1, sharedGroups: 0 },
     ]);
-  });
+  }, 180_000);
 
   it("approves a join request made while the admin was offline, and pages group history", async () => {
     const reg = await startNeo4jRegistry(tempDir("registry"), { registry: newRegistryName() });
@@ -218,7 +219,7 @@ describeNeo4j("the registry on Neo4j", () => {
     expect((await must(carol, { cmd: "groups" })).groups).toEqual([
       { name: "ops", admin: "alice", lastSeq: 7, members: ["alice", "bob", "carol"] },
     ]);
-  });
+  }, 180_000);
 
   it("gives 20 clients writing to one group at once one gapless order, the same for every member", async () => {
     const reg = await startNeo4jRegistry(tempDir("registry"), { registry: newRegistryName() });
@@ -264,5 +265,5 @@ describeNeo4j("the registry on Neo4j", () => {
     const first = orders[0] as string[];
     expect(first.map((o) => Number(o.split(" ")[0]))).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     for (const order of orders) expect(order).toEqual(first);
-  });
+  }, 180_000);
 });
