@@ -520,6 +520,33 @@ describe("Neo4jStore against a scripted driver", () => {
     await store.close();
   });
 
+  it("runs concurrent appends to one group one after another, other groups alongside", async () => {
+    const { store, driver } = await scripted();
+    driver.calls.length = 0;
+    await Promise.all([
+      store.appendGroupMessage({ id: "a1", group: "ops", from: "alice", body: "1", sentAt: 1 }),
+      store.appendGroupMessage({ id: "a2", group: "OPS", from: "alice", body: "2", sentAt: 2 }),
+      store.appendGroupMessage({ id: "b1", group: "dev", from: "alice", body: "3", sentAt: 3 }),
+    ]);
+    const transactionsOf = (id: string) =>
+      new Set(driver.calls.filter((c) => c.params.id === id).map((c) => c.transaction));
+    const [a1, a2, b1] = ["a1", "a2", "b1"].map((id) => [...transactionsOf(id)]) as [
+      number[],
+      number[],
+      number[],
+    ];
+    const statements = (t: number) => driver.calls.filter((c) => c.transaction === t).map((c) => c.key);
+    // ops: the second append's transaction begins after the first one's last statement.
+    const lastOfFirst = driver.calls.map((c) => c.transaction).lastIndexOf(a1[0] as number);
+    const firstOfSecond = driver.calls.findIndex((c) => c.transaction === a2[0]);
+    expect(firstOfSecond).toBeGreaterThan(lastOfFirst);
+    expect(statements(a1[0] as number)).toContain("appendGroupMessage");
+    // dev does not wait for ops.
+    const firstOfOther = driver.calls.findIndex((c) => c.transaction === b1[0]);
+    expect(firstOfOther).toBeLessThan(lastOfFirst);
+    await store.close();
+  });
+
   it("answers a repeated group message id without taking a seq", async () => {
     const stored = { id: "g1", group: "ops", from: "alice", body: "first", sentAt: 9, seq: 1 };
     const { store, driver } = await scripted((key, params) =>

@@ -769,6 +769,21 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         );
       });
 
+      it("resolves concurrent appends to one group in seq order", async () => {
+        // The registry pushes each message to the members as its append resolves, so the order
+        // in which appends resolve is the order members see.
+        await groupWith("alice", "bob");
+        const resolved: number[] = [];
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store
+              .appendGroupMessage(gmsg(`o${i}`, i % 2 ? "alice" : "bob", i))
+              .then((m) => resolved.push(m.seq)),
+          ),
+        );
+        expect(resolved).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      });
+
       it("refuses an unknown group or sender", async () => {
         await groupWith("alice");
         await rejectsWith(

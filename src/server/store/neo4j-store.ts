@@ -199,6 +199,8 @@ export class Neo4jStore implements Store {
   private readonly createDriver: DriverFactory;
   private state: State = { kind: "new" };
   private outage: Outage | undefined;
+  /** The last append per group (by name key), which the next one waits for. */
+  private readonly groupAppends = new Map<string, Promise<GroupMessage>>();
 
   constructor(options: Neo4jStoreOptions) {
     this.connection = {
@@ -666,9 +668,26 @@ export class Neo4jStore implements Store {
   /**
    * A repeated id is answered before the lock (the common retry) and again under it (a retry
    * racing the first attempt); only then is a seq taken.
+   *
+   * Appends to one group from this store run one after another, so they resolve in seq order:
+   * the registry pushes each message to the members as its append resolves, and concurrent
+   * transactions on different connections can report their commits in any order (20 clients
+   * writing at once on a loaded machine got seq 88 pushed before 87). The group's lock in
+   * Neo4j serialises them anyway; this only keeps the answers in that order.
    */
   async appendGroupMessage(msg: Omit<GroupMessage, "seq">): Promise<GroupMessage> {
     const groupKey = nameKey(msg.group);
+    const previous = this.groupAppends.get(groupKey) ?? Promise.resolve();
+    const mine = previous.catch(() => {}).then(() => this.appendInGroup(groupKey, msg));
+    this.groupAppends.set(groupKey, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.groupAppends.get(groupKey) === mine) this.groupAppends.delete(groupKey);
+    }
+  }
+
+  private appendInGroup(groupKey: string, msg: Omit<GroupMessage, "seq">): Promise<GroupMessage> {
     return this.write("appendGroupMessage", async (run) => {
       const earlier = await this.findGroupMessage(run, msg.id);
       if (earlier !== undefined) return earlier;

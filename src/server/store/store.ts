@@ -268,7 +268,8 @@ export interface Store {
   /**
    * Assigns the next sequence number of the group (lastSeq + 1) and stores the message, in
    * one transaction; returns the stored message. Idempotent on `id`: a repeated id returns
-   * the first stored copy and assigns nothing.
+   * the first stored copy and assigns nothing. Concurrent calls for one group resolve in seq
+   * order (the registry pushes each message to the members as its call resolves).
    */
   appendGroupMessage(msg: Omit<GroupMessage, "seq">): Promise<GroupMessage>;
   /** The `limit` messages before `beforeSeq` (or the newest), oldest first. */
