@@ -5,8 +5,8 @@
  * - `HALLWAY_NEO4J_URI` set: the tests use that server (`HALLWAY_NEO4J_USER`, default neo4j;
  *   `HALLWAY_NEO4J_PASSWORD`; optional `HALLWAY_NEO4J_DATABASE`); nothing is started.
  * - Otherwise, if the run has a Neo4j test file (`neo4j` in its name), the test server
- *   (`test/neo4j-server/`) is built if needed and started with a new password, and stopped
- *   when the run ends.
+ *   (`test/neo4j-server/`) is built if needed, started with a new password, warmed up
+ *   (`warm-up.ts`), and stopped when the run ends.
  *
  * What the tests get is `inject("neo4j")` (see `test-neo4j.ts`); a server that cannot start is
  * reported there, not thrown here, so that the other tests still run and the Neo4j tests fail
@@ -17,6 +17,7 @@ import { basename } from "node:path";
 import type { TestProject } from "vitest/node";
 import { NEO4J_TEST_FILE, type TestNeo4jContext } from "./context.js";
 import { startTestNeo4j, type TestNeo4j, TestNeo4jUnavailable } from "./test-server.js";
+import { warmUpNeo4j } from "./warm-up.js";
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let server: TestNeo4j | undefined;
@@ -56,13 +57,11 @@ async function prepare(project: TestProject, started: (s: TestNeo4j) => void): P
   try {
     const server = await startTestNeo4j();
     started(server);
+    const connection = { uri: server.uri, user: server.user, password: server.password };
+    await warmUpNeo4j(connection);
     const seconds = ((performance.now() - since) / 1000).toFixed(1);
-    console.log(`test Neo4j on ${server.uri}, ready after ${seconds} s`);
-    return {
-      kind: "ready",
-      source: "test server",
-      connection: { uri: server.uri, user: server.user, password: server.password },
-    };
+    console.log(`test Neo4j on ${server.uri}, ready and warm after ${seconds} s`);
+    return { kind: "ready", source: "test server", connection };
   } catch (err) {
     const unavailable = err instanceof TestNeo4jUnavailable;
     const reason = `the test Neo4j did not start: ${err instanceof Error ? err.message : String(err)}`;
