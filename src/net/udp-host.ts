@@ -30,6 +30,11 @@ export interface HostedConnection {
 }
 
 export interface UdpHostHandlers {
+  /**
+   * Asked first for every datagram: false drops it before any core sees it (a blocked source,
+   * docs/security.md). Must be O(1).
+   */
+  admit?(from: Address): boolean;
   onEstablished?(conn: HostedConnection): void;
   onMessage?(conn: HostedConnection, message: Uint8Array, stream: number): void;
   onClosed?(conn: HostedConnection, reason: string): void;
@@ -114,6 +119,8 @@ export class UdpHost {
   handlers: UdpHostHandlers = {};
   /** Datagrams the socket layer dropped before any core saw them. */
   foreignDropped = 0;
+  /** Datagrams `handlers.admit` refused. */
+  refused = 0;
   private lowTtlPending = 0;
   /** Relay channels by token (hex), in least-recently-used order. */
   private readonly relays = new Map<string, RelayChannel>();
@@ -198,6 +205,10 @@ export class UdpHost {
 
   private onDatagram(msg: Buffer, from: Address): void {
     if (this.closed) return;
+    if (this.handlers.admit && !this.handlers.admit(from)) {
+      this.refused++;
+      return;
+    }
     const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
     if (isProbe(bytes)) {
       if (!this.handlers.onProbe?.(bytes, from)) this.foreignDropped++;
