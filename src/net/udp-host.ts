@@ -37,6 +37,8 @@ export interface UdpHostHandlers {
   admit?(from: Address): boolean;
   onEstablished?(conn: HostedConnection): void;
   onMessage?(conn: HostedConnection, message: Uint8Array, stream: number): void;
+  /** A message over the size limit was dropped; `head` is its first segment (to answer it). */
+  onOversized?(conn: HostedConnection, head: Uint8Array, stream: number): void;
   onClosed?(conn: HostedConnection, reason: string): void;
   /** The far side moved the session to another path (roaming), or `moveTo` did. */
   onAddressChanged?(conn: HostedConnection): void;
@@ -429,7 +431,11 @@ export class UdpHost {
           this.live.set(ev.session, {
             info,
             conn: new Connection(
-              { keepaliveMs: this.opts.keepaliveMs ?? 15_000, initiator: ev.initiator },
+              {
+                keepaliveMs: this.opts.keepaliveMs ?? 15_000,
+                initiator: ev.initiator,
+                onOversized: (stream, head) => this.handlers.onOversized?.(info, head, stream),
+              },
               t,
             ),
           });

@@ -345,7 +345,8 @@ export class PeerClient {
     const rid = this.nextRid++;
     return new Promise((resolve, reject) => {
       try {
-        this.host.send(conn, encodeControl({ ...body, rid } as Control));
+        // `rid` first: a registry can answer even a request it could only read the start of.
+        this.host.send(conn, encodeControl({ rid, ...body } as Control));
       } catch (err) {
         // Local misuse (a message over the limit): refused here, the session is fine.
         reject(asHallwayError(err));

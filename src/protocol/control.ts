@@ -358,6 +358,16 @@ export function requestIdOf(bytes: Uint8Array): number | undefined {
   }
 }
 
+/**
+ * The `rid` in the first bytes of a message that was too large to deliver (the reliable
+ * channel hands over its first segment only), when the requester put it early, as this
+ * project's clients do.
+ */
+export function requestIdInHead(head: Uint8Array): number | undefined {
+  const m = /"rid"\s*:\s*(\d{1,15})\s*[,}]/.exec(lenientDecoder.decode(head.subarray(0, 4096)));
+  return m ? Number(m[1]) : undefined;
+}
+
 /** Total decoder: bytes to a validated control message, or a typed error. */
 export function decodeControl(bytes: Uint8Array): Decoded<Control> {
   if (bytes.length > MAX_MESSAGE_BYTES)

@@ -4,6 +4,9 @@
  * that doubles with each offence of the same host or user (`abuse.blockMs` up to
  * `abuse.maxBlockMs`), until neither has offended for `abuse.forgetOffencesAfterMs`.
  *
+ * The user of a terminated session may not log in again for the same time (from anywhere:
+ * a new port would otherwise start the flood afresh, at the cost of a handshake and a login).
+ *
  * `isBlocked` is one map lookup: it runs for every datagram. Sans-IO: `now` is the caller's.
  */
 
@@ -20,6 +23,8 @@ export class Blocklist {
   /** `host|port` → blocked until. */
   private readonly blocked = new LruMap<string, number>(65_536);
   private readonly offences = new LruMap<string, Offences>(65_536);
+  /** user → blocked until. */
+  private readonly users = new LruMap<string, number>(65_536);
 
   constructor(private readonly abuse: Limits["abuse"]) {}
 
@@ -35,7 +40,17 @@ export class Blocklist {
     }
     const ms = Math.min(this.abuse.maxBlockMs, this.abuse.blockMs * 2 ** Math.min(repeats, 30));
     this.blocked.set(`${address.host}|${address.port}`, now + ms);
+    if (user !== undefined) this.users.set(user, now + ms);
     return ms;
+  }
+
+  /** How long `user` may not log in yet (0: may). */
+  userBlockedFor(user: string, now: number): number {
+    const until = this.users.peek(user);
+    if (until === undefined) return 0;
+    if (now < until) return until - now;
+    this.users.delete(user);
+    return 0;
   }
 
   isBlocked(host: string, port: number, now: number): boolean {

@@ -46,6 +46,7 @@ import {
   encodeControl,
   MAX_PAGE,
   type PresenceStatus,
+  requestIdInHead,
   requestIdOf,
   type SESSION_END_CODES,
   type UserEntry,
@@ -201,6 +202,7 @@ export class Registry {
       admit: (from) => !this.blocklist.isBlocked(from.host, from.port, monoNow()),
       onEstablished: (conn) => this.onEstablished(conn),
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
+      onOversized: (conn, head) => this.onOversized(conn, head),
       onClosed: (conn, reason) => this.onClosed(conn, reason),
       onForeignDatagram: stunResponder(this.host, this.stun),
       onRelay: (bytes, from) => {
@@ -311,6 +313,23 @@ export class Registry {
     }
     const size = bytes.length;
     s.queue = s.queue.then(() => this.handle(s, msg, size));
+  }
+
+  /** A request over the message limit, dropped by the channel: answered if its rid was early. */
+  private onOversized(conn: HostedConnection, head: Uint8Array): void {
+    const s = this.sessions.get(conn.session);
+    if (!s || s.ending) return;
+    this.droppedMessages++;
+    const rid = requestIdInHead(head);
+    if (rid !== undefined) {
+      this.reply(s, {
+        t: "err",
+        rid,
+        code: "MSG_TOO_LARGE",
+        message: `a request is at most ${MAX_MESSAGE_BYTES} bytes`,
+      });
+    }
+    this.strike(s, monoNow(), "oversized requests");
   }
 
   /** One strike against the session's key; enough of them end the session. */
@@ -488,6 +507,14 @@ export class Registry {
     const keyHex = Buffer.from(s.conn.remoteKey).toString("hex");
     // The device that last logged in to the account: never slowed by guesses from elsewhere.
     const knownDevice = user !== undefined && user.publicKey === keyHex;
+    const blockedMs = this.blocklist.userBlockedFor(name, monoNow());
+    if (blockedMs > 0) {
+      throw new HallwayError(
+        "RATE_LIMITED",
+        `${name} was cut off for abuse; logins are refused for ${seconds(blockedMs)}`,
+        { retryAfterMs: blockedMs },
+      );
+    }
     const waitMs = this.loginThrottle.waitMs(name, host, knownDevice, monoNow());
     if (waitMs > 0) {
       this.abuse.throttledLogins++;
@@ -524,7 +551,9 @@ export class Registry {
       previous.ending = { event: "replaced", detail: `by a login from ${address}` };
       this.sessions.delete(previous.conn.session);
       if (sameDevice) {
-        this.host.close(previous.conn, "replaced by a new login from this device");
+        // Quietly: no audit, no log. Usually a crashed or reconnecting client's own old session;
+        // if another process of this device still holds it, it stops rather than fight back.
+        this.endSession(previous, "SESSION_REPLACED", "logged in again from this device");
       } else {
         this.abuse.replaced++;
         this.log(

@@ -82,6 +82,10 @@ describe("blocklist", () => {
     expect(b.isBlocked("10.0.0.5", 4001, 10)).toBe(false);
     expect(b.isBlocked("10.0.0.6", 4000, 10)).toBe(false);
     expect(b.isBlocked("10.0.0.5", 4000, 1000)).toBe(false);
+    // The user may not log in again meanwhile, from anywhere.
+    expect(b.userBlockedFor("mallory", 400)).toBe(600);
+    expect(b.userBlockedFor("mallory", 1000)).toBe(0);
+    expect(b.userBlockedFor("alice", 400)).toBe(0);
     // The same user from another port of another host: a repeat.
     expect(b.block({ host: "10.0.0.7", port: 1 }, "mallory", 2000)).toBe(2000);
     // The same host, other (anonymous) sessions: repeats of the host.
