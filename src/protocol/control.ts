@@ -354,7 +354,8 @@ export function requestIdOf(bytes: Uint8Array): number | undefined {
     const parsed = withRid.safeParse(JSON.parse(lenientDecoder.decode(bytes)));
     return parsed.success ? parsed.data.rid : undefined;
   } catch {
-    return undefined;
+    // Not JSON at all (cut short, say): an rid near the start still gets its answer.
+    return requestIdInHead(bytes);
   }
 }
 

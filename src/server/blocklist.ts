@@ -48,7 +48,7 @@ export class Blocklist {
   userBlockedFor(user: string, now: number): number {
     const until = this.users.peek(user);
     if (until === undefined) return 0;
-    if (now < until) return until - now;
+    if (now < until) return Math.ceil(until - now);
     this.users.delete(user);
     return 0;
   }

@@ -74,6 +74,6 @@ export class LoginThrottle {
       this.limits.maxDelayMs,
       this.limits.firstDelayMs * 2 ** Math.min(30, f.count - free),
     );
-    return Math.max(0, f.lastAt + delay - now);
+    return Math.max(0, Math.ceil(f.lastAt + delay - now));
   }
 }

@@ -409,7 +409,7 @@ export class Registry {
         rid,
         code: e.code,
         message: e.message.slice(0, 500),
-        ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs }),
+        ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(e.retryAfterMs) }),
       });
     }
   }
