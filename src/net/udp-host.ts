@@ -146,6 +146,11 @@ export class UdpHost {
     return this.endpoint.stats;
   }
 
+  /** Stateless cookies the endpoint sent, received and accepted (docs/security.md). */
+  get cookieStats(): Endpoint["cookieStats"] {
+    return this.endpoint.cookieStats;
+  }
+
   /** Bind the socket. Fails with PORT_IN_USE or a one-line error. */
   async start(): Promise<Address> {
     await new Promise<void>((resolve, reject) => {

@@ -139,6 +139,7 @@ export class Registry {
   private flushTimer: NodeJS.Timeout | undefined;
   private relayLogTimer: NodeJS.Timeout | undefined;
   private relayLogged = "";
+  private abuseLogged = "";
   private readonly wall: () => number;
   private readonly log: (line: string) => void;
   private readonly social: Social;
@@ -221,9 +222,22 @@ export class Registry {
     const addr = await this.host.start();
     this.sweepTimer = setInterval(() => this.sweep(), 500);
     this.flushTimer = setInterval(() => void this.flushLastSeen(), LAST_SEEN_FLUSH_MS);
-    this.relayLogTimer = setInterval(() => this.logRelay(), RELAY_LOG_MS);
+    this.relayLogTimer = setInterval(() => {
+      this.logRelay();
+      this.logAbuse();
+    }, RELAY_LOG_MS);
     this.relayLogTimer.unref?.();
     return addr;
+  }
+
+  /** One log line with the abuse limits' counters, if they moved since the last one. */
+  private logAbuse(): void {
+    const a = this.abuse;
+    const c = this.host.cookieStats;
+    const line = `abuse: ${a.rateLimited} rate-limited, ${a.terminated} terminated, ${a.failedLogins} failed logins, ${a.throttledLogins} throttled, ${a.replaced} replaced, ${a.anonymousReaped} anonymous reaped, ${a.anonymousRefused} refused; handshakes: ${c.sent} cookies sent, ${c.accepted} with a cookie; ${this.host.refused} datagrams from blocked addresses`;
+    if (line === this.abuseLogged || (Object.values(a).every((n) => n === 0) && c.sent === 0)) return;
+    this.abuseLogged = line;
+    this.log(line);
   }
 
   /** One log line with the relay's counters, if they moved since the last one. */
@@ -243,6 +257,7 @@ export class Registry {
     this.flushTimer = undefined;
     this.relayLogTimer = undefined;
     this.logRelay();
+    this.logAbuse();
     await this.host.stop("registry shutting down");
     await this.flushLastSeen();
   }
