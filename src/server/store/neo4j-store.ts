@@ -9,7 +9,8 @@
  *           displayName, displayKey, statusText, email, phone, department, note})
  *   (:User)-[:SENT]->(:Message {id, from, to, conversation, body, sentAt, deliveredAt})-[:TO]->(:User)
  *   (:User)-[:QUEUED {seq}]->(:Message)           the offline queue: recipient -> queued message
- *   (:User)-[:LOGGED]->(:Audit {user, event, at, address, seq})
+ *   (:Audit {user, event, at, address, detail, seq})   linked (:User)-[:LOGGED]->(:Audit) when
+ *                                                  the user exists: a failed login may name nobody
  *   (:User)-[:REQUESTED {at}]->(:User)             a pending friend request
  *   (:User)-[:FRIEND {since}]->(:User)             one per pair, lower name key -> higher; read
  *                                                  in either direction
