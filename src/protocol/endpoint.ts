@@ -70,9 +70,11 @@
  *   ── HS_INIT [i, e, cookie] (same msg1) ─────────────►  cookie valid: handshake as usual
  *
  *  - The responder is busy for an HS_INIT without a valid cookie when its source host has spent
- *    its bucket, or when all hosts together have spent `freeHandshakesPerSecond` (the load
- *    threshold). It then answers with COOKIE instead of dropping or handshaking: no session,
- *    no DH, a datagram 57 times smaller than the HS_INIT (anti-amplification holds).
+ *    its bucket, when all hosts together have spent `freeHandshakesPerSecond`, or when
+ *    `busyHalfOpen` handshakes it answered are still waiting for message 3 (WireGuard's signal:
+ *    its handshake queue; a real client completes within a round trip, a flood never does).
+ *    It then answers with COOKIE instead of dropping or handshaking: no session, no DH, a
+ *    datagram 57 times smaller than the HS_INIT (anti-amplification holds).
  *  - The cookie is a MAC of the source IP and port under a secret that rotates every
  *    `cookieRotateMs` (the previous one is still accepted). Only a source that receives
  *    datagrams at its address gets one, so a spoofed flood never holds a cookie.
@@ -133,10 +135,12 @@ export interface EndpointOptions {
   cookies?: boolean;
   /** Handshakes without a cookie per second over all hosts before the responder is busy; default 50. */
   freeHandshakesPerSecond?: number;
-  /** Handshakes with a valid cookie per source host and second; default 50. */
+  /** Handshakes with a valid cookie per source host and second; default 20. */
   cookieHandshakesPerSecondPerHost?: number;
-  /** Handshakes with a valid cookie per second over all hosts; default 500. */
+  /** Handshakes with a valid cookie per second over all hosts; default 100. */
   maxHandshakesPerSecond?: number;
+  /** Half-open handshakes (answered, no message 3 yet) at which the responder is busy; default 32. */
+  busyHalfOpen?: number;
   /** How often the cookie secret changes; default 120_000 (WireGuard's two minutes). */
   cookieRotateMs?: number;
   /** Payload the responder puts in message 2 (default empty). */
@@ -177,8 +181,9 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_SESSIONS = 10_000;
 export const DEFAULT_HANDSHAKES_PER_SECOND_PER_HOST = 20;
 export const DEFAULT_FREE_HANDSHAKES_PER_SECOND = 50;
-export const DEFAULT_COOKIE_HANDSHAKES_PER_SECOND_PER_HOST = 50;
-export const DEFAULT_MAX_HANDSHAKES_PER_SECOND = 500;
+export const DEFAULT_COOKIE_HANDSHAKES_PER_SECOND_PER_HOST = 20;
+export const DEFAULT_MAX_HANDSHAKES_PER_SECOND = 100;
+export const DEFAULT_BUSY_HALF_OPEN = 32;
 export const DEFAULT_COOKIE_ROTATE_MS = 120_000;
 
 // datagram.ts refuses Noise messages over 1024 bytes. Message 3 is s (32 + 16 tag) + payload +
@@ -332,6 +337,9 @@ export class Endpoint {
   private readonly cookieHandshakes: HostRateLimiter;
   private readonly allCookieHandshakes: HostRateLimiter;
   private readonly cookieRotateMs: number;
+  private readonly busyHalfOpen: number;
+  /** Responder sessions answered with message 2 and not yet established. */
+  private halfOpen = 0;
   /** The cookie secret and the one before, rotated lazily from `now`. */
   private cookieSecret: { current: Uint8Array; previous: Uint8Array | undefined; since: number } | undefined;
   /** COOKIE datagrams sent, received and acted on, and handshakes that came with a valid cookie. */
@@ -383,6 +391,7 @@ export class Endpoint {
       1,
     );
     this.cookieRotateMs = positive("cookieRotateMs", opts.cookieRotateMs, DEFAULT_COOKIE_ROTATE_MS);
+    this.busyHalfOpen = positive("busyHalfOpen", opts.busyHalfOpen, DEFAULT_BUSY_HALF_OPEN);
   }
 
   /**
@@ -552,7 +561,7 @@ export class Endpoint {
       this.cookieStats.accepted += 1;
     } else if (!this.handshakeTokens.take(from.host, now)) {
       return this.cookies ? this.sendCookie(senderIndex, from, now) : "PROTO_RATE_LIMITED";
-    } else if (this.cookies && !this.freeHandshakes.take("*", now)) {
+    } else if (this.cookies && (this.halfOpen >= this.busyHalfOpen || !this.freeHandshakes.take("*", now))) {
       return this.sendCookie(senderIndex, from, now);
     }
     if (this.sessions.size >= this.maxSessions) return "PROTO_RATE_LIMITED";
@@ -580,6 +589,7 @@ export class Endpoint {
     };
     this.sessions.set(id, s);
     this.byInit.set(initKey, id);
+    this.halfOpen += 1;
     this.transmit(from, reply);
     this.schedule(s);
     return undefined;
@@ -713,6 +723,7 @@ export class Endpoint {
     const msg3 = handshake.readMessage(noise);
     if (!msg3.ok) return msg3.error.code;
     const { send, receive } = handshake.split();
+    this.halfOpen -= 1;
     s.phase = "established";
     s.handshake = undefined;
     s.send = send;
@@ -882,6 +893,7 @@ export class Endpoint {
   }
 
   private remove(s: Session): void {
+    if (s.phase === "responding" && this.sessions.has(s.id)) this.halfOpen -= 1;
     this.sessions.delete(s.id);
     if (s.initKey !== undefined) this.byInit.delete(s.initKey);
   }

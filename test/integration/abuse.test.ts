@@ -107,17 +107,18 @@ async function sendRawMessage(port: number, message: Uint8Array, rid: number): P
     for (let i = 0; i < 250 && !established; i++) await sleep(20);
     const piece = 900;
     const count = Math.ceil(message.length / piece);
-    for (let seq = 0; seq < count; seq++) {
-      const payload = message.subarray(seq * piece, (seq + 1) * piece);
-      ep.send(
-        session,
-        encodeFrames([{ type: "segment", stream: 0, seq, end: seq === count - 1, payload }]),
-        now(),
-      );
-      flush();
-      if (seq % 16 === 15) await sleep(2); // paced: the registry's socket buffer is not infinite
+    // Every segment again each round until the answer comes: a busy machine drops datagrams,
+    // and the registry delivers nothing past a gap (repeats of what it has are dropped).
+    for (let round = 0; round < 8 && answer === undefined; round++) {
+      for (let seq = 0; seq < count && answer === undefined; seq++) {
+        const payload = message.subarray(seq * piece, (seq + 1) * piece);
+        const end = seq === count - 1;
+        ep.send(session, encodeFrames([{ type: "segment", stream: 0, seq, end, payload }]), now());
+        flush();
+        if (seq % 8 === 7) await sleep(2); // paced: the registry's socket buffer is not infinite
+      }
+      for (let i = 0; i < 100 && answer === undefined; i++) await sleep(20);
     }
-    for (let i = 0; i < 250 && answer === undefined; i++) await sleep(20);
     return answer;
   } finally {
     clearInterval(timers);

@@ -68,8 +68,9 @@ describe("one account, two devices", () => {
       expect(desktop.events.filter((e) => e.event === "error")).toHaveLength(1);
       expect(desktop.events.filter((e) => e.event === "ready")).toHaveLength(1);
 
-      // Nobody comes back for the account: the laptop keeps its one session.
-      await sleep(6000);
+      // Nobody comes back for the account: the laptop keeps its one session (the desktop would
+      // have retried within 4 s: its backoff starts at 250 ms).
+      await sleep(4000);
       expect(laptop.events.filter((e) => e.event === "ready")).toHaveLength(1);
       expect(laptop.events.some((e) => e.event === "registry" && e.status === "lost")).toBe(false);
 
@@ -86,7 +87,7 @@ describe("one account, two devices", () => {
         "SESSION_REPLACED",
       );
       expect(await laptop.waitExit("the first laptop process stops")).toBe(1);
-      await sleep(3000);
+      await sleep(2000);
       expect(again.events.filter((e) => e.event === "ready")).toHaveLength(1);
 
       const logins = await audit(dataDir, "--user", "alice", "--event", "login,replaced");

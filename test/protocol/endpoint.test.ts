@@ -802,14 +802,35 @@ describe("Endpoint stateless cookies under load", () => {
     const p = pair(62, {}, { freeHandshakesPerSecond: 50 });
     const hosts = Array.from({ length: 200 }, (_, i) => `10.8.${i >> 8}.${i & 0xff}`);
     flood(p, hosts, 5, 0, 5000);
-    // The first 50 started handshakes (the load threshold); all the rest got cookies.
+    // The first 32 started handshakes; with 32 waiting for message 3 (a flood never sends it)
+    // the responder is busy, and all the rest got cookies.
     const halfOpen = p.net.sent(HS_RESP, p.b).length;
-    expect(halfOpen).toBe(50);
-    expect(p.b.cookieStats.sent).toBe(200 * 5 - 50);
+    expect(halfOpen).toBe(32);
+    expect(p.b.cookieStats.sent).toBe(200 * 5 - 32);
     // A client elsewhere is busy-answered too, answers the cookie and is in.
     const { aSession } = established(p);
     expect(aSession).toBeGreaterThan(0);
     expect(p.b.cookieStats.accepted).toBe(1);
+  });
+
+  it("half-open handshakes make it busy until they expire; completed ones do not count", () => {
+    const p = pair(66, {}, { busyHalfOpen: 3, freeHandshakesPerSecond: 1000 });
+    // A real client completes: no half-open left behind.
+    established(p);
+    expect(p.b.cookieStats.sent).toBe(0);
+    const kinds = (): number[] => {
+      const k: number[] = [];
+      for (let t = p.b.pollTransmit(); t; t = p.b.pollTransmit()) k.push(kindOf(t.bytes));
+      return k;
+    };
+    const at = p.net.now;
+    for (let i = 0; i < 4; i++)
+      p.b.handleDatagram(hsInit(100 + i, 100 + i), { host: `10.5.0.${i}`, port: 1 }, at);
+    expect(kinds()).toEqual([HS_RESP, HS_RESP, HS_RESP, COOKIE]);
+    // They expire after the handshake timeout; then a new initiation is answered again.
+    p.b.handleTimeout(at + 5000);
+    p.b.handleDatagram(hsInit(200, 200), { host: "10.5.1.1", port: 1 }, at + 5000);
+    expect(kinds()).toEqual([HS_RESP]);
   });
 
   it("a cookie for one address is worthless from another, and it expires with the secret", () => {
