@@ -25,10 +25,13 @@ export class AnonymousSessions<S> {
     return this.entries.size;
   }
 
-  /** A new session from `host`; false (and not added) when the host has its fill already. */
-  add(session: S, host: string, now: number): boolean {
+  /**
+   * A new session from `host`; false (and not added) when the host has its fill already.
+   * `again`: a session given another round (it was busy logging in), counted whatever the cap.
+   */
+  add(session: S, host: string, now: number, again = false): boolean {
     const n = this.perHost.get(host) ?? 0;
-    if (n >= this.limits.perHost) return false;
+    if (n >= this.limits.perHost && !again) return false;
     const deadline = now + this.limits.loginWithinMs;
     this.entries.set(session, { host, deadline });
     this.perHost.set(host, n + 1);

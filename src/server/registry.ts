@@ -127,6 +127,8 @@ interface ClientSession {
   away: boolean;
   /** Set when the registry ends the session itself: what goes to the audit log then. */
   ending?: { event: AuditEvent; detail: string };
+  /** Registrations and logins of this session under way (waiting for scrypt, say). */
+  accountWork: number;
 }
 
 export class Registry {
@@ -272,6 +274,7 @@ export class Registry {
       addresses: [],
       queue: Promise.resolve(),
       away: false,
+      accountWork: 0,
     });
     if (!this.anonymous.add(conn.session, conn.address.host, now)) {
       this.abuse.anonymousRefused++;
@@ -437,9 +440,14 @@ export class Registry {
   private async dispatch(s: ClientSession, msg: Control, size: number): Promise<unknown> {
     switch (msg.t) {
       case "register":
-        return this.register(s, msg);
       case "login":
-        return this.login(s, msg);
+        // A session busy logging in is not reaped as anonymous, however long scrypt waits.
+        s.accountWork++;
+        try {
+          return await (msg.t === "register" ? this.register(s, msg) : this.login(s, msg));
+        } finally {
+          s.accountWork--;
+        }
       case "logout":
         await this.goOffline(s, "logout");
         return undefined;
@@ -843,6 +851,10 @@ export class Registry {
     for (const id of this.anonymous.due(now)) {
       const s = this.sessions.get(id);
       if (!s || s.user !== undefined) continue;
+      if (s.accountWork > 0) {
+        this.anonymous.add(id, s.conn.address.host, now, true); // logging in: another round
+        continue;
+      }
       this.abuse.anonymousReaped++;
       this.host.close(s.conn, "no login in time");
     }

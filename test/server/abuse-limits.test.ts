@@ -236,6 +236,15 @@ describe("anonymous sessions", () => {
     expect(anon.due(1000)).toEqual([1]);
     expect(anon.due(1300)).toEqual([4, 5]);
     expect(anon.size).toBe(0);
+    // Another round for a session still logging in, even at the cap.
+    expect(anon.add(6, "10.0.0.3", 2000)).toBe(true);
+    expect(anon.add(7, "10.0.0.3", 2000)).toBe(true);
+    expect(anon.add(8, "10.0.0.3", 2000)).toBe(false);
+    expect(anon.due(3000)).toEqual([6, 7]);
+    expect(anon.add(6, "10.0.0.3", 3000, true)).toBe(true);
+    expect(anon.add(7, "10.0.0.3", 3000, true)).toBe(true);
+    expect(anon.add(9, "10.0.0.3", 3000, true)).toBe(true);
+    expect(anon.due(4000)).toEqual([6, 7, 9]);
   });
 });
 
