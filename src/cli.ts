@@ -4,17 +4,21 @@
  * roots (server/index.ts, peer/index.ts) and the presenters (ui/).
  */
 
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { asHallwayError, HallwayError } from "./errors.js";
 import { defaultDataDir } from "./net/data-dir.js";
 import { createClient, findRegistry, isFingerprint, parseServerAddress } from "./peer/index.js";
+import { auditEvent, formatAuditLine, parseAuditEvents, parseAuditTime, readAudit } from "./server/audit.js";
 import { describeCounts, exportOffice, importOffice, type TransferSummary } from "./server/export.js";
 import {
   DEFAULT_PORT,
   DEFAULT_RELAY_BYTES_PER_SECOND,
+  type Limits,
   POLICIES,
   type Policy,
+  resolveLimits,
   type ServerStore,
   startServer,
 } from "./server/index.js";
@@ -190,6 +194,76 @@ function addStoreTransferCommands(server: Command): void {
     });
 }
 
+/**
+ * `hallway server audit`: the audit log, filtered, oldest first; one line per entry, or one
+ * JSON event per entry with `--json`.
+ */
+function addAuditCommand(server: Command): void {
+  server
+    .command("audit")
+    .description("read the audit log: logins, failed logins, replaced sessions, blocks")
+    .option("--data <dir>", "data directory with registry.sqlite (default: the user's data dir)")
+    .option("--store <kind>", "sqlite (in the data directory) or neo4j", storeKindOption, "sqlite")
+    .option("--neo4j-uri <uri>", "Neo4j server: bolt://HOST:7687 or neo4j://HOST:7687", neo4jUriOption)
+    .option("--neo4j-user <name>", "Neo4j user, password in HALLWAY_NEO4J_PASSWORD (default: neo4j)")
+    .option("--neo4j-database <name>", "Neo4j database (default: the server's default database)")
+    .option("--user <name>", "only this user's entries")
+    .option("--since <time>", "from this time: a duration ago (30m, 12h, 7d) or a date")
+    .option("--until <time>", "before this time: a duration ago or a date")
+    .option("--event <list>", "only these events, comma-separated (login_failed,blocked,…)")
+    .option("--limit <n>", "the newest N entries (default 1000)", intOption("--limit", 1, 1_000_000), 1000)
+    .option("--json", "one JSON line per entry")
+    .exitOverride()
+    .action(
+      async (
+        opts: StoreArgs & {
+          data?: string;
+          user?: string;
+          since?: string;
+          until?: string;
+          event?: string;
+          limit: number;
+          json?: boolean;
+        },
+      ) => {
+        jsonOutput = Boolean(opts.json);
+        const now = Date.now();
+        const entries = await readAudit({
+          store: serverStore(opts, process.env),
+          dataDir: opts.data ?? defaultDataDir("server"),
+          limit: opts.limit,
+          ...(opts.user === undefined ? {} : { user: opts.user }),
+          ...(opts.since === undefined ? {} : { since: parseAuditTime(opts.since, now, "--since") }),
+          ...(opts.until === undefined ? {} : { until: parseAuditTime(opts.until, now, "--until") }),
+          ...(opts.event === undefined ? {} : { events: parseAuditEvents(opts.event) }),
+        });
+        for (const e of entries) {
+          process.stdout.write(`${opts.json ? JSON.stringify(auditEvent(e)) : formatAuditLine(e)}\n`);
+        }
+      },
+    );
+}
+
+/** `--limits FILE`: the abuse limits of docs/security.md, from a JSON file of overrides. */
+function limitsFile(path: string): Limits {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new HallwayError(
+      "CLI_BAD_ARGS",
+      `cannot read --limits ${path}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new HallwayError("CLI_BAD_ARGS", `--limits ${path} is not JSON`);
+  }
+  return resolveLimits(json);
+}
+
 /** HOST:PORT as --server takes it (IPv6 in brackets). */
 function serverText(a: { host: string; port: number }): string {
   return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
@@ -265,6 +339,7 @@ const serverCommand = program
     intOption("--relay-rate", 0, 1_000_000_000),
     DEFAULT_RELAY_BYTES_PER_SECOND,
   )
+  .option("--limits <file>", "JSON file overriding the abuse limits (docs/security.md)")
   .option("--json", "machine-readable output")
   .exitOverride()
   .action(
@@ -277,11 +352,13 @@ const serverCommand = program
         mdns: boolean;
         policy: Policy;
         relayRate: number;
+        limits?: string;
         json?: boolean;
       } & StoreArgs,
     ) => {
       jsonOutput = Boolean(opts.json);
       const store = serverStore(opts, process.env);
+      const limits = opts.limits === undefined ? undefined : limitsFile(opts.limits);
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       const running = await startServer({
         host: opts.host,
@@ -292,6 +369,7 @@ const serverCommand = program
         name: opts.name,
         policy: opts.policy,
         relayBytesPerSecond: opts.relayRate,
+        ...(limits === undefined ? {} : { limits }),
         log,
       });
       if (opts.json) {
@@ -308,6 +386,7 @@ const serverCommand = program
   );
 
 addStoreTransferCommands(serverCommand);
+addAuditCommand(serverCommand);
 
 /** What a peer is started with, the same for `client` (line or JSON mode) and `tui`. */
 interface PeerCliOptions {

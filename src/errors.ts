@@ -41,6 +41,12 @@ export const ERROR_CODES = [
   "PROTO_BAD_MESSAGE",
   "PROTO_UNKNOWN_REQUEST",
   "PROTO_RATE_LIMITED",
+  // Abuse limits (docs/security.md): over a command limit (with a retry-after), a full quota,
+  // a session ended by the registry.
+  "RATE_LIMITED",
+  "QUOTA_FULL",
+  "SESSION_TERMINATED",
+  "SESSION_REPLACED",
   // Accounts.
   "AUTH_BAD_USERNAME",
   "AUTH_WEAK_PASSWORD",
@@ -100,15 +106,22 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export class HallwayError extends Error {
   readonly code: ErrorCode;
+  /** With `RATE_LIMITED`: how long to wait before asking again. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message, options);
     this.name = "HallwayError";
     this.code = code;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
-  toJSON(): { code: ErrorCode; message: string } {
-    return { code: this.code, message: this.message };
+  toJSON(): { code: ErrorCode; message: string; retryAfterMs?: number } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
+    };
   }
 }
 

@@ -30,8 +30,15 @@ export interface HostedConnection {
 }
 
 export interface UdpHostHandlers {
+  /**
+   * Asked first for every datagram: false drops it before any core sees it (a blocked source,
+   * docs/security.md). Must be O(1).
+   */
+  admit?(from: Address): boolean;
   onEstablished?(conn: HostedConnection): void;
   onMessage?(conn: HostedConnection, message: Uint8Array, stream: number): void;
+  /** A message over the size limit was dropped; `head` is its first segment (to answer it). */
+  onOversized?(conn: HostedConnection, head: Uint8Array, stream: number): void;
   onClosed?(conn: HostedConnection, reason: string): void;
   /** The far side moved the session to another path (roaming), or `moveTo` did. */
   onAddressChanged?(conn: HostedConnection): void;
@@ -114,6 +121,8 @@ export class UdpHost {
   handlers: UdpHostHandlers = {};
   /** Datagrams the socket layer dropped before any core saw them. */
   foreignDropped = 0;
+  /** Datagrams `handlers.admit` refused. */
+  refused = 0;
   private lowTtlPending = 0;
   /** Relay channels by token (hex), in least-recently-used order. */
   private readonly relays = new Map<string, RelayChannel>();
@@ -135,6 +144,11 @@ export class UdpHost {
 
   get stats(): Endpoint["stats"] {
     return this.endpoint.stats;
+  }
+
+  /** Stateless cookies the endpoint sent, received and accepted (docs/security.md). */
+  get cookieStats(): Endpoint["cookieStats"] {
+    return this.endpoint.cookieStats;
   }
 
   /** Bind the socket. Fails with PORT_IN_USE or a one-line error. */
@@ -198,6 +212,10 @@ export class UdpHost {
 
   private onDatagram(msg: Buffer, from: Address): void {
     if (this.closed) return;
+    if (this.handlers.admit && !this.handlers.admit(from)) {
+      this.refused++;
+      return;
+    }
     const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
     if (isProbe(bytes)) {
       if (!this.handlers.onProbe?.(bytes, from)) this.foreignDropped++;
@@ -418,7 +436,11 @@ export class UdpHost {
           this.live.set(ev.session, {
             info,
             conn: new Connection(
-              { keepaliveMs: this.opts.keepaliveMs ?? 15_000, initiator: ev.initiator },
+              {
+                keepaliveMs: this.opts.keepaliveMs ?? 15_000,
+                initiator: ev.initiator,
+                onOversized: (stream, head) => this.handlers.onOversized?.(info, head, stream),
+              },
               t,
             ),
           });

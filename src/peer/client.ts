@@ -12,8 +12,19 @@
  * and the registry ignores a second enqueue of the same id.
  *
  * Registry loss: a request that gets no answer within `requestTimeoutMs`, or a closed
- * session, starts a reconnect loop with exponential backoff; on success the client logs
- * in again and re-sends what the registry had not acknowledged.
+ * session, starts a reconnect loop with exponential backoff; on success the client logs in
+ * again (a `resume` login) and re-sends what the registry had not acknowledged, one message
+ * at a time. A send while the registry does not answer fails within `sendReportMs` with
+ * `REGISTRY_UNREACHABLE` and stays in the outbox, to be stored once the registry is back.
+ *
+ * The registry may end the session itself (`session.end`, or the code in its CLOSE reason):
+ * `SESSION_REPLACED` (the account logged in on another device) or `SESSION_TERMINATED` (abuse).
+ * The client then stops and does not log in again by itself; a `resume` login that finds the
+ * account live on another device gets `SESSION_REPLACED` too, so two devices never fight.
+ *
+ * Limits: `RATE_LIMITED` answers carry a retry-after. Background work (stored messages, the
+ * history the client reports) waits that long and tries again; history entries go in
+ * batches (`history.batch`), one request at a time.
  */
 
 import { randomBytes } from "node:crypto";
@@ -26,14 +37,19 @@ import {
   type Control,
   decodeControl,
   encodeControl,
+  type HistoryEntry,
   historyData,
   type LookupData,
   lookupData,
+  MAX_HISTORY_BATCH,
   MAX_NAME_CHARS,
+  MAX_PAGE,
   MAX_PASSWORD_CHARS,
   parseAnswer,
   type RequestBody,
+  SESSION_END_CODES,
   type SettablePresence,
+  type UserEntry,
   usersData,
 } from "../protocol/control.js";
 import type { Address, Identity } from "../protocol/endpoint.js";
@@ -55,6 +71,12 @@ export interface PeerClientOptions {
   heartbeatMs?: number;
   requestTimeoutMs?: number;
   directTimeoutMs?: number;
+  /**
+   * A send that cannot reach the registry (to look the recipient up, or to store the message)
+   * reports `REGISTRY_UNREACHABLE` after this long at most; default the smaller of 4 s and
+   * `requestTimeoutMs`. The message stays in the outbox either way.
+   */
+  sendReportMs?: number;
   /** The registry must present the key with this fingerprint (`--registry FINGERPRINT`). */
   registryFingerprint?: string;
   /** While a peer session rides the relay, look for a direct path this often (default 15 s). */
@@ -83,6 +105,15 @@ interface PeerLink {
 
 const utf8 = new TextEncoder();
 const SEEN_IDS_LIMIT = 50_000;
+/** History entries waiting to be reported, at most; the oldest are dropped beyond. */
+const HISTORY_QUEUE_LIMIT = 10_000;
+
+const isRegistryDown = (e: HallwayError) => e.code === "REGISTRY_LOST" || e.code === "REGISTRY_UNREACHABLE";
+
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms).unref?.();
+  });
 
 export class PeerClient {
   private readonly host: UdpHost;
@@ -113,6 +144,15 @@ export class PeerClient {
   private readonly requestTimeoutMs: number;
   private readonly directTimeoutMs: number;
   private reportFailure: (err: HallwayError) => void = () => {};
+  /** Set when the registry ended the session itself: no reconnect. */
+  private ended: HallwayError | undefined;
+  private readonly sendReportMs: number;
+  /** Direct messages' history entries, reported to the registry in batches. */
+  private readonly historyQueue: HistoryEntry[] = [];
+  private historyInFlight = false;
+  private outboxFlushing = false;
+  /** Outbox messages already reported as refused for now (rate-limited): said once each. */
+  private readonly outboxReported = new Set<string>();
   private readonly loginWaiters: Array<{ resolve(): void; reject(err: HallwayError): void }> = [];
   /**
    * Settles if the client gives up by itself (the registry's key changed, or it refused the
@@ -128,6 +168,7 @@ export class PeerClient {
     this.heartbeatMs = opts.heartbeatMs ?? 10_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
     this.directTimeoutMs = opts.directTimeoutMs ?? 3_000;
+    this.sendReportMs = opts.sendReportMs ?? Math.min(4_000, this.requestTimeoutMs);
     this.host = new UdpHost({
       identity: opts.identity,
       acceptIncoming: true,
@@ -159,7 +200,7 @@ export class PeerClient {
       onProbe: (bytes, from) => this.paths.handleProbe(bytes, from),
       onEstablished: (conn) => this.onEstablished(conn),
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
-      onClosed: (conn) => this.onClosed(conn),
+      onClosed: (conn, reason) => this.onClosed(conn, reason),
       onAddressChanged: (conn) => this.onAddressChanged(conn),
       onPoll: () => this.transfers.onPoll(),
     };
@@ -207,7 +248,7 @@ export class PeerClient {
     if (this.opts.register) {
       await this.request({ t: "register", user: this.user, password: this.opts.password });
     }
-    await this.login();
+    await this.login(false);
   }
 
   private async connectRegistry(): Promise<void> {
@@ -250,21 +291,37 @@ export class PeerClient {
     });
   }
 
-  private async login(): Promise<void> {
+  /**
+   * `resume`: a login again after a lost session, which must not take the account over from
+   * another device (the registry answers `SESSION_REPLACED` instead).
+   */
+  private async login(resume: boolean): Promise<void> {
     await this.request({
       t: "login",
       user: this.user,
       password: this.opts.password,
       heartbeatMs: this.heartbeatMs,
       addresses: this.hostAddresses(),
+      ...(resume ? { resume: true } : {}),
     });
     this.state = "ready";
     this.reconnectAttempt = 0;
     this.startHeartbeat();
     this.emit({ event: "ready", user: this.user });
     for (const w of this.loginWaiters.splice(0)) w.resolve();
-    for (const m of this.outbox.values()) void this.storeOffline(m, false);
+    void this.flushOutbox();
+    void this.flushHistory();
     if (this.presence === "away") this.request({ t: "presence.set", status: "away" }).catch(() => {});
+  }
+
+  /** The registry ended the session (another device, or abuse): say why once, and stop. */
+  private sessionEnded(code: HallwayError["code"], message: string): void {
+    if (this.ended || this.state === "closed") return;
+    const e = new HallwayError(code, message);
+    this.ended = e;
+    this.emit({ event: "error", code: e.code, message: e.message });
+    const failed = () => this.reportFailure(e);
+    this.stop().then(failed, failed);
   }
 
   private hostAddresses(): Address[] {
@@ -287,18 +344,25 @@ export class PeerClient {
     }
     const rid = this.nextRid++;
     return new Promise((resolve, reject) => {
+      try {
+        // `rid` first: a registry can answer even a request it could only read the start of.
+        this.host.send(conn, encodeControl({ rid, ...body } as Control));
+      } catch (err) {
+        // Local misuse (a message over the limit): refused here, the session is fine.
+        reject(asHallwayError(err));
+        return;
+      }
       const timer = setTimeout(() => {
         this.requests.delete(rid);
         reject(new HallwayError("REGISTRY_UNREACHABLE", `the registry did not answer '${body.t}'`));
         this.registryLost();
       }, this.requestTimeoutMs);
       this.requests.set(rid, { resolve, reject, timer });
-      this.host.send(conn, encodeControl({ ...body, rid } as Control));
     });
   }
 
   private registryLost(): void {
-    if (this.state !== "ready") return;
+    if (this.state !== "ready" || this.ended) return;
     this.state = "reconnecting";
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     const old = this.registry;
@@ -313,22 +377,25 @@ export class PeerClient {
     this.scheduleReconnect();
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(atLeastMs = 0): void {
     if (this.state !== "reconnecting") return;
     const base = Math.min(10_000, 250 * 2 ** this.reconnectAttempt);
-    const delay = base / 2 + (randomBytes(2).readUInt16BE(0) / 65535) * (base / 2);
+    const delay = Math.max(atLeastMs, base / 2 + (randomBytes(2).readUInt16BE(0) / 65535) * (base / 2));
     this.reconnectAttempt++;
     setTimeout(() => {
       if (this.state !== "reconnecting") return;
       this.connectRegistry()
-        .then(() => this.login())
+        .then(() => this.login(true))
         .catch((err) => {
           const e = asHallwayError(err);
           if (
             e.code === "REGISTRY_KEY_CHANGED" ||
             e.code === "AUTH_BAD_PASSWORD" ||
-            e.code === "AUTH_UNKNOWN_USER"
+            e.code === "AUTH_UNKNOWN_USER" ||
+            e.code === "SESSION_REPLACED" ||
+            e.code === "SESSION_TERMINATED"
           ) {
+            this.ended = e;
             this.emit({ event: "error", code: e.code, message: e.message });
             const failed = () => this.reportFailure(e);
             this.stop().then(failed, failed);
@@ -338,7 +405,8 @@ export class PeerClient {
             this.host.close(this.registry, "retry");
             this.registry = undefined;
           }
-          this.scheduleReconnect();
+          // Throttled (RATE_LIMITED): not before the registry says.
+          this.scheduleReconnect(e.retryAfterMs ?? 0);
         });
     }, delay).unref?.();
   }
@@ -443,9 +511,19 @@ export class PeerClient {
         this.requests.delete(msg.rid);
         clearTimeout(p.timer);
         if (msg.t === "ok") p.resolve(msg.data);
-        else p.reject(new HallwayError(msg.code, msg.message));
+        else
+          p.reject(
+            new HallwayError(
+              msg.code,
+              msg.message,
+              msg.retryAfterMs === undefined ? {} : { retryAfterMs: msg.retryAfterMs },
+            ),
+          );
         return;
       }
+      case "session.end":
+        this.sessionEnded(msg.code, msg.message);
+        return;
       case "presence":
         if (msg.status === "offline") this.dropPeer(msg.user);
         this.emit({ event: "presence", user: msg.user, status: msg.status });
@@ -493,7 +571,39 @@ export class PeerClient {
       clearTimeout(w.timer);
       this.awaitingReceipt.delete(msg.id);
       this.emit({ event: "delivered", id: msg.id });
-      this.request({ t: "history.append", msg: { ...w.msg, deliveredAt: msg.at } }).catch(() => {});
+      this.reportHistory({ ...w.msg, deliveredAt: msg.at });
+    }
+  }
+
+  /** A direct message for the registry's history: queued, and sent in batches. */
+  private reportHistory(entry: HistoryEntry): void {
+    this.historyQueue.push(entry);
+    if (this.historyQueue.length > HISTORY_QUEUE_LIMIT) this.historyQueue.shift();
+    void this.flushHistory();
+  }
+
+  /** One `history.batch` in flight at a time; waits out `RATE_LIMITED`, resumes at login. */
+  private async flushHistory(): Promise<void> {
+    if (this.historyInFlight) return;
+    this.historyInFlight = true;
+    try {
+      while (this.historyQueue.length > 0 && this.state === "ready") {
+        const batch = this.historyQueue.slice(0, MAX_HISTORY_BATCH);
+        try {
+          await this.request({ t: "history.batch", msgs: batch });
+        } catch (err) {
+          const e = asHallwayError(err);
+          if (e.code === "RATE_LIMITED") {
+            await sleep(e.retryAfterMs ?? 1000);
+            continue;
+          }
+          if (isRegistryDown(e)) return; // reported again after the next login
+          // Refused (the policy changed meanwhile): those entries are not the registry's.
+        }
+        this.historyQueue.splice(0, batch.length);
+      }
+    } finally {
+      this.historyInFlight = false;
     }
   }
 
@@ -507,9 +617,13 @@ export class PeerClient {
     this.emit({ event: "message", id: m.id, from: m.from, to: m.to, text: m.text, via, sentAt: m.sentAt });
   }
 
-  private onClosed(conn: HostedConnection): void {
+  private onClosed(conn: HostedConnection, reason: string): void {
     if (this.registry && conn.session === this.registry.session) {
-      this.registryLost();
+      // The registry's CLOSE names why it ended the session, should `session.end` be lost.
+      const code = SESSION_END_CODES.find((c) => reason.startsWith(`${c}:`));
+      if (code)
+        this.sessionEnded(code, reason.slice(code.length + 1).trim() || "the registry ended the session");
+      else this.registryLost();
       return;
     }
     this.transfers.onClosed(conn);
@@ -565,16 +679,30 @@ export class PeerClient {
       return msg.id;
     }
     let info: LookupData;
+    // The registry must answer within `sendReportMs`, or the sender hears that it does not; the
+    // lookup goes on, and the message is sent as usual if the answer comes late.
+    let reported = false;
+    const reportTimer = setTimeout(() => {
+      reported = true;
+      this.keepForRegistry(msg);
+    }, this.sendReportMs);
     try {
       info = await this.lookup(to);
     } catch (err) {
       const e = asHallwayError(err);
+      clearTimeout(reportTimer);
       // Refused (no such user, the policy): the caller hears why.
-      if (e.code !== "REGISTRY_LOST" && e.code !== "REGISTRY_UNREACHABLE") throw e;
+      if (!isRegistryDown(e)) {
+        if (!reported) throw e;
+        this.outbox.delete(msg.id);
+        this.emit({ event: "error", code: e.code, message: e.message, id: msg.id });
+        return msg.id;
+      }
       // Registry unreachable: keep the message and store it when the registry is back.
-      this.outbox.set(msg.id, msg);
+      if (!reported) this.keepForRegistry(msg);
       return msg.id;
     }
+    clearTimeout(reportTimer);
     if (info.status !== "offline" && info.publicKey && info.addresses.length > 0 && to !== this.user) {
       try {
         this.sendDirect(await this.directTo(to, info), msg);
@@ -587,7 +715,23 @@ export class PeerClient {
     return msg.id;
   }
 
+  /**
+   * No registry to look the recipient up or to store the message: it waits in the outbox,
+   * and the sender hears so now (`REGISTRY_UNREACHABLE`, with the id); `sent` follows once
+   * the registry has it.
+   */
+  private keepForRegistry(msg: ChatMessage): void {
+    this.outbox.set(msg.id, msg);
+    this.emit({
+      event: "error",
+      code: "REGISTRY_UNREACHABLE",
+      message: `the registry does not answer; the message to ${msg.to} is kept and sent when it is back`,
+      id: msg.id,
+    });
+  }
+
   private sendDirect(conn: HostedConnection, msg: ChatMessage): void {
+    this.outbox.delete(msg.id);
     this.awaitingReceipt.set(msg.id, {
       msg,
       timer: setTimeout(() => this.receiptTimedOut(msg.id), this.directTimeoutMs),
@@ -609,17 +753,77 @@ export class PeerClient {
     void this.storeOffline(w.msg, true);
   }
 
-  private async storeOffline(msg: ChatMessage, announce: boolean): Promise<void> {
+  /**
+   * Hands `msg` to the registry's store. Resolves with how long to wait before trying again
+   * when the registry is rate-limiting (the message stays in the outbox), else undefined.
+   * `announce`: a new message, whose sender hears `REGISTRY_UNREACHABLE` within
+   * `sendReportMs` if the registry does not take it.
+   */
+  private async storeOffline(msg: ChatMessage, announce: boolean): Promise<number | undefined> {
     this.outbox.set(msg.id, msg);
+    let reported = false;
+    const reportTimer = announce
+      ? setTimeout(() => {
+          reported = true;
+          this.keepForRegistry(msg);
+        }, this.sendReportMs)
+      : undefined;
     try {
       await this.request({ t: "offline.send", msg });
-      if (!this.outbox.delete(msg.id) && !announce) return;
+      this.outboxReported.delete(msg.id);
+      if (!this.outbox.delete(msg.id) && !announce) return undefined;
       this.emit({ event: "sent", id: msg.id, to: msg.to, via: "offline" });
     } catch (err) {
       const e = asHallwayError(err);
-      if (e.code === "REGISTRY_LOST" || e.code === "REGISTRY_UNREACHABLE") return; // re-sent after reconnect
+      if (isRegistryDown(e)) {
+        // Stored after the reconnect; a new message's sender hears now.
+        if (announce && !reported) {
+          reported = true;
+          this.keepForRegistry(msg);
+        }
+        return undefined;
+      }
+      if (e.code === "RATE_LIMITED") {
+        // Kept, and tried again when the registry allows; said once per message.
+        if (!this.outboxReported.has(msg.id)) {
+          this.outboxReported.add(msg.id);
+          this.emit({
+            event: "error",
+            code: e.code,
+            message: `${e.message}; the message is kept and sent again then`,
+            id: msg.id,
+            ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs }),
+          });
+        }
+        const wait = e.retryAfterMs ?? 1000;
+        if (announce) setTimeout(() => void this.flushOutbox(), wait).unref?.();
+        return wait;
+      }
       this.outbox.delete(msg.id);
+      this.outboxReported.delete(msg.id);
       this.emit({ event: "error", code: e.code, message: e.message, id: msg.id });
+    } finally {
+      clearTimeout(reportTimer);
+    }
+    return undefined;
+  }
+
+  /** The outbox to the registry, one message at a time, waiting out rate limits. */
+  private async flushOutbox(): Promise<void> {
+    if (this.outboxFlushing) return;
+    this.outboxFlushing = true;
+    try {
+      for (const msg of [...this.outbox.values()]) {
+        for (;;) {
+          if (this.state !== "ready") return;
+          if (!this.outbox.has(msg.id)) break;
+          const wait = await this.storeOffline(msg, false);
+          if (wait === undefined) break;
+          await sleep(wait);
+        }
+      }
+    } finally {
+      this.outboxFlushing = false;
     }
   }
 
@@ -741,9 +945,21 @@ export class PeerClient {
     return { event: "ok", cmd: "presence", status };
   }
 
+  /** The whole directory, page by page (the registry answers at most `MAX_PAGE` a time). */
   async users(): Promise<PeerEvent> {
-    const data = parseAnswer(usersData, await this.request({ t: "users" }), "users");
-    return { event: "users", users: data.users };
+    const users: UserEntry[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = parseAnswer(
+        usersData,
+        await this.request({ t: "users", limit: MAX_PAGE, ...(after === undefined ? {} : { after }) }),
+        "users",
+      );
+      users.push(...page.users);
+      if (page.next === undefined || page.users.length === 0) break;
+      after = page.next;
+    }
+    return { event: "users", users };
   }
 
   async history(
@@ -771,7 +987,8 @@ export class PeerClient {
   /** Log out (best effort) and release the socket. Idempotent. */
   async stop(): Promise<void> {
     if (this.state === "closed") return;
-    const wasReady = this.state === "ready";
+    // After the registry ended the session there is nobody to log out from.
+    const wasReady = this.state === "ready" && this.ended === undefined;
     this.state = "closed";
     for (const w of this.loginWaiters.splice(0))
       w.reject(new HallwayError("REGISTRY_LOST", "the client stopped"));

@@ -70,7 +70,15 @@ export type PeerEvent =
   | { event: "path"; peer: string; kind: PathKind; ms?: number; address?: string }
   | { event: "users"; users: UserEntry[] }
   | { event: "history"; with: string; messages: HistoryEntry[] }
-  | { event: "error"; code: ErrorCode; message: string; id?: string; cmd?: string }
+  | {
+      event: "error";
+      code: ErrorCode;
+      message: string;
+      id?: string;
+      cmd?: string;
+      /** With `RATE_LIMITED`: how long until the registry takes this kind of request again. */
+      retryAfterMs?: number;
+    }
   | SocialEvent
   | { event: "bye" };
 

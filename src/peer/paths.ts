@@ -45,7 +45,7 @@ export interface PeerPathsOptions {
   registry: Address;
   /** Where the registry's session is now (relay envelopes go there and come from there). */
   registrySession: () => Address | undefined;
-  request: (body: { t: "connect"; to: string; relay?: boolean }) => Promise<unknown>;
+  request: (body: { t: "connect"; to: string; relay?: boolean; pad?: string }) => Promise<unknown>;
   random: (n: number) => Uint8Array;
   /** A direct path to `user` answered after the relay was taken, or in a background attempt. */
   onDirect: (user: string, path: FoundPath) => void;
@@ -63,6 +63,13 @@ export interface PeerPathsOptions {
  * for this long instead of each waiting out another attempt.
  */
 export const NO_PATH_BACKOFF_MS = 30_000;
+/**
+ * How much a `connect` is padded: the registry lets both peers spend as many bytes on probes
+ * toward candidates nobody observed as the connect had (docs/security.md, "Reflection"), and
+ * this buys about 90 probes, several rounds over a peer's dozen host addresses.
+ */
+export const CONNECT_PAD_CHARS = 2000;
+const PAD = "0".repeat(CONNECT_PAD_CHARS);
 export const RELAY_AFTER_MS = 2_000;
 export const UPGRADE_EVERY_MS = 15_000;
 
@@ -130,7 +137,7 @@ export class PeerPaths {
     if ((this.noPathUntil.get(user) ?? 0) > started) {
       throw new HallwayError("PEER_UNREACHABLE", `no direct path to ${user} answered recently`);
     }
-    const parsed = connectData.safeParse(await this.opts.request({ t: "connect", to: user }));
+    const parsed = connectData.safeParse(await this.opts.request({ t: "connect", to: user, pad: PAD }));
     if (!parsed.success) throw new HallwayError("PROTO_BAD_MESSAGE", "bad connect answer from the registry");
     const offer = parsed.data;
     const relay = offer.relay === undefined ? undefined : this.openRelay(offer.relay);
@@ -174,7 +181,9 @@ export class PeerPaths {
         return;
       }
       try {
-        const offer = connectData.parse(await this.opts.request({ t: "connect", to: user, relay: false }));
+        const offer = connectData.parse(
+          await this.opts.request({ t: "connect", to: user, relay: false, pad: PAD }),
+        );
         const started = monoNow();
         const found = await this.run(user, offer);
         if (this.opts.onRelay(user))
@@ -213,7 +222,11 @@ export class PeerPaths {
     const candidates: Candidate[] = offer.candidates;
     const ranked = rankCandidates(candidates, localInterfaces());
     this.candidates.set(user, ranked);
-    const result = await this.finder.start(new Uint8Array(Buffer.from(offer.token, "hex")), ranked);
+    const result = await this.finder.start(
+      new Uint8Array(Buffer.from(offer.token, "hex")),
+      ranked,
+      offer.probeBudget === undefined ? {} : { unverifiedBudgetBytes: offer.probeBudget },
+    );
     if (!result.ok) throw new HallwayError("PEER_UNREACHABLE", `no direct path to ${user} answered`);
     return { address: result.address, kind: result.kind, publicKey: offer.publicKey, ms: 0 };
   }

@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
 import {
   type Control,
+  FRIEND_LISTS,
   friendRequestData,
   friendsData,
   type GroupMessageEntry,
@@ -20,6 +21,7 @@ import {
   groupSendData,
   groupsData,
   MAX_NAME_CHARS,
+  MAX_PAGE,
   type NoticeNote,
   type ProfilePatchWire,
   parseAnswer as parse,
@@ -166,15 +168,37 @@ export class SocialClient {
     return { event: "ok", cmd: "friend.remove", user };
   }
 
+  /**
+   * Friends, and friend requests both ways: every page of each list (the registry answers
+   * at most `MAX_PAGE` of each per request), put together into one event.
+   */
   async friends(): Promise<PeerEvent> {
-    const data = parse(friendsData, await this.host.request({ t: "friends" }), "friends");
-    return { event: "friends", ...data };
+    const first = parse(friendsData, await this.host.request({ t: "friends", limit: MAX_PAGE }), "friends");
+    const { friends, incoming, outgoing } = first;
+    for (let next = first.next; next !== undefined && Object.keys(next).length > 0; ) {
+      const only = FRIEND_LISTS.filter((l) => next?.[l] !== undefined);
+      const page = parse(
+        friendsData,
+        await this.host.request({ t: "friends", limit: MAX_PAGE, after: next, only }),
+        "friends",
+      );
+      friends.push(...page.friends);
+      incoming.push(...page.incoming);
+      outgoing.push(...page.outgoing);
+      next = page.next;
+    }
+    return { event: "friends", friends, incoming, outgoing };
   }
 
+  /** The first `limit` users and groups matching `query` (one page is at most 500 of each). */
   async search(query: string, limit: number): Promise<PeerEvent> {
     const prefix = query.trim().toLowerCase().slice(0, MAX_NAME_CHARS);
-    const data = parse(searchData, await this.host.request({ t: "search", prefix, limit }), "search");
-    return { event: "search", query: prefix, ...data };
+    const { users, groups } = parse(
+      searchData,
+      await this.host.request({ t: "search", prefix, limit }),
+      "search",
+    );
+    return { event: "search", query: prefix, users, groups };
   }
 
   // ---- groups -------------------------------------------------------------------------

@@ -15,18 +15,27 @@ import { MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from "./limits.js";
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+/** For finding the `rid` of a request that is not valid UTF-8: invalid bytes become U+FFFD. */
+const lenientDecoder = new TextDecoder("utf-8");
 
 /** Longest user name and password a control message carries; nobody can be named by a longer one. */
 export const MAX_NAME_CHARS = 64;
 export const MAX_PASSWORD_CHARS = 1024;
 
-const name = z.string().min(1).max(MAX_NAME_CHARS);
+/** A UTF-16 surrogate without its partner: JSON can carry one, UTF-8 cannot. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** Text that is valid Unicode: every request with a lone surrogate is refused, not stored. */
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+const WELL_FORMED = "text is not valid Unicode (lone surrogate)";
+
+const name = z.string().min(1).max(MAX_NAME_CHARS).refine(wellFormed, WELL_FORMED);
 const rid = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const msgId = z.string().min(8).max(64);
 const time = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const text = z
   .string()
   .max(MAX_TEXT_BYTES)
+  .refine(wellFormed, WELL_FORMED)
   .refine((s) => utf8.encode(s).length <= MAX_TEXT_BYTES, "text too long");
 /** A peer's address on the wire is an IP literal: never a name to resolve, never "relay". */
 const address = z.object({
@@ -82,7 +91,7 @@ export type GroupMessageEntry = z.infer<typeof groupMessage>;
 
 /** Longest value of a profile field on the wire; the registry applies each field's own limit. */
 export const MAX_PROFILE_FIELD_CHARS = 1024;
-const profileValue = z.string().max(MAX_PROFILE_FIELD_CHARS).nullable();
+const profileValue = z.string().max(MAX_PROFILE_FIELD_CHARS).refine(wellFormed, WELL_FORMED).nullable();
 export const profilePatch = z
   .object({
     displayName: profileValue.optional(),
@@ -113,6 +122,27 @@ export type NoticeNote = z.infer<typeof noticeNote>;
 const groupName = z.object({ group: name });
 const limit = z.number().int().min(1).max(500);
 
+/** Largest page of `users` and of each list of `friends` (docs/protocol.md, "Paging"). */
+export const MAX_PAGE = 1000;
+const pageLimit = z.number().int().min(1).max(MAX_PAGE);
+/** Position in a list ordered by time, then name: the page holds entries strictly after it. */
+const timeCursor = z.object({ at: time, name });
+export type TimeCursor = z.infer<typeof timeCursor>;
+export const FRIEND_LISTS = ["friends", "incoming", "outgoing"] as const;
+export type FriendList = (typeof FRIEND_LISTS)[number];
+const friendCursors = z
+  .object({ friends: name.optional(), incoming: timeCursor.optional(), outgoing: timeCursor.optional() })
+  .strict();
+export type FriendCursors = z.infer<typeof friendCursors>;
+const searchCursors = z.object({ users: name.optional(), groups: name.optional() }).strict();
+export type SearchCursors = z.infer<typeof searchCursors>;
+/** History entries one `history.batch` carries at most. */
+export const MAX_HISTORY_BATCH = 100;
+/** Padding a `connect` may carry: it buys the probes toward unverified candidates (docs/security.md). */
+export const MAX_CONNECT_PAD_CHARS = 4096;
+/** The ways the registry ends a session by itself (pushed in `session.end`, and the CLOSE reason). */
+export const SESSION_END_CODES = ["SESSION_REPLACED", "SESSION_TERMINATED"] as const;
+
 export const control = z.discriminatedUnion("t", [
   // client -> registry
   z.object({ t: z.literal("register"), rid, user: name, password: z.string().max(MAX_PASSWORD_CHARS) }),
@@ -123,17 +153,29 @@ export const control = z.discriminatedUnion("t", [
     password: z.string().max(MAX_PASSWORD_CHARS),
     heartbeatMs: z.number().int().min(100).max(600_000),
     addresses: z.array(address).max(16),
+    /**
+     * An automatic login again after a lost session: it never takes over a live session of the
+     * account on another device (that session replaced this one: `SESSION_REPLACED`).
+     */
+    resume: z.boolean().optional(),
   }),
   z.object({ t: z.literal("logout"), rid }),
   z.object({ t: z.literal("heartbeat"), rid }),
   z.object({ t: z.literal("presence.set"), rid, status: settablePresence }),
-  z.object({ t: z.literal("users"), rid }),
+  z.object({ t: z.literal("users"), rid, limit: pageLimit.optional(), after: name.optional() }),
   z.object({ t: z.literal("lookup"), rid, user: name }),
   z.object({ t: z.literal("offline.send"), rid, msg: chatMessage }),
   z.object({ t: z.literal("offline.ack"), rid, ids: z.array(msgId).max(1000) }),
   z.object({ t: z.literal("history.append"), rid, msg: historyEntry }),
+  z.object({ t: z.literal("history.batch"), rid, msgs: z.array(historyEntry).min(1).max(MAX_HISTORY_BATCH) }),
   // relay: false asks for no relay channel (a background attempt to upgrade from one).
-  z.object({ t: z.literal("connect"), rid, to: name, relay: z.boolean().optional() }),
+  z.object({
+    t: z.literal("connect"),
+    rid,
+    to: name,
+    relay: z.boolean().optional(),
+    pad: z.string().max(MAX_CONNECT_PAD_CHARS).optional(),
+  }),
   z.object({
     t: z.literal("history"),
     rid,
@@ -146,8 +188,20 @@ export const control = z.discriminatedUnion("t", [
   z.object({ t: z.literal("friend.accept"), rid, from: name }),
   z.object({ t: z.literal("friend.decline"), rid, from: name }),
   z.object({ t: z.literal("friend.remove"), rid, user: name }),
-  z.object({ t: z.literal("friends"), rid }),
-  z.object({ t: z.literal("search"), rid, prefix: z.string().max(MAX_NAME_CHARS), limit }),
+  z.object({
+    t: z.literal("friends"),
+    rid,
+    limit: pageLimit.optional(),
+    after: friendCursors.optional(),
+    only: z.array(z.enum(FRIEND_LISTS)).min(1).max(3).optional(),
+  }),
+  z.object({
+    t: z.literal("search"),
+    rid,
+    prefix: z.string().max(MAX_NAME_CHARS).refine(wellFormed, WELL_FORMED),
+    limit,
+    after: searchCursors.optional(),
+  }),
   groupName.extend({ t: z.literal("group.create"), rid }),
   groupName.extend({ t: z.literal("group.join"), rid }),
   groupName.extend({ t: z.literal("group.approve"), rid, user: name }),
@@ -174,7 +228,13 @@ export const control = z.discriminatedUnion("t", [
   z.object({ t: z.literal("notice.ack"), rid, ids: z.array(msgId).max(1000) }),
   // registry -> client answers
   z.object({ t: z.literal("ok"), rid, data: z.unknown().optional() }),
-  z.object({ t: z.literal("err"), rid, code: z.enum(ERROR_CODES), message: z.string().max(500) }),
+  z.object({
+    t: z.literal("err"),
+    rid,
+    code: z.enum(ERROR_CODES),
+    message: z.string().max(500),
+    retryAfterMs: z.number().int().min(0).max(86_400_000).optional(),
+  }),
   // registry -> client pushes
   z.object({ t: z.literal("presence"), user: name, status: presenceStatus, at: time }),
   z.object({ t: z.literal("offline.deliver"), msgs: z.array(chatMessage).max(1000) }),
@@ -187,12 +247,16 @@ export const control = z.discriminatedUnion("t", [
     candidates: z.array(candidate).max(32),
     /** The relay channel for this pair, if the registry relays and one was asked for. */
     relay: punchToken.optional(),
+    /** Bytes of probes toward candidates the registry did not observe, until one answers. */
+    probeBudget: z.number().int().min(0).max(65_535).optional(),
   }),
   z.object({ t: z.literal("friend.incoming"), from: name, at: time }),
   z.object({ t: z.literal("group.joinRequest"), group: name, user: name, at: time }),
   groupName.extend({ t: z.literal("group.joined"), user: name, at: time }),
   z.object({ t: z.literal("group.message"), msgs: z.array(groupMessage).max(1000) }),
   z.object({ t: z.literal("notice"), id: msgId, at: time, note: noticeNote }),
+  /** The registry ends this session by itself; the client must not log in again on its own. */
+  z.object({ t: z.literal("session.end"), code: z.enum(SESSION_END_CODES), message: z.string().max(500) }),
   // peer <-> peer
   z.object({ t: z.literal("hello"), user: name }),
   z.object({ t: z.literal("chat"), msg: chatMessage }),
@@ -207,7 +271,7 @@ export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R,
 
 /** Answers' `data` shapes, validated by the requester. */
 export const loginData = z.object({ user: name, sessionAddress: address });
-export const usersData = z.object({ users: z.array(userEntry).max(100_000) });
+export const usersData = z.object({ users: z.array(userEntry).max(100_000), next: name.optional() });
 export const lookupData = z.object({
   user: name,
   status: presenceStatus,
@@ -223,6 +287,7 @@ export const connectData = z.object({
   publicKey: hexKey,
   candidates: z.array(candidate).max(32),
   relay: punchToken.optional(),
+  probeBudget: z.number().int().min(0).max(65_535).optional(),
 });
 export type ConnectData = z.infer<typeof connectData>;
 
@@ -232,10 +297,13 @@ export const friendsData = z.object({
   friends: z.array(z.object({ name, since: time, status: presenceStatus })).max(100_000),
   incoming: z.array(z.object({ from: name, at: time })).max(100_000),
   outgoing: z.array(z.object({ to: name, at: time })).max(100_000),
+  /** The lists that have more, and where their next page starts. */
+  next: friendCursors.optional(),
 });
 export const searchData = z.object({
   users: z.array(z.object({ name, displayName: nullableText })).max(500),
   groups: z.array(z.object({ name, admin: name })).max(500),
+  next: searchCursors.optional(),
 });
 export const groupsData = z.object({
   groups: z
@@ -283,11 +351,22 @@ const withRid = z.object({ rid });
 export function requestIdOf(bytes: Uint8Array): number | undefined {
   if (bytes.length > MAX_MESSAGE_BYTES) return undefined;
   try {
-    const parsed = withRid.safeParse(JSON.parse(utf8Decoder.decode(bytes)));
+    const parsed = withRid.safeParse(JSON.parse(lenientDecoder.decode(bytes)));
     return parsed.success ? parsed.data.rid : undefined;
   } catch {
-    return undefined;
+    // Not JSON at all (cut short, say): an rid near the start still gets its answer.
+    return requestIdInHead(bytes);
   }
+}
+
+/**
+ * The `rid` in the first bytes of a message that was too large to deliver (the reliable
+ * channel hands over its first segment only), when the requester put it early, as this
+ * project's clients do.
+ */
+export function requestIdInHead(head: Uint8Array): number | undefined {
+  const m = /"rid"\s*:\s*(\d{1,15})\s*[,}]/.exec(lenientDecoder.decode(head.subarray(0, 4096)));
+  return m ? Number(m[1]) : undefined;
 }
 
 /** Total decoder: bytes to a validated control message, or a typed error. */

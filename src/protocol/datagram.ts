@@ -5,10 +5,17 @@
  * can never be mistaken for STUN (RFC 8489 §6: the first two bits of a STUN message are 0),
  * and both can share the registry's one UDP port.
  *
- *   HS_INIT   0x91 | u32 senderIndex | u16 len | Noise message 1 | zero padding to 1200 bytes
+ *   HS_INIT   0x91 | u32 senderIndex | u16 len | Noise message 1 | [0x01 | 16-byte cookie]
+ *                  | zero padding to 1200 bytes
  *   HS_RESP   0x92 | u32 senderIndex | u32 receiverIndex | Noise message 2
  *   HS_FINAL  0x93 | u32 senderIndex | u32 receiverIndex | Noise message 3
  *   DATA      0x94 | u32 receiverIndex | u64 packetNumber | AEAD(frames), header as AAD
+ *   COOKIE    0x97 | u32 receiverIndex (the initiator's sender index) | 16-byte cookie
+ *
+ * COOKIE is a busy responder's stateless answer to an HS_INIT (WireGuard's cookie reply,
+ * §5.4.7 of its paper): the initiator sends the same HS_INIT again carrying the cookie, which
+ * proves it receives datagrams at its source address (endpoint.ts). Kinds 5 and 6 are PROBE
+ * and RELAY (probe.ts, relay.ts), which the socket adapter routes before this decoder.
  *
  * HS_INIT is padded so that no handshake answer is larger than the datagram that asked for
  * it (anti-amplification, as in RFC 9000 §8.1).
@@ -24,6 +31,14 @@ export const KIND_HS_INIT = 1;
 export const KIND_HS_RESP = 2;
 export const KIND_HS_FINAL = 3;
 export const KIND_DATA = 4;
+export const KIND_COOKIE = 7;
+
+/** A cookie: a MAC of the initiator's address under the responder's rotating secret. */
+export const COOKIE_BYTES = 16;
+/** The whole COOKIE datagram: far smaller than the padded HS_INIT it answers. */
+export const COOKIE_DATAGRAM_BYTES = 1 + 4 + COOKIE_BYTES;
+/** The byte before a cookie carried in HS_INIT (padding is zeros, so no cookie reads as none). */
+const COOKIE_MARK = 0x01;
 
 /** Every HS_INIT is padded to this size. */
 export const HS_INIT_BYTES = DEFAULT_DATAGRAM_BYTES;
@@ -31,7 +46,8 @@ export const HS_INIT_BYTES = DEFAULT_DATAGRAM_BYTES;
 const MAX_NOISE_MESSAGE_BYTES = 1024;
 
 export type Datagram =
-  | { kind: "hs-init"; senderIndex: number; noise: Uint8Array }
+  | { kind: "hs-init"; senderIndex: number; noise: Uint8Array; cookie?: Uint8Array }
+  | { kind: "cookie"; receiverIndex: number; cookie: Uint8Array }
   | { kind: "hs-resp"; senderIndex: number; receiverIndex: number; noise: Uint8Array }
   | { kind: "hs-final"; senderIndex: number; receiverIndex: number; noise: Uint8Array }
   | {
@@ -47,12 +63,21 @@ function firstByte(kind: number): number {
   return 0x80 | (PROTOCOL_VERSION << 4) | kind;
 }
 
-export function encodeHsInit(senderIndex: number, noise: Uint8Array): Uint8Array {
+export function encodeHsInit(senderIndex: number, noise: Uint8Array, cookie?: Uint8Array): Uint8Array {
   const w = new ByteWriter(HS_INIT_BYTES);
   w.u8(firstByte(KIND_HS_INIT)).u32(senderIndex).u16(noise.length).bytes(noise);
+  if (cookie !== undefined) w.u8(COOKIE_MARK).bytes(cookie.subarray(0, COOKIE_BYTES));
   const out = new Uint8Array(Math.max(HS_INIT_BYTES, w.length));
   out.set(w.finish());
   return out;
+}
+
+export function encodeCookieReply(receiverIndex: number, cookie: Uint8Array): Uint8Array {
+  return new ByteWriter(COOKIE_DATAGRAM_BYTES)
+    .u8(firstByte(KIND_COOKIE))
+    .u32(receiverIndex)
+    .bytes(cookie.subarray(0, COOKIE_BYTES))
+    .finish();
 }
 
 export function encodeHsReply(
@@ -115,7 +140,17 @@ export function decodeDatagram(buf: Uint8Array): Decoded<Datagram> {
       if (len > MAX_NOISE_MESSAGE_BYTES) return fail("WIRE_BAD_VALUE", "handshake message too long");
       const noise = r.bytes(len);
       if (r.failed) return fail("WIRE_TRUNCATED", "handshake init");
+      const at = 1 + 4 + 2 + len;
+      if (buf[at] === COOKIE_MARK && at + 1 + COOKIE_BYTES <= buf.length) {
+        const cookie = buf.subarray(at + 1, at + 1 + COOKIE_BYTES);
+        return ok({ kind: "hs-init", senderIndex, noise, cookie });
+      }
       return ok({ kind: "hs-init", senderIndex, noise });
+    }
+    case KIND_COOKIE: {
+      if (buf.length !== COOKIE_DATAGRAM_BYTES) return fail("WIRE_TRUNCATED", "cookie reply");
+      const receiverIndex = r.u32();
+      return ok({ kind: "cookie", receiverIndex, cookie: buf.subarray(5, COOKIE_DATAGRAM_BYTES) });
     }
     case KIND_HS_RESP:
     case KIND_HS_FINAL: {

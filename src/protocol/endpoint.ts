@@ -61,10 +61,43 @@
  *  - HS_INIT from a source host spends a token from that host's bucket (refilled at
  *    handshakesPerSecondPerHost, burst as large); retransmitted duplicates do not. Beyond maxSessions live
  *    sessions, new HS_INIT are dropped. Both count as PROTO_RATE_LIMITED.
+ *
+ * Stateless cookies under load (WireGuard's cookie reply, §5.4.7 of its paper; QUIC's Retry):
+ *
+ *   initiator                                            responder (busy)
+ *   ── HS_INIT [i, e] ─────────────────────────────────►  no state, no DH: one HMAC
+ *   ◄─ COOKIE [i, MAC(secret, source address)] ────────   21 bytes
+ *   ── HS_INIT [i, e, cookie] (same msg1) ─────────────►  cookie valid: handshake as usual
+ *
+ *  - The responder is busy for an HS_INIT without a valid cookie when its source host has spent
+ *    its bucket, when all hosts together have spent `freeHandshakesPerSecond`, or when
+ *    `busyHalfOpen` handshakes it answered are still waiting for message 3 (WireGuard's signal:
+ *    its handshake queue; a real client completes within a round trip, a flood never does).
+ *    It then answers with COOKIE instead of dropping or handshaking: no session, no DH, a
+ *    datagram 57 times smaller than the HS_INIT (anti-amplification holds).
+ *  - The cookie is a MAC of the source IP and port under a secret that rotates every
+ *    `cookieRotateMs` (the previous one is still accepted). Only a source that receives
+ *    datagrams at its address gets one, so a spoofed flood never holds a cookie.
+ *  - An HS_INIT with a valid cookie skips the per-host and load buckets; cookie holders are
+ *    limited per host by `cookieHandshakesPerSecondPerHost` and all together by
+ *    `maxHandshakesPerSecond`. So a flood without cookies, from one address or many, cannot
+ *    keep any client that answers cookies out, including clients at the flooder's address.
+ *  - Initiator: a COOKIE for an "initiating" session from the address it dialled makes it resend
+ *    msg1 with the cookie at once (only the first time: a stream of forged cookies buys one
+ *    datagram), and every retransmission after carries the newest cookie.
  */
 
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { type ErrorCode, HallwayError } from "../errors.js";
-import { decodeDatagram, encodeData, encodeDataHeader, encodeHsInit, encodeHsReply } from "./datagram.js";
+import {
+  COOKIE_BYTES,
+  decodeDatagram,
+  encodeCookieReply,
+  encodeData,
+  encodeDataHeader,
+  encodeHsInit,
+  encodeHsReply,
+} from "./datagram.js";
 import { HostRateLimiter } from "./host-rate-limiter.js";
 import { MAX_FRAMES_BYTES } from "./limits.js";
 import { type CipherState, fingerprint, HandshakeState, type Identity } from "./noise.js";
@@ -98,6 +131,18 @@ export interface EndpointOptions {
   maxSessions?: number;
   /** Token bucket per source host for HS_INIT, default 20. */
   handshakesPerSecondPerHost?: number;
+  /** Answer HS_INIT with a stateless COOKIE when busy (default true). */
+  cookies?: boolean;
+  /** Handshakes without a cookie per second over all hosts before the responder is busy; default 50. */
+  freeHandshakesPerSecond?: number;
+  /** Handshakes with a valid cookie per source host and second; default 20. */
+  cookieHandshakesPerSecondPerHost?: number;
+  /** Handshakes with a valid cookie per second over all hosts; default 100. */
+  maxHandshakesPerSecond?: number;
+  /** Half-open handshakes (answered, no message 3 yet) at which the responder is busy; default 32. */
+  busyHalfOpen?: number;
+  /** How often the cookie secret changes; default 120_000 (WireGuard's two minutes). */
+  cookieRotateMs?: number;
   /** Payload the responder puts in message 2 (default empty). */
   responderPayload?: (from: Address) => Uint8Array;
   /**
@@ -135,6 +180,11 @@ export const DEFAULT_HANDSHAKE_RETRANSMIT_MS = 250;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_SESSIONS = 10_000;
 export const DEFAULT_HANDSHAKES_PER_SECOND_PER_HOST = 20;
+export const DEFAULT_FREE_HANDSHAKES_PER_SECOND = 50;
+export const DEFAULT_COOKIE_HANDSHAKES_PER_SECOND_PER_HOST = 20;
+export const DEFAULT_MAX_HANDSHAKES_PER_SECOND = 100;
+export const DEFAULT_BUSY_HALF_OPEN = 32;
+export const DEFAULT_COOKIE_ROTATE_MS = 120_000;
 
 // datagram.ts refuses Noise messages over 1024 bytes. Message 3 is s (32 + 16 tag) + payload +
 // 16 tag; message 2 is e (32) + s (32 + 16) + payload + 16.
@@ -166,6 +216,10 @@ interface Session {
   readonly finalPayload: Uint8Array;
   /** Initiator: msg1 or msg3, resent with exponential backoff until answered. */
   retransmit: { datagram: Uint8Array; at: number; intervalMs: number } | undefined;
+  /** Initiator: Noise message 1, to resend with a cookie; the newest cookie; whether a cookie was answered at once. */
+  msg1?: Uint8Array;
+  cookie?: Uint8Array;
+  cookieResent?: boolean;
   /** Responder: msg2, resent as is when msg1 is repeated. */
   cachedReply: Uint8Array | undefined;
   /** Responder: the Noise message 3 that established the session, to recognise duplicates. */
@@ -278,6 +332,18 @@ export class Endpoint {
   /** `${senderIndex}|${host}|${port}` of an HS_INIT → the responder session it created. */
   private readonly byInit = new Map<string, SessionId>();
   private readonly handshakeTokens: HostRateLimiter;
+  private readonly cookies: boolean;
+  private readonly freeHandshakes: HostRateLimiter;
+  private readonly cookieHandshakes: HostRateLimiter;
+  private readonly allCookieHandshakes: HostRateLimiter;
+  private readonly cookieRotateMs: number;
+  private readonly busyHalfOpen: number;
+  /** Responder sessions answered with message 2 and not yet established. */
+  private halfOpen = 0;
+  /** The cookie secret and the one before, rotated lazily from `now`. */
+  private cookieSecret: { current: Uint8Array; previous: Uint8Array | undefined; since: number } | undefined;
+  /** COOKIE datagrams sent, received and acted on, and handshakes that came with a valid cookie. */
+  readonly cookieStats = { sent: 0, received: 0, accepted: 0 };
   private readonly timers = new TimerHeap();
   private readonly transmits = new Fifo<{ to: Address; bytes: Uint8Array }>();
   private readonly events = new Fifo<EndpointEvent>();
@@ -308,6 +374,24 @@ export class Endpoint {
     );
     this.responderPayload = opts.responderPayload;
     this.mayRoamTo = opts.mayRoamTo ?? (() => true);
+    this.cookies = opts.cookies ?? true;
+    this.freeHandshakes = new HostRateLimiter(
+      positive("freeHandshakesPerSecond", opts.freeHandshakesPerSecond, DEFAULT_FREE_HANDSHAKES_PER_SECOND),
+      1,
+    );
+    this.cookieHandshakes = new HostRateLimiter(
+      positive(
+        "cookieHandshakesPerSecondPerHost",
+        opts.cookieHandshakesPerSecondPerHost,
+        DEFAULT_COOKIE_HANDSHAKES_PER_SECOND_PER_HOST,
+      ),
+    );
+    this.allCookieHandshakes = new HostRateLimiter(
+      positive("maxHandshakesPerSecond", opts.maxHandshakesPerSecond, DEFAULT_MAX_HANDSHAKES_PER_SECOND),
+      1,
+    );
+    this.cookieRotateMs = positive("cookieRotateMs", opts.cookieRotateMs, DEFAULT_COOKIE_ROTATE_MS);
+    this.busyHalfOpen = positive("busyHalfOpen", opts.busyHalfOpen, DEFAULT_BUSY_HALF_OPEN);
   }
 
   /**
@@ -332,6 +416,7 @@ export class Endpoint {
       ...this.blankSession(id, true, { host: address.host, port: address.port }, now),
       phase: "initiating",
       handshake,
+      msg1: msg1.value,
       expectedRemoteKey: opts.expectedRemoteKey && Uint8Array.from(opts.expectedRemoteKey),
       finalPayload: Uint8Array.from(payload),
       retransmit: { datagram, at: now + this.handshakeRetransmitMs, intervalMs: this.handshakeRetransmitMs },
@@ -437,7 +522,9 @@ export class Endpoint {
     const d = decoded.value;
     switch (d.kind) {
       case "hs-init":
-        return this.onHsInit(d.senderIndex, d.noise, bytes.length, from, now);
+        return this.onHsInit(d.senderIndex, d.noise, bytes.length, from, now, d.cookie);
+      case "cookie":
+        return this.onCookie(d.receiverIndex, d.cookie, from);
       case "hs-resp":
         return this.onHsResp(d.senderIndex, d.receiverIndex, d.noise, from, now);
       case "hs-final":
@@ -453,6 +540,7 @@ export class Endpoint {
     receivedBytes: number,
     from: Address,
     now: number,
+    cookie?: Uint8Array,
   ): ErrorCode | undefined {
     // A peer that only initiates has no business receiving handshakes: an unwanted kind.
     if (!this.acceptIncoming) return "WIRE_BAD_KIND";
@@ -466,7 +554,16 @@ export class Endpoint {
       this.transmit(existing.address, cached);
       return undefined;
     }
-    if (!this.handshakeTokens.take(from.host, now)) return "PROTO_RATE_LIMITED";
+    if (this.cookies && cookie !== undefined && this.validCookie(cookie, from, now)) {
+      // A cookie holder: proven to receive at its address; limited apart from the rest.
+      if (!this.cookieHandshakes.take(from.host, now)) return "PROTO_RATE_LIMITED";
+      if (!this.allCookieHandshakes.take("*", now)) return "PROTO_RATE_LIMITED";
+      this.cookieStats.accepted += 1;
+    } else if (!this.handshakeTokens.take(from.host, now)) {
+      return this.cookies ? this.sendCookie(senderIndex, from, now) : "PROTO_RATE_LIMITED";
+    } else if (this.cookies && (this.halfOpen >= this.busyHalfOpen || !this.freeHandshakes.take("*", now))) {
+      return this.sendCookie(senderIndex, from, now);
+    }
     if (this.sessions.size >= this.maxSessions) return "PROTO_RATE_LIMITED";
 
     const handshake = this.newHandshake(false);
@@ -492,8 +589,63 @@ export class Endpoint {
     };
     this.sessions.set(id, s);
     this.byInit.set(initKey, id);
+    this.halfOpen += 1;
     this.transmit(from, reply);
     this.schedule(s);
+    return undefined;
+  }
+
+  // --- cookies ---------------------------------------------------------------------------------
+
+  /** The cookie for `from` under `secret`: the first 16 bytes of HMAC-SHA256 over its address. */
+  private cookieFor(secret: Uint8Array, from: Address): Uint8Array {
+    const mac = createHmac("sha256", secret).update(`${from.host}|${from.port}`).digest();
+    return new Uint8Array(mac.buffer, mac.byteOffset, COOKIE_BYTES);
+  }
+
+  /** The secrets, rotated if `cookieRotateMs` has passed (lazily: no timer of its own). */
+  private secrets(now: number): { current: Uint8Array; previous: Uint8Array | undefined } {
+    const k = this.cookieSecret;
+    if (k === undefined) {
+      this.cookieSecret = { current: this.random(32), previous: undefined, since: now };
+    } else if (now - k.since >= 2 * this.cookieRotateMs) {
+      this.cookieSecret = { current: this.random(32), previous: undefined, since: now };
+    } else if (now - k.since >= this.cookieRotateMs) {
+      this.cookieSecret = { current: this.random(32), previous: k.current, since: now };
+    }
+    return this.cookieSecret as { current: Uint8Array; previous: Uint8Array | undefined };
+  }
+
+  private validCookie(cookie: Uint8Array, from: Address, now: number): boolean {
+    const { current, previous } = this.secrets(now);
+    if (timingSafeEqual(cookie, this.cookieFor(current, from))) return true;
+    return previous !== undefined && timingSafeEqual(cookie, this.cookieFor(previous, from));
+  }
+
+  /** Busy: the stateless answer. Counted as a drop of the HS_INIT (no handshake began). */
+  private sendCookie(senderIndex: number, from: Address, now: number): ErrorCode {
+    this.transmit(from, encodeCookieReply(senderIndex, this.cookieFor(this.secrets(now).current, from)));
+    this.cookieStats.sent += 1;
+    return "PROTO_RATE_LIMITED";
+  }
+
+  /** Initiator: the responder is busy and wants msg1 again with this cookie. */
+  private onCookie(receiverIndex: number, cookie: Uint8Array, from: Address): ErrorCode | undefined {
+    const s = this.sessions.get(receiverIndex);
+    if (s === undefined || !s.initiator) return "WIRE_UNKNOWN_SESSION";
+    if (s.phase !== "initiating" || s.msg1 === undefined || s.retransmit === undefined)
+      return "CRYPTO_REPLAY";
+    if (!sameAddress(s.address, from)) return "WIRE_UNKNOWN_SESSION";
+    this.cookieStats.received += 1;
+    if (s.cookie !== undefined && sameBytes(s.cookie, cookie)) return undefined;
+    s.cookie = Uint8Array.from(cookie);
+    s.retransmit.datagram = encodeHsInit(s.id, s.msg1, s.cookie);
+    // Once at once; later cookies only ride the scheduled retransmissions (a forged stream of
+    // COOKIEs must not make us send a 1200-byte HS_INIT for each).
+    if (!s.cookieResent) {
+      s.cookieResent = true;
+      this.transmit(s.address, s.retransmit.datagram);
+    }
     return undefined;
   }
 
@@ -527,6 +679,8 @@ export class Endpoint {
     const { send, receive } = handshake.split();
     s.phase = "established";
     s.handshake = undefined;
+    s.msg1 = undefined;
+    s.cookie = undefined;
     s.send = send;
     s.receive = receive;
     s.remoteIndex = senderIndex;
@@ -569,6 +723,7 @@ export class Endpoint {
     const msg3 = handshake.readMessage(noise);
     if (!msg3.ok) return msg3.error.code;
     const { send, receive } = handshake.split();
+    this.halfOpen -= 1;
     s.phase = "established";
     s.handshake = undefined;
     s.send = send;
@@ -738,6 +893,7 @@ export class Endpoint {
   }
 
   private remove(s: Session): void {
+    if (s.phase === "responding" && this.sessions.has(s.id)) this.halfOpen -= 1;
     this.sessions.delete(s.id);
     if (s.initKey !== undefined) this.byInit.delete(s.initKey);
   }

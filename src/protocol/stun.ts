@@ -16,9 +16,11 @@
  * - Everything else (indications, responses, other methods) is dropped: a registry has no
  *   business answering them, and silence cannot be used to reflect traffic.
  *
- * A success carries XOR-MAPPED-ADDRESS and FINGERPRINT only: 40 bytes for IPv4, twice a bare
- * 20-byte request. SOFTWARE (a SHOULD in §14.14) is left out to keep that factor small; the
- * registry also caps answers per source host (src/server/stun-responder.ts).
+ * A success carries XOR-MAPPED-ADDRESS, and FINGERPRINT when the request had one: 32 bytes
+ * for IPv4 (40 with FINGERPRINT), 44 (52) for IPv6. SOFTWARE (a SHOULD in §14.14) is left out
+ * of every answer. The registry sends an answer only if it is no larger than the request
+ * (src/server/stun-responder.ts), so a client pads a bare request (SOFTWARE, or RFC 5780's
+ * PADDING) to get one: an unauthenticated source never gets more bytes back than it sent.
  */
 
 import { isIPv4, isIPv6 } from "node:net";
@@ -45,6 +47,8 @@ export const STUN_ATTR = {
   PASSWORD_ALGORITHM: 0x001d,
   USERHASH: 0x001e,
   XOR_MAPPED_ADDRESS: 0x0020,
+  /** RFC 5780 §7.6: bytes that make a request larger, here so that the answer may be sent. */
+  PADDING: 0x0026,
   PASSWORD_ALGORITHMS: 0x8002,
   ALTERNATE_DOMAIN: 0x8003,
   SOFTWARE: 0x8022,
@@ -69,9 +73,8 @@ const KNOWN_REQUIRED = new Set<number>([
   STUN_ATTR.PASSWORD_ALGORITHM,
   STUN_ATTR.USERHASH,
   STUN_ATTR.XOR_MAPPED_ADDRESS,
+  STUN_ATTR.PADDING,
 ]);
-
-export const STUN_SOFTWARE = "hallway registry";
 
 export interface StunAddress {
   host: string;
@@ -252,7 +255,7 @@ export function answerStun(buf: Uint8Array, from: StunAddress): Decoded<Uint8Arr
   if (!decoded.ok) return decoded;
   const msg = decoded.value;
   if (msg.type !== STUN_BINDING_REQUEST) return fail("WIRE_BAD_KIND", "only Binding requests are answered");
-  const software = { type: STUN_ATTR.SOFTWARE, value: new TextEncoder().encode(STUN_SOFTWARE) };
+  const fingerprint = msg.attributes.some((a) => a.type === STUN_ATTR.FINGERPRINT);
   const unknown = msg.attributes.filter((a) => a.type < 0x8000 && !KNOWN_REQUIRED.has(a.type));
   if (unknown.length > 0) {
     const list = new Uint8Array(unknown.length * 2);
@@ -267,9 +270,8 @@ export function answerStun(buf: Uint8Array, from: StunAddress): Decoded<Uint8Arr
         [
           { type: STUN_ATTR.ERROR_CODE, value: errorCode(420, "Unknown Attribute") },
           { type: STUN_ATTR.UNKNOWN_ATTRIBUTES, value: list },
-          software,
         ],
-        { fingerprint: true },
+        { fingerprint },
       ),
     );
   }
@@ -284,7 +286,7 @@ export function answerStun(buf: Uint8Array, from: StunAddress): Decoded<Uint8Arr
       STUN_BINDING_SUCCESS,
       msg.transactionId,
       [{ type: STUN_ATTR.XOR_MAPPED_ADDRESS, value: mapped }],
-      { fingerprint: true },
+      { fingerprint },
     ),
   );
 }

@@ -17,7 +17,7 @@ import { z } from "zod";
 import { HallwayError } from "../errors.js";
 import { ensureDataDir } from "../net/data-dir.js";
 import { openServerStore, type ServerStore } from "./index.js";
-import { type DumpRecord, PROFILE_FIELDS, type Store } from "./store/index.js";
+import { AUDIT_EVENTS, type DumpRecord, PROFILE_FIELDS, type Store } from "./store/index.js";
 
 export const EXPORT_FORMAT = "hallway-export";
 export const EXPORT_VERSION = 1;
@@ -51,10 +51,12 @@ const RECORD = z.discriminatedUnion("kind", [
   }),
   z.strictObject({
     kind: z.literal("audit"),
-    user: name,
-    event: z.enum(["register", "login", "logout", "timeout"]),
+    // The name as given at the time: it may name nobody (a failed login), or be empty (a block).
+    user: text,
+    event: z.enum(AUDIT_EVENTS),
     at: millis,
     address: text,
+    detail: text.optional(),
   }),
   z.strictObject({
     kind: z.literal("message"),

@@ -10,10 +10,12 @@ import { ensureDataDir, loadOrCreateIdentity } from "../net/data-dir.js";
 import { PROTOCOL_VERSION } from "../protocol/datagram.js";
 import { fingerprint } from "../protocol/noise.js";
 import { advertiseRegistry } from "./advertise.js";
+import type { Limits } from "./limits.js";
 import { DEFAULT_PORT, Registry } from "./registry.js";
 import type { Policy } from "./social.js";
 import { describeStore, type Neo4jConnection, openStore, type Store } from "./store/index.js";
 
+export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
 export { DEFAULT_PORT } from "./registry.js";
 export { DEFAULT_RELAY_BYTES_PER_SECOND } from "./relay.js";
 export { POLICIES, type Policy } from "./social.js";
@@ -33,6 +35,8 @@ export interface ServerOptions {
   policy?: Policy;
   /** Relay budget per user in bytes per second; 0 turns the relay off (default 4 MB/s). */
   relayBytesPerSecond?: number;
+  /** Abuse limits (docs/security.md); default `DEFAULT_LIMITS`. */
+  limits?: Limits;
   log?: (line: string) => void;
 }
 
@@ -55,6 +59,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     port: opts.port ?? DEFAULT_PORT,
     policy: opts.policy ?? "open",
     ...(opts.relayBytesPerSecond === undefined ? {} : { relayBytesPerSecond: opts.relayBytesPerSecond }),
+    ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     ...(opts.log ? { log: opts.log } : {}),
   });
   let address: { port: number };

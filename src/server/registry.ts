@@ -15,6 +15,23 @@
  * Friends, groups, profiles and the messaging policy live in `social.ts`; this file asks it
  * whether a lookup, an offline message or a history entry is allowed, and whose presence a
  * user may see.
+ *
+ * Abuse limits (docs/security.md; the numbers in `limits.ts`):
+ * - Every request is charged to a token bucket of its class, per user once logged in and per
+ *   session before; over it, `RATE_LIMITED` with a retry-after, answered at once. Refused and
+ *   malformed requests are strikes; enough of them and the session gets `session.end`
+ *   (`SESSION_TERMINATED`), is closed, and its address and port are blocked: datagrams from
+ *   there are dropped before decryption (`UdpHost` `admit`) for a time that grows with repeats.
+ * - Logins: failures are throttled per account and host (`login-throttle.ts`), scrypt runs in a
+ *   fair queue of bounded concurrency (`password-checks.ts`), and both are logged and audited.
+ * - A session that has not logged in within `anonymous.loginWithinMs` is closed; a host may
+ *   hold `anonymous.perHost` such sessions.
+ * - One account, one session: a login from another device takes over and the old session gets
+ *   `session.end` (`SESSION_REPLACED`); a `resume` login (a client reconnecting by itself)
+ *   never takes over another device's live session, so two devices cannot fight.
+ * - Every request gets an answer: a request that cannot be read, or is not a request, gets an
+ *   `err`; an answer that would exceed the message limit is refused with `MSG_TOO_LARGE`, and
+ *   lists come in pages. Quotas cap what waits for one recipient.
  */
 
 import { randomBytes } from "node:crypto";
@@ -27,11 +44,16 @@ import {
   type ControlOf,
   decodeControl,
   encodeControl,
+  MAX_PAGE,
   type PresenceStatus,
+  requestIdInHead,
   requestIdOf,
+  type SESSION_END_CODES,
   type UserEntry,
 } from "../protocol/control.js";
 import type { Address, Identity } from "../protocol/endpoint.js";
+import { MAX_MESSAGE_BYTES } from "../protocol/limits.js";
+import { PROBE_BYTES } from "../protocol/probe.js";
 import {
   hashPassword,
   normalizeUsername,
@@ -39,10 +61,18 @@ import {
   validateUsername,
   verifyPassword,
 } from "./accounts.js";
+import { AnonymousSessions } from "./anonymous-sessions.js";
+import { Blocklist } from "./blocklist.js";
+import { screenCandidates } from "./candidate-policy.js";
+import { CommandLimits } from "./command-limits.js";
+import { commandClass, DEFAULT_LIMITS, type Limits } from "./limits.js";
+import { LoginThrottle } from "./login-throttle.js";
+import { PasswordChecks } from "./password-checks.js";
 import { pushBatches } from "./push-batches.js";
 import { DEFAULT_RELAY_BYTES_PER_SECOND, Relay } from "./relay.js";
+import { fitPage } from "./reply-size.js";
 import { isSocialRequest, type Policy, Social } from "./social.js";
-import type { Store, StoredMessage } from "./store/store.js";
+import type { AuditEvent, Store, StoredMessage } from "./store/store.js";
 import { type StunCounters, stunResponder } from "./stun-responder.js";
 
 export const DEFAULT_PORT = 7743;
@@ -50,6 +80,13 @@ const MISSED_HEARTBEATS = 3;
 const LAST_SEEN_FLUSH_MS = 5_000;
 /** How often the relay's counters go to the log, when they changed. */
 const RELAY_LOG_MS = 60_000;
+/** The page of `users` when the request names none. */
+const DEFAULT_USERS_PAGE = 500;
+/**
+ * Probes a peer may send toward candidates the registry did not observe, beyond the size of
+ * the `connect` that asked for them: two probes (docs/security.md, "Reflection").
+ */
+export const PROBE_ALLOWANCE_BYTES = 2 * PROBE_BYTES;
 
 export interface RegistryOptions {
   store: Store;
@@ -62,6 +99,20 @@ export interface RegistryOptions {
   policy?: Policy;
   /** Relay budget per user in bytes per second (src/server/relay.ts); 0 turns the relay off. */
   relayBytesPerSecond?: number;
+  /** Abuse limits (`limits.ts`); default `DEFAULT_LIMITS`. */
+  limits?: Limits;
+}
+
+/** What the registry's abuse limits did, for logs and tests. */
+export interface AbuseCounters {
+  rateLimited: number;
+  terminated: number;
+  blocked: number;
+  failedLogins: number;
+  throttledLogins: number;
+  replaced: number;
+  anonymousReaped: number;
+  anonymousRefused: number;
 }
 
 interface ClientSession {
@@ -74,6 +125,10 @@ interface ClientSession {
   timingOut?: boolean;
   /** The user said they stepped away; the session stays live and reachable. */
   away: boolean;
+  /** Set when the registry ends the session itself: what goes to the audit log then. */
+  ending?: { event: AuditEvent; detail: string };
+  /** Registrations and logins of this session under way (waiting for scrypt, say). */
+  accountWork: number;
 }
 
 export class Registry {
@@ -86,19 +141,46 @@ export class Registry {
   private flushTimer: NodeJS.Timeout | undefined;
   private relayLogTimer: NodeJS.Timeout | undefined;
   private relayLogged = "";
+  private abuseLogged = "";
   private readonly wall: () => number;
   private readonly log: (line: string) => void;
   private readonly social: Social;
   droppedMessages = 0;
-  readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0 };
+  readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0, tooSmall: 0 };
   readonly relay: Relay;
+  readonly abuse: AbuseCounters = {
+    rateLimited: 0,
+    terminated: 0,
+    blocked: 0,
+    failedLogins: 0,
+    throttledLogins: 0,
+    replaced: 0,
+    anonymousReaped: 0,
+    anonymousRefused: 0,
+  };
+  private readonly limits: Limits;
+  private readonly commandLimits: CommandLimits;
+  private readonly blocklist: Blocklist;
+  private readonly loginThrottle: LoginThrottle;
+  private readonly passwordChecks: PasswordChecks;
+  private readonly anonymous: AnonymousSessions<number>;
 
   constructor(private readonly opts: RegistryOptions) {
     this.wall = opts.wallClock ?? Date.now;
     this.log = opts.log ?? (() => {});
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
+    this.commandLimits = new CommandLimits(this.limits);
+    this.blocklist = new Blocklist(this.limits.abuse);
+    this.loginThrottle = new LoginThrottle(this.limits.logins);
+    this.passwordChecks = new PasswordChecks(
+      this.limits.logins.concurrentChecks,
+      this.limits.logins.queuedChecksPerHost,
+    );
+    this.anonymous = new AnonymousSessions(this.limits.anonymous);
     this.social = new Social({
       store: opts.store,
       policy: opts.policy ?? "open",
+      quotas: this.limits.quotas,
       wall: this.wall,
       presenceOf: (user) => this.presenceOf(user),
       push: (user, msg) => {
@@ -119,18 +201,11 @@ export class Registry {
       keepaliveMs: 15_000,
     });
     this.host.handlers = {
-      onEstablished: (conn) => {
-        this.sessions.set(conn.session, {
-          conn,
-          user: undefined,
-          heartbeatMs: 10_000,
-          lastHeardAt: monoNow(),
-          addresses: [],
-          queue: Promise.resolve(),
-          away: false,
-        });
-      },
+      // One map lookup per datagram: a blocked source costs no decryption.
+      admit: (from) => !this.blocklist.isBlocked(from.host, from.port, monoNow()),
+      onEstablished: (conn) => this.onEstablished(conn),
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
+      onOversized: (conn, head) => this.onOversized(conn, head),
       onClosed: (conn, reason) => this.onClosed(conn, reason),
       onForeignDatagram: stunResponder(this.host, this.stun),
       onRelay: (bytes, from) => {
@@ -149,9 +224,22 @@ export class Registry {
     const addr = await this.host.start();
     this.sweepTimer = setInterval(() => this.sweep(), 500);
     this.flushTimer = setInterval(() => void this.flushLastSeen(), LAST_SEEN_FLUSH_MS);
-    this.relayLogTimer = setInterval(() => this.logRelay(), RELAY_LOG_MS);
+    this.relayLogTimer = setInterval(() => {
+      this.logRelay();
+      this.logAbuse();
+    }, RELAY_LOG_MS);
     this.relayLogTimer.unref?.();
     return addr;
+  }
+
+  /** One log line with the abuse limits' counters, if they moved since the last one. */
+  private logAbuse(): void {
+    const a = this.abuse;
+    const c = this.host.cookieStats;
+    const line = `abuse: ${a.rateLimited} rate-limited, ${a.terminated} terminated, ${a.failedLogins} failed logins, ${a.throttledLogins} throttled, ${a.replaced} replaced, ${a.anonymousReaped} anonymous reaped, ${a.anonymousRefused} refused; handshakes: ${c.sent} cookies sent, ${c.accepted} with a cookie; ${this.host.refused} datagrams from blocked addresses`;
+    if (line === this.abuseLogged || (Object.values(a).every((n) => n === 0) && c.sent === 0)) return;
+    this.abuseLogged = line;
+    this.log(line);
   }
 
   /** One log line with the relay's counters, if they moved since the last one. */
@@ -171,51 +259,176 @@ export class Registry {
     this.flushTimer = undefined;
     this.relayLogTimer = undefined;
     this.logRelay();
+    this.logAbuse();
     await this.host.stop("registry shutting down");
     await this.flushLastSeen();
   }
 
+  private onEstablished(conn: HostedConnection): void {
+    const now = monoNow();
+    this.sessions.set(conn.session, {
+      conn,
+      user: undefined,
+      heartbeatMs: 10_000,
+      lastHeardAt: now,
+      addresses: [],
+      queue: Promise.resolve(),
+      away: false,
+      accountWork: 0,
+    });
+    if (!this.anonymous.add(conn.session, conn.address.host, now)) {
+      this.abuse.anonymousRefused++;
+      this.log(`refused a session from ${fmt(conn.address)}: too many sessions from there are not logged in`);
+      this.host.close(conn, "too many sessions from your address are not logged in");
+    }
+  }
+
+  /** The key a session's requests are charged to: its user once logged in. */
+  private limitKey(s: ClientSession): string {
+    return s.user === undefined ? `s:${s.conn.session}` : `u:${s.user}`;
+  }
+
   private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
     const s = this.sessions.get(conn.session);
-    if (!s) return;
-    s.lastHeardAt = monoNow();
+    if (!s || s.ending) return;
+    const now = monoNow();
+    s.lastHeardAt = now;
     const decoded = decodeControl(bytes);
-    if (!decoded.ok) {
+    if (!decoded.ok || !("rid" in decoded.value)) {
       this.droppedMessages++;
       // Answer a request we cannot read: silence would look like a lost registry to the client.
       const rid = requestIdOf(bytes);
-      const { code, detail } = decoded.error;
       if (rid !== undefined) {
-        s.queue = s.queue.then(() => this.reply(s, { t: "err", rid, code, message: detail.slice(0, 500) }));
+        const { code, detail } = decoded.ok
+          ? {
+              code: "PROTO_UNKNOWN_REQUEST" as const,
+              detail: `'${decoded.value.t}' is not a request to the registry`,
+            }
+          : decoded.error;
+        this.reply(s, { t: "err", rid, code, message: detail.slice(0, 500) });
       }
+      this.strike(s, now, "malformed requests");
       return;
     }
     const msg = decoded.value;
-    s.queue = s.queue.then(() => this.handle(s, msg));
+    const cls = commandClass(msg.t);
+    if (cls !== undefined) {
+      // Logins and registrations are charged to the session even after a login.
+      const key = cls === "account" ? `s:${s.conn.session}` : this.limitKey(s);
+      const take = this.commandLimits.charge(key, cls, now);
+      if (!take.ok) {
+        this.abuse.rateLimited++;
+        this.reply(s, {
+          t: "err",
+          rid: msg.rid,
+          code: "RATE_LIMITED",
+          message: `too many ${cls} requests; try again in ${seconds(take.retryAfterMs)}`,
+          retryAfterMs: take.retryAfterMs,
+        });
+        this.strike(s, now, "too many requests");
+        return;
+      }
+    }
+    const size = bytes.length;
+    s.queue = s.queue.then(() => this.handle(s, msg, size));
+  }
+
+  /** A request over the message limit, dropped by the channel: answered if its rid was early. */
+  private onOversized(conn: HostedConnection, head: Uint8Array): void {
+    const s = this.sessions.get(conn.session);
+    if (!s || s.ending) return;
+    this.droppedMessages++;
+    const rid = requestIdInHead(head);
+    if (rid !== undefined) {
+      this.reply(s, {
+        t: "err",
+        rid,
+        code: "MSG_TOO_LARGE",
+        message: `a request is at most ${MAX_MESSAGE_BYTES} bytes`,
+      });
+    }
+    this.strike(s, monoNow(), "oversized requests");
+  }
+
+  /** One strike against the session's key; enough of them end the session. */
+  private strike(s: ClientSession, now: number, why: string): void {
+    if (this.commandLimits.strike(this.limitKey(s), now)) this.terminate(s, why);
+  }
+
+  /**
+   * Persistent abuse: `session.end` and CLOSE with `SESSION_TERMINATED`, the source address and
+   * port blocked, all of it logged and audited.
+   */
+  private terminate(s: ClientSession, why: string): void {
+    if (s.ending) return;
+    const now = monoNow();
+    const blockMs = this.blocklist.block(s.conn.address, s.user, now);
+    const message = `${why}: this session is closed and your address is blocked for ${seconds(blockMs)}`;
+    s.ending = { event: "terminated", detail: why };
+    this.commandLimits.forgive(this.limitKey(s));
+    this.abuse.terminated++;
+    this.abuse.blocked++;
+    const who = s.user ?? "an anonymous session";
+    this.log(`terminated ${who} from ${fmt(s.conn.address)} (${why}); blocked for ${seconds(blockMs)}`);
+    const at = this.wall();
+    const address = fmt(s.conn.address);
+    const user = s.user ?? "";
+    void this.audit({ user, event: "blocked", at, address, detail: `for ${seconds(blockMs)}: ${why}` });
+    if (!s.user) void this.audit({ user, event: "terminated", at, address, detail: why });
+    this.endSession(s, "SESSION_TERMINATED", message);
+  }
+
+  /** Tells the client why and closes the session; the CLOSE reason carries the code too. */
+  private endSession(s: ClientSession, code: (typeof SESSION_END_CODES)[number], message: string): void {
+    this.reply(s, { t: "session.end", code, message });
+    this.host.close(s.conn, `${code}: ${message}`.slice(0, 200));
+  }
+
+  private async audit(entry: Parameters<Store["appendAudit"]>[0]): Promise<void> {
+    try {
+      await this.opts.store.appendAudit(entry);
+    } catch (err) {
+      this.log(`audit write failed: ${asHallwayError(err).message}`);
+    }
   }
 
   private reply(s: ClientSession, msg: Control): void {
     if (!this.host.isLive(s.conn)) return;
+    let bytes = encodeControl(msg);
+    if (bytes.length > MAX_MESSAGE_BYTES && msg.t === "ok") {
+      // Every request gets an answer, and none exceeds the message limit.
+      bytes = encodeControl({
+        t: "err",
+        rid: msg.rid,
+        code: "MSG_TOO_LARGE",
+        message: "the answer is larger than a message may be; ask for a smaller page",
+      });
+    }
     try {
-      this.host.send(s.conn, encodeControl(msg));
+      this.host.send(s.conn, bytes);
     } catch (err) {
       this.log(`cannot reply to ${s.user ?? "anonymous"}: ${asHallwayError(err).message}`);
     }
   }
 
-  private async handle(s: ClientSession, msg: Control): Promise<void> {
-    if (!("rid" in msg)) {
-      this.droppedMessages++;
-      return;
-    }
+  private async handle(s: ClientSession, msg: Control, size: number): Promise<void> {
+    if (!("rid" in msg)) return;
+    // A request queued before its session went away is not run: nobody waits for its answer.
+    if (!this.host.isLive(s.conn) || s.ending) return;
     const rid = msg.rid;
     try {
-      const data = await this.dispatch(s, msg);
+      const data = await this.dispatch(s, msg, size);
       this.reply(s, data === undefined ? { t: "ok", rid } : { t: "ok", rid, data });
     } catch (err) {
       const e = asHallwayError(err);
       if (e.code === "INTERNAL") this.log(`internal error on ${msg.t}: ${e.message}`);
-      this.reply(s, { t: "err", rid, code: e.code, message: e.message });
+      this.reply(s, {
+        t: "err",
+        rid,
+        code: e.code,
+        message: e.message.slice(0, 500),
+        ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(e.retryAfterMs) }),
+      });
     }
   }
 
@@ -224,12 +437,17 @@ export class Registry {
     return s.user;
   }
 
-  private async dispatch(s: ClientSession, msg: Control): Promise<unknown> {
+  private async dispatch(s: ClientSession, msg: Control, size: number): Promise<unknown> {
     switch (msg.t) {
       case "register":
-        return this.register(s, msg);
       case "login":
-        return this.login(s, msg);
+        // A session busy logging in is not reaped as anonymous, however long scrypt waits.
+        s.accountWork++;
+        try {
+          return await (msg.t === "register" ? this.register(s, msg) : this.login(s, msg));
+        } finally {
+          s.accountWork--;
+        }
       case "logout":
         await this.goOffline(s, "logout");
         return undefined;
@@ -239,31 +457,31 @@ export class Registry {
       case "presence.set":
         return this.setPresence(s, msg);
       case "users":
-        return { users: await this.directory(this.requireUser(s)) };
+        return this.directory(this.requireUser(s), msg.limit ?? DEFAULT_USERS_PAGE, msg.after);
       case "lookup":
         return this.lookup(s, msg);
       case "offline.send":
         return this.offlineSend(s, msg);
       case "offline.ack":
         return this.offlineAck(s, msg);
-      case "history.append": {
-        const user = this.requireUser(s);
-        if (msg.msg.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "history entry is not yours");
-        const { text, ...rest } = msg.msg;
-        const to = normalizeUsername(rest.to);
-        await this.social.requireMayTalk(user, to);
-        await this.opts.store.appendHistory({ ...rest, to, body: text });
+      case "history.append":
+        await this.appendHistory(this.requireUser(s), [msg.msg]);
         return undefined;
-      }
+      case "history.batch":
+        await this.appendHistory(this.requireUser(s), msg.msgs);
+        return undefined;
       case "connect":
-        return this.connect(s, msg);
+        return this.connect(s, msg, size);
       case "history": {
         const user = this.requireUser(s);
         const messages = await this.opts.store.history(user, normalizeUsername(msg.with), {
           limit: msg.limit,
           ...(msg.before ? { before: msg.before } : {}),
         });
-        return { messages: messages.map((m) => ({ ...toChat(m), deliveredAt: m.deliveredAt })) };
+        // Newest last: what does not fit is dropped from the oldest end, so the next page (before
+        // the first message of this one) still continues it.
+        const entries = messages.map((m) => ({ ...toChat(m), deliveredAt: m.deliveredAt }));
+        return { messages: fitPage(entries, "start").items };
       }
       default:
         if (isSocialRequest(msg)) return this.social.handle(this.requireUser(s), msg);
@@ -271,11 +489,28 @@ export class Registry {
     }
   }
 
+  private async appendHistory(user: string, entries: ControlOf<"history.append">["msg"][]): Promise<void> {
+    for (const entry of entries) {
+      if (entry.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "history entry is not yours");
+    }
+    for (const entry of entries) {
+      const { text, ...rest } = entry;
+      const to = normalizeUsername(rest.to);
+      await this.social.requireMayTalk(user, to);
+      await this.opts.store.appendHistory({ ...rest, to, body: text });
+    }
+  }
+
+  /** Password work in the fair queue, dropped if the session goes away before its turn. */
+  private passwordWork<T>(s: ClientSession, work: () => Promise<T>): Promise<T> {
+    return this.passwordChecks.run(s.conn.address.host, () => this.host.isLive(s.conn) && !s.ending, work);
+  }
+
   private async register(s: ClientSession, msg: ControlOf<"register">): Promise<unknown> {
     const name = normalizeUsername(msg.user);
     validateUsername(name);
     validatePassword(msg.password, name);
-    const passwordHash = await hashPassword(msg.password);
+    const passwordHash = await this.passwordWork(s, () => hashPassword(msg.password));
     await this.opts.store.createUser({ name, passwordHash, createdAt: this.wall() });
     await this.opts.store.appendAudit({
       user: name,
@@ -289,25 +524,83 @@ export class Registry {
 
   private async login(s: ClientSession, msg: ControlOf<"login">): Promise<unknown> {
     const name = normalizeUsername(msg.user);
+    const host = s.conn.address.host;
+    const address = fmt(s.conn.address);
     const user = await this.opts.store.getUser(name);
-    if (!user) throw new HallwayError("AUTH_UNKNOWN_USER", `no user named '${name}'`);
-    if (!(await verifyPassword(msg.password, user.passwordHash))) {
-      throw new HallwayError("AUTH_BAD_PASSWORD", "wrong password");
+    const keyHex = Buffer.from(s.conn.remoteKey).toString("hex");
+    // The device that last logged in to the account: never slowed by guesses from elsewhere.
+    const knownDevice = user !== undefined && user.publicKey === keyHex;
+    const blockedMs = this.blocklist.userBlockedFor(name, monoNow());
+    if (blockedMs > 0) {
+      throw new HallwayError(
+        "RATE_LIMITED",
+        `${name} was cut off for abuse; logins are refused for ${seconds(blockedMs)}`,
+        { retryAfterMs: blockedMs },
+      );
     }
+    const waitMs = this.loginThrottle.waitMs(name, host, knownDevice, monoNow());
+    if (waitMs > 0) {
+      this.abuse.throttledLogins++;
+      throw new HallwayError("RATE_LIMITED", `too many failed logins; try again in ${seconds(waitMs)}`, {
+        retryAfterMs: waitMs,
+      });
+    }
+    const passwordOk =
+      user !== undefined &&
+      (await this.passwordWork(s, () => verifyPassword(msg.password, user.passwordHash)));
+    if (!user || !passwordOk) {
+      const why = user ? "wrong password" : "unknown user";
+      this.loginThrottle.failed(name, host, monoNow());
+      this.abuse.failedLogins++;
+      const inARow = this.loginThrottle.failuresOf(name, host, monoNow());
+      this.log(`failed login for ${JSON.stringify(name)} from ${address}: ${why} (${inARow} in a row)`);
+      await this.audit({ user: name, event: "login_failed", at: this.wall(), address, detail: why });
+      throw user
+        ? new HallwayError("AUTH_BAD_PASSWORD", "wrong password")
+        : new HallwayError("AUTH_UNKNOWN_USER", `no user named '${name}'`);
+    }
+    this.loginThrottle.succeeded(name, host, knownDevice);
     if (s.user && s.user !== name) await this.goOffline(s, "logout");
     const previous = this.online.get(name);
     const wasAway = previous?.away ?? false;
     if (previous && previous !== s) {
+      const sameDevice = Buffer.from(previous.conn.remoteKey).equals(Buffer.from(s.conn.remoteKey));
+      if (msg.resume && !sameDevice && this.host.isLive(previous.conn)) {
+        // A client reconnecting by itself never takes the account back from another device.
+        throw new HallwayError("SESSION_REPLACED", "logged in elsewhere");
+      }
       // The newest login wins: the old session (a crashed client, another device) is ended.
       previous.user = undefined;
-      this.host.close(previous.conn, "logged in elsewhere");
+      previous.ending = { event: "replaced", detail: `by a login from ${address}` };
       this.sessions.delete(previous.conn.session);
+      if (sameDevice) {
+        // Quietly: no audit, no log. Usually a crashed or reconnecting client's own old session;
+        // if another process of this device still holds it, it stops rather than fight back.
+        this.endSession(previous, "SESSION_REPLACED", "logged in again from this device");
+      } else {
+        this.abuse.replaced++;
+        this.log(
+          `${name}: the session from ${fmt(previous.conn.address)} is replaced by a login from ${address}`,
+        );
+        await this.audit({
+          user: name,
+          event: "replaced",
+          at: this.wall(),
+          address: fmt(previous.conn.address),
+          detail: `by a login from ${address}`,
+        });
+        this.endSession(previous, "SESSION_REPLACED", "logged in elsewhere");
+      }
     }
-    const keyHex = Buffer.from(s.conn.remoteKey).toString("hex");
     if (user.publicKey !== keyHex) await this.opts.store.setPublicKey(name, keyHex);
+    const { accepted, refused } = screenCandidates(msg.addresses, s.conn.address);
+    if (refused.length > 0) {
+      this.log(`${name}: refused host candidates not tied to ${address}: ${refused.map(fmt).join(", ")}`);
+    }
+    this.anonymous.remove(s.conn.session);
     s.user = name;
     s.heartbeatMs = msg.heartbeatMs;
-    s.addresses = msg.addresses;
+    s.addresses = accepted;
     s.lastHeardAt = monoNow();
     s.timingOut = false;
     s.away = false;
@@ -352,17 +645,37 @@ export class Registry {
     }
   }
 
-  /** Everyone under the open policy; yourself and your friends under the friends policy. */
-  private async directory(me: string): Promise<UserEntry[]> {
+  /**
+   * Everyone under the open policy; yourself and your friends under the friends policy. One
+   * page of `limit` names after `after`; `next` is where the following page starts.
+   */
+  private async directory(
+    me: string,
+    limit: number,
+    after: string | undefined,
+  ): Promise<{ users: UserEntry[]; next?: string }> {
     const audience = await this.social.presenceAudience(me);
-    const users = (await this.opts.store.listUsers()).filter(
-      (u) => !audience || u.name === me || audience.has(u.name),
-    );
-    return users.map((u) => ({
+    const want = Math.min(limit, MAX_PAGE);
+    let records: Array<{ name: string; lastSeen: number | null }>;
+    if (!audience) {
+      records = await this.opts.store.usersAfter(after, want + 1);
+    } else {
+      const names = [...new Set([me, ...audience])].sort().filter((n) => after === undefined || n > after);
+      records = [];
+      for (const n of names.slice(0, want + 1)) {
+        const u = await this.opts.store.getUser(n);
+        if (u) records.push(u);
+      }
+    }
+    const entries = records.slice(0, want).map((u) => ({
       name: u.name,
       status: this.presenceOf(u.name),
       lastSeen: this.lastSeen.get(u.name) ?? u.lastSeen,
     }));
+    const page = fitPage(entries, "end");
+    const more = page.trimmed || records.length > want;
+    const last = page.items.at(-1);
+    return { users: page.items, ...(more && last ? { next: last.name } : {}) };
   }
 
   private async lookup(s: ClientSession, msg: ControlOf<"lookup">): Promise<unknown> {
@@ -389,7 +702,7 @@ export class Registry {
    * candidates and one fresh token at the same moment, the target as a `punch` push and the
    * initiator as this answer, sent back to back.
    */
-  private async connect(s: ClientSession, msg: ControlOf<"connect">): Promise<ConnectData> {
+  private async connect(s: ClientSession, msg: ControlOf<"connect">, size: number): Promise<ConnectData> {
     const user = this.requireUser(s);
     const to = normalizeUsername(msg.to);
     if (to === user) throw new HallwayError("PEER_UNREACHABLE", "that is you");
@@ -399,6 +712,9 @@ export class Registry {
     if (!target) throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
     const token = randomBytes(16).toString("hex");
     const relay = msg.relay === false ? undefined : this.relay.open(user, to, monoNow());
+    // Probes toward candidates nobody observed are paid for by the size of this request: the
+    // requester pads it to buy more (docs/security.md, "Reflection").
+    const probeBudget = Math.min(65_535, size + PROBE_ALLOWANCE_BYTES);
     const candidatesOf = (c: ClientSession) => [
       ...c.addresses.map((address) => ({ type: "host" as const, address })),
       { type: "srflx" as const, address: c.conn.address },
@@ -410,6 +726,7 @@ export class Registry {
       publicKey: Buffer.from(s.conn.remoteKey).toString("hex"),
       candidates: candidatesOf(s),
       ...(relay === undefined ? {} : { relay }),
+      probeBudget,
     });
     return {
       peer: to,
@@ -417,6 +734,7 @@ export class Registry {
       publicKey: Buffer.from(target.conn.remoteKey).toString("hex"),
       candidates: candidatesOf(target),
       ...(relay === undefined ? {} : { relay }),
+      probeBudget,
     };
   }
 
@@ -428,6 +746,13 @@ export class Registry {
       throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user named '${to}'`);
     }
     await this.social.requireMayTalk(user, to);
+    const waiting = await this.opts.store.countOffline(to);
+    if (waiting >= this.limits.quotas.offlinePerRecipient) {
+      throw new HallwayError(
+        "QUOTA_FULL",
+        `${to} has ${waiting} stored messages waiting, the most the registry keeps; try again after they read some`,
+      );
+    }
     // Committed to disk before the ack below goes out.
     const { text, ...rest } = msg.msg;
     await this.opts.store.enqueueOffline({ ...rest, to, body: text, deliveredAt: null });
@@ -486,7 +811,7 @@ export class Registry {
     this.dirtyLastSeen.set(user, at);
   }
 
-  private async goOffline(s: ClientSession, event: "logout" | "timeout"): Promise<void> {
+  private async goOffline(s: ClientSession, event: AuditEvent, detail?: string): Promise<void> {
     const user = s.user;
     if (!user) return;
     s.user = undefined;
@@ -500,20 +825,44 @@ export class Registry {
       await this.social.presenceAudience(user).catch(() => new Set<string>()),
     );
     this.log(`${event} ${user}`);
-    await this.opts.store.appendAudit({ user, event, at: this.wall(), address: fmt(s.conn.address) });
+    await this.audit({
+      user,
+      event,
+      at: this.wall(),
+      address: fmt(s.conn.address),
+      ...(detail === undefined ? {} : { detail }),
+    });
   }
 
   private onClosed(conn: HostedConnection, reason: string): void {
+    this.anonymous.remove(conn.session);
     const s = this.sessions.get(conn.session);
     if (!s) return;
     this.sessions.delete(conn.session);
-    // The client said goodbye (CLOSE frame) or went silent until the session idled out.
-    const event = reason === "idle" ? "timeout" : "logout";
-    s.queue = s.queue.then(() => this.goOffline(s, event));
+    // Ended by the registry (terminated), or the client said goodbye (CLOSE frame) or went
+    // silent until the session idled out.
+    const ending = s.ending;
+    const event = ending?.event ?? (reason === "idle" ? "timeout" : "logout");
+    s.queue = s.queue.then(() => this.goOffline(s, event, ending?.detail));
+  }
+
+  /** Sessions still anonymous past their deadline are closed: O(those due). */
+  private reapAnonymous(now: number): void {
+    for (const id of this.anonymous.due(now)) {
+      const s = this.sessions.get(id);
+      if (!s || s.user !== undefined) continue;
+      if (s.accountWork > 0) {
+        this.anonymous.add(id, s.conn.address.host, now, true); // logging in: another round
+        continue;
+      }
+      this.abuse.anonymousReaped++;
+      this.host.close(s.conn, "no login in time");
+    }
   }
 
   private sweep(): void {
     const t = monoNow();
+    this.reapAnonymous(t);
     this.relay.sweep(t);
     for (const s of this.sessions.values()) {
       if (s.user && !s.timingOut && t - s.lastHeardAt > MISSED_HEARTBEATS * s.heartbeatMs) {
@@ -549,6 +898,11 @@ export class Registry {
 
 function fmt(a: Address): string {
   return `${a.host}:${a.port}`;
+}
+
+/** `1 s`, `90 s`: how long, for messages. */
+function seconds(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms / 1000))} s`;
 }
 
 function dedupe(addresses: Address[]): Address[] {

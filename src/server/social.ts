@@ -29,13 +29,18 @@ import { HallwayError } from "../errors.js";
 import {
   type Control,
   type ControlOf,
+  FRIEND_LISTS,
+  type FriendCursors,
   type GroupMessageEntry,
   type NoticeNote,
   noticeNote,
   type PresenceStatus,
+  type SearchCursors,
 } from "../protocol/control.js";
 import { normalizeUsername } from "./accounts.js";
+import type { Limits } from "./limits.js";
 import { pushBatches } from "./push-batches.js";
+import { ANSWER_BUDGET_BYTES, fitPage } from "./reply-size.js";
 import { nextAdmin, validateGroupName, validateProfilePatch } from "./social-rules.js";
 import type { GroupMember, GroupMessage, GroupRecord, Store } from "./store/store.js";
 
@@ -45,6 +50,8 @@ export const POLICIES: readonly Policy[] = ["open", "friends"];
 export interface SocialContext {
   store: Store;
   policy: Policy;
+  /** How many friend requests may wait for one user, join requests for one group. */
+  quotas: Pick<Limits["quotas"], "friendRequestsPerRecipient" | "joinRequestsPerGroup">;
   wall(): number;
   /** `online` or `away` while the user has a live session, else `offline`. */
   presenceOf(user: string): PresenceStatus;
@@ -86,6 +93,8 @@ export function isSocialRequest(msg: Control): msg is SocialRequest {
 }
 
 const LOGIN_BACKLOG_LIMIT = 10_000;
+/** Entries per list of `friends` when the request names no limit. */
+const DEFAULT_FRIENDS_PAGE = 500;
 
 export class Social {
   constructor(private readonly ctx: SocialContext) {}
@@ -106,9 +115,9 @@ export class Social {
       case "friend.remove":
         return this.friendRemove(me, normalizeUsername(msg.user));
       case "friends":
-        return this.friends(me);
+        return this.friends(me, msg);
       case "search":
-        return this.search(msg.prefix.trim().toLowerCase(), msg.limit);
+        return this.search(msg.prefix.trim().toLowerCase(), msg.limit, msg.after ?? {});
       case "group.create":
         return this.groupCreate(me, normalizeUsername(msg.group));
       case "group.join":
@@ -130,7 +139,11 @@ export class Social {
         await this.requireMember(g, me);
         const opts =
           msg.beforeSeq === undefined ? { limit: msg.limit } : { limit: msg.limit, beforeSeq: msg.beforeSeq };
-        return { messages: (await this.store.groupHistory(g.name, opts)).map(toEntry) };
+        // Oldest first: what does not fit goes from the oldest end, so `beforeSeq` of the first
+        // entry still continues the history.
+        return {
+          messages: fitPage((await this.store.groupHistory(g.name, opts)).map(toEntry), "start").items,
+        };
       }
       case "group.ack":
         await this.store.ackGroup(normalizeUsername(msg.group), me, msg.seq);
@@ -215,6 +228,14 @@ export class Social {
       await this.befriend(to, me);
       return { friends: true };
     }
+    const asked = (await this.store.friendRequestsFrom(me)).some((r) => r.to === to);
+    const waiting = asked ? 0 : await this.store.countFriendRequestsTo(to);
+    if (waiting >= this.ctx.quotas.friendRequestsPerRecipient) {
+      throw new HallwayError(
+        "QUOTA_FULL",
+        `${to} has ${waiting} friend requests waiting, the most the registry keeps; try again later`,
+      );
+    }
     await this.store.putFriendRequest({ from: me, to, at: this.ctx.wall() });
     const stored = (await this.store.friendRequestsFrom(me)).find((r) => r.to === to);
     this.ctx.push(to, { t: "friend.incoming", from: me, at: stored?.at ?? this.ctx.wall() });
@@ -263,32 +284,67 @@ export class Social {
     return undefined;
   }
 
-  private async friends(me: string): Promise<unknown> {
+  /**
+   * One page of each list asked for (`only`, default all three): `limit` entries after each
+   * list's cursor. `next` holds the cursor of every list that has more.
+   */
+  private async friends(me: string, msg: ControlOf<"friends">): Promise<unknown> {
+    const limit = msg.limit ?? DEFAULT_FRIENDS_PAGE;
+    const only = new Set(msg.only ?? FRIEND_LISTS);
+    const after = msg.after ?? {};
+    // A third of the answer for each list, so the three together fit.
+    const budget = Math.floor(ANSWER_BUDGET_BYTES / 3);
     const [friends, incoming, outgoing] = await Promise.all([
-      this.store.friendsOf(me),
-      this.store.friendRequestsTo(me),
-      this.store.friendRequestsFrom(me),
+      only.has("friends") ? this.store.friendsAfter(me, after.friends, limit + 1) : [],
+      only.has("incoming") ? this.store.friendRequestsToAfter(me, after.incoming, limit + 1) : [],
+      only.has("outgoing") ? this.store.friendRequestsFromAfter(me, after.outgoing, limit + 1) : [],
     ]);
+    const cut = <T>(items: T[]) => {
+      const page = fitPage(items.slice(0, limit), "end", budget);
+      return { items: page.items, more: page.trimmed || items.length > limit };
+    };
+    const f = cut(
+      friends.map((x) => ({ name: x.name, since: x.since, status: this.ctx.presenceOf(x.name) })),
+    );
+    const i = cut(incoming.map((r) => ({ from: r.from, at: r.at })));
+    const o = cut(outgoing.map((r) => ({ to: r.to, at: r.at })));
+    const next: FriendCursors = {};
+    const lastF = f.items.at(-1);
+    const lastI = i.items.at(-1);
+    const lastO = o.items.at(-1);
+    if (f.more && lastF) next.friends = lastF.name;
+    if (i.more && lastI) next.incoming = { at: lastI.at, name: lastI.from };
+    if (o.more && lastO) next.outgoing = { at: lastO.at, name: lastO.to };
     return {
-      friends: friends.map((f) => ({
-        name: f.name,
-        since: f.since,
-        status: this.ctx.presenceOf(f.name),
-      })),
-      incoming: incoming.map((r) => ({ from: r.from, at: r.at })),
-      outgoing: outgoing.map((r) => ({ to: r.to, at: r.at })),
+      friends: f.items,
+      incoming: i.items,
+      outgoing: o.items,
+      ...(Object.keys(next).length > 0 ? { next } : {}),
     };
   }
 
-  private async search(prefix: string, limit: number): Promise<unknown> {
+  private async search(prefix: string, limit: number, after: SearchCursors): Promise<unknown> {
     const [users, groups] = await Promise.all([
-      this.store.searchUsers(prefix, limit),
-      this.store.searchGroups(prefix, limit),
+      this.store.searchUsersAfter(prefix, after.users, limit + 1),
+      this.store.searchGroupsAfter(prefix, after.groups, limit + 1),
     ]);
-    return {
-      users: users.map((u) => ({ name: u.name, displayName: u.displayName })),
-      groups: groups.map((g) => ({ name: g.name, admin: g.admin })),
-    };
+    const budget = Math.floor(ANSWER_BUDGET_BYTES / 2);
+    const u = fitPage(
+      users.slice(0, limit).map((x) => ({ name: x.name, displayName: x.displayName })),
+      "end",
+      budget,
+    );
+    const g = fitPage(
+      groups.slice(0, limit).map((x) => ({ name: x.name, admin: x.admin })),
+      "end",
+      budget,
+    );
+    const next: SearchCursors = {};
+    const lastU = u.items.at(-1);
+    const lastG = g.items.at(-1);
+    if ((u.trimmed || users.length > limit) && lastU) next.users = lastU.name;
+    if ((g.trimmed || groups.length > limit) && lastG) next.groups = lastG.name;
+    return { users: u.items, groups: g.items, ...(Object.keys(next).length > 0 ? { next } : {}) };
   }
 
   private async profile(user: string): Promise<unknown> {
@@ -316,6 +372,14 @@ export class Social {
     const g = await this.requireGroup(group);
     if ((await this.store.groupMembers(g.name)).some((m) => m.name === me)) {
       throw new HallwayError("GROUP_ALREADY_MEMBER", `you are already in ${g.name}`);
+    }
+    const asked = (await this.store.joinRequests(g.name)).some((r) => r.user === me);
+    const waiting = asked ? 0 : await this.store.countJoinRequests(g.name);
+    if (waiting >= this.ctx.quotas.joinRequestsPerGroup) {
+      throw new HallwayError(
+        "QUOTA_FULL",
+        `${g.name} has ${waiting} join requests waiting, the most the registry keeps; try again later`,
+      );
     }
     await this.store.putJoinRequest({ group: g.name, user: me, at: this.ctx.wall() });
     const stored = (await this.store.joinRequests(g.name)).find((r) => r.user === me);

@@ -17,6 +17,8 @@ export interface StunCounters {
   dropped: number;
   /** Requests over a source host's budget, unanswered. */
   rateLimited: number;
+  /** Requests smaller than their answer, unanswered: no source gets more bytes than it sent. */
+  tooSmall: number;
 }
 
 /**
@@ -38,7 +40,9 @@ export function stunResponder(
       return true;
     }
     const answer = answerStun(bytes, from);
-    if (answer.ok) {
+    if (answer.ok && answer.value.length > bytes.length) {
+      counters.tooSmall++;
+    } else if (answer.ok) {
       host.sendRaw(answer.value, from);
       counters.answered++;
     } else {

@@ -41,6 +41,8 @@ export interface ConnectionOptions {
   payloadBytes?: number;
   /** Whether this side opened the session: it then allocates odd stream ids, else even ones. */
   initiator?: boolean;
+  /** A message on `stream` was over the limit and dropped; `head` is its first segment. */
+  onOversized?: (stream: number, head: Uint8Array) => void;
 }
 
 export class Connection {
@@ -70,7 +72,12 @@ export class Connection {
 
   private newChannel(stream: number): ReliableChannel {
     // A segment must fit a payload together with a piggybacked ACK of the same stream.
-    return new ReliableChannel({ stream, maxSegmentPayloadBytes: this.payloadBytes - 10 - 280 });
+    const onOversized = this.opts.onOversized;
+    return new ReliableChannel({
+      stream,
+      maxSegmentPayloadBytes: this.payloadBytes - 10 - 280,
+      ...(onOversized ? { onOversized: (head: Uint8Array) => onOversized(stream, head) } : {}),
+    });
   }
 
   /** A fresh stream id of this side's parity for a transfer, or undefined when none is left. */

@@ -154,6 +154,11 @@ export interface ReliableChannelOptions {
    * unacknowledged (the sender sees a loss) and counts it in `integrityDropped`.
    */
   verifySegment?: (frame: SegmentFrame) => boolean;
+  /**
+   * A message over `maxMessageBytes` is dropped whole; this hears its first segment, so the
+   * application can still answer it (the registry's "every request gets an answer").
+   */
+  onOversized?: (head: Uint8Array) => void;
 }
 
 export interface ReliableChannelStats {
@@ -341,6 +346,8 @@ export class ReliableChannel {
     integrityDropped: 0,
   };
 
+  private readonly onOversized: ((head: Uint8Array) => void) | undefined;
+
   constructor(opts: ReliableChannelOptions) {
     const initialSeq = opts.initialSeq ?? DEFAULTS.initialSeq;
     this.stream = opts.stream;
@@ -352,6 +359,7 @@ export class ReliableChannel {
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     this.congestion = opts.congestion ?? new AimdCongestionController();
     this.verifySegment = opts.verifySegment;
+    this.onOversized = opts.onOversized;
     const minRtoMs = opts.minRtoMs ?? DEFAULTS.minRtoMs;
     const maxRtoMs = opts.maxRtoMs ?? DEFAULTS.maxRtoMs;
     const initialRtoMs = opts.initialRtoMs ?? DEFAULTS.initialRtoMs;
@@ -898,6 +906,8 @@ export class ReliableChannel {
     ) {
       // The peer sends a message larger than we accept or can ever buffer: drop it whole.
       this.counters.oversizedDropped++;
+      const head = this.partial[0];
+      if (head !== undefined) this.onOversized?.(head);
       this.heldSegments -= this.partial.length;
       this.partial = [];
       this.partialBytes = 0;

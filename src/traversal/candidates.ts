@@ -30,6 +30,11 @@ export interface Candidate {
 export interface RemoteCandidate {
   address: Address;
   kind: Exclude<PathKind, "relay">;
+  /**
+   * The registry saw the peer's datagrams come from this address (its srflx candidate): not
+   * subject to the probe budget toward unverified addresses (puncher.ts).
+   */
+  observed?: boolean;
 }
 
 /** One of our interfaces: its address and netmask (IPv4 or IPv6). */
@@ -150,7 +155,8 @@ export function rankCandidates(
         : isHost
           ? "direct"
           : "punched";
-    ranked.push({ address: c.address, kind });
+    const observed = remote.some((o) => o.type === "srflx" && key(o.address) === key(c.address));
+    ranked.push(observed ? { address: c.address, kind, observed } : { address: c.address, kind });
   }
   // Stable: candidates of one kind keep the order the peer gave them in.
   return ranked.sort((x, y) => order[x.kind] - order[y.kind]);

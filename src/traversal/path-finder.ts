@@ -44,8 +44,15 @@ export class PathFinder {
     private readonly opts: PathFinderOptions,
   ) {}
 
-  /** Starts an attempt; resolves with the first path that answered, or a timeout. */
-  start(token: Uint8Array, candidates: readonly RemoteCandidate[]): Promise<PunchResult> {
+  /**
+   * Starts an attempt; resolves with the first path that answered, or a timeout.
+   * `unverifiedBudgetBytes` caps what goes to candidates nobody observed (puncher.ts).
+   */
+  start(
+    token: Uint8Array,
+    candidates: readonly RemoteCandidate[],
+    limits: { unverifiedBudgetBytes?: number } = {},
+  ): Promise<PunchResult> {
     if (token.length !== PROBE_TOKEN_BYTES) return Promise.resolve({ ok: false, reason: "timeout" });
     const id = hex(token);
     this.finish(id);
@@ -56,6 +63,7 @@ export class PathFinder {
         now: monoNow(),
         random: this.opts.random,
         ...this.opts.puncher,
+        ...limits,
       });
       this.attempts.set(id, { puncher, done: resolve, timer: undefined, decided: false });
       setImmediate(() => this.drive(id));

@@ -15,6 +15,13 @@
  *    source is not a candidate yet (a peer-reflexive address: the far NAT's mapping towards
  *    us) probes it at once (a triggered check).
  *
+ * Reflection (docs/security.md): a candidate the registry did not observe (`observed` unset)
+ * may be an address its claimant does not own, so requests toward such candidates, openers
+ * and triggered checks included, are capped by `unverifiedBudgetBytes` for the whole attempt,
+ * until the candidate answers: the registry sets the budget from the size of the `connect`
+ * that asked for the attempt, so nobody can make a peer send more than they sent themselves
+ * (plus two probes). Answers to requests are exactly as long as the request and not counted.
+ *
  * The first response decides: its pair's path kind and the round-trip time are the result.
  * Probing in preference order makes the best path answer first when several work (a LAN
  * answer arrives long before the next probe is due). After a result the puncher only
@@ -23,7 +30,7 @@
  */
 
 import type { Address } from "../protocol/endpoint.js";
-import { encodeProbe, PROBE_TOKEN_BYTES, type Probe } from "../protocol/probe.js";
+import { encodeProbe, PROBE_BYTES, PROBE_TOKEN_BYTES, type Probe } from "../protocol/probe.js";
 import type { PathKind, RemoteCandidate } from "./candidates.js";
 
 export interface PuncherOptions {
@@ -45,6 +52,11 @@ export interface PuncherOptions {
   openerLeadMs?: number;
   /** Give up after this long, default 5000 ms. */
   deadlineMs?: number;
+  /**
+   * Bytes of requests toward candidates that are not `observed` and have not answered, for
+   * the whole attempt; default unlimited.
+   */
+  unverifiedBudgetBytes?: number;
 }
 
 export interface PunchTransmit {
@@ -62,6 +74,8 @@ interface Check {
   candidate: RemoteCandidate;
   /** Requests in flight: nonce -> time sent. */
   sent: Map<number, number>;
+  /** The registry observed this address, or it answered one of our requests. */
+  verified: boolean;
 }
 
 const key = (a: Address) => `${a.host}:${a.port}`;
@@ -91,6 +105,10 @@ export class Puncher {
   private outcome: PunchResult | undefined;
   /** Datagrams dropped: wrong token, unsolicited or stale responses. */
   ignored = 0;
+  /** Bytes sent toward unverified candidates, and requests not sent for want of budget. */
+  unverifiedBytes = 0;
+  withheld = 0;
+  private readonly unverifiedBudget: number;
 
   constructor(opts: PuncherOptions) {
     if (opts.token.length !== PROBE_TOKEN_BYTES) throw new RangeError("token must be 16 bytes");
@@ -101,6 +119,7 @@ export class Puncher {
     this.lowTtl = opts.lowTtl ?? 2;
     this.openerLeadMs = opts.openerLeadMs ?? 100;
     this.deadline = opts.now + (opts.deadlineMs ?? 5000);
+    this.unverifiedBudget = opts.unverifiedBudgetBytes ?? Number.POSITIVE_INFINITY;
     for (const c of opts.candidates) this.addCheck(c);
     this.openers = this.lowTtl > 0 ? opts.candidates.filter((c) => c.kind !== "lan") : [];
     this.nextProbeAt = opts.now;
@@ -140,6 +159,7 @@ export class Puncher {
       this.ignored++;
       return;
     }
+    check.verified = true;
     this.outcome = {
       ok: true,
       address: check.candidate.address,
@@ -182,13 +202,20 @@ export class Puncher {
   private addCheck(candidate: RemoteCandidate): Check {
     const existing = this.byAddress.get(key(candidate.address));
     if (existing) return existing;
-    const check = { candidate, sent: new Map<number, number>() };
+    const check = { candidate, sent: new Map<number, number>(), verified: candidate.observed === true };
     this.checks.push(check);
     this.byAddress.set(key(candidate.address), check);
     return check;
   }
 
   private sendRequest(check: Check, now: number, ttl?: number): void {
+    if (!check.verified) {
+      if (this.unverifiedBytes + PROBE_BYTES > this.unverifiedBudget) {
+        this.withheld++;
+        return;
+      }
+      this.unverifiedBytes += PROBE_BYTES;
+    }
     const r = this.random(4);
     const nonce =
       (((r[0] as number) << 24) | ((r[1] as number) << 16) | ((r[2] as number) << 8) | (r[3] as number)) >>>

@@ -72,7 +72,8 @@ export function printEvent(e: PeerEvent): void {
 
 export function errorEvent(err: unknown, extra: { cmd?: string; id?: string } = {}): PeerEvent {
   const e = asHallwayError(err);
-  return { event: "error", code: e.code, message: e.message, ...extra };
+  const retry = e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs };
+  return { event: "error", code: e.code, message: e.message, ...retry, ...extra };
 }
 
 /** `{cmd}` of a line that names a known command but failed to parse, so its error says which. */

@@ -156,6 +156,17 @@ export function hallway(name: string, args: string[], env: Record<string, string
   return p;
 }
 
+/** Runs a test fixture script (`test/integration/fixtures/NAME`) with node, JSON lines on stdout. */
+export function fixture(name: string, script: string, args: string[]): Proc {
+  const child = spawn(process.execPath, [join(import.meta.dirname, "fixtures", script), ...args], {
+    env: process.env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const p = new Proc(name, child);
+  procs.push(p);
+  return p;
+}
+
 /** `extra`: more `hallway server` options, such as `--policy friends`. */
 export async function startRegistry(
   dataDir: string,

@@ -37,6 +37,7 @@ const HS_INIT = 1;
 const HS_RESP = 2;
 const HS_FINAL = 3;
 const DATA = 4;
+const COOKIE = 7;
 
 const totalDropped = (ep: Endpoint): number =>
   Object.values(ep.stats.dropped).reduce((a, b) => a + (b ?? 0), 0);
@@ -683,8 +684,8 @@ describe("Endpoint responder defences", () => {
     expect(p.a.pollTransmit()).toBeUndefined();
   });
 
-  it("rate-limits HS_INIT per source host with a token bucket", () => {
-    const p = pair(44);
+  it("rate-limits HS_INIT per source host with a token bucket (cookies off)", () => {
+    const p = pair(44, {}, { cookies: false });
     const x = { host: "10.2.2.2", port: 1 };
     const replies = (): number => {
       let n = 0;
@@ -701,6 +702,21 @@ describe("Endpoint responder defences", () => {
     for (let i = 200; i < 203; i++) p.b.handleDatagram(hsInit(i, i), x, 100);
     expect(replies()).toBe(2);
     expect(p.b.stats.dropped.PROTO_RATE_LIMITED).toBe(6);
+  });
+
+  it("answers HS_INIT over a host's bucket with a stateless COOKIE, no larger than 21 bytes", () => {
+    const p = pair(46);
+    const x = { host: "10.2.2.2", port: 1 };
+    for (let i = 1; i <= 25; i++) p.b.handleDatagram(hsInit(i, i), { ...x, port: i }, 0);
+    const out: Array<{ to: Address; bytes: Uint8Array }> = [];
+    for (let t = p.b.pollTransmit(); t; t = p.b.pollTransmit()) out.push(t);
+    expect(out.filter((o) => kindOf(o.bytes) === HS_RESP)).toHaveLength(20);
+    const cookies = out.filter((o) => kindOf(o.bytes) === COOKIE);
+    expect(cookies.map((c) => c.bytes.length)).toEqual([21, 21, 21, 21, 21]);
+    expect(p.b.cookieStats.sent).toBe(5);
+    // No state for the five: only the twenty handshakes are half-open.
+    p.b.handleTimeout(5000);
+    expect(p.b.stats.dropped.CRYPTO_HANDSHAKE_TIMEOUT).toBe(20);
   });
 
   it("drops new HS_INIT beyond maxSessions", () => {
@@ -750,5 +766,136 @@ describe("Endpoint simulation (seeded lossy network)", () => {
       }
     }
     expect(completed).toBeGreaterThanOrEqual(36);
+  });
+});
+
+describe("Endpoint stateless cookies under load", () => {
+  const FLOODER = "10.9.9.9";
+
+  /** A flood of valid HS_INITs from `hosts`, never answering anything. */
+  function flood(p: Pair, hosts: string[], perHost: number, at: number, seed: number): void {
+    let n = seed;
+    for (const host of hosts) {
+      for (let i = 0; i < perHost; i++) {
+        n++;
+        p.net.inject(hsInit(n, n), { host, port: 10_000 + (n % 50_000) }, BOB);
+      }
+    }
+    void at;
+  }
+
+  it("a flood from one address leaves a client at the same address, another port, getting in by cookie", () => {
+    const p = pair(61);
+    // The client shares the flooder's address (a NAT); it dials while the flood goes on.
+    p.net.move(p.a, { host: FLOODER, port: 4000 });
+    flood(p, [FLOODER], 100, 0, 1000);
+    expect(p.b.cookieStats.sent).toBeGreaterThan(0);
+    const before = p.b.cookieStats.accepted;
+    const { aSession } = established(p);
+    expect(aSession).toBeGreaterThan(0);
+    // It came in with a cookie: the flooder had spent the address's bucket.
+    expect(p.b.cookieStats.accepted).toBe(before + 1);
+    expect(p.a.cookieStats.received).toBe(1);
+  });
+
+  it("a flood from many addresses (over the load threshold) costs no DH: cookies only, and clients still get in", () => {
+    const p = pair(62, {}, { freeHandshakesPerSecond: 50 });
+    const hosts = Array.from({ length: 200 }, (_, i) => `10.8.${i >> 8}.${i & 0xff}`);
+    flood(p, hosts, 5, 0, 5000);
+    // The first 32 started handshakes; with 32 waiting for message 3 (a flood never sends it)
+    // the responder is busy, and all the rest got cookies.
+    const halfOpen = p.net.sent(HS_RESP, p.b).length;
+    expect(halfOpen).toBe(32);
+    expect(p.b.cookieStats.sent).toBe(200 * 5 - 32);
+    // A client elsewhere is busy-answered too, answers the cookie and is in.
+    const { aSession } = established(p);
+    expect(aSession).toBeGreaterThan(0);
+    expect(p.b.cookieStats.accepted).toBe(1);
+  });
+
+  it("half-open handshakes make it busy until they expire; completed ones do not count", () => {
+    const p = pair(66, {}, { busyHalfOpen: 3, freeHandshakesPerSecond: 1000 });
+    // A real client completes: no half-open left behind.
+    established(p);
+    expect(p.b.cookieStats.sent).toBe(0);
+    const kinds = (): number[] => {
+      const k: number[] = [];
+      for (let t = p.b.pollTransmit(); t; t = p.b.pollTransmit()) k.push(kindOf(t.bytes));
+      return k;
+    };
+    const at = p.net.now;
+    for (let i = 0; i < 4; i++)
+      p.b.handleDatagram(hsInit(100 + i, 100 + i), { host: `10.5.0.${i}`, port: 1 }, at);
+    expect(kinds()).toEqual([HS_RESP, HS_RESP, HS_RESP, COOKIE]);
+    // They expire after the handshake timeout; then a new initiation is answered again.
+    p.b.handleTimeout(at + 5000);
+    p.b.handleDatagram(hsInit(200, 200), { host: "10.5.1.1", port: 1 }, at + 5000);
+    expect(kinds()).toEqual([HS_RESP]);
+  });
+
+  it("a cookie for one address is worthless from another, and it expires with the secret", () => {
+    const p = pair(63, {}, { freeHandshakesPerSecond: 1, cookieRotateMs: 1000 });
+    p.net.inject(hsInit(1, 1), { host: "10.1.0.1", port: 1 }, BOB); // spends the free token
+    p.b.handleDatagram(hsInit(2, 2), { host: "10.1.0.2", port: 1 }, 0);
+    const reply = p.b.pollTransmit();
+    expect(reply && kindOf(reply.bytes)).toBe(COOKIE);
+    const cookie = (reply as { bytes: Uint8Array }).bytes.subarray(5);
+    const withCookie = (index: number, seed: number) => {
+      const plain = hsInit(index, seed);
+      const noiseLen = ((plain[5] as number) << 8) | (plain[6] as number);
+      const out = plain.slice();
+      out[7 + noiseLen] = 1;
+      out.set(cookie, 8 + noiseLen);
+      return out;
+    };
+    const kinds = (): number[] => {
+      const k: number[] = [];
+      for (let t = p.b.pollTransmit(); t; t = p.b.pollTransmit()) k.push(kindOf(t.bytes));
+      return k;
+    };
+    // From another address the cookie does not count: another cookie reply, no handshake.
+    p.b.handleDatagram(withCookie(3, 3), { host: "10.1.0.3", port: 1 }, 10);
+    expect(kinds()).toEqual([COOKIE]);
+    // From its own address it does.
+    p.b.handleDatagram(withCookie(4, 4), { host: "10.1.0.2", port: 1 }, 20);
+    expect(kinds()).toEqual([HS_RESP]);
+    // One rotation later it still does (the previous secret), two rotations later not.
+    p.b.handleDatagram(withCookie(5, 5), { host: "10.1.0.2", port: 1 }, 1500);
+    expect(kinds()).toEqual([HS_RESP]);
+    p.b.handleDatagram(hsInit(7, 7), { host: "10.1.0.9", port: 1 }, 3600); // busy again
+    expect(kinds()).toEqual([HS_RESP]);
+    p.b.handleDatagram(withCookie(6, 6), { host: "10.1.0.2", port: 1 }, 3600);
+    expect(kinds()).toEqual([COOKIE]);
+  });
+
+  it("a spoofed source never holds a cookie, so it only ever gets cookies sent to it", () => {
+    const p = pair(64, {}, { freeHandshakesPerSecond: 1, handshakesPerSecondPerHost: 1 });
+    let sessionsStarted = 0;
+    for (let i = 0; i < 500; i++) {
+      p.b.handleDatagram(hsInit(i + 1, i + 1), { host: `10.7.${i >> 8}.${i & 0xff}`, port: 9 }, i);
+      for (let t = p.b.pollTransmit(); t; t = p.b.pollTransmit()) {
+        if (kindOf(t.bytes) === HS_RESP) sessionsStarted++;
+        // Anti-amplification: every answer is smaller than the 1200-byte HS_INIT.
+        expect(t.bytes.length).toBeLessThan(HS_INIT_BYTES);
+      }
+    }
+    // One free handshake a second: about one per 1000 ms of this half-second flood.
+    expect(sessionsStarted).toBeLessThanOrEqual(2);
+  });
+
+  it("the initiator resends msg1 with the cookie once at once, and ignores forged cookies beyond", () => {
+    const p = pair(65, {}, { freeHandshakesPerSecond: 1 });
+    p.net.inject(hsInit(1, 1), { host: "10.1.0.1", port: 1 }, BOB); // spends the free token
+    let cookieReplies = 0;
+    p.net.filter = (pkt) => {
+      if (kindOf(pkt.bytes) === COOKIE) cookieReplies++;
+      return true;
+    };
+    const aSession = p.a.connect(BOB, p.net.now);
+    p.net.run(p.net.now);
+    expect(p.net.eventsOf(p.a, "established").map((e) => e.session)).toEqual([aSession]);
+    expect(cookieReplies).toBe(1);
+    // Two HS_INITs: the first, and the one with the cookie.
+    expect(p.net.sent(HS_INIT, p.a)).toHaveLength(2);
   });
 });

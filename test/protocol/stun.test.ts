@@ -77,7 +77,10 @@ describe("answerStun", () => {
   const tid = hex("0102030405060708090a0b0c");
 
   it("answers a Binding request with the source address as XOR-MAPPED-ADDRESS and a FINGERPRINT", () => {
-    const answer = answerStun(bindingRequest(tid), { host: "10.203.7.9", port: 40123 });
+    const answer = answerStun(encodeStun(STUN_BINDING_REQUEST, tid, [], { fingerprint: true }), {
+      host: "10.203.7.9",
+      port: 40123,
+    });
     expect(answer.ok).toBe(true);
     if (!answer.ok) return;
     const msg = decodeStun(answer.value); // also verifies the FINGERPRINT
@@ -89,6 +92,31 @@ describe("answerStun", () => {
       value: { host: "10.203.7.9", port: 40123 },
     });
     expect(msg.value.attributes.at(-1)?.type).toBe(STUN_ATTR.FINGERPRINT);
+    // 20 header + 12 XOR-MAPPED-ADDRESS + 8 FINGERPRINT; no SOFTWARE.
+    expect(answer.value.length).toBe(40);
+  });
+
+  it("adds FINGERPRINT only when the request had one, and never SOFTWARE", () => {
+    const bare = answerStun(encodeStun(STUN_BINDING_REQUEST, tid, []), { host: "10.0.0.1", port: 1 });
+    if (!bare.ok) throw new Error(bare.error.detail);
+    expect(bare.value.length).toBe(32);
+    const msg = decodeStun(bare.value);
+    expect(msg.ok && msg.value.attributes.map((a) => a.type)).toEqual([STUN_ATTR.XOR_MAPPED_ADDRESS]);
+  });
+
+  it("accepts RFC 5780 PADDING, so a client can make its request as large as the answer", () => {
+    const req = encodeStun(
+      STUN_BINDING_REQUEST,
+      tid,
+      [{ type: STUN_ATTR.PADDING, value: new Uint8Array(12) }],
+      {
+        fingerprint: true,
+      },
+    );
+    const answer = answerStun(req, { host: "10.0.0.1", port: 1 });
+    if (!answer.ok) throw new Error(answer.error.detail);
+    expect(decodeStun(answer.value).ok && answer.value.length).toBe(40);
+    expect(req.length).toBe(44);
   });
 
   it("reports an IPv4-mapped IPv6 source as IPv4", () => {

@@ -54,7 +54,7 @@ describe("hallway server export / import (SQLite to SQLite, real processes)", ()
     expect(await exitOf(out, "export")).toBe(0);
     const exported = out.events.find((e) => e.event === "exported") as Json;
     expect(exported.records).toBe(source.records.length);
-    expect(exported.counts).toMatchObject({ user: 4, audit: 3, message: 5, offline: 3, notice: 2 });
+    expect(exported.counts).toMatchObject({ user: 4, audit: 4, message: 5, offline: 3, notice: 2 });
 
     const lines = (await readFile(file, "utf8")).trimEnd().split("\n");
     expect(JSON.parse(lines[0] as string)).toMatchObject({ format: "hallway-export", version: 1 });

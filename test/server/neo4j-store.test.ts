@@ -283,8 +283,16 @@ function happy(key: StatementKey, params: Record<string, unknown>): Answer {
     case "appendAudit":
       return { rows: [{ written: 1 }] };
     case "listAudit":
-    case "listAuditForUser":
       return { rows: [{ entry: { user: "alice", event: "login", at: 7, address: "a" } }] };
+    case "usersAfter":
+    case "searchUsersAfter":
+      return {
+        rows: [{ user: { name: "alice", passwordHash: "h", createdAt: 5, publicKey: null, lastSeen: null } }],
+      };
+    case "countOffline":
+    case "countFriendRequestsTo":
+    case "countJoinRequests":
+      return { rows: [{ n: 2 }] };
     case "knownUsers":
       return { rows: (params.nameKeys as string[]).map((nameKey) => ({ nameKey })) };
     case "pendingOffline":
@@ -330,7 +338,7 @@ async function exerciseEverything(store: Neo4jStore): Promise<void> {
   await store.flushLastSeen([{ name: "alice", at: 10 }]);
   await store.appendAudit({ user: "alice", event: "login", at: 7, address: "a" });
   await store.listAudit({ limit: 5 });
-  await store.listAudit({ user: "alice", limit: 5 });
+  await store.listAudit({ user: "alice", limit: 5, since: 1, until: 9, events: ["login_failed"] });
   await store.enqueueOffline({
     id: "m1",
     from: "alice",
@@ -384,6 +392,15 @@ async function exerciseEverything(store: Neo4jStore): Promise<void> {
   await store.pendingNotices("bob", 5);
   await store.ackNotices("bob", ["n1"]);
   await store.suggest("alice", 5);
+  await store.usersAfter("alice", 5);
+  await store.friendsAfter("alice", "bob", 5);
+  await store.friendRequestsToAfter("alice", { at: 2, name: "bob" }, 5);
+  await store.friendRequestsFromAfter("alice", undefined, 5);
+  await store.searchUsersAfter("al", "alice", 5);
+  await store.searchGroupsAfter("o", undefined, 5);
+  await store.countOffline("bob");
+  await store.countFriendRequestsTo("bob");
+  await store.countJoinRequests("ops");
   await store.load(replay(await collect(store.dump())));
 }
 
@@ -491,7 +508,7 @@ describe("Neo4jStore against a scripted driver", () => {
     expect((await failure(store.setPublicKey("ghost", "ab"))).code).toBe("AUTH_UNKNOWN_USER");
     const audit = await failure(store.appendAudit({ user: "ghost", event: "login", at: 1, address: "a" }));
     expect(audit.code).toBe("STORE_FAILED");
-    expect(audit.message).toMatch(/unknown user/);
+    expect(audit.message).toMatch(/registry .* is missing/);
     expect(await store.getUser("ghost")).toBeUndefined();
     await store.close();
   });

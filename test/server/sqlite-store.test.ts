@@ -82,6 +82,7 @@ describe("SqliteStore on disk", () => {
       expect(db.prepare("SELECT version, applied_at FROM schema_migrations").all()).toEqual([
         { version: 1, applied_at: 42 },
         { version: 2, applied_at: 42 },
+        { version: 3, applied_at: 42 },
       ]);
       const tables = db
         .prepare(
@@ -111,11 +112,11 @@ describe("SqliteStore on disk", () => {
     const again = await SqliteStore.open(path, { now: () => 99 });
     await again.close();
     const check = new Database(path, { readonly: true });
-    expect(check.prepare("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(2);
+    expect(check.prepare("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(3);
     check.close();
   });
 
-  it("migrates a version-1 database to version 2, keeping its data", async () => {
+  it("migrates a version-1 database to the latest version, keeping its data", async () => {
     const path = join(dir, "registry.sqlite");
     const setup = await SqliteStore.open(path);
     await setup.createUser({ name: "alice", passwordHash: "h1", createdAt: 1 });
@@ -128,10 +129,24 @@ describe("SqliteStore on disk", () => {
       sentAt: 3,
       deliveredAt: null,
     });
+    await setup.appendAudit({ user: "alice", event: "login", at: 4, address: "10.0.0.1:1" });
     await setup.close();
-    // Take the file back to what a version-1 build left: no social tables, no profile columns.
+    // Take the file back to what a version-1 build left: no social tables, no profile columns,
+    // an audit table that names only users and four events.
     const db = new Database(path);
     db.exec(`
+      DROP TABLE audit;
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_name TEXT NOT NULL COLLATE NOCASE REFERENCES users(name),
+        event TEXT NOT NULL CHECK (event IN ('register', 'login', 'logout', 'timeout')),
+        at INTEGER NOT NULL,
+        address TEXT NOT NULL
+      );
+      CREATE INDEX audit_by_user ON audit(user_name, at);
+      CREATE INDEX audit_by_time ON audit(at);
+      INSERT INTO audit (user_name, event, at, address) VALUES ('alice', 'login', 4, '10.0.0.1:1');
+      DELETE FROM schema_migrations WHERE version = 3;
       DROP TABLE notices; DROP TABLE group_messages; DROP TABLE join_requests;
       DROP TABLE group_members; DROP TABLE chat_groups; DROP TABLE friendships;
       DROP TABLE friend_requests; DROP INDEX users_by_display_key;
@@ -154,6 +169,17 @@ describe("SqliteStore on disk", () => {
       expect((await store.searchUsers("alice l", 10)).map((u) => u.name)).toEqual(["alice"]);
       await store.addFriendship("alice", "bob", 5);
       expect(await store.areFriends("bob", "alice")).toBe(true);
+      await store.appendAudit({
+        user: "ghost",
+        event: "login_failed",
+        at: 6,
+        address: "x",
+        detail: "unknown user",
+      });
+      expect(await store.listAudit({ limit: 10 })).toEqual([
+        { user: "ghost", event: "login_failed", at: 6, address: "x", detail: "unknown user" },
+        { user: "alice", event: "login", at: 4, address: "10.0.0.1:1" },
+      ]);
     } finally {
       await store.close();
     }
@@ -162,6 +188,7 @@ describe("SqliteStore on disk", () => {
       [
         { version: 1, applied_at: expect.any(Number) },
         { version: 2, applied_at: 77 },
+        { version: 3, applied_at: 77 },
       ],
     );
     check.close();

@@ -59,6 +59,13 @@ export async function populateEveryKind(t: Store): Promise<void> {
   await t.appendAudit({ user: "alice", event: "register", at: 10, address: "10.0.0.1:1" });
   await t.appendAudit({ user: "bob", event: "login", at: 10, address: "10.0.0.2:1" });
   await t.appendAudit({ user: "alice", event: "logout", at: 9, address: "10.0.0.1:1" });
+  await t.appendAudit({
+    user: "ghost",
+    event: "login_failed",
+    at: 8,
+    address: "10.0.0.9:1",
+    detail: "unknown user",
+  });
   await t.appendHistory({ ...message("h1", "alice", "bob", 100), deliveredAt: 150 });
   await t.enqueueOffline(message("q2", "carol", "bob", 300));
   await t.enqueueOffline(message("q1", "alice", "bob", 200));
@@ -255,11 +262,140 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         expect(await store.listAudit({ user: "carol", limit: 10 })).toEqual([]);
       });
 
-      it("refuses an entry for an unknown user with STORE_FAILED", async () => {
-        await rejectsWith(
-          store.appendAudit({ user: "ghost", event: "login", at: 1, address: "a" }),
-          "STORE_FAILED",
-        );
+      it("keeps entries that name nobody, or no account, with their detail", async () => {
+        await users("alice");
+        await store.appendAudit({
+          user: "ghost",
+          event: "login_failed",
+          at: 1,
+          address: "a",
+          detail: "unknown user",
+        });
+        await store.appendAudit({ user: "", event: "blocked", at: 2, address: "b", detail: "60 s" });
+        await store.appendAudit({ user: "alice", event: "replaced", at: 3, address: "c" });
+        expect(await store.listAudit({ limit: 10 })).toEqual([
+          { user: "alice", event: "replaced", at: 3, address: "c" },
+          { user: "", event: "blocked", at: 2, address: "b", detail: "60 s" },
+          { user: "ghost", event: "login_failed", at: 1, address: "a", detail: "unknown user" },
+        ]);
+        expect((await store.listAudit({ user: "GHOST", limit: 10 })).map((e) => e.event)).toEqual([
+          "login_failed",
+        ]);
+      });
+
+      it("filters by time (since inclusive, until exclusive) and by event", async () => {
+        await users("alice", "bob");
+        const events = ["login", "login_failed", "logout", "login_failed", "terminated", "blocked"] as const;
+        for (const [i, event] of events.entries()) {
+          await store.appendAudit({
+            user: i % 2 === 0 ? "alice" : "bob",
+            event,
+            at: 10 * (i + 1),
+            address: "a",
+          });
+        }
+        expect((await store.listAudit({ since: 20, until: 50, limit: 10 })).map((e) => e.at)).toEqual([
+          40, 30, 20,
+        ]);
+        expect(
+          (await store.listAudit({ events: ["login_failed", "blocked"], limit: 10 })).map((e) => e.at),
+        ).toEqual([60, 40, 20]);
+        expect(
+          (await store.listAudit({ user: "bob", events: ["login_failed"], since: 30, limit: 10 })).map(
+            (e) => e.at,
+          ),
+        ).toEqual([40]);
+        expect(await store.listAudit({ events: [], limit: 10 })).toEqual([]);
+        expect((await store.listAudit({ since: 15, limit: 2 })).map((e) => e.at)).toEqual([60, 50]);
+      });
+    });
+
+    describe("pages and quotas", () => {
+      it("pages users by name", async () => {
+        await users("dave", "alice", "carol", "bob", "erin");
+        expect((await store.usersAfter(undefined, 2)).map((u) => u.name)).toEqual(["alice", "bob"]);
+        expect((await store.usersAfter("bob", 2)).map((u) => u.name)).toEqual(["carol", "dave"]);
+        expect((await store.usersAfter("dave", 2)).map((u) => u.name)).toEqual(["erin"]);
+        expect(await store.usersAfter("erin", 2)).toEqual([]);
+        expect(await store.usersAfter(undefined, 0)).toEqual([]);
+        expect((await store.usersAfter("BOB", 1)).map((u) => u.name)).toEqual(["carol"]);
+      });
+
+      it("pages friends and friend requests, in the orders of the unpaged lists", async () => {
+        await users("alice", "bob", "carol", "dave", "erin");
+        await store.addFriendship("alice", "dave", 1);
+        await store.addFriendship("bob", "alice", 2);
+        await store.addFriendship("alice", "carol", 3);
+        expect((await store.friendsAfter("alice", undefined, 2)).map((f) => f.name)).toEqual([
+          "bob",
+          "carol",
+        ]);
+        expect(await store.friendsAfter("alice", "carol", 2)).toEqual([{ name: "dave", since: 1 }]);
+        expect(await store.friendsAfter("alice", "dave", 2)).toEqual([]);
+
+        await store.putFriendRequest({ from: "erin", to: "bob", at: 20 });
+        await store.putFriendRequest({ from: "carol", to: "bob", at: 20 });
+        await store.putFriendRequest({ from: "dave", to: "bob", at: 10 });
+        expect((await store.friendRequestsToAfter("bob", undefined, 2)).map((r) => r.from)).toEqual([
+          "dave",
+          "carol",
+        ]);
+        expect(await store.friendRequestsToAfter("bob", { at: 20, name: "carol" }, 2)).toEqual([
+          { from: "erin", to: "bob", at: 20 },
+        ]);
+        expect(await store.friendRequestsToAfter("bob", { at: 20, name: "erin" }, 2)).toEqual([]);
+
+        await store.putFriendRequest({ from: "erin", to: "dave", at: 5 });
+        await store.putFriendRequest({ from: "erin", to: "carol", at: 5 });
+        expect((await store.friendRequestsFromAfter("erin", undefined, 10)).map((r) => r.to)).toEqual([
+          "carol",
+          "dave",
+          "bob",
+        ]);
+        expect(
+          (await store.friendRequestsFromAfter("erin", { at: 5, name: "dave" }, 10)).map((r) => r.to),
+        ).toEqual(["bob"]);
+        await rejectsWith(store.friendsAfter("ghost", undefined, 2), "AUTH_UNKNOWN_USER");
+        await rejectsWith(store.friendRequestsToAfter("ghost", undefined, 2), "AUTH_UNKNOWN_USER");
+      });
+
+      it("pages searches by name", async () => {
+        await users("alan", "alba", "alice", "bob");
+        await store.setProfile("bob", { displayName: "Al Bob" });
+        await store.createUser({ name: "zed", passwordHash: "h", createdAt: 1 });
+        expect((await store.searchUsersAfter("al", undefined, 2)).map((u) => u.name)).toEqual([
+          "alan",
+          "alba",
+        ]);
+        expect((await store.searchUsersAfter("al", "alba", 5)).map((u) => u.name)).toEqual(["alice", "bob"]);
+        await store.createGroup({ name: "alpha", admin: "alan", createdAt: 1 });
+        await store.createGroup({ name: "alps", admin: "alan", createdAt: 1 });
+        await store.createGroup({ name: "beta", admin: "alan", createdAt: 1 });
+        expect((await store.searchGroupsAfter("al", undefined, 1)).map((g) => g.name)).toEqual(["alpha"]);
+        expect((await store.searchGroupsAfter("al", "alpha", 5)).map((g) => g.name)).toEqual(["alps"]);
+      });
+
+      it("counts what waits for a recipient", async () => {
+        await users("alice", "bob", "carol");
+        expect(await store.countOffline("bob")).toBe(0);
+        await store.enqueueOffline(msg("m1", "alice", "bob", 1));
+        await store.enqueueOffline(msg("m2", "carol", "bob", 2));
+        await store.enqueueOffline(msg("m3", "bob", "alice", 3));
+        expect(await store.countOffline("bob")).toBe(2);
+        await store.ackOffline("bob", ["m1"]);
+        expect(await store.countOffline("BOB")).toBe(1);
+        expect(await store.countOffline("ghost")).toBe(0);
+
+        await store.putFriendRequest({ from: "alice", to: "bob", at: 1 });
+        await store.putFriendRequest({ from: "carol", to: "bob", at: 1 });
+        expect(await store.countFriendRequestsTo("bob")).toBe(2);
+        expect(await store.countFriendRequestsTo("alice")).toBe(0);
+        expect(await store.countFriendRequestsTo("ghost")).toBe(0);
+
+        await store.createGroup({ name: "ops", admin: "alice", createdAt: 1 });
+        await store.putJoinRequest({ group: "ops", user: "bob", at: 2 });
+        expect(await store.countJoinRequests("ops")).toBe(1);
+        expect(await store.countJoinRequests("nope")).toBe(0);
       });
     });
 
@@ -947,7 +1083,15 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           [...kinds.map((k) => order.indexOf(k))].sort((a, b) => a - b),
         );
         const count = (kind: string) => kinds.filter((k) => k === kind).length;
-        expect([count("user"), count("audit"), count("message"), count("offline")]).toEqual([4, 3, 5, 3]);
+        expect([count("user"), count("audit"), count("message"), count("offline")]).toEqual([4, 4, 5, 3]);
+        expect(records.find((r) => r.kind === "audit" && r.user === "ghost")).toEqual({
+          kind: "audit",
+          user: "ghost",
+          event: "login_failed",
+          at: 8,
+          address: "10.0.0.9:1",
+          detail: "unknown user",
+        });
         expect(records.filter((r) => r.kind === "offline")).toEqual([
           { kind: "offline", id: "q2", to: "bob" },
           { kind: "offline", id: "q1", to: "bob" },

@@ -24,6 +24,7 @@ function social(policy: Policy = "open"): Social {
     store,
     policy,
     wall: () => ++clock,
+    quotas: { friendRequestsPerRecipient: 500, joinRequestsPerGroup: 500 },
     presenceOf: (u) => (online.has(u) ? "online" : "offline"),
     push: (to, msg) => {
       if (online.has(to)) pushed.push({ to, msg });

@@ -303,6 +303,19 @@ describe("ReliableChannel: receiving and ACKs", () => {
     expect(rx.stats.oversizedDropped).toBe(1);
     expect(rx.stats.bufferedSegments).toBe(0);
   });
+
+  it("hands the first segment of a dropped oversized message to onOversized, once", () => {
+    const heads: string[] = [];
+    const rx = channel({
+      maxMessageBytes: 10,
+      onOversized: (head) => heads.push(new TextDecoder().decode(head)),
+    });
+    rx.handleSegment(seg(0, '{"rid":7,', false), 0);
+    rx.handleSegment(seg(1, "12345678", false), 0);
+    rx.handleSegment(seg(2, "tail", true), 0);
+    expect(heads).toEqual(['{"rid":7,']);
+    expect(messages(rx)).toEqual([]);
+  });
 });
 
 describe("ReliableChannel: retransmission", () => {

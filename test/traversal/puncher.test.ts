@@ -125,11 +125,12 @@ describe("rankCandidates", () => {
       { type: "srflx", address: { host: "127.0.0.1", port: 9 } },
     ];
     const ranked = rankCandidates(remote, [{ address: "10.0.0.1", netmask: "255.255.255.0" }]);
+    // `observed`: the registry saw datagrams from it (a srflx), so probes to it are not budgeted.
     expect(ranked).toEqual([
-      { address: { host: "10.0.0.5", port: 9 }, kind: "lan" },
-      { address: { host: "127.0.0.1", port: 9 }, kind: "lan" },
+      { address: { host: "10.0.0.5", port: 9 }, kind: "lan", observed: true },
+      { address: { host: "127.0.0.1", port: 9 }, kind: "lan", observed: true },
       { address: { host: "172.16.5.5", port: 9 }, kind: "direct" },
-      { address: { host: "198.51.100.1", port: 9 }, kind: "punched" },
+      { address: { host: "198.51.100.1", port: 9 }, kind: "punched", observed: true },
     ]);
   });
 });
@@ -220,5 +221,88 @@ describe("Puncher through simulated NATs", () => {
     const r = simulate({ a: "symmetric", b: "symmetric" }, 3, { skewMs: 10 });
     expect(r.a).toEqual({ ok: false, reason: "timeout" });
     expect(r.b).toEqual({ ok: false, reason: "timeout" });
+  });
+});
+
+describe("Puncher probe budget (no reflection)", () => {
+  const claimed = Array.from({ length: 16 }, (_, i) => ({
+    address: { host: `192.168.7.${i + 10}`, port: 9 },
+    kind: "direct" as const,
+  }));
+  const observed = {
+    address: { host: "198.51.100.7", port: 4000 },
+    kind: "punched" as const,
+    observed: true,
+  };
+
+  function run(p: Puncher, answerFrom?: Address): Map<string, number> {
+    const bytes = new Map<string, number>();
+    for (let t: number | undefined = 0; t !== undefined; t = p.pollTimeout()) {
+      p.handleTimeout(t);
+      for (const out of drain(p)) {
+        const k = `${out.to.host}:${out.to.port}`;
+        bytes.set(k, (bytes.get(k) ?? 0) + out.bytes.length);
+        const probe = decodeProbe(out.bytes);
+        if (answerFrom && probe.ok && out.to.host === answerFrom.host && out.to.port === answerFrom.port) {
+          // The candidate answers, but late: it stays in the schedule as a verified one.
+          p.handleProbe({ ...probe.value, type: "response" }, out.to, t + 10_000);
+        }
+      }
+    }
+    return bytes;
+  }
+
+  it("spends at most the budget on candidates nobody observed, and keeps probing the observed one", () => {
+    const p = new Puncher({
+      token: TOKEN,
+      now: 0,
+      random: seq(),
+      candidates: [...claimed, observed],
+      unverifiedBudgetBytes: 100,
+    });
+    const bytes = run(p);
+    const toClaimed = claimed.reduce((sum, c) => sum + (bytes.get(`${c.address.host}:9`) ?? 0), 0);
+    expect(toClaimed).toBeLessThanOrEqual(100);
+    expect(p.unverifiedBytes).toBe(toClaimed);
+    expect(p.withheld).toBeGreaterThan(0);
+    // Several rounds went to the observed address: the budget does not stop punching.
+    expect(bytes.get("198.51.100.7:4000") ?? 0).toBeGreaterThan(4 * PROBE_BYTES);
+  });
+
+  it("counts triggered checks toward an unknown source against the budget", () => {
+    const p = new Puncher({
+      token: TOKEN,
+      now: 0,
+      random: seq(),
+      candidates: [observed],
+      unverifiedBudgetBytes: 0,
+    });
+    drain(p);
+    const request = decodeProbe(encodeProbe({ type: "request", token: TOKEN, nonce: 1 }));
+    if (!request.ok) throw new Error("probe");
+    p.handleProbe(request.value, { host: "192.168.7.99", port: 5 }, 1);
+    const out = drain(p);
+    // The answer to the request (exactly as long) goes out; the triggered check does not.
+    expect(out.map((t) => [t.to.host, decodeProbe(t.bytes).ok && decodeProbe(t.bytes)]).length).toBe(1);
+    expect(out[0]?.bytes.length).toBe(PROBE_BYTES);
+    expect(p.withheld).toBe(1);
+  });
+
+  it("without a budget, probes every candidate every round as before", () => {
+    const p = new Puncher({ token: TOKEN, now: 0, random: seq(), candidates: [...claimed, observed] });
+    const bytes = run(p);
+    expect(bytes.get("192.168.7.10:9")).toBeGreaterThan(2 * PROBE_BYTES);
+    expect(p.withheld).toBe(0);
+  });
+
+  it("ranks a srflx candidate as observed", () => {
+    const ranked = rankCandidates(
+      [
+        { type: "host", address: { host: "192.168.7.10", port: 9 } },
+        { type: "srflx", address: { host: "198.51.100.7", port: 4000 } },
+      ],
+      [],
+    );
+    expect(ranked.map((c) => c.observed === true)).toEqual([false, true]);
   });
 });

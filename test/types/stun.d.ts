@@ -7,8 +7,18 @@ declare module "stun" {
     getAttribute(type: number): unknown;
   }
 
+  export interface StunRequest {
+    addSoftware(text: string): StunRequest;
+    addFingerprint(): StunRequest;
+    toBuffer(): Buffer;
+  }
+
+  export const constants: { STUN_BINDING_REQUEST: number };
+
+  export function createMessage(type: number): StunRequest;
+
   export function request(
     url: string,
-    options?: { socket?: Socket; retries?: number; timeout?: number },
+    options?: { socket?: Socket; retries?: number; timeout?: number; message?: StunRequest },
   ): Promise<StunResponse>;
 }

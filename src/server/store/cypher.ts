@@ -40,7 +40,7 @@ interface CypherValues {
 }
 
 /** Bumped when the graph model changes; `openRegistry` refuses data written by a newer build. */
-export const GRAPH_SCHEMA_VERSION = 2;
+export const GRAPH_SCHEMA_VERSION = 3;
 
 /** Node labels and relationship types of the model, declared to the linter. */
 export const GRAPH_LABELS = [
@@ -89,7 +89,7 @@ const USER_FIELDS = `u {.name, .passwordHash, .publicKey, .displayName, .statusT
 const GROUP_FIELDS = "{name: g.name, admin: a.name, createdAt: g.createdAt, lastSeq: g.lastSeq}";
 const GROUP_MESSAGE_FIELDS = "m {.id, .group, .from, .body, .sentAt, .seq}";
 const NOTICE_FIELDS = "n {.id, .to, .kind, .body, .at}";
-const AUDIT_FIELDS = "a {.user, .event, .at, .address}";
+const AUDIT_FIELDS = "a {.user, .event, .at, .address, .detail}";
 
 export const CYPHER = {
   // --- schema: idempotent, one transaction each (Neo4j does not mix schema and data writes) ---
@@ -209,13 +209,19 @@ SET u.lastSeen = CASE WHEN u.lastSeen IS NULL OR u.lastSeen < at THEN at ELSE u.
   },
 
   // --- audit ---
-  /** `seq` orders entries with equal `at`; the counter on the registry node is locked by the SET. */
+  /**
+   * `seq` orders entries with equal `at`; the counter on the registry node is locked by the SET.
+   * An entry may name nobody (a failed login for an unknown name) or no one (`user` empty): it
+   * is linked to its user only if there is one. `detail` null leaves the property out.
+   */
   appendAudit: {
     mode: "write",
-    text: `MATCH (u:User {registry: $registry, nameLower: $userKey})
-MATCH (r:Registry {registry: $registry})
+    text: `MATCH (r:Registry {registry: $registry})
 SET r.auditSeq = coalesce(r.auditSeq, 0) + 1
-CREATE (u)-[:LOGGED]->(:Audit {registry: $registry, user: $user, event: $event, at: $at, address: $address, seq: r.auditSeq})
+CREATE (a:Audit {registry: $registry, user: $user, event: $event, at: $at, address: $address, detail: $detail, seq: r.auditSeq})
+WITH a
+OPTIONAL MATCH (u:User {registry: $registry, nameLower: $userKey})
+FOREACH (x IN CASE WHEN u IS NULL THEN [] ELSE [u] END | CREATE (x)-[:LOGGED]->(a))
 RETURN count(*) AS written`,
     params: {
       registry: "STRING",
@@ -224,23 +230,28 @@ RETURN count(*) AS written`,
       event: "STRING",
       at: "INTEGER",
       address: "STRING",
+      detail: "STRING?",
     },
   },
+  /** Every filter is a parameter: a null `userKey`, `since` or `until` passes everything. */
   listAudit: {
     mode: "read",
     text: `MATCH (a:Audit {registry: $registry})
+WHERE ($userKey IS NULL OR toLower(a.user) = $userKey)
+  AND ($since IS NULL OR a.at >= $since)
+  AND ($until IS NULL OR a.at < $until)
+  AND a.event IN $events
 RETURN ${AUDIT_FIELDS} AS entry
 ORDER BY a.at DESC, a.seq DESC
 LIMIT $limit`,
-    params: { registry: "STRING", limit: "INTEGER" },
-  },
-  listAuditForUser: {
-    mode: "read",
-    text: `MATCH (:User {registry: $registry, nameLower: $userKey})-[:LOGGED]->(a:Audit)
-RETURN ${AUDIT_FIELDS} AS entry
-ORDER BY a.at DESC, a.seq DESC
-LIMIT $limit`,
-    params: { registry: "STRING", userKey: "STRING", limit: "INTEGER" },
+    params: {
+      registry: "STRING",
+      userKey: "STRING?",
+      since: "INTEGER?",
+      until: "INTEGER?",
+      events: "LIST<STRING>",
+      limit: "INTEGER",
+    },
   },
 
   // --- messages, history and the offline queue ---
@@ -361,6 +372,93 @@ RETURN ${USER_FIELDS} AS user
 ORDER BY u.nameLower, u.name
 LIMIT $limit`,
     params: { registry: "STRING", prefix: "STRING", limit: "INTEGER" },
+  },
+
+  // --- pages and quotas ---
+  usersAfter: {
+    mode: "read",
+    text: `MATCH (u:User {registry: $registry})
+WHERE u.nameLower > $afterKey
+RETURN ${USER_FIELDS} AS user
+ORDER BY u.nameLower
+LIMIT $limit`,
+    params: { registry: "STRING", afterKey: "STRING", limit: "INTEGER" },
+  },
+  searchUsersAfter: {
+    mode: "read",
+    text: `MATCH (u:User {registry: $registry})
+WHERE u.nameLower > $afterKey AND (u.nameLower STARTS WITH $prefix OR u.displayKey STARTS WITH $prefix)
+RETURN ${USER_FIELDS} AS user
+ORDER BY u.nameLower
+LIMIT $limit`,
+    params: { registry: "STRING", prefix: "STRING", afterKey: "STRING", limit: "INTEGER" },
+  },
+  searchGroupsAfter: {
+    mode: "read",
+    text: `MATCH (g:Group {registry: $registry})
+WHERE g.nameLower > $afterKey AND g.nameLower STARTS WITH $prefix
+OPTIONAL MATCH (a:User)-[:ADMIN_OF]->(g)
+RETURN ${GROUP_FIELDS} AS group
+ORDER BY g.nameLower
+LIMIT $limit`,
+    params: { registry: "STRING", prefix: "STRING", afterKey: "STRING", limit: "INTEGER" },
+  },
+  friendsAfter: {
+    mode: "read",
+    text: `MATCH (:User {registry: $registry, nameLower: $userKey})-[f:FRIEND]-(o:User)
+WHERE o.nameLower > $afterKey
+RETURN {name: o.name, since: f.since} AS friend
+ORDER BY o.nameLower
+LIMIT $limit`,
+    params: { registry: "STRING", userKey: "STRING", afterKey: "STRING", limit: "INTEGER" },
+  },
+  friendRequestsToAfter: {
+    mode: "read",
+    text: `MATCH (f:User)-[r:REQUESTED]->(t:User {registry: $registry, nameLower: $userKey})
+WHERE r.at > $afterAt OR (r.at = $afterAt AND f.nameLower > $afterKey)
+RETURN {from: f.name, to: t.name, at: r.at} AS request
+ORDER BY r.at, f.nameLower
+LIMIT $limit`,
+    params: {
+      registry: "STRING",
+      userKey: "STRING",
+      afterAt: "INTEGER",
+      afterKey: "STRING",
+      limit: "INTEGER",
+    },
+  },
+  friendRequestsFromAfter: {
+    mode: "read",
+    text: `MATCH (f:User {registry: $registry, nameLower: $userKey})-[r:REQUESTED]->(t:User)
+WHERE r.at > $afterAt OR (r.at = $afterAt AND t.nameLower > $afterKey)
+RETURN {from: f.name, to: t.name, at: r.at} AS request
+ORDER BY r.at, t.nameLower
+LIMIT $limit`,
+    params: {
+      registry: "STRING",
+      userKey: "STRING",
+      afterAt: "INTEGER",
+      afterKey: "STRING",
+      limit: "INTEGER",
+    },
+  },
+  countOffline: {
+    mode: "read",
+    text: `OPTIONAL MATCH (:User {registry: $registry, nameLower: $userKey})-[q:QUEUED]->(:Message)
+RETURN count(q) AS n`,
+    params: { registry: "STRING", userKey: "STRING" },
+  },
+  countFriendRequestsTo: {
+    mode: "read",
+    text: `OPTIONAL MATCH (:User)-[r:REQUESTED]->(:User {registry: $registry, nameLower: $userKey})
+RETURN count(r) AS n`,
+    params: { registry: "STRING", userKey: "STRING" },
+  },
+  countJoinRequests: {
+    mode: "read",
+    text: `OPTIONAL MATCH (:User)-[r:WANTS_TO_JOIN]->(:Group {registry: $registry, nameLower: $groupKey})
+RETURN count(r) AS n`,
+    params: { registry: "STRING", groupKey: "STRING" },
   },
 
   // --- friends ---
@@ -777,14 +875,19 @@ SET u += row.props
 RETURN count(*) AS written`,
     params: { registry: "STRING", rows: "LIST<MAP>" },
   },
-  /** Rows in dump order; `seq` numbers them, and the registry's counter ends at the last. */
+  /**
+   * Rows in dump order; `seq` numbers them, and the registry's counter ends at the last. An
+   * entry is linked to its user when there is one (it may name nobody, as in `appendAudit`).
+   */
   loadAudit: {
     mode: "write",
     text: `MATCH (r:Registry {registry: $registry})
 UNWIND $rows AS row
-MATCH (u:User {registry: $registry, nameLower: row.userKey})
-CREATE (u)-[:LOGGED]->(:Audit {registry: $registry, user: u.name, event: row.event, at: row.at, address: row.address, seq: row.seq})
+CREATE (a:Audit {registry: $registry, user: row.user, event: row.event, at: row.at, address: row.address, detail: row.detail, seq: row.seq})
 SET r.auditSeq = row.seq
+WITH a, row
+OPTIONAL MATCH (u:User {registry: $registry, nameLower: row.userKey})
+FOREACH (x IN CASE WHEN u IS NULL THEN [] ELSE [u] END | CREATE (x)-[:LOGGED]->(a))
 RETURN count(*) AS written`,
     params: { registry: "STRING", rows: "LIST<MAP>" },
   },

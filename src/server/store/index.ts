@@ -7,8 +7,10 @@ import type { Store } from "./store.js";
 export { type Neo4jConnection, Neo4jStore, type Neo4jStoreOptions } from "./neo4j-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 export {
+  AUDIT_EVENTS,
   type AuditEntry,
   type AuditEvent,
+  type AuditQuery,
   type DumpRecord,
   type FriendRequest,
   type Friendship,
@@ -25,6 +27,7 @@ export {
   type Store,
   type StoredMessage,
   type Suggestion,
+  type TimeNameCursor,
   type UserRecord,
 } from "./store.js";
 

@@ -88,6 +88,8 @@ export class LoadRows {
       case "audit":
         return {
           userKey: nameKey(r.user),
+          user: r.user,
+          detail: r.detail ?? null,
           event: r.event,
           at: int(r.at),
           address: r.address,

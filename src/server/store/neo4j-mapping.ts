@@ -9,22 +9,23 @@
  */
 
 import { HallwayError } from "../../errors.js";
-import type {
-  AuditEntry,
-  AuditEvent,
-  FriendRequest,
-  Friendship,
-  GroupMember,
-  GroupMessage,
-  GroupRecord,
-  JoinRequest,
-  Notice,
-  StoredMessage,
-  Suggestion,
-  UserRecord,
+import {
+  AUDIT_EVENTS,
+  type AuditEntry,
+  type AuditEvent,
+  type FriendRequest,
+  type Friendship,
+  type GroupMember,
+  type GroupMessage,
+  type GroupRecord,
+  type JoinRequest,
+  type Notice,
+  type StoredMessage,
+  type Suggestion,
+  type UserRecord,
 } from "./store.js";
 
-const AUDIT_EVENTS: ReadonlySet<string> = new Set<AuditEvent>(["register", "login", "logout", "timeout"]);
+const KNOWN_AUDIT_EVENTS: ReadonlySet<string> = new Set<AuditEvent>(AUDIT_EVENTS);
 
 type Fields = Readonly<Record<string, unknown>>;
 
@@ -106,12 +107,14 @@ export function toStoredMessage(value: unknown): StoredMessage {
 export function toAuditEntry(value: unknown): AuditEntry {
   const f = fields(value, "Audit");
   const event = text(f, "Audit", "event");
-  if (!AUDIT_EVENTS.has(event)) throw unexpected("Audit.event", `is ${JSON.stringify(event)}`);
+  if (!KNOWN_AUDIT_EVENTS.has(event)) throw unexpected("Audit.event", `is ${JSON.stringify(event)}`);
+  const detail = optionalText(f, "Audit", "detail");
   return {
     user: text(f, "Audit", "user"),
     event: event as AuditEvent,
     at: millis(f, "Audit", "at"),
     address: text(f, "Audit", "address"),
+    ...(detail === null ? {} : { detail }),
   };
 }
 

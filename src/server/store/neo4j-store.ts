@@ -9,7 +9,8 @@
  *           displayName, displayKey, statusText, email, phone, department, note})
  *   (:User)-[:SENT]->(:Message {id, from, to, conversation, body, sentAt, deliveredAt})-[:TO]->(:User)
  *   (:User)-[:QUEUED {seq}]->(:Message)           the offline queue: recipient -> queued message
- *   (:User)-[:LOGGED]->(:Audit {user, event, at, address, seq})
+ *   (:Audit {user, event, at, address, detail, seq})   linked (:User)-[:LOGGED]->(:Audit) when
+ *                                                  the user exists: a failed login may name nobody
  *   (:User)-[:REQUESTED {at}]->(:User)             a pending friend request
  *   (:User)-[:FRIEND {since}]->(:User)             one per pair, lower name key -> higher; read
  *                                                  in either direction
@@ -120,7 +121,9 @@ import {
 } from "./neo4j-mapping.js";
 import { conversationKey, nameKey, rowLimit, searchKey } from "./port-rules.js";
 import {
+  AUDIT_EVENTS,
   type AuditEntry,
+  type AuditQuery,
   type DumpRecord,
   type FriendRequest,
   type Friendship,
@@ -135,6 +138,7 @@ import {
   type Store,
   type StoredMessage,
   type Suggestion,
+  type TimeNameCursor,
   type UserRecord,
 } from "./store.js";
 
@@ -332,28 +336,29 @@ export class Neo4jStore implements Store {
         event: entry.event,
         at: int(entry.at),
         address: entry.address,
+        detail: entry.detail ?? null,
       });
       if (toCount(result.records[0]?.get("written"), "written") === 0) {
-        throw unknownUser("appendAudit", [entry.user]);
+        throw new HallwayError("STORE_FAILED", `appendAudit: registry ${this.registry} is missing`);
       }
     });
   }
 
-  async listAudit(opts: { user?: string; limit: number }): Promise<AuditEntry[]> {
+  async listAudit(opts: AuditQuery): Promise<AuditEntry[]> {
     const limit = rowLimit(opts.limit);
     if (limit === 0) {
       this.opened();
       return [];
     }
     return this.read("listAudit", async (run) => {
-      const result =
-        opts.user === undefined
-          ? await run("listAudit", { registry: this.registry, limit: int(limit) })
-          : await run("listAuditForUser", {
-              registry: this.registry,
-              userKey: nameKey(opts.user),
-              limit: int(limit),
-            });
+      const result = await run("listAudit", {
+        registry: this.registry,
+        userKey: opts.user === undefined ? null : nameKey(opts.user),
+        since: opts.since === undefined ? null : int(opts.since),
+        until: opts.until === undefined ? null : int(opts.until),
+        events: [...(opts.events ?? AUDIT_EVENTS)],
+        limit: int(limit),
+      });
       return result.records.map((r) => toAuditEntry(r.get("entry")));
     });
   }
@@ -519,6 +524,129 @@ export class Neo4jStore implements Store {
         bKey: nameKey(b),
       });
       return toCount(result.records[0]?.get("removed"), "removed") > 0;
+    });
+  }
+
+  async usersAfter(after: string | undefined, limit: number): Promise<UserRecord[]> {
+    const rows = rowLimit(limit);
+    if (rows === 0) {
+      this.opened();
+      return [];
+    }
+    return this.read("usersAfter", async (run) => {
+      const result = await run("usersAfter", {
+        registry: this.registry,
+        afterKey: nameKey(after ?? ""),
+        limit: int(rows),
+      });
+      return result.records.map((r) => toUserRecord(r.get("user")));
+    });
+  }
+
+  async friendsAfter(user: string, after: string | undefined, limit: number): Promise<Friendship[]> {
+    const rows = rowLimit(limit);
+    return this.read("friendsAfter", async (run) => {
+      await this.requireUsers(run, [user]);
+      if (rows === 0) return [];
+      const result = await run("friendsAfter", {
+        registry: this.registry,
+        userKey: nameKey(user),
+        afterKey: nameKey(after ?? ""),
+        limit: int(rows),
+      });
+      return result.records.map((r) => toFriendship(r.get("friend")));
+    });
+  }
+
+  async friendRequestsToAfter(
+    user: string,
+    after: TimeNameCursor | undefined,
+    limit: number,
+  ): Promise<FriendRequest[]> {
+    return this.requestsAfter("friendRequestsToAfter", user, after, limit);
+  }
+
+  async friendRequestsFromAfter(
+    user: string,
+    after: TimeNameCursor | undefined,
+    limit: number,
+  ): Promise<FriendRequest[]> {
+    return this.requestsAfter("friendRequestsFromAfter", user, after, limit);
+  }
+
+  private async requestsAfter(
+    key: "friendRequestsToAfter" | "friendRequestsFromAfter",
+    user: string,
+    after: TimeNameCursor | undefined,
+    limit: number,
+  ): Promise<FriendRequest[]> {
+    const rows = rowLimit(limit);
+    return this.read(key, async (run) => {
+      await this.requireUsers(run, [user]);
+      if (rows === 0) return [];
+      const result = await run(key, {
+        registry: this.registry,
+        userKey: nameKey(user),
+        afterAt: int(after?.at ?? -1),
+        afterKey: nameKey(after?.name ?? ""),
+        limit: int(rows),
+      });
+      return result.records.map((r) => toFriendRequest(r.get("request")));
+    });
+  }
+
+  async searchUsersAfter(prefix: string, after: string | undefined, limit: number): Promise<UserRecord[]> {
+    const rows = rowLimit(limit);
+    if (rows === 0) {
+      this.opened();
+      return [];
+    }
+    return this.read("searchUsersAfter", async (run) => {
+      const result = await run("searchUsersAfter", {
+        registry: this.registry,
+        prefix: searchKey(prefix),
+        afterKey: nameKey(after ?? ""),
+        limit: int(rows),
+      });
+      return result.records.map((r) => toUserRecord(r.get("user")));
+    });
+  }
+
+  async searchGroupsAfter(prefix: string, after: string | undefined, limit: number): Promise<GroupRecord[]> {
+    const rows = rowLimit(limit);
+    if (rows === 0) {
+      this.opened();
+      return [];
+    }
+    return this.read("searchGroupsAfter", async (run) => {
+      const result = await run("searchGroupsAfter", {
+        registry: this.registry,
+        prefix: searchKey(prefix),
+        afterKey: nameKey(after ?? ""),
+        limit: int(rows),
+      });
+      return result.records.map((r) => toGroupRecord(r.get("group")));
+    });
+  }
+
+  async countOffline(to: string): Promise<number> {
+    return this.read("countOffline", async (run) => {
+      const result = await run("countOffline", { registry: this.registry, userKey: nameKey(to) });
+      return toCount(result.records[0]?.get("n"), "n");
+    });
+  }
+
+  async countFriendRequestsTo(user: string): Promise<number> {
+    return this.read("countFriendRequestsTo", async (run) => {
+      const result = await run("countFriendRequestsTo", { registry: this.registry, userKey: nameKey(user) });
+      return toCount(result.records[0]?.get("n"), "n");
+    });
+  }
+
+  async countJoinRequests(group: string): Promise<number> {
+    return this.read("countJoinRequests", async (run) => {
+      const result = await run("countJoinRequests", { registry: this.registry, groupKey: nameKey(group) });
+      return toCount(result.records[0]?.get("n"), "n");
     });
   }
 

@@ -9,6 +9,7 @@ import {
   type AuditRow,
   GROUP_MESSAGE_COLUMNS,
   MESSAGE_COLUMNS,
+  toAuditEntry,
   toGroup,
   toGroupMessage,
   toMember,
@@ -25,11 +26,8 @@ type Row = Record<string, unknown>;
 export const DUMP_QUERIES: ReadonlyArray<readonly [string, (row: Row) => DumpRecord]> = [
   [`SELECT ${USER_COLUMNS} FROM users ORDER BY name`, (r) => ({ kind: "user", ...toUser(r as never) })],
   [
-    "SELECT user_name, event, at, address FROM audit ORDER BY id",
-    (r) => {
-      const a = r as unknown as AuditRow;
-      return { kind: "audit", user: a.user_name, event: a.event, at: a.at, address: a.address };
-    },
+    "SELECT user_name, event, at, address, detail FROM audit ORDER BY id",
+    (r) => ({ kind: "audit", ...toAuditEntry(r as unknown as AuditRow) }),
   ],
   [
     `SELECT ${MESSAGE_COLUMNS} FROM messages m ORDER BY m.rowid`,
@@ -74,8 +72,8 @@ export function prepareLoad(db: Database.Database) {
       `INSERT INTO users (${USER_COLUMNS}, display_key) VALUES (:name, :passwordHash, :publicKey,
        :displayName, :statusText, :email, :phone, :department, :note, :createdAt, :lastSeen, :displayKey)`,
     ),
-    audit: db.prepare<[string, string, number, string]>(
-      "INSERT INTO audit (user_name, event, at, address) VALUES (?, ?, ?, ?)",
+    audit: db.prepare<[string, string, number, string, string | null]>(
+      "INSERT INTO audit (user_name, event, at, address, detail) VALUES (?, ?, ?, ?, ?)",
     ),
     message: db.prepare<[string, string, string, string, string, number, number | null]>(
       `INSERT INTO messages (id, from_user, to_user, conversation, body, sent_at, delivered_at)
@@ -113,7 +111,7 @@ export function prepareLoad(db: Database.Database) {
         return;
       }
       case "audit":
-        s.audit.run(r.user, r.event, r.at, r.address);
+        s.audit.run(r.user, r.event, r.at, r.address, r.detail ?? null);
         return;
       case "message":
         s.message.run(r.id, r.from, r.to, conversationKey(r.from, r.to), r.body, r.sentAt, r.deliveredAt);

@@ -3,14 +3,17 @@
  * records, shared by the adapter and its export/import (`sqlite-dump.ts`).
  */
 
-import type {
-  AuditEvent,
-  GroupMember,
-  GroupMessage,
-  GroupRecord,
-  Notice,
-  StoredMessage,
-  UserRecord,
+import { HallwayError } from "../../errors.js";
+import {
+  AUDIT_EVENTS,
+  type AuditEntry,
+  type AuditEvent,
+  type GroupMember,
+  type GroupMessage,
+  type GroupRecord,
+  type Notice,
+  type StoredMessage,
+  type UserRecord,
 } from "./store.js";
 
 export interface UserRow {
@@ -68,9 +71,24 @@ export interface MessageRow {
 
 export interface AuditRow {
   user_name: string;
-  event: AuditEvent;
+  event: string;
   at: number;
   address: string;
+  detail: string | null;
+}
+
+/** A row of `audit`; an event this build does not know is a `STORE_FAILED`, not a guess. */
+export function toAuditEntry(r: AuditRow): AuditEntry {
+  if (!(AUDIT_EVENTS as readonly string[]).includes(r.event)) {
+    throw new HallwayError("STORE_FAILED", `unknown audit event ${JSON.stringify(r.event)} in the database`);
+  }
+  return {
+    user: r.user_name,
+    event: r.event as AuditEvent,
+    at: r.at,
+    address: r.address,
+    ...(r.detail === null ? {} : { detail: r.detail }),
+  };
 }
 
 export const MESSAGE_COLUMNS = "m.id, m.from_user, m.to_user, m.body, m.sent_at, m.delivered_at";

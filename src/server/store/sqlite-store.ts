@@ -8,13 +8,15 @@
  * sender is told it was stored, so every commit fsyncs the WAL. The cost is one fsync per write,
  * which a LAN registry's write rate easily affords.
  *
- * Schema (version 2, recorded in `schema_migrations`; every user/group column is NOCASE and
+ * Schema (version 3, recorded in `schema_migrations`; every user/group column is NOCASE and
  * holds the spelling stored in `users`/`chat_groups`, resolved when a row is written):
  *
  *   users            name PK, password_hash, public_key, created_at, last_seen, profile columns
  *                    (display_name, status_text, email, phone, department, note) and
  *                    display_key (`searchKey(display_name)`); index display_key for search
- *   audit            id AUTOINCREMENT, user_name -> users, event, at, address
+ *   audit            id AUTOINCREMENT, user_name (the name as given: no foreign key, a failed
+ *                    login may name nobody), event, at, address, detail; indexes (user_name, at)
+ *                    and (at)
  *   messages         id PK, from_user -> users, to_user -> users, conversation, body, sent_at,
  *                    delivered_at; index (conversation, sent_at, id) serves history paging
  *   offline_queue    seq AUTOINCREMENT (enqueue order), message_id -> messages UNIQUE,
@@ -55,6 +57,7 @@ import {
   type MemberRow,
   type MessageRow,
   type NoticeRow,
+  toAuditEntry,
   toGroup,
   toGroupMessage,
   toMember,
@@ -66,6 +69,7 @@ import {
 } from "./sqlite-rows.js";
 import {
   type AuditEntry,
+  type AuditQuery,
   type DumpRecord,
   type FriendRequest,
   type Friendship,
@@ -81,6 +85,7 @@ import {
   type Store,
   type StoredMessage,
   type Suggestion,
+  type TimeNameCursor,
   type UserRecord,
 } from "./store.js";
 
@@ -198,6 +203,27 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX notices_by_recipient ON notices(to_user, seq);
     `,
   },
+  {
+    // Audit entries for names nobody registered (failed logins) and for events without an
+    // account (blocks), with a detail; the event list is the port's, checked when read.
+    version: 3,
+    sql: `
+      CREATE TABLE audit_v3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_name TEXT NOT NULL COLLATE NOCASE,
+        event TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        detail TEXT
+      );
+      INSERT INTO audit_v3 (id, user_name, event, at, address)
+        SELECT id, user_name, event, at, address FROM audit ORDER BY id;
+      DROP TABLE audit;
+      ALTER TABLE audit_v3 RENAME TO audit;
+      CREATE INDEX audit_by_user ON audit(user_name, at);
+      CREATE INDEX audit_by_time ON audit(at);
+    `,
+  },
 ];
 
 const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
@@ -227,14 +253,27 @@ function prepareStatements(db: Database.Database) {
     touchLastSeen: db.prepare<{ name: string; at: number }>(
       "UPDATE users SET last_seen = max(coalesce(last_seen, :at), :at) WHERE name = :name",
     ),
-    insertAudit: db.prepare<[string, string, number, string]>(
-      "INSERT INTO audit (user_name, event, at, address) VALUES (?, ?, ?, ?)",
+    insertAudit: db.prepare<[string, string, number, string, string | null]>(
+      "INSERT INTO audit (user_name, event, at, address, detail) VALUES (?, ?, ?, ?, ?)",
     ),
-    listAudit: db.prepare<[number], AuditRow>(
-      "SELECT user_name, event, at, address FROM audit ORDER BY at DESC, id DESC LIMIT ?",
-    ),
-    listAuditForUser: db.prepare<[string, number], AuditRow>(
-      "SELECT user_name, event, at, address FROM audit WHERE user_name = ? ORDER BY at DESC, id DESC LIMIT ?",
+    // Every filter is a parameter; a NULL one passes everything. The event filter is a JSON
+    // array so one statement serves any set of events.
+    listAudit: db.prepare<
+      {
+        user: string | null;
+        since: number | null;
+        until: number | null;
+        events: string | null;
+        limit: number;
+      },
+      AuditRow
+    >(
+      `SELECT user_name, event, at, address, detail FROM audit
+       WHERE (:user IS NULL OR user_name = :user)
+         AND (:since IS NULL OR at >= :since)
+         AND (:until IS NULL OR at < :until)
+         AND (:events IS NULL OR event IN (SELECT value FROM json_each(:events)))
+       ORDER BY at DESC, id DESC LIMIT :limit`,
     ),
     insertMessage: db.prepare<[string, string, string, string, string, number, number | null]>(
       `INSERT INTO messages (id, from_user, to_user, conversation, body, sent_at, delivered_at)
@@ -271,6 +310,45 @@ function prepareStatements(db: Database.Database) {
        SELECT ${USER_COLUMNS} FROM users WHERE display_key >= :prefix AND display_key < :prefix || ${PREFIX_END}
        ORDER BY name LIMIT :limit`,
     ),
+
+    usersAfter: db.prepare<[string, number], UserRow>(
+      `SELECT ${USER_COLUMNS} FROM users WHERE name > ? ORDER BY name LIMIT ?`,
+    ),
+    searchUsersAfter: db.prepare<{ prefix: string; after: string; limit: number }, UserRow>(
+      `SELECT ${USER_COLUMNS} FROM users
+       WHERE name > :after AND name >= :prefix AND name < :prefix || ${PREFIX_END}
+       UNION
+       SELECT ${USER_COLUMNS} FROM users
+       WHERE name > :after AND display_key >= :prefix AND display_key < :prefix || ${PREFIX_END}
+       ORDER BY name LIMIT :limit`,
+    ),
+    friendRequestsToAfter: db.prepare<[string, number, number, string, number], FriendRequest>(
+      `SELECT from_user AS "from", to_user AS "to", at FROM friend_requests
+       WHERE to_user = ? AND (at > ? OR (at = ? AND from_user > ?))
+       ORDER BY at, from_user LIMIT ?`,
+    ),
+    friendRequestsFromAfter: db.prepare<[string, number, number, string, number], FriendRequest>(
+      `SELECT from_user AS "from", to_user AS "to", at FROM friend_requests
+       WHERE from_user = ? AND (at > ? OR (at = ? AND to_user > ?))
+       ORDER BY at, to_user LIMIT ?`,
+    ),
+    friendsAfter: db.prepare<[string, string, number], Friendship>(
+      `SELECT friend_name AS name, since FROM friendships WHERE user_name = ? AND friend_name > ?
+       ORDER BY friend_name LIMIT ?`,
+    ),
+    searchGroupsAfter: db.prepare<{ prefix: string; after: string; limit: number }, GroupRow>(
+      `SELECT * FROM chat_groups WHERE name > :after AND name >= :prefix AND name < :prefix || ${PREFIX_END}
+       ORDER BY name LIMIT :limit`,
+    ),
+    countOffline: db
+      .prepare<[string], number>("SELECT count(*) FROM offline_queue WHERE to_user = ?")
+      .pluck(),
+    countFriendRequestsTo: db
+      .prepare<[string], number>("SELECT count(*) FROM friend_requests WHERE to_user = ?")
+      .pluck(),
+    countJoinRequests: db
+      .prepare<[string], number>("SELECT count(*) FROM join_requests WHERE group_name = ?")
+      .pluck(),
 
     putFriendRequest: db.prepare<[string, string, number]>(
       "INSERT INTO friend_requests (from_user, to_user, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -511,18 +589,24 @@ export class SqliteStore implements Store {
 
   async appendAudit(entry: AuditEntry): Promise<void> {
     this.run("appendAudit", (s) => {
-      s.insertAudit.run(entry.user, entry.event, entry.at, entry.address);
+      s.insertAudit.run(entry.user, entry.event, entry.at, entry.address, entry.detail ?? null);
     });
   }
 
-  async listAudit(opts: { user?: string; limit: number }): Promise<AuditEntry[]> {
+  async listAudit(opts: AuditQuery): Promise<AuditEntry[]> {
     const limit = rowLimit(opts.limit);
-    if (limit === 0) return [];
-    return this.run("listAudit", (s) => {
-      const rows =
-        opts.user === undefined ? s.listAudit.all(limit) : s.listAuditForUser.all(opts.user, limit);
-      return rows.map((r) => ({ user: r.user_name, event: r.event, at: r.at, address: r.address }));
-    });
+    if (limit === 0) return this.run("listAudit", () => []);
+    return this.run("listAudit", (s) =>
+      s.listAudit
+        .all({
+          user: opts.user ?? null,
+          since: opts.since ?? null,
+          until: opts.until ?? null,
+          events: opts.events === undefined ? null : JSON.stringify(opts.events),
+          limit,
+        })
+        .map(toAuditEntry),
+    );
   }
 
   async enqueueOffline(msg: StoredMessage): Promise<void> {
@@ -641,6 +725,77 @@ export class SqliteStore implements Store {
       s.removeFriendship.run(y, x);
       return removed > 0;
     });
+  }
+
+  async usersAfter(after: string | undefined, limit: number): Promise<UserRecord[]> {
+    const rows = rowLimit(limit);
+    return this.run("usersAfter", (s) => (rows === 0 ? [] : s.usersAfter.all(after ?? "", rows).map(toUser)));
+  }
+
+  async friendsAfter(user: string, after: string | undefined, limit: number): Promise<Friendship[]> {
+    const rows = rowLimit(limit);
+    return this.run("friendsAfter", (s) => {
+      const u = knownUser(s, user);
+      return rows === 0 ? [] : s.friendsAfter.all(u, after ?? "", rows);
+    });
+  }
+
+  async friendRequestsToAfter(
+    user: string,
+    after: TimeNameCursor | undefined,
+    limit: number,
+  ): Promise<FriendRequest[]> {
+    const rows = rowLimit(limit);
+    const [at, name] = after === undefined ? [-1, ""] : [after.at, after.name];
+    return this.run("friendRequestsToAfter", (s) => {
+      const u = knownUser(s, user);
+      return rows === 0 ? [] : s.friendRequestsToAfter.all(u, at, at, name, rows);
+    });
+  }
+
+  async friendRequestsFromAfter(
+    user: string,
+    after: TimeNameCursor | undefined,
+    limit: number,
+  ): Promise<FriendRequest[]> {
+    const rows = rowLimit(limit);
+    const [at, name] = after === undefined ? [-1, ""] : [after.at, after.name];
+    return this.run("friendRequestsFromAfter", (s) => {
+      const u = knownUser(s, user);
+      return rows === 0 ? [] : s.friendRequestsFromAfter.all(u, at, at, name, rows);
+    });
+  }
+
+  async searchUsersAfter(prefix: string, after: string | undefined, limit: number): Promise<UserRecord[]> {
+    const rows = rowLimit(limit);
+    return this.run("searchUsersAfter", (s) =>
+      rows === 0
+        ? []
+        : s.searchUsersAfter.all({ prefix: searchKey(prefix), after: after ?? "", limit: rows }).map(toUser),
+    );
+  }
+
+  async searchGroupsAfter(prefix: string, after: string | undefined, limit: number): Promise<GroupRecord[]> {
+    const rows = rowLimit(limit);
+    return this.run("searchGroupsAfter", (s) =>
+      rows === 0
+        ? []
+        : s.searchGroupsAfter
+            .all({ prefix: searchKey(prefix), after: after ?? "", limit: rows })
+            .map(toGroup),
+    );
+  }
+
+  async countOffline(to: string): Promise<number> {
+    return this.run("countOffline", (s) => s.countOffline.get(to) ?? 0);
+  }
+
+  async countFriendRequestsTo(user: string): Promise<number> {
+    return this.run("countFriendRequestsTo", (s) => s.countFriendRequestsTo.get(user) ?? 0);
+  }
+
+  async countJoinRequests(group: string): Promise<number> {
+    return this.run("countJoinRequests", (s) => s.countJoinRequests.get(group) ?? 0);
   }
 
   async friendsOf(user: string): Promise<Friendship[]> {

@@ -6,8 +6,10 @@
  * - Names are compared case-insensitively everywhere (the caller stores them lower-cased).
  * - Times are milliseconds since the epoch, supplied by the caller. The one exception is
  *   `ackOffline`, whose `deliveredAt` comes from the adapter's injected clock.
- * - Writes that reference a user (audit, messages) must name an existing user; otherwise they
- *   reject with `STORE_FAILED`. Storage failures reject with `STORE_FAILED`; a data location
+ * - Writes that reference a user (messages) must name an existing user; otherwise they reject
+ *   with `STORE_FAILED`. Audit entries are the exception: they name an account by its text and
+ *   need not match one (a failed login for a name nobody registered is audited too), and the
+ *   name is empty for an event without an account (a blocked anonymous source). Storage failures reject with `STORE_FAILED`; a data location
  *   that cannot be written rejects with `DATA_DIR_UNWRITABLE`.
  * - A `limit` of zero or less yields an empty result.
  * - After `close()`, every other method rejects with `STORE_FAILED`.
@@ -138,13 +140,46 @@ export interface StoredMessage {
   deliveredAt: number | null;
 }
 
-export type AuditEvent = "register" | "login" | "logout" | "timeout";
+export const AUDIT_EVENTS = [
+  "register",
+  "login",
+  "logout",
+  "timeout",
+  /** A wrong password, or a login for a name nobody registered. */
+  "login_failed",
+  /** A session ended because the account logged in on another device. */
+  "replaced",
+  /** A session ended for abuse (`SESSION_TERMINATED`). */
+  "terminated",
+  /** A source address blocked after a termination; `detail` says for how long. */
+  "blocked",
+] as const;
+export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
 export interface AuditEntry {
+  /** The account's name as given; may name nobody (a failed login), empty for no account. */
   user: string;
   event: AuditEvent;
   at: number;
   address: string;
+  /** A short reason (`wrong password`, `blocked for 60 s: too many requests`); absent if none. */
+  detail?: string;
+}
+
+/** Filters of `listAudit`; `since` is inclusive, `until` exclusive. */
+export interface AuditQuery {
+  user?: string;
+  since?: number;
+  until?: number;
+  /** Only these events (all when absent). */
+  events?: readonly AuditEvent[];
+  limit: number;
+}
+
+/** Position in a list ordered by time, then name: a page holds entries strictly after it. */
+export interface TimeNameCursor {
+  at: number;
+  name: string;
 }
 
 /** Position in a conversation: pages hold messages strictly before it in (sentAt, id) order. */
@@ -174,8 +209,11 @@ export interface Store {
   flushLastSeen(entries: Array<{ name: string; at: number }>): Promise<void>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
-  /** Newest first; entries with equal `at` come newest-appended first. */
-  listAudit(opts: { user?: string; limit: number }): Promise<AuditEntry[]>;
+  /**
+   * The `limit` newest entries that pass the filters (`user` compared case-insensitively),
+   * newest first; entries with equal `at` come newest-appended first.
+   */
+  listAudit(opts: AuditQuery): Promise<AuditEntry[]>;
 
   /**
    * Durable (committed) when the promise resolves. Also appends the message to history.
@@ -299,6 +337,35 @@ export interface Store {
    * descending), then name.
    */
   suggest(user: string, limit: number): Promise<Suggestion[]>;
+
+  // --- Pages and quotas (abuse limits: no answer exceeds the message limit) -------------
+
+  /** Users named after `after` (none: from the first), sorted by name, at most `limit`. */
+  usersAfter(after: string | undefined, limit: number): Promise<UserRecord[]>;
+  /** `friendsOf`, from the friend named after `after`, at most `limit`. */
+  friendsAfter(user: string, after: string | undefined, limit: number): Promise<Friendship[]>;
+  /** `friendRequestsTo`, strictly after `after` in (at, sender's name) order, at most `limit`. */
+  friendRequestsToAfter(
+    user: string,
+    after: TimeNameCursor | undefined,
+    limit: number,
+  ): Promise<FriendRequest[]>;
+  /** `friendRequestsFrom`, strictly after `after` in (at, recipient's name) order. */
+  friendRequestsFromAfter(
+    user: string,
+    after: TimeNameCursor | undefined,
+    limit: number,
+  ): Promise<FriendRequest[]>;
+  /** `searchUsers`, from the user named after `after`. */
+  searchUsersAfter(prefix: string, after: string | undefined, limit: number): Promise<UserRecord[]>;
+  /** `searchGroups`, from the group named after `after`. */
+  searchGroupsAfter(prefix: string, after: string | undefined, limit: number): Promise<GroupRecord[]>;
+  /** Messages queued for `to` (0 for an unknown user). */
+  countOffline(to: string): Promise<number>;
+  /** Friend requests waiting for `user` (0 for an unknown user). */
+  countFriendRequestsTo(user: string): Promise<number>;
+  /** Join requests waiting in `group` (0 for an unknown group). */
+  countJoinRequests(group: string): Promise<number>;
 
   // --- Moving between stores -----------------------------------------------------------
 
