@@ -71,6 +71,11 @@ interface Measurement {
   retransmittedBytes: number | null;
   cpuSeconds: { sender: number; receiver: number };
   cpuSecondsPerGB: number;
+  /** CPU seconds over wall seconds of each process: 1 is a whole core. */
+  busy: { sender: number; receiver: number };
+  /** Hallway: the largest datagram the path proved, and the datagrams that carried data by size. */
+  pathMtuBytes?: number;
+  datagramSizes?: Record<string, number>;
   note?: string;
 }
 
@@ -94,12 +99,31 @@ interface Summary {
 
 class BenchError extends Error {}
 
+/** Chat round trips while a transfer runs (loopback). */
+interface ChatDuringTransfer {
+  idle: { samples: number; p50Ms: number; p99Ms: number };
+  duringTransfer: { samples: number; p50Ms: number; p99Ms: number };
+  /** p99 during the transfer over the idle p99 (target: at most 3). */
+  ratioP99: number;
+  transferMbps: number;
+}
+
+const CHAT_SAMPLES = 200;
+const CHAT_GAP_MS = 10;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(xs: number[], q: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
 function measurement(
   bytes: number,
   seconds: number,
   cpu: { sender: number; receiver: number },
   retransmittedBytes: number | null,
-  note?: string,
+  extra: Partial<Pick<Measurement, "pathMtuBytes" | "datagramSizes" | "note">> = {},
 ): Measurement {
   return {
     goodputMbps: round((bytes * 8) / seconds / 1e6),
@@ -108,7 +132,8 @@ function measurement(
     retransmittedBytes: retransmittedBytes === null ? null : Math.round(retransmittedBytes),
     cpuSeconds: { sender: round(cpu.sender), receiver: round(cpu.receiver) },
     cpuSecondsPerGB: round((cpu.sender + cpu.receiver) / (bytes / 1e9)),
-    ...(note ? { note } : {}),
+    busy: { sender: round(cpu.sender / seconds), receiver: round(cpu.receiver / seconds) },
+    ...extra,
   };
 }
 
@@ -291,7 +316,7 @@ async function iperf3(place: Place): Promise<Measurement> {
     rx.seconds,
     { sender: (cpu.host_total / 100) * tx.seconds, receiver: (cpu.remote_total / 100) * rx.seconds },
     (tx.retransmits ?? 0) * TCP_MSS_BYTES,
-    "iperf3 TCP, 1 s omitted for slow start; CPU from iperf3's own report",
+    { note: "iperf3 TCP, 1 s omitted for slow start; CPU from iperf3's own report" },
   );
 }
 
@@ -409,6 +434,10 @@ class HallwayPair {
         seconds,
         { sender: aliceCpu, receiver: bobCpu },
         (sent.retransmittedBytes as number) ?? null,
+        {
+          ...(typeof sent.pathMtuBytes === "number" ? { pathMtuBytes: sent.pathMtuBytes } : {}),
+          ...(sent.datagramSizes ? { datagramSizes: sent.datagramSizes as Record<string, number> } : {}),
+        },
       );
     } catch (err) {
       this.alice.send({ cmd: "cancelFile", id: accepted.id });
@@ -417,6 +446,53 @@ class HallwayPair {
       rmSync(join(this.inbox, name), { force: true });
       rmSync(join(this.inbox, `${name}.part`), { force: true });
     }
+  }
+
+  /** One direct message alice → bob, from `send` to the receipt (`delivered`), in ms. */
+  private async roundTrip(n: number): Promise<number> {
+    const t0 = performance.now();
+    const mark = this.alice.events.length;
+    this.alice.send({ cmd: "send", to: "bob", text: `rtt ${n}` });
+    const sent = await this.alice.waitFor(
+      (e) => e.event === "sent" && this.alice.events.indexOf(e) >= mark,
+      "sent",
+      10_000,
+    );
+    await this.alice.waitFor((e) => e.event === "delivered" && e.id === sent.id, "delivered", 10_000);
+    return performance.now() - t0;
+  }
+
+  /**
+   * Chat round trips while idle, then while a file transfer runs on the same session: one
+   * message every CHAT_GAP_MS, one at a time. The target is a p99 during the transfer within
+   * 3× the idle p99.
+   */
+  async chatDuringTransfer(file: string, timeoutMs: number): Promise<ChatDuringTransfer> {
+    const idle: number[] = [];
+    for (let i = 0; i < CHAT_SAMPLES; i++) {
+      idle.push(await this.roundTrip(i));
+      await sleep(CHAT_GAP_MS);
+    }
+    const busy: number[] = [];
+    let running = true;
+    const transfer = this.transfer(file, timeoutMs).finally(() => {
+      running = false;
+    });
+    // Let the transfer reach full speed first.
+    await sleep(300);
+    for (let i = 0; running; i++) {
+      busy.push(await this.roundTrip(CHAT_SAMPLES + i));
+      await sleep(CHAT_GAP_MS);
+    }
+    const m = await transfer;
+    const idleP99 = percentile(idle, 0.99);
+    const busyP99 = percentile(busy, 0.99);
+    return {
+      idle: { samples: idle.length, p50Ms: round(percentile(idle, 0.5)), p99Ms: round(idleP99) },
+      duringTransfer: { samples: busy.length, p50Ms: round(percentile(busy, 0.5)), p99Ms: round(busyP99) },
+      ratioP99: round(busyP99 / idleP99),
+      transferMbps: m.goodputMbps,
+    };
   }
 }
 
@@ -490,10 +566,21 @@ async function measureRow(
   };
 }
 
+/** Hallway's datagrams: the proven path MTU and the share of data datagrams at each size. */
+function datagramNote(m: Measurement): string {
+  if (m.datagramSizes === undefined) return "";
+  const total = Object.values(m.datagramSizes).reduce((a, b) => a + b, 0);
+  const shares = Object.entries(m.datagramSizes)
+    .filter(([, n]) => n / total >= 0.01)
+    .map(([size, n]) => `${size}: ${Math.round((100 * n) / total)}%`)
+    .join(", ");
+  return `PMTU ${m.pathMtuBytes ?? "?"}; ${shares}`;
+}
+
 function table(rows: Row[]): string {
   const lines = [
-    "| link | loss | tool | goodput (Mbit/s) | of capacity | of TCP | retransmitted | CPU s/GB |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| link | loss | tool | goodput (Mbit/s) | of capacity | of TCP | retransmitted | CPU s/GB | busy (snd/rcv) | datagrams |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   const mb = (b: number | null) => (b === null ? "n/a" : `${(b / MB).toFixed(1)} MB`);
   for (const r of rows) {
@@ -518,11 +605,12 @@ function table(rows: Row[]): string {
     for (const [tool, m, ofCap, ofTcp] of cells) {
       const pct = (x: number | undefined) => (x === undefined ? "" : `${Math.round(x * 100)}%`);
       if (!m || !("goodputMbps" in m)) {
-        lines.push(`| ${r.link} | ${r.lossPercent}% | ${tool} | failed: ${m?.error ?? "?"} | | | | |`);
+        lines.push(`| ${r.link} | ${r.lossPercent}% | ${tool} | failed: ${m?.error ?? "?"} | | | | | | |`);
         continue;
       }
+      const busy = m.busy ? `${m.busy.sender.toFixed(2)} / ${m.busy.receiver.toFixed(2)}` : "";
       lines.push(
-        `| ${r.link} | ${r.lossPercent}% | ${tool} | ${m.goodputMbps.toFixed(1)} | ${pct(ofCap)} | ${pct(ofTcp)} | ${mb(m.retransmittedBytes)} | ${m.cpuSecondsPerGB.toFixed(1)} |`,
+        `| ${r.link} | ${r.lossPercent}% | ${tool} | ${m.goodputMbps.toFixed(1)} | ${pct(ofCap)} | ${pct(ofTcp)} | ${mb(m.retransmittedBytes)} | ${m.cpuSecondsPerGB.toFixed(1)} | ${busy} | ${datagramNote(m)} |`,
       );
     }
   }
@@ -544,6 +632,7 @@ async function main(): Promise<void> {
   const lab = await NetLab.create("bench");
   const work = cli.tempDir("bench-files");
   const rows: Row[] = [];
+  let chat: ChatDuringTransfer | { error: string } | undefined;
   const startedAt = new Date().toISOString();
   const loadBefore = await loadAverage();
   try {
@@ -573,6 +662,13 @@ async function main(): Promise<void> {
       const place: Place = { lab, snd: ns, rcv: ns, sndAddress: "127.0.0.1", rcvAddress: "127.0.0.1" };
       const pair = await HallwayPair.start(cli, place, ns, "127.0.0.1");
       rows.push(await measureRow(place, pair, loop, 0, fileOf(loop.fileBytes), work));
+      if (WANTED_TOOLS.includes("hallway") && process.env.BENCH_CHAT !== "0") {
+        process.stderr.write("loopback: chat round trips, idle and during a transfer\n");
+        chat = await pair.chatDuringTransfer(fileOf(loop.fileBytes), 120_000).catch((err: Error) => ({
+          error: err.message.split("\n")[0] ?? "failed",
+        }));
+        process.stderr.write(`  ${JSON.stringify(chat)}\n`);
+      }
     }
   } finally {
     await cli.cleanup();
@@ -593,6 +689,7 @@ async function main(): Promise<void> {
       repeat: REPEAT,
     },
     rows,
+    ...(chat === undefined ? {} : { chatDuringTransfer: chat }),
   };
   process.stderr.write(`\n${table(rows)}\n\n`);
   publish("transfer", result);

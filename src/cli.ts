@@ -399,6 +399,7 @@ interface PeerCliOptions {
   directTimeoutMs: number;
   offerTimeoutMs: number;
   pathRetryMs: number;
+  transferRate?: number;
 }
 
 function withPeerOptions(cmd: Command): Command {
@@ -426,6 +427,11 @@ function withPeerOptions(cmd: Command): Command {
       "while a peer is reached through the registry's relay, look for a direct path this often",
       intOption("--path-retry-ms", 500, 3_600_000),
       15_000,
+    )
+    .option(
+      "--transfer-rate <bytes>",
+      "send each file at most this many bytes per second (default: as fast as the path allows)",
+      intOption("--transfer-rate", 10_000, 100_000_000_000),
     );
 }
 
@@ -481,6 +487,7 @@ withPeerOptions(
       directTimeoutMs: opts.directTimeoutMs,
       offerTimeoutMs: opts.offerTimeoutMs,
       pathRetryMs: opts.pathRetryMs,
+      ...(opts.transferRate === undefined ? {} : { maxTransferRate: opts.transferRate }),
       ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
       onEvent: printEvent,
     });
@@ -511,6 +518,7 @@ withPeerOptions(
       directTimeoutMs: opts.directTimeoutMs,
       offerTimeoutMs: opts.offerTimeoutMs,
       pathRetryMs: opts.pathRetryMs,
+      ...(opts.transferRate === undefined ? {} : { maxTransferRate: opts.transferRate }),
     });
     process.exit(code);
   });

@@ -1,33 +1,48 @@
 /**
- * UdpHost: the thin adapter that binds one UDP socket to the sans-IO cores. It owns the
- * socket, the monotonic clock and one timer; everything else (handshakes, sealing,
- * reliability) happens in the Endpoint and the Connections it drives.
+ * UdpHost: the thin adapter that binds UDP sockets to the sans-IO `SessionHost`
+ * (`transfer/session-host.ts`). It owns the sockets, the clock and one timer, and runs the
+ * session host's turn; everything else (demultiplexing, handshakes, sealing, reliability, path
+ * MTU, relay tunnels, packing) happens in the cores.
+ *
+ * One explicit turn per wake-up:
+ *
+ *     inputs    datagrams that arrived (fed to the core as they come), the timer, the roles'
+ *               commands, the completions of asynchronous disk work (through `touch`)
+ *     roles     the core's events go to the handlers; then `onTurn`, where the transfer layer
+ *               drains its cores (control messages, reads and writes to start, events)
+ *     pack      the core packs every connection touched since the last turn
+ *     transmit  every datagram goes out, synchronously, in order
+ *     schedule  one timer at the core's earliest deadline
+ *
+ * A turn is requested by every input and runs once per event-loop iteration (setImmediate),
+ * however many datagrams arrived in it: libuv reads up to 32 datagrams per socket wake-up,
+ * and they share one pack and one timer update. Commands only queue; nothing a handler does
+ * transmits by itself, so handlers may send, close and attach freely.
  *
  * Both roles use it: the registry (accepting sessions) and the peer (one socket for the
- * registry, other peers and, later, transfers and hole punching).
+ * registry, other peers, transfers and hole punching).
  */
 
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
-import { isIPv6 } from "node:net";
-import { performance } from "node:perf_hooks";
+import { isIP, isIPv6 } from "node:net";
 import { HallwayError } from "../errors.js";
-import { type Address, Endpoint, type Identity, type SessionId } from "../protocol/endpoint.js";
-import { isProbe } from "../protocol/probe.js";
-import { decodeRelay, encodeRelay, isRelay } from "../protocol/relay.js";
-import { Connection, interleavePayloads } from "../transfer/connection.js";
-import type { StreamCore } from "../transfer/file-transfer.js";
+import type { Address, Identity, SessionId } from "../protocol/endpoint.js";
+import type { ConnectionStats, PathAwareCore } from "../transfer/connection.js";
+import {
+  type HostedConnection,
+  isRelayAddress,
+  RELAY_HOST,
+  SessionHost,
+  type SessionHostStats,
+} from "../transfer/session-host.js";
 import { localInterfaces } from "../traversal/candidates.js";
+import { type Clock, monotonicClock } from "./clock.js";
+import { cpuHasAes } from "./cpu.js";
+import { linkMtuFor } from "./link-mtu.js";
 
-export interface HostedConnection {
-  readonly session: SessionId;
-  readonly initiator: boolean;
-  readonly remoteKey: Uint8Array;
-  readonly remotePayload: Uint8Array;
-  address: Address;
-  /** Free slot for the role: who this connection belongs to. */
-  user?: string;
-}
+export type { HostedConnection } from "../transfer/session-host.js";
+export { isRelayAddress, RELAY_HOST };
 
 export interface UdpHostHandlers {
   /**
@@ -43,11 +58,10 @@ export interface UdpHostHandlers {
   /** The far side moved the session to another path (roaming), or `moveTo` did. */
   onAddressChanged?(conn: HostedConnection): void;
   /**
-   * Called on every pump after incoming frames were handled and before payloads are packed:
-   * the transfer layer drains its cores here (control, events, writes). It may `enqueue`
-   * but must not `flush`.
+   * Once per turn, after the events and before packing: the transfer layer drains its cores
+   * here (control, events, reads and writes to start). It may call any command.
    */
-  onPoll?(): void;
+  onTurn?(now: number): void;
   /** A datagram the session layer does not own (STUN); return true if handled. */
   onForeignDatagram?(bytes: Uint8Array, from: Address): boolean;
   /** A connectivity probe (src/protocol/probe.ts); return true if handled. */
@@ -57,25 +71,6 @@ export interface UdpHostHandlers {
    * true if handled.
    */
   onRelay?(bytes: Uint8Array, from: Address): boolean;
-}
-
-/**
- * The host name of the addresses `openRelay` hands out. It is never resolved: datagrams to it
- * are wrapped in a relay envelope and sent to the relay's real address.
- */
-export const RELAY_HOST = "relay";
-
-/** Relay channels a peer keeps open at most; the least recently used goes first. */
-const MAX_RELAY_CHANNELS = 64;
-
-interface RelayChannel {
-  via: Address;
-  token: Uint8Array;
-  address: Address;
-}
-
-export function isRelayAddress(a: Address): boolean {
-  return a.host === RELAY_HOST;
 }
 
 export interface UdpHostOptions {
@@ -92,6 +87,10 @@ export interface UdpHostOptions {
    * address, for IPv6 host candidates. The main socket stays IPv4.
    */
   ipv6?: boolean;
+  /** Default: the monotonic clock. */
+  clock?: Clock;
+  /** Offer AES-256-GCM for transport keys; default: whether this CPU has AES instructions. */
+  aesGcm?: boolean;
 }
 
 interface Pending {
@@ -99,56 +98,96 @@ interface Pending {
   reject(err: HallwayError): void;
 }
 
-interface Live {
-  info: HostedConnection;
-  conn: Connection;
-}
-
-export const now = (): number => performance.now();
-
 /** Linux's default IP TTL, restored after a low-TTL send. */
 const DEFAULT_TTL = 64;
+/**
+ * Socket buffers asked for: a bandwidth-delay product of room, so that a burst of large
+ * datagrams (a 64 KiB datagram is one send) does not overflow the default 208 KiB receive
+ * buffer, which on a loopback lost 3–15 % of a transfer for no network reason. The kernel
+ * caps what it grants at net.core.rmem_max / wmem_max; `socketBuffers` reports the result.
+ */
+export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * dgram resolves the destination of every send through `lookup`; the default (dns.lookup)
+ * answers an IP literal on the next tick, which defers every send and costs a closure per
+ * datagram. Every address here is an IP literal (names are never resolved, by design), so
+ * this answers at once, and a send happens when it is called.
+ */
+function literalLookup(
+  hostname: string,
+  _options: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = isIP(hostname);
+  if (family === 0) {
+    const err: NodeJS.ErrnoException = new Error(`not an IP address: ${hostname}`);
+    err.code = "EINVAL";
+    callback(err, "", 4);
+    return;
+  }
+  callback(null, hostname, family);
+}
 
 export class UdpHost {
   private readonly socket: dgram.Socket;
   private socket6: dgram.Socket | undefined;
-  private readonly endpoint: Endpoint;
-  private readonly live = new Map<SessionId, Live>();
+  private readonly core: SessionHost;
+  private readonly clock: Clock;
   private readonly pending = new Map<SessionId, Pending>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
+  private turnRequested = false;
+  private inTurn = false;
   private closed = false;
+  private granted = { receive: 0, send: 0 };
   handlers: UdpHostHandlers = {};
-  /** Datagrams the socket layer dropped before any core saw them. */
-  foreignDropped = 0;
   /** Datagrams `handlers.admit` refused. */
   refused = 0;
-  private lowTtlPending = 0;
-  /** Relay channels by token (hex), in least-recently-used order. */
-  private readonly relays = new Map<string, RelayChannel>();
-  private readonly relayByPort = new Map<number, RelayChannel>();
-  private nextRelayPort = 1;
 
   constructor(private readonly opts: UdpHostOptions) {
-    this.socket = dgram.createSocket({ type: "udp4" });
-    this.endpoint = new Endpoint({
+    this.clock = opts.clock ?? monotonicClock;
+    this.socket = dgram.createSocket({ type: "udp4", lookup: literalLookup });
+    this.core = new SessionHost({
       identity: opts.identity,
       random: (n) => new Uint8Array(randomBytes(n)),
       acceptIncoming: opts.acceptIncoming,
+      ...(opts.keepaliveMs !== undefined ? { keepaliveMs: opts.keepaliveMs } : {}),
       ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
       ...(opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
       ...(opts.responderPayload ? { responderPayload: opts.responderPayload } : {}),
-      mayRoamTo: (address) => !isRelayAddress(address),
+      aesGcm: opts.aesGcm ?? cpuHasAes(),
+      linkMtuFor: (address) => linkMtuFor(address.host),
     });
   }
 
-  get stats(): Endpoint["stats"] {
-    return this.endpoint.stats;
+  get stats(): SessionHostStats["endpoint"] {
+    return this.core.stats.endpoint;
   }
 
   /** Stateless cookies the endpoint sent, received and accepted (docs/security.md). */
-  get cookieStats(): Endpoint["cookieStats"] {
-    return this.endpoint.cookieStats;
+  get cookieStats(): SessionHostStats["cookies"] {
+    return this.core.stats.cookies;
+  }
+
+  /** Datagrams the socket layer dropped before any core saw them. */
+  get foreignDropped(): number {
+    return this.core.stats.foreignDropped;
+  }
+
+  /** The socket buffers the kernel granted (bytes; Linux reports twice what it books). */
+  get socketBuffers(): { receive: number; send: number } {
+    return { ...this.granted };
+  }
+
+  /** The path statistics of a live session (path MTU and probes). */
+  connectionStats(conn: HostedConnection): ConnectionStats | undefined {
+    return this.core.connectionStats(conn);
+  }
+
+  /** The clock every core of this host runs on. */
+  now(): number {
+    return this.clock.now();
   }
 
   /** Bind the socket. Fails with PORT_IN_USE or a one-line error. */
@@ -167,11 +206,10 @@ export class UdpHost {
         resolve();
       });
     });
+    this.granted = this.sizeBuffers(this.socket);
     // After bind, socket errors (ICMP unreachable and the like) are not fatal for UDP.
     this.socket.on("error", () => {});
-    this.socket.on("message", (msg, rinfo) =>
-      this.onDatagram(msg, { host: rinfo.address, port: rinfo.port }),
-    );
+    this.socket.on("message", (msg, rinfo) => this.onDatagram(msg, rinfo.address, rinfo.port));
     if (this.opts.ipv6 && localInterfaces().some((i) => isIPv6(i.address))) await this.startIPv6();
     const a = this.socket.address();
     return { host: a.address, port: a.port };
@@ -179,7 +217,7 @@ export class UdpHost {
 
   /** The IPv6 socket, if this machine can use one; without it the host is IPv4 only. */
   private async startIPv6(): Promise<void> {
-    const socket = dgram.createSocket({ type: "udp6", ipv6Only: true });
+    const socket = dgram.createSocket({ type: "udp6", ipv6Only: true, lookup: literalLookup });
     const bound = await new Promise<boolean>((resolve) => {
       socket.once("error", () => resolve(false));
       socket.bind(0, "::", () => resolve(true));
@@ -188,9 +226,20 @@ export class UdpHost {
       socket.close();
       return;
     }
+    this.sizeBuffers(socket);
     socket.on("error", () => {});
-    socket.on("message", (msg, rinfo) => this.onDatagram(msg, { host: rinfo.address, port: rinfo.port }));
+    socket.on("message", (msg, rinfo) => this.onDatagram(msg, rinfo.address, rinfo.port));
     this.socket6 = socket;
+  }
+
+  private sizeBuffers(socket: dgram.Socket): { receive: number; send: number } {
+    try {
+      socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
+      socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
+    } catch {
+      // The kernel refused the size: the defaults stay, and are reported as such.
+    }
+    return { receive: socket.getRecvBufferSize(), send: socket.getSendBufferSize() };
   }
 
   get localPort(): number {
@@ -202,101 +251,21 @@ export class UdpHost {
     return this.socket6?.address().port;
   }
 
-  /**
-   * The socket that reaches `host`: IPv6 literals go out of the IPv6 socket. Only an IPv6
-   * literal has a colon, and this runs for every datagram, so no full parse.
-   */
-  private socketFor(host: string): dgram.Socket | undefined {
-    return host.includes(":") ? this.socket6 : this.socket;
-  }
-
-  private onDatagram(msg: Buffer, from: Address): void {
-    if (this.closed) return;
-    if (this.handlers.admit && !this.handlers.admit(from)) {
-      this.refused++;
-      return;
-    }
-    const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
-    if (isProbe(bytes)) {
-      if (!this.handlers.onProbe?.(bytes, from)) this.foreignDropped++;
-    } else if (isRelay(bytes)) {
-      this.onRelayed(bytes, from);
-    } else if ((bytes[0] ?? 0) & 0x80) {
-      this.endpoint.handleDatagram(bytes, from, now());
-    } else if (!this.handlers.onForeignDatagram?.(bytes, from)) {
-      this.foreignDropped++;
-    }
-    this.pump();
-  }
+  // ===================================================================== commands
 
   /**
    * Opens a relay channel through `via` (the registry) named by `token`, and returns the
    * address that stands for it: sessions connect to it, move to it and receive from it like
-   * any other address. Opening a token again returns the same address.
+   * any other address.
    */
   openRelay(via: Address, token: Uint8Array): Address {
-    const key = Buffer.from(token).toString("hex");
-    const known = this.relays.get(key);
-    if (known) return known.address;
-    const channel: RelayChannel = {
-      via: { host: via.host, port: via.port },
-      token: Uint8Array.from(token),
-      address: { host: RELAY_HOST, port: this.nextRelayPort++ },
-    };
-    this.relays.set(key, channel);
-    this.relayByPort.set(channel.address.port, channel);
-    if (this.relays.size > MAX_RELAY_CHANNELS) {
-      const oldest = this.relays.keys().next().value;
-      if (oldest !== undefined) this.forgetRelay(oldest);
-    }
-    return channel.address;
+    return this.core.openRelay(via, token);
   }
 
-  private forgetRelay(key: string): void {
-    const channel = this.relays.get(key);
-    if (!channel) return;
-    this.relays.delete(key);
-    this.relayByPort.delete(channel.address.port);
-  }
-
-  /** Unwraps an envelope from a relay this host opened and hands it to the session layer. */
-  private onRelayed(bytes: Uint8Array, from: Address): void {
-    const env = decodeRelay(bytes);
-    const key = env.ok ? Buffer.from(env.value.token).toString("hex") : "";
-    const channel = this.relays.get(key);
-    if (!env.ok || !channel || channel.via.host !== from.host || channel.via.port !== from.port) {
-      if (!this.handlers.onRelay?.(bytes, from)) this.foreignDropped++;
-      return;
-    }
-    this.relays.delete(key); // re-inserted as the most recently used
-    this.relays.set(key, channel);
-    this.endpoint.handleDatagram(env.value.inner, channel.address, now());
-  }
-
-  /** Sends a session-layer datagram, through its relay if the address is one. */
-  private transmit(to: Address, bytes: Uint8Array): void {
-    if (to.host !== RELAY_HOST) {
-      this.socketFor(to.host)?.send(bytes, to.port, to.host);
-      return;
-    }
-    const channel = this.relayByPort.get(to.port);
-    if (!channel) return; // the channel was forgotten: as good as a lost datagram
-    this.socket.send(encodeRelay(channel.token, bytes), channel.via.port, channel.via.host);
-  }
-
-  /**
-   * Moves a live session to another path (a punched hole found after the relay, or back):
-   * this side sends there from now on, and a keepalive goes out at once so that the far side,
-   * which follows the newest authenticated datagram, moves too.
-   */
+  /** Moves a live session to another path; the far side follows (see SessionHost.moveTo). */
   moveTo(conn: HostedConnection, address: Address): void {
-    const live = this.live.get(conn.session);
-    if (!live) return;
-    this.endpoint.setAddress(conn.session, address);
-    live.info.address = { host: address.host, port: address.port };
-    live.conn.ping();
-    this.pump();
-    this.handlers.onAddressChanged?.(live.info);
+    this.core.moveTo(conn, address, this.clock.now());
+    this.requestTurn();
   }
 
   /** Open a session to `address`; resolves when the handshake completes. */
@@ -305,109 +274,85 @@ export class UdpHost {
     opts: { expectedRemoteKey?: Uint8Array; payload?: Uint8Array } = {},
   ): Promise<HostedConnection> {
     if (this.closed) return Promise.reject(new HallwayError("INTERNAL", "host is closed"));
-    const session = this.endpoint.connect(address, now(), opts);
+    const session = this.core.connect(address, this.clock.now(), opts);
     const p = new Promise<HostedConnection>((resolve, reject) =>
       this.pending.set(session, { resolve, reject }),
     );
-    this.pump();
+    this.requestTurn();
     return p;
   }
 
-  /** Queue a reliable message on a live connection. Throws MSG_TOO_LARGE on misuse. */
+  /** Queue a reliable message on a live connection. Throws MSG_NOT_DELIVERED or MSG_TOO_LARGE. */
   send(conn: HostedConnection, message: Uint8Array, stream = 0): void {
-    const live = this.live.get(conn.session);
-    if (!live) throw new HallwayError("MSG_NOT_DELIVERED", "connection is closed");
-    live.conn.sendMessage(message, now(), stream);
-    this.pump();
+    this.core.send(conn, message, stream, this.clock.now());
+    this.requestTurn();
   }
 
-  /** Queue a message without sending yet (for `onPoll`); false if the connection is closed. */
-  enqueue(conn: HostedConnection, message: Uint8Array): boolean {
-    const live = this.live.get(conn.session);
-    if (!live) return false;
-    live.conn.sendMessage(message, now());
-    return true;
-  }
-
-  /** Send whatever the cores have due (after the transfer layer changed their state). */
-  flush(): void {
-    this.pump();
+  /** Something changed a transfer core of this connection (a read completed): pack it. */
+  touch(conn: HostedConnection): void {
+    this.core.touch(conn);
+    this.requestTurn();
   }
 
   /** A fresh transfer stream id on this connection (this side's parity). */
   allocateStream(conn: HostedConnection): number | undefined {
-    return this.live.get(conn.session)?.conn.allocateStream();
+    return this.core.allocateStream(conn);
   }
 
   /** Whether the peer may have opened `stream` on this connection. */
   isPeerStream(conn: HostedConnection, stream: number): boolean {
-    return this.live.get(conn.session)?.conn.isPeerStream(stream) ?? false;
+    return this.core.isPeerStream(conn, stream);
   }
 
   /** Host a transfer core on a stream of a live connection; false if refused. */
-  attachStream(conn: HostedConnection, stream: number, core: StreamCore): boolean {
-    return this.live.get(conn.session)?.conn.attachStream(stream, core) ?? false;
+  attachStream(conn: HostedConnection, stream: number, core: PathAwareCore): boolean {
+    const ok = this.core.attachStream(conn, stream, core);
+    if (ok) this.requestTurn();
+    return ok;
   }
 
-  replaceStream(conn: HostedConnection, stream: number, core: StreamCore): boolean {
-    return this.live.get(conn.session)?.conn.replaceStream(stream, core) ?? false;
+  replaceStream(conn: HostedConnection, stream: number, core: PathAwareCore): boolean {
+    const ok = this.core.replaceStream(conn, stream, core);
+    if (ok) this.requestTurn();
+    return ok;
   }
 
   detachStream(conn: HostedConnection, stream: number): void {
-    this.live.get(conn.session)?.conn.detachStream(stream);
+    this.core.detachStream(conn, stream);
   }
 
   isLive(conn: HostedConnection): boolean {
-    return this.live.has(conn.session);
+    return this.core.isLive(conn);
   }
 
   /**
    * Send one datagram outside any session (STUN answers, probes). Errors are ignored, as
-   * for all UDP. With `ttl`, the socket's TTL is lowered for this datagram only: dgram
-   * resolves the address on the next tick and sends then, so the default is restored on
-   * the tick after. Datagrams other code sends in the same synchronous run would go out
-   * with the low TTL too, so callers send low-TTL datagrams from a callback of their own
-   * (a timer or `setImmediate`), never from inside a message handler.
+   * for all UDP. With `ttl`, the IP TTL is lowered for this datagram only.
    */
   sendRaw(bytes: Uint8Array, to: Address, ttl?: number): void {
-    const socket = this.socketFor(to.host);
-    if (this.closed || socket === undefined) return;
-    if (ttl === undefined) {
-      socket.send(bytes, to.port, to.host, () => {});
-      return;
-    }
-    // Several low-TTL sends in one run: restore only after the last has gone out.
-    this.lowTtlPending++;
-    socket.setTTL(ttl);
-    socket.send(bytes, to.port, to.host, () => {});
-    process.nextTick(() => {
-      this.lowTtlPending--;
-      if (this.lowTtlPending > 0 || this.closed) return;
-      this.socket.setTTL(DEFAULT_TTL);
-      this.socket6?.setTTL(DEFAULT_TTL);
-    });
+    if (this.closed) return;
+    this.core.sendRaw(bytes, to, ttl);
+    this.requestTurn();
   }
 
   /** Send a heartbeat PING on a connection. */
   ping(conn: HostedConnection): void {
-    this.live.get(conn.session)?.conn.ping();
-    this.pump();
+    this.core.ping(conn);
+    this.requestTurn();
   }
 
   /** Close one session: tell the peer (best effort) and forget it. Idempotent. */
   close(conn: HostedConnection, reason = "closed"): void {
-    const live = this.live.get(conn.session);
-    if (!live) return;
-    this.endpoint.send(conn.session, live.conn.closePayload(reason), now());
-    this.endpoint.close(conn.session);
-    this.pump();
+    this.core.close(conn, reason, this.clock.now());
+    this.requestTurn();
   }
 
   /** Close every session and the socket. Idempotent. */
   async stop(reason = "shutting down"): Promise<void> {
     if (this.closed) return;
-    for (const live of [...this.live.values()]) this.close(live.info, reason);
-    this.pump();
+    const t = this.clock.now();
+    for (const conn of this.core.connections()) this.core.close(conn, reason, t);
+    this.turn();
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     for (const p of this.pending.values()) p.reject(new HallwayError("INTERNAL", "host stopped"));
@@ -420,101 +365,133 @@ export class UdpHost {
     ]);
   }
 
-  private pump(): void {
+  // ===================================================================== the turn
+
+  private onDatagram(msg: Buffer, host: string, port: number): void {
     if (this.closed) return;
-    const t = now();
-    for (let ev = this.endpoint.pollEvent(); ev; ev = this.endpoint.pollEvent()) {
-      switch (ev.type) {
-        case "established": {
-          const info: HostedConnection = {
-            session: ev.session,
-            initiator: ev.initiator,
-            remoteKey: ev.remoteKey,
-            remotePayload: ev.remotePayload,
-            address: ev.address,
-          };
-          this.live.set(ev.session, {
-            info,
-            conn: new Connection(
-              {
-                keepaliveMs: this.opts.keepaliveMs ?? 15_000,
-                initiator: ev.initiator,
-                onOversized: (stream, head) => this.handlers.onOversized?.(info, head, stream),
-              },
-              t,
-            ),
-          });
-          const p = this.pending.get(ev.session);
-          this.pending.delete(ev.session);
-          p?.resolve(info);
-          this.handlers.onEstablished?.(info);
-          break;
-        }
-        case "data": {
-          const live = this.live.get(ev.session);
-          if (!live) break;
-          live.conn.handlePayload(ev.payload, t);
-          for (let m = live.conn.pollMessage(); m; m = live.conn.pollMessage()) {
-            this.handlers.onMessage?.(live.info, m.message, m.stream);
-          }
-          if (live.conn.closedReason !== undefined) {
-            this.endpoint.close(ev.session);
-          }
-          break;
-        }
-        case "address-changed": {
-          const live = this.live.get(ev.session);
-          if (live) {
-            live.info.address = ev.address;
-            this.handlers.onAddressChanged?.(live.info);
-          }
-          break;
-        }
-        case "failed": {
-          const p = this.pending.get(ev.session);
-          this.pending.delete(ev.session);
-          p?.reject(new HallwayError(ev.code, ev.message));
-          const live = this.live.get(ev.session);
-          if (live) {
-            this.live.delete(ev.session);
-            this.handlers.onClosed?.(live.info, ev.message);
-          }
-          break;
-        }
-        case "closed": {
-          const p = this.pending.get(ev.session);
-          this.pending.delete(ev.session);
-          p?.reject(new HallwayError("CRYPTO_HANDSHAKE_TIMEOUT", "session closed before it was established"));
-          const live = this.live.get(ev.session);
-          if (live) {
-            this.live.delete(ev.session);
-            this.handlers.onClosed?.(live.info, live.conn.closedReason ?? ev.reason);
-          }
-          break;
-        }
-      }
+    const from = { host, port };
+    if (this.handlers.admit && !this.handlers.admit(from)) {
+      this.refused++;
+      return;
     }
-    this.handlers.onPoll?.();
-    const sessions = [...this.live].map(([session, live]) => [session, live.conn] as const);
-    for (const [session, p] of interleavePayloads(sessions, t)) this.endpoint.send(session, p, t);
-    for (let out = this.endpoint.pollTransmit(); out; out = this.endpoint.pollTransmit()) {
-      this.transmit(out.to, out.bytes);
+    this.core.handleDatagram(
+      new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength),
+      from,
+      this.clock.now(),
+    );
+    this.requestTurn();
+  }
+
+  private requestTurn(): void {
+    if (this.turnRequested || this.inTurn || this.closed) return;
+    this.turnRequested = true;
+    setImmediate(() => {
+      this.turnRequested = false;
+      this.turn();
+    });
+  }
+
+  /** inputs were fed already → roles → pack → transmit → schedule. */
+  private turn(): void {
+    if (this.closed || this.inTurn) return;
+    this.inTurn = true;
+    try {
+      const now = this.clock.now();
+      this.dispatchEvents();
+      this.handlers.onTurn?.(now);
+      // onTurn may have closed sessions or otherwise made events; they are this turn's too.
+      this.dispatchEvents();
+      this.core.pack(now);
+      this.dispatchEvents();
+      this.transmitAll();
+    } finally {
+      this.inTurn = false;
     }
     this.schedule();
   }
 
-  private schedule(): void {
-    let next = this.endpoint.pollTimeout() ?? Number.POSITIVE_INFINITY;
-    for (const live of this.live.values()) {
-      const c = live.conn.pollTimeout();
-      if (c !== undefined && c < next) next = c;
+  private dispatchEvents(): void {
+    for (let ev = this.core.pollEvent(); ev; ev = this.core.pollEvent()) {
+      switch (ev.type) {
+        case "established": {
+          const p = this.pending.get(ev.conn.session);
+          this.pending.delete(ev.conn.session);
+          p?.resolve(ev.conn);
+          this.handlers.onEstablished?.(ev.conn);
+          break;
+        }
+        case "message":
+          this.handlers.onMessage?.(ev.conn, ev.message, ev.stream);
+          break;
+        case "closed": {
+          const p = this.pending.get(ev.conn.session);
+          this.pending.delete(ev.conn.session);
+          p?.reject(new HallwayError("CRYPTO_HANDSHAKE_TIMEOUT", "session closed before it was established"));
+          this.handlers.onClosed?.(ev.conn, ev.reason);
+          break;
+        }
+        case "connect-failed": {
+          const p = this.pending.get(ev.session);
+          this.pending.delete(ev.session);
+          p?.reject(new HallwayError(ev.code, ev.message));
+          break;
+        }
+        case "address-changed":
+          this.handlers.onAddressChanged?.(ev.conn);
+          break;
+        case "oversized":
+          this.handlers.onOversized?.(ev.conn, ev.head, ev.stream);
+          break;
+        case "foreign": {
+          const handled =
+            ev.kind === "probe"
+              ? this.handlers.onProbe?.(ev.bytes, ev.from)
+              : ev.kind === "relay"
+                ? this.handlers.onRelay?.(ev.bytes, ev.from)
+                : this.handlers.onForeignDatagram?.(ev.bytes, ev.from);
+          if (!handled) this.core.dropForeign();
+          break;
+        }
+      }
     }
+  }
+
+  private transmitAll(): void {
+    for (let out = this.core.pollTransmit(); out; out = this.core.pollTransmit()) {
+      const socket = this.socketFor(out.to.host);
+      if (socket === undefined || out.to.host === RELAY_HOST) continue;
+      try {
+        if (out.ttl === undefined) {
+          socket.send(out.bytes, out.to.port, out.to.host);
+        } else {
+          // The send is synchronous (literalLookup), so the TTL applies to this datagram only.
+          socket.setTTL(out.ttl);
+          socket.send(out.bytes, out.to.port, out.to.host);
+          socket.setTTL(DEFAULT_TTL);
+        }
+      } catch {
+        // A datagram that cannot go (a closed socket, a bad port) is a lost datagram.
+      }
+    }
+  }
+
+  /**
+   * The socket that reaches `host`: IPv6 literals go out of the IPv6 socket. Only an IPv6
+   * literal has a colon, and this runs for every datagram, so no full parse.
+   */
+  private socketFor(host: string): dgram.Socket | undefined {
+    return host.includes(":") ? this.socket6 : this.socket;
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    const next = this.core.pollTimeout() ?? Number.POSITIVE_INFINITY;
     if (next === this.timerAt && this.timer) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = next;
     if (!Number.isFinite(next)) return;
-    this.timer = setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(next - now())));
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(next - this.clock.now())));
     this.timer.unref?.();
   }
 
@@ -522,9 +499,7 @@ export class UdpHost {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
     if (this.closed) return;
-    const t = now();
-    this.endpoint.handleTimeout(t);
-    for (const live of this.live.values()) live.conn.handleTimeout(t);
-    this.pump();
+    this.core.handleTimeout(this.clock.now());
+    this.turn();
   }
 }

@@ -53,9 +53,9 @@ import {
   usersData,
 } from "../protocol/control.js";
 import type { Address, Identity } from "../protocol/endpoint.js";
-import { decodeFileControl } from "../protocol/file-offer.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
+import { decodeStreamMessage } from "../protocol/stream-message.js";
 import type { PeerEvent, Via } from "./events.js";
 import { FileTransfers } from "./file-transfers.js";
 import { PeerPaths } from "./paths.js";
@@ -88,6 +88,8 @@ export interface PeerClientOptions {
   autoAcceptDir?: string;
   /** How long a file offer waits for an answer (default: FileTransfers' OFFER_TIMEOUT_MS). */
   offerTimeoutMs?: number;
+  /** Each file sent goes no faster than this (bytes per second). */
+  maxTransferRate?: number;
   onEvent: (event: PeerEvent) => void;
 }
 
@@ -202,7 +204,7 @@ export class PeerClient {
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
       onClosed: (conn, reason) => this.onClosed(conn, reason),
       onAddressChanged: (conn) => this.onAddressChanged(conn),
-      onPoll: () => this.transfers.onPoll(),
+      onTurn: (now) => this.transfers.onTurn(now),
     };
     this.social = new SocialClient({
       me: () => this.user,
@@ -217,6 +219,7 @@ export class PeerClient {
       downloadDir: opts.downloadDir,
       ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
       ...(opts.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: opts.offerTimeoutMs }),
+      ...(opts.maxTransferRate === undefined ? {} : { maxTransferRate: opts.maxTransferRate }),
     });
   }
 
@@ -553,14 +556,14 @@ export class PeerClient {
   }
 
   private onPeerMessage(user: string, conn: HostedConnection, bytes: Uint8Array): void {
-    const decoded = decodeControl(bytes);
-    if (!decoded.ok) {
+    const decoded = decodeStreamMessage(bytes);
+    if (!decoded.ok) return;
+    if (decoded.value.kind === "file") {
       // Stream-0 messages whose `t` starts with "file." belong to the transfer layer.
-      const file = decodeFileControl(bytes);
-      if (file.ok) this.transfers.handleControl(user, conn, file.value);
+      this.transfers.handleControl(user, conn, decoded.value.msg);
       return;
     }
-    const msg = decoded.value;
+    const msg = decoded.value.msg;
     if (msg.t === "chat") {
       if (msg.msg.from !== user || msg.msg.to !== this.user) return;
       this.showIncoming(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct");

@@ -45,6 +45,13 @@ export interface TransferEvent {
   by?: "local" | "peer";
   /** Sender, when the transfer ends: chunk payload bytes sent more than once (loss repair). */
   retransmittedBytes?: number;
+  /** Sender, when the transfer ends: the largest datagram its path proved it carries. */
+  pathMtuBytes?: number;
+  /**
+   * Sender, when the transfer ends: datagrams that carried chunks, by size class (the
+   * upper bound of each path-MTU rung, in bytes, as a string key).
+   */
+  datagramSizes?: Record<string, number>;
 }
 
 export type PeerEvent =

@@ -2,23 +2,24 @@
  * The disk adapter of file transfer: the only place where transfers touch the file system.
  * The cores (`src/transfer/file-*.ts`) decide what to read and write; this file does it.
  *
+ * Reads, writes and fsyncs of file data are asynchronous (libuv's thread pool), so the event
+ * loop keeps sealing and sending while the disk works: a 1 MiB read, a gathered write or an
+ * fsync never stalls a turn. The caller keeps at most a few in flight per transfer.
+ *
  * Sending (`OutgoingFile`): the file is opened once, hashed with SHA-256 in one streaming
- * pass before the offer, and then served by synchronous positional reads (`readSync` on the
- * open descriptor), which the sender core calls only when its read-ahead runs low. Chunks are
- * about 1 KiB, so reads go through a read-ahead block of READ_BLOCK_BYTES: one system call
- * per block instead of one per chunk, and a chunk is a view into its block.
+ * pass before the offer, and then served by positional reads (`readAt`) of the blocks the
+ * sender core asks for ahead of its window.
  *
  * Receiving (`IncomingFile`): the offered name is sanitised (`file-name.ts`) and made unique
  * in the download directory (`name (1).ext`; the final name and its `.part` must both be
  * free, and the `.part` is created exclusively, so two transfers never share a file). Chunks
- * are written at their offsets into `<name>.part`: consecutive ones are gathered and issued
- * as one `writev` of up to WRITE_BLOCK_BYTES (a chunk is about 1 KiB; one system call each
- * was a large share of the receiver's time), so a write error may surface at a later `write`
- * or at `sync()`, which issues what is gathered and makes it durable (the caller batches
- * chunks between syncs, and counts a chunk durable only after its sync); the manifest sidecar `<name>.part.manifest` is replaced
- * atomically (write a temporary file, fsync, rename). `finish()` links the `.part` to the
- * final name — a hard link fails rather than overwrite a file that appeared meanwhile, in
- * which case the next free number is taken — then removes the `.part` and the manifest.
+ * are written at their offsets into `<name>.part`, consecutive ones gathered into one `writev`
+ * (`writeAt`); `sync()` makes what was written durable (the caller counts a chunk durable only
+ * after a sync that began after its write completed). The manifest sidecar
+ * `<name>.part.manifest` is replaced atomically (write a temporary file, fsync, rename).
+ * `finish()` links the `.part` to the final name — a hard link fails rather than overwrite a
+ * file that appeared meanwhile, in which case the next free number is taken — then removes
+ * the `.part` and the manifest.
  *
  * Resume: `findPartial` looks for a `.part` whose manifest the caller accepts (the transfer
  * layer checks it describes the offered file: size, chunk size, SHA-256) and reopens it.
@@ -30,30 +31,30 @@ import {
   createReadStream,
   existsSync,
   fstatSync,
+  fsync,
   fsyncSync,
   linkSync,
   mkdirSync,
   openSync,
+  read,
   readdirSync,
   readFileSync,
-  readSync,
   renameSync,
   rmSync,
   statSync,
   writeSync,
-  writevSync,
+  writev,
 } from "node:fs";
+import { open as openAsync, rename as renameAsync, rm as rmAsync } from "node:fs/promises";
 import { join } from "node:path";
 import { HallwayError } from "../errors.js";
 import { numberedName, safeFileName } from "./file-name.js";
 
 const MAX_NUMBERED = 10_000;
-/** The sender's read-ahead block: one `readSync` serves this many bytes of consecutive chunks. */
-export const READ_BLOCK_BYTES = 256 * 1024;
 /** The receiver's write block: consecutive chunks up to this size go to disk in one `writev`. */
-export const WRITE_BLOCK_BYTES = 256 * 1024;
+export const WRITE_BLOCK_BYTES = 1024 * 1024;
 /** Buffers per `writev`, well under Linux's IOV_MAX of 1024. */
-const WRITE_BLOCK_BUFFERS = 512;
+export const WRITE_BLOCK_BUFFERS = 512;
 const MANIFEST_SUFFIX = ".part.manifest";
 
 function errnoOf(err: unknown): string | undefined {
@@ -77,16 +78,26 @@ function writeDurably(path: string, flags: "w" | "r+", bytes: Uint8Array): void 
   }
 }
 
-/** Up to `length` bytes at `offsetBytes`: fewer only at the end of the file. */
-function readFully(fd: number, offsetBytes: number, length: number): Uint8Array {
-  const buf = Buffer.allocUnsafe(length);
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, buf, got, length - got, offsetBytes + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return new Uint8Array(buf.buffer, buf.byteOffset, got);
+/**
+ * Up to `length` bytes at `offsetBytes`, asynchronously, into `into` (a fresh buffer without
+ * it): fewer only at the end of the file.
+ */
+function readFully(fd: number, offsetBytes: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+  const buf = into === undefined || into.length < length ? Buffer.allocUnsafe(length) : into;
+  return new Promise((resolve, reject) => {
+    const step = (got: number): void => {
+      if (got >= length) {
+        resolve(new Uint8Array(buf.buffer, buf.byteOffset, got));
+        return;
+      }
+      read(fd, buf, got, length - got, offsetBytes + got, (err, n) => {
+        if (err) reject(err);
+        else if (n === 0) resolve(new Uint8Array(buf.buffer, buf.byteOffset, got));
+        else step(got + n);
+      });
+    };
+    step(0);
+  });
 }
 
 function sameSize(path: string, sizeBytes: number): boolean {
@@ -99,9 +110,6 @@ function sameSize(path: string, sizeBytes: number): boolean {
 
 export class OutgoingFile {
   private closed = false;
-  /** The latest read-ahead block and the file offset of its first byte. */
-  private block: Uint8Array = new Uint8Array(0);
-  private blockOffset = 0;
 
   private constructor(
     private readonly fd: number,
@@ -137,18 +145,12 @@ export class OutgoingFile {
   }
 
   /**
-   * Exactly `length` bytes at `offsetBytes` (fewer means the file shrank: the core fails the
-   * transfer). A view into the read-ahead block when it holds the range; otherwise a new block
-   * is read from `offsetBytes` on. Blocks are never reused, so a view stays valid.
+   * `length` bytes at `offsetBytes`, into `into` when given (fewer means the file shrank: the
+   * core fails the transfer).
    */
-  read(offsetBytes: number, length: number): Uint8Array {
-    const at = offsetBytes - this.blockOffset;
-    if (at < 0 || at + length > this.block.length) {
-      this.blockOffset = offsetBytes;
-      this.block = readFully(this.fd, offsetBytes, Math.max(length, READ_BLOCK_BYTES));
-      return this.block.subarray(0, Math.min(length, this.block.length));
-    }
-    return this.block.subarray(at, at + length);
+  readAt(offsetBytes: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new HallwayError("INTERNAL", "OutgoingFile: already closed"));
+    return readFully(this.fd, offsetBytes, length, into);
   }
 
   /** Idempotent. */
@@ -161,10 +163,6 @@ export class OutgoingFile {
 
 export class IncomingFile {
   private fd: number | undefined;
-  /** Consecutive writes not yet issued: `run` goes at `runOffset`, `runBytes` long. */
-  private run: Uint8Array[] = [];
-  private runOffset = 0;
-  private runBytes = 0;
 
   private constructor(
     readonly dir: string,
@@ -243,43 +241,49 @@ export class IncomingFile {
     return `${this.partPath}.manifest`;
   }
 
-  /** Bytes of the partial file (a resumed chunk read back for the SHA-256). */
-  read(offsetBytes: number, length: number): Uint8Array {
+  /** Bytes of the partial file (resumed bytes read back for the SHA-256). */
+  readAt(offsetBytes: number, length: number): Promise<Uint8Array> {
     return readFully(this.openFd, offsetBytes, length);
   }
 
-  /** Write `bytes` at `offsetBytes`: gathered with the writes before it if they are consecutive. */
-  write(offsetBytes: number, bytes: Uint8Array): void {
-    if (this.runBytes > 0 && offsetBytes !== this.runOffset + this.runBytes) this.flush();
-    if (this.runBytes === 0) this.runOffset = offsetBytes;
-    this.run.push(bytes);
-    this.runBytes += bytes.length;
-    if (this.runBytes >= WRITE_BLOCK_BYTES || this.run.length >= WRITE_BLOCK_BUFFERS) this.flush();
-  }
-
-  /** Make every write so far durable. */
-  sync(): void {
-    this.flush();
-    fsyncSync(this.openFd);
-  }
-
-  /** Issue the gathered writes. */
-  private flush(): void {
-    if (this.runBytes === 0) return;
-    const { run, runOffset: offset, runBytes: total } = this;
-    this.run = [];
-    this.runBytes = 0;
+  /** Writes `buffers`, back to back, at `offsetBytes` (one `writev`, repeated if it is short). */
+  writeAt(offsetBytes: number, buffers: Uint8Array[]): Promise<void> {
     const fd = this.openFd;
-    const written = writevSync(fd, run, offset);
-    if (written === total) return;
-    // A short write (rare on a regular file): the rest one buffer at a time.
-    let start = offset;
-    for (const b of run) {
-      for (let n = Math.max(0, written - (start - offset)); n < b.length; ) {
-        n += writeSync(fd, b, n, b.length - n, start + n);
-      }
-      start += b.length;
-    }
+    return new Promise((resolve, reject) => {
+      const step = (pieces: Uint8Array[], at: number): void => {
+        writev(fd, pieces, at, (err, written) => {
+          if (err) {
+            reject(err);
+            return;
+          }
+          // A short write (rare on a regular file): continue after what was written.
+          let skip = written;
+          const rest: Uint8Array[] = [];
+          for (const p of pieces) {
+            if (skip >= p.length) {
+              skip -= p.length;
+              continue;
+            }
+            rest.push(skip > 0 ? p.subarray(skip) : p);
+            skip = 0;
+          }
+          if (rest.length === 0) resolve();
+          else step(rest, at + written);
+        });
+      };
+      step(buffers, offsetBytes);
+    });
+  }
+
+  /** Makes every write that completed before this call durable. */
+  sync(): Promise<void> {
+    const fd = this.openFd;
+    return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** The same, blocking: only for shutdown, when no turn will follow. */
+  syncNow(): void {
+    fsyncSync(this.openFd);
   }
 
   /**
@@ -298,6 +302,29 @@ export class IncomingFile {
       rmSync(tmp, { force: true });
       if (writeErrorCode(err) !== "FILE_DISK_FULL" || !sameSize(this.manifestPath, bytes.length)) throw err;
       writeDurably(this.manifestPath, "r+", bytes);
+    }
+  }
+
+  /**
+   * The same replacement, off the event loop (the periodic saves during a transfer: a small
+   * file's fsync waits for the file system's journal, several milliseconds on a virtual disk).
+   * At most one at a time per file; the caller keeps count of it so the descriptors close only
+   * after it settles.
+   */
+  async saveManifestAsync(bytes: Uint8Array): Promise<void> {
+    const tmp = `${this.manifestPath}.tmp-async`;
+    try {
+      const handle = await openAsync(tmp, "w", 0o600);
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await renameAsync(tmp, this.manifestPath);
+    } catch (err) {
+      await rmAsync(tmp, { force: true });
+      throw err;
     }
   }
 
@@ -329,6 +356,7 @@ export class IncomingFile {
     rmSync(this.partPath, { force: true });
     rmSync(this.manifestPath, { force: true });
     rmSync(`${this.manifestPath}.tmp`, { force: true });
+    rmSync(`${this.manifestPath}.tmp-async`, { force: true });
   }
 
   /** Close but keep the partial file and manifest (for a later resume). Idempotent. */

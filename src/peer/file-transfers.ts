@@ -3,14 +3,22 @@
  * FileReceiver) to a session's Connection (each core hosts its own stream) and to the disk
  * (`file-store.ts`), and turns their events into `transfer` events.
  *
- * Driving: UdpHost calls `onPoll()` on every pump, after incoming frames were handled and
- * before payloads are packed. There each transfer is drained in a fixed order:
- *   1. receiver writes (`pollWrite`) go to the `.part` file; every SYNC_BATCH_CHUNKS writes,
- *      or SYNC_DELAY_MS after the first unsynced one, one fsync makes them durable and each
- *      is reported with `handleDurable` (which may pull more chunks, so this loops);
- *   2. control messages (`pollControl`) are queued on stream 0;
- *   3. core events become `transfer` events; a finished transfer is dropped.
- * Commands (send, accept, decline, cancel) change a core and then `flush()` the host.
+ * Driving: UdpHost calls `onTurn(now)` once per turn, after the session events and before it
+ * packs datagrams. There each transfer is drained in a fixed order:
+ *   1. reads the cores ask for (`pollRead`: the sender's blocks ahead of its window, a
+ *      resuming receiver's read-back) start, asynchronously;
+ *   2. receiver writes (`pollWrite`) are gathered into one asynchronous `writev` at a time;
+ *      completed writes are made durable by one fsync per SYNC_BATCH_BYTES, or SYNC_DELAY_MS
+ *      after the first, or at once when the last byte has arrived, and each chunk is then
+ *      reported with `handleDurable`;
+ *   3. control messages (`pollControl`) are queued on stream 0;
+ *   4. core events become `transfer` events; a finished transfer is dropped.
+ * Disk work completes outside any turn: its callback feeds the core and `touch`es the
+ * session, which runs the next turn. Commands (send, accept, decline, cancel) change a core
+ * and touch its session the same way. Nothing here transmits by itself.
+ *
+ * A transfer's file descriptor is closed only once none of its disk work is in flight
+ * (`settle`), so a late callback can never touch a descriptor number that was reused.
  *
  * Progress events are throttled to one per PROGRESS_INTERVAL_MS per transfer. The manifest
  * sidecar is rewritten at most every MANIFEST_INTERVAL_MS. A transfer whose session closes
@@ -18,18 +26,17 @@
  * failure removes them.
  *
  * Resume: `accept` first looks in the target directory for a `.part` whose manifest matches
- * the offer (size, chunk size, SHA-256: the same content, whatever its name or transfer id)
- * and no running transfer uses; if there is one, the offer's receiver core is rebuilt from
- * that manifest on the same stream, so its `file.accept` lists the chunks already held.
+ * the offer (size and SHA-256: the same content, whatever its name or transfer id) and no
+ * running transfer uses; if there is one, the offer's receiver core is rebuilt from that
+ * manifest on the same stream, so its `file.accept` lists the bytes already held.
  */
 
 import { randomBytes } from "node:crypto";
 import { HallwayError } from "../errors.js";
-import { type HostedConnection, now as hostNow, type UdpHost } from "../net/udp-host.js";
-import { chunkLengthOf, DEFAULT_CHUNK_BYTES } from "../protocol/file-chunk.js";
+import type { HostedConnection, UdpHost } from "../net/udp-host.js";
 import { encodeFileControl, type FileControl, type FileOffer } from "../protocol/file-offer.js";
 import { FileReceiver } from "../transfer/file-receiver.js";
-import { FileSender } from "../transfer/file-sender.js";
+import { type FileRead, FileSender } from "../transfer/file-sender.js";
 import type { FileTransferEvent } from "../transfer/file-transfer.js";
 import {
   decodeManifest,
@@ -38,22 +45,31 @@ import {
 } from "../transfer/transfer-manifest.js";
 import type { PeerEvent, TransferEvent, TransferState } from "./events.js";
 import { ProgressMeter } from "./file-progress.js";
-import { IncomingFile, OutgoingFile, writeErrorCode } from "./file-store.js";
+import {
+  IncomingFile,
+  OutgoingFile,
+  WRITE_BLOCK_BUFFERS,
+  WRITE_BLOCK_BYTES,
+  writeErrorCode,
+} from "./file-store.js";
 
 /**
- * fsync blocks the event loop (a few ms on a virtual disk, whatever the batch), so it runs
- * rarely: after about 2 MB, or 50 ms after the first unsynced write. With 32-chunk batches
- * it took a quarter of the receiver's time in bench:transfer and halved the goodput.
+ * An fsync takes a few milliseconds on a virtual disk whatever the batch, so it runs rarely:
+ * after 4 MiB written, or 50 ms after the first unsynced write, or as soon as the last byte
+ * is written. It runs on the thread pool, so the event loop keeps going meanwhile. What a
+ * killed receiver fetches again is bounded by this batch and the manifest's lag below.
  */
-const SYNC_BATCH_CHUNKS = 2048;
+const SYNC_BATCH_BYTES = 4 * 1024 * 1024;
 const SYNC_DELAY_MS = 50;
 /** ≤ 4 progress events per second per transfer. */
 const PROGRESS_INTERVAL_MS = 250;
 /**
  * A killed receiver re-fetches what became durable after the last manifest: at most this much
- * time of transfer (plus what was in flight). A manifest costs one small write and fsync.
+ * time, or this many bytes, of transfer (plus what was in flight). A manifest costs one small
+ * write and fsync.
  */
 const MANIFEST_INTERVAL_MS = 250;
+const MANIFEST_INTERVAL_BYTES = 2 * 1024 * 1024;
 /** How long an offer waits for an answer before both sides end it with FILE_OFFER_EXPIRED. */
 export const OFFER_TIMEOUT_MS = 10 * 60_000;
 /** How long a completed receiver keeps answering retransmitted chunks with ACKs. */
@@ -67,20 +83,34 @@ interface Transfer {
   stream: number;
   name: string;
   size: number;
-  chunkBytes: number;
   sha256: string;
   sender?: FileSender;
   receiver?: FileReceiver;
   outgoing?: OutgoingFile;
   incoming?: IncomingFile;
-  unsynced: number[];
+  /** Chunks handed out by the receiver, waiting for a write. */
+  toWrite: Array<{ offsetBytes: number; bytes: Uint8Array }>;
+  writing: boolean;
+  /** Chunks written (offsets) and not yet made durable, and their bytes. */
+  written: number[];
+  writtenBytes: number;
+  firstWrittenAt: number;
+  syncing: boolean;
+  /** The chunks the sync in flight makes durable (written before it began). */
+  syncingBatch: number[];
   syncTimer?: NodeJS.Timeout;
+  /** Disk operations in flight; the descriptors close only when this is 0. */
+  inflight: number;
+  /** What to do with the descriptors once nothing is in flight (close, discard). */
+  release?: () => void;
   lastProgressAt: number;
   lastProgressBytes: number;
   /** Set when the transfer is accepted: from then on events carry the byte counters. */
   meter?: ProgressMeter;
   manifestAt: number;
-  manifestChunks: number;
+  manifestBytes: number;
+  /** A manifest save is in flight (at most one). */
+  savingManifest: boolean;
   done: boolean;
 }
 
@@ -91,13 +121,16 @@ export interface FileTransfersOptions {
   autoAcceptDir?: string;
   /** Where `accept` without a directory puts files. */
   downloadDir: string;
-  chunkBytes?: number;
   /** Default OFFER_TIMEOUT_MS. */
   offerTimeoutMs?: number;
+  /** Each file sent goes no faster than this (bytes per second); default: as fast as the path. */
+  maxTransferRate?: number;
 }
 
 export class FileTransfers {
   private readonly transfers = new Map<string, Transfer>();
+  /** Set by `stop()`: failures are then reported at once, not once their disk IO settles. */
+  private stopping = false;
   private readonly host: UdpHost;
 
   constructor(private readonly opts: FileTransfersOptions) {
@@ -114,7 +147,6 @@ export class FileTransfers {
       file.close();
       throw new HallwayError("FILE_PEER_LOST", `the session to ${peer} closed`);
     }
-    const chunkBytes = this.opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     let sender: FileSender;
     try {
       sender = new FileSender({
@@ -123,9 +155,10 @@ export class FileTransfers {
         name: offeredName,
         sizeBytes: file.sizeBytes,
         sha256: file.sha256,
-        chunkBytes,
-        readChunk: (i) => file.read(i * chunkBytes, chunkLengthOf(i, file.sizeBytes, chunkBytes)),
         offerExpiresAt: this.offerExpiresAt(),
+        ...(this.opts.maxTransferRate === undefined
+          ? {}
+          : { maxRateBytesPerSecond: this.opts.maxTransferRate }),
       });
     } catch (err) {
       file.close();
@@ -140,12 +173,12 @@ export class FileTransfers {
     t.outgoing = file;
     this.transfers.set(t.id, t);
     this.report(t, "offered");
-    this.host.flush();
+    this.host.touch(conn);
     return t.id;
   }
 
-  /** Accept an offer; `flush` is false when called from inside the host's pump (auto-accept). */
-  accept(id: string, dir?: string, flush = true): void {
+  /** Accept an offer into `dir` (default: the download directory). */
+  accept(id: string, dir?: string): void {
     const t = this.offered(id);
     let receiver = t.receiver as FileReceiver;
     const target = dir ?? this.opts.downloadDir;
@@ -156,7 +189,7 @@ export class FileTransfers {
         t.incoming = resumed.file;
         receiver = resumed.receiver;
         t.receiver = receiver;
-        t.manifestChunks = receiver.stats.resumedChunks;
+        t.manifestBytes = receiver.stats.resumedBytes;
       } else {
         t.incoming = IncomingFile.create(target, t.name);
       }
@@ -169,12 +202,12 @@ export class FileTransfers {
       else t.incoming?.discard();
       t.incoming = undefined;
       receiver.decline("cannot store the file");
-      if (flush) this.host.flush();
+      this.host.touch(t.conn);
       throw new HallwayError(code, `cannot store ${t.name}: ${(err as Error).message}`);
     }
     receiver.accept();
     this.report(t, "accepted");
-    if (flush) this.host.flush();
+    this.host.touch(t.conn);
   }
 
   /**
@@ -201,11 +234,7 @@ export class FileTransfers {
     );
     if (!found || !resume) return undefined;
     const { file } = found;
-    const receiver = new FileReceiver({
-      offer,
-      resume,
-      readChunk: (i) => file.read(i * offer.chunkBytes, chunkLengthOf(i, offer.size, offer.chunkBytes)),
-    });
+    const receiver = new FileReceiver({ offer, resume });
     if (!this.host.replaceStream(t.conn, t.stream, receiver)) {
       file.closeFd();
       return undefined;
@@ -216,14 +245,14 @@ export class FileTransfers {
   decline(id: string): void {
     const t = this.offered(id);
     (t.receiver as FileReceiver).decline("declined");
-    this.host.flush();
+    this.host.touch(t.conn);
   }
 
   cancel(id: string): void {
     const t = this.transfers.get(id);
     if (!t || t.done) throw new HallwayError("FILE_UNKNOWN_TRANSFER", `no running transfer ${id}`);
     (t.sender ?? t.receiver)?.cancel("cancelled by the user");
-    this.host.flush();
+    this.host.touch(t.conn);
   }
 
   // ---- from the session --------------------------------------------------------------
@@ -236,7 +265,8 @@ export class FileTransfers {
     }
     const t = this.transfers.get(msg.id);
     if (!t || t.peer !== peer || t.conn.session !== conn.session) return;
-    (t.sender ?? t.receiver)?.handleControl(msg, 0);
+    (t.sender ?? t.receiver)?.handleControl(msg, this.host.now());
+    this.host.touch(conn);
   }
 
   private handleOffer(peer: string, conn: HostedConnection, offer: FileOffer): void {
@@ -248,9 +278,7 @@ export class FileTransfers {
       !this.host.attachStream(conn, offer.stream, receiver)
     ) {
       receiver.decline("stream not available");
-      for (let c = receiver.pollControl(); c; c = receiver.pollControl()) {
-        this.host.enqueue(conn, encodeFileControl(c));
-      }
+      for (let c = receiver.pollControl(); c; c = receiver.pollControl()) this.sendControl(conn, c);
       return;
     }
     const t = this.newTransfer(offer, "receive", peer, conn);
@@ -259,8 +287,7 @@ export class FileTransfers {
     this.report(t, "offered");
     if (this.opts.autoAcceptDir !== undefined) {
       try {
-        // Inside the host's pump: its `onPoll` sends the accept, no flush from here.
-        this.accept(t.id, this.opts.autoAcceptDir, false);
+        this.accept(t.id, this.opts.autoAcceptDir);
       } catch (err) {
         const e = err instanceof HallwayError ? err : new HallwayError("INTERNAL", String(err));
         this.opts.emit({ event: "error", code: e.code, message: e.message, id: t.id });
@@ -277,7 +304,7 @@ export class FileTransfers {
   private supersede(peer: string, conn: HostedConnection, offer: FileOffer): void {
     for (const t of [...this.transfers.values()]) {
       if (t.done || t.direction !== "receive" || t.peer !== peer || t.conn.session === conn.session) continue;
-      if (t.sha256 !== offer.sha256 || t.size !== offer.size || t.chunkBytes !== offer.chunkBytes) continue;
+      if (t.sha256 !== offer.sha256 || t.size !== offer.size) continue;
       this.finishFailed(
         t,
         "FILE_PEER_LOST",
@@ -296,13 +323,15 @@ export class FileTransfers {
     }
   }
 
-  /** Drain every transfer (called by UdpHost before it packs payloads). */
-  onPoll(): void {
-    for (const t of [...this.transfers.values()]) if (!t.done) this.drain(t);
+  /** Drain every transfer (the host's turn, before it packs datagrams). */
+  onTurn(now: number): void {
+    for (const t of [...this.transfers.values()]) if (!t.done) this.drain(t, now);
   }
 
   /** Stop every transfer (shutdown): partial files are kept for a later resume. */
   stop(): void {
+    // A shutdown reports at once: there is no later turn to report in.
+    this.stopping = true;
     for (const t of [...this.transfers.values()]) {
       if (!t.done) this.finishFailed(t, "FILE_PEER_LOST", "shutting down", "local", true);
     }
@@ -324,20 +353,27 @@ export class FileTransfers {
       stream: offer.stream,
       name: offer.name,
       size: offer.size,
-      chunkBytes: offer.chunkBytes,
       sha256: offer.sha256,
-      unsynced: [],
-      lastProgressAt: 0,
+      toWrite: [],
+      writing: false,
+      written: [],
+      writtenBytes: 0,
+      firstWrittenAt: 0,
+      syncing: false,
+      syncingBatch: [],
+      inflight: 0,
+      lastProgressAt: Number.NEGATIVE_INFINITY,
       lastProgressBytes: -1,
-      manifestAt: Date.now(),
-      manifestChunks: 0,
+      manifestAt: this.host.now(),
+      manifestBytes: 0,
+      savingManifest: false,
       done: false,
     };
   }
 
   /** In the host's clock, which drives the cores' timers. */
   private offerExpiresAt(): number {
-    return hostNow() + (this.opts.offerTimeoutMs ?? OFFER_TIMEOUT_MS);
+    return this.host.now() + (this.opts.offerTimeoutMs ?? OFFER_TIMEOUT_MS);
   }
 
   private offered(id: string): Transfer {
@@ -349,71 +385,199 @@ export class FileTransfers {
     return t;
   }
 
-  private drain(t: Transfer): void {
-    const core = t.sender ?? (t.receiver as FileReceiver);
-    if (t.receiver && t.incoming) this.drainWrites(t, t.receiver, t.incoming);
-    for (let c = core.pollControl(); c; c = core.pollControl())
-      this.host.enqueue(t.conn, encodeFileControl(c));
-    for (let e = core.pollEvent(); e; e = core.pollEvent()) this.onCoreEvent(t, e);
-    if (!t.done) this.maybeProgress(t);
-  }
-
-  private drainWrites(t: Transfer, receiver: FileReceiver, file: IncomingFile): void {
-    for (;;) {
-      const w = receiver.pollWrite();
-      if (w === undefined) break;
-      try {
-        file.write(w.offsetBytes, w.bytes);
-        t.unsynced.push(w.index);
-      } catch (err) {
-        this.writeFailed(receiver, w.index, err);
-        return;
-      }
-      if (t.unsynced.length >= SYNC_BATCH_CHUNKS) this.syncNow(t, receiver, file);
-    }
-    if (t.unsynced.length > 0 && t.syncTimer === undefined) {
-      t.syncTimer = setTimeout(() => {
-        t.syncTimer = undefined;
-        if (t.done) return;
-        this.syncNow(t, receiver, file);
-        this.host.flush();
-      }, SYNC_DELAY_MS);
-    }
-  }
-
-  private syncNow(t: Transfer, receiver: FileReceiver, file: IncomingFile): void {
-    if (t.unsynced.length === 0) return;
-    const batch = t.unsynced;
-    t.unsynced = [];
+  private sendControl(conn: HostedConnection, c: FileControl): void {
     try {
-      file.sync();
-    } catch (err) {
-      this.writeFailed(receiver, batch[0] ?? 0, err);
+      this.host.send(conn, encodeFileControl(c));
+    } catch {
+      // The session closed: its transfers end through onClosed.
+    }
+  }
+
+  private drain(t: Transfer, now: number): void {
+    const core = t.sender ?? (t.receiver as FileReceiver);
+    if (t.sender && t.outgoing) {
+      const file = t.outgoing;
+      const sender = t.sender;
+      for (let r = sender.pollRead(); r; r = sender.pollRead()) {
+        const read: FileRead = r;
+        this.io(
+          t,
+          file.readAt(read.offset, read.length, read.into),
+          (bytes) => sender.handleRead(read.offset, bytes, this.host.now()),
+          (err) => sender.handleReadFailed(read.offset, (err as NodeJS.ErrnoException).code ?? String(err)),
+        );
+      }
+    }
+    if (t.receiver && t.incoming) this.drainDisk(t, t.receiver, t.incoming, now);
+    for (let c = core.pollControl(); c; c = core.pollControl()) this.sendControl(t.conn, c);
+    for (let e = core.pollEvent(); e; e = core.pollEvent()) this.onCoreEvent(t, e);
+    if (!t.done) this.maybeProgress(t, now);
+  }
+
+  /** Read-back, writes and syncs of one receiving transfer. */
+  private drainDisk(t: Transfer, receiver: FileReceiver, file: IncomingFile, now: number): void {
+    for (let r = receiver.pollRead(); r; r = receiver.pollRead()) {
+      const read: FileRead = r;
+      this.io(
+        t,
+        file.readAt(read.offset, read.length),
+        (bytes) => receiver.handleRead(read.offset, bytes, this.host.now()),
+        (err) => receiver.handleReadFailed(read.offset, (err as NodeJS.ErrnoException).code ?? String(err)),
+      );
+    }
+    for (let w = receiver.pollWrite(); w; w = receiver.pollWrite()) t.toWrite.push(w);
+    if (!t.writing && t.toWrite.length > 0) this.startWrite(t, receiver, file, now);
+    this.maybeSync(t, receiver, file, now);
+  }
+
+  /** One gathered `writev` of the consecutive chunks at the head of the queue. */
+  private startWrite(t: Transfer, receiver: FileReceiver, file: IncomingFile, now: number): void {
+    const first = t.toWrite[0] as { offsetBytes: number; bytes: Uint8Array };
+    const buffers: Uint8Array[] = [];
+    const offsets: number[] = [];
+    let end = first.offsetBytes;
+    let bytes = 0;
+    let taken = 0;
+    for (const w of t.toWrite) {
+      if (w.offsetBytes !== end || bytes >= WRITE_BLOCK_BYTES || buffers.length >= WRITE_BLOCK_BUFFERS) break;
+      buffers.push(w.bytes);
+      offsets.push(w.offsetBytes);
+      end += w.bytes.length;
+      bytes += w.bytes.length;
+      taken++;
+    }
+    t.toWrite.splice(0, taken);
+    t.writing = true;
+    this.io(
+      t,
+      file.writeAt(first.offsetBytes, buffers),
+      () => {
+        t.writing = false;
+        const at = this.host.now();
+        if (t.written.length === 0) t.firstWrittenAt = at;
+        for (const offset of offsets) receiver.handleWritten(offset, at);
+        t.written.push(...offsets);
+        t.writtenBytes += bytes;
+      },
+      (err) => {
+        t.writing = false;
+        receiver.handleWriteFailed(
+          first.offsetBytes,
+          (err as NodeJS.ErrnoException).code ?? String(err),
+          now,
+          writeErrorCode(err),
+        );
+      },
+    );
+  }
+
+  /** An fsync of what was written, when a batch is full, old enough, or the file is all there. */
+  private maybeSync(t: Transfer, receiver: FileReceiver, file: IncomingFile, now: number): void {
+    if (t.syncing || t.written.length === 0) return;
+    const allArrived = receiver.arrivedBytes >= t.size && t.toWrite.length === 0 && !t.writing;
+    const due = t.writtenBytes >= SYNC_BATCH_BYTES || allArrived || now - t.firstWrittenAt >= SYNC_DELAY_MS;
+    if (!due) {
+      if (t.syncTimer === undefined) {
+        t.syncTimer = setTimeout(
+          () => {
+            t.syncTimer = undefined;
+            if (!t.done) this.host.touch(t.conn);
+          },
+          Math.max(1, SYNC_DELAY_MS - (now - t.firstWrittenAt)),
+        );
+        t.syncTimer.unref?.();
+      }
       return;
     }
-    // May pull more chunks from the channel; the caller's loop writes them.
-    for (const index of batch) receiver.handleDurable(index, 0);
-    const now = Date.now();
-    if (receiver.state === "transferring" && now - t.manifestAt >= MANIFEST_INTERVAL_MS) {
-      this.saveManifest(t, receiver, file);
-    }
+    if (t.syncTimer) clearTimeout(t.syncTimer);
+    t.syncTimer = undefined;
+    const batch = t.written;
+    t.written = [];
+    t.writtenBytes = 0;
+    t.syncing = true;
+    t.syncingBatch = batch;
+    this.io(
+      t,
+      file.sync(),
+      () => {
+        t.syncing = false;
+        t.syncingBatch = [];
+        const at = this.host.now();
+        // May pull more chunks from the channel; the next turn writes them.
+        for (const offset of batch) receiver.handleDurable(offset, at);
+        const grown = receiver.durableBytes - t.manifestBytes;
+        if (
+          receiver.state === "transferring" &&
+          (at - t.manifestAt >= MANIFEST_INTERVAL_MS || grown >= MANIFEST_INTERVAL_BYTES)
+        ) {
+          this.saveManifest(t, receiver, file, at);
+        }
+      },
+      (err) => {
+        t.syncing = false;
+        receiver.handleWriteFailed(
+          batch[0] ?? 0,
+          (err as NodeJS.ErrnoException).code ?? String(err),
+          now,
+          writeErrorCode(err),
+        );
+      },
+    );
   }
 
-  private writeFailed(receiver: FileReceiver, index: number, err: unknown): void {
-    const detail = (err as NodeJS.ErrnoException).code ?? String(err);
-    receiver.handleWriteFailed(index, detail, 0, writeErrorCode(err));
+  /**
+   * Runs one asynchronous disk operation of a transfer. Its result feeds the core only while
+   * the transfer is running; either way the session is touched (a turn follows) and, once
+   * nothing is in flight, a finished transfer's descriptors are released.
+   */
+  private io<T>(t: Transfer, op: Promise<T>, onDone: (v: T) => void, onFail: (err: unknown) => void): void {
+    t.inflight++;
+    const settle = (): void => {
+      t.inflight--;
+      if (t.done && t.inflight === 0 && t.release) {
+        const release = t.release;
+        t.release = undefined;
+        release();
+      }
+      this.host.touch(t.conn);
+    };
+    op.then(
+      (v) => {
+        if (!t.done) onDone(v);
+        settle();
+      },
+      (err) => {
+        if (!t.done) onFail(err);
+        settle();
+      },
+    );
   }
 
-  private saveManifest(t: Transfer, receiver: FileReceiver, file: IncomingFile): void {
-    const durable = receiver.stats.durableChunks;
-    t.manifestAt = Date.now();
-    if (durable === t.manifestChunks) return;
-    try {
-      file.saveManifest(receiver.manifest());
-      t.manifestChunks = durable;
-    } catch {
+  /** Runs `release` once no disk operation of `t` is in flight. */
+  private releaseWhenSettled(t: Transfer, release: () => void): void {
+    if (t.inflight === 0) release();
+    else t.release = release;
+  }
+
+  /** Saves the manifest off the event loop, unless one save is still in flight. */
+  private saveManifest(t: Transfer, receiver: FileReceiver, file: IncomingFile, now: number): void {
+    const durable = receiver.durableBytes;
+    if (durable === t.manifestBytes || t.savingManifest) return;
+    t.manifestAt = now;
+    t.savingManifest = true;
+    const settle = () => {
+      t.savingManifest = false;
+    };
+    this.io(
+      t,
+      file.saveManifestAsync(receiver.manifest()),
+      () => {
+        settle();
+        t.manifestBytes = Math.max(t.manifestBytes, durable);
+      },
       // The manifest only speeds up a resume; the transfer itself is unaffected.
-    }
+      settle,
+    );
   }
 
   private onCoreEvent(t: Transfer, e: FileTransferEvent): void {
@@ -433,23 +597,37 @@ export class FileTransfers {
 
   private complete(t: Transfer): void {
     t.done = true;
-    let path: string | undefined;
-    if (t.incoming) {
-      try {
-        path = t.incoming.finish();
-      } catch (err) {
-        this.report(t, "failed", {
-          code: writeErrorCode(err),
-          message: `cannot rename the finished file: ${(err as Error).message}`,
-          by: "local",
-        });
-        this.drop(t, LINGER_MS);
-        return;
-      }
+    if (t.syncTimer) clearTimeout(t.syncTimer);
+    const incoming = t.incoming;
+    if (incoming) {
+      // Every byte is durable (the core completes only then), but a manifest save may still be
+      // in flight: the file gets its name once that settled, or the save's rename would bring
+      // back a manifest of a file that is done.
+      this.releaseWhenSettled(t, () => this.finishReceived(t, incoming));
+      return;
     }
-    t.outgoing?.close();
-    this.report(t, "done", path === undefined ? {} : { path });
-    this.drop(t, t.receiver ? LINGER_MS : 0);
+    const outgoing = t.outgoing;
+    if (outgoing) this.releaseWhenSettled(t, () => outgoing.close());
+    this.report(t, "done");
+    this.drop(t, 0);
+  }
+
+  /** A received file, whole and checked, takes its final name; then it is done. */
+  private finishReceived(t: Transfer, incoming: IncomingFile): void {
+    let path: string;
+    try {
+      path = incoming.finish();
+    } catch (err) {
+      this.report(t, "failed", {
+        code: writeErrorCode(err),
+        message: `cannot rename the finished file: ${(err as Error).message}`,
+        by: "local",
+      });
+      this.drop(t, LINGER_MS);
+      return;
+    }
+    this.report(t, "done", { path });
+    this.drop(t, LINGER_MS);
   }
 
   private finishFailed(
@@ -461,28 +639,56 @@ export class FileTransfers {
   ): void {
     t.done = true;
     if (t.syncTimer) clearTimeout(t.syncTimer);
-    if (t.incoming) {
-      try {
-        if (keepPartial && t.receiver) {
-          try {
-            t.incoming.sync();
-            for (const index of t.unsynced) t.receiver.handleDurable(index, 0);
-          } catch {
-            // Not durable, so not in the manifest: a resume fetches those chunks again.
+    const reportEnd = () =>
+      this.report(t, code === "FILE_CANCELLED" ? "cancelled" : "failed", { code, message, by });
+    const incoming = t.incoming;
+    const receiver = t.receiver;
+    if (incoming) {
+      if (keepPartial && receiver) {
+        try {
+          // What was written is made durable now (a shutdown has no later turn), so the
+          // manifest can list it: the chunks waiting for a sync and those of the sync in
+          // flight. Writes still in flight are left out and fetched again.
+          const written = [...t.syncingBatch, ...t.written];
+          if (written.length > 0) {
+            incoming.syncNow();
+            const at = this.host.now();
+            for (const offset of written) receiver.handleDurable(offset, at);
           }
-          // Lists only durable chunks; if even this small write fails (a full disk), the
-          // previous manifest, also true, stays.
-          t.incoming.saveManifest(t.receiver.manifest());
-          t.incoming.closeFd();
-        } else {
-          t.incoming.discard();
+        } catch {
+          // Not durable, so not in the manifest: a resume fetches those bytes again.
         }
-      } catch {
-        t.incoming.closeFd();
+        try {
+          // Lists only durable bytes; if even this small write fails (a full disk), the
+          // previous manifest, also true, stays.
+          incoming.saveManifest(receiver.manifest());
+        } catch {
+          // As above.
+        }
+        const inFlight = t.inflight > 0;
+        this.releaseWhenSettled(t, () => {
+          // A periodic save that was in flight may have renamed an older manifest over this
+          // one: write it again (with what is durable now) once nothing is in flight.
+          if (inFlight) {
+            try {
+              incoming.saveManifest(receiver.manifest());
+            } catch {
+              // The older one is still true.
+            }
+          }
+          incoming.closeFd();
+          // Reported once the partial file and its manifest are final: a save that failed
+          // with the disk removes its temporary file only as it settles.
+          if (inFlight && !this.stopping) reportEnd();
+        });
+        if (!inFlight || this.stopping) reportEnd();
+      } else {
+        this.releaseWhenSettled(t, () => incoming.discard());
+        reportEnd();
       }
-    }
-    t.outgoing?.close();
-    this.report(t, code === "FILE_CANCELLED" ? "cancelled" : "failed", { code, message, by });
+    } else reportEnd();
+    const outgoing = t.outgoing;
+    if (outgoing) this.releaseWhenSettled(t, () => outgoing.close());
     this.drop(t, 0);
   }
 
@@ -496,20 +702,16 @@ export class FileTransfers {
   }
 
   private bytesOf(t: Transfer): number {
-    let chunks = 0;
     if (t.sender) {
       const s = t.sender.stats;
-      chunks = s.skippedChunks + s.chunksAcknowledged;
-    } else if (t.receiver) {
-      chunks = t.receiver.stats.durableChunks;
+      return Math.min(t.size, s.skippedBytes + s.acknowledgedBytes);
     }
-    return Math.min(t.size, chunks * t.chunkBytes);
+    return t.receiver ? t.receiver.durableBytes : 0;
   }
 
-  private maybeProgress(t: Transfer): void {
+  private maybeProgress(t: Transfer, now: number): void {
     const core = t.sender ?? t.receiver;
     if (core?.state !== "transferring" && core?.state !== "finishing") return;
-    const now = Date.now();
     if (now - t.lastProgressAt < PROGRESS_INTERVAL_MS) return;
     const bytes = this.bytesOf(t);
     if (bytes === t.lastProgressBytes) return;
@@ -528,6 +730,15 @@ export class FileTransfers {
     return t.receiver ? { skippedBytes: t.receiver.stats.resumedBytes } : {};
   }
 
+  /** The sender's path figures, when it ends: the path MTU and the datagram sizes it sent. */
+  private pathFigures(t: Transfer): Pick<TransferEvent, "pathMtuBytes" | "datagramSizes"> {
+    const stats = this.host.connectionStats(t.conn);
+    return {
+      ...(stats ? { pathMtuBytes: stats.path.plpmtuBytes } : {}),
+      ...(t.sender ? { datagramSizes: t.sender.stats.datagramSizes } : {}),
+    };
+  }
+
   private report(
     t: Transfer,
     state: TransferState,
@@ -539,7 +750,7 @@ export class FileTransfers {
     const path = extra.path ?? (t.incoming && state === "accepted" ? t.incoming.partPath : undefined);
     const ended = state === "done" || state === "failed" || state === "cancelled";
     const retransmittedBytes = ended ? t.sender?.stats.channel.retransmittedBytes : undefined;
-    if (state === "accepted") t.meter = new ProgressMeter(Date.now(), bytes, t.size);
+    if (state === "accepted") t.meter = new ProgressMeter(this.host.now(), bytes, t.size);
     this.opts.emit({
       event: "transfer",
       id: t.id,
@@ -554,6 +765,7 @@ export class FileTransfers {
       ...extra,
       ...(path === undefined ? {} : { path }),
       ...(retransmittedBytes === undefined ? {} : { retransmittedBytes }),
+      ...(ended && t.sender ? this.pathFigures(t) : {}),
     });
   }
 }

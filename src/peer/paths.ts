@@ -16,7 +16,7 @@
  */
 
 import { HallwayError } from "../errors.js";
-import { isRelayAddress, now as monoNow, type UdpHost } from "../net/udp-host.js";
+import { isRelayAddress, type UdpHost } from "../net/udp-host.js";
 import { type ConnectData, type ControlOf, connectData } from "../protocol/control.js";
 import type { Address } from "../protocol/endpoint.js";
 import {
@@ -133,7 +133,7 @@ export class PeerPaths {
    * registry error.
    */
   async find(user: string): Promise<FoundPath> {
-    const started = monoNow();
+    const started = this.opts.host.now();
     if ((this.noPathUntil.get(user) ?? 0) > started) {
       throw new HallwayError("PEER_UNREACHABLE", `no direct path to ${user} answered recently`);
     }
@@ -142,14 +142,14 @@ export class PeerPaths {
     const offer = parsed.data;
     const relay = offer.relay === undefined ? undefined : this.openRelay(offer.relay);
     const punch = this.run(user, offer);
-    const elapsed = () => Math.round(monoNow() - started);
+    const elapsed = () => Math.round(this.opts.host.now() - started);
     if (relay === undefined) {
       try {
         const found = await punch;
         this.noPathUntil.delete(user);
         return { ...found, ms: elapsed() };
       } catch (err) {
-        this.noPathUntil.set(user, monoNow() + NO_PATH_BACKOFF_MS);
+        this.noPathUntil.set(user, this.opts.host.now() + NO_PATH_BACKOFF_MS);
         throw err;
       }
     }
@@ -184,10 +184,10 @@ export class PeerPaths {
         const offer = connectData.parse(
           await this.opts.request({ t: "connect", to: user, relay: false, pad: PAD }),
         );
-        const started = monoNow();
+        const started = this.opts.host.now();
         const found = await this.run(user, offer);
         if (this.opts.onRelay(user))
-          this.opts.onDirect(user, { ...found, ms: Math.round(monoNow() - started) });
+          this.opts.onDirect(user, { ...found, ms: Math.round(this.opts.host.now() - started) });
       } catch {
         // No path this time (or the registry is away): try again later.
       }

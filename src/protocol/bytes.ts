@@ -64,6 +64,11 @@ export class ByteReader {
   rest(): Uint8Array {
     return this.bytes(this.remaining);
   }
+
+  /** Steps over `n` bytes without looking at them. */
+  skip(n: number): void {
+    this.take(n);
+  }
 }
 
 export class ByteWriter {
@@ -114,6 +119,13 @@ export class ByteWriter {
     this.ensure(b.length);
     this.buf.set(b, this.offset);
     this.offset += b.length;
+    return this;
+  }
+
+  /** Leaves `n` bytes as they are: zero in a fresh writer, whose buffer starts zeroed. */
+  skip(n: number): this {
+    this.ensure(n);
+    this.offset += n;
     return this;
   }
 

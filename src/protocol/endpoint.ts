@@ -58,6 +58,15 @@
  *    and idle deadline. Wake-ups are kept in a heap and refreshed lazily, so `pollTimeout()` may
  *    return a deadline at which nothing turns out to be due (the session just re-arms); it is
  *    never later than a real one.
+ *  - Transport parameters: the first byte of the payloads of message 2 (responder) and message 3
+ *    (initiator) is this Endpoint's, not the caller's: bit 0 says "I seal faster with
+ *    AES-256-GCM" (`aesGcm`, from the adapter: the CPU has AES instructions). The session's
+ *    transport keys are used with AES-256-GCM when both sides set it, else with ChaChaPoly as
+ *    the handshake was. The payloads are encrypted and bound into the handshake hash, so the
+ *    choice cannot be tampered with; the caller's payload is what follows the byte.
+ *  - Outgoing DATA is sealed from pieces and handed out in pieces (`pollTransmit`): header,
+ *    ciphertext pieces, tag, for one gathered socket write, so a large payload is copied only
+ *    by the cipher.
  *  - HS_INIT from a source host spends a token from that host's bucket (refilled at
  *    handshakesPerSecondPerHost, burst as large); retransmitted duplicates do not. Beyond maxSessions live
  *    sessions, new HS_INIT are dropped. Both count as PROTO_RATE_LIMITED.
@@ -93,15 +102,21 @@ import {
   COOKIE_BYTES,
   decodeDatagram,
   encodeCookieReply,
-  encodeData,
   encodeDataHeader,
   encodeHsInit,
   encodeHsReply,
 } from "./datagram.js";
 import { HostRateLimiter } from "./host-rate-limiter.js";
 import { MAX_FRAMES_BYTES } from "./limits.js";
-import { type CipherState, fingerprint, HandshakeState, type Identity } from "./noise.js";
+import {
+  type CipherState,
+  fingerprint,
+  HandshakeState,
+  type Identity,
+  type TransportCipher,
+} from "./noise.js";
 import { ReplayWindow } from "./replay-window.js";
+import { TimerHeap } from "./timer-heap.js";
 
 export type { Identity } from "./noise.js";
 
@@ -119,8 +134,10 @@ export interface EndpointOptions {
   random: (n: number) => Uint8Array;
   /** Act as responder to HS_INIT? */
   acceptIncoming: boolean;
-  /** Default UTF-8 "hallway/1". */
+  /** Default UTF-8 "hallway/2". */
   prologue?: Uint8Array;
+  /** Offer AES-256-GCM for the transport keys (this machine seals faster with it). Default false. */
+  aesGcm?: boolean;
   /** Default 5000 → "failed" with CRYPTO_HANDSHAKE_TIMEOUT. */
   handshakeTimeoutMs?: number;
   /** Default 250, doubling per retry. */
@@ -162,6 +179,8 @@ export type EndpointEvent =
       remotePayload: Uint8Array;
       address: Address;
       initiator: boolean;
+      /** The AEAD the session's transport keys use. */
+      cipher: TransportCipher;
     }
   | { type: "data"; session: SessionId; payload: Uint8Array; address: Address }
   | { type: "failed"; session: SessionId; code: ErrorCode; message: string }
@@ -174,7 +193,12 @@ export interface EndpointStats {
   received: number;
 }
 
-export const DEFAULT_PROLOGUE = new TextEncoder().encode("hallway/1");
+/**
+ * Version 2 of the wire: 64 KiB datagrams after path-MTU discovery, chunks named by byte
+ * offset, transport parameters in the handshake. The prologue is in every handshake hash, so
+ * a version-1 peer fails the handshake instead of misreading what follows.
+ */
+export const DEFAULT_PROLOGUE = new TextEncoder().encode("hallway/2");
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 export const DEFAULT_HANDSHAKE_RETRANSMIT_MS = 250;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
@@ -189,10 +213,27 @@ export const DEFAULT_COOKIE_ROTATE_MS = 120_000;
 // datagram.ts refuses Noise messages over 1024 bytes. Message 3 is s (32 + 16 tag) + payload +
 // 16 tag; message 2 is e (32) + s (32 + 16) + payload + 16.
 const MAX_HANDSHAKE_NOISE_BYTES = 1024; // datagram.ts MAX_NOISE_MESSAGE_BYTES (not exported)
-/** Largest `connect()` payload (carried in message 3). */
-export const MAX_INITIATOR_PAYLOAD_BYTES = MAX_HANDSHAKE_NOISE_BYTES - 64;
-/** Largest `responderPayload` (carried in message 2). */
-export const MAX_RESPONDER_PAYLOAD_BYTES = MAX_HANDSHAKE_NOISE_BYTES - 96;
+/** Largest `connect()` payload (carried in message 3, after the transport-parameters byte). */
+export const MAX_INITIATOR_PAYLOAD_BYTES = MAX_HANDSHAKE_NOISE_BYTES - 64 - 1;
+/** Largest `responderPayload` (carried in message 2, after the transport-parameters byte). */
+export const MAX_RESPONDER_PAYLOAD_BYTES = MAX_HANDSHAKE_NOISE_BYTES - 96 - 1;
+
+/** Transport-parameters byte, bit 0: AES-256-GCM offered. */
+const PARAM_AES_GCM = 1;
+
+/** The caller's payload behind this Endpoint's transport-parameters byte. */
+function withParams(aesGcm: boolean, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + payload.length);
+  out[0] = aesGcm ? PARAM_AES_GCM : 0;
+  out.set(payload, 1);
+  return out;
+}
+
+/** The peer's transport parameters and the caller's payload (an empty payload offers nothing). */
+function splitParams(payload: Uint8Array): { aesGcm: boolean; rest: Uint8Array } {
+  if (payload.length === 0) return { aesGcm: false, rest: payload };
+  return { aesGcm: ((payload[0] as number) & PARAM_AES_GCM) !== 0, rest: payload.subarray(1) };
+}
 
 const EMPTY = new Uint8Array(0);
 
@@ -231,51 +272,6 @@ interface Session {
   lastReceivedAt: number;
   /** The time of this session's entry in the timer heap, if any. */
   wakeAt: number | undefined;
-}
-
-/** Binary min-heap of (time, session) wake-ups. Stale entries are skipped when popped. */
-class TimerHeap {
-  private readonly items: Array<{ at: number; id: SessionId }> = [];
-
-  peek(): { at: number; id: SessionId } | undefined {
-    return this.items[0];
-  }
-
-  push(at: number, id: SessionId): void {
-    const items = this.items;
-    items.push({ at, id });
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = items[parent] as { at: number; id: SessionId };
-      const c = items[i] as { at: number; id: SessionId };
-      if (p.at <= c.at) break;
-      items[parent] = c;
-      items[i] = p;
-      i = parent;
-    }
-  }
-
-  pop(): { at: number; id: SessionId } | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (top === undefined || last === undefined || items.length === 0) return top;
-    items[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < items.length && (items[l] as { at: number }).at < (items[m] as { at: number }).at) m = l;
-      if (r < items.length && (items[r] as { at: number }).at < (items[m] as { at: number }).at) m = r;
-      if (m === i) return top;
-      const tmp = items[m] as { at: number; id: SessionId };
-      items[m] = items[i] as { at: number; id: SessionId };
-      items[i] = tmp;
-      i = m;
-    }
-  }
 }
 
 /** FIFO with O(1) amortised shift. */
@@ -327,6 +323,7 @@ export class Endpoint {
   private readonly maxSessions: number;
   private readonly responderPayload: ((from: Address) => Uint8Array) | undefined;
   private readonly mayRoamTo: (address: Address) => boolean;
+  private readonly aesGcm: boolean;
 
   private readonly sessions = new Map<SessionId, Session>();
   /** `${senderIndex}|${host}|${port}` of an HS_INIT → the responder session it created. */
@@ -345,7 +342,7 @@ export class Endpoint {
   /** COOKIE datagrams sent, received and acted on, and handshakes that came with a valid cookie. */
   readonly cookieStats = { sent: 0, received: 0, accepted: 0 };
   private readonly timers = new TimerHeap();
-  private readonly transmits = new Fifo<{ to: Address; bytes: Uint8Array }>();
+  private readonly transmits = new Fifo<{ to: Address; bytes: readonly Uint8Array[] }>();
   private readonly events = new Fifo<EndpointEvent>();
 
   constructor(opts: EndpointOptions) {
@@ -374,6 +371,7 @@ export class Endpoint {
     );
     this.responderPayload = opts.responderPayload;
     this.mayRoamTo = opts.mayRoamTo ?? (() => true);
+    this.aesGcm = opts.aesGcm ?? false;
     this.cookies = opts.cookies ?? true;
     this.freeHandshakes = new HostRateLimiter(
       positive("freeHandshakesPerSecond", opts.freeHandshakesPerSecond, DEFAULT_FREE_HANDSHAKES_PER_SECOND),
@@ -418,7 +416,7 @@ export class Endpoint {
       handshake,
       msg1: msg1.value,
       expectedRemoteKey: opts.expectedRemoteKey && Uint8Array.from(opts.expectedRemoteKey),
-      finalPayload: Uint8Array.from(payload),
+      finalPayload: withParams(this.aesGcm, payload),
       retransmit: { datagram, at: now + this.handshakeRetransmitMs, intervalMs: this.handshakeRetransmitMs },
       handshakeDeadline: now + this.handshakeTimeoutMs,
     };
@@ -441,20 +439,25 @@ export class Endpoint {
   }
 
   /**
-   * Seals one DATA datagram. False if the session cannot send (unknown, closed, or its handshake
-   * not far enough). An empty or over-MAX_FRAMES_BYTES payload is local misuse and throws.
+   * Seals one DATA datagram of `payload` (one buffer, or pieces sealed as their concatenation).
+   * False if the session cannot send (unknown, closed, or its handshake not far enough). An
+   * empty or over-MAX_FRAMES_BYTES payload is local misuse and throws.
    */
-  send(session: SessionId, payload: Uint8Array, _now: number): boolean {
-    if (payload.length === 0) throw new HallwayError("MSG_EMPTY", "cannot send an empty payload");
-    if (payload.length > MAX_FRAMES_BYTES) {
+  send(session: SessionId, payload: Uint8Array | readonly Uint8Array[], _now: number): boolean {
+    const pieces = payload instanceof Uint8Array ? [payload] : payload;
+    let length = 0;
+    for (const p of pieces) length += p.length;
+    if (length === 0) throw new HallwayError("MSG_EMPTY", "cannot send an empty payload");
+    if (length > MAX_FRAMES_BYTES) {
       throw new HallwayError("MSG_TOO_LARGE", `payload over ${MAX_FRAMES_BYTES} bytes`);
     }
     const s = this.sessions.get(session);
     if (s === undefined || s.phase !== "established") return false;
-    return this.sendData(s, payload);
+    return this.sendData(s, pieces);
   }
 
-  pollTransmit(): { to: Address; bytes: Uint8Array } | undefined {
+  /** The next datagram to send, in pieces to be written as one (concatenated, they are the datagram). */
+  pollTransmit(): { to: Address; bytes: readonly Uint8Array[] } | undefined {
     return this.transmits.shift();
   }
 
@@ -571,7 +574,7 @@ export class Endpoint {
     if (!msg1.ok) return msg1.error.code;
     const payload = this.responderPayload?.(from) ?? EMPTY;
     if (payload.length > MAX_RESPONDER_PAYLOAD_BYTES) return "MSG_TOO_LARGE";
-    const msg2 = handshake.writeMessage(payload);
+    const msg2 = handshake.writeMessage(withParams(this.aesGcm, payload));
     if (!msg2.ok) return msg2.error.code;
     const id = this.allocateIndex();
     const reply = encodeHsReply("hs-resp", id, senderIndex, msg2.value);
@@ -677,6 +680,8 @@ export class Endpoint {
     // "se" is DH(s, re), and re already passed "ee": a low-order key would have failed there.
     if (!msg3.ok) throw new HallwayError("INTERNAL", msg3.error.detail);
     const { send, receive } = handshake.split();
+    const params = splitParams(msg2.value);
+    const cipher = this.transportCipher(params.aesGcm, send, receive);
     s.phase = "established";
     s.handshake = undefined;
     s.msg1 = undefined;
@@ -694,9 +699,10 @@ export class Endpoint {
       type: "established",
       session: s.id,
       remoteKey: Uint8Array.from(remoteKey),
-      remotePayload: msg2.value,
+      remotePayload: params.rest,
       address: { ...from },
       initiator: true,
+      cipher,
     });
     this.transmit(s.address, datagram);
     this.schedule(s);
@@ -716,13 +722,15 @@ export class Endpoint {
     if (s.phase === "established") {
       // The initiator resends msg3 until it hears from us: our confirmation was lost.
       if (s.finalNoise === undefined || !sameBytes(noise, s.finalNoise)) return "CRYPTO_HANDSHAKE_FAILED";
-      this.sendData(s, EMPTY);
+      this.sendData(s, []);
       return undefined;
     }
     const handshake = s.handshake as HandshakeState;
     const msg3 = handshake.readMessage(noise);
     if (!msg3.ok) return msg3.error.code;
     const { send, receive } = handshake.split();
+    const params = splitParams(msg3.value);
+    const cipher = this.transportCipher(params.aesGcm, send, receive);
     this.halfOpen -= 1;
     s.phase = "established";
     s.handshake = undefined;
@@ -739,11 +747,12 @@ export class Endpoint {
       type: "established",
       session: s.id,
       remoteKey: Uint8Array.from(s.remoteKey as Uint8Array),
-      remotePayload: msg3.value,
+      remotePayload: params.rest,
       address: { ...from },
       initiator: false,
+      cipher,
     });
-    this.sendData(s, EMPTY);
+    this.sendData(s, []);
     this.schedule(s);
     return undefined;
   }
@@ -869,16 +878,32 @@ export class Endpoint {
     return candidate;
   }
 
-  private sendData(s: Session, payload: Uint8Array): boolean {
+  /** AES-256-GCM when both sides offered it, else ChaChaPoly; applied to both transport states. */
+  private transportCipher(
+    peerOffersAesGcm: boolean,
+    send: CipherState,
+    receive: CipherState,
+  ): TransportCipher {
+    const cipher: TransportCipher = this.aesGcm && peerOffersAesGcm ? "aes-256-gcm" : "chacha20-poly1305";
+    send.useCipher(cipher);
+    receive.useCipher(cipher);
+    return cipher;
+  }
+
+  private sendData(s: Session, payload: readonly Uint8Array[]): boolean {
     if (s.send === undefined || s.remoteIndex === undefined) return false;
     const packetNumber = s.nextPacketNumber;
     s.nextPacketNumber += 1;
     const header = encodeDataHeader(s.remoteIndex, packetNumber);
-    this.transmit(s.address, encodeData(header, s.send.sealWithNonce(packetNumber, header, payload)));
+    this.transmitPieces(s.address, [header, ...s.send.sealPiecesWithNonce(packetNumber, header, payload)]);
     return true;
   }
 
   private transmit(to: Address, bytes: Uint8Array): void {
+    this.transmitPieces(to, [bytes]);
+  }
+
+  private transmitPieces(to: Address, bytes: readonly Uint8Array[]): void {
     this.transmits.push({ to: { host: to.host, port: to.port }, bytes });
     this.stats.sent += 1;
   }

@@ -1,73 +1,76 @@
 /**
  * The chunk: one piece of a file, the payload of exactly one SEGMENT frame on a transfer's
- * stream (docs/protocol.md). Layout: u32 chunk index · u32 CRC-32 of the chunk bytes · bytes
- * (the rest of the segment; every chunk but the last is exactly the offer's `chunkBytes`).
+ * stream (docs/protocol.md). Layout: u64 byte offset · u32 CRC-32 of the chunk bytes · bytes
+ * (the rest of the segment).
+ *
+ * Chunks have no fixed size: the sender cuts each one as large as a datagram of its path
+ * carries at that moment (`transfer/path-mtu.ts`: about 1.1 KiB on a fresh path, 64 KiB on a
+ * loopback), so a chunk is named by its offset and the receiver writes it there. What the
+ * receiver holds is a set of byte ranges (`transfer/range-set.ts`), whatever size the chunks
+ * that filled it had.
  *
  * The datagram's AEAD tag already rejects damage on the wire; the CRC-32 covers the plaintext
  * between decryption and the disk (a bug, a bad buffer reuse), is checked before the chunk is
  * acknowledged, and a mismatch is a loss that the window repairs. CRC-32 is the IEEE 802.3
- * polynomial (the `crc-32` package, as zlib and PNG), so any tool can check a chunk.
+ * polynomial (zlib's, as PNG and gzip use), so any tool can check a chunk.
  */
 
-import CRC32 from "crc-32";
 import { type Decoded, fail, ok } from "../errors.js";
-import { ByteReader, ByteWriter } from "./bytes.js";
+import { ByteReader } from "./bytes.js";
+import { crc32 } from "./crc32.js";
 import { SEGMENT_HEADER_BYTES } from "./frames.js";
 import { MAX_FRAMES_BYTES } from "./limits.js";
 
-export const CHUNK_HEADER_BYTES = 4 + 4;
+export const CHUNK_HEADER_BYTES = 8 + 4;
 
-/** The largest chunk whose segment alone fills a default 1200-byte DATA datagram. */
+/** The largest chunk: a segment that alone fills the largest DATA datagram. */
 export const MAX_CHUNK_BYTES = MAX_FRAMES_BYTES - SEGMENT_HEADER_BYTES - CHUNK_HEADER_BYTES;
 
-/**
- * 1 KiB: offsets are plain multiples, and the segment (1042 bytes) leaves 129 bytes of the
- * datagram for a piggybacked ACK or a chat segment of stream 0.
- */
-export const DEFAULT_CHUNK_BYTES = 1024;
-
-/** Below this the per-chunk overhead (18 bytes of headers) dominates; offers must not go lower. */
-export const MIN_CHUNK_BYTES = 16;
-
-/** Chunk indexes are u32. */
-export const MAX_CHUNK_COUNT = 0xffffffff;
-
 export interface Chunk {
-  index: number;
+  offset: number;
   crc32: number;
   bytes: Uint8Array;
 }
 
-/** CRC-32 (IEEE) of the bytes, as an unsigned 32-bit number. */
-export function crc32(bytes: Uint8Array): number {
-  return CRC32.buf(bytes) >>> 0;
+export { crc32 };
+
+/**
+ * The chunk's header alone: what goes before `bytes` on the wire. The file sender sends it as
+ * the segment's head and `bytes` as a view of the block it read, so no chunk is ever copied.
+ */
+export function encodeChunkHeader(offset: number, checksum: number): Uint8Array {
+  const out = new Uint8Array(CHUNK_HEADER_BYTES);
+  writeU32(out, 0, Math.floor(offset / 0x100000000));
+  writeU32(out, 4, offset >>> 0);
+  writeU32(out, 8, checksum >>> 0);
+  return out;
 }
 
-/** Encodes a chunk; `crc32` defaults to the checksum of `bytes` (tests pass a wrong one). */
-export function encodeChunk(index: number, bytes: Uint8Array, checksum = crc32(bytes)): Uint8Array {
-  return new ByteWriter(CHUNK_HEADER_BYTES + bytes.length).u32(index).u32(checksum).bytes(bytes).finish();
+/** Encodes a chunk; `checksum` defaults to the CRC-32 of `bytes` (tests pass a wrong one). */
+export function encodeChunk(offset: number, bytes: Uint8Array, checksum = crc32(bytes)): Uint8Array {
+  const out = new Uint8Array(CHUNK_HEADER_BYTES + bytes.length);
+  out.set(encodeChunkHeader(offset, checksum));
+  out.set(bytes, CHUNK_HEADER_BYTES);
+  return out;
+}
+
+function writeU32(out: Uint8Array, at: number, n: number): void {
+  out[at] = n >>> 24;
+  out[at + 1] = (n >>> 16) & 0xff;
+  out[at + 2] = (n >>> 8) & 0xff;
+  out[at + 3] = n & 0xff;
 }
 
 /** Total decoder. `bytes` is a view into `buf`. */
 export function decodeChunk(buf: Uint8Array): Decoded<Chunk> {
   const r = new ByteReader(buf);
-  const index = r.u32();
+  const offset = r.u64();
   const checksum = r.u32();
   if (r.failed) return fail("WIRE_TRUNCATED", `chunk of ${buf.length} bytes`);
-  return ok({ index, crc32: checksum, bytes: r.rest() });
+  return ok({ offset, crc32: checksum, bytes: r.rest() });
 }
 
 /** The chunk's bytes match its CRC-32. */
 export function chunkIntact(chunk: Chunk): boolean {
   return crc32(chunk.bytes) === chunk.crc32;
-}
-
-/** Chunks of a file: ceil(size / chunkBytes); 0 for an empty file. */
-export function chunkCountOf(sizeBytes: number, chunkBytes: number): number {
-  return Math.ceil(sizeBytes / chunkBytes);
-}
-
-/** Length of chunk `index`: `chunkBytes`, except a shorter last chunk. */
-export function chunkLengthOf(index: number, sizeBytes: number, chunkBytes: number): number {
-  return Math.max(0, Math.min(chunkBytes, sizeBytes - index * chunkBytes));
 }

@@ -7,25 +7,23 @@
  *
  * ```
  *  sender                                              receiver
- *    ── file.offer {id, stream, name, size, sha256, chunkBytes} ─►   (user decides)
+ *    ── file.offer {id, stream, name, size, sha256} ─────────────►   (user decides)
  *    ◄─ file.accept {id, have}  |  file.decline {id, message} ──
  *    ══ chunks on `stream` (SEGMENT/ACK frames, one window) ═══►
  *    ◄─ file.done {id}   (every chunk durable and the SHA-256 matched)
  *  either side, any time:  ── file.cancel {id, code, message} ──►
  * ```
  *
- * `have` lists the chunks the receiver already holds (resume), as sorted, disjoint
- * `[start, end)` ranges; the sender skips them. It may list fewer than the receiver holds
+ * `have` lists the bytes the receiver already holds (resume), as sorted, disjoint
+ * `[start, end)` byte ranges; the sender skips them. It may list fewer than the receiver holds
  * (at most MAX_HAVE_RANGES ranges): claiming less is always safe, it only costs resending.
+ * Chunks have no fixed size (`file-chunk.ts`), so neither message names one.
  */
 
 import { z } from "zod";
-import { type Decoded, FILE_END_CODES, fail, ok } from "../errors.js";
-import { chunkCountOf, MAX_CHUNK_BYTES, MAX_CHUNK_COUNT, MIN_CHUNK_BYTES } from "./file-chunk.js";
-import { MAX_MESSAGE_BYTES } from "./limits.js";
+import { FILE_END_CODES } from "../errors.js";
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 export { FILE_END_CODES };
 export type FileEndCode = (typeof FILE_END_CODES)[number];
@@ -38,7 +36,7 @@ export const MAX_END_MESSAGE_CHARS = 200;
 
 const transferId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 const stream = z.number().int().min(1).max(0xffff);
-const u32 = z.number().int().min(0).max(0xffffffff);
+const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const fileName = z
   .string()
   .min(1)
@@ -53,7 +51,7 @@ const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 const endMessage = z.string().max(MAX_END_MESSAGE_CHARS);
 
 const haveRanges = z
-  .array(z.tuple([u32, u32]))
+  .array(z.tuple([offset, offset]))
   .max(MAX_HAVE_RANGES)
   .refine(
     (ranges) =>
@@ -61,17 +59,14 @@ const haveRanges = z
     "have ranges must be sorted, non-empty and disjoint",
   );
 
-const offer = z
-  .object({
-    t: z.literal("file.offer"),
-    id: transferId,
-    stream,
-    name: fileName,
-    size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-    sha256: sha256Hex,
-    chunkBytes: z.number().int().min(MIN_CHUNK_BYTES).max(MAX_CHUNK_BYTES),
-  })
-  .refine((o) => chunkCountOf(o.size, o.chunkBytes) <= MAX_CHUNK_COUNT, "file has too many chunks");
+const offer = z.object({
+  t: z.literal("file.offer"),
+  id: transferId,
+  stream,
+  name: fileName,
+  size: offset,
+  sha256: sha256Hex,
+});
 
 export const fileControl = z.union([
   offer,
@@ -97,22 +92,4 @@ export function isFileControlType(t: unknown): boolean {
 
 export function encodeFileControl(msg: FileControl): Uint8Array {
   return utf8.encode(JSON.stringify(msg));
-}
-
-/** Total decoder: bytes to a validated file-transfer control message, or a typed error. */
-export function decodeFileControl(bytes: Uint8Array): Decoded<FileControl> {
-  if (bytes.length > MAX_MESSAGE_BYTES)
-    return fail("WIRE_TOO_LARGE", `file message of ${bytes.length} bytes`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(utf8Decoder.decode(bytes));
-  } catch {
-    return fail("PROTO_BAD_MESSAGE", "file message is not UTF-8 JSON");
-  }
-  const parsed = fileControl.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return fail("PROTO_BAD_MESSAGE", `${issue?.path.join(".") || "message"}: ${issue?.message ?? "invalid"}`);
-  }
-  return ok(parsed.data);
 }

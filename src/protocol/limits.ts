@@ -1,19 +1,30 @@
 /** Hard limits of the wire. Every decoder enforces them before it allocates. */
 
-/** Default datagram size: safe under any LAN or VPN MTU (QUIC's RFC 9000 §14 minimum). */
+/**
+ * The size every path starts at, and the size a session falls back to when a larger one stops
+ * working: safe under any LAN or VPN MTU (QUIC's RFC 9000 §14 minimum; RFC 8899's BASE_PLPMTU).
+ */
 export const DEFAULT_DATAGRAM_BYTES = 1200;
 
-/** Largest datagram we accept at all; anything bigger is dropped as WIRE_TOO_LARGE. */
-export const MAX_DATAGRAM_BYTES = 1500;
+/**
+ * The largest datagram we send or accept: the largest UDP payload of an IPv4 packet. Only a
+ * path that proved it carries them gets datagrams this large (`transfer/path-mtu.ts`): a
+ * loopback, or a LAN whose IP layer fragments and reassembles them. Anything bigger is
+ * dropped as WIRE_TOO_LARGE.
+ */
+export const MAX_DATAGRAM_BYTES = 65_507;
 
 /** Bytes of a DATA datagram before the sealed payload: kind, receiver index, packet number. */
 export const DATA_HEADER_BYTES = 1 + 4 + 8;
 
-/** ChaCha20-Poly1305 tag. */
+/** The AEAD tag (ChaCha20-Poly1305 and AES-256-GCM alike). */
 export const AEAD_TAG_BYTES = 16;
 
-/** Largest plaintext frame area of a default-sized DATA datagram. */
-export const MAX_FRAMES_BYTES = DEFAULT_DATAGRAM_BYTES - DATA_HEADER_BYTES - AEAD_TAG_BYTES;
+/** Plaintext frame area of a default-sized DATA datagram: what every session can send. */
+export const BASE_FRAMES_BYTES = DEFAULT_DATAGRAM_BYTES - DATA_HEADER_BYTES - AEAD_TAG_BYTES;
+
+/** Plaintext frame area of the largest DATA datagram. */
+export const MAX_FRAMES_BYTES = MAX_DATAGRAM_BYTES - DATA_HEADER_BYTES - AEAD_TAG_BYTES;
 
 /** Largest reliable message (a control request, a chat message) after reassembly. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;

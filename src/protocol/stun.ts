@@ -24,8 +24,8 @@
  */
 
 import { isIPv4, isIPv6 } from "node:net";
-import CRC32 from "crc-32";
 import { type Decoded, fail, ok } from "../errors.js";
+import { crc32 } from "./crc32.js";
 
 export const STUN_MAGIC_COOKIE = 0x2112a442;
 const HEADER_BYTES = 20;
@@ -98,10 +98,6 @@ function u16(b: Uint8Array, at: number): number {
 
 function u32(b: Uint8Array, at: number): number {
   return (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | (u16(b, at + 2) & 0xffff)) >>> 0;
-}
-
-function crc32(bytes: Uint8Array): number {
-  return CRC32.buf(bytes) >>> 0;
 }
 
 /** Total decoder for a STUN message with the magic cookie (RFC 8489 §5, §14). */

@@ -36,7 +36,7 @@
 
 import { randomBytes } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
-import { type HostedConnection, now as monoNow, UdpHost } from "../net/udp-host.js";
+import { type HostedConnection, UdpHost } from "../net/udp-host.js";
 import {
   type ChatMessage,
   type ConnectData,
@@ -54,6 +54,7 @@ import {
 import type { Address, Identity } from "../protocol/endpoint.js";
 import { MAX_MESSAGE_BYTES } from "../protocol/limits.js";
 import { PROBE_BYTES } from "../protocol/probe.js";
+import { TimerHeap } from "../protocol/timer-heap.js";
 import {
   hashPassword,
   normalizeUsername,
@@ -129,6 +130,8 @@ interface ClientSession {
   ending?: { event: AuditEvent; detail: string };
   /** Registrations and logins of this session under way (waiting for scrypt, say). */
   accountWork: number;
+  /** When its live entry in `heartbeats` comes up (undefined: none). */
+  heartbeatCheckAt?: number;
 }
 
 export class Registry {
@@ -137,6 +140,12 @@ export class Registry {
   private readonly online = new Map<string, ClientSession>();
   private readonly lastSeen = new Map<string, number>();
   private readonly dirtyLastSeen = new Map<string, number>();
+  /**
+   * Logged-in sessions by when their heartbeat would be overdue. Entries are refreshed lazily
+   * (a message moves the deadline, not the entry), so a sweep pops only what may be due: its
+   * work follows the sessions that fall silent, not the sessions that exist.
+   */
+  private readonly heartbeats = new TimerHeap();
   private sweepTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private relayLogTimer: NodeJS.Timeout | undefined;
@@ -202,14 +211,14 @@ export class Registry {
     });
     this.host.handlers = {
       // One map lookup per datagram: a blocked source costs no decryption.
-      admit: (from) => !this.blocklist.isBlocked(from.host, from.port, monoNow()),
+      admit: (from) => !this.blocklist.isBlocked(from.host, from.port, this.host.now()),
       onEstablished: (conn) => this.onEstablished(conn),
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
       onOversized: (conn, head) => this.onOversized(conn, head),
       onClosed: (conn, reason) => this.onClosed(conn, reason),
       onForeignDatagram: stunResponder(this.host, this.stun),
       onRelay: (bytes, from) => {
-        const out = this.relay.forward(bytes, from, monoNow(), (u) => this.online.get(u)?.conn.address);
+        const out = this.relay.forward(bytes, from, this.host.now(), (u) => this.online.get(u)?.conn.address);
         if (out) this.host.sendRaw(out.bytes, out.to);
         return true;
       },
@@ -265,7 +274,7 @@ export class Registry {
   }
 
   private onEstablished(conn: HostedConnection): void {
-    const now = monoNow();
+    const now = this.host.now();
     this.sessions.set(conn.session, {
       conn,
       user: undefined,
@@ -291,8 +300,9 @@ export class Registry {
   private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
     const s = this.sessions.get(conn.session);
     if (!s || s.ending) return;
-    const now = monoNow();
+    const now = this.host.now();
     s.lastHeardAt = now;
+    if (s.user !== undefined) this.touchSeen(s.user);
     const decoded = decodeControl(bytes);
     if (!decoded.ok || !("rid" in decoded.value)) {
       this.droppedMessages++;
@@ -347,7 +357,7 @@ export class Registry {
         message: `a request is at most ${MAX_MESSAGE_BYTES} bytes`,
       });
     }
-    this.strike(s, monoNow(), "oversized requests");
+    this.strike(s, this.host.now(), "oversized requests");
   }
 
   /** One strike against the session's key; enough of them end the session. */
@@ -361,7 +371,7 @@ export class Registry {
    */
   private terminate(s: ClientSession, why: string): void {
     if (s.ending) return;
-    const now = monoNow();
+    const now = this.host.now();
     const blockMs = this.blocklist.block(s.conn.address, s.user, now);
     const message = `${why}: this session is closed and your address is blocked for ${seconds(blockMs)}`;
     s.ending = { event: "terminated", detail: why };
@@ -530,7 +540,7 @@ export class Registry {
     const keyHex = Buffer.from(s.conn.remoteKey).toString("hex");
     // The device that last logged in to the account: never slowed by guesses from elsewhere.
     const knownDevice = user !== undefined && user.publicKey === keyHex;
-    const blockedMs = this.blocklist.userBlockedFor(name, monoNow());
+    const blockedMs = this.blocklist.userBlockedFor(name, this.host.now());
     if (blockedMs > 0) {
       throw new HallwayError(
         "RATE_LIMITED",
@@ -538,7 +548,7 @@ export class Registry {
         { retryAfterMs: blockedMs },
       );
     }
-    const waitMs = this.loginThrottle.waitMs(name, host, knownDevice, monoNow());
+    const waitMs = this.loginThrottle.waitMs(name, host, knownDevice, this.host.now());
     if (waitMs > 0) {
       this.abuse.throttledLogins++;
       throw new HallwayError("RATE_LIMITED", `too many failed logins; try again in ${seconds(waitMs)}`, {
@@ -550,9 +560,9 @@ export class Registry {
       (await this.passwordWork(s, () => verifyPassword(msg.password, user.passwordHash)));
     if (!user || !passwordOk) {
       const why = user ? "wrong password" : "unknown user";
-      this.loginThrottle.failed(name, host, monoNow());
+      this.loginThrottle.failed(name, host, this.host.now());
       this.abuse.failedLogins++;
-      const inARow = this.loginThrottle.failuresOf(name, host, monoNow());
+      const inARow = this.loginThrottle.failuresOf(name, host, this.host.now());
       this.log(`failed login for ${JSON.stringify(name)} from ${address}: ${why} (${inARow} in a row)`);
       await this.audit({ user: name, event: "login_failed", at: this.wall(), address, detail: why });
       throw user
@@ -601,10 +611,11 @@ export class Registry {
     s.user = name;
     s.heartbeatMs = msg.heartbeatMs;
     s.addresses = accepted;
-    s.lastHeardAt = monoNow();
+    s.lastHeardAt = this.host.now();
     s.timingOut = false;
     s.away = false;
     this.online.set(name, s);
+    this.armHeartbeat(s);
     // Chained now, before anyone else's request can push to this session: nothing live
     // overtakes what waited for the user (see social.ts).
     s.queue = s.queue.then(() =>
@@ -711,7 +722,7 @@ export class Registry {
     const target = this.online.get(to);
     if (!target) throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
     const token = randomBytes(16).toString("hex");
-    const relay = msg.relay === false ? undefined : this.relay.open(user, to, monoNow());
+    const relay = msg.relay === false ? undefined : this.relay.open(user, to, this.host.now());
     // Probes toward candidates nobody observed are paid for by the size of this request: the
     // requester pads it to buy more (docs/security.md, "Reflection").
     const probeBudget = Math.min(65_535, size + PROBE_ALLOWANCE_BYTES);
@@ -860,22 +871,35 @@ export class Registry {
     }
   }
 
+  /** Every half second; its work is what is due (anonymous sessions, idle relays, silences). */
   private sweep(): void {
-    const t = monoNow();
+    const t = this.host.now();
     this.reapAnonymous(t);
     this.relay.sweep(t);
-    for (const s of this.sessions.values()) {
-      if (s.user && !s.timingOut && t - s.lastHeardAt > MISSED_HEARTBEATS * s.heartbeatMs) {
-        const stale = s;
-        stale.timingOut = true;
-        stale.queue = stale.queue.then(async () => {
-          await this.goOffline(stale, "timeout");
-          this.host.close(stale.conn, "heartbeat timeout");
-        });
-      } else if (s.user) {
-        this.touchSeen(s.user);
+    for (let due = this.heartbeats.peek(); due !== undefined && due.at <= t; due = this.heartbeats.peek()) {
+      this.heartbeats.pop();
+      const s = this.sessions.get(due.id);
+      if (s === undefined || s.heartbeatCheckAt !== due.at) continue; // a stale entry
+      s.heartbeatCheckAt = undefined;
+      if (s.user === undefined || s.timingOut) continue;
+      if (t - s.lastHeardAt <= MISSED_HEARTBEATS * s.heartbeatMs) {
+        this.armHeartbeat(s); // heard from since: check again at the new deadline
+        continue;
       }
+      s.timingOut = true;
+      s.queue = s.queue.then(async () => {
+        await this.goOffline(s, "timeout");
+        this.host.close(s.conn, "heartbeat timeout");
+      });
     }
+  }
+
+  /** Schedules the check of a logged-in session's heartbeat deadline, unless one is pending. */
+  private armHeartbeat(s: ClientSession): void {
+    if (s.heartbeatCheckAt !== undefined) return;
+    // Just past the deadline: the check then finds it overdue, unless something arrived.
+    s.heartbeatCheckAt = s.lastHeardAt + MISSED_HEARTBEATS * s.heartbeatMs + 1;
+    this.heartbeats.push(s.heartbeatCheckAt, s.conn.session);
   }
 
   private touchSeen(user: string): void {

@@ -132,7 +132,12 @@ export class Relay {
       this.counters.rateLimited++;
       return undefined;
     }
-    channel.lastUsed = now;
+    if (channel.lastUsed !== now) {
+      // To the back: the map stays in least-recently-used order, which `sweep` relies on.
+      channel.lastUsed = now;
+      this.channels.delete(token);
+      this.channels.set(token, channel);
+    }
     this.counters.forwarded++;
     this.counters.forwardedBytes += bytes.length;
     return { to, bytes };
@@ -145,10 +150,14 @@ export class Relay {
     this.budget.forget(user);
   }
 
-  /** Forgets channels idle for longer than `idleMs`. */
+  /**
+   * Forgets channels idle for longer than `idleMs`. The map is in least-recently-used order,
+   * so this stops at the first channel still in use: its work is the channels that expire.
+   */
   sweep(now: number): void {
     for (const [token, channel] of this.channels) {
-      if (now - channel.lastUsed > this.idleMs) this.remove(token);
+      if (now - channel.lastUsed <= this.idleMs) return;
+      this.remove(token);
     }
   }
 

@@ -4,7 +4,7 @@
  * address from the registry this way; the session layer never sees these datagrams.
  */
 
-import { now, type UdpHost } from "../net/udp-host.js";
+import type { UdpHost } from "../net/udp-host.js";
 import { looksLikeStun } from "../protocol/datagram.js";
 import type { Address } from "../protocol/endpoint.js";
 import { HostRateLimiter } from "../protocol/host-rate-limiter.js";
@@ -35,7 +35,7 @@ export function stunResponder(
   const tokens = new HostRateLimiter(STUN_ANSWERS_PER_SECOND_PER_HOST);
   return (bytes, from) => {
     if (!looksLikeStun(bytes)) return false;
-    if (!tokens.take(from.host, now())) {
+    if (!tokens.take(from.host, host.now())) {
       counters.rateLimited++;
       return true;
     }

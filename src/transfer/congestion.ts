@@ -1,12 +1,16 @@
 /**
- * Congestion control for the reliable channel, measured in segments.
+ * Congestion control for the reliable channel, measured in bytes (RFC 9002 §7, RFC 5681 count
+ * bytes too): a session's segments change size as its path MTU is discovered (`path-mtu.ts`),
+ * from 1,200-byte datagrams to 64 KiB ones, and a window or a rate counted in segments would
+ * change meaning with them.
  *
- * The channel asks `cwndSegments` before every transmission (segments in flight must stay
- * below it) and, when the controller offers one, paces transmissions at
- * `pacingRateSegmentsPerMs`. It reports events: every ACK that newly acknowledges segments
- * (with an `AckSample`: recovery state, RTT sample and a delivery-rate sample), one loss event
- * per recovery episode (fast retransmit), the count of every segment declared lost, and
- * retransmission timeouts. Controllers are pure state: no clock, `now` is an argument.
+ * The channel asks `cwndBytes` before every transmission (bytes in flight must stay below it)
+ * and, when the controller offers one, paces transmissions at `pacingRateBytesPerMs`. It tells
+ * the controller the largest segment it sends (`setMaxSegmentBytes`), the unit of the floors
+ * and initial windows below ("4 segments" is 4 of those). It reports events: every ACK that
+ * newly acknowledges data (with an `AckSample`: recovery state, RTT sample and a delivery-rate
+ * sample), one loss event per recovery episode (fast retransmit), every segment declared lost,
+ * and retransmission timeouts. Controllers are pure state: no clock, `now` is an argument.
  *
  * Two controllers implement the interface:
  *
@@ -61,42 +65,53 @@
  * BBR keeps ~8 MB/s where AIMD gets 1–1.7.
  */
 
-/** What the channel knows about one ACK that newly acknowledged segments. */
+/** What the channel knows about one ACK that newly acknowledged data. */
 export interface AckSample {
   /** A loss episode found by SACK is being repaired (RFC 6675 §5). */
   inRecovery: boolean;
   /** The RTT sample this ACK produced (Karn-valid, ACK delay removed), if any. */
   rttSampleMs: number | undefined;
-  /** Segments acknowledged over the channel's life, this ACK included. */
-  deliveredSegments: number;
-  /** `deliveredSegments` when the newest acknowledged segment was sent: a round-trip marker. */
-  priorDeliveredSegments: number;
-  /** Delivery-rate sample: segments delivered over `intervalMs` (delivery-rate estimation draft). */
-  intervalSegments: number;
+  /** Bytes acknowledged over the channel's life, this ACK included. */
+  deliveredBytes: number;
+  /** `deliveredBytes` when the newest acknowledged segment was sent: a round-trip marker. */
+  priorDeliveredBytes: number;
+  /** Delivery-rate sample: bytes delivered over `intervalMs` (delivery-rate estimation draft). */
+  intervalBytes: number;
   intervalMs: number;
   /** The sample was taken while the sender could not fill the window: a lower bound only. */
   appLimited: boolean;
-  /** Segments in flight after this ACK. */
-  inflightSegments: number;
+  /** Bytes in flight after this ACK. */
+  inflightBytes: number;
 }
 
 export interface CongestionController {
-  /** Segments the sender may have in flight; the channel always allows at least one. */
-  readonly cwndSegments: number;
+  /** Bytes the sender may have in flight; the channel always allows at least one segment. */
+  readonly cwndBytes: number;
   /** Pacing rate; undefined means unpaced (the window alone clocks transmissions). */
-  readonly pacingRateSegmentsPerMs?: number | undefined;
+  readonly pacingRateBytesPerMs?: number | undefined;
+  /** The largest segment the channel sends now: the unit of floors and initial windows. */
+  setMaxSegmentBytes(bytes: number): void;
   /**
-   * `ackedSegments` newly acknowledged (cumulatively or by SACK); `rttMs` is the latest RTT.
+   * `ackedBytes` newly acknowledged (cumulatively or by SACK); `rttMs` is the latest RTT.
    * Called for every such ACK, during loss recovery too (`sample.inRecovery`).
    */
-  onAck(ackedSegments: number, rttMs: number, now: number, sample?: AckSample): void;
+  onAck(ackedBytes: number, rttMs: number, now: number, sample?: AckSample): void;
   /** A loss event detected by SACK; called once per recovery episode. */
   onLoss(now: number): void;
   /** The retransmission timer expired. */
   onRto(now: number): void;
+  /**
+   * The last timeout was spurious: a segment it declared lost was acknowledged before it was
+   * sent again, so the original got through (RFC 5682, F-RTO's conclusion without its
+   * probing). Undo what `onRto` did to the window.
+   */
+  onRtoUndo?(now: number): void;
   /** Segments newly declared lost by SACK, every one of them (loss-rate accounting). */
-  onSegmentsLost?(count: number, now: number): void;
+  onSegmentsLost?(count: number, bytes: number, now: number): void;
 }
+
+/** The segment size a controller assumes until the channel says otherwise (1,200-byte datagrams). */
+export const DEFAULT_MAX_SEGMENT_BYTES = 1150;
 
 export interface AimdCongestionOptions {
   /** RFC 6928 §2: an initial window of 10 segments. */
@@ -113,23 +128,29 @@ export interface AimdCongestionOptions {
 /** RFC 9438 §4.6: CUBIC's multiplicative decrease factor. */
 const BETA = 0.7;
 
+/**
+ * The window is kept in bytes and its limits in segments of the current size, so a channel
+ * whose segments grow (a path that carries larger datagrams) keeps its limits in step.
+ */
 export class AimdCongestionController implements CongestionController {
   private cwnd: number;
   private ssthresh = Number.POSITIVE_INFINITY;
-  private readonly minCwnd: number;
-  private readonly maxCwnd: number;
+  private beforeRto: { cwnd: number; ssthresh: number } | undefined;
+  private mss = DEFAULT_MAX_SEGMENT_BYTES;
+  private readonly minCwndSegments: number;
+  private readonly maxCwndSegments: number;
 
   constructor(opts: AimdCongestionOptions = {}) {
-    this.minCwnd = opts.minCwndSegments ?? 2;
-    this.maxCwnd = opts.maxCwndSegments ?? 4096;
-    this.cwnd = Math.min(opts.initialCwndSegments ?? 10, this.maxCwnd);
+    this.minCwndSegments = opts.minCwndSegments ?? 2;
+    this.maxCwndSegments = opts.maxCwndSegments ?? 4096;
+    this.cwnd = Math.min(opts.initialCwndSegments ?? 10, this.maxCwndSegments) * this.mss;
   }
 
-  get cwndSegments(): number {
-    return Math.max(1, Math.floor(this.cwnd));
+  get cwndBytes(): number {
+    return Math.max(this.mss, Math.floor(this.cwnd));
   }
 
-  get ssthreshSegments(): number {
+  get ssthreshBytes(): number {
     return this.ssthresh;
   }
 
@@ -137,28 +158,48 @@ export class AimdCongestionController implements CongestionController {
     return this.cwnd < this.ssthresh;
   }
 
-  onAck(ackedSegments: number, _rttMs: number, _now: number, sample?: AckSample): void {
-    if (!(ackedSegments > 0)) return;
+  setMaxSegmentBytes(bytes: number): void {
+    if (!(bytes > 0) || bytes === this.mss) return;
+    // Keep the window's size in segments across the change (the window is a count of
+    // datagrams in flight as much as of bytes).
+    const scale = bytes / this.mss;
+    this.cwnd *= scale;
+    if (Number.isFinite(this.ssthresh)) this.ssthresh *= scale;
+    this.mss = bytes;
+  }
+
+  onAck(ackedBytes: number, _rttMs: number, _now: number, sample?: AckSample): void {
+    if (!(ackedBytes > 0)) return;
+    if (sample !== undefined && !sample.inRecovery) this.beforeRto = undefined;
     // RFC 6675 §5: the window does not grow while a loss episode is repaired.
     if (sample?.inRecovery) return;
     if (this.cwnd < this.ssthresh) {
-      // RFC 5681 §3.1: slow start grows by the number of segments acknowledged.
-      this.cwnd = Math.min(this.cwnd + ackedSegments, this.ssthresh);
+      // RFC 5681 §3.1: slow start grows by the bytes acknowledged.
+      this.cwnd = Math.min(this.cwnd + ackedBytes, this.ssthresh);
     } else {
       // RFC 5681 §3.1, eq. 3: about one segment per round trip.
-      this.cwnd += ackedSegments / this.cwnd;
+      this.cwnd += (this.mss * ackedBytes) / this.cwnd;
     }
-    this.cwnd = Math.min(this.cwnd, this.maxCwnd);
+    this.cwnd = Math.min(this.cwnd, this.maxCwndSegments * this.mss);
   }
 
   onLoss(_now: number): void {
-    this.ssthresh = Math.max(this.cwnd * BETA, this.minCwnd);
+    this.ssthresh = Math.max(this.cwnd * BETA, this.minCwndSegments * this.mss);
     this.cwnd = this.ssthresh;
   }
 
   onRto(_now: number): void {
-    this.ssthresh = Math.max(this.cwnd * BETA, this.minCwnd);
-    this.cwnd = 1; // RFC 5681 §3.1: loss window of one segment.
+    this.beforeRto ??= { cwnd: this.cwnd, ssthresh: this.ssthresh };
+    this.ssthresh = Math.max(this.cwnd * BETA, this.minCwndSegments * this.mss);
+    this.cwnd = this.mss; // RFC 5681 §3.1: loss window of one segment.
+  }
+
+  onRtoUndo(_now: number): void {
+    if (this.beforeRto === undefined) return;
+    // RFC 5682 §3.1 (response to a spurious timeout): back to where the window was.
+    this.cwnd = Math.max(this.cwnd, this.beforeRto.cwnd);
+    this.ssthresh = this.beforeRto.ssthresh;
+    this.beforeRto = undefined;
   }
 }
 
@@ -167,8 +208,8 @@ export interface BbrCongestionOptions {
   initialCwndSegments?: number;
   /** BBR's floor of 4 segments (BBR §4.2.3.3, "MinPipeCwnd"). */
   minCwndSegments?: number;
-  /** Growth stops here; the channel's send window caps it as well. */
-  maxCwndSegments?: number;
+  /** Growth stops here, in bytes; the channel's send window caps it as well. Default 64 MiB. */
+  maxCwndBytes?: number;
   /**
    * ProbeBW phase to start in, 0–7 (default 2, a gain-1 phase). BBR picks it at random to
    * desynchronise flows; a core has no Math.random, so an adapter may pass a seeded one.
@@ -176,6 +217,11 @@ export interface BbrCongestionOptions {
   probeBwStartPhase?: number;
   /** Loss fraction over 8 round trips above which the bandwidth estimate shrinks, default 0.3. */
   lossToleranceFraction?: number;
+  /**
+   * A ceiling on the pacing rate (bytes per ms): the user's cap on what one transfer may take
+   * of the link. The model still measures the path; the sender just never paces faster.
+   */
+  maxRateBytesPerMs?: number;
 }
 
 export type BbrState = "startup" | "drain" | "probe_bw" | "probe_rtt";
@@ -213,8 +259,8 @@ const LOSS_WINDOW_MIN_SEGMENTS = 64;
 const EXTRA_ACKED_WINDOW_ROUNDS = 5;
 /** The aggregation allowance is at most this much time at `btlBw` (Linux: 100 ms). */
 const EXTRA_ACKED_MAX_MS = 100;
-/** An aggregation epoch this large is stale: start a new one (Linux: 1 << 20 bytes, in segments). */
-const ACK_EPOCH_RESET_SEGMENTS = 1024;
+/** An aggregation epoch this large is stale: start a new one (Linux: 1 << 20 bytes). */
+const ACK_EPOCH_RESET_BYTES = 1 << 20;
 /** Bandwidth kept when the guard trips (BBR v2 uses 0.7 for its loss response; gentler here). */
 const LOSS_BACKOFF = 0.85;
 /** The up-probe compensates for at most this loss rate (gain ≤ 1.25 / 0.7 ≈ 1.8). */
@@ -226,11 +272,13 @@ export class BbrCongestionController implements CongestionController {
   private pacingRate: number | undefined;
   private pacingGain = HIGH_GAIN;
   private cwndGain = HIGH_GAIN;
-  private readonly initialCwnd: number;
-  private readonly minCwnd: number;
+  private mss = DEFAULT_MAX_SEGMENT_BYTES;
+  private readonly initialCwndSegments: number;
+  private readonly minCwndSegments: number;
   private readonly maxCwnd: number;
   private readonly startPhase: number;
   private readonly lossTolerance: number;
+  private readonly maxRate: number;
 
   private delivered = 0;
   private roundCount = 0;
@@ -250,6 +298,7 @@ export class BbrCongestionController implements CongestionController {
   private probeRttRoundDone = false;
   private priorCwnd = 0;
   private lossWindowStartRound = 0;
+  /** Segments lost and delivered in the loss window (a rate of datagrams, whatever their size). */
   private lossWindowLost = 0;
   private lossWindowDelivered = 0;
   /** Loss fraction of the last complete loss window in ProbeBW. */
@@ -260,24 +309,29 @@ export class BbrCongestionController implements CongestionController {
   private extraAckedWindowRounds = 0;
   private ackEpochStartMs: number | undefined;
   private ackEpochAcked = 0;
+  /** The window before the latest timeout, until it is undone or forgotten. */
+  private cwndBeforeRto: number | undefined;
 
   constructor(opts: BbrCongestionOptions = {}) {
-    this.minCwnd = opts.minCwndSegments ?? PROBE_RTT_CWND_SEGMENTS;
-    this.maxCwnd = opts.maxCwndSegments ?? 4096;
-    this.initialCwnd = Math.min(opts.initialCwndSegments ?? 10, this.maxCwnd);
-    this.cwnd = this.initialCwnd;
+    this.minCwndSegments = opts.minCwndSegments ?? PROBE_RTT_CWND_SEGMENTS;
+    this.maxCwnd = opts.maxCwndBytes ?? 64 * 1024 * 1024;
+    this.initialCwndSegments = opts.initialCwndSegments ?? 10;
+    this.cwnd = Math.min(this.initialCwndSegments * this.mss, this.maxCwnd);
     this.startPhase = (((opts.probeBwStartPhase ?? 2) % 8) + 8) % 8;
     this.lossTolerance = opts.lossToleranceFraction ?? 0.3;
+    this.maxRate = opts.maxRateBytesPerMs ?? Number.POSITIVE_INFINITY;
   }
 
-  get cwndSegments(): number {
-    const cwnd = this.mode === "probe_rtt" ? Math.min(this.cwnd, PROBE_RTT_CWND_SEGMENTS) : this.cwnd;
-    return Math.max(1, Math.floor(cwnd));
+  get cwndBytes(): number {
+    const cwnd = this.mode === "probe_rtt" ? Math.min(this.cwnd, this.probeRttCwnd) : this.cwnd;
+    return Math.max(this.mss, Math.floor(cwnd));
   }
 
-  get pacingRateSegmentsPerMs(): number {
+  get pacingRateBytesPerMs(): number {
     // BBR §4.2.1: before any sample, pace the initial window over one (assumed 1 ms) RTT.
-    return this.pacingRate ?? (HIGH_GAIN * this.initialCwnd) / Math.max(this.minRtt ?? 1, MIN_RTT_FLOOR_MS);
+    const rate =
+      this.pacingRate ?? (HIGH_GAIN * this.initialCwnd) / Math.max(this.minRtt ?? 1, MIN_RTT_FLOOR_MS);
+    return Math.min(rate, this.maxRate);
   }
 
   get state(): BbrState {
@@ -285,7 +339,7 @@ export class BbrCongestionController implements CongestionController {
   }
 
   /** The model's bottleneck bandwidth, 0 before the first sample. */
-  get bottleneckBandwidthSegmentsPerMs(): number {
+  get bottleneckBandwidthBytesPerMs(): number {
     let max = 0;
     for (const r of this.bwRounds) if (r.bw > max) max = r.bw;
     return max;
@@ -305,23 +359,34 @@ export class BbrCongestionController implements CongestionController {
     return this.filledPipe;
   }
 
-  onAck(ackedSegments: number, _rttMs: number, now: number, sample?: AckSample): void {
-    if (!(ackedSegments > 0)) return;
+  /** The segment size floors and quanta are counted in. The model itself is in bytes and stays. */
+  setMaxSegmentBytes(bytes: number): void {
+    if (!(bytes > 0) || bytes === this.mss) return;
+    const wasInitial = this.delivered === 0;
+    this.mss = bytes;
+    // Before any data was acknowledged the window is still the initial one: keep it 10 segments.
+    if (wasInitial) this.cwnd = Math.min(this.initialCwnd, this.maxCwnd);
+    this.cwnd = Math.max(this.cwnd, this.minCwnd);
+  }
+
+  onAck(ackedBytes: number, _rttMs: number, now: number, sample?: AckSample): void {
+    if (!(ackedBytes > 0)) return;
     if (sample === undefined) {
       // A channel that does not sample: no model, so grow like slow start up to the cap.
-      this.cwnd = Math.min(this.cwnd + ackedSegments, this.maxCwnd);
+      this.cwnd = Math.min(this.cwnd + ackedBytes, this.maxCwnd);
       return;
     }
-    this.delivered = sample.deliveredSegments;
-    this.lossWindowDelivered += ackedSegments;
+    this.delivered = sample.deliveredBytes;
+    if (sample.rttSampleMs !== undefined) this.cwndBeforeRto = undefined; // a fresh sample: the episode is over
+    this.lossWindowDelivered += Math.max(1, Math.round(ackedBytes / this.mss));
     this.updateRound(sample);
     this.updateBandwidth(sample);
     this.checkFullPipe(sample);
     this.checkLossRate();
     this.updateMinRtt(sample, now);
     this.updateMode(sample, now);
-    this.updateAckAggregation(ackedSegments, now);
-    this.updateCwnd(ackedSegments);
+    this.updateAckAggregation(ackedBytes, now);
+    this.updateCwnd(ackedBytes);
     this.updatePacingRate();
   }
 
@@ -329,7 +394,7 @@ export class BbrCongestionController implements CongestionController {
     // Deliberately nothing: see the loss-rate guard and the file comment.
   }
 
-  onSegmentsLost(count: number, _now: number): void {
+  onSegmentsLost(count: number, _bytes: number, _now: number): void {
     if (!(count > 0)) return;
     this.lossWindowLost += count;
     this.lostInPhase += count;
@@ -338,19 +403,38 @@ export class BbrCongestionController implements CongestionController {
   onRto(_now: number): void {
     // BBR §4.2.3.4: the timeout emptied the pipe; restart from one segment (the ACKed count
     // regrows it to the model's window within a few round trips) and keep the model.
-    this.cwnd = 1;
+    this.cwndBeforeRto = Math.max(this.cwndBeforeRto ?? 0, this.cwnd);
+    this.cwnd = this.mss;
+  }
+
+  onRtoUndo(_now: number): void {
+    // The receiver only stalled (a busy process, a pause): the path is as it was.
+    if (this.cwndBeforeRto !== undefined) this.cwnd = Math.max(this.cwnd, this.cwndBeforeRto);
+    this.cwndBeforeRto = undefined;
+  }
+
+  private get initialCwnd(): number {
+    return this.initialCwndSegments * this.mss;
+  }
+
+  private get minCwnd(): number {
+    return this.minCwndSegments * this.mss;
+  }
+
+  private get probeRttCwnd(): number {
+    return PROBE_RTT_CWND_SEGMENTS * this.mss;
   }
 
   private bdp(gain: number): number | undefined {
-    const bw = this.bottleneckBandwidthSegmentsPerMs;
+    const bw = this.bottleneckBandwidthBytesPerMs;
     if (bw === 0 || this.minRtt === undefined) return undefined;
     return gain * bw * Math.max(this.minRtt, MIN_RTT_FLOOR_MS);
   }
 
   private updateRound(sample: AckSample): void {
     this.roundStart = false;
-    if (sample.priorDeliveredSegments >= this.nextRoundDelivered) {
-      this.nextRoundDelivered = sample.deliveredSegments;
+    if (sample.priorDeliveredBytes >= this.nextRoundDelivered) {
+      this.nextRoundDelivered = sample.deliveredBytes;
       this.roundCount++;
       this.roundStart = true;
     }
@@ -358,10 +442,10 @@ export class BbrCongestionController implements CongestionController {
 
   private updateBandwidth(sample: AckSample): void {
     // Delivery-rate draft §3.3: an interval shorter than minRtt is ACK compression.
-    if (!(sample.intervalMs > 0) || !(sample.intervalSegments > 0)) return;
+    if (!(sample.intervalMs > 0) || !(sample.intervalBytes > 0)) return;
     if (this.minRtt !== undefined && sample.intervalMs < this.minRtt) return;
-    const bw = sample.intervalSegments / sample.intervalMs;
-    if (sample.appLimited && bw < this.bottleneckBandwidthSegmentsPerMs) return;
+    const bw = sample.intervalBytes / sample.intervalMs;
+    if (sample.appLimited && bw < this.bottleneckBandwidthBytesPerMs) return;
     const oldest = this.roundCount - BTLBW_FILTER_ROUNDS;
     while (this.bwRounds.length > 0 && (this.bwRounds[0] as { round: number }).round <= oldest) {
       this.bwRounds.shift();
@@ -373,7 +457,7 @@ export class BbrCongestionController implements CongestionController {
 
   private checkFullPipe(sample: AckSample): void {
     if (this.filledPipe || !this.roundStart || sample.appLimited) return;
-    const bw = this.bottleneckBandwidthSegmentsPerMs;
+    const bw = this.bottleneckBandwidthBytesPerMs;
     if (bw >= this.fullBw * FULL_BW_GROWTH) {
       this.fullBw = bw;
       this.fullBwCount = 0;
@@ -429,7 +513,7 @@ export class BbrCongestionController implements CongestionController {
       this.pacingGain = 1 / HIGH_GAIN;
       this.cwndGain = HIGH_GAIN;
     }
-    if (this.mode === "drain" && sample.inflightSegments <= (this.bdp(1) ?? 0)) this.enterProbeBw(now);
+    if (this.mode === "drain" && sample.inflightBytes <= (this.bdp(1) ?? 0)) this.enterProbeBw(now);
     if (this.mode === "probe_bw" && this.cycleDone(sample, now)) {
       this.cycleIndex = (this.cycleIndex + 1) % PACING_GAIN_CYCLE.length;
       this.beginPhase(now);
@@ -460,7 +544,7 @@ export class BbrCongestionController implements CongestionController {
   /** BBR §4.3.4.4: a phase lasts one minRtt; probing also until the probe filled the pipe. */
   private cycleDone(sample: AckSample, now: number): boolean {
     const fullLength = now - this.cycleStamp > Math.max(this.minRtt ?? 0, MIN_RTT_FLOOR_MS);
-    const inflight = sample.inflightSegments;
+    const inflight = sample.inflightBytes;
     if (this.pacingGain > 1) {
       return fullLength && (this.lostInPhase > 0 || inflight >= (this.bdp(this.pacingGain) ?? 0));
     }
@@ -470,7 +554,7 @@ export class BbrCongestionController implements CongestionController {
 
   private handleProbeRtt(sample: AckSample, now: number): void {
     if (this.probeRttDoneStamp === undefined) {
-      if (sample.inflightSegments <= PROBE_RTT_CWND_SEGMENTS) {
+      if (sample.inflightBytes <= this.probeRttCwnd) {
         this.probeRttDoneStamp = now + PROBE_RTT_DURATION_MS;
         this.probeRttRoundDone = false;
         this.nextRoundDelivered = this.delivered;
@@ -492,8 +576,8 @@ export class BbrCongestionController implements CongestionController {
     }
   }
 
-  /** The most segments recently acknowledged beyond what the bandwidth estimate predicts. */
-  get extraAckedSegments(): number {
+  /** The most bytes recently acknowledged beyond what the bandwidth estimate predicts. */
+  get extraAckedBytes(): number {
     return Math.max(this.extraAckedCurrent, this.extraAckedPrevious);
   }
 
@@ -514,11 +598,11 @@ export class BbrCongestionController implements CongestionController {
       this.extraAckedCurrent = 0;
     }
     const epochMs = this.ackEpochStartMs === undefined ? 0 : now - this.ackEpochStartMs;
-    let expected = this.bottleneckBandwidthSegmentsPerMs * epochMs;
+    let expected = this.bottleneckBandwidthBytesPerMs * epochMs;
     if (
       this.ackEpochStartMs === undefined ||
       this.ackEpochAcked <= expected ||
-      this.ackEpochAcked + acked >= ACK_EPOCH_RESET_SEGMENTS
+      this.ackEpochAcked + acked >= Math.max(ACK_EPOCH_RESET_BYTES, 16 * this.mss)
     ) {
       // ACKs at or below the expected rate (or a stale epoch): a new epoch starts here.
       this.ackEpochAcked = 0;
@@ -532,10 +616,10 @@ export class BbrCongestionController implements CongestionController {
 
   private updateCwnd(acked: number): void {
     const bdp = this.bdp(this.cwndGain);
-    let target = bdp === undefined ? this.initialCwnd : bdp + CWND_QUANTA_SEGMENTS;
+    let target = bdp === undefined ? this.initialCwnd : bdp + CWND_QUANTA_SEGMENTS * this.mss;
     if (this.filledPipe && bdp !== undefined) {
-      const bw = this.bottleneckBandwidthSegmentsPerMs;
-      target += Math.min(this.extraAckedSegments, bw * EXTRA_ACKED_MAX_MS);
+      const bw = this.bottleneckBandwidthBytesPerMs;
+      target += Math.min(this.extraAckedBytes, bw * EXTRA_ACKED_MAX_MS);
     }
     // BBR §4.2.3.5: once the pipe is full, grow toward the target; before, grow freely (the
     // pacing rate, not the window, is what limits Startup).
@@ -545,7 +629,7 @@ export class BbrCongestionController implements CongestionController {
   }
 
   private updatePacingRate(): void {
-    const bw = this.bottleneckBandwidthSegmentsPerMs;
+    const bw = this.bottleneckBandwidthBytesPerMs;
     if (bw === 0) return;
     const rate = this.pacingGain * bw;
     // BBR §4.2.1: during Startup the rate only rises.

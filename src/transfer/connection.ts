@@ -22,12 +22,35 @@
  * raised to the least count of those that sent (the queue's virtual time), so a transfer that
  * was waiting (for an accept, a disk, its pacing) joins as an equal, not with a backlog of
  * priority that would starve the others.
+ *
+ * Path: the Connection owns the session's `PathMtu` (path-mtu.ts) and is the `SegmentPath` of
+ * every channel and core on it: it tells them how large a segment a datagram carries now,
+ * collects the fate of their segments for the path's loss estimate, and sends the padded
+ * PMTU probes and answers the peer's. The search for larger datagrams starts when a transfer
+ * stream is attached (chat and control never need more than the base size), and starts over
+ * when the session moves to another path (`handlePathChange`). A relayed path stays at
+ * RELAYED_DATAGRAM_BYTES, the envelope included.
  */
 
-import { decodeFrames, encodeFrames, type Frame, frameBytes } from "../protocol/frames.js";
-import { MAX_FRAMES_BYTES } from "../protocol/limits.js";
+import {
+  decodeFrames,
+  encodeFramePieces,
+  encodeFrames,
+  type Frame,
+  frameBytes,
+  PADDING_HEADER_BYTES,
+  SEGMENT_HEADER_BYTES,
+} from "../protocol/frames.js";
+import {
+  AEAD_TAG_BYTES,
+  BASE_FRAMES_BYTES,
+  DATA_HEADER_BYTES,
+  DEFAULT_DATAGRAM_BYTES,
+} from "../protocol/limits.js";
+import { RELAY_HEADER_BYTES } from "../protocol/relay.js";
 import type { StreamCore } from "./file-transfer.js";
-import { ReliableChannel } from "./reliable-channel.js";
+import { PathMtu, type PathMtuStats } from "./path-mtu.js";
+import { ReliableChannel, type SegmentPath } from "./reliable-channel.js";
 
 export const CONTROL_STREAM = 0;
 
@@ -35,28 +58,55 @@ export const MAX_STREAM_ID = 0xffff;
 /** Streams (channels and transfer cores) a session holds at most; peers cannot make us allocate freely. */
 export const MAX_STREAMS = 64;
 const RETIRED_LIMIT = 4096;
+/** A datagram through the relay, envelope included, is no larger than the base size. */
+export const RELAYED_DATAGRAM_BYTES = DEFAULT_DATAGRAM_BYTES - RELAY_HEADER_BYTES;
+/** Bytes of a DATA datagram around its frames. */
+const DATAGRAM_OVERHEAD_BYTES = DATA_HEADER_BYTES + AEAD_TAG_BYTES;
+/** Room a stream-0 segment leaves for a piggybacked ACK of the same stream (32 SACK ranges). */
+const CONTROL_ACK_ROOM_BYTES = 280;
+/** Largest control segment: the base payload less the ACK room (stream 0 never needs more). */
+const CONTROL_SEGMENT_BYTES = BASE_FRAMES_BYTES - SEGMENT_HEADER_BYTES - CONTROL_ACK_ROOM_BYTES;
+/** PMTU answers owed at most; more probes than this in one turn are not answered. */
+const MAX_OWED_PROBE_ACKS = 8;
 
 export interface ConnectionOptions {
   keepaliveMs: number;
-  payloadBytes?: number;
   /** Whether this side opened the session: it then allocates odd stream ids, else even ones. */
   initiator?: boolean;
+  /** The session starts on a relayed path. */
+  relayed?: boolean;
+  /** MTU of the local link toward the peer, if the adapter knows it (a cost-model hint). */
+  linkMtuBytes?: number;
   /** A message on `stream` was over the limit and dropped; `head` is its first segment. */
   onOversized?: (stream: number, head: Uint8Array) => void;
 }
 
-export class Connection {
+/** A transfer core, told about the session's path when it is attached. */
+export interface PathAwareCore extends StreamCore {
+  attachPath?(path: SegmentPath): void;
+}
+
+export interface ConnectionStats {
+  path: PathMtuStats;
+  /** Probes of the peer's that we answered. */
+  probesAnswered: number;
+}
+
+export class Connection implements SegmentPath {
   private readonly channels = new Map<number, ReliableChannel>();
-  private readonly cores = new Map<number, StreamCore>();
+  private readonly cores = new Map<number, PathAwareCore>();
   private readonly retired = new Set<number>();
   private nextStream: number;
   /** Bytes each transfer stream was given, on the fair queue's virtual clock. */
   private readonly served = new Map<number, number>();
   /** The largest frame each transfer stream has sent: the room it needs to send anything. */
   private readonly largestFrame = new Map<number, number>();
-  private readonly payloadBytes: number;
+  private readonly pmtu = new PathMtu();
   private lastSentAt: number;
   private pingOwed = false;
+  private probeAcksOwed: Array<{ id: number; datagramBytes: number }> = [];
+  private probesAnswered = 0;
+  private nowMs: number;
   closedReason: string | undefined;
   droppedPayloads = 0;
 
@@ -64,21 +114,62 @@ export class Connection {
     private readonly opts: ConnectionOptions,
     now: number,
   ) {
-    this.payloadBytes = opts.payloadBytes ?? MAX_FRAMES_BYTES;
     this.lastSentAt = now;
+    this.nowMs = now;
     this.nextStream = opts.initiator ? 1 : 2;
+    if (opts.linkMtuBytes !== undefined) this.pmtu.linkMtuBytes = opts.linkMtuBytes;
+    if (opts.relayed) this.pmtu.disable(RELAYED_DATAGRAM_BYTES);
     this.channels.set(CONTROL_STREAM, this.newChannel(CONTROL_STREAM));
   }
 
   private newChannel(stream: number): ReliableChannel {
-    // A segment must fit a payload together with a piggybacked ACK of the same stream.
+    // A control segment fits a base-size payload together with a piggybacked ACK of its stream.
     const onOversized = this.opts.onOversized;
     return new ReliableChannel({
       stream,
-      maxSegmentPayloadBytes: this.payloadBytes - 10 - 280,
+      maxSegmentPayloadBytes: CONTROL_SEGMENT_BYTES,
       ...(onOversized ? { onOversized: (head: Uint8Array) => onOversized(stream, head) } : {}),
     });
   }
+
+  get stats(): ConnectionStats {
+    return { path: this.pmtu.stats, probesAnswered: this.probesAnswered };
+  }
+
+  // ---- the path (SegmentPath, for the channels and cores of this session) -----------------
+
+  /** Plaintext bytes a payload may have now: the datagram size in use less header and tag. */
+  get payloadBudgetBytes(): number {
+    return this.pmtu.datagramBytes - DATAGRAM_OVERHEAD_BYTES;
+  }
+
+  get segmentBudgetBytes(): number {
+    return this.payloadBudgetBytes - SEGMENT_HEADER_BYTES;
+  }
+
+  onSegmentAcked(payloadBytes: number): void {
+    this.pmtu.noteAcked(payloadBytes);
+  }
+
+  onSegmentLost(payloadBytes: number): void {
+    this.pmtu.noteLost(payloadBytes);
+  }
+
+  onTimeout(largestPayloadBytes: number, now: number): void {
+    this.pmtu.noteTimeout(largestPayloadBytes, now);
+  }
+
+  /**
+   * The session moved to another path (roaming, a punched hole after the relay, or back): what
+   * was learnt of the old one is void. A relayed path is fixed at the base size.
+   */
+  handlePathChange(relayed: boolean, now: number, linkMtuBytes?: number): void {
+    if (linkMtuBytes !== undefined) this.pmtu.linkMtuBytes = linkMtuBytes;
+    if (relayed) this.pmtu.disable(RELAYED_DATAGRAM_BYTES);
+    else this.pmtu.reset(now, this.cores.size > 0);
+  }
+
+  // ---- streams ----------------------------------------------------------------------------
 
   /** A fresh stream id of this side's parity for a transfer, or undefined when none is left. */
   allocateStream(): number | undefined {
@@ -96,18 +187,22 @@ export class Connection {
   }
 
   /** Host a transfer core on its stream. False if the stream is taken or too many are open. */
-  attachStream(stream: number, core: StreamCore): boolean {
+  attachStream(stream: number, core: PathAwareCore): boolean {
     if (stream === CONTROL_STREAM || this.channels.has(stream) || this.cores.has(stream)) return false;
     if (this.retired.has(stream) || this.channels.size + this.cores.size >= MAX_STREAMS) return false;
     this.cores.set(stream, core);
     this.served.set(stream, this.virtualTime());
+    core.attachPath?.(this);
+    // Bulk data will move: find out how large a datagram this path carries.
+    this.pmtu.startSearch(this.nowMs);
     return true;
   }
 
   /** Hand an attached stream to another core (a receiver rebuilt to resume). False if not attached. */
-  replaceStream(stream: number, core: StreamCore): boolean {
+  replaceStream(stream: number, core: PathAwareCore): boolean {
     if (!this.cores.has(stream)) return false;
     this.cores.set(stream, core);
+    core.attachPath?.(this);
     return true;
   }
 
@@ -140,6 +235,7 @@ export class Connection {
 
   /** Feed one decrypted payload. Malformed payloads are counted and dropped. */
   handlePayload(payload: Uint8Array, now: number): void {
+    this.nowMs = now;
     const decoded = decodeFrames(payload);
     if (!decoded.ok) {
       this.droppedPayloads++;
@@ -157,7 +253,18 @@ export class Connection {
         case "ack":
           (this.cores.get(f.stream) ?? this.channels.get(f.stream))?.handleAck(f, now);
           break;
+        case "pmtu-probe":
+          // The datagram's size is the payload's plus the header and tag around it.
+          if (this.probeAcksOwed.length < MAX_OWED_PROBE_ACKS) {
+            this.probeAcksOwed.push({ id: f.id, datagramBytes: payload.length + DATAGRAM_OVERHEAD_BYTES });
+          }
+          break;
+        case "pmtu-ack":
+          this.pmtu.srttMs = this.channels.get(CONTROL_STREAM)?.stats.srttMs;
+          this.pmtu.handleProbeAck(f.id, f.datagramBytes, now);
+          break;
         case "ping":
+        case "padding":
           break;
         case "close":
           this.closedReason = f.reason || "closed by peer";
@@ -183,15 +290,27 @@ export class Connection {
     return undefined;
   }
 
-  /** Next payload to seal and send, or undefined when nothing is due. */
-  pollPayload(now: number): Uint8Array | undefined {
+  /**
+   * Next payload to seal and send, or undefined when nothing is due. The payload comes in
+   * pieces (`encodeFramePieces`): a file chunk is a piece of its own, sealed without a copy.
+   */
+  pollPayload(now: number): Uint8Array[] | undefined {
+    this.nowMs = now;
+    const probe = this.pmtu.pollProbe(now);
+    if (probe !== undefined) return [this.probePayload(probe.id, probe.datagramBytes, now)];
     const frames: Frame[] = [];
-    let budget = this.payloadBytes;
+    let budget = this.payloadBudgetBytes;
     if (this.pingOwed) {
       frames.push({ type: "ping" });
       budget -= 1;
       this.pingOwed = false;
     }
+    for (const owed of this.probeAcksOwed) {
+      frames.push({ type: "pmtu-ack", id: owed.id, datagramBytes: owed.datagramBytes });
+      budget -= frameBytes({ type: "pmtu-ack", id: 0, datagramBytes: 0 });
+      this.probesAnswered++;
+    }
+    this.probeAcksOwed = [];
     // Stream 0 first: control and chat go ahead of any bulk stream.
     const drain = (s: StreamCore, stream?: number): number => {
       let bytes = 0;
@@ -210,7 +329,15 @@ export class Connection {
     if (this.cores.size > 0) this.packTransfers(drain, () => budget);
     if (frames.length === 0) return undefined;
     this.lastSentAt = now;
-    return encodeFrames(frames);
+    return encodeFramePieces(frames);
+  }
+
+  /** A probe: the PMTU_PROBE frame padded so that the sealed datagram is `datagramBytes`. */
+  private probePayload(id: number, datagramBytes: number, now: number): Uint8Array {
+    const probe: Frame = { type: "pmtu-probe", id };
+    const fill = datagramBytes - DATAGRAM_OVERHEAD_BYTES - frameBytes(probe) - PADDING_HEADER_BYTES;
+    this.lastSentAt = now;
+    return encodeFrames([probe, { type: "padding", length: Math.max(0, fill) }]);
   }
 
   /** The transfer streams, least served first, into the rest of the payload (see the top). */
@@ -226,7 +353,7 @@ export class Connection {
       if (bytes === 0) {
         // Silent with room for its largest frame: it has nothing to send. Without the room it
         // was only crowded out, and keeps its place.
-        if (offered >= (this.largestFrame.get(stream) ?? this.payloadBytes)) idle.push(stream);
+        if (offered >= (this.largestFrame.get(stream) ?? this.payloadBudgetBytes)) idle.push(stream);
         continue;
       }
       const served = (this.served.get(stream) ?? 0) + bytes;
@@ -246,14 +373,23 @@ export class Connection {
 
   pollTimeout(): number | undefined {
     let t: number = this.lastSentAt + this.opts.keepaliveMs;
-    for (const s of [...this.channels.values(), ...this.cores.values()]) {
-      const c = s.pollTimeout();
+    if (this.pingOwed || this.probeAcksOwed.length > 0) t = this.nowMs;
+    const p = this.pmtu.pollTimeout();
+    if (p !== undefined && p < t) t = p;
+    for (const ch of this.channels.values()) {
+      const c = ch.pollTimeout();
+      if (c !== undefined && c < t) t = c;
+    }
+    for (const core of this.cores.values()) {
+      const c = core.pollTimeout();
       if (c !== undefined && c < t) t = c;
     }
     return t;
   }
 
   handleTimeout(now: number): void {
+    this.nowMs = now;
+    this.pmtu.handleTimeout(now);
     for (const ch of this.channels.values()) ch.handleTimeout(now);
     for (const core of [...this.cores.values()]) core.handleTimeout(now);
     if (now >= this.lastSentAt + this.opts.keepaliveMs) this.pingOwed = true;
@@ -273,7 +409,7 @@ export class Connection {
 export function* interleavePayloads<K>(
   sessions: Iterable<readonly [K, Connection]>,
   now: number,
-): Generator<[K, Uint8Array]> {
+): Generator<[K, Uint8Array[]]> {
   let active = [...sessions];
   while (active.length > 0) {
     const still: Array<readonly [K, Connection]> = [];

@@ -16,27 +16,26 @@
  * transfer from `transferring` too. The transfer's channel is created at once but sends
  * nothing before the accept; after the transfer ends it sends nothing at all.
  *
- * Chunks are read lazily: whenever the channel has fewer than `feedAheadChunks` unsent
- * segments, the next chunk the receiver does not hold (ascending index) is read through
- * `readChunk`, checksummed and queued. Memory is therefore bounded by the send window plus
- * the read-ahead, whatever the file size.
+ * Reading and cutting: after the accept, `pollRead()` asks for the bytes the receiver does not
+ * hold, in ascending order and in blocks of at most `readBlockBytes`, while fewer than
+ * `readAheadBytes` are asked for and not yet cut; the adapter reads them asynchronously and
+ * hands them in with `handleRead()`. Chunks are cut from the oldest block just in time: only
+ * when the channel could transmit a new segment at once (`canSendNew`), as large as the path
+ * carries then. Memory is therefore bounded by the send window plus the read-ahead, whatever
+ * the file size, and a chunk is never cut at a size the path has since given up.
  *
- * Errors: invalid options throw `INTERNAL` (local misuse). A `readChunk` that throws or
- * returns the wrong length ends the transfer with `FILE_READ_FAILED` (the file changed under
- * us) and tells the receiver. A peer that violates the protocol (an impossible `have` range,
- * `file.done` before the accept) ends it with `FILE_PROTOCOL_ERROR`.
+ * Errors: invalid options throw `INTERNAL` (local misuse). A read that fails or comes back
+ * short ends the transfer with `FILE_READ_FAILED` (the file changed under us) and tells the
+ * receiver. A peer that violates the protocol (an impossible `have` range, `file.done` before
+ * the accept) ends it with `FILE_PROTOCOL_ERROR`.
  */
 
 import { HallwayError } from "../errors.js";
-import {
-  CHUNK_HEADER_BYTES,
-  chunkCountOf,
-  chunkLengthOf,
-  DEFAULT_CHUNK_BYTES,
-  encodeChunk,
-} from "../protocol/file-chunk.js";
+import { CHUNK_HEADER_BYTES, crc32, encodeChunkHeader, MAX_CHUNK_BYTES } from "../protocol/file-chunk.js";
 import { type FileControl, type FileEndCode, type FileOffer, fileControl } from "../protocol/file-offer.js";
-import type { AckFrame, SegmentFrame } from "../protocol/frames.js";
+import { type AckFrame, frameBytes, type SegmentFrame, segmentPayloadBytes } from "../protocol/frames.js";
+import { AEAD_TAG_BYTES, DATA_HEADER_BYTES } from "../protocol/limits.js";
+import { seqLt } from "../protocol/seq.js";
 import { BbrCongestionController, type CongestionController } from "./congestion.js";
 import {
   BULK_DEFAULTS,
@@ -45,8 +44,9 @@ import {
   type StreamCore,
   toHex,
 } from "./file-transfer.js";
-import { ReliableChannel, type ReliableChannelStats } from "./reliable-channel.js";
-import { ChunkSet, chunkSetBytes } from "./transfer-manifest.js";
+import { LADDER } from "./path-mtu.js";
+import { RangeSet } from "./range-set.js";
+import { ReliableChannel, type ReliableChannelStats, type SegmentPath } from "./reliable-channel.js";
 
 export interface FileSenderOptions {
   /** Transfer id: 8–64 characters of [A-Za-z0-9_-], unique per sender. */
@@ -58,10 +58,6 @@ export interface FileSenderOptions {
   sizeBytes: number;
   /** SHA-256 of the whole file (the disk adapter computes it while reading the file once). */
   sha256: Uint8Array;
-  /** Default DEFAULT_CHUNK_BYTES. */
-  chunkBytes?: number;
-  /** Bytes of chunk `index`: exactly `chunkBytes`, or fewer for the last chunk. */
-  readChunk: (index: number) => Uint8Array;
   /**
    * When (in the caller's clock) an offer nobody answered expires: the transfer ends with
    * FILE_OFFER_EXPIRED and the receiver is told. Default: never.
@@ -69,48 +65,96 @@ export interface FileSenderOptions {
   offerExpiresAt?: number;
   /** Default: a fresh BbrCongestionController. */
   congestion?: CongestionController;
+  /** With the default controller: never faster than this (bytes per second). */
+  maxRateBytesPerSecond?: number;
   sendWindowSegments?: number;
-  feedAheadChunks?: number;
+  /** Default BULK_DEFAULTS.readAheadBytes. */
+  readAheadBytes?: number;
+  /** Default BULK_DEFAULTS.readBlockBytes. */
+  readBlockBytes?: number;
+  /** The largest chunk, default MAX_CHUNK_BYTES (the path usually allows less). */
+  maxChunkBytes?: number;
   minRtoMs?: number;
   maxRtoMs?: number;
   initialRtoMs?: number;
 }
 
+/**
+ * A read the adapter should make: `length` bytes of the file at `offset`, into `into` when
+ * given (a buffer of at least `length` bytes the core lends and gets back through `handleRead`).
+ */
+export interface FileRead {
+  offset: number;
+  length: number;
+  into?: Uint8Array;
+}
+
 export interface FileSenderStats {
-  chunkCount: number;
-  /** Chunks the receiver already held when it accepted. */
-  skippedChunks: number;
-  /** File bytes of those chunks: what the resume saved. */
+  sizeBytes: number;
+  /** Bytes the receiver already held when it accepted: what the resume saved. */
   skippedBytes: number;
   /**
    * File bytes (chunk payloads, not headers) put on the wire: first transmissions and every
    * retransmission. Minus the bytes this transfer had to deliver, it is what was sent twice.
    */
   sentBytes: number;
-  /** Distinct chunks read and queued on the channel. */
-  chunksQueued: number;
-  /** Chunks acknowledged by the receiver's window (not yet durable). */
-  chunksAcknowledged: number;
+  /** File bytes cut into chunks and queued on the channel. */
+  queuedBytes: number;
+  /** File bytes acknowledged by the receiver's window (not yet durable). */
+  acknowledgedBytes: number;
+  /** File bytes read through `handleRead`. */
+  readBytes: number;
+  /** Datagrams that carried chunk data, by size class (keys: each `LADDER` rung's bytes). */
+  datagramSizes: Record<string, number>;
   channel: ReliableChannelStats;
+}
+
+interface Block {
+  offset: number;
+  bytes: Uint8Array | undefined;
+  length: number;
+  /** What the block is read into: a pool buffer when `length` is a whole block. */
+  buffer: Uint8Array;
+  /** Sequence number of the last chunk cut from it, once all are cut. */
+  lastSeq: number;
 }
 
 export class FileSender implements StreamCore {
   readonly offer: FileOffer;
-  private readonly chunkCount: number;
-  private readonly readChunk: (index: number) => Uint8Array;
-  private readonly feedAheadChunks: number;
   private readonly channel: ReliableChannel;
   private readonly offerExpiresAt: number | undefined;
+  private readonly readAheadBytes: number;
+  private readonly readBlockBytes: number;
+  private readonly maxChunkBytes: number;
   private mode: FileTransferState = "offered";
-  private have: ChunkSet;
-  private nextIndex = 0;
-  private chunksQueued = 0;
-  private sentBytes = 0;
+  private have: RangeSet;
+  /** Blocks asked for, in file order; `bytes` is set once read. The head is being cut. */
+  private blocks: Block[] = [];
+  /** Offset within the head block of the next chunk. */
+  private cutAt = 0;
+  /**
+   * Blocks cut whole, oldest first, whose chunks the channel still holds for retransmission:
+   * each goes back to `pool` once the peer acknowledges its last chunk cumulatively.
+   */
+  private cutBlocks: Block[] = [];
+  /**
+   * Block buffers to read into again. Reading into the same few buffers, and sending chunks
+   * as views of them, keeps a transfer from allocating (and the GC from sweeping) its whole
+   * size in fresh off-heap buffers: at a gigabit that churn alone set off a full mark-compact
+   * several times a second.
+   */
+  private pool: Uint8Array[] = [];
+  /** The next byte not yet asked for. */
+  private readCursor = 0;
+  /** Bytes asked for and not yet cut. */
+  private aheadBytes = 0;
+  private counters = { sentBytes: 0, queuedBytes: 0, readBytes: 0 };
+  private readonly sizeClasses = new Map<number, number>();
+  private readonly reads: FileRead[] = [];
   private readonly control: FileControl[] = [];
   private readonly events: FileTransferEvent[] = [];
 
   constructor(opts: FileSenderOptions) {
-    const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     if (opts.sha256.length !== 32) throw new HallwayError("INTERNAL", "FileSender: sha256 must be 32 bytes");
     const offer = fileControl.safeParse({
       t: "file.offer",
@@ -119,7 +163,6 @@ export class FileSender implements StreamCore {
       name: opts.name,
       size: opts.sizeBytes,
       sha256: toHex(opts.sha256),
-      chunkBytes,
     });
     if (!offer.success || offer.data.t !== "file.offer") {
       const issue = offer.success ? undefined : offer.error.issues[0];
@@ -129,19 +172,25 @@ export class FileSender implements StreamCore {
       );
     }
     this.offer = offer.data;
-    this.chunkCount = chunkCountOf(opts.sizeBytes, chunkBytes);
-    this.readChunk = opts.readChunk;
     this.offerExpiresAt = opts.offerExpiresAt;
-    this.feedAheadChunks = Math.max(1, opts.feedAheadChunks ?? BULK_DEFAULTS.feedAheadChunks);
-    this.have = new ChunkSet(0);
+    this.readAheadBytes = Math.max(1, opts.readAheadBytes ?? BULK_DEFAULTS.readAheadBytes);
+    this.readBlockBytes = Math.max(1, opts.readBlockBytes ?? BULK_DEFAULTS.readBlockBytes);
+    this.maxChunkBytes = Math.max(1, Math.min(MAX_CHUNK_BYTES, opts.maxChunkBytes ?? MAX_CHUNK_BYTES));
+    this.have = new RangeSet(0);
     this.channel = new ReliableChannel({
       stream: opts.stream,
-      maxSegmentPayloadBytes: CHUNK_HEADER_BYTES + chunkBytes,
-      maxMessageBytes: CHUNK_HEADER_BYTES + chunkBytes,
+      maxSegmentPayloadBytes: CHUNK_HEADER_BYTES + this.maxChunkBytes,
+      maxMessageBytes: CHUNK_HEADER_BYTES + this.maxChunkBytes,
       sendWindowSegments: opts.sendWindowSegments ?? BULK_DEFAULTS.sendWindowSegments,
       // Also our guess of the receiver's window until its first ACK.
       receiveWindowSegments: BULK_DEFAULTS.receiveWindowSegments,
-      congestion: opts.congestion ?? new BbrCongestionController(),
+      congestion:
+        opts.congestion ??
+        new BbrCongestionController(
+          opts.maxRateBytesPerSecond === undefined
+            ? {}
+            : { maxRateBytesPerMs: opts.maxRateBytesPerSecond / 1000 },
+        ),
       ...(opts.minRtoMs !== undefined && { minRtoMs: opts.minRtoMs }),
       ...(opts.maxRtoMs !== undefined && { maxRtoMs: opts.maxRtoMs }),
       ...(opts.initialRtoMs !== undefined && { initialRtoMs: opts.initialRtoMs }),
@@ -160,14 +209,19 @@ export class FileSender implements StreamCore {
   get stats(): FileSenderStats {
     const channel = this.channel.stats;
     return {
-      chunkCount: this.chunkCount,
-      skippedChunks: this.have.count,
-      skippedBytes: chunkSetBytes(this.have, this.offer.size, this.offer.chunkBytes),
-      sentBytes: this.sentBytes,
-      chunksQueued: this.chunksQueued,
-      chunksAcknowledged: channel.deliveredSegments,
+      sizeBytes: this.offer.size,
+      skippedBytes: this.have.size,
+      ...this.counters,
+      acknowledgedBytes: channel.deliveredBytes - CHUNK_HEADER_BYTES * channel.deliveredSegments,
+      datagramSizes: Object.fromEntries(
+        [...this.sizeClasses].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v]),
+      ),
       channel,
     };
+  }
+
+  attachPath(path: SegmentPath): void {
+    this.channel.attachPath(path);
   }
 
   /** Next control message to send on stream 0. */
@@ -179,13 +233,42 @@ export class FileSender implements StreamCore {
     return this.events.shift();
   }
 
+  /** Next block of the file to read, ahead of the window; answer with `handleRead`. */
+  pollRead(): FileRead | undefined {
+    this.planReads();
+    return this.reads.shift();
+  }
+
+  /** The bytes of a read `pollRead` asked for. A short read means the file changed. */
+  handleRead(offset: number, bytes: Uint8Array, now: number): void {
+    if (this.mode !== "transferring") return;
+    const block = this.blocks.find((b) => b.offset === offset && b.bytes === undefined);
+    if (block === undefined) return;
+    if (bytes.length !== block.length) {
+      this.fail(
+        "FILE_READ_FAILED",
+        `read ${bytes.length} bytes at ${offset}, expected ${block.length}: the file changed`,
+      );
+      return;
+    }
+    block.bytes = bytes;
+    this.counters.readBytes += bytes.length;
+    this.checkAllAcknowledged(now);
+  }
+
+  /** A read `pollRead` asked for failed: the transfer cannot go on. */
+  handleReadFailed(offset: number, message: string): void {
+    if (this.terminal) return;
+    this.fail("FILE_READ_FAILED", `at ${offset}: ${message}`);
+  }
+
   /** A control message from the peer about this transfer (others are ignored). */
-  handleControl(msg: FileControl, _now: number): void {
+  handleControl(msg: FileControl, now: number): void {
     if (msg.id !== this.offer.id || this.terminal) return;
     switch (msg.t) {
       case "file.accept":
         if (this.mode !== "offered") return; // a duplicate: the first one counts
-        this.handleAccept(msg.have);
+        this.handleAccept(msg.have, now);
         return;
       case "file.decline":
         if (this.mode !== "offered") {
@@ -226,15 +309,20 @@ export class FileSender implements StreamCore {
   handleAck(frame: AckFrame, now: number): void {
     if (!this.sending) return;
     this.channel.handleAck(frame, now);
-    this.checkAllAcknowledged();
+    this.recycle();
+    this.checkAllAcknowledged(now);
   }
 
   pollFrame(now: number, maxBytes: number): SegmentFrame | AckFrame | undefined {
     if (!this.sending) return undefined;
-    this.feed(now);
-    if (!this.sending) return undefined;
+    this.cut(now);
     const frame = this.channel.pollFrame(now, maxBytes);
-    if (frame?.type === "segment") this.sentBytes += Math.max(0, frame.payload.length - CHUNK_HEADER_BYTES);
+    if (frame?.type === "segment") {
+      const header = frame.fragment === undefined || frame.fragment.offset === 0 ? CHUNK_HEADER_BYTES : 0;
+      this.counters.sentBytes += Math.max(0, segmentPayloadBytes(frame) - header);
+      const rung = sizeClassOf(frameBytes(frame) + DATA_HEADER_BYTES + AEAD_TAG_BYTES);
+      this.sizeClasses.set(rung, (this.sizeClasses.get(rung) ?? 0) + 1);
+    }
     return frame;
   }
 
@@ -261,51 +349,77 @@ export class FileSender implements StreamCore {
     return this.mode === "transferring" || this.mode === "finishing";
   }
 
-  private handleAccept(have: Array<[number, number]>): void {
-    const set = new ChunkSet(this.chunkCount);
+  private handleAccept(have: Array<[number, number]>, now: number): void {
+    const set = new RangeSet(this.offer.size);
     for (const [start, end] of have) {
-      if (end > this.chunkCount) {
+      if (end > this.offer.size) {
         this.fail("FILE_PROTOCOL_ERROR", `have range [${start}, ${end}) past the end`);
         return;
       }
-      set.addRange(start, end);
+      set.add(start, end);
     }
     this.have = set;
     this.mode = "transferring";
-    this.events.push({ type: "accepted", skippedChunks: set.count });
-    this.checkAllAcknowledged();
+    this.events.push({ type: "accepted", skippedBytes: set.size });
+    this.checkAllAcknowledged(now);
   }
 
-  /** Keeps `feedAheadChunks` chunks queued ahead of the channel's transmissions. */
-  private feed(now: number): void {
-    while (this.mode === "transferring" && this.channel.unsentSegments < this.feedAheadChunks) {
-      const index = this.have.nextMissing(this.nextIndex);
-      if (index === undefined) {
-        this.nextIndex = this.chunkCount;
+  /** Asks for the next missing bytes while the read-ahead has room. */
+  private planReads(): void {
+    while (this.mode === "transferring" && this.aheadBytes < this.readAheadBytes) {
+      const gap = this.have.nextGap(this.readCursor);
+      if (gap === undefined) {
+        this.readCursor = this.offer.size;
         return;
       }
-      const expected = chunkLengthOf(index, this.offer.size, this.offer.chunkBytes);
-      let bytes: Uint8Array;
-      try {
-        bytes = this.readChunk(index);
-      } catch (err) {
-        this.fail("FILE_READ_FAILED", `chunk ${index}: ${err instanceof Error ? err.message : String(err)}`);
-        return;
-      }
-      if (bytes.length !== expected) {
-        this.fail("FILE_READ_FAILED", `chunk ${index} has ${bytes.length} bytes, expected ${expected}`);
-        return;
-      }
-      // A fresh buffer nobody else holds: the channel may keep it without a copy.
-      this.channel.send(encodeChunk(index, bytes), now, true);
-      this.nextIndex = index + 1;
-      this.chunksQueued++;
+      const length = Math.min(this.readBlockBytes, gap[1] - gap[0]);
+      const buffer =
+        length === this.readBlockBytes ? (this.pool.pop() ?? new Uint8Array(length)) : new Uint8Array(length);
+      const read = { offset: gap[0], length, into: buffer };
+      this.blocks.push({ offset: gap[0], bytes: undefined, length, buffer, lastSeq: 0 });
+      this.reads.push(read);
+      this.readCursor = gap[0] + length;
+      this.aheadBytes += length;
     }
   }
 
-  private checkAllAcknowledged(): void {
+  /** Cuts the next chunk from the head block when the channel can send it at once. */
+  private cut(now: number): void {
+    if (this.mode !== "transferring" || !this.channel.canSendNew()) return;
+    const block = this.blocks[0];
+    if (block?.bytes === undefined) return;
+    const room = Math.min(this.maxChunkBytes, this.channel.segmentBudgetBytes - CHUNK_HEADER_BYTES);
+    const take = Math.max(1, Math.min(room, block.length - this.cutAt));
+    const bytes = block.bytes.subarray(this.cutAt, this.cutAt + take);
+    // A view of the block: the block is not reused before the peer acknowledges it (`recycle`).
+    const seq = this.channel.sendSegment(
+      encodeChunkHeader(block.offset + this.cutAt, crc32(bytes)),
+      bytes,
+      now,
+    );
+    this.counters.queuedBytes += take;
+    this.aheadBytes -= take;
+    this.cutAt += take;
+    if (this.cutAt >= block.length) {
+      this.blocks.shift();
+      this.cutAt = 0;
+      block.lastSeq = seq;
+      this.cutBlocks.push(block);
+    }
+  }
+
+  /** Blocks whose every chunk is acknowledged go back to the pool. */
+  private recycle(): void {
+    const una = this.channel.sendUnacknowledged;
+    while (this.cutBlocks.length > 0 && seqLt((this.cutBlocks[0] as Block).lastSeq, una)) {
+      const block = this.cutBlocks.shift() as Block;
+      if (block.buffer.length === this.readBlockBytes) this.pool.push(block.buffer);
+    }
+  }
+
+  private checkAllAcknowledged(_now: number): void {
     if (this.mode !== "transferring") return;
-    if (this.have.nextMissing(this.nextIndex) !== undefined) return;
+    if (this.blocks.length > 0 || this.have.nextGap(this.readCursor) !== undefined) return;
     if (this.channel.pendingSegments === 0) this.mode = "finishing";
   }
 
@@ -317,6 +431,16 @@ export class FileSender implements StreamCore {
 
   private end(code: FileEndCode, by: "local" | "peer", message: string): void {
     this.mode = "ended";
+    this.blocks = [];
+    this.cutBlocks = [];
+    this.pool = [];
+    this.reads.length = 0;
     this.events.push({ type: "ended", code, by, message });
   }
+}
+
+/** The smallest path-MTU rung a datagram of `bytes` fits (at least its frame; headers are close). */
+function sizeClassOf(bytes: number): number {
+  for (const rung of LADDER) if (bytes <= rung) return rung;
+  return LADDER[LADDER.length - 1] as number;
 }

@@ -17,7 +17,9 @@
  *     (`StreamCore`): the session's Connection packs stream 0 first, then transfer streams.
  *
  * One window, not two. Each chunk is one message of exactly one segment on the transfer's
- * channel (`protocol/file-chunk.ts`: index, CRC-32, bytes; ≤ 1200 bytes on the wire). The
+ * channel (`protocol/file-chunk.ts`: byte offset, CRC-32, bytes), cut by the sender as large as
+ * a datagram of the session's path carries at that moment (1,200 bytes on a new path, up to
+ * 64 KiB once path-MTU discovery proved more; `path-mtu.ts`). The
  * channel's scoreboard, SACK, RFC 6298 timer, fast retransmit, zero-window probing and flow
  * control are used unchanged; the bulk path plugs in only three things, all through options
  * the channel offers to any stream: a segment integrity check (`verifySegment`: a chunk whose
@@ -39,21 +41,27 @@
  *     until fast retransmit repairs it, about one round trip, i.e. a BDP of memory. On a LAN
  *     that is kilobytes, well inside the window.
  *
- * Resume: the receiver's state is the set of verified and durable chunks (`ChunkSet`),
+ * Resume: the receiver's state is the set of verified and durable bytes (`RangeSet`),
  * serialised as a sidecar manifest (`transfer-manifest.ts`). A new receiver built from it
- * accepts with those chunks as `have` ranges and the sender never queues them.
+ * accepts with those bytes as `have` ranges and the sender never reads them.
  *
- * Disk: the sender reads through an injected synchronous `readChunk(index)` (called only when
- * the channel's queue runs low, so at most `feedAheadChunks` chunks wait unsent); the receiver
- * hands verified chunks out through `pollWrite()` and learns of durability through
- * `handleDurable(index)`. Only durable chunks enter the manifest.
+ * Disk, asynchronous on both sides and never inside the window's work: the sender asks for
+ * blocks of the file with `pollRead()` ahead of the window (at most `readAheadBytes` asked for
+ * and not yet sent) and is handed them with `handleRead()`; it cuts chunks out of them just in
+ * time, when the channel can send one, so each chunk has the path's size of the moment. The
+ * receiver hands verified chunks out through `pollWrite()`, learns of durability through
+ * `handleDurable()`, and reads back the bytes of an earlier session (for the SHA-256) through
+ * the same `pollRead()`/`handleRead()` pair. Only durable bytes enter the manifest.
  */
 
 import type { FileEndCode } from "../protocol/file-offer.js";
 import type { AckFrame, SegmentFrame } from "../protocol/frames.js";
+import type { SegmentPath } from "./reliable-channel.js";
 
 /** The frame surface of anything that owns a stream of a session (a ReliableChannel has it). */
 export interface StreamCore {
+  /** The session's path (segment budget, loss reporting), given when the core is attached. */
+  attachPath?(path: SegmentPath): void;
   handleSegment(frame: SegmentFrame, now: number): void;
   handleAck(frame: AckFrame, now: number): void;
   pollFrame(now: number, maxBytes: number): SegmentFrame | AckFrame | undefined;
@@ -71,8 +79,8 @@ export interface StreamCore {
 export type FileTransferState = "offered" | "transferring" | "finishing" | "completed" | "ended";
 
 export type FileTransferEvent =
-  /** Sender: the receiver accepted and already holds `skippedChunks` chunks. */
-  | { type: "accepted"; skippedChunks: number }
+  /** Sender: the receiver accepted and already holds `skippedBytes` bytes. */
+  | { type: "accepted"; skippedBytes: number }
   /** Every chunk is durable at the receiver and the SHA-256 of the whole file matched. */
   | { type: "completed" }
   /** Declined, cancelled or failed; `by` says which side ended it. */
@@ -80,10 +88,15 @@ export type FileTransferEvent =
 
 /** Defaults of the transfer's channel. */
 export const BULK_DEFAULTS = {
-  /** Chunks in flight at most (scoreboard bound): 1 MiB, far above a LAN's BDP. */
-  sendWindowSegments: 1024,
-  /** Chunks the receiver buffers before its window closes. */
-  receiveWindowSegments: 1024,
+  /** Chunks in flight at most (scoreboard bound); the receiver's byte window binds first. */
+  sendWindowSegments: 4096,
+  /**
+   * Chunks the receiver buffers before its window closes: at most 4096, and at most
+   * `receiveWindowBytes` at the largest chunk size seen (so 16 MiB of 64 KiB chunks, or
+   * 4096 chunks of 1.4 KiB), far above a LAN's BDP either way.
+   */
+  receiveWindowSegments: 4096,
+  receiveWindowBytes: 16 * 1024 * 1024,
   /**
    * The receiver acknowledges every 4th in-order chunk (and at once on a gap or a duplicate,
    * else after its 5 ms delayed-ACK timer) instead of every 2nd: an ACK is a datagram, sealed,
@@ -93,13 +106,16 @@ export const BULK_DEFAULTS = {
    * equal shares too slowly (test/transfer/file-transfer.sim.test.ts, "similar rates").
    */
   ackEverySegments: 4,
-  /** Chunks read ahead of the channel's transmissions. */
-  feedAheadChunks: 16,
+  /** Bytes of the file asked for and not yet cut into chunks, at most. */
+  readAheadBytes: 4 * 1024 * 1024,
+  /** The largest read the sender (or a resuming receiver) asks for at once. */
+  readBlockBytes: 1024 * 1024,
   /**
-   * Chunks handed to the disk adapter and not yet durable, at most (~4.7 MB held in memory):
-   * twice the peer adapter's fsync batch, so the next batch arrives while one is synced.
+   * Bytes the receiver holds out of the channel, at most: handed to the disk adapter and not
+   * yet durable, or not yet hashed. Twice the peer adapter's fsync batch, so the next batch
+   * arrives while one is synced.
    */
-  writeBudgetChunks: 4096,
+  writeBudgetBytes: 16 * 1024 * 1024,
 } as const;
 
 export function toHex(bytes: Uint8Array): string {

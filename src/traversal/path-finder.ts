@@ -11,7 +11,7 @@
  * requests: the far side may not have heard a response yet.
  */
 
-import { now as monoNow, type UdpHost } from "../net/udp-host.js";
+import type { UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/endpoint.js";
 import { decodeProbe, PROBE_TOKEN_BYTES } from "../protocol/probe.js";
 import type { RemoteCandidate } from "./candidates.js";
@@ -60,7 +60,7 @@ export class PathFinder {
       const puncher = new Puncher({
         token,
         candidates,
-        now: monoNow(),
+        now: this.host.now(),
         random: this.opts.random,
         ...this.opts.puncher,
         ...limits,
@@ -78,7 +78,7 @@ export class PathFinder {
       this.dropped++;
       return true;
     }
-    attempt.puncher.handleProbe(probe.value, from, monoNow());
+    attempt.puncher.handleProbe(probe.value, from, this.host.now());
     const id = hex(probe.value.token);
     setImmediate(() => this.drive(id));
     return true;
@@ -93,7 +93,7 @@ export class PathFinder {
     const attempt = this.attempts.get(id);
     if (!attempt) return;
     const { puncher } = attempt;
-    const t = monoNow();
+    const t = this.host.now();
     const due = puncher.pollTimeout();
     if (due !== undefined && due <= t) puncher.handleTimeout(t);
     for (let out = puncher.pollTransmit(); out; out = puncher.pollTransmit()) {
@@ -112,7 +112,7 @@ export class PathFinder {
     const next = puncher.pollTimeout();
     if (attempt.timer) clearTimeout(attempt.timer);
     attempt.timer =
-      next === undefined ? undefined : setTimeout(() => this.drive(id), Math.max(0, next - monoNow()));
+      next === undefined ? undefined : setTimeout(() => this.drive(id), Math.max(0, next - this.host.now()));
     attempt.timer?.unref?.();
   }
 

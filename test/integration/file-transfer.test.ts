@@ -45,6 +45,9 @@ async function pair(
   return { alice, bob, port: reg.port };
 }
 
+/** A sender capped at 8 MB/s (`--transfer-rate`): slow enough to be killed mid-file on a loopback. */
+const CAPPED = ["--transfer-rate", String(8_000_000)];
+
 /** `size` random bytes in a file called `name` in a fresh directory. */
 function randomFile(name: string, size: number): { data: Uint8Array; src: string } {
   const data = new Uint8Array(randomBytes(size));
@@ -194,7 +197,8 @@ describe("file transfer", () => {
   it("resumes 50 MB after the receiver is killed at 40%, sending less than 25% twice", async () => {
     const inbox = tempDir("inbox");
     const bobDir = tempDir("bob");
-    const { alice, bob, port } = await pair(["--accept-files", inbox], bobDir);
+    // alice sends at most 8 MB/s, so that bob dies in the middle of the file, not after it.
+    const { alice, bob, port } = await pair(["--accept-files", inbox], bobDir, tempDir("alice"), CAPPED);
     const size = 50 * 1024 * 1024;
     const { data, src } = randomFile("big.bin", size);
     const first = await sendUntilDurable(alice, bob, src, size, 0.4);
@@ -269,7 +273,8 @@ describe("file transfer", () => {
   it("resumes from the receiver's manifest after the sender is killed and sends the file again", async () => {
     const inbox = tempDir("inbox");
     const aliceDir = tempDir("alice");
-    const { alice, bob, port } = await pair(["--accept-files", inbox], tempDir("bob"), aliceDir);
+    // At most 8 MB/s, so that alice dies in the middle of the file; restarted, she is not capped.
+    const { alice, bob, port } = await pair(["--accept-files", inbox], tempDir("bob"), aliceDir, CAPPED);
     const size = 20 * 1024 * 1024;
     const { data, src } = randomFile("video.bin", size);
     const first = await sendUntilDurable(alice, bob, src, size, 0.4);

@@ -121,6 +121,11 @@ describe.skipIf(!lab.canRun)("relay, then direct, behind cone NATs (network lab)
       .slice(0, bob.events.indexOf(bobMoved))
       .filter(isTransfer(id, "progress"))
       .at(-1);
+    // On the relay, datagrams stay at the base size, envelope included; the punched path
+    // then proved larger ones (up to its 1,500-byte Ethernet MTU at once).
+    const sizes = sent.datagramSizes as Record<string, number>;
+    expect(sizes["1200"] ?? 0).toBeGreaterThan(0);
+    expect(sizes["1472"] ?? 0).toBeGreaterThan(0);
     // The registry accounts for what it relayed, in its log when it stops.
     expect(await registry.stop()).toEqual({ code: 0, signal: null });
     expect(registry.stderr).toMatch(/relay: \d+ channels; [1-9]\d* datagrams \(\d+\.\d MB\) forwarded/);

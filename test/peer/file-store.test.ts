@@ -1,7 +1,8 @@
 /**
  * The transfer disk adapter on a real temporary directory: hostile names stay inside the
  * download directory, nothing is overwritten, the `.part` becomes the final file atomically,
- * the manifest sidecar round-trips, and the sender's hash and positional reads.
+ * the manifest sidecar round-trips, gathered asynchronous writes land at their offsets, and
+ * the sender's hash and asynchronous positional reads.
  */
 
 import { createHash, randomBytes } from "node:crypto";
@@ -10,14 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
-import {
-  IncomingFile,
-  OutgoingFile,
-  READ_BLOCK_BYTES,
-  WRITE_BLOCK_BYTES,
-  writeErrorCode,
-} from "../../src/peer/file-store.js";
-import { ChunkSet, decodeManifest, encodeManifest } from "../../src/transfer/transfer-manifest.js";
+import { IncomingFile, OutgoingFile, writeErrorCode } from "../../src/peer/file-store.js";
+import { RangeSet } from "../../src/transfer/range-set.js";
+import { decodeManifest, encodeManifest } from "../../src/transfer/transfer-manifest.js";
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -30,27 +26,26 @@ afterEach(() => {
 });
 
 describe("IncomingFile", () => {
-  it("puts ../../etc/passwd inside the download directory", () => {
+  it("puts ../../etc/passwd inside the download directory", async () => {
     const root = tmp();
     const inbox = join(root, "a", "inbox");
     const f = IncomingFile.create(inbox, "../../etc/passwd");
     expect(f.partPath).toBe(join(inbox, "passwd.part"));
-    f.write(0, new TextEncoder().encode("x"));
-    f.sync();
+    await f.writeAt(0, [new TextEncoder().encode("x")]);
+    await f.sync();
     expect(f.finish()).toBe(join(inbox, "passwd"));
     expect(readdirSync(inbox)).toEqual(["passwd"]);
     expect(existsSync(join(root, "etc"))).toBe(false);
   });
 
-  it("writes chunks at their offsets and renames on finish, removing the manifest", () => {
+  it("writes chunks at their offsets and renames on finish, removing the manifest", async () => {
     const inbox = tmp();
     const f = IncomingFile.create(inbox, "data.bin");
-    f.write(4, new Uint8Array([5, 6, 7]));
-    f.write(0, new Uint8Array([1, 2, 3, 4]));
-    f.sync();
-    const have = new ChunkSet(2);
-    have.add(0);
-    const manifest = encodeManifest({ sizeBytes: 20, chunkBytes: 16, sha256: new Uint8Array(32), have });
+    await f.writeAt(4, [new Uint8Array([5, 6, 7])]);
+    await f.writeAt(0, [new Uint8Array([1, 2]), new Uint8Array([3, 4])]);
+    await f.sync();
+    const have = new RangeSet(20, [[0, 7]]);
+    const manifest = encodeManifest({ sizeBytes: 20, sha256: new Uint8Array(32), have });
     f.saveManifest(manifest);
     expect(readdirSync(inbox).sort()).toEqual(["data.bin.part", "data.bin.part.manifest"]);
     const back = decodeManifest(readFileSync(f.manifestPath));
@@ -60,21 +55,28 @@ describe("IncomingFile", () => {
     expect(readdirSync(inbox)).toEqual(["data.bin"]);
   });
 
-  it("gathers consecutive writes into blocks and puts every byte at its offset by sync", () => {
+  it("writes gathered runs of chunks, in any order, every byte at its offset", async () => {
     const inbox = tmp();
     const f = IncomingFile.create(inbox, "big.bin");
     const chunk = 1000;
-    const data = randomBytes(2 * WRITE_BLOCK_BYTES + 5 * chunk + 7);
+    const data = randomBytes(600 * chunk + 7);
     const count = Math.ceil(data.length / chunk);
     const piece = (i: number) =>
       new Uint8Array(data.subarray(i * chunk, Math.min((i + 1) * chunk, data.length)));
-    // In order with two holes, then the holes (a resume or a reordered batch), then the rest.
-    for (let i = 0; i < count - 10; i++) if (i !== 5 && i !== 300) f.write(i * chunk, piece(i));
-    f.write(300 * chunk, piece(300));
-    f.write(5 * chunk, piece(5));
-    for (let i = count - 10; i < count; i++) f.write(i * chunk, piece(i));
-    f.sync();
-    expect(Buffer.from(f.read(0, data.length))).toEqual(data);
+    const run = async (from: number, to: number) => {
+      const pieces = [];
+      for (let i = from; i < to; i++) pieces.push(piece(i));
+      await f.writeAt(from * chunk, pieces);
+    };
+    // Runs with two holes, then the holes (a resume or a reordered batch), then the rest.
+    await run(0, 5);
+    await run(6, 300);
+    await run(301, count - 10);
+    await run(300, 301);
+    await run(5, 6);
+    await run(count - 10, count);
+    await f.sync();
+    expect(Buffer.from(await f.readAt(0, data.length))).toEqual(data);
     expect(Buffer.from(readFileSync(f.partPath))).toEqual(data);
     f.discard();
   });
@@ -115,33 +117,17 @@ describe("OutgoingFile", () => {
     const f = await OutgoingFile.open(path);
     expect(f.sizeBytes).toBe(data.length);
     expect(Buffer.from(f.sha256).toString("hex")).toBe(createHash("sha256").update(data).digest("hex"));
-    expect(Buffer.from(f.read(99_990, 10))).toEqual(data.subarray(99_990));
-    expect(f.read(99_995, 10)).toHaveLength(5);
-    f.close();
-    f.close();
-  });
-
-  it("serves every chunk of a file larger than its read-ahead block, in order and out of order", async () => {
-    const chunk = 1000; // not a divisor of the block: chunks straddle block boundaries
-    const data = randomBytes(2 * READ_BLOCK_BYTES + 12_345);
-    const path = join(tmp(), "big.bin");
-    writeFileSync(path, data);
-    const f = await OutgoingFile.open(path);
-    const count = Math.ceil(data.length / chunk);
-    const length = (i: number) => Math.min(chunk, data.length - i * chunk);
-    const views: Uint8Array[] = [];
-    for (let i = 0; i < count; i++) views.push(f.read(i * chunk, length(i)));
-    // Views stay valid after later blocks were read.
-    for (let i = 0; i < count; i++) {
-      expect(Buffer.from(views[i] as Uint8Array)).toEqual(data.subarray(i * chunk, i * chunk + length(i)));
-    }
-    // A resume skips around: backwards and past the block just read.
-    for (const i of [count - 1, 3, 700, 2]) {
-      expect(Buffer.from(f.read(i * chunk, length(i)))).toEqual(
-        data.subarray(i * chunk, i * chunk + length(i)),
-      );
+    expect(Buffer.from(await f.readAt(99_990, 10))).toEqual(data.subarray(99_990));
+    // Past the end: short, which the sender core reads as "the file changed".
+    expect(await f.readAt(99_995, 10)).toHaveLength(5);
+    // Several reads at once, as the sender keeps them in flight, each with its own buffer.
+    const blocks = await Promise.all([0, 40_000, 80_000].map((at) => f.readAt(at, 20_000)));
+    for (const [i, b] of blocks.entries()) {
+      expect(Buffer.from(b)).toEqual(data.subarray(i * 40_000, i * 40_000 + 20_000));
     }
     f.close();
+    f.close();
+    await expect(f.readAt(0, 1)).rejects.toThrow(HallwayError);
   });
 
   it("fails with FILE_NOT_FOUND for a missing file or a directory", async () => {

@@ -11,6 +11,7 @@ import {
   MAX_INITIATOR_PAYLOAD_BYTES,
   MAX_RESPONDER_PAYLOAD_BYTES,
 } from "../../src/protocol/endpoint.js";
+import { MAX_FRAMES_BYTES } from "../../src/protocol/limits.js";
 import { generateIdentity, HandshakeState, type Identity } from "../../src/protocol/noise.js";
 import { Prng } from "../sim/prng.js";
 
@@ -156,7 +157,7 @@ class Net {
     const from = this.addresses.get(ep) as Address;
     const out: Packet[] = [];
     for (let t = ep.pollTransmit(); t !== undefined; t = ep.pollTransmit()) {
-      const p = { from, to: t.to, bytes: t.bytes, at: this.now };
+      const p = { from, to: t.to, bytes: new Uint8Array(Buffer.concat(t.bytes)), at: this.now };
       this.log.push(p);
       out.push(p);
     }
@@ -464,13 +465,43 @@ describe("Endpoint data", () => {
     expect(p.net.amplification).toEqual([]);
   });
 
+  it("uses AES-256-GCM for the transport keys only when both sides offer it, and carries data either way", () => {
+    for (const [aAes, bAes, expected] of [
+      [true, true, "aes-256-gcm"],
+      [true, false, "chacha20-poly1305"],
+      [false, true, "chacha20-poly1305"],
+      [false, false, "chacha20-poly1305"],
+    ] as const) {
+      const p = pair(31, { aesGcm: aAes }, { aesGcm: bAes });
+      const { aSession, bSession } = established(p, text("hello from alice"));
+      const ciphers = [p.net.eventsOf(p.a, "established"), p.net.eventsOf(p.b, "established")].map(
+        (e) => (e[0] as { cipher: string }).cipher,
+      );
+      expect(ciphers, `${aAes} ${bAes}`).toEqual([expected, expected]);
+      // The caller's payload arrives without the transport-parameters byte.
+      const bEst = p.net.eventsOf(p.b, "established")[0] as { remotePayload: Uint8Array };
+      expect(new TextDecoder().decode(bEst.remotePayload)).toBe("hello from alice");
+      p.a.send(aSession, [text("in "), text("pieces")], p.net.now);
+      p.b.send(bSession, text("back"), p.net.now);
+      p.net.run(p.net.now);
+      const got = (ep: Endpoint) =>
+        p.net
+          .eventsOf(ep, "data")
+          .map((e) => new TextDecoder().decode((e as { payload: Uint8Array }).payload));
+      expect(got(p.b), `${aAes} ${bAes}`).toEqual(["in pieces"]);
+      expect(got(p.a), `${aAes} ${bAes}`).toEqual(["back"]);
+    }
+  });
+
   it("rejects empty or oversized payloads as local misuse, and sessions that cannot send", () => {
     const p = pair(21);
     const { aSession } = established(p);
     expect(() => p.a.send(aSession, new Uint8Array(0), 0)).toThrow(
       expect.objectContaining({ code: "MSG_EMPTY" }),
     );
-    expect(() => p.a.send(aSession, new Uint8Array(1200), 0)).toThrow(
+    // The largest payload fills the largest datagram; one byte more is misuse.
+    expect(p.a.send(aSession, new Uint8Array(MAX_FRAMES_BYTES), 0)).toBe(true);
+    expect(() => p.a.send(aSession, new Uint8Array(MAX_FRAMES_BYTES + 1), 0)).toThrow(
       expect.objectContaining({ code: "MSG_TOO_LARGE" }),
     );
     expect(() => p.a.connect(BOB, 0, { payload: new Uint8Array(MAX_INITIATOR_PAYLOAD_BYTES + 1) })).toThrow(
@@ -709,7 +740,7 @@ describe("Endpoint responder defences", () => {
     const x = { host: "10.2.2.2", port: 1 };
     for (let i = 1; i <= 25; i++) p.b.handleDatagram(hsInit(i, i), { ...x, port: i }, 0);
     const out: Array<{ to: Address; bytes: Uint8Array }> = [];
-    for (let t = p.b.pollTransmit(); t; t = p.b.pollTransmit()) out.push(t);
+    for (let t = poll(p.b); t; t = poll(p.b)) out.push(t);
     expect(out.filter((o) => kindOf(o.bytes) === HS_RESP)).toHaveLength(20);
     const cookies = out.filter((o) => kindOf(o.bytes) === COOKIE);
     expect(cookies.map((c) => c.bytes.length)).toEqual([21, 21, 21, 21, 21]);
@@ -723,14 +754,14 @@ describe("Endpoint responder defences", () => {
     const p = pair(45, {}, { maxSessions: 3 });
     for (let i = 1; i <= 4; i++) p.b.handleDatagram(hsInit(i, i), { host: `10.4.0.${i}`, port: 1 }, 0);
     let n = 0;
-    while (p.b.pollTransmit()) n++;
+    while (poll(p.b)) n++;
     expect(n).toBe(3);
     expect(p.b.stats.dropped.PROTO_RATE_LIMITED).toBe(1);
     // Half-open sessions expire, which makes room again.
     p.b.handleTimeout(5000);
     expect(p.b.stats.dropped.CRYPTO_HANDSHAKE_TIMEOUT).toBe(3);
     p.b.handleDatagram(hsInit(9, 9), { host: "10.4.0.9", port: 1 }, 5000);
-    expect(p.b.pollTransmit()).toBeDefined();
+    expect(poll(p.b)).toBeDefined();
   });
 });
 
@@ -820,7 +851,7 @@ describe("Endpoint stateless cookies under load", () => {
     expect(p.b.cookieStats.sent).toBe(0);
     const kinds = (): number[] => {
       const k: number[] = [];
-      for (let t = p.b.pollTransmit(); t; t = p.b.pollTransmit()) k.push(kindOf(t.bytes));
+      for (let t = poll(p.b); t; t = poll(p.b)) k.push(kindOf(t.bytes));
       return k;
     };
     const at = p.net.now;
@@ -837,7 +868,7 @@ describe("Endpoint stateless cookies under load", () => {
     const p = pair(63, {}, { freeHandshakesPerSecond: 1, cookieRotateMs: 1000 });
     p.net.inject(hsInit(1, 1), { host: "10.1.0.1", port: 1 }, BOB); // spends the free token
     p.b.handleDatagram(hsInit(2, 2), { host: "10.1.0.2", port: 1 }, 0);
-    const reply = p.b.pollTransmit();
+    const reply = poll(p.b);
     expect(reply && kindOf(reply.bytes)).toBe(COOKIE);
     const cookie = (reply as { bytes: Uint8Array }).bytes.subarray(5);
     const withCookie = (index: number, seed: number) => {
@@ -850,7 +881,7 @@ describe("Endpoint stateless cookies under load", () => {
     };
     const kinds = (): number[] => {
       const k: number[] = [];
-      for (let t = p.b.pollTransmit(); t; t = p.b.pollTransmit()) k.push(kindOf(t.bytes));
+      for (let t = poll(p.b); t; t = poll(p.b)) k.push(kindOf(t.bytes));
       return k;
     };
     // From another address the cookie does not count: another cookie reply, no handshake.
@@ -873,7 +904,7 @@ describe("Endpoint stateless cookies under load", () => {
     let sessionsStarted = 0;
     for (let i = 0; i < 500; i++) {
       p.b.handleDatagram(hsInit(i + 1, i + 1), { host: `10.7.${i >> 8}.${i & 0xff}`, port: 9 }, i);
-      for (let t = p.b.pollTransmit(); t; t = p.b.pollTransmit()) {
+      for (let t = poll(p.b); t; t = poll(p.b)) {
         if (kindOf(t.bytes) === HS_RESP) sessionsStarted++;
         // Anti-amplification: every answer is smaller than the 1200-byte HS_INIT.
         expect(t.bytes.length).toBeLessThan(HS_INIT_BYTES);
@@ -899,3 +930,9 @@ describe("Endpoint stateless cookies under load", () => {
     expect(p.net.sent(HS_INIT, p.a)).toHaveLength(2);
   });
 });
+
+/** The next datagram `ep` sends, its pieces joined as the socket joins them. */
+function poll(ep: Endpoint): { to: Address; bytes: Uint8Array } | undefined {
+  const t = ep.pollTransmit();
+  return t && { to: t.to, bytes: new Uint8Array(Buffer.concat(t.bytes)) };
+}

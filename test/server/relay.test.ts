@@ -62,6 +62,21 @@ describe("Relay (the registry's last-resort path)", () => {
     expect(relay.size).toBe(0);
   });
 
+  it("sweeps only what expired: a channel in use, opened before an idle one, stays", () => {
+    const relay = new Relay({ bytesPerSecond: 1_000_000, idleMs: 1000, random });
+    const old = relay.open("alice", "bob", 0) as string;
+    relay.open("alice", "carol", 100);
+    relay.open("alice", "dave", 200);
+    expect(relay.forward(env(old), ALICE, 900, sessionAddress)).toBeDefined();
+    relay.sweep(1150); // carol's has been idle 1050 ms, dave's 950, the first 250
+    expect(relay.size).toBe(2);
+    expect(relay.forward(env(old), BOB, 1150, sessionAddress)).toBeDefined();
+    relay.sweep(2100);
+    expect(relay.size).toBe(1);
+    relay.sweep(2151);
+    expect(relay.size).toBe(0);
+  });
+
   it("opens nothing when turned off", () => {
     const relay = new Relay({ bytesPerSecond: 0, random });
     expect(relay.enabled).toBe(false);

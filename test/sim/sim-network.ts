@@ -10,7 +10,9 @@
  *
  * Links are directional and each has its own faults: loss, duplication, reordering (a random
  * extra delay), base delay plus jitter, corruption (random bytes flipped), an optional
- * bandwidth with a tail-drop queue, and a deterministic `drop` hook for surgical faults
+ * bandwidth with a tail-drop queue, an MTU (larger datagrams cross as IP fragments, each lost
+ * on its own, and a datagram is lost if any of its fragments is; or, with `dropFragments`, a
+ * firewall that drops fragments outright), and a deterministic `drop` hook for surgical faults
  * ("lose the third datagram from a to b").
  */
 
@@ -58,8 +60,22 @@ export interface LinkOptions {
   bandwidthBytesPerSecond?: number;
   /** With a bandwidth: datagrams that find more than this many bytes queued are dropped. */
   queueLimitBytes?: number;
+  /**
+   * The link's MTU. A larger datagram crosses as IPv4 fragments of (MTU − 20) bytes, the first
+   * also carrying the 8-byte UDP header; `lossRate` applies to each fragment, and the
+   * bandwidth carries each fragment's IP header. Unset: every datagram is one packet.
+   */
+  mtuBytes?: number;
+  /** With `mtuBytes`: every datagram that needs fragments is dropped (a fragment black hole). */
+  dropFragments?: boolean;
   /** Deterministic fault injection: return true to drop this datagram. */
   drop?: (d: LinkDatagram) => boolean;
+}
+
+/** IPv4 fragments a UDP payload of `bytes` makes on a link of `mtuBytes` (1 without an MTU). */
+export function fragmentsOf(bytes: number, mtuBytes: number | undefined): number {
+  if (mtuBytes === undefined || bytes + 8 <= mtuBytes - 20) return 1;
+  return Math.ceil((bytes + 8) / ((mtuBytes - 20) & ~7));
 }
 
 export interface SimStats {
@@ -72,6 +88,8 @@ export interface SimStats {
   reordered: number;
   corrupted: number;
   unroutable: number;
+  /** Datagrams dropped because they needed fragments on a `dropFragments` link. */
+  fragmentDropped: number;
 }
 
 export interface SimNetworkOptions {
@@ -161,6 +179,7 @@ export class SimNetwork {
     reordered: 0,
     corrupted: 0,
     unroutable: 0,
+    fragmentDropped: 0,
   };
   private clock: number;
   private order = 0;
@@ -280,6 +299,11 @@ export class SimNetwork {
       this.stats.dropped++;
       return;
     }
+    const fragments = fragmentsOf(t.bytes.length, o.mtuBytes);
+    if (fragments > 1 && o.dropFragments) {
+      this.stats.fragmentDropped++;
+      return;
+    }
     let departAt = this.clock;
     if (o.bandwidthBytesPerSecond !== undefined) {
       const start = Math.max(this.clock, link.busyUntil);
@@ -288,10 +312,13 @@ export class SimNetwork {
         this.stats.queueDropped++;
         return;
       }
-      link.busyUntil = start + (t.bytes.length * 1000) / o.bandwidthBytesPerSecond;
+      const wireBytes = t.bytes.length + 20 * (fragments - 1);
+      link.busyUntil = start + (wireBytes * 1000) / o.bandwidthBytesPerSecond;
       departAt = link.busyUntil;
     }
-    if (this.rng.chance(o.lossRate ?? 0)) {
+    let lost = false;
+    for (let f = 0; f < fragments && !lost; f++) lost = this.rng.chance(o.lossRate ?? 0);
+    if (lost) {
       this.stats.lost++;
       return;
     }

@@ -1,6 +1,6 @@
 /**
  * Property tests (fast-check) for the file-transfer codecs: control messages, chunks and the
- * resume manifest (with ChunkSet). Decoders are total; what the encoders write decodes back.
+ * resume manifest (with RangeSet). Decoders are total; what the encoders write decodes back.
  * Failures print fast-check's seed and shrink path.
  */
 
@@ -9,36 +9,32 @@ import { describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../src/errors.js";
 import {
   CHUNK_HEADER_BYTES,
-  chunkCountOf,
   chunkIntact,
-  chunkLengthOf,
   crc32,
   decodeChunk,
   encodeChunk,
   MAX_CHUNK_BYTES,
-  MIN_CHUNK_BYTES,
 } from "../../src/protocol/file-chunk.js";
 import {
-  decodeFileControl,
   encodeFileControl,
   FILE_END_CODES,
   type FileControl,
   MAX_HAVE_RANGES,
 } from "../../src/protocol/file-offer.js";
 import { SEGMENT_HEADER_BYTES } from "../../src/protocol/frames.js";
-import { DEFAULT_DATAGRAM_BYTES, MAX_FRAMES_BYTES } from "../../src/protocol/limits.js";
-import {
-  ChunkSet,
-  chunkSetBytes,
-  decodeManifest,
-  encodeManifest,
-} from "../../src/transfer/transfer-manifest.js";
+import { MAX_DATAGRAM_BYTES, MAX_FRAMES_BYTES } from "../../src/protocol/limits.js";
+import { decodeFileControl } from "../../src/protocol/stream-message.js";
+import { RangeSet } from "../../src/transfer/range-set.js";
+import { decodeManifest, encodeManifest, MAX_MANIFEST_RANGES } from "../../src/transfer/transfer-manifest.js";
 
 fc.configureGlobal({ seed: Number(process.env.HALLWAY_FC_SEED ?? 0xf11e), numRuns: 300 });
 
 const utf8 = new TextEncoder();
 const transferId = fc.stringMatching(/^[A-Za-z0-9_-]{8,64}$/);
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const offset = fc.oneof(
+  fc.integer({ min: 0, max: 0xffffffff }),
+  fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+);
 const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString("hex"));
 const fileName = fc
   .string({ unit: "grapheme", minLength: 1, maxLength: 60 })
@@ -47,8 +43,8 @@ const fileName = fc
       !/[/\\]/.test(s) && !s.includes("\u0000") && s !== "." && s !== ".." && utf8.encode(s).length <= 255,
   );
 const endMessage = fc.string({ maxLength: 200 });
-/** Sorted, disjoint, non-empty [start, end) ranges. */
-const haveRanges = fc.uniqueArray(fc.integer({ min: 0, max: 100_000 }), { maxLength: 40 }).map((points) => {
+/** Sorted, disjoint, non-empty [start, end) byte ranges. */
+const haveRanges = fc.uniqueArray(fc.integer({ min: 0, max: 2 ** 40 }), { maxLength: 40 }).map((points) => {
   const sorted = [...points].sort((a, b) => a - b);
   const out: Array<[number, number]> = [];
   for (let i = 0; i + 1 < sorted.length; i += 2) out.push([sorted[i] as number, sorted[i + 1] as number]);
@@ -56,17 +52,17 @@ const haveRanges = fc.uniqueArray(fc.integer({ min: 0, max: 100_000 }), { maxLen
 });
 
 const fileControl: fc.Arbitrary<FileControl> = fc.oneof(
-  fc
-    .record({
-      t: fc.constant("file.offer" as const),
-      id: transferId,
-      stream: fc.integer({ min: 1, max: 0xffff }),
-      name: fileName,
-      size: fc.oneof(fc.integer({ min: 0, max: 10_000_000 }), fc.integer({ min: 0, max: 2 ** 40 })),
-      sha256: hex64,
-      chunkBytes: fc.integer({ min: MIN_CHUNK_BYTES, max: MAX_CHUNK_BYTES }),
-    })
-    .filter((o) => chunkCountOf(o.size, o.chunkBytes) <= 0xffffffff), // chunk indexes are u32
+  fc.record({
+    t: fc.constant("file.offer" as const),
+    id: transferId,
+    stream: fc.integer({ min: 1, max: 0xffff }),
+    name: fileName,
+    size: fc.oneof(
+      fc.integer({ min: 0, max: 10_000_000 }),
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    ),
+    sha256: hex64,
+  }),
   fc.record({ t: fc.constant("file.accept" as const), id: transferId, have: haveRanges }),
   fc.record({ t: fc.constant("file.decline" as const), id: transferId, message: endMessage }),
   fc.record({
@@ -109,7 +105,7 @@ describe("file control messages", () => {
     );
   });
 
-  it("reject paths, unsorted ranges, oversized chunks and unknown codes", () => {
+  it("reject paths, unsorted ranges, impossible sizes and unknown codes", () => {
     const offer = {
       t: "file.offer",
       id: "transfer-1",
@@ -117,7 +113,6 @@ describe("file control messages", () => {
       name: "a.txt",
       size: 10,
       sha256: "0".repeat(64),
-      chunkBytes: 1024,
     };
     const enc = (o: unknown) => utf8.encode(JSON.stringify(o));
     expect(decodeFileControl(enc(offer)).ok).toBe(true);
@@ -126,9 +121,9 @@ describe("file control messages", () => {
       { ...offer, name: "dir\\file" },
       { ...offer, name: ".." },
       { ...offer, stream: 0 },
-      { ...offer, chunkBytes: MAX_CHUNK_BYTES + 1 },
       { ...offer, size: -1 },
-      { ...offer, size: 2 ** 40, chunkBytes: 16 }, // more than 2^32 chunks
+      { ...offer, size: 2 ** 53 }, // beyond a safe integer
+      { ...offer, size: 1.5 },
       { ...offer, sha256: "XYZ" },
       { t: "file.accept", id: "transfer-1", have: [[5, 3]] },
       {
@@ -162,14 +157,18 @@ describe("file control messages", () => {
 describe("chunk codec", () => {
   it("round-trips and checks the CRC-32 of the bytes", () => {
     fc.assert(
-      fc.property(u32, fc.uint8Array({ maxLength: MAX_CHUNK_BYTES }), (index, bytes) => {
-        const encoded = encodeChunk(index, bytes);
+      fc.property(offset, fc.uint8Array({ maxLength: 4096 }), (at, bytes) => {
+        const encoded = encodeChunk(at, bytes);
         expect(encoded.length).toBe(CHUNK_HEADER_BYTES + bytes.length);
         const decoded = decodeChunk(encoded);
-        expect(decoded).toEqual({ ok: true, value: { index, crc32: crc32(bytes), bytes } });
+        expect(decoded).toEqual({ ok: true, value: { offset: at, crc32: crc32(bytes), bytes } });
         expect(decoded.ok && chunkIntact(decoded.value)).toBe(true);
       }),
     );
+    // The largest chunk too.
+    const big = new Uint8Array(MAX_CHUNK_BYTES).fill(7);
+    const decoded = decodeChunk(encodeChunk(2 ** 40, big));
+    expect(decoded.ok && decoded.value.offset === 2 ** 40 && chunkIntact(decoded.value)).toBe(true);
   });
 
   it("detects any damage to the bytes or the checksum", () => {
@@ -180,7 +179,7 @@ describe("chunk codec", () => {
         fc.integer({ min: 1, max: 255 }),
         (bytes, at, mask) => {
           const encoded = encodeChunk(7, bytes);
-          const pos = 4 + (at % (encoded.length - 4));
+          const pos = 8 + (at % (encoded.length - 8));
           encoded[pos] = (encoded[pos] as number) ^ mask;
           const decoded = decodeChunk(encoded);
           expect(decoded.ok && chunkIntact(decoded.value)).toBe(false);
@@ -189,90 +188,78 @@ describe("chunk codec", () => {
     );
   });
 
-  it("is total, and a chunk segment fits a 1200-byte datagram", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 20 }), (b) => expectTypedError(decodeChunk(b))));
-    expect(decodeChunk(new Uint8Array(7))).toMatchObject({ ok: false, error: { code: "WIRE_TRUNCATED" } });
+  it("is total, refuses offsets beyond 2^53, and the largest chunk segment fills the largest datagram", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 24 }), (b) => expectTypedError(decodeChunk(b))));
+    expect(decodeChunk(new Uint8Array(11))).toMatchObject({ ok: false, error: { code: "WIRE_TRUNCATED" } });
+    const huge = new Uint8Array(12).fill(0xff);
+    expect(decodeChunk(huge).ok).toBe(false);
     expect(SEGMENT_HEADER_BYTES + CHUNK_HEADER_BYTES + MAX_CHUNK_BYTES).toBe(MAX_FRAMES_BYTES);
-    expect(MAX_FRAMES_BYTES + 13 + 16).toBe(DEFAULT_DATAGRAM_BYTES);
+    expect(MAX_FRAMES_BYTES + 13 + 16).toBe(MAX_DATAGRAM_BYTES);
   });
 
   it("CRC-32 is the IEEE one (check value of '123456789')", () => {
     expect(crc32(utf8.encode("123456789"))).toBe(0xcbf43926);
   });
-
-  it("chunk geometry: counts and the short last chunk, including exact multiples and empty files", () => {
-    expect(chunkCountOf(0, 1024)).toBe(0);
-    expect(chunkCountOf(1, 1024)).toBe(1);
-    expect(chunkCountOf(2048, 1024)).toBe(2);
-    expect(chunkCountOf(2049, 1024)).toBe(3);
-    expect(chunkLengthOf(1, 2048, 1024)).toBe(1024);
-    expect(chunkLengthOf(2, 2049, 1024)).toBe(1);
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 10_000_000 }),
-        fc.integer({ min: 16, max: 1153 }),
-        (size, chunk) => {
-          const n = chunkCountOf(size, chunk);
-          let total = 0;
-          for (const i of [0, n - 1])
-            if (i >= 0 && n > 0) expect(chunkLengthOf(i, size, chunk)).toBeGreaterThan(0);
-          total = n === 0 ? 0 : (n - 1) * chunk + chunkLengthOf(n - 1, size, chunk);
-          expect(total).toBe(size);
-        },
-      ),
-    );
-  });
 });
 
-const chunkSet = fc
-  .integer({ min: 0, max: 300 })
-  .chain((count) =>
-    fc.tuple(fc.constant(count), fc.uniqueArray(fc.integer({ min: 0, max: Math.max(0, count - 1) }))),
+/** A RangeSet over [0, limit) built from random adds, with a plain boolean array beside it. */
+const rangeSet = fc
+  .integer({ min: 0, max: 400 })
+  .chain((limit) =>
+    fc.tuple(
+      fc.constant(limit),
+      fc.array(fc.tuple(fc.integer({ min: -5, max: limit + 5 }), fc.integer({ min: 0, max: 40 })), {
+        maxLength: 30,
+      }),
+    ),
   )
-  .map(([count, members]) => {
-    const set = new ChunkSet(count);
-    for (const m of members) set.add(m);
-    return set;
+  .map(([limit, adds]) => {
+    const set = new RangeSet(limit);
+    const model = new Array<boolean>(limit).fill(false);
+    for (const [start, len] of adds) {
+      let fresh = 0;
+      for (let i = Math.max(0, start); i < Math.min(limit, start + len); i++) {
+        if (!model[i]) fresh++;
+        model[i] = true;
+      }
+      expect(set.add(start, start + len)).toBe(fresh);
+    }
+    return { set, model };
   });
 
-describe("ChunkSet", () => {
-  it("ranges, nextMissing and count agree with has", () => {
+describe("RangeSet", () => {
+  it("size, ranges, has, rangeAt and nextGap agree with a plain set of offsets", () => {
     fc.assert(
-      fc.property(chunkSet, fc.integer({ min: 1, max: 5 }), (set, maxRanges) => {
-        const members = Array.from({ length: set.chunkCount }, (_, i) => i).filter((i) => set.has(i));
-        expect(set.count).toBe(members.length);
+      fc.property(rangeSet, fc.integer({ min: 1, max: 5 }), ({ set, model }, maxRanges) => {
+        const members = model.flatMap((v, i) => (v ? [i] : []));
+        expect(set.size).toBe(members.length);
         const all = set.ranges();
         expect(all.flatMap(([s, e]) => Array.from({ length: e - s }, (_, k) => s + k))).toEqual(members);
+        // Merged: never two ranges that touch.
+        for (let i = 1; i < all.length; i++) {
+          expect((all[i - 1] as [number, number])[1]).toBeLessThan((all[i] as [number, number])[0]);
+        }
         // Capped ranges are a sorted, disjoint subset: safe to claim in an accept.
         const capped = set.ranges(maxRanges);
         expect(capped.length).toBeLessThanOrEqual(maxRanges);
-        for (const [i, [s, e]] of capped.entries()) {
-          for (let k = s; k < e; k++) expect(set.has(k)).toBe(true);
-          if (i > 0) expect((capped[i - 1] as [number, number])[1]).toBeLessThan(s);
+        for (const [s, e] of capped) expect(set.has(s, e)).toBe(true);
+        for (let i = 0; i < model.length; i++) {
+          expect(set.has(i)).toBe(model[i]);
+          const r = set.rangeAt(i);
+          expect(r !== undefined).toBe(model[i]);
+          if (r) expect(r[0] <= i && i < r[1]).toBe(true);
         }
-        const firstMissing = Array.from({ length: set.chunkCount }, (_, i) => i).find((i) => !set.has(i));
-        expect(set.nextMissing(0)).toBe(firstMissing);
-        expect(set.complete).toBe(firstMissing === undefined);
+        const firstGap = model.indexOf(false);
+        const gap = set.nextGap(0);
+        if (firstGap < 0) {
+          expect(gap).toBeUndefined();
+        } else {
+          let end = firstGap;
+          while (end < model.length && !model[end]) end++;
+          expect(gap).toEqual([firstGap, end]);
+        }
+        expect(set.complete).toBe(firstGap < 0);
       }),
-    );
-  });
-
-  it("chunkSetBytes counts the file bytes of its chunks, the short last one included", () => {
-    fc.assert(
-      fc.property(
-        chunkSet,
-        fc.integer({ min: MIN_CHUNK_BYTES, max: 2048 }),
-        fc.nat(),
-        (set, chunkBytes, cut) => {
-          // A file of set.chunkCount chunks whose last one is 1..chunkBytes long.
-          const size = set.chunkCount === 0 ? 0 : (set.chunkCount - 1) * chunkBytes + 1 + (cut % chunkBytes);
-          let expected = 0;
-          for (let i = 0; i < set.chunkCount; i++) {
-            if (set.has(i)) expected += chunkLengthOf(i, size, chunkBytes);
-          }
-          expect(chunkSetBytes(set, size, chunkBytes)).toBe(expected);
-        },
-      ),
     );
   });
 });
@@ -280,17 +267,19 @@ describe("ChunkSet", () => {
 describe("transfer manifest", () => {
   const manifest = fc
     .tuple(
-      fc.integer({ min: MIN_CHUNK_BYTES, max: MAX_CHUNK_BYTES }),
-      fc.integer({ min: 0, max: 400 }),
+      fc.oneof(fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
       fc.uint8Array({ minLength: 32, maxLength: 32 }),
-      fc.uniqueArray(fc.nat()),
-      fc.integer({ min: 0, max: MAX_CHUNK_BYTES - 1 }),
+      fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 5000 })), {
+        maxLength: 20,
+      }),
     )
-    .map(([chunkBytes, fullChunks, sha256, picks, tail]) => {
-      const sizeBytes = fullChunks * chunkBytes + (fullChunks > 0 ? tail : 0);
-      const have = new ChunkSet(chunkCountOf(sizeBytes, chunkBytes));
-      for (const p of picks) if (have.chunkCount > 0) have.add(p % have.chunkCount);
-      return { sizeBytes, chunkBytes, sha256, have };
+    .map(([sizeBytes, sha256, adds]) => {
+      const have = new RangeSet(sizeBytes);
+      for (const [at, len] of adds) {
+        const start = Math.floor(at * sizeBytes);
+        have.add(start, start + len);
+      }
+      return { sizeBytes, sha256, have };
     });
 
   it("round-trips", () => {
@@ -300,7 +289,6 @@ describe("transfer manifest", () => {
         expect(decoded.ok).toBe(true);
         if (!decoded.ok) return;
         expect(decoded.value.sizeBytes).toBe(m.sizeBytes);
-        expect(decoded.value.chunkBytes).toBe(m.chunkBytes);
         expect(Buffer.compare(decoded.value.sha256, m.sha256)).toBe(0);
         expect(decoded.value.have.ranges()).toEqual(m.have.ranges());
       }),
@@ -319,5 +307,18 @@ describe("transfer manifest", () => {
       }),
     );
     fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => expectTypedError(decodeManifest(b))));
+  });
+
+  it("is as large as the gaps, not the file: a finished 4 TB file is one range", () => {
+    const have = new RangeSet(4e12);
+    have.add(0, 4e12);
+    expect(encodeManifest({ sizeBytes: 4e12, sha256: new Uint8Array(32), have }).length).toBeLessThan(100);
+    // At most MAX_MANIFEST_RANGES ranges are kept: the largest ones, a subset of the truth.
+    const scattered = new RangeSet(10 * MAX_MANIFEST_RANGES);
+    for (let i = 0; i < MAX_MANIFEST_RANGES + 10; i++) scattered.add(i * 8, i * 8 + 1 + (i % 3));
+    const decoded = decodeManifest(
+      encodeManifest({ sizeBytes: scattered.limit, sha256: new Uint8Array(32), have: scattered }),
+    );
+    expect(decoded.ok && decoded.value.have.count).toBe(MAX_MANIFEST_RANGES);
   });
 });

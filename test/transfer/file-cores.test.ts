@@ -1,7 +1,7 @@
 /**
  * FileSender and FileReceiver unit tests: hand-built frames and control messages, explicit
- * `now`, no network. The states, the CRC-32 path, flow control by write budget, completion
- * and every way a transfer ends, with its stable code.
+ * `now`, no network. The states, reads ahead of the window, the CRC-32 path, flow control by
+ * the memory budget, completion and every way a transfer ends, with its stable code.
  */
 
 import { describe, expect, it } from "vitest";
@@ -9,12 +9,15 @@ import { HallwayError } from "../../src/errors.js";
 import { decodeChunk, encodeChunk } from "../../src/protocol/file-chunk.js";
 import type { FileControl, FileOffer } from "../../src/protocol/file-offer.js";
 import type { AckFrame, SegmentFrame } from "../../src/protocol/frames.js";
+import type { CongestionController } from "../../src/transfer/congestion.js";
 import { FileReceiver } from "../../src/transfer/file-receiver.js";
 import { FileSender, type FileSenderOptions } from "../../src/transfer/file-sender.js";
 import type { StreamCore } from "../../src/transfer/file-transfer.js";
-import { ChunkSet, decodeManifest } from "../../src/transfer/transfer-manifest.js";
+import { RangeSet } from "../../src/transfer/range-set.js";
+import { decodeManifest } from "../../src/transfer/transfer-manifest.js";
 import { badChunk, makeFile, sha256 } from "./file-sim.js";
 
+/** Chunks of these tests are 64 bytes (the path would allow more; `maxChunkBytes` caps them). */
 const CHUNK = 64;
 const ID = "transfer-unit";
 
@@ -25,10 +28,27 @@ function sender(file: Uint8Array, more: Partial<FileSenderOptions> = {}): FileSe
     name: "notes.txt",
     sizeBytes: file.length,
     sha256: sha256(file),
-    chunkBytes: CHUNK,
-    readChunk: (i) => file.slice(i * CHUNK, (i + 1) * CHUNK),
+    maxChunkBytes: CHUNK,
     ...more,
   });
+}
+
+/** A window of `segments` chunks, unpaced. */
+function windowOf(segments: number): CongestionController {
+  return { cwndBytes: segments * (CHUNK + 12), setMaxSegmentBytes() {}, onAck() {}, onLoss() {}, onRto() {} };
+}
+
+/** Answers every read the sender asks for from `file`; returns the reads. */
+function serve(s: FileSender, file: Uint8Array, now = 0): Array<[number, number]> {
+  const reads: Array<[number, number]> = [];
+  for (let r = s.pollRead(); r !== undefined; r = s.pollRead()) {
+    reads.push([r.offset, r.length]);
+    // As the disk adapter does: into the buffer the core lends, when it lends one.
+    const into = r.into ?? new Uint8Array(r.length);
+    into.set(file.subarray(r.offset, r.offset + r.length));
+    s.handleRead(r.offset, into.subarray(0, r.length), now);
+  }
+  return reads;
 }
 
 function offerOf(file: Uint8Array, digest = sha256(file)): FileOffer {
@@ -39,7 +59,6 @@ function offerOf(file: Uint8Array, digest = sha256(file)): FileOffer {
     name: "notes.txt",
     size: file.length,
     sha256: Buffer.from(digest).toString("hex"),
-    chunkBytes: CHUNK,
   };
 }
 
@@ -55,16 +74,26 @@ function frames(core: StreamCore, now: number): Array<SegmentFrame | AckFrame> {
   return out;
 }
 
-function chunkIndexes(fs: Array<SegmentFrame | AckFrame>): number[] {
+function chunkOffsets(fs: Array<SegmentFrame | AckFrame>): number[] {
   return fs.flatMap((f) => {
     if (f.type !== "segment") return [];
-    const c = decodeChunk(f.payload);
-    return c.ok ? [c.value.index] : [];
+    const c = decodeChunk(wirePayload(f));
+    return c.ok ? [c.value.offset] : [];
   });
+}
+
+/** A sent segment's payload as the peer receives it: its `head`, then its `payload`. */
+function wirePayload(f: SegmentFrame): Uint8Array {
+  return f.head === undefined ? f.payload : Buffer.concat([f.head, f.payload]);
 }
 
 function chunkSegment(seq: number, payload: Uint8Array, end = true): SegmentFrame {
   return { type: "segment", stream: 3, seq, end, payload };
+}
+
+/** The chunk of `file` at chunk number `i` (64-byte chunks). */
+function chunkAt(file: Uint8Array, i: number): Uint8Array {
+  return encodeChunk(i * CHUNK, file.subarray(i * CHUNK, (i + 1) * CHUNK));
 }
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -82,89 +111,151 @@ describe("FileSender", () => {
     expect(codeOf(() => sender(file, { id: "x" }))).toBe("INTERNAL");
     expect(codeOf(() => sender(file, { name: "../secret" }))).toBe("INTERNAL");
     expect(codeOf(() => sender(file, { stream: 0 }))).toBe("INTERNAL");
-    expect(codeOf(() => sender(file, { chunkBytes: 5000 }))).toBe("INTERNAL");
     expect(codeOf(() => sender(file, { sha256: new Uint8Array(31) }))).toBe("INTERNAL");
   });
 
-  it("offers first and sends nothing on its stream before the accept", () => {
+  it("offers first and reads and sends nothing before the accept", () => {
     const file = makeFile(2, 1000);
     const s = sender(file);
     expect(controls(s)).toEqual([offerOf(file)]);
     expect(s.state).toBe("offered");
+    expect(s.pollRead()).toBeUndefined();
     expect(frames(s, 0)).toEqual([]);
     expect(s.pollTimeout()).toBeUndefined();
   });
 
-  it("skips the chunks the receiver holds and sends the rest in ascending order", () => {
+  it("reads only what the receiver lacks and sends it in ascending order", () => {
     const file = makeFile(3, 20 * CHUNK);
-    const s = sender(file, { congestion: { cwndSegments: 100, onAck() {}, onLoss() {}, onRto() {} } });
+    const s = sender(file, { congestion: windowOf(100) });
     controls(s);
     s.handleControl(
       {
         t: "file.accept",
         id: ID,
         have: [
-          [0, 5],
-          [8, 18],
+          [0, 5 * CHUNK],
+          [8 * CHUNK, 18 * CHUNK],
         ],
       },
       0,
     );
-    expect(s.pollEvent()).toEqual({ type: "accepted", skippedChunks: 15 });
+    expect(s.pollEvent()).toEqual({ type: "accepted", skippedBytes: 15 * CHUNK });
+    expect(serve(s, file)).toEqual([
+      [5 * CHUNK, 3 * CHUNK],
+      [18 * CHUNK, 2 * CHUNK],
+    ]);
     const sent = frames(s, 0);
-    expect(chunkIndexes(sent)).toEqual([5, 6, 7, 18, 19]);
-    const first = decodeChunk((sent[0] as SegmentFrame).payload);
+    expect(chunkOffsets(sent)).toEqual([5, 6, 7, 18, 19].map((i) => i * CHUNK));
+    const first = decodeChunk(wirePayload(sent[0] as SegmentFrame));
     expect(first.ok && Buffer.compare(first.value.bytes, file.subarray(5 * CHUNK, 6 * CHUNK))).toBe(0);
     s.handleAck({ type: "ack", stream: 3, cumulative: 5, windowSegments: 100, ackDelayMs: 0, ranges: [] }, 2);
     expect(s.state).toBe("finishing");
     s.handleControl({ t: "file.done", id: ID }, 3);
     expect(s.state).toBe("completed");
     expect(s.pollEvent()).toEqual({ type: "completed" });
+    expect(s.stats).toMatchObject({
+      skippedBytes: 15 * CHUNK,
+      sentBytes: 5 * CHUNK,
+      acknowledgedBytes: 5 * CHUNK,
+    });
   });
 
-  it("reads lazily: only feedAheadChunks wait unsent, whatever the file size", () => {
+  it("reads ahead of the window, never more than readAheadBytes, and sends only what was read", () => {
     const file = makeFile(4, 1000 * CHUNK);
-    let reads = 0;
+    const s = sender(file, { readAheadBytes: 8 * CHUNK, readBlockBytes: 3 * CHUNK, congestion: windowOf(4) });
+    s.handleControl({ t: "file.accept", id: ID, have: [] }, 0);
+    const asked = [s.pollRead(), s.pollRead(), s.pollRead(), s.pollRead()];
+    expect(asked.map((r) => r && [r.offset, r.length])).toEqual([
+      [0, 3 * CHUNK],
+      [3 * CHUNK, 3 * CHUNK],
+      [6 * CHUNK, 3 * CHUNK],
+      undefined,
+    ]);
+    // Nothing is read yet: nothing to send.
+    expect(frames(s, 0)).toEqual([]);
+    // Reads may complete in any order; chunks are cut in file order.
+    s.handleRead(3 * CHUNK, file.slice(3 * CHUNK, 6 * CHUNK), 0);
+    expect(frames(s, 0)).toEqual([]);
+    s.handleRead(0, file.slice(0, 3 * CHUNK), 0);
+    // The window of 4 chunks lets 4 go.
+    expect(chunkOffsets(frames(s, 0))).toEqual([0, 1, 2, 3].map((i) => i * CHUNK));
+    // Four chunks were cut, so the read-ahead has room for more.
+    expect(s.pollRead()).toMatchObject({ offset: 9 * CHUNK, length: 3 * CHUNK });
+  });
+
+  it("reads into buffers it lends, and lends one again only once the peer acknowledged its chunks", () => {
+    const file = makeFile(9, 100 * CHUNK);
     const s = sender(file, {
-      feedAheadChunks: 8,
-      readChunk: (i) => {
-        reads++;
-        return file.slice(i * CHUNK, (i + 1) * CHUNK);
-      },
-      congestion: { cwndSegments: 4, onAck() {}, onLoss() {}, onRto() {} },
+      readAheadBytes: 2 * CHUNK,
+      readBlockBytes: 2 * CHUNK,
+      congestion: windowOf(100),
     });
     s.handleControl({ t: "file.accept", id: ID, have: [] }, 0);
-    expect(chunkIndexes(frames(s, 0))).toEqual([0, 1, 2, 3]);
-    expect(reads).toBe(12);
+    const lent: Uint8Array[] = [];
+    const serveLent = (): void => {
+      for (let r = s.pollRead(); r !== undefined; r = s.pollRead()) {
+        expect(r.into?.length).toBeGreaterThanOrEqual(r.length);
+        const into = r.into as Uint8Array;
+        lent.push(into);
+        into.set(file.subarray(r.offset, r.offset + r.length));
+        s.handleRead(r.offset, into.subarray(0, r.length), 0);
+      }
+    };
+    // Block 0 is read, cut into chunks 0 and 1 (sequence numbers 0 and 1), then block 1.
+    serveLent();
+    expect(chunkOffsets(frames(s, 0))).toEqual([0, 1].map((i) => i * CHUNK));
+    serveLent();
+    expect(chunkOffsets(frames(s, 0))).toEqual([2, 3].map((i) => i * CHUNK));
+    serveLent();
+    expect(lent).toHaveLength(3);
+    expect(new Set(lent).size).toBe(3);
+    // Chunk 0 acknowledged, chunk 1 not: block 0 still backs a chunk that may be resent.
+    s.handleAck({ type: "ack", stream: 3, cumulative: 1, windowSegments: 100, ackDelayMs: 0, ranges: [] }, 1);
+    expect(chunkOffsets(frames(s, 1))).toEqual([4, 5].map((i) => i * CHUNK));
+    serveLent();
+    expect(new Set(lent).size).toBe(4);
+    // Chunks 0–3 acknowledged: blocks 0 and 1 come back, and are lent again.
+    s.handleAck({ type: "ack", stream: 3, cumulative: 4, windowSegments: 100, ackDelayMs: 0, ranges: [] }, 2);
+    expect(chunkOffsets(frames(s, 2))).toEqual([6, 7].map((i) => i * CHUNK));
+    serveLent();
+    expect(chunkOffsets(frames(s, 2))).toEqual([8, 9].map((i) => i * CHUNK));
+    serveLent();
+    expect(new Set(lent).size).toBe(4);
+    // What went out from reused buffers is still the file's bytes.
+    s.handleAck({ type: "ack", stream: 3, cumulative: 6, windowSegments: 100, ackDelayMs: 0, ranges: [] }, 3);
+    const again = frames(s, 3);
+    for (const f of again) {
+      if (f.type !== "segment") continue;
+      const c = decodeChunk(wirePayload(f));
+      expect(
+        c.ok && Buffer.compare(c.value.bytes, file.subarray(c.value.offset, c.value.offset + CHUNK)),
+      ).toBe(0);
+    }
   });
 
-  it("ends with FILE_READ_FAILED when the file changes under it, and tells the receiver", () => {
+  it("ends with FILE_READ_FAILED when the file changes under it or a read fails, and tells the receiver", () => {
     const file = makeFile(5, 10 * CHUNK);
-    const s = sender(file, {
-      readChunk: (i) => (i === 2 ? new Uint8Array(3) : file.slice(i * CHUNK, (i + 1) * CHUNK)),
-    });
+    const s = sender(file);
     controls(s);
     s.handleControl({ t: "file.accept", id: ID, have: [] }, 0);
     s.pollEvent();
-    frames(s, 0);
+    const r = s.pollRead() as { offset: number; length: number };
+    s.handleRead(r.offset, new Uint8Array(3), 0);
     expect(s.state).toBe("ended");
     expect(s.pollEvent()).toMatchObject({ type: "ended", code: "FILE_READ_FAILED", by: "local" });
     expect(controls(s)).toMatchObject([{ t: "file.cancel", id: ID, code: "FILE_READ_FAILED" }]);
-    const throwing = sender(file, {
-      readChunk: () => {
-        throw new Error("EIO");
-      },
-    });
-    throwing.handleControl({ t: "file.accept", id: ID, have: [] }, 0);
-    frames(throwing, 0);
-    expect(throwing.state).toBe("ended");
+    const failing = sender(file);
+    failing.handleControl({ t: "file.accept", id: ID, have: [] }, 0);
+    failing.handleReadFailed((failing.pollRead() as { offset: number }).offset, "EIO");
+    expect(failing.state).toBe("ended");
+    expect(failing.pollRead()).toBeUndefined();
   });
 
   it("treats an impossible accept or an early done as a protocol error", () => {
     const file = makeFile(6, 10 * CHUNK);
     const s = sender(file);
     controls(s);
-    s.handleControl({ t: "file.accept", id: ID, have: [[5, 11]] }, 0);
+    s.handleControl({ t: "file.accept", id: ID, have: [[5, 10 * CHUNK + 1]] }, 0);
     expect(s.pollEvent()).toMatchObject({ type: "ended", code: "FILE_PROTOCOL_ERROR" });
     expect(controls(s)).toMatchObject([{ t: "file.cancel", code: "FILE_PROTOCOL_ERROR" }]);
     const early = sender(file);
@@ -227,18 +318,14 @@ describe("FileReceiver", () => {
     expect(p.pollEvent()).toMatchObject({ type: "ended", code: "FILE_OFFER_EXPIRED", by: "peer" });
   });
 
-  it("rejects misuse: accepting twice, a manifest of another file, resuming without readChunk", () => {
+  it("rejects misuse: accepting twice, a manifest of another file", () => {
     const file = makeFile(10, 5 * CHUNK);
     const r = new FileReceiver({ offer: offerOf(file) });
     r.accept();
     expect(codeOf(() => r.accept())).toBe("INTERNAL");
     expect(codeOf(() => r.decline("no"))).toBe("INTERNAL");
-    const other = { sizeBytes: 1, chunkBytes: CHUNK, sha256: sha256(file), have: new ChunkSet(1) };
+    const other = { sizeBytes: 1, sha256: sha256(file), have: new RangeSet(1) };
     expect(codeOf(() => new FileReceiver({ offer: offerOf(file), resume: other }))).toBe("INTERNAL");
-    const have = new ChunkSet(5);
-    have.add(0);
-    const mine = { sizeBytes: file.length, chunkBytes: CHUNK, sha256: sha256(file), have };
-    expect(codeOf(() => new FileReceiver({ offer: offerOf(file), resume: mine }))).toBe("INTERNAL");
   });
 
   it("drops a chunk with a bad CRC-32 unacknowledged and counts it; the retransmission is written", () => {
@@ -250,29 +337,32 @@ describe("FileReceiver", () => {
     expect(r.stats.crcErrors).toBe(1);
     expect(r.pollWrite()).toBeUndefined();
     expect(frames(r, 1)).toEqual([]); // no ACK: to the sender this is a loss
-    r.handleSegment(chunkSegment(0, encodeChunk(0, file.subarray(0, CHUNK))), 2);
-    expect(r.pollWrite()).toEqual({ index: 0, offsetBytes: 0, bytes: file.subarray(0, CHUNK) });
+    r.handleSegment(chunkSegment(0, chunkAt(file, 0)), 2);
+    expect(r.pollWrite()).toEqual({ offsetBytes: 0, bytes: file.subarray(0, CHUNK) });
     expect(frames(r, 10)).toMatchObject([{ type: "ack", cumulative: 1 }]);
   });
 
-  it("completes when every chunk is durable and the SHA-256 matches, and says so", () => {
+  it("completes when every byte is durable and the SHA-256 matches, whatever the chunk sizes", () => {
     const file = makeFile(12, 2 * CHUNK + 1);
     const r = new FileReceiver({ offer: offerOf(file) });
     r.accept();
     controls(r);
-    for (let i = 0; i < 3; i++)
-      r.handleSegment(chunkSegment(i, encodeChunk(i, file.subarray(i * CHUNK, (i + 1) * CHUNK))), i);
+    // Chunks of 64, 50 and 15 bytes: the sender cuts them as its path allows.
+    const pieces: Array<[number, number]> = [
+      [0, 64],
+      [64, 50],
+      [114, 15],
+    ];
+    for (const [i, [at, len]] of pieces.entries()) {
+      r.handleSegment(chunkSegment(i, encodeChunk(at, file.subarray(at, at + len))), i);
+    }
     const writes = [r.pollWrite(), r.pollWrite(), r.pollWrite()];
-    expect(writes.map((w) => [w?.index, w?.offsetBytes, w?.bytes.length])).toEqual([
-      [0, 0, 64],
-      [1, 64, 64],
-      [2, 128, 1],
-    ]);
-    r.handleDurable(2, 5);
+    expect(writes.map((w) => [w?.offsetBytes, w?.bytes.length])).toEqual(pieces);
+    r.handleDurable(114, 5);
     r.handleDurable(0, 5);
     expect(r.state).toBe("transferring");
-    r.handleDurable(1, 6);
-    r.handleDurable(1, 6); // idempotent
+    r.handleDurable(64, 6);
+    r.handleDurable(64, 6); // idempotent
     expect(r.state).toBe("completed");
     expect(r.pollEvent()).toEqual({ type: "completed" });
     expect(controls(r)).toEqual([{ t: "file.done", id: ID }]);
@@ -294,16 +384,16 @@ describe("FileReceiver", () => {
     r.accept();
     controls(r);
     r.handleSegment(chunkSegment(0, encodeChunk(0, file)), 0);
-    r.handleDurable((r.pollWrite() as { index: number }).index, 1);
+    r.handleDurable((r.pollWrite() as { offsetBytes: number }).offsetBytes, 1);
     expect(r.pollEvent()).toMatchObject({ type: "ended", code: "FILE_HASH_MISMATCH", by: "local" });
     expect(controls(r)).toMatchObject([{ t: "file.cancel", code: "FILE_HASH_MISMATCH" }]);
   });
 
-  it("ends with FILE_PROTOCOL_ERROR for a chunk out of range, of the wrong length, or split over segments", () => {
+  it("ends with FILE_PROTOCOL_ERROR for a chunk outside the file, an empty one, or one split over segments", () => {
     const file = makeFile(15, 3 * CHUNK);
     for (const [what, frame] of [
-      ["out of range", chunkSegment(0, encodeChunk(3, new Uint8Array(CHUNK)))],
-      ["wrong length", chunkSegment(0, encodeChunk(0, new Uint8Array(CHUNK - 1)))],
+      ["past the end", chunkSegment(0, encodeChunk(3 * CHUNK - 10, new Uint8Array(CHUNK)))],
+      ["empty", chunkSegment(0, encodeChunk(0, new Uint8Array(0)))],
       ["split", chunkSegment(0, encodeChunk(0, new Uint8Array(CHUNK)), false)],
       ["too short", chunkSegment(0, new Uint8Array(3))],
     ] as const) {
@@ -317,43 +407,72 @@ describe("FileReceiver", () => {
     }
   });
 
-  it("holds at most writeBudgetChunks undurable chunks; the rest wait in the channel, closing its window", () => {
+  it("holds at most writeBudgetBytes out of the channel; the rest wait there, closing its window", () => {
     const file = makeFile(16, 40 * CHUNK);
     const r = new FileReceiver({
       offer: offerOf(file),
-      writeBudgetChunks: 4,
+      writeBudgetBytes: 4 * CHUNK,
       receiveWindowSegments: 16,
       ackDelayMs: 0,
     });
     r.accept();
-    for (let i = 0; i < 40; i++)
-      r.handleSegment(chunkSegment(i, encodeChunk(i, file.subarray(i * CHUNK, (i + 1) * CHUNK))), 0);
+    for (let i = 0; i < 40; i++) r.handleSegment(chunkSegment(i, chunkAt(file, i)), 0);
     expect(r.stats.pendingWrites).toBe(4);
-    expect(r.stats.bufferedChunks).toBe(20);
+    expect(r.stats.heldBytes).toBe(4 * CHUNK);
+    expect(r.stats.channel.bufferedSegments).toBe(16);
     expect(r.stats.channel.outOfWindowDropped).toBe(20);
     expect(frames(r, 1).at(-1)).toMatchObject({ type: "ack", cumulative: 20, windowSegments: 0 });
     const w = [r.pollWrite(), r.pollWrite(), r.pollWrite(), r.pollWrite(), r.pollWrite()];
-    expect(w.map((x) => x?.index)).toEqual([0, 1, 2, 3, undefined]);
-    expect(codeOf(() => r.handleDurable(9, 2))).toBe("INTERNAL");
+    expect(w.map((x) => x?.offsetBytes)).toEqual([0, CHUNK, 2 * CHUNK, 3 * CHUNK, undefined]);
+    expect(codeOf(() => r.handleDurable(9 * CHUNK, 2))).toBe("INTERNAL");
     r.handleDurable(0, 2);
-    expect(r.pollWrite()?.index).toBe(4);
+    expect(r.pollWrite()?.offsetBytes).toBe(4 * CHUNK);
     const manifest = decodeManifest(r.manifest());
-    expect(manifest.ok && manifest.value.have.ranges()).toEqual([[0, 1]]);
+    expect(manifest.ok && manifest.value.have.ranges()).toEqual([[0, CHUNK]]);
   });
 
-  it("resumes: accepts with the held chunks and reads them back for the SHA-256", () => {
+  it("lets go of a chunk's bytes once written and hashed; only a sync puts it in the manifest", () => {
+    const file = makeFile(17, 10 * CHUNK);
+    const r = new FileReceiver({ offer: offerOf(file), writeBudgetBytes: 2 * CHUNK, ackDelayMs: 0 });
+    r.accept();
+    for (let i = 0; i < 10; i++) r.handleSegment(chunkSegment(i, chunkAt(file, i)), 0);
+    expect(r.stats.heldBytes).toBe(2 * CHUNK);
+    const first = [r.pollWrite(), r.pollWrite()];
+    expect(first.map((w) => w?.offsetBytes)).toEqual([0, CHUNK]);
+    // Written, not synced: the budget has room again, but nothing is durable yet.
+    r.handleWritten(0, 1);
+    r.handleWritten(0, 1); // idempotent
+    r.handleWritten(CHUNK, 1);
+    expect(r.stats.heldBytes).toBe(2 * CHUNK);
+    expect(r.stats.pendingWrites).toBe(4);
+    expect(r.stats.durableBytes).toBe(0);
+    expect(r.pollWrite()?.offsetBytes).toBe(2 * CHUNK);
+    let manifest = decodeManifest(r.manifest());
+    expect(manifest.ok && manifest.value.have.ranges()).toEqual([]);
+    r.handleDurable(0, 2);
+    r.handleDurable(CHUNK, 2);
+    manifest = decodeManifest(r.manifest());
+    expect(manifest.ok && manifest.value.have.ranges()).toEqual([[0, 2 * CHUNK]]);
+    // The rest, written and synced as the adapter does, completes with the right SHA-256.
+    r.handleWritten(2 * CHUNK, 3);
+    r.handleDurable(2 * CHUNK, 3);
+    for (let w = r.pollWrite(); w !== undefined; w = r.pollWrite()) {
+      r.handleWritten(w.offsetBytes, 3);
+      r.handleDurable(w.offsetBytes, 3);
+    }
+    expect(r.state).toBe("completed");
+  });
+
+  it("resumes: accepts with the held bytes and reads them back for the SHA-256", () => {
     const file = makeFile(17, 6 * CHUNK);
-    const have = new ChunkSet(6);
-    have.addRange(0, 2);
-    have.add(4);
-    const reads: number[] = [];
+    const have = new RangeSet(file.length, [
+      [0, 2 * CHUNK],
+      [4 * CHUNK, 5 * CHUNK],
+    ]);
     const r = new FileReceiver({
       offer: offerOf(file),
-      resume: { sizeBytes: file.length, chunkBytes: CHUNK, sha256: sha256(file), have },
-      readChunk: (i) => {
-        reads.push(i);
-        return file.slice(i * CHUNK, (i + 1) * CHUNK);
-      },
+      resume: { sizeBytes: file.length, sha256: sha256(file), have },
+      readBlockBytes: CHUNK,
     });
     r.accept();
     expect(controls(r)).toEqual([
@@ -361,21 +480,50 @@ describe("FileReceiver", () => {
         t: "file.accept",
         id: ID,
         have: [
-          [0, 2],
-          [4, 5],
+          [0, 2 * CHUNK],
+          [4 * CHUNK, 5 * CHUNK],
         ],
       },
     ]);
+    const reads: number[] = [];
+    const serveReads = () => {
+      for (let rd = r.pollRead(); rd !== undefined; rd = r.pollRead()) {
+        reads.push(rd.offset);
+        r.handleRead(rd.offset, file.slice(rd.offset, rd.offset + rd.length), 5);
+      }
+    };
+    serveReads();
     [2, 3, 5].forEach((index, seq) => {
-      r.handleSegment(
-        chunkSegment(seq, encodeChunk(index, file.subarray(index * CHUNK, (index + 1) * CHUNK))),
-        seq,
-      );
+      r.handleSegment(chunkSegment(seq, chunkAt(file, index)), seq);
+      serveReads();
     });
-    for (let w = r.pollWrite(); w !== undefined; w = r.pollWrite()) r.handleDurable(w.index, 5);
-    expect(reads).toEqual([0, 1, 4]);
+    for (let w = r.pollWrite(); w !== undefined; w = r.pollWrite()) {
+      r.handleDurable(w.offsetBytes, 5);
+      serveReads();
+    }
+    expect(reads).toEqual([0, CHUNK, 4 * CHUNK]);
     expect(r.state).toBe("completed");
-    expect(r.stats).toMatchObject({ resumedChunks: 3, durableChunks: 6, readBacks: 3 });
+    expect(r.stats).toMatchObject({
+      resumedBytes: 3 * CHUNK,
+      durableBytes: 6 * CHUNK,
+      readBackBytes: 3 * CHUNK,
+    });
+  });
+
+  it("a failed read-back ends the transfer with FILE_READ_FAILED", () => {
+    const file = makeFile(19, 2 * CHUNK);
+    const have = new RangeSet(file.length, [[0, CHUNK]]);
+    const r = new FileReceiver({
+      offer: offerOf(file),
+      resume: { sizeBytes: file.length, sha256: sha256(file), have },
+    });
+    r.accept();
+    controls(r);
+    const rd = r.pollRead() as { offset: number; length: number };
+    expect(rd).toEqual({ offset: 0, length: CHUNK });
+    expect(r.pollRead()).toBeUndefined(); // one read-back at a time
+    r.handleReadFailed(rd.offset, "EIO");
+    expect(r.pollEvent()).toMatchObject({ type: "ended", code: "FILE_READ_FAILED", by: "local" });
   });
 
   it("a write failure ends the transfer with FILE_WRITE_FAILED or FILE_DISK_FULL; a peer's cancel ends it by peer", () => {
@@ -386,7 +534,7 @@ describe("FileReceiver", () => {
     r.handleWriteFailed(0, "ENOSPC", 0);
     expect(r.pollEvent()).toMatchObject({ type: "ended", code: "FILE_WRITE_FAILED", by: "local" });
     expect(controls(r)).toMatchObject([
-      { t: "file.cancel", code: "FILE_WRITE_FAILED", message: "chunk 0: ENOSPC" },
+      { t: "file.cancel", code: "FILE_WRITE_FAILED", message: "at 0: ENOSPC" },
     ]);
     // A full disk is told to the sender as such.
     const full = new FileReceiver({ offer: offerOf(file) });

@@ -5,13 +5,16 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { chunkLengthOf } from "../../src/protocol/file-chunk.js";
+import { decodeChunk } from "../../src/protocol/file-chunk.js";
 import type { FileReceiverOptions } from "../../src/transfer/file-receiver.js";
 import type { FileSender } from "../../src/transfer/file-sender.js";
-import { BULK_DEFAULTS } from "../../src/transfer/file-transfer.js";
+import { RangeSet } from "../../src/transfer/range-set.js";
 import { decodeManifest, manifestMatchesOffer } from "../../src/transfer/transfer-manifest.js";
 import { type LinkOptions, SimNetwork } from "../sim/sim-network.js";
-import { chunkIndexesOf, makeFile, PeerNode, type SimDisk, sha256 } from "./file-sim.js";
+import { framesOf, makeFile, PeerNode, type SimDisk, sha256 } from "./file-sim.js";
+
+/** A chunk on these links is at most a 1,472-byte datagram's worth (they lose too much for more). */
+const MAX_CHUNK = 1472;
 
 function peers(seed: number, link: LinkOptions, receiverOpts: Omit<FileReceiverOptions, "offer"> = {}) {
   const net = new SimNetwork({ seed, link });
@@ -37,17 +40,28 @@ function sendFile(
   return from.send({ id, stream, name: "report.pdf", sizeBytes: file.length, sha256: digest, file });
 }
 
-/** Records the chunk indexes (and send times) of every datagram on the link from `a` to `b`. */
+/** Records the chunks (offset, length, send time) of every datagram on the link from `a` to `b`. */
 function tapChunks(net: SimNetwork, link: LinkOptions, from = "alice", to = "bob") {
-  const sent: Array<{ index: number; at: number }> = [];
+  const sent: Array<{ offset: number; length: number; at: number }> = [];
   net.setLink(from, to, {
     ...link,
     drop: (d) => {
-      for (const index of chunkIndexesOf(d.bytes)) sent.push({ index, at: d.now });
+      for (const f of framesOf(d.bytes)) {
+        if (f.type !== "segment" || f.stream === 0 || f.fragment !== undefined) continue;
+        const c = decodeChunk(f.payload);
+        if (c.ok) sent.push({ offset: c.value.offset, length: c.value.bytes.length, at: d.now });
+      }
       return false;
     },
   });
   return sent;
+}
+
+/** The byte ranges some chunks covered. */
+function coverage(size: number, chunks: Array<{ offset: number; length: number }>): RangeSet {
+  const set = new RangeSet(size);
+  for (const c of chunks) set.add(c.offset, c.offset + c.length);
+  return set;
 }
 
 describe("file transfer: flow control", () => {
@@ -60,25 +74,29 @@ describe("file transfer: flow control", () => {
         bandwidthBytesPerSecond: 20_000_000,
       };
       const receiveWindowSegments = 128;
-      const writeBudgetChunks = 16;
-      const { net, alice, bob } = peers(seed, link, { receiveWindowSegments, writeBudgetChunks });
+      const writeBudgetBytes = 16 * MAX_CHUNK;
+      const { net, alice, bob } = peers(seed, link, { receiveWindowSegments, writeBudgetBytes });
       const file = makeFile(seed, 2_000_000);
       const sender = sendFile(alice, "stall-test", file);
       const id = sender.id;
       const msg = `seed=${seed}`;
-      let maxBuffered = 0;
+      let maxBufferedSegments = 0;
+      let maxHeldBytes = 0;
       let maxSenderHeld = 0;
       const watch = () => {
         const r = bob.receivers.get(id);
-        if (r !== undefined) maxBuffered = Math.max(maxBuffered, r.stats.bufferedChunks);
+        if (r !== undefined) {
+          maxBufferedSegments = Math.max(maxBufferedSegments, r.stats.channel.bufferedSegments);
+          maxHeldBytes = Math.max(maxHeldBytes, r.stats.heldBytes);
+        }
         const s = sender.stats;
-        maxSenderHeld = Math.max(maxSenderHeld, s.chunksQueued - s.chunksAcknowledged);
+        maxSenderHeld = Math.max(maxSenderHeld, s.queuedBytes - s.acknowledgedBytes);
         return false;
       };
       // Let a quarter of the file through, then the disk stops making writes durable.
       net.runUntil(() => {
         watch();
-        return (bob.receivers.get(id)?.stats.durableChunks ?? 0) >= 500;
+        return (bob.receivers.get(id)?.stats.durableBytes ?? 0) >= 500_000;
       }, 60_000);
       const disk = bob.disks.get(id) as SimDisk;
       disk.stalled = true;
@@ -86,24 +104,26 @@ describe("file transfer: flow control", () => {
       net.runUntil(watch, stallAt + 2_000);
       const receiver = bob.receivers.get(id);
       if (receiver === undefined) throw new Error(msg);
-      const durableAtStall = receiver.stats.durableChunks;
+      const durableAtStall = receiver.stats.durableBytes;
       const sentAtStall = sender.stats.channel.segmentsSent;
       // A further minute: the window is closed, only zero-window probes (backed off) go out.
       net.runUntil(watch, stallAt + 62_000);
       const stalled = receiver.stats;
       console.log(
-        `seed=${seed} stalled: buffered=${stalled.bufferedChunks} (max ${maxBuffered}), pending writes=${stalled.pendingWrites}, ` +
+        `seed=${seed} stalled: channel buffer=${stalled.channel.bufferedSegments} segments (max ${maxBufferedSegments}), ` +
+          `held=${stalled.heldBytes} B (max ${maxHeldBytes}), pending writes=${stalled.pendingWrites}, ` +
           `segments sent during the minute=${sender.stats.channel.segmentsSent - sentAtStall}`,
       );
-      expect(maxBuffered, msg).toBeLessThanOrEqual(receiveWindowSegments + writeBudgetChunks);
-      expect(stalled.pendingWrites, msg).toBe(writeBudgetChunks);
+      // Memory is bounded: the channel's window in segments, and the budget (plus one chunk).
+      expect(maxBufferedSegments, msg).toBeLessThanOrEqual(receiveWindowSegments);
+      expect(maxHeldBytes, msg).toBeLessThanOrEqual(writeBudgetBytes + MAX_CHUNK);
+      expect(stalled.heldBytes, msg).toBeGreaterThanOrEqual(writeBudgetBytes);
       expect(stalled.channel.bufferedSegments, msg).toBeGreaterThan(receiveWindowSegments - 10);
-      expect(stalled.durableChunks, msg).toBe(durableAtStall);
+      expect(stalled.durableBytes, msg).toBe(durableAtStall);
       expect(sender.stats.channel.segmentsSent - sentAtStall, msg).toBeLessThan(40);
       expect(sender.state, msg).toBe("transferring");
-      expect(maxSenderHeld, msg).toBeLessThanOrEqual(
-        BULK_DEFAULTS.sendWindowSegments + BULK_DEFAULTS.feedAheadChunks,
-      );
+      // The sender holds no more than the receiver's window (and its read-ahead, not counted here).
+      expect(maxSenderHeld, msg).toBeLessThanOrEqual((receiveWindowSegments + 1) * MAX_CHUNK);
       // The disk catches up: the window reopens and the transfer completes.
       bob.resumeDisk(id, net.now);
       const done = net.runUntil(() => {
@@ -111,7 +131,8 @@ describe("file transfer: flow control", () => {
         return sender.state === "completed";
       }, net.now + 60_000);
       expect(done, msg).toBe(true);
-      expect(maxBuffered, msg).toBeLessThanOrEqual(receiveWindowSegments + writeBudgetChunks);
+      expect(maxBufferedSegments, msg).toBeLessThanOrEqual(receiveWindowSegments);
+      expect(maxHeldBytes, msg).toBeLessThanOrEqual(writeBudgetBytes + MAX_CHUNK);
       expect(Buffer.compare(disk.bytes, file), msg).toBe(0);
       expect(bob.eventsOf(id), msg).toEqual([{ type: "completed" }]);
     });
@@ -134,8 +155,10 @@ describe("file transfer: resume", () => {
       const one = peers(seed, link);
       const sent1 = tapChunks(one.net, link);
       const first = sendFile(one.alice, "resume-one", file);
-      one.net.runUntil(() => (one.bob.receivers.get("resume-one")?.stats.durableChunks ?? 0) >= 900, 60_000);
-      const chunkCount = first.stats.chunkCount;
+      one.net.runUntil(
+        () => (one.bob.receivers.get("resume-one")?.stats.durableBytes ?? 0) >= 900_000,
+        60_000,
+      );
       const manifestBytes = (one.bob.receivers.get("resume-one") as { manifest(): Uint8Array }).manifest();
       const disk = one.bob.disks.get("resume-one") as SimDisk;
       expect(first.state, msg).toBe("transferring");
@@ -156,26 +179,30 @@ describe("file transfer: resume", () => {
       expect(done, msg).toBe(true);
       expect(Buffer.compare(disk.bytes, file), msg).toBe(0);
 
-      const held = (decodeManifest(manifestBytes) as { value: { have: { count: number } } }).value.have.count;
-      const before = new Set(sent1.map((s) => s.index));
-      const after = new Set(sent2.map((s) => s.index));
-      const resent = [...after].filter((i) => before.has(i)).length;
+      const held = (decodeManifest(manifestBytes) as { value: { have: RangeSet } }).value.have;
+      const before = coverage(file.length, sent1);
+      const after = coverage(file.length, sent2);
+      let resent = 0;
+      for (const [start, end] of after.ranges()) {
+        for (let at = start; at < end; at++) if (before.has(at)) resent++;
+      }
       const receiver = two.bob.receivers.get("resume-two");
       console.log(
-        `seed=${seed} chunks=${chunkCount} held after session 1=${held} sent in session 2=${after.size} re-sent=${resent} ` +
-          `(${((100 * resent) / chunkCount).toFixed(1)}%) read back for the SHA-256=${receiver?.stats.readBacks}`,
+        `seed=${seed} bytes=${file.length} held after session 1=${held.size} sent in session 2=${after.size} re-sent=${resent} ` +
+          `(${((100 * resent) / file.length).toFixed(1)}%) read back for the SHA-256=${receiver?.stats.readBackBytes}`,
       );
-      expect(second.stats.skippedChunks, msg).toBe(held);
-      expect(second.stats.skippedBytes, msg).toBe(held * 1024);
+      expect(second.stats.skippedBytes, msg).toBe(held.size);
       // The sender's own count of file bytes put on the wire is what the link carried.
-      const wireBytes = (sent: Array<{ index: number }>) =>
-        sent.reduce((sum, s) => sum + chunkLengthOf(s.index, file.length, 1024), 0);
+      const wireBytes = (sent: Array<{ length: number }>) => sent.reduce((sum, s) => sum + s.length, 0);
       expect(first.stats.sentBytes, msg).toBe(wireBytes(sent1));
       expect(second.stats.sentBytes, msg).toBe(wireBytes(sent2));
-      expect(after.size, msg).toBe(chunkCount - held);
-      expect(resent, msg).toBeLessThan(0.25 * chunkCount);
-      // The hash covered the resumed chunks by reading them back, and only those.
-      expect(receiver?.stats.readBacks, msg).toBe(held);
+      // Session 2 sent exactly what the manifest did not hold.
+      expect(after.size, msg).toBe(file.length - held.size);
+      for (const [start, end] of held.ranges())
+        expect(after.has(start) || after.has(end - 1), msg).toBe(false);
+      expect(resent, msg).toBeLessThan(0.25 * file.length);
+      // The hash covered the resumed bytes by reading them back, and only those.
+      expect(receiver?.stats.readBackBytes, msg).toBe(held.size);
       expect(two.bob.eventsOf("resume-two"), msg).toEqual([{ type: "completed" }]);
     });
   }
@@ -189,7 +216,7 @@ describe("file transfer: cancel and decline", () => {
     const { net, alice, bob } = peers(seed, link);
     const sent = tapChunks(net, link);
     const sender = sendFile(alice, "cancel-by-sender", makeFile(seed, 1_000_000));
-    net.runUntil(() => (bob.receivers.get(sender.id)?.stats.durableChunks ?? 0) >= 300, 60_000);
+    net.runUntil(() => (bob.receivers.get(sender.id)?.stats.durableBytes ?? 0) >= 300_000, 60_000);
     const cancelAt = net.now;
     sender.cancel("wrong file");
     sender.cancel("twice is harmless");
@@ -214,9 +241,12 @@ describe("file transfer: cancel and decline", () => {
 
   it("the receiver cancels while its window is closed: the sender is told at once, over stream 0 seed=62", () => {
     const seed = 62;
-    const { net, alice, bob } = peers(seed, link, { receiveWindowSegments: 64, writeBudgetChunks: 8 });
+    const { net, alice, bob } = peers(seed, link, {
+      receiveWindowSegments: 64,
+      writeBudgetBytes: 8 * MAX_CHUNK,
+    });
     const sender = sendFile(alice, "cancel-by-receiver", makeFile(seed, 1_000_000));
-    net.runUntil(() => (bob.receivers.get(sender.id)?.stats.durableChunks ?? 0) >= 100, 60_000);
+    net.runUntil(() => (bob.receivers.get(sender.id)?.stats.durableBytes ?? 0) >= 100_000, 60_000);
     (bob.disks.get(sender.id) as SimDisk).stalled = true;
     net.run(net.now + 3_000); // the window closes; the sender is probing
     const receiver = bob.receivers.get(sender.id);
@@ -239,9 +269,12 @@ describe("file transfer: cancel and decline", () => {
 
   it("the sender's cancel reaches a receiver whose window is closed seed=63", () => {
     const seed = 63;
-    const { net, alice, bob } = peers(seed, link, { receiveWindowSegments: 64, writeBudgetChunks: 8 });
+    const { net, alice, bob } = peers(seed, link, {
+      receiveWindowSegments: 64,
+      writeBudgetBytes: 8 * MAX_CHUNK,
+    });
     const sender = sendFile(alice, "cancel-closed-window", makeFile(seed, 1_000_000));
-    net.runUntil(() => (bob.receivers.get(sender.id)?.stats.durableChunks ?? 0) >= 100, 60_000);
+    net.runUntil(() => (bob.receivers.get(sender.id)?.stats.durableBytes ?? 0) >= 100_000, 60_000);
     (bob.disks.get(sender.id) as SimDisk).stalled = true;
     net.run(net.now + 3_000);
     sender.cancel("never mind");
@@ -274,7 +307,7 @@ describe("file transfer: cancel and decline", () => {
     ]);
     net.run(net.now + 5_000);
     expect(sent).toEqual([]);
-    expect(sender.stats.chunksQueued).toBe(0);
+    expect(sender.stats.queuedBytes).toBe(0);
   });
 
   it("a file whose SHA-256 differs from its offer fails at the receiver, and the sender is told seed=65", () => {

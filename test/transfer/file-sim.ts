@@ -4,23 +4,20 @@
  * (JSON, the real codec) and chat; every transfer's stream is its FileSender or FileReceiver,
  * attached to the Connection, which packs stream 0 first and shares the rest between the
  * transfers by bytes, into datagrams of exactly the size a real DATA datagram would have
- * (13-byte header, frames, 16-byte tag) and never above 1200 bytes. A checksum over the whole
- * datagram stands in for the AEAD tag.
+ * (13-byte header, frames, 16-byte tag) and never above the size its path-MTU discovery has
+ * proved. A checksum over the whole datagram stands in for the AEAD tag.
  *
  * The "disk" of a receiver is a byte array; writes become durable at once unless the test
- * stalls it (then they wait, undurable, until it resumes).
+ * stalls it (then they wait, undurable, until it resumes). Reads (the sender's blocks, a
+ * resuming receiver's read-back) are answered at once from the file or the disk.
  */
 
 import { createHash } from "node:crypto";
 import { decodeChunk, encodeChunk } from "../../src/protocol/file-chunk.js";
-import {
-  decodeFileControl,
-  encodeFileControl,
-  type FileControl,
-  type FileOffer,
-} from "../../src/protocol/file-offer.js";
+import { encodeFileControl, type FileControl, type FileOffer } from "../../src/protocol/file-offer.js";
 import { decodeFrames, encodeFrames, type Frame, type SegmentFrame } from "../../src/protocol/frames.js";
-import { AEAD_TAG_BYTES, DATA_HEADER_BYTES, DEFAULT_DATAGRAM_BYTES } from "../../src/protocol/limits.js";
+import { AEAD_TAG_BYTES, DATA_HEADER_BYTES, MAX_DATAGRAM_BYTES } from "../../src/protocol/limits.js";
+import { decodeFileControl } from "../../src/protocol/stream-message.js";
 import { Connection } from "../../src/transfer/connection.js";
 import { FileReceiver, type FileReceiverOptions } from "../../src/transfer/file-receiver.js";
 import { FileSender, type FileSenderOptions } from "../../src/transfer/file-sender.js";
@@ -59,13 +56,13 @@ export function framesOf(bytes: Uint8Array): Frame[] {
   return decoded.ok ? decoded.value : [];
 }
 
-/** Chunk indexes carried by a sealed datagram. */
-export function chunkIndexesOf(bytes: Uint8Array): number[] {
+/** Offsets of the chunks a sealed datagram carries (whole, unfragmented chunk segments). */
+export function chunkOffsetsOf(bytes: Uint8Array): number[] {
   const out: number[] = [];
   for (const f of framesOf(bytes)) {
-    if (f.type !== "segment" || f.stream === 0) continue;
+    if (f.type !== "segment" || f.stream === 0 || f.fragment !== undefined) continue;
     const c = decodeChunk(f.payload);
-    if (c.ok) out.push(c.value.index);
+    if (c.ok) out.push(c.value.offset);
   }
   return out;
 }
@@ -78,17 +75,12 @@ export function sha256(bytes: Uint8Array): Uint8Array {
 export class SimDisk {
   readonly bytes: Uint8Array;
   stalled = false;
-  /** Written but not yet durable (while stalled). */
+  /** Written but not yet durable (while stalled): the offsets of those writes. */
   readonly undurable: number[] = [];
   writes = 0;
 
   constructor(sizeBytes: number) {
     this.bytes = new Uint8Array(sizeBytes);
-  }
-
-  readChunk(index: number, chunkBytes: number): Uint8Array {
-    const start = index * chunkBytes;
-    return this.bytes.slice(start, Math.min(start + chunkBytes, this.bytes.length));
   }
 }
 
@@ -96,58 +88,49 @@ export interface TransferEnd {
   events: FileTransferEvent[];
 }
 
-/** One peer: stream 0 for control and chat, one stream per transfer. */
-export class PeerNode implements SimNode {
-  readonly conn: Connection;
+/**
+ * The "application" of a simulated peer: its file transfers (cores, files, disks, events) and
+ * chat, driven the way the peer's transfer layer drives them, over any session that can send
+ * a stream-0 message and host a transfer core. `PeerNode` runs it over a bare Connection;
+ * `HostNode` (host-sim.ts) over a real SessionHost.
+ */
+export abstract class FileApp {
   readonly senders = new Map<string, FileSender>();
+  /** Each sender's file, which its reads are served from. */
+  private readonly files = new Map<string, Uint8Array>();
   readonly receivers = new Map<string, FileReceiver>();
   readonly disks = new Map<string, SimDisk>();
   readonly events = new Map<string, FileTransferEvent[]>();
   readonly chat: Array<{ text: string; at: number }> = [];
   /** What to do with an offer: build a receiver (and accept or decline it), or ignore it. */
   onOffer: ((offer: FileOffer, now: number) => FileReceiver | undefined) | undefined;
-  /** Probability that a chunk's plaintext is damaged after "decryption", before the core. */
-  plaintextCorruptRate = 0;
-  plaintextCorrupted = 0;
-  corruptDropped = 0;
-  maxDatagramBytes = 0;
-  private readonly rng: Prng;
 
-  constructor(
-    readonly id: NodeId,
-    private readonly peer: NodeId,
-    seed: number,
-  ) {
-    this.rng = new Prng(seed ^ 0x7e57);
-    this.conn = new Connection({ keepaliveMs: 15_000, initiator: id < peer }, 0);
-  }
+  constructor(readonly id: NodeId) {}
+
+  /** Queue one reliable message on stream 0 of the session. */
+  protected abstract sendMessage(message: Uint8Array, now: number): void;
+  /** Host a transfer core on a stream of the session. */
+  protected abstract attachCore(stream: number, core: StreamCore): boolean;
 
   private attach(stream: number, core: StreamCore): void {
-    if (!this.conn.attachStream(stream, core)) throw new Error(`${this.id}: stream ${stream} is taken`);
+    if (!this.attachCore(stream, core)) throw new Error(`${this.id}: stream ${stream} is taken`);
   }
 
   /** Start sending a file; the offer goes out on stream 0. */
-  send(opts: Omit<FileSenderOptions, "readChunk"> & { file: Uint8Array }): FileSender {
+  send(opts: FileSenderOptions & { file: Uint8Array }): FileSender {
     const { file, ...rest } = opts;
-    const chunkBytes = rest.chunkBytes ?? 1024;
-    const sender = new FileSender({
-      ...rest,
-      readChunk: (i) => file.slice(i * chunkBytes, Math.min((i + 1) * chunkBytes, file.length)),
-    });
+    const sender = new FileSender(rest);
     this.senders.set(sender.id, sender);
+    this.files.set(sender.id, file);
     this.attach(sender.offer.stream, sender);
     this.events.set(sender.id, []);
     return sender;
   }
 
   /** Build a receiver for an offer, with its disk (reused when resuming). */
-  receive(
-    offer: FileOffer,
-    opts: Omit<FileReceiverOptions, "offer" | "readChunk"> = {},
-    disk?: SimDisk,
-  ): FileReceiver {
+  receive(offer: FileOffer, opts: Omit<FileReceiverOptions, "offer"> = {}, disk?: SimDisk): FileReceiver {
     const d = disk ?? new SimDisk(offer.size);
-    const receiver = new FileReceiver({ ...opts, offer, readChunk: (i) => d.readChunk(i, offer.chunkBytes) });
+    const receiver = new FileReceiver({ ...opts, offer });
     this.receivers.set(offer.id, receiver);
     this.disks.set(offer.id, d);
     this.attach(offer.stream, receiver);
@@ -156,7 +139,7 @@ export class PeerNode implements SimNode {
   }
 
   sendChat(text: string, now: number): void {
-    this.conn.sendMessage(new TextEncoder().encode(`chat:${text}`), now);
+    this.sendMessage(new TextEncoder().encode(`chat:${text}`), now);
   }
 
   /** Release writes held by a stalled disk. */
@@ -164,12 +147,107 @@ export class PeerNode implements SimNode {
     const disk = this.disks.get(id) as SimDisk;
     disk.stalled = false;
     const receiver = this.receivers.get(id) as FileReceiver;
-    for (const index of disk.undurable.splice(0)) receiver.handleDurable(index, now);
+    for (const offset of disk.undurable.splice(0)) receiver.handleDurable(offset, now);
     this.service(now);
   }
 
   eventsOf(id: string): FileTransferEvent[] {
     return this.events.get(id) ?? [];
+  }
+
+  /** A stream-0 message from the peer: chat, or a file control message. */
+  protected handleMessage(m: Uint8Array, now: number): void {
+    const text = new TextDecoder().decode(m);
+    if (text.startsWith("chat:")) {
+      this.chat.push({ text: text.slice(5), at: now });
+      return;
+    }
+    const decoded = decodeFileControl(m);
+    if (!decoded.ok) throw new Error(`${this.id}: bad file control message: ${decoded.error.detail}`);
+    this.dispatch(decoded.value, now);
+  }
+
+  /** Moves reads, writes, control messages and events between the cores and this "application". */
+  protected service(now: number): void {
+    let progress = true;
+    while (progress) {
+      progress = false;
+      for (const [id, sender] of this.senders) {
+        const file = this.files.get(id) as Uint8Array;
+        for (let r = sender.pollRead(); r !== undefined; r = sender.pollRead()) {
+          sender.handleRead(r.offset, file.slice(r.offset, r.offset + r.length), now);
+          progress = true;
+        }
+        for (let c = sender.pollControl(); c !== undefined; c = sender.pollControl())
+          this.sendControl(c, now);
+        for (let e = sender.pollEvent(); e !== undefined; e = sender.pollEvent()) this.eventsOf(id).push(e);
+      }
+      for (const [id, receiver] of this.receivers) {
+        const disk = this.disks.get(id) as SimDisk;
+        for (let r = receiver.pollRead(); r !== undefined; r = receiver.pollRead()) {
+          receiver.handleRead(r.offset, disk.bytes.slice(r.offset, r.offset + r.length), now);
+          progress = true;
+        }
+        for (let w = receiver.pollWrite(); w !== undefined; w = receiver.pollWrite()) {
+          disk.bytes.set(w.bytes, w.offsetBytes);
+          disk.writes++;
+          if (disk.stalled) disk.undurable.push(w.offsetBytes);
+          else receiver.handleDurable(w.offsetBytes, now);
+          progress = true;
+        }
+        for (let c = receiver.pollControl(); c !== undefined; c = receiver.pollControl())
+          this.sendControl(c, now);
+        for (let e = receiver.pollEvent(); e !== undefined; e = receiver.pollEvent())
+          this.eventsOf(id).push(e);
+      }
+    }
+  }
+
+  private sendControl(msg: FileControl, now: number): void {
+    this.sendMessage(encodeFileControl(msg), now);
+  }
+
+  private dispatch(msg: FileControl, now: number): void {
+    if (msg.t === "file.offer") {
+      this.onOffer?.(msg, now);
+      return;
+    }
+    this.senders.get(msg.id)?.handleControl(msg, now);
+    this.receivers.get(msg.id)?.handleControl(msg, now);
+  }
+}
+
+/** One peer over a bare Connection: stream 0 for control and chat, one stream per transfer. */
+export class PeerNode extends FileApp implements SimNode {
+  readonly conn: Connection;
+  /** Probability that a chunk's plaintext is damaged after "decryption", before the core. */
+  plaintextCorruptRate = 0;
+  plaintextCorrupted = 0;
+  corruptDropped = 0;
+  maxDatagramBytes = 0;
+  private readonly rng: Prng;
+
+  constructor(
+    id: NodeId,
+    private readonly peer: NodeId,
+    seed: number,
+    /** The MTU of the link, as the socket adapter would tell the Connection (default: Ethernet). */
+    linkMtuBytes?: number,
+  ) {
+    super(id);
+    this.rng = new Prng(seed ^ 0x7e57);
+    this.conn = new Connection(
+      { keepaliveMs: 15_000, initiator: id < peer, ...(linkMtuBytes === undefined ? {} : { linkMtuBytes }) },
+      0,
+    );
+  }
+
+  protected sendMessage(message: Uint8Array, now: number): void {
+    this.conn.sendMessage(message, now);
+  }
+
+  protected attachCore(stream: number, core: StreamCore): boolean {
+    return this.conn.attachStream(stream, core);
   }
 
   handleDatagram(bytes: Uint8Array, _from: NodeId, now: number): void {
@@ -182,20 +260,20 @@ export class PeerNode implements SimNode {
     if (!decoded.ok) throw new Error(`${this.id}: undecodable payload that passed the checksum`);
     const frames = decoded.value.map((f) => (f.type === "segment" ? this.maybeCorrupt(f) : f));
     this.conn.handlePayload(encodeFrames(frames), now);
-    this.service(now);
+    this.drain(now);
   }
 
   handleTimeout(now: number): void {
     this.conn.handleTimeout(now);
-    this.service(now);
+    this.drain(now);
   }
 
   pollTransmit(now: number): Transmit | undefined {
-    this.service(now);
+    this.drain(now);
     const frames = this.conn.pollPayload(now);
     if (frames === undefined) return undefined;
-    const bytes = seal(frames);
-    if (bytes.length > DEFAULT_DATAGRAM_BYTES) throw new Error(`${this.id}: a ${bytes.length}-byte datagram`);
+    const bytes = seal(Buffer.concat(frames));
+    if (bytes.length > MAX_DATAGRAM_BYTES) throw new Error(`${this.id}: a ${bytes.length}-byte datagram`);
     this.maxDatagramBytes = Math.max(this.maxDatagramBytes, bytes.length);
     return { to: this.peer, bytes };
   }
@@ -204,65 +282,22 @@ export class PeerNode implements SimNode {
     return this.conn.pollTimeout();
   }
 
-  /** Moves control messages, events and disk writes between the cores and this "application". */
-  private service(now: number): void {
+  private drain(now: number): void {
     for (let got = this.conn.pollMessage(); got !== undefined; got = this.conn.pollMessage()) {
       if (got.stream !== 0) throw new Error(`${this.id}: a message on stream ${got.stream}`);
-      const m = got.message;
-      const text = new TextDecoder().decode(m);
-      if (text.startsWith("chat:")) {
-        this.chat.push({ text: text.slice(5), at: now });
-        continue;
-      }
-      const decoded = decodeFileControl(m);
-      if (!decoded.ok) throw new Error(`${this.id}: bad file control message: ${decoded.error.detail}`);
-      this.dispatch(decoded.value, now);
+      this.handleMessage(got.message, now);
     }
-    let progress = true;
-    while (progress) {
-      progress = false;
-      for (const [id, sender] of this.senders) {
-        for (let c = sender.pollControl(); c !== undefined; c = sender.pollControl())
-          this.sendControl(c, now);
-        for (let e = sender.pollEvent(); e !== undefined; e = sender.pollEvent()) this.eventsOf(id).push(e);
-      }
-      for (const [id, receiver] of this.receivers) {
-        const disk = this.disks.get(id) as SimDisk;
-        for (let w = receiver.pollWrite(); w !== undefined; w = receiver.pollWrite()) {
-          disk.bytes.set(w.bytes, w.offsetBytes);
-          disk.writes++;
-          if (disk.stalled) disk.undurable.push(w.index);
-          else receiver.handleDurable(w.index, now);
-          progress = true;
-        }
-        for (let c = receiver.pollControl(); c !== undefined; c = receiver.pollControl())
-          this.sendControl(c, now);
-        for (let e = receiver.pollEvent(); e !== undefined; e = receiver.pollEvent())
-          this.eventsOf(id).push(e);
-      }
-    }
+    this.service(now);
   }
 
-  private sendControl(msg: FileControl, now: number): void {
-    this.conn.sendMessage(encodeFileControl(msg), now);
-  }
-
-  private dispatch(msg: FileControl, now: number): void {
-    if (msg.t === "file.offer") {
-      this.onOffer?.(msg, now);
-      return;
-    }
-    this.senders.get(msg.id)?.handleControl(msg, now);
-    this.receivers.get(msg.id)?.handleControl(msg, now);
-  }
-
-  /** Damages a chunk's CRC or bytes (never its index, which only the AEAD protects). */
+  /** Damages a chunk's CRC or bytes (never its offset, which only the AEAD protects). */
   private maybeCorrupt(frame: SegmentFrame): SegmentFrame {
-    if (frame.stream === 0 || frame.payload.length <= 4 || !this.rng.chance(this.plaintextCorruptRate)) {
+    const skip = frame.fragment === undefined || frame.fragment.offset === 0 ? 8 : 0;
+    if (frame.stream === 0 || frame.payload.length <= skip || !this.rng.chance(this.plaintextCorruptRate)) {
       return frame;
     }
     const payload = frame.payload.slice();
-    const at = 4 + this.rng.int(payload.length - 4);
+    const at = skip + this.rng.int(payload.length - skip);
     payload[at] = (payload[at] as number) ^ (1 + this.rng.int(255));
     this.plaintextCorrupted++;
     return { ...frame, payload };
@@ -275,6 +310,6 @@ export function makeFile(seed: number, sizeBytes: number): Uint8Array {
 }
 
 /** A chunk with a deliberately wrong CRC (for unit tests). */
-export function badChunk(index: number, bytes: Uint8Array): Uint8Array {
-  return encodeChunk(index, bytes, 0xdeadbeef);
+export function badChunk(offset: number, bytes: Uint8Array): Uint8Array {
+  return encodeChunk(offset, bytes, 0xdeadbeef);
 }

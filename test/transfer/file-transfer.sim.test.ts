@@ -5,19 +5,19 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES } from "../../src/protocol/file-chunk.js";
-import { DEFAULT_DATAGRAM_BYTES } from "../../src/protocol/limits.js";
+import { DEFAULT_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES } from "../../src/protocol/limits.js";
 import type { FileSender } from "../../src/transfer/file-sender.js";
+import { LADDER } from "../../src/transfer/path-mtu.js";
 import { Prng } from "../sim/prng.js";
 import { type LinkOptions, SimNetwork } from "../sim/sim-network.js";
 import { makeFile, PeerNode, sha256 } from "./file-sim.js";
 
-const K = DEFAULT_CHUNK_BYTES;
+const K = 1024;
 
 function peers(seed: number, link: LinkOptions) {
   const net = new SimNetwork({ seed, link });
-  const alice = new PeerNode("alice", "bob", seed);
-  const bob = new PeerNode("bob", "alice", seed + 1);
+  const alice = new PeerNode("alice", "bob", seed, link.mtuBytes);
+  const bob = new PeerNode("bob", "alice", seed + 1, link.mtuBytes);
   net.addNode("alice", alice);
   net.addNode("bob", bob);
   for (const p of [alice, bob]) {
@@ -34,7 +34,7 @@ function sendFile(from: PeerNode, id: string, stream: number, file: Uint8Array):
   return from.send({ id, stream, name: `${id}.bin`, sizeBytes: file.length, sha256: sha256(file), file });
 }
 
-/** Sizes for one seed: the edges (empty, one byte, around and at chunk multiples) and random ones up to ~3 MB. */
+/** Sizes for one seed: the edges (empty, one byte, around KiB multiples) and random ones up to ~3 MB. */
 function sizesFor(seed: number): number[] {
   const rng = new Prng(seed ^ 0x517e);
   const edges = [0, 1, K - 1, K, K + 1, 64 * K];
@@ -42,6 +42,7 @@ function sizesFor(seed: number): number[] {
 }
 
 const HOSTILE: LinkOptions = {
+  mtuBytes: 1500,
   delayMs: 1,
   jitterMs: 0.5,
   duplicateRate: 0.03,
@@ -87,7 +88,7 @@ describe("file transfer over a faulty simulated network", () => {
         ).toBe(0);
         expect(bob.eventsOf(id), msg).toEqual([{ type: "completed" }]);
         expect(alice.eventsOf(id), msg).toEqual([
-          { type: "accepted", skippedChunks: 0 },
+          { type: "accepted", skippedBytes: 0 },
           { type: "completed" },
         ]);
       });
@@ -101,34 +102,67 @@ describe("file transfer over a faulty simulated network", () => {
       // already acknowledged are dropped before the check).
       expect(crcErrors, msg).toBeGreaterThan(0);
       expect(crcErrors, msg).toBeLessThanOrEqual(alice.plaintextCorrupted + bob.plaintextCorrupted);
-      // Every chunk fitted one datagram of at most 1200 bytes.
+      // Every datagram was one the path-MTU rules allow; at this much loss, data never rode in
+      // datagrams that fragment (a lost fragment loses the whole datagram): no path earns them.
       expect(Math.max(alice.maxDatagramBytes, bob.maxDatagramBytes), msg).toBeLessThanOrEqual(
-        DEFAULT_DATAGRAM_BYTES,
+        MAX_DATAGRAM_BYTES,
       );
-      expect(alice.maxDatagramBytes, msg).toBeGreaterThan(1000);
+      for (const s of senders) {
+        for (const size of Object.keys(s.stats.datagramSizes).map(Number)) {
+          expect(size, `${msg} datagram sizes ${JSON.stringify(s.stats.datagramSizes)}`).toBeLessThanOrEqual(
+            1472,
+          );
+        }
+      }
     });
   }
 
-  it("fills a datagram to exactly 1200 bytes with the largest chunk, and no more seed=21", () => {
-    const seed = 21;
-    const { net, alice, bob } = peers(seed, { ...HOSTILE, lossRate: 0.05 });
-    const file = makeFile(seed, 500_000);
-    const sender = alice.send({
-      id: "max-chunk",
-      stream: 1,
-      name: "max.bin",
-      sizeBytes: file.length,
-      sha256: sha256(file),
-      chunkBytes: MAX_CHUNK_BYTES,
-      file,
+  for (const [what, link, largest, megabytes, share] of [
+    ["a loopback carries 64 KiB datagrams at once", { mtuBytes: 65_536 }, MAX_DATAGRAM_BYTES, 4, 0.9],
+    [
+      "a clean Ethernet LAN earns fragmented datagrams up to 64 KiB",
+      { mtuBytes: 1500 },
+      MAX_DATAGRAM_BYTES,
+      40,
+      0.25,
+    ],
+    [
+      "a path that drops fragments stays at 1,472 bytes",
+      { mtuBytes: 1500, dropFragments: true },
+      1472,
+      4,
+      0.9,
+    ],
+    [
+      "a VPN with a small MTU that drops fragments stays at the base size",
+      { mtuBytes: 1400, dropFragments: true },
+      DEFAULT_DATAGRAM_BYTES,
+      4,
+      0.9,
+    ],
+  ] as const) {
+    it(`path-MTU discovery: ${what}, and chunks fill those datagrams seed=21`, () => {
+      const seed = 21;
+      const { net, alice, bob } = peers(seed, { delayMs: 1, ...link });
+      const file = makeFile(seed, megabytes * 1_000_000);
+      const sender = sendFile(alice, "pmtu-test", 1, file);
+      expect(
+        net.runUntil(() => sender.state === "completed", 600_000),
+        `seed=${seed}`,
+      ).toBe(true);
+      expect(Buffer.compare(bob.disks.get("pmtu-test")?.bytes as Uint8Array, file), `seed=${seed}`).toBe(0);
+      const path = alice.conn.stats.path;
+      expect(path.plpmtuBytes, `seed=${seed} ${JSON.stringify(path)}`).toBe(largest);
+      // The largest proven size carried its share of the bytes (on a fragmenting path only
+      // once the path had shown it loses nothing).
+      const sizes = sender.stats.datagramSizes;
+      const bytesIn = (rung: number) => (sizes[String(rung)] ?? 0) * rung;
+      const total = LADDER.reduce((sum, rung) => sum + bytesIn(rung), 0);
+      const rung = LADDER.find((r) => r >= largest) as number;
+      expect(bytesIn(rung), `seed=${seed} ${JSON.stringify(sizes)}`).toBeGreaterThan(share * total);
+      expect(net.stats.fragmentDropped > 0).toBe("dropFragments" in link);
     });
-    expect(
-      net.runUntil(() => sender.state === "completed", 600_000),
-      `seed=${seed}`,
-    ).toBe(true);
-    expect(Buffer.compare(bob.disks.get("max-chunk")?.bytes as Uint8Array, file), `seed=${seed}`).toBe(0);
-    expect(alice.maxDatagramBytes, `seed=${seed}`).toBe(DEFAULT_DATAGRAM_BYTES);
-  });
+  }
 
   it("is deterministic: the same seed gives the same run seed=22", () => {
     const runOnce = () => {
@@ -192,7 +226,7 @@ describe("file transfer over a faulty simulated network", () => {
 
 describe("several transfers at once share the link", () => {
   /** Bytes of `sender`'s file the receiver has acknowledged. */
-  const acked = (s: FileSender) => Math.min(s.offer.size, s.stats.chunksAcknowledged * K);
+  const acked = (s: FileSender) => s.stats.acknowledgedBytes;
 
   it("two transfers on one session progress at similar rates, with a third the other way seed=81", () => {
     const seed = 81;

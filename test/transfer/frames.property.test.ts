@@ -6,7 +6,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../src/errors.js";
-import { decodeFrames, encodeFrames, type Frame, frameBytes } from "../../src/protocol/frames.js";
+import {
+  decodeFrames,
+  encodeFramePieces,
+  encodeFrames,
+  type Frame,
+  frameBytes,
+} from "../../src/protocol/frames.js";
 import { MAX_DATAGRAM_BYTES, MAX_SACK_RANGES } from "../../src/protocol/limits.js";
 import { SEQ_MODULO, seqAdd, seqDiff, seqGt, seqGte, seqLt, seqLte } from "../../src/protocol/seq.js";
 
@@ -32,8 +38,18 @@ const segmentFrame = fc.record({
   stream: fc.integer({ min: 0, max: 0xffff }),
   seq: u32,
   end: fc.boolean(),
-  payload: fc.uint8Array({ maxLength: 200 }),
+  // Small payloads, and large ones (file chunks, which go out as pieces of their own).
+  payload: fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ minLength: 500, maxLength: 4000 })),
 });
+const fragmentFrame = fc
+  .tuple(segmentFrame, fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 1000 }))
+  .filter(([f]) => f.payload.length > 0)
+  .map(([f, at, extra]) => ({ ...f, fragment: { offset: at, total: at + f.payload.length + extra } }));
+const pmtuFrames = fc.oneof(
+  fc.record({ type: fc.constant("pmtu-probe" as const), id: u32 }),
+  fc.record({ type: fc.constant("pmtu-ack" as const), id: u32, datagramBytes: u32 }),
+  fc.record({ type: fc.constant("padding" as const), length: fc.integer({ min: 0, max: 3000 }) }),
+);
 const ackFrame = fc.record({
   type: fc.constant("ack" as const),
   stream: fc.integer({ min: 0, max: 0xffff }),
@@ -49,7 +65,14 @@ const closeFrame = fc.record({
   // U+FEFF is left out: TextDecoder drops it as a byte order mark.
   reason: fc.string({ unit: "binary", maxLength: 50 }).filter((s) => !s.startsWith("\ufeff")),
 });
-const frame: fc.Arbitrary<Frame> = fc.oneof(segmentFrame, ackFrame, pingFrame, closeFrame);
+const frame: fc.Arbitrary<Frame> = fc.oneof(
+  segmentFrame,
+  fragmentFrame,
+  ackFrame,
+  pingFrame,
+  closeFrame,
+  pmtuFrames,
+);
 const frames = fc.array(frame, { minLength: 1, maxLength: 5 });
 
 describe("seq helpers (u32 serial arithmetic, RFC 1982)", () => {
@@ -112,6 +135,40 @@ describe("frame codec", () => {
         const decoded = decodeFrames(bytes);
         expect(decoded).toEqual({ ok: true, value: fs });
       }),
+    );
+  });
+
+  it("encodes to the same bytes in pieces, with large payloads as pieces of their own, uncopied", () => {
+    fc.assert(
+      fc.property(frames, (fs) => {
+        const pieces = encodeFramePieces(fs);
+        expect(Buffer.concat(pieces)).toEqual(Buffer.from(encodeFrames(fs)));
+        for (const f of fs) {
+          if (f.type === "segment" && f.payload.length >= 512) expect(pieces).toContain(f.payload);
+        }
+      }),
+    );
+  });
+
+  it("a segment's head goes on the wire before its payload, as one payload", () => {
+    fc.assert(
+      fc.property(
+        segmentFrame,
+        fc.uint8Array({ minLength: 0, maxLength: 16 }),
+        fc.integer({ min: 0, max: 2000 }),
+        (f, head, bodyLength) => {
+          const body = new Uint8Array(bodyLength).fill(7);
+          const split: Frame = { ...f, head, payload: body };
+          const whole: Frame = { ...f, payload: Buffer.concat([head, body]) };
+          const wire = encodeFrames([split]);
+          expect(Buffer.from(wire)).toEqual(Buffer.from(encodeFrames([whole])));
+          expect(Buffer.concat(encodeFramePieces([split]))).toEqual(Buffer.from(wire));
+          expect(frameBytes(split)).toBe(wire.length);
+          const back = decodeFrames(wire);
+          expect(back.ok && back.value[0]).toMatchObject({ payload: new Uint8Array(whole.payload) });
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 

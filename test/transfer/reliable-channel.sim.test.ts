@@ -11,7 +11,7 @@ import {
   frameBytes,
   type SegmentFrame,
 } from "../../src/protocol/frames.js";
-import { MAX_FRAMES_BYTES } from "../../src/protocol/limits.js";
+import { BASE_FRAMES_BYTES } from "../../src/protocol/limits.js";
 import { SEQ_MODULO } from "../../src/protocol/seq.js";
 import { ReliableChannel, type ReliableChannelOptions } from "../../src/transfer/reliable-channel.js";
 import { Prng } from "../sim/prng.js";
@@ -25,7 +25,7 @@ import {
 
 const CHECKSUM_BYTES = 4;
 /** Frame area of one simulated datagram. */
-const FRAME_BUDGET = MAX_FRAMES_BYTES - CHECKSUM_BYTES;
+const FRAME_BUDGET = BASE_FRAMES_BYTES - CHECKSUM_BYTES;
 
 /** FNV-1a: stands in for the AEAD tag, which rejects corrupted datagrams in the real stack. */
 function fnv1a(bytes: Uint8Array): number {
@@ -207,7 +207,8 @@ describe("ReliableChannel over a simulated network", () => {
     // of its time at one or two segments and recovers by timeout. With a fixed window the
     // same channel must recover by SACK: this guards the recovery machinery itself.
     const seed = 21;
-    const fixed = { cwndSegments: 32, onAck() {}, onLoss() {}, onRto() {} };
+    // 32 segments of the 200-byte maximum.
+    const fixed = { cwndBytes: 32 * 200, setMaxSegmentBytes() {}, onAck() {}, onLoss() {}, onRto() {} };
     const { net, a, b } = pair(seed, HOSTILE, {
       maxSegmentPayloadBytes: 200,
       maxMessageBytes: 64 * 1024,

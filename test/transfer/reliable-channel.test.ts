@@ -55,13 +55,21 @@ function messages(ch: ReliableChannel): string[] {
   return out;
 }
 
+/**
+ * A controller that counts in the 2-byte segments these tests send ("m0" … "m9"): the window
+ * the channel sees is in bytes.
+ */
 class SpyCongestion implements CongestionController {
   acked = 0;
   losses = 0;
   rtos = 0;
   constructor(public cwndSegments = 10) {}
-  onAck(n: number): void {
-    this.acked += n;
+  get cwndBytes(): number {
+    return this.cwndSegments * 2;
+  }
+  setMaxSegmentBytes(): void {}
+  onAck(bytes: number): void {
+    this.acked += bytes / 2;
   }
   onLoss(): void {
     this.losses++;

@@ -46,6 +46,7 @@ export interface TuiOptions {
   offerTimeoutMs?: number;
   pathRetryMs?: number;
   autoAcceptDir?: string;
+  maxTransferRate?: number;
 }
 
 /** Columns the contacts pane and its separator take; the conversation pane has the rest. */
@@ -176,6 +177,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
           ...(opts.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: opts.offerTimeoutMs }),
           ...(opts.pathRetryMs === undefined ? {} : { pathRetryMs: opts.pathRetryMs }),
           ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
+          ...(opts.maxTransferRate === undefined ? {} : { maxTransferRate: opts.maxTransferRate }),
           onEvent,
         });
       } catch (err) {

@@ -1,0 +1,14 @@
+/**
+ * The clock: monotonic milliseconds, the one time source of a process's cores and adapters.
+ * Each composition root makes one and hands it down; cores only ever see `now` arguments, so
+ * a simulation can give them virtual time instead.
+ */
+
+import { performance } from "node:perf_hooks";
+
+export interface Clock {
+  /** Monotonic milliseconds (fractions allowed); never goes back. */
+  now(): number;
+}
+
+export const monotonicClock: Clock = { now: () => performance.now() };
