@@ -110,6 +110,12 @@ interface ChatDuringTransfer {
 
 const CHAT_SAMPLES = 200;
 const CHAT_GAP_MS = 10;
+/**
+ * The file sent while chat round trips are timed: large enough that the transfer outlasts a
+ * few hundred round trips at loopback speed (128 MB lasts under a second, too few samples for
+ * a p99).
+ */
+const CHAT_FILE_BYTES = 1024 * MB;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -664,7 +670,7 @@ async function main(): Promise<void> {
       rows.push(await measureRow(place, pair, loop, 0, fileOf(loop.fileBytes), work));
       if (WANTED_TOOLS.includes("hallway") && process.env.BENCH_CHAT !== "0") {
         process.stderr.write("loopback: chat round trips, idle and during a transfer\n");
-        chat = await pair.chatDuringTransfer(fileOf(loop.fileBytes), 120_000).catch((err: Error) => ({
+        chat = await pair.chatDuringTransfer(fileOf(CHAT_FILE_BYTES), 120_000).catch((err: Error) => ({
           error: err.message.split("\n")[0] ?? "failed",
         }));
         process.stderr.write(`  ${JSON.stringify(chat)}\n`);
