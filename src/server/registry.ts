@@ -12,6 +12,14 @@
  * session), so a client's offline messages are stored in the order it sent them. Pushes to
  * a session caused by someone else's request go through the same chain.
  *
+ * Appends are pipelined (group commit, `store/group-commit.ts`): a request that appends
+ * (`history.append`, `history.batch`, `offline.send`) takes its place in the store's next
+ * batch, in arrival order, and the session's next request runs at once; its answer goes out
+ * when the batch has committed, never before. So one client's burst, and every client's
+ * requests of one turn, share a transaction and an fsync. A batch that fails to commit
+ * answers each of its requests `STORE_FAILED` with a retry-after; the client keeps the
+ * messages and sends them again. A `history` page waits for the session's own appends.
+ *
  * Friends, groups, profiles and the messaging policy live in `social.ts`; this file asks it
  * whether a lookup, an offline message or a history entry is allowed, and whose presence a
  * user may see.
@@ -132,6 +140,16 @@ interface ClientSession {
   accountWork: number;
   /** When its live entry in `heartbeats` comes up (undefined: none). */
   heartbeatCheckAt?: number;
+  /** Settles when the session's appends so far have committed (or failed). */
+  appended: Promise<void>;
+}
+
+/**
+ * The answer of a request whose work waits for a group commit. The request has taken its
+ * place in the batch; the session's next request need not wait for the commit.
+ */
+class Later {
+  constructor(readonly answer: Promise<unknown>) {}
 }
 
 export class Registry {
@@ -284,6 +302,7 @@ export class Registry {
       queue: Promise.resolve(),
       away: false,
       accountWork: 0,
+      appended: Promise.resolve(),
     });
     if (!this.anonymous.add(conn.session, conn.address.host, now)) {
       this.abuse.anonymousRefused++;
@@ -428,18 +447,35 @@ export class Registry {
     const rid = msg.rid;
     try {
       const data = await this.dispatch(s, msg, size);
-      this.reply(s, data === undefined ? { t: "ok", rid } : { t: "ok", rid, data });
+      if (data instanceof Later) {
+        // Answered when its batch commits; the session's next request goes on meanwhile.
+        const answered = data.answer.then(
+          (d) => this.answer(s, rid, d),
+          (err) => this.answerError(s, msg.t, rid, err),
+        );
+        s.appended = answered;
+        return;
+      }
+      this.answer(s, rid, data);
     } catch (err) {
-      const e = asHallwayError(err);
-      if (e.code === "INTERNAL") this.log(`internal error on ${msg.t}: ${e.message}`);
-      this.reply(s, {
-        t: "err",
-        rid,
-        code: e.code,
-        message: e.message.slice(0, 500),
-        ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(e.retryAfterMs) }),
-      });
+      this.answerError(s, msg.t, rid, err);
     }
+  }
+
+  private answer(s: ClientSession, rid: number, data: unknown): void {
+    this.reply(s, data === undefined ? { t: "ok", rid } : { t: "ok", rid, data });
+  }
+
+  private answerError(s: ClientSession, t: string, rid: number, err: unknown): void {
+    const e = asHallwayError(err);
+    if (e.code === "INTERNAL") this.log(`internal error on ${t}: ${e.message}`);
+    this.reply(s, {
+      t: "err",
+      rid,
+      code: e.code,
+      message: e.message.slice(0, 500),
+      ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(e.retryAfterMs) }),
+    });
   }
 
   private requireUser(s: ClientSession): string {
@@ -475,15 +511,14 @@ export class Registry {
       case "offline.ack":
         return this.offlineAck(s, msg);
       case "history.append":
-        await this.appendHistory(this.requireUser(s), [msg.msg]);
-        return undefined;
+        return this.appendHistory(this.requireUser(s), [msg.msg]);
       case "history.batch":
-        await this.appendHistory(this.requireUser(s), msg.msgs);
-        return undefined;
+        return this.appendHistory(this.requireUser(s), msg.msgs);
       case "connect":
         return this.connect(s, msg, size);
       case "history": {
         const user = this.requireUser(s);
+        await s.appended; // the page shows what this session appended before asking
         const messages = await this.opts.store.history(user, normalizeUsername(msg.with), {
           limit: msg.limit,
           ...(msg.before ? { before: msg.before } : {}),
@@ -499,16 +534,18 @@ export class Registry {
     }
   }
 
-  private async appendHistory(user: string, entries: ControlOf<"history.append">["msg"][]): Promise<void> {
+  /** Checks every entry, then places them all in the next group commit (answered with it). */
+  private async appendHistory(user: string, entries: ControlOf<"history.append">["msg"][]): Promise<Later> {
+    const peers = new Set<string>();
     for (const entry of entries) {
       if (entry.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "history entry is not yours");
+      peers.add(normalizeUsername(entry.to));
     }
-    for (const entry of entries) {
-      const { text, ...rest } = entry;
-      const to = normalizeUsername(rest.to);
-      await this.social.requireMayTalk(user, to);
-      await this.opts.store.appendHistory({ ...rest, to, body: text });
-    }
+    for (const to of peers) await this.social.requireMayTalk(user, to);
+    const appends = entries.map(({ text, ...rest }) =>
+      this.opts.store.appendHistory({ ...rest, to: normalizeUsername(rest.to), body: text }),
+    );
+    return new Later(Promise.all(appends).then(() => undefined));
   }
 
   /** Password work in the fair queue, dropped if the session goes away before its turn. */
@@ -749,7 +786,7 @@ export class Registry {
     };
   }
 
-  private async offlineSend(s: ClientSession, msg: ControlOf<"offline.send">): Promise<unknown> {
+  private async offlineSend(s: ClientSession, msg: ControlOf<"offline.send">): Promise<Later> {
     const user = this.requireUser(s);
     if (msg.msg.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "message is not from you");
     const to = normalizeUsername(msg.msg.to);
@@ -764,12 +801,16 @@ export class Registry {
         `${to} has ${waiting} stored messages waiting, the most the registry keeps; try again after they read some`,
       );
     }
-    // Committed to disk before the ack below goes out.
+    // Committed to disk before the ack goes out, and before the recipient sees it.
     const { text, ...rest } = msg.msg;
-    await this.opts.store.enqueueOffline({ ...rest, to, body: text, deliveredAt: null });
-    const recipient = this.online.get(to);
-    if (recipient) this.reply(recipient, { t: "offline.deliver", msgs: [{ ...msg.msg, to }] });
-    return undefined;
+    const stored = this.opts.store.enqueueOffline({ ...rest, to, body: text, deliveredAt: null });
+    return new Later(
+      stored.then(() => {
+        const recipient = this.online.get(to);
+        if (recipient) this.reply(recipient, { t: "offline.deliver", msgs: [{ ...msg.msg, to }] });
+        return undefined;
+      }),
+    );
   }
 
   private async offlineAck(s: ClientSession, msg: ControlOf<"offline.ack">): Promise<unknown> {
