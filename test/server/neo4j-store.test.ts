@@ -54,6 +54,29 @@ describeNeo4j("Store contract against a real Neo4j", () => {
     }
   }
 
+  it("commits the 200 appends of one turn in one transaction, every one stored", async () => {
+    const registry = `${runId}-group-commit`;
+    const store = new Neo4jStore({ ...connection(), registry });
+    try {
+      await store.init();
+      await store.createUser({ name: "alice", passwordHash: "h", createdAt: 1 });
+      await store.createUser({ name: "bob", passwordHash: "h", createdAt: 1 });
+      const before = { ...store.appends.stats };
+      const ids = Array.from({ length: 200 }, (_, i) => `m-${String(i).padStart(4, "0")}`);
+      await Promise.all(
+        ids.map((id, i) =>
+          store.appendHistory({ id, from: "alice", to: "bob", body: id, sentAt: i, deliveredAt: i }),
+        ),
+      );
+      expect(store.appends.stats.batches - before.batches).toBe(1);
+      const stored = await store.history("alice", "bob", { limit: 500 });
+      expect(stored.map((m) => m.id)).toEqual(ids);
+    } finally {
+      await store.close();
+      await deleteRegistry(registry);
+    }
+  });
+
   storeContract("Neo4jStore", async () => {
     const registry = `${runId}-${++registries}`;
     const c = connection();
