@@ -42,9 +42,10 @@
  * `registry` scopes everything: one Neo4j database can hold several registries, and the contract
  * tests use a fresh one per test on a shared server without touching anything else.
  *
- * Group commit (`group-commit.ts`). The appends (`appendHistory`, `enqueueOffline`, `appendAudit`,
- * `appendGroupMessage`) that arrive in one event-loop turn, or while the previous batch commits,
- * run in one write transaction, one after another, and resolve once it has committed. An
+ * Group commit (`group-commit.ts`). The appends (`appendHistory`, `enqueueOffline`,
+ * `appendAudit`, `appendGroupMessage`, and `ackGroup`, which every member sends per group
+ * message) that arrive in one event-loop turn, or while the previous batch commits, run in
+ * one write transaction, one after another, and resolve once it has committed. An
  * append's work checks before it writes (unknown user, unknown group), so its own refusal
  * fails it alone and leaves nothing behind; a failure of the transaction (Neo4j gone, a
  * statement refused by the server) fails every append in it with `STORE_FAILED`. One batch
@@ -874,8 +875,9 @@ export class Neo4jStore implements Store {
     });
   }
 
+  /** In the group commit: every member acknowledges every group message it gets. */
   async ackGroup(group: string, user: string, seq: number): Promise<void> {
-    await this.write("ackGroup", async (run) => {
+    await this.append("ackGroup", async (run) => {
       await this.requireMember(run, group, user);
       await run("ackGroup", {
         registry: this.registry,

@@ -8,7 +8,7 @@
  * sender is told it was stored, so every commit fsyncs the WAL.
  *
  * Group commit (`group-commit.ts`): the appends (`appendHistory`, `enqueueOffline`,
- * `appendAudit`, `appendGroupMessage`) that arrive in one event-loop turn share one
+ * `appendAudit`, `appendGroupMessage`, `ackGroup`) that arrive in one event-loop turn share one
  * `BEGIN IMMEDIATE` transaction and one fsync, each append in a savepoint of its own so that
  * its constraint failure fails it alone; their promises resolve once it has committed. Every
  * other write commits the pending appends first, so writes take effect in call order; reads
@@ -944,8 +944,9 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** In the group commit: every member acknowledges every group message it gets. */
   async ackGroup(group: string, user: string, seq: number): Promise<void> {
-    this.transaction("ackGroup", (s) => {
+    await this.append("ackGroup", (s) => {
       const g = knownGroup(s, group);
       s.ackGroup.run({ group: g.name, user: knownMember(s, g.name, user), seq });
     });
