@@ -43,8 +43,8 @@
  * tests use a fresh one per test on a shared server without touching anything else.
  *
  * Group commit (`group-commit.ts`). The appends (`appendHistory`, `enqueueOffline`,
- * `appendAudit`, `appendGroupMessage`, and `ackGroup`, which every member sends per group
- * message) that arrive in one event-loop turn, or while the previous batch commits, run in
+ * `appendAudit`, `appendGroupMessage`, `ackGroup`, which every member sends per group
+ * message, and `setPublicKey`, which a login of a new device makes) that arrive in one event-loop turn, or while the previous batch commits, run in
  * one write transaction, one after another, and resolve once it has committed. An
  * append's work checks before it writes (unknown user, unknown group), so its own refusal
  * fails it alone and leaves nothing behind; a failure of the transaction (Neo4j gone, a
@@ -317,8 +317,9 @@ export class Neo4jStore implements Store {
     });
   }
 
+  /** In the group commit: a login storm of new devices is not one transaction per login. */
   async setPublicKey(name: string, publicKeyHex: string): Promise<void> {
-    await this.write("setPublicKey", async (run) => {
+    await this.append("setPublicKey", async (run) => {
       const result = await run("setPublicKey", {
         registry: this.registry,
         nameKey: nameKey(name),

@@ -8,7 +8,7 @@
  * sender is told it was stored, so every commit fsyncs the WAL.
  *
  * Group commit (`group-commit.ts`): the appends (`appendHistory`, `enqueueOffline`,
- * `appendAudit`, `appendGroupMessage`, `ackGroup`) that arrive in one event-loop turn share one
+ * `appendAudit`, `appendGroupMessage`, `ackGroup`, `setPublicKey`) that arrive in one turn share one
  * `BEGIN IMMEDIATE` transaction and one fsync, each append in a savepoint of its own so that
  * its constraint failure fails it alone; their promises resolve once it has committed. Every
  * other write commits the pending appends first, so writes take effect in call order; reads
@@ -596,8 +596,9 @@ export class SqliteStore implements Store {
     return this.run("listUsers", (s) => s.listUsers.all().map(toUser));
   }
 
+  /** In the group commit: a login storm of new devices is not one fsync per login. */
   async setPublicKey(name: string, publicKeyHex: string): Promise<void> {
-    this.write("setPublicKey", (s) => {
+    await this.append("setPublicKey", (s) => {
       if (s.setPublicKey.run(publicKeyHex, name).changes === 0) {
         throw new HallwayError("AUTH_UNKNOWN_USER", `no user ${JSON.stringify(name)}`);
       }
