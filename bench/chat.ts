@@ -22,9 +22,7 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
@@ -32,6 +30,7 @@ import Database from "better-sqlite3";
 import type { PeerClient } from "../src/peer/client.js";
 import type { PeerEvent } from "../src/peer/events.js";
 import { createClient } from "../src/peer/index.js";
+import { adopt, cleanUp, tmp } from "./scratch.js";
 import { loadAverage, machine, processCpuMs, publish, summarize } from "./stats.js";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -45,15 +44,6 @@ const WARM_UP = 50;
 const TEXT = "The quick brown fox jumps over the lazy dog, twice over."; // 57 bytes: a typical short chat line
 const PASSWORD = "bench correct horse battery";
 
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
-
-function tmp(name: string): string {
-  const d = mkdtempSync(join(tmpdir(), `hallway-bench-${name}-`));
-  dirs.push(d);
-  return d;
-}
-
 function start(
   args: string[],
   env: Record<string, string> = {},
@@ -62,7 +52,7 @@ function start(
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "inherit"],
   });
-  children.push(child);
+  adopt(child);
   const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   return { child, lines: rl[Symbol.asyncIterator]() };
 }
@@ -328,8 +318,7 @@ async function main(): Promise<void> {
     };
     publish("chat", result);
   } finally {
-    for (const c of children) c.kill("SIGKILL");
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    cleanUp();
   }
 }
 

@@ -76,8 +76,15 @@ function request(
   });
 }
 
+let lost = 0;
+
+/** A request whose answer nobody waits for (a heartbeat); a closed session is counted. */
 function fire(c: Client, body: Record<string, unknown>): void {
-  c.host.send(c.conn as HostedConnection, utf8.encode(JSON.stringify({ rid: nextRid++, ...body })));
+  if (c.conn === undefined || !c.host.isLive(c.conn)) {
+    lost++;
+    return;
+  }
+  c.host.send(c.conn, utf8.encode(JSON.stringify({ rid: nextRid++, ...body })));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -176,6 +183,7 @@ async function main(): Promise<void> {
     await Promise.race([all, sleep(30_000)]);
     print({
       event: "fanout",
+      sessionsLost: lost,
       watchers: config.users.length - 1,
       reached: f.reached,
       lastWatcherAfterMs: Math.round((f.lastAt - sentAt) * 10) / 10,

@@ -86,6 +86,8 @@ import { type StunCounters, stunResponder } from "./stun-responder.js";
 
 export const DEFAULT_PORT = 7743;
 const MISSED_HEARTBEATS = 3;
+/** Sessions a presence change is pushed to per turn, at most (see `drainFanouts`). */
+const FANOUT_PER_TURN = 256;
 const LAST_SEEN_FLUSH_MS = 5_000;
 /** How often the relay's counters go to the log, when they changed. */
 const RELAY_LOG_MS = 60_000;
@@ -164,6 +166,9 @@ export class Registry {
    * work follows the sessions that fall silent, not the sessions that exist.
    */
   private readonly heartbeats = new TimerHeap();
+  /** Presence pushes waiting to go out, a slice per turn (`drainFanouts`). */
+  private readonly fanouts: Array<{ bytes: Uint8Array; targets: ClientSession[]; next: number }> = [];
+  private fanoutScheduled = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private relayLogTimer: NodeJS.Timeout | undefined;
@@ -433,6 +438,10 @@ export class Registry {
         message: "the answer is larger than a message may be; ask for a smaller page",
       });
     }
+    this.sendBytes(s, bytes);
+  }
+
+  private sendBytes(s: ClientSession, bytes: Uint8Array): void {
     try {
       this.host.send(s.conn, bytes);
     } catch (err) {
@@ -675,8 +684,8 @@ export class Registry {
     if (!previous || wasAway) this.broadcastPresence(name, "online", audience, s);
     // After the answer: who is online (or away) now, then the offline backlog in order.
     queueMicrotask(() => {
-      for (const [other] of this.online) {
-        if (other === name || (audience && !audience.has(other))) continue;
+      for (const other of this.onlineIn(audience)) {
+        if (other === name) continue;
         this.reply(s, { t: "presence", user: other, status: this.presenceOf(other), at: this.wall() });
       }
       void this.deliverBacklog(s);
@@ -850,10 +859,60 @@ export class Registry {
     audience: ReadonlySet<string> | undefined,
     except?: ClientSession,
   ): void {
-    const at = this.wall();
-    for (const [name, s] of this.online) {
-      if (s !== except && (!audience || audience.has(name)))
-        this.reply(s, { t: "presence", user, status, at });
+    // Encoded once for everyone: a presence change may go to the whole office.
+    const bytes = encodeControl({ t: "presence", user, status, at: this.wall() });
+    const targets: ClientSession[] = [];
+    for (const name of this.onlineIn(audience)) {
+      const s = this.online.get(name);
+      if (s !== undefined && s !== except) targets.push(s);
+    }
+    if (targets.length === 0) return;
+    this.fanouts.push({ bytes, targets, next: 0 });
+    this.scheduleFanout();
+  }
+
+  private scheduleFanout(): void {
+    if (this.fanoutScheduled || this.fanouts.length === 0) return;
+    this.fanoutScheduled = true;
+    setImmediate(() => {
+      this.fanoutScheduled = false;
+      this.drainFanouts();
+    });
+  }
+
+  /**
+   * At most `FANOUT_PER_TURN` sessions per turn, fan-outs in order. 5,000 pushes in one turn
+   * left as 5,000 datagrams at once, and their 5,000 ACKs came back at once, more than the
+   * socket buffers hold on loopback: the losses cost retransmission timeouts, seconds in all.
+   * A slice per turn lets the socket be read between slices.
+   */
+  private drainFanouts(): void {
+    let budget = FANOUT_PER_TURN;
+    while (budget > 0) {
+      const job = this.fanouts[0];
+      if (job === undefined) break;
+      const end = Math.min(job.targets.length, job.next + budget);
+      budget -= end - job.next;
+      for (; job.next < end; job.next++) {
+        const s = job.targets[job.next] as ClientSession;
+        if (this.host.isLive(s.conn)) this.sendBytes(s, job.bytes);
+      }
+      if (job.next === job.targets.length) this.fanouts.shift();
+    }
+    this.scheduleFanout();
+  }
+
+  /**
+   * Who of `audience` is online (everyone online when there is no audience), walking the
+   * smaller of the two: a login under the friends policy costs its friends, not the office.
+   */
+  private *onlineIn(audience: ReadonlySet<string> | undefined): Iterable<string> {
+    if (audience === undefined) {
+      yield* this.online.keys();
+    } else if (audience.size < this.online.size) {
+      for (const name of audience) if (this.online.has(name)) yield name;
+    } else {
+      for (const name of this.online.keys()) if (audience.has(name)) yield name;
     }
   }
 
