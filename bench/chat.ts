@@ -1,5 +1,6 @@
 /**
- * bench/chat: round trip and throughput of direct chat messages on loopback.
+ * bench/chat: round trip and throughput of direct chat messages on loopback, what they cost
+ * the registry, and group fan-out.
  *
  * A real registry and a real `hallway client --json` (bob) run as child processes; alice
  * runs in this process so that timing needs no extra hop. Round trip = `send` until
@@ -8,35 +9,40 @@
  * baseline: newline-delimited JSON over one TCP connection to a child process that
  * answers each line with a receipt.
  *
+ * CPU per message of the burst: alice (this process) and bob until the last receipt; the
+ * registry until the history alice reports (`history.batch`, after each receipt) is all in
+ * its database, read from the registry's SQLite file.
+ *
+ * Group fan-out: 50 more clients (in this process) join alice's group; one message at a time
+ * is timed from `group.send` until the last member has it (members reached per second), then
+ * a burst of group messages all in flight at once (deliveries per second).
+ *
+ * The machine's load average goes with the results (the benchmark machine is shared).
  * Prints one JSON document and writes it to bench/results/chat.json.
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
+import Database from "better-sqlite3";
+import type { PeerClient } from "../src/peer/client.js";
 import type { PeerEvent } from "../src/peer/events.js";
 import { createClient } from "../src/peer/index.js";
-import { machine, publish, summarize } from "./stats.js";
+import { adopt, cleanUp, tmp } from "./scratch.js";
+import { loadAverage, machine, processCpuMs, publish, summarize } from "./stats.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const CLI = join(ROOT, "dist/cli.js");
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 2000);
 const BURST = Number(process.env.BENCH_BURST ?? 10_000);
+const GROUP_MEMBERS = Number(process.env.BENCH_GROUP_MEMBERS ?? 50);
+const GROUP_SINGLES = Number(process.env.BENCH_GROUP_SINGLES ?? 20);
+const GROUP_BURST = Number(process.env.BENCH_GROUP_BURST ?? 100);
+const WARM_UP = 50;
 const TEXT = "The quick brown fox jumps over the lazy dog, twice over."; // 57 bytes: a typical short chat line
 const PASSWORD = "bench correct horse battery";
-
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
-
-function tmp(name: string): string {
-  const d = mkdtempSync(join(tmpdir(), `hallway-bench-${name}-`));
-  dirs.push(d);
-  return d;
-}
 
 function start(
   args: string[],
@@ -46,7 +52,7 @@ function start(
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "inherit"],
   });
-  children.push(child);
+  adopt(child);
   const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   return { child, lines: rl[Symbol.asyncIterator]() };
 }
@@ -64,6 +70,7 @@ async function until(
 }
 
 async function hallwayChat() {
+  const regDir = tmp("reg");
   const registry = start([
     CLI,
     "server",
@@ -74,7 +81,7 @@ async function hallwayChat() {
     "--no-mdns",
     "--json",
     "--data",
-    tmp("reg"),
+    regDir,
   ]);
   const { port } = (await until(registry.lines, (e) => e.event === "listening")) as { port: number };
   const server = `127.0.0.1:${port}`;
@@ -110,15 +117,116 @@ async function hallwayChat() {
     for (;;) if ((await bob.lines.next()).done) return;
   })();
 
-  const result = await measure(async (onReceipt) => {
-    const id = await alice.send("bob", TEXT);
-    waiting.set(id, () => {
-      waiting.delete(id);
-      onReceipt();
-    });
-  });
+  const registryPid = registry.child.pid as number;
+  const bobPid = bob.child.pid as number;
+  const db = new Database(join(regDir, "registry.sqlite"), { readonly: true });
+  const storedMessages = () => db.prepare("SELECT count(*) FROM messages").pluck().get() as number;
+  let cpu = { registry: 0, bob: 0, alice: process.cpuUsage() };
+  const result = await measure(
+    async (onReceipt) => {
+      const id = await alice.send("bob", TEXT);
+      waiting.set(id, () => {
+        waiting.delete(id);
+        onReceipt();
+      });
+    },
+    {
+      start: () => {
+        cpu = { registry: processCpuMs(registryPid), bob: processCpuMs(bobPid), alice: process.cpuUsage() };
+      },
+      end: async () => {
+        const aliceUs = process.cpuUsage(cpu.alice);
+        const bobMs = processCpuMs(bobPid) - cpu.bob;
+        // The registry's part ends when the history of every message is committed.
+        const t0 = performance.now();
+        const want = WARM_UP + ROUND_TRIPS + BURST;
+        while (storedMessages() < want && performance.now() - t0 < 120_000) await sleep(20);
+        const registryMs = processCpuMs(registryPid) - cpu.registry;
+        return {
+          cpuPerMessageUs: {
+            alice: Math.round((aliceUs.user + aliceUs.system) / BURST),
+            bob: Math.round((bobMs * 1000) / BURST),
+            registry: Math.round((registryMs * 1000) / BURST),
+          },
+          historyStored: storedMessages(),
+          historyCaughtUpMsAfterBurst: Math.round(performance.now() - t0),
+        };
+      },
+    },
+  );
+  db.close();
+  const group = await groupFanOut(alice, port);
   await alice.stop();
-  return result;
+  return { ...result, groupFanOut: group };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `GROUP_MEMBERS` clients join a group of alice's. Each member counts the group messages it
+ * has by text; a waiter resolves once all of them have one.
+ */
+async function groupFanOut(alice: PeerClient, port: number) {
+  const reached = new Map<string, number>();
+  const whenAll = new Map<string, () => void>();
+  const onGroupMessage = (text: string) => {
+    const n = (reached.get(text) ?? 0) + 1;
+    reached.set(text, n);
+    if (n === GROUP_MEMBERS) whenAll.get(text)?.();
+  };
+  const allHave = (text: string) =>
+    new Promise<void>((resolve) => {
+      if ((reached.get(text) ?? 0) >= GROUP_MEMBERS) resolve();
+      else whenAll.set(text, resolve);
+    });
+  const members: PeerClient[] = [];
+  for (let i = 0; i < GROUP_MEMBERS; i++) {
+    members.push(
+      createClient({
+        dataDir: tmp(`m${i}`),
+        server: { host: "127.0.0.1", port },
+        user: `member${i}`,
+        password: PASSWORD,
+        register: true,
+        onEvent: (e: PeerEvent) => {
+          if (e.event === "groupMessage") onGroupMessage(e.text);
+        },
+      }),
+    );
+  }
+  // scrypt runs two at a time at the registry and queues four per host: a few at once.
+  for (let i = 0; i < members.length; i += 4)
+    await Promise.all(members.slice(i, i + 4).map((m) => m.start()));
+  await alice.social.groupCreate("everyone");
+  for (const m of members) await m.social.groupJoin("everyone");
+  for (const m of members) await alice.social.groupAnswer("group.approve", "everyone", m.user);
+
+  const send = async (text: string) => {
+    const all = allHave(text);
+    await alice.social.groupSend("everyone", text);
+    await all;
+  };
+  for (let i = 0; i < 5; i++) await send(`warm-up ${i}`);
+  const fanOutMs: number[] = [];
+  for (let i = 0; i < GROUP_SINGLES; i++) {
+    const t0 = performance.now();
+    await send(`single ${i}`);
+    fanOutMs.push(performance.now() - t0);
+  }
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: GROUP_BURST }, (_, i) => send(`burst ${i}`)));
+  const burstSeconds = (performance.now() - t0) / 1000;
+  for (const m of members) await m.stop();
+  const single = summarize(fanOutMs);
+  return {
+    members: GROUP_MEMBERS,
+    oneMessage: { ...single, membersReachedPerSecond: Math.round(GROUP_MEMBERS / (single.p50Ms / 1000)) },
+    burst: {
+      messages: GROUP_BURST,
+      seconds: round(burstSeconds),
+      deliveriesPerSecond: Math.round((GROUP_BURST * GROUP_MEMBERS) / burstSeconds),
+    },
+  };
 }
 
 async function tcpBaseline() {
@@ -153,18 +261,22 @@ async function tcpBaseline() {
  * `onReceipt` when its receipt is back. Warm-up, then one at a time (round trip), then
  * a burst with every message in flight at once.
  */
-async function measure(send: (onReceipt: () => void) => void | Promise<void>) {
+async function measure(
+  send: (onReceipt: () => void) => void | Promise<void>,
+  burstHooks?: { start(): void; end(): Promise<Record<string, unknown>> },
+) {
   const sendAndWait = () =>
     new Promise<void>((resolve, reject) => {
       Promise.resolve(send(resolve)).catch(reject);
     });
-  for (let i = 0; i < 50; i++) await sendAndWait(); // warm-up: session, JIT
+  for (let i = 0; i < WARM_UP; i++) await sendAndWait(); // warm-up: session, JIT
   const rtts: number[] = [];
   for (let i = 0; i < ROUND_TRIPS; i++) {
     const t0 = performance.now();
     await sendAndWait();
     rtts.push(performance.now() - t0);
   }
+  burstHooks?.start();
   const t0 = performance.now();
   let left = BURST;
   let allDone: () => void = () => {};
@@ -174,9 +286,15 @@ async function measure(send: (onReceipt: () => void) => void | Promise<void>) {
   for (let i = 0; i < BURST; i++) await send(() => --left === 0 && allDone());
   await finished;
   const seconds = (performance.now() - t0) / 1000;
+  const costs = (await burstHooks?.end()) ?? {};
   return {
     roundTrip: summarize(rtts),
-    burst: { messages: BURST, seconds: round(seconds), messagesPerSecond: Math.round(BURST / seconds) },
+    burst: {
+      messages: BURST,
+      seconds: round(seconds),
+      messagesPerSecond: Math.round(BURST / seconds),
+      ...costs,
+    },
   };
 }
 
@@ -196,11 +314,11 @@ async function main(): Promise<void> {
       messageBytes: TEXT.length,
       hallway,
       tcpBaseline: tcp,
+      loadAverageAtEnd: loadAverage(),
     };
     publish("chat", result);
   } finally {
-    for (const c of children) c.kill("SIGKILL");
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    cleanUp();
   }
 }
 

@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 /** Small helpers shared by the benchmarks: percentiles and the machine description. */
 
-import { cpus } from "node:os";
+import { readFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 
 export function percentile(sortedMs: number[], p: number): number {
   if (sortedMs.length === 0) return Number.NaN;
@@ -27,9 +28,37 @@ export function summarize(samplesMs: number[]): {
   };
 }
 
-export function machine(): { node: string; cpu: string; cores: number } {
-  return { node: process.version, cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length };
+export function machine(): { node: string; cpu: string; cores: number; loadAverage: number[] } {
+  return {
+    node: process.version,
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    // The machine is shared: the 1, 5 and 15 minute load averages when the run started.
+    loadAverage: loadAverage(),
+  };
 }
+
+export function loadAverage(): number[] {
+  return loadavg().map((x) => Math.round(x * 100) / 100);
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux). */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name, which may hold spaces: state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Resident set size of a process, in MB, from /proc (Linux). */
+export function processRssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Math.round(Number(m[1]) / 102.4) / 10 : Number.NaN;
+}
+
+/** USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK`). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Writes a bench's JSON document to bench/results/<name>.json and prints it on stdout. */
 export function publish(name: string, result: unknown): void {

@@ -22,12 +22,16 @@
  * The client then stops and does not log in again by itself; a `resume` login that finds the
  * account live on another device gets `SESSION_REPLACED` too, so two devices never fight.
  *
- * Limits: `RATE_LIMITED` answers carry a retry-after. Background work (stored messages, the
- * history the client reports) waits that long and tries again; history entries go in
- * batches (`history.batch`), one request at a time.
+ * Limits: `RATE_LIMITED` answers carry a retry-after, and so does `STORE_FAILED` when the
+ * registry's store could not commit the batch the request was in (disk full, busy). Background
+ * work (stored messages, the history the client reports) waits that long and tries again;
+ * history entries go in batches (`history.batch`), one request at a time.
+ *
+ * Per message the client keeps no timer of its own: receipts and request answers each have
+ * one timeout for all (`FifoDeadlines`), and message ids are `randomUUID()`.
  */
 
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { basename } from "node:path";
 import { asHallwayError, HallwayError } from "../errors.js";
 import type { PinStore } from "../net/data-dir.js";
@@ -57,6 +61,7 @@ import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
 import type { PeerEvent, Via } from "./events.js";
+import { FifoDeadlines } from "./fifo-deadlines.js";
 import { FileTransfers } from "./file-transfers.js";
 import { PeerPaths } from "./paths.js";
 import { fitsWire, SocialClient } from "./social.js";
@@ -96,7 +101,8 @@ export interface PeerClientOptions {
 interface PendingRequest {
   resolve(data: unknown): void;
   reject(err: HallwayError): void;
-  timer: NodeJS.Timeout;
+  /** The request's `t`, for the timeout's message. */
+  what: string;
 }
 
 interface PeerLink {
@@ -111,6 +117,12 @@ const SEEN_IDS_LIMIT = 50_000;
 const HISTORY_QUEUE_LIMIT = 10_000;
 
 const isRegistryDown = (e: HallwayError) => e.code === "REGISTRY_LOST" || e.code === "REGISTRY_UNREACHABLE";
+/**
+ * Refused for now, with a retry-after: the rate limit, or a store batch that failed to commit
+ * (`STORE_FAILED` with a retry-after; without one it is about the request, and final).
+ */
+const isRetryLater = (e: HallwayError) =>
+  e.code === "RATE_LIMITED" || (e.code === "STORE_FAILED" && e.retryAfterMs !== undefined);
 
 const sleep = (ms: number) =>
   new Promise<void>((resolve) => {
@@ -136,7 +148,11 @@ export class PeerClient {
   private readonly seen = new Set<string>();
   /** Offline messages handed to the registry and not yet acknowledged. */
   private readonly outbox = new Map<string, ChatMessage>();
-  private readonly awaitingReceipt = new Map<string, { msg: ChatMessage; timer: NodeJS.Timeout }>();
+  /** Direct messages waiting for their receipt; one timer for all (`receiptDeadlines`). */
+  private readonly awaitingReceipt = new Map<string, ChatMessage>();
+  private readonly receiptDeadlines: FifoDeadlines<string>;
+  /** One timer for every request's answer (`requestTimeoutMs`). */
+  private readonly requestDeadlines: FifoDeadlines<number>;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectAttempt = 0;
   /** Own presence as last set: a login starts online, so a reconnect sets `away` again. */
@@ -171,6 +187,8 @@ export class PeerClient {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
     this.directTimeoutMs = opts.directTimeoutMs ?? 3_000;
     this.sendReportMs = opts.sendReportMs ?? Math.min(4_000, this.requestTimeoutMs);
+    this.receiptDeadlines = new FifoDeadlines(this.directTimeoutMs, (id) => this.receiptTimedOut(id));
+    this.requestDeadlines = new FifoDeadlines(this.requestTimeoutMs, (rid) => this.requestTimedOut(rid));
     this.host = new UdpHost({
       identity: opts.identity,
       acceptIncoming: true,
@@ -355,13 +373,17 @@ export class PeerClient {
         reject(asHallwayError(err));
         return;
       }
-      const timer = setTimeout(() => {
-        this.requests.delete(rid);
-        reject(new HallwayError("REGISTRY_UNREACHABLE", `the registry did not answer '${body.t}'`));
-        this.registryLost();
-      }, this.requestTimeoutMs);
-      this.requests.set(rid, { resolve, reject, timer });
+      this.requests.set(rid, { resolve, reject, what: body.t });
+      this.requestDeadlines.set(rid);
     });
+  }
+
+  private requestTimedOut(rid: number): void {
+    const p = this.requests.get(rid);
+    if (!p) return;
+    this.requests.delete(rid);
+    p.reject(new HallwayError("REGISTRY_UNREACHABLE", `the registry did not answer '${p.what}'`));
+    this.registryLost();
   }
 
   private registryLost(): void {
@@ -371,8 +393,8 @@ export class PeerClient {
     const old = this.registry;
     this.registry = undefined;
     if (old) this.host.close(old, "reconnecting");
+    this.requestDeadlines.clear();
     for (const [rid, p] of this.requests) {
-      clearTimeout(p.timer);
       p.reject(new HallwayError("REGISTRY_LOST", "lost the registry"));
       this.requests.delete(rid);
     }
@@ -512,7 +534,7 @@ export class PeerClient {
         const p = this.requests.get(msg.rid);
         if (!p) return;
         this.requests.delete(msg.rid);
-        clearTimeout(p.timer);
+        this.requestDeadlines.delete(msg.rid);
         if (msg.t === "ok") p.resolve(msg.data);
         else
           p.reject(
@@ -569,12 +591,12 @@ export class PeerClient {
       this.showIncoming(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct");
       this.host.send(conn, encodeControl({ t: "receipt", id: msg.msg.id, at: Date.now() }));
     } else if (msg.t === "receipt") {
-      const w = this.awaitingReceipt.get(msg.id);
-      if (!w) return;
-      clearTimeout(w.timer);
+      const sent = this.awaitingReceipt.get(msg.id);
+      if (!sent) return;
       this.awaitingReceipt.delete(msg.id);
+      this.receiptDeadlines.delete(msg.id);
       this.emit({ event: "delivered", id: msg.id });
-      this.reportHistory({ ...w.msg, deliveredAt: msg.at });
+      this.reportHistory({ ...sent, deliveredAt: msg.at });
     }
   }
 
@@ -596,7 +618,7 @@ export class PeerClient {
           await this.request({ t: "history.batch", msgs: batch });
         } catch (err) {
           const e = asHallwayError(err);
-          if (e.code === "RATE_LIMITED") {
+          if (isRetryLater(e)) {
             await sleep(e.retryAfterMs ?? 1000);
             continue;
           }
@@ -669,7 +691,8 @@ export class PeerClient {
     }
     if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
     const msg: ChatMessage = {
-      id: randomBytes(12).toString("hex"),
+      // 122 random bits, unguessable, at a twentieth of the cost of randomBytes(12) per message.
+      id: randomUUID(),
       from: this.user,
       to,
       text,
@@ -714,6 +737,13 @@ export class PeerClient {
         // Unreachable directly: fall through to the registry.
       }
     }
+    if (this.outbox.size > 0) {
+      // Earlier messages wait for the registry (retrying after a refusal): this one goes behind
+      // them, so that the recipient gets them in the order they were sent.
+      this.outbox.set(msg.id, msg);
+      void this.flushOutbox();
+      return msg.id;
+    }
     await this.storeOffline(msg, true);
     return msg.id;
   }
@@ -735,10 +765,8 @@ export class PeerClient {
 
   private sendDirect(conn: HostedConnection, msg: ChatMessage): void {
     this.outbox.delete(msg.id);
-    this.awaitingReceipt.set(msg.id, {
-      msg,
-      timer: setTimeout(() => this.receiptTimedOut(msg.id), this.directTimeoutMs),
-    });
+    this.awaitingReceipt.set(msg.id, msg);
+    this.receiptDeadlines.set(msg.id);
     this.host.send(conn, encodeControl({ t: "chat", msg }));
     this.emit({
       event: "sent",
@@ -749,11 +777,11 @@ export class PeerClient {
   }
 
   private receiptTimedOut(id: string): void {
-    const w = this.awaitingReceipt.get(id);
-    if (!w) return;
+    const msg = this.awaitingReceipt.get(id);
+    if (!msg) return;
     this.awaitingReceipt.delete(id);
-    this.dropPeer(w.msg.to);
-    void this.storeOffline(w.msg, true);
+    this.dropPeer(msg.to);
+    void this.storeOffline(msg, true);
   }
 
   /**
@@ -786,8 +814,9 @@ export class PeerClient {
         }
         return undefined;
       }
-      if (e.code === "RATE_LIMITED") {
-        // Kept, and tried again when the registry allows; said once per message.
+      if (isRetryLater(e)) {
+        // Kept, and tried again when the registry allows (rate limit) or its store can take it
+        // (a batch that failed to commit); said once per message.
         if (!this.outboxReported.has(msg.id)) {
           this.outboxReported.add(msg.id);
           this.emit({
@@ -811,12 +840,15 @@ export class PeerClient {
     return undefined;
   }
 
-  /** The outbox to the registry, one message at a time, waiting out rate limits. */
+  /**
+   * The outbox to the registry, one message at a time, in order, waiting out rate limits and
+   * store failures. The iteration is live: a message queued meanwhile is sent in its turn.
+   */
   private async flushOutbox(): Promise<void> {
     if (this.outboxFlushing) return;
     this.outboxFlushing = true;
     try {
-      for (const msg of [...this.outbox.values()]) {
+      for (const msg of this.outbox.values()) {
         for (;;) {
           if (this.state !== "ready") return;
           if (!this.outbox.has(msg.id)) break;
@@ -996,13 +1028,13 @@ export class PeerClient {
     for (const w of this.loginWaiters.splice(0))
       w.reject(new HallwayError("REGISTRY_LOST", "the client stopped"));
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    for (const w of this.awaitingReceipt.values()) clearTimeout(w.timer);
+    this.receiptDeadlines.clear();
     if (wasReady) {
       this.state = "ready";
       await this.request({ t: "logout" }).catch(() => {});
       this.state = "closed";
     }
-    for (const p of this.requests.values()) clearTimeout(p.timer);
+    this.requestDeadlines.clear();
     this.transfers.stop();
     this.paths.stop();
     await this.host.stop("bye");

@@ -8,7 +8,7 @@
  * are acknowledged by the highest seq received per group, in one `group.ack` per burst.
  */
 
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
 import {
   type Control,
@@ -260,7 +260,7 @@ export class SocialClient {
     const body = {
       t: "group.send",
       group,
-      id: randomBytes(12).toString("hex"),
+      id: randomUUID(),
       text,
       sentAt: Date.now(),
     } as const;

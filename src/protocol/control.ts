@@ -36,7 +36,8 @@ const text = z
   .string()
   .max(MAX_TEXT_BYTES)
   .refine(wellFormed, WELL_FORMED)
-  .refine((s) => utf8.encode(s).length <= MAX_TEXT_BYTES, "text too long");
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short text (every chat line) needs no encoding.
+  .refine((s) => s.length <= MAX_TEXT_BYTES / 3 || utf8.encode(s).length <= MAX_TEXT_BYTES, "text too long");
 /** A peer's address on the wire is an IP literal: never a name to resolve, never "relay". */
 const address = z.object({
   host: z

@@ -68,6 +68,22 @@ function rawPublicKey(privateKey: KeyObject): Uint8Array {
   return Uint8Array.from(der.subarray(der.length - DH_BYTES));
 }
 
+/**
+ * The static key pair as KeyObjects, made once per identity: a registry answers every login
+ * with a handshake, and rebuilding the KeyObjects each time was a third of its key work.
+ */
+const staticPairs = new WeakMap<Uint8Array, { publicKey: Uint8Array; privateKey: KeyObject }>();
+
+function staticKeyPair(raw: Uint8Array): { publicKey: Uint8Array; privateKey: KeyObject } {
+  let pair = staticPairs.get(raw);
+  if (pair === undefined) {
+    const privateKey = privateKeyObject(raw);
+    pair = { publicKey: rawPublicKey(privateKey), privateKey };
+    staticPairs.set(raw, pair);
+  }
+  return pair;
+}
+
 /** The X25519 public key of a raw private key (RFC 7748 §6.1). */
 export function x25519PublicKey(privateKey: Uint8Array): Uint8Array {
   return rawPublicKey(privateKeyObject(privateKey));
@@ -396,8 +412,7 @@ export class HandshakeState {
     this.initiator = opts.initiator;
     this.random = opts.random;
     this.injectedEphemeral = opts.ephemeralPrivateKey;
-    const privateKey = privateKeyObject(opts.staticKeys.privateKey);
-    this.s = { publicKey: rawPublicKey(privateKey), privateKey };
+    this.s = staticKeyPair(opts.staticKeys.privateKey);
     this.ss = new SymmetricState(PROTOCOL_NAME);
     this.ss.mixHash(opts.prologue ?? EMPTY);
   }

@@ -12,6 +12,14 @@
  * session), so a client's offline messages are stored in the order it sent them. Pushes to
  * a session caused by someone else's request go through the same chain.
  *
+ * Appends are pipelined (group commit, `store/group-commit.ts`): a request that appends
+ * (`history.append`, `history.batch`, `offline.send`) takes its place in the store's next
+ * batch, in arrival order, and the session's next request runs at once; its answer goes out
+ * when the batch has committed, never before. So one client's burst, and every client's
+ * requests of one turn, share a transaction and an fsync. A batch that fails to commit
+ * answers each of its requests `STORE_FAILED` with a retry-after; the client keeps the
+ * messages and sends them again. A `history` page waits for the session's own appends.
+ *
  * Friends, groups, profiles and the messaging policy live in `social.ts`; this file asks it
  * whether a lookup, an offline message or a history entry is allowed, and whose presence a
  * user may see.
@@ -78,6 +86,8 @@ import { type StunCounters, stunResponder } from "./stun-responder.js";
 
 export const DEFAULT_PORT = 7743;
 const MISSED_HEARTBEATS = 3;
+/** Sessions a presence change is pushed to per turn, at most (see `drainFanouts`). */
+const FANOUT_PER_TURN = 256;
 const LAST_SEEN_FLUSH_MS = 5_000;
 /** How often the relay's counters go to the log, when they changed. */
 const RELAY_LOG_MS = 60_000;
@@ -132,6 +142,16 @@ interface ClientSession {
   accountWork: number;
   /** When its live entry in `heartbeats` comes up (undefined: none). */
   heartbeatCheckAt?: number;
+  /** Settles when the session's appends so far have committed (or failed). */
+  appended: Promise<void>;
+}
+
+/**
+ * The answer of a request whose work waits for a group commit. The request has taken its
+ * place in the batch; the session's next request need not wait for the commit.
+ */
+class Later {
+  constructor(readonly answer: Promise<unknown>) {}
 }
 
 export class Registry {
@@ -146,6 +166,9 @@ export class Registry {
    * work follows the sessions that fall silent, not the sessions that exist.
    */
   private readonly heartbeats = new TimerHeap();
+  /** Presence pushes waiting to go out, a slice per turn (`drainFanouts`). */
+  private readonly fanouts: Array<{ bytes: Uint8Array; targets: ClientSession[]; next: number }> = [];
+  private fanoutScheduled = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private relayLogTimer: NodeJS.Timeout | undefined;
@@ -284,6 +307,7 @@ export class Registry {
       queue: Promise.resolve(),
       away: false,
       accountWork: 0,
+      appended: Promise.resolve(),
     });
     if (!this.anonymous.add(conn.session, conn.address.host, now)) {
       this.abuse.anonymousRefused++;
@@ -414,6 +438,10 @@ export class Registry {
         message: "the answer is larger than a message may be; ask for a smaller page",
       });
     }
+    this.sendBytes(s, bytes);
+  }
+
+  private sendBytes(s: ClientSession, bytes: Uint8Array): void {
     try {
       this.host.send(s.conn, bytes);
     } catch (err) {
@@ -428,18 +456,35 @@ export class Registry {
     const rid = msg.rid;
     try {
       const data = await this.dispatch(s, msg, size);
-      this.reply(s, data === undefined ? { t: "ok", rid } : { t: "ok", rid, data });
+      if (data instanceof Later) {
+        // Answered when its batch commits; the session's next request goes on meanwhile.
+        const answered = data.answer.then(
+          (d) => this.answer(s, rid, d),
+          (err) => this.answerError(s, msg.t, rid, err),
+        );
+        s.appended = answered;
+        return;
+      }
+      this.answer(s, rid, data);
     } catch (err) {
-      const e = asHallwayError(err);
-      if (e.code === "INTERNAL") this.log(`internal error on ${msg.t}: ${e.message}`);
-      this.reply(s, {
-        t: "err",
-        rid,
-        code: e.code,
-        message: e.message.slice(0, 500),
-        ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(e.retryAfterMs) }),
-      });
+      this.answerError(s, msg.t, rid, err);
     }
+  }
+
+  private answer(s: ClientSession, rid: number, data: unknown): void {
+    this.reply(s, data === undefined ? { t: "ok", rid } : { t: "ok", rid, data });
+  }
+
+  private answerError(s: ClientSession, t: string, rid: number, err: unknown): void {
+    const e = asHallwayError(err);
+    if (e.code === "INTERNAL") this.log(`internal error on ${t}: ${e.message}`);
+    this.reply(s, {
+      t: "err",
+      rid,
+      code: e.code,
+      message: e.message.slice(0, 500),
+      ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(e.retryAfterMs) }),
+    });
   }
 
   private requireUser(s: ClientSession): string {
@@ -475,15 +520,14 @@ export class Registry {
       case "offline.ack":
         return this.offlineAck(s, msg);
       case "history.append":
-        await this.appendHistory(this.requireUser(s), [msg.msg]);
-        return undefined;
+        return this.appendHistory(this.requireUser(s), [msg.msg]);
       case "history.batch":
-        await this.appendHistory(this.requireUser(s), msg.msgs);
-        return undefined;
+        return this.appendHistory(this.requireUser(s), msg.msgs);
       case "connect":
         return this.connect(s, msg, size);
       case "history": {
         const user = this.requireUser(s);
+        await s.appended; // the page shows what this session appended before asking
         const messages = await this.opts.store.history(user, normalizeUsername(msg.with), {
           limit: msg.limit,
           ...(msg.before ? { before: msg.before } : {}),
@@ -499,16 +543,18 @@ export class Registry {
     }
   }
 
-  private async appendHistory(user: string, entries: ControlOf<"history.append">["msg"][]): Promise<void> {
+  /** Checks every entry, then places them all in the next group commit (answered with it). */
+  private async appendHistory(user: string, entries: ControlOf<"history.append">["msg"][]): Promise<Later> {
+    const peers = new Set<string>();
     for (const entry of entries) {
       if (entry.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "history entry is not yours");
+      peers.add(normalizeUsername(entry.to));
     }
-    for (const entry of entries) {
-      const { text, ...rest } = entry;
-      const to = normalizeUsername(rest.to);
-      await this.social.requireMayTalk(user, to);
-      await this.opts.store.appendHistory({ ...rest, to, body: text });
-    }
+    for (const to of peers) await this.social.requireMayTalk(user, to);
+    const appends = entries.map(({ text, ...rest }) =>
+      this.opts.store.appendHistory({ ...rest, to: normalizeUsername(rest.to), body: text }),
+    );
+    return new Later(Promise.all(appends).then(() => undefined));
   }
 
   /** Password work in the fair queue, dropped if the session goes away before its turn. */
@@ -638,8 +684,8 @@ export class Registry {
     if (!previous || wasAway) this.broadcastPresence(name, "online", audience, s);
     // After the answer: who is online (or away) now, then the offline backlog in order.
     queueMicrotask(() => {
-      for (const [other] of this.online) {
-        if (other === name || (audience && !audience.has(other))) continue;
+      for (const other of this.onlineIn(audience)) {
+        if (other === name) continue;
         this.reply(s, { t: "presence", user: other, status: this.presenceOf(other), at: this.wall() });
       }
       void this.deliverBacklog(s);
@@ -749,7 +795,7 @@ export class Registry {
     };
   }
 
-  private async offlineSend(s: ClientSession, msg: ControlOf<"offline.send">): Promise<unknown> {
+  private async offlineSend(s: ClientSession, msg: ControlOf<"offline.send">): Promise<Later> {
     const user = this.requireUser(s);
     if (msg.msg.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "message is not from you");
     const to = normalizeUsername(msg.msg.to);
@@ -764,12 +810,16 @@ export class Registry {
         `${to} has ${waiting} stored messages waiting, the most the registry keeps; try again after they read some`,
       );
     }
-    // Committed to disk before the ack below goes out.
+    // Committed to disk before the ack goes out, and before the recipient sees it.
     const { text, ...rest } = msg.msg;
-    await this.opts.store.enqueueOffline({ ...rest, to, body: text, deliveredAt: null });
-    const recipient = this.online.get(to);
-    if (recipient) this.reply(recipient, { t: "offline.deliver", msgs: [{ ...msg.msg, to }] });
-    return undefined;
+    const stored = this.opts.store.enqueueOffline({ ...rest, to, body: text, deliveredAt: null });
+    return new Later(
+      stored.then(() => {
+        const recipient = this.online.get(to);
+        if (recipient) this.reply(recipient, { t: "offline.deliver", msgs: [{ ...msg.msg, to }] });
+        return undefined;
+      }),
+    );
   }
 
   private async offlineAck(s: ClientSession, msg: ControlOf<"offline.ack">): Promise<unknown> {
@@ -809,10 +859,60 @@ export class Registry {
     audience: ReadonlySet<string> | undefined,
     except?: ClientSession,
   ): void {
-    const at = this.wall();
-    for (const [name, s] of this.online) {
-      if (s !== except && (!audience || audience.has(name)))
-        this.reply(s, { t: "presence", user, status, at });
+    // Encoded once for everyone: a presence change may go to the whole office.
+    const bytes = encodeControl({ t: "presence", user, status, at: this.wall() });
+    const targets: ClientSession[] = [];
+    for (const name of this.onlineIn(audience)) {
+      const s = this.online.get(name);
+      if (s !== undefined && s !== except) targets.push(s);
+    }
+    if (targets.length === 0) return;
+    this.fanouts.push({ bytes, targets, next: 0 });
+    this.scheduleFanout();
+  }
+
+  private scheduleFanout(): void {
+    if (this.fanoutScheduled || this.fanouts.length === 0) return;
+    this.fanoutScheduled = true;
+    setImmediate(() => {
+      this.fanoutScheduled = false;
+      this.drainFanouts();
+    });
+  }
+
+  /**
+   * At most `FANOUT_PER_TURN` sessions per turn, fan-outs in order. 5,000 pushes in one turn
+   * left as 5,000 datagrams at once, and their 5,000 ACKs came back at once, more than the
+   * socket buffers hold on loopback: the losses cost retransmission timeouts, seconds in all.
+   * A slice per turn lets the socket be read between slices.
+   */
+  private drainFanouts(): void {
+    let budget = FANOUT_PER_TURN;
+    while (budget > 0) {
+      const job = this.fanouts[0];
+      if (job === undefined) break;
+      const end = Math.min(job.targets.length, job.next + budget);
+      budget -= end - job.next;
+      for (; job.next < end; job.next++) {
+        const s = job.targets[job.next] as ClientSession;
+        if (this.host.isLive(s.conn)) this.sendBytes(s, job.bytes);
+      }
+      if (job.next === job.targets.length) this.fanouts.shift();
+    }
+    this.scheduleFanout();
+  }
+
+  /**
+   * Who of `audience` is online (everyone online when there is no audience), walking the
+   * smaller of the two: a login under the friends policy costs its friends, not the office.
+   */
+  private *onlineIn(audience: ReadonlySet<string> | undefined): Iterable<string> {
+    if (audience === undefined) {
+      yield* this.online.keys();
+    } else if (audience.size < this.online.size) {
+      for (const name of audience) if (this.online.has(name)) yield name;
+    } else {
+      for (const name of this.online.keys()) if (audience.has(name)) yield name;
     }
   }
 

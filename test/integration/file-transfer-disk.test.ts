@@ -7,46 +7,12 @@
  * Needs Linux, root and `mount`; elsewhere it says why it skips, and fails under CI=true.
  */
 
-import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LabStatus, requireCapability } from "../netlab/lab-guard.js";
-import { findCommand } from "../netlab/netns.js";
 import { type Json, killAll, requireBuild, startClient, startRegistry, tempDir } from "./harness.js";
-
-function mountTmpfs(dir: string, sizeBytes: number, remount = false): { ok: boolean; detail: string } {
-  const options = `${remount ? "remount," : ""}size=${sizeBytes},mode=0700`;
-  const r = spawnSync("mount", ["-t", "tmpfs", "-o", options, "hallway-test", dir], { encoding: "utf8" });
-  return { ok: r.status === 0, detail: (r.error?.message ?? r.stderr ?? "").trim() };
-}
-
-/** Lazy: detached at once even if a process still has a file open in it. */
-function unmount(dir: string): void {
-  spawnSync("umount", ["-l", dir]);
-}
-
-function probeTmpfs(): LabStatus {
-  if (process.platform !== "linux")
-    return { canRun: false, why: `tmpfs mounts need Linux, this is ${process.platform}` };
-  if (process.getuid?.() !== 0)
-    return { canRun: false, why: `mounting a tmpfs needs root, uid is ${process.getuid?.()}` };
-  if (!findCommand("mount") || !findCommand("umount"))
-    return { canRun: false, why: "`mount`/`umount` not on PATH" };
-  const dir = mkdtempSync(join(tmpdir(), "hallway-tmpfs-probe-"));
-  try {
-    const r = mountTmpfs(dir, 1024 * 1024);
-    if (!r.ok) return { canRun: false, why: `mount -t tmpfs failed: ${r.detail}` };
-    unmount(dir);
-    return { canRun: true, why: "root, tmpfs mounts work" };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const tmpfs = requireCapability("a full disk on a small tmpfs", probeTmpfs());
+import { mountTmpfs, tmpfs, unmount } from "./tmpfs.js";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const isTransfer = (id: unknown, state: string) => (e: Json) =>

@@ -54,6 +54,29 @@ describeNeo4j("Store contract against a real Neo4j", () => {
     }
   }
 
+  it("commits the 200 appends of one turn in one transaction, every one stored", async () => {
+    const registry = `${runId}-group-commit`;
+    const store = new Neo4jStore({ ...connection(), registry });
+    try {
+      await store.init();
+      await store.createUser({ name: "alice", passwordHash: "h", createdAt: 1 });
+      await store.createUser({ name: "bob", passwordHash: "h", createdAt: 1 });
+      const before = { ...store.appends.stats };
+      const ids = Array.from({ length: 200 }, (_, i) => `m-${String(i).padStart(4, "0")}`);
+      await Promise.all(
+        ids.map((id, i) =>
+          store.appendHistory({ id, from: "alice", to: "bob", body: id, sentAt: i, deliveredAt: i }),
+        ),
+      );
+      expect(store.appends.stats.batches - before.batches).toBe(1);
+      const stored = await store.history("alice", "bob", { limit: 500 });
+      expect(stored.map((m) => m.id)).toEqual(ids);
+    } finally {
+      await store.close();
+      await deleteRegistry(registry);
+    }
+  });
+
   storeContract("Neo4jStore", async () => {
     const registry = `${runId}-${++registries}`;
     const c = connection();
@@ -537,30 +560,83 @@ describe("Neo4jStore against a scripted driver", () => {
     await store.close();
   });
 
-  it("runs concurrent appends to one group one after another, other groups alongside", async () => {
+  it("runs the appends of one turn in one write transaction, in call order, and resolves them so", async () => {
     const { store, driver } = await scripted();
     driver.calls.length = 0;
+    const resolved: string[] = [];
+    const message = { from: "alice", to: "bob", body: "x", sentAt: 1, deliveredAt: null };
     await Promise.all([
-      store.appendGroupMessage({ id: "a1", group: "ops", from: "alice", body: "1", sentAt: 1 }),
-      store.appendGroupMessage({ id: "a2", group: "OPS", from: "alice", body: "2", sentAt: 2 }),
-      store.appendGroupMessage({ id: "b1", group: "dev", from: "alice", body: "3", sentAt: 3 }),
+      store
+        .appendGroupMessage({ id: "a1", group: "ops", from: "alice", body: "1", sentAt: 1 })
+        .then(() => resolved.push("a1")),
+      store
+        .appendGroupMessage({ id: "a2", group: "OPS", from: "alice", body: "2", sentAt: 2 })
+        .then(() => resolved.push("a2")),
+      store.appendHistory({ ...message, id: "h1" }).then(() => resolved.push("h1")),
+      store.enqueueOffline({ ...message, id: "o1" }).then(() => resolved.push("o1")),
+      store
+        .appendAudit({ user: "alice", event: "login", at: 1, address: "a" })
+        .then(() => resolved.push("au")),
     ]);
-    const transactionsOf = (id: string) =>
-      new Set(driver.calls.filter((c) => c.params.id === id).map((c) => c.transaction));
-    const [a1, a2, b1] = ["a1", "a2", "b1"].map((id) => [...transactionsOf(id)]) as [
-      number[],
-      number[],
-      number[],
-    ];
-    const statements = (t: number) => driver.calls.filter((c) => c.transaction === t).map((c) => c.key);
-    // ops: the second append's transaction begins after the first one's last statement.
-    const lastOfFirst = driver.calls.map((c) => c.transaction).lastIndexOf(a1[0] as number);
-    const firstOfSecond = driver.calls.findIndex((c) => c.transaction === a2[0]);
-    expect(firstOfSecond).toBeGreaterThan(lastOfFirst);
-    expect(statements(a1[0] as number)).toContain("appendGroupMessage");
-    // dev does not wait for ops.
-    const firstOfOther = driver.calls.findIndex((c) => c.transaction === b1[0]);
-    expect(firstOfOther).toBeLessThan(lastOfFirst);
+    expect(new Set(driver.calls.map((c) => c.transaction)).size).toBe(1);
+    expect(driver.calls.every((c) => c.access === "WRITE")).toBe(true);
+    const firstOf = (id: string) => driver.calls.findIndex((c) => c.params.id === id);
+    const firsts = ["a1", "a2", "h1", "o1"].map(firstOf);
+    expect(firsts).toEqual([...firsts].sort((x, y) => x - y));
+    expect(driver.keys().at(-1)).toBe("appendAudit");
+    expect(resolved).toEqual(["a1", "a2", "h1", "o1", "au"]);
+    expect(store.appends.stats).toMatchObject({ batches: 1, items: 5, failedBatches: 0 });
+    await store.close();
+  });
+
+  it("fails only the append that refuses itself; the batch's others commit", async () => {
+    const { store, driver } = await scripted((key, params) =>
+      key === "knownUsers" && (params.nameKeys as string[]).includes("ghost")
+        ? { rows: [{ nameKey: "alice" }] }
+        : happy(key, params),
+    );
+    driver.calls.length = 0;
+    const message = { from: "alice", to: "bob", body: "x", sentAt: 1, deliveredAt: null };
+    const [first, ghost, last] = await Promise.allSettled([
+      store.appendHistory({ ...message, id: "h1" }),
+      store.appendHistory({ ...message, id: "h2", to: "ghost" }),
+      store.appendHistory({ ...message, id: "h3" }),
+    ]);
+    expect(first.status).toBe("fulfilled");
+    expect(last.status).toBe("fulfilled");
+    expect(ghost.status === "rejected" && (ghost.reason as HallwayError).code).toBe("STORE_FAILED");
+    expect(ghost.status === "rejected" && (ghost.reason as HallwayError).retryAfterMs).toBeUndefined();
+    expect(driver.calls.filter((c) => c.key === "insertMessage").map((c) => c.params.id)).toEqual([
+      "h1",
+      "h3",
+    ]);
+    expect(new Set(driver.calls.map((c) => c.transaction)).size).toBe(1);
+    await store.close();
+  });
+
+  it("fails every append of a batch that cannot commit with STORE_FAILED and a retry-after", async () => {
+    let refuse = true;
+    const { store, driver } = await scripted((key, params) => {
+      if (key === "insertMessage" && params.id === "h2" && refuse) {
+        throw Object.assign(new Error("No space left on device"), {
+          code: "Neo.DatabaseError.General.UnknownError",
+        });
+      }
+      return happy(key, params);
+    });
+    const message = { from: "alice", to: "bob", body: "x", sentAt: 1, deliveredAt: null };
+    const batch = ["h1", "h2", "h3"].map((id) => store.appendHistory({ ...message, id }));
+    for (const e of await Promise.all(batch.map(failure))) {
+      expect(e.code).toBe("STORE_FAILED");
+      expect(e.retryAfterMs).toBe(1000);
+      expect(e.message).toMatch(/3 appends/);
+    }
+    expect(store.appends.stats.failedBatches).toBe(1);
+    // The clients send them again, and the next batch commits.
+    refuse = false;
+    driver.calls.length = 0;
+    await Promise.all(["h1", "h2", "h3"].map((id) => store.appendHistory({ ...message, id })));
+    expect(driver.calls.filter((c) => c.key === "insertMessage")).toHaveLength(3);
     await store.close();
   });
 

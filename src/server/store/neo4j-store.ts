@@ -42,6 +42,15 @@
  * `registry` scopes everything: one Neo4j database can hold several registries, and the contract
  * tests use a fresh one per test on a shared server without touching anything else.
  *
+ * Group commit (`group-commit.ts`). The appends (`appendHistory`, `enqueueOffline`,
+ * `appendAudit`, `appendGroupMessage`, `ackGroup`, which every member sends per group
+ * message, and `setPublicKey`, which a login of a new device makes) that arrive in one event-loop turn, or while the previous batch commits, run in
+ * one write transaction, one after another, and resolve once it has committed. An
+ * append's work checks before it writes (unknown user, unknown group), so its own refusal
+ * fails it alone and leaves nothing behind; a failure of the transaction (Neo4j gone, a
+ * statement refused by the server) fails every append in it with `STORE_FAILED`. One batch
+ * commits at a time, so appends to one group resolve in seq order.
+ *
  * Transactions. Every write runs in `session.executeWrite`, every read in `executeRead`, each in
  * a short session (the export reads in one explicit read transaction, streamed); the checks a
  * write depends on (user exists, group exists, membership) run inside its write transaction; all sessions share one bookmark manager, so in a cluster a read routed to
@@ -99,6 +108,7 @@ import {
   SCHEMA_KEYS,
   type StatementKey,
 } from "./cypher.js";
+import { GroupCommit, type Outcome } from "./group-commit.js";
 import { DUMP_STATEMENTS, LOAD_BATCH_ROWS, LOAD_STATEMENTS, type LoadRow, LoadRows } from "./neo4j-dump.js";
 import {
   describeNeo4jFailure,
@@ -178,6 +188,8 @@ export const OUTAGE_PROBE_INTERVAL_MS = 1_000;
 
 type ReadRun = <K extends ReadKey>(key: K, params: ParamsOf<K>) => Promise<QueryResult>;
 type WriteRun = <K extends DataKey>(key: K, params: ParamsOf<K>) => Promise<QueryResult>;
+/** One append in a group commit: its statements run inside the batch's transaction. */
+type Append = { op: string; work: (run: WriteRun) => Promise<unknown> };
 
 interface OpenState {
   kind: "open";
@@ -203,8 +215,11 @@ export class Neo4jStore implements Store {
   private readonly createDriver: DriverFactory;
   private state: State = { kind: "new" };
   private outage: Outage | undefined;
-  /** The last append per group (by name key), which the next one waits for. */
-  private readonly groupAppends = new Map<string, Promise<GroupMessage>>();
+  /** Appends waiting for their batch's transaction (see the header). */
+  readonly appends = new GroupCommit<Append>({
+    commit: (batch) => this.commitAppends(batch),
+    batchError: (err, size) => describeNeo4jFailure(`commit of ${size} appends`, err, this.target),
+  });
 
   constructor(options: Neo4jStoreOptions) {
     this.connection = {
@@ -265,6 +280,7 @@ export class Neo4jStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.state.kind === "open") await this.appends.drain();
     const previous = this.state;
     this.state = { kind: "closed" };
     if (previous.kind === "open") await previous.driver.close();
@@ -301,8 +317,9 @@ export class Neo4jStore implements Store {
     });
   }
 
+  /** In the group commit: a login storm of new devices is not one transaction per login. */
   async setPublicKey(name: string, publicKeyHex: string): Promise<void> {
-    await this.write("setPublicKey", async (run) => {
+    await this.append("setPublicKey", async (run) => {
       const result = await run("setPublicKey", {
         registry: this.registry,
         nameKey: nameKey(name),
@@ -328,7 +345,7 @@ export class Neo4jStore implements Store {
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    await this.write("appendAudit", async (run) => {
+    await this.append("appendAudit", async (run) => {
       const result = await run("appendAudit", {
         registry: this.registry,
         userKey: nameKey(entry.user),
@@ -364,7 +381,7 @@ export class Neo4jStore implements Store {
   }
 
   async enqueueOffline(msg: StoredMessage): Promise<void> {
-    await this.write("enqueueOffline", async (run) => {
+    await this.append("enqueueOffline", async (run) => {
       await this.insertMessage(run, "enqueueOffline", msg);
       await run("queueMessage", { registry: this.registry, id: msg.id });
     });
@@ -404,7 +421,7 @@ export class Neo4jStore implements Store {
   }
 
   async appendHistory(msg: StoredMessage): Promise<void> {
-    await this.write("appendHistory", (run) => this.insertMessage(run, "appendHistory", msg));
+    await this.append("appendHistory", (run) => this.insertMessage(run, "appendHistory", msg));
   }
 
   async markDelivered(id: string, at: number): Promise<void> {
@@ -797,26 +814,15 @@ export class Neo4jStore implements Store {
    * A repeated id is answered before the lock (the common retry) and again under it (a retry
    * racing the first attempt); only then is a seq taken.
    *
-   * Appends to one group from this store run one after another, so they resolve in seq order:
-   * the registry pushes each message to the members as its append resolves, and concurrent
-   * transactions on different connections can report their commits in any order (20 clients
-   * writing at once on a loaded machine got seq 88 pushed before 87). The group's lock in
-   * Neo4j serialises them anyway; this only keeps the answers in that order.
+   * In the group commit, whose batches commit one at a time with their appends in call order,
+   * so appends to one group resolve in seq order: the registry pushes each message to the
+   * members as its append resolves, and concurrent transactions on different connections can
+   * report their commits in any order (20 clients writing at once on a loaded machine got seq
+   * 88 pushed before 87 when each append had a transaction of its own).
    */
   async appendGroupMessage(msg: Omit<GroupMessage, "seq">): Promise<GroupMessage> {
     const groupKey = nameKey(msg.group);
-    const previous = this.groupAppends.get(groupKey) ?? Promise.resolve();
-    const mine = previous.catch(() => {}).then(() => this.appendInGroup(groupKey, msg));
-    this.groupAppends.set(groupKey, mine);
-    try {
-      return await mine;
-    } finally {
-      if (this.groupAppends.get(groupKey) === mine) this.groupAppends.delete(groupKey);
-    }
-  }
-
-  private appendInGroup(groupKey: string, msg: Omit<GroupMessage, "seq">): Promise<GroupMessage> {
-    return this.write("appendGroupMessage", async (run) => {
+    return this.append("appendGroupMessage", async (run) => {
       const earlier = await this.findGroupMessage(run, msg.id);
       if (earlier !== undefined) return earlier;
       const locked = await run("lockGroup", { registry: this.registry, groupKey });
@@ -870,8 +876,9 @@ export class Neo4jStore implements Store {
     });
   }
 
+  /** In the group commit: every member acknowledges every group message it gets. */
   async ackGroup(group: string, user: string, seq: number): Promise<void> {
-    await this.write("ackGroup", async (run) => {
+    await this.append("ackGroup", async (run) => {
       await this.requireMember(run, group, user);
       await run("ackGroup", {
         registry: this.registry,
@@ -1156,6 +1163,33 @@ export class Neo4jStore implements Store {
     return this.transaction(this.opened(), "WRITE", op, (tx) =>
       work((key, params) => runStatement(tx, key, params)),
     );
+  }
+
+  /** An append, in the next group commit; resolves with `work`'s result once that commits. */
+  private append<T>(op: string, work: (run: WriteRun) => Promise<T>): Promise<T> {
+    this.opened();
+    return this.appends.add<T>({ op, work });
+  }
+
+  /**
+   * The group commit's transaction: the appends one after another. A HallwayError is the
+   * append's own refusal, raised before it wrote anything; anything else fails the batch. The
+   * driver may run this again after a transient failure, so the outcomes start afresh.
+   */
+  private commitAppends(batch: readonly Append[]): Promise<Outcome[]> {
+    const op = batch.length === 1 ? (batch[0]?.op ?? "append") : `${batch.length} appends`;
+    return this.write(op, async (run) => {
+      const outcomes: Outcome[] = [];
+      for (const a of batch) {
+        try {
+          outcomes.push({ ok: true, value: await a.work(run) });
+        } catch (err) {
+          if (!(err instanceof HallwayError)) throw err;
+          outcomes.push({ ok: false, error: err });
+        }
+      }
+      return outcomes;
+    });
   }
 
   /** A short session; all share the bookmark manager, so reads see this store's earlier writes. */

@@ -5,8 +5,15 @@
  * committed transaction safe from a crash of this process; with the default `NORMAL` level the
  * last commits can still be rolled back by a power cut or OS crash, because the WAL is only
  * fsynced at checkpoints. `enqueueOffline` promises that a resolved message survives, and the
- * sender is told it was stored, so every commit fsyncs the WAL. The cost is one fsync per write,
- * which a LAN registry's write rate easily affords.
+ * sender is told it was stored, so every commit fsyncs the WAL.
+ *
+ * Group commit (`group-commit.ts`): the appends (`appendHistory`, `enqueueOffline`,
+ * `appendAudit`, `appendGroupMessage`, `ackGroup`, `setPublicKey`) that arrive in one turn share one
+ * `BEGIN IMMEDIATE` transaction and one fsync, each append in a savepoint of its own so that
+ * its constraint failure fails it alone; their promises resolve once it has committed. Every
+ * other write commits the pending appends first, so writes take effect in call order; reads
+ * see what has committed (an append is visible once its promise has resolved). A burst of
+ * 10,000 history entries is a handful of fsyncs instead of 10,000.
  *
  * Schema (version 3, recorded in `schema_migrations`; every user/group column is NOCASE and
  * holds the spelling stored in `users`/`chat_groups`, resolved when a row is written):
@@ -46,6 +53,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { HallwayError } from "../../errors.js";
+import { GroupCommit, type Outcome } from "./group-commit.js";
 import { conversationKey, rowLimit, searchKey } from "./port-rules.js";
 import { DUMP_QUERIES, prepareLoad } from "./sqlite-dump.js";
 import {
@@ -92,7 +100,12 @@ import {
 export interface SqliteStoreOptions {
   /** Clock for times the port does not pass in (ack delivery time, migration time). */
   now?: () => number;
+  /** How long a write waits for another connection's lock before `SQLITE_BUSY`. Default 5000. */
+  busyTimeoutMs?: number;
 }
+
+/** One append in a group commit: statements run inside the batch's transaction. */
+type Append = { op: string; apply: (s: Statements) => unknown };
 
 interface Migration {
   version: number;
@@ -496,11 +509,18 @@ type State = { kind: "new" } | OpenState | { kind: "closed" };
 export class SqliteStore implements Store {
   readonly path: string;
   private readonly now: () => number;
+  private readonly busyTimeoutMs: number;
   private state: State = { kind: "new" };
+  /** Appends waiting for the end of the turn, committed together (see the header). */
+  readonly appends = new GroupCommit<Append>({
+    commit: (batch) => this.commitAppends(batch),
+    batchError: (err, size) => toStoreError(`commit of ${size} appends`, err, this.path),
+  });
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
     this.now = options.now ?? Date.now;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   }
 
   /** A store that is already initialised. */
@@ -530,7 +550,7 @@ export class SqliteStore implements Store {
 
     let db: Database.Database | undefined;
     try {
-      db = new Database(this.path);
+      db = new Database(this.path, { timeout: this.busyTimeoutMs });
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
       db.pragma("foreign_keys = ON");
@@ -543,12 +563,15 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.state.kind === "open") this.state.db.close();
+    if (this.state.kind === "open") {
+      void this.appends.drain();
+      this.state.db.close();
+    }
     this.state = { kind: "closed" };
   }
 
   async createUser(user: { name: string; passwordHash: string; createdAt: number }): Promise<void> {
-    this.run("createUser", (s) => {
+    this.write("createUser", (s) => {
       try {
         s.insertUser.run(user.name, user.passwordHash, user.createdAt);
       } catch (err) {
@@ -573,8 +596,9 @@ export class SqliteStore implements Store {
     return this.run("listUsers", (s) => s.listUsers.all().map(toUser));
   }
 
+  /** In the group commit: a login storm of new devices is not one fsync per login. */
   async setPublicKey(name: string, publicKeyHex: string): Promise<void> {
-    this.run("setPublicKey", (s) => {
+    await this.append("setPublicKey", (s) => {
       if (s.setPublicKey.run(publicKeyHex, name).changes === 0) {
         throw new HallwayError("AUTH_UNKNOWN_USER", `no user ${JSON.stringify(name)}`);
       }
@@ -588,7 +612,7 @@ export class SqliteStore implements Store {
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    this.run("appendAudit", (s) => {
+    await this.append("appendAudit", (s) => {
       s.insertAudit.run(entry.user, entry.event, entry.at, entry.address, entry.detail ?? null);
     });
   }
@@ -610,7 +634,7 @@ export class SqliteStore implements Store {
   }
 
   async enqueueOffline(msg: StoredMessage): Promise<void> {
-    this.transaction("enqueueOffline", (s) => {
+    await this.append("enqueueOffline", (s) => {
       insertMessage(s, msg);
       s.queueMessage.run(msg.id);
     });
@@ -636,11 +660,11 @@ export class SqliteStore implements Store {
   }
 
   async appendHistory(msg: StoredMessage): Promise<void> {
-    this.run("appendHistory", (s) => insertMessage(s, msg));
+    await this.append("appendHistory", (s) => insertMessage(s, msg));
   }
 
   async markDelivered(id: string, at: number): Promise<void> {
-    this.run("markDelivered", (s) => {
+    this.write("markDelivered", (s) => {
       s.markDelivered.run(at, id);
     });
   }
@@ -887,7 +911,7 @@ export class SqliteStore implements Store {
   }
 
   async appendGroupMessage(msg: Omit<GroupMessage, "seq">): Promise<GroupMessage> {
-    return this.transaction("appendGroupMessage", (s) => {
+    return this.append("appendGroupMessage", (s) => {
       const existing = s.getGroupMessage.get(msg.id);
       if (existing !== undefined) return toGroupMessage(existing);
       const g = knownGroup(s, msg.group);
@@ -921,8 +945,9 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** In the group commit: every member acknowledges every group message it gets. */
   async ackGroup(group: string, user: string, seq: number): Promise<void> {
-    this.transaction("ackGroup", (s) => {
+    await this.append("ackGroup", (s) => {
       const g = knownGroup(s, group);
       s.ackGroup.run({ group: g.name, user: knownMember(s, g.name, user), seq });
     });
@@ -966,6 +991,7 @@ export class SqliteStore implements Store {
    */
   async *dump(): AsyncIterable<DumpRecord> {
     const { db } = this.opened();
+    void this.appends.drain();
     db.exec("BEGIN");
     try {
       for (const [sql, toRecord] of DUMP_QUERIES) {
@@ -986,6 +1012,7 @@ export class SqliteStore implements Store {
    */
   async load(records: AsyncIterable<DumpRecord>): Promise<void> {
     const { db } = this.opened();
+    void this.appends.drain();
     const loadRecord = prepareLoad(db);
     try {
       db.exec("BEGIN IMMEDIATE");
@@ -1050,9 +1077,45 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** A one-statement write, after the appends waiting before it. */
+  private write<T>(op: string, fn: (s: Statements) => T): T {
+    this.opened();
+    void this.appends.drain();
+    return this.run(op, fn);
+  }
+
+  /** An append, in the next group commit; resolves with `apply`'s result once that commits. */
+  private append<T>(op: string, apply: (s: Statements) => T): Promise<T> {
+    this.opened();
+    return this.appends.add<T>({ op, apply });
+  }
+
+  /**
+   * The group commit's transaction: each append in a savepoint (better-sqlite3 nests a
+   * transaction as one), so a constraint failure rolls back that append alone and fails it;
+   * any other failure (disk full, busy, I/O) aborts the transaction and fails the batch.
+   */
+  private commitAppends(batch: readonly Append[]): Outcome[] {
+    const { db, statements } = this.opened();
+    return db
+      .transaction(() =>
+        batch.map((a): Outcome => {
+          try {
+            return { ok: true, value: db.transaction(() => a.apply(statements))() };
+          } catch (err) {
+            if (!(err instanceof HallwayError) && !sqliteCode(err)?.startsWith("SQLITE_CONSTRAINT"))
+              throw err;
+            return { ok: false, error: toStoreError(a.op, err, this.path) };
+          }
+        }),
+      )
+      .immediate();
+  }
+
   /** `BEGIN IMMEDIATE`: take the write lock up front instead of failing to upgrade a read lock. */
   private transaction<T>(op: string, fn: (s: Statements, db: Database.Database) => T): T {
     const { db, statements } = this.opened();
+    void this.appends.drain();
     try {
       return db.transaction(() => fn(statements, db)).immediate();
     } catch (err) {
