@@ -57,7 +57,8 @@ import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
 import type { PeerEvent, Via } from "./events.js";
-import { FileTransfers } from "./file-transfers.js";
+import { FileTransfers, type TransferRow } from "./file-transfers.js";
+import { isFolder, walkFolder } from "./folder-walk.js";
 import { PeerPaths } from "./paths.js";
 import { fitsWire, SocialClient } from "./social.js";
 
@@ -895,26 +896,46 @@ export class PeerClient {
    * Offer the file at `path` to a user who is online; resolves with the transfer id.
    * `offeredName` (default: the file's base name) is the name the receiver is offered.
    */
-  async sendFile(toRaw: string, path: string, offeredName?: string): Promise<string> {
+  /**
+   * Offer the file at `path` to `toRaw`; resolves with the transfer's short number once
+   * offered. A folder is offered as its files (`walkFolder`: bounded, symbolic links to
+   * outside not followed), under one number.
+   */
+  async sendFile(toRaw: string, path: string, offeredName?: string): Promise<number> {
     const to = toRaw.trim().toLowerCase();
     if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
-    const name = offeredName ?? basename(path);
-    let conn: HostedConnection;
-    const link = this.peersByUser.get(to);
-    if (link?.conn && link.verified && this.host.isLive(link.conn)) {
-      conn = link.conn;
-    } else {
-      const info = await this.lookup(to);
-      if (info.status === "offline" || !info.publicKey || info.addresses.length === 0 || to === this.user) {
-        throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not online`);
-      }
-      try {
-        conn = await this.directTo(to, info);
-      } catch {
-        throw new HallwayError("FILE_PEER_UNREACHABLE", `cannot reach ${to} directly`);
-      }
+    const folder = offeredName === undefined && isFolder(path) ? walkFolder(path) : undefined;
+    for (const s of folder?.skipped ?? []) {
+      this.opts.onEvent({
+        event: "error",
+        code: "FILE_READ_FAILED",
+        message: `left out ${s.path}: ${s.why}`,
+      });
     }
-    return this.transfers.send(to, conn, path, name);
+    const conn = await this.fileSession(to);
+    if (folder) return this.transfers.sendFolder(to, conn, folder);
+    const id = await this.transfers.send(to, conn, path, offeredName ?? basename(path));
+    return this.transfers.numberOf(id);
+  }
+
+  /** A verified session with `to` for a file, made if need be. */
+  private async fileSession(to: string): Promise<HostedConnection> {
+    const link = this.peersByUser.get(to);
+    if (link?.conn && link.verified && this.host.isLive(link.conn)) return link.conn;
+    const info = await this.lookup(to);
+    if (info.status === "offline" || !info.publicKey || info.addresses.length === 0 || to === this.user) {
+      throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not online`);
+    }
+    try {
+      return await this.directTo(to, info);
+    } catch {
+      throw new HallwayError("FILE_PEER_UNREACHABLE", `cannot reach ${to} directly`);
+    }
+  }
+
+  /** Running transfers and folders, one row per number (for `/files`). */
+  fileTransfers(): TransferRow[] {
+    return this.transfers.list();
   }
 
   acceptFile(id: string, dir?: string): void {
