@@ -163,6 +163,12 @@ export class LineInput {
   /** Draws the chat prompt again (after a command's output), the status line above it. */
   prompt(): void {
     if (this.closed || !this.lineHandler) return;
+    // Without a terminal (a pipe, a file) the chat prompt would only glue itself to the
+    // next line of output.
+    if (!this.terminal) {
+      this.showing = "prompt";
+      return;
+    }
     if (this.showing !== "prompt" && !this.statusShown && this.statusText !== "" && this.terminal) {
       this.output.write(`${this.statusText}\n`);
       this.statusShown = true;
