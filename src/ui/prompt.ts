@@ -25,6 +25,7 @@
 import {
   type Completer,
   clearLine,
+  clearScreenDown,
   createInterface,
   cursorTo,
   type Interface,
@@ -97,7 +98,16 @@ export class LineInput {
       waiting(line);
     } else if (this.lineHandler) {
       // readline has moved to a fresh line; the handler draws the prompt again (with the
-      // status line above it).
+      // status line above it). The status line above the submitted one would stay behind in
+      // the scrollback: the submitted line is written over it instead.
+      if (this.terminal && this.statusShown && this.showing === "prompt") {
+        const cols = (this.output as { columns?: number }).columns ?? 80;
+        const rows = Math.max(1, Math.ceil((this.promptText.length + line.length + 1) / Math.max(1, cols)));
+        moveCursor(this.output, 0, -(rows + 1));
+        cursorTo(this.output, 0);
+        clearScreenDown(this.output);
+        this.output.write(`${this.promptText}${line}\n`);
+      }
       this.showing = "none";
       this.statusShown = false;
       this.lineHandler(line);
