@@ -320,13 +320,14 @@ const DOWNLOAD_DIR_HELP = `where accepted files go (default: ${defaultDownloadDi
 const PASSWORD_HELP = `
 Environment:
   HALLWAY_PASSWORD   the account's password (else a masked prompt; never an argument)
-  HALLWAY_HOME       moves the default data directories`;
+  HALLWAY_HOME       moves the default data directories
+`;
 
 const program = new Command()
   .name("hallway")
   .description("Peer-assisted LAN messenger: find or host a registry, then chat peer to peer.")
   .version(packageVersion(), "--version", "print the version")
-  .helpCommand("help [command]", "help for a command")
+  .helpCommand(false)
   .option("--server <host:port>", "registry address (default: find one with mDNS)", serverOption)
   .option("--user <name>", "user name")
   .option("--data <dir>", CLIENT_DATA_HELP)
@@ -612,11 +613,27 @@ withPeerOptions(
     process.exit(code);
   });
 
+program
+  .command("help [command...]")
+  .description("help for a command: hallway help server export")
+  .action((words: string[]) => {
+    let cmd: Command = program;
+    for (const word of words) {
+      const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+      if (sub === undefined) {
+        const where = cmd === program ? "hallway" : `hallway ${cmd.name()}`;
+        throw new HallwayError("CLI_BAD_ARGS", `${where} has no command '${word}' (hallway help lists them)`);
+      }
+      cmd = sub;
+    }
+    cmd.outputHelp();
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    if (err.code === "commander.helpDisplayed" || err.code === "commander.version") process.exit(0);
+    if (["commander.helpDisplayed", "commander.help", "commander.version"].includes(err.code)) process.exit(0);
     fatal(new HallwayError("CLI_BAD_ARGS", err.message.replace(/^error: /, "")));
   }
   fatal(err);
