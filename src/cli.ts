@@ -633,7 +633,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    if (["commander.helpDisplayed", "commander.help", "commander.version"].includes(err.code)) process.exit(0);
+    if (["commander.helpDisplayed", "commander.help", "commander.version"].includes(err.code))
+      process.exit(0);
     fatal(new HallwayError("CLI_BAD_ARGS", err.message.replace(/^error: /, "")));
   }
   fatal(err);
