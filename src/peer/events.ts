@@ -32,6 +32,8 @@ export interface TransferEvent {
     files: number;
     bytes: number;
     filesDone: number;
+    /** Files that ended, done or not (the folder is over when this reaches `files`). */
+    filesEnded: number;
     bytesDone: number;
     path?: string;
   };

@@ -145,6 +145,7 @@ interface Batch {
   /** Sender: files not yet offered, and how many are being opened. */
   queue: FolderListing["files"];
   opening: number;
+  /** The session the folder's files travel on. */
   conn?: HostedConnection;
   /** Receiver: the folder the files go into, once accepted. */
   root?: string;
@@ -616,6 +617,7 @@ export class FileTransfers {
         return;
       }
       batch ??= this.newBatch("receive", peer, offer.batch);
+      batch.conn = conn;
     }
     const t = this.newTransfer(offer, "receive", peer, conn, batch);
     t.receiver = receiver;
@@ -661,6 +663,8 @@ export class FileTransfers {
       if (t.conn.session !== conn.session || t.done) continue;
       this.finishFailed(t, "FILE_PEER_LOST", "the session to the peer closed", "peer", true);
     }
+    // Folders between two files end too: their next offers would come on another session.
+    for (const b of [...this.batches.values()]) if (b.conn?.session === conn.session) this.endBatch(b);
   }
 
   /** Drain every transfer (the host's turn, before it packs datagrams). */
@@ -1107,6 +1111,7 @@ export class FileTransfers {
             batch: {
               ...b.info,
               filesDone: b.filesDone,
+              filesEnded: b.filesEnded,
               bytesDone: b.bytesDone + (ended ? 0 : bytes),
               ...(b.root === undefined ? {} : { path: b.root }),
             },

@@ -11,6 +11,14 @@ import type { TransferEvent, TransferRow } from "../peer/index.js";
 import { formatBytes } from "./tui/model.js";
 
 const ENDED = new Set(["done", "failed", "cancelled"]);
+/** Outcomes that end a whole folder (file-transfers.ts stops it on them). */
+const FOLDER_STOPS = new Set([
+  "FILE_DECLINED",
+  "FILE_CANCELLED",
+  "FILE_OFFER_EXPIRED",
+  "FILE_PEER_LOST",
+  "FILE_DISK_FULL",
+]);
 
 function quoted(name: string): string {
   return JSON.stringify(name);
@@ -67,9 +75,12 @@ export function transferLine(e: TransferEvent): string | undefined {
       return e.direction === "receive"
         ? `${n} receiving ${what} from ${e.peer}`
         : `${n} ${e.peer} accepted ${what}`;
-    case "done":
-      if (e.direction === "send") return `${n} sent ${what} to ${e.peer}`;
-      return `${n} saved ${what} from ${e.peer} to ${e.batch?.path ?? e.path ?? "the download folder"}`;
+    case "done": {
+      const b = e.batch;
+      const some = b !== undefined && b.filesDone < b.files ? ` (${b.filesDone} of ${b.files} files)` : "";
+      if (e.direction === "send") return `${n} sent ${what} to ${e.peer}${some}`;
+      return `${n} saved ${what} from ${e.peer} to ${b?.path ?? e.path ?? "the download folder"}${some}`;
+    }
     default:
       return `${n} ${endWords(e, what)}`;
   }
@@ -88,24 +99,28 @@ export class FolderLines {
     if (e.state === "progress") return undefined;
     const seen = this.told.get(e.n) ?? new Set<string>();
     this.told.set(e.n, seen);
+    if (seen.has("end")) return undefined;
     const ended = ENDED.has(e.state);
-    const folderDone = e.state === "done" && e.batch.filesDone >= e.batch.files;
-    const stops =
-      e.code === "FILE_DECLINED" ||
-      e.code === "FILE_CANCELLED" ||
-      e.code === "FILE_OFFER_EXPIRED" ||
-      e.code === "FILE_PEER_LOST" ||
-      e.code === "FILE_DISK_FULL";
-    let key: string;
-    if (!ended) key = e.state;
-    else if (folderDone || (e.state !== "done" && stops)) key = "end";
-    else if (e.state === "done") return undefined;
-    else
-      return `#${e.n} ${filePath(e)} ${e.direction === "send" ? "to" : "from"} ${e.peer} failed: ${e.message ?? e.code} (${e.code})`;
-    if (seen.has(key) || seen.has("end")) return undefined;
-    seen.add(key);
-    if (key === "end" && this.told.size > 256) this.told.delete(this.told.keys().next().value as number);
-    return transferLine(e);
+    const stops = e.state !== "done" && e.code !== undefined && FOLDER_STOPS.has(e.code);
+    if (!ended) {
+      if (seen.has(e.state)) return undefined;
+      seen.add(e.state);
+      return transferLine(e);
+    }
+    const lines: string[] = [];
+    // A file that failed alone: the folder goes on without it.
+    if (e.state !== "done" && !stops) {
+      lines.push(
+        `#${e.n} ${filePath(e)} ${e.direction === "send" ? "to" : "from"} ${e.peer} failed: ${e.message ?? e.code} (${e.code})`,
+      );
+    }
+    if (stops) lines.push(transferLine(e) as string);
+    else if (e.batch.filesEnded >= e.batch.files) lines.push(transferLine({ ...e, state: "done" }) as string);
+    if (stops || e.batch.filesEnded >= e.batch.files) {
+      seen.add("end");
+      if (this.told.size > 256) this.told.delete(this.told.keys().next().value as number);
+    }
+    return lines.length === 0 ? undefined : lines.join("\n");
   }
 }
 
