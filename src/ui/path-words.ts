@@ -99,9 +99,3 @@ export function typedPath(word: TypedWord, home: string, cwd: string): string {
   }
   return isAbsolute(text) ? resolve(text) : resolve(cwd, text);
 }
-
-/** Quotes `path` for a shell-like input line when it needs quoting (for completions). */
-export function quoteWord(path: string): string {
-  if (path !== "" && !/[\s'"\\$`]/.test(path)) return path;
-  return `'${path.replace(/'/g, "'\\''")}'`;
-}
