@@ -164,3 +164,37 @@ describe("--register-if-missing", () => {
     TEST_MS,
   );
 });
+
+describe("registry log levels", () => {
+  it(
+    "--log-level warn keeps failed logins and replaced sessions, and drops logins",
+    async () => {
+      const reg = await startRegistry(tempDir("registry"), 0, ["--log-level", "warn"]);
+      const dir = tempDir("fay");
+      const fay = await online("fay", reg.port);
+      fay.send({ cmd: "quit" });
+      await fay.waitExit("fay quits");
+      const wrong = startClient("fay", reg.port, dir, [], "not the password");
+      expect(await wrong.waitExit("wrong password")).toBe(1);
+      // The same account from two devices: the second replaces the first.
+      const first = startClient("fay", reg.port, tempDir("fay-a"));
+      await first.waitFor((e) => e.event === "ready", "first device");
+      const second = startClient("fay", reg.port, tempDir("fay-b"));
+      await second.waitFor((e) => e.event === "ready", "second device");
+      await first.waitExit("replaced");
+      const lines = () => reg.proc.stderr;
+      await expect
+        .poll(lines)
+        .toEqual(
+          expect.arrayContaining([
+            expect.stringMatching(/^\S+Z warn failed login for "fay" from 127\.0\.0\.1:\d+: /),
+            expect.stringMatching(
+              /^\S+Z warn fay: the session from 127\.0\.0\.1:\d+ is replaced by a login from /,
+            ),
+          ]),
+        );
+      expect(lines().filter((l) => / info /.test(l))).toEqual([]);
+    },
+    TEST_MS,
+  );
+});
