@@ -893,17 +893,28 @@ export class PeerClient {
   // ---- file transfer -----------------------------------------------------------------
 
   /**
-   * Offer the file at `path` to a user who is online; resolves with the transfer id.
-   * `offeredName` (default: the file's base name) is the name the receiver is offered.
-   */
-  /**
-   * Offer the file at `path` to `toRaw`; resolves with the transfer's short number once
-   * offered. A folder is offered as its files (`walkFolder`: bounded, symbolic links to
-   * outside not followed), under one number.
+   * Offer the file at `path` to `toRaw`, who must be online; resolves with the transfer's
+   * short number once offered. `offeredName` (default: the file's base name) is the name the
+   * receiver is offered. A folder is offered as its files (`walkFolder`: bounded, symbolic
+   * links to outside not followed), under one number; what it leaves out is reported as
+   * `FILE_READ_FAILED` error events.
    */
   async sendFile(toRaw: string, path: string, offeredName?: string): Promise<number> {
-    const to = toRaw.trim().toLowerCase();
-    if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
+    const [n] = await this.sendFileTo([toRaw], path, offeredName);
+    return n as number;
+  }
+
+  /**
+   * The same to several people: a folder is read once (and what it leaves out told once);
+   * each person gets a transfer of their own. Resolves with the numbers, in the order of
+   * `names`; rejects with the first failure once every offer was tried.
+   */
+  async sendFileTo(names: readonly string[], path: string, offeredName?: string): Promise<number[]> {
+    const people = names.map((raw) => {
+      const to = raw.trim().toLowerCase();
+      if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user called ${raw.trim()}`);
+      return to;
+    });
     const folder = offeredName === undefined && isFolder(path) ? walkFolder(path) : undefined;
     for (const s of folder?.skipped ?? []) {
       this.opts.onEvent({
@@ -912,10 +923,16 @@ export class PeerClient {
         message: `left out ${s.path}: ${s.why}`,
       });
     }
-    const conn = await this.fileSession(to);
-    if (folder) return this.transfers.sendFolder(to, conn, folder);
-    const id = await this.transfers.send(to, conn, path, offeredName ?? basename(path));
-    return this.transfers.numberOf(id);
+    const offers = people.map(async (to) => {
+      const conn = await this.fileSession(to);
+      if (folder) return this.transfers.sendFolder(to, conn, folder);
+      const id = await this.transfers.send(to, conn, path, offeredName ?? basename(path));
+      return this.transfers.numberOf(id);
+    });
+    const settled = await Promise.allSettled(offers);
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<number>).value);
   }
 
   /** A verified session with `to` for a file, made if need be. */

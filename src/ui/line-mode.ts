@@ -270,7 +270,7 @@ const FILE_COMMANDS: Record<string, FileCommand> = {
   "/send": (client, rest, _out, fail) => {
     const { to, paths } = parseSend(rest);
     if (to === undefined) throw new HallwayError("CLI_BAD_COMMAND", "usage: /send NAME[,NAME…] PATH…");
-    for (const name of to) for (const path of paths) client.sendFile(name, path).catch(fail);
+    for (const path of paths) client.sendFileTo(to, path).catch(fail);
   },
   "/files": (client, _rest, out) => {
     const rows = client.fileTransfers();

@@ -293,9 +293,9 @@ export const COMMANDS: Record<string, Command> = {
         }
         names = [here.name];
       }
-      const sends = names.flatMap((name) => paths.map((path) => ctx.client.sendFile(name, path)));
+      const people = names;
       // Every offer is tried; the first failure is shown (the others name their own transfers).
-      const results = await Promise.allSettled(sends);
+      const results = await Promise.allSettled(paths.map((path) => ctx.client.sendFileTo(people, path)));
       const failed = results.find((r) => r.status === "rejected");
       if (failed) throw failed.reason;
       return undefined;
