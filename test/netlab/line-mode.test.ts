@@ -12,7 +12,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -139,6 +139,21 @@ describe.skipIf(!lab.canRun)("line mode in a terminal (network lab)", () => {
     const users = await term.waitFor(/> \/users\n((?: {2}[●○] \S+\n?)+)/, "user list");
     const listed = (users[1] ?? "").split("\n").map((l) => l.trim());
     expect(listed.filter(Boolean).sort()).toEqual(["● alice", "● bob"]);
+
+    // Tab completes a path after /send, escaping it the way it was begun.
+    const docs = cli.tempDir("tab");
+    mkdirSync(join(docs, "My Files"));
+    writeFileSync(join(docs, "My Files", "report.txt"), "r");
+    await term.type(`/send bob ${docs}/My`);
+    await term.press("Tab");
+    await term.waitFor(new RegExp(`^> /send bob ${docs}/My\\\\ Files/$`, "m"), "the folder completed");
+    await term.press("Tab");
+    await term.waitFor(
+      new RegExp(`^> /send bob ${docs}/My\\\\ Files/report\\.txt$`, "m"),
+      "the file completed",
+    );
+    await term.press("C-u");
+    await term.waitFor(/^> ?$/m, "the line cleared");
 
     // A file from bob, accepted by its number: while it runs, its progress is one line just
     // above the prompt, rewritten in place (bob sends at 10 kB/s, so it runs for a while).
