@@ -157,6 +157,8 @@ interface Batch {
 
 /** Files of one folder offered at once: a few, so that a folder of small files keeps the path busy. */
 const BATCH_PARALLEL = 2;
+/** Received folders open at once (answered or not) before idle ones are ended. */
+const MAX_OPEN_BATCHES = 64;
 /** Ended folders remembered (for late offers of a declined one, and `list`), at most. */
 const KEEP_ENDED_BATCHES = 64;
 /** A folder stops at these; other failures (one unreadable file) go on with the next file. */
@@ -308,7 +310,27 @@ export class FileTransfers {
       filesEnded: 0,
     };
     this.batches.set(b.key, b);
+    if (direction === "receive") this.boundOpenBatches(b);
     return b;
+  }
+
+  /**
+   * A peer names the folders it offers, and a folder whose files failed one by one (never a
+   * stop) stays open waiting for the rest: beyond MAX_OPEN_BATCHES, the oldest open ones with
+   * no file running end, so what peers offer cannot grow this map without bound.
+   */
+  private boundOpenBatches(keep: Batch): void {
+    const open = [...this.batches.values()].filter((x) => x.direction === "receive" && x.state !== "ended");
+    let excess = open.length - MAX_OPEN_BATCHES;
+    if (excess <= 0) return;
+    const running = new Set<Batch>();
+    for (const t of this.transfers.values()) if (t.batch && !t.done) running.add(t.batch);
+    for (const b of open) {
+      if (excess <= 0) return;
+      if (running.has(b) || b === keep) continue;
+      this.endBatch(b);
+      excess--;
+    }
   }
 
   private endBatch(b: Batch): void {
