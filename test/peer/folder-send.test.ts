@@ -84,6 +84,20 @@ describe("walkFolder", () => {
     expect(MAX_BATCH_FILES).toBe(10_000);
   });
 
+  it("refuses a folder one file over the documented limit of 10,000", () => {
+    const root = tmp();
+    for (let d = 0; d <= 10; d++) {
+      mkdirSync(join(root, `d${d}`));
+      for (let i = 0; i < (d === 10 ? 1 : 1000); i++) writeFileSync(join(root, `d${d}`, `f${i}`), "");
+    }
+    expect(() => walkFolder(root)).toThrow(
+      expect.objectContaining({
+        code: "FILE_TOO_MANY_FILES",
+        message: `${root} holds more than 10000 files; send a smaller folder (or an archive of it)`,
+      }),
+    );
+  });
+
   it("refuses a folder with nothing to send, and a missing one, with FILE_NOT_FOUND", () => {
     const root = tmp();
     mkdirSync(join(root, "empty"));
