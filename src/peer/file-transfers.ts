@@ -25,6 +25,12 @@
  * fails with FILE_PEER_LOST; a receiver then keeps its `.part` and manifest, every other
  * failure removes them.
  *
+ * Numbers and folders: every transfer gets a short number (1, 2, 3… per run) that people
+ * type (`/cancel 3`); commands take a number, an id or the start of one. A folder is a
+ * `Batch`: the sender offers its files (`walkFolder`) a few at a time under the folder's
+ * number, the receiver answers the folder once and files its offers under one new folder;
+ * a decline, a cancel or a lost session stops the whole folder (see `Batch`).
+ *
  * Resume: `accept` first looks in the target directory for a `.part` whose manifest matches
  * the offer (size and SHA-256: the same content, whatever its name or transfer id) and no
  * running transfer uses; if there is one, the offer's receiver core is rebuilt from that
@@ -142,9 +148,8 @@ interface Batch {
   peer: string;
   info: FileBatch;
   state: "offered" | "accepted" | "ended";
-  /** Sender: files not yet offered, and how many are being opened. */
+  /** Sender: files not yet offered. */
   queue: FolderListing["files"];
-  opening: number;
   /** The session the folder's files travel on. */
   conn?: HostedConnection;
   /** Receiver: the folder the files go into, once accepted. */
@@ -280,7 +285,6 @@ export class FileTransfers {
     for (;;) {
       const next = b.queue.shift();
       if (next === undefined || b.state === "ended" || b.conn === undefined) return;
-      b.opening++;
       try {
         await this.send(b.peer, b.conn, next.path, next.name, { batch: b, dir: next.dir });
         return;
@@ -289,8 +293,6 @@ export class FileTransfers {
         b.filesEnded++;
         this.opts.emit({ event: "error", code: e.code, message: e.message, n: b.n });
         if (e.code === "FILE_PEER_LOST") this.endBatch(b);
-      } finally {
-        b.opening--;
       }
     }
   }
@@ -304,7 +306,6 @@ export class FileTransfers {
       info,
       state: "offered",
       queue: [],
-      opening: 0,
       filesDone: 0,
       bytesDone: 0,
       filesEnded: 0,
