@@ -55,6 +55,7 @@ import {
   type TransferManifest,
 } from "../transfer/transfer-manifest.js";
 import type { PeerEvent, TransferEvent, TransferState } from "./events.js";
+import { safeFileName } from "./file-name.js";
 import { ProgressMeter } from "./file-progress.js";
 import {
   IncomingFile,
@@ -717,7 +718,10 @@ export class FileTransfers {
       id: offer.id,
       n: batch?.n ?? this.nextNumber++,
       ...(batch === undefined ? {} : { batch }),
-      ...(batch === undefined || offer.dir === undefined ? {} : { dir: offer.dir }),
+      // The receiver reports the folder as it is written here: each segment sanitised.
+      ...(batch === undefined || offer.dir === undefined
+        ? {}
+        : { dir: direction === "receive" ? offer.dir.split("/").map(safeFileName).join("/") : offer.dir }),
       direction,
       peer,
       conn,
