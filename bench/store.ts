@@ -31,11 +31,11 @@ import { CYPHER } from "../src/server/store/cypher.js";
 import {
   type DumpRecord,
   type Neo4jConnection,
-  Neo4jStore,
   SqliteStore,
   type Store,
   type StoredMessage,
 } from "../src/server/store/index.js";
+import { Neo4jStore } from "../src/server/store/neo4j-store.js";
 import { startTestNeo4j, type TestNeo4j } from "../test/neo4j/test-server.js";
 import { machine, publish, summarize } from "./stats.js";
 

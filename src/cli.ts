@@ -9,13 +9,22 @@ import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { asHallwayError, HallwayError } from "./errors.js";
 import { defaultDataDir } from "./net/data-dir.js";
-import { createClient, findRegistry, isFingerprint, parseServerAddress } from "./peer/index.js";
+import {
+  createClient,
+  defaultDownloadDir,
+  findRegistry,
+  isFingerprint,
+  type PeerClient,
+  parseServerAddress,
+} from "./peer/index.js";
 import { auditEvent, formatAuditLine, parseAuditEvents, parseAuditTime, readAudit } from "./server/audit.js";
 import { describeCounts, exportOffice, importOffice, type TransferSummary } from "./server/export.js";
 import {
   DEFAULT_PORT,
   DEFAULT_RELAY_BYTES_PER_SECOND,
   type Limits,
+  LOG_LEVELS,
+  type LogLevel,
   POLICIES,
   type Policy,
   resolveLimits,
@@ -69,6 +78,13 @@ const NEO4J_SCHEMES = ["bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+
 function storeKindOption(value: string): "sqlite" | "neo4j" {
   if (value === "sqlite" || value === "neo4j") return value;
   throw new InvalidArgumentError("--store must be sqlite or neo4j");
+}
+
+function logLevelOption(value: string): LogLevel | "off" {
+  const level = [...LOG_LEVELS, "off" as const].find((l) => l === value);
+  if (level === undefined)
+    throw new InvalidArgumentError(`--log-level must be ${LOG_LEVELS.join(", ")} or off`);
+  return level;
 }
 
 function policyOption(value: string): Policy {
@@ -269,7 +285,8 @@ function serverText(a: { host: string; port: number }): string {
   return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
-function onSignals(stop: () => Promise<void>): void {
+/** SIGINT and SIGTERM run `stop`, then exit; returns what removes the handlers again. */
+function onSignals(stop: () => Promise<void>): () => void {
   let stopping = false;
   const handler = () => {
     if (stopping) return;
@@ -281,23 +298,51 @@ function onSignals(stop: () => Promise<void>): void {
   };
   process.on("SIGINT", handler);
   process.on("SIGTERM", handler);
+  return () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
 }
+
+function packageVersion(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    const version = typeof pkg === "object" && pkg !== null && "version" in pkg ? pkg.version : undefined;
+    return typeof version === "string" ? version : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+const CLIENT_DATA_HELP = `data directory: identity and pinned registry keys (default: ${defaultDataDir("client")})`;
+const SERVER_DATA_HELP = `data directory: identity key and registry.sqlite (default: ${defaultDataDir("server")})`;
+const DOWNLOAD_DIR_HELP = `where accepted files go (default: ${defaultDownloadDir()})`;
+const PASSWORD_HELP = `
+Environment:
+  HALLWAY_PASSWORD   the account's password (else a masked prompt; never an argument)
+  HALLWAY_HOME       moves the default data directories
+`;
 
 const program = new Command()
   .name("hallway")
   .description("Peer-assisted LAN messenger: find or host a registry, then chat peer to peer.")
+  .version(packageVersion(), "--version", "print the version")
+  .helpCommand(false)
   .option("--server <host:port>", "registry address (default: find one with mDNS)", serverOption)
   .option("--user <name>", "user name")
-  .option("--data <dir>", "data directory")
+  .option("--data <dir>", CLIENT_DATA_HELP)
+  .option("--download-dir <dir>", DOWNLOAD_DIR_HELP)
+  .addHelpText("after", PASSWORD_HELP)
   .enablePositionalOptions()
   .showSuggestionAfterError(false)
   .exitOverride()
   .configureOutput({ writeErr: () => {} })
-  .action(async (opts: { server?: string; user?: string; data?: string }) => {
+  .action(async (opts: { server?: string; user?: string; data?: string; downloadDir?: string }) => {
     const given = {
       ...(opts.server ? { server: opts.server } : {}),
       ...(opts.user ? { user: opts.user } : {}),
       ...(opts.data ? { dataDir: opts.data } : {}),
+      ...(opts.downloadDir ? { downloadDir: resolve(opts.downloadDir) } : {}),
     };
     // The terminal UI needs a terminal both ways; a pipe or a file gets line mode.
     if (process.stdin.isTTY && process.stdout.isTTY) process.exit(await runTui(given));
@@ -309,8 +354,8 @@ const serverCommand = program
   .command("server")
   .description("run a registry on this machine")
   .option("--host <addr>", "address to bind", "0.0.0.0")
-  .option("--port <n>", `UDP port (default ${DEFAULT_PORT})`, intOption("--port", 0, 65535), DEFAULT_PORT)
-  .option("--data <dir>", "data directory (default: the user's data dir)")
+  .option("--port <n>", "UDP port (0: any free one)", intOption("--port", 0, 65535), DEFAULT_PORT)
+  .option("--data <dir>", SERVER_DATA_HELP)
   .option("--name <name>", "name advertised over mDNS", "Hallway registry")
   .option("--no-mdns", "do not advertise over mDNS")
   .option(
@@ -340,6 +385,12 @@ const serverCommand = program
     DEFAULT_RELAY_BYTES_PER_SECOND,
   )
   .option("--limits <file>", "JSON file overriding the abuse limits (docs/security.md)")
+  .option(
+    "--log-level <level>",
+    "log lines on stderr from this level up: info (logins, logouts), warn (failed logins, replaced sessions, blocks), error, or off",
+    logLevelOption,
+    "info",
+  )
   .option("--json", "machine-readable output")
   .exitOverride()
   .action(
@@ -353,14 +404,21 @@ const serverCommand = program
         policy: Policy;
         relayRate: number;
         limits?: string;
+        logLevel: LogLevel | "off";
         json?: boolean;
       } & StoreArgs,
     ) => {
       jsonOutput = Boolean(opts.json);
       const store = serverStore(opts, process.env);
       const limits = opts.limits === undefined ? undefined : limitsFile(opts.limits);
-      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      const running = await startServer({
+      const shown = opts.logLevel === "off" ? 0 : LOG_LEVELS.indexOf(opts.logLevel) + 1;
+      const log = (line: string, level: LogLevel = "info") => {
+        if (shown === 0 || LOG_LEVELS.indexOf(level) + 1 < shown) return;
+        process.stderr.write(`${new Date().toISOString()} ${level} ${line}\n`);
+      };
+      // The handlers go in before `listening` is printed: a supervisor may stop the registry
+      // the moment it says so, and a signal while it starts waits for the start to finish.
+      const starting = startServer({
         host: opts.host,
         port: opts.port,
         dataDir: opts.data ?? defaultDataDir("server"),
@@ -372,6 +430,11 @@ const serverCommand = program
         ...(limits === undefined ? {} : { limits }),
         log,
       });
+      onSignals(async () => {
+        const started = await starting.catch(() => undefined);
+        await started?.stop();
+      });
+      const running = await starting;
       if (opts.json) {
         process.stdout.write(
           `${JSON.stringify({ event: "listening", port: running.port, fingerprint: running.fingerprint, policy: running.policy })}\n`,
@@ -381,7 +444,6 @@ const serverCommand = program
           `Hallway registry listening on UDP ${opts.host}:${running.port} (policy: ${running.policy})\nKey fingerprint: ${running.fingerprint}\n`,
         );
       }
-      onSignals(() => running.stop());
     },
   );
 
@@ -391,9 +453,11 @@ addAuditCommand(serverCommand);
 /** What a peer is started with, the same for `client` (line or JSON mode) and `tui`. */
 interface PeerCliOptions {
   acceptFiles?: string;
+  downloadDir?: string;
   server?: string;
   user?: string;
   register?: boolean;
+  registerIfMissing?: boolean;
   data?: string;
   heartbeatMs: number;
   directTimeoutMs: number;
@@ -407,7 +471,8 @@ function withPeerOptions(cmd: Command): Command {
     .option("--server <host:port>", "registry address (default: find one with mDNS)", serverOption)
     .option("--user <name>", "user name")
     .option("--register", "create the account first")
-    .option("--data <dir>", "data directory (default: the user's data dir)")
+    .option("--data <dir>", CLIENT_DATA_HELP)
+    .option("--download-dir <dir>", DOWNLOAD_DIR_HELP)
     .option("--heartbeat-ms <n>", "heartbeat interval", intOption("--heartbeat-ms", 100, 600_000), 10_000)
     .option(
       "--direct-timeout-ms <n>",
@@ -432,7 +497,8 @@ function withPeerOptions(cmd: Command): Command {
       "--transfer-rate <bytes>",
       "send each file at most this many bytes per second (default: as fast as the path allows)",
       intOption("--transfer-rate", 10_000, 100_000_000_000),
-    );
+    )
+    .addHelpText("after", PASSWORD_HELP);
 }
 
 withPeerOptions(
@@ -440,6 +506,10 @@ withPeerOptions(
     .command("client")
     .description("chat in plain lines in the terminal; --json for the headless mode used by scripts")
     .option("--json", "headless: JSON-line commands on stdin, JSON-line events on stdout")
+    .option(
+      "--register-if-missing",
+      "with --json: log in, or create the account if there is none by that name",
+    )
     .option(
       "--registry <name|fingerprint>",
       "of the registries mDNS finds, the one with this name or key fingerprint (a fingerprint is also checked in the handshake)",
@@ -464,6 +534,7 @@ withPeerOptions(
         ...(chosen === undefined ? {} : { server: typeof chosen === "string" ? chosen : serverText(chosen) }),
         ...(opts.user ? { user: opts.user } : {}),
         ...(opts.data ? { dataDir: opts.data } : {}),
+        ...(opts.downloadDir ? { downloadDir: resolve(opts.downloadDir) } : {}),
       });
       process.exit(process.exitCode ?? 0);
     }
@@ -475,30 +546,48 @@ withPeerOptions(
         "set HALLWAY_PASSWORD (passwords are never taken from arguments)",
       );
     }
+    if (opts.register && opts.registerIfMissing) {
+      throw new HallwayError("CLI_BAD_ARGS", "--register and --register-if-missing: choose one");
+    }
     const server = await findRegistry(opts.server, want === undefined ? {} : { want });
-    const client = createClient({
-      dataDir: opts.data ?? defaultDataDir("client"),
-      server,
-      ...(registryFingerprint === undefined ? {} : { registryFingerprint }),
-      user: opts.user,
-      password,
-      register: Boolean(opts.register),
-      heartbeatMs: opts.heartbeatMs,
-      directTimeoutMs: opts.directTimeoutMs,
-      offerTimeoutMs: opts.offerTimeoutMs,
-      pathRetryMs: opts.pathRetryMs,
-      ...(opts.transferRate === undefined ? {} : { maxTransferRate: opts.transferRate }),
-      ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
-      onEvent: printEvent,
-    });
-    onSignals(() => client.stop());
+    const make = (register: boolean): PeerClient =>
+      createClient({
+        dataDir: opts.data ?? defaultDataDir("client"),
+        server,
+        ...(registryFingerprint === undefined ? {} : { registryFingerprint }),
+        user: opts.user as string,
+        password,
+        register,
+        heartbeatMs: opts.heartbeatMs,
+        directTimeoutMs: opts.directTimeoutMs,
+        offerTimeoutMs: opts.offerTimeoutMs,
+        pathRetryMs: opts.pathRetryMs,
+        ...(opts.transferRate === undefined ? {} : { maxTransferRate: opts.transferRate }),
+        ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
+        ...(opts.downloadDir === undefined ? {} : { downloadDir: resolve(opts.downloadDir) }),
+        onEvent: printEvent,
+      });
+    let client = make(Boolean(opts.register));
+    const bye = async () => {
+      await client.stop();
+      printEvent({ event: "bye" });
+    };
+    const unhook = onSignals(bye);
     try {
       await client.start();
     } catch (err) {
       await client.stop().catch(() => {});
-      throw err;
+      if (!opts.registerIfMissing || asHallwayError(err).code !== "AUTH_UNKNOWN_USER") throw err;
+      client = make(true);
+      try {
+        await client.start();
+      } catch (again) {
+        await client.stop().catch(() => {});
+        throw again;
+      }
     }
-    process.exit(await runJsonMode(client));
+    unhook();
+    process.exit(await runJsonMode(client, { signals: true }));
   });
 
 withPeerOptions(
@@ -513,6 +602,7 @@ withPeerOptions(
       ...(opts.user ? { user: opts.user } : {}),
       ...(opts.data ? { dataDir: opts.data } : {}),
       ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
+      ...(opts.downloadDir === undefined ? {} : { downloadDir: resolve(opts.downloadDir) }),
       register: Boolean(opts.register),
       heartbeatMs: opts.heartbeatMs,
       directTimeoutMs: opts.directTimeoutMs,
@@ -523,11 +613,28 @@ withPeerOptions(
     process.exit(code);
   });
 
+program
+  .command("help [command...]")
+  .description("help for a command: hallway help server export")
+  .action((words: string[]) => {
+    let cmd: Command = program;
+    for (const word of words) {
+      const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+      if (sub === undefined) {
+        const where = cmd === program ? "hallway" : `hallway ${cmd.name()}`;
+        throw new HallwayError("CLI_BAD_ARGS", `${where} has no command '${word}' (hallway help lists them)`);
+      }
+      cmd = sub;
+    }
+    cmd.outputHelp();
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    if (err.code === "commander.helpDisplayed" || err.code === "commander.version") process.exit(0);
+    if (["commander.helpDisplayed", "commander.help", "commander.version"].includes(err.code))
+      process.exit(0);
     fatal(new HallwayError("CLI_BAD_ARGS", err.message.replace(/^error: /, "")));
   }
   fatal(err);

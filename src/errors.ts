@@ -86,6 +86,7 @@ export const ERROR_CODES = [
   // File transfer: why a transfer ended, and local failures of the file commands.
   ...FILE_END_CODES,
   "FILE_NOT_FOUND",
+  "FILE_TOO_MANY_FILES",
   "FILE_UNKNOWN_TRANSFER",
   "FILE_PEER_UNREACHABLE",
   "FILE_PEER_LOST",

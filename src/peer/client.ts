@@ -62,7 +62,8 @@ import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
 import type { PeerEvent, Via } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
-import { FileTransfers } from "./file-transfers.js";
+import { FileTransfers, type TransferRow } from "./file-transfers.js";
+import { isFolder, walkFolder } from "./folder-walk.js";
 import { PeerPaths } from "./paths.js";
 import { fitsWire, SocialClient } from "./social.js";
 
@@ -924,29 +925,66 @@ export class PeerClient {
   // ---- file transfer -----------------------------------------------------------------
 
   /**
-   * Offer the file at `path` to a user who is online; resolves with the transfer id.
-   * `offeredName` (default: the file's base name) is the name the receiver is offered.
+   * Offer the file at `path` to `toRaw`, who must be online; resolves with the transfer's
+   * short number once offered. `offeredName` (default: the file's base name) is the name the
+   * receiver is offered. A folder is offered as its files (`walkFolder`: bounded, symbolic
+   * links to outside not followed), under one number; what it leaves out is reported as
+   * `FILE_READ_FAILED` error events.
    */
-  async sendFile(toRaw: string, path: string, offeredName?: string): Promise<string> {
-    const to = toRaw.trim().toLowerCase();
-    if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
-    const name = offeredName ?? basename(path);
-    let conn: HostedConnection;
-    const link = this.peersByUser.get(to);
-    if (link?.conn && link.verified && this.host.isLive(link.conn)) {
-      conn = link.conn;
-    } else {
-      const info = await this.lookup(to);
-      if (info.status === "offline" || !info.publicKey || info.addresses.length === 0 || to === this.user) {
-        throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not online`);
-      }
-      try {
-        conn = await this.directTo(to, info);
-      } catch {
-        throw new HallwayError("FILE_PEER_UNREACHABLE", `cannot reach ${to} directly`);
-      }
+  async sendFile(toRaw: string, path: string, offeredName?: string): Promise<number> {
+    const [n] = await this.sendFileTo([toRaw], path, offeredName);
+    return n as number;
+  }
+
+  /**
+   * The same to several people: a folder is read once (and what it leaves out told once);
+   * each person gets a transfer of their own. Resolves with the numbers, in the order of
+   * `names`; rejects with the first failure once every offer was tried.
+   */
+  async sendFileTo(names: readonly string[], path: string, offeredName?: string): Promise<number[]> {
+    const people = names.map((raw) => {
+      const to = raw.trim().toLowerCase();
+      if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user called ${raw.trim()}`);
+      return to;
+    });
+    const folder = offeredName === undefined && isFolder(path) ? walkFolder(path) : undefined;
+    for (const s of folder?.skipped ?? []) {
+      this.opts.onEvent({
+        event: "error",
+        code: "FILE_READ_FAILED",
+        message: `left out ${s.path}: ${s.why}`,
+      });
     }
-    return this.transfers.send(to, conn, path, name);
+    const offers = people.map(async (to) => {
+      const conn = await this.fileSession(to);
+      if (folder) return this.transfers.sendFolder(to, conn, folder);
+      const id = await this.transfers.send(to, conn, path, offeredName ?? basename(path));
+      return this.transfers.numberOf(id);
+    });
+    const settled = await Promise.allSettled(offers);
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<number>).value);
+  }
+
+  /** A verified session with `to` for a file, made if need be. */
+  private async fileSession(to: string): Promise<HostedConnection> {
+    const link = this.peersByUser.get(to);
+    if (link?.conn && link.verified && this.host.isLive(link.conn)) return link.conn;
+    const info = await this.lookup(to);
+    if (info.status === "offline" || !info.publicKey || info.addresses.length === 0 || to === this.user) {
+      throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not online`);
+    }
+    try {
+      return await this.directTo(to, info);
+    } catch {
+      throw new HallwayError("FILE_PEER_UNREACHABLE", `cannot reach ${to} directly`);
+    }
+  }
+
+  /** Running transfers and folders, one row per number (for `/files`). */
+  fileTransfers(): TransferRow[] {
+    return this.transfers.list();
   }
 
   acceptFile(id: string, dir?: string): void {

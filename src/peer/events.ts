@@ -20,6 +20,25 @@ export type TransferState = "offered" | "accepted" | "progress" | "done" | "fail
 export interface TransferEvent {
   event: "transfer";
   id: string;
+  /** The short number people type (`/cancel 3`); the files of a folder share the folder's. */
+  n: number;
+  /**
+   * A file of a folder: the folder (its name, how many files and bytes), the files done and
+   * bytes held so far, and (receiver, once accepted) where the folder is on this disk.
+   */
+  batch?: {
+    id: string;
+    name: string;
+    files: number;
+    bytes: number;
+    filesDone: number;
+    /** Files that ended, done or not (the folder is over when this reaches `files`). */
+    filesEnded: number;
+    bytesDone: number;
+    path?: string;
+  };
+  /** A file of a folder: its folder relative to the folder's root, `/`-separated. */
+  dir?: string;
   direction: "send" | "receive";
   state: TransferState;
   /** The other user. */
@@ -81,13 +100,16 @@ export type PeerEvent =
       event: "error";
       code: ErrorCode;
       message: string;
-      id?: string;
+      id?: string | number;
       cmd?: string;
+      /** A file transfer's number, when the error is about one. */
+      n?: number;
       /** With `RATE_LIMITED`: how long until the registry takes this kind of request again. */
       retryAfterMs?: number;
     }
   | SocialEvent
-  | { event: "bye" };
+  /** Logged out; `id` echoes a `quit` command's request id. */
+  | { event: "bye"; id?: string | number };
 
 /** Friends, groups and profiles (src/peer/social.ts). */
 export type SocialEvent =
@@ -111,7 +133,7 @@ export type SocialEvent =
       sentAt: number;
     }
   // Answers to commands.
-  | ({ event: "ok"; cmd: string } & Record<string, string | boolean>)
+  | ({ event: "ok"; cmd: string } & Record<string, string | boolean | number>)
   | {
       event: "friends";
       friends: Array<{ name: string; since: number; status: PresenceStatus }>;

@@ -34,6 +34,7 @@ import {
   fsync,
   fsyncSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   openSync,
   read,
@@ -46,7 +47,7 @@ import {
   writev,
 } from "node:fs";
 import { open as openAsync, rename as renameAsync, rm as rmAsync } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative, sep } from "node:path";
 import { HallwayError } from "../errors.js";
 import { numberedName, safeFileName } from "./file-name.js";
 
@@ -106,6 +107,51 @@ function sameSize(path: string, sizeBytes: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A new folder for a received folder: its sanitised name in `dir`, numbered (`photos (1)`)
+ * when taken, created exclusively so that two folders never merge. Returns its path.
+ */
+export function reserveFolder(dir: string, offeredName: string): string {
+  mkdirSync(dir, { recursive: true });
+  const base = safeFileName(offeredName);
+  for (let n = 0; n < MAX_NUMBERED; n++) {
+    const path = join(dir, numberedName(base, n));
+    try {
+      mkdirSync(path, { mode: 0o700 });
+      return path;
+    } catch (err) {
+      if (errnoOf(err) !== "EEXIST") throw err;
+    }
+  }
+  throw new HallwayError("FILE_WRITE_FAILED", `no free name for ${base} in ${dir}`);
+}
+
+/**
+ * The folder under a received folder's `root` for a file's relative `dir` (as offered:
+ * `/`-separated), made on the way. Each segment is sanitised like a file name, and each
+ * must be a real folder, not a symbolic link, so nothing is ever written outside `root`.
+ */
+export function incomingFolder(root: string, dir: string | undefined): string {
+  let path = root;
+  for (const segment of dir === undefined ? [] : dir.split("/")) {
+    path = join(path, safeFileName(segment));
+    try {
+      mkdirSync(path, { mode: 0o700 });
+    } catch (err) {
+      if (errnoOf(err) !== "EEXIST") throw err;
+    }
+    const st = lstatSync(path);
+    if (!st.isDirectory() || st.isSymbolicLink()) {
+      throw new HallwayError("FILE_WRITE_FAILED", `${path} is not a folder`);
+    }
+  }
+  const inside = relative(root, path);
+  if (inside.startsWith(`..${sep}`) || inside === "..") {
+    throw new HallwayError("FILE_WRITE_FAILED", `${dir} leads outside the download folder`);
+  }
+  return path;
 }
 
 export class OutgoingFile {

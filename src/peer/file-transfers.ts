@@ -25,6 +25,12 @@
  * fails with FILE_PEER_LOST; a receiver then keeps its `.part` and manifest, every other
  * failure removes them.
  *
+ * Numbers and folders: every transfer gets a short number (1, 2, 3… per run) that people
+ * type (`/cancel 3`); commands take a number, an id or the start of one. A folder is a
+ * `Batch`: the sender offers its files (`walkFolder`) a few at a time under the folder's
+ * number, the receiver answers the folder once and files its offers under one new folder;
+ * a decline, a cancel or a lost session stops the whole folder (see `Batch`).
+ *
  * Resume: `accept` first looks in the target directory for a `.part` whose manifest matches
  * the offer (size and SHA-256: the same content, whatever its name or transfer id) and no
  * running transfer uses; if there is one, the offer's receiver core is rebuilt from that
@@ -34,7 +40,12 @@
 import { randomBytes } from "node:crypto";
 import { HallwayError } from "../errors.js";
 import type { HostedConnection, UdpHost } from "../net/udp-host.js";
-import { encodeFileControl, type FileControl, type FileOffer } from "../protocol/file-offer.js";
+import {
+  encodeFileControl,
+  type FileBatch,
+  type FileControl,
+  type FileOffer,
+} from "../protocol/file-offer.js";
 import { FileReceiver } from "../transfer/file-receiver.js";
 import { type FileRead, FileSender } from "../transfer/file-sender.js";
 import type { FileTransferEvent } from "../transfer/file-transfer.js";
@@ -44,14 +55,18 @@ import {
   type TransferManifest,
 } from "../transfer/transfer-manifest.js";
 import type { PeerEvent, TransferEvent, TransferState } from "./events.js";
+import { safeFileName } from "./file-name.js";
 import { ProgressMeter } from "./file-progress.js";
 import {
   IncomingFile,
+  incomingFolder,
   OutgoingFile,
+  reserveFolder,
   WRITE_BLOCK_BUFFERS,
   WRITE_BLOCK_BYTES,
   writeErrorCode,
 } from "./file-store.js";
+import type { FolderListing } from "./folder-walk.js";
 
 /**
  * An fsync takes a few milliseconds on a virtual disk whatever the batch, so it runs rarely:
@@ -77,6 +92,12 @@ const LINGER_MS = 2000;
 
 interface Transfer {
   id: string;
+  /** The short number people use (`/cancel 3`); a folder's files share the folder's. */
+  n: number;
+  /** The folder this file belongs to (its key in `batches`). */
+  batch?: Batch;
+  /** The file's folder relative to the batch's root (receiver: as sanitised here). */
+  dir?: string;
   direction: "send" | "receive";
   peer: string;
   conn: HostedConnection;
@@ -114,6 +135,62 @@ interface Transfer {
   done: boolean;
 }
 
+/**
+ * A folder, sent as one transfer per file (docs/protocol.md). The sender offers at most
+ * BATCH_PARALLEL of its files at a time and the next as one is done; the receiver answers
+ * the folder once (accepting or declining any of its files answers all of them, including
+ * those offered later) and puts its files under one new folder in the download folder.
+ */
+interface Batch {
+  /** `direction peer id`: a peer chooses its batch ids, so they are kept apart per peer. */
+  key: string;
+  n: number;
+  direction: "send" | "receive";
+  peer: string;
+  info: FileBatch;
+  state: "offered" | "accepted" | "ended";
+  /** Sender: files not yet offered. */
+  queue: FolderListing["files"];
+  /** The session the folder's files travel on. */
+  conn?: HostedConnection;
+  /** Receiver: the folder the files go into, once accepted. */
+  root?: string;
+  filesDone: number;
+  bytesDone: number;
+  /** Files that ended, whatever the outcome. */
+  filesEnded: number;
+}
+
+/** Files of one folder offered at once: a few, so that a folder of small files keeps the path busy. */
+const BATCH_PARALLEL = 2;
+/** Received folders open at once (answered or not) before idle ones are ended. */
+const MAX_OPEN_BATCHES = 64;
+/** Ended folders remembered (for late offers of a declined one, and `list`), at most. */
+const KEEP_ENDED_BATCHES = 64;
+/** A folder stops at these; other failures (one unreadable file) go on with the next file. */
+const BATCH_STOPS: ReadonlySet<string> = new Set([
+  "FILE_DECLINED",
+  "FILE_CANCELLED",
+  "FILE_PEER_LOST",
+  "FILE_OFFER_EXPIRED",
+  "FILE_DISK_FULL",
+]);
+
+/** A row of `list()`: a single file, or a folder with its totals. */
+export interface TransferRow {
+  n: number;
+  direction: "send" | "receive";
+  peer: string;
+  /** The file's name, or the folder's. */
+  name: string;
+  state: TransferState;
+  size: number;
+  bytes: number;
+  /** A folder: how many files, and how many are done. */
+  files?: number;
+  filesDone?: number;
+}
+
 export interface FileTransfersOptions {
   host: UdpHost;
   emit: (e: PeerEvent) => void;
@@ -129,6 +206,8 @@ export interface FileTransfersOptions {
 
 export class FileTransfers {
   private readonly transfers = new Map<string, Transfer>();
+  private readonly batches = new Map<string, Batch>();
+  private nextNumber = 1;
   /** Set by `stop()`: failures are then reported at once, not once their disk IO settles. */
   private stopping = false;
   private readonly host: UdpHost;
@@ -140,7 +219,13 @@ export class FileTransfers {
   // ---- commands ----------------------------------------------------------------------
 
   /** Offer a file on a live session; resolves with the transfer id once offered. */
-  async send(peer: string, conn: HostedConnection, path: string, offeredName: string): Promise<string> {
+  async send(
+    peer: string,
+    conn: HostedConnection,
+    path: string,
+    offeredName: string,
+    within?: { batch: Batch; dir: string | undefined },
+  ): Promise<string> {
     const file = await OutgoingFile.open(path);
     const stream = this.host.allocateStream(conn);
     if (stream === undefined || !this.host.isLive(conn)) {
@@ -153,6 +238,8 @@ export class FileTransfers {
         id: randomBytes(12).toString("hex"),
         stream,
         name: offeredName,
+        ...(within === undefined ? {} : { batch: within.batch.info }),
+        ...(within?.dir === undefined ? {} : { dir: within.dir }),
         sizeBytes: file.sizeBytes,
         sha256: file.sha256,
         offerExpiresAt: this.offerExpiresAt(),
@@ -168,7 +255,7 @@ export class FileTransfers {
       file.close();
       throw new HallwayError("FILE_PEER_LOST", `the session to ${peer} has no free stream`);
     }
-    const t = this.newTransfer(sender.offer, "send", peer, conn);
+    const t = this.newTransfer(sender.offer, "send", peer, conn, within?.batch);
     t.sender = sender;
     t.outgoing = file;
     this.transfers.set(t.id, t);
@@ -177,11 +264,246 @@ export class FileTransfers {
     return t.id;
   }
 
-  /** Accept an offer into `dir` (default: the download directory). */
-  accept(id: string, dir?: string): void {
-    const t = this.offered(id);
-    let receiver = t.receiver as FileReceiver;
+  /**
+   * Offer the files of a folder (`walkFolder`), a few at a time; resolves with the folder's
+   * number once its first files are offered.
+   */
+  async sendFolder(peer: string, conn: HostedConnection, listing: FolderListing): Promise<number> {
+    const b = this.newBatch("send", peer, {
+      id: randomBytes(12).toString("hex"),
+      name: listing.name,
+      files: listing.files.length,
+      bytes: listing.bytes,
+    });
+    b.queue = [...listing.files];
+    b.conn = conn;
+    await Promise.all(Array.from({ length: BATCH_PARALLEL }, () => this.offerNext(b)));
+    return b.n;
+  }
+
+  /** Offers the folder's next file; a file that cannot be opened is reported and skipped. */
+  private async offerNext(b: Batch): Promise<void> {
+    for (;;) {
+      const next = b.queue.shift();
+      if (next === undefined || b.state === "ended" || b.conn === undefined) return;
+      try {
+        await this.send(b.peer, b.conn, next.path, next.name, { batch: b, dir: next.dir });
+        return;
+      } catch (err) {
+        const e = err instanceof HallwayError ? err : new HallwayError("FILE_READ_FAILED", String(err));
+        b.filesEnded++;
+        this.opts.emit({ event: "error", code: e.code, message: e.message, n: b.n });
+        if (e.code === "FILE_PEER_LOST") this.endBatch(b);
+      }
+    }
+  }
+
+  private newBatch(direction: "send" | "receive", peer: string, info: FileBatch): Batch {
+    const b: Batch = {
+      key: `${direction} ${peer} ${info.id}`,
+      n: this.nextNumber++,
+      direction,
+      peer,
+      info,
+      state: "offered",
+      queue: [],
+      filesDone: 0,
+      bytesDone: 0,
+      filesEnded: 0,
+    };
+    this.batches.set(b.key, b);
+    if (direction === "receive") this.boundOpenBatches(b);
+    return b;
+  }
+
+  /**
+   * A peer names the folders it offers, and a folder whose files failed one by one (never a
+   * stop) stays open waiting for the rest: beyond MAX_OPEN_BATCHES, the oldest open ones with
+   * no file running end, so what peers offer cannot grow this map without bound.
+   */
+  private boundOpenBatches(keep: Batch): void {
+    const open = [...this.batches.values()].filter((x) => x.direction === "receive" && x.state !== "ended");
+    let excess = open.length - MAX_OPEN_BATCHES;
+    if (excess <= 0) return;
+    const running = new Set<Batch>();
+    for (const t of this.transfers.values()) if (t.batch && !t.done) running.add(t.batch);
+    for (const b of open) {
+      if (excess <= 0) return;
+      if (running.has(b) || b === keep) continue;
+      this.endBatch(b);
+      excess--;
+    }
+  }
+
+  private endBatch(b: Batch): void {
+    if (b.state === "ended") return;
+    b.state = "ended";
+    b.queue = [];
+    const ended = [...this.batches.values()].filter((x) => x.state === "ended");
+    for (const x of ended.slice(0, Math.max(0, ended.length - KEEP_ENDED_BATCHES)))
+      this.batches.delete(x.key);
+  }
+
+  /** A file of a folder ended: count it, and go on with the next one or stop the folder. */
+  private batchFileEnded(t: Transfer, state: TransferState, code: string | undefined): void {
+    const b = t.batch;
+    if (!b) return;
+    b.filesEnded++;
+    if (state === "done") {
+      b.filesDone++;
+      b.bytesDone += t.size;
+    }
+    const stop = state !== "done" && code !== undefined && BATCH_STOPS.has(code);
+    if (stop || b.filesEnded >= b.info.files) {
+      if (stop && b.direction === "receive") this.stopBatchFiles(b, t.id, code);
+      this.endBatch(b);
+      return;
+    }
+    if (b.direction === "send") void this.offerNext(b);
+  }
+
+  /** The other files of a folder that stopped (declined, cancelled, lost) end with it. */
+  private stopBatchFiles(b: Batch, except: string, code: string | undefined): void {
+    for (const other of this.transfers.values()) {
+      if (other.batch !== b || other.done || other.id === except) continue;
+      const core = other.sender ?? other.receiver;
+      if (code === "FILE_DECLINED" && other.receiver?.state === "offered") other.receiver.decline("declined");
+      else core?.cancel("cancelled by the user");
+      this.host.touch(other.conn);
+    }
+  }
+
+  /**
+   * What `ref` names: a number (`3`), a transfer id, or the start of one (at least 4
+   * characters, naming one transfer only).
+   */
+  private resolve(ref: string): { t?: Transfer; b?: Batch } {
+    const text = ref.trim().replace(/^#/, "");
+    if (/^\d{1,9}$/.test(text)) {
+      const n = Number(text);
+      for (const b of this.batches.values()) if (b.n === n && b.state !== "ended") return { b };
+      for (const t of this.transfers.values()) if (t.n === n && !t.done) return { t };
+      throw new HallwayError("FILE_UNKNOWN_TRANSFER", `no running transfer ${n}`);
+    }
+    const exact = this.transfers.get(text);
+    const hits = exact
+      ? [exact]
+      : text.length >= 4
+        ? [...this.transfers.values()].filter((t) => t.id.startsWith(text))
+        : [];
+    const t = hits.length === 1 ? hits[0] : undefined;
+    if (!t) throw new HallwayError("FILE_UNKNOWN_TRANSFER", `no transfer ${text}`);
+    return t.batch && t.batch.state !== "ended" ? { t, b: t.batch } : { t };
+  }
+
+  /** The short number of a transfer (0 once it is forgotten). */
+  numberOf(id: string): number {
+    return this.transfers.get(id)?.n ?? 0;
+  }
+
+  /** Running transfers and folders, one row per number, oldest first. */
+  list(): TransferRow[] {
+    const rows = new Map<number, TransferRow>();
+    for (const t of this.transfers.values()) {
+      if (t.done) continue;
+      const core = t.sender ?? t.receiver;
+      const state: TransferState = core?.state === "offered" ? "offered" : "progress";
+      const b = t.batch;
+      if (!b) {
+        rows.set(t.n, {
+          n: t.n,
+          direction: t.direction,
+          peer: t.peer,
+          name: t.name,
+          state,
+          size: t.size,
+          bytes: this.bytesOf(t),
+        });
+        continue;
+      }
+      const row = rows.get(b.n) ?? {
+        n: b.n,
+        direction: b.direction,
+        peer: b.peer,
+        name: b.info.name,
+        state,
+        size: b.info.bytes,
+        bytes: b.bytesDone,
+        files: b.info.files,
+        filesDone: b.filesDone,
+      };
+      row.bytes += this.bytesOf(t);
+      if (state === "progress") row.state = "progress";
+      rows.set(b.n, row);
+    }
+    for (const b of this.batches.values()) {
+      if (b.state === "ended" || rows.has(b.n)) continue;
+      rows.set(b.n, {
+        n: b.n,
+        direction: b.direction,
+        peer: b.peer,
+        name: b.info.name,
+        state: b.state === "offered" ? "offered" : "progress",
+        size: b.info.bytes,
+        bytes: b.bytesDone,
+        files: b.info.files,
+        filesDone: b.filesDone,
+      });
+    }
+    return [...rows.values()].sort((a, b) => a.n - b.n);
+  }
+
+  /**
+   * Accept an offer into `dir` (default: the download directory). `ref` is a transfer id, its
+   * number or the start of its id; a file of a folder accepts the whole folder.
+   */
+  accept(ref: string, dir?: string): void {
+    const { t, b } = this.resolve(ref);
+    if (b && b.direction === "receive") {
+      this.acceptBatch(b, dir);
+      return;
+    }
+    if (!t) throw new HallwayError("FILE_UNKNOWN_TRANSFER", `no offer ${ref}`);
+    this.acceptFile(this.offered(t.id), dir ?? this.opts.downloadDir);
+  }
+
+  /** The folder gets a new folder of its name (numbered if taken); its waiting files start. */
+  private acceptBatch(b: Batch, dir: string | undefined): void {
+    if (b.state !== "offered")
+      throw new HallwayError("FILE_UNKNOWN_TRANSFER", `transfer ${b.n} was already answered`);
     const target = dir ?? this.opts.downloadDir;
+    try {
+      b.root = reserveFolder(target, b.info.name);
+    } catch (err) {
+      const code = err instanceof HallwayError ? err.code : writeErrorCode(err);
+      this.declineBatch(b);
+      throw new HallwayError(
+        code,
+        `cannot make a folder for ${b.info.name} in ${target}: ${(err as Error).message}`,
+      );
+    }
+    b.state = "accepted";
+    for (const t of [...this.transfers.values()]) {
+      if (t.batch === b && !t.done && t.receiver?.state === "offered") this.acceptInBatch(t, b);
+    }
+  }
+
+  /** A file of an accepted folder: into its folder under the root, or declined if that fails. */
+  private acceptInBatch(t: Transfer, b: Batch): void {
+    try {
+      this.acceptFile(t, incomingFolder(b.root as string, t.dir));
+    } catch (err) {
+      const e = err instanceof HallwayError ? err : new HallwayError(writeErrorCode(err), String(err));
+      if (t.receiver?.state === "offered") {
+        t.receiver.decline("cannot store the file");
+        this.host.touch(t.conn);
+      }
+      this.opts.emit({ event: "error", code: e.code, message: e.message, id: t.id, n: t.n });
+    }
+  }
+
+  private acceptFile(t: Transfer, target: string): void {
+    let receiver = t.receiver as FileReceiver;
     let resumed: ReturnType<FileTransfers["findPartial"]>;
     try {
       resumed = this.findPartial(t, receiver.offer, target);
@@ -242,15 +564,42 @@ export class FileTransfers {
     return { file, receiver };
   }
 
-  decline(id: string): void {
-    const t = this.offered(id);
-    (t.receiver as FileReceiver).decline("declined");
+  /** Decline an offer (`ref` as for `accept`; a file of a folder declines the folder). */
+  decline(ref: string): void {
+    const { t, b } = this.resolve(ref);
+    if (b && b.direction === "receive") {
+      if (b.state !== "offered")
+        throw new HallwayError("FILE_UNKNOWN_TRANSFER", `transfer ${b.n} was already answered`);
+      this.declineBatch(b);
+      return;
+    }
+    if (!t) throw new HallwayError("FILE_UNKNOWN_TRANSFER", `no offer ${ref}`);
+    (this.offered(t.id).receiver as FileReceiver).decline("declined");
     this.host.touch(t.conn);
   }
 
-  cancel(id: string): void {
-    const t = this.transfers.get(id);
-    if (!t || t.done) throw new HallwayError("FILE_UNKNOWN_TRANSFER", `no running transfer ${id}`);
+  private declineBatch(b: Batch): void {
+    this.endBatch(b);
+    for (const t of this.transfers.values()) {
+      if (t.batch !== b || t.done || t.receiver?.state !== "offered") continue;
+      t.receiver.decline("declined");
+      this.host.touch(t.conn);
+    }
+  }
+
+  /** Cancel a transfer (`ref` as for `accept`; a folder's number or file cancels the folder). */
+  cancel(ref: string): void {
+    const { t, b } = this.resolve(ref);
+    if (b) {
+      const running = [...this.transfers.values()].filter((x) => x.batch === b && !x.done);
+      this.endBatch(b);
+      for (const x of running) {
+        (x.sender ?? x.receiver)?.cancel("cancelled by the user");
+        this.host.touch(x.conn);
+      }
+      return;
+    }
+    if (!t || t.done) throw new HallwayError("FILE_UNKNOWN_TRANSFER", `no running transfer ${ref}`);
     (t.sender ?? t.receiver)?.cancel("cancelled by the user");
     this.host.touch(t.conn);
   }
@@ -281,10 +630,27 @@ export class FileTransfers {
       for (let c = receiver.pollControl(); c; c = receiver.pollControl()) this.sendControl(conn, c);
       return;
     }
-    const t = this.newTransfer(offer, "receive", peer, conn);
+    let batch: Batch | undefined;
+    if (offer.batch !== undefined) {
+      batch = this.batches.get(`receive ${peer} ${offer.batch.id}`);
+      if (batch?.state === "ended") {
+        // A late offer of a folder already declined or stopped.
+        receiver.decline("declined");
+        for (let c = receiver.pollControl(); c; c = receiver.pollControl()) this.sendControl(conn, c);
+        this.host.detachStream(conn, offer.stream);
+        return;
+      }
+      batch ??= this.newBatch("receive", peer, offer.batch);
+      batch.conn = conn;
+    }
+    const t = this.newTransfer(offer, "receive", peer, conn, batch);
     t.receiver = receiver;
     this.transfers.set(t.id, t);
     this.report(t, "offered");
+    if (batch?.state === "accepted") {
+      this.acceptInBatch(t, batch);
+      return;
+    }
     if (this.opts.autoAcceptDir !== undefined) {
       try {
         this.accept(t.id, this.opts.autoAcceptDir);
@@ -321,6 +687,8 @@ export class FileTransfers {
       if (t.conn.session !== conn.session || t.done) continue;
       this.finishFailed(t, "FILE_PEER_LOST", "the session to the peer closed", "peer", true);
     }
+    // Folders between two files end too: their next offers would come on another session.
+    for (const b of [...this.batches.values()]) if (b.conn?.session === conn.session) this.endBatch(b);
   }
 
   /** Drain every transfer (the host's turn, before it packs datagrams). */
@@ -344,9 +712,16 @@ export class FileTransfers {
     direction: "send" | "receive",
     peer: string,
     conn: HostedConnection,
+    batch?: Batch,
   ): Transfer {
     return {
       id: offer.id,
+      n: batch?.n ?? this.nextNumber++,
+      ...(batch === undefined ? {} : { batch }),
+      // The receiver reports the folder as it is written here: each segment sanitised.
+      ...(batch === undefined || offer.dir === undefined
+        ? {}
+        : { dir: direction === "receive" ? offer.dir.split("/").map(safeFileName).join("/") : offer.dir }),
       direction,
       peer,
       conn,
@@ -751,9 +1126,24 @@ export class FileTransfers {
     const ended = state === "done" || state === "failed" || state === "cancelled";
     const retransmittedBytes = ended ? t.sender?.stats.channel.retransmittedBytes : undefined;
     if (state === "accepted") t.meter = new ProgressMeter(this.host.now(), bytes, t.size);
+    if (ended) this.batchFileEnded(t, state, extra.code);
+    const b = t.batch;
     this.opts.emit({
       event: "transfer",
       id: t.id,
+      n: t.n,
+      ...(b === undefined
+        ? {}
+        : {
+            batch: {
+              ...b.info,
+              filesDone: b.filesDone,
+              filesEnded: b.filesEnded,
+              bytesDone: b.bytesDone + (ended ? 0 : bytes),
+              ...(b.root === undefined ? {} : { path: b.root }),
+            },
+          }),
+      ...(t.dir === undefined ? {} : { dir: t.dir }),
       direction: t.direction,
       state,
       peer: t.peer,

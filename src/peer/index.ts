@@ -3,18 +3,20 @@
  * and pinned registry keys from the data directory, and builds a PeerClient.
  */
 
-import { join } from "node:path";
 import { HallwayError } from "../errors.js";
 import { ensureDataDir, loadOrCreateIdentity, PinStore } from "../net/data-dir.js";
 import type { Address } from "../protocol/endpoint.js";
 import { DEFAULT_PORT } from "../server/registry.js";
 import { PeerClient, type PeerClientOptions } from "./client.js";
 import { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
+import { defaultDownloadDir } from "./download-dir.js";
 import type { PeerEvent } from "./events.js";
 
 export { PeerClient } from "./client.js";
 export { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
-export type { PeerEvent } from "./events.js";
+export { defaultDownloadDir } from "./download-dir.js";
+export type { PeerEvent, TransferEvent } from "./events.js";
+export type { TransferRow } from "./file-transfers.js";
 
 /** Parse HOST:PORT (or HOST alone, with the default port). */
 export function parseServerAddress(raw: string): Address {
@@ -72,16 +74,18 @@ export function registryAddress(found: DiscoveredRegistry): Address {
 export interface ClientSetup
   extends Omit<PeerClientOptions, "identity" | "pins" | "onEvent" | "downloadDir"> {
   dataDir: string;
+  /** Where accepted files go; default: the user's download folder (`defaultDownloadDir`). */
+  downloadDir?: string;
   onEvent: (e: PeerEvent) => void;
 }
 
 export function createClient(setup: ClientSetup): PeerClient {
   const dir = ensureDataDir(setup.dataDir);
-  const { dataDir: _unused, ...rest } = setup;
+  const { dataDir: _unused, downloadDir, ...rest } = setup;
   return new PeerClient({
     ...rest,
     identity: loadOrCreateIdentity(dir),
     pins: new PinStore(dir),
-    downloadDir: join(dir, "downloads"),
+    downloadDir: downloadDir ?? defaultDownloadDir(),
   });
 }

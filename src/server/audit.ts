@@ -26,7 +26,7 @@ export interface AuditOptions {
 /** The entries, oldest first. */
 export async function readAudit(opts: AuditOptions): Promise<AuditEntry[]> {
   const dir = ensureDataDir(opts.dataDir);
-  const store = openServerStore(opts.store, dir);
+  const store = await openServerStore(opts.store, dir);
   await store.init();
   try {
     const newestFirst = await store.listAudit({

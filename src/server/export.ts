@@ -198,7 +198,7 @@ export interface TransferOptions {
 
 async function withStore<T>(opts: TransferOptions, work: (store: Store) => Promise<T>): Promise<T> {
   const dir = opts.store.kind === "sqlite" ? ensureDataDir(opts.dataDir) : opts.dataDir;
-  const store = openServerStore(opts.store, dir);
+  const store = await openServerStore(opts.store, dir);
   try {
     await store.init();
     return await work(store);

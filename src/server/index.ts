@@ -11,12 +11,12 @@ import { PROTOCOL_VERSION } from "../protocol/datagram.js";
 import { fingerprint } from "../protocol/noise.js";
 import { advertiseRegistry } from "./advertise.js";
 import type { Limits } from "./limits.js";
-import { DEFAULT_PORT, Registry } from "./registry.js";
+import { DEFAULT_PORT, type LogLevel, Registry } from "./registry.js";
 import type { Policy } from "./social.js";
 import { describeStore, type Neo4jConnection, openStore, type Store } from "./store/index.js";
 
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
-export { DEFAULT_PORT } from "./registry.js";
+export { DEFAULT_PORT, LOG_LEVELS, type LogLevel } from "./registry.js";
 export { DEFAULT_RELAY_BYTES_PER_SECOND } from "./relay.js";
 export { POLICIES, type Policy } from "./social.js";
 
@@ -37,7 +37,8 @@ export interface ServerOptions {
   relayBytesPerSecond?: number;
   /** Abuse limits (docs/security.md); default `DEFAULT_LIMITS`. */
   limits?: Limits;
-  log?: (line: string) => void;
+  /** Log lines, each with its level (docs/admin.md lists them). */
+  log?: (line: string, level?: LogLevel) => void;
 }
 
 export interface RunningServer {
@@ -50,7 +51,7 @@ export interface RunningServer {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dir = ensureDataDir(opts.dataDir);
   const identity = loadOrCreateIdentity(dir);
-  const store = openServerStore(opts.store ?? { kind: "sqlite" }, dir);
+  const store = await openServerStore(opts.store ?? { kind: "sqlite" }, dir);
   await store.init();
   const registry = new Registry({
     store,
@@ -81,7 +82,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         version: PROTOCOL_VERSION,
       });
     } catch (err) {
-      opts.log?.(`mDNS advertisement failed (${asHallwayError(err).message}); clients need --server`);
+      opts.log?.(`mDNS advertisement failed (${asHallwayError(err).message}); clients need --server`, "warn");
     }
   }
   let stopped = false;
@@ -100,7 +101,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 }
 
 /** The configured store over `dataDir` (SQLite's file lives there), not yet initialised. */
-export function openServerStore(choice: ServerStore, dataDir: string): Store {
+export function openServerStore(choice: ServerStore, dataDir: string): Promise<Store> {
   switch (choice.kind) {
     case "sqlite":
       return openStore({ kind: "sqlite", path: join(dataDir, "registry.sqlite") });

@@ -99,12 +99,16 @@ const DEFAULT_USERS_PAGE = 500;
  */
 export const PROBE_ALLOWANCE_BYTES = 2 * PROBE_BYTES;
 
+export type LogLevel = "info" | "warn" | "error";
+export const LOG_LEVELS: readonly LogLevel[] = ["info", "warn", "error"];
+
 export interface RegistryOptions {
   store: Store;
   identity: Identity;
   host?: string;
   port?: number;
-  log?: (line: string) => void;
+  /** A log line and how much it matters (info: comings and goings; warn: refusals, failures). */
+  log?: (line: string, level?: LogLevel) => void;
   wallClock?: () => number;
   /** Who may message whom; default `open`. */
   policy?: Policy;
@@ -175,7 +179,7 @@ export class Registry {
   private relayLogged = "";
   private abuseLogged = "";
   private readonly wall: () => number;
-  private readonly log: (line: string) => void;
+  private readonly log: (line: string, level?: LogLevel) => void;
   private readonly social: Social;
   droppedMessages = 0;
   readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0, tooSmall: 0 };
@@ -311,7 +315,10 @@ export class Registry {
     });
     if (!this.anonymous.add(conn.session, conn.address.host, now)) {
       this.abuse.anonymousRefused++;
-      this.log(`refused a session from ${fmt(conn.address)}: too many sessions from there are not logged in`);
+      this.log(
+        `refused a session from ${fmt(conn.address)}: too many sessions from there are not logged in`,
+        "warn",
+      );
       this.host.close(conn, "too many sessions from your address are not logged in");
     }
   }
@@ -403,7 +410,10 @@ export class Registry {
     this.abuse.terminated++;
     this.abuse.blocked++;
     const who = s.user ?? "an anonymous session";
-    this.log(`terminated ${who} from ${fmt(s.conn.address)} (${why}); blocked for ${seconds(blockMs)}`);
+    this.log(
+      `terminated ${who} from ${fmt(s.conn.address)} (${why}); blocked for ${seconds(blockMs)}`,
+      "warn",
+    );
     const at = this.wall();
     const address = fmt(s.conn.address);
     const user = s.user ?? "";
@@ -422,7 +432,7 @@ export class Registry {
     try {
       await this.opts.store.appendAudit(entry);
     } catch (err) {
-      this.log(`audit write failed: ${asHallwayError(err).message}`);
+      this.log(`audit write failed: ${asHallwayError(err).message}`, "error");
     }
   }
 
@@ -445,7 +455,7 @@ export class Registry {
     try {
       this.host.send(s.conn, bytes);
     } catch (err) {
-      this.log(`cannot reply to ${s.user ?? "anonymous"}: ${asHallwayError(err).message}`);
+      this.log(`cannot reply to ${s.user ?? "anonymous"}: ${asHallwayError(err).message}`, "error");
     }
   }
 
@@ -477,7 +487,7 @@ export class Registry {
 
   private answerError(s: ClientSession, t: string, rid: number, err: unknown): void {
     const e = asHallwayError(err);
-    if (e.code === "INTERNAL") this.log(`internal error on ${t}: ${e.message}`);
+    if (e.code === "INTERNAL") this.log(`internal error on ${t}: ${e.message}`, "error");
     this.reply(s, {
       t: "err",
       rid,
@@ -609,7 +619,10 @@ export class Registry {
       this.loginThrottle.failed(name, host, this.host.now());
       this.abuse.failedLogins++;
       const inARow = this.loginThrottle.failuresOf(name, host, this.host.now());
-      this.log(`failed login for ${JSON.stringify(name)} from ${address}: ${why} (${inARow} in a row)`);
+      this.log(
+        `failed login for ${JSON.stringify(name)} from ${address}: ${why} (${inARow} in a row)`,
+        "warn",
+      );
       await this.audit({ user: name, event: "login_failed", at: this.wall(), address, detail: why });
       throw user
         ? new HallwayError("AUTH_BAD_PASSWORD", "wrong password")
@@ -637,6 +650,7 @@ export class Registry {
         this.abuse.replaced++;
         this.log(
           `${name}: the session from ${fmt(previous.conn.address)} is replaced by a login from ${address}`,
+          "warn",
         );
         await this.audit({
           user: name,
@@ -651,7 +665,10 @@ export class Registry {
     if (user.publicKey !== keyHex) await this.opts.store.setPublicKey(name, keyHex);
     const { accepted, refused } = screenCandidates(msg.addresses, s.conn.address);
     if (refused.length > 0) {
-      this.log(`${name}: refused host candidates not tied to ${address}: ${refused.map(fmt).join(", ")}`);
+      this.log(
+        `${name}: refused host candidates not tied to ${address}: ${refused.map(fmt).join(", ")}`,
+        "warn",
+      );
     }
     this.anonymous.remove(s.conn.session);
     s.user = name;
@@ -668,7 +685,7 @@ export class Registry {
       this.social
         .atLogin(name, (m) => this.reply(s, m))
         .catch((err) => {
-          this.log(`login delivery to ${name} failed: ${asHallwayError(err).message}`);
+          this.log(`login delivery to ${name} failed: ${asHallwayError(err).message}`, "warn");
         }),
     );
     this.touch(name);
@@ -1015,7 +1032,7 @@ export class Registry {
     try {
       await this.opts.store.flushLastSeen(entries);
     } catch (err) {
-      this.log(`last-seen flush failed: ${asHallwayError(err).message}`);
+      this.log(`last-seen flush failed: ${asHallwayError(err).message}`, "error");
     }
   }
 }

@@ -32,7 +32,13 @@
 
 import { HallwayError } from "../errors.js";
 import { CHUNK_HEADER_BYTES, crc32, encodeChunkHeader, MAX_CHUNK_BYTES } from "../protocol/file-chunk.js";
-import { type FileControl, type FileEndCode, type FileOffer, fileControl } from "../protocol/file-offer.js";
+import {
+  type FileBatch,
+  type FileControl,
+  type FileEndCode,
+  type FileOffer,
+  fileControl,
+} from "../protocol/file-offer.js";
 import { type AckFrame, frameBytes, type SegmentFrame, segmentPayloadBytes } from "../protocol/frames.js";
 import { AEAD_TAG_BYTES, DATA_HEADER_BYTES } from "../protocol/limits.js";
 import { seqLt } from "../protocol/seq.js";
@@ -55,6 +61,9 @@ export interface FileSenderOptions {
   stream: number;
   /** Bare file name shown to the receiver. */
   name: string;
+  /** A file of a folder: the folder, and the file's folder relative to its root (file-offer.ts). */
+  batch?: FileBatch;
+  dir?: string;
   sizeBytes: number;
   /** SHA-256 of the whole file (the disk adapter computes it while reading the file once). */
   sha256: Uint8Array;
@@ -163,6 +172,8 @@ export class FileSender implements StreamCore {
       name: opts.name,
       size: opts.sizeBytes,
       sha256: toHex(opts.sha256),
+      ...(opts.batch === undefined ? {} : { batch: opts.batch }),
+      ...(opts.dir === undefined ? {} : { dir: opts.dir }),
     });
     if (!offer.success || offer.data.t !== "file.offer") {
       const issue = offer.success ? undefined : offer.error.issues[0];

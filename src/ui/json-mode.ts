@@ -2,6 +2,13 @@
  * Headless mode: commands are JSON lines on stdin, events JSON lines on stdout.
  * Every failure is an `error` event with a stable code; nothing else is ever printed on
  * stdout. See docs/cli.md.
+ *
+ * Request ids: any command may carry `"id"` (a string of at most 128 characters, or an
+ * integer), which comes back as `"id"` on its answer and on its error. The file answers
+ * (`acceptFile`, `declineFile`, `cancelFile`) are the exception: their `id` names the
+ * transfer, as before. Commands whose answer names a message or transfer of its own (`send`,
+ * `sendFile`, `group.send`), or that had no answer (`connect`), answer an `ok` event
+ * carrying the echo when given one.
  */
 
 import { createInterface } from "node:readline";
@@ -70,21 +77,40 @@ export function printEvent(e: PeerEvent): void {
   process.stdout.write(`${JSON.stringify(e)}\n`);
 }
 
-export function errorEvent(err: unknown, extra: { cmd?: string; id?: string } = {}): PeerEvent {
+export function errorEvent(err: unknown, extra: { cmd?: string; id?: string | number } = {}): PeerEvent {
   const e = asHallwayError(err);
   const retry = e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs };
   return { event: "error", code: e.code, message: e.message, ...retry, ...extra };
 }
 
-/** `{cmd}` of a line that names a known command but failed to parse, so its error says which. */
-function commandNameOf(line: string): { cmd?: string } {
+/** Commands whose `id` names a transfer, not the request. */
+const TRANSFER_ID_COMMANDS: ReadonlySet<string> = new Set(["acceptFile", "declineFile", "cancelFile"]);
+const requestId = z.union([
+  z.string().max(128),
+  z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+]);
+
+/**
+ * `{cmd, id}` of a line, as far as they can be read: so that the error of a line that
+ * failed to parse still says which command and request it was.
+ */
+function commandNameOf(line: string): { cmd?: string; id?: string | number } {
   try {
     const raw: unknown = JSON.parse(line);
-    const cmd = typeof raw === "object" && raw !== null && "cmd" in raw ? raw.cmd : undefined;
-    return typeof cmd === "string" && COMMAND_NAMES.has(cmd) ? { cmd } : {};
+    if (typeof raw !== "object" || raw === null) return {};
+    const cmd =
+      "cmd" in raw && typeof raw.cmd === "string" && COMMAND_NAMES.has(raw.cmd) ? raw.cmd : undefined;
+    const id = "id" in raw ? requestId.safeParse(raw.id) : undefined;
+    return { ...(cmd === undefined ? {} : { cmd }), ...(id?.success ? { id: id.data } : {}) };
   } catch {
     return {};
   }
+}
+
+/** The request id of a parsed line (none for the file answers, whose `id` is the transfer). */
+function requestIdOf(line: string): { id?: string | number } {
+  const { cmd, id } = commandNameOf(line);
+  return id === undefined || (cmd !== undefined && TRANSFER_ID_COMMANDS.has(cmd)) ? {} : { id };
 }
 
 /** Parse one input line into a command, or a CLI_BAD_COMMAND error. */
@@ -94,6 +120,12 @@ export function parseCommand(line: string): JsonCommand {
     raw = JSON.parse(line);
   } catch {
     throw new HallwayError("CLI_BAD_COMMAND", "input is not a JSON object");
+  }
+  if (typeof raw === "object" && raw !== null && "id" in raw) {
+    const cmd = "cmd" in raw ? raw.cmd : undefined;
+    if (!(typeof cmd === "string" && TRANSFER_ID_COMMANDS.has(cmd)) && !requestId.safeParse(raw.id).success) {
+      throw new HallwayError("CLI_BAD_COMMAND", "id: a string of at most 128 characters or an integer");
+    }
   }
   const parsed = command.safeParse(raw);
   if (!parsed.success) {
@@ -172,18 +204,26 @@ function runSocial(client: PeerClient, c: SocialCommand): Promise<PeerEvent> {
  * Run commands from stdin until `quit` or end of input, or until the client gives up by
  * itself; resolves with the exit status (1 if it gave up) once the client stopped.
  */
-export async function runJsonMode(client: PeerClient): Promise<number> {
+export async function runJsonMode(client: PeerClient, opts: { signals?: boolean } = {}): Promise<number> {
   const rl = createInterface({ input: process.stdin, terminal: false });
   let quitting = false;
+  let quitNow: () => void = () => {};
+  // SIGTERM and SIGINT end the session like `quit`: logged out, then `bye`.
+  const onSignal = (): void => quitNow();
+  if (opts.signals) {
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  }
   const done = new Promise<number>((resolve) => {
-    const quit = async () => {
+    const quit = async (echo: { id?: string | number } = {}) => {
       if (quitting) return;
       quitting = true;
       rl.close();
       await client.stop();
-      printEvent({ event: "bye" });
+      printEvent({ event: "bye", ...echo });
       resolve(0);
     };
+    quitNow = () => void quit();
     // The client already printed the error event and stopped.
     void client.failed.then(() => {
       if (quitting) return;
@@ -200,22 +240,28 @@ export async function runJsonMode(client: PeerClient): Promise<number> {
         printEvent(errorEvent(err, commandNameOf(line)));
         return;
       }
+      const echo = requestIdOf(line);
+      const reply = (e: PeerEvent): void => printEvent({ ...e, ...echo } as PeerEvent);
+      const failed =
+        (name: string) =>
+        (err: unknown): void =>
+          printEvent(errorEvent(err, { cmd: name, ...echo }));
+      /** The `ok` answer of a command that names what it made, when the command had an id. */
+      const ok = (name: string, made: Record<string, string | number> = {}): void => {
+        if (echo.id !== undefined) printEvent({ event: "ok", cmd: name, ...made, ...echo } as PeerEvent);
+      };
       switch (cmd.cmd) {
         case "send":
-          client.send(cmd.to, cmd.text).catch((err) => printEvent(errorEvent(err, { cmd: "send" })));
+          client.send(cmd.to, cmd.text).then((message) => ok("send", { message }), failed("send"));
           return;
         case "users":
-          client.users().then(printEvent, (err) => printEvent(errorEvent(err, { cmd: "users" })));
+          client.users().then(reply, failed("users"));
           return;
         case "history":
-          client
-            .history(cmd.with, cmd.limit, cmd.before)
-            .then(printEvent, (err) => printEvent(errorEvent(err, { cmd: "history" })));
+          client.history(cmd.with, cmd.limit, cmd.before).then(reply, failed("history"));
           return;
         case "sendFile":
-          client
-            .sendFile(cmd.to, cmd.path, cmd.as)
-            .catch((err) => printEvent(errorEvent(err, { cmd: "sendFile" })));
+          client.sendFile(cmd.to, cmd.path, cmd.as).then((n) => ok("sendFile", { n }), failed("sendFile"));
           return;
         case "acceptFile":
         case "declineFile":
@@ -229,24 +275,29 @@ export async function runJsonMode(client: PeerClient): Promise<number> {
           }
           return;
         case "connect":
-          client.connect(cmd.to).catch((err) => printEvent(errorEvent(err, { cmd: "connect" })));
+          client.connect(cmd.to).then(() => ok("connect"), failed("connect"));
           return;
         case "presence":
-          client
-            .setPresence(cmd.status)
-            .then(printEvent, (err) => printEvent(errorEvent(err, { cmd: "presence" })));
+          client.setPresence(cmd.status).then(reply, failed("presence"));
           return;
         case "quit":
-          void quit();
+          void quit(echo);
           return;
-        default: {
-          const cmdName = cmd.cmd;
-          runSocial(client, cmd).then(printEvent, (err) => printEvent(errorEvent(err, { cmd: cmdName })));
+        case "group.send":
+          runSocial(client, cmd).then((e) => {
+            if (echo.id === undefined || e.event !== "group.sent") printEvent(e);
+            else ok("group.send", { group: e.group, message: e.id, seq: e.seq });
+          }, failed("group.send"));
           return;
-        }
+        default:
+          runSocial(client, cmd).then(reply, failed(cmd.cmd));
+          return;
       }
     });
     rl.on("close", () => void quit());
   });
-  return done;
+  const status = await done;
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+  return status;
 }

@@ -7,14 +7,19 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import { defaultDataDir } from "../net/data-dir.js";
 import { createClient, type PeerClient, type PeerEvent } from "../peer/index.js";
 import type { Address } from "../protocol/endpoint.js";
+import { completePath } from "./path-complete.js";
 import { presenceMark } from "./presence-mark.js";
 import { LineInput } from "./prompt.js";
 import { givenRegistry, type HostedRegistry, hostRegistry, searchRegistries } from "./registry-choice.js";
+import { parseSend } from "./send-command.js";
+import { FolderLines, progressLine, transferRowText } from "./transfer-text.js";
 
 export interface LineModeOptions {
   server?: string;
   user?: string;
   dataDir?: string;
+  /** Where accepted files go (default: the user's download folder). */
+  downloadDir?: string;
 }
 
 const HELP = [
@@ -27,6 +32,10 @@ const HELP = [
   "  /create GROUP     start a group; /join GROUP asks its admin to let you in",
   "  /approve GROUP NAME  let NAME into your group",
   "  /g GROUP TEXT     write to a group; /groups lists yours",
+  "  /send NAME[,NAME…] PATH…  offer files or folders ('quotes', \\ escapes, ~ and file:// work; Tab completes)",
+  "  /files            transfers and their numbers",
+  "  /accept N         accept file offer N (/decline N declines it; no N: the oldest)",
+  "  /cancel N         stop transfer N",
   "  /help             this list",
   "  /quit             log out and leave",
 ].join("\n");
@@ -102,12 +111,9 @@ function render(e: PeerEvent, me: string): string | undefined {
     case "ok":
       if (e.cmd === "presence") return e.status === "away" ? "* you are away" : "* you are back";
       return e.cmd === "group.join" ? `  (asked the admin of ${e.group})` : undefined;
-    case "transfer": {
-      if (e.state === "progress") return undefined;
-      // JSON quoting: a peer's file name must not drive the terminal.
-      const what = `${JSON.stringify(e.name)} ${e.direction === "send" ? "to" : "from"} ${e.peer}`;
-      return `* file ${what}: ${e.state}${e.code ? ` (${e.code})` : ""}`;
-    }
+    case "transfer":
+      // Told by `FolderLines` in the chat loop (it keeps what a folder already said).
+      return undefined;
   }
 }
 
@@ -118,14 +124,18 @@ interface Found {
 }
 
 /** Undefined when input ended before the user answered. */
-async function hostOrFind(server: string | undefined, term: LineInput): Promise<Found | undefined> {
+async function hostOrFind(
+  server: string | undefined,
+  term: LineInput,
+  dataDir: string | undefined,
+): Promise<Found | undefined> {
   if (server) return { address: givenRegistry(server).address };
   const [first] = await searchRegistries({ firstOnly: true });
   if (first) return { address: first.address };
   const answer = await term.ask("No registry found on this network. Host one on this machine? [Y/n] ");
   if (answer === undefined) return undefined;
   if (/^\s*n/i.test(answer)) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry to connect to");
-  const hosted = await hostRegistry();
+  const hosted = await hostRegistry(dataDir);
   term.print(
     `* hosting a registry on UDP port ${hosted.address.port}, key fingerprint ${hosted.fingerprint}`,
   );
@@ -138,14 +148,14 @@ async function hostOrFind(server: string | undefined, term: LineInput): Promise<
  * store and says goodbye over mDNS instead of vanishing with the process.
  */
 export async function runLineMode(opts: LineModeOptions): Promise<void> {
-  const term = new LineInput();
+  const term = new LineInput(process.stdin, process.stdout, complete);
   const leave = (): void => term.close();
   process.on("SIGTERM", leave);
   process.on("SIGHUP", leave);
   let hosted: HostedRegistry | undefined;
   let client: PeerClient | undefined;
   try {
-    const found = await hostOrFind(opts.server, term);
+    const found = await hostOrFind(opts.server, term, opts.dataDir);
     if (!found) return;
     hosted = found.hosted;
     const user = (opts.user ?? (await term.ask("User name: ")))?.trim();
@@ -155,16 +165,30 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
     // Registering after a refused login connects a second time; say "connected" once
     // unless the registry was lost in between.
     let connectedShown = false;
+    const folders = new FolderLines();
     const onEvent = (e: PeerEvent) => {
       if (e.event === "registry") {
         if (e.status === "connected" && connectedShown) return;
         connectedShown = e.status === "connected";
       }
+      if (e.event === "transfer") {
+        const told = folders.line(e);
+        if (told) term.print(`* ${told}`);
+        if (client) term.status(progressLine(client.fileTransfers()));
+        return;
+      }
       const line = render(e, user.toLowerCase());
       if (line) term.print(line);
     };
     const dataDir = opts.dataDir ?? defaultDataDir("client");
-    const setup = { dataDir, server: found.address, user, password, onEvent };
+    const setup = {
+      dataDir,
+      server: found.address,
+      user,
+      password,
+      onEvent,
+      ...(opts.downloadDir === undefined ? {} : { downloadDir: opts.downloadDir }),
+    };
     client = createClient(setup);
     try {
       await client.start();
@@ -196,8 +220,6 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
 const SOCIAL_COMMANDS: Record<string, { args: number; run(c: PeerClient, a: string[]): Promise<PeerEvent> }> =
   {
     "/add": { args: 1, run: (c, a) => c.social.friendRequest(a[0] ?? "") },
-    "/accept": { args: 1, run: (c, a) => c.social.friendAccept(a[0] ?? "") },
-    "/decline": { args: 1, run: (c, a) => c.social.friendDecline(a[0] ?? "") },
     "/friends": { args: 0, run: (c) => c.social.friends() },
     "/create": { args: 1, run: (c, a) => c.social.groupCreate(a[0] ?? "") },
     "/join": { args: 1, run: (c, a) => c.social.groupJoin(a[0] ?? "") },
@@ -208,6 +230,83 @@ const SOCIAL_COMMANDS: Record<string, { args: number; run(c: PeerClient, a: stri
     "/away": { args: 0, run: (c) => c.setPresence("away") },
     "/back": { args: 0, run: (c) => c.setPresence("online") },
   };
+
+type FileCommand = (
+  client: PeerClient,
+  rest: string,
+  out: (text: string | undefined) => void,
+  fail: (err: unknown) => void,
+) => void;
+
+/** A transfer's number (`3`, `#3`), else undefined (a name: a friend request). */
+function transferNumber(arg: string): string | undefined {
+  return /^#?\d{1,9}$/.test(arg) ? arg.replace(/^#/, "") : undefined;
+}
+
+/** `/accept` and `/decline`: a file offer by number (the oldest without one), else a friend request. */
+function answer(yes: boolean): FileCommand {
+  return (client, rest, out, fail) => {
+    const n = rest === "" ? oldestOffer(client) : transferNumber(rest);
+    if (n === undefined && rest !== "") {
+      const run = yes ? client.social.friendAccept(rest) : client.social.friendDecline(rest);
+      run.then((e) => out(render(e, client.user)), fail);
+      return;
+    }
+    if (n === undefined) {
+      out("  (nothing to answer)");
+      return;
+    }
+    if (yes) client.acceptFile(n);
+    else client.declineFile(n);
+  };
+}
+
+function oldestOffer(client: PeerClient): string | undefined {
+  const row = client.fileTransfers().find((r) => r.direction === "receive" && r.state === "offered");
+  return row === undefined ? undefined : String(row.n);
+}
+
+const FILE_COMMANDS: Record<string, FileCommand> = {
+  "/send": (client, rest, _out, fail) => {
+    const { to, paths } = parseSend(rest);
+    if (to === undefined) throw new HallwayError("CLI_BAD_COMMAND", "usage: /send NAME[,NAME…] PATH…");
+    for (const path of paths) client.sendFileTo(to, path).catch(fail);
+  },
+  "/files": (client, _rest, out) => {
+    const rows = client.fileTransfers();
+    out(rows.length === 0 ? "  (no transfers)" : rows.map(transferRowText).join("\n"));
+  },
+  "/accept": answer(true),
+  "/decline": answer(false),
+  "/cancel": (client, rest) => {
+    if (rest === "") throw new HallwayError("CLI_BAD_COMMAND", "usage: /cancel N (/files lists the numbers)");
+    client.cancelFile(transferNumber(rest) ?? rest);
+  },
+};
+
+const COMMAND_WORDS = [
+  "/msg",
+  "/users",
+  "/away",
+  "/back",
+  "/history",
+  "/help",
+  "/quit",
+  ...Object.keys(FILE_COMMANDS),
+];
+
+/** Tab: a command name, or a path after /send. */
+function complete(line: string): [string[], string] {
+  if (/^\/send\s/.test(line)) {
+    const c = completePath(line);
+    return [c.words, c.typed];
+  }
+  if (/^\/\S*$/.test(line)) {
+    const words = [...COMMAND_WORDS, ...Object.keys(SOCIAL_COMMANDS)].filter((w) => w.startsWith(line));
+    return [words.sort().map((w) => (words.length === 1 ? `${w} ` : w)), line];
+  }
+  return [[], line];
+}
 
 function chatLoop(client: PeerClient, term: LineInput): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -224,6 +323,14 @@ function chatLoop(client: PeerClient, term: LineInput): Promise<void> {
     term.startPrompt("> ", (raw) => {
       const line = raw.trim();
       const [word, ...rest] = line.split(/\s+/);
+      if (word !== undefined && Object.hasOwn(FILE_COMMANDS, word)) {
+        try {
+          (FILE_COMMANDS[word] as FileCommand)(client, line.slice(word.length).trim(), out, fail);
+        } catch (err) {
+          fail(err);
+        }
+        return term.prompt();
+      }
       const social = Object.hasOwn(SOCIAL_COMMANDS, word ?? "") ? SOCIAL_COMMANDS[word ?? ""] : undefined;
       if (word === "/quit" || word === "/exit") return term.close();
       if (line === "") return term.prompt();

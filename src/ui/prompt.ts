@@ -16,9 +16,21 @@
  *
  * Output written through `print` lands above the prompt: the prompt and the half-typed
  * line are cleared, the text is written, and they are drawn again (a secret is not).
+ *
+ * Status. On a terminal, `status(text)` keeps one line just above the chat prompt that is
+ * rewritten in place (transfer progress), so progress never scrolls the conversation away;
+ * printed lines go above it. Without a terminal it shows nothing.
  */
 
-import { clearLine, createInterface, cursorTo, type Interface } from "node:readline";
+import {
+  type Completer,
+  clearLine,
+  clearScreenDown,
+  createInterface,
+  cursorTo,
+  type Interface,
+  moveCursor,
+} from "node:readline";
 import { Writable } from "node:stream";
 
 /** What the user sees at the bottom: nothing to answer, a question, a secret, the chat prompt. */
@@ -35,10 +47,14 @@ export class LineInput {
   private promptText = "";
   private closed = false;
   private readonly closeHandlers: Array<() => void> = [];
+  /** The status line's text, and whether it is on screen above the prompt. */
+  private statusText = "";
+  private statusShown = false;
 
   constructor(
     input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
     output: NodeJS.WritableStream = process.stdout,
+    completer?: Completer,
   ) {
     this.output = output;
     this.terminal = input.isTTY === true;
@@ -51,7 +67,13 @@ export class LineInput {
     // readline lays out long lines by the terminal's width.
     Object.defineProperty(gate, "columns", { get: () => (output as { columns?: number }).columns });
     output.on("resize", () => gate.emit("resize"));
-    this.rl = createInterface({ input, output: gate, terminal: this.terminal, historySize: 100 });
+    this.rl = createInterface({
+      input,
+      output: gate,
+      terminal: this.terminal,
+      historySize: 100,
+      ...(completer === undefined ? {} : { completer }),
+    });
     this.rl.on("line", (line) => this.onLine(line));
     this.rl.on("close", () => {
       this.closed = true;
@@ -75,8 +97,19 @@ export class LineInput {
       this.pending = undefined;
       waiting(line);
     } else if (this.lineHandler) {
-      // readline has moved to a fresh line; the handler draws the prompt again.
+      // readline has moved to a fresh line; the handler draws the prompt again (with the
+      // status line above it). The status line above the submitted one would stay behind in
+      // the scrollback: the submitted line is written over it instead.
+      if (this.terminal && this.statusShown && this.showing === "prompt") {
+        const cols = (this.output as { columns?: number }).columns ?? 80;
+        const rows = Math.max(1, Math.ceil((this.promptText.length + line.length + 1) / Math.max(1, cols)));
+        moveCursor(this.output, 0, -(rows + 1));
+        cursorTo(this.output, 0);
+        clearScreenDown(this.output);
+        this.output.write(`${this.promptText}${line}\n`);
+      }
       this.showing = "none";
+      this.statusShown = false;
       this.lineHandler(line);
     } else {
       this.queued.push(line);
@@ -137,9 +170,19 @@ export class LineInput {
     this.prompt();
   }
 
-  /** Draws the chat prompt again (after a command's output). */
+  /** Draws the chat prompt again (after a command's output), the status line above it. */
   prompt(): void {
     if (this.closed || !this.lineHandler) return;
+    // Without a terminal (a pipe, a file) the chat prompt would only glue itself to the
+    // next line of output.
+    if (!this.terminal) {
+      this.showing = "prompt";
+      return;
+    }
+    if (this.showing !== "prompt" && !this.statusShown && this.statusText !== "" && this.terminal) {
+      this.output.write(`${this.statusText}\n`);
+      this.statusShown = true;
+    }
     this.showing = "prompt";
     this.rl.prompt(true);
   }
@@ -150,9 +193,40 @@ export class LineInput {
       this.output.write(`${text}\n`);
       return;
     }
+    this.clearPromptArea();
+    this.output.write(`${text}\n`);
+    this.redrawPromptArea();
+  }
+
+  /**
+   * Sets the line kept above the chat prompt ("" removes it). Rewritten in place on a
+   * terminal; ignored otherwise.
+   */
+  status(text: string): void {
+    const line = text.replace(/[\r\n]/g, " ");
+    if (line === this.statusText) return;
+    this.statusText = line;
+    if (this.closed || !this.terminal || this.showing !== "prompt") return;
+    this.clearPromptArea();
+    this.redrawPromptArea();
+  }
+
+  /** Clears the prompt line and the status line above it; the cursor ends where they began. */
+  private clearPromptArea(): void {
     clearLine(this.output, 0);
     cursorTo(this.output, 0);
-    this.output.write(`${text}\n`);
+    if (this.statusShown) {
+      moveCursor(this.output, 0, -1);
+      clearLine(this.output, 0);
+      this.statusShown = false;
+    }
+  }
+
+  private redrawPromptArea(): void {
+    if (this.showing === "prompt" && this.statusText !== "") {
+      this.output.write(`${this.statusText}\n`);
+      this.statusShown = true;
+    }
     if (this.showing === "secret") this.output.write(this.promptText);
     else this.rl.prompt(true);
   }

@@ -4,6 +4,7 @@
  * process when nobody answers. The front ends only differ in how they ask.
  */
 
+import { join } from "node:path";
 import { defaultDataDir } from "../net/data-dir.js";
 import { discoverRegistries, parseServerAddress, registryAddress } from "../peer/index.js";
 import type { Address } from "../protocol/endpoint.js";
@@ -46,9 +47,14 @@ export interface HostedRegistry extends RegistryChoice {
   running: RunningServer;
 }
 
-/** Starts a registry in this process on the default port, announced over mDNS. */
-export async function hostRegistry(): Promise<HostedRegistry> {
-  const running = await startServer({ dataDir: defaultDataDir("server"), mdns: true, port: DEFAULT_PORT });
+/**
+ * Starts a registry in this process on the default port, announced over mDNS. Its data goes
+ * to `registry/` in the client's `--data` folder when one was given, else to the registry's
+ * default data folder (as `hallway server` would use).
+ */
+export async function hostRegistry(clientDataDir?: string): Promise<HostedRegistry> {
+  const dataDir = clientDataDir === undefined ? defaultDataDir("server") : join(clientDataDir, "registry");
+  const running = await startServer({ dataDir, mdns: true, port: DEFAULT_PORT });
   return {
     name: "this machine",
     address: { host: "127.0.0.1", port: running.port },

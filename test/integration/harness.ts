@@ -143,9 +143,19 @@ export function tempDir(prefix: string): string {
   return d;
 }
 
-/** Spawn the CLI; an `undefined` value in `env` removes that variable. */
+let downloads: string | undefined;
+
+/**
+ * Spawn the CLI; an `undefined` value in `env` removes that variable. Files accepted without a
+ * folder go to a scratch download folder (XDG_DOWNLOAD_DIR), never the real ~/Downloads.
+ */
 export function hallway(name: string, args: string[], env: Record<string, string | undefined> = {}): Proc {
-  const merged: Record<string, string | undefined> = { ...process.env, ...env };
+  downloads ??= tempDir("downloads");
+  const merged: Record<string, string | undefined> = {
+    ...process.env,
+    XDG_DOWNLOAD_DIR: downloads,
+    ...env,
+  };
   for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
   const child = spawn(process.execPath, [CLI, ...args], {
     env: merged,

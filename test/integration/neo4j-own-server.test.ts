@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { type Driver, auth as neo4jAuth, driver as neo4jDriver } from "neo4j-driver";
 import { afterAll, afterEach, beforeAll, expect, it, onTestFinished } from "vitest";
 import { CYPHER, SCHEMA_KEYS } from "../../src/server/store/cypher.js";
-import { type Neo4jConnection, Neo4jStore } from "../../src/server/store/index.js";
+import { type Neo4jConnection, Neo4jStore } from "../../src/server/store/neo4j-store.js";
 import { describeNeo4j } from "../neo4j/test-neo4j.js";
 import { startTestNeo4j, type TestNeo4j } from "../neo4j/test-server.js";
 import { warmUpNeo4j } from "../neo4j/warm-up.js";

@@ -11,7 +11,8 @@
  * the embedded registry's default data directories never touch the real home.
  */
 
-import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -86,7 +87,7 @@ describe.skipIf(!lab.canRun)("line mode in a terminal (network lab)", () => {
   }
 
   it("hosts a registry, registers, chats with a peer that found it over mDNS, and quits cleanly", async () => {
-    const { term, home } = await startLineMode(a.ns);
+    const { term, dataDir } = await startLineMode(a.ns);
 
     // Nobody answers mDNS on this LAN, so it offers to host.
     await term.waitFor(/Host one on this machine\? \[Y\/n\] ?$/m, "offer to host");
@@ -139,6 +140,64 @@ describe.skipIf(!lab.canRun)("line mode in a terminal (network lab)", () => {
     const listed = (users[1] ?? "").split("\n").map((l) => l.trim());
     expect(listed.filter(Boolean).sort()).toEqual(["● alice", "● bob"]);
 
+    // Tab completes a path after /send, escaping it the way it was begun.
+    const docs = cli.tempDir("tab");
+    mkdirSync(join(docs, "My Files"));
+    writeFileSync(join(docs, "My Files", "report.txt"), "r");
+    await term.type(`/send bob ${docs}/My`);
+    await term.press("Tab");
+    await term.waitFor(new RegExp(`^> /send bob ${docs}/My\\\\ Files/$`, "m"), "the folder completed");
+    await term.press("Tab");
+    await term.waitFor(
+      new RegExp(`^> /send bob ${docs}/My\\\\ Files/report\\.txt$`, "m"),
+      "the file completed",
+    );
+    await term.press("C-u");
+    await term.waitFor(/^> ?$/m, "the line cleared");
+
+    // A file from bob, accepted by its number: while it runs, its progress is one line just
+    // above the prompt, rewritten in place (bob sends at 10 kB/s, so it runs for a while).
+    const slow = cli.client(b.ns, "bob2", ["--register", "--transfer-rate", "10000"]);
+    await slow.waitFor((e) => e.event === "ready", "bob2 ready", STEP_MS);
+    const src = join(cli.tempDir("slow-src"), "big.bin");
+    writeFileSync(src, randomBytes(400_000));
+    slow.send({ cmd: "sendFile", to: "alice", path: src });
+    const [, n] = await term.waitFor(
+      /\* #(\d+) bob2 offers "big\.bin" \(390\.6 KB\): \/accept \1 or \/decline \1/,
+      "offer",
+    );
+    await term.typeLine(`/accept ${n}`);
+    await term.waitFor(
+      new RegExp(`^#${n} ←bob2 [1-9]\\d?%\\n> ?$`, "m"),
+      "progress above the prompt",
+      STEP_MS,
+    );
+    const progressLines = (screen: string) => screen.split("\n").filter((l) => /^#\d+ ←bob2 \d+%/.test(l));
+    const first = progressLines(await term.screen());
+    await term.waitFor(
+      new RegExp(`^#${n} ←bob2 (?!${first[0]?.match(/(\d+)%/)?.[1]}%)\\d+%`, "m"),
+      "progress moves",
+      STEP_MS,
+    );
+    expect(progressLines(await term.screen())).toHaveLength(1);
+    // Typing goes on under it; a printed line goes above it.
+    await term.typeLine("/files");
+    await term.waitFor(
+      new RegExp(`^ {2}#${n} ← bob2 "big\\.bin" 390\\.6 KB \\d+%\\n#${n} ←bob2 \\d+%\\n> ?$`, "m"),
+      "/files above the progress",
+    );
+    expect(progressLines(await term.screen())).toHaveLength(1);
+    await term.typeLine(`/cancel ${n}`);
+    await term.waitFor(
+      new RegExp(`\\* #${n} you cancelled "big\\.bin"\\n> ?$`, "m"),
+      "cancelled, and the progress line gone",
+    );
+    await slow.waitFor(
+      (e) => e.event === "transfer" && e.state === "cancelled",
+      "cancelled at bob2",
+      STEP_MS,
+    );
+
     await term.typeLine("/quit");
     await term.waitForEnd(STEP_MS);
     const final = await term.screen();
@@ -152,7 +211,8 @@ describe.skipIf(!lab.canRun)("line mode in a terminal (network lab)", () => {
     // The embedded registry was stopped, not dropped: bob lost it, its store was closed
     // (SQLite removes the WAL on a clean close), and it said goodbye over mDNS.
     await bob.waitFor((e: Json) => e.event === "registry" && e.status === "lost", "registry lost", STEP_MS);
-    const registryDir = join(home, "registry");
+    // A registry hosted by a client started with --data keeps its data there too.
+    const registryDir = join(dataDir, "registry");
     expect(existsSync(join(registryDir, "registry.sqlite"))).toBe(true);
     expect(existsSync(join(registryDir, "registry.sqlite-wal"))).toBe(false);
     expect(await registriesSeenFrom(c)).toEqual([]);

@@ -23,8 +23,13 @@ import {
   GRAPH_SCHEMA_VERSION,
   type StatementKey,
 } from "../../src/server/store/cypher.js";
-import { Neo4jStore, type Neo4jStoreOptions, openStore } from "../../src/server/store/index.js";
-import { type DriverFactory, OUTAGE_PROBE_INTERVAL_MS } from "../../src/server/store/neo4j-store.js";
+import { openStore } from "../../src/server/store/index.js";
+import {
+  type DriverFactory,
+  Neo4jStore,
+  type Neo4jStoreOptions,
+  OUTAGE_PROBE_INTERVAL_MS,
+} from "../../src/server/store/neo4j-store.js";
 import { hallway, type Json, killAll, type Proc, requireBuild, tempDir } from "../integration/harness.js";
 import { describeNeo4j, testNeo4jConnection } from "../neo4j/test-neo4j.js";
 import { collect, NO_PROFILE, replay, storeContract } from "./store-contract.js";
@@ -900,8 +905,8 @@ describe("Neo4jStore against a scripted driver", () => {
     await store.close();
   });
 
-  it("is what openStore makes for kind neo4j, and describes itself without the password", () => {
-    const store = openStore({ kind: "neo4j", ...CONNECTION, database: "office" });
+  it("is what openStore makes for kind neo4j, and describes itself without the password", async () => {
+    const store = await openStore({ kind: "neo4j", ...CONNECTION, database: "office" });
     expect(store).toBeInstanceOf(Neo4jStore);
     const line = (store as Neo4jStore).describe();
     expect(line).toBe('Neo4j bolt://db.example:7687, database office, registry "hallway"');

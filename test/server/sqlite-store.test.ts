@@ -71,7 +71,7 @@ describe("SqliteStore on disk", () => {
 
   it("creates missing data directories and a WAL-mode database with a recorded schema version", async () => {
     const path = join(dir, "a", "b", "registry.sqlite");
-    const store = openStore({ kind: "sqlite", path, now: () => 42 });
+    const store = await openStore({ kind: "sqlite", path, now: () => 42 });
     await store.init();
     await store.close();
 

@@ -274,6 +274,7 @@ const CASES: { [K in EventName]: Case<K> } = {
     event: {
       event: "transfer",
       id: "t1",
+      n: 1,
       direction: "receive",
       state: "offered",
       peer: "bob",

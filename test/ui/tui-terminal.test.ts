@@ -41,6 +41,7 @@ function hallwayCommand(home: string, args: readonly string[], nodeOptions: read
   return [
     "env -u HALLWAY_PASSWORD",
     `HALLWAY_HOME=${shellQuote(home)}`,
+    `XDG_DOWNLOAD_DIR=${shellQuote(join(home, "Downloads"))}`,
     shellQuote(process.execPath),
     ...nodeOptions.map(shellQuote),
     shellQuote(CLI),
@@ -84,10 +85,11 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
     await made.stop();
 
     // 1. The registry screen: mDNS on the lab LAN finds the registry, with its key.
+    const tuiHome = cli.tempDir("tui-home");
     const t = await LabTerminal.start(
       a.ns,
       cli.tempDir("tmux"),
-      hallwayCommand(cli.tempDir("tui-home"), ["--data", dataDir]),
+      hallwayCommand(tuiHome, ["--data", dataDir]),
     );
     terminals.push(t);
     await t.waitFor(/Hallway · registry found/, "the registry screen", STEP_MS);
@@ -196,7 +198,8 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
     await t.waitFor(/file "notes\.bin" from bob: done →/, "transfer done", STEP_MS);
     await t.waitFor(/← bob notes\.bin 1\.9 MB \[#+\] done/, "a full bar in the transfers pane");
     await bob.waitFor((e) => e.event === "transfer" && e.state === "done", "sender done", STEP_MS);
-    const got = readFileSync(join(dataDir, "downloads", "notes.bin"));
+    // Accepted files go to the download folder (XDG_DOWNLOAD_DIR here), not the data directory.
+    const got = readFileSync(join(tuiHome, "Downloads", "notes.bin"));
     expect(createHash("sha256").update(got).digest("hex")).toBe(
       createHash("sha256").update(content).digest("hex"),
     );

@@ -1,10 +1,16 @@
-/** What the rest of the server may use from the store folder: the port, the adapters, a factory. */
+/**
+ * What the rest of the server may use from the store folder: the port, the adapters, a factory.
+ *
+ * The Neo4j adapter (and with it neo4j-driver, a large module tree) is loaded only when a
+ * Neo4j store is opened: every other start of `hallway` skips it. Import it from
+ * `./neo4j-store.js` directly where the class itself is needed.
+ */
 
-import { Neo4jStore, type Neo4jStoreOptions } from "./neo4j-store.js";
+import type { Neo4jStoreOptions } from "./neo4j-store.js";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 import type { Store } from "./store.js";
 
-export { type Neo4jConnection, Neo4jStore, type Neo4jStoreOptions } from "./neo4j-store.js";
+export type { Neo4jConnection, Neo4jStoreOptions } from "./neo4j-store.js";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 export {
   AUDIT_EVENTS,
@@ -36,12 +42,13 @@ export type StoreConfig =
   | ({ kind: "neo4j" } & Neo4jStoreOptions);
 
 /** A store of the configured kind; call `init()` before use (and `close()` after). */
-export function openStore(config: StoreConfig): Store {
+export async function openStore(config: StoreConfig): Promise<Store> {
   switch (config.kind) {
     case "sqlite":
       return new SqliteStore(config.path, config.now === undefined ? {} : { now: config.now });
     case "neo4j": {
       const { kind: _kind, ...options } = config;
+      const { Neo4jStore } = await import("./neo4j-store.js");
       return new Neo4jStore(options);
     }
   }
@@ -50,6 +57,6 @@ export function openStore(config: StoreConfig): Store {
 /** One line for logs: which store, where. Never a password. */
 export function describeStore(store: Store): string {
   if (store instanceof SqliteStore) return `SQLite ${store.path}`;
-  if (store instanceof Neo4jStore) return store.describe();
-  return "custom store";
+  const described = store as Partial<{ describe(): string }>;
+  return typeof described.describe === "function" ? described.describe() : "custom store";
 }

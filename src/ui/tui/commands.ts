@@ -4,9 +4,11 @@
  * one error line with the stable code.
  */
 
-import { resolve } from "node:path";
 import { asHallwayError } from "../../errors.js";
 import type { PeerClient, PeerEvent } from "../../peer/index.js";
+import { completePath } from "../path-complete.js";
+import { parseSend } from "../send-command.js";
+import { transferRowText } from "../transfer-text.js";
 import { currentBuffer, type Model, type Prompt } from "./model.js";
 import {
   applyEvent,
@@ -34,7 +36,12 @@ interface Command {
   help: string;
   /** Words needed after the command; the last word takes the rest of the line. */
   args: number;
-  run(ctx: CommandContext, args: string[]): Promise<PeerEvent | undefined> | PeerEvent | undefined;
+  /** `rest`: the line after the command word, as typed (for paths, which keep their spaces). */
+  run(
+    ctx: CommandContext,
+    args: string[],
+    rest: string,
+  ): Promise<PeerEvent | undefined> | PeerEvent | undefined;
 }
 
 /** The user (or group) the current buffer talks to, or an error line when it is the status buffer. */
@@ -65,8 +72,15 @@ function pickPrompt(m: Model, arg: string | undefined): Prompt | undefined {
 }
 
 async function answer(ctx: CommandContext, args: string[], yes: boolean): Promise<PeerEvent | undefined> {
-  const p = pickPrompt(ctx.model, args[0]);
   const c = ctx.client;
+  // A transfer's number (`/accept 3`): a file offer, or a whole folder.
+  const n = /^#?\d{1,9}$/.test(args[0] ?? "") ? (args[0] as string).replace(/^#/, "") : undefined;
+  if (n !== undefined) {
+    if (yes) c.acceptFile(n);
+    else c.declineFile(n);
+    return undefined;
+  }
+  const p = pickPrompt(ctx.model, args[0]);
   if (!p) {
     // No prompt by that name: still a friend request the registry may know about.
     if (args[0]) return yes ? c.social.friendAccept(args[0]) : c.social.friendDecline(args[0]);
@@ -217,13 +231,13 @@ export const COMMANDS: Record<string, Command> = {
     run: (ctx, [name = ""]) => ctx.client.social.friendRequest(name),
   },
   "/accept": {
-    usage: "/accept [NAME|FILE]",
-    help: "accept a friend request, join request or file offer (the oldest if none named)",
+    usage: "/accept [NAME|N]",
+    help: "accept a friend request, join request or file offer N (the oldest if none named)",
     args: 0,
     run: (ctx, args) => answer(ctx, args, true),
   },
   "/decline": {
-    usage: "/decline [NAME|FILE]",
+    usage: "/decline [NAME|N]",
     help: "decline it",
     args: 0,
     run: (ctx, args) => answer(ctx, args, false),
@@ -259,32 +273,51 @@ export const COMMANDS: Record<string, Command> = {
     run: (ctx) => ctx.client.social.groups(),
   },
   "/send": {
-    usage: "/send PATH",
-    help: "offer the file at PATH to the person of this buffer",
+    usage: "/send [NAME,…] PATH…",
+    help: "offer files or folders to this buffer's person, or to NAME,… ('quotes', ~, file:// work)",
     args: 1,
-    run: async (ctx, [path = ""]) => {
-      const to = target(ctx);
-      if (!to) return undefined;
-      if (to.kind === "group") {
-        systemLine(
-          ctx.model,
-          "files go to one person: /send in a conversation buffer",
-          ctx.now(),
-          ctx.model.current,
-        );
-        return undefined;
+    run: async (ctx, _args, rest) => {
+      const { to, paths } = parseSend(rest);
+      let names = to;
+      if (names === undefined) {
+        const here = target(ctx);
+        if (!here) return undefined;
+        if (here.kind === "group") {
+          systemLine(
+            ctx.model,
+            "files go to people: /send NAME,NAME PATH, or /send PATH in a conversation buffer",
+            ctx.now(),
+            ctx.model.current,
+          );
+          return undefined;
+        }
+        names = [here.name];
       }
-      await ctx.client.sendFile(to.name, resolve(path));
+      const people = names;
+      // Every offer is tried; the first failure is shown (the others name their own transfers).
+      const results = await Promise.allSettled(paths.map((path) => ctx.client.sendFileTo(people, path)));
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
       return undefined;
     },
   },
   "/cancel": {
-    usage: "/cancel ID",
-    help: "cancel a transfer",
+    usage: "/cancel N",
+    help: "stop transfer N (a number from /files, or a transfer id)",
     args: 1,
-    run: (ctx, [id = ""]) => {
-      const t = ctx.model.transfers.find((x) => x.id === id || x.id.startsWith(id));
-      ctx.client.cancelFile(t?.id ?? id);
+    run: (ctx, [ref = ""]) => {
+      ctx.client.cancelFile(ref);
+      return undefined;
+    },
+  },
+  "/files": {
+    usage: "/files",
+    help: "transfers and their numbers",
+    args: 0,
+    run: (ctx) => {
+      const rows = ctx.client.fileTransfers();
+      if (rows.length === 0) systemLine(ctx.model, "no transfers", ctx.now(), ctx.model.current);
+      for (const r of rows) systemLine(ctx.model, transferRowText(r).trim(), ctx.now(), ctx.model.current);
       return undefined;
     },
   },
@@ -338,6 +371,16 @@ export function parseCommand(line: string, args: number): string[] {
   return [...words.slice(0, args - 1), words.slice(args - 1).join(" ")];
 }
 
+/**
+ * Tab after `/send`: completes the path being typed. Returns the new input text and, when
+ * several entries fit, their names to show; undefined when the line is not a /send.
+ */
+export function completeArgument(text: string): { text: string; matches: string[] } | undefined {
+  if (!/^\/send\s/.test(text)) return undefined;
+  const c = completePath(text);
+  return { text: c.line, matches: c.matches };
+}
+
 /** Runs one submitted input line: a /command, or a message to the current buffer. */
 export function runInput(ctx: CommandContext, raw: string): void {
   const line = raw.trim();
@@ -366,7 +409,7 @@ export function runInput(ctx: CommandContext, raw: string): void {
         systemLine(m, `usage: ${cmd.usage}`, ctx.now(), m.current);
         return;
       }
-      pending = cmd.run(ctx, args);
+      pending = cmd.run(ctx, args, line.slice(word.length).trim());
     } else {
       const to = target(ctx);
       if (!to) return;

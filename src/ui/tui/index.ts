@@ -46,6 +46,7 @@ export interface TuiOptions {
   offerTimeoutMs?: number;
   pathRetryMs?: number;
   autoAcceptDir?: string;
+  downloadDir?: string;
   maxTransferRate?: number;
 }
 
@@ -144,7 +145,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
     const host = (): void => {
       registryHosting(model);
       r.schedule();
-      hostRegistry().then(
+      hostRegistry(opts.dataDir).then(
         (h) => {
           if (leaving) {
             void h.running.stop().catch(() => {});
@@ -177,6 +178,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
           ...(opts.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: opts.offerTimeoutMs }),
           ...(opts.pathRetryMs === undefined ? {} : { pathRetryMs: opts.pathRetryMs }),
           ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
+          ...(opts.downloadDir === undefined ? {} : { downloadDir: opts.downloadDir }),
           ...(opts.maxTransferRate === undefined ? {} : { maxTransferRate: opts.maxTransferRate }),
           onEvent,
         });

@@ -1,0 +1,155 @@
+/**
+ * Network lab: files from the real terminal UI in tmux. alice sends a folder to two people
+ * with one `/send`, bob accepts it (one answer for the folder) and gets it whole in his
+ * download folder, `/files` shows the numbers and `/cancel N` stops carol's.
+ *
+ *        ns "tf-a"  tmux ─ node dist/cli.js --data …   (alice, the terminal UI)
+ *        ns "tf-b"  hallway client --json (bob)      ns "tf-c"  hallway client --json (carol)
+ *        ns "tf-c"  hallway server
+ */
+
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assertDistFresh, CLI, CliLab, type Json, PASSWORD } from "../netlab/fixtures/lab-cli.js";
+import { LabTerminal, shellQuote } from "../netlab/fixtures/terminal.js";
+import { requireLab } from "../netlab/lab-guard.js";
+import { buildLan, type LanHost, NetLab } from "../netlab/netns.js";
+
+const lab = requireLab("files from the terminal UI in tmux", { commands: ["tmux"] });
+const STEP_MS = 20_000;
+
+/**
+ * Waits until the screen, with the panes' borders taken out and wrapped lines joined, shows
+ * `re`; returns how often it does.
+ */
+async function shown(t: LabTerminal, re: RegExp, what: string): Promise<number> {
+  const deadline = Date.now() + STEP_MS;
+  for (;;) {
+    const flat = (await t.screen()).replace(/[│┃]/g, " ").replace(/\s+/g, " ");
+    const count = flat.match(new RegExp(re.source, "g"))?.length ?? 0;
+    if (count > 0) return count;
+    if (Date.now() > deadline) throw new Error(`terminal: no ${what} (${re}); screen:\n${await t.screen()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function tree(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => relative(dir, join(d.parentPath, d.name)))
+    .sort();
+}
+
+describe.skipIf(!lab.canRun)("files from the terminal UI (network lab)", () => {
+  let net: NetLab | undefined;
+  const cli = new CliLab();
+  const terminals: LabTerminal[] = [];
+  let a: LanHost;
+  let b: LanHost;
+  let c: LanHost;
+
+  beforeAll(async () => {
+    assertDistFresh();
+    net = await NetLab.create("tuifiles");
+    const lan = await buildLan(net, { name: "tf", subnet: "10.203.33", hosts: ["a", "b", "c"] });
+    [a, b, c] = [lan.hosts.a, lan.hosts.b, lan.hosts.c] as [LanHost, LanHost, LanHost];
+  });
+
+  afterAll(async () => {
+    await Promise.all(terminals.map((t) => t.kill()));
+    await cli.cleanup();
+    await net?.teardown();
+  });
+
+  it("sends a folder to two people with one /send, lists the numbers, cancels one by number", async () => {
+    const registry = await cli.server(c.ns, "registry");
+    const server = `${c.address}:${registry.port}`;
+    const bobDownloads = cli.tempDir("bob-downloads");
+    const bob = cli.client(b.ns, "bob", ["--register", "--server", server, "--download-dir", bobDownloads]);
+    const carol = cli.client(c.ns, "carol", ["--register", "--server", server]);
+    const dataDir = cli.tempDir("tf-alice");
+    const made = cli.client(a.ns, "alice", ["--register", "--server", server, "--data", dataDir]);
+    for (const p of [bob, carol, made]) await p.waitFor((e: Json) => e.event === "ready", "ready", STEP_MS);
+    await made.stop();
+
+    // A folder with a space in its name, a subfolder, and a link to outside it.
+    const base = cli.tempDir("tf-src");
+    const root = join(base, "team photos");
+    mkdirSync(join(root, "2024"), { recursive: true });
+    writeFileSync(join(root, "a.jpg"), Buffer.alloc(40_000, 7));
+    writeFileSync(join(root, "2024", "b.jpg"), "bee");
+    writeFileSync(join(base, "secret.txt"), "outside");
+    symlinkSync(join(base, "secret.txt"), join(root, "escape.txt"));
+
+    const command = [
+      "env -u HALLWAY_PASSWORD",
+      `HALLWAY_HOME=${shellQuote(cli.tempDir("tf-home"))}`,
+      shellQuote(process.execPath),
+      shellQuote(CLI),
+      "--server",
+      shellQuote(server),
+      "--data",
+      shellQuote(dataDir),
+    ].join(" ");
+    const t = await LabTerminal.start(a.ns, cli.tempDir("tmux"), command);
+    terminals.push(t);
+    await t.waitFor(/Hallway · (registry found|log in)/, "the first screen", STEP_MS);
+    if (/registry found/.test(await t.screen())) await t.press("Enter");
+    await t.waitFor(/Hallway · log in/, "the login screen");
+    await t.typeLine("alice");
+    await t.waitFor(/^ {2}Password {3}\[ *\]/m, "the password field");
+    await t.type(PASSWORD);
+    await t.press("Enter");
+    await t.waitFor(/logged in as alice/, "logged in", STEP_MS);
+
+    // One /send, two people, the path quoted as a terminal pastes a dragged folder.
+    await t.typeLine(`/send bob,carol '${root}'`);
+    const atBob = await bob.waitFor(
+      (e: Json) => e.event === "transfer" && e.state === "offered",
+      "offer at bob",
+      STEP_MS,
+    );
+    const atCarol = await carol.waitFor(
+      (e: Json) => e.event === "transfer" && e.state === "offered",
+      "offer at carol",
+      STEP_MS,
+    );
+    for (const offer of [atBob, atCarol]) {
+      expect(offer.batch).toMatchObject({ name: "team photos", files: 2, bytes: 40_003 });
+    }
+    // Told once, however many people the folder goes to.
+    expect(
+      await shown(
+        t,
+        /left out \S+\/team photos\/escape\.txt: a symbolic link to outside the folder \(not followed\)/,
+        "the link left out",
+      ),
+    ).toBe(1);
+
+    bob.send({ cmd: "acceptFile", id: atBob.id });
+    await bob.waitFor(
+      (e: Json) => e.event === "transfer" && e.state === "done" && (e.batch as Json).filesDone === 2,
+      "both files at bob",
+      STEP_MS,
+    );
+    expect(tree(join(bobDownloads, "team photos"))).toEqual(["2024/b.jpg", "a.jpg"]);
+    expect(readFileSync(join(bobDownloads, "team photos", "2024", "b.jpg"), "utf8")).toBe("bee");
+
+    // carol has not answered: her folder is still listed, with its number.
+    await t.typeLine("/files");
+    await shown(t, /#\d+ → carol "team photos" 39\.1 KB 0\/2 files waiting for an answer/, "carol's row");
+    const flat = (await t.screen()).replace(/[│┃]/g, " ").replace(/\s+/g, " ");
+    const n = flat.match(/#(\d+) → carol "team photos"/)?.[1];
+    expect(n).toMatch(/^\d+$/);
+    await t.typeLine(`/cancel ${n}`);
+    const cancelled = await carol.waitFor(
+      (e: Json) => e.event === "transfer" && e.state === "cancelled",
+      "cancelled at carol",
+      STEP_MS,
+    );
+    expect(cancelled).toMatchObject({ code: "FILE_CANCELLED", by: "peer" });
+    await t.typeLine("/files");
+    await shown(t, /\* no transfers/, "nothing left running");
+  });
+});
