@@ -289,12 +289,14 @@ const program = new Command()
   .option("--server <host:port>", "registry address (default: find one with mDNS)", serverOption)
   .option("--user <name>", "user name")
   .option("--data <dir>", "data directory")
+  .option("--no-notify", "no desktop notifications (notify-send) for messages out of view")
   .enablePositionalOptions()
   .showSuggestionAfterError(false)
   .exitOverride()
   .configureOutput({ writeErr: () => {} })
-  .action(async (opts: { server?: string; user?: string; data?: string }) => {
+  .action(async (opts: { server?: string; user?: string; data?: string; notify?: boolean }) => {
     const given = {
+      notify: opts.notify !== false,
       ...(opts.server ? { server: opts.server } : {}),
       ...(opts.user ? { user: opts.user } : {}),
       ...(opts.data ? { dataDir: opts.data } : {}),
@@ -506,9 +508,11 @@ withPeerOptions(
     .command("tui")
     .description("the full-screen terminal UI (what a bare `hallway` opens in a terminal)"),
 )
+  .option("--no-notify", "no desktop notifications (notify-send) for messages out of view")
   .exitOverride()
-  .action(async (opts: PeerCliOptions) => {
+  .action(async (opts: PeerCliOptions & { notify?: boolean }) => {
     const code = await runTui({
+      notify: opts.notify !== false,
       ...(opts.server ? { server: opts.server } : {}),
       ...(opts.user ? { user: opts.user } : {}),
       ...(opts.data ? { dataDir: opts.data } : {}),

@@ -7,11 +7,13 @@
 import { resolve } from "node:path";
 import { asHallwayError } from "../../errors.js";
 import type { PeerClient, PeerEvent } from "../../peer/index.js";
-import { currentBuffer, type Model, type Prompt } from "./model.js";
+import { ACTION_PREFIX, currentBuffer, type Model, type Prompt } from "./model.js";
 import {
   applyEvent,
   dropPrompt,
   messageQueued,
+  namesLine,
+  noteGroups,
   noteProfile,
   openBuffer,
   ownMessage,
@@ -156,7 +158,7 @@ export const COMMANDS: Record<string, Command> = {
       }
       systemLine(
         ctx.model,
-        "keys: Alt+1…9, Ctrl+N/Ctrl+P buffers; Alt+A next unread; PageUp/PageDown scroll; Alt+Y/Alt+N answer a prompt; Tab completes",
+        "keys: Alt+1…9, Ctrl+N/Ctrl+P buffers; Alt+A next unread; PageUp/PageDown scroll (older history past the top); Alt+Y/Alt+N answer a prompt; Tab completes; Ctrl+A/E/W/K/U edit as in a shell; Ctrl+L redraws",
         ctx.now(),
         ctx.model.current,
       );
@@ -170,6 +172,15 @@ export const COMMANDS: Record<string, Command> = {
     run: (ctx, [name = "", text = ""]) => {
       switchTo(ctx.model, openBuffer(ctx.model, "user", name));
       return chat(ctx, { kind: "user", name }, text);
+    },
+  },
+  "/me": {
+    usage: "/me TEXT",
+    help: 'an action: shows as "* you TEXT"',
+    args: 1,
+    run: (ctx, [text = ""]) => {
+      const to = target(ctx);
+      return to ? chat(ctx, to, `${ACTION_PREFIX}${text}`) : undefined;
     },
   },
   "/query": {
@@ -251,6 +262,29 @@ export const COMMANDS: Record<string, Command> = {
     help: "leave a group",
     args: 1,
     run: (ctx, [group = ""]) => ctx.client.social.groupLeave(group.replace(/^#/, "")),
+  },
+  "/names": {
+    usage: "/names [GROUP]",
+    help: "the members of a group (this buffer's without GROUP)",
+    args: 0,
+    run: async (ctx, [arg]) => {
+      const b = currentBuffer(ctx.model);
+      const group = arg?.replace(/^#/, "").toLowerCase() ?? (b.kind === "group" ? b.name : undefined);
+      if (group === undefined) {
+        systemLine(
+          ctx.model,
+          "usage: /names GROUP (or /names in a group buffer)",
+          ctx.now(),
+          ctx.model.current,
+        );
+        return undefined;
+      }
+      const e = await ctx.client.social.groups();
+      if (e.event !== "groups") return e;
+      noteGroups(ctx.model, e);
+      systemLine(ctx.model, namesLine(ctx.model, e, group), ctx.now(), ctx.model.current);
+      return undefined;
+    },
   },
   "/groups": {
     usage: "/groups",
