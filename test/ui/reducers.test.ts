@@ -57,6 +57,24 @@ type Case<K extends EventName> = {
  * test below checks the keys against the reducer table at run time too.
  */
 const CASES: { [K in EventName]: Case<K> } = {
+  found: {
+    event: {
+      event: "found",
+      query: "lunch",
+      hits: [
+        { id: ID, from: "bob", with: "bob", text: "lunch\nat 12", sentAt: T0 },
+        { id: "g123456789", from: "carol", group: "ops", seq: 4, text: "lunch?", sentAt: T0 },
+      ],
+    },
+    check: (m) => {
+      expect(m.searchHits).toHaveLength(2);
+      expect(texts(m).slice(-3)).toEqual([
+        '2 messages contain "lunch"; /jump N opens one:',
+        expect.stringMatching(/^\[1\] \d\d:\d\d bob: lunch at 12$/),
+        expect.stringMatching(/^\[2\] \d\d:\d\d #ops carol: lunch\?$/),
+      ]);
+    },
+  },
   ready: {
     event: { event: "ready", user: "alice" },
     check: (m) => expect(texts(m)[0]).toContain("logged in as alice"),

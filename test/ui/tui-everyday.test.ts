@@ -220,6 +220,19 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
     await bt.waitFor(/alice │ right *$/m, "the edited line, sent once", STEP_MS);
     expect((await bt.screen()).match(/alice │ right *$/gm)).toHaveLength(1);
     await capture(bob, "main-100");
+
+    // /search looks in the registry's index; /jump opens the conversation at the message,
+    // here from the registry's history, as alice closed her buffer of bob first.
+    await at.typeLine("/close");
+    await at.waitFor(/^\[status\]/m, "back in the status buffer");
+    await at.typeLine("/search second 行");
+    await at.waitFor(/1 message contains "second 行"; \/jump N opens one:/, "the search's answer", STEP_MS);
+    await at.waitFor(/\[1\] \d\d:\d\d → bob: first line second 行 third/, "the hit");
+    await capture(alice, "search");
+    await at.typeLine("/jump 1");
+    await at.waitFor(/^\[bob\]/m, "bob's buffer open again");
+    await at.waitFor(/alice │ first line *\n[^\n]*│ +second 行/, "the message, loaded from history", STEP_MS);
+    await expectScreenIsFrame(at, alice.oracle, alice.frameFile);
     // At 120 columns the frame is redrawn for the new size, and is still what the terminal shows.
     await at.resize(120, 40);
     await at.waitFor(/^ 1 \*status {14}│/m, "the 120-column layout (a wider contacts pane)");

@@ -330,9 +330,48 @@ export const COMMANDS: Record<string, Command> = {
   },
   "/search": {
     usage: "/search TEXT",
-    help: "find people and groups",
+    help: "messages with TEXT in your conversations and groups (on the registry); people and groups by name",
     args: 1,
-    run: (ctx, words) => ctx.client.social.search(words.join(" "), 20),
+    run: async (ctx, words) => {
+      const text = words.join(" ");
+      // People and groups by name too, when TEXT could be one.
+      if (!/\s/.test(text)) {
+        ctx.client.social.search(text, 20).then(
+          (e) => {
+            if (e.event === "search" && e.users.length + e.groups.length > 0)
+              applyEvent(ctx.model, e, ctx.now());
+            ctx.changed();
+          },
+          () => {},
+        );
+      }
+      return ctx.client.searchMessages(text, 20);
+    },
+  },
+  "/jump": {
+    usage: "/jump N",
+    help: "open search result N at its message",
+    args: 1,
+    run: (ctx, [n = ""]) => {
+      const m = ctx.model;
+      const hit = m.searchHits[Number(n) - 1];
+      if (!/^\d+$/.test(n) || !hit) {
+        systemLine(m, `no search result ${n}; /search TEXT first`, ctx.now(), m.current);
+        return undefined;
+      }
+      const group = hit.group;
+      const i =
+        group === undefined ? openBuffer(m, "user", hit.with ?? hit.from) : openBuffer(m, "group", group);
+      switchTo(m, i);
+      const b = currentBuffer(m);
+      b.focus = hit.id;
+      b.scrollRows = 0;
+      if (b.lines.some((l) => l.id === hit.id)) return undefined;
+      // The page that ends with the message (same-millisecond neighbours included).
+      return group === undefined
+        ? ctx.client.history(b.name, 50, { sentAt: hit.sentAt + 1, id: "00000000" })
+        : ctx.client.social.groupHistory(group, 50, (hit.seq ?? 0) + 1);
+    },
   },
   "/users": {
     usage: "/users",

@@ -16,9 +16,11 @@
 
 import { presenceMark } from "../presence-mark.js";
 import {
+  bufferRows,
   type ChatBuffer,
   clock,
   currentBuffer,
+  effectiveScroll,
   formatBytes,
   hotlist,
   type Model,
@@ -101,6 +103,7 @@ const LINE_STYLE: Record<RowKind, Style> = {
   system: "system",
   error: "error",
   marker: "highlight",
+  focus: "highlight",
 };
 
 /** Columns of the member list a group buffer shows at MEMBER_LIST_MIN_COLS and wider. */
@@ -152,8 +155,9 @@ function conversationRows(m: Model, width: number, height: number, screenCols: n
   const top = b.older === "loading" ? "-- loading older messages… --" : "";
   for (let i = 0; i < pad; i++) rows.push(row(i === 0 ? top : "", textCols, "highlight"));
   for (const r of body) rows.push(row(r.text, textCols, LINE_STYLE[r.kind]));
-  if (b.scrollRows > 0 && rows.length > 1)
-    rows[rows.length - 1] = row(`-- ${b.scrollRows} more rows below (PageDown) --`, textCols, "highlight");
+  const below = effectiveScroll(bufferRows(m, b, textCols), b, height - 1);
+  if (below > 0 && rows.length > 1)
+    rows[rows.length - 1] = row(`-- ${below} more rows below (PageDown) --`, textCols, "highlight");
   const out = rows.slice(0, height);
   if (textCols === width) return out;
   const members = memberRows(m, MEMBER_LIST_COLS, height);

@@ -12,7 +12,7 @@
  */
 
 import type { RegistryChoice } from "../registry-choice.js";
-import { bufferRows, currentBuffer, type Model } from "./model.js";
+import { bufferRows, currentBuffer, effectiveScroll, type Model } from "./model.js";
 import {
   cycleBuffer,
   inputComplete,
@@ -74,6 +74,13 @@ export function handleKey(ctx: KeyContext, ch: string | undefined, key: KeyPress
   }
   const page = (): number => Math.max(1, ctx.pane().rows - 2);
   const total = (): number => bufferRows(m, currentBuffer(m), ctx.pane().cols).length;
+  // A search result in focus: scrolling goes on from where it put the pane.
+  const unfocus = (): void => {
+    const b = currentBuffer(m);
+    if (b.focus === undefined) return;
+    b.scrollRows = effectiveScroll(bufferRows(m, b, ctx.pane().cols), b, ctx.pane().rows - 1);
+    delete b.focus;
+  };
   switch (full) {
     case "C-c":
       ctx.quit();
@@ -94,6 +101,7 @@ export function handleKey(ctx: KeyContext, ch: string | undefined, key: KeyPress
       ctx.submit("/decline");
       return true;
     case "pageup": {
+      unfocus();
       const before = currentBuffer(m).scrollRows;
       scroll(m, page(), total(), ctx.pane().rows - 1);
       // Already at the top of what is loaded: older pages come from the registry.
@@ -101,6 +109,7 @@ export function handleKey(ctx: KeyContext, ch: string | undefined, key: KeyPress
       return true;
     }
     case "pagedown":
+      unfocus();
       scroll(m, -page(), total(), ctx.pane().rows - 1);
       return true;
     case "enter": {

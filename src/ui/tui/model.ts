@@ -10,7 +10,7 @@
 
 import type { ErrorCode } from "../../errors.js";
 import type { TransferState, Via } from "../../peer/events.js";
-import type { PresenceStatus } from "../../protocol/control.js";
+import type { PresenceStatus, SearchHit } from "../../protocol/control.js";
 import type { PathKind } from "../../traversal/candidates.js";
 import type { RegistryChoice } from "../registry-choice.js";
 import { stringWidth, takeColumns, wrap } from "./text-width.js";
@@ -42,6 +42,8 @@ export interface ChatBuffer {
   unreadFrom?: Line;
   /** Older history: being fetched, or none left on the registry. */
   older?: "loading" | "none";
+  /** A message to keep in view and highlight (a search result jumped to), by id. */
+  focus?: string;
 }
 
 export type MessageMark = "sending" | "sent" | "stored" | "delivered";
@@ -136,6 +138,8 @@ export interface Model {
    * under the friends policy), and whoever presence news came about since.
    */
   directory: string[];
+  /** The last `/search` results, numbered from 1 for `/jump N`. */
+  searchHits: SearchHit[];
   /** Members of each group, as the last `groups` answer said. */
   groupMembers: Record<string, string[]>;
   /** "bob is online" lines shown in the current window, and those held back (rate limit). */
@@ -179,6 +183,7 @@ export function createModel(me = "", maxLines = 2000): Model {
     bells: 0,
     notifications: [],
     directory: [],
+    searchHits: [],
     groupMembers: {},
     presenceNews: { windowStart: 0, shown: 0, held: [] },
     maxLines,
@@ -234,7 +239,7 @@ export function formatLine(m: Model, line: Line): { prefix: string; text: string
   };
 }
 
-export type RowKind = LineKind | "marker";
+export type RowKind = LineKind | "marker" | "focus";
 
 /** The line drawn above the first message that arrived while the buffer was out of view. */
 export const UNREAD_MARKER = "── new ──";
@@ -249,12 +254,29 @@ export function bufferRows(m: Model, b: ChatBuffer, cols: number): Array<{ kind:
     }
     const { prefix, text } = formatLine(m, line);
     const indent = " ".repeat(stringWidth(prefix));
+    const kind = b.focus !== undefined && line.id === b.focus ? "focus" : line.kind;
     text.split("\n").forEach((part, i) => {
       for (const row of wrap((i === 0 ? prefix : indent) + part, cols, indent))
-        rows.push({ kind: line.kind, text: row });
+        rows.push({ kind, text: row });
     });
   }
   return rows;
+}
+
+/**
+ * Rows scrolled up from the bottom: `scrollRows`, or, while a message has the focus, what
+ * puts it in the middle of the pane.
+ */
+export function effectiveScroll(
+  rows: ReadonlyArray<{ kind: RowKind }>,
+  b: ChatBuffer,
+  height: number,
+): number {
+  if (b.focus === undefined) return b.scrollRows;
+  const at = rows.findIndex((r) => r.kind === "focus");
+  if (at < 0) return b.scrollRows;
+  const end = Math.min(rows.length, at + Math.ceil(height / 2));
+  return Math.max(0, rows.length - Math.max(end, Math.min(rows.length, height)));
 }
 
 /** What the conversation pane shows: `height` rows ending `scrollRows` above the last one. */
@@ -265,7 +287,7 @@ export function visibleRows(
   height: number,
 ): Array<{ kind: RowKind; text: string }> {
   const rows = bufferRows(m, b, cols);
-  const end = Math.max(0, rows.length - b.scrollRows);
+  const end = Math.max(0, rows.length - effectiveScroll(rows, b, height));
   return rows.slice(Math.max(0, end - height), end);
 }
 

@@ -13,6 +13,7 @@ import { presenceMark } from "../presence-mark.js";
 import {
   type BufferKind,
   type ChatBuffer,
+  clock,
   currentBuffer,
   formatBytes,
   type Line,
@@ -261,6 +262,25 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     b.older = older.length === 0 ? "none" : undefined;
     b.lines = [...older, ...b.lines].sort((a, c) => a.at - c.at).slice(-m.maxLines);
   },
+  found: (m, e, now) => {
+    m.searchHits = e.hits;
+    if (e.hits.length === 0) {
+      toCurrent(m, `no message contains "${e.query}"`, now);
+      return;
+    }
+    const n = e.hits.length;
+    toCurrent(m, `${n} message${n === 1 ? " contains" : "s contain"} "${e.query}"; /jump N opens one:`, now);
+    e.hits.forEach((h, i) => {
+      const where =
+        h.group === undefined ? (h.from === m.me ? `→ ${h.with ?? ""}` : h.from) : `#${h.group} ${h.from}`;
+      const text = h.text.replace(/\s+/g, " ");
+      toCurrent(
+        m,
+        `[${i + 1}] ${clock(h.sentAt)} ${where}: ${text.length > 80 ? `${text.slice(0, 79)}…` : text}`,
+        now,
+      );
+    });
+  },
   error: (m, e, now) => {
     errorLine(m, `${e.message} (${e.code})`, now);
   },
@@ -488,7 +508,10 @@ export function switchTo(m: Model, index: number): void {
   if (!b) return;
   // The marker stays while the buffer is read, and goes when the reader leaves it.
   const left = m.buffers[m.current];
-  if (left && m.current !== index) delete left.unreadFrom;
+  if (left && m.current !== index) {
+    delete left.unreadFrom;
+    delete left.focus;
+  }
   m.current = index;
   b.unread = 0;
 }
@@ -523,6 +546,9 @@ export function ownMessage(m: Model, peer: string, text: string, now: number): L
   const i = openBuffer(m, "user", peer);
   addLine(m, i, { at: now, kind: "own", from: m.me, text });
   const b = m.buffers[i] as ChatBuffer;
+  // Writing follows the conversation's end again.
+  delete b.focus;
+  b.scrollRows = 0;
   return b.lines[b.lines.length - 1] as Line;
 }
 
