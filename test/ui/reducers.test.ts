@@ -9,6 +9,7 @@ import {
   type Model,
   totalUnread,
   UNREAD_MARKER,
+  visibleRows,
 } from "../../src/ui/tui/model.js";
 import {
   applyEvent,
@@ -662,5 +663,56 @@ describe("user actions", () => {
     expect(texts(m).at(-1)).toBe("3 presence changes: erin is online, frank is online, gina is online");
     applyEvent(m, { event: "presence", user: "bob", status: "offline" }, T0 + PRESENCE_NEWS_WINDOW_MS + 1);
     expect(texts(m).at(-1)).toBe("bob went offline");
+  });
+
+  it("the pane wraps only the lines it shows, and shows the same rows as the whole scrollback would", () => {
+    const m = model();
+    for (let i = 0; i < 300; i++) {
+      const text = `${i} 你好 👨‍👩‍👧 ${"word ".repeat(i % 17)}`;
+      applyEvent(
+        m,
+        {
+          event: "message",
+          id: `id${i}xxxxxx`,
+          from: "bob",
+          to: "alice",
+          text,
+          via: "direct",
+          sentAt: T0 + i,
+        },
+        T0,
+      );
+    }
+    const b = m.buffers[1] as ChatBuffer;
+    const all = bufferRows(m, b, 50);
+    for (const scrollRows of [0, 7, 120]) {
+      b.scrollRows = scrollRows;
+      const end = all.length - scrollRows;
+      expect(visibleRows(m, b, 50, 20)).toEqual(all.slice(end - 20, end));
+    }
+  });
+
+  it("a search result in focus sits in the middle of the pane, highlighted", () => {
+    const m = model();
+    for (let i = 0; i < 100; i++) {
+      applyEvent(
+        m,
+        {
+          event: "message",
+          id: `id${i}xxxxxx`,
+          from: "bob",
+          to: "alice",
+          text: `line ${i}`,
+          via: "direct",
+          sentAt: T0 + i,
+        },
+        T0,
+      );
+    }
+    const b = m.buffers[1] as ChatBuffer;
+    b.focus = "id30xxxxxx";
+    const shown = visibleRows(m, b, 60, 10);
+    expect(shown.findIndex((r) => r.kind === "focus")).toBe(5);
+    expect(shown[5]?.text).toMatch(/bob │ line 30$/);
   });
 });

@@ -155,7 +155,8 @@ function conversationRows(m: Model, width: number, height: number, screenCols: n
   const top = b.older === "loading" ? "-- loading older messages… --" : "";
   for (let i = 0; i < pad; i++) rows.push(row(i === 0 ? top : "", textCols, "highlight"));
   for (const r of body) rows.push(row(r.text, textCols, LINE_STYLE[r.kind]));
-  const below = effectiveScroll(bufferRows(m, b, textCols), b, height - 1);
+  const below =
+    b.focus === undefined ? b.scrollRows : effectiveScroll(bufferRows(m, b, textCols), b, height - 1);
   if (below > 0 && rows.length > 1)
     rows[rows.length - 1] = row(`-- ${below} more rows below (PageDown) --`, textCols, "highlight");
   const out = rows.slice(0, height);

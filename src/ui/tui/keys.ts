@@ -12,7 +12,7 @@
  */
 
 import type { RegistryChoice } from "../registry-choice.js";
-import { bufferRows, currentBuffer, effectiveScroll, type Model } from "./model.js";
+import { bufferRows, currentBuffer, effectiveScroll, lastRows, type Model } from "./model.js";
 import {
   cycleBuffer,
   inputComplete,
@@ -73,7 +73,11 @@ export function handleKey(ctx: KeyContext, ch: string | undefined, key: KeyPress
     return true;
   }
   const page = (): number => Math.max(1, ctx.pane().rows - 2);
-  const total = (): number => bufferRows(m, currentBuffer(m), ctx.pane().cols).length;
+  // Rows to clamp a scroll by: counted from the end, only as far as the scroll could reach.
+  const total = (): number => {
+    const b = currentBuffer(m);
+    return lastRows(m, b, ctx.pane().cols, b.scrollRows + page() + ctx.pane().rows).length;
+  };
   // A search result in focus: scrolling goes on from where it put the pane.
   const unfocus = (): void => {
     const b = currentBuffer(m);

@@ -244,23 +244,45 @@ export type RowKind = LineKind | "marker" | "focus";
 /** The line drawn above the first message that arrived while the buffer was out of view. */
 export const UNREAD_MARKER = "── new ──";
 
+/** The rows one line of `b` wraps to, with the unread marker above it when it is the first unread. */
+function lineRows(m: Model, b: ChatBuffer, line: Line, cols: number): Array<{ kind: RowKind; text: string }> {
+  const rows: Array<{ kind: RowKind; text: string }> = [];
+  if (line === b.unreadFrom) {
+    const side = "─".repeat(Math.max(0, Math.floor((cols - stringWidth(UNREAD_MARKER)) / 2)));
+    rows.push({ kind: "marker", text: side + UNREAD_MARKER + side });
+  }
+  const { prefix, text } = formatLine(m, line);
+  const indent = " ".repeat(stringWidth(prefix));
+  const kind = b.focus !== undefined && line.id === b.focus ? "focus" : line.kind;
+  text.split("\n").forEach((part, i) => {
+    for (const row of wrap((i === 0 ? prefix : indent) + part, cols, indent)) rows.push({ kind, text: row });
+  });
+  return rows;
+}
+
 /** The rows of buffer `b` wrapped to `cols`, oldest first, with the unread marker. */
 export function bufferRows(m: Model, b: ChatBuffer, cols: number): Array<{ kind: RowKind; text: string }> {
-  const rows: Array<{ kind: RowKind; text: string }> = [];
-  for (const line of b.lines) {
-    if (line === b.unreadFrom) {
-      const side = "─".repeat(Math.max(0, Math.floor((cols - stringWidth(UNREAD_MARKER)) / 2)));
-      rows.push({ kind: "marker", text: side + UNREAD_MARKER + side });
-    }
-    const { prefix, text } = formatLine(m, line);
-    const indent = " ".repeat(stringWidth(prefix));
-    const kind = b.focus !== undefined && line.id === b.focus ? "focus" : line.kind;
-    text.split("\n").forEach((part, i) => {
-      for (const row of wrap((i === 0 ? prefix : indent) + part, cols, indent))
-        rows.push({ kind, text: row });
-    });
+  return b.lines.flatMap((line) => lineRows(m, b, line, cols));
+}
+
+/**
+ * The last `count` rows of `b` (fewer if it has fewer), wrapping only the lines they come
+ * from: a frame costs the rows it shows, not the whole scrollback.
+ */
+export function lastRows(
+  m: Model,
+  b: ChatBuffer,
+  cols: number,
+  count: number,
+): Array<{ kind: RowKind; text: string }> {
+  const parts: Array<Array<{ kind: RowKind; text: string }>> = [];
+  let n = 0;
+  for (let i = b.lines.length - 1; i >= 0 && n < count; i--) {
+    const rows = lineRows(m, b, b.lines[i] as Line, cols);
+    parts.push(rows);
+    n += rows.length;
   }
-  return rows;
+  return parts.reverse().flat().slice(-count);
 }
 
 /**
@@ -286,6 +308,11 @@ export function visibleRows(
   cols: number,
   height: number,
 ): Array<{ kind: RowKind; text: string }> {
+  if (b.focus === undefined) {
+    const rows = lastRows(m, b, cols, b.scrollRows + height);
+    const end = Math.max(0, rows.length - b.scrollRows);
+    return rows.slice(Math.max(0, end - height), end);
+  }
   const rows = bufferRows(m, b, cols);
   const end = Math.max(0, rows.length - effectiveScroll(rows, b, height));
   return rows.slice(Math.max(0, end - height), end);

@@ -215,7 +215,15 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     notePath(m, peer, e.via);
     const i = openBuffer(m, "user", peer);
     const away = e.via === "offline" ? " (while you were away)" : "";
-    incoming(m, i, own ? "own" : "other", { at: e.sentAt, kind: "other", from: e.from, text: e.text + away });
+    // The id lets history pages and search results find this line instead of adding it again.
+    if (own) m.marks[e.id] ??= "delivered";
+    incoming(m, i, own ? "own" : "other", {
+      at: e.sentAt,
+      kind: "other",
+      from: e.from,
+      text: e.text + away,
+      id: e.id,
+    });
   },
   sent: (m, e) => {
     m.marks[e.id] = e.via === "offline" ? "stored" : m.marks[e.id] === "delivered" ? "delivered" : "sent";
