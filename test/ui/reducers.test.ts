@@ -202,6 +202,7 @@ const CASES: { [K in EventName]: Case<K> } = {
     event: { event: "group.joined", group: "ops", user: "alice" },
     check: (m) => {
       expect(m.groups).toEqual(["ops"]);
+      expect(m.groupMembers.ops).toEqual(["alice"]);
       expect(texts(m, "ops")).toEqual(["you joined #ops"]);
     },
   },

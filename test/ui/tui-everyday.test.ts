@@ -192,8 +192,13 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
     await at.waitFor(new RegExp(`bob │ ${REPLY}`), "bob's buffer at alice's");
     await expectScreenIsFrame(at, alice.oracle, alice.frameFile);
     await expectScreenIsFrame(bt, bob.oracle, bob.frameFile);
+    // Something else writes on alice's terminal; Ctrl+L draws everything again.
+    const tty = (await at.command("display-message", "-p", "-t", "hw", "#{pane_tty}")).stdout.trim();
+    writeFileSync(tty, "\x1b[5;30HSTRAY OUTPUT\x1b[12;1H~~~~~~~~");
+    await at.waitFor(/STRAY OUTPUT/, "the stray output on screen");
     await at.press("C-l");
     await expectScreenIsFrame(at, alice.oracle, alice.frameFile);
+    expect(await at.screen()).not.toMatch(/STRAY OUTPUT|~~~~/);
 
     // A three-line paste stays in the input line until one Enter sends it as one message.
     await at.command("set-buffer", "-b", "p", "first line\nsecond 行\nthird\n");
@@ -239,11 +244,30 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
     await expectScreenIsFrame(at, alice.oracle, alice.frameFile);
     await capture(alice, "main-120");
 
+    // A group: at 120 columns its buffer lists the members; /names says who they are.
+    await at.typeLine("/create ops");
+    await at.waitFor(/^ 3 #ops/m, "the group's buffer");
+    await bt.typeLine("/join ops");
+    await at.waitFor(/\? bob asks to join #ops/, "bob's join request at alice's", STEP_MS);
+    await at.press("M-y");
+    await bt.waitFor(/^ 3 #ops/m, "bob in the group: its buffer", STEP_MS);
+    await at.press("M-3");
+    await at.waitFor(/│2 members *\n[^\n]*│●alice *\n[^\n]*│●bob/, "the member list", STEP_MS);
+    await at.typeLine("/names");
+    await at.waitFor(/#ops \(2\): @●alice {2}●bob/, "the /names line", STEP_MS);
+    await at.typeLine("lunch 🍜 at 12 for #ops?");
+    await bt.waitFor(/^ 3 #ops +2│/m, "the group message, unread at bob's", STEP_MS);
+    await bt.press("M-3");
+    await bt.waitFor(/alice │ lunch 🍜 at 12 for #ops\?/, "the group message at bob's", STEP_MS);
+    await expectScreenIsFrame(bt, bob.oracle, bob.frameFile);
+    await expectScreenIsFrame(at, alice.oracle, alice.frameFile);
+    await capture(alice, "group-120");
+
     // STEP: a folder sent to two people (/send bob,carol DIR) and `/cancel N` go here.
 
     await bt.typeLine("/quit");
     await bt.waitForEnd(STEP_MS);
-    await at.waitFor(/\* │ bob went offline/, "bob gone, in alice's status buffer", STEP_MS);
+    await at.waitFor(/^ 2 ○bob/m, "bob offline in alice's contacts pane", STEP_MS);
     await at.typeLine("/quit");
     await at.waitForEnd(STEP_MS);
     for (const t of [at, bt]) {

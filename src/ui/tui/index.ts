@@ -23,7 +23,7 @@ import { contactsCols, conversationTextCols } from "./frame.js";
 import { handleKey, handleSetupKey, type KeyContext, type KeyPress, type SetupKeyContext } from "./keys.js";
 import { createModel, currentBuffer, type Model } from "./model.js";
 import { desktopNotify, findNotifySend } from "./notify.js";
-import { applyEvent, flushPresenceNews, inputPaste, noteDirectory } from "./reducers.js";
+import { applyEvent, flushPresenceNews, inputPaste, noteDirectory, noteGroups } from "./reducers.js";
 import { TuiRenderer } from "./render.js";
 import {
   type Credentials,
@@ -188,6 +188,17 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         if (c === undefined || (c !== trying && c !== client)) return;
         applyEvent(model, e, Date.now());
         changed();
+        // In a group now: who else is in it (the member list, /names) comes with the groups.
+        if (e.event === "group.joined" && e.user === model.me) {
+          const asking = c;
+          asking.social.groups().then(
+            (g) => {
+              if (g.event === "groups") noteGroups(model, g);
+              changed();
+            },
+            () => {},
+          );
+        }
       };
       try {
         c = createClient({

@@ -317,6 +317,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   "group.joined": (m, e, now) => {
     if (e.user === m.me) addUnique(m.groups, e.group);
+    addMember(m, e.group, e.user);
     const i = openBuffer(m, "group", e.group);
     systemLine(m, e.user === m.me ? `you joined #${e.group}` : `${e.user} joined #${e.group}`, now, i);
   },
@@ -325,6 +326,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   "group.removed": (m, e, now) => {
     removeFrom(m.groups, e.group);
+    delete m.groupMembers[e.group];
     const b = findBuffer(m, "group", e.group);
     const i = b ? m.buffers.indexOf(b) : 0;
     systemLine(m, `${e.by} removed you from #${e.group}`, now, i);
@@ -335,6 +337,8 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   groupMessage: (m, e) => {
     addUnique(m.groups, e.group);
+    // Whoever writes in a group is in it (the list may predate their joining).
+    addMember(m, e.group, e.from);
     const i = openBuffer(m, "group", e.group);
     const b = m.buffers[i] as ChatBuffer;
     if (b.lines.some((l) => l.id === e.id)) return;
@@ -359,9 +363,14 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     }
     if (e.cmd === "group.create" && group) {
       addUnique(m.groups, group);
+      addMember(m, group, m.me);
       openBuffer(m, "group", group);
     }
-    if (e.cmd === "group.leave" && group) removeFrom(m.groups, group);
+    if (e.cmd === "group.approve" && group && user) addMember(m, group, user);
+    if (e.cmd === "group.leave" && group) {
+      removeFrom(m.groups, group);
+      delete m.groupMembers[group];
+    }
     if (e.cmd === "presence") {
       m.away = e.status === "away";
       toCurrent(m, m.away ? "you are away (still reachable; /back returns)" : "you are back", now);
@@ -454,6 +463,13 @@ export function flushPresenceNews(m: Model, now: number): boolean {
   const more = held.length > 5 ? ` and ${held.length - 5} more` : "";
   systemLine(m, `${held.length} presence changes: ${shown}${more}`, now, 0);
   return true;
+}
+
+/** A member the last `groups` answer did not know yet (a join since, a group just made). */
+function addMember(m: Model, group: string, user: string): void {
+  const members = m.groupMembers[group] ?? (m.me === "" ? [] : [m.me]);
+  addUnique(members, user);
+  m.groupMembers[group] = members;
 }
 
 /** Your groups and their members, from a `groups` answer, with no line. */
