@@ -23,11 +23,9 @@ describe("terminal input before blessed", () => {
     ]);
   });
 
-  it("a read with a line break followed by more text is a paste (terminals without bracketed paste)", () => {
+  it("a read with a line break followed by more text is still key presses (typed fast, not pasted)", () => {
     const s = new InputSplitter();
-    expect(s.push("line one\nline two\nline three")).toEqual([
-      { kind: "paste", text: "line one\nline two\nline three" },
-    ]);
+    expect(s.push("bob\rcorrect horse")).toEqual([{ kind: "keys", data: "bob\rcorrect horse" }]);
   });
 
   it("bounds what one paste keeps", () => {

@@ -4,9 +4,11 @@
  * and a cursor position report (the answer to a width probe, render.ts) would look like
  * Ctrl+F3. This splitter takes out:
  *
- *   paste   a bracketed paste (ESC[200~ … ESC[201~, which the UI turns on), or, from a
- *           terminal without bracketed paste, a read holding a line break followed by more
- *           text (a person's key presses arrive one per read; a paste arrives at once);
+ *   paste   a bracketed paste (ESC[200~ … ESC[201~, which the UI turns on; xterm, VTE,
+ *           kitty, iTerm2, Windows Terminal and tmux bracket pastes). A read holding a line
+ *           break and more text is *not* taken for a paste: key presses typed quickly over a
+ *           slow link (or by tmux send-keys) arrive that way too, and guessing wrong would
+ *           eat a typed line;
  *   cursor  ESC[row;colR, only while reports are awaited (`awaitCursor`), so a key that
  *           happens to look like one is never eaten at other times;
  *   keys    everything else, for blessed.
@@ -72,11 +74,11 @@ export class InputSplitter {
       );
       if (at === Number.POSITIVE_INFINITY) {
         const tail = partialTail(data);
-        keysOrPaste(out, data.slice(0, data.length - tail.length));
+        keys(out, data.slice(0, data.length - tail.length));
         this.carry = tail;
         return out;
       }
-      keysOrPaste(out, data.slice(0, at));
+      keys(out, data.slice(0, at));
       if (report && report.index === at) {
         this.cursorsAwaited--;
         out.push({ kind: "cursor", row: Number(report[1]), col: Number(report[2]) });
@@ -104,9 +106,6 @@ function partialTail(data: string): string {
   return m && m[0].length >= 2 ? m[0] : "";
 }
 
-function keysOrPaste(out: InputPiece[], data: string): void {
-  if (data === "") return;
-  // A line break with more text after it came in one read: pasted, not typed.
-  if (/[\r\n][^\r\n]/.test(data) && !data.includes("\x1b")) out.push({ kind: "paste", text: data });
-  else out.push({ kind: "keys", data });
+function keys(out: InputPiece[], data: string): void {
+  if (data !== "") out.push({ kind: "keys", data });
 }
