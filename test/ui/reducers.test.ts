@@ -664,6 +664,9 @@ describe("user actions", () => {
     expect(texts(m).at(-1)).toBe("3 presence changes: erin is online, frank is online, gina is online");
     applyEvent(m, { event: "presence", user: "bob", status: "offline" }, T0 + PRESENCE_NEWS_WINDOW_MS + 1);
     expect(texts(m).at(-1)).toBe("bob went offline");
+    // A later answer is the list (under --policy friends, a friend removed leaves it).
+    noteDirectory(m, [{ name: "carol", status: "online", lastSeen: null }]);
+    expect(m.directory).toEqual(["carol"]);
   });
 
   it("the pane wraps only the lines it shows, and shows the same rows as the whole scrollback would", () => {

@@ -188,6 +188,16 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         if (c === undefined || (c !== trying && c !== client)) return;
         applyEvent(model, e, Date.now());
         changed();
+        // Friends changed: under --policy friends that is who the directory lists.
+        if (e.event === "friend.accepted" || e.event === "friend.removed") {
+          c.users().then(
+            (u) => {
+              if (u.event === "users") noteDirectory(model, u.users);
+              changed();
+            },
+            () => {},
+          );
+        }
         // In a group now: who else is in it (the member list, /names) comes with the groups.
         if (e.event === "group.joined" && e.user === model.me) {
           const asking = c;

@@ -494,11 +494,15 @@ export function namesLine(m: Model, e: EventOf<"groups">, group: string): string
   return `#${g.name} (${g.members.length}): ${names.join("  ")}`;
 }
 
-/** The directory's answer: who is listed, and their presence; no line (the pane shows them). */
+/**
+ * The directory's answer: who is listed (it replaces the list: under `--policy friends` a
+ * friend removed is gone from it), and their presence; no line (the pane shows them).
+ */
 export function noteDirectory(
   m: Model,
   users: ReadonlyArray<{ name: string; status: PresenceStatus }>,
 ): void {
+  m.directory = [];
   for (const u of users) {
     m.presence[u.name] = u.status;
     if (u.name !== m.me) addUnique(m.directory, u.name);
