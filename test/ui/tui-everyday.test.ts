@@ -263,6 +263,50 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
     await expectScreenIsFrame(at, alice.oracle, alice.frameFile);
     await capture(alice, "group-120");
 
+    // History past what is loaded: carol (headless) wrote 60 lines; /query loads the newest
+    // 50, and PageUp at their top fetches the older ones from the registry.
+    const carol = cli.client(b.ns, "carol", ["--register", "--server", `${a.address}:7743`]);
+    await carol.waitFor((e) => e.event === "ready", "carol ready", STEP_MS);
+    // One after another, milliseconds apart: history is in (sentAt, id) order, and ids are
+    // random, so lines sent in one millisecond would come back in any order.
+    for (let i = 1; i <= 60; i++) {
+      const before = carol.events.length;
+      carol.send({ cmd: "send", to: "alice", text: `old line ${i}` });
+      await carol.waitFor((e) => carol.events.indexOf(e) >= before && e.event === "sent", `line ${i} sent`);
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await at.waitFor(/^ 4 ●carol/m, "carol's buffer at alice's", STEP_MS);
+    await carol.waitFor(
+      (e) => e.event === "delivered" && carol.events.filter((x) => x.event === "delivered").length >= 60,
+      "all 60 delivered",
+      STEP_MS,
+    );
+    await at.press("M-4");
+    // carol's client reports what it delivered to the registry's history in batches: ask
+    // again until the newest page ends with her last line.
+    const deadline = Date.now() + STEP_MS;
+    for (;;) {
+      await at.typeLine("/close");
+      await at.waitFor(/^\[(status|bob|#ops)\]/m, "carol's buffer closed");
+      await at.typeLine("/query carol");
+      const shown = await at
+        .waitFor(/carol │ old line 60 *$/m, "the newest page", 2000)
+        .then(() => true)
+        .catch(() => false);
+      if (shown) break;
+      if (Date.now() > deadline) throw new Error("the registry's history never had carol's 60 lines");
+    }
+    // The top of what /query loaded is line 11; past it, PageUp asks the registry.
+    await at.press("PageUp");
+    await at.waitFor(/carol │ old line 11 *$/m, "the top of the loaded page");
+    expect(await at.screen()).not.toMatch(/carol │ old line 10 *$/m);
+    for (let i = 0; i < 8 && !/carol │ old line 1 *$/m.test(await at.screen()); i++) {
+      await at.press("PageUp");
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    await at.waitFor(/carol │ old line 1 *$/m, "the oldest line, fetched by PageUp", STEP_MS);
+    await expectScreenIsFrame(at, alice.oracle, alice.frameFile);
+
     // STEP: a folder sent to two people (/send bob,carol DIR) and `/cancel N` go here.
 
     await bt.typeLine("/quit");
