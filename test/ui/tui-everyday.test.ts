@@ -13,9 +13,12 @@
  * directory), and alice's status buffer says "bob is online". They chat with emoji (a ZWJ
  * family, VS16), CJK and a multi-line paste, and after each step the captured screen of
  * both terminals is compared cell by cell with the frame the UI meant to draw (fixtures/
- * screen-cells.ts), also after Ctrl+L. bob, reading his status buffer, gets the unread
- * marker and a desktop notification (a notify-send on his PATH that writes what it is
- * given). Readline keys edit the input line.
+ * screen-cells.ts), also after stray output and Ctrl+L, and after a resize to 120×40.
+ * bob, reading his status buffer, gets the unread marker and a desktop notification (a
+ * notify-send on his PATH that writes what it is given). Readline keys edit the input line.
+ * `/search` finds CJK text on the registry and `/jump` reopens a closed buffer at it; a
+ * group at 120 columns shows its members and `/names`; PageUp past the 50 lines `/query`
+ * loaded fetches older ones (60 lines from a headless carol).
  *
  * Steps the file-transfer side adds go where the `STEP:` comments say (a folder to two
  * people, `/cancel N`).
