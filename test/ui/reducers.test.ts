@@ -617,7 +617,7 @@ describe("user actions", () => {
         id: "m3",
         from: "bob",
         to: "alice",
-        text: "new two",
+        text: "new\ntwo",
         via: "direct",
         sentAt: T0 + 2,
       },
@@ -629,7 +629,7 @@ describe("user actions", () => {
     ]);
     switchTo(m, i);
     const rows = bufferRows(m, currentBuffer(m), 40);
-    expect(rows.map((r) => r.kind)).toEqual(["other", "marker", "other", "other"]);
+    expect(rows.map((r) => r.kind)).toEqual(["other", "marker", "other", "other", "other"]);
     expect(rows[1]?.text).toContain(UNREAD_MARKER);
     switchTo(m, 0);
     switchTo(m, i);

@@ -113,7 +113,7 @@ function incoming(m: Model, index: number, kind: LineKind, line: Line): void {
     m.bells += 1;
     if (m.notifications.length < MAX_NOTIFICATIONS) {
       const title = b.kind === "group" ? `${line.from ?? ""} in #${b.name}` : (line.from ?? b.name);
-      m.notifications.push({ title, body: sanitize(line.text) });
+      m.notifications.push({ title, body: sanitize(line.text, true).replaceAll("\n", " ") });
     }
   }
 }
