@@ -332,23 +332,33 @@ const program = new Command()
   .option("--user <name>", "user name")
   .option("--data <dir>", CLIENT_DATA_HELP)
   .option("--download-dir <dir>", DOWNLOAD_DIR_HELP)
+  .option("--no-notify", "no desktop notifications (notify-send) for messages out of view")
   .addHelpText("after", PASSWORD_HELP)
   .enablePositionalOptions()
   .showSuggestionAfterError(false)
   .exitOverride()
   .configureOutput({ writeErr: () => {} })
-  .action(async (opts: { server?: string; user?: string; data?: string; downloadDir?: string }) => {
-    const given = {
-      ...(opts.server ? { server: opts.server } : {}),
-      ...(opts.user ? { user: opts.user } : {}),
-      ...(opts.data ? { dataDir: opts.data } : {}),
-      ...(opts.downloadDir ? { downloadDir: resolve(opts.downloadDir) } : {}),
-    };
-    // The terminal UI needs a terminal both ways; a pipe or a file gets line mode.
-    if (process.stdin.isTTY && process.stdout.isTTY) process.exit(await runTui(given));
-    await runLineMode(given);
-    process.exit(process.exitCode ?? 0);
-  });
+  .action(
+    async (opts: {
+      server?: string;
+      user?: string;
+      data?: string;
+      downloadDir?: string;
+      notify?: boolean;
+    }) => {
+      const given = {
+        notify: opts.notify !== false,
+        ...(opts.server ? { server: opts.server } : {}),
+        ...(opts.user ? { user: opts.user } : {}),
+        ...(opts.data ? { dataDir: opts.data } : {}),
+        ...(opts.downloadDir ? { downloadDir: resolve(opts.downloadDir) } : {}),
+      };
+      // The terminal UI needs a terminal both ways; a pipe or a file gets line mode.
+      if (process.stdin.isTTY && process.stdout.isTTY) process.exit(await runTui(given));
+      await runLineMode(given);
+      process.exit(process.exitCode ?? 0);
+    },
+  );
 
 const serverCommand = program
   .command("server")
@@ -595,9 +605,11 @@ withPeerOptions(
     .command("tui")
     .description("the full-screen terminal UI (what a bare `hallway` opens in a terminal)"),
 )
+  .option("--no-notify", "no desktop notifications (notify-send) for messages out of view")
   .exitOverride()
-  .action(async (opts: PeerCliOptions) => {
+  .action(async (opts: PeerCliOptions & { notify?: boolean }) => {
     const code = await runTui({
+      notify: opts.notify !== false,
       ...(opts.server ? { server: opts.server } : {}),
       ...(opts.user ? { user: opts.user } : {}),
       ...(opts.data ? { dataDir: opts.data } : {}),

@@ -43,12 +43,15 @@ import {
   encodeControl,
   type HistoryEntry,
   historyData,
+  historySearchData,
   type LookupData,
   lookupData,
   MAX_HISTORY_BATCH,
   MAX_NAME_CHARS,
   MAX_PAGE,
   MAX_PASSWORD_CHARS,
+  MAX_SEARCH_HITS,
+  MAX_SEARCH_TEXT_CHARS,
   parseAnswer,
   type RequestBody,
   SESSION_END_CODES,
@@ -1048,6 +1051,18 @@ export class PeerClient {
       "history",
     );
     return { event: "history", with: w, messages: data.messages };
+  }
+
+  /** Messages containing `text` in your conversations and groups (the registry's index), newest first. */
+  async searchMessages(text: string, limit = 20): Promise<PeerEvent> {
+    const query = text.trim().slice(0, MAX_SEARCH_TEXT_CHARS);
+    if (query === "") return { event: "found", query, hits: [] };
+    const data = parseAnswer(
+      historySearchData,
+      await this.request({ t: "history.search", text: query, limit: Math.min(limit, MAX_SEARCH_HITS) }),
+      "history.search",
+    );
+    return { event: "found", query, hits: data.hits };
   }
 
   /** Resolves at the next successful login (after a reconnect); rejects if the client stops first. */

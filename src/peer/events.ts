@@ -9,6 +9,7 @@ import type {
   HistoryEntry,
   PresenceStatus,
   ProfileData,
+  SearchHit,
   UserEntry,
 } from "../protocol/control.js";
 import type { PathKind } from "../traversal/candidates.js";
@@ -96,6 +97,8 @@ export type PeerEvent =
   | { event: "path"; peer: string; kind: PathKind; ms?: number; address?: string }
   | { event: "users"; users: UserEntry[] }
   | { event: "history"; with: string; messages: HistoryEntry[] }
+  /** Messages whose text contains `query`, in your conversations and groups, newest first. */
+  | { event: "found"; query: string; hits: SearchHit[] }
   | {
       event: "error";
       code: ErrorCode;

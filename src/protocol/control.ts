@@ -137,6 +137,9 @@ const friendCursors = z
 export type FriendCursors = z.infer<typeof friendCursors>;
 const searchCursors = z.object({ users: name.optional(), groups: name.optional() }).strict();
 export type SearchCursors = z.infer<typeof searchCursors>;
+/** Hits one `history.search` answers at most, and the longest text it looks for. */
+export const MAX_SEARCH_HITS = 50;
+export const MAX_SEARCH_TEXT_CHARS = 200;
 /** History entries one `history.batch` carries at most. */
 export const MAX_HISTORY_BATCH = 100;
 /** Padding a `connect` may carry: it buys the probes toward unverified candidates (docs/security.md). */
@@ -183,6 +186,12 @@ export const control = z.discriminatedUnion("t", [
     with: name,
     limit: z.number().int().min(1).max(500),
     before: z.object({ sentAt: time, id: msgId }).optional(),
+  }),
+  z.object({
+    t: z.literal("history.search"),
+    rid,
+    text: z.string().min(1).max(MAX_SEARCH_TEXT_CHARS).refine(wellFormed, WELL_FORMED),
+    limit: z.number().int().min(1).max(MAX_SEARCH_HITS),
   }),
   // client -> registry: friends, groups, profiles (see docs/protocol.md)
   z.object({ t: z.literal("friend.request"), rid, to: name }),
@@ -281,6 +290,18 @@ export const lookupData = z.object({
 });
 export type LookupData = z.infer<typeof lookupData>;
 export const historyData = z.object({ messages: z.array(historyEntry).max(500) });
+/** A message `history.search` found: 1:1 (`with`: the other person) or in a group (`group`, `seq`). */
+const searchHit = z.object({
+  id: msgId,
+  from: name,
+  with: name.optional(),
+  group: name.optional(),
+  seq: z.number().int().min(1).optional(),
+  text,
+  sentAt: time,
+});
+export type SearchHit = z.infer<typeof searchHit>;
+export const historySearchData = z.object({ hits: z.array(searchHit).max(MAX_SEARCH_HITS) });
 /** The answer to `connect`: what the initiator's `punch` push would carry, for the target. */
 export const connectData = z.object({
   peer: name,

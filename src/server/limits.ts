@@ -166,6 +166,7 @@ export function commandClass(t: string): CommandClass | undefined {
       return "account";
     case "search":
     case "suggest":
+    case "history.search":
       return "search";
     case "offline.send":
     case "group.send":

@@ -547,6 +547,20 @@ export class Registry {
         const entries = messages.map((m) => ({ ...toChat(m), deliveredAt: m.deliveredAt }));
         return { messages: fitPage(entries, "start").items };
       }
+      case "history.search": {
+        const user = this.requireUser(s);
+        const hits = await this.opts.store.searchMessages(user, msg.text, msg.limit);
+        const entries = hits.map((h) => ({
+          id: h.id,
+          from: h.from,
+          ...(h.group === null ? { with: h.from === user ? (h.to ?? user) : h.from } : { group: h.group }),
+          ...(h.seq === null ? {} : { seq: h.seq }),
+          text: h.body,
+          sentAt: h.sentAt,
+        }));
+        // Newest first: what does not fit is dropped from the oldest end.
+        return { hits: fitPage(entries, "end").items };
+      }
       default:
         if (isSocialRequest(msg)) return this.social.handle(this.requireUser(s), msg);
         throw new HallwayError("PROTO_UNKNOWN_REQUEST", `the registry does not answer '${msg.t}'`);

@@ -574,6 +574,90 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       });
     });
 
+    describe("message search", () => {
+      it("finds text in the user's conversations and groups, case-insensitively, newest first", async () => {
+        await users("alice", "bob", "carol", "dave");
+        await store.appendHistory(msg("m1", "alice", "bob", 100, "Lunch at 12? 🍜"));
+        await store.enqueueOffline(msg("m2", "bob", "alice", 200, "LUNCH is on me, 你好"));
+        await store.appendHistory(msg("m3", "carol", "dave", 300, "lunch without alice"));
+        await store.appendHistory(msg("m4", "alice", "carol", 400, "no food words"));
+        await store.createGroup({ name: "ops", admin: "bob", createdAt: 1 });
+        await store.addMember("ops", "alice", 2);
+        await store.createGroup({ name: "dev", admin: "carol", createdAt: 1 });
+        const g1 = await store.appendGroupMessage({
+          id: "g1",
+          group: "ops",
+          from: "bob",
+          body: "lunch 50% off_",
+          sentAt: 250,
+        });
+        await store.appendGroupMessage({
+          id: "g2",
+          group: "dev",
+          from: "carol",
+          body: "lunch in dev",
+          sentAt: 260,
+        });
+
+        const found = await store.searchMessages("alice", "lunch", 10);
+        expect(found.map((h) => h.id)).toEqual(["g1", "m2", "m1"]);
+        expect(found[0]).toEqual({
+          id: "g1",
+          from: "bob",
+          to: null,
+          group: "ops",
+          seq: g1.seq,
+          body: "lunch 50% off_",
+          sentAt: 250,
+        });
+        expect(found[1]).toEqual({
+          id: "m2",
+          from: "bob",
+          to: "alice",
+          group: null,
+          seq: null,
+          body: "LUNCH is on me, 你好",
+          sentAt: 200,
+        });
+        expect((await store.searchMessages("ALICE", "LuNcH", 2)).map((h) => h.id)).toEqual(["g1", "m2"]);
+        // Short queries, CJK, emoji, and LIKE's wildcards taken literally.
+        expect((await store.searchMessages("alice", "你好", 10)).map((h) => h.id)).toEqual(["m2"]);
+        expect((await store.searchMessages("alice", "🍜", 10)).map((h) => h.id)).toEqual(["m1"]);
+        expect((await store.searchMessages("alice", "0% off_", 10)).map((h) => h.id)).toEqual(["g1"]);
+        expect(await store.searchMessages("alice", "%", 10)).toEqual([found[0]]);
+        expect(await store.searchMessages("alice", "_", 10)).toEqual([found[0]]);
+        // Not a member, not a party, nothing asked, nobody known.
+        expect((await store.searchMessages("dave", "lunch", 10)).map((h) => h.id)).toEqual(["m3"]);
+        expect(await store.searchMessages("alice", "", 10)).toEqual([]);
+        expect(await store.searchMessages("alice", "lunch", 0)).toEqual([]);
+        expect(await store.searchMessages("nobody", "lunch", 10)).toEqual([]);
+        // A member who leaves no longer searches the group.
+        await store.removeMember("ops", "alice");
+        expect((await store.searchMessages("alice", "lunch", 10)).map((h) => h.id)).toEqual(["m2", "m1"]);
+        // A deleted group's messages are gone from the index too.
+        await store.deleteGroup("dev");
+        expect((await store.searchMessages("carol", "dev", 10)).map((h) => h.id)).toEqual([]);
+      });
+
+      it("finds loaded messages", async () => {
+        await users("alice", "bob");
+        await store.appendHistory(msg("m1", "alice", "bob", 100, "the quarterly report"));
+        const records = await collect(store.dump());
+        const copy = await fixture.another();
+        try {
+          await copy.init();
+          await copy.load(
+            (async function* () {
+              yield* records;
+            })(),
+          );
+          expect((await copy.searchMessages("bob", "QUARTERLY", 5)).map((h) => h.id)).toEqual(["m1"]);
+        } finally {
+          await copy.close();
+        }
+      });
+    });
+
     describe("profiles and user search", () => {
       it("sets, replaces and clears profile fields; absent fields stay", async () => {
         await users("alice");

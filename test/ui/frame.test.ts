@@ -3,7 +3,7 @@ import { COMMAND_NAMES, parseCommand } from "../../src/ui/tui/commands.js";
 import { frame, plainText, transferRow } from "../../src/ui/tui/frame.js";
 import { handleKey, type KeyContext } from "../../src/ui/tui/keys.js";
 import { createModel, type Model } from "../../src/ui/tui/model.js";
-import { applyEvent, switchTo } from "../../src/ui/tui/reducers.js";
+import { applyEvent, noteDirectory, switchTo } from "../../src/ui/tui/reducers.js";
 import { stringWidth } from "../../src/ui/tui/text-width.js";
 
 const T0 = new Date(2026, 10, 22, 9, 30).getTime();
@@ -91,6 +91,38 @@ describe("the main screen as text", () => {
     expect(text.split("\n").at(-1)).toBe("[bob]");
   });
 
+  it("lists the directory in the contacts pane, online first, without a command", () => {
+    const m = busyModel();
+    noteDirectory(m, [
+      { name: "zoe", status: "online" },
+      { name: "adam", status: "offline" },
+      { name: "alice", status: "online" },
+    ]);
+    const rows = plainText(frame(m, 80, 24, T0)).split("\n");
+    const people = rows.map((r) => /^ {3}([●◐○])(\w+)/.exec(r)?.slice(1).join("")).filter(Boolean);
+    expect(people).toEqual(["●zoe", "◐frank", "○adam", "○erin"]);
+  });
+
+  it("a group buffer at 120 columns lists its members beside the conversation", () => {
+    const m = busyModel();
+    applyEvent(
+      m,
+      {
+        event: "groups",
+        groups: [{ name: "ops", admin: "carol", lastSeq: 1, members: ["alice", "carol", "bob"] }],
+      },
+      T0,
+    );
+    m.presence.carol = "offline";
+    switchTo(m, 2);
+    const wide = frame(m, 120, 40, T0);
+    for (const r of wide) expect(stringWidth(r.map((x) => x.text).join(""))).toBe(120);
+    const text = plainText(wide);
+    expect(text).toMatch(/│3 members\n/);
+    expect(text).toMatch(/│●alice\n.*│●bob\n.*│○carol\n/s);
+    expect(plainText(frame(m, 100, 30, T0))).not.toContain("3 members");
+  });
+
   it("shows own presence and status text on the status line, and a peer's in their buffer title", () => {
     const m = busyModel();
     switchTo(m, 1);
@@ -166,9 +198,27 @@ describe("keys", () => {
       pane: () => ({ cols: 60, rows: 20 }),
       submit: (line) => submitted.push(line),
       quit: () => submitted.push("<quit>"),
+      loadOlder: () => submitted.push("<older>"),
       now: () => T0,
     };
   }
+
+  it("one carriage return is one Enter: blessed's second report of it ('return') does nothing", () => {
+    const m = createModel("alice");
+    const sent: string[] = [];
+    const ctx = keys(m, sent);
+    handleKey(ctx, "x", { name: "x", full: "x" });
+    handleKey(ctx, "\r", { name: "enter", full: "enter" });
+    expect(handleKey(ctx, "\r", { name: "return", full: "return" })).toBe(false);
+    expect(sent).toEqual(["x"]);
+  });
+
+  it("PageUp at the top of what is loaded asks for older history", () => {
+    const m = createModel("alice");
+    const sent: string[] = [];
+    handleKey(keys(m, sent), undefined, { full: "pageup" });
+    expect(sent).toEqual(["<older>"]);
+  });
 
   it("types, completes and submits; Alt+Y and Alt+N answer the prompt; Ctrl+C quits", () => {
     const m = busyModel();

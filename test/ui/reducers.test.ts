@@ -1,21 +1,37 @@
 import { describe, expect, it } from "vitest";
 import type { PeerEvent } from "../../src/peer/events.js";
-import { createModel, currentBuffer, hotlist, type Model, totalUnread } from "../../src/ui/tui/model.js";
+import {
+  bufferRows,
+  type ChatBuffer,
+  createModel,
+  currentBuffer,
+  hotlist,
+  type Model,
+  totalUnread,
+  UNREAD_MARKER,
+  visibleRows,
+} from "../../src/ui/tui/model.js";
 import {
   applyEvent,
   cycleBuffer,
   EVENT_REDUCERS,
   type EventName,
+  flushPresenceNews,
   inputComplete,
   inputDelete,
   inputInsert,
+  inputKill,
   inputMove,
+  inputPaste,
   inputRecall,
   inputSubmit,
   messageQueued,
   nextUnread,
+  noteDirectory,
   openBuffer,
   ownMessage,
+  PRESENCE_NEWS_LINES,
+  PRESENCE_NEWS_WINDOW_MS,
   scroll,
   switchTo,
 } from "../../src/ui/tui/reducers.js";
@@ -42,6 +58,24 @@ type Case<K extends EventName> = {
  * test below checks the keys against the reducer table at run time too.
  */
 const CASES: { [K in EventName]: Case<K> } = {
+  found: {
+    event: {
+      event: "found",
+      query: "lunch",
+      hits: [
+        { id: ID, from: "bob", with: "bob", text: "lunch\nat 12", sentAt: T0 },
+        { id: "g123456789", from: "carol", group: "ops", seq: 4, text: "lunch?", sentAt: T0 },
+      ],
+    },
+    check: (m) => {
+      expect(m.searchHits).toHaveLength(2);
+      expect(texts(m).slice(-3)).toEqual([
+        '2 messages contain "lunch"; /jump N opens one:',
+        expect.stringMatching(/^\[1\] \d\d:\d\d bob: lunch at 12$/),
+        expect.stringMatching(/^\[2\] \d\d:\d\d #ops carol: lunch\?$/),
+      ]);
+    },
+  },
   ready: {
     event: { event: "ready", user: "alice" },
     check: (m) => expect(texts(m)[0]).toContain("logged in as alice"),
@@ -168,6 +202,7 @@ const CASES: { [K in EventName]: Case<K> } = {
     event: { event: "group.joined", group: "ops", user: "alice" },
     check: (m) => {
       expect(m.groups).toEqual(["ops"]);
+      expect(m.groupMembers.ops).toEqual(["alice"]);
       expect(texts(m, "ops")).toEqual(["you joined #ops"]);
     },
   },
@@ -316,7 +351,7 @@ describe("view-model reducers", () => {
     presence("away");
     presence("offline");
     expect(texts(m, "bob")).toEqual([
-      "bob came online",
+      "bob is online",
       "bob is away",
       "bob is back",
       "bob is away",
@@ -512,5 +547,177 @@ describe("user actions", () => {
     const m = createModel("alice", 5);
     for (let i = 0; i < 9; i++) applyEvent(m, { event: "bye" }, T0 + i);
     expect(m.buffers[0]?.lines.map((l) => l.at)).toEqual([4, 5, 6, 7, 8].map((i) => T0 + i));
+  });
+
+  it("readline keys: Ctrl+W a word, Ctrl+K to the end, Ctrl+U to the start; clusters are one step", () => {
+    const m = model();
+    inputInsert(m, "say hello  to bob");
+    inputKill(m, "wordLeft");
+    expect(m.input).toMatchObject({ text: "say hello  to ", cursor: 14 });
+    inputKill(m, "wordLeft");
+    expect(m.input.text).toBe("say hello  ");
+    inputMove(m, "wordLeft");
+    inputMove(m, "wordLeft");
+    expect(m.input.cursor).toBe(0);
+    inputMove(m, "wordRight");
+    inputKill(m, "end");
+    expect(m.input).toMatchObject({ text: "say", cursor: 3 });
+    inputKill(m, "home");
+    expect(m.input).toMatchObject({ text: "", cursor: 0 });
+    const family = "\u{1f468}\u200d\u{1f469}\u200d\u{1f467}";
+    inputInsert(m, `a${family}🇫🇷`);
+    inputMove(m, "left");
+    inputDelete(m, -1);
+    expect(m.input.text).toBe("a🇫🇷");
+  });
+
+  it("a multi-line paste stays in the input line and goes as one message with the next Enter", () => {
+    const m = model();
+    inputPaste(m, "one\r\ntwo\r\nthree\r\n", T0);
+    expect(m.input.text).toBe("one\ntwo\nthree");
+    expect(texts(m).at(-1)).toMatch(/pasted 3 lines: Enter sends them as one message/);
+    expect(inputSubmit(m)).toBe("one\ntwo\nthree");
+    const i = openBuffer(m, "user", "bob");
+    applyEvent(
+      m,
+      { event: "message", id: ID, from: "bob", to: "alice", text: "a\nb", via: "direct", sentAt: T0 },
+      T0,
+    );
+    switchTo(m, i);
+    const rows = bufferRows(m, currentBuffer(m), 60).map((r) => r.text);
+    expect(rows.slice(-2)).toEqual([expect.stringMatching(/bob │ a$/), expect.stringMatching(/^ +b$/)]);
+  });
+
+  it("marks where unread lines start until the reader leaves the buffer", () => {
+    const m = model();
+    const i = openBuffer(m, "user", "bob");
+    switchTo(m, i);
+    applyEvent(
+      m,
+      { event: "message", id: "m1", from: "bob", to: "alice", text: "seen", via: "direct", sentAt: T0 },
+      T0,
+    );
+    switchTo(m, 0);
+    applyEvent(
+      m,
+      {
+        event: "message",
+        id: "m2",
+        from: "bob",
+        to: "alice",
+        text: "new one",
+        via: "direct",
+        sentAt: T0 + 1,
+      },
+      T0,
+    );
+    applyEvent(
+      m,
+      {
+        event: "message",
+        id: "m3",
+        from: "bob",
+        to: "alice",
+        text: "new\ntwo",
+        via: "direct",
+        sentAt: T0 + 2,
+      },
+      T0,
+    );
+    expect(m.notifications).toEqual([
+      { title: "bob", body: "new one" },
+      { title: "bob", body: "new two" },
+    ]);
+    switchTo(m, i);
+    const rows = bufferRows(m, currentBuffer(m), 40);
+    expect(rows.map((r) => r.kind)).toEqual(["other", "marker", "other", "other", "other"]);
+    expect(rows[1]?.text).toContain(UNREAD_MARKER);
+    switchTo(m, 0);
+    switchTo(m, i);
+    expect(bufferRows(m, currentBuffer(m), 40).map((r) => r.kind)).not.toContain("marker");
+  });
+
+  it("/me shows as an action", () => {
+    const m = model();
+    applyEvent(
+      m,
+      { event: "message", id: ID, from: "bob", to: "alice", text: "/me waves", via: "direct", sentAt: T0 },
+      T0,
+    );
+    const rows = bufferRows(m, m.buffers[1] as ChatBuffer, 60).map((r) => r.text);
+    expect(rows.at(-1)).toMatch(/ \* │ bob waves$/);
+  });
+
+  it("the directory fills silently; presence news goes to the status buffer, rate-limited", () => {
+    const m = model();
+    noteDirectory(m, [
+      { name: "alice", status: "online" },
+      { name: "bob", status: "offline" },
+    ]);
+    expect(m.directory).toEqual(["bob"]);
+    expect(texts(m)).toEqual([]);
+    const names = ["bob", "carol", "dave", "erin", "frank", "gina"];
+    for (const name of names) applyEvent(m, { event: "presence", user: name, status: "online" }, T0);
+    expect(m.directory).toEqual(names);
+    expect(texts(m)).toEqual(names.slice(0, PRESENCE_NEWS_LINES).map((n) => `${n} is online`));
+    expect(flushPresenceNews(m, T0 + 1)).toBe(false);
+    expect(flushPresenceNews(m, T0 + PRESENCE_NEWS_WINDOW_MS)).toBe(true);
+    expect(texts(m).at(-1)).toBe("3 presence changes: erin is online, frank is online, gina is online");
+    applyEvent(m, { event: "presence", user: "bob", status: "offline" }, T0 + PRESENCE_NEWS_WINDOW_MS + 1);
+    expect(texts(m).at(-1)).toBe("bob went offline");
+    // A later answer is the list (under --policy friends, a friend removed leaves it).
+    noteDirectory(m, [{ name: "carol", status: "online" }]);
+    expect(m.directory).toEqual(["carol"]);
+  });
+
+  it("the pane wraps only the lines it shows, and shows the same rows as the whole scrollback would", () => {
+    const m = model();
+    for (let i = 0; i < 300; i++) {
+      const text = `${i} 你好 👨‍👩‍👧 ${"word ".repeat(i % 17)}`;
+      applyEvent(
+        m,
+        {
+          event: "message",
+          id: `id${i}xxxxxx`,
+          from: "bob",
+          to: "alice",
+          text,
+          via: "direct",
+          sentAt: T0 + i,
+        },
+        T0,
+      );
+    }
+    const b = m.buffers[1] as ChatBuffer;
+    const all = bufferRows(m, b, 50);
+    for (const scrollRows of [0, 7, 120]) {
+      b.scrollRows = scrollRows;
+      const end = all.length - scrollRows;
+      expect(visibleRows(m, b, 50, 20)).toEqual(all.slice(end - 20, end));
+    }
+  });
+
+  it("a search result in focus sits in the middle of the pane, highlighted", () => {
+    const m = model();
+    for (let i = 0; i < 100; i++) {
+      applyEvent(
+        m,
+        {
+          event: "message",
+          id: `id${i}xxxxxx`,
+          from: "bob",
+          to: "alice",
+          text: `line ${i}`,
+          via: "direct",
+          sentAt: T0 + i,
+        },
+        T0,
+      );
+    }
+    const b = m.buffers[1] as ChatBuffer;
+    b.focus = "id30xxxxxx";
+    const shown = visibleRows(m, b, 60, 10);
+    expect(shown.findIndex((r) => r.kind === "focus")).toBe(5);
+    expect(shown[5]?.text).toMatch(/bob │ line 30$/);
   });
 });

@@ -40,7 +40,7 @@ interface CypherValues {
 }
 
 /** Bumped when the graph model changes; `openRegistry` refuses data written by a newer build. */
-export const GRAPH_SCHEMA_VERSION = 3;
+export const GRAPH_SCHEMA_VERSION = 4;
 
 /** Node labels and relationship types of the model, declared to the linter. */
 export const GRAPH_LABELS = [
@@ -145,6 +145,16 @@ export const CYPHER = {
     params: {},
   },
 
+  messageText: {
+    mode: "schema",
+    text: "CREATE TEXT INDEX hallway_message_text IF NOT EXISTS FOR (m:Message) ON (m.textKey)",
+    params: {},
+  },
+  groupMessageText: {
+    mode: "schema",
+    text: "CREATE TEXT INDEX hallway_group_message_text IF NOT EXISTS FOR (m:GroupMessage) ON (m.textKey)",
+    params: {},
+  },
   // --- the registry node: schema version and the audit sequence counter ---
   /**
    * Returns the version the registry had (or was created with); raises an older one to this
@@ -274,7 +284,7 @@ RETURN u.nameLower AS nameKey`,
 MATCH (t:User {registry: $registry, nameLower: $toKey})
 MERGE (m:Message {registry: $registry, id: $id})
 ON CREATE SET m.from = $from, m.to = $to, m.conversation = $conversation, m.body = $body,
-  m.sentAt = $sentAt, m.deliveredAt = $deliveredAt
+  m.textKey = $textKey, m.sentAt = $sentAt, m.deliveredAt = $deliveredAt
 WITH f, t, m
 WHERE NOT EXISTS { (m)<-[:SENT]-(:User) }
 CREATE (f)-[:SENT]->(m)-[:TO]->(t)`,
@@ -287,6 +297,7 @@ CREATE (f)-[:SENT]->(m)-[:TO]->(t)`,
       to: "STRING",
       conversation: "STRING",
       body: "STRING",
+      textKey: "STRING",
       sentAt: "INTEGER",
       deliveredAt: "INTEGER?",
     },
@@ -676,7 +687,7 @@ RETURN g.name AS name`,
     text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
 MATCH (u:User {registry: $registry, nameLower: $fromKey})
 SET g.lastSeq = g.lastSeq + 1
-CREATE (u)-[:POSTED]->(m:GroupMessage {registry: $registry, id: $id, groupKey: $groupKey, group: g.name, from: u.name, body: $body, sentAt: $sentAt, seq: g.lastSeq})-[:IN]->(g)
+CREATE (u)-[:POSTED]->(m:GroupMessage {registry: $registry, id: $id, groupKey: $groupKey, group: g.name, from: u.name, body: $body, textKey: $textKey, sentAt: $sentAt, seq: g.lastSeq})-[:IN]->(g)
 RETURN ${GROUP_MESSAGE_FIELDS} AS message`,
     params: {
       registry: "STRING",
@@ -684,8 +695,50 @@ RETURN ${GROUP_MESSAGE_FIELDS} AS message`,
       fromKey: "STRING",
       id: "STRING",
       body: "STRING",
+      textKey: "STRING",
       sentAt: "INTEGER",
     },
+  },
+  /**
+   * `searchMessages`: the text index on `textKey` (`searchKey(body)`, a trigram index in
+   * Neo4j 5) serves CONTAINS; the sender or recipient must be the user.
+   */
+  searchMessages: {
+    mode: "read",
+    text: `MATCH (m:Message {registry: $registry})
+WHERE m.textKey CONTAINS $query AND (toLower(m.from) = $user OR toLower(m.to) = $user)
+RETURN ${MESSAGE_FIELDS} AS message
+ORDER BY m.sentAt DESC, m.id DESC
+LIMIT $limit`,
+    params: { registry: "STRING", query: "STRING", user: "STRING", limit: "INTEGER" },
+  },
+  /** The same in the groups the user is a member of. */
+  searchGroupMessages: {
+    mode: "read",
+    text: `MATCH (:User {registry: $registry, nameLower: $userKey})-[:MEMBER]->(g:Group)
+MATCH (m:GroupMessage {registry: $registry})-[:IN]->(g)
+WHERE m.textKey CONTAINS $query
+RETURN ${GROUP_MESSAGE_FIELDS} AS message
+ORDER BY m.sentAt DESC, m.id DESC
+LIMIT $limit`,
+    params: { registry: "STRING", query: "STRING", userKey: "STRING", limit: "INTEGER" },
+  },
+  /** Model 4: messages stored by an older build get their search key (Cypher's toLower). */
+  addMessageTextKeys: {
+    mode: "write",
+    text: `MATCH (m:Message {registry: $registry})
+WHERE m.textKey IS NULL
+SET m.textKey = toLower(m.body)
+RETURN count(m) AS written`,
+    params: { registry: "STRING" },
+  },
+  addGroupMessageTextKeys: {
+    mode: "write",
+    text: `MATCH (m:GroupMessage {registry: $registry})
+WHERE m.textKey IS NULL
+SET m.textKey = toLower(m.body)
+RETURN count(m) AS written`,
+    params: { registry: "STRING" },
   },
   groupHistoryLatest: {
     mode: "read",
@@ -896,7 +949,7 @@ RETURN count(*) AS written`,
     text: `UNWIND $rows AS row
 MATCH (f:User {registry: $registry, nameLower: row.fromKey})
 MATCH (t:User {registry: $registry, nameLower: row.toKey})
-CREATE (f)-[:SENT]->(:Message {registry: $registry, id: row.id, from: f.name, to: t.name, conversation: row.conversation, body: row.body, sentAt: row.sentAt, deliveredAt: row.deliveredAt})-[:TO]->(t)
+CREATE (f)-[:SENT]->(:Message {registry: $registry, id: row.id, from: f.name, to: t.name, conversation: row.conversation, body: row.body, textKey: row.textKey, sentAt: row.sentAt, deliveredAt: row.deliveredAt})-[:TO]->(t)
 RETURN count(*) AS written`,
     params: { registry: "STRING", rows: "LIST<MAP>" },
   },
@@ -960,7 +1013,7 @@ RETURN count(*) AS written`,
     text: `UNWIND $rows AS row
 MATCH (g:Group {registry: $registry, nameLower: row.groupKey})
 MATCH (u:User {registry: $registry, nameLower: row.fromKey})
-CREATE (u)-[:POSTED]->(:GroupMessage {registry: $registry, id: row.id, groupKey: row.groupKey, group: g.name, from: u.name, body: row.body, sentAt: row.sentAt, seq: row.seq})-[:IN]->(g)
+CREATE (u)-[:POSTED]->(:GroupMessage {registry: $registry, id: row.id, groupKey: row.groupKey, group: g.name, from: u.name, body: row.body, textKey: row.textKey, sentAt: row.sentAt, seq: row.seq})-[:IN]->(g)
 RETURN count(*) AS written`,
     params: { registry: "STRING", rows: "LIST<MAP>" },
   },

@@ -102,6 +102,7 @@ export class LoadRows {
           id: r.id,
           conversation: conversationKey(r.from, r.to),
           body: r.body,
+          textKey: searchKey(r.body),
           sentAt: int(r.sentAt),
           deliveredAt: optionalInt(r.deliveredAt),
         };
@@ -136,6 +137,7 @@ export class LoadRows {
           fromKey: nameKey(r.from),
           id: r.id,
           body: r.body,
+          textKey: searchKey(r.body),
           sentAt: int(r.sentAt),
           seq: int(r.seq),
         };

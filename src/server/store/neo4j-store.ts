@@ -129,7 +129,15 @@ import {
   toSuggestion,
   toUserRecord,
 } from "./neo4j-mapping.js";
-import { conversationKey, nameKey, rowLimit, searchKey } from "./port-rules.js";
+import {
+  conversationKey,
+  groupMessageHit,
+  messageHit,
+  nameKey,
+  newestHits,
+  rowLimit,
+  searchKey,
+} from "./port-rules.js";
 import {
   AUDIT_EVENTS,
   type AuditEntry,
@@ -142,6 +150,7 @@ import {
   type GroupRecord,
   type HistoryCursor,
   type JoinRequest,
+  type MessageHit,
   type Notice,
   PROFILE_FIELDS,
   type ProfilePatch,
@@ -836,9 +845,28 @@ export class Neo4jStore implements Store {
         fromKey: nameKey(msg.from),
         id: msg.id,
         body: msg.body,
+        textKey: searchKey(msg.body),
         sentAt: int(msg.sentAt),
       });
       return toGroupMessage(result.records[0]?.get("message"));
+    });
+  }
+
+  async searchMessages(user: string, query: string, limit: number): Promise<MessageHit[]> {
+    const n = rowLimit(limit);
+    if (n === 0 || query === "") {
+      this.opened();
+      return [];
+    }
+    const params = { registry: this.registry, query: searchKey(query), limit: int(n) };
+    return this.read("searchMessages", async (run) => {
+      const direct = await run("searchMessages", { ...params, user: nameKey(user) });
+      const groups = await run("searchGroupMessages", { ...params, userKey: nameKey(user) });
+      return newestHits(
+        direct.records.map((r) => messageHit(toStoredMessage(r.get("message")))),
+        groups.records.map((r) => groupMessageHit(toGroupMessage(r.get("message")))),
+        n,
+      );
     });
   }
 
@@ -1081,6 +1109,7 @@ export class Neo4jStore implements Store {
       to: msg.to,
       conversation: conversationKey(msg.from, msg.to),
       body: msg.body,
+      textKey: searchKey(msg.body),
       sentAt: int(msg.sentAt),
       deliveredAt: msg.deliveredAt === null ? null : int(msg.deliveredAt),
     });
@@ -1133,6 +1162,13 @@ export class Neo4jStore implements Store {
           "STORE_FAILED",
           `registry ${JSON.stringify(this.registry)} in Neo4j has schema version ${version}, newer than this build supports (${GRAPH_SCHEMA_VERSION})`,
         );
+      }
+      if (version < 4) {
+        for (const key of ["addMessageTextKeys", "addGroupMessageTextKeys"] as const) {
+          await this.transaction(opened, "WRITE", `init (${key})`, (tx) =>
+            runStatement(tx, key, { registry: this.registry }),
+          );
+        }
       }
     } catch (err) {
       await driver.close().catch(() => {});

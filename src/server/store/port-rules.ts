@@ -1,5 +1,7 @@
 /** Rules of the `Store` port that every adapter applies the same way. Pure functions. */
 
+import type { GroupMessage, MessageHit, StoredMessage } from "./store.js";
+
 /**
  * The key a name is compared by. Usernames are ASCII (`accounts.ts`), so this agrees with
  * SQLite's NOCASE collation.
@@ -34,4 +36,19 @@ export function rowLimit(limit: number): number {
  */
 export function searchKey(text: string): string {
   return text.toLowerCase();
+}
+
+export function messageHit(m: StoredMessage): MessageHit {
+  return { id: m.id, from: m.from, to: m.to, group: null, seq: null, body: m.body, sentAt: m.sentAt };
+}
+
+export function groupMessageHit(m: GroupMessage): MessageHit {
+  return { id: m.id, from: m.from, to: null, group: m.group, seq: m.seq, body: m.body, sentAt: m.sentAt };
+}
+
+/** `searchMessages`' order: newest first (sentAt, then id, descending), at most `limit`. */
+export function newestHits(a: readonly MessageHit[], b: readonly MessageHit[], limit: number): MessageHit[] {
+  return [...a, ...b]
+    .sort((x, y) => y.sentAt - x.sentAt || (x.id < y.id ? 1 : x.id > y.id ? -1 : 0))
+    .slice(0, limit);
 }

@@ -15,7 +15,7 @@
  * see what has committed (an append is visible once its promise has resolved). A burst of
  * 10,000 history entries is a handful of fsyncs instead of 10,000.
  *
- * Schema (version 3, recorded in `schema_migrations`; every user/group column is NOCASE and
+ * Schema (version 4, recorded in `schema_migrations`; every user/group column is NOCASE and
  * holds the spelling stored in `users`/`chat_groups`, resolved when a row is written):
  *
  *   users            name PK, password_hash, public_key, created_at, last_seen, profile columns
@@ -38,6 +38,10 @@
  *                    serves history pages and backlogs
  *   notices          seq AUTOINCREMENT (enqueue order), id UNIQUE, to_user, kind, body, at;
  *                    index (to_user, seq)
+ *   message_text,    FTS5 tables (trigram tokenizer: any substring of 3 or more characters is
+ *   group_message_   an index lookup) holding `searchKey(body)` of each message and group
+ *   text             message under its rowid; triggers keep them in step (the key is computed
+ *                    by the JavaScript function `hallway_search_key`, registered on open)
  *
  * Rows of a group go with it (ON DELETE CASCADE). Queued message bodies live only in
  * `messages`; the queue row is a pointer, so an offline message is in history from the moment
@@ -54,7 +58,14 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { HallwayError } from "../../errors.js";
 import { GroupCommit, type Outcome } from "./group-commit.js";
-import { conversationKey, rowLimit, searchKey } from "./port-rules.js";
+import {
+  conversationKey,
+  groupMessageHit,
+  messageHit,
+  newestHits,
+  rowLimit,
+  searchKey,
+} from "./port-rules.js";
 import { DUMP_QUERIES, prepareLoad } from "./sqlite-dump.js";
 import {
   type AuditRow,
@@ -86,6 +97,7 @@ import {
   type GroupRecord,
   type HistoryCursor,
   type JoinRequest,
+  type MessageHit,
   type Notice,
   PROFILE_FIELDS,
   type ProfileField,
@@ -237,6 +249,29 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_by_time ON audit(at);
     `,
   },
+  {
+    // Message search (`searchMessages`): the text of every message, lower-cased in JavaScript,
+    // in a trigram index. Contentful, so LIKE can check each candidate.
+    version: 4,
+    sql: `
+      CREATE VIRTUAL TABLE message_text USING fts5(key, tokenize = 'trigram');
+      CREATE VIRTUAL TABLE group_message_text USING fts5(key, tokenize = 'trigram');
+      INSERT INTO message_text (rowid, key) SELECT rowid, hallway_search_key(body) FROM messages;
+      INSERT INTO group_message_text (rowid, key) SELECT rowid, hallway_search_key(body) FROM group_messages;
+      CREATE TRIGGER message_text_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO message_text (rowid, key) VALUES (new.rowid, hallway_search_key(new.body));
+      END;
+      CREATE TRIGGER message_text_delete AFTER DELETE ON messages BEGIN
+        DELETE FROM message_text WHERE rowid = old.rowid;
+      END;
+      CREATE TRIGGER group_message_text_insert AFTER INSERT ON group_messages BEGIN
+        INSERT INTO group_message_text (rowid, key) VALUES (new.rowid, hallway_search_key(new.body));
+      END;
+      CREATE TRIGGER group_message_text_delete AFTER DELETE ON group_messages BEGIN
+        DELETE FROM group_message_text WHERE rowid = old.rowid;
+      END;
+    `,
+  },
 ];
 
 const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
@@ -254,8 +289,26 @@ const PROFILE_COLUMNS: Readonly<Record<ProfileField, string>> = {
 /** Above every character of a UTF-8 key: `key >= p AND key < p || PREFIX_END` is "starts with p". */
 const PREFIX_END = "char(1114111)";
 
+/** `text LIKE pattern ESCAPE '\\'` finds `text` containing `query` literally. */
+function containsPattern(query: string): string {
+  return `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 function prepareStatements(db: Database.Database) {
   return {
+    searchMessages: db.prepare<{ user: string; pattern: string; limit: number }, MessageRow>(
+      `SELECT m.id, m.from_user, m.to_user, m.body, m.sent_at, m.delivered_at
+       FROM message_text t JOIN messages m ON m.rowid = t.rowid
+       WHERE t.key LIKE :pattern ESCAPE '\\' AND (m.from_user = :user OR m.to_user = :user)
+       ORDER BY m.sent_at DESC, m.id DESC LIMIT :limit`,
+    ),
+    searchGroupMessages: db.prepare<{ user: string; pattern: string; limit: number }, GroupMessageRow>(
+      `SELECT g.id, g.group_name, g.from_user, g.body, g.sent_at, g.seq
+       FROM group_message_text t JOIN group_messages g ON g.rowid = t.rowid
+       JOIN group_members gm ON gm.group_name = g.group_name AND gm.user_name = :user
+       WHERE t.key LIKE :pattern ESCAPE '\\'
+       ORDER BY g.sent_at DESC, g.id DESC LIMIT :limit`,
+    ),
     insertUser: db.prepare<[string, string, number]>(
       "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
     ),
@@ -554,6 +607,10 @@ export class SqliteStore implements Store {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
       db.pragma("foreign_keys = ON");
+      // The search index's key, folded in JavaScript as every other search key (port-rules.ts).
+      db.function("hallway_search_key", { deterministic: true }, (body: unknown) =>
+        typeof body === "string" ? searchKey(body) : null,
+      );
       this.migrate(db);
       this.state = { kind: "open", db, statements: prepareStatements(db) };
     } catch (err) {
@@ -684,6 +741,19 @@ export class SqliteStore implements Store {
           : s.historyBefore.all(conversation, opts.before.sentAt, opts.before.id, limit);
       return newestFirst.reverse().map(toMessage);
     });
+  }
+
+  async searchMessages(user: string, query: string, limit: number): Promise<MessageHit[]> {
+    const n = rowLimit(limit);
+    if (n === 0 || query === "") return [];
+    const params = { user, pattern: containsPattern(searchKey(query)), limit: n };
+    return this.run("searchMessages", (s) =>
+      newestHits(
+        s.searchMessages.all(params).map((r) => messageHit(toMessage(r))),
+        s.searchGroupMessages.all(params).map((r) => groupMessageHit(toGroupMessage(r))),
+        n,
+      ),
+    );
   }
 
   async setProfile(name: string, patch: ProfilePatch): Promise<void> {

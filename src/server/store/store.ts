@@ -182,6 +182,17 @@ export interface TimeNameCursor {
   name: string;
 }
 
+/** A message `searchMessages` found: 1:1 (`to` set) or in a group (`group` and `seq` set). */
+export interface MessageHit {
+  id: string;
+  from: string;
+  to: string | null;
+  group: string | null;
+  seq: number | null;
+  body: string;
+  sentAt: number;
+}
+
 /** Position in a conversation: pages hold messages strictly before it in (sentAt, id) order. */
 export interface HistoryCursor {
   sentAt: number;
@@ -239,6 +250,14 @@ export interface Store {
    * first message of this one.
    */
   history(a: string, b: string, opts: { limit: number; before?: HistoryCursor }): Promise<StoredMessage[]>;
+  /**
+   * The `limit` newest messages (sentAt, then id, descending) whose text contains `query`
+   * (both lower-cased as `searchKey` does), among `user`'s 1:1 messages, sent or received, and
+   * the messages of the groups `user` is a member of now. Served by an index in each adapter
+   * (a trigram index in SQLite, a text index in Neo4j). An empty query finds nothing; an
+   * unknown user finds nothing.
+   */
+  searchMessages(user: string, query: string, limit: number): Promise<MessageHit[]>;
 
   // --- Profiles and search ---------------------------------------------------------------
 

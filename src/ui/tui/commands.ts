@@ -9,11 +9,13 @@ import type { PeerClient, PeerEvent } from "../../peer/index.js";
 import { completePath } from "../path-complete.js";
 import { parseSend } from "../send-command.js";
 import { transferRowText } from "../transfer-text.js";
-import { currentBuffer, type Model, type Prompt } from "./model.js";
+import { ACTION_PREFIX, currentBuffer, type Model, type Prompt } from "./model.js";
 import {
   applyEvent,
   dropPrompt,
   messageQueued,
+  namesLine,
+  noteGroups,
   noteProfile,
   openBuffer,
   ownMessage,
@@ -170,7 +172,7 @@ export const COMMANDS: Record<string, Command> = {
       }
       systemLine(
         ctx.model,
-        "keys: Alt+1…9, Ctrl+N/Ctrl+P buffers; Alt+A next unread; PageUp/PageDown scroll; Alt+Y/Alt+N answer a prompt; Tab completes",
+        "keys: Alt+1…9, Ctrl+N/Ctrl+P buffers; Alt+A next unread; PageUp/PageDown scroll (older history past the top); Alt+Y/Alt+N answer a prompt; Tab completes; Ctrl+A/E/W/K/U edit as in a shell; Ctrl+L redraws",
         ctx.now(),
         ctx.model.current,
       );
@@ -184,6 +186,15 @@ export const COMMANDS: Record<string, Command> = {
     run: (ctx, [name = "", text = ""]) => {
       switchTo(ctx.model, openBuffer(ctx.model, "user", name));
       return chat(ctx, { kind: "user", name }, text);
+    },
+  },
+  "/me": {
+    usage: "/me TEXT",
+    help: 'an action: shows as "* you TEXT"',
+    args: 1,
+    run: (ctx, [text = ""]) => {
+      const to = target(ctx);
+      return to ? chat(ctx, to, `${ACTION_PREFIX}${text}`) : undefined;
     },
   },
   "/query": {
@@ -266,6 +277,29 @@ export const COMMANDS: Record<string, Command> = {
     args: 1,
     run: (ctx, [group = ""]) => ctx.client.social.groupLeave(group.replace(/^#/, "")),
   },
+  "/names": {
+    usage: "/names [GROUP]",
+    help: "the members of a group (this buffer's without GROUP)",
+    args: 0,
+    run: async (ctx, [arg]) => {
+      const b = currentBuffer(ctx.model);
+      const group = arg?.replace(/^#/, "").toLowerCase() ?? (b.kind === "group" ? b.name : undefined);
+      if (group === undefined) {
+        systemLine(
+          ctx.model,
+          "usage: /names GROUP (or /names in a group buffer)",
+          ctx.now(),
+          ctx.model.current,
+        );
+        return undefined;
+      }
+      const e = await ctx.client.social.groups();
+      if (e.event !== "groups") return e;
+      noteGroups(ctx.model, e);
+      systemLine(ctx.model, namesLine(ctx.model, e, group), ctx.now(), ctx.model.current);
+      return undefined;
+    },
+  },
   "/groups": {
     usage: "/groups",
     help: "your groups",
@@ -329,9 +363,48 @@ export const COMMANDS: Record<string, Command> = {
   },
   "/search": {
     usage: "/search TEXT",
-    help: "find people and groups",
+    help: "messages with TEXT in your conversations and groups (on the registry); people and groups by name",
     args: 1,
-    run: (ctx, words) => ctx.client.social.search(words.join(" "), 20),
+    run: async (ctx, words) => {
+      const text = words.join(" ");
+      // People and groups by name too, when TEXT could be one.
+      if (!/\s/.test(text)) {
+        ctx.client.social.search(text, 20).then(
+          (e) => {
+            if (e.event === "search" && e.users.length + e.groups.length > 0)
+              applyEvent(ctx.model, e, ctx.now());
+            ctx.changed();
+          },
+          () => {},
+        );
+      }
+      return ctx.client.searchMessages(text, 20);
+    },
+  },
+  "/jump": {
+    usage: "/jump N",
+    help: "open search result N at its message",
+    args: 1,
+    run: (ctx, [n = ""]) => {
+      const m = ctx.model;
+      const hit = m.searchHits[Number(n) - 1];
+      if (!/^\d+$/.test(n) || !hit) {
+        systemLine(m, `no search result ${n}; /search TEXT first`, ctx.now(), m.current);
+        return undefined;
+      }
+      const group = hit.group;
+      const i =
+        group === undefined ? openBuffer(m, "user", hit.with ?? hit.from) : openBuffer(m, "group", group);
+      switchTo(m, i);
+      const b = currentBuffer(m);
+      b.focus = hit.id;
+      b.scrollRows = 0;
+      if (b.lines.some((l) => l.id === hit.id)) return undefined;
+      // The page that ends with the message (same-millisecond neighbours included).
+      return group === undefined
+        ? ctx.client.history(b.name, 50, { sentAt: hit.sentAt + 1, id: "00000000" })
+        : ctx.client.social.groupHistory(group, 50, (hit.seq ?? 0) + 1);
+    },
   },
   "/users": {
     usage: "/users",

@@ -16,18 +16,20 @@
 
 import { presenceMark } from "../presence-mark.js";
 import {
+  bufferRows,
   type ChatBuffer,
   clock,
   currentBuffer,
+  effectiveScroll,
   formatBytes,
   hotlist,
-  type LineKind,
   type Model,
   progressText,
+  type RowKind,
   type TransferView,
   visibleRows,
 } from "./model.js";
-import { fitColumns, sanitize, stringWidth, takeColumns } from "./text-width.js";
+import { clusters, fitColumns, sanitize, stringWidth, takeColumns } from "./text-width.js";
 
 export type Style = "plain" | "dim" | "bold" | "inverse" | "own" | "system" | "error" | "highlight";
 
@@ -58,7 +60,21 @@ function bufferMark(m: Model, b: ChatBuffer): string {
   return presenceMark(m.presence[b.name]);
 }
 
-/** Buffers first (numbered for Alt+N), then friends and groups without a buffer yet. */
+const PRESENCE_ORDER: Record<string, number> = { online: 0, away: 1, offline: 2 };
+
+/**
+ * The people the contacts pane lists below the buffers: the directory (everyone under the
+ * open policy, friends under the friends policy) and friends, without yourself and those
+ * with a buffer already; online first, then away, then offline, each by name.
+ */
+export function directoryPeople(m: Model): string[] {
+  const open = new Set(m.buffers.filter((b) => b.kind === "user").map((b) => b.name));
+  const people = new Set([...m.directory, ...m.friends].filter((n) => n !== m.me && !open.has(n)));
+  const rank = (n: string): number => PRESENCE_ORDER[m.presence[n] ?? "offline"] ?? 2;
+  return [...people].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Buffers first (numbered for Alt+N), then the people of the directory, then groups without a buffer yet. */
 function contactRows(m: Model, width: number, height: number): Row[] {
   const rows: Row[] = [];
   m.buffers.forEach((b, i) => {
@@ -69,16 +85,54 @@ function contactRows(m: Model, width: number, height: number): Row[] {
     rows.push([{ text, style: i === m.current ? "inverse" : b.unread > 0 ? "highlight" : "plain" }]);
   });
   const open = new Set(m.buffers.map((b) => `${b.kind}:${b.name}`));
-  const friends = m.friends.filter((f) => !open.has(`user:${f}`));
+  const people = directoryPeople(m);
   const groups = m.groups.filter((g) => !open.has(`group:${g}`));
-  if (friends.length + groups.length > 0) rows.push(row("", width));
-  for (const f of friends) rows.push(row(`   ${presenceMark(m.presence[f] ?? "offline")}${f}`, width, "dim"));
+  if (people.length + groups.length > 0) rows.push(row("", width));
+  for (const p of people) {
+    const status = m.presence[p] ?? "offline";
+    rows.push(row(`   ${presenceMark(status)}${p}`, width, status === "offline" ? "dim" : "plain"));
+  }
   for (const g of groups) rows.push(row(`   #${g}`, width, "dim"));
   while (rows.length < height) rows.push(row("", width));
   return rows.slice(0, height);
 }
 
-const LINE_STYLE: Record<LineKind, Style> = { own: "own", other: "plain", system: "system", error: "error" };
+const LINE_STYLE: Record<RowKind, Style> = {
+  own: "own",
+  other: "plain",
+  system: "system",
+  error: "error",
+  marker: "highlight",
+  focus: "highlight",
+};
+
+/** Columns of the member list a group buffer shows at MEMBER_LIST_MIN_COLS and wider. */
+export const MEMBER_LIST_COLS = 16;
+export const MEMBER_LIST_MIN_COLS = 120;
+
+/** Columns the conversation text has in a pane `cols` wide (less the member list of a group). */
+export function conversationTextCols(m: Model, cols: number, screenCols: number): number {
+  return hasMemberList(m, screenCols) ? cols - MEMBER_LIST_COLS - 1 : cols;
+}
+
+function hasMemberList(m: Model, screenCols: number): boolean {
+  return screenCols >= MEMBER_LIST_MIN_COLS && currentBuffer(m).kind === "group";
+}
+
+/** A group's members, online first, the admin marked with @. */
+function memberRows(m: Model, width: number, height: number): Row[] {
+  const b = currentBuffer(m);
+  const members = [...(m.groupMembers[b.name] ?? [])];
+  const rank = (n: string): number => (n === m.me ? 0 : (PRESENCE_ORDER[m.presence[n] ?? "offline"] ?? 2));
+  members.sort((x, y) => rank(x) - rank(y) || (x < y ? -1 : 1));
+  const rows: Row[] = [row(`${members.length} members`, width, "bold")];
+  for (const n of members) {
+    const status = n === m.me ? (m.away ? "away" : "online") : (m.presence[n] ?? "offline");
+    rows.push(row(`${presenceMark(status)}${n}`, width, status === "offline" ? "dim" : "plain"));
+  }
+  while (rows.length < height) rows.push(row("", width));
+  return rows.slice(0, height);
+}
 
 function bufferTitle(m: Model, b: ChatBuffer): string {
   if (b.kind === "status") {
@@ -92,16 +146,23 @@ function bufferTitle(m: Model, b: ChatBuffer): string {
   return `${b.name} · ${presence}${status}${friend}`;
 }
 
-function conversationRows(m: Model, width: number, height: number): Row[] {
+function conversationRows(m: Model, width: number, height: number, screenCols: number): Row[] {
   const b = currentBuffer(m);
-  const rows: Row[] = [row(bufferTitle(m, b), width, "bold")];
-  const body = visibleRows(m, b, width, height - 1);
+  const textCols = conversationTextCols(m, width, screenCols);
+  const rows: Row[] = [row(bufferTitle(m, b), textCols, "bold")];
+  const body = visibleRows(m, b, textCols, height - 1);
   const pad = height - 1 - body.length;
-  for (let i = 0; i < pad; i++) rows.push(row("", width));
-  for (const r of body) rows.push(row(r.text, width, LINE_STYLE[r.kind]));
-  if (b.scrollRows > 0 && rows.length > 1)
-    rows[rows.length - 1] = row(`-- ${b.scrollRows} more rows below (PageDown) --`, width, "highlight");
-  return rows.slice(0, height);
+  const top = b.older === "loading" ? "-- loading older messages… --" : "";
+  for (let i = 0; i < pad; i++) rows.push(row(i === 0 ? top : "", textCols, "highlight"));
+  for (const r of body) rows.push(row(r.text, textCols, LINE_STYLE[r.kind]));
+  const below =
+    b.focus === undefined ? b.scrollRows : effectiveScroll(bufferRows(m, b, textCols), b, height - 1);
+  if (below > 0 && rows.length > 1)
+    rows[rows.length - 1] = row(`-- ${below} more rows below (PageDown) --`, textCols, "highlight");
+  const out = rows.slice(0, height);
+  if (textCols === width) return out;
+  const members = memberRows(m, MEMBER_LIST_COLS, height);
+  return out.map((r, i) => [...r, { text: "│", style: "dim" }, ...(members[i] ?? row("", MEMBER_LIST_COLS))]);
 }
 
 export function transferRow(t: TransferView, cols: number): string {
@@ -159,12 +220,14 @@ function inputLine(m: Model, cols: number): Row {
   const b = currentBuffer(m);
   const label = `[${b.kind === "group" ? "#" : ""}${takeColumns(b.name, 16)}] `;
   const room = Math.max(1, cols - stringWidth(label) - 1);
-  const { text, cursor } = m.input;
+  // Line breaks of a paste show as ↵; the cursor steps over whole clusters.
+  const text = m.input.text.replaceAll("\n", "↵");
+  const cursor = m.input.cursor;
   let start = 0;
   while (stringWidth(text.slice(start, cursor)) > room - 1)
-    start += (text.codePointAt(start) ?? 0) > 0xffff ? 2 : 1;
+    start += (clusters(text.slice(start))[0] ?? " ").length;
   const before = sanitize(text.slice(start, cursor));
-  const atCursor = Array.from(text.slice(cursor))[0] ?? " ";
+  const atCursor = clusters(text.slice(cursor))[0] ?? " ";
   const after = sanitize(text.slice(cursor + atCursor.length));
   const cursorText = sanitize(atCursor);
   const used = stringWidth(label) + stringWidth(before) + stringWidth(cursorText);
@@ -195,7 +258,7 @@ export function frame(m: Model, cols: number, rows: number, now: number): Row[] 
   const left = contactsCols(cols);
   const right = cols - left - 1;
   const contacts = contactRows(m, left, mainRows);
-  const convo = conversationRows(m, right, mainRows);
+  const convo = conversationRows(m, right, mainRows, cols);
   const out: Row[] = [];
   for (let i = 0; i < mainRows; i++) {
     out.push([

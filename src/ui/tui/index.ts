@@ -19,16 +19,18 @@ import {
   searchRegistries,
 } from "../registry-choice.js";
 import { COMMAND_NAMES, learnStatus, runInput } from "./commands.js";
-import { contactsCols } from "./frame.js";
+import { contactsCols, conversationTextCols } from "./frame.js";
 import { handleKey, handleSetupKey, type KeyContext, type KeyPress, type SetupKeyContext } from "./keys.js";
-import { createModel } from "./model.js";
-import { applyEvent } from "./reducers.js";
+import { createModel, currentBuffer, type Model } from "./model.js";
+import { desktopNotify, findNotifySend } from "./notify.js";
+import { applyEvent, flushPresenceNews, inputPaste, noteDirectory, noteGroups } from "./reducers.js";
 import { TuiRenderer } from "./render.js";
 import {
   type Credentials,
   loginDone,
   loginFailed,
   loginSubmit,
+  loginType,
   registryFailed,
   registryFound,
   registryHosting,
@@ -48,12 +50,20 @@ export interface TuiOptions {
   autoAcceptDir?: string;
   downloadDir?: string;
   maxTransferRate?: number;
+  /** Desktop notifications through notify-send (default on; `--no-notify` turns them off). */
+  notify?: boolean;
 }
 
 /** Columns the contacts pane and its separator take; the conversation pane has the rest. */
-function conversationPane(r: TuiRenderer): { cols: number; rows: number } {
-  return { cols: r.cols - contactsCols(r.cols) - 1, rows: Math.max(1, r.rows - 2) };
+function conversationPane(r: TuiRenderer, m: Model): { cols: number; rows: number } {
+  const cols = conversationTextCols(m, r.cols - contactsCols(r.cols) - 1, r.cols);
+  return { cols, rows: Math.max(1, r.rows - 2) };
 }
+
+/** How often the root looks at time-driven things: held presence lines, notifications. */
+const TICK_MS = 1000;
+/** Messages one PageUp past the top asks the registry for. */
+const OLDER_PAGE = 50;
 
 /**
  * Gives the terminal back however the process ends: a normal exit, or a crash (before
@@ -80,8 +90,9 @@ export async function runTui(opts: TuiOptions): Promise<number> {
     throw new HallwayError("CLI_BAD_ARGS", "the terminal UI needs a terminal");
   }
   const model = createModel();
-  const r = new TuiRenderer(model);
+  const r = new TuiRenderer(model, Date.now, process.env.HALLWAY_TUI_FRAME_FILE || undefined);
   const unguard = restoreTerminalOnExit(r);
+  const notifySend = opts.notify === false ? undefined : findNotifySend();
   const envPassword = process.env.HALLWAY_PASSWORD || undefined;
 
   let client: PeerClient | undefined;
@@ -94,6 +105,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
     const quit = (code = 0): void => {
       if (leaving) return;
       leaving = true;
+      clearInterval(ticker);
       r.destroy();
       process.off("SIGTERM", onSignal);
       process.off("SIGHUP", onSignal);
@@ -106,6 +118,16 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       })();
     };
     const onSignal = (): void => quit(0);
+    /** After every change: desktop notifications the reducers asked for, then a draw. */
+    const changed = (): void => {
+      for (const n of model.notifications.splice(0))
+        if (notifySend) desktopNotify(notifySend, n.title, n.body);
+      r.schedule();
+    };
+    const ticker = setInterval(() => {
+      if (flushPresenceNews(model, Date.now())) changed();
+    }, TICK_MS);
+    ticker.unref();
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
 
@@ -166,7 +188,28 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       const onEvent = (e: PeerEvent): void => {
         if (c === undefined || (c !== trying && c !== client)) return;
         applyEvent(model, e, Date.now());
-        r.schedule();
+        changed();
+        // Friends changed: under --policy friends that is who the directory lists.
+        if (e.event === "friend.accepted" || e.event === "friend.removed") {
+          c.users().then(
+            (u) => {
+              if (u.event === "users") noteDirectory(model, u.users);
+              changed();
+            },
+            () => {},
+          );
+        }
+        // In a group now: who else is in it (the member list, /names) comes with the groups.
+        if (e.event === "group.joined" && e.user === model.me) {
+          const asking = c;
+          asking.social.groups().then(
+            (g) => {
+              if (g.event === "groups") noteGroups(model, g);
+              changed();
+            },
+            () => {},
+          );
+        }
       };
       try {
         c = createClient({
@@ -213,13 +256,19 @@ export async function runTui(opts: TuiOptions): Promise<number> {
     };
 
     const openChat = (c: PeerClient): void => {
-      const ctx = { model, client: c, now: Date.now, changed: () => r.schedule(), quit: () => quit(0) };
+      const ctx = { model, client: c, now: Date.now, changed, quit: () => quit(0) };
+      const report = (err: unknown): void => {
+        const e = asHallwayError(err);
+        applyEvent(model, { event: "error", code: e.code, message: e.message }, Date.now());
+        changed();
+      };
       mainKeys = {
         model,
         commands: COMMAND_NAMES,
-        pane: () => conversationPane(r),
+        pane: () => conversationPane(r, model),
         submit: (line) => runInput(ctx, line),
         quit: () => quit(0),
+        loadOlder: () => loadOlder(c, report),
         now: Date.now,
       };
       void c.failed.then((e) => {
@@ -229,20 +278,40 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       r.draw();
       // The status line starts with the status text kept in the profile.
       learnStatus(ctx, undefined);
-      // The contacts pane starts with friends, groups and their presence.
+      // The contacts pane starts with the directory, friends, groups and their presence.
+      c.users().then((e) => {
+        if (e.event === "users") noteDirectory(model, e.users);
+        changed();
+      }, report);
       for (const ask of [() => c.social.friends(), () => c.social.groups()]) {
-        ask().then(
-          (e) => {
-            applyEvent(model, e, Date.now());
-            r.schedule();
-          },
-          (err: unknown) => {
-            const e = asHallwayError(err);
-            applyEvent(model, { event: "error", code: e.code, message: e.message }, Date.now());
-            r.schedule();
-          },
-        );
+        ask().then((e) => {
+          applyEvent(model, e, Date.now());
+          changed();
+        }, report);
       }
+    };
+
+    /** PageUp past the top of a conversation: the page before its oldest line, from the registry. */
+    const loadOlder = (c: PeerClient, report: (err: unknown) => void): void => {
+      const b = currentBuffer(model);
+      if (b.kind === "status" || b.older !== undefined) return;
+      const first = b.lines.find((l) => (b.kind === "user" ? l.id !== undefined : l.seq !== undefined));
+      b.older = "loading";
+      const ask =
+        b.kind === "user"
+          ? c.history(b.name, OLDER_PAGE, first?.id ? { sentAt: first.at, id: first.id } : undefined)
+          : c.social.groupHistory(b.name, OLDER_PAGE, first?.seq);
+      ask.then(
+        (e) => {
+          if (b.older === "loading") delete b.older;
+          applyEvent(model, e, Date.now());
+          changed();
+        },
+        (err: unknown) => {
+          delete b.older;
+          report(err);
+        },
+      );
     };
 
     let mainKeys: KeyContext | undefined;
@@ -255,7 +324,16 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       login,
       quit: () => quit(0),
     };
+    r.onPaste = (text) => {
+      if (model.screen === "main") inputPaste(model, text, Date.now());
+      else if (model.screen === "login") loginType(model, text.split(/[\r\n]/)[0] ?? "");
+      r.schedule();
+    };
     r.screen.on("keypress", (ch: string | undefined, key: KeyPress) => {
+      if (key.full === "C-l") {
+        r.redraw();
+        return;
+      }
       const handled =
         model.screen === "main"
           ? mainKeys !== undefined && handleKey(mainKeys, ch, key)

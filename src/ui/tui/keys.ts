@@ -2,15 +2,23 @@
  * The keyboard, as a pure mapping from blessed's key descriptions to model actions: the
  * main screen's (`handleKey`: text keys edit the input line, Enter hands its text to
  * `submit`) and the registry and login screens' (`handleSetupKey`).
+ *
+ * One key press is one action. blessed reports a carriage return twice, as "enter" and then
+ * as "return" (program.js makes the first from the second), so only "enter" means Enter
+ * here; a line feed (Ctrl+J) is "linefeed" and means nothing. The editing keys are
+ * readline's: Ctrl+A/E start and end, Ctrl+B/F and Alt+B/F by character and word, Ctrl+W
+ * and Alt+Backspace the word before the cursor, Ctrl+K to the end, Ctrl+U to the start,
+ * Ctrl+L (index.ts, on every screen) redraws the screen.
  */
 
 import type { RegistryChoice } from "../registry-choice.js";
-import { bufferRows, currentBuffer, type Model } from "./model.js";
+import { bufferRows, currentBuffer, effectiveScroll, lastRows, type Model } from "./model.js";
 import {
   cycleBuffer,
   inputComplete,
   inputDelete,
   inputInsert,
+  inputKill,
   inputMove,
   inputRecall,
   inputSubmit,
@@ -45,6 +53,8 @@ export interface KeyContext {
   pane(): { cols: number; rows: number };
   submit(line: string): void;
   quit(): void;
+  /** PageUp at the top of what is loaded: ask for older history of the current buffer. */
+  loadOlder(): void;
   now(): number;
 }
 
@@ -63,7 +73,18 @@ export function handleKey(ctx: KeyContext, ch: string | undefined, key: KeyPress
     return true;
   }
   const page = (): number => Math.max(1, ctx.pane().rows - 2);
-  const total = (): number => bufferRows(m, currentBuffer(m), ctx.pane().cols).length;
+  // Rows to clamp a scroll by: counted from the end, only as far as the scroll could reach.
+  const total = (): number => {
+    const b = currentBuffer(m);
+    return lastRows(m, b, ctx.pane().cols, b.scrollRows + page() + ctx.pane().rows).length;
+  };
+  // A search result in focus: scrolling goes on from where it put the pane.
+  const unfocus = (): void => {
+    const b = currentBuffer(m);
+    if (b.focus === undefined) return;
+    b.scrollRows = effectiveScroll(bufferRows(m, b, ctx.pane().cols), b, ctx.pane().rows - 1);
+    delete b.focus;
+  };
   switch (full) {
     case "C-c":
       ctx.quit();
@@ -83,14 +104,19 @@ export function handleKey(ctx: KeyContext, ch: string | undefined, key: KeyPress
     case "M-n":
       ctx.submit("/decline");
       return true;
-    case "pageup":
+    case "pageup": {
+      unfocus();
+      const before = currentBuffer(m).scrollRows;
       scroll(m, page(), total(), ctx.pane().rows - 1);
+      // Already at the top of what is loaded: older pages come from the registry.
+      if (currentBuffer(m).scrollRows === before) ctx.loadOlder();
       return true;
+    }
     case "pagedown":
+      unfocus();
       scroll(m, -page(), total(), ctx.pane().rows - 1);
       return true;
-    case "enter":
-    case "return": {
+    case "enter": {
       ctx.submit(inputSubmit(m));
       return true;
     }
@@ -112,16 +138,37 @@ export function handleKey(ctx: KeyContext, ch: string | undefined, key: KeyPress
     case "end":
       inputMove(m, full);
       return true;
+    case "C-b":
+      inputMove(m, "left");
+      return true;
+    case "C-f":
+      inputMove(m, "right");
+      return true;
     case "C-a":
       inputMove(m, "home");
       return true;
     case "C-e":
       inputMove(m, "end");
       return true;
-    case "C-u":
-      m.input.text = m.input.text.slice(m.input.cursor);
-      m.input.cursor = 0;
+    case "M-b":
+    case "C-left":
+      inputMove(m, "wordLeft");
       return true;
+    case "M-f":
+    case "C-right":
+      inputMove(m, "wordRight");
+      return true;
+    case "C-w":
+    case "M-backspace":
+      inputKill(m, "wordLeft");
+      return true;
+    case "C-k":
+      inputKill(m, "end");
+      return true;
+    case "C-u":
+      inputKill(m, "home");
+      return true;
+
     case "up":
       inputRecall(m, -1);
       return true;
@@ -177,7 +224,6 @@ export function handleSetupKey(ctx: SetupKeyContext, ch: string | undefined, key
         registryMove(m, 1);
         return true;
       case "enter":
-      case "return":
         if (v.phase === "none") ctx.host();
         else pick();
         return true;
@@ -198,8 +244,7 @@ export function handleSetupKey(ctx: SetupKeyContext, ch: string | undefined, key
   if (m.screen !== "login") return false;
   if (m.login.busy) return false;
   switch (full) {
-    case "enter":
-    case "return": {
+    case "enter": {
       const credentials = loginSubmit(m);
       if (credentials) ctx.login(credentials);
       return true;
@@ -219,6 +264,7 @@ export function handleSetupKey(ctx: SetupKeyContext, ch: string | undefined, key
       loginErase(m);
       return true;
     case "C-u":
+    case "C-w":
       loginErase(m, true);
       return true;
     case "escape":

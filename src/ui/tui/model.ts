@@ -10,10 +10,10 @@
 
 import type { ErrorCode } from "../../errors.js";
 import type { TransferState, Via } from "../../peer/events.js";
-import type { PresenceStatus } from "../../protocol/control.js";
+import type { PresenceStatus, SearchHit } from "../../protocol/control.js";
 import type { PathKind } from "../../traversal/candidates.js";
 import type { RegistryChoice } from "../registry-choice.js";
-import { stringWidth, wrap } from "./text-width.js";
+import { stringWidth, takeColumns, wrap } from "./text-width.js";
 
 export type LineKind = "own" | "other" | "system" | "error";
 
@@ -22,8 +22,10 @@ export interface Line {
   kind: LineKind;
   from?: string;
   text: string;
-  /** Message id, for delivery marks (own 1:1 messages). */
+  /** Message id, for delivery marks (own 1:1 messages) and history paging. */
   id?: string;
+  /** A group message's place in its group, for history paging. */
+  seq?: number;
 }
 
 export type BufferKind = "status" | "user" | "group";
@@ -36,6 +38,12 @@ export interface ChatBuffer {
   unread: number;
   /** Rows scrolled up from the bottom; 0 follows new lines. */
   scrollRows: number;
+  /** The first line that arrived while the buffer was out of view: the unread marker goes above it. */
+  unreadFrom?: Line;
+  /** Older history: being fetched, or none left on the registry. */
+  older?: "loading" | "none";
+  /** A message to keep in view and highlight (a search result jumped to), by id. */
+  focus?: string;
 }
 
 export type MessageMark = "sending" | "sent" | "stored" | "delivered";
@@ -123,6 +131,19 @@ export interface Model {
   input: { text: string; cursor: number; history: string[]; historyIndex: number };
   /** Bumped for every notification that should ring the terminal bell. */
   bells: number;
+  /** Desktop notifications not yet shown (a message in a buffer out of view); the root drains it. */
+  notifications: Array<{ title: string; body: string }>;
+  /**
+   * Everyone the directory lists (`users`: the whole office under the open policy, friends
+   * under the friends policy), and whoever presence news came about since.
+   */
+  directory: string[];
+  /** The last `/search` results, numbered from 1 for `/jump N`. */
+  searchHits: SearchHit[];
+  /** Members of each group, as the last `groups` answer said. */
+  groupMembers: Record<string, string[]>;
+  /** "bob is online" lines shown in the current window, and those held back (rate limit). */
+  presenceNews: { windowStart: number; shown: number; held: string[] };
   /** Bounded scrollback per buffer. */
   maxLines: number;
   quit: boolean;
@@ -160,6 +181,11 @@ export function createModel(me = "", maxLines = 2000): Model {
     prompts: [],
     input: { text: "", cursor: 0, history: [], historyIndex: 0 },
     bells: 0,
+    notifications: [],
+    directory: [],
+    searchHits: [],
+    groupMembers: {},
+    presenceNews: { windowStart: 0, shown: 0, held: [] },
     maxLines,
     quit: false,
   };
@@ -186,25 +212,93 @@ export function clock(ms: number): string {
 
 const MARK_GLYPH: Record<MessageMark, string> = { sending: "…", sent: "✓", stored: "✉", delivered: "✓✓" };
 
-/** One line as text before wrapping: "HH:MM nick │ text", with the delivery mark of own messages. */
+/** A message that starts with this is an action: "/me waves" shows as "* alice waves". */
+export const ACTION_PREFIX = "/me ";
+
+/**
+ * One line as text before wrapping: "HH:MM nick │ text", with the delivery mark of own
+ * messages. A multi-line message keeps its line breaks (bufferRows draws each line).
+ */
 export function formatLine(m: Model, line: Line): { prefix: string; text: string } {
+  const action = line.from !== undefined && line.text.startsWith(ACTION_PREFIX);
   const who =
-    line.kind === "system" ? "*" : line.kind === "error" ? "!" : line.from === undefined ? "" : line.from;
+    line.kind === "system" || action
+      ? "*"
+      : line.kind === "error"
+        ? "!"
+        : line.from === undefined
+          ? ""
+          : line.from;
   const mark =
     line.kind === "own" && line.id !== undefined ? ` ${MARK_GLYPH[m.marks[line.id] ?? "sending"]}` : "";
-  const nick = who.length > 10 ? `${who.slice(0, 9)}…` : who;
-  return { prefix: `${clock(line.at)} ${nick.padStart(10)} │ `, text: `${line.text}${mark}` };
+  const nick = stringWidth(who) > 10 ? `${takeColumns(who, 9)}…` : who;
+  const text = action ? `${line.from} ${line.text.slice(ACTION_PREFIX.length)}` : line.text;
+  return {
+    prefix: `${clock(line.at)} ${" ".repeat(10 - stringWidth(nick))}${nick} │ `,
+    text: `${text}${mark}`,
+  };
 }
 
-/** The rows of buffer `b` wrapped to `cols`, oldest first. */
-export function bufferRows(m: Model, b: ChatBuffer, cols: number): Array<{ kind: LineKind; text: string }> {
-  const rows: Array<{ kind: LineKind; text: string }> = [];
-  for (const line of b.lines) {
-    const { prefix, text } = formatLine(m, line);
-    const indent = " ".repeat(stringWidth(prefix));
-    for (const row of wrap(prefix + text, cols, indent)) rows.push({ kind: line.kind, text: row });
+export type RowKind = LineKind | "marker" | "focus";
+
+/** The line drawn above the first message that arrived while the buffer was out of view. */
+export const UNREAD_MARKER = "── new ──";
+
+/** The rows one line of `b` wraps to, with the unread marker above it when it is the first unread. */
+function lineRows(m: Model, b: ChatBuffer, line: Line, cols: number): Array<{ kind: RowKind; text: string }> {
+  const rows: Array<{ kind: RowKind; text: string }> = [];
+  if (line === b.unreadFrom) {
+    const side = "─".repeat(Math.max(0, Math.floor((cols - stringWidth(UNREAD_MARKER)) / 2)));
+    rows.push({ kind: "marker", text: side + UNREAD_MARKER + side });
   }
+  const { prefix, text } = formatLine(m, line);
+  const indent = " ".repeat(stringWidth(prefix));
+  const kind = b.focus !== undefined && line.id === b.focus ? "focus" : line.kind;
+  text.split("\n").forEach((part, i) => {
+    for (const row of wrap((i === 0 ? prefix : indent) + part, cols, indent)) rows.push({ kind, text: row });
+  });
   return rows;
+}
+
+/** The rows of buffer `b` wrapped to `cols`, oldest first, with the unread marker. */
+export function bufferRows(m: Model, b: ChatBuffer, cols: number): Array<{ kind: RowKind; text: string }> {
+  return b.lines.flatMap((line) => lineRows(m, b, line, cols));
+}
+
+/**
+ * The last `count` rows of `b` (fewer if it has fewer), wrapping only the lines they come
+ * from: a frame costs the rows it shows, not the whole scrollback.
+ */
+export function lastRows(
+  m: Model,
+  b: ChatBuffer,
+  cols: number,
+  count: number,
+): Array<{ kind: RowKind; text: string }> {
+  const parts: Array<Array<{ kind: RowKind; text: string }>> = [];
+  let n = 0;
+  for (let i = b.lines.length - 1; i >= 0 && n < count; i--) {
+    const rows = lineRows(m, b, b.lines[i] as Line, cols);
+    parts.push(rows);
+    n += rows.length;
+  }
+  return parts.reverse().flat().slice(-count);
+}
+
+/**
+ * Rows scrolled up from the bottom: `scrollRows`, or, while a message has the focus, what
+ * puts it in the middle of the pane.
+ */
+export function effectiveScroll(
+  rows: ReadonlyArray<{ kind: RowKind }>,
+  b: ChatBuffer,
+  height: number,
+): number {
+  if (b.focus === undefined) return b.scrollRows;
+  const at = rows.findIndex((r) => r.kind === "focus");
+  if (at < 0) return b.scrollRows;
+  const end = Math.min(rows.length, at + Math.ceil(height / 2));
+  return Math.max(0, rows.length - Math.max(end, Math.min(rows.length, height)));
 }
 
 /** What the conversation pane shows: `height` rows ending `scrollRows` above the last one. */
@@ -213,9 +307,14 @@ export function visibleRows(
   b: ChatBuffer,
   cols: number,
   height: number,
-): Array<{ kind: LineKind; text: string }> {
+): Array<{ kind: RowKind; text: string }> {
+  if (b.focus === undefined) {
+    const rows = lastRows(m, b, cols, b.scrollRows + height);
+    const end = Math.max(0, rows.length - b.scrollRows);
+    return rows.slice(Math.max(0, end - height), end);
+  }
   const rows = bufferRows(m, b, cols);
-  const end = Math.max(0, rows.length - b.scrollRows);
+  const end = Math.max(0, rows.length - effectiveScroll(rows, b, height));
   return rows.slice(Math.max(0, end - height), end);
 }
 

@@ -13,6 +13,7 @@ import { presenceMark } from "../presence-mark.js";
 import {
   type BufferKind,
   type ChatBuffer,
+  clock,
   currentBuffer,
   formatBytes,
   type Line,
@@ -21,7 +22,7 @@ import {
   type Prompt,
   type TransferView,
 } from "./model.js";
-import { sanitize } from "./text-width.js";
+import { clusters, sanitize } from "./text-width.js";
 
 export type EventName = PeerEvent["event"];
 type EventOf<K extends EventName> = PeerEvent & { event: K };
@@ -44,9 +45,13 @@ function findBuffer(m: Model, kind: BufferKind, name: string): ChatBuffer | unde
 export function addLine(m: Model, index: number, line: Line): void {
   const b = m.buffers[index];
   if (!b) return;
-  b.lines.push({ ...line, text: sanitize(line.text) });
+  const added = { ...line, text: sanitize(line.text, true) };
+  b.lines.push(added);
   if (b.lines.length > m.maxLines) b.lines.splice(0, b.lines.length - m.maxLines);
-  if (index !== m.current && line.kind !== "own" && b.kind !== "status") b.unread += 1;
+  if (index !== m.current && line.kind !== "own" && b.kind !== "status") {
+    b.unread += 1;
+    b.unreadFrom ??= added;
+  }
   // A reader scrolled up keeps their place; the new line's rows add below it.
   if (b.scrollRows > 0) b.scrollRows += 1;
 }
@@ -97,10 +102,20 @@ export function dropPrompt(m: Model, key: string): void {
   m.prompts = m.prompts.filter((p) => promptKey(p) !== key);
 }
 
+/** Desktop notifications waiting at most; more in one burst would only bury the screen. */
+const MAX_NOTIFICATIONS = 3;
+
 function incoming(m: Model, index: number, kind: LineKind, line: Line): void {
-  const wasUnread = m.buffers[index]?.unread ?? 0;
+  const b = m.buffers[index];
+  const wasUnread = b?.unread ?? 0;
   addLine(m, index, { ...line, kind });
-  if (kind === "other" && (m.buffers[index]?.unread ?? 0) > wasUnread) m.bells += 1;
+  if (kind === "other" && b && b.unread > wasUnread) {
+    m.bells += 1;
+    if (m.notifications.length < MAX_NOTIFICATIONS) {
+      const title = b.kind === "group" ? `${line.from ?? ""} in #${b.name}` : (line.from ?? b.name);
+      m.notifications.push({ title, body: sanitize(line.text, true).replaceAll("\n", " ") });
+    }
+  }
 }
 
 /** Smoothing of the transfer rate: new sample weight, and the shortest interval worth sampling. */
@@ -200,7 +215,15 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     notePath(m, peer, e.via);
     const i = openBuffer(m, "user", peer);
     const away = e.via === "offline" ? " (while you were away)" : "";
-    incoming(m, i, own ? "own" : "other", { at: e.sentAt, kind: "other", from: e.from, text: e.text + away });
+    // The id lets history pages and search results find this line instead of adding it again.
+    if (own) m.marks[e.id] ??= "delivered";
+    incoming(m, i, own ? "own" : "other", {
+      at: e.sentAt,
+      kind: "other",
+      from: e.from,
+      text: e.text + away,
+      id: e.id,
+    });
   },
   sent: (m, e) => {
     m.marks[e.id] = e.via === "offline" ? "stored" : m.marks[e.id] === "delivered" ? "delivered" : "sent";
@@ -216,11 +239,14 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     const before = m.presence[e.user];
     m.presence[e.user] = e.status;
     if (e.user === m.me || before === e.status) return;
+    addUnique(m.directory, e.user);
+    const news = `${e.user} ${presenceNews(before, e.status)}`;
     const b = findBuffer(m, "user", e.user);
-    if (b) aboutUser(m, e.user, `${e.user} ${presenceNews(before, e.status)}`, now);
+    if (b) aboutUser(m, e.user, news, now);
+    statusNews(m, news, now);
   },
   users: (m, e, now) => {
-    for (const u of e.users) m.presence[u.name] = u.status;
+    noteDirectory(m, e.users);
     const list = e.users.map((u) => `${presenceMark(u.status)} ${u.name}`).join("  ");
     toCurrent(m, `users: ${list || "(none)"}`, now);
   },
@@ -236,12 +262,32 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
         at: h.sentAt,
         kind: own ? "own" : "other",
         from: h.from,
-        text: sanitize(h.text),
+        text: sanitize(h.text, true),
         id: h.id,
       });
       if (own) m.marks[h.id] = h.deliveredAt === null ? "stored" : "delivered";
     }
+    b.older = older.length === 0 ? "none" : undefined;
     b.lines = [...older, ...b.lines].sort((a, c) => a.at - c.at).slice(-m.maxLines);
+  },
+  found: (m, e, now) => {
+    m.searchHits = e.hits;
+    if (e.hits.length === 0) {
+      toCurrent(m, `no message contains "${e.query}"`, now);
+      return;
+    }
+    const n = e.hits.length;
+    toCurrent(m, `${n} message${n === 1 ? " contains" : "s contain"} "${e.query}"; /jump N opens one:`, now);
+    e.hits.forEach((h, i) => {
+      const where =
+        h.group === undefined ? (h.from === m.me ? `→ ${h.with ?? ""}` : h.from) : `#${h.group} ${h.from}`;
+      const text = h.text.replace(/\s+/g, " ");
+      toCurrent(
+        m,
+        `[${i + 1}] ${clock(h.sentAt)} ${where}: ${text.length > 80 ? `${text.slice(0, 79)}…` : text}`,
+        now,
+      );
+    });
   },
   error: (m, e, now) => {
     errorLine(m, `${e.message} (${e.code})`, now);
@@ -271,6 +317,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   "group.joined": (m, e, now) => {
     if (e.user === m.me) addUnique(m.groups, e.group);
+    addMember(m, e.group, e.user);
     const i = openBuffer(m, "group", e.group);
     systemLine(m, e.user === m.me ? `you joined #${e.group}` : `${e.user} joined #${e.group}`, now, i);
   },
@@ -279,6 +326,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   "group.removed": (m, e, now) => {
     removeFrom(m.groups, e.group);
+    delete m.groupMembers[e.group];
     const b = findBuffer(m, "group", e.group);
     const i = b ? m.buffers.indexOf(b) : 0;
     systemLine(m, `${e.by} removed you from #${e.group}`, now, i);
@@ -289,6 +337,8 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   groupMessage: (m, e) => {
     addUnique(m.groups, e.group);
+    // Whoever writes in a group is in it (the list may predate their joining).
+    addMember(m, e.group, e.from);
     const i = openBuffer(m, "group", e.group);
     const b = m.buffers[i] as ChatBuffer;
     if (b.lines.some((l) => l.id === e.id)) return;
@@ -299,6 +349,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
       from: e.from,
       text: e.text,
       id: e.id,
+      seq: e.seq,
     });
   },
   ok: (m, e, now) => {
@@ -312,9 +363,14 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     }
     if (e.cmd === "group.create" && group) {
       addUnique(m.groups, group);
+      addMember(m, group, m.me);
       openBuffer(m, "group", group);
     }
-    if (e.cmd === "group.leave" && group) removeFrom(m.groups, group);
+    if (e.cmd === "group.approve" && group && user) addMember(m, group, user);
+    if (e.cmd === "group.leave" && group) {
+      removeFrom(m.groups, group);
+      delete m.groupMembers[group];
+    }
     if (e.cmd === "presence") {
       m.away = e.status === "away";
       toCurrent(m, m.away ? "you are away (still reachable; /back returns)" : "you are back", now);
@@ -339,7 +395,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     toCurrent(m, `search "${e.query}": ${[...users, ...groups].join("  ") || "nothing found"}`, now);
   },
   groups: (m, e, now) => {
-    m.groups = e.groups.map((g) => g.name).sort();
+    noteGroups(m, e);
     const list = e.groups.map((g) => `#${g.name} (${g.members.length}, admin ${g.admin})`).join("  ");
     toCurrent(m, `groups: ${list || "(none)"}`, now);
   },
@@ -356,9 +412,11 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
         at: g.sentAt,
         kind: g.from === m.me ? "own" : "other",
         from: g.from,
-        text: sanitize(g.text),
+        text: sanitize(g.text, true),
         id: g.id,
+        seq: g.seq,
       }));
+    b.older = older.length === 0 ? "none" : undefined;
     b.lines = [...older, ...b.lines].sort((a, c) => a.at - c.at).slice(-m.maxLines);
   },
   profile: (m, e, now) => {
@@ -375,11 +433,87 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   transfer: reduceTransfer,
 };
 
+/** Presence lines the status buffer shows per window; more are summed up in one line. */
+export const PRESENCE_NEWS_LINES = 3;
+export const PRESENCE_NEWS_WINDOW_MS = 10_000;
+
+/**
+ * "bob is online" in the status buffer, at most PRESENCE_NEWS_LINES per window: when many
+ * change at once (a registry restart, the morning), the rest wait for one summing-up line.
+ */
+function statusNews(m: Model, news: string, now: number): void {
+  flushPresenceNews(m, now);
+  const n = m.presenceNews;
+  if (n.shown < PRESENCE_NEWS_LINES) {
+    n.shown++;
+    systemLine(m, news, now, 0);
+  } else {
+    n.held.push(news);
+  }
+}
+
+/** Ends a window that is over: the held lines become one. True if a line was added. */
+export function flushPresenceNews(m: Model, now: number): boolean {
+  const n = m.presenceNews;
+  if (now - n.windowStart < PRESENCE_NEWS_WINDOW_MS) return false;
+  const held = n.held;
+  m.presenceNews = { windowStart: now, shown: 0, held: [] };
+  if (held.length === 0) return false;
+  const shown = held.slice(0, 5).join(", ");
+  const more = held.length > 5 ? ` and ${held.length - 5} more` : "";
+  systemLine(m, `${held.length} presence changes: ${shown}${more}`, now, 0);
+  return true;
+}
+
+/** A member the last `groups` answer did not know yet (a join since, a group just made). */
+function addMember(m: Model, group: string, user: string): void {
+  const members = m.groupMembers[group] ?? (m.me === "" ? [] : [m.me]);
+  addUnique(members, user);
+  m.groupMembers[group] = members;
+}
+
+/** Your groups and their members, from a `groups` answer, with no line. */
+export function noteGroups(m: Model, e: EventOf<"groups">): void {
+  m.groups = e.groups.map((g) => g.name).sort();
+  m.groupMembers = {};
+  for (const g of e.groups) m.groupMembers[g.name] = [...g.members].sort();
+}
+
+/** `/names`: "#ops (3): @alice ●bob ○carol", members online first, the admin marked @. */
+export function namesLine(m: Model, e: EventOf<"groups">, group: string): string {
+  const g = e.groups.find((x) => x.name === group);
+  if (!g) return `you are not in #${group}`;
+  const rank = (n: string): number =>
+    m.presence[n] === "online" || n === m.me ? 0 : m.presence[n] === "away" ? 1 : 2;
+  const names = [...g.members]
+    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1))
+    .map(
+      (n) =>
+        `${n === g.admin ? "@" : ""}${presenceMark(n === m.me ? "online" : (m.presence[n] ?? "offline"))}${n}`,
+    );
+  return `#${g.name} (${g.members.length}): ${names.join("  ")}`;
+}
+
+/**
+ * The directory's answer: who is listed (it replaces the list: under `--policy friends` a
+ * friend removed is gone from it), and their presence; no line (the pane shows them).
+ */
+export function noteDirectory(
+  m: Model,
+  users: ReadonlyArray<{ name: string; status: PresenceStatus }>,
+): void {
+  m.directory = [];
+  for (const u of users) {
+    m.presence[u.name] = u.status;
+    if (u.name !== m.me) addUnique(m.directory, u.name);
+  }
+}
+
 /** The line a conversation shows when its peer's presence changes. */
 function presenceNews(before: PresenceStatus | undefined, now: PresenceStatus): string {
   if (now === "away") return "is away";
   if (now === "offline") return "went offline";
-  return before === "away" ? "is back" : "came online";
+  return before === "away" ? "is back" : "is online";
 }
 
 /** What a profile says: own status text, or another person's (their presence comes from the registry). */
@@ -400,6 +534,12 @@ export function applyEvent(m: Model, e: PeerEvent, now: number): void {
 export function switchTo(m: Model, index: number): void {
   const b = m.buffers[index];
   if (!b) return;
+  // The marker stays while the buffer is read, and goes when the reader leaves it.
+  const left = m.buffers[m.current];
+  if (left && m.current !== index) {
+    delete left.unreadFrom;
+    delete left.focus;
+  }
   m.current = index;
   b.unread = 0;
 }
@@ -434,6 +574,9 @@ export function ownMessage(m: Model, peer: string, text: string, now: number): L
   const i = openBuffer(m, "user", peer);
   addLine(m, i, { at: now, kind: "own", from: m.me, text });
   const b = m.buffers[i] as ChatBuffer;
+  // Writing follows the conversation's end again.
+  delete b.focus;
+  b.scrollRows = 0;
   return b.lines[b.lines.length - 1] as Line;
 }
 
@@ -448,27 +591,95 @@ export function inputInsert(m: Model, s: string): void {
   m.input.cursor = cursor + s.length;
 }
 
-/** Backspace (-1) or Delete (+1), one code point. */
-export function inputDelete(m: Model, dir: -1 | 1): void {
-  const { text, cursor } = m.input;
-  if (dir < 0 && cursor > 0) {
-    const cut = (text.codePointAt(cursor - 2) ?? 0) > 0xffff ? 2 : 1;
-    m.input.text = text.slice(0, cursor - cut) + text.slice(cursor);
-    m.input.cursor = cursor - cut;
-  } else if (dir > 0 && cursor < text.length) {
-    const cut = (text.codePointAt(cursor) ?? 0) > 0xffff ? 2 : 1;
-    m.input.text = text.slice(0, cursor) + text.slice(cursor + cut);
+/** Most lines a paste may put into the input line (one message holds them all). */
+const MAX_PASTE_LINES = 200;
+
+/**
+ * A paste goes into the input line as it is, line breaks kept (drawn as ↵), never sent by
+ * itself: one Enter then sends it as one message, after the note says how many lines it is.
+ */
+export function inputPaste(m: Model, pasted: string, now: number): void {
+  const text = sanitize(pasted, true).replace(/\n+$/, "");
+  const lines = text.split("\n").slice(0, MAX_PASTE_LINES);
+  inputInsert(m, lines.join("\n"));
+  if (lines.length > 1) {
+    systemLine(
+      m,
+      `pasted ${lines.length} lines: Enter sends them as one message (Ctrl+U clears)`,
+      now,
+      m.current,
+    );
   }
 }
 
-export function inputMove(m: Model, to: "left" | "right" | "home" | "end"): void {
+/** Where the cluster before `at` starts (a ZWJ family or a flag is one step). */
+function clusterBefore(text: string, at: number): number {
+  const parts = clusters(text.slice(0, at));
+  return at - (parts[parts.length - 1] ?? "").length;
+}
+
+/** Where the cluster at `at` ends. */
+function clusterAfter(text: string, at: number): number {
+  return at + (clusters(text.slice(at))[0] ?? "").length;
+}
+
+/** readline's words: the start of the word before `at` (spaces before it skipped). */
+function wordBefore(text: string, at: number): number {
+  let i = at;
+  while (i > 0 && /\s/.test(text[i - 1] ?? "")) i--;
+  while (i > 0 && !/\s/.test(text[i - 1] ?? "")) i--;
+  return i;
+}
+
+function wordAfter(text: string, at: number): number {
+  let i = at;
+  while (i < text.length && /\s/.test(text[i] ?? "")) i++;
+  while (i < text.length && !/\s/.test(text[i] ?? "")) i++;
+  return i;
+}
+
+/** Backspace (-1) or Delete (+1), one cluster: what the user sees as one character. */
+export function inputDelete(m: Model, dir: -1 | 1): void {
   const { text, cursor } = m.input;
-  if (to === "home") m.input.cursor = 0;
-  else if (to === "end") m.input.cursor = text.length;
-  else if (to === "left" && cursor > 0)
-    m.input.cursor = cursor - ((text.codePointAt(cursor - 2) ?? 0) > 0xffff ? 2 : 1);
-  else if (to === "right" && cursor < text.length)
-    m.input.cursor = cursor + ((text.codePointAt(cursor) ?? 0) > 0xffff ? 2 : 1);
+  if (dir < 0 && cursor > 0) {
+    const from = clusterBefore(text, cursor);
+    m.input.text = text.slice(0, from) + text.slice(cursor);
+    m.input.cursor = from;
+  } else if (dir > 0 && cursor < text.length) {
+    m.input.text = text.slice(0, cursor) + text.slice(clusterAfter(text, cursor));
+  }
+}
+
+export type InputMove = "left" | "right" | "home" | "end" | "wordLeft" | "wordRight";
+
+export function inputMove(m: Model, to: InputMove): void {
+  m.input.cursor = moveTarget(m.input.text, m.input.cursor, to);
+}
+
+function moveTarget(text: string, cursor: number, to: InputMove): number {
+  switch (to) {
+    case "home":
+      return 0;
+    case "end":
+      return text.length;
+    case "left":
+      return clusterBefore(text, cursor);
+    case "right":
+      return clusterAfter(text, cursor);
+    case "wordLeft":
+      return wordBefore(text, cursor);
+    case "wordRight":
+      return wordAfter(text, cursor);
+  }
+}
+
+/** Ctrl+W (the word before the cursor), Ctrl+U (all before it), Ctrl+K (all after it). */
+export function inputKill(m: Model, to: "wordLeft" | "home" | "end"): void {
+  const { text, cursor } = m.input;
+  const other = moveTarget(text, cursor, to);
+  const [from, till] = other < cursor ? [other, cursor] : [cursor, other];
+  m.input.text = text.slice(0, from) + text.slice(till);
+  m.input.cursor = from;
 }
 
 /** Up (-1) and Down (+1) through what was entered before. */
