@@ -6,13 +6,25 @@
  * `batch` fields as the codec bounds them.
  */
 
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { incomingFolder, reserveFolder } from "../../src/peer/file-store.js";
 import { walkFolder } from "../../src/peer/folder-walk.js";
 import { fileControl, MAX_BATCH_FILES } from "../../src/protocol/file-offer.js";
+import { requireBuild } from "../integration/harness.js";
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -36,6 +48,29 @@ function chmodAll(d: string): void {
 }
 
 const isRoot = process.getuid?.() === 0;
+/** An unprivileged user: root reads everything, so the unreadable-file case runs as this one. */
+const NOBODY = 65534;
+const WALKER = join(import.meta.dirname, "../../dist/peer/folder-walk.js");
+
+/**
+ * `walkFolder(root)` in a child process running as NOBODY (the built module, as the CLI runs
+ * it). `root` and what should stay readable are handed to NOBODY; the 0o000 entries stay
+ * root's.
+ */
+function walkAsNobody(root: string): { files: Array<{ name: string }>; skipped: Array<{ why: string }> } {
+  requireBuild();
+  chownSync(root, NOBODY, NOBODY);
+  for (const e of readdirSync(root)) {
+    if (e === "ok.txt") chownSync(join(root, e), NOBODY, NOBODY);
+  }
+  const script = `process.setgid(${NOBODY}); process.setuid(${NOBODY});
+const { walkFolder } = await import(${JSON.stringify(pathToFileURL(WALKER).href)});
+process.stdout.write(JSON.stringify(walkFolder(process.argv[1])));`;
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", script, root], {
+    encoding: "utf8",
+  });
+  return JSON.parse(out);
+}
 
 /** photos/{a.jpg, 2024/b.jpg, 2024/march/c.jpg}, a link inside, a link outside, a link to a folder. */
 function photos(): { root: string; outside: string } {
@@ -107,24 +142,18 @@ describe("walkFolder", () => {
     expect(() => walkFolder(join(root, "nope"))).toThrow(expect.objectContaining({ code: "FILE_NOT_FOUND" }));
   });
 
-  it.skipIf(isRoot)(
-    "leaves out unreadable files and folders, saying why (root reads everything, so not as root)",
-    () => {
-      const root = tmp();
-      writeFileSync(join(root, "ok.txt"), "ok");
-      writeFileSync(join(root, "locked.txt"), "no");
-      chmodSync(join(root, "locked.txt"), 0o000);
-      mkdirSync(join(root, "closed"));
-      writeFileSync(join(root, "closed", "x"), "x");
-      chmodSync(join(root, "closed"), 0o000);
-      const listing = walkFolder(root);
-      expect(listing.files.map((f) => f.name)).toEqual(["ok.txt"]);
-      expect(listing.skipped.map((s) => s.why)).toEqual([
-        "cannot read it (EACCES)",
-        "cannot read it (EACCES)",
-      ]);
-    },
-  );
+  it("leaves out unreadable files and folders, saying why (as root: walked by an unprivileged child)", () => {
+    const root = tmp();
+    writeFileSync(join(root, "ok.txt"), "ok");
+    writeFileSync(join(root, "locked.txt"), "no");
+    chmodSync(join(root, "locked.txt"), 0o000);
+    mkdirSync(join(root, "closed"));
+    writeFileSync(join(root, "closed", "x"), "x");
+    chmodSync(join(root, "closed"), 0o000);
+    const listing = isRoot ? walkAsNobody(root) : walkFolder(root);
+    expect(listing.files.map((f) => f.name)).toEqual(["ok.txt"]);
+    expect(listing.skipped.map((s) => s.why)).toEqual(["cannot read it (EACCES)", "cannot read it (EACCES)"]);
+  });
 });
 
 describe("receiving a folder", () => {
