@@ -33,6 +33,7 @@ import {
   fstatSync,
   fsync,
   fsyncSync,
+  ftruncateSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -73,6 +74,8 @@ function writeDurably(path: string, flags: "w" | "r+", bytes: Uint8Array): void 
   try {
     let done = 0;
     while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, done);
+    // In place, an older and longer content must not leave its tail behind.
+    if (flags === "r+") ftruncateSync(fd, bytes.length);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -101,9 +104,14 @@ function readFully(fd: number, offsetBytes: number, length: number, into?: Uint8
   });
 }
 
-function sameSize(path: string, sizeBytes: number): boolean {
+/**
+ * Whether `sizeBytes` fit in the blocks the file at `path` already holds, so that writing them
+ * in place needs no new space (a manifest grows with the ranges it lists, but a few KiB of
+ * ranges still fit the one block its first version took).
+ */
+function fitsAllocated(path: string, sizeBytes: number): boolean {
   try {
-    return statSync(path).size === sizeBytes;
+    return statSync(path).blocks * 512 >= sizeBytes;
   } catch {
     return false;
   }
@@ -334,8 +342,8 @@ export class IncomingFile {
 
   /**
    * Replace the manifest sidecar atomically (a temporary file, fsync, rename). On a full disk
-   * there may be no room for the temporary file; a manifest's size is fixed by the file it
-   * describes, so the existing one is then overwritten in place, which needs no new space.
+   * there may be no room for the temporary file; the existing one is then overwritten in
+   * place when the new bytes fit the blocks it already holds, which needs no new space.
    * A crash in the middle of that write leaves a torn manifest, which its CRC rejects: the
    * resume is lost, never the file's integrity.
    */
@@ -346,7 +354,7 @@ export class IncomingFile {
       renameSync(tmp, this.manifestPath);
     } catch (err) {
       rmSync(tmp, { force: true });
-      if (writeErrorCode(err) !== "FILE_DISK_FULL" || !sameSize(this.manifestPath, bytes.length)) throw err;
+      if (writeErrorCode(err) !== "FILE_DISK_FULL" || !fitsAllocated(this.manifestPath, bytes.length)) throw err;
       writeDurably(this.manifestPath, "r+", bytes);
     }
   }

@@ -26,6 +26,8 @@ const lab = requireLab("a file transfer survives its link going down and up");
 
 const STEP_MS = 20_000;
 const SIZE = 24 * 1024 * 1024;
+/** alice's sending rate in bytes per second: about 6 s for the file. */
+const RATE = 4_000_000;
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const isTransfer = (id: unknown, state: string) => (e: Json) =>
@@ -67,7 +69,9 @@ describe.skipIf(!lab.canRun)("file transfer across a link outage (network lab)",
     const registry = await cli.server(hosts.r.ns, "registry", ["--no-mdns", "--port", "0"]);
     const server = ["--server", `${hosts.r.address}:${registry.port}`, "--heartbeat-ms", String(heartbeatMs)];
     const inbox = cli.tempDir("inbox");
-    const alice = cli.client(hosts.a.ns, "alice", ["--register", ...server]);
+    // A capped rate, so that the cable is pulled mid-transfer: unshaped, the file could be
+    // done between two progress events.
+    const alice = cli.client(hosts.a.ns, "alice", ["--register", ...server, "--transfer-rate", String(RATE)]);
     await alice.waitFor((e) => e.event === "ready", "alice ready", STEP_MS);
     const bob = cli.client(hosts.b.ns, "bob", ["--register", ...server, "--accept-files", inbox]);
     await bob.waitFor((e) => e.event === "ready", "bob ready", STEP_MS);
