@@ -1,7 +1,7 @@
 /**
  * The main screen as rows of styled text, computed from the model alone: the contacts pane
  * (left), the conversation pane, the transfers pane, the prompt bar, the status line and the
- * input line. Pure, so tests and docs/ui.md can look at a whole screen without a terminal;
+ * input line. Pure, so tests can look at a whole screen without a terminal (docs/ui.md shows tmux);
  * render.ts writes the rows to the terminal.
  *
  *   ┌contacts─┬conversation──────────────────┐  rows - 2 - transfers - prompt
