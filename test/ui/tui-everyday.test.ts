@@ -270,6 +270,9 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
     // 50, and PageUp at their top fetches the older ones from the registry.
     const carol = cli.client(b.ns, "carol", ["--register", "--server", `${a.address}:7743`]);
     await carol.waitFor((e) => e.event === "ready", "carol ready", STEP_MS);
+    // First a tab, a combining accent and Hangul (a tab is drawn as four spaces).
+    carol.send({ cmd: "send", to: "alice", text: "tab\there, cafe\u0301, 한국어" });
+    await carol.waitFor((e) => e.event === "sent", "the first line sent", STEP_MS);
     // One after another, milliseconds apart: history is in (sentAt, id) order, and ids are
     // random, so lines sent in one millisecond would come back in any order.
     for (let i = 1; i <= 60; i++) {
@@ -280,8 +283,8 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
     }
     await at.waitFor(/^ 4 ●carol/m, "carol's buffer at alice's", STEP_MS);
     await carol.waitFor(
-      (e) => e.event === "delivered" && carol.events.filter((x) => x.event === "delivered").length >= 60,
-      "all 60 delivered",
+      (e) => e.event === "delivered" && carol.events.filter((x) => x.event === "delivered").length >= 61,
+      "all 61 delivered",
       STEP_MS,
     );
     await at.press("M-4");
@@ -308,6 +311,7 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
       await new Promise((r) => setTimeout(r, 400));
     }
     await at.waitFor(/carol │ old line 1 *$/m, "the oldest line, fetched by PageUp", STEP_MS);
+    await at.waitFor(/carol │ tab {4}here, cafe\u0301, 한국어 *$/m, "the tab, the accent and Hangul");
     await expectScreenIsFrame(at, alice.oracle, alice.frameFile);
 
     // STEP: a folder sent to two people (/send bob,carol DIR) and `/cancel N` go here.

@@ -1,8 +1,8 @@
 /**
  * The main screen as rows of styled text, computed from the model alone: the contacts pane
  * (left), the conversation pane, the transfers pane, the prompt bar, the status line and the
- * input line. Pure, so tests and docs/ui.md can look at a whole screen without a terminal;
- * render.ts hands the rows to blessed.
+ * input line. Pure, so tests can look at a whole screen without a terminal (docs/ui.md shows tmux);
+ * render.ts writes the rows to the terminal.
  *
  *   ┌contacts─┬conversation──────────────────┐  rows - 2 - transfers - prompt
  *   │1 status │title: peer, presence, path    │
@@ -65,16 +65,28 @@ const PRESENCE_ORDER: Record<string, number> = { online: 0, away: 1, offline: 2 
 /**
  * The people the contacts pane lists below the buffers: the directory (everyone under the
  * open policy, friends under the friends policy) and friends, without yourself and those
- * with a buffer already; online first, then away, then offline, each by name.
+ * with a buffer already; online first, then away, then offline, each by name. The
+ * directory is kept sorted, so with ten thousand names this is one pass and nearly sorted
+ * runs, not a sort per frame.
  */
 export function directoryPeople(m: Model): string[] {
   const open = new Set(m.buffers.filter((b) => b.kind === "user").map((b) => b.name));
-  const people = new Set([...m.directory, ...m.friends].filter((n) => n !== m.me && !open.has(n)));
-  const rank = (n: string): number => PRESENCE_ORDER[m.presence[n] ?? "offline"] ?? 2;
-  return [...people].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  const seen = new Set<string>();
+  const byPresence: string[][] = [[], [], []];
+  const add = (n: string): void => {
+    if (n === m.me || open.has(n) || seen.has(n)) return;
+    seen.add(n);
+    byPresence[PRESENCE_ORDER[m.presence[n] ?? "offline"] ?? 2]?.push(n);
+  };
+  for (const n of m.directory) add(n);
+  for (const n of m.friends) add(n);
+  return byPresence.flatMap((names) => names.sort());
 }
 
-/** Buffers first (numbered for Alt+N), then the people of the directory, then groups without a buffer yet. */
+/**
+ * Buffers first (numbered for Alt+N), then groups without a buffer yet, then the people of
+ * the directory; only the rows that fit are laid out.
+ */
 function contactRows(m: Model, width: number, height: number): Row[] {
   const rows: Row[] = [];
   m.buffers.forEach((b, i) => {
@@ -88,11 +100,12 @@ function contactRows(m: Model, width: number, height: number): Row[] {
   const people = directoryPeople(m);
   const groups = m.groups.filter((g) => !open.has(`group:${g}`));
   if (people.length + groups.length > 0) rows.push(row("", width));
+  for (const g of groups) rows.push(row(`   #${g}`, width, "dim"));
   for (const p of people) {
+    if (rows.length >= height) break;
     const status = m.presence[p] ?? "offline";
     rows.push(row(`   ${presenceMark(status)}${p}`, width, status === "offline" ? "dim" : "plain"));
   }
-  for (const g of groups) rows.push(row(`   #${g}`, width, "dim"));
   while (rows.length < height) rows.push(row("", width));
   return rows.slice(0, height);
 }

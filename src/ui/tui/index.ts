@@ -201,8 +201,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         }
         // In a group now: who else is in it (the member list, /names) comes with the groups.
         if (e.event === "group.joined" && e.user === model.me) {
-          const asking = c;
-          asking.social.groups().then(
+          c.social.groups().then(
             (g) => {
               if (g.event === "groups") noteGroups(model, g);
               changed();

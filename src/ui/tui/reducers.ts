@@ -74,9 +74,16 @@ function aboutUser(m: Model, name: string, text: string, now: number): void {
   systemLine(m, text, now, Math.max(i, 0));
 }
 
+/** Inserts `name` into the sorted `list` unless it is there (a binary search: the directory may be long). */
 function addUnique(list: string[], name: string): void {
-  if (!list.includes(name)) list.push(name);
-  list.sort();
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((list[mid] as string) < name) lo = mid + 1;
+    else hi = mid;
+  }
+  if (list[lo] !== name) list.splice(lo, 0, name);
 }
 
 function removeFrom(list: string[], name: string): void {
@@ -502,11 +509,8 @@ export function noteDirectory(
   m: Model,
   users: ReadonlyArray<{ name: string; status: PresenceStatus }>,
 ): void {
-  m.directory = [];
-  for (const u of users) {
-    m.presence[u.name] = u.status;
-    if (u.name !== m.me) addUnique(m.directory, u.name);
-  }
+  for (const u of users) m.presence[u.name] = u.status;
+  m.directory = [...new Set(users.map((u) => u.name).filter((n) => n !== m.me))].sort();
 }
 
 /** The line a conversation shows when its peer's presence changes. */
