@@ -29,7 +29,9 @@ import { ask, eventsSince, login, logout, must } from "./social-helpers.js";
 
 /** The names of the constraints and indexes the adapter creates, from its schema statements. */
 const SCHEMA_NAMES = SCHEMA_KEYS.map((key) => {
-  const name = /^CREATE (?:CONSTRAINT|INDEX) (\w+)/.exec(CYPHER[key].text)?.[1];
+  const name = /^CREATE (?:CONSTRAINT|(?:TEXT |RANGE |POINT |FULLTEXT )?INDEX) (\w+)/.exec(
+    CYPHER[key].text,
+  )?.[1];
   if (name === undefined) throw new Error(`schema statement ${key} has no name`);
   return name;
 }).sort();
