@@ -162,7 +162,10 @@ describe("command limits", () => {
       // answers the flooder never acknowledged; the CLOSE says the same and always arrives.
       expect(String(ended.reason)).toMatch(/^SESSION_TERMINATED: too many requests: .*blocked for \d+ s/);
       if (ended.code !== undefined) expect(ended.code).toBe("SESSION_TERMINATED");
-      expect(ended.limited as number).toBeGreaterThan(0);
+      // "too many requests" is struck only by requests answered RATE_LIMITED, so the reason
+      // proves the limit came first. Whether those answers reach the flooder before the
+      // CLOSE depends on how many earlier answers still wait in its window (0 to ~50 of them
+      // arrived in runs), so their count is reported, not asserted.
       expect(ended.ok as number).toBeLessThan(ended.sent as number);
       // Its address and port are blocked (the handshake goes unanswered); from a fresh port
       // the user may not log in while the block lasts.
