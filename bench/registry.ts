@@ -190,6 +190,8 @@ async function run(n: number) {
   const fanouts: number[] = [];
   const fanoutCpuMs: number[] = [];
   let reached = 0;
+  let watchers = 0;
+  let sessionsLost = 0;
   const drops0 = udpReceiveBufferErrors();
   for (let i = 0; i < FANOUTS; i++) {
     const cpuBefore = processCpuMs(pid);
@@ -199,6 +201,8 @@ async function run(n: number) {
     process.stderr.write(`${n} clients: ${JSON.stringify(f)}\n`);
     fanouts.push(f.lastWatcherAfterMs as number);
     reached = Math.min(reached === 0 ? Number(f.reached) : reached, Number(f.reached));
+    watchers = Math.max(watchers, Number(f.watchers));
+    sessionsLost = Number(f.sessionsLost);
   }
   (load.child.stdin as NodeJS.WritableStream).write("stop\n");
   await new Promise((r) => load.child.once("exit", r));
@@ -220,8 +224,10 @@ async function run(n: number) {
       heartbeatsPerSecond: Math.round(n / (HEARTBEAT_MS / 1000)),
     },
     presenceFanOut: {
-      watchers: n - 1,
-      reachedAll: reached === n - 1,
+      // Watchers live when it was sent; sessions the registry had timed out log in again.
+      watchers,
+      reachedAll: reached === watchers,
+      sessionsTimedOutAndBack: sessionsLost,
       // Machine-wide, so other work on the machine counts too; 0 means no datagram was lost.
       udpReceiveBufferDrops: udpReceiveBufferErrors() - drops0,
       lastWatcherMs: { median: fanouts[Math.floor(fanouts.length / 2)], max: fanouts.at(-1) },
