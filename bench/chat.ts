@@ -44,11 +44,15 @@ const WARM_UP = 50;
 const TEXT = "The quick brown fox jumps over the lazy dog, twice over."; // 57 bytes: a typical short chat line
 const PASSWORD = "bench correct horse battery";
 
+/** `BENCH_REGISTRY_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR"` profiles the registry. */
+const REGISTRY_NODE_ARGS = (process.env.BENCH_REGISTRY_NODE_ARGS ?? "").split(" ").filter(Boolean);
+
 function start(
   args: string[],
   env: Record<string, string> = {},
+  nodeArgs: string[] = [],
 ): { child: ChildProcess; lines: AsyncIterator<string> } {
-  const child = spawn(process.execPath, args, {
+  const child = spawn(process.execPath, [...nodeArgs, ...args], {
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "inherit"],
   });
@@ -71,18 +75,11 @@ async function until(
 
 async function hallwayChat() {
   const regDir = tmp("reg");
-  const registry = start([
-    CLI,
-    "server",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--no-mdns",
-    "--json",
-    "--data",
-    regDir,
-  ]);
+  const registry = start(
+    [CLI, "server", "--host", "127.0.0.1", "--port", "0", "--no-mdns", "--json", "--data", regDir],
+    {},
+    REGISTRY_NODE_ARGS,
+  );
   const { port } = (await until(registry.lines, (e) => e.event === "listening")) as { port: number };
   const server = `127.0.0.1:${port}`;
   const bob = start(
@@ -170,6 +167,11 @@ async function hallwayChat() {
   db.close();
   const group = await groupFanOut(alice, port);
   await alice.stop();
+  if (REGISTRY_NODE_ARGS.length > 0) {
+    // A profile is written when the process exits by itself.
+    registry.child.kill("SIGINT");
+    await new Promise((r) => registry.child.once("exit", r));
+  }
   return { ...result, groupFanOut: group };
 }
 
