@@ -42,7 +42,9 @@ const print = (e: Record<string, unknown>) => process.stdout.write(`${JSON.strin
 let nextRid = 1;
 const waiting = new Map<number, (answer: { t: string; code?: string; retryAfterMs?: number }) => void>();
 /** Watchers that have seen user 0's newest status, and when the last one did. */
-let fanout: { status: string; reached: number; lastAt: number; done?: () => void } | undefined;
+let fanout:
+  | { status: string; reached: number; lastAt: number; watchers: number; done?: () => void }
+  | undefined;
 const hub = config.users[0] as string;
 
 function onMessage(bytes: Uint8Array): void {
@@ -61,7 +63,7 @@ function onMessage(bytes: Uint8Array): void {
   if (msg.t === "presence" && msg.user === hub && fanout && msg.status === fanout.status) {
     fanout.reached++;
     fanout.lastAt = performance.now();
-    if (fanout.reached === config.users.length - 1) fanout.done?.();
+    if (fanout.reached === fanout.watchers) fanout.done?.();
   }
 }
 
@@ -76,15 +78,23 @@ function request(
   });
 }
 
+/** Sessions the registry closed (timed out), each logged in again as a client does. */
 let lost = 0;
+const relogging = new Set<Client>();
 
-/** A request whose answer nobody waits for (a heartbeat); a closed session is counted. */
+const live = (c: Client) => c.conn !== undefined && c.host.isLive(c.conn);
+
+/** A request whose answer nobody waits for (a heartbeat); a closed session logs in again. */
 function fire(c: Client, body: Record<string, unknown>): void {
-  if (c.conn === undefined || !c.host.isLive(c.conn)) {
-    lost++;
+  if (!live(c)) {
+    if (!relogging.has(c)) {
+      lost++;
+      relogging.add(c);
+      void logIn(c).finally(() => relogging.delete(c));
+    }
     return;
   }
-  c.host.send(c.conn, utf8.encode(JSON.stringify({ rid: nextRid++, ...body })));
+  c.host.send(c.conn as HostedConnection, utf8.encode(JSON.stringify({ rid: nextRid++, ...body })));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -172,7 +182,9 @@ async function main(): Promise<void> {
     if (line !== "fanout") continue;
     away = !away;
     const status = away ? "away" : "online";
-    const f: NonNullable<typeof fanout> = { status, reached: 0, lastAt: 0 };
+    if (!live(hubClient)) await logIn(hubClient);
+    const watchers = clients.filter((c) => c !== hubClient && live(c)).length;
+    const f: NonNullable<typeof fanout> = { status, reached: 0, lastAt: 0, watchers };
     const all = new Promise<void>((resolve) => {
       f.done = resolve;
     });
@@ -184,7 +196,7 @@ async function main(): Promise<void> {
     print({
       event: "fanout",
       sessionsLost: lost,
-      watchers: config.users.length - 1,
+      watchers: f.watchers,
       reached: f.reached,
       lastWatcherAfterMs: Math.round((f.lastAt - sentAt) * 10) / 10,
     });
