@@ -22,7 +22,14 @@ import {
   type ServerStore,
   startServer,
 } from "./server/index.js";
-import { errorEvent, printEvent, runJsonMode } from "./ui/json-mode.js";
+import {
+  errorEvent,
+  eventsFlushed,
+  printEvent,
+  printEventNow,
+  printLineBreak,
+  runJsonMode,
+} from "./ui/json-mode.js";
 import { runLineMode } from "./ui/line-mode.js";
 import { readPassword } from "./ui/prompt.js";
 import { runTui } from "./ui/tui/index.js";
@@ -32,7 +39,7 @@ let jsonOutput = process.argv.includes("--json");
 /** One line for people, one JSON event for scripts; never a stack trace. */
 function fatal(err: unknown): never {
   const e = asHallwayError(err);
-  if (jsonOutput) printEvent(errorEvent(e));
+  if (jsonOutput) printEventNow(errorEvent(e));
   else process.stderr.write(`hallway: ${e.message}\n`);
   process.exit(e.code === "CLI_BAD_ARGS" ? 2 : 1);
 }
@@ -400,6 +407,7 @@ interface PeerCliOptions {
   offerTimeoutMs: number;
   pathRetryMs: number;
   transferRate?: number;
+  maxFileSize?: number;
 }
 
 function withPeerOptions(cmd: Command): Command {
@@ -432,6 +440,11 @@ function withPeerOptions(cmd: Command): Command {
       "--transfer-rate <bytes>",
       "send each file at most this many bytes per second (default: as fast as the path allows)",
       intOption("--transfer-rate", 10_000, 100_000_000_000),
+    )
+    .option(
+      "--max-file-size <bytes>",
+      "refuse offers of larger files with FILE_TOO_LARGE (default: 1 TiB)",
+      intOption("--max-file-size", 1, Number.MAX_SAFE_INTEGER),
     );
 }
 
@@ -488,10 +501,18 @@ withPeerOptions(
       offerTimeoutMs: opts.offerTimeoutMs,
       pathRetryMs: opts.pathRetryMs,
       ...(opts.transferRate === undefined ? {} : { maxTransferRate: opts.transferRate }),
+      ...(opts.maxFileSize === undefined ? {} : { maxFileBytes: opts.maxFileSize }),
       ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
       onEvent: printEvent,
+      onHandOverAgain: printLineBreak,
     });
-    onSignals(() => client.stop());
+    // Lines still buffered go out first (a reader that stopped reading gets a second).
+    const flushed = () => Promise.race([eventsFlushed(), new Promise<void>((r) => setTimeout(r, 1000))]);
+    onSignals(async () => {
+      await flushed();
+      await client.stop();
+      await flushed();
+    });
     try {
       await client.start();
     } catch (err) {

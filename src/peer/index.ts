@@ -10,11 +10,12 @@ import type { Address } from "../protocol/endpoint.js";
 import { DEFAULT_PORT } from "../server/registry.js";
 import { PeerClient, type PeerClientOptions } from "./client.js";
 import { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
-import type { PeerEvent } from "./events.js";
+import { MessageLog } from "./message-log.js";
 
 export { PeerClient } from "./client.js";
 export { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
 export type { PeerEvent } from "./events.js";
+export type { InboxEvent } from "./message-log.js";
 
 /** Parse HOST:PORT (or HOST alone, with the default port). */
 export function parseServerAddress(raw: string): Address {
@@ -70,9 +71,8 @@ export function registryAddress(found: DiscoveredRegistry): Address {
 }
 
 export interface ClientSetup
-  extends Omit<PeerClientOptions, "identity" | "pins" | "onEvent" | "downloadDir"> {
+  extends Omit<PeerClientOptions, "identity" | "pins" | "openLog" | "downloadDir"> {
   dataDir: string;
-  onEvent: (e: PeerEvent) => void;
 }
 
 export function createClient(setup: ClientSetup): PeerClient {
@@ -82,6 +82,7 @@ export function createClient(setup: ClientSetup): PeerClient {
     ...rest,
     identity: loadOrCreateIdentity(dir),
     pins: new PinStore(dir),
+    openLog: (user) => MessageLog.open(dir, user),
     downloadDir: join(dir, "downloads"),
   });
 }

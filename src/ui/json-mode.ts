@@ -10,6 +10,7 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import type { PeerClient } from "../peer/client.js";
 import type { PeerEvent } from "../peer/events.js";
 import { profilePatch, settablePresence } from "../protocol/control.js";
+import { JsonLineWriter } from "./json-lines.js";
 
 const transferId = z.string().min(8).max(64);
 const name = z.string().min(1).max(64);
@@ -66,8 +67,30 @@ const command = z.discriminatedUnion("cmd", [
 export type JsonCommand = z.infer<typeof command>;
 const COMMAND_NAMES: ReadonlySet<string> = new Set(command.options.map((o) => o.shape.cmd.value));
 
-export function printEvent(e: PeerEvent): void {
-  process.stdout.write(`${JSON.stringify(e)}\n`);
+// `process.stdout` first: for a pipe, that makes the descriptor non-blocking.
+const stdoutLines = new JsonLineWriter(process.stdout.fd);
+
+/** One event on stdout; `written` runs once its write completed. */
+export function printEvent(e: PeerEvent, written?: () => void): void {
+  stdoutLines.write(e, written);
+}
+
+/** An event on stdout now, not at the end of the turn: for a fatal error just before exiting. */
+export function printEventNow(e: PeerEvent): void {
+  stdoutLines.writeNow(e);
+}
+
+/**
+ * Ends, with a line break, any line a killed process left half-written on the same output
+ * (for a restart that hands messages over again; docs/architecture.md).
+ */
+export function printLineBreak(): void {
+  stdoutLines.writeRaw("\n");
+}
+
+/** Resolves once every event printed so far is written to stdout. */
+export function eventsFlushed(): Promise<void> {
+  return stdoutLines.flushed();
 }
 
 export function errorEvent(err: unknown, extra: { cmd?: string; id?: string } = {}): PeerEvent {
@@ -180,8 +203,11 @@ export async function runJsonMode(client: PeerClient): Promise<number> {
       if (quitting) return;
       quitting = true;
       rl.close();
+      // Written first, so that what the presenter hands over is marked in the log.
+      await eventsFlushed();
       await client.stop();
       printEvent({ event: "bye" });
+      await eventsFlushed();
       resolve(0);
     };
     // The client already printed the error event and stopped.
@@ -189,7 +215,7 @@ export async function runJsonMode(client: PeerClient): Promise<number> {
       if (quitting) return;
       quitting = true;
       rl.close();
-      resolve(1);
+      void eventsFlushed().then(() => resolve(1));
     });
     rl.on("line", (line) => {
       if (quitting || line.trim() === "") return;
