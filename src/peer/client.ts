@@ -99,11 +99,13 @@ export interface PeerClientOptions {
    */
   openLog: (user: string) => MessageLog;
   /**
-   * Every event for the presenter. A message, group message or receipt counts as shown only
-   * once the presenter calls `handedOver` (the JSON mode: when its write to stdout
-   * completed); until then the log keeps it, and the next start hands it over again.
+   * Every event for the presenter. A message, group message or receipt (the events that come
+   * with `handedOver`; no other does) counts as shown only
+   * once the presenter calls `handedOver` (the JSON mode: `ui/json-lines.ts`, which may take
+   * it back with `handedOver(false)`); until then the log keeps it, and the next start hands
+   * it over again. Marks are cumulative: each stands for the messages before it too.
    */
-  onEvent: (event: PeerEvent, handedOver: () => void) => void;
+  onEvent: (event: PeerEvent, handedOver?: (handed?: boolean) => void) => void;
   /**
    * Called at `start()` when the last run left messages it had not handed over, before they
    * are handed over again: the JSON mode ends there a line the killed process may have left
@@ -125,7 +127,6 @@ interface PeerLink {
 }
 
 const utf8 = new TextEncoder();
-const nothing = () => {};
 /** History entries waiting to be reported, at most; the oldest are dropped beyond. */
 const HISTORY_QUEUE_LIMIT = 10_000;
 
@@ -248,7 +249,7 @@ export class PeerClient {
   }
 
   private emit(e: PeerEvent): void {
-    this.opts.onEvent(e, nothing);
+    this.opts.onEvent(e);
   }
 
   /**
@@ -276,7 +277,7 @@ export class PeerClient {
   }
 
   private handOver(log: MessageLog, entry: LoggedEntry): void {
-    this.opts.onEvent(entry.event, () => log.handedOver(entry.seq));
+    this.opts.onEvent(entry.event, (handed) => log.handedOver(entry.seq, handed));
   }
 
   private get registryName(): string {

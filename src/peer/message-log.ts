@@ -20,8 +20,7 @@
  * WAL with `synchronous = FULL`: a recorded entry survives the process and the machine. The
  * hand-over mark goes through a second connection with `synchronous = NORMAL`: its commit is
  * one `write(2)` to the WAL, so it survives the process at once, and only a power loss can
- * take the last marks back (those messages are then shown again). Marks made in one run of
- * the event loop are coalesced into one commit, made before anything else runs.
+ * take the last marks back (those messages are then shown again).
  */
 
 import { chmodSync, existsSync } from "node:fs";
@@ -83,9 +82,6 @@ export class MessageLog {
   private readonly markStmt: Database.Statement;
   private readonly recordAll: (events: readonly InboxEvent[]) => LoggedEntry[];
   private handed: number;
-  /** The highest entry handed over, not yet written; written at the end of this run. */
-  private markDue = 0;
-  private markScheduled = false;
 
   private constructor(
     readonly path: string,
@@ -111,6 +107,8 @@ export class MessageLog {
       `);
       this.markDb = new Database(path);
       this.markDb.pragma("synchronous = NORMAL");
+      // Its first write opens what a write needs, now rather than at the first mark.
+      this.markDb.exec("UPDATE mark SET handed = handed WHERE one = 1");
     } catch (err) {
       throw new HallwayError(
         "LOCAL_LOG_FAILED",
@@ -120,7 +118,7 @@ export class MessageLog {
     this.insert = this.db.prepare(
       "INSERT OR IGNORE INTO entries (key, msg_id, conversation, body) VALUES (?, ?, ?, ?)",
     );
-    this.markStmt = this.markDb.prepare("UPDATE mark SET handed = ? WHERE one = 1 AND handed < ?");
+    this.markStmt = this.markDb.prepare("UPDATE mark SET handed = ? WHERE one = 1");
     this.handed = (this.db.prepare("SELECT handed FROM mark").get() as { handed: number }).handed;
     this.recordAll = this.db.transaction((events: readonly InboxEvent[]) => {
       const fresh: LoggedEntry[] = [];
@@ -160,26 +158,18 @@ export class MessageLog {
     return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as InboxEvent }));
   }
 
-  /** Entries up to `seq` have been handed over (hand-over is in log order). */
-  handedOver(seq: number): void {
-    if (seq <= this.handed || seq <= this.markDue) return;
-    this.markDue = seq;
-    if (this.markScheduled) return;
-    this.markScheduled = true;
-    queueMicrotask(() => this.writeMark());
-  }
-
-  private writeMark(): void {
-    this.markScheduled = false;
-    const seq = this.markDue;
-    if (seq <= this.handed || !this.markDb.open) return;
+  /**
+   * Entries up to `seq` have been handed over (hand-over is in log order), durably against
+   * the process's death when this returns. `handed: false` takes it back: the entry at `seq`
+   * and those after it were not handed over after all.
+   */
+  handedOver(seq: number, handed = true): void {
+    const mark = handed ? seq : seq - 1;
+    if ((handed ? mark <= this.handed : mark >= this.handed) || !this.markDb.open) return;
     try {
-      const t0 = process.hrtime.bigint();
-      this.markStmt.run(seq, seq);
-      this.handed = seq;
-      if (process.env.HALLWAY_DEBUG_MARK) process.stderr.write(`mark ${seq} ${process.hrtime.bigint() - t0}ns\n`);
-    } catch (err) {
-      if (process.env.HALLWAY_DEBUG_MARK) process.stderr.write(`mark failed ${String(err)}\n`);
+      this.markStmt.run(mark);
+      this.handed = mark;
+    } catch {
       // Not marked: shown again at the next start, never lost.
     }
   }
@@ -193,7 +183,6 @@ export class MessageLog {
   }
 
   close(): void {
-    if (this.markScheduled) this.writeMark();
     if (this.markDb.open) this.markDb.close();
     if (this.db.open) this.db.close();
   }

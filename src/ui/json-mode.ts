@@ -10,7 +10,7 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import type { PeerClient } from "../peer/client.js";
 import type { PeerEvent } from "../peer/events.js";
 import { profilePatch, settablePresence } from "../protocol/control.js";
-import { JsonLineWriter } from "./json-lines.js";
+import { type HandOverMark, JsonLineWriter } from "./json-lines.js";
 
 const transferId = z.string().min(8).max(64);
 const name = z.string().min(1).max(64);
@@ -70,9 +70,9 @@ const COMMAND_NAMES: ReadonlySet<string> = new Set(command.options.map((o) => o.
 // `process.stdout` first: for a pipe, that makes the descriptor non-blocking.
 const stdoutLines = new JsonLineWriter(process.stdout.fd);
 
-/** One event on stdout; `written` runs once its write completed. */
-export function printEvent(e: PeerEvent, written?: () => void): void {
-  stdoutLines.write(e, written);
+/** One event on stdout; its hand-over mark is set as `json-lines.ts` says. */
+export function printEvent(e: PeerEvent, handedOver?: HandOverMark): void {
+  stdoutLines.write(e, handedOver);
 }
 
 /** An event on stdout now, not at the end of the turn: for a fatal error just before exiting. */

@@ -155,14 +155,14 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
     // Registering after a refused login connects a second time; say "connected" once
     // unless the registry was lost in between.
     let connectedShown = false;
-    const onEvent = (e: PeerEvent, handedOver: () => void) => {
+    const onEvent = (e: PeerEvent, handedOver?: () => void) => {
       if (e.event === "registry") {
         if (e.status === "connected" && connectedShown) return;
         connectedShown = e.status === "connected";
       }
       const line = render(e, user.toLowerCase());
       if (line) term.print(line);
-      handedOver();
+      handedOver?.();
     };
     const dataDir = opts.dataDir ?? defaultDataDir("client");
     const setup = { dataDir, server: found.address, user, password, onEvent };

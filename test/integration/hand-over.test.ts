@@ -70,7 +70,6 @@ async function bobLife(
     }
     await new Promise((r) => setTimeout(r, 2));
   }
-  console.error(`life: target ${target} reached, shown ${shown()}`);
   if (at.pauseAt !== undefined) {
     stdout.pause();
     await new Promise((r) => setTimeout(r, at.pauseMs ?? 1000));
@@ -98,14 +97,10 @@ async function livesOfBob(port: number, dir: string, pred: (e: Json) => boolean)
   const all = () => lives.flatMap((p) => p.events.filter(pred));
   for (const at of POINTS) await bobLife(port, dir, lives, () => all().length, at);
   lives.push(startClient("bob", port, dir));
-  for (let i = 0; all().length < BACKLOG && i < 3000; i++) await new Promise((r) => setTimeout(r, 10));
+  const distinct = () => new Set(all().map((e) => e.id)).size;
+  for (let i = 0; distinct() < BACKLOG && i < 3000; i++) await new Promise((r) => setTimeout(r, 10));
   // Time for a duplicate to show up, had there been one.
   await new Promise((r) => setTimeout(r, 500));
-  for (const [i, p] of lives.entries()) {
-    const ev = p.events.filter(pred);
-    console.error(`life ${i} stderr: ${p.stderr.slice(0, 12).join(" | ")}`);
-    console.error(`life ${i}: ${ev.length} shown, first ${String(ev[0]?.text).slice(0, 5)} last ${String(ev.at(-1)?.text).slice(0, 5)}, non-json ${p.events.filter((e) => e.event === "non-json").length}`);
-  }
   return all();
 }
 
