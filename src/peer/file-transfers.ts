@@ -496,6 +496,8 @@ export class FileTransfers {
     if (t.receiver && t.incoming) this.drainDisk(t, t.receiver, t.incoming, now);
     for (let c = core.pollControl(); c; c = core.pollControl()) this.sendControl(t.conn, c);
     for (let e = core.pollEvent(); e; e = core.pollEvent()) this.onCoreEvent(t, e);
+    // What handling the events produced: a verified file put in place (or not) at once.
+    for (let c = core.pollControl(); c; c = core.pollControl()) this.sendControl(t.conn, c);
     if (!t.done) this.maybeProgress(t, now);
   }
 

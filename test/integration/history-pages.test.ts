@@ -22,7 +22,15 @@ const big = (i: number) => {
 describe("history pages", () => {
   it("500 messages of 16 KiB come back in full, paged by bytes", async () => {
     const limits = join(tempDir("limits"), "limits.json");
-    writeFileSync(limits, JSON.stringify({ commands: { message: { perSecond: 10_000, burst: 10_000 } } }));
+    writeFileSync(
+      limits,
+      JSON.stringify({
+        commands: {
+          message: { perSecond: 10_000, burst: 10_000 },
+          read: { perSecond: 10_000, burst: 10_000 },
+        },
+      }),
+    );
     const reg = await startRegistry(tempDir("registry"), 0, ["--limits", limits]);
     const alice = await login("alice", reg.port);
     await logout(await login("bob", reg.port));
