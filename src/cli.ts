@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { asHallwayError, HallwayError } from "./errors.js";
-import { defaultDataDir } from "./net/data-dir.js";
+import { defaultDataDir, ensureDataDir, PinStore } from "./net/data-dir.js";
 import { createClient, findRegistry, isFingerprint, parseServerAddress } from "./peer/index.js";
 import { auditEvent, formatAuditLine, parseAuditEvents, parseAuditTime, readAudit } from "./server/audit.js";
 import { describeCounts, exportOffice, importOffice, type TransferSummary } from "./server/export.js";
@@ -103,6 +103,7 @@ function neo4jRegistryOption(value: string): string {
 
 interface StoreArgs {
   store: "sqlite" | "neo4j";
+  init?: boolean;
   neo4jUri?: string;
   neo4jUser?: string;
   neo4jDatabase?: string;
@@ -121,7 +122,7 @@ function serverStore(args: StoreArgs, env: NodeJS.ProcessEnv): ServerStore {
     if (neo4jFlags.length > 0) {
       throw new HallwayError("CLI_BAD_ARGS", `${neo4jFlags.map(([f]) => f).join(", ")} needs --store neo4j`);
     }
-    return { kind: "sqlite" };
+    return { kind: "sqlite", ...(args.init ? { init: true } : {}) };
   }
   if (args.neo4jUri === undefined) {
     throw new HallwayError(
@@ -347,6 +348,7 @@ const serverCommand = program
     DEFAULT_RELAY_BYTES_PER_SECOND,
   )
   .option("--limits <file>", "JSON file overriding the abuse limits (docs/security.md)")
+  .option("--init", "an empty registry.sqlite is a deliberately new store (else STORE_CORRUPT)")
   .option("--json", "machine-readable output")
   .exitOverride()
   .action(
@@ -456,11 +458,28 @@ withPeerOptions(
     .option(
       "--registry <name|fingerprint>",
       "of the registries mDNS finds, the one with this name or key fingerprint (a fingerprint is also checked in the handshake)",
+    )
+    .option(
+      "--forget-registry <host:port>",
+      "forget the key pinned for that registry (or every pin, if the pin file is damaged), then exit",
     ),
 )
   .exitOverride()
-  .action(async (opts: PeerCliOptions & { json?: boolean; registry?: string }) => {
+  .action(async (opts: PeerCliOptions & { json?: boolean; registry?: string; forgetRegistry?: string }) => {
     jsonOutput = Boolean(opts.json);
+    if (opts.forgetRegistry !== undefined) {
+      const name = opts.forgetRegistry.trim();
+      const pins = new PinStore(ensureDataDir(opts.data ?? defaultDataDir("client")));
+      const forgotten = pins.forget(name);
+      if (jsonOutput) printEventNow({ event: "ok", cmd: "forget-registry", registry: name, forgotten });
+      else
+        process.stdout.write(
+          forgotten
+            ? `forgot the key of ${name}: the next connection pins the key it finds\n`
+            : `no key pinned for ${name}\n`,
+        );
+      process.exit(0);
+    }
     const want = opts.registry?.trim();
     if (want !== undefined && opts.server && !isFingerprint(want)) {
       throw new HallwayError(

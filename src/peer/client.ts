@@ -451,6 +451,7 @@ export class PeerClient {
           const e = asHallwayError(err);
           if (
             e.code === "REGISTRY_KEY_CHANGED" ||
+            e.code === "REGISTRY_PINS_UNREADABLE" ||
             e.code === "AUTH_BAD_PASSWORD" ||
             e.code === "AUTH_UNKNOWN_USER" ||
             e.code === "SESSION_REPLACED" ||

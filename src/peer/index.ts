@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { HallwayError } from "../errors.js";
-import { ensureDataDir, loadOrCreateIdentity, PinStore } from "../net/data-dir.js";
+import { ensureDataDir, loadOrCreateIdentity, PinStore, privacyWarnings } from "../net/data-dir.js";
 import type { Address } from "../protocol/endpoint.js";
 import { DEFAULT_PORT } from "../server/registry.js";
 import { PeerClient, type PeerClientOptions } from "./client.js";
@@ -77,6 +77,8 @@ export interface ClientSetup
 
 export function createClient(setup: ClientSetup): PeerClient {
   const dir = ensureDataDir(setup.dataDir);
+  const files = [dir, join(dir, "identity.json"), join(dir, "pinned-registries.json")];
+  for (const line of privacyWarnings(files)) process.stderr.write(`hallway: ${line}\n`);
   const { dataDir: _unused, ...rest } = setup;
   return new PeerClient({
     ...rest,

@@ -39,7 +39,10 @@ export type StoreConfig =
 export function openStore(config: StoreConfig): Store {
   switch (config.kind) {
     case "sqlite":
-      return new SqliteStore(config.path, config.now === undefined ? {} : { now: config.now });
+      return new SqliteStore(config.path, {
+        ...(config.now === undefined ? {} : { now: config.now }),
+        ...(config.init === undefined ? {} : { init: config.init }),
+      });
     case "neo4j": {
       const { kind: _kind, ...options } = config;
       return new Neo4jStore(options);
