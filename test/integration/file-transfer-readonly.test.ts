@@ -10,12 +10,12 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findCommand } from "../netlab/netns.js";
-import { type Json, killAll, requireBuild, startClient, startRegistry, tempDir } from "./harness.js";
+import { killAll, requireBuild, tempDir } from "./harness.js";
+import { isTransfer, randomFile, sha256, transferPair } from "./transfer-helpers.js";
 
 const asRoot = process.getuid?.() === 0;
 
@@ -27,10 +27,6 @@ function readOnly(dir: string, on: boolean): void {
   const r = spawnSync("chattr", [on ? "+i" : "-i", dir], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`chattr ${on ? "+i" : "-i"} ${dir}: ${r.stderr || r.error?.message}`);
 }
-
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-const isTransfer = (id: unknown, state: string) => (e: Json) =>
-  e.event === "transfer" && e.id === id && e.state === state;
 
 describe("file transfer into a folder made read-only", () => {
   const locked: string[] = [];
@@ -47,23 +43,12 @@ describe("file transfer into a folder made read-only", () => {
   it("both sides fail with FILE_WRITE_FAILED, none says done, and the kept data resumes", async () => {
     const size = 3 * 1024 * 1024;
     const inbox = tempDir("ro-inbox");
-    const reg = await startRegistry(tempDir("registry"));
     // Slow enough that the folder changes while the file is on its way.
-    const alice = startClient("alice", reg.port, tempDir("alice"), [
-      "--register",
-      "--transfer-rate",
-      "1500000",
-    ]);
-    await alice.waitFor((e) => e.event === "ready", "alice ready");
-    const bob = startClient("bob", reg.port, tempDir("bob"), ["--register", "--accept-files", inbox]);
-    await bob.waitFor((e) => e.event === "ready", "bob ready");
-    await alice.waitFor(
-      (e) => e.event === "presence" && e.user === "bob" && e.status === "online",
-      "bob online",
-    );
-    const data = new Uint8Array(randomBytes(size));
-    const src = join(tempDir("src"), "report.bin");
-    writeFileSync(src, data);
+    const { alice, bob } = await transferPair({
+      aliceExtra: ["--transfer-rate", "1500000"],
+      bobExtra: ["--accept-files", inbox],
+    });
+    const { data, src } = randomFile("report.bin", size);
 
     alice.send({ cmd: "sendFile", to: "bob", path: src });
     const offered = await alice.waitFor((e) => e.event === "transfer" && e.state === "offered", "offered");

@@ -6,40 +6,23 @@
  * and resumes from bob's partial file, instead of waiting a minute on the old one.
  */
 
-import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Json, killAll, requireBuild, startClient, startRegistry, tempDir } from "./harness.js";
+import { killAll, requireBuild, startClient, tempDir } from "./harness.js";
+import { isTransfer, randomFile, sha256, transferPair } from "./transfer-helpers.js";
 
 beforeAll(requireBuild);
 afterAll(killAll);
 
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-const isTransfer = (id: unknown, state: string) => (e: Json) =>
-  e.event === "transfer" && e.id === id && e.state === state;
-
 describe("a restarted peer", () => {
   it("is a new session at once: the re-sent file resumes without waiting on the dead one", async () => {
-    const reg = await startRegistry(tempDir("registry"));
     const inbox = tempDir("inbox");
-    const bobDir = tempDir("bob");
-    const alice = startClient("alice", reg.port, tempDir("alice"), [
-      "--register",
-      "--transfer-rate",
-      "4000000",
-    ]);
-    await alice.waitFor((e) => e.event === "ready", "alice ready");
-    const bob = startClient("bob", reg.port, bobDir, ["--register", "--accept-files", inbox]);
-    await bob.waitFor((e) => e.event === "ready", "bob ready");
-    await alice.waitFor(
-      (e) => e.event === "presence" && e.user === "bob" && e.status === "online",
-      "bob online",
-    );
+    const { alice, bob, port, bobDir } = await transferPair({
+      aliceExtra: ["--transfer-rate", "4000000"],
+      bobExtra: ["--accept-files", inbox],
+    });
     const size = 12 * 1024 * 1024;
-    const data = new Uint8Array(randomBytes(size));
-    const src = join(tempDir("src"), "big.bin");
-    writeFileSync(src, data);
+    const { data, src } = randomFile("big.bin", size);
 
     alice.send({ cmd: "sendFile", to: "bob", path: src });
     const first = await bob.waitFor((e) => e.event === "transfer" && e.state === "accepted", "accepted");
@@ -49,7 +32,7 @@ describe("a restarted peer", () => {
       60_000,
     );
     await bob.kill("SIGKILL");
-    const bob2 = startClient("bob", reg.port, bobDir, ["--accept-files", inbox]);
+    const bob2 = startClient("bob", port, bobDir, ["--accept-files", inbox]);
     await bob2.waitFor((e) => e.event === "ready", "bob ready again");
     // Well inside the session's 60 s idle timeout: only the fresh login can end it this soon.
     const lost = await alice.waitFor(isTransfer(first.id, "failed"), "the old session dropped", 10_000);
