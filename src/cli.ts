@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { asHallwayError, HallwayError } from "./errors.js";
-import { defaultDataDir } from "./net/data-dir.js";
+import { defaultDataDir, ensureDataDir, PinStore } from "./net/data-dir.js";
 import {
   createClient,
   defaultDownloadDir,
@@ -31,7 +31,14 @@ import {
   type ServerStore,
   startServer,
 } from "./server/index.js";
-import { errorEvent, printEvent, runJsonMode } from "./ui/json-mode.js";
+import {
+  errorEvent,
+  eventsFlushed,
+  printEvent,
+  printEventNow,
+  printLineBreak,
+  runJsonMode,
+} from "./ui/json-mode.js";
 import { runLineMode } from "./ui/line-mode.js";
 import { readPassword } from "./ui/prompt.js";
 import { runTui } from "./ui/tui/index.js";
@@ -41,7 +48,7 @@ let jsonOutput = process.argv.includes("--json");
 /** One line for people, one JSON event for scripts; never a stack trace. */
 function fatal(err: unknown): never {
   const e = asHallwayError(err);
-  if (jsonOutput) printEvent(errorEvent(e));
+  if (jsonOutput) printEventNow(errorEvent(e));
   else process.stderr.write(`hallway: ${e.message}\n`);
   process.exit(e.code === "CLI_BAD_ARGS" ? 2 : 1);
 }
@@ -112,6 +119,7 @@ function neo4jRegistryOption(value: string): string {
 
 interface StoreArgs {
   store: "sqlite" | "neo4j";
+  init?: boolean;
   neo4jUri?: string;
   neo4jUser?: string;
   neo4jDatabase?: string;
@@ -130,7 +138,7 @@ function serverStore(args: StoreArgs, env: NodeJS.ProcessEnv): ServerStore {
     if (neo4jFlags.length > 0) {
       throw new HallwayError("CLI_BAD_ARGS", `${neo4jFlags.map(([f]) => f).join(", ")} needs --store neo4j`);
     }
-    return { kind: "sqlite" };
+    return { kind: "sqlite", ...(args.init ? { init: true } : {}) };
   }
   if (args.neo4jUri === undefined) {
     throw new HallwayError(
@@ -401,6 +409,7 @@ const serverCommand = program
     logLevelOption,
     "info",
   )
+  .option("--init", "an empty registry.sqlite is a deliberately new store (else STORE_CORRUPT)")
   .option("--json", "machine-readable output")
   .exitOverride()
   .action(
@@ -474,6 +483,7 @@ interface PeerCliOptions {
   offerTimeoutMs: number;
   pathRetryMs: number;
   transferRate?: number;
+  maxFileSize?: number;
 }
 
 function withPeerOptions(cmd: Command): Command {
@@ -508,6 +518,11 @@ function withPeerOptions(cmd: Command): Command {
       "send each file at most this many bytes per second (default: as fast as the path allows)",
       intOption("--transfer-rate", 10_000, 100_000_000_000),
     )
+    .option(
+      "--max-file-size <bytes>",
+      "refuse offers of larger files with FILE_TOO_LARGE (default: 1 TiB)",
+      intOption("--max-file-size", 1, Number.MAX_SAFE_INTEGER),
+    )
     .addHelpText("after", PASSWORD_HELP);
 }
 
@@ -523,11 +538,28 @@ withPeerOptions(
     .option(
       "--registry <name|fingerprint>",
       "of the registries mDNS finds, the one with this name or key fingerprint (a fingerprint is also checked in the handshake)",
+    )
+    .option(
+      "--forget-registry <host:port>",
+      "forget the key pinned for that registry (or every pin, if the pin file is damaged), then exit",
     ),
 )
   .exitOverride()
-  .action(async (opts: PeerCliOptions & { json?: boolean; registry?: string }) => {
+  .action(async (opts: PeerCliOptions & { json?: boolean; registry?: string; forgetRegistry?: string }) => {
     jsonOutput = Boolean(opts.json);
+    if (opts.forgetRegistry !== undefined) {
+      const name = opts.forgetRegistry.trim();
+      const pins = new PinStore(ensureDataDir(opts.data ?? defaultDataDir("client")));
+      const forgotten = pins.forget(name);
+      if (jsonOutput) printEventNow({ event: "ok", cmd: "forget-registry", registry: name, forgotten });
+      else
+        process.stdout.write(
+          forgotten
+            ? `forgot the key of ${name}: the next connection pins the key it finds\n`
+            : `no key pinned for ${name}\n`,
+        );
+      process.exit(0);
+    }
     const want = opts.registry?.trim();
     if (want !== undefined && opts.server && !isFingerprint(want)) {
       throw new HallwayError(
@@ -573,14 +605,20 @@ withPeerOptions(
         offerTimeoutMs: opts.offerTimeoutMs,
         pathRetryMs: opts.pathRetryMs,
         ...(opts.transferRate === undefined ? {} : { maxTransferRate: opts.transferRate }),
+        ...(opts.maxFileSize === undefined ? {} : { maxFileBytes: opts.maxFileSize }),
         ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
         ...(opts.downloadDir === undefined ? {} : { downloadDir: resolve(opts.downloadDir) }),
         onEvent: printEvent,
+        onHandOverAgain: printLineBreak,
       });
     let client = make(Boolean(opts.register));
+    // Lines still buffered go out first (a reader that stopped reading gets a second).
+    const flushed = () => Promise.race([eventsFlushed(), new Promise<void>((r) => setTimeout(r, 1000))]);
     const bye = async () => {
+      await flushed();
       await client.stop();
       printEvent({ event: "bye" });
+      await flushed();
     };
     const unhook = onSignals(bye);
     try {

@@ -20,6 +20,9 @@ export const FILE_END_CODES = [
   "FILE_WRITE_FAILED",
   "FILE_DISK_FULL",
   "FILE_OFFER_EXPIRED",
+  // The receiver refuses an offer: not enough free space (with a margin), or over its limit.
+  "FILE_NO_SPACE",
+  "FILE_TOO_LARGE",
 ] as const;
 
 export const ERROR_CODES = [
@@ -83,6 +86,7 @@ export const ERROR_CODES = [
   "REGISTRY_NOT_FOUND",
   "REGISTRY_KEY_CHANGED",
   "REGISTRY_LOST",
+  "REGISTRY_PINS_UNREADABLE",
   // File transfer: why a transfer ended, and local failures of the file commands.
   ...FILE_END_CODES,
   "FILE_NOT_FOUND",
@@ -93,7 +97,10 @@ export const ERROR_CODES = [
   // Local environment.
   "PORT_IN_USE",
   "DATA_DIR_UNWRITABLE",
+  "DATA_DIR_UNUSABLE",
+  "LOCAL_LOG_FAILED",
   "STORE_FAILED",
+  "STORE_CORRUPT",
   // Moving an office between stores (`hallway server export` / `import`).
   "STORE_NOT_EMPTY",
   "IMPORT_BAD_LINE",

@@ -67,6 +67,7 @@ import type { PeerEvent, Via } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
 import { FileTransfers, type TransferRow } from "./file-transfers.js";
 import { isFolder, walkFolder } from "./folder-walk.js";
+import type { InboxEvent, LoggedEntry, MessageLog } from "./message-log.js";
 import { PeerPaths } from "./paths.js";
 import { fitsWire, SocialClient } from "./social.js";
 
@@ -99,7 +100,27 @@ export interface PeerClientOptions {
   offerTimeoutMs?: number;
   /** Each file sent goes no faster than this (bytes per second). */
   maxTransferRate?: number;
-  onEvent: (event: PeerEvent) => void;
+  /** Offers of larger files are refused with FILE_TOO_LARGE (default: FileTransfers' MAX_FILE_BYTES). */
+  maxFileBytes?: number;
+  /**
+   * Opens the account's durable message log (`message-log.ts`), at `start()`: what arrives
+   * for the user is recorded there before it is acknowledged.
+   */
+  openLog: (user: string) => MessageLog;
+  /**
+   * Every event for the presenter. A message, group message or receipt (the events that come
+   * with `handedOver`; no other does) counts as shown only
+   * once the presenter calls `handedOver` (the JSON mode: `ui/json-lines.ts`, which may take
+   * it back with `handedOver(false)`); until then the log keeps it, and the next start hands
+   * it over again. Marks are cumulative: each stands for the messages before it too.
+   */
+  onEvent: (event: PeerEvent, handedOver?: (handed?: boolean) => void) => void;
+  /**
+   * Called at `start()` when the last run left messages it had not handed over, before they
+   * are handed over again: the JSON mode ends there a line the killed process may have left
+   * half-written.
+   */
+  onHandOverAgain?: () => void;
 }
 
 interface PendingRequest {
@@ -116,7 +137,6 @@ interface PeerLink {
 }
 
 const utf8 = new TextEncoder();
-const SEEN_IDS_LIMIT = 50_000;
 /** History entries waiting to be reported, at most; the oldest are dropped beyond. */
 const HISTORY_QUEUE_LIMIT = 10_000;
 
@@ -149,7 +169,10 @@ export class PeerClient {
   private readonly userBySession = new Map<number, string>();
   /** Incoming sessions the registry has not vouched for yet, with what arrived on them meanwhile. */
   private readonly unverified = new Map<number, Uint8Array[]>();
-  private readonly seen = new Set<string>();
+  /** The account's message log, open from `start()` on. */
+  private log: MessageLog | undefined;
+  /** The log refused a write, and the user heard so; cleared by the next write that works. */
+  private logFailing = false;
   /** Offline messages handed to the registry and not yet acknowledged. */
   private readonly outbox = new Map<string, ChatMessage>();
   /** Direct messages waiting for their receipt; one timer for all (`receiptDeadlines`). */
@@ -233,6 +256,7 @@ export class PeerClient {
       request: (body) => this.request(body),
       nextLogin: () => this.nextLogin(),
       emit: (e) => this.emit(e),
+      receive: (events) => this.receive(events),
       unfriended: (user) => this.dropPeer(user),
     });
     this.transfers = new FileTransfers({
@@ -242,11 +266,40 @@ export class PeerClient {
       ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
       ...(opts.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: opts.offerTimeoutMs }),
       ...(opts.maxTransferRate === undefined ? {} : { maxTransferRate: opts.maxTransferRate }),
+      ...(opts.maxFileBytes === undefined ? {} : { maxFileBytes: opts.maxFileBytes }),
     });
   }
 
   private emit(e: PeerEvent): void {
     this.opts.onEvent(e);
+  }
+
+  /**
+   * Records what arrived for the user in the local log, then hands over what the log did
+   * not have yet. False when the log could not take it (the user hears so): then nothing
+   * may be acknowledged, and the registry or the sender delivers it again.
+   */
+  private receive(events: readonly InboxEvent[]): boolean {
+    const log = this.log;
+    if (!log) return false;
+    let fresh: LoggedEntry[];
+    try {
+      fresh = log.record(events);
+    } catch (err) {
+      if (!this.logFailing) {
+        this.logFailing = true;
+        const e = asHallwayError(err);
+        this.emit({ event: "error", code: e.code, message: e.message });
+      }
+      return false;
+    }
+    this.logFailing = false;
+    for (const entry of fresh) this.handOver(log, entry);
+    return true;
+  }
+
+  private handOver(log: MessageLog, entry: LoggedEntry): void {
+    this.opts.onEvent(entry.event, (handed) => log.handedOver(entry.seq, handed));
   }
 
   private get registryName(): string {
@@ -267,6 +320,11 @@ export class PeerClient {
         ? new HallwayError("AUTH_WEAK_PASSWORD", `password must be at most ${MAX_PASSWORD_CHARS} characters`)
         : new HallwayError("AUTH_BAD_PASSWORD", "wrong password");
     }
+    // What the last run recorded but did not hand over comes first, once.
+    this.log ??= this.opts.openLog(this.user);
+    const pending = this.log.pending();
+    if (pending.length > 0) this.opts.onHandOverAgain?.();
+    for (const entry of pending) this.handOver(this.log, entry);
     await this.host.start();
     this.state = "connecting";
     await this.connectRegistry();
@@ -419,6 +477,7 @@ export class PeerClient {
           const e = asHallwayError(err);
           if (
             e.code === "REGISTRY_KEY_CHANGED" ||
+            e.code === "REGISTRY_PINS_UNREADABLE" ||
             e.code === "AUTH_BAD_PASSWORD" ||
             e.code === "AUTH_UNKNOWN_USER" ||
             e.code === "SESSION_REPLACED" ||
@@ -554,21 +613,19 @@ export class PeerClient {
         this.sessionEnded(msg.code, msg.message);
         return;
       case "presence":
-        if (msg.status === "offline") this.dropPeer(msg.user);
+        // Gone, or a new process of the same user: a session with the old one is stale.
+        if (msg.status === "offline" || msg.fresh) this.dropPeer(msg.user);
         this.emit({ event: "presence", user: msg.user, status: msg.status });
         return;
       case "offline.deliver": {
-        const ids: string[] = [];
-        for (const m of msg.msgs) {
-          ids.push(m.id);
-          if (m.to !== this.user) continue;
-          this.showIncoming(m, "offline");
-        }
-        this.request({ t: "offline.ack", ids }).catch(() => {});
+        const mine = msg.msgs.filter((m) => m.to === this.user).map((m) => messageEvent(m, "offline"));
+        // Acknowledged only once the log has them; else the next login delivers them again.
+        if (!this.receive(mine)) return;
+        this.request({ t: "offline.ack", ids: msg.msgs.map((m) => m.id) }).catch(() => {});
         return;
       }
       case "delivered":
-        this.emit({ event: "delivered", id: msg.id });
+        this.receive([{ event: "delivered", id: msg.id }]);
         return;
       case "punch":
         // The path events name the path by this attempt's candidates, whichever of the
@@ -589,17 +646,22 @@ export class PeerClient {
       this.transfers.handleControl(user, conn, decoded.value.msg);
       return;
     }
+    if (decoded.value.kind === "bad-offer") {
+      this.transfers.handleBadOffer(user, conn, decoded.value);
+      return;
+    }
     const msg = decoded.value.msg;
     if (msg.t === "chat") {
       if (msg.msg.from !== user || msg.msg.to !== this.user) return;
-      this.showIncoming(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct");
+      // No receipt unless the log has it: the sender then stores it at the registry.
+      if (!this.receive([messageEvent(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct")])) return;
       this.host.send(conn, encodeControl({ t: "receipt", id: msg.msg.id, at: Date.now() }));
     } else if (msg.t === "receipt") {
       const sent = this.awaitingReceipt.get(msg.id);
       if (!sent) return;
       this.awaitingReceipt.delete(msg.id);
       this.receiptDeadlines.delete(msg.id);
-      this.emit({ event: "delivered", id: msg.id });
+      this.receive([{ event: "delivered", id: msg.id }]);
       this.reportHistory({ ...sent, deliveredAt: msg.at });
     }
   }
@@ -634,16 +696,6 @@ export class PeerClient {
     } finally {
       this.historyInFlight = false;
     }
-  }
-
-  private showIncoming(m: ChatMessage, via: Via): void {
-    if (this.seen.has(m.id)) return;
-    this.seen.add(m.id);
-    if (this.seen.size > SEEN_IDS_LIMIT) {
-      const first = this.seen.values().next().value;
-      if (first !== undefined) this.seen.delete(first);
-    }
-    this.emit({ event: "message", id: m.id, from: m.from, to: m.to, text: m.text, via, sentAt: m.sentAt });
   }
 
   private onClosed(conn: HostedConnection, reason: string): void {
@@ -1045,12 +1097,25 @@ export class PeerClient {
   ): Promise<PeerEvent> {
     const w = withUser.trim().toLowerCase();
     if (!fitsWire(w)) return { event: "history", with: w, messages: [] };
-    const data = parseAnswer(
-      historyData,
-      await this.request({ t: "history", with: w, limit, ...(before ? { before } : {}) }),
-      "history",
-    );
-    return { event: "history", with: w, messages: data.messages };
+    // A page the registry cut to fit its message limit names where the rest continues.
+    const messages: HistoryEntry[] = [];
+    let cursor = before;
+    while (messages.length < limit) {
+      const data = parseAnswer(
+        historyData,
+        await this.request({
+          t: "history",
+          with: w,
+          limit: limit - messages.length,
+          ...(cursor ? { before: cursor } : {}),
+        }),
+        "history",
+      );
+      messages.unshift(...data.messages);
+      if (data.next === undefined || data.messages.length === 0) break;
+      cursor = data.next;
+    }
+    return { event: "history", with: w, messages };
   }
 
   /** Messages containing `text` in your conversations and groups (the registry's index), newest first. */
@@ -1091,5 +1156,15 @@ export class PeerClient {
     this.transfers.stop();
     this.paths.stop();
     await this.host.stop("bye");
+    this.log?.close();
   }
+
+  /** The last `limit` messages of a conversation (a user, or `#group`) from the local log, oldest first. */
+  localHistory(conversation: string, limit: number): InboxEvent[] {
+    return this.log?.recent(conversation, limit) ?? [];
+  }
+}
+
+function messageEvent(m: ChatMessage, via: Via): InboxEvent {
+  return { event: "message", id: m.id, from: m.from, to: m.to, text: m.text, via, sentAt: m.sentAt };
 }

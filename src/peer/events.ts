@@ -63,6 +63,11 @@ export interface TransferEvent {
   code?: ErrorCode;
   message?: string;
   by?: "local" | "peer";
+  /**
+   * Receiver, on `failed` and `cancelled`: whether the `.part` and its manifest stay for a
+   * resume (the same offer accepted again continues from them) or were removed.
+   */
+  partial?: "kept" | "removed";
   /** Sender, when the transfer ends: chunk payload bytes sent more than once (loss repair). */
   retransmittedBytes?: number;
   /** Sender, when the transfer ends: the largest datagram its path proved it carries. */

@@ -18,8 +18,8 @@
  * after a sync that began after its write completed). The manifest sidecar
  * `<name>.part.manifest` is replaced atomically (write a temporary file, fsync, rename).
  * `finish()` links the `.part` to the final name — a hard link fails rather than overwrite a
- * file that appeared meanwhile, in which case the next free number is taken — then removes
- * the `.part` and the manifest.
+ * file that appeared meanwhile, in which case the next free number is taken — fsyncs the
+ * directory so that the name is durable, then removes the `.part` and the manifest.
  *
  * Resume: `findPartial` looks for a `.part` whose manifest the caller accepts (the transfer
  * layer checks it describes the offered file: size, chunk size, SHA-256) and reopens it.
@@ -43,12 +43,13 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statfsSync,
   statSync,
   writeSync,
   writev,
 } from "node:fs";
 import { open as openAsync, rename as renameAsync, rm as rmAsync } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import { HallwayError } from "../errors.js";
 import { numberedName, safeFileName } from "./file-name.js";
 
@@ -64,6 +65,30 @@ function errnoOf(err: unknown): string | undefined {
 }
 
 /** A file-system failure as a stable code: a full disk is told apart from other write errors. */
+/**
+ * Bytes free to an unprivileged user on the file system that holds `dir` (or, while `dir`
+ * does not exist yet, its nearest existing parent); undefined if it cannot be told.
+ */
+export function freeBytes(dir: string): number | undefined {
+  for (let at = dir; ; at = dirname(at)) {
+    try {
+      const s = statfsSync(at);
+      return s.bavail * s.bsize;
+    } catch (err) {
+      if (errnoOf(err) !== "ENOENT" || dirname(at) === at) return undefined;
+    }
+  }
+}
+
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function writeErrorCode(err: unknown): "FILE_DISK_FULL" | "FILE_WRITE_FAILED" {
   const code = errnoOf(err);
   return code === "ENOSPC" || code === "EDQUOT" ? "FILE_DISK_FULL" : "FILE_WRITE_FAILED";
@@ -354,7 +379,11 @@ export class IncomingFile {
       renameSync(tmp, this.manifestPath);
     } catch (err) {
       rmSync(tmp, { force: true });
-      if (writeErrorCode(err) !== "FILE_DISK_FULL" || !fitsAllocated(this.manifestPath, bytes.length)) throw err;
+      // A full disk, or a folder that takes no new names (made read-only while the `.part`
+      // stays writable): rewritten in place, which needs neither new space nor a new name.
+      const errno = errnoOf(err);
+      const inPlace = writeErrorCode(err) === "FILE_DISK_FULL" || errno === "EACCES" || errno === "EPERM";
+      if (!inPlace || !fitsAllocated(this.manifestPath, bytes.length)) throw err;
       writeDurably(this.manifestPath, "r+", bytes);
     }
   }
@@ -394,6 +423,13 @@ export class IncomingFile {
         linkSync(this.partPath, final);
       } catch (err) {
         if (errnoOf(err) === "EEXIST") continue;
+        throw err;
+      }
+      try {
+        // The new name is durable before anyone hears the file is done.
+        syncDirectory(this.dir);
+      } catch (err) {
+        rmSync(final, { force: true });
         throw err;
       }
       rmSync(this.partPath, { force: true });

@@ -22,8 +22,9 @@
  *
  * Progress events are throttled to one per PROGRESS_INTERVAL_MS per transfer. The manifest
  * sidecar is rewritten at most every MANIFEST_INTERVAL_MS. A transfer whose session closes
- * fails with FILE_PEER_LOST; a receiver then keeps its `.part` and manifest, every other
- * failure removes them.
+ * fails with FILE_PEER_LOST; a receiver then keeps its `.part` and manifest, and so it does
+ * after a full disk and when a file that arrived whole cannot be put in place; every other
+ * failure removes them. The receiver's `failed` event says which (`partial`).
  *
  * Numbers and folders: every transfer gets a short number (1, 2, 3… per run) that people
  * type (`/cancel 3`); commands take a number, an id or the start of one. A folder is a
@@ -58,6 +59,7 @@ import type { PeerEvent, TransferEvent, TransferState } from "./events.js";
 import { safeFileName } from "./file-name.js";
 import { ProgressMeter } from "./file-progress.js";
 import {
+  freeBytes,
   IncomingFile,
   incomingFolder,
   OutgoingFile,
@@ -87,6 +89,13 @@ const MANIFEST_INTERVAL_MS = 250;
 const MANIFEST_INTERVAL_BYTES = 2 * 1024 * 1024;
 /** How long an offer waits for an answer before both sides end it with FILE_OFFER_EXPIRED. */
 export const OFFER_TIMEOUT_MS = 10 * 60_000;
+/** The largest file a receiver takes by default (`--max-file-size` changes it): 1 TiB. */
+export const MAX_FILE_BYTES = 2 ** 40;
+/**
+ * Free space an accepted file must leave on the download file system: the file's own size
+ * is not all it takes (its manifest, the file system's metadata, everything else on the disk).
+ */
+export const FREE_SPACE_MARGIN_BYTES = 256 * 1024 * 1024;
 /** How long a completed receiver keeps answering retransmitted chunks with ACKs. */
 const LINGER_MS = 2000;
 
@@ -132,6 +141,12 @@ interface Transfer {
   manifestBytes: number;
   /** A manifest save is in flight (at most one). */
   savingManifest: boolean;
+  /** Runs once no disk operation is in flight (putting a verified file in place). */
+  whenIdle?: () => void;
+  /** Receiver: every byte arrived and the SHA-256 matched. */
+  verified: boolean;
+  /** Receiver: where the finished file is, once it is in place. */
+  finalPath?: string;
   done: boolean;
 }
 
@@ -202,6 +217,8 @@ export interface FileTransfersOptions {
   offerTimeoutMs?: number;
   /** Each file sent goes no faster than this (bytes per second); default: as fast as the path. */
   maxTransferRate?: number;
+  /** Offers of larger files are refused with FILE_TOO_LARGE; default MAX_FILE_BYTES. */
+  maxFileBytes?: number;
 }
 
 export class FileTransfers {
@@ -507,6 +524,9 @@ export class FileTransfers {
     let resumed: ReturnType<FileTransfers["findPartial"]>;
     try {
       resumed = this.findPartial(t, receiver.offer, target);
+      // The space still needed: a resume already holds part of the file.
+      const refused = this.refusal(t.size - (resumed?.receiver.stats.resumedBytes ?? 0), target);
+      if (refused) throw new HallwayError(refused.code, refused.message);
       if (resumed) {
         t.incoming = resumed.file;
         receiver = resumed.receiver;
@@ -520,10 +540,14 @@ export class FileTransfers {
     } catch (err) {
       const code = err instanceof HallwayError ? err.code : writeErrorCode(err);
       // A partial file of an earlier transfer stays for later; one made just now goes.
-      if (resumed) t.incoming?.closeFd();
+      if (resumed) resumed.file.closeFd();
       else t.incoming?.discard();
       t.incoming = undefined;
-      receiver.decline("cannot store the file");
+      const core = resumed?.receiver ?? receiver;
+      t.receiver = core;
+      // The sender hears why: no room, too large, or the disk refused (declined).
+      if (code === "FILE_NO_SPACE" || code === "FILE_TOO_LARGE") core.refuse(code, (err as Error).message);
+      else core.decline("cannot store the file");
       this.host.touch(t.conn);
       throw new HallwayError(code, `cannot store ${t.name}: ${(err as Error).message}`);
     }
@@ -618,6 +642,36 @@ export class FileTransfers {
     this.host.touch(conn);
   }
 
+  /**
+   * An offer that does not decode (a name that is a path, a bad size): refused by its id with
+   * FILE_PROTOCOL_ERROR, so the sender hears it, and reported here as a failed transfer.
+   */
+  handleBadOffer(
+    peer: string,
+    conn: HostedConnection,
+    bad: { id: string; name: string; size: number; detail: string },
+  ): void {
+    if (this.transfers.has(bad.id)) return;
+    const message = `offer refused: ${bad.detail}`.slice(0, 200);
+    this.sendControl(conn, { t: "file.cancel", id: bad.id, code: "FILE_PROTOCOL_ERROR", message });
+    this.opts.emit({
+      event: "transfer",
+      id: bad.id,
+      n: this.nextNumber++,
+      direction: "receive",
+      state: "failed",
+      peer,
+      name: safeFileName(bad.name),
+      size: bad.size,
+      bytes: 0,
+      sha256: "",
+      code: "FILE_PROTOCOL_ERROR",
+      message,
+      by: "local",
+    });
+    this.host.touch(conn);
+  }
+
   private handleOffer(peer: string, conn: HostedConnection, offer: FileOffer): void {
     if (this.transfers.has(offer.id)) return; // a duplicate (or a colliding id): the first one counts
     this.supersede(peer, conn, offer);
@@ -646,6 +700,14 @@ export class FileTransfers {
     const t = this.newTransfer(offer, "receive", peer, conn, batch);
     t.receiver = receiver;
     this.transfers.set(t.id, t);
+    // Refused at once, before anyone decides: both sides hear the code (the next turn sends
+    // the cancel and reports the failure). Nothing is allocated for the file's size.
+    const refused = this.refusal(offer.size, this.opts.autoAcceptDir ?? this.opts.downloadDir);
+    if (refused) {
+      receiver.refuse(refused.code, refused.message);
+      this.host.touch(conn);
+      return;
+    }
     this.report(t, "offered");
     if (batch?.state === "accepted") {
       this.acceptInBatch(t, batch);
@@ -742,8 +804,31 @@ export class FileTransfers {
       manifestAt: this.host.now(),
       manifestBytes: 0,
       savingManifest: false,
+      verified: false,
       done: false,
     };
+  }
+
+  /**
+   * Why a file of `size` bytes (still to arrive) cannot go into `dir`, if it cannot: over the
+   * size limit, or more than the file system has free with the margin.
+   */
+  private refusal(
+    size: number,
+    dir: string,
+  ): { code: "FILE_TOO_LARGE" | "FILE_NO_SPACE"; message: string } | undefined {
+    const max = this.opts.maxFileBytes ?? MAX_FILE_BYTES;
+    if (size > max) {
+      return { code: "FILE_TOO_LARGE", message: `${size} bytes is over the receiver's limit of ${max}` };
+    }
+    const free = freeBytes(dir);
+    if (free !== undefined && size + FREE_SPACE_MARGIN_BYTES > free) {
+      return {
+        code: "FILE_NO_SPACE",
+        message: `${size} bytes do not fit: ${free} free, and ${FREE_SPACE_MARGIN_BYTES} must stay free`,
+      };
+    }
+    return undefined;
   }
 
   /** In the host's clock, which drives the cores' timers. */
@@ -786,6 +871,8 @@ export class FileTransfers {
     if (t.receiver && t.incoming) this.drainDisk(t, t.receiver, t.incoming, now);
     for (let c = core.pollControl(); c; c = core.pollControl()) this.sendControl(t.conn, c);
     for (let e = core.pollEvent(); e; e = core.pollEvent()) this.onCoreEvent(t, e);
+    // What handling the events produced: a verified file put in place (or not) at once.
+    for (let c = core.pollControl(); c; c = core.pollControl()) this.sendControl(t.conn, c);
     if (!t.done) this.maybeProgress(t, now);
   }
 
@@ -909,6 +996,11 @@ export class FileTransfers {
     t.inflight++;
     const settle = (): void => {
       t.inflight--;
+      if (!t.done && t.inflight === 0 && t.whenIdle) {
+        const idle = t.whenIdle;
+        t.whenIdle = undefined;
+        idle();
+      }
       if (t.done && t.inflight === 0 && t.release) {
         const release = t.release;
         t.release = undefined;
@@ -960,49 +1052,67 @@ export class FileTransfers {
       case "accepted":
         this.report(t, "accepted");
         return;
+      case "verified":
+        this.putInPlace(t);
+        return;
       case "completed":
         this.complete(t);
         return;
       case "ended":
-        // A full disk keeps what is durable: once there is room, the same offer resumes.
-        this.finishFailed(t, e.code, e.message, e.by, e.code === "FILE_DISK_FULL");
+        // A full disk keeps what is durable: once there is room, the same offer resumes. So
+        // does a file that arrived whole but could not be put in place.
+        this.finishFailed(t, e.code, e.message, e.by, e.code === "FILE_DISK_FULL" || t.verified);
         return;
     }
+  }
+
+  /**
+   * Every byte is durable and the SHA-256 matched: the file takes its final name (link,
+   * fsync of the directory, removal of the `.part`) once no disk work of the transfer is in
+   * flight (a manifest save's rename would bring back the manifest of a file that is done).
+   * Only then does the core send `file.done`, so the sender shows done when the file is
+   * there. If it cannot be put in place (a folder made read-only), both sides fail with the
+   * code, and the `.part` and its manifest stay for a resume.
+   */
+  private putInPlace(t: Transfer): void {
+    const { incoming, receiver } = t;
+    if (!incoming || !receiver) return;
+    t.verified = true;
+    if (t.syncTimer) clearTimeout(t.syncTimer);
+    t.syncTimer = undefined;
+    const finish = () => {
+      if (t.done) return;
+      const now = this.host.now();
+      try {
+        t.finalPath = incoming.finish();
+        receiver.handleFinished(now);
+      } catch (err) {
+        const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        receiver.handleFinishFailed(
+          writeErrorCode(err),
+          `cannot put the finished file in place (${why}); the received data is kept for a resume`,
+          now,
+        );
+      }
+      this.host.touch(t.conn);
+    };
+    if (t.inflight === 0) finish();
+    else t.whenIdle = finish;
   }
 
   private complete(t: Transfer): void {
     t.done = true;
     if (t.syncTimer) clearTimeout(t.syncTimer);
-    const incoming = t.incoming;
-    if (incoming) {
-      // Every byte is durable (the core completes only then), but a manifest save may still be
-      // in flight: the file gets its name once that settled, or the save's rename would bring
-      // back a manifest of a file that is done.
-      this.releaseWhenSettled(t, () => this.finishReceived(t, incoming));
+    if (t.incoming) {
+      // In place already (`putInPlace`); the channel lingers to answer retransmissions.
+      this.report(t, "done", t.finalPath === undefined ? {} : { path: t.finalPath });
+      this.drop(t, LINGER_MS);
       return;
     }
     const outgoing = t.outgoing;
     if (outgoing) this.releaseWhenSettled(t, () => outgoing.close());
     this.report(t, "done");
     this.drop(t, 0);
-  }
-
-  /** A received file, whole and checked, takes its final name; then it is done. */
-  private finishReceived(t: Transfer, incoming: IncomingFile): void {
-    let path: string;
-    try {
-      path = incoming.finish();
-    } catch (err) {
-      this.report(t, "failed", {
-        code: writeErrorCode(err),
-        message: `cannot rename the finished file: ${(err as Error).message}`,
-        by: "local",
-      });
-      this.drop(t, LINGER_MS);
-      return;
-    }
-    this.report(t, "done", { path });
-    this.drop(t, LINGER_MS);
   }
 
   private finishFailed(
@@ -1014,8 +1124,11 @@ export class FileTransfers {
   ): void {
     t.done = true;
     if (t.syncTimer) clearTimeout(t.syncTimer);
+    const partial = t.incoming
+      ? { partial: keepPartial && t.receiver ? ("kept" as const) : ("removed" as const) }
+      : {};
     const reportEnd = () =>
-      this.report(t, code === "FILE_CANCELLED" ? "cancelled" : "failed", { code, message, by });
+      this.report(t, code === "FILE_CANCELLED" ? "cancelled" : "failed", { code, message, by, ...partial });
     const incoming = t.incoming;
     const receiver = t.receiver;
     if (incoming) {
@@ -1118,7 +1231,7 @@ export class FileTransfers {
     t: Transfer,
     state: TransferState,
     extra: Partial<
-      Pick<TransferEvent, "code" | "message" | "by" | "path" | "bytesPerSecond" | "etaSeconds">
+      Pick<TransferEvent, "code" | "message" | "by" | "path" | "bytesPerSecond" | "etaSeconds" | "partial">
     > = {},
     bytes = state === "done" ? t.size : this.bytesOf(t),
   ): void {

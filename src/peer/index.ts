@@ -3,20 +3,22 @@
  * and pinned registry keys from the data directory, and builds a PeerClient.
  */
 
+import { join } from "node:path";
 import { HallwayError } from "../errors.js";
-import { ensureDataDir, loadOrCreateIdentity, PinStore } from "../net/data-dir.js";
+import { ensureDataDir, loadOrCreateIdentity, PinStore, privacyWarnings } from "../net/data-dir.js";
 import type { Address } from "../protocol/endpoint.js";
 import { DEFAULT_PORT } from "../server/registry.js";
 import { PeerClient, type PeerClientOptions } from "./client.js";
 import { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
 import { defaultDownloadDir } from "./download-dir.js";
-import type { PeerEvent } from "./events.js";
+import { MessageLog } from "./message-log.js";
 
 export { PeerClient } from "./client.js";
 export { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
 export { defaultDownloadDir } from "./download-dir.js";
 export type { PeerEvent, TransferEvent } from "./events.js";
 export type { TransferRow } from "./file-transfers.js";
+export type { InboxEvent } from "./message-log.js";
 
 /** Parse HOST:PORT (or HOST alone, with the default port). */
 export function parseServerAddress(raw: string): Address {
@@ -72,20 +74,22 @@ export function registryAddress(found: DiscoveredRegistry): Address {
 }
 
 export interface ClientSetup
-  extends Omit<PeerClientOptions, "identity" | "pins" | "onEvent" | "downloadDir"> {
+  extends Omit<PeerClientOptions, "identity" | "pins" | "openLog" | "downloadDir"> {
   dataDir: string;
   /** Where accepted files go; default: the user's download folder (`defaultDownloadDir`). */
   downloadDir?: string;
-  onEvent: (e: PeerEvent) => void;
 }
 
 export function createClient(setup: ClientSetup): PeerClient {
   const dir = ensureDataDir(setup.dataDir);
+  const files = [dir, join(dir, "identity.json"), join(dir, "pinned-registries.json")];
+  for (const line of privacyWarnings(files)) process.stderr.write(`hallway: ${line}\n`);
   const { dataDir: _unused, downloadDir, ...rest } = setup;
   return new PeerClient({
     ...rest,
     identity: loadOrCreateIdentity(dir),
     pins: new PinStore(dir),
+    openLog: (user) => MessageLog.open(dir, user),
     downloadDir: downloadDir ?? defaultDownloadDir(),
   });
 }

@@ -32,6 +32,7 @@ import {
 } from "../protocol/control.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import type { PeerEvent } from "./events.js";
+import type { InboxEvent } from "./message-log.js";
 
 export interface SocialHost {
   /** The logged-in user's name. */
@@ -40,6 +41,11 @@ export interface SocialHost {
   /** Resolves at the next login after the registry was lost; rejects if the client stops. */
   nextLogin(): Promise<void>;
   emit(event: PeerEvent): void;
+  /**
+   * Records what arrived in the local message log and hands over what is new; false if the
+   * log could not take it (then it must not be acknowledged).
+   */
+  receive(events: readonly InboxEvent[]): boolean;
   /** Someone is no longer a friend: a direct session with them must not outlive that. */
   unfriended(user: string): void;
 }
@@ -78,7 +84,6 @@ class SeenIds {
 }
 
 export class SocialClient {
-  private readonly seenMessages = new SeenIds();
   private readonly seenNotices = new SeenIds();
   private readonly groupAcks = new Map<string, number>();
   private ackScheduled = false;
@@ -98,7 +103,7 @@ export class SocialClient {
         this.host.emit({ event: "group.joined", group: msg.group, user: msg.user });
         return true;
       case "group.message":
-        for (const m of msg.msgs) this.onGroupMessage(m);
+        this.onGroupMessages(msg.msgs);
         return true;
       case "notice":
         if (this.seenNotices.add(msg.id)) {
@@ -112,9 +117,13 @@ export class SocialClient {
     }
   }
 
-  private onGroupMessage(m: GroupMessageEntry): void {
-    if (this.seenMessages.add(m.id)) {
-      this.host.emit({
+  /**
+   * Group messages are recorded in the local log (once per group and seq) before their seq
+   * is acknowledged: after any crash the registry's backlog starts at a seq the log has.
+   */
+  private onGroupMessages(msgs: readonly GroupMessageEntry[]): void {
+    const events = msgs.map(
+      (m): InboxEvent => ({
         event: "groupMessage",
         id: m.id,
         group: m.group,
@@ -122,9 +131,10 @@ export class SocialClient {
         text: m.text,
         seq: m.seq,
         sentAt: m.sentAt,
-      });
-    }
-    if (m.seq > (this.groupAcks.get(m.group) ?? 0)) this.groupAcks.set(m.group, m.seq);
+      }),
+    );
+    if (!this.host.receive(events)) return;
+    for (const m of msgs) if (m.seq > (this.groupAcks.get(m.group) ?? 0)) this.groupAcks.set(m.group, m.seq);
     if (this.ackScheduled) return;
     this.ackScheduled = true;
     // One ack per group for a burst (a login backlog arrives in batches of many messages).
@@ -278,17 +288,25 @@ export class SocialClient {
 
   async groupHistory(groupRaw: string, limit: number, beforeSeq?: number): Promise<PeerEvent> {
     const group = wireName(groupRaw, noGroup);
-    const data = parse(
-      groupHistoryData,
-      await this.host.request({
-        t: "group.history",
-        group,
-        limit,
-        ...(beforeSeq === undefined ? {} : { beforeSeq }),
-      }),
-      "group.history",
-    );
-    return { event: "group.history", group, messages: data.messages };
+    // A page the registry cut to fit its message limit names where the rest continues.
+    const messages: GroupMessageEntry[] = [];
+    let before = beforeSeq;
+    while (messages.length < limit) {
+      const data = parse(
+        groupHistoryData,
+        await this.host.request({
+          t: "group.history",
+          group,
+          limit: limit - messages.length,
+          ...(before === undefined ? {} : { beforeSeq: before }),
+        }),
+        "group.history",
+      );
+      messages.unshift(...data.messages);
+      if (data.nextBeforeSeq === undefined || data.messages.length === 0) break;
+      before = data.nextBeforeSeq;
+    }
+    return { event: "group.history", group, messages };
   }
 
   async groups(): Promise<PeerEvent> {

@@ -246,7 +246,14 @@ export const control = z.discriminatedUnion("t", [
     retryAfterMs: z.number().int().min(0).max(86_400_000).optional(),
   }),
   // registry -> client pushes
-  z.object({ t: z.literal("presence"), user: name, status: presenceStatus, at: time }),
+  z.object({
+    t: z.literal("presence"),
+    user: name,
+    status: presenceStatus,
+    at: time,
+    /** A new process logged in (not a reconnect): a direct session with the user is stale. */
+    fresh: z.boolean().optional(),
+  }),
   z.object({ t: z.literal("offline.deliver"), msgs: z.array(chatMessage).max(1000) }),
   z.object({ t: z.literal("delivered"), id: msgId, at: time }),
   z.object({
@@ -289,7 +296,11 @@ export const lookupData = z.object({
   addresses: z.array(address).max(32),
 });
 export type LookupData = z.infer<typeof lookupData>;
-export const historyData = z.object({ messages: z.array(historyEntry).max(500) });
+/** `next`: the page was cut to fit the message limit; ask again `before` it for the rest. */
+export const historyData = z.object({
+  messages: z.array(historyEntry).max(500),
+  next: z.object({ sentAt: time, id: msgId }).optional(),
+});
 /** A message `history.search` found: 1:1 (`with`: the other person) or in a group (`group`, `seq`). */
 const searchHit = z.object({
   id: msgId,
@@ -336,7 +347,11 @@ export const groupsData = z.object({
 });
 export const groupSendData = z.object({ seq: z.number().int().min(1) });
 export const groupLeaveData = z.object({ deleted: z.boolean() });
-export const groupHistoryData = z.object({ messages: z.array(groupMessage).max(500) });
+/** `nextBeforeSeq`: the page was cut to fit the message limit; ask again before it for the rest. */
+export const groupHistoryData = z.object({
+  messages: z.array(groupMessage).max(500),
+  nextBeforeSeq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+});
 export const profileData = z.object({
   user: name,
   displayName: nullableText,

@@ -6,7 +6,7 @@
 
 import { join } from "node:path";
 import { asHallwayError } from "../errors.js";
-import { ensureDataDir, loadOrCreateIdentity } from "../net/data-dir.js";
+import { ensureDataDir, loadOrCreateIdentity, privacyWarnings } from "../net/data-dir.js";
 import { PROTOCOL_VERSION } from "../protocol/datagram.js";
 import { fingerprint } from "../protocol/noise.js";
 import { advertiseRegistry } from "./advertise.js";
@@ -21,7 +21,8 @@ export { DEFAULT_RELAY_BYTES_PER_SECOND } from "./relay.js";
 export { POLICIES, type Policy } from "./social.js";
 
 /** Where the registry keeps durable state: SQLite in the data directory (default), or Neo4j. */
-export type ServerStore = { kind: "sqlite" } | ({ kind: "neo4j" } & Neo4jConnection);
+/** `init`: an existing empty SQLite file is a deliberately new store (`--init`), else STORE_CORRUPT. */
+export type ServerStore = { kind: "sqlite"; init?: boolean } | ({ kind: "neo4j" } & Neo4jConnection);
 
 export interface ServerOptions {
   host?: string;
@@ -53,6 +54,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const identity = loadOrCreateIdentity(dir);
   const store = await openServerStore(opts.store ?? { kind: "sqlite" }, dir);
   await store.init();
+  for (const line of privacyWarnings([dir, join(dir, "identity.json"), join(dir, "registry.sqlite")]))
+    opts.log?.(line);
   const registry = new Registry({
     store,
     identity,
@@ -104,7 +107,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 export function openServerStore(choice: ServerStore, dataDir: string): Promise<Store> {
   switch (choice.kind) {
     case "sqlite":
-      return openStore({ kind: "sqlite", path: join(dataDir, "registry.sqlite") });
+      return openStore({
+        kind: "sqlite",
+        path: join(dataDir, "registry.sqlite"),
+        ...(choice.init === undefined ? {} : { init: choice.init }),
+      });
     case "neo4j": {
       const { kind: _kind, ...connection } = choice;
       return openStore({ kind: "neo4j", ...connection });

@@ -549,7 +549,12 @@ export class Registry {
         // Newest last: what does not fit is dropped from the oldest end, so the next page (before
         // the first message of this one) still continues it.
         const entries = messages.map((m) => ({ ...toChat(m), deliveredAt: m.deliveredAt }));
-        return { messages: fitPage(entries, "start").items };
+        const page = fitPage(entries, "start");
+        const first = page.items[0];
+        return {
+          messages: page.items,
+          ...(page.trimmed && first ? { next: { sentAt: first.sentAt, id: first.id } } : {}),
+        };
       }
       case "history.search": {
         const user = this.requireUser(s);
@@ -715,8 +720,11 @@ export class Registry {
     });
     this.log(`login ${name} from ${fmt(s.conn.address)}`);
     const audience = await this.social.presenceAudience(name);
-    // A new login starts online, also when it replaces an away session.
-    if (!previous || wasAway) this.broadcastPresence(name, "online", audience, s);
+    // A new login starts online, also when it replaces an away session. A login that is not
+    // a reconnect is a new process: whoever holds a direct session with the old one drops it
+    // now (`fresh`) rather than wait for it to time out.
+    const fresh = msg.resume !== true;
+    if (!previous || wasAway || fresh) this.broadcastPresence(name, "online", audience, s, fresh);
     // After the answer: who is online (or away) now, then the offline backlog in order.
     queueMicrotask(() => {
       for (const other of this.onlineIn(audience)) {
@@ -893,9 +901,16 @@ export class Registry {
     status: PresenceStatus,
     audience: ReadonlySet<string> | undefined,
     except?: ClientSession,
+    fresh = false,
   ): void {
     // Encoded once for everyone: a presence change may go to the whole office.
-    const bytes = encodeControl({ t: "presence", user, status, at: this.wall() });
+    const bytes = encodeControl({
+      t: "presence",
+      user,
+      status,
+      at: this.wall(),
+      ...(fresh ? { fresh } : {}),
+    });
     const targets: ClientSession[] = [];
     for (const name of this.onlineIn(audience)) {
       const s = this.online.get(name);

@@ -141,9 +141,9 @@ export class Social {
           msg.beforeSeq === undefined ? { limit: msg.limit } : { limit: msg.limit, beforeSeq: msg.beforeSeq };
         // Oldest first: what does not fit goes from the oldest end, so `beforeSeq` of the first
         // entry still continues the history.
-        return {
-          messages: fitPage((await this.store.groupHistory(g.name, opts)).map(toEntry), "start").items,
-        };
+        const page = fitPage((await this.store.groupHistory(g.name, opts)).map(toEntry), "start");
+        const first = page.items[0];
+        return { messages: page.items, ...(page.trimmed && first ? { nextBeforeSeq: first.seq } : {}) };
       }
       case "group.ack":
         await this.store.ackGroup(normalizeUsername(msg.group), me, msg.seq);

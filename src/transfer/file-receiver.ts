@@ -5,10 +5,11 @@
  * State machine
  * -------------
  *
- *     offered ──accept()──► transferring ──every chunk durable, SHA-256 matches──► completed
- *        │ decline(), expiry    │
- *        ▼                      │ cancel(), file.cancel, SHA-256 mismatch, write failure,
- *      ended ◄──────────────────┘ protocol violation
+ *     offered ──accept()──► transferring ──every chunk durable, SHA-256 matches──► finishing
+ *        │                      │                                                    │   │
+ *        │ decline(), expiry    │ cancel(), file.cancel, SHA-256 mismatch, write     │   │ handleFinished():
+ *        ▼                      ▼ failure, protocol violation                        │   ▼ the file is in place
+ *      ended ◄──────────────── ended ◄── handleFinishFailed(), cancel(), file.cancel ─┘ completed
  *
  * A chunk's way in: SEGMENT frame (or its fragments, reassembled by the channel) → the
  * channel's `verifySegment` checks its CRC-32 (a mismatch is counted in `crcErrors` and
@@ -30,9 +31,14 @@
  * does.
  *
  * Completion needs every chunk durable *and* the hash over all of them: the SHA-256 is
- * finished and compared to the offer's; a match sends `file.done`, a mismatch ends the
- * transfer with `FILE_HASH_MISMATCH` (and tells the sender). After completion the channel
- * keeps answering retransmissions with ACKs until the adapter drops the transfer.
+ * finished and compared to the offer's; a mismatch ends the transfer with
+ * `FILE_HASH_MISMATCH` (and tells the sender). A match is not done yet: the core emits
+ * `verified` and waits in `finishing` while the adapter gives the file its final name and
+ * makes that durable (rename, fsync of the directory). Only its `handleFinished` sends
+ * `file.done`, so a sender shows done only when the file is there; `handleFinishFailed`
+ * ends the transfer with the adapter's code instead, and the sender hears it. Meanwhile,
+ * and after completion, the channel keeps answering retransmissions with ACKs until the
+ * adapter drops the transfer.
  *
  * Errors: invalid options throw `INTERNAL` (local misuse: a manifest of another file, `accept`
  * in the wrong state). Sender violations (a chunk outside the file, an empty chunk, a
@@ -232,6 +238,12 @@ export class FileReceiver implements StreamCore {
     this.end("FILE_DECLINED", "local", message);
   }
 
+  /** Refuse the offer with a code the sender hears (`FILE_TOO_LARGE`, `FILE_NO_SPACE`). */
+  refuse(code: FileEndCode, message: string): void {
+    this.expectOffered("refuse");
+    this.fail(code, message);
+  }
+
   /** Cancel the transfer (idempotent; nothing happens once it has ended or completed). */
   cancel(message: string): void {
     if (this.terminal) return;
@@ -331,6 +343,20 @@ export class FileReceiver implements StreamCore {
   ): void {
     if (this.terminal) return;
     this.fail(code, `at ${offsetBytes}: ${message}`);
+  }
+
+  /** The file is in place under its final name, durably: tell the sender it is done. */
+  handleFinished(_now: number): void {
+    if (this.mode !== "finishing") return;
+    this.mode = "completed";
+    this.control.push({ t: "file.done", id: this.offer.id });
+    this.events.push({ type: "completed" });
+  }
+
+  /** Every byte arrived, but the file could not be put in place: the transfer fails, and the sender hears why. */
+  handleFinishFailed(code: "FILE_WRITE_FAILED" | "FILE_DISK_FULL", message: string, _now: number): void {
+    if (this.mode !== "finishing") return;
+    this.fail(code, message);
   }
 
   /** Bytes durable from an earlier session to read back for the SHA-256; answer with `handleRead`. */
@@ -508,9 +534,8 @@ export class FileReceiver implements StreamCore {
       this.fail("FILE_HASH_MISMATCH", `SHA-256 ${digest.slice(0, 16)}… differs from the offer's`);
       return;
     }
-    this.mode = "completed";
-    this.control.push({ t: "file.done", id: this.offer.id });
-    this.events.push({ type: "completed" });
+    this.mode = "finishing";
+    this.events.push({ type: "verified" });
   }
 
   /** A failure on our side or the peer's: tell the peer, report it, stop. */

@@ -72,16 +72,27 @@ export interface StreamCore {
 /**
  * offered ──accept──► transferring ──all chunks acknowledged (sender)──► finishing
  *    │                    │                                                │
- *    │ decline            │ cancel (either side), failure                  │ file.done / verified
+ *    │ decline            │ cancel (either side), failure                  │ file.done (sender)
  *    ▼                    ▼                                                ▼
  *  ended ◄────────────── ended                                         completed
+ *
+ * The receiver's `finishing` comes after the SHA-256 matched, while its adapter puts the
+ * file in place; `file.done` follows that, never the hash alone.
  */
 export type FileTransferState = "offered" | "transferring" | "finishing" | "completed" | "ended";
 
 export type FileTransferEvent =
   /** Sender: the receiver accepted and already holds `skippedBytes` bytes. */
   | { type: "accepted"; skippedBytes: number }
-  /** Every chunk is durable at the receiver and the SHA-256 of the whole file matched. */
+  /**
+   * Receiver: every chunk is durable and the SHA-256 of the whole file matched. The adapter
+   * now puts the file in place and answers `handleFinished` or `handleFinishFailed`.
+   */
+  | { type: "verified" }
+  /**
+   * Sender: the receiver reported the file in place (`file.done`). Receiver: the adapter did
+   * (`handleFinished`), and `file.done` is on its way.
+   */
   | { type: "completed" }
   /** Declined, cancelled or failed; `by` says which side ended it. */
   | { type: "ended"; code: FileEndCode; by: "local" | "peer"; message: string };

@@ -17,6 +17,7 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import type { PeerClient } from "../peer/client.js";
 import type { PeerEvent } from "../peer/events.js";
 import { profilePatch, settablePresence } from "../protocol/control.js";
+import { type HandOverMark, JsonLineWriter } from "./json-lines.js";
 
 const transferId = z.string().min(8).max(64);
 const name = z.string().min(1).max(64);
@@ -73,8 +74,30 @@ const command = z.discriminatedUnion("cmd", [
 export type JsonCommand = z.infer<typeof command>;
 const COMMAND_NAMES: ReadonlySet<string> = new Set(command.options.map((o) => o.shape.cmd.value));
 
-export function printEvent(e: PeerEvent): void {
-  process.stdout.write(`${JSON.stringify(e)}\n`);
+// `process.stdout` first: for a pipe, that makes the descriptor non-blocking.
+const stdoutLines = new JsonLineWriter(process.stdout.fd);
+
+/** One event on stdout; its hand-over mark is set as `json-lines.ts` says. */
+export function printEvent(e: PeerEvent, handedOver?: HandOverMark): void {
+  stdoutLines.write(e, handedOver);
+}
+
+/** An event on stdout now, not at the end of the turn: for a fatal error just before exiting. */
+export function printEventNow(e: PeerEvent): void {
+  stdoutLines.writeNow(e);
+}
+
+/**
+ * Ends, with a line break, any line a killed process left half-written on the same output
+ * (for a restart that hands messages over again; docs/architecture.md).
+ */
+export function printLineBreak(): void {
+  stdoutLines.writeRaw("\n");
+}
+
+/** Resolves once every event printed so far is written to stdout. */
+export function eventsFlushed(): Promise<void> {
+  return stdoutLines.flushed();
 }
 
 export function errorEvent(err: unknown, extra: { cmd?: string; id?: string | number } = {}): PeerEvent {
@@ -219,8 +242,11 @@ export async function runJsonMode(client: PeerClient, opts: { signals?: boolean 
       if (quitting) return;
       quitting = true;
       rl.close();
+      // Written first, so that what the presenter hands over is marked in the log.
+      await eventsFlushed();
       await client.stop();
       printEvent({ event: "bye", ...echo });
+      await eventsFlushed();
       resolve(0);
     };
     quitNow = () => void quit();
@@ -229,7 +255,7 @@ export async function runJsonMode(client: PeerClient, opts: { signals?: boolean 
       if (quitting) return;
       quitting = true;
       rl.close();
-      resolve(1);
+      void eventsFlushed().then(() => resolve(1));
     });
     rl.on("line", (line) => {
       if (quitting || line.trim() === "") return;

@@ -166,19 +166,20 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
     // unless the registry was lost in between.
     let connectedShown = false;
     const folders = new FolderLines();
-    const onEvent = (e: PeerEvent) => {
+    const onEvent = (e: PeerEvent, handedOver?: () => void) => {
       if (e.event === "registry") {
-        if (e.status === "connected" && connectedShown) return;
+        if (e.status === "connected" && connectedShown) return handedOver?.();
         connectedShown = e.status === "connected";
       }
       if (e.event === "transfer") {
         const told = folders.line(e);
         if (told) term.print(`* ${told}`);
         if (client) term.status(progressLine(client.fileTransfers()));
-        return;
+        return handedOver?.();
       }
       const line = render(e, user.toLowerCase());
       if (line) term.print(line);
+      handedOver?.();
     };
     const dataDir = opts.dataDir ?? defaultDataDir("client");
     const setup = {

@@ -36,12 +36,15 @@ export class Proc {
   readonly events: Json[] = [];
   readonly stderr: string[] = [];
   readonly exited: Promise<number | null>;
+  /** Resolves once stdout has ended and every line on it was read (after the exit, too). */
+  readonly outputDone: Promise<void>;
   private waiters: Array<{ pred: (e: Json) => boolean; resolve: (e: Json) => void }> = [];
 
   constructor(
     readonly name: string,
     readonly child: ChildProcess,
   ) {
+    this.outputDone = new Promise((resolve) => (child.stdout as NodeJS.ReadableStream).on("end", resolve));
     onJsonLines(child.stdout as NodeJS.ReadableStream, (e) => {
       this.events.push(e);
       this.waiters = this.waiters.filter((w) => {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
-import { ensureDataDir, loadOrCreateIdentity, PinStore } from "../../src/net/data-dir.js";
+import { ensureDataDir, loadOrCreateIdentity, PinStore, privacyWarnings } from "../../src/net/data-dir.js";
 
 const dirs: string[] = [];
 function temp(): string {
@@ -45,16 +45,67 @@ describe("data directory", () => {
     expect(readFileSync(join(dir, "identity.json"), "utf8")).toBe("{not json");
   });
 
-  it("says DATA_DIR_UNWRITABLE for a directory below a regular file", () => {
+  const codeOf = (f: () => unknown): { code: string; message: string } => {
+    try {
+      f();
+    } catch (err) {
+      return { code: (err as HallwayError).code, message: (err as HallwayError).message };
+    }
+    return { code: "none", message: "" };
+  };
+
+  it("says DATA_DIR_UNUSABLE for a directory below a regular file", () => {
     const file = join(temp(), "file.txt");
     writeFileSync(file, "x");
-    try {
-      ensureDataDir(join(file, "sub"));
-      expect.unreachable();
-    } catch (err) {
-      expect((err as HallwayError).code).toBe("DATA_DIR_UNWRITABLE");
-      expect((err as HallwayError).message).not.toContain("\n");
-    }
+    const { code, message } = codeOf(() => ensureDataDir(join(file, "sub")));
+    expect(code).toBe("DATA_DIR_UNUSABLE");
+    expect(message).not.toContain("\n");
+  });
+
+  it.runIf(process.platform === "linux")("says DATA_DIR_UNUSABLE for a directory in procfs, at once", () => {
+    // A recursive mkdir used to spin there forever.
+    expect(codeOf(() => ensureDataDir("/proc/x/y")).code).toBe("DATA_DIR_UNUSABLE");
+    expect(codeOf(() => ensureDataDir("/proc/x")).code).toBe("DATA_DIR_UNUSABLE");
+  });
+
+  it("creates the data directory 0700 and warns about a directory or file others can read", () => {
+    const dir = ensureDataDir(join(temp(), "new"));
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    loadOrCreateIdentity(dir);
+    expect(privacyWarnings([dir, join(dir, "identity.json"), join(dir, "missing.json")])).toEqual([]);
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, "open.json"), "{}", { mode: 0o644 });
+    chmodSync(join(dir, "open.json"), 0o644);
+    const lines = privacyWarnings([dir, join(dir, "open.json")]);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/mode 755.*chmod 700/);
+    expect(lines[1]).toMatch(/mode 644.*chmod 600/);
+  });
+
+  it("refuses a damaged pin file with REGISTRY_PINS_UNREADABLE, and forgets deliberately", () => {
+    const dir = ensureDataDir(temp());
+    const path = join(dir, "pinned-registries.json");
+    new PinStore(dir).set("127.0.0.1:7743", "ab".repeat(32));
+    // Truncated mid-write (as a crash of an old, non-atomic writer left it).
+    writeFileSync(path, readFileSync(path, "utf8").slice(0, 20));
+    const { code, message } = codeOf(() => new PinStore(dir).get("127.0.0.1:7743"));
+    expect(code).toBe("REGISTRY_PINS_UNREADABLE");
+    expect(message).toContain("--forget-registry");
+    expect(codeOf(() => new PinStore(dir).set("127.0.0.1:7744", "cd".repeat(32))).code).toBe(
+      "REGISTRY_PINS_UNREADABLE",
+    );
+    // Forgetting moves the damaged file aside; the next connection pins afresh.
+    expect(new PinStore(dir).forget("127.0.0.1:7743")).toBe(true);
+    expect(readFileSync(`${path}.damaged`, "utf8")).toHaveLength(20);
+    expect(new PinStore(dir).get("127.0.0.1:7743")).toBeUndefined();
+    new PinStore(dir).set("127.0.0.1:7743", "ef".repeat(32));
+    new PinStore(dir).set("127.0.0.1:7744", "cd".repeat(32));
+    expect(new PinStore(dir).forget("127.0.0.1:7743")).toBe(true);
+    expect(new PinStore(dir).forget("127.0.0.1:7743")).toBe(false);
+    expect(new PinStore(dir).get("127.0.0.1:7744")).toBe("cd".repeat(32));
+    // A value that is not a key is damage too, not a missing pin.
+    writeFileSync(path, JSON.stringify({ "127.0.0.1:7743": "not-a-key" }));
+    expect(codeOf(() => new PinStore(dir).get("127.0.0.1:7743")).code).toBe("REGISTRY_PINS_UNREADABLE");
   });
 
   it("pins registry keys per address and keeps them across instances", () => {

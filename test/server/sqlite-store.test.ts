@@ -6,7 +6,7 @@
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -233,12 +233,31 @@ describe("SqliteStore on disk", () => {
     expect(message).toContain(path);
   });
 
-  it("reports a file that is not a database as STORE_FAILED", async () => {
+  it("reports a file that is not a database as STORE_CORRUPT, and leaves it alone", async () => {
     const path = join(dir, "registry.sqlite");
     await writeFile(path, Buffer.alloc(4096, 0x5a));
-    const { code, message } = await codeOf(SqliteStore.open(path));
-    expect(code).toBe("STORE_FAILED");
+    const { code, message } = await codeOf(SqliteStore.open(path, { init: true }));
+    expect(code).toBe("STORE_CORRUPT");
     expect(message).toContain(path);
+    expect((await stat(path)).size).toBe(4096);
+  });
+
+  it("refuses an empty store file with STORE_CORRUPT unless it is a deliberately new store", async () => {
+    const path = join(dir, "registry.sqlite");
+    await writeFile(path, "");
+    const { code, message } = await codeOf(SqliteStore.open(path));
+    expect(code).toBe("STORE_CORRUPT");
+    expect(message).toMatch(/--init/);
+    const store = await SqliteStore.open(path, { init: true });
+    await store.createUser({ name: "alice", passwordHash: "h", createdAt: 1 });
+    await store.close();
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+  });
+
+  it("creates a new store file readable by its owner only", async () => {
+    const path = join(dir, "registry.sqlite");
+    await (await SqliteStore.open(path)).close();
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
   });
 
   it("refuses a database whose schema is newer than this build", async () => {

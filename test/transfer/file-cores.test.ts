@@ -363,18 +363,42 @@ describe("FileReceiver", () => {
     expect(r.state).toBe("transferring");
     r.handleDurable(64, 6);
     r.handleDurable(64, 6); // idempotent
+    // Verified, but not done until the adapter put the file in place.
+    expect(r.state).toBe("finishing");
+    expect(r.pollEvent()).toEqual({ type: "verified" });
+    expect(controls(r)).toEqual([]);
+    r.handleFinished(7);
     expect(r.state).toBe("completed");
     expect(r.pollEvent()).toEqual({ type: "completed" });
     expect(controls(r)).toEqual([{ t: "file.done", id: ID }]);
   });
 
+  it("fails with the adapter's code when the verified file cannot be put in place, and tells the sender", () => {
+    const file = makeFile(12, CHUNK);
+    const r = new FileReceiver({ offer: offerOf(file) });
+    r.accept();
+    controls(r);
+    r.handleSegment(chunkSegment(0, chunkAt(file, 0)), 1);
+    r.handleDurable(r.pollWrite()?.offsetBytes ?? -1, 2);
+    expect(r.pollEvent()).toEqual({ type: "verified" });
+    r.handleFinishFailed("FILE_WRITE_FAILED", "EACCES: the folder is read-only", 3);
+    expect(r.state).toBe("ended");
+    expect(r.pollEvent()).toMatchObject({ type: "ended", code: "FILE_WRITE_FAILED", by: "local" });
+    expect(controls(r)).toEqual([
+      { t: "file.cancel", id: ID, code: "FILE_WRITE_FAILED", message: "EACCES: the folder is read-only" },
+    ]);
+    r.handleFinished(4); // too late: it ended
+    expect(controls(r)).toEqual([]);
+    expect(r.state).toBe("ended");
+  });
+
   it("completes an empty file at once", () => {
     const r = new FileReceiver({ offer: offerOf(new Uint8Array(0)) });
     r.accept();
-    expect(controls(r)).toEqual([
-      { t: "file.accept", id: ID, have: [] },
-      { t: "file.done", id: ID },
-    ]);
+    expect(controls(r)).toEqual([{ t: "file.accept", id: ID, have: [] }]);
+    expect(r.state).toBe("finishing");
+    r.handleFinished(1);
+    expect(controls(r)).toEqual([{ t: "file.done", id: ID }]);
     expect(r.state).toBe("completed");
   });
 
@@ -460,7 +484,7 @@ describe("FileReceiver", () => {
       r.handleWritten(w.offsetBytes, 3);
       r.handleDurable(w.offsetBytes, 3);
     }
-    expect(r.state).toBe("completed");
+    expect(r.state).toBe("finishing");
   });
 
   it("resumes: accepts with the held bytes and reads them back for the SHA-256", () => {
@@ -502,7 +526,7 @@ describe("FileReceiver", () => {
       serveReads();
     }
     expect(reads).toEqual([0, CHUNK, 4 * CHUNK]);
-    expect(r.state).toBe("completed");
+    expect(r.state).toBe("finishing");
     expect(r.stats).toMatchObject({
       resumedBytes: 3 * CHUNK,
       durableBytes: 6 * CHUNK,

@@ -134,7 +134,7 @@ describe("file transfer: flow control", () => {
       expect(maxBufferedSegments, msg).toBeLessThanOrEqual(receiveWindowSegments);
       expect(maxHeldBytes, msg).toBeLessThanOrEqual(writeBudgetBytes + MAX_CHUNK);
       expect(Buffer.compare(disk.bytes, file), msg).toBe(0);
-      expect(bob.eventsOf(id), msg).toEqual([{ type: "completed" }]);
+      expect(bob.eventsOf(id), msg).toEqual([{ type: "verified" }, { type: "completed" }]);
     });
   }
 });
@@ -203,7 +203,7 @@ describe("file transfer: resume", () => {
       expect(resent, msg).toBeLessThan(0.25 * file.length);
       // The hash covered the resumed bytes by reading them back, and only those.
       expect(receiver?.stats.readBackBytes, msg).toBe(held.size);
-      expect(two.bob.eventsOf("resume-two"), msg).toEqual([{ type: "completed" }]);
+      expect(two.bob.eventsOf("resume-two"), msg).toEqual([{ type: "verified" }, { type: "completed" }]);
     });
   }
 });
@@ -308,6 +308,36 @@ describe("file transfer: cancel and decline", () => {
     net.run(net.now + 5_000);
     expect(sent).toEqual([]);
     expect(sender.stats.queuedBytes).toBe(0);
+  });
+
+  it("done means the file is in place: a rename that fails ends both sides with FILE_WRITE_FAILED seed=66", () => {
+    const seed = 66;
+    const { net, alice, bob } = peers(seed, link);
+    const file = makeFile(seed, 300_000);
+    const sender = sendFile(alice, "read-only", file);
+    expect(
+      net.runUntil(() => bob.disks.has(sender.id), 60_000),
+      `seed=${seed}`,
+    ).toBe(true);
+    const disk = bob.disks.get(sender.id);
+    if (disk) disk.finishFails = "EACCES: the folder is read-only";
+    expect(
+      net.runUntil(() => sender.state === "ended", 60_000),
+      `seed=${seed}`,
+    ).toBe(true);
+    // Every byte arrived and checked out, yet nobody says done.
+    expect(Buffer.compare(disk?.bytes as Uint8Array, file)).toBe(0);
+    expect(bob.eventsOf(sender.id)).toMatchObject([
+      { type: "verified" },
+      { type: "ended", code: "FILE_WRITE_FAILED", by: "local" },
+    ]);
+    expect(alice.eventsOf(sender.id).at(-1)).toMatchObject({
+      type: "ended",
+      code: "FILE_WRITE_FAILED",
+      by: "peer",
+      message: "EACCES: the folder is read-only",
+    });
+    expect(alice.eventsOf(sender.id).some((e) => e.type === "completed")).toBe(false);
   });
 
   it("a file whose SHA-256 differs from its offer fails at the receiver, and the sender is told seed=65", () => {

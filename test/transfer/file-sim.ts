@@ -78,6 +78,10 @@ export class SimDisk {
   /** Written but not yet durable (while stalled): the offsets of those writes. */
   readonly undurable: number[] = [];
   writes = 0;
+  /** Set: putting the finished file in place fails with this message (a read-only folder). */
+  finishFails: string | undefined;
+  /** The file is in place under its final name (the adapter's rename and directory fsync). */
+  finished = false;
 
   constructor(sizeBytes: number) {
     this.bytes = new Uint8Array(sizeBytes);
@@ -197,8 +201,16 @@ export abstract class FileApp {
         }
         for (let c = receiver.pollControl(); c !== undefined; c = receiver.pollControl())
           this.sendControl(c, now);
-        for (let e = receiver.pollEvent(); e !== undefined; e = receiver.pollEvent())
+        for (let e = receiver.pollEvent(); e !== undefined; e = receiver.pollEvent()) {
           this.eventsOf(id).push(e);
+          if (e.type !== "verified") continue;
+          // The adapter's rename and directory fsync, done at once (or refused).
+          if (disk.finishFails === undefined) {
+            disk.finished = true;
+            receiver.handleFinished(now);
+          } else receiver.handleFinishFailed("FILE_WRITE_FAILED", disk.finishFails, now);
+          progress = true;
+        }
       }
     }
   }

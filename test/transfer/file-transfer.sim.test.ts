@@ -86,7 +86,7 @@ describe("file transfer over a faulty simulated network", () => {
           Buffer.compare(bob.disks.get(id)?.bytes as Uint8Array, file),
           `${msg} file ${i} (${file.length} bytes)`,
         ).toBe(0);
-        expect(bob.eventsOf(id), msg).toEqual([{ type: "completed" }]);
+        expect(bob.eventsOf(id), msg).toEqual([{ type: "verified" }, { type: "completed" }]);
         expect(alice.eventsOf(id), msg).toEqual([
           { type: "accepted", skippedBytes: 0 },
           { type: "completed" },

@@ -45,7 +45,10 @@ export type StoreConfig =
 export async function openStore(config: StoreConfig): Promise<Store> {
   switch (config.kind) {
     case "sqlite":
-      return new SqliteStore(config.path, config.now === undefined ? {} : { now: config.now });
+      return new SqliteStore(config.path, {
+        ...(config.now === undefined ? {} : { now: config.now }),
+        ...(config.init === undefined ? {} : { init: config.init }),
+      });
     case "neo4j": {
       const { kind: _kind, ...options } = config;
       const { Neo4jStore } = await import("./neo4j-store.js");

@@ -53,7 +53,7 @@
  * queries and the import's inserts in `sqlite-dump.ts`.
  */
 
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { HallwayError } from "../../errors.js";
@@ -114,6 +114,47 @@ export interface SqliteStoreOptions {
   now?: () => number;
   /** How long a write waits for another connection's lock before `SQLITE_BUSY`. Default 5000. */
   busyTimeoutMs?: number;
+  /** An existing empty file is a deliberately new store (`hallway server --init`), not a damaged one. */
+  init?: boolean;
+}
+
+const SQLITE_HEADER = Buffer.from("SQLite format 3\0");
+
+/**
+ * STORE_CORRUPT for a store file that exists but is empty (unless `init`) or is not a SQLite
+ * database: opening it would start an empty registry, every account gone, without a word.
+ */
+function checkStoreFile(path: string, init: boolean): { fresh: boolean } {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return { fresh: true };
+  }
+  if (size === 0) {
+    if (init) return { fresh: true };
+    throw new HallwayError(
+      "STORE_CORRUPT",
+      `the store ${path} is empty: its accounts are gone; restore it from a backup, or start a new store deliberately with --init`,
+    );
+  }
+  const head = Buffer.alloc(SQLITE_HEADER.length);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    readSync(fd, head, 0, head.length, 0);
+  } catch {
+    return { fresh: false }; // unreadable: opening it reports why
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  if (!head.equals(SQLITE_HEADER)) {
+    throw new HallwayError(
+      "STORE_CORRUPT",
+      `the store ${path} is not a SQLite database; restore it from a backup, or move it away to start a new store`,
+    );
+  }
+  return { fresh: false };
 }
 
 /** One append in a group commit: statements run inside the batch's transaction. */
@@ -563,6 +604,7 @@ export class SqliteStore implements Store {
   readonly path: string;
   private readonly now: () => number;
   private readonly busyTimeoutMs: number;
+  private readonly initNew: boolean;
   private state: State = { kind: "new" };
   /** Appends waiting for the end of the turn, committed together (see the header). */
   readonly appends = new GroupCommit<Append>({
@@ -574,6 +616,7 @@ export class SqliteStore implements Store {
     this.path = path;
     this.now = options.now ?? Date.now;
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.initNew = options.init ?? false;
   }
 
   /** A store that is already initialised. */
@@ -601,9 +644,12 @@ export class SqliteStore implements Store {
       }
     }
 
+    const { fresh } = inMemory ? { fresh: false } : checkStoreFile(this.path, this.initNew);
     let db: Database.Database | undefined;
     try {
       db = new Database(this.path, { timeout: this.busyTimeoutMs });
+      // The registry's accounts and messages: the owner's alone (its -wal and -shm follow).
+      if (fresh) chmodSync(this.path, 0o600);
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
       db.pragma("foreign_keys = ON");

@@ -185,9 +185,11 @@ export async function runTui(opts: TuiOptions): Promise<number> {
 
     const login = (credentials: Credentials): void => {
       let c: PeerClient | undefined;
-      const onEvent = (e: PeerEvent): void => {
+      const onEvent = (e: PeerEvent, handedOver?: () => void): void => {
         if (c === undefined || (c !== trying && c !== client)) return;
         applyEvent(model, e, Date.now());
+        // In the model is on the screen: the local log then keeps it as history.
+        handedOver?.();
         changed();
         // Friends changed: under --policy friends that is who the directory lists.
         if (e.event === "friend.accepted" || e.event === "friend.removed") {
