@@ -110,12 +110,14 @@ export class JsonLineWriter {
       const lines = this.queue.slice(this.head, end);
       const parts = lines.map((l, i) => (i === 0 ? l.bytes.subarray(this.headOffset) : l.bytes));
       const bytes = parts.reduce((n, p) => n + p.length, 0);
-      // Marked before the reader can see it, unless the pipe is known to be full.
+      const chunk = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, bytes);
+      // Marked before the reader can see it, unless the pipe is known to be full; nothing
+      // between the mark and the write that need not be there.
       const markFirst = !this.congested && this.headOffset === 0;
       if (markFirst) lastMark(lines)?.();
       let n: number;
       try {
-        n = writeSync(this.fd, parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, bytes));
+        n = writeSync(this.fd, chunk);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EAGAIN") {
           this.fail(err);

@@ -482,18 +482,18 @@ describe("environment", () => {
   );
 
   it(
-    "an unwritable data directory is DATA_DIR_UNWRITABLE, for the registry and for a client",
+    "an unusable data directory is DATA_DIR_UNUSABLE, for the registry and for a client",
     async () => {
       // Root ignores permission bits, but nobody can make a directory below a regular file.
       const file = join(tempDir("plain"), "not-a-directory");
       writeFileSync(file, "");
       const below = join(file, "data");
 
-      await expectJsonFailure(server("registry", below, 0), "DATA_DIR_UNWRITABLE");
+      await expectJsonFailure(server("registry", below, 0), "DATA_DIR_UNUSABLE");
       const line = await expectLineFailure(server("registry", below, 0, false));
       expect(line).toContain(below);
       const port = await unusedPort();
-      await expectJsonFailure(clientOf("alice", port, below, PASSWORD), "DATA_DIR_UNWRITABLE");
+      await expectJsonFailure(clientOf("alice", port, below, PASSWORD), "DATA_DIR_UNUSABLE");
     },
     TEST_MS,
   );
