@@ -15,7 +15,7 @@ import type { PeerEvent } from "./events.js";
 export { PeerClient } from "./client.js";
 export { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
 export { defaultDownloadDir } from "./download-dir.js";
-export type { PeerEvent, TransferEvent } from "./events.js";
+export type { PeerEvent, TransferEvent, TransferState } from "./events.js";
 export type { TransferRow } from "./file-transfers.js";
 
 /** Parse HOST:PORT (or HOST alone, with the default port). */
