@@ -134,6 +134,24 @@ export function onSubnet(ip: string, iface: LocalInterface): boolean {
 const key = (a: Address) => `${a.host}:${a.port}`;
 
 /**
+ * The kind of path a session on `address` is, given the candidates of the attempt that
+ * found it: the kind of the candidate it is, else (an address only probing revealed) "lan"
+ * when it is this machine or on one of our subnets, else "punched" (a NAT's fresh port).
+ * A peer whose registry is on loopback offers no host candidates, only what the registry
+ * saw (127.0.0.1); a peer on our LAN answering from its LAN address is still on the LAN,
+ * and both sides then say so.
+ */
+export function pathKindOf(
+  address: Address,
+  known: readonly RemoteCandidate[],
+  local: readonly LocalInterface[],
+): Exclude<PathKind, "relay"> {
+  const same = known.find((c) => key(c.address) === key(address));
+  if (same) return same.kind;
+  return isLoopbackHost(address.host) || local.some((i) => onSubnet(address.host, i)) ? "lan" : "punched";
+}
+
+/**
  * The remote candidates worth probing, best path first, each address once. A srflx address
  * equal to one of the peer's host addresses means no NAT on its side: that is a host path.
  */
