@@ -354,7 +354,8 @@ export class IncomingFile {
       renameSync(tmp, this.manifestPath);
     } catch (err) {
       rmSync(tmp, { force: true });
-      if (writeErrorCode(err) !== "FILE_DISK_FULL" || !fitsAllocated(this.manifestPath, bytes.length)) throw err;
+      if (writeErrorCode(err) !== "FILE_DISK_FULL" || !fitsAllocated(this.manifestPath, bytes.length))
+        throw err;
       writeDurably(this.manifestPath, "r+", bytes);
     }
   }
