@@ -71,7 +71,7 @@ describe("candidates", () => {
     ]);
   });
 
-  it("class a path the candidates did not name: lan on loopback or our subnet, else punched", () => {
+  it("class a path the candidates did not name: punched via the peer's NAT, lan on loopback or our subnet, else punched", () => {
     const ifaces = localInterfaces(IFACES);
     // alice hosts the registry here on 127.0.0.1: she offers no host candidates, and the
     // registry saw her as 127.0.0.1. Her datagrams come from her LAN address all the same.
@@ -82,6 +82,15 @@ describe("candidates", () => {
     expect(pathKindOf({ host: "2001:db8:1:2::30", port: 7744 }, fromAlice, ifaces)).toBe("lan");
     // A NAT's fresh port elsewhere is what probing found: punched.
     expect(pathKindOf({ host: "198.51.100.7", port: 6001 }, fromAlice, ifaces)).toBe("punched");
+    // So is a fresh port of the NAT the peer is behind, even with its outside on our subnet.
+    const behindNat = rankCandidates(
+      [
+        { type: "host", address: { host: "10.1.1.5", port: 5000 } },
+        { type: "srflx", address: { host: "192.168.1.1", port: 40000 } },
+      ],
+      ifaces,
+    );
+    expect(pathKindOf({ host: "192.168.1.1", port: 40001 }, behindNat, ifaces)).toBe("punched");
     // A named candidate keeps its kind (a srflx address off our subnet stays punched).
     const named = rankCandidates(
       [
