@@ -719,11 +719,6 @@ export function inputSubmit(m: Model): string {
 }
 
 /**
- * Tab: completes the word before the cursor from the command names (first word starting
- * with "/") or the names the model knows. One match completes with a space; several complete
- * their common prefix and are returned so the caller can show them.
- */
-/**
  * Tab in a command's argument: `complete` gets the text before the cursor and gives it back
  * completed; the text after the cursor stays. Undefined (nothing changed) when `complete`
  * does not know the argument or nothing fits, so that names are completed instead
@@ -741,6 +736,11 @@ export function inputCompleteArgument(
   return c.matches;
 }
 
+/**
+ * Tab: completes the word before the cursor from the command names (first word starting
+ * with "/") or the names the model knows. One match completes with a space; several complete
+ * their common prefix and are returned so the caller can show them.
+ */
 export function inputComplete(m: Model, commands: readonly string[]): string[] {
   const before = m.input.text.slice(0, m.input.cursor);
   // A word starts after a space, or after a comma in a list of names (`/send bob,ca`).
