@@ -16,7 +16,7 @@ import { MessageLog } from "./message-log.js";
 export { PeerClient } from "./client.js";
 export { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
 export { defaultDownloadDir } from "./download-dir.js";
-export type { PeerEvent, TransferEvent } from "./events.js";
+export type { PeerEvent, TransferEvent, TransferState } from "./events.js";
 export type { TransferRow } from "./file-transfers.js";
 export type { InboxEvent } from "./message-log.js";
 

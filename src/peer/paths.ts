@@ -25,6 +25,7 @@ import {
   isLoopbackHost,
   localInterfaces,
   type PathKind,
+  pathKindOf,
   type RemoteCandidate,
   rankCandidates,
 } from "../traversal/candidates.js";
@@ -104,15 +105,15 @@ export class PeerPaths {
 
   /**
    * The kind of path `address` is to `user`: the relay, the kind of the candidate it is in
-   * the last attempt with `user`, or "punched" for an address only probing revealed (a
-   * symmetric NAT's fresh port). Undefined before any attempt with `user`.
+   * the last attempt with `user`, or for an address only probing revealed, "lan" on this
+   * machine or one of our subnets and "punched" elsewhere (`pathKindOf`). Undefined before
+   * any attempt with `user`.
    */
   kindOf(user: string, address: Address): PathKind | undefined {
     if (isRelayAddress(address)) return "relay";
     const known = this.candidates.get(user);
     if (known === undefined) return undefined;
-    const same = known.find((c) => c.address.host === address.host && c.address.port === address.port);
-    return same?.kind ?? "punched";
+    return pathKindOf(address, known, localInterfaces());
   }
 
   /**

@@ -134,6 +134,25 @@ export function onSubnet(ip: string, iface: LocalInterface): boolean {
 const key = (a: Address) => `${a.host}:${a.port}`;
 
 /**
+ * The kind of path a session on `address` is, given the candidates of the attempt that
+ * found it: the kind of the candidate it is; else, for an address only probing revealed,
+ * "punched" on the host of a NAT the peer is behind (a symmetric NAT's fresh port), "lan"
+ * on this machine or one of our subnets, and "punched" elsewhere. A peer whose registry is
+ * on loopback offers no host candidates, only what the registry saw (127.0.0.1); answering
+ * from its LAN address it is still on our LAN, and both sides then say so.
+ */
+export function pathKindOf(
+  address: Address,
+  known: readonly RemoteCandidate[],
+  local: readonly LocalInterface[],
+): Exclude<PathKind, "relay"> {
+  const same = known.find((c) => key(c.address) === key(address));
+  if (same) return same.kind;
+  if (known.some((c) => c.kind === "punched" && c.address.host === address.host)) return "punched";
+  return isLoopbackHost(address.host) || local.some((i) => onSubnet(address.host, i)) ? "lan" : "punched";
+}
+
+/**
  * The remote candidates worth probing, best path first, each address once. A srflx address
  * equal to one of the peer's host addresses means no NAT on its side: that is a host path.
  */

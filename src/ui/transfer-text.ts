@@ -7,7 +7,7 @@
  * cannot drive the terminal. Pure functions.
  */
 
-import type { TransferEvent, TransferRow } from "../peer/index.js";
+import type { TransferEvent, TransferRow, TransferState } from "../peer/index.js";
 import { formatBytes } from "./tui/model.js";
 
 const ENDED = new Set(["done", "failed", "cancelled"]);
@@ -92,7 +92,8 @@ export function transferLine(e: TransferEvent): string | undefined {
  * Single files always do (but progress).
  */
 export class FolderLines {
-  private readonly told = new Map<number, Set<string>>();
+  /** `told`: what was said of each folder, by number; a view-model may keep it between calls. */
+  constructor(private readonly told = new Map<number, Set<string>>()) {}
 
   line(e: TransferEvent): string | undefined {
     if (!e.batch) return transferLine(e);
@@ -101,7 +102,7 @@ export class FolderLines {
     this.told.set(e.n, seen);
     if (seen.has("end")) return undefined;
     const ended = ENDED.has(e.state);
-    const stops = e.state !== "done" && e.code !== undefined && FOLDER_STOPS.has(e.code);
+    const stops = folderStops(e);
     if (!ended) {
       if (seen.has(e.state)) return undefined;
       seen.add(e.state);
@@ -122,6 +123,25 @@ export class FolderLines {
     }
     return lines.length === 0 ? undefined : lines.join("\n");
   }
+}
+
+/** A file's end that ends its whole folder (file-transfers.ts stops the folder on it). */
+function folderStops(e: TransferEvent): boolean {
+  return e.state !== "done" && e.code !== undefined && FOLDER_STOPS.has(e.code);
+}
+
+/**
+ * The state of a whole folder after an event of one of its files: offered until one is
+ * answered, running until every file ended (then done) or one ended it (then that file's
+ * end); `before` is what it was.
+ */
+export function folderState(before: TransferState | undefined, e: TransferEvent): TransferState {
+  if (before !== undefined && ENDED.has(before)) return before;
+  if (e.state === "offered") return before ?? "offered";
+  if (!ENDED.has(e.state)) return e.state;
+  if (folderStops(e)) return e.state;
+  const b = e.batch;
+  return b !== undefined && b.filesEnded >= b.files ? "done" : "progress";
 }
 
 /** One row of `/files`: number, direction, peer, name, state and how far. */

@@ -4,6 +4,7 @@ import {
   ipv6ToBigInt,
   localInterfaces,
   onSubnet,
+  pathKindOf,
   rankCandidates,
 } from "../../src/traversal/candidates.js";
 
@@ -68,5 +69,37 @@ describe("candidates", () => {
       ["2001:db8:9:9::5", "direct"],
       ["198.51.100.7", "punched"],
     ]);
+  });
+
+  it("class a path the candidates did not name: punched via the peer's NAT, lan on loopback or our subnet, else punched", () => {
+    const ifaces = localInterfaces(IFACES);
+    // alice hosts the registry here on 127.0.0.1: she offers no host candidates, and the
+    // registry saw her as 127.0.0.1. Her datagrams come from her LAN address all the same.
+    const fromAlice = rankCandidates([{ type: "srflx", address: { host: "127.0.0.1", port: 7744 } }], ifaces);
+    expect(pathKindOf({ host: "192.168.1.30", port: 7744 }, fromAlice, ifaces)).toBe("lan");
+    expect(pathKindOf({ host: "127.0.0.1", port: 7744 }, fromAlice, ifaces)).toBe("lan");
+    expect(pathKindOf({ host: "127.0.0.1", port: 9999 }, [], ifaces)).toBe("lan");
+    expect(pathKindOf({ host: "2001:db8:1:2::30", port: 7744 }, fromAlice, ifaces)).toBe("lan");
+    // A NAT's fresh port elsewhere is what probing found: punched.
+    expect(pathKindOf({ host: "198.51.100.7", port: 6001 }, fromAlice, ifaces)).toBe("punched");
+    // So is a fresh port of the NAT the peer is behind, even with its outside on our subnet.
+    const behindNat = rankCandidates(
+      [
+        { type: "host", address: { host: "10.1.1.5", port: 5000 } },
+        { type: "srflx", address: { host: "192.168.1.1", port: 40000 } },
+      ],
+      ifaces,
+    );
+    expect(pathKindOf({ host: "192.168.1.1", port: 40001 }, behindNat, ifaces)).toBe("punched");
+    // A named candidate keeps its kind (a srflx address off our subnet stays punched).
+    const named = rankCandidates(
+      [
+        { type: "srflx", address: { host: "198.51.100.7", port: 5000 } },
+        { type: "host", address: { host: "10.9.9.9", port: 5000 } },
+      ],
+      ifaces,
+    );
+    expect(pathKindOf({ host: "198.51.100.7", port: 5000 }, named, ifaces)).toBe("punched");
+    expect(pathKindOf({ host: "10.9.9.9", port: 5000 }, named, ifaces)).toBe("direct");
   });
 });

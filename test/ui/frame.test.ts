@@ -1,5 +1,8 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { COMMAND_NAMES, parseCommand } from "../../src/ui/tui/commands.js";
+import { COMMAND_NAMES, completeArgument, parseCommand } from "../../src/ui/tui/commands.js";
 import { frame, plainText, transferRow } from "../../src/ui/tui/frame.js";
 import { handleKey, type KeyContext } from "../../src/ui/tui/keys.js";
 import { createModel, type Model } from "../../src/ui/tui/model.js";
@@ -46,6 +49,7 @@ function busyModel(): Model {
     {
       event: "transfer",
       id: "t1",
+      n: 2,
       direction: "receive",
       state: "progress",
       peer: "bob",
@@ -85,7 +89,7 @@ describe("the main screen as text", () => {
     expect(text).toContain("○erin");
     expect(text).toContain("◐frank");
     expect(text).toContain("bob │ lunch? 你好 🎉");
-    expect(text).toMatch(/← bob slides 日本\.pdf 9\.5 MB \[#+ +\] {2}42%/);
+    expect(text).toMatch(/#2 ← bob slides 日本\.pdf 9\.5 MB \[#+ +\] {2}42%/);
     expect(text).toContain("? dave asks to be your friend  Alt+Y accept · Alt+N decline");
     expect(text).toContain("alice (online) · 10.1.2.3:7777 · bob via direct [act: 3]");
     expect(text.split("\n").at(-1)).toBe("[bob]");
@@ -173,6 +177,7 @@ describe("the main screen as text", () => {
     const row = transferRow(
       {
         id: "t",
+        n: 3,
         direction: "send",
         peer: "bob",
         name: "a.bin",
@@ -186,7 +191,7 @@ describe("the main screen as text", () => {
       60,
     );
     expect(stringWidth(row)).toBe(60);
-    expect(row).toMatch(/^→ bob a\.bin 1\.0 MB \[#+ +\] {2}50% 128\.0 KB\/s ETA 0:04$/);
+    expect(row).toMatch(/^#3 → bob a\.bin 1\.0 MB \[#+ +\] {2}50% 128\.0 KB\/s ETA 0:04$/);
   });
 });
 
@@ -199,9 +204,56 @@ describe("keys", () => {
       submit: (line) => submitted.push(line),
       quit: () => submitted.push("<quit>"),
       loadOlder: () => submitted.push("<older>"),
+      completeArgument,
       now: () => T0,
     };
   }
+
+  const press = (ctx: KeyContext, text: string): void => {
+    for (const ch of text) handleKey(ctx, ch, { name: ch, full: ch });
+  };
+  const tab = (ctx: KeyContext): boolean => handleKey(ctx, "\t", { name: "tab", full: "tab" });
+
+  it("Tab after /send completes the path before the cursor, keeps what follows and lists several fits", () => {
+    const dir = mkdtempSync(join(tmpdir(), "hallway-tab-"));
+    try {
+      mkdirSync(join(dir, "my photos"));
+      writeFileSync(join(dir, "report-2025.pdf"), "x");
+      writeFileSync(join(dir, "report-2026.pdf"), "x");
+      const m = createModel("alice");
+      const ctx = keys(m);
+      press(ctx, `/send bob ${dir}/my`);
+      expect(tab(ctx)).toBe(true);
+      expect(m.input.text).toBe(`/send bob ${dir}/my\\ photos/`);
+      expect(m.input.cursor).toBe(m.input.text.length);
+
+      m.input = { ...m.input, text: "", cursor: 0 };
+      press(ctx, `/send bob ${dir}/rep and more`);
+      m.input.cursor = `/send bob ${dir}/rep`.length;
+      tab(ctx);
+      expect(m.input.text).toBe(`/send bob ${dir}/report-202 and more`);
+      expect(m.input.cursor).toBe(`/send bob ${dir}/report-202`.length);
+      expect(m.buffers[0]?.lines.at(-1)?.text).toBe("report-2025.pdf  report-2026.pdf");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("Tab completes names where no path fits: the recipient of /send, also after a comma", () => {
+    const m = createModel("alice");
+    noteDirectory(m, [
+      { name: "bob", status: "online" },
+      { name: "carol", status: "offline" },
+    ]);
+    const ctx = keys(m);
+    press(ctx, "/send zz-no-such-file-bo");
+    tab(ctx);
+    expect(m.input.text).toBe("/send zz-no-such-file-bo");
+    m.input = { ...m.input, text: "", cursor: 0 };
+    press(ctx, "/send bob,ca");
+    tab(ctx);
+    expect(m.input.text).toBe("/send bob,carol ");
+  });
 
   it("one carriage return is one Enter: blessed's second report of it ('return') does nothing", () => {
     const m = createModel("alice");

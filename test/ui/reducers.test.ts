@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { PeerEvent } from "../../src/peer/events.js";
+import { frame, plainText } from "../../src/ui/tui/frame.js";
 import {
   bufferRows,
   type ChatBuffer,
@@ -319,8 +320,11 @@ const CASES: { [K in EventName]: Case<K> } = {
       sha256: "0".repeat(64),
     },
     check: (m) => {
-      expect(m.prompts).toEqual([{ kind: "file", id: "t1", peer: "bob", name: "report.pdf", size: 1000 }]);
-      expect(m.transfers).toMatchObject([{ id: "t1", state: "offered", bytes: 0 }]);
+      expect(m.prompts).toEqual([
+        { kind: "file", id: "t1", n: 1, peer: "bob", name: "report.pdf", size: 1000 },
+      ]);
+      expect(m.transfers).toMatchObject([{ id: "t1", n: 1, state: "offered", bytes: 0 }]);
+      expect(texts(m)).toEqual(['#1 bob offers "report.pdf" (1000 B): /accept 1 or /decline 1']);
     },
   },
 };
@@ -435,14 +439,99 @@ describe("view-model reducers", () => {
     const bells = m.bells;
     applyEvent(m, { ...base, state: "done", bytes: 1000, path: "/tmp/x/report.pdf" }, T0 + 2100);
     expect(m.bells).toBe(bells + 1);
-    expect(texts(m).at(-1)).toBe('file "report.pdf" from bob: done → /tmp/x/report.pdf');
+    expect(texts(m).at(-1)).toBe('#1 saved "report.pdf" from bob to /tmp/x/report.pdf');
   });
 
-  it("a failed transfer says why and who ended it", () => {
+  it("a failed transfer says why; a declined or cancelled one says who, in plain words", () => {
     const m = model();
     const base = { ...CASES.transfer.event, direction: "send" as const };
-    applyEvent(m, { ...base, state: "failed", code: "FILE_PEER_UNREACHABLE", by: "peer" }, T0);
-    expect(texts(m)).toEqual(['file "report.pdf" to bob: failed (FILE_PEER_UNREACHABLE, by bob)']);
+    applyEvent(
+      m,
+      { ...base, state: "failed", code: "FILE_PEER_UNREACHABLE", message: "no path", by: "peer" },
+      T0,
+    );
+    applyEvent(m, { ...base, id: "t2", n: 2, state: "failed", code: "FILE_DECLINED", by: "peer" }, T0);
+    const got = { ...CASES.transfer.event, id: "t3", n: 3 };
+    applyEvent(m, { ...got, state: "failed", code: "FILE_DECLINED", by: "local" }, T0);
+    applyEvent(m, { ...got, id: "t4", n: 4, state: "cancelled", code: "FILE_CANCELLED", by: "peer" }, T0);
+    expect(texts(m)).toEqual([
+      '#1 "report.pdf" to bob failed: no path (FILE_PEER_UNREACHABLE)',
+      '#2 bob declined "report.pdf"',
+      '#3 you declined "report.pdf" from bob',
+      '#4 "report.pdf" cancelled by bob',
+    ]);
+    expect(m.transfers.map((t) => `#${t.n} ${t.state}`)).toEqual([
+      "#1 failed",
+      "#2 failed",
+      "#3 failed",
+      "#4 cancelled",
+    ]);
+  });
+
+  it("a folder is one row, one prompt and one line per step, not one per file", () => {
+    const m = model();
+    const batch = {
+      id: "b1",
+      name: "photos",
+      files: 2,
+      bytes: 3000,
+      filesDone: 0,
+      filesEnded: 0,
+      bytesDone: 0,
+    };
+    const file = (id: string, name: string, size: number) => ({
+      ...CASES.transfer.event,
+      id,
+      n: 5,
+      name,
+      size,
+      batch,
+    });
+    const a = file("f1", "a.jpg", 1000);
+    const b = { ...file("f2", "b.jpg", 2000), dir: "2024" };
+    applyEvent(m, a, T0);
+    applyEvent(m, b, T0);
+    expect(m.prompts).toEqual([
+      { kind: "file", id: "f1", n: 5, peer: "bob", name: "photos", size: 3000, files: 2 },
+    ]);
+    expect(m.transfers).toMatchObject([
+      { id: "b1", n: 5, state: "offered", size: 3000, files: { total: 2 } },
+    ]);
+    applyEvent(m, { ...a, state: "accepted" }, T0);
+    applyEvent(m, { ...b, state: "accepted" }, T0);
+    expect(m.prompts).toEqual([]);
+    applyEvent(m, { ...a, state: "progress", bytes: 500, batch: { ...batch, bytesDone: 500 } }, T0 + 300);
+    expect(m.transfers[0]).toMatchObject({ state: "progress", bytes: 500 });
+    const bells = m.bells;
+    const oneDone = { ...batch, filesDone: 1, filesEnded: 1, bytesDone: 1000, path: "/dl/photos" };
+    applyEvent(m, { ...a, state: "done", bytes: 1000, batch: oneDone }, T0 + 400);
+    expect(m.transfers[0]).toMatchObject({ state: "progress", bytes: 1000, files: { total: 2, done: 1 } });
+    const allDone = { ...batch, filesDone: 2, filesEnded: 2, bytesDone: 3000, path: "/dl/photos" };
+    applyEvent(m, { ...b, state: "done", bytes: 2000, batch: allDone }, T0 + 500);
+    expect(m.transfers[0]).toMatchObject({ state: "done", bytes: 3000 });
+    expect(m.bells).toBe(bells + 1);
+    expect(texts(m)).toEqual([
+      '#5 bob offers folder "photos" (2 files, 2.9 KB): /accept 5 or /decline 5',
+      '#5 receiving folder "photos" from bob',
+      '#5 saved folder "photos" from bob to /dl/photos',
+    ]);
+    expect(plainText(frame(m, 80, 24, T0))).toContain("#5 ← bob photos/ 2.9 KB 2/2 files");
+  });
+
+  it("a folder cancelled by its sender ends with one line, whatever its files say after", () => {
+    const m = model();
+    const batch = { id: "b2", name: "docs", files: 3, bytes: 30, filesDone: 0, filesEnded: 0, bytesDone: 0 };
+    const e = { ...CASES.transfer.event, id: "g1", n: 7, name: "x", size: 10, batch };
+    applyEvent(m, e, T0);
+    for (const id of ["g1", "g2", "g3"]) {
+      applyEvent(m, { ...e, id, state: "cancelled", code: "FILE_CANCELLED", by: "peer" }, T0);
+    }
+    expect(texts(m)).toEqual([
+      '#7 bob offers folder "docs" (3 files, 30 B): /accept 7 or /decline 7',
+      '#7 folder "docs" cancelled by bob',
+    ]);
+    expect(m.transfers).toMatchObject([{ id: "b2", state: "cancelled" }]);
+    expect(m.prompts).toEqual([]);
   });
 });
 

@@ -20,8 +20,11 @@
  * group at 120 columns shows its members and `/names`; PageUp past the 50 lines `/query`
  * loaded fetches older ones (60 lines from a headless carol).
  *
- * Steps the file-transfer side adds go where the `STEP:` comments say (a folder to two
- * people, `/cancel N`).
+ * Then files: alice completes a folder's path with Tab and sends it to bob and carol with
+ * one `/send`; bob answers the folder's one prompt with `/accept N` and gets it whole in
+ * his download folder; alice finds carol's number with `/files` and stops it with
+ * `/cancel N`. Both sides call their path "lan" (alice hosts the registry on 127.0.0.1 and
+ * so announces no LAN address).
  *
  * With UPDATE_UI_DOCS=1 the test writes the screens it captured into docs/ui.md (between
  * `<!-- capture:NAME -->` markers), so the captures there are what tmux showed.
@@ -35,6 +38,7 @@ import { LabTerminal, shellQuote } from "../netlab/fixtures/terminal.js";
 import { requireLab } from "../netlab/lab-guard.js";
 import { buildLan, type LanHost, NetLab } from "../netlab/netns.js";
 import { expectScreenIsFrame, WidthOracle } from "./fixtures/screen-cells.js";
+import { shown, TEAM_PHOTOS_BYTES, TEAM_PHOTOS_FILES, teamPhotos, tree } from "./fixtures/tui-files.js";
 
 const lab = requireLab("two terminal UIs in tmux on a lab LAN, one hosting the registry", {
   commands: ["tmux"],
@@ -149,7 +153,11 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
     await at.waitFor(/logged in as alice/, "alice logged in", STEP_MS);
 
     // bob: his terminal finds alice's registry; one Enter opens the login screen, no error.
-    const bob = await open(b.ns, "bob", { PATH: `${notifyDir}:${process.env.PATH ?? ""}` });
+    const bobDownloads = cli.tempDir("bob-downloads");
+    const bob = await open(b.ns, "bob", {
+      PATH: `${notifyDir}:${process.env.PATH ?? ""}`,
+      XDG_DOWNLOAD_DIR: bobDownloads,
+    });
     const bt = bob.term;
     await bt.waitFor(/Hallway · registry found/, "the registry screen", STEP_MS);
     await bt.waitFor(new RegExp(`${a.address.replaceAll(".", "\\.")}:7743`), "alice's registry, over mDNS");
@@ -185,8 +193,8 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
     await bt.waitFor(new RegExp(`alice │ ${LUNCH.replace(/[?]/g, "\\?")}`), "the message at bob's", STEP_MS);
     await expectScreenIsFrame(bt, bob.oracle, bob.frameFile);
     await expectScreenIsFrame(at, alice.oracle, alice.frameFile);
-    const shown = await waitForFile(notified);
-    expect(shown).toContain(`alice|${LUNCH}|`);
+    const notes = await waitForFile(notified);
+    expect(notes).toContain(`alice|${LUNCH}|`);
 
     // bob answers; both screens are the frames, also after Ctrl+L.
     await bt.typeLine(REPLY);
@@ -295,11 +303,11 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
       await at.typeLine("/close");
       await at.waitFor(/^\[(status|bob|#ops)\]/m, "carol's buffer closed");
       await at.typeLine("/query carol");
-      const shown = await at
+      const newest = await at
         .waitFor(/carol │ old line 60 *$/m, "the newest page", 2000)
         .then(() => true)
         .catch(() => false);
-      if (shown) break;
+      if (newest) break;
       if (Date.now() > deadline) throw new Error("the registry's history never had carol's 60 lines");
     }
     // The top of what /query loaded is line 11; past it, PageUp asks the registry.
@@ -314,7 +322,57 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
     await at.waitFor(/carol │ tab {4}here, cafe\u0301, 한국어 *$/m, "the tab, the accent and Hangul");
     await expectScreenIsFrame(at, alice.oracle, alice.frameFile);
 
-    // STEP: a folder sent to two people (/send bob,carol DIR) and `/cancel N` go here.
+    // A folder to two people: Tab completes its path, one /send offers it to both.
+    const base = cli.tempDir("folder");
+    teamPhotos(base);
+    await at.type(`/send bob,carol ${base}/team\\ ph`);
+    await at.press("Tab");
+    await at.waitFor(/team\\ photos\/ *$/m, "the folder's path, completed by Tab");
+    await at.press("Enter");
+    const atCarol = await carol.waitFor(
+      (e) => e.event === "transfer" && e.state === "offered",
+      "the offer at carol",
+      STEP_MS,
+    );
+    expect(atCarol.batch).toMatchObject({ name: "team photos", files: 2, bytes: TEAM_PHOTOS_BYTES });
+    // bob: one prompt for the whole folder, answered by its number.
+    const offer = await bt.waitFor(
+      /\? #(\d+) alice offers folder "team photos" \(2 files, 39\.1 KB\)/,
+      "the folder's prompt at bob's",
+      STEP_MS,
+    );
+    await bt.typeLine(`/accept ${offer[1]}`);
+    await bt.press("M-2");
+    await shown(bt, new RegExp(`#${offer[1]} saved folder "team photos" from alice to`), "the folder saved");
+    expect(tree(join(bobDownloads, "team photos"))).toEqual(TEAM_PHOTOS_FILES);
+    // Both call the path between them lan.
+    await bt.waitFor(/· alice via lan/, "bob's path to alice");
+    await at.press("M-2");
+    await shown(at, /#\d+ sent folder "team photos" to bob/, "the folder sent, in bob's buffer");
+    await at.waitFor(/· bob via lan/, "alice's path to bob");
+    // carol has not answered: /files gives her number, /cancel takes it.
+    // In carol's buffer, scrolled up to her oldest lines before: back to the newest first.
+    await at.press("M-4", "PageDown", "PageDown", "PageDown");
+    await at.typeLine("/files");
+    const row = await shown(
+      at,
+      /#(\d+) → carol "team photos" 39\.1 KB 0\/2 files waiting for an answer/,
+      "carol's row in /files",
+    );
+    await at.typeLine(`/cancel ${row.match[1]}`);
+    const cancelled = await carol.waitFor(
+      (e) => e.event === "transfer" && e.state === "cancelled",
+      "the cancel at carol",
+      STEP_MS,
+    );
+    expect(cancelled).toMatchObject({ code: "FILE_CANCELLED", by: "peer" });
+    await shown(
+      at,
+      new RegExp(`#${row.match[1]} you cancelled folder "team photos"`),
+      "the cancel, in plain words",
+    );
+    await expectScreenIsFrame(at, alice.oracle, alice.frameFile);
+    await capture(alice, "files-120");
 
     await bt.typeLine("/quit");
     await bt.waitForEnd(STEP_MS);

@@ -8,38 +8,17 @@
  *        ns "tf-c"  hallway server
  */
 
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertDistFresh, CLI, CliLab, type Json, PASSWORD } from "../netlab/fixtures/lab-cli.js";
 import { LabTerminal, shellQuote } from "../netlab/fixtures/terminal.js";
 import { requireLab } from "../netlab/lab-guard.js";
 import { buildLan, type LanHost, NetLab } from "../netlab/netns.js";
+import { shown, TEAM_PHOTOS_BYTES, TEAM_PHOTOS_FILES, teamPhotos, tree } from "./fixtures/tui-files.js";
 
 const lab = requireLab("files from the terminal UI in tmux", { commands: ["tmux"] });
 const STEP_MS = 20_000;
-
-/**
- * Waits until the screen, with the panes' borders taken out and wrapped lines joined, shows
- * `re`; returns how often it does.
- */
-async function shown(t: LabTerminal, re: RegExp, what: string): Promise<number> {
-  const deadline = Date.now() + STEP_MS;
-  for (;;) {
-    const flat = (await t.screen()).replace(/[│┃]/g, " ").replace(/\s+/g, " ");
-    const count = flat.match(new RegExp(re.source, "g"))?.length ?? 0;
-    if (count > 0) return count;
-    if (Date.now() > deadline) throw new Error(`terminal: no ${what} (${re}); screen:\n${await t.screen()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function tree(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((d) => d.isFile())
-    .map((d) => relative(dir, join(d.parentPath, d.name)))
-    .sort();
-}
 
 describe.skipIf(!lab.canRun)("files from the terminal UI (network lab)", () => {
   let net: NetLab | undefined;
@@ -74,13 +53,7 @@ describe.skipIf(!lab.canRun)("files from the terminal UI (network lab)", () => {
     await made.stop();
 
     // A folder with a space in its name, a subfolder, and a link to outside it.
-    const base = cli.tempDir("tf-src");
-    const root = join(base, "team photos");
-    mkdirSync(join(root, "2024"), { recursive: true });
-    writeFileSync(join(root, "a.jpg"), Buffer.alloc(40_000, 7));
-    writeFileSync(join(root, "2024", "b.jpg"), "bee");
-    writeFileSync(join(base, "secret.txt"), "outside");
-    symlinkSync(join(base, "secret.txt"), join(root, "escape.txt"));
+    const root = teamPhotos(cli.tempDir("tf-src"));
 
     const command = [
       "env -u HALLWAY_PASSWORD",
@@ -116,16 +89,15 @@ describe.skipIf(!lab.canRun)("files from the terminal UI (network lab)", () => {
       STEP_MS,
     );
     for (const offer of [atBob, atCarol]) {
-      expect(offer.batch).toMatchObject({ name: "team photos", files: 2, bytes: 40_003 });
+      expect(offer.batch).toMatchObject({ name: "team photos", files: 2, bytes: TEAM_PHOTOS_BYTES });
     }
     // Told once, however many people the folder goes to.
-    expect(
-      await shown(
-        t,
-        /left out \S+\/team photos\/escape\.txt: a symbolic link to outside the folder \(not followed\)/,
-        "the link left out",
-      ),
-    ).toBe(1);
+    const leftOut = await shown(
+      t,
+      /left out \S+\/team photos\/escape\.txt: a symbolic link to outside the folder \(not followed\)/,
+      "the link left out",
+    );
+    expect(leftOut.count).toBe(1);
 
     bob.send({ cmd: "acceptFile", id: atBob.id });
     await bob.waitFor(
@@ -133,14 +105,17 @@ describe.skipIf(!lab.canRun)("files from the terminal UI (network lab)", () => {
       "both files at bob",
       STEP_MS,
     );
-    expect(tree(join(bobDownloads, "team photos"))).toEqual(["2024/b.jpg", "a.jpg"]);
+    expect(tree(join(bobDownloads, "team photos"))).toEqual(TEAM_PHOTOS_FILES);
     expect(readFileSync(join(bobDownloads, "team photos", "2024", "b.jpg"), "utf8")).toBe("bee");
 
     // carol has not answered: her folder is still listed, with its number.
     await t.typeLine("/files");
-    await shown(t, /#\d+ → carol "team photos" 39\.1 KB 0\/2 files waiting for an answer/, "carol's row");
-    const flat = (await t.screen()).replace(/[│┃]/g, " ").replace(/\s+/g, " ");
-    const n = flat.match(/#(\d+) → carol "team photos"/)?.[1];
+    const row = await shown(
+      t,
+      /#(\d+) → carol "team photos" 39\.1 KB 0\/2 files waiting for an answer/,
+      "carol's row",
+    );
+    const n = row.match[1];
     expect(n).toMatch(/^\d+$/);
     await t.typeLine(`/cancel ${n}`);
     const cancelled = await carol.waitFor(
@@ -149,6 +124,7 @@ describe.skipIf(!lab.canRun)("files from the terminal UI (network lab)", () => {
       STEP_MS,
     );
     expect(cancelled).toMatchObject({ code: "FILE_CANCELLED", by: "peer" });
+    await shown(t, new RegExp(`#${n} you cancelled folder "team photos"`), "the cancel, in plain words");
     await t.typeLine("/files");
     await shown(t, /\* no transfers/, "nothing left running");
   });

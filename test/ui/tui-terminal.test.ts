@@ -193,10 +193,13 @@ describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () 
     const content = randomBytes(FILE_BYTES);
     writeFileSync(file, content);
     bob.send({ cmd: "sendFile", to: "alice", path: file });
-    await t.waitFor(/\? bob offers "notes\.bin" \(1\.9 MB\)/, "file offer prompt");
+    const offer = await t.waitFor(/\? #(\d+) bob offers "notes\.bin" \(1\.9 MB\)/, "file offer prompt");
     await t.typeLine("/accept");
-    await t.waitFor(/file "notes\.bin" from bob: done →/, "transfer done", STEP_MS);
-    await t.waitFor(/← bob notes\.bin 1\.9 MB \[#+\] done/, "a full bar in the transfers pane");
+    await t.waitFor(new RegExp(`#${offer[1]} saved "notes\\.bin" from bob to\\s`), "transfer done", STEP_MS);
+    await t.waitFor(
+      new RegExp(`#${offer[1]} ← bob notes\\.bin 1\\.9 MB \\[#+\\] done`),
+      "a full bar in the transfers pane",
+    );
     await bob.waitFor((e) => e.event === "transfer" && e.state === "done", "sender done", STEP_MS);
     // Accepted files go to the download folder (XDG_DOWNLOAD_DIR here), not the data directory.
     const got = readFileSync(join(tuiHome, "Downloads", "notes.bin"));

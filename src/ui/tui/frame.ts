@@ -8,7 +8,7 @@
  *   │1 status │title: peer, presence, path    │
  *   │2 ● bob 3│HH:MM       bob │ text         │
  *   ├─────────┴───────────────────────────────┤
- *   │transfers: name [####   ] 42% rate ETA  │  only while there are transfers
+ *   │#3 → bob name [####  ] 42% rate ETA    │  only while there are transfers
  *   │? prompt (Alt+Y accept, Alt+N decline)   │  only while there are prompts
  *   │status line                              │
  *   │[bob] input                              │
@@ -186,7 +186,8 @@ export function transferRow(t: TransferView, cols: number): string {
     finished || t.state === "offered"
       ? ` ${t.state}`
       : ` ${String(percent).padStart(3)}% ${rate} ${eta}`.trimEnd();
-  const head = `${arrow} ${t.peer} ${sanitize(t.name)} ${formatBytes(t.size)} `;
+  const files = t.files ? ` ${t.files.done}/${t.files.total} files` : "";
+  const head = `#${t.n} ${arrow} ${t.peer} ${sanitize(t.name)}${t.files ? "/" : ""} ${formatBytes(t.size)}${files} `;
   const headCols = Math.min(stringWidth(head), Math.floor(cols / 2));
   const barCols = Math.max(0, cols - headCols - stringWidth(tail) - 2);
   const filled = Math.round((barCols * Math.min(100, percent)) / 100);
@@ -211,7 +212,9 @@ function promptText(m: Model): string | undefined {
       ? `${p.from} asks to be your friend`
       : p.kind === "group"
         ? `${p.user} asks to join #${p.group}`
-        : `${p.peer} offers ${JSON.stringify(p.name)} (${formatBytes(p.size)})`;
+        : p.files === undefined
+          ? `#${p.n} ${p.peer} offers ${JSON.stringify(p.name)} (${formatBytes(p.size)})`
+          : `#${p.n} ${p.peer} offers folder ${JSON.stringify(p.name)} (${p.files} files, ${formatBytes(p.size)})`;
   return `? ${what}${more}  Alt+Y accept · Alt+N decline`;
 }
 

@@ -18,7 +18,7 @@ import {
   type RegistryChoice,
   searchRegistries,
 } from "../registry-choice.js";
-import { COMMAND_NAMES, learnStatus, runInput } from "./commands.js";
+import { COMMAND_NAMES, completeArgument, learnStatus, runInput } from "./commands.js";
 import { contactsCols, conversationTextCols } from "./frame.js";
 import { handleKey, handleSetupKey, type KeyContext, type KeyPress, type SetupKeyContext } from "./keys.js";
 import { createModel, currentBuffer, type Model } from "./model.js";
@@ -270,6 +270,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         submit: (line) => runInput(ctx, line),
         quit: () => quit(0),
         loadOlder: () => loadOlder(c, report),
+        completeArgument,
         now: Date.now,
       };
       void c.failed.then((e) => {

@@ -16,6 +16,7 @@ import { bufferRows, currentBuffer, effectiveScroll, lastRows, type Model } from
 import {
   cycleBuffer,
   inputComplete,
+  inputCompleteArgument,
   inputDelete,
   inputInsert,
   inputKill,
@@ -55,6 +56,12 @@ export interface KeyContext {
   quit(): void;
   /** PageUp at the top of what is loaded: ask for older history of the current buffer. */
   loadOlder(): void;
+  /**
+   * Tab in a command's argument (a path after `/send`): the text before the cursor completed,
+   * and every entry that fits when several do; undefined when the argument is not one it knows
+   * (commands.ts `completeArgument`, which reads the file system).
+   */
+  completeArgument(before: string): { text: string; matches: string[] } | undefined;
   now(): number;
 }
 
@@ -121,7 +128,7 @@ export function handleKey(ctx: KeyContext, ch: string | undefined, key: KeyPress
       return true;
     }
     case "tab": {
-      const matches = inputComplete(m, ctx.commands);
+      const matches = inputCompleteArgument(m, ctx.completeArgument) ?? inputComplete(m, ctx.commands);
       if (matches.length > 1) systemLine(m, matches.join("  "), ctx.now(), m.current);
       return true;
     }

@@ -48,8 +48,14 @@ export interface ChatBuffer {
 
 export type MessageMark = "sending" | "sent" | "stored" | "delivered";
 
+/** A file, or a whole folder (`files` set): its files share one number and one row. */
 export interface TransferView {
+  /** The file's transfer id, or the folder's. */
   id: string;
+  /** The number `/accept N`, `/decline N` and `/cancel N` take. */
+  n: number;
+  /** A folder: how many files it has and how many arrived. */
+  files?: { total: number; done: number };
   direction: "send" | "receive";
   peer: string;
   name: string;
@@ -65,7 +71,8 @@ export interface TransferView {
 export type Prompt =
   | { kind: "friend"; from: string }
   | { kind: "group"; group: string; user: string }
-  | { kind: "file"; id: string; peer: string; name: string; size: number };
+  /** A file or folder offer (`files` set), answered by its transfer number `n`. */
+  | { kind: "file"; id: string; n: number; peer: string; name: string; size: number; files?: number };
 
 /** The screens in the order a session meets them; "main" is the chat. */
 export type Screen = "registry" | "login" | "main";
@@ -127,6 +134,8 @@ export interface Model {
   paths: Record<string, Via | PathKind>;
   marks: Record<string, MessageMark>;
   transfers: TransferView[];
+  /** What the buffers were told of each folder, by number (transfer-text.ts `FolderLines`). */
+  foldersTold: Map<number, Set<string>>;
   prompts: Prompt[];
   input: { text: string; cursor: number; history: string[]; historyIndex: number };
   /** Bumped for every notification that should ring the terminal bell. */
@@ -178,6 +187,7 @@ export function createModel(me = "", maxLines = 2000): Model {
     paths: {},
     marks: {},
     transfers: [],
+    foldersTold: new Map(),
     prompts: [],
     input: { text: "", cursor: 0, history: [], historyIndex: 0 },
     bells: 0,

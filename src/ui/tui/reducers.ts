@@ -10,12 +10,12 @@
 import type { PeerEvent, TransferEvent, Via } from "../../peer/events.js";
 import type { PresenceStatus } from "../../protocol/control.js";
 import { presenceMark } from "../presence-mark.js";
+import { FolderLines, folderState } from "../transfer-text.js";
 import {
   type BufferKind,
   type ChatBuffer,
   clock,
   currentBuffer,
-  formatBytes,
   type Line,
   type LineKind,
   type Model,
@@ -102,7 +102,7 @@ function addPrompt(m: Model, p: Prompt): boolean {
 export function promptKey(p: Prompt): string {
   if (p.kind === "friend") return `friend:${p.from}`;
   if (p.kind === "group") return `group:${p.group}:${p.user}`;
-  return `file:${p.id}`;
+  return `file:${p.n}`;
 }
 
 export function dropPrompt(m: Model, key: string): void {
@@ -139,53 +139,65 @@ function notePath(m: Model, peer: string, via: Via): void {
 }
 
 const KEEP_FINISHED_TRANSFERS = 20;
+const ENDED_STATES: ReadonlySet<string> = new Set(["done", "failed", "cancelled"]);
 
+/**
+ * A transfer's row and lines. A folder is one row under its own id, its files' bytes summed,
+ * and one line per step of the whole folder (transfer-text.ts `FolderLines`): its offer, its
+ * answer, its end, and a file that failed alone. Lines are plain words led by the number.
+ */
 function reduceTransfer(m: Model, e: TransferEvent, now: number): void {
-  let t: TransferView | undefined = m.transfers.find((x) => x.id === e.id);
+  const folder = e.batch;
+  const id = folder?.id ?? e.id;
+  const bytes = folder?.bytesDone ?? e.bytes;
+  let t: TransferView | undefined = m.transfers.find((x) => x.id === id);
+  // A folder that ended was told so; its other files' ends add nothing.
+  if (t && ENDED_STATES.has(t.state)) return;
   if (!t) {
     t = {
-      id: e.id,
+      id,
+      n: e.n,
       direction: e.direction,
       peer: e.peer,
-      name: sanitize(e.name),
-      size: e.size,
-      bytes: e.bytes,
+      name: sanitize(folder?.name ?? e.name),
+      size: folder?.bytes ?? e.size,
+      bytes,
       state: e.state,
       rateBps: 0,
       sampleAt: now,
-      sampleBytes: e.bytes,
+      sampleBytes: bytes,
     };
     m.transfers.push(t);
   }
   const dt = now - t.sampleAt;
   if (e.state === "progress" && dt >= RATE_SAMPLE_MS) {
-    const sample = ((e.bytes - t.sampleBytes) / dt) * 1000;
+    const sample = ((bytes - t.sampleBytes) / dt) * 1000;
     t.rateBps = t.rateBps === 0 ? sample : t.rateBps * (1 - RATE_WEIGHT) + sample * RATE_WEIGHT;
     t.sampleAt = now;
-    t.sampleBytes = e.bytes;
+    t.sampleBytes = bytes;
   }
-  t.bytes = e.bytes;
-  t.state = e.state;
-  const what = `file ${JSON.stringify(t.name)} ${e.direction === "send" ? "to" : "from"} ${e.peer}`;
-  if (e.state === "offered" && e.direction === "receive") {
-    addPrompt(m, { kind: "file", id: e.id, peer: e.peer, name: t.name, size: e.size });
-    const offer = `${e.peer} offers ${JSON.stringify(t.name)} (${formatBytes(e.size)})`;
-    aboutUser(m, e.peer, `${offer}: /accept or /decline (Alt+Y, Alt+N)`, now);
+  t.bytes = bytes;
+  t.state = folder ? folderState(t.state, e) : e.state;
+  if (folder) t.files = { total: folder.files, done: folder.filesDone };
+  const text = new FolderLines(m.foldersTold).line(e);
+  // A folder's later files are offered too, after its answer: only its first offer asks.
+  if (e.state === "offered" && e.direction === "receive" && text !== undefined) {
+    addPrompt(m, {
+      kind: "file",
+      id: e.id,
+      n: e.n,
+      peer: e.peer,
+      name: t.name,
+      size: t.size,
+      ...(folder ? { files: folder.files } : {}),
+    });
   } else if (e.state !== "offered") {
-    dropPrompt(m, `file:${e.id}`);
+    dropPrompt(m, `file:${e.n}`);
   }
-  if (e.state === "done" || e.state === "failed" || e.state === "cancelled") {
-    const why = e.code ? ` (${e.code}${e.by ? `, by ${e.by === "local" ? "you" : e.peer}` : ""})` : "";
-    aboutUser(
-      m,
-      e.peer,
-      `${what}: ${e.state}${why}${e.path && e.state === "done" ? ` → ${e.path}` : ""}`,
-      now,
-    );
-    if (e.state === "done") m.bells += 1;
-    const finished = m.transfers.filter(
-      (x) => x.state === "done" || x.state === "failed" || x.state === "cancelled",
-    );
+  for (const line of text?.split("\n") ?? []) aboutUser(m, e.peer, line, now);
+  if (ENDED_STATES.has(t.state)) {
+    if (t.state === "done") m.bells += 1;
+    const finished = m.transfers.filter((x) => ENDED_STATES.has(x.state));
     const drop = new Set(finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED_TRANSFERS)));
     m.transfers = m.transfers.filter((x) => !drop.has(x));
   }
@@ -707,13 +719,32 @@ export function inputSubmit(m: Model): string {
 }
 
 /**
+ * Tab in a command's argument: `complete` gets the text before the cursor and gives it back
+ * completed; the text after the cursor stays. Undefined (nothing changed) when `complete`
+ * does not know the argument or nothing fits, so that names are completed instead
+ * (`/send bo` completes a name unless a file starting with "bo" is there).
+ */
+export function inputCompleteArgument(
+  m: Model,
+  complete: (before: string) => { text: string; matches: string[] } | undefined,
+): string[] | undefined {
+  const before = m.input.text.slice(0, m.input.cursor);
+  const c = complete(before);
+  if (!c || (c.text === before && c.matches.length === 0)) return undefined;
+  m.input.text = c.text + m.input.text.slice(m.input.cursor);
+  m.input.cursor = c.text.length;
+  return c.matches;
+}
+
+/**
  * Tab: completes the word before the cursor from the command names (first word starting
  * with "/") or the names the model knows. One match completes with a space; several complete
  * their common prefix and are returned so the caller can show them.
  */
 export function inputComplete(m: Model, commands: readonly string[]): string[] {
   const before = m.input.text.slice(0, m.input.cursor);
-  const start = before.search(/\S*$/);
+  // A word starts after a space, or after a comma in a list of names (`/send bob,ca`).
+  const start = before.search(/[^\s,]*$/);
   const word = before.slice(start);
   if (word === "") return [];
   const names = new Set<string>([
