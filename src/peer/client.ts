@@ -139,6 +139,8 @@ interface PeerLink {
 const utf8 = new TextEncoder();
 /** History entries waiting to be reported, at most; the oldest are dropped beyond. */
 const HISTORY_QUEUE_LIMIT = 10_000;
+/** Least time between history batches that are not full: the registry's default 10 a second. */
+const HISTORY_BATCH_GAP_MS = 100;
 
 const isRegistryDown = (e: HallwayError) => e.code === "REGISTRY_LOST" || e.code === "REGISTRY_UNREACHABLE";
 /**
@@ -173,6 +175,8 @@ export class PeerClient {
   private log: MessageLog | undefined;
   /** The log refused a write, and the user heard so; cleared by the next write that works. */
   private logFailing = false;
+  /** Arrivals of this turn, recorded together at its end (`receive`). */
+  private readonly receiving: Array<{ events: readonly InboxEvent[]; then?: () => void }> = [];
   /** Offline messages handed to the registry and not yet acknowledged. */
   private readonly outbox = new Map<string, ChatMessage>();
   /** Direct messages waiting for their receipt; one timer for all (`receiptDeadlines`). */
@@ -195,6 +199,8 @@ export class PeerClient {
   /** Direct messages' history entries, reported to the registry in batches. */
   private readonly historyQueue: HistoryEntry[] = [];
   private historyInFlight = false;
+  /** When the last `history.batch` went out (Date.now()). */
+  private historyBatchAt = 0;
   private outboxFlushing = false;
   /** Outbox messages already reported as refused for now (rate-limited): said once each. */
   private readonly outboxReported = new Set<string>();
@@ -256,7 +262,7 @@ export class PeerClient {
       request: (body) => this.request(body),
       nextLogin: () => this.nextLogin(),
       emit: (e) => this.emit(e),
-      receive: (events) => this.receive(events),
+      receive: (events, then) => this.receive(events, then),
       unfriended: (user) => this.dropPeer(user),
     });
     this.transfers = new FileTransfers({
@@ -279,23 +285,37 @@ export class PeerClient {
    * not have yet. False when the log could not take it (the user hears so): then nothing
    * may be acknowledged, and the registry or the sender delivers it again.
    */
-  private receive(events: readonly InboxEvent[]): boolean {
+  /**
+   * Records `events` in the message log and then runs `then` (the acknowledgement). What
+   * arrives in one turn is recorded in one transaction at its end (one fsync for a burst, as
+   * the registry's group commit), handed over in log order, and acknowledged only after that
+   * commit; if the log refuses, nothing of the turn is acknowledged and the user hears it once.
+   */
+  private receive(events: readonly InboxEvent[], then?: () => void): void {
+    if (!this.log) return;
+    this.receiving.push({ events, ...(then ? { then } : {}) });
+    if (this.receiving.length > 1) return;
+    setImmediate(() => this.recordReceived());
+  }
+
+  private recordReceived(): void {
+    const batch = this.receiving.splice(0);
     const log = this.log;
-    if (!log) return false;
+    if (!log || batch.length === 0) return;
     let fresh: LoggedEntry[];
     try {
-      fresh = log.record(events);
+      fresh = log.record(batch.flatMap((b) => b.events));
     } catch (err) {
       if (!this.logFailing) {
         this.logFailing = true;
         const e = asHallwayError(err);
         this.emit({ event: "error", code: e.code, message: e.message });
       }
-      return false;
+      return;
     }
     this.logFailing = false;
     for (const entry of fresh) this.handOver(log, entry);
-    return true;
+    for (const b of batch) b.then?.();
   }
 
   private handOver(log: MessageLog, entry: LoggedEntry): void {
@@ -620,8 +640,8 @@ export class PeerClient {
       case "offline.deliver": {
         const mine = msg.msgs.filter((m) => m.to === this.user).map((m) => messageEvent(m, "offline"));
         // Acknowledged only once the log has them; else the next login delivers them again.
-        if (!this.receive(mine)) return;
-        this.request({ t: "offline.ack", ids: msg.msgs.map((m) => m.id) }).catch(() => {});
+        const ids = msg.msgs.map((m) => m.id);
+        this.receive(mine, () => void this.request({ t: "offline.ack", ids }).catch(() => {}));
         return;
       }
       case "delivered":
@@ -654,8 +674,10 @@ export class PeerClient {
     if (msg.t === "chat") {
       if (msg.msg.from !== user || msg.msg.to !== this.user) return;
       // No receipt unless the log has it: the sender then stores it at the registry.
-      if (!this.receive([messageEvent(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct")])) return;
-      this.host.send(conn, encodeControl({ t: "receipt", id: msg.msg.id, at: Date.now() }));
+      const id = msg.msg.id;
+      this.receive([messageEvent(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct")], () => {
+        if (this.host.isLive(conn)) this.host.send(conn, encodeControl({ t: "receipt", id, at: Date.now() }));
+      });
     } else if (msg.t === "receipt") {
       const sent = this.awaitingReceipt.get(msg.id);
       if (!sent) return;
@@ -679,6 +701,15 @@ export class PeerClient {
     this.historyInFlight = true;
     try {
       while (this.historyQueue.length > 0 && this.state === "ready") {
+        // A batch that is not full waits to fill, so that batches follow each other at most
+        // at the registry's history rate: receipts that trickle in one by one would otherwise
+        // make one request each, be RATE_LIMITED, and get the session cut off.
+        const since = Date.now() - this.historyBatchAt;
+        if (this.historyQueue.length < MAX_HISTORY_BATCH && since < HISTORY_BATCH_GAP_MS) {
+          await sleep(HISTORY_BATCH_GAP_MS - since);
+          continue;
+        }
+        this.historyBatchAt = Date.now();
         const batch = this.historyQueue.slice(0, MAX_HISTORY_BATCH);
         try {
           await this.request({ t: "history.batch", msgs: batch });

@@ -4,8 +4,9 @@
  * hand-over" (docs/architecture.md):
  *
  *   1. what arrives for the user (a direct or offline message, a group message, a receipt)
- *      is recorded here, in one committed transaction per arrival, *before* the client
- *      acknowledges it to the registry or the sender;
+ *      is recorded here, in one committed transaction per event-loop turn (what arrived in
+ *      it: one fsync for a burst), *before* the client acknowledges it to the registry or the
+ *      sender;
  *   2. the presenter is given each newly recorded entry, in log order, and reports when it
  *      has handed it over (the JSON mode: when the write to stdout completed);
  *   3. the log keeps a hand-over mark, the highest entry handed over. At the next start,

@@ -45,7 +45,8 @@ export interface SocialHost {
    * Records what arrived in the local message log and hands over what is new; false if the
    * log could not take it (then it must not be acknowledged).
    */
-  receive(events: readonly InboxEvent[]): boolean;
+  /** Records `events` in the local log, then runs `then` (never when the log refuses). */
+  receive(events: readonly InboxEvent[], then: () => void): void;
   /** Someone is no longer a friend: a direct session with them must not outlive that. */
   unfriended(user: string): void;
 }
@@ -133,17 +134,19 @@ export class SocialClient {
         sentAt: m.sentAt,
       }),
     );
-    if (!this.host.receive(events)) return;
-    for (const m of msgs) if (m.seq > (this.groupAcks.get(m.group) ?? 0)) this.groupAcks.set(m.group, m.seq);
-    if (this.ackScheduled) return;
-    this.ackScheduled = true;
-    // One ack per group for a burst (a login backlog arrives in batches of many messages).
-    setImmediate(() => {
-      this.ackScheduled = false;
-      for (const [group, seq] of this.groupAcks) {
-        this.host.request({ t: "group.ack", group, seq }).catch(() => {});
-      }
-      this.groupAcks.clear();
+    this.host.receive(events, () => {
+      for (const m of msgs)
+        if (m.seq > (this.groupAcks.get(m.group) ?? 0)) this.groupAcks.set(m.group, m.seq);
+      if (this.ackScheduled) return;
+      this.ackScheduled = true;
+      // One ack per group for a burst (a login backlog arrives in batches of many messages).
+      setImmediate(() => {
+        this.ackScheduled = false;
+        for (const [group, seq] of this.groupAcks) {
+          this.host.request({ t: "group.ack", group, seq }).catch(() => {});
+        }
+        this.groupAcks.clear();
+      });
     });
   }
 
