@@ -1171,8 +1171,13 @@ export class FileTransfers {
         });
         if (!inFlight || this.stopping) reportEnd();
       } else {
-        this.releaseWhenSettled(t, () => incoming.discard());
-        reportEnd();
+        // Reported once the partial file is gone (a write in flight holds it until it settles).
+        const inFlight = t.inflight > 0;
+        this.releaseWhenSettled(t, () => {
+          incoming.discard();
+          if (inFlight && !this.stopping) reportEnd();
+        });
+        if (!inFlight || this.stopping) reportEnd();
       }
     } else reportEnd();
     const outgoing = t.outgoing;
