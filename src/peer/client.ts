@@ -32,7 +32,7 @@
  */
 
 import { randomBytes, randomUUID } from "node:crypto";
-import { basename } from "node:path";
+import { basename, dirname, relative } from "node:path";
 import { asHallwayError, HallwayError } from "../errors.js";
 import type { PinStore } from "../net/data-dir.js";
 import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.js";
@@ -1038,7 +1038,8 @@ export class PeerClient {
       this.opts.onEvent({
         event: "error",
         code: "FILE_READ_FAILED",
-        message: `left out ${s.path}: ${s.why}`,
+        // Named from the folder sent ("photos/x.txt"), as the user knows it.
+        message: `left out ${relative(dirname(path), s.path)}: ${s.why}`,
       });
     }
     const offers = people.map(async (to) => {
