@@ -33,10 +33,11 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assertDistFresh, CLI, CliLab, PASSWORD, REPO } from "../netlab/fixtures/lab-cli.js";
+import { CLI, PASSWORD, REPO } from "../netlab/fixtures/lab-cli.js";
 import { LabTerminal, shellQuote } from "../netlab/fixtures/terminal.js";
+import { terminalLan } from "../netlab/fixtures/terminal-lan.js";
 import { requireLab } from "../netlab/lab-guard.js";
-import { buildLan, type LanHost, NetLab } from "../netlab/netns.js";
+import type { LanHost } from "../netlab/netns.js";
 import { expectScreenIsFrame, WidthOracle } from "./fixtures/screen-cells.js";
 import { shown, TEAM_PHOTOS_BYTES, TEAM_PHOTOS_FILES, teamPhotos, tree } from "./fixtures/tui-files.js";
 
@@ -78,24 +79,17 @@ function updateDocs(): void {
 }
 
 describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () => {
-  let net: NetLab | undefined;
-  const cli = new CliLab();
-  const terminals: LabTerminal[] = [];
+  const fixture = terminalLan("tuiday", { name: "te", subnet: "10.203.32", hosts: ["a", "b"] });
+  const { cli, terminals } = fixture;
   let a: LanHost;
   let b: LanHost;
 
-  beforeAll(async () => {
-    assertDistFresh();
-    net = await NetLab.create("tuiday");
-    const lan = await buildLan(net, { name: "te", subnet: "10.203.32", hosts: ["a", "b"] });
-    [a, b] = [lan.hosts.a, lan.hosts.b] as [LanHost, LanHost];
+  beforeAll(() => {
+    [a, b] = [fixture.host("a"), fixture.host("b")];
   });
 
   afterAll(async () => {
     if (process.env.UPDATE_UI_DOCS === "1" && captures.size > 0) updateDocs();
-    await Promise.all(terminals.map((t) => t.kill()));
-    await cli.cleanup();
-    await net?.teardown();
   });
 
   async function open(ns: string, tag: string, env: Record<string, string> = {}): Promise<Person> {

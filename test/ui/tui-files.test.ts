@@ -10,35 +10,26 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assertDistFresh, CLI, CliLab, type Json, PASSWORD } from "../netlab/fixtures/lab-cli.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { CLI, type Json, PASSWORD } from "../netlab/fixtures/lab-cli.js";
 import { LabTerminal, shellQuote } from "../netlab/fixtures/terminal.js";
+import { terminalLan } from "../netlab/fixtures/terminal-lan.js";
 import { requireLab } from "../netlab/lab-guard.js";
-import { buildLan, type LanHost, NetLab } from "../netlab/netns.js";
+import type { LanHost } from "../netlab/netns.js";
 import { shown, TEAM_PHOTOS_BYTES, TEAM_PHOTOS_FILES, teamPhotos, tree } from "./fixtures/tui-files.js";
 
 const lab = requireLab("files from the terminal UI in tmux", { commands: ["tmux"] });
 const STEP_MS = 20_000;
 
 describe.skipIf(!lab.canRun)("files from the terminal UI (network lab)", () => {
-  let net: NetLab | undefined;
-  const cli = new CliLab();
-  const terminals: LabTerminal[] = [];
+  const fixture = terminalLan("tuifiles", { name: "tf", subnet: "10.203.33", hosts: ["a", "b", "c"] });
+  const { cli, terminals } = fixture;
   let a: LanHost;
   let b: LanHost;
   let c: LanHost;
 
-  beforeAll(async () => {
-    assertDistFresh();
-    net = await NetLab.create("tuifiles");
-    const lan = await buildLan(net, { name: "tf", subnet: "10.203.33", hosts: ["a", "b", "c"] });
-    [a, b, c] = [lan.hosts.a, lan.hosts.b, lan.hosts.c] as [LanHost, LanHost, LanHost];
-  });
-
-  afterAll(async () => {
-    await Promise.all(terminals.map((t) => t.kill()));
-    await cli.cleanup();
-    await net?.teardown();
+  beforeAll(() => {
+    [a, b, c] = [fixture.host("a"), fixture.host("b"), fixture.host("c")];
   });
 
   it("sends a folder to two people with one /send, lists the numbers, cancels one by number", async () => {

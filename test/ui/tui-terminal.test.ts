@@ -21,12 +21,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { stringWidth } from "../../src/ui/tui/text-width.js";
-import { assertDistFresh, CLI, CliLab, PASSWORD } from "../netlab/fixtures/lab-cli.js";
+import { CLI, PASSWORD } from "../netlab/fixtures/lab-cli.js";
 import { LabTerminal, shellQuote } from "../netlab/fixtures/terminal.js";
+import { terminalLan } from "../netlab/fixtures/terminal-lan.js";
 import { requireLab } from "../netlab/lab-guard.js";
-import { buildLan, type LanHost, NetLab } from "../netlab/netns.js";
+import type { LanHost } from "../netlab/netns.js";
 
 const lab = requireLab("the terminal UI in tmux against a registry and a headless peer", {
   commands: ["tmux"],
@@ -52,24 +53,14 @@ function hallwayCommand(home: string, args: readonly string[], nodeOptions: read
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 describe.skipIf(!lab.canRun)("terminal UI in a real terminal (network lab)", () => {
-  let net: NetLab | undefined;
-  const cli = new CliLab();
-  const terminals: LabTerminal[] = [];
+  const fixture = terminalLan("tui", { name: "tu", subnet: "10.203.31", hosts: ["a", "b", "c"] });
+  const { cli, terminals } = fixture;
   let a: LanHost;
   let b: LanHost;
   let c: LanHost;
 
-  beforeAll(async () => {
-    assertDistFresh();
-    net = await NetLab.create("tui");
-    const lan = await buildLan(net, { name: "tu", subnet: "10.203.31", hosts: ["a", "b", "c"] });
-    [a, b, c] = [lan.hosts.a, lan.hosts.b, lan.hosts.c] as [LanHost, LanHost, LanHost];
-  });
-
-  afterAll(async () => {
-    await Promise.all(terminals.map((t) => t.kill()));
-    await cli.cleanup();
-    await net?.teardown();
+  beforeAll(() => {
+    [a, b, c] = [fixture.host("a"), fixture.host("b"), fixture.host("c")];
   });
 
   it("finds the registry, logs in, answers a message, goes away, accepts a friend and a file, resizes, quits", async () => {
