@@ -34,11 +34,25 @@ describe.skipIf(!lab.canRun)("IPv6 host candidates (network lab)", () => {
 
     alice.send({ cmd: "send", to: "bob", text: "hello over IPv6" });
     const got = await bob.waitFor((e) => e.event === "message", "the message", STEP_MS);
-    expect(got).toMatchObject({ from: "alice", text: "hello over IPv6", via: "direct" });
-    const path = await alice.waitFor((e) => e.event === "path" && e.peer === "bob", "alice's path", STEP_MS);
+    expect(got).toMatchObject({ from: "alice", text: "hello over IPv6" });
+    // Direct at once, or (when the checks take longer than the 2 s before the relay is taken,
+    // as on a busy machine) on the relay first and then moved to the IPv6 path.
+    expect(["direct", "relay"]).toContain(got.via);
+    const isDirect = (peer: string) => (e: Record<string, unknown>) =>
+      e.event === "path" && e.peer === peer && e.kind === "direct";
+    const path = await alice.waitFor(isDirect("bob"), "alice's direct path", STEP_MS);
     expect(path).toMatchObject({ kind: "direct", address: expect.stringMatching(/^\[fd03:12::2\]:\d+$/) });
-    const back = await bob.waitFor((e) => e.event === "path" && e.peer === "alice", "bob's path", STEP_MS);
+    const back = await bob.waitFor(isDirect("alice"), "bob's direct path", STEP_MS);
     expect(back).toMatchObject({ kind: "direct", address: expect.stringMatching(/^\[fd03:11::2\]:\d+$/) });
-    console.log(`nat lab ipv6, symmetric<->symmetric: path ${path.kind} ${path.address} in ${path.ms} ms`);
+    alice.send({ cmd: "send", to: "bob", text: "still over IPv6" });
+    const again = await bob.waitFor(
+      (e) => e.event === "message" && e.text === "still over IPv6",
+      "again",
+      STEP_MS,
+    );
+    expect(again.via).toBe("direct");
+    console.log(
+      `nat lab ipv6, symmetric<->symmetric: first message via ${got.via}; path ${path.kind} ${path.address} in ${path.ms} ms`,
+    );
   }, 90_000);
 });
