@@ -1020,6 +1020,24 @@ export class FileTransfers {
     );
   }
 
+  /**
+   * Finishes an ended transfer's files once no disk operation of `t` is in flight, then
+   * reports the end, so that what the event says (the partial file kept or removed) is already
+   * so on disk: a write or a failed manifest save in flight settles first. A shutdown reports
+   * at once, as it has no later turn to report in.
+   */
+  private endWhenSettled(t: Transfer, finalise: () => void, reportEnd: () => void): void {
+    if (this.stopping) {
+      reportEnd();
+      this.releaseWhenSettled(t, finalise);
+      return;
+    }
+    this.releaseWhenSettled(t, () => {
+      finalise();
+      reportEnd();
+    });
+  }
+
   /** Runs `release` once no disk operation of `t` is in flight. */
   private releaseWhenSettled(t: Transfer, release: () => void): void {
     if (t.inflight === 0) release();
@@ -1127,61 +1145,50 @@ export class FileTransfers {
     const partial = t.incoming
       ? { partial: keepPartial && t.receiver ? ("kept" as const) : ("removed" as const) }
       : {};
-    const reportEnd = () =>
-      this.report(t, code === "FILE_CANCELLED" ? "cancelled" : "failed", { code, message, by, ...partial });
     const incoming = t.incoming;
     const receiver = t.receiver;
-    if (incoming) {
-      if (keepPartial && receiver) {
-        try {
-          // What was written is made durable now (a shutdown has no later turn), so the
-          // manifest can list it: the chunks waiting for a sync and those of the sync in
-          // flight. Writes still in flight are left out and fetched again.
-          const written = [...t.syncingBatch, ...t.written];
-          if (written.length > 0) {
-            incoming.syncNow();
-            const at = this.host.now();
-            for (const offset of written) receiver.handleDurable(offset, at);
-          }
-        } catch {
-          // Not durable, so not in the manifest: a resume fetches those bytes again.
-        }
-        try {
-          // Lists only durable bytes; if even this small write fails (a full disk), the
-          // previous manifest, also true, stays.
-          incoming.saveManifest(receiver.manifest());
-        } catch {
-          // As above.
-        }
-        const inFlight = t.inflight > 0;
-        this.releaseWhenSettled(t, () => {
-          // A periodic save that was in flight may have renamed an older manifest over this
-          // one: write it again (with what is durable now) once nothing is in flight.
-          if (inFlight) {
-            try {
-              incoming.saveManifest(receiver.manifest());
-            } catch {
-              // The older one is still true.
-            }
-          }
-          incoming.closeFd();
-          // Reported once the partial file and its manifest are final: a save that failed
-          // with the disk removes its temporary file only as it settles.
-          if (inFlight && !this.stopping) reportEnd();
-        });
-        if (!inFlight || this.stopping) reportEnd();
-      } else {
-        // Reported once the partial file is gone (a write in flight holds it until it settles).
-        const inFlight = t.inflight > 0;
-        this.releaseWhenSettled(t, () => {
-          incoming.discard();
-          if (inFlight && !this.stopping) reportEnd();
-        });
-        if (!inFlight || this.stopping) reportEnd();
-      }
-    } else reportEnd();
     const outgoing = t.outgoing;
-    if (outgoing) this.releaseWhenSettled(t, () => outgoing.close());
+    let finalise: () => void = () => outgoing?.close();
+    if (incoming && keepPartial && receiver) {
+      try {
+        // What was written is made durable now (a shutdown has no later turn), so the
+        // manifest can list it: the chunks waiting for a sync and those of the sync in
+        // flight. Writes still in flight are left out and fetched again.
+        const written = [...t.syncingBatch, ...t.written];
+        if (written.length > 0) {
+          incoming.syncNow();
+          const at = this.host.now();
+          for (const offset of written) receiver.handleDurable(offset, at);
+        }
+      } catch {
+        // Not durable, so not in the manifest: a resume fetches those bytes again.
+      }
+      try {
+        // Lists only durable bytes; if even this small write fails (a full disk), the
+        // previous manifest, also true, stays.
+        incoming.saveManifest(receiver.manifest());
+      } catch {
+        // As above.
+      }
+      const inFlight = t.inflight > 0;
+      finalise = () => {
+        // A periodic save that was in flight may have renamed an older manifest over this
+        // one: write it again (with what is durable now) once nothing is in flight.
+        if (inFlight) {
+          try {
+            incoming.saveManifest(receiver.manifest());
+          } catch {
+            // The older one is still true.
+          }
+        }
+        incoming.closeFd();
+      };
+    } else if (incoming) {
+      finalise = () => incoming.discard();
+    }
+    this.endWhenSettled(t, finalise, () =>
+      this.report(t, code === "FILE_CANCELLED" ? "cancelled" : "failed", { code, message, by, ...partial }),
+    );
     this.drop(t, 0);
   }
 
