@@ -885,12 +885,7 @@ export class SqliteStore implements Store {
     after: TimeNameCursor | undefined,
     limit: number,
   ): Promise<FriendRequest[]> {
-    const rows = rowLimit(limit);
-    const [at, name] = after === undefined ? [-1, ""] : [after.at, after.name];
-    return this.run("friendRequestsToAfter", (s) => {
-      const u = knownUser(s, user);
-      return rows === 0 ? [] : s.friendRequestsToAfter.all(u, at, at, name, rows);
-    });
+    return this.friendRequestsPage("friendRequestsToAfter", user, after, limit);
   }
 
   async friendRequestsFromAfter(
@@ -898,11 +893,21 @@ export class SqliteStore implements Store {
     after: TimeNameCursor | undefined,
     limit: number,
   ): Promise<FriendRequest[]> {
+    return this.friendRequestsPage("friendRequestsFromAfter", user, after, limit);
+  }
+
+  /** A page of a user's requests, either way, after a (time, name) cursor. */
+  private async friendRequestsPage(
+    op: "friendRequestsToAfter" | "friendRequestsFromAfter",
+    user: string,
+    after: TimeNameCursor | undefined,
+    limit: number,
+  ): Promise<FriendRequest[]> {
     const rows = rowLimit(limit);
     const [at, name] = after === undefined ? [-1, ""] : [after.at, after.name];
-    return this.run("friendRequestsFromAfter", (s) => {
+    return this.run(op, (s) => {
       const u = knownUser(s, user);
-      return rows === 0 ? [] : s.friendRequestsFromAfter.all(u, at, at, name, rows);
+      return rows === 0 ? [] : s[op].all(u, at, at, name, rows);
     });
   }
 
