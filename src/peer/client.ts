@@ -103,10 +103,12 @@ export interface PeerClientOptions {
   /** Offers of larger files are refused with FILE_TOO_LARGE (default: FileTransfers' MAX_FILE_BYTES). */
   maxFileBytes?: number;
   /**
-   * Opens the account's durable message log (`message-log.ts`), at `start()`: what arrives
-   * for the user is recorded there before it is acknowledged.
+   * Opens the account's durable message log (`message-log.ts`): what arrives for the user is
+   * recorded there before it is acknowledged. At `start()` only an existing one (`create`
+   * false: what it did not hand over comes first); it is created when the first entry comes,
+   * so a login that fails leaves no log behind.
    */
-  openLog: (user: string) => MessageLog;
+  openLog: (user: string, create: boolean) => MessageLog | undefined;
   /**
    * Every event for the presenter. A message, group message or receipt (the events that come
    * with `handedOver`; no other does) counts as shown only
@@ -171,12 +173,16 @@ export class PeerClient {
   private readonly userBySession = new Map<number, string>();
   /** Incoming sessions the registry has not vouched for yet, with what arrived on them meanwhile. */
   private readonly unverified = new Map<number, Uint8Array[]>();
-  /** The account's message log, open from `start()` on. */
+  /** The account's message log: open from `start()` on if it exists, else from the first entry. */
   private log: MessageLog | undefined;
   /** The log refused a write, and the user heard so; cleared by the next write that works. */
   private logFailing = false;
   /** Arrivals of this turn, recorded together at its end (`receive`). */
-  private readonly receiving: Array<{ events: readonly InboxEvent[]; then?: () => void }> = [];
+  private readonly receiving: Array<{
+    events: readonly InboxEvent[];
+    outgoing?: readonly InboxEvent[];
+    then?: () => void;
+  }> = [];
   /** Offline messages handed to the registry and not yet acknowledged. */
   private readonly outbox = new Map<string, ChatMessage>();
   /** Direct messages waiting for their receipt; one timer for all (`receiptDeadlines`). */
@@ -263,6 +269,7 @@ export class PeerClient {
       nextLogin: () => this.nextLogin(),
       emit: (e) => this.emit(e),
       receive: (events, then) => this.receive(events, then),
+      recordSent: (event) => this.recordSent(event),
       unfriended: (user) => this.dropPeer(user),
     });
     this.transfers = new FileTransfers({
@@ -281,30 +288,35 @@ export class PeerClient {
   }
 
   /**
-   * Records what arrived for the user in the local log, then hands over what the log did
-   * not have yet. False when the log could not take it (the user hears so): then nothing
-   * may be acknowledged, and the registry or the sender delivers it again.
-   */
-  /**
    * Records `events` in the message log and then runs `then` (the acknowledgement). What
    * arrives in one turn is recorded in one transaction at its end (one fsync for a burst, as
    * the registry's group commit), handed over in log order, and acknowledged only after that
    * commit; if the log refuses, nothing of the turn is acknowledged and the user hears it once.
+   * `outgoing`: what the user sent, recorded with them as history (never handed over).
    */
-  private receive(events: readonly InboxEvent[], then?: () => void): void {
-    if (!this.log) return;
-    this.receiving.push({ events, ...(then ? { then } : {}) });
+  private receive(events: readonly InboxEvent[], then?: () => void, outgoing?: readonly InboxEvent[]): void {
+    if (this.state === "closed") return;
+    this.receiving.push({ events, ...(outgoing ? { outgoing } : {}), ...(then ? { then } : {}) });
     if (this.receiving.length > 1) return;
     setImmediate(() => this.recordReceived());
   }
 
+  /** What the user sent, for the log's history (with this turn's arrivals). */
+  private recordSent(event: InboxEvent): void {
+    this.receive([], undefined, [event]);
+  }
+
   private recordReceived(): void {
     const batch = this.receiving.splice(0);
-    const log = this.log;
-    if (!log || batch.length === 0) return;
+    if (batch.length === 0 || this.state === "closed") return;
     let fresh: LoggedEntry[];
+    let log: MessageLog;
     try {
-      fresh = log.record(batch.flatMap((b) => b.events));
+      log = this.log ??= this.opts.openLog(this.user, true) as MessageLog;
+      fresh = log.record(
+        batch.flatMap((b) => b.events),
+        batch.flatMap((b) => b.outgoing ?? []),
+      );
     } catch (err) {
       if (!this.logFailing) {
         this.logFailing = true;
@@ -341,10 +353,10 @@ export class PeerClient {
         : new HallwayError("AUTH_BAD_PASSWORD", "wrong password");
     }
     // What the last run recorded but did not hand over comes first, once.
-    this.log ??= this.opts.openLog(this.user);
-    const pending = this.log.pending();
+    this.log ??= this.opts.openLog(this.user, false);
+    const pending = this.log?.pending() ?? [];
     if (pending.length > 0) this.opts.onHandOverAgain?.();
-    for (const entry of pending) this.handOver(this.log, entry);
+    for (const entry of pending) this.handOver(this.log as MessageLog, entry);
     await this.host.start();
     this.state = "connecting";
     await this.connectRegistry();
@@ -855,6 +867,7 @@ export class PeerClient {
     this.awaitingReceipt.set(msg.id, msg);
     this.receiptDeadlines.set(msg.id);
     this.host.send(conn, encodeControl({ t: "chat", msg }));
+    this.recordSent(messageEvent(msg, isRelayAddress(conn.address) ? "relay" : "direct"));
     this.emit({
       event: "sent",
       id: msg.id,
@@ -890,6 +903,7 @@ export class PeerClient {
       await this.request({ t: "offline.send", msg });
       this.outboxReported.delete(msg.id);
       if (!this.outbox.delete(msg.id) && !announce) return undefined;
+      this.recordSent(messageEvent(msg, "offline"));
       this.emit({ event: "sent", id: msg.id, to: msg.to, via: "offline" });
     } catch (err) {
       const e = asHallwayError(err);

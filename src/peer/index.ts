@@ -89,7 +89,7 @@ export function createClient(setup: ClientSetup): PeerClient {
     ...rest,
     identity: loadOrCreateIdentity(dir),
     pins: new PinStore(dir),
-    openLog: (user) => MessageLog.open(dir, user),
+    openLog: (user, create) => MessageLog.open(dir, user, create),
     downloadDir: downloadDir ?? defaultDownloadDir(),
   });
 }

@@ -15,23 +15,40 @@
  * Exactly once: an entry is recorded once (a direct message by its id, a group message by
  * its group and seq and by its id, a receipt by the message id), so a registry or a sender
  * that delivers again after a lost acknowledgement adds nothing. What remains is the moment
- * between the write to stdout completing and the mark being written: a process killed
- * there shows those lines again at its next start (see docs/architecture.md).
+ * between the mark and the presenter's write (the JSON mode marks first): a process killed
+ * there does not show that write's lines, which stay in the log as history
+ * (docs/architecture.md says why no order of two system calls closes it). The mark is one
+ * `pwrite(2)` of 12 bytes to make that moment as short as it can be.
+ *
+ * What the user sent is recorded too (`outgoing`), never handed over: with the rest it makes
+ * the conversation the TUI reads back across restarts (`recent`). Handed-over entries older
+ * than RETENTION_MS, and the oldest beyond MAX_ENTRIES, are pruned when the log opens: the
+ * registry's history keeps the rest, and a message that old is not delivered again.
  *
  * WAL with `synchronous = FULL`: a recorded entry survives the process and the machine. The
- * hand-over mark goes through a second connection with `synchronous = NORMAL`: its commit is
- * one `write(2)` to the WAL, so it survives the process at once, and only a power loss can
- * take the last marks back (those messages are then shown again).
+ * hand-over mark lives beside it in `<log>.mark` (the seq and its CRC-32, rewritten in place
+ * without fsync): it survives the process at once, and only a power loss can take the last
+ * marks back (those messages are then shown again). A missing or damaged mark file falls back
+ * to the mark the database keeps at each close: again, shown again rather than lost.
  */
 
-import { chmodSync, existsSync } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import Database from "better-sqlite3";
 import { HallwayError } from "../errors.js";
 import type { PeerEvent } from "./events.js";
 
 /** What the log records: the events a user must see once each. */
 export type InboxEvent = Extract<PeerEvent, { event: "message" | "groupMessage" | "delivered" }>;
+
+/** The mark file: the handed-over seq (int64 LE) and its CRC-32 (uint32 LE). */
+const MARK_BYTES = 12;
+
+/** Handed-over entries older than this are pruned when the log opens. */
+export const RETENTION_MS = 180 * 24 * 3600 * 1000;
+/** Beyond this many entries, the oldest handed-over ones are pruned when the log opens. */
+export const MAX_ENTRIES = 200_000;
 
 export interface LoggedEntry {
   /** The entry's place in the log: hand-over follows it. */
@@ -77,11 +94,14 @@ const failed = (path: string, err: unknown) =>
 
 export class MessageLog {
   private readonly db: Database.Database;
-  /** The hand-over mark's own connection: no fsync per mark. */
-  private readonly markDb: Database.Database;
+  /** The hand-over mark's own file (`<log>.mark`), written in place. */
+  private markFd: number | undefined;
+  private readonly markBytes = Buffer.alloc(MARK_BYTES);
   private readonly insert: Database.Statement;
-  private readonly markStmt: Database.Statement;
-  private readonly recordAll: (events: readonly InboxEvent[]) => LoggedEntry[];
+  private readonly recordAll: (
+    events: readonly InboxEvent[],
+    outgoing: readonly InboxEvent[],
+  ) => LoggedEntry[];
   private handed: number;
 
   private constructor(
@@ -106,10 +126,17 @@ export class MessageLog {
         CREATE TABLE IF NOT EXISTS mark (one INTEGER PRIMARY KEY CHECK (one = 1), handed INTEGER NOT NULL);
         INSERT OR IGNORE INTO mark (one, handed) VALUES (1, 0);
       `);
-      this.markDb = new Database(path);
-      this.markDb.pragma("synchronous = NORMAL");
-      // Its first write opens what a write needs, now rather than at the first mark.
-      this.markDb.exec("UPDATE mark SET handed = handed WHERE one = 1");
+      // Added after the first release of the log: what the user sent, and when each was recorded.
+      const columns = new Set(
+        (this.db.prepare("PRAGMA table_info(entries)").all() as Array<{ name: string }>).map((c) => c.name),
+      );
+      if (!columns.has("outgoing"))
+        this.db.exec("ALTER TABLE entries ADD COLUMN outgoing INTEGER NOT NULL DEFAULT 0");
+      if (!columns.has("at")) {
+        this.db.exec("ALTER TABLE entries ADD COLUMN at INTEGER NOT NULL DEFAULT 0");
+        this.db.prepare("UPDATE entries SET at = ?").run(Date.now());
+      }
+      this.markFd = openSync(`${path}.mark`, constants.O_RDWR | constants.O_CREAT, 0o600);
     } catch (err) {
       throw new HallwayError(
         "LOCAL_LOG_FAILED",
@@ -117,35 +144,72 @@ export class MessageLog {
       );
     }
     this.insert = this.db.prepare(
-      "INSERT OR IGNORE INTO entries (key, msg_id, conversation, body) VALUES (?, ?, ?, ?)",
+      "INSERT OR IGNORE INTO entries (key, msg_id, conversation, body, outgoing, at) VALUES (?, ?, ?, ?, ?, ?)",
     );
-    this.markStmt = this.markDb.prepare("UPDATE mark SET handed = ? WHERE one = 1");
-    this.handed = (this.db.prepare("SELECT handed FROM mark").get() as { handed: number }).handed;
-    this.recordAll = this.db.transaction((events: readonly InboxEvent[]) => {
+    const kept = (this.db.prepare("SELECT handed FROM mark").get() as { handed: number }).handed;
+    // A mark file left from a log that is gone, or past the last entry, is not this log's.
+    const { last } = this.db
+      .prepare("SELECT coalesce(max(seq), 0) AS last FROM sqlite_sequence WHERE name = 'entries'")
+      .get() as { last: number };
+    const marked = fresh ? undefined : this.readMark();
+    this.handed = marked !== undefined && marked <= last ? marked : kept;
+    if (this.handed !== marked) this.writeMark(this.handed);
+    this.recordAll = this.db.transaction((events: readonly InboxEvent[], outgoing: readonly InboxEvent[]) => {
+      const now = Date.now();
+      for (const event of outgoing) {
+        // Keys of their own: a message to oneself also arrives, and must be handed over then.
+        this.insert.run(`o:${event.id}`, null, conversationOf(event, this.me), JSON.stringify(event), 1, now);
+      }
       const fresh: LoggedEntry[] = [];
       for (const event of events) {
         const { key, msgId } = keysOf(event);
-        const r = this.insert.run(key, msgId, conversationOf(event, this.me), JSON.stringify(event));
+        const r = this.insert.run(key, msgId, conversationOf(event, this.me), JSON.stringify(event), 0, now);
         if (r.changes === 1) fresh.push({ seq: Number(r.lastInsertRowid), event });
       }
       return fresh;
     });
+    this.prune();
   }
 
-  /** Opens (or creates) the log of `user` in the data directory `dir`. */
-  static open(dir: string, user: string): MessageLog {
-    return new MessageLog(messageLogPath(dir, user), user);
+  /** Drops handed-over entries past the retention, and the oldest beyond MAX_ENTRIES. */
+  private prune(): void {
+    try {
+      this.db
+        .prepare("DELETE FROM entries WHERE seq <= ? AND at < ?")
+        .run(this.handed, Date.now() - RETENTION_MS);
+      const { n } = this.db.prepare("SELECT count(*) AS n FROM entries").get() as { n: number };
+      if (n > MAX_ENTRIES) {
+        this.db
+          .prepare(
+            "DELETE FROM entries WHERE seq IN (SELECT seq FROM entries WHERE seq <= ? ORDER BY seq LIMIT ?)",
+          )
+          .run(this.handed, n - MAX_ENTRIES);
+      }
+    } catch {
+      // Not pruned this time: the log only stays larger.
+    }
+  }
+
+  /**
+   * Opens the log of `user` in the data directory `dir`; creates it only with `create`
+   * (a login that fails leaves no file behind), else undefined when there is none.
+   */
+  static open(dir: string, user: string, create = true): MessageLog | undefined {
+    const path = messageLogPath(dir, user);
+    if (!create && !existsSync(path)) return undefined;
+    return new MessageLog(path, user);
   }
 
   /**
    * Records the events not recorded before, in one durable transaction, and returns those
    * (in order): the ones to hand over. Throws `LOCAL_LOG_FAILED` if the disk refuses, in
-   * which case nothing may be acknowledged.
+   * which case nothing may be acknowledged. `outgoing`: what the user sent, recorded in the
+   * same transaction as history only (never handed over).
    */
-  record(events: readonly InboxEvent[]): LoggedEntry[] {
-    if (events.length === 0) return [];
+  record(events: readonly InboxEvent[], outgoing: readonly InboxEvent[] = []): LoggedEntry[] {
+    if (events.length === 0 && outgoing.length === 0) return [];
     try {
-      return this.recordAll(events);
+      return this.recordAll(events, outgoing);
     } catch (err) {
       throw failed(this.path, err);
     }
@@ -154,7 +218,7 @@ export class MessageLog {
   /** Everything recorded and not handed over yet, oldest first. */
   pending(): LoggedEntry[] {
     const rows = this.db
-      .prepare("SELECT seq, body FROM entries WHERE seq > ? ORDER BY seq")
+      .prepare("SELECT seq, body FROM entries WHERE seq > ? AND outgoing = 0 ORDER BY seq")
       .all(this.handed) as Array<{ seq: number; body: string }>;
     return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as InboxEvent }));
   }
@@ -166,16 +230,33 @@ export class MessageLog {
    */
   handedOver(seq: number, handed = true): void {
     const mark = handed ? seq : seq - 1;
-    if ((handed ? mark <= this.handed : mark >= this.handed) || !this.markDb.open) return;
+    if (handed ? mark <= this.handed : mark >= this.handed) return;
+    if (this.writeMark(mark)) this.handed = mark;
+  }
+
+  /** One `pwrite(2)`; false if it failed (not marked: shown again at the next start, never lost). */
+  private writeMark(mark: number): boolean {
+    if (this.markFd === undefined) return false;
+    const b = this.markBytes;
+    b.writeBigInt64LE(BigInt(mark), 0);
+    b.writeUInt32LE(crc32(b.subarray(0, 8)), 8);
     try {
-      this.markStmt.run(mark);
-      this.handed = mark;
+      return writeSync(this.markFd, b, 0, MARK_BYTES, 0) === MARK_BYTES;
     } catch {
-      // Not marked: shown again at the next start, never lost.
+      return false;
     }
   }
 
-  /** The last `limit` entries of a conversation (a user, or `#group`), oldest first. */
+  /** The mark file's seq, or undefined when it is missing, short or damaged. */
+  private readMark(): number | undefined {
+    if (this.markFd === undefined) return undefined;
+    const b = Buffer.alloc(MARK_BYTES);
+    if (readSync(this.markFd, b, 0, MARK_BYTES, 0) !== MARK_BYTES) return undefined;
+    if (b.readUInt32LE(8) !== crc32(b.subarray(0, 8))) return undefined;
+    return Number(b.readBigInt64LE(0));
+  }
+
+  /** The last `limit` entries of a conversation (a user, or `#group`), sent and received, oldest first. */
   recent(conversation: string, limit: number): InboxEvent[] {
     const rows = this.db
       .prepare("SELECT body FROM entries WHERE conversation = ? ORDER BY seq DESC LIMIT ?")
@@ -184,7 +265,17 @@ export class MessageLog {
   }
 
   close(): void {
-    if (this.markDb.open) this.markDb.close();
-    if (this.db.open) this.db.close();
+    if (this.markFd !== undefined) {
+      closeSync(this.markFd);
+      this.markFd = undefined;
+    }
+    if (!this.db.open) return;
+    try {
+      // The mark the database keeps, should the mark file be lost.
+      this.db.prepare("UPDATE mark SET handed = ? WHERE one = 1").run(this.handed);
+    } catch {
+      // Kept in the mark file only.
+    }
+    this.db.close();
   }
 }

@@ -41,12 +41,10 @@ export interface SocialHost {
   /** Resolves at the next login after the registry was lost; rejects if the client stops. */
   nextLogin(): Promise<void>;
   emit(event: PeerEvent): void;
-  /**
-   * Records what arrived in the local message log and hands over what is new; false if the
-   * log could not take it (then it must not be acknowledged).
-   */
   /** Records `events` in the local log, then runs `then` (never when the log refuses). */
   receive(events: readonly InboxEvent[], then: () => void): void;
+  /** Records what the user sent in the local log, as history. */
+  recordSent(event: InboxEvent): void;
   /** Someone is no longer a friend: a direct session with them must not outlive that. */
   unfriended(user: string): void;
 }
@@ -280,6 +278,16 @@ export class SocialClient {
     for (;;) {
       try {
         const data = parse(groupSendData, await this.host.request(body), "group.send");
+        const { id, text: sent, sentAt } = body;
+        this.host.recordSent({
+          event: "groupMessage",
+          id,
+          group,
+          from: this.host.me(),
+          text: sent,
+          seq: data.seq,
+          sentAt,
+        });
         return { event: "group.sent", group, id: body.id, seq: data.seq };
       } catch (err) {
         const e = asHallwayError(err);

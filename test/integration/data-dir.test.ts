@@ -3,10 +3,11 @@
  * `--data` (procfs) ends both roles with DATA_DIR_UNUSABLE at once; a registry.sqlite cut to
  * 0 bytes stops the registry with STORE_CORRUPT until `--init` says a new store is meant; the
  * registry's files are the owner's alone; a damaged pin file stops the client with
- * REGISTRY_PINS_UNREADABLE, and `--forget-registry` re-pins deliberately.
+ * REGISTRY_PINS_UNREADABLE, and `--forget-registry` re-pins deliberately; a failed login
+ * leaves no message log.
  */
 
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hallway, killAll, requireBuild, startClient, startRegistry, tempDir } from "./harness.js";
@@ -76,5 +77,23 @@ describe("data directory", () => {
     const again = startClient("bob", reg.port, dir);
     await again.waitFor((e) => e.event === "ready", "bob ready again", 45_000);
     expect(statSync(pins).mode & 0o777).toBe(0o600);
+  });
+
+  it("a login that fails leaves no message log behind; one that works gets a 0600 log with the first message", async () => {
+    const reg = await startRegistry(tempDir("registry"));
+    const dir = tempDir("carol");
+    const wrong = startClient("carol", reg.port, dir);
+    expect(await wrong.waitExit("no such user", 15_000)).toBe(1);
+    expect(wrong.events.at(-1)).toMatchObject({ event: "error", code: "AUTH_UNKNOWN_USER" });
+    expect(readdirSync(dir).filter((f) => f.startsWith("messages-"))).toEqual([]);
+
+    const carol = startClient("carol", reg.port, dir, ["--register"]);
+    await carol.waitFor((e) => e.event === "ready", "carol ready", 45_000);
+    carol.send({ cmd: "send", to: "carol", text: "a note to myself" });
+    await carol.waitFor(
+      (e) => e.event === "message" && e.text === "a note to myself",
+      "carol's note arrives",
+    );
+    expect(statSync(join(dir, "messages-carol.sqlite")).mode & 0o777).toBe(0o600);
   });
 });

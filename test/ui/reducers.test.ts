@@ -33,6 +33,7 @@ import {
   ownMessage,
   PRESENCE_NEWS_LINES,
   PRESENCE_NEWS_WINDOW_MS,
+  recall,
   scroll,
   switchTo,
 } from "../../src/ui/tui/reducers.js";
@@ -407,6 +408,31 @@ describe("view-model reducers", () => {
       T0,
     );
     expect(texts(m, "bob")).toEqual(["a\uFFFD[2Jb"]);
+  });
+
+  it("recall fills a conversation from the local log once, in time order, and leaves older paging alone", () => {
+    const m = createModel("bob");
+    applyEvent(
+      m,
+      { event: "message", id: "m3", from: "alice", to: "bob", text: "new", via: "direct", sentAt: 3 },
+      3,
+    );
+    recall(m, "user", "alice", [
+      { id: "m1", from: "bob", text: "hi \u001b[31malice", sentAt: 1 },
+      { id: "m2", from: "alice", text: "hi bob", sentAt: 2 },
+      { id: "m3", from: "alice", text: "new", sentAt: 3 },
+    ]);
+    recall(m, "user", "alice", [{ id: "m2", from: "alice", text: "hi bob", sentAt: 2 }]);
+    const b = m.buffers.find((x) => x.name === "alice") as ChatBuffer;
+    expect(b.lines.map((l) => [l.id, l.kind])).toEqual([
+      ["m1", "own"],
+      ["m2", "other"],
+      ["m3", "other"],
+    ]);
+    expect(b.lines[0]?.text).not.toContain("\u001b");
+    expect(b.older).toBeUndefined();
+    recall(m, "group", "ops", [{ id: "g1", from: "carol", text: "standup", sentAt: 5, seq: 7 }]);
+    expect(m.buffers.find((x) => x.name === "ops")?.lines[0]?.seq).toBe(7);
   });
 
   it("own messages show sending, then the marks that sent and delivered bring", () => {

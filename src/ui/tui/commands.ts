@@ -20,6 +20,8 @@ import {
   openBuffer,
   ownMessage,
   promptKey,
+  type Recalled,
+  recall,
   switchTo,
   systemLine,
 } from "./reducers.js";
@@ -47,6 +49,18 @@ interface Command {
 }
 
 /** The user (or group) the current buffer talks to, or an error line when it is the status buffer. */
+/** What the local log kept of the conversation, shown before the registry's page arrives. */
+function recallFromLog(ctx: CommandContext, kind: "user" | "group", name: string): void {
+  const key = kind === "group" ? `#${name.toLowerCase()}` : name.toLowerCase();
+  const entries: Recalled[] = [];
+  for (const e of ctx.client.localHistory(key, 50)) {
+    if (e.event === "delivered") continue;
+    const seq = e.event === "groupMessage" ? { seq: e.seq } : {};
+    entries.push({ id: e.id, from: e.from, text: e.text, sentAt: e.sentAt, ...seq });
+  }
+  recall(ctx.model, kind, name, entries);
+}
+
 function target(ctx: CommandContext): { kind: "user" | "group"; name: string } | undefined {
   const b = currentBuffer(ctx.model);
   if (b.kind === "status") {
@@ -203,6 +217,7 @@ export const COMMANDS: Record<string, Command> = {
     args: 1,
     run: (ctx, [name = ""]) => {
       switchTo(ctx.model, openBuffer(ctx.model, "user", name));
+      recallFromLog(ctx, "user", name);
       learnStatus(ctx, name);
       return ctx.client.history(name, 50);
     },
@@ -212,8 +227,10 @@ export const COMMANDS: Record<string, Command> = {
     help: "open the group's buffer and load its history",
     args: 1,
     run: (ctx, [group = ""]) => {
-      switchTo(ctx.model, openBuffer(ctx.model, "group", group.replace(/^#/, "")));
-      return ctx.client.social.groupHistory(group.replace(/^#/, ""), 50);
+      const name = group.replace(/^#/, "");
+      switchTo(ctx.model, openBuffer(ctx.model, "group", name));
+      recallFromLog(ctx, "group", name);
+      return ctx.client.social.groupHistory(name, 50);
     },
   },
   "/away": {

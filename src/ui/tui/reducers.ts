@@ -547,6 +547,41 @@ export function applyEvent(m: Model, e: PeerEvent, now: number): void {
 
 // ---- User actions ----
 
+/** A message the local log kept (`PeerClient.localHistory`): what `recall` needs of it. */
+export interface Recalled {
+  id: string;
+  from: string;
+  text: string;
+  sentAt: number;
+  seq?: number;
+}
+
+/**
+ * Fills a conversation's buffer from the local log: at once and without the registry (it may
+ * be unreachable). Lines it already has are kept; unlike a registry page, this says nothing of
+ * whether older history exists there.
+ */
+export function recall(m: Model, kind: "user" | "group", name: string, entries: readonly Recalled[]): void {
+  const b = m.buffers[openBuffer(m, kind, name)] as ChatBuffer;
+  const have = new Set(b.lines.map((l) => l.id).filter((id) => id !== undefined));
+  const older: Line[] = [];
+  for (const e of entries) {
+    if (have.has(e.id)) continue;
+    have.add(e.id);
+    const own = e.from === m.me;
+    older.push({
+      at: e.sentAt,
+      kind: own ? "own" : "other",
+      from: e.from,
+      text: sanitize(e.text, true),
+      id: e.id,
+      ...(e.seq === undefined ? {} : { seq: e.seq }),
+    });
+    if (own && kind === "user") m.marks[e.id] ??= "sent";
+  }
+  if (older.length > 0) b.lines = [...older, ...b.lines].sort((a, c) => a.at - c.at).slice(-m.maxLines);
+}
+
 export function switchTo(m: Model, index: number): void {
   const b = m.buffers[index];
   if (!b) return;
