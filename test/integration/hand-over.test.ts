@@ -4,7 +4,8 @@
  * of it, reading his output at once (a fast consumer) or not for a while (a slow one: his
  * writes to stdout wait on a full pipe). Across all of his runs every message is shown
  * exactly once: the client records what arrives in its local log before it acknowledges it,
- * and hands over again at the next start what it had not handed over.
+ * and hands over again at the next start what it had not handed over. A live group stream
+ * survives SIGKILLs of the registry and of the member alike.
  */
 
 import { writeFileSync } from "node:fs";
@@ -152,5 +153,46 @@ describe("acknowledge after hand-over", () => {
     const seqs = shown.map((e) => e.seq as number);
     expect(new Set(shown.map((e) => e.id)).size, "distinct ids").toBe(shown.length);
     expect(seqs, "each seq once, in order").toEqual(Array.from({ length: BACKLOG }, (_, i) => i + 1));
+  }, 120_000);
+
+  it("a live 400-message group stream: the registry and then bob SIGKILLed mid-stream, bob shows each seq once", async () => {
+    const STREAM = 400;
+    const regDir = tempDir("registry");
+    let reg = await startRegistry(regDir, 0, ["--limits", fastLimits()]);
+    const port = reg.port;
+    const alice = await login("alice", port);
+    const bob = await login("bob", port);
+    await must(alice, { cmd: "group.create", group: "hall" });
+    await must(bob, { cmd: "group.join", group: "hall" });
+    await alice.proc.waitFor((e) => e.event === "group.joinRequest" && e.user === "bob", "join request");
+    await must(alice, { cmd: "group.approve", group: "hall", user: "bob" });
+    await bob.proc.waitFor((e) => e.event === "group.joined" && e.user === "bob", "bob joined");
+
+    const lives: Proc[] = [bob.proc];
+    const inHall = (e: Json) => e.event === "groupMessage" && e.group === "hall";
+    const shown = () => lives.flatMap((p) => p.events.filter(inHall));
+    const until = async (what: string, done: () => boolean) => {
+      for (let i = 0; !done(); i++) {
+        if (i > 6000) throw new Error(`waiting for ${what}: bob showed ${shown().length}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    for (let i = 0; i < STREAM; i++) alice.proc.send({ cmd: "group.send", group: "hall", text: text(i) });
+
+    await until("100 shown", () => shown().length >= 100);
+    await reg.proc.kill("SIGKILL");
+    reg = await startRegistry(regDir, port, ["--limits", fastLimits()]);
+    await until("200 shown", () => shown().length >= 200);
+    await bob.proc.kill("SIGKILL");
+    await bob.proc.outputDone;
+    lives.push(startClient("bob", port, bob.dir));
+    await alice.proc.waitForCount((e) => e.event === "group.sent", STREAM, "all sent", 60_000);
+    await until("all shown", () => new Set(shown().map((e) => e.seq)).size >= STREAM);
+    // Time for a duplicate to show up, had there been one.
+    await new Promise((r) => setTimeout(r, 500));
+
+    const seqs = shown().map((e) => e.seq as number);
+    expect(seqs, "each seq once, in order").toEqual(Array.from({ length: STREAM }, (_, i) => i + 1));
+    expect(new Set(shown().map((e) => e.id)).size, "distinct ids").toBe(STREAM);
   }, 120_000);
 });
