@@ -431,6 +431,19 @@ describe("view-model reducers", () => {
     ]);
     expect(b.lines[0]?.text).not.toContain("\u001b");
     expect(b.older).toBeUndefined();
+    // The registry's newest page is what the log had: that says nothing of older pages.
+    applyEvent(
+      m,
+      {
+        event: "history",
+        with: "alice",
+        messages: [{ id: "m2", from: "alice", to: "bob", text: "hi bob", sentAt: 2, deliveredAt: 2 }],
+      },
+      4,
+    );
+    expect(b.older).toBeUndefined();
+    applyEvent(m, { event: "history", with: "alice", messages: [] }, 5);
+    expect(b.older).toBe("none");
     recall(m, "group", "ops", [{ id: "g1", from: "carol", text: "standup", sentAt: 5, seq: 7 }]);
     expect(m.buffers.find((x) => x.name === "ops")?.lines[0]?.seq).toBe(7);
   });

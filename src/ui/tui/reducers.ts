@@ -286,7 +286,9 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
       });
       if (own) m.marks[h.id] = h.deliveredAt === null ? "stored" : "delivered";
     }
-    b.older = older.length === 0 ? "none" : undefined;
+    // Only an empty page says the registry has nothing older: a page of lines the buffer
+    // already has (recalled from the local log) does not.
+    b.older = e.messages.length === 0 ? "none" : undefined;
     b.lines = [...older, ...b.lines].sort((a, c) => a.at - c.at).slice(-m.maxLines);
   },
   found: (m, e, now) => {
@@ -435,7 +437,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
         id: g.id,
         seq: g.seq,
       }));
-    b.older = older.length === 0 ? "none" : undefined;
+    b.older = e.messages.length === 0 ? "none" : undefined;
     b.lines = [...older, ...b.lines].sort((a, c) => a.at - c.at).slice(-m.maxLines);
   },
   profile: (m, e, now) => {
