@@ -4,9 +4,9 @@
  * link a veth of MTU 1500, so a datagram larger than 1,472 bytes crosses as IP fragments that
  * bob's kernel reassembles.
  *
- *   - A clean path earns fragmented datagrams (64 KiB when the machine is idle); then the internet router starts dropping every
- *     fragment (`iptables -A FORWARD -f -j DROP`, a firewall's "no fragments" rule) while the
- *     transfer runs: the sender sees its large datagrams vanish (a black hole), falls back to
+ *   - A clean path earns fragmented datagrams (64 KiB when the machine is idle); then the
+ *     internet router starts dropping every fragment (`iptables -A FORWARD -f -j DROP`, a
+ *     firewall's "no fragments" rule) while the transfer runs: the sender sees its large datagrams vanish (a black hole), falls back to
  *     the base size, finds by probing that 1,472 bytes still pass, and finishes the same
  *     transfer with the right SHA-256.
  *   - The MTU of the router's link toward bob drops to 1,280 mid-transfer: the IP layer keeps
