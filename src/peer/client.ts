@@ -108,7 +108,7 @@ export interface PeerClientOptions {
    * false: what it did not hand over comes first); it is created when the first entry comes,
    * so a login that fails leaves no log behind.
    */
-  openLog: (user: string, create: boolean) => MessageLog | undefined;
+  openLog: (user: string, create: boolean, now: number) => MessageLog | undefined;
   /**
    * Every event for the presenter. A message, group message or receipt (the events that come
    * with `handedOver`; no other does) counts as shown only
@@ -312,10 +312,12 @@ export class PeerClient {
     let fresh: LoggedEntry[];
     let log: MessageLog;
     try {
-      log = this.log ??= this.opts.openLog(this.user, true) as MessageLog;
+      const now = Date.now();
+      log = this.log ??= this.opts.openLog(this.user, true, now) as MessageLog;
       fresh = log.record(
         batch.flatMap((b) => b.events),
         batch.flatMap((b) => b.outgoing ?? []),
+        now,
       );
     } catch (err) {
       if (!this.logFailing) {
@@ -353,7 +355,7 @@ export class PeerClient {
         : new HallwayError("AUTH_BAD_PASSWORD", "wrong password");
     }
     // What the last run recorded but did not hand over comes first, once.
-    this.log ??= this.opts.openLog(this.user, false);
+    this.log ??= this.opts.openLog(this.user, false, Date.now());
     const pending = this.log?.pending() ?? [];
     if (pending.length > 0) this.opts.onHandOverAgain?.();
     for (const entry of pending) this.handOver(this.log as MessageLog, entry);

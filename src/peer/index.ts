@@ -89,7 +89,7 @@ export function createClient(setup: ClientSetup): PeerClient {
     ...rest,
     identity: loadOrCreateIdentity(dir),
     pins: new PinStore(dir),
-    openLog: (user, create) => MessageLog.open(dir, user, create),
+    openLog: (user, create, now) => MessageLog.open(dir, user, create, now),
     downloadDir: downloadDir ?? defaultDownloadDir(),
   });
 }

@@ -101,12 +101,14 @@ export class MessageLog {
   private readonly recordAll: (
     events: readonly InboxEvent[],
     outgoing: readonly InboxEvent[],
+    at: number,
   ) => LoggedEntry[];
   private handed: number;
 
   private constructor(
     readonly path: string,
     private readonly me: string,
+    now: number,
   ) {
     const fresh = !existsSync(path);
     try {
@@ -134,7 +136,7 @@ export class MessageLog {
         this.db.exec("ALTER TABLE entries ADD COLUMN outgoing INTEGER NOT NULL DEFAULT 0");
       if (!columns.has("at")) {
         this.db.exec("ALTER TABLE entries ADD COLUMN at INTEGER NOT NULL DEFAULT 0");
-        this.db.prepare("UPDATE entries SET at = ?").run(Date.now());
+        this.db.prepare("UPDATE entries SET at = ?").run(now);
       }
       this.markFd = openSync(`${path}.mark`, constants.O_RDWR | constants.O_CREAT, 0o600);
     } catch (err) {
@@ -154,29 +156,35 @@ export class MessageLog {
     const marked = fresh ? undefined : this.readMark();
     this.handed = marked !== undefined && marked <= last ? marked : kept;
     if (this.handed !== marked) this.writeMark(this.handed);
-    this.recordAll = this.db.transaction((events: readonly InboxEvent[], outgoing: readonly InboxEvent[]) => {
-      const now = Date.now();
-      for (const event of outgoing) {
-        // Keys of their own: a message to oneself also arrives, and must be handed over then.
-        this.insert.run(`o:${event.id}`, null, conversationOf(event, this.me), JSON.stringify(event), 1, now);
-      }
-      const fresh: LoggedEntry[] = [];
-      for (const event of events) {
-        const { key, msgId } = keysOf(event);
-        const r = this.insert.run(key, msgId, conversationOf(event, this.me), JSON.stringify(event), 0, now);
-        if (r.changes === 1) fresh.push({ seq: Number(r.lastInsertRowid), event });
-      }
-      return fresh;
-    });
-    this.prune();
+    this.recordAll = this.db.transaction(
+      (events: readonly InboxEvent[], outgoing: readonly InboxEvent[], at: number) => {
+        for (const event of outgoing) {
+          // Keys of their own: a message to oneself also arrives, and must be handed over then.
+          this.insert.run(
+            `o:${event.id}`,
+            null,
+            conversationOf(event, this.me),
+            JSON.stringify(event),
+            1,
+            at,
+          );
+        }
+        const fresh: LoggedEntry[] = [];
+        for (const event of events) {
+          const { key, msgId } = keysOf(event);
+          const r = this.insert.run(key, msgId, conversationOf(event, this.me), JSON.stringify(event), 0, at);
+          if (r.changes === 1) fresh.push({ seq: Number(r.lastInsertRowid), event });
+        }
+        return fresh;
+      },
+    );
+    this.prune(now);
   }
 
   /** Drops handed-over entries past the retention, and the oldest beyond MAX_ENTRIES. */
-  private prune(): void {
+  private prune(now: number): void {
     try {
-      this.db
-        .prepare("DELETE FROM entries WHERE seq <= ? AND at < ?")
-        .run(this.handed, Date.now() - RETENTION_MS);
+      this.db.prepare("DELETE FROM entries WHERE seq <= ? AND at < ?").run(this.handed, now - RETENTION_MS);
       const { n } = this.db.prepare("SELECT count(*) AS n FROM entries").get() as { n: number };
       if (n > MAX_ENTRIES) {
         this.db
@@ -192,12 +200,13 @@ export class MessageLog {
 
   /**
    * Opens the log of `user` in the data directory `dir`; creates it only with `create`
-   * (a login that fails leaves no file behind), else undefined when there is none.
+   * (a login that fails leaves no file behind), else undefined when there is none. `now`
+   * dates what an old log had, and prunes.
    */
-  static open(dir: string, user: string, create = true): MessageLog | undefined {
+  static open(dir: string, user: string, create: boolean, now: number): MessageLog | undefined {
     const path = messageLogPath(dir, user);
     if (!create && !existsSync(path)) return undefined;
-    return new MessageLog(path, user);
+    return new MessageLog(path, user, now);
   }
 
   /**
@@ -206,10 +215,10 @@ export class MessageLog {
    * which case nothing may be acknowledged. `outgoing`: what the user sent, recorded in the
    * same transaction as history only (never handed over).
    */
-  record(events: readonly InboxEvent[], outgoing: readonly InboxEvent[] = []): LoggedEntry[] {
+  record(events: readonly InboxEvent[], outgoing: readonly InboxEvent[], now: number): LoggedEntry[] {
     if (events.length === 0 && outgoing.length === 0) return [];
     try {
-      return this.recordAll(events, outgoing);
+      return this.recordAll(events, outgoing, now);
     } catch (err) {
       throw failed(this.path, err);
     }

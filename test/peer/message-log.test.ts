@@ -17,6 +17,8 @@ import {
   RETENTION_MS,
 } from "../../src/peer/message-log.js";
 
+/** The clock the log is given (it reads none itself). */
+const NOW = 1_800_000_000_000;
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -47,7 +49,7 @@ const group = (id: string, seq: number, from = "carol"): InboxEvent => ({
 });
 
 function open(d: string, user = "bob"): MessageLog {
-  const log = MessageLog.open(d, user);
+  const log = MessageLog.open(d, user, true, NOW);
   if (!log) throw new Error("not opened");
   return log;
 }
@@ -55,24 +57,32 @@ function open(d: string, user = "bob"): MessageLog {
 describe("message log", () => {
   it("records each message once, by id, by group and seq, and receipts by id", () => {
     const log = open(dir());
-    const first = log.record([msg("m1", "alice", "bob"), group("g1", 1), { event: "delivered", id: "x1" }]);
+    const first = log.record(
+      [msg("m1", "alice", "bob"), group("g1", 1), { event: "delivered", id: "x1" }],
+      [],
+      NOW,
+    );
     expect(first.map((e) => e.event.event)).toEqual(["message", "groupMessage", "delivered"]);
     // Delivered again after a lost acknowledgement: nothing new.
     expect(
-      log.record([msg("m1", "alice", "bob"), group("g1-other-id", 1), { event: "delivered", id: "x1" }]),
+      log.record(
+        [msg("m1", "alice", "bob"), group("g1-other-id", 1), { event: "delivered", id: "x1" }],
+        [],
+        NOW,
+      ),
     ).toEqual([]);
-    expect(log.record([group("g1", 2)])).toEqual([]);
+    expect(log.record([group("g1", 2)], [], NOW)).toEqual([]);
     log.close();
   });
 
   it("hands over again, at the next open, exactly what is above the mark", () => {
     const d = dir();
     const log = open(d);
-    const entries = log.record([
-      msg("m1", "alice", "bob"),
-      msg("m2", "alice", "bob"),
-      msg("m3", "alice", "bob"),
-    ]);
+    const entries = log.record(
+      [msg("m1", "alice", "bob"), msg("m2", "alice", "bob"), msg("m3", "alice", "bob")],
+      [],
+      NOW,
+    );
     log.handedOver((entries[1] as { seq: number }).seq);
     log.close();
     const again = open(d);
@@ -86,10 +96,11 @@ describe("message log", () => {
   it("keeps what the user sent as history, never handed over; a message to oneself still arrives", () => {
     const d = dir();
     const log = open(d);
-    log.record([], [msg("s1", "bob", "alice", "hi alice")]);
+    log.record([], [msg("s1", "bob", "alice", "hi alice")], NOW);
     const fresh = log.record(
       [msg("m2", "alice", "bob", "hi bob")],
       [msg("s3", "bob", "alice", "how are you")],
+      NOW,
     );
     expect(fresh.map((e) => (e.event as { id: string }).id)).toEqual(["m2"]);
     expect(log.pending().map((e) => (e.event as { id: string }).id)).toEqual(["m2"]);
@@ -100,19 +111,19 @@ describe("message log", () => {
       "hi bob",
     ]);
     // Sent to oneself: recorded as sent, and its arrival is still new.
-    log.record([], [msg("self", "bob", "bob")]);
-    expect(log.record([msg("self", "bob", "bob")]).length).toBe(1);
+    log.record([], [msg("self", "bob", "bob")], NOW);
+    expect(log.record([msg("self", "bob", "bob")], [], NOW).length).toBe(1);
     log.close();
   });
 
   it("a damaged mark file falls back to the mark kept at close; one left from another log is ignored", () => {
     const d = dir();
     const log = open(d);
-    const entries = log.record([
-      msg("m1", "alice", "bob"),
-      msg("m2", "alice", "bob"),
-      msg("m3", "alice", "bob"),
-    ]);
+    const entries = log.record(
+      [msg("m1", "alice", "bob"), msg("m2", "alice", "bob"), msg("m3", "alice", "bob")],
+      [],
+      NOW,
+    );
     log.handedOver((entries[0] as { seq: number }).seq);
     log.close();
     const again = open(d);
@@ -126,11 +137,11 @@ describe("message log", () => {
 
     const other = dir();
     const first = open(other);
-    first.handedOver(first.record([msg("m1", "alice", "bob")])[0]?.seq ?? 0);
+    first.handedOver(first.record([msg("m1", "alice", "bob")], [], NOW)[0]?.seq ?? 0);
     first.close();
     rmSync(messageLogPath(other, "bob"));
     const fresh = open(other);
-    fresh.record([msg("n1", "alice", "bob")]);
+    fresh.record([msg("n1", "alice", "bob")], [], NOW);
     fresh.close();
     expect(
       open(other)
@@ -141,11 +152,11 @@ describe("message log", () => {
 
   it("is created only when asked: opening without `create` finds nothing and writes nothing", () => {
     const d = dir();
-    expect(MessageLog.open(d, "bob", false)).toBeUndefined();
+    expect(MessageLog.open(d, "bob", false, NOW)).toBeUndefined();
     expect(existsSync(messageLogPath(d, "bob"))).toBe(false);
     open(d).close();
     expect(statSync(messageLogPath(d, "bob")).mode & 0o777).toBe(0o600);
-    const again = MessageLog.open(d, "bob", false);
+    const again = MessageLog.open(d, "bob", false, NOW);
     expect(again).toBeDefined();
     again?.close();
   });
@@ -165,7 +176,7 @@ describe("message log", () => {
     old.close();
     const log = open(d);
     expect(log.pending().map((e) => (e.event as { id: string }).id)).toEqual(["m2"]);
-    expect(log.record([msg("m1", "alice", "bob")])).toEqual([]);
+    expect(log.record([msg("m1", "alice", "bob")], [], NOW)).toEqual([]);
     expect(log.recent("alice", 10).length).toBe(2);
     log.close();
   });
@@ -173,16 +184,16 @@ describe("message log", () => {
   it("prunes handed-over entries past the retention when it opens, never what is pending", () => {
     const d = dir();
     const log = open(d);
-    const entries = log.record([
-      msg("m1", "alice", "bob"),
-      msg("m2", "alice", "bob"),
-      msg("m3", "alice", "bob"),
-    ]);
+    const entries = log.record(
+      [msg("m1", "alice", "bob"), msg("m2", "alice", "bob"), msg("m3", "alice", "bob")],
+      [],
+      NOW,
+    );
     log.handedOver((entries[1] as { seq: number }).seq);
     log.close();
     // Everything recorded long ago.
     const db = new Database(messageLogPath(d, "bob"));
-    db.prepare("UPDATE entries SET at = ?").run(Date.now() - RETENTION_MS - 1000);
+    db.prepare("UPDATE entries SET at = ?").run(NOW - RETENTION_MS - 1000);
     db.close();
     const again = open(d);
     expect(again.recent("alice", 10).map((e) => e.id)).toEqual(["m3"]);
