@@ -106,6 +106,7 @@ import {
   encodeHsInit,
   encodeHsReply,
 } from "./datagram.js";
+import { Fifo } from "./fifo.js";
 import { HostRateLimiter } from "./host-rate-limiter.js";
 import { MAX_FRAMES_BYTES } from "./limits.js";
 import {
@@ -272,27 +273,6 @@ interface Session {
   lastReceivedAt: number;
   /** The time of this session's entry in the timer heap, if any. */
   wakeAt: number | undefined;
-}
-
-/** FIFO with O(1) amortised shift. */
-class Fifo<T> {
-  private items: T[] = [];
-  private head = 0;
-
-  push(item: T): void {
-    this.items.push(item);
-  }
-
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.head += 1;
-    if (this.head > 64 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

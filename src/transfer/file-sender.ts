@@ -42,7 +42,7 @@ import {
 import { type AckFrame, frameBytes, type SegmentFrame, segmentPayloadBytes } from "../protocol/frames.js";
 import { AEAD_TAG_BYTES, DATA_HEADER_BYTES } from "../protocol/limits.js";
 import { seqLt } from "../protocol/seq.js";
-import { BbrCongestionController, type CongestionController } from "./congestion.js";
+import { BbrCongestionController, type CongestionController } from "./congestion/index.js";
 import {
   BULK_DEFAULTS,
   type FileTransferEvent,

@@ -9,7 +9,7 @@ import { HallwayError } from "../../src/errors.js";
 import { decodeChunk, encodeChunk } from "../../src/protocol/file-chunk.js";
 import type { FileControl, FileOffer } from "../../src/protocol/file-offer.js";
 import type { AckFrame, SegmentFrame } from "../../src/protocol/frames.js";
-import type { CongestionController } from "../../src/transfer/congestion.js";
+import type { CongestionController } from "../../src/transfer/congestion/index.js";
 import { FileReceiver } from "../../src/transfer/file-receiver.js";
 import { FileSender, type FileSenderOptions } from "../../src/transfer/file-sender.js";
 import type { StreamCore } from "../../src/transfer/file-transfer.js";

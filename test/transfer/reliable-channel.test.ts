@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
 import type { AckFrame, SegmentFrame } from "../../src/protocol/frames.js";
 import { SEQ_MODULO } from "../../src/protocol/seq.js";
-import type { CongestionController } from "../../src/transfer/congestion.js";
+import type { CongestionController } from "../../src/transfer/congestion/index.js";
 import { ReliableChannel, type ReliableChannelOptions } from "../../src/transfer/reliable-channel.js";
 
 const STREAM = 3;
