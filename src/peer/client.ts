@@ -35,7 +35,9 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { basename, dirname, relative } from "node:path";
 import { asHallwayError, HallwayError } from "../errors.js";
 import type { PinStore } from "../net/data-dir.js";
+import { systemInterfaces } from "../net/interfaces.js";
 import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.js";
+import type { Address } from "../protocol/address.js";
 import {
   type ChatMessage,
   type Control,
@@ -59,7 +61,7 @@ import {
   type UserEntry,
   usersData,
 } from "../protocol/control.js";
-import type { Address, Identity } from "../protocol/endpoint.js";
+import type { Identity } from "../protocol/endpoint.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
@@ -236,6 +238,7 @@ export class PeerClient {
       registrySession: () => this.registry?.address,
       request: (body) => this.request(body),
       random: (n) => new Uint8Array(randomBytes(n)),
+      interfaces: systemInterfaces,
       onDirect: (user, path) => {
         const conn = this.liveLink(user);
         if (!conn) return;

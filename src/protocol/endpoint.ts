@@ -98,6 +98,7 @@
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { type ErrorCode, HallwayError } from "../errors.js";
+import type { Address } from "./address.js";
 import {
   COOKIE_BYTES,
   decodeDatagram,
@@ -120,11 +121,6 @@ import { ReplayWindow } from "./replay-window.js";
 import { TimerHeap } from "./timer-heap.js";
 
 export type { Identity } from "./noise.js";
-
-export interface Address {
-  host: string;
-  port: number;
-}
 
 /** Our local index: random non-zero u32, unique among live sessions. */
 export type SessionId = number;

@@ -17,7 +17,7 @@
  * - Never throws for any input; every envelope is either forwarded or counted as dropped.
  */
 
-import type { Address } from "../protocol/endpoint.js";
+import type { Address } from "../protocol/address.js";
 import { HostRateLimiter } from "../protocol/host-rate-limiter.js";
 import { decodeRelay, RELAY_TOKEN_BYTES } from "../protocol/relay.js";
 

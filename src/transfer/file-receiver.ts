@@ -57,15 +57,10 @@ import {
 } from "../protocol/file-offer.js";
 import type { AckFrame, SegmentFrame } from "../protocol/frames.js";
 import type { FileRead } from "./file-sender.js";
-import {
-  BULK_DEFAULTS,
-  type FileTransferEvent,
-  type FileTransferState,
-  type StreamCore,
-  toHex,
-} from "./file-transfer.js";
+import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-transfer.js";
 import { RangeSet } from "./range-set.js";
 import { ReliableChannel, type ReliableChannelStats, type SegmentPath } from "./reliable-channel.js";
+import type { StreamCore } from "./stream-core.js";
 import { encodeManifest, manifestMatchesOffer, type TransferManifest } from "./transfer-manifest.js";
 
 export interface FileReceiverOptions {

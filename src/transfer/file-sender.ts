@@ -43,16 +43,11 @@ import { type AckFrame, frameBytes, type SegmentFrame, segmentPayloadBytes } fro
 import { AEAD_TAG_BYTES, DATA_HEADER_BYTES } from "../protocol/limits.js";
 import { seqLt } from "../protocol/seq.js";
 import { BbrCongestionController, type CongestionController } from "./congestion/index.js";
-import {
-  BULK_DEFAULTS,
-  type FileTransferEvent,
-  type FileTransferState,
-  type StreamCore,
-  toHex,
-} from "./file-transfer.js";
+import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-transfer.js";
 import { LADDER } from "./path-mtu.js";
 import { RangeSet } from "./range-set.js";
 import { ReliableChannel, type ReliableChannelStats, type SegmentPath } from "./reliable-channel.js";
+import type { StreamCore } from "./stream-core.js";
 
 export interface FileSenderOptions {
   /** Transfer id: 8–64 characters of [A-Za-z0-9_-], unique per sender. */

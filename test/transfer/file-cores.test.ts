@@ -12,8 +12,8 @@ import type { AckFrame, SegmentFrame } from "../../src/protocol/frames.js";
 import type { CongestionController } from "../../src/transfer/congestion/index.js";
 import { FileReceiver } from "../../src/transfer/file-receiver.js";
 import { FileSender, type FileSenderOptions } from "../../src/transfer/file-sender.js";
-import type { StreamCore } from "../../src/transfer/file-transfer.js";
 import { RangeSet } from "../../src/transfer/range-set.js";
+import type { StreamCore } from "../../src/transfer/stream-core.js";
 import { decodeManifest } from "../../src/transfer/transfer-manifest.js";
 import { badChunk, makeFile, sha256 } from "./file-sim.js";
 
