@@ -155,7 +155,10 @@ export function folderEdges(files: readonly SourceFile[]): Map<string, Map<strin
       const to = folderOf(target);
       if (to === from) continue;
       let out = edges.get(from);
-      if (out === undefined) edges.set(from, (out = new Map()));
+      if (out === undefined) {
+        out = new Map();
+        edges.set(from, out);
+      }
       if (!out.has(to)) out.set(to, `${f.path} -> ${target}`);
     }
   }
