@@ -423,7 +423,7 @@ export class PeerClient {
   /** The registry ended the session (another device, or abuse): say why once, and stop. */
   private sessionEnded(code: HallwayError["code"], message: string): void {
     if (this.ended || this.state === "closed") return;
-    const e = new HallwayError(code, message);
+    const e = new HallwayError(code, message, { origin: "remote" });
     this.ended = e;
     this.emit({ event: "error", code: e.code, message: e.message });
     const failed = () => this.reportFailure(e);
@@ -624,11 +624,10 @@ export class PeerClient {
         if (msg.t === "ok") p.resolve(msg.data);
         else
           p.reject(
-            new HallwayError(
-              msg.code,
-              msg.message,
-              msg.retryAfterMs === undefined ? {} : { retryAfterMs: msg.retryAfterMs },
-            ),
+            new HallwayError(msg.code, msg.message, {
+              origin: "remote",
+              ...(msg.retryAfterMs === undefined ? {} : { retryAfterMs: msg.retryAfterMs }),
+            }),
           );
         return;
       }

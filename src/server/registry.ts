@@ -491,11 +491,13 @@ export class Registry {
 
   private answerError(s: ClientSession, t: string, rid: number, err: unknown): void {
     const e = asHallwayError(err);
-    if (e.code === "INTERNAL") this.log(`internal error on ${t}: ${e.message}`, "error");
+    if (e.code === "INTERNAL" || e.code === "MISUSE")
+      this.log(`internal error on ${t}: ${e.message}`, "error");
     this.reply(s, {
       t: "err",
       rid,
-      code: e.code,
+      // A misuse inside the registry is its own bug; the wire has always called that INTERNAL.
+      code: e.code === "MISUSE" ? "INTERNAL" : e.code,
       message: e.message.slice(0, 500),
       ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(e.retryAfterMs) }),
     });

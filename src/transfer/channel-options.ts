@@ -3,7 +3,7 @@
  * checks, the path it runs on, and its stats (`reliable-channel.ts` composes the parts).
  */
 
-import { HallwayError } from "../errors.js";
+import { MisuseError } from "../errors.js";
 import type { SegmentFrame } from "../protocol/frames.js";
 import { MAX_MESSAGE_BYTES } from "../protocol/limits.js";
 import { SEQ_MODULO } from "../protocol/seq.js";
@@ -112,6 +112,59 @@ export interface ReliableChannelStats {
   spuriousTimeouts: number;
 }
 
+/** The stats that only grow: `hallway:channel` reports how much each changed. */
+export const COUNTED_STATS = [
+  "segmentsSent",
+  "retransmits",
+  "fastRetransmits",
+  "retransmittedBytes",
+  "fragmentsSent",
+  "deliveredSegments",
+  "deliveredBytes",
+  "spuriousTimeouts",
+  "messagesDelivered",
+  "duplicatesDropped",
+  "outOfWindowDropped",
+  "oversizedDropped",
+  "integrityDropped",
+  "fragmentsDropped",
+] as const satisfies readonly (keyof ReliableChannelStats)[];
+
+export type CountedStat = (typeof COUNTED_STATS)[number];
+
+/**
+ * Published on `hallway:channel` (protocol/diagnostics.ts) after an input or output that
+ * changed a channel's counters: which, by how much since the channel last published, and
+ * all its stats as they are now.
+ */
+export interface ChannelDiagnostic {
+  /** The publishing `ReliableChannel`: channels are told apart by identity (streams repeat). */
+  channel: object;
+  stream: number;
+  changed: Partial<Record<CountedStat, number>>;
+  stats: ReliableChannelStats;
+}
+
+/** The counters that differ between `last` and `stats`, by how much; `last` becomes `stats`. */
+export function counterChanges(
+  last: Record<CountedStat, number>,
+  stats: ReliableChannelStats,
+): Partial<Record<CountedStat, number>> | undefined {
+  let changed: Partial<Record<CountedStat, number>> | undefined;
+  for (const key of COUNTED_STATS) {
+    const delta = stats[key] - last[key];
+    if (delta === 0) continue;
+    changed ??= {};
+    changed[key] = delta;
+    last[key] = stats[key];
+  }
+  return changed;
+}
+
+export function zeroCounters(): Record<CountedStat, number> {
+  return Object.fromEntries(COUNTED_STATS.map((k) => [k, 0])) as Record<CountedStat, number>;
+}
+
 const DEFAULTS = {
   initialSeq: 0,
   sendWindowSegments: 256,
@@ -163,8 +216,8 @@ function isU32(n: number): boolean {
   return Number.isInteger(n) && n >= 0 && n < SEQ_MODULO;
 }
 
-function invalidOption(what: string): HallwayError {
-  return new HallwayError("INTERNAL", `ReliableChannel: ${what}`);
+function invalidOption(what: string): MisuseError {
+  return new MisuseError(`ReliableChannel: ${what}`);
 }
 
 /** Fills in the defaults; throws on a configuration that could never work. */

@@ -30,7 +30,7 @@
  * the accept) ends it with `FILE_PROTOCOL_ERROR`.
  */
 
-import { HallwayError } from "../errors.js";
+import { MisuseError } from "../errors.js";
 import { CHUNK_HEADER_BYTES, crc32, encodeChunkHeader, MAX_CHUNK_BYTES } from "../protocol/file-chunk.js";
 import {
   type FileBatch,
@@ -159,7 +159,7 @@ export class FileSender implements StreamCore {
   private readonly events: FileTransferEvent[] = [];
 
   constructor(opts: FileSenderOptions) {
-    if (opts.sha256.length !== 32) throw new HallwayError("INTERNAL", "FileSender: sha256 must be 32 bytes");
+    if (opts.sha256.length !== 32) throw new MisuseError("FileSender: sha256 must be 32 bytes");
     const offer = fileControl.safeParse({
       t: "file.offer",
       id: opts.id,
@@ -172,8 +172,7 @@ export class FileSender implements StreamCore {
     });
     if (!offer.success || offer.data.t !== "file.offer") {
       const issue = offer.success ? undefined : offer.error.issues[0];
-      throw new HallwayError(
-        "INTERNAL",
+      throw new MisuseError(
         `FileSender: invalid offer (${issue?.path.join(".") ?? "t"}: ${issue?.message ?? "not an offer"})`,
       );
     }

@@ -130,6 +130,7 @@
  */
 
 import { HallwayError } from "../errors.js";
+import { channelDiagnostics } from "../protocol/diagnostics.js";
 import {
   type AckFrame,
   FRAGMENT_HEADER_BYTES,
@@ -139,12 +140,16 @@ import {
 } from "../protocol/frames.js";
 import { seqGte } from "../protocol/seq.js";
 import {
+  type ChannelDiagnostic,
+  type CountedStat,
+  counterChanges,
   type ReliableChannelOptions,
   type ReliableChannelStats,
   type ResolvedChannelOptions,
   resolveChannelOptions,
   type SegmentPath,
   segmentsFor,
+  zeroCounters,
 } from "./channel-options.js";
 import { AimdCongestionController, type CongestionController } from "./congestion/index.js";
 import { DeliveryRateSampler } from "./delivery-rate.js";
@@ -153,7 +158,12 @@ import { Reassembly } from "./reassembly.js";
 import { RttEstimator } from "./rtt-estimator.js";
 import { type FragmentCursor, type OutgoingSegment, SendScoreboard } from "./send-scoreboard.js";
 
-export type { ReliableChannelOptions, ReliableChannelStats, SegmentPath } from "./channel-options.js";
+export type {
+  ChannelDiagnostic,
+  ReliableChannelOptions,
+  ReliableChannelStats,
+  SegmentPath,
+} from "./channel-options.js";
 
 /** A fragment smaller than this is not worth a frame: wait for a datagram with more room. */
 const MIN_FRAGMENT_BYTES = 256;
@@ -181,6 +191,8 @@ export class ReliableChannel {
   /** A timeout fired and no segment it declared lost has been resent and acknowledged yet. */
   private rtoMayBeSpurious = false;
   private counters = { fragmentsSent: 0, spuriousTimeouts: 0 };
+  /** The counters as last published on `hallway:channel` (only while someone listens). */
+  private published: Record<CountedStat, number> | undefined;
 
   constructor(options: ReliableChannelOptions) {
     const opts = resolveChannelOptions(options);
@@ -311,6 +323,7 @@ export class ReliableChannel {
     if (frame.stream !== this.stream) return;
     this.observe(now);
     this.rx.handleSegment(frame, now);
+    if (channelDiagnostics.hasSubscribers) this.publishChanges();
   }
 
   handleAck(frame: AckFrame, now: number): void {
@@ -349,9 +362,22 @@ export class ReliableChannel {
       this.sb.probeAllowed = false;
     }
     this.updateRtoTimer(now);
+    if (channelDiagnostics.hasSubscribers) this.publishChanges();
   }
 
   pollFrame(now: number, maxBytes: number): SegmentFrame | AckFrame | undefined {
+    const frame = this.nextFrame(now, maxBytes);
+    if (channelDiagnostics.hasSubscribers) this.publishChanges();
+    return frame;
+  }
+
+  pollMessage(): Uint8Array | undefined {
+    const message = this.rx.pollMessage(this.lastNowMs);
+    if (channelDiagnostics.hasSubscribers) this.publishChanges();
+    return message;
+  }
+
+  private nextFrame(now: number, maxBytes: number): SegmentFrame | AckFrame | undefined {
     this.observe(now);
     const ackDeadline = this.rx.ackDeadline;
     const cursor = this.sb.fragmentCursor;
@@ -407,10 +433,6 @@ export class ReliableChannel {
     return frame;
   }
 
-  pollMessage(): Uint8Array | undefined {
-    return this.rx.pollMessage(this.lastNowMs);
-  }
-
   pollTimeout(): number | undefined {
     let t = this.rtoDeadline;
     const ack = this.rx.ackDeadline;
@@ -444,6 +466,7 @@ export class ReliableChannel {
     this.sb.stopFragments();
     this.rtt.backOff(); // RFC 6298 §5.5
     this.rtoDeadline = now + this.rtt.rtoMs; // RFC 6298 §5.6
+    if (channelDiagnostics.hasSubscribers) this.publishChanges();
   }
 
   // ===================================================================== internals
@@ -535,6 +558,16 @@ export class ReliableChannel {
       this.rtoDeadline = undefined;
       this.sb.probeAllowed = false;
     }
+  }
+
+  /** `hallway:channel`: what changed in the counters since this channel last published. */
+  private publishChanges(): void {
+    const stats = this.stats;
+    this.published ??= zeroCounters();
+    const changed = counterChanges(this.published, stats);
+    if (changed === undefined) return;
+    const message: ChannelDiagnostic = { channel: this, stream: this.stream, changed, stats };
+    channelDiagnostics.publish(message);
   }
 
   private observe(now: number): void {
