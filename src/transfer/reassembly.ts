@@ -2,10 +2,9 @@
  * Reassembly: the receiver's half of the reliable channel, sans-IO (the channel's theory of
  * operation is at the top of `reliable-channel.ts`; this is its "Receiver" part in full).
  *
- * Fragments of a segment are collected in `fragments` (at most MAX_PARTIAL_SEGMENTS segments,
- * each at most a u16 of bytes) and the whole segment then arrives as one. Segment payloads are
- * kept as the views they arrived in: the caller hands over buffers that nobody reuses (the
- * session opens each datagram into a fresh one).
+ * Fragments of a segment are collected (`fragments.ts`) and the whole segment then arrives
+ * as one. Segment payloads are kept as the views they arrived in: the caller hands over
+ * buffers that nobody reuses (the session opens each datagram into a fresh one).
  *
  * `rcvNxt` is the next sequence number expected (the cumulative ACK). In-order segments are
  * appended to the message being reassembled; a segment with `end` completes a message, which
@@ -39,22 +38,11 @@ import { type AckFrame, frameBytes, type SegmentFrame } from "../protocol/frames
 import { MAX_SACK_RANGES } from "../protocol/limits.js";
 import { seqAdd, seqDiff, seqGt, seqGte, seqLt } from "../protocol/seq.js";
 import type { ResolvedChannelOptions } from "./channel-options.js";
-
-/** Segments whose fragments are being collected at once, at most (each ≤ 64 KiB). */
-const MAX_PARTIAL_SEGMENTS = 64;
+import { FragmentCollector } from "./fragments.js";
 
 interface ReadyMessage {
   bytes: Uint8Array;
   segments: number;
-}
-
-/** A segment arriving in fragments: its bytes so far, and which byte ranges arrived. */
-interface PartialSegment {
-  bytes: Uint8Array;
-  end: boolean;
-  /** Sorted, disjoint [start, end) ranges received. */
-  ranges: Array<[number, number]>;
-  received: number;
 }
 
 const EMPTY_READY: ReadyMessage = { bytes: new Uint8Array(0), segments: 0 };
@@ -65,7 +53,7 @@ export class Reassembly {
   /** Sorted, disjoint [start, end) ranges of `ooo`, all above `rcvNxt`. */
   private oooRanges: Array<[number, number]> = [];
   private lastOooSeq: number | undefined;
-  private readonly fragments = new Map<number, PartialSegment>();
+  private readonly fragments = new FragmentCollector();
   private partial: Uint8Array[] = [];
   private partialBytes = 0;
   private discardingMessage = false;
@@ -132,8 +120,10 @@ export class Reassembly {
     }
     let whole = frame;
     if (frame.fragment !== undefined) {
-      const assembled = this.collectFragment(frame);
-      if (assembled === undefined) return;
+      const assembled = this.fragments.collect(frame);
+      if (assembled === "dropped") this.counters.fragmentsDropped++;
+      else if (assembled === "duplicate") this.counters.duplicatesDropped++;
+      if (typeof assembled === "string") return;
       whole = assembled;
     }
     if (this.opts.verifySegment !== undefined && !this.opts.verifySegment(whole)) {
@@ -234,46 +224,9 @@ export class Reassembly {
     this.ackDeadlineMs = this.ackDeadlineMs === undefined ? now : Math.min(this.ackDeadlineMs, now);
   }
 
-  /**
-   * Adds one fragment to its segment's partial copy; returns the whole segment once every
-   * byte has arrived. Fragments that contradict what arrived before (another total or `end`),
-   * and segments beyond MAX_PARTIAL_SEGMENTS, are dropped: the sender's timer repairs them.
-   */
-  private collectFragment(frame: SegmentFrame): SegmentFrame | undefined {
-    const { offset, total } = frame.fragment as { offset: number; total: number };
-    let partial = this.fragments.get(frame.seq);
-    if (partial === undefined) {
-      if (this.fragments.size >= MAX_PARTIAL_SEGMENTS) {
-        this.counters.fragmentsDropped++;
-        return undefined;
-      }
-      partial = { bytes: new Uint8Array(total), end: frame.end, ranges: [], received: 0 };
-      this.fragments.set(frame.seq, partial);
-    } else if (partial.bytes.length !== total || partial.end !== frame.end) {
-      this.counters.fragmentsDropped++;
-      return undefined;
-    }
-    const added = addRange(partial.ranges, offset, offset + frame.payload.length);
-    if (added === 0) {
-      this.counters.duplicatesDropped++;
-      return undefined;
-    }
-    partial.bytes.set(frame.payload, offset);
-    partial.received += added;
-    if (partial.received < total) return undefined;
-    this.fragments.delete(frame.seq);
-    return {
-      type: "segment",
-      stream: frame.stream,
-      seq: frame.seq,
-      end: partial.end,
-      payload: partial.bytes,
-    };
-  }
-
   private acceptInOrder(end: boolean, payload: Uint8Array): void {
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
-    if (this.fragments.size > 0) this.forgetStaleFragments();
+    if (this.fragments.size > 0) this.fragments.forgetArrived(this.rcvNxt, this.ooo);
     if (this.discardingMessage) {
       if (end) this.discardingMessage = false;
       return;
@@ -301,13 +254,6 @@ export class Reassembly {
       this.ready.push({ bytes: concat(this.partial, this.partialBytes), segments: this.partial.length });
       this.partial = [];
       this.partialBytes = 0;
-    }
-  }
-
-  /** Fragments of segments that have since arrived whole are of no more use. */
-  private forgetStaleFragments(): void {
-    for (const seq of this.fragments.keys()) {
-      if (seqLt(seq, this.rcvNxt) || this.ooo.has(seq)) this.fragments.delete(seq);
     }
   }
 
@@ -370,26 +316,4 @@ function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-/**
- * Adds [start, end) to sorted, disjoint ranges, merging neighbours; returns how many of its
- * bytes were new.
- */
-function addRange(ranges: Array<[number, number]>, start: number, end: number): number {
-  let covered = 0;
-  let i = 0;
-  while (i < ranges.length && (ranges[i] as [number, number])[1] < start) i++;
-  let lo = start;
-  let hi = end;
-  let j = i;
-  while (j < ranges.length && (ranges[j] as [number, number])[0] <= end) {
-    const r = ranges[j] as [number, number];
-    covered += Math.max(0, Math.min(r[1], end) - Math.max(r[0], start));
-    lo = Math.min(lo, r[0]);
-    hi = Math.max(hi, r[1]);
-    j++;
-  }
-  ranges.splice(i, j - i, [lo, hi]);
-  return end - start - covered;
 }

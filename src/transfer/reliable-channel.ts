@@ -72,9 +72,9 @@
  * longer than the path carries when they are cut (`SegmentPath.segmentBudgetBytes`, which
  * path-MTU discovery raises and a black hole lowers). A segment that is larger than the path
  * carries when it must be (re)sent, because the path shrank after it was cut, goes out as
- * fragments (SEGMENT frames with `fragment` set) that the receiver reassembles before it
- * treats the segment as arrived. One transmission is all of its fragments: the window, the
- * pacer and the RTT sample see one segment, and a lost fragment loses the segment.
+ * fragments that the receiver reassembles before it treats the segment as arrived
+ * (`fragments.ts`). One transmission is all of its fragments: the window, the pacer and the
+ * RTT sample see one segment, and a lost fragment loses the segment.
  *
  * Retransmission timer (RFC 6298 §5): armed when a segment is sent and none is running,
  * restarted when the cumulative ACK advances, stopped when nothing is outstanding. On expiry
@@ -118,7 +118,8 @@
  * estimator), the loss episodes and the congestion controller's calls:
  *
  *     send-scoreboard.ts   the sender's segments, their states, NextSeg and loss detection
- *     reassembly.ts        the receiver: fragments, reordering, messages, window, ACKs
+ *     reassembly.ts        the receiver: reordering, messages, window, ACKs
+ *     fragments.ts         segments sent in fragments after their path shrank, and collected
  *     pacer.ts             the token bucket
  *     delivery-rate.ts     the delivery-rate sampler
  *     channel-options.ts   options, defaults and their checks; stats; the `SegmentPath` port
@@ -153,6 +154,7 @@ import {
 } from "./channel-options.js";
 import { AimdCongestionController, type CongestionController } from "./congestion/index.js";
 import { DeliveryRateSampler } from "./delivery-rate.js";
+import { cutFragment, fragmentRoom, MIN_FRAGMENT_BYTES } from "./fragments.js";
 import { Pacer } from "./pacer.js";
 import { Reassembly } from "./reassembly.js";
 import { RttEstimator } from "./rtt-estimator.js";
@@ -165,8 +167,6 @@ export type {
   SegmentPath,
 } from "./channel-options.js";
 
-/** A fragment smaller than this is not worth a frame: wait for a datagram with more room. */
-const MIN_FRAGMENT_BYTES = 256;
 /** `send`'s segments have no `head`. */
 const EMPTY = new Uint8Array(0);
 
@@ -503,36 +503,19 @@ export class ReliableChannel {
 
   /** The payload bytes of a fragment that fits `maxBytes` and the path. */
   private fragmentRoom(maxBytes: number): number {
-    return Math.min(
-      maxBytes - SEGMENT_HEADER_BYTES - FRAGMENT_HEADER_BYTES,
-      this.segmentBudgetBytes - FRAGMENT_HEADER_BYTES,
-    );
+    return fragmentRoom(maxBytes, this.segmentBudgetBytes);
   }
 
   /** The next fragment of the segment being sent in pieces, sized to the path and `maxBytes`. */
   private nextFragment(maxBytes: number): SegmentFrame | undefined {
     const cursor = this.sb.fragmentCursor as FragmentCursor;
-    const { seg } = cursor;
     const room = this.fragmentRoom(maxBytes);
-    if (room < Math.min(MIN_FRAGMENT_BYTES, seg.size - cursor.offset)) return undefined;
+    if (room < Math.min(MIN_FRAGMENT_BYTES, cursor.seg.size - cursor.offset)) return undefined;
     const start = cursor.offset;
-    const end = Math.min(seg.size, start + room);
-    cursor.offset = end;
-    this.pacer.charge(end - start);
-    if (end >= seg.size) this.sb.stopFragments();
+    const frame = cutFragment(this.stream, cursor, room);
+    this.pacer.charge(cursor.offset - start);
+    if (cursor.offset >= cursor.seg.size) this.sb.stopFragments();
     this.counters.fragmentsSent++;
-    // Offsets count `head` then `payload`; a fragment may hold the tail of one and the start
-    // of the other.
-    const h = seg.head.length;
-    const frame: SegmentFrame = {
-      type: "segment",
-      stream: this.stream,
-      seq: seg.seq,
-      end: seg.end,
-      payload: seg.payload.subarray(Math.max(0, start - h), Math.max(0, end - h)),
-      fragment: { offset: start, total: seg.size },
-    };
-    if (start < h) frame.head = seg.head.subarray(start, Math.min(end, h));
     return frame;
   }
 
