@@ -114,10 +114,11 @@
  *
  * Parts
  * -----
- * This file composes them and owns the timers (retransmission and persist, with the RTT
- * estimator), the loss episodes and the congestion controller's calls:
+ * This file composes them, keeps the RTT estimator and makes the congestion controller's
+ * calls on the ACK path:
  *
  *     send-scoreboard.ts   the sender's segments, their states, NextSeg and loss detection
+ *     loss-recovery.ts     the retransmission and persist timer, loss episodes, spurious undo
  *     reassembly.ts        the receiver: reordering, messages, window, ACKs
  *     fragments.ts         segments sent in fragments after their path shrank, and collected
  *     pacer.ts             the token bucket
@@ -139,7 +140,6 @@ import {
   SEGMENT_HEADER_BYTES,
   type SegmentFrame,
 } from "../protocol/frames.js";
-import { seqGte } from "../protocol/seq.js";
 import {
   type ChannelDiagnostic,
   type CountedStat,
@@ -155,6 +155,7 @@ import {
 import { AimdCongestionController, type CongestionController } from "./congestion/index.js";
 import { DeliveryRateSampler } from "./delivery-rate.js";
 import { cutFragment, fragmentRoom, MIN_FRAGMENT_BYTES } from "./fragments.js";
+import { LossRecovery } from "./loss-recovery.js";
 import { Pacer } from "./pacer.js";
 import { Reassembly } from "./reassembly.js";
 import { RttEstimator } from "./rtt-estimator.js";
@@ -184,13 +185,8 @@ export class ReliableChannel {
   private lastNowMs = Number.NEGATIVE_INFINITY;
   /** The largest segment sent so far (the congestion controller's unit). */
   private largestSegmentBytes = 0;
-  private rtoDeadline: number | undefined;
-  private inFastRecovery = false;
-  /** Losses of segments sent before this belong to the episode already reacted to. */
-  private recoveryEnd: number | undefined;
-  /** A timeout fired and no segment it declared lost has been resent and acknowledged yet. */
-  private rtoMayBeSpurious = false;
-  private counters = { fragmentsSent: 0, spuriousTimeouts: 0 };
+  private readonly recovery: LossRecovery;
+  private fragmentsSent = 0;
   /** The counters as last published on `hallway:channel` (only while someone listens). */
   private published: Record<CountedStat, number> | undefined;
 
@@ -207,6 +203,7 @@ export class ReliableChannel {
     });
     this.sb = new SendScoreboard(opts.initialSeq, opts.sendWindowSegments, opts.receiveWindowSegments);
     this.rx = new Reassembly(opts.stream, opts.initialSeq, opts);
+    this.recovery = new LossRecovery(this.sb, this.congestion, this.rtt);
   }
 
   // ===================================================================== public surface
@@ -219,7 +216,8 @@ export class ReliableChannel {
     return {
       ...this.sb.counters,
       ...this.rx.counters,
-      ...this.counters,
+      fragmentsSent: this.fragmentsSent,
+      spuriousTimeouts: this.recovery.spuriousTimeouts,
       srttMs: this.rtt.srttMs,
       rtoMs: this.rtt.rtoMs,
       bufferedSegments: this.rx.bufferedSegments,
@@ -288,7 +286,7 @@ export class ReliableChannel {
         : message.slice(start, Math.min(start + size, message.length));
       this.sb.queue(EMPTY, payload, i === count - 1);
     }
-    this.updateRtoTimer(now);
+    this.recovery.update(now);
   }
 
   /**
@@ -306,7 +304,7 @@ export class ReliableChannel {
     }
     this.observe(now);
     const seq = this.sb.queue(head, body, true);
-    this.updateRtoTimer(now);
+    this.recovery.update(now);
     return seq;
   }
 
@@ -333,7 +331,7 @@ export class ReliableChannel {
     if (acked === undefined) return;
     const { cumulativeAdvance, newlyAckedBytes, newest } = acked;
     if (acked.newlyAckedSegments > 0) this.rate.onDelivered(newlyAckedBytes, acked.newlyAckedSegments, now);
-    if (acked.spurious && this.rtoMayBeSpurious) this.undoTimeout(now);
+    this.recovery.onAcked(acked.spurious, now);
     // The RTT sample comes from the most recently transmitted segment this ACK newly covers:
     // its arrival is what triggered the ACK, so the peer's ackDelayMs applies to it (QUIC's
     // "largest acknowledged", RFC 9002 §5.1, in transmission order). An older segment whose
@@ -344,24 +342,14 @@ export class ReliableChannel {
       this.rtt.sample(now - newest.sentAtMs, frame.ackDelayMs);
       rttSampleMs = this.rtt.latestRttMs;
     }
-    if (this.recoveryEnd !== undefined && seqGte(this.sb.unacknowledged, this.recoveryEnd)) {
-      // The episode is over once everything sent before it is acknowledged.
-      this.recoveryEnd = undefined;
-      this.inFastRecovery = false;
-    }
+    this.recovery.onCumulative(this.sb.unacknowledged);
     if (newest !== undefined) {
-      const sample = this.rate.sample(newest, rttSampleMs, this.inFastRecovery, this.sb.inflightBytes);
+      const sample = this.rate.sample(newest, rttSampleMs, this.recovery.inRecovery, this.sb.inflightBytes);
       this.congestion.onAck(newlyAckedBytes, this.rtt.latestRttMs ?? this.rtt.rtoMs, now, sample);
     }
-    this.detectLosses(now);
-
-    this.sb.noteAckProgress(cumulativeAdvance > 0, newlyAckedBytes > 0 && this.recoveryEnd === undefined);
-    if (cumulativeAdvance > 0) {
-      // RFC 6298 §5.2, §5.3: stop the timer when all is acknowledged, else restart it.
-      this.rtoDeadline = undefined;
-      this.sb.probeAllowed = false;
-    }
-    this.updateRtoTimer(now);
+    const lost = this.sb.detectLosses(this.path);
+    this.recovery.onLosses(lost.lostSegments, lost.lostBytes, now);
+    this.recovery.afterAck(cumulativeAdvance > 0, newlyAckedBytes, now);
     if (channelDiagnostics.hasSubscribers) this.publishChanges();
   }
 
@@ -434,7 +422,7 @@ export class ReliableChannel {
   }
 
   pollTimeout(): number | undefined {
-    let t = this.rtoDeadline;
+    let t = this.recovery.deadline;
     const ack = this.rx.ackDeadline;
     if (ack !== undefined && (t === undefined || ack < t)) t = ack;
     const pace = this.pacer.deadline;
@@ -447,25 +435,7 @@ export class ReliableChannel {
     // The pacer's release time: the next pollFrame refills the bucket and sends.
     this.pacer.handleTimeout(now);
     // A due ACK needs nothing here: pollFrame emits it.
-    if (this.rtoDeadline === undefined || now < this.rtoDeadline) return;
-    if (this.sb.sentSegments === 0) {
-      // Persist timer (RFC 9293 §3.8.6.1): allow one segment past a closed window.
-      this.sb.probeAllowed = true;
-    } else if (this.sb.onlyProbeOutstanding) {
-      // Only a window probe is outstanding: repeat it; a closed window is not congestion.
-      this.sb.markProbeLost();
-    } else {
-      // RFC 6298 §5.4–5.6, RFC 6675 §5.1: every unSACKed segment is presumed lost.
-      const largest = this.sb.markInflightLost();
-      this.path?.onTimeout(largest, now);
-      this.congestion.onRto(now);
-      this.rtoMayBeSpurious = true;
-      this.inFastRecovery = false;
-      this.recoveryEnd = this.sb.sendEdge();
-    }
-    this.sb.stopFragments();
-    this.rtt.backOff(); // RFC 6298 §5.5
-    this.rtoDeadline = now + this.rtt.rtoMs; // RFC 6298 §5.6
+    if (!this.recovery.handleTimeout(now, this.path)) return;
     if (channelDiagnostics.hasSubscribers) this.publishChanges();
   }
 
@@ -480,21 +450,7 @@ export class ReliableChannel {
     }
     this.pacer.charge(size);
     this.sb.transmit(seg, retransmit, this.congestion.cwndBytes, now);
-    if (this.rtoDeadline === undefined) this.rtoDeadline = now + this.rtt.rtoMs; // RFC 6298 §5.1
-  }
-
-  /**
-   * The last timeout was spurious (see the top): the window comes back, and the segments it
-   * declared lost that were not resent yet are in flight again, as they were, instead of
-   * being sent twice.
-   */
-  private undoTimeout(now: number): void {
-    this.rtoMayBeSpurious = false;
-    this.counters.spuriousTimeouts++;
-    this.congestion.onRtoUndo?.(now);
-    this.inFastRecovery = false;
-    this.recoveryEnd = undefined;
-    this.sb.restoreTimedOut();
+    this.recovery.onTransmit(now);
   }
 
   private pacerAllows(now: number, bytes: number): boolean {
@@ -515,32 +471,8 @@ export class ReliableChannel {
     const frame = cutFragment(this.stream, cursor, room);
     this.pacer.charge(cursor.offset - start);
     if (cursor.offset >= cursor.seg.size) this.sb.stopFragments();
-    this.counters.fragmentsSent++;
+    this.fragmentsSent++;
     return frame;
-  }
-
-  /** Loss detection (in the scoreboard) and the congestion response to what it found. */
-  private detectLosses(now: number): void {
-    const { lostSegments, lostBytes } = this.sb.detectLosses(this.path);
-    if (lostSegments === 0) return;
-    this.congestion.onSegmentsLost?.(lostSegments, lostBytes, now);
-    // One congestion response per episode (RFC 6675 §5): losses of data sent before the
-    // episode began are part of it.
-    if (this.recoveryEnd === undefined) {
-      this.congestion.onLoss(now);
-      this.inFastRecovery = true;
-      this.recoveryEnd = this.sb.sendEdge();
-    }
-  }
-
-  private updateRtoTimer(now: number): void {
-    if (this.sb.sentSegments > 0 || this.sb.blockedByPeerWindow) {
-      // Data in flight, or a closed window with data waiting: the persist timer runs.
-      if (this.rtoDeadline === undefined) this.rtoDeadline = now + this.rtt.rtoMs;
-    } else {
-      this.rtoDeadline = undefined;
-      this.sb.probeAllowed = false;
-    }
   }
 
   /** `hallway:channel`: what changed in the counters since this channel last published. */
