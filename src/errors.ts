@@ -130,13 +130,7 @@ export type ErrorOrigin = "local" | "remote";
  * `origin: "remote"` (an error the registry answered with, a session it ended).
  */
 const REMOTE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "WIRE_TRUNCATED",
-  "WIRE_TOO_LARGE",
-  "WIRE_BAD_VERSION",
-  "WIRE_BAD_KIND",
-  "WIRE_BAD_FRAME",
-  "WIRE_BAD_VALUE",
-  "WIRE_UNKNOWN_SESSION",
+  ...ERROR_CODES.filter((code) => code.startsWith("WIRE_")),
   "CRYPTO_DECRYPT_FAILED",
   "CRYPTO_REPLAY",
   "CRYPTO_HANDSHAKE_FAILED",
@@ -144,7 +138,6 @@ const REMOTE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "PROTO_BAD_MESSAGE",
   "PROTO_UNKNOWN_REQUEST",
 ]);
-
 export interface HallwayErrorOptions {
   cause?: unknown;
   retryAfterMs?: number;
