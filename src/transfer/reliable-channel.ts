@@ -126,9 +126,10 @@
  *     channel-options.ts   options, defaults and their checks; stats; the `SegmentPath` port
  *     congestion/          the controllers (AIMD, BBR)
  *
- * Errors: `send` of an oversized message throws `MSG_TOO_LARGE` (local misuse). Remote
- * misbehaviour (impossible ACKs, out-of-window or oversized messages) is dropped and counted,
- * never thrown.
+ * Errors: `send` of an oversized message throws `MSG_TOO_LARGE` (local: the caller's message
+ * is too large, which a user can cause); options that could never work throw `MisuseError`.
+ * Remote misbehaviour (impossible ACKs, out-of-window or oversized messages) is dropped and
+ * counted, never thrown.
  */
 
 import { HallwayError } from "../errors.js";
