@@ -17,7 +17,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import type { Address } from "../src/protocol/endpoint.js";
+import type { Address } from "../src/protocol/address.js";
 import { generateIdentity } from "../src/protocol/noise.js";
 import { type HostedConnection, SessionHost } from "../src/transfer/session-host.js";
 import { machine, publish } from "./stats.js";

@@ -5,6 +5,13 @@
  * Local misuse (bad arguments, bad commands) and remote protocol violations are different
  * codes. Decoders never throw: they return a `Decoded` with a `WireError` that the caller
  * counts and drops.
+ *
+ * Every error also says where it comes from (`origin`): `local` when this process raised it
+ * (its user, its environment, its own limits, or its code calling a component wrongly), or
+ * `remote` when the other side did: a peer or the registry sent something that breaks the
+ * protocol, or answered with the error. A component called against its contract (a bad
+ * option, a method in the wrong state) throws `MisuseError` (`MISUSE`): a bug in the caller,
+ * not a failure of the system, and never an `INTERNAL` error of the component.
  */
 
 /**
@@ -107,21 +114,49 @@ export const ERROR_CODES = [
   "IMPORT_BAD_VERSION",
   "CLI_BAD_ARGS",
   "CLI_BAD_COMMAND",
+  // Bugs: a component called against its contract (MisuseError), or a broken invariant.
+  "MISUSE",
   "INTERNAL",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** Who raised an error: this process, or the other side (see the top of this file). */
+export type ErrorOrigin = "local" | "remote";
+
+/**
+ * Codes that only describe what the other side sent: a datagram or message that breaks the
+ * protocol, or a key it should not have. Every other code is local unless it is raised with
+ * `origin: "remote"` (an error the registry answered with, a session it ended).
+ */
+const REMOTE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ...ERROR_CODES.filter((code) => code.startsWith("WIRE_")),
+  "CRYPTO_DECRYPT_FAILED",
+  "CRYPTO_REPLAY",
+  "CRYPTO_HANDSHAKE_FAILED",
+  "CRYPTO_UNEXPECTED_KEY",
+  "PROTO_BAD_MESSAGE",
+  "PROTO_UNKNOWN_REQUEST",
+]);
+export interface HallwayErrorOptions {
+  cause?: unknown;
+  retryAfterMs?: number;
+  /** Default: `remote` for the codes that describe what the other side sent, else `local`. */
+  origin?: ErrorOrigin;
+}
+
 export class HallwayError extends Error {
   readonly code: ErrorCode;
   /** With `RATE_LIMITED`: how long to wait before asking again. */
   readonly retryAfterMs: number | undefined;
+  readonly origin: ErrorOrigin;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(code: ErrorCode, message: string, options?: HallwayErrorOptions) {
     super(message, options);
     this.name = "HallwayError";
     this.code = code;
     this.retryAfterMs = options?.retryAfterMs;
+    this.origin = options?.origin ?? (REMOTE_CODES.has(code) ? "remote" : "local");
   }
 
   toJSON(): { code: ErrorCode; message: string; retryAfterMs?: number } {
@@ -130,6 +165,18 @@ export class HallwayError extends Error {
       message: this.message,
       ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
     };
+  }
+}
+
+/**
+ * A component called against its contract: an option out of range, a method in a state that
+ * does not allow it, a value the caller should have checked. Always local, always a bug in
+ * the caller (the message names the component and what was wrong).
+ */
+export class MisuseError extends HallwayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("MISUSE", message, { ...options, origin: "local" });
+    this.name = "MisuseError";
   }
 }
 

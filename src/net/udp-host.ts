@@ -27,7 +27,8 @@ import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import { isIP, isIPv6 } from "node:net";
 import { HallwayError } from "../errors.js";
-import type { Address, Identity, SessionId } from "../protocol/endpoint.js";
+import type { Address } from "../protocol/address.js";
+import type { Identity, SessionId } from "../protocol/endpoint.js";
 import type { ConnectionStats, PathAwareCore } from "../transfer/connection.js";
 import {
   type HostedConnection,
@@ -36,9 +37,9 @@ import {
   SessionHost,
   type SessionHostStats,
 } from "../transfer/session-host.js";
-import { localInterfaces } from "../traversal/candidates.js";
 import { type Clock, monotonicClock } from "./clock.js";
 import { cpuHasAes } from "./cpu.js";
+import { systemInterfaces } from "./interfaces.js";
 import { linkMtuFor } from "./link-mtu.js";
 
 export type { HostedConnection } from "../transfer/session-host.js";
@@ -210,7 +211,7 @@ export class UdpHost {
     // After bind, socket errors (ICMP unreachable and the like) are not fatal for UDP.
     this.socket.on("error", () => {});
     this.socket.on("message", (msg, rinfo) => this.onDatagram(msg, rinfo.address, rinfo.port));
-    if (this.opts.ipv6 && localInterfaces().some((i) => isIPv6(i.address))) await this.startIPv6();
+    if (this.opts.ipv6 && systemInterfaces().some((i) => isIPv6(i.address))) await this.startIPv6();
     const a = this.socket.address();
     return { host: a.address, port: a.port };
   }

@@ -35,7 +35,9 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { basename, dirname, relative } from "node:path";
 import { asHallwayError, HallwayError } from "../errors.js";
 import type { PinStore } from "../net/data-dir.js";
+import { systemInterfaces } from "../net/interfaces.js";
 import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.js";
+import type { Address } from "../protocol/address.js";
 import {
   type ChatMessage,
   type Control,
@@ -59,7 +61,7 @@ import {
   type UserEntry,
   usersData,
 } from "../protocol/control.js";
-import type { Address, Identity } from "../protocol/endpoint.js";
+import type { Identity } from "../protocol/endpoint.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
@@ -242,6 +244,7 @@ export class PeerClient {
       registrySession: () => this.registry?.address,
       request: (body) => this.request(body),
       random: (n) => new Uint8Array(randomBytes(n)),
+      interfaces: systemInterfaces,
       onDirect: (user, path) => {
         const conn = this.liveLink(user);
         if (!conn) return;
@@ -434,7 +437,7 @@ export class PeerClient {
   /** The registry ended the session (another device, or abuse): say why once, and stop. */
   private sessionEnded(code: HallwayError["code"], message: string): void {
     if (this.ended || this.state === "closed") return;
-    const e = new HallwayError(code, message);
+    const e = new HallwayError(code, message, { origin: "remote" });
     this.ended = e;
     this.emit({ event: "error", code: e.code, message: e.message });
     const failed = () => this.reportFailure(e);
@@ -635,11 +638,10 @@ export class PeerClient {
         if (msg.t === "ok") p.resolve(msg.data);
         else
           p.reject(
-            new HallwayError(
-              msg.code,
-              msg.message,
-              msg.retryAfterMs === undefined ? {} : { retryAfterMs: msg.retryAfterMs },
-            ),
+            new HallwayError(msg.code, msg.message, {
+              origin: "remote",
+              ...(msg.retryAfterMs === undefined ? {} : { retryAfterMs: msg.retryAfterMs }),
+            }),
           );
         return;
       }

@@ -6,8 +6,8 @@
 import { join } from "node:path";
 import { HallwayError } from "../errors.js";
 import { ensureDataDir, loadOrCreateIdentity, PinStore, privacyWarnings } from "../net/data-dir.js";
-import type { Address } from "../protocol/endpoint.js";
-import { DEFAULT_PORT } from "../server/registry.js";
+import type { Address } from "../protocol/address.js";
+import { DEFAULT_PORT } from "../protocol/limits.js";
 import { PeerClient, type PeerClientOptions } from "./client.js";
 import { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
 import { defaultDownloadDir } from "./download-dir.js";

@@ -17,13 +17,13 @@
 
 import { HallwayError } from "../errors.js";
 import { isRelayAddress, type UdpHost } from "../net/udp-host.js";
+import type { Address } from "../protocol/address.js";
 import { type ConnectData, type ControlOf, connectData } from "../protocol/control.js";
-import type { Address } from "../protocol/endpoint.js";
 import {
   type Candidate,
   hostCandidates,
   isLoopbackHost,
-  localInterfaces,
+  type LocalInterface,
   type PathKind,
   pathKindOf,
   type RemoteCandidate,
@@ -48,6 +48,8 @@ export interface PeerPathsOptions {
   registrySession: () => Address | undefined;
   request: (body: { t: "connect"; to: string; relay?: boolean; pad?: string }) => Promise<unknown>;
   random: (n: number) => Uint8Array;
+  /** Our usable interfaces now (`net/interfaces.ts`' `systemInterfaces` in the process). */
+  interfaces: () => readonly LocalInterface[];
   /** A direct path to `user` answered after the relay was taken, or in a background attempt. */
   onDirect: (user: string, path: FoundPath) => void;
   /** Whether the session with `user` still rides the relay (the background attempts stop when not). */
@@ -93,7 +95,7 @@ export class PeerPaths {
    */
   hostCandidates(port: number, port6?: number): Address[] {
     if (isLoopbackHost(this.opts.registry.host)) return [];
-    return hostCandidates(port, localInterfaces(), port6)
+    return hostCandidates(port, this.opts.interfaces(), port6)
       .map((c) => c.address)
       .slice(0, 12);
   }
@@ -113,7 +115,7 @@ export class PeerPaths {
     if (isRelayAddress(address)) return "relay";
     const known = this.candidates.get(user);
     if (known === undefined) return undefined;
-    return pathKindOf(address, known, localInterfaces());
+    return pathKindOf(address, known, this.opts.interfaces());
   }
 
   /**
@@ -221,7 +223,7 @@ export class PeerPaths {
 
   private async run(user: string, offer: Omit<ConnectData, "peer">): Promise<FoundPath> {
     const candidates: Candidate[] = offer.candidates;
-    const ranked = rankCandidates(candidates, localInterfaces());
+    const ranked = rankCandidates(candidates, this.opts.interfaces());
     this.candidates.set(user, ranked);
     const result = await this.finder.start(
       new Uint8Array(Buffer.from(offer.token, "hex")),

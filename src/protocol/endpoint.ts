@@ -97,7 +97,8 @@
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { type ErrorCode, HallwayError } from "../errors.js";
+import { type ErrorCode, HallwayError, MisuseError } from "../errors.js";
+import type { Address } from "./address.js";
 import {
   COOKIE_BYTES,
   decodeDatagram,
@@ -106,6 +107,8 @@ import {
   encodeHsInit,
   encodeHsReply,
 } from "./datagram.js";
+import { endpointDiagnostics } from "./diagnostics.js";
+import { Fifo } from "./fifo.js";
 import { HostRateLimiter } from "./host-rate-limiter.js";
 import { MAX_FRAMES_BYTES } from "./limits.js";
 import {
@@ -119,11 +122,6 @@ import { ReplayWindow } from "./replay-window.js";
 import { TimerHeap } from "./timer-heap.js";
 
 export type { Identity } from "./noise.js";
-
-export interface Address {
-  host: string;
-  port: number;
-}
 
 /** Our local index: random non-zero u32, unique among live sessions. */
 export type SessionId = number;
@@ -191,6 +189,21 @@ export interface EndpointStats {
   dropped: Partial<Record<ErrorCode, number>>;
   sent: number;
   received: number;
+}
+
+/**
+ * Published on `hallway:endpoint` (protocol/diagnostics.ts) for each datagram counted in
+ * `stats`: one received and used, one sent, or one dropped with its code (the source, when
+ * the drop is of a datagram; none for a half-open handshake that expired).
+ */
+export interface EndpointDiagnostic {
+  endpoint: Endpoint;
+  counter: "received" | "sent" | "dropped";
+  code?: ErrorCode;
+  /** Where it came from (received, dropped) or went (sent). */
+  address?: Address;
+  /** The endpoint's live counters (read them, do not keep them: they go on counting). */
+  stats: Readonly<EndpointStats>;
 }
 
 /**
@@ -274,27 +287,6 @@ interface Session {
   wakeAt: number | undefined;
 }
 
-/** FIFO with O(1) amortised shift. */
-class Fifo<T> {
-  private items: T[] = [];
-  private head = 0;
-
-  push(item: T): void {
-    this.items.push(item);
-  }
-
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.head += 1;
-    if (this.head > 64 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-}
-
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
@@ -305,8 +297,7 @@ function sameAddress(a: Address, b: Address): boolean {
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
-  if (!(v > 0) || !Number.isFinite(v))
-    throw new HallwayError("INTERNAL", `${name} must be a positive number`);
+  if (!(v > 0) || !Number.isFinite(v)) throw new MisuseError(`${name} must be a positive number`);
   return v;
 }
 
@@ -435,7 +426,8 @@ export class Endpoint {
       code = "INTERNAL";
     }
     if (code === undefined) this.stats.received += 1;
-    else this.drop(code);
+    else this.drop(code, from);
+    if (code === undefined && endpointDiagnostics.hasSubscribers) this.publish("received", undefined, from);
   }
 
   /**
@@ -906,10 +898,23 @@ export class Endpoint {
   private transmitPieces(to: Address, bytes: readonly Uint8Array[]): void {
     this.transmits.push({ to: { host: to.host, port: to.port }, bytes });
     this.stats.sent += 1;
+    if (endpointDiagnostics.hasSubscribers) this.publish("sent", undefined, to);
   }
 
-  private drop(code: ErrorCode): void {
+  private drop(code: ErrorCode, from?: Address): void {
     this.stats.dropped[code] = (this.stats.dropped[code] ?? 0) + 1;
+    if (endpointDiagnostics.hasSubscribers) this.publish("dropped", code, from);
+  }
+
+  private publish(
+    counter: EndpointDiagnostic["counter"],
+    code: ErrorCode | undefined,
+    address?: Address,
+  ): void {
+    const message: EndpointDiagnostic = { endpoint: this, counter, stats: this.stats };
+    if (code !== undefined) message.code = code;
+    if (address !== undefined) message.address = { host: address.host, port: address.port };
+    endpointDiagnostics.publish(message);
   }
 
   private fail(s: Session, code: ErrorCode, message: string): void {

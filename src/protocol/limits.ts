@@ -1,5 +1,8 @@
 /** Hard limits of the wire. Every decoder enforces them before it allocates. */
 
+/** The registry's UDP port when none is given (peers find it there too). */
+export const DEFAULT_PORT = 7743;
+
 /**
  * The size every path starts at, and the size a session falls back to when a larger one stops
  * working: safe under any LAN or VPN MTU (QUIC's RFC 9000 §14 minimum; RFC 8899's BASE_PLPMTU).

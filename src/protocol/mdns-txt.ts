@@ -16,7 +16,7 @@
  * (RFC 6763 §6.4).
  */
 
-import { type Decoded, fail, HallwayError, ok } from "../errors.js";
+import { type Decoded, fail, HallwayError, MisuseError, ok } from "../errors.js";
 
 /** bonjour-service spelling of `_hallway._udp`. */
 export const REGISTRY_SERVICE_TYPE = "hallway";
@@ -74,14 +74,14 @@ function fingerprintProblem(fingerprint: string): string | undefined {
 
 /**
  * The TXT record for a registry. Throws on local misuse: a bad display name is the
- * operator's input (CLI_BAD_ARGS); a bad version or fingerprint is a bug (INTERNAL).
+ * operator's input (CLI_BAD_ARGS); a bad version or fingerprint is a bug (MISUSE).
  */
 export function encodeRegistryTxt(txt: RegistryTxt): RegistryTxtRecord {
   if (!Number.isInteger(txt.version) || txt.version < 1 || txt.version > MAX_VERSION) {
-    throw new HallwayError("INTERNAL", `mDNS TXT: bad protocol version ${txt.version}`);
+    throw new MisuseError(`mDNS TXT: bad protocol version ${txt.version}`);
   }
   const fpProblem = fingerprintProblem(txt.fingerprint);
-  if (fpProblem) throw new HallwayError("INTERNAL", `mDNS TXT: registry fingerprint ${fpProblem}`);
+  if (fpProblem) throw new MisuseError(`mDNS TXT: registry fingerprint ${fpProblem}`);
   const record: RegistryTxtRecord = { v: String(txt.version), fp: txt.fingerprint };
   if (txt.name !== undefined) {
     const problem = nameProblem(txt.name);

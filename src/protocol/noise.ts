@@ -27,7 +27,7 @@ import {
   diffieHellman,
   type KeyObject,
 } from "node:crypto";
-import { type Decoded, fail, HallwayError, ok } from "../errors.js";
+import { type Decoded, fail, MisuseError, ok } from "../errors.js";
 import { AEAD_TAG_BYTES } from "./limits.js";
 
 export const PROTOCOL_NAME = "Noise_XX_25519_ChaChaPoly_SHA256";
@@ -54,8 +54,7 @@ const PKCS8_X25519_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex
 const SPKI_X25519_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
 
 function privateKeyObject(raw: Uint8Array): KeyObject {
-  if (raw.length !== DH_BYTES)
-    throw new HallwayError("INTERNAL", `X25519 private key of ${raw.length} bytes`);
+  if (raw.length !== DH_BYTES) throw new MisuseError(`X25519 private key of ${raw.length} bytes`);
   return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, raw]), format: "der", type: "pkcs8" });
 }
 
@@ -105,7 +104,7 @@ function dh(privateKey: KeyObject, publicKey: Uint8Array): Uint8Array | undefine
 /** A fresh X25519 key pair from injected randomness; the public key is derived from the private. */
 export function generateIdentity(random: (n: number) => Uint8Array): Identity {
   const privateKey = Uint8Array.from(random(DH_BYTES));
-  if (privateKey.length !== DH_BYTES) throw new HallwayError("INTERNAL", "random() returned too few bytes");
+  if (privateKey.length !== DH_BYTES) throw new MisuseError("random() returned too few bytes");
   return { publicKey: x25519PublicKey(privateKey), privateKey };
 }
 
@@ -296,8 +295,8 @@ export class CipherState {
 
   /** The same for a plaintext given in pieces; returns the ciphertext in pieces, then the tag. */
   sealPiecesWithNonce(nonce: number, ad: Uint8Array, pieces: readonly Uint8Array[]): Uint8Array[] {
-    if (this.key === undefined) throw new HallwayError("INTERNAL", "cipher state has no key");
-    if (!Number.isSafeInteger(nonce) || nonce < 0) throw new HallwayError("INTERNAL", "nonce out of range");
+    if (this.key === undefined) throw new MisuseError("cipher state has no key");
+    if (!Number.isSafeInteger(nonce) || nonce < 0) throw new MisuseError("nonce out of range");
     return aeadSeal(this.aead, this.key, nonce, ad, pieces);
   }
 
@@ -437,7 +436,7 @@ export class HandshakeState {
 
   writeMessage(payload: Uint8Array): Decoded<Uint8Array> {
     const pattern = XX[this.messageIndex];
-    if (pattern === undefined || !this.isMyTurn) throw new HallwayError("INTERNAL", "not our turn to write");
+    if (pattern === undefined || !this.isMyTurn) throw new MisuseError("not our turn to write");
     const saved = this.save();
     const parts: Uint8Array[] = [];
     for (const token of pattern) {
@@ -458,7 +457,7 @@ export class HandshakeState {
     const message = Buffer.concat(parts);
     if (message.length > MAX_NOISE_MESSAGE_BYTES) {
       this.restore(saved);
-      throw new HallwayError("INTERNAL", "handshake payload too large");
+      throw new MisuseError("handshake payload too large");
     }
     this.messageIndex += 1;
     return ok(Uint8Array.from(message));
@@ -501,7 +500,7 @@ export class HandshakeState {
 
   /** Transport ciphers, oriented for this side (Noise §5.2 Split: the initiator sends with the first). */
   split(): { send: CipherState; receive: CipherState } {
-    if (!this.isComplete) throw new HallwayError("INTERNAL", "handshake not complete");
+    if (!this.isComplete) throw new MisuseError("handshake not complete");
     const [c1, c2] = this.ss.split();
     return this.initiator ? { send: c1, receive: c2 } : { send: c2, receive: c1 };
   }

@@ -10,7 +10,7 @@
  * `isBlocked` is one map lookup: it runs for every datagram. Sans-IO: `now` is the caller's.
  */
 
-import type { Address } from "../protocol/endpoint.js";
+import type { Address } from "../protocol/address.js";
 import type { Limits } from "./limits.js";
 import { LruMap } from "./token-buckets.js";
 

@@ -17,7 +17,7 @@
  */
 
 import { isIPv4, isIPv6 } from "node:net";
-import type { Address } from "../protocol/endpoint.js";
+import type { Address } from "../protocol/address.js";
 import { ipv6ToBigInt } from "../traversal/candidates.js";
 
 function ipv4(host: string): number | undefined {

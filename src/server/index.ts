@@ -8,15 +8,17 @@ import { join } from "node:path";
 import { asHallwayError } from "../errors.js";
 import { ensureDataDir, loadOrCreateIdentity, privacyWarnings } from "../net/data-dir.js";
 import { PROTOCOL_VERSION } from "../protocol/datagram.js";
+import { DEFAULT_PORT } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { advertiseRegistry } from "./advertise.js";
 import type { Limits } from "./limits.js";
-import { DEFAULT_PORT, type LogLevel, Registry } from "./registry.js";
+import { type LogLevel, Registry } from "./registry.js";
 import type { Policy } from "./social.js";
 import { describeStore, type Neo4jConnection, openStore, type Store } from "./store/index.js";
 
+export { DEFAULT_PORT } from "../protocol/limits.js";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
-export { DEFAULT_PORT, LOG_LEVELS, type LogLevel } from "./registry.js";
+export { LOG_LEVELS, type LogLevel } from "./registry.js";
 export { DEFAULT_RELAY_BYTES_PER_SECOND } from "./relay.js";
 export { POLICIES, type Policy } from "./social.js";
 

@@ -45,6 +45,7 @@
 import { randomBytes } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
 import { type HostedConnection, UdpHost } from "../net/udp-host.js";
+import type { Address } from "../protocol/address.js";
 import {
   type ChatMessage,
   type ConnectData,
@@ -59,8 +60,8 @@ import {
   type SESSION_END_CODES,
   type UserEntry,
 } from "../protocol/control.js";
-import type { Address, Identity } from "../protocol/endpoint.js";
-import { MAX_MESSAGE_BYTES } from "../protocol/limits.js";
+import type { Identity } from "../protocol/endpoint.js";
+import { DEFAULT_PORT, MAX_MESSAGE_BYTES } from "../protocol/limits.js";
 import { PROBE_BYTES } from "../protocol/probe.js";
 import { TimerHeap } from "../protocol/timer-heap.js";
 import {
@@ -84,7 +85,6 @@ import { isSocialRequest, type Policy, Social } from "./social.js";
 import type { AuditEvent, Store, StoredMessage } from "./store/store.js";
 import { type StunCounters, stunResponder } from "./stun-responder.js";
 
-export const DEFAULT_PORT = 7743;
 const MISSED_HEARTBEATS = 3;
 /**
  * Sessions a presence change is pushed to per turn, at most (see `drainFanouts`): libuv reads
@@ -491,11 +491,13 @@ export class Registry {
 
   private answerError(s: ClientSession, t: string, rid: number, err: unknown): void {
     const e = asHallwayError(err);
-    if (e.code === "INTERNAL") this.log(`internal error on ${t}: ${e.message}`, "error");
+    if (e.code === "INTERNAL" || e.code === "MISUSE")
+      this.log(`internal error on ${t}: ${e.message}`, "error");
     this.reply(s, {
       t: "err",
       rid,
-      code: e.code,
+      // A misuse inside the registry is its own bug; the wire has always called that INTERNAL.
+      code: e.code === "MISUSE" ? "INTERNAL" : e.code,
       message: e.message.slice(0, 500),
       ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(e.retryAfterMs) }),
     });

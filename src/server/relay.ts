@@ -17,7 +17,8 @@
  * - Never throws for any input; every envelope is either forwarded or counted as dropped.
  */
 
-import type { Address } from "../protocol/endpoint.js";
+import type { Address } from "../protocol/address.js";
+import { relayDiagnostics } from "../protocol/diagnostics.js";
 import { HostRateLimiter } from "../protocol/host-rate-limiter.js";
 import { decodeRelay, RELAY_TOKEN_BYTES } from "../protocol/relay.js";
 
@@ -37,6 +38,19 @@ export interface RelayCounters {
   dropped: number;
   /** Dropped: over the sender's byte budget. */
   rateLimited: number;
+}
+
+/**
+ * Published on `hallway:relay` (protocol/diagnostics.ts) for every envelope: forwarded,
+ * dropped or over its sender's budget, with its size and source.
+ */
+export interface RelayDiagnostic {
+  relay: Relay;
+  outcome: "forwarded" | "dropped" | "rateLimited";
+  bytes: number;
+  from: Address;
+  /** The relay's live counters (read them, do not keep them). */
+  counters: Readonly<RelayCounters>;
 }
 
 /** Default budget: 4 MB/s per user, a small fraction of an office LAN, plenty for chat and files. */
@@ -109,10 +123,7 @@ export class Relay {
     const env = decodeRelay(bytes);
     const token = env.ok ? hex(env.value.token) : "";
     const channel = this.channels.get(token);
-    if (!channel || now - channel.lastUsed > this.idleMs) {
-      this.counters.dropped++;
-      return undefined;
-    }
+    if (!channel || now - channel.lastUsed > this.idleMs) return this.count("dropped", bytes, from);
     const [a, b] = channel.users;
     const aAt = sessionAddress(a);
     const bAt = sessionAddress(b);
@@ -120,27 +131,34 @@ export class Relay {
     let to: Address | undefined;
     if (aAt && sameAddress(aAt, from)) [sender, to] = [a, bAt];
     else if (bAt && sameAddress(bAt, from)) [sender, to] = [b, aAt];
-    else {
-      this.counters.dropped++;
-      return undefined;
-    }
-    if (to === undefined) {
-      this.counters.dropped++;
-      return undefined;
-    }
-    if (!this.budget.take(sender, now, bytes.length)) {
-      this.counters.rateLimited++;
-      return undefined;
-    }
+    else return this.count("dropped", bytes, from);
+    if (to === undefined) return this.count("dropped", bytes, from);
+    if (!this.budget.take(sender, now, bytes.length)) return this.count("rateLimited", bytes, from);
     if (channel.lastUsed !== now) {
       // To the back: the map stays in least-recently-used order, which `sweep` relies on.
       channel.lastUsed = now;
       this.channels.delete(token);
       this.channels.set(token, channel);
     }
-    this.counters.forwarded++;
     this.counters.forwardedBytes += bytes.length;
+    this.count("forwarded", bytes, from);
     return { to, bytes };
+  }
+
+  /** Counts an envelope's fate, and publishes it on `hallway:relay` if anyone listens. */
+  private count(outcome: RelayDiagnostic["outcome"], bytes: Uint8Array, from: Address): undefined {
+    this.counters[outcome]++;
+    if (relayDiagnostics.hasSubscribers) {
+      const message: RelayDiagnostic = {
+        relay: this,
+        outcome,
+        bytes: bytes.length,
+        from,
+        counters: this.counters,
+      };
+      relayDiagnostics.publish(message);
+    }
+    return undefined;
   }
 
   /** A user logged out or timed out: their channels end. */

@@ -5,8 +5,8 @@
  */
 
 import type { UdpHost } from "../net/udp-host.js";
+import type { Address } from "../protocol/address.js";
 import { looksLikeStun } from "../protocol/datagram.js";
-import type { Address } from "../protocol/endpoint.js";
 import { HostRateLimiter } from "../protocol/host-rate-limiter.js";
 import { answerStun } from "../protocol/stun.js";
 

@@ -48,9 +48,9 @@ import {
   DEFAULT_DATAGRAM_BYTES,
 } from "../protocol/limits.js";
 import { RELAY_HEADER_BYTES } from "../protocol/relay.js";
-import type { StreamCore } from "./file-transfer.js";
 import { PathMtu, type PathMtuStats } from "./path-mtu.js";
 import { ReliableChannel, type SegmentPath } from "./reliable-channel.js";
+import type { StreamCore } from "./stream-core.js";
 
 export const CONTROL_STREAM = 0;
 

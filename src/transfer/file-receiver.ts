@@ -47,7 +47,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { HallwayError } from "../errors.js";
+import { MisuseError } from "../errors.js";
 import { CHUNK_HEADER_BYTES, chunkIntact, decodeChunk, MAX_CHUNK_BYTES } from "../protocol/file-chunk.js";
 import {
   type FileControl,
@@ -57,15 +57,10 @@ import {
 } from "../protocol/file-offer.js";
 import type { AckFrame, SegmentFrame } from "../protocol/frames.js";
 import type { FileRead } from "./file-sender.js";
-import {
-  BULK_DEFAULTS,
-  type FileTransferEvent,
-  type FileTransferState,
-  type StreamCore,
-  toHex,
-} from "./file-transfer.js";
+import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-transfer.js";
 import { RangeSet } from "./range-set.js";
 import { ReliableChannel, type ReliableChannelStats, type SegmentPath } from "./reliable-channel.js";
+import type { StreamCore } from "./stream-core.js";
 import { encodeManifest, manifestMatchesOffer, type TransferManifest } from "./transfer-manifest.js";
 
 export interface FileReceiverOptions {
@@ -162,7 +157,7 @@ export class FileReceiver implements StreamCore {
     const { offer } = opts;
     this.offer = offer;
     if (opts.resume !== undefined && !manifestMatchesOffer(opts.resume, offer)) {
-      throw new HallwayError("INTERNAL", "FileReceiver: the manifest describes another file");
+      throw new MisuseError("FileReceiver: the manifest describes another file");
     }
     this.have = opts.resume?.have.clone() ?? new RangeSet(offer.size);
     this.resumedBytes = this.have.size;
@@ -316,13 +311,10 @@ export class FileReceiver implements StreamCore {
     const chunk = this.pending.get(offsetBytes);
     if (chunk === undefined) {
       if (this.have.has(offsetBytes)) return;
-      throw new HallwayError(
-        "INTERNAL",
-        `FileReceiver: nothing at ${offsetBytes} was handed out for writing`,
-      );
+      throw new MisuseError(`FileReceiver: nothing at ${offsetBytes} was handed out for writing`);
     }
     if (!chunk.handedOut) {
-      throw new HallwayError("INTERNAL", `FileReceiver: the chunk at ${offsetBytes} is not being written`);
+      throw new MisuseError(`FileReceiver: the chunk at ${offsetBytes} is not being written`);
     }
     this.handleWritten(offsetBytes, now);
     this.pending.delete(offsetBytes);
@@ -439,7 +431,7 @@ export class FileReceiver implements StreamCore {
 
   private expectOffered(action: string): void {
     if (this.mode !== "offered") {
-      throw new HallwayError("INTERNAL", `FileReceiver: cannot ${action} a transfer that is ${this.mode}`);
+      throw new MisuseError(`FileReceiver: cannot ${action} a transfer that is ${this.mode}`);
     }
   }
 

@@ -30,7 +30,7 @@
  * the accept) ends it with `FILE_PROTOCOL_ERROR`.
  */
 
-import { HallwayError } from "../errors.js";
+import { MisuseError } from "../errors.js";
 import { CHUNK_HEADER_BYTES, crc32, encodeChunkHeader, MAX_CHUNK_BYTES } from "../protocol/file-chunk.js";
 import {
   type FileBatch,
@@ -42,17 +42,12 @@ import {
 import { type AckFrame, frameBytes, type SegmentFrame, segmentPayloadBytes } from "../protocol/frames.js";
 import { AEAD_TAG_BYTES, DATA_HEADER_BYTES } from "../protocol/limits.js";
 import { seqLt } from "../protocol/seq.js";
-import { BbrCongestionController, type CongestionController } from "./congestion.js";
-import {
-  BULK_DEFAULTS,
-  type FileTransferEvent,
-  type FileTransferState,
-  type StreamCore,
-  toHex,
-} from "./file-transfer.js";
+import { BbrCongestionController, type CongestionController } from "./congestion/index.js";
+import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-transfer.js";
 import { LADDER } from "./path-mtu.js";
 import { RangeSet } from "./range-set.js";
 import { ReliableChannel, type ReliableChannelStats, type SegmentPath } from "./reliable-channel.js";
+import type { StreamCore } from "./stream-core.js";
 
 export interface FileSenderOptions {
   /** Transfer id: 8–64 characters of [A-Za-z0-9_-], unique per sender. */
@@ -164,7 +159,7 @@ export class FileSender implements StreamCore {
   private readonly events: FileTransferEvent[] = [];
 
   constructor(opts: FileSenderOptions) {
-    if (opts.sha256.length !== 32) throw new HallwayError("INTERNAL", "FileSender: sha256 must be 32 bytes");
+    if (opts.sha256.length !== 32) throw new MisuseError("FileSender: sha256 must be 32 bytes");
     const offer = fileControl.safeParse({
       t: "file.offer",
       id: opts.id,
@@ -177,8 +172,7 @@ export class FileSender implements StreamCore {
     });
     if (!offer.success || offer.data.t !== "file.offer") {
       const issue = offer.success ? undefined : offer.error.issues[0];
-      throw new HallwayError(
-        "INTERNAL",
+      throw new MisuseError(
         `FileSender: invalid offer (${issue?.path.join(".") ?? "t"}: ${issue?.message ?? "not an offer"})`,
       );
     }

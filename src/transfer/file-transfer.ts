@@ -14,7 +14,7 @@
  *     closed.
  *   - Data goes on the transfer's own stream (the offer names it) through a `ReliableChannel`
  *     owned by the core, exposed through the same frame surface a channel has
- *     (`StreamCore`): the session's Connection packs stream 0 first, then transfer streams.
+ *     (`StreamCore`, `stream-core.ts`): the session's Connection packs stream 0 first, then transfer streams.
  *
  * One window, not two. Each chunk is one message of exactly one segment on the transfer's
  * channel (`protocol/file-chunk.ts`: byte offset, CRC-32, bytes), cut by the sender as large as
@@ -55,19 +55,6 @@
  */
 
 import type { FileEndCode } from "../protocol/file-offer.js";
-import type { AckFrame, SegmentFrame } from "../protocol/frames.js";
-import type { SegmentPath } from "./reliable-channel.js";
-
-/** The frame surface of anything that owns a stream of a session (a ReliableChannel has it). */
-export interface StreamCore {
-  /** The session's path (segment budget, loss reporting), given when the core is attached. */
-  attachPath?(path: SegmentPath): void;
-  handleSegment(frame: SegmentFrame, now: number): void;
-  handleAck(frame: AckFrame, now: number): void;
-  pollFrame(now: number, maxBytes: number): SegmentFrame | AckFrame | undefined;
-  pollTimeout(): number | undefined;
-  handleTimeout(now: number): void;
-}
 
 /**
  * offered ──accept──► transferring ──all chunks acknowledged (sender)──► finishing

@@ -41,13 +41,8 @@
  */
 
 import { HallwayError } from "../errors.js";
-import {
-  type Address,
-  Endpoint,
-  type EndpointOptions,
-  type Identity,
-  type SessionId,
-} from "../protocol/endpoint.js";
+import type { Address } from "../protocol/address.js";
+import { Endpoint, type EndpointOptions, type Identity, type SessionId } from "../protocol/endpoint.js";
 import { isProbe } from "../protocol/probe.js";
 import { decodeRelay, encodeRelay, isRelay } from "../protocol/relay.js";
 import { TimerHeap } from "../protocol/timer-heap.js";

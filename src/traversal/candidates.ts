@@ -16,8 +16,7 @@
  */
 
 import { isIPv6 } from "node:net";
-import { networkInterfaces } from "node:os";
-import type { Address } from "../protocol/endpoint.js";
+import type { Address } from "../protocol/address.js";
 
 export type PathKind = "lan" | "direct" | "punched" | "relay";
 
@@ -54,8 +53,21 @@ function usableIPv6(address: string): boolean {
   return (first & 0xffc0) !== 0xfe80 && address !== "::1" && address !== "::";
 }
 
-/** Our non-internal IPv4 interfaces, then our global and unique-local IPv6 ones. */
-export function localInterfaces(ifaces = networkInterfaces()): LocalInterface[] {
+/** One address of an interface as the system lists it (`os.networkInterfaces()` has this shape). */
+export interface SystemInterfaceAddress {
+  address: string;
+  netmask: string;
+  family: string;
+  internal: boolean;
+}
+
+/**
+ * Our non-internal IPv4 interfaces, then our global and unique-local IPv6 ones, out of what the
+ * system lists (`net/interfaces.ts` asks it; this stays a pure function).
+ */
+export function localInterfaces(
+  ifaces: Readonly<Record<string, readonly SystemInterfaceAddress[] | undefined>>,
+): LocalInterface[] {
   const v4: LocalInterface[] = [];
   const v6: LocalInterface[] = [];
   for (const list of Object.values(ifaces)) {
@@ -73,7 +85,11 @@ export function localInterfaces(ifaces = networkInterfaces()): LocalInterface[] 
  * Host candidates for a socket bound to `port` on every IPv4 interface, and to `port6` on
  * every IPv6 one (none without an IPv6 socket).
  */
-export function hostCandidates(port: number, interfaces = localInterfaces(), port6?: number): Candidate[] {
+export function hostCandidates(
+  port: number,
+  interfaces: readonly LocalInterface[],
+  port6?: number,
+): Candidate[] {
   const out: Candidate[] = [];
   for (const i of interfaces) {
     if (!isIPv6(i.address)) out.push({ type: "host", address: { host: i.address, port } });

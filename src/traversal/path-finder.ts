@@ -1,5 +1,5 @@
 /**
- * PathFinder: runs connection attempts' Punchers on a live UdpHost. It owns their timers,
+ * PathFinder: runs connection attempts' Punchers on a live socket (a `ProbeHost`: `UdpHost`). It owns their timers,
  * routes incoming probes to the attempt whose token they carry, and sends what the
  * punchers ask for, low-TTL openers included.
  *
@@ -11,11 +11,19 @@
  * requests: the far side may not have heard a response yet.
  */
 
-import type { UdpHost } from "../net/udp-host.js";
-import type { Address } from "../protocol/endpoint.js";
+import type { Address } from "../protocol/address.js";
 import { decodeProbe, PROBE_TOKEN_BYTES } from "../protocol/probe.js";
 import type { RemoteCandidate } from "./candidates.js";
 import { Puncher, type PuncherOptions, type PunchResult } from "./puncher.js";
+
+/**
+ * What the path finder needs of the socket adapter (`net/udp-host.ts`'s `UdpHost` is one): the
+ * clock, and a send outside any session, with a TTL for the openers.
+ */
+export interface ProbeHost {
+  now(): number;
+  sendRaw(bytes: Uint8Array, to: Address, ttl?: number): void;
+}
 
 export interface PathFinderOptions {
   random: (n: number) => Uint8Array;
@@ -40,7 +48,7 @@ export class PathFinder {
   dropped = 0;
 
   constructor(
-    private readonly host: UdpHost,
+    private readonly host: ProbeHost,
     private readonly opts: PathFinderOptions,
   ) {}
 

@@ -29,7 +29,7 @@
  * caller falls back to the relay.
  */
 
-import type { Address } from "../protocol/endpoint.js";
+import type { Address } from "../protocol/address.js";
 import { encodeProbe, PROBE_BYTES, PROBE_TOKEN_BYTES, type Probe } from "../protocol/probe.js";
 import type { PathKind, RemoteCandidate } from "./candidates.js";
 

@@ -6,7 +6,7 @@
 import { asHallwayError, HallwayError } from "../errors.js";
 import { defaultDataDir } from "../net/data-dir.js";
 import { createClient, type PeerClient, type PeerEvent } from "../peer/index.js";
-import type { Address } from "../protocol/endpoint.js";
+import type { Address } from "../protocol/address.js";
 import { completePath } from "./path-complete.js";
 import { presenceMark } from "./presence-mark.js";
 import { LineInput } from "./prompt.js";

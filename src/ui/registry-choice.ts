@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { defaultDataDir } from "../net/data-dir.js";
 import { discoverRegistries, parseServerAddress, registryAddress } from "../peer/index.js";
-import type { Address } from "../protocol/endpoint.js";
+import type { Address } from "../protocol/address.js";
 import { DEFAULT_PORT, type RunningServer, startServer } from "../server/index.js";
 
 /** How long to listen for mDNS answers before offering to host a registry. */

@@ -124,9 +124,9 @@ describe("registry TXT record", () => {
     expect(codeOf(() => encodeRegistryTxt({ version: 1, fingerprint: FP, name: "x".repeat(64) }))).toBe(
       "CLI_BAD_ARGS",
     );
-    expect(codeOf(() => encodeRegistryTxt({ version: 0, fingerprint: FP }))).toBe("INTERNAL");
-    expect(codeOf(() => encodeRegistryTxt({ version: 1.5, fingerprint: FP }))).toBe("INTERNAL");
-    expect(codeOf(() => encodeRegistryTxt({ version: 1, fingerprint: "" }))).toBe("INTERNAL");
+    expect(codeOf(() => encodeRegistryTxt({ version: 0, fingerprint: FP }))).toBe("MISUSE");
+    expect(codeOf(() => encodeRegistryTxt({ version: 1.5, fingerprint: FP }))).toBe("MISUSE");
+    expect(codeOf(() => encodeRegistryTxt({ version: 1, fingerprint: "" }))).toBe("MISUSE");
   });
 });
 

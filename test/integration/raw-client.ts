@@ -6,7 +6,8 @@
 
 import { randomBytes } from "node:crypto";
 import { type HostedConnection, UdpHost } from "../../src/net/udp-host.js";
-import type { Address, Identity } from "../../src/protocol/endpoint.js";
+import type { Address } from "../../src/protocol/address.js";
+import type { Identity } from "../../src/protocol/endpoint.js";
 import { generateIdentity } from "../../src/protocol/noise.js";
 import type { Json } from "./harness.js";
 

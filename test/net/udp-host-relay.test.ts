@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { type HostedConnection, isRelayAddress, UdpHost } from "../../src/net/udp-host.js";
-import type { Address } from "../../src/protocol/endpoint.js";
+import type { Address } from "../../src/protocol/address.js";
 import { generateIdentity } from "../../src/protocol/noise.js";
 import { encodeRelay } from "../../src/protocol/relay.js";
 import { Relay } from "../../src/server/relay.js";

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../src/errors.js";
+import type { Address } from "../../src/protocol/address.js";
 import { encodeData, encodeDataHeader, encodeHsInit, HS_INIT_BYTES } from "../../src/protocol/datagram.js";
 import {
-  type Address,
   DEFAULT_PROLOGUE,
   Endpoint,
   type EndpointEvent,

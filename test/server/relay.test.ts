@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Address } from "../../src/protocol/endpoint.js";
+import type { Address } from "../../src/protocol/address.js";
 import { encodeRelay } from "../../src/protocol/relay.js";
 import { Relay } from "../../src/server/relay.js";
 

@@ -13,7 +13,7 @@
  * low-TTL opening probes avoid.
  */
 
-import type { Address } from "../../src/protocol/endpoint.js";
+import type { Address } from "../../src/protocol/address.js";
 import { Prng } from "./prng.js";
 
 export type SimNatKind = "none" | "cone" | "symmetric";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AimdCongestionController, type AimdCongestionOptions } from "../../src/transfer/congestion.js";
+import { AimdCongestionController, type AimdCongestionOptions } from "../../src/transfer/congestion/index.js";
 
 /** The window is in bytes; these tests count it in segments of MSS bytes. */
 const MSS = 1000;

@@ -13,7 +13,7 @@ import {
   type SegmentFrame,
 } from "../../src/protocol/frames.js";
 import { Connection, interleavePayloads } from "../../src/transfer/connection.js";
-import type { StreamCore } from "../../src/transfer/file-transfer.js";
+import type { StreamCore } from "../../src/transfer/stream-core.js";
 
 /** A core that emits `pending` segments of `bytes` bytes and records what it is fed. */
 class FakeCore implements StreamCore {

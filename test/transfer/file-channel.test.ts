@@ -10,7 +10,7 @@ import {
   type AckSample,
   AimdCongestionController,
   type CongestionController,
-} from "../../src/transfer/congestion.js";
+} from "../../src/transfer/congestion/index.js";
 import { ReliableChannel, type ReliableChannelOptions } from "../../src/transfer/reliable-channel.js";
 
 const STREAM = 9;

@@ -9,11 +9,11 @@ import { HallwayError } from "../../src/errors.js";
 import { decodeChunk, encodeChunk } from "../../src/protocol/file-chunk.js";
 import type { FileControl, FileOffer } from "../../src/protocol/file-offer.js";
 import type { AckFrame, SegmentFrame } from "../../src/protocol/frames.js";
-import type { CongestionController } from "../../src/transfer/congestion.js";
+import type { CongestionController } from "../../src/transfer/congestion/index.js";
 import { FileReceiver } from "../../src/transfer/file-receiver.js";
 import { FileSender, type FileSenderOptions } from "../../src/transfer/file-sender.js";
-import type { StreamCore } from "../../src/transfer/file-transfer.js";
 import { RangeSet } from "../../src/transfer/range-set.js";
+import type { StreamCore } from "../../src/transfer/stream-core.js";
 import { decodeManifest } from "../../src/transfer/transfer-manifest.js";
 import { badChunk, makeFile, sha256 } from "./file-sim.js";
 
@@ -106,12 +106,12 @@ function codeOf(fn: () => unknown): string | undefined {
 }
 
 describe("FileSender", () => {
-  it("rejects invalid options as local misuse (INTERNAL)", () => {
+  it("rejects invalid options as local misuse (MISUSE)", () => {
     const file = makeFile(1, 100);
-    expect(codeOf(() => sender(file, { id: "x" }))).toBe("INTERNAL");
-    expect(codeOf(() => sender(file, { name: "../secret" }))).toBe("INTERNAL");
-    expect(codeOf(() => sender(file, { stream: 0 }))).toBe("INTERNAL");
-    expect(codeOf(() => sender(file, { sha256: new Uint8Array(31) }))).toBe("INTERNAL");
+    expect(codeOf(() => sender(file, { id: "x" }))).toBe("MISUSE");
+    expect(codeOf(() => sender(file, { name: "../secret" }))).toBe("MISUSE");
+    expect(codeOf(() => sender(file, { stream: 0 }))).toBe("MISUSE");
+    expect(codeOf(() => sender(file, { sha256: new Uint8Array(31) }))).toBe("MISUSE");
   });
 
   it("offers first and reads and sends nothing before the accept", () => {
@@ -310,7 +310,7 @@ describe("FileReceiver", () => {
     r.handleTimeout(2000);
     expect(r.pollEvent()).toMatchObject({ type: "ended", code: "FILE_OFFER_EXPIRED", by: "local" });
     expect(controls(r)).toMatchObject([{ t: "file.cancel", id: ID, code: "FILE_OFFER_EXPIRED" }]);
-    expect(codeOf(() => r.accept())).toBe("INTERNAL");
+    expect(codeOf(() => r.accept())).toBe("MISUSE");
 
     // The sender's expiry reaches a receiver as the peer's.
     const p = new FileReceiver({ offer: offerOf(file) });
@@ -322,10 +322,10 @@ describe("FileReceiver", () => {
     const file = makeFile(10, 5 * CHUNK);
     const r = new FileReceiver({ offer: offerOf(file) });
     r.accept();
-    expect(codeOf(() => r.accept())).toBe("INTERNAL");
-    expect(codeOf(() => r.decline("no"))).toBe("INTERNAL");
+    expect(codeOf(() => r.accept())).toBe("MISUSE");
+    expect(codeOf(() => r.decline("no"))).toBe("MISUSE");
     const other = { sizeBytes: 1, sha256: sha256(file), have: new RangeSet(1) };
-    expect(codeOf(() => new FileReceiver({ offer: offerOf(file), resume: other }))).toBe("INTERNAL");
+    expect(codeOf(() => new FileReceiver({ offer: offerOf(file), resume: other }))).toBe("MISUSE");
   });
 
   it("drops a chunk with a bad CRC-32 unacknowledged and counts it; the retransmission is written", () => {
@@ -448,7 +448,7 @@ describe("FileReceiver", () => {
     expect(frames(r, 1).at(-1)).toMatchObject({ type: "ack", cumulative: 20, windowSegments: 0 });
     const w = [r.pollWrite(), r.pollWrite(), r.pollWrite(), r.pollWrite(), r.pollWrite()];
     expect(w.map((x) => x?.offsetBytes)).toEqual([0, CHUNK, 2 * CHUNK, 3 * CHUNK, undefined]);
-    expect(codeOf(() => r.handleDurable(9 * CHUNK, 2))).toBe("INTERNAL");
+    expect(codeOf(() => r.handleDurable(9 * CHUNK, 2))).toBe("MISUSE");
     r.handleDurable(0, 2);
     expect(r.pollWrite()?.offsetBytes).toBe(4 * CHUNK);
     const manifest = decodeManifest(r.manifest());

@@ -21,7 +21,8 @@ import { decodeFileControl } from "../../src/protocol/stream-message.js";
 import { Connection } from "../../src/transfer/connection.js";
 import { FileReceiver, type FileReceiverOptions } from "../../src/transfer/file-receiver.js";
 import { FileSender, type FileSenderOptions } from "../../src/transfer/file-sender.js";
-import type { FileTransferEvent, StreamCore } from "../../src/transfer/file-transfer.js";
+import type { FileTransferEvent } from "../../src/transfer/file-transfer.js";
+import type { StreamCore } from "../../src/transfer/stream-core.js";
 import { Prng } from "../sim/prng.js";
 import type { NodeId, SimNode, Transmit } from "../sim/sim-network.js";
 

@@ -11,11 +11,11 @@
  * timers meet the real timer's resolution here too.
  */
 
-import type { Address } from "../../src/protocol/endpoint.js";
+import type { Address } from "../../src/protocol/address.js";
 import { generateIdentity } from "../../src/protocol/noise.js";
 import { Relay } from "../../src/server/relay.js";
-import type { StreamCore } from "../../src/transfer/file-transfer.js";
 import { type HostEvent, type HostedConnection, SessionHost } from "../../src/transfer/session-host.js";
+import type { StreamCore } from "../../src/transfer/stream-core.js";
 import { Prng } from "../sim/prng.js";
 import type { NodeId, SimNode, Transmit } from "../sim/sim-network.js";
 import { FileApp } from "./file-sim.js";

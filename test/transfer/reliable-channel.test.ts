@@ -3,10 +3,10 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { HallwayError } from "../../src/errors.js";
+import { HallwayError, MisuseError } from "../../src/errors.js";
 import type { AckFrame, SegmentFrame } from "../../src/protocol/frames.js";
 import { SEQ_MODULO } from "../../src/protocol/seq.js";
-import type { CongestionController } from "../../src/transfer/congestion.js";
+import type { CongestionController } from "../../src/transfer/congestion/index.js";
 import { ReliableChannel, type ReliableChannelOptions } from "../../src/transfer/reliable-channel.js";
 
 const STREAM = 3;
@@ -506,7 +506,9 @@ describe("ReliableChannel: options", () => {
     } catch (err) {
       caught = err;
     }
-    expect((caught as HallwayError).code).toBe("INTERNAL");
+    expect(caught).toBeInstanceOf(MisuseError);
+    expect((caught as HallwayError).code).toBe("MISUSE");
+    expect((caught as HallwayError).origin).toBe("local");
     expect(() =>
       channel({ maxSegmentPayloadBytes: 100, receiveWindowSegments: 10, maxMessageBytes: 1000 }),
     ).not.toThrow();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Address } from "../../src/protocol/endpoint.js";
+import type { Address } from "../../src/protocol/address.js";
 import { decodeProbe, encodeProbe, PROBE_BYTES } from "../../src/protocol/probe.js";
 import { type Candidate, rankCandidates } from "../../src/traversal/candidates.js";
 import { Puncher, type PuncherOptions, type PunchResult } from "../../src/traversal/puncher.js";

@@ -12,7 +12,7 @@
  *   └ keys that work here ───────────────────────┘  footer (inverse)
  */
 
-import { DEFAULT_PORT } from "../../server/registry.js";
+import { DEFAULT_PORT } from "../../protocol/limits.js";
 import { addressText, SEARCH_MS } from "../registry-choice.js";
 import { frame, type Row, row, type Style, tooSmall } from "./frame.js";
 import type { LoginView, Model, RegistryView } from "./model.js";

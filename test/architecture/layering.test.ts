@@ -1,0 +1,203 @@
+/**
+ * The layering rules of docs/architecture.md, checked over the import graph of `src/`:
+ *
+ *   1. No folder imports a folder that imports it back (no folder loops).
+ *   2. Each folder imports only the folders beneath it (`MAY_IMPORT`).
+ *   3. The cores (`protocol/`, `transfer/`, `traversal/`) reach for no socket, disk, machine,
+ *      timer, clock or randomness, and import no adapter (`net/`).
+ *   4. Outside the cores, sockets, timers, the clock and randomness belong to the adapters in
+ *      `net/` (the socket adapter, the clock) and the composition root (`cli.ts`).
+ *
+ * Today's code breaks rules 2 and 4 in known places: the roles (`peer/`, `server/`) still run
+ * their own timers, read the clock and draw random bytes, and a few UI files are composition
+ * roots of their own. `DEBT` lists each of those, file by file, with the reason; anything new
+ * fails, and so does an entry that is no longer needed (delete it: the debt is paid).
+ */
+
+import { describe, expect, it } from "vitest";
+import {
+  type Effect,
+  folderEdges,
+  folderLoops,
+  folderOf,
+  parseTree,
+  type SourceFile,
+} from "./import-graph.js";
+
+/** What each folder may import besides itself, inner layers first (`errors` is everyone's). */
+const MAY_IMPORT: Record<string, readonly string[]> = {
+  errors: [],
+  protocol: ["errors"],
+  transfer: ["errors", "protocol"],
+  traversal: ["errors", "protocol"],
+  net: ["errors", "protocol", "transfer", "traversal"],
+  server: ["errors", "protocol", "transfer", "traversal", "net"],
+  peer: ["errors", "protocol", "transfer", "traversal", "net"],
+  ui: ["errors", "protocol", "transfer", "traversal", "peer"],
+  cli: ["errors", "protocol", "transfer", "traversal", "net", "server", "peer", "ui"],
+};
+
+/** Sans-IO: no effect at all, and no import of an adapter. */
+const CORE_FOLDERS = new Set(["protocol", "transfer", "traversal"]);
+/** Where sockets, timers, the clock and randomness belong. */
+const ADAPTER_FOLDERS = new Set(["net"]);
+const COMPOSITION_ROOTS = new Set(["cli.ts"]);
+/** What rule 4 restricts outside the cores (disk and the machine are other adapters' business). */
+const ROOT_ONLY_EFFECTS: readonly Effect[] = ["dgram", "timers", "clock", "random"];
+
+/**
+ * Known breaches, each a file and what it does that its layer should not. A file's entry
+ * lists its effects (`timers`, `clock`, `random`, …) and the folders it imports against
+ * `MAY_IMPORT` (`import net`).
+ */
+const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
+  // The path finder runs its punchers on real timers; it becomes a sans-IO role in peer/.
+  "traversal/path-finder.ts": { because: "drives Punchers with setTimeout/setImmediate", allows: ["timers"] },
+
+  // The roles do their own IO: they take a Host port, a Clock and a random source later.
+  "peer/client.ts": {
+    because: "request deadlines, heartbeat, reconnect backoff; message ids; random for the path finder",
+    allows: ["timers", "clock", "random"],
+  },
+  "peer/discovery.ts": { because: "mDNS browse timeout", allows: ["timers"] },
+  "peer/fifo-deadlines.ts": { because: "its own timer, Date.now by default", allows: ["timers", "clock"] },
+  "peer/file-transfers.ts": { because: "transfer timers; random transfer ids", allows: ["timers", "random"] },
+  "peer/paths.ts": { because: "relay and upgrade timers", allows: ["timers"] },
+  "peer/social.ts": {
+    because: "batches acknowledgements per turn; notice ids, times",
+    allows: ["timers", "clock", "random"],
+  },
+  "server/registry.ts": {
+    because: "heartbeat and flush intervals, fan-out turns, the clock of every request, session tokens",
+    allows: ["timers", "clock", "random"],
+  },
+  "server/advertise.ts": { because: "mDNS re-announce", allows: ["timers"] },
+  "server/accounts.ts": { because: "scrypt salts", allows: ["random"] },
+  "server/social.ts": { because: "group and message ids", allows: ["random"] },
+  "server/export.ts": { because: "the export's timestamp", allows: ["clock"] },
+  "server/store/group-commit.ts": {
+    because: "commits at the end of the turn (setImmediate by default)",
+    allows: ["timers"],
+  },
+  "server/store/sqlite-store.ts": { because: "the store stamps times itself", allows: ["clock"] },
+  "server/store/neo4j-store.ts": { because: "the store stamps times itself", allows: ["clock"] },
+
+  // UI: composition roots that are not the CLI yet (one root per process comes later), and
+  // the terminal's own timers (draw throttle, clock line, flushing stdout).
+  "ui/registry-choice.ts": {
+    because: "starts a registry in-process",
+    allows: ["import net", "import server"],
+  },
+  "ui/line-mode.ts": { because: "finds the data directory itself", allows: ["import net"] },
+  "ui/tui/index.ts": {
+    because: "finds the data directory; redraws the clock",
+    allows: ["import net", "timers", "clock"],
+  },
+  "ui/tui/draw-throttle.ts": { because: "throttles drawing by wall-clock time", allows: ["timers", "clock"] },
+  "ui/tui/render.ts": { because: "debounced redraw, times on screen", allows: ["timers", "clock"] },
+  "ui/json-lines.ts": { because: "retries a full stdout pipe", allows: ["timers"] },
+};
+
+/** What each file does against the rules: `import <folder>` and effects. */
+function breaches(file: SourceFile): string[] {
+  const folder = folderOf(file.path);
+  const out = new Set<string>();
+  const may = MAY_IMPORT[folder];
+  for (const target of file.imports) {
+    const to = folderOf(target);
+    if (to === folder) continue;
+    if (may === undefined || !may.includes(to)) out.add(`import ${to}`);
+  }
+  if (CORE_FOLDERS.has(folder)) {
+    for (const e of file.effects) out.add(e);
+  } else if (!ADAPTER_FOLDERS.has(folder) && !COMPOSITION_ROOTS.has(file.path)) {
+    for (const e of ROOT_ONLY_EFFECTS) if (file.effects.has(e)) out.add(e);
+  }
+  return [...out].sort();
+}
+
+describe("layering (docs/architecture.md)", () => {
+  const files = parseTree();
+
+  it("reads the whole tree", () => {
+    expect(files.length).toBeGreaterThan(100);
+    for (const folder of Object.keys(MAY_IMPORT)) {
+      expect(
+        files.some((f) => folderOf(f.path) === folder),
+        folder,
+      ).toBe(true);
+    }
+    // Every folder has a rule, so a new folder needs one before it can import anything.
+    for (const f of files) expect(MAY_IMPORT[folderOf(f.path)], f.path).toBeDefined();
+  });
+
+  it("has no folder loops", () => {
+    const edges = folderEdges(files);
+    const loops = folderLoops(edges).map((loop) => {
+      const examples = loop.flatMap((a) =>
+        loop.map((b) => edges.get(a)?.get(b)).filter((x) => x !== undefined),
+      );
+      return `${loop.join(" <-> ")}: ${examples.join(", ")}`;
+    });
+    expect(loops).toEqual([]);
+  });
+
+  it("keeps every file to its layer, except the debts listed, each still owed", () => {
+    const found: Record<string, string[]> = {};
+    for (const f of files) {
+      const b = breaches(f);
+      if (b.length > 0) found[f.path] = b;
+    }
+    const unlisted: string[] = [];
+    const paid: string[] = [];
+    for (const [path, what] of Object.entries(found)) {
+      const allowed = DEBT[path]?.allows ?? [];
+      for (const w of what) if (!allowed.includes(w)) unlisted.push(`${path}: ${w}`);
+    }
+    for (const [path, debt] of Object.entries(DEBT)) {
+      for (const w of debt.allows) if (!found[path]?.includes(w)) paid.push(`${path}: ${w}`);
+    }
+    expect(unlisted, "new breaches of the layering rules").toEqual([]);
+    expect(paid, "debts no longer owed: delete them from DEBT").toEqual([]);
+  });
+});
+
+describe("the import-graph reader", () => {
+  it("sees effects in code, not in comments or strings, and finds loops", async () => {
+    const { mkdtempSync, writeFileSync, mkdirSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "hallway-graph-"));
+    try {
+      mkdirSync(join(dir, "a"));
+      mkdirSync(join(dir, "b"));
+      writeFileSync(
+        join(dir, "a", "x.ts"),
+        [
+          "// setTimeout(() => {}, 1) and Date.now() in a comment",
+          'import { y } from "../b/y.js";',
+          'import { randomBytes as rb } from "node:crypto";',
+          'const s = "Math.random()";',
+          "export const x = () => setImmediate(() => y(rb(1), s));",
+        ].join("\n"),
+      );
+      writeFileSync(
+        join(dir, "b", "y.ts"),
+        [
+          'export type { X } from "../a/x.js";',
+          "export const y = (..._: unknown[]) => new Date().getTime();",
+        ].join("\n"),
+      );
+      const tree = parseTree(dir);
+      const x = tree.find((f) => f.path.endsWith("x.ts")) as SourceFile;
+      const y = tree.find((f) => f.path.endsWith("y.ts")) as SourceFile;
+      expect([...x.effects].sort()).toEqual(["random", "timers"]);
+      expect([...y.effects]).toEqual(["clock"]);
+      expect(x.packages).toEqual(["node:crypto"]);
+      expect(x.imports).toEqual(["b/y.ts"]);
+      expect(folderLoops(folderEdges(tree))).toEqual([["a", "b"]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
