@@ -2,7 +2,7 @@
 
 export type { PreviewPixels } from "./downscale.js";
 export { mediaText } from "./media-text.js";
-export { DEFAULT_LIMITS, decodePreview, PREVIEW_COLS, PREVIEW_ROWS } from "./preview.js";
+export { canPreview, DEFAULT_LIMITS, decodePreview, PREVIEW_COLS, PREVIEW_ROWS } from "./preview.js";
 export {
   MAX_PREVIEW_FILE_BYTES,
   PREVIEW_DEADLINE_MS,

@@ -10,7 +10,7 @@ import { decodeGif } from "./gif.js";
 import { decodeJpeg } from "./jpeg.js";
 import { decodePng } from "./png.js";
 import type { DecodeLimits } from "./refusal.js";
-import { probeBytes } from "./sniff.js";
+import { type MediaInfo, probeBytes } from "./sniff.js";
 
 /**
  * 40 megapixels: a 7000×5700 photo. What it bounds is time (the Huffman decoding of a JPEG
@@ -33,13 +33,17 @@ export const DEFAULT_LIMITS: DecodeLimits = {
 
 const DECODERS = { png: decodePng, jpeg: decodeJpeg, gif: decodeGif } as const;
 
+/** Whether a file that sniffed as `info` may get a preview: a format decoded here, within the pixel budget. */
+export function canPreview(info: MediaInfo | undefined, limits: DecodeLimits = DEFAULT_LIMITS): boolean {
+  return info?.kind === "image" && info.format !== "webp" && info.width * info.height <= limits.maxPixels;
+}
+
 export function decodePreview(
   bytes: Uint8Array,
   limits: DecodeLimits = DEFAULT_LIMITS,
 ): PreviewPixels | undefined {
   const info = probeBytes(bytes);
-  if (info?.kind !== "image" || info.format === "webp") return undefined;
-  if (info.width * info.height > limits.maxPixels) return undefined;
+  if (info?.kind !== "image" || info.format === "webp" || !canPreview(info, limits)) return undefined;
   let out: Downscaler | undefined;
   try {
     DECODERS[info.format](bytes, limits, (w, h) => {

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LIMITS, decodePreview, type PreviewPixels } from "../../src/media/index.js";
+import { canPreview, DEFAULT_LIMITS, decodePreview, type PreviewPixels } from "../../src/media/index.js";
 import { xterm256 } from "../../src/media/palette.js";
 import { encodeGif, encodePng, quadrants } from "./encode.js";
 

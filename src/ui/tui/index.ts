@@ -9,7 +9,7 @@
  */
 
 import { asHallwayError, HallwayError } from "../../errors.js";
-import { previewFile } from "../../media/index.js";
+import { canPreview, previewFile } from "../../media/index.js";
 import { defaultDataDir } from "../../net/data-dir.js";
 import { createClient, type PeerClient, type PeerEvent } from "../../peer/index.js";
 import {
@@ -200,7 +200,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         handedOver?.();
         changed();
         // A received image: its preview is decoded off this thread and drawn under its line.
-        if (e.event === "transfer" && e.state === "done" && e.media?.kind === "image" && !e.batch && e.path) {
+        if (e.event === "transfer" && e.state === "done" && canPreview(e.media) && !e.batch && e.path) {
           void previewFile(e.path).then((p) => {
             if (p && previewReady(model, e.n, p)) changed();
           });
