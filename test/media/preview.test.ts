@@ -121,6 +121,11 @@ describe("decodePreview: hostile images give no preview, at once", () => {
     jpeg.writeUInt16BE(60000, sof + 5);
     jpeg.writeUInt16BE(60000, sof + 7);
     expect(decodePreview(jpeg)).toBeUndefined();
+    // The UI does not even start a worker for it; nor for WebP, which is not decoded here.
+    expect(canPreview({ kind: "image", format: "png", width: 60000, height: 60000 })).toBe(false);
+    expect(canPreview({ kind: "image", format: "webp", width: 60, height: 60 })).toBe(false);
+    expect(canPreview({ kind: "image", format: "gif", width: 60, height: 60 })).toBe(true);
+    expect(canPreview({ kind: "video", format: "mp4" })).toBe(false);
     const gif = encodeGif(2, 2, new Uint8Array(4), new Uint8Array(768), {
       screen: { width: 65535, height: 65535 },
     });
