@@ -57,6 +57,9 @@ function decodeInWorker(path: string, opts: PreviewOptions): Promise<PreviewPixe
       resolve(v);
     };
     const timer = setTimeout(() => finish(undefined), opts.deadlineMs ?? PREVIEW_DEADLINE_MS);
+    // A decode never keeps the process alive: quitting the UI does not wait for it.
+    timer.unref();
+    worker.unref();
     worker.once("message", (v: PreviewPixels | null) => finish(v ?? undefined));
     worker.once("error", () => finish(undefined));
     worker.once("exit", () => finish(undefined));
