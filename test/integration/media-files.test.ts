@@ -34,6 +34,14 @@ async function line(p: Proc, re: RegExp, what: string): Promise<RegExpMatchArray
   return String(e.line).match(re) as RegExpMatchArray;
 }
 
+/** A small PNG whose header claims 60000×60000. */
+function hugeHeader(): Buffer {
+  const png = encodePng(1, 1, new Uint8Array(4));
+  png.writeUInt32BE(60000, 16);
+  png.writeUInt32BE(60000, 20);
+  return png;
+}
+
 function wav(seconds: number): Buffer {
   const rate = 8000;
   const head = Buffer.alloc(44);
@@ -70,6 +78,7 @@ describe("received media", () => {
         "photo.bin": encodePng(64, 48, quadrants(64, 48)),
         "memo.wav": wav(3),
         "fake.png": Buffer.from("text, whatever the name says\n"),
+        "huge.png": hugeHeader(),
       };
       for (const [name, data] of Object.entries(files)) {
         writeFileSync(join(src, name), data);
@@ -81,6 +90,9 @@ describe("received media", () => {
       expect(audio.media).toEqual({ kind: "audio", format: "wav", durationMs: 3000 });
       const text = await dave.waitFor(doneFile("fake.png"), "the text at dave", 20_000);
       expect(text.media).toBeUndefined();
+      // What the header claims, reported as such; nothing is decoded to find it.
+      const huge = await dave.waitFor(doneFile("huge.png"), "the huge PNG at dave", 20_000);
+      expect(huge.media).toEqual({ kind: "image", format: "png", width: 60000, height: 60000 });
     },
     TEST_MS,
   );
