@@ -6,11 +6,11 @@
  *
  * A preview is tiny, so the decoder mostly needs no inverse DCT: when an eighth of the image
  * still has at least the preview's pixels, each 8×8 block becomes one pixel, its mean, which
- * is the DC coefficient (DC × Q0 / 8 + 128). The AC coefficients are still decoded (baseline
- * interleaves them) but not kept. Progressive files are always read that way: only their DC
- * scans are decoded and the AC scans are skipped, so progressive previews are at most an
- * eighth of the image's resolution. Only small baseline images get a full float IDCT. Every
- * buffer is sized from the frame header after the budget check; the number of scans is capped.
+ * is the DC coefficient (DC × Q0 / 8 + 128). A baseline file's AC coefficients are still
+ * decoded (they are interleaved with the DC ones) but not kept; a progressive file's AC
+ * scans are skipped altogether. Only images smaller than that get every coefficient and a
+ * float IDCT (a progressive one keeps its coefficients until the last scan). Every buffer is
+ * sized from the frame header after the budget check; the number of scans is capped.
  */
 
 import type { PixelSink } from "./downscale.js";
@@ -52,8 +52,11 @@ interface Component {
   blocksPerColumn: number;
   /** Samples: one per block (DC only) or 8×8 per block. */
   plane: Uint8Array;
-  /** Progressive: the DC coefficient of each block. */
-  dc?: Int32Array;
+  /**
+   * Progressive: the coefficients of each block, in zig-zag order (64 per block), or only
+   * the DC coefficient (one per block) when the preview is read at an eighth.
+   */
+  coefs?: Int32Array;
   pred: number;
   dcTable?: Huffman;
   acTable?: Huffman;
@@ -244,8 +247,7 @@ export function decodeJpeg(
       const mcusY = Math.ceil(height / (8 * vmax));
       const progressive = marker === 0xc2;
       const target = previewSize(width, height, limits.maxWidth, limits.maxHeight);
-      const dcOnly =
-        progressive || (Math.ceil(width / 8) >= target.width && Math.ceil(height / 8) >= target.height);
+      const dcOnly = Math.ceil(width / 8) >= target.width && Math.ceil(height / 8) >= target.height;
       const planeBytes = raw.reduce((n, c) => n + mcusX * c.h * mcusY * c.v * (dcOnly ? 1 : 64), 0);
       if (planeBytes * (progressive ? 5 : 1) > limits.maxDecodedBytes) refuse("over the memory budget");
       const comps = raw.map((c): Component => {
@@ -258,7 +260,7 @@ export function decodeJpeg(
           blocksPerLine: Math.ceil(Math.ceil((width * c.h) / hmax) / 8),
           blocksPerColumn: Math.ceil(Math.ceil((height * c.v) / vmax) / 8),
           plane: new Uint8Array(dcOnly ? bw * bh : bw * bh * 64),
-          ...(progressive ? { dc: new Int32Array(bw * bh) } : {}),
+          ...(progressive ? { coefs: new Int32Array(bw * bh * (dcOnly ? 1 : 64)) } : {}),
           pred: 0,
         };
       });
@@ -312,26 +314,24 @@ export function decodeJpeg(
       const ss = seg[1 + 2 * ns] as number;
       const ah = (seg[3 + 2 * ns] as number) >> 4;
       const al = (seg[3 + 2 * ns] as number) & 15;
+      const se = seg[2 + 2 * ns] as number;
       // A progressive AC scan adds detail a DC-only preview does not show: skipped.
-      if (f.progressive && ss !== 0) {
+      if (f.progressive && ss !== 0 && f.dcOnly) {
         pos = nextMarker(bytes, pos);
         continue;
       }
+      if (f.progressive && (se > 63 || ss > se || (ss === 0 && se !== 0) || (ss > 0 && ns !== 1)))
+        refuse("bad progressive scan");
       const bits = new BitReader(bytes, pos);
       const block = new Int32Array(64);
+      const progressive = new ProgressiveScan(bits, ss, se, ah, al);
       const decodeBlock = (c: Component, bx: number, by: number): void => {
-        if (f.progressive && ah > 0) {
-          const dc = c.dc as Int32Array;
-          const i = by * c.bw + bx;
-          if (bits.bit()) dc[i] = (dc[i] as number) | (1 << al);
+        if (f.progressive) {
+          progressive.block(c, (by * c.bw + bx) * (f.dcOnly ? 1 : 64));
           return;
         }
         if (!c.dcTable) refuse("no DC table");
         c.pred += bits.extend(bits.decode(c.dcTable));
-        if (f.progressive) {
-          (c.dc as Int32Array)[by * c.bw + bx] = c.pred * (1 << al);
-          return;
-        }
         if (!c.acTable) refuse("no AC table");
         const q = quant[c.tq];
         if (!q) refuse("no quantisation table");
@@ -361,6 +361,7 @@ export function decodeJpeg(
       const restartDue = (): void => {
         if (restartInterval > 0 && mcu > 0 && mcu % restartInterval === 0) {
           bits.restart();
+          progressive.eobrun = 0;
           for (const c of inScan) c.pred = 0;
         }
         mcu++;
@@ -389,10 +390,23 @@ export function decodeJpeg(
   if (!frame || scans === 0 || !ended) refuse("no complete image");
   const f = frame;
   if (f.progressive) {
+    const block = new Int32Array(64);
     for (const c of f.comps) {
-      const q0 = quant[c.tq]?.[0] ?? 1;
-      const dc = c.dc as Int32Array;
-      for (let i = 0; i < dc.length; i++) c.plane[i] = clamp(((dc[i] as number) * q0) / 8 + 128);
+      const q = quant[c.tq];
+      if (!q) refuse("no quantisation table");
+      const coefs = c.coefs as Int32Array;
+      if (f.dcOnly) {
+        for (let i = 0; i < coefs.length; i++)
+          c.plane[i] = clamp(((coefs[i] as number) * (q[0] as number)) / 8 + 128);
+        continue;
+      }
+      for (let by = 0; by < c.bh; by++)
+        for (let bx = 0; bx < c.bw; bx++) {
+          const base = (by * c.bw + bx) * 64;
+          for (let k = 0; k < 64; k++)
+            block[ZIGZAG[k] as number] = (coefs[base + k] as number) * (q[k] as number);
+          idctInto(block, c.plane, c.bw * 8, bx * 8, by * 8);
+        }
     }
   }
   const outW = f.dcOnly ? Math.ceil(f.width / 8) : f.width;
@@ -421,6 +435,108 @@ export function decodeJpeg(
           clamp(a + 1.772 * (b - 128)),
           255,
         );
+    }
+  }
+}
+
+/**
+ * One scan of a progressive frame (T.81 G.1.2): DC first and refinement, AC first and
+ * refinement (successive approximation), with end-of-band runs; as libjpeg's jdphuff.c.
+ * Coefficients are kept in zig-zag order at `base` of the component's `coefs`.
+ */
+class ProgressiveScan {
+  eobrun = 0;
+
+  constructor(
+    private readonly bits: BitReader,
+    private readonly ss: number,
+    private readonly se: number,
+    private readonly ah: number,
+    private readonly al: number,
+  ) {}
+
+  block(c: Component, base: number): void {
+    const coefs = c.coefs as Int32Array;
+    const bits = this.bits;
+    if (this.ss === 0) {
+      if (this.ah > 0) {
+        if (bits.bit()) coefs[base] = (coefs[base] as number) | (1 << this.al);
+        return;
+      }
+      if (!c.dcTable) refuse("no DC table");
+      c.pred += bits.extend(bits.decode(c.dcTable));
+      coefs[base] = c.pred * (1 << this.al);
+      return;
+    }
+    if (!c.acTable) refuse("no AC table");
+    if (this.ah === 0) this.acFirst(c.acTable, coefs, base);
+    else this.acRefine(c.acTable, coefs, base);
+  }
+
+  private endOfBands(r: number): void {
+    this.eobrun = 1 << r;
+    if (r > 0) this.eobrun += this.bits.receive(r);
+  }
+
+  private acFirst(table: Huffman, coefs: Int32Array, base: number): void {
+    if (this.eobrun > 0) {
+      this.eobrun--;
+      return;
+    }
+    for (let k = this.ss; k <= this.se; ) {
+      const rs = this.bits.decode(table);
+      const s = rs & 15;
+      const r = rs >> 4;
+      if (s === 0) {
+        if (r < 15) {
+          this.endOfBands(r);
+          this.eobrun--;
+          return;
+        }
+        k += 16;
+        continue;
+      }
+      k += r;
+      if (k > 63) refuse("coefficient past the block");
+      coefs[base + k] = this.bits.extend(s) * (1 << this.al);
+      k++;
+    }
+  }
+
+  private acRefine(table: Huffman, coefs: Int32Array, base: number): void {
+    const bits = this.bits;
+    const p1 = 1 << this.al;
+    const m1 = -1 << this.al;
+    const refine = (i: number): void => {
+      const v = coefs[i] as number;
+      if (bits.bit() && (v & p1) === 0) coefs[i] = v >= 0 ? v + p1 : v + m1;
+    };
+    let k = this.ss;
+    if (this.eobrun === 0) {
+      for (; k <= this.se; k++) {
+        const rs = bits.decode(table);
+        let r = rs >> 4;
+        const s = rs & 15;
+        let value = 0;
+        if (s !== 0) {
+          if (s !== 1) refuse("bad refinement");
+          value = bits.bit() ? p1 : m1;
+        } else if (r !== 15) {
+          this.endOfBands(r);
+          break;
+        }
+        // Past the coefficients already nonzero (each refined) to the r-th zero one.
+        while (k <= this.se) {
+          if ((coefs[base + k] as number) !== 0) refine(base + k);
+          else if (--r < 0) break;
+          k++;
+        }
+        if (value !== 0 && k <= this.se) coefs[base + k] = value;
+      }
+    }
+    if (this.eobrun > 0) {
+      for (; k <= this.se; k++) if ((coefs[base + k] as number) !== 0) refine(base + k);
+      this.eobrun--;
     }
   }
 }
