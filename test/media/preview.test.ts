@@ -220,6 +220,8 @@ describe("decodePreview: hostile images give no preview, at once", () => {
       fixture("quad-baseline.jpg"),
       fixture("quad-progressive.jpg"),
       fixture("quad-restart.jpg"),
+      fixture("texture-progressive.jpg"),
+      fixture("texture-progressive-restart.jpg"),
     ];
     fc.assert(
       fc.property(
