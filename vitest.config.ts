@@ -25,6 +25,7 @@ const INTEGRATION = [
   "test/server/sqlite-group-commit.test.ts",
   "test/ui/default-command.test.ts",
   "test/peer/folder-send.test.ts",
+  "test/media/preview-runner.test.ts",
 ];
 const NETLAB = ["test/netlab/**/*.test.ts", "test/ui/tui-*.test.ts"];
 

@@ -101,6 +101,8 @@ export const ERROR_CODES = [
   "FILE_UNKNOWN_TRANSFER",
   "FILE_PEER_UNREACHABLE",
   "FILE_PEER_LOST",
+  // `/open N`: no desktop opener (xdg-open) on this machine.
+  "FILE_NO_OPENER",
   // Local environment.
   "PORT_IN_USE",
   "DATA_DIR_UNWRITABLE",

@@ -4,6 +4,7 @@
  */
 
 import type { ErrorCode } from "../errors.js";
+import type { MediaInfo } from "../media/index.js";
 import type {
   GroupMessageEntry,
   HistoryEntry,
@@ -59,6 +60,11 @@ export interface TransferEvent {
   etaSeconds?: number | null;
   /** Receiver, from `accepted` on: where the file is (the `.part` until `done`). */
   path?: string;
+  /**
+   * Receiver, on `done`: what the file is, sniffed from its bytes (never its name): an image
+   * with its dimensions, a video or audio file with its duration when the header tells it.
+   */
+  media?: MediaInfo;
   /** On `failed` and `cancelled`: why, and who ended it. */
   code?: ErrorCode;
   message?: string;

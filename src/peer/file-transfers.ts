@@ -40,6 +40,7 @@
 
 import { randomBytes } from "node:crypto";
 import { HallwayError } from "../errors.js";
+import { probeFile } from "../media/index.js";
 import type { HostedConnection, UdpHost } from "../net/udp-host.js";
 import {
   encodeFileControl,
@@ -1123,7 +1124,12 @@ export class FileTransfers {
     if (t.syncTimer) clearTimeout(t.syncTimer);
     if (t.incoming) {
       // In place already (`putInPlace`); the channel lingers to answer retransmissions.
-      this.report(t, "done", t.finalPath === undefined ? {} : { path: t.finalPath });
+      // What the file is (an image, a video…) comes from a few small reads of its bytes.
+      const media = t.finalPath === undefined ? undefined : probeFile(t.finalPath);
+      this.report(t, "done", {
+        ...(t.finalPath === undefined ? {} : { path: t.finalPath }),
+        ...(media === undefined ? {} : { media }),
+      });
       this.drop(t, LINGER_MS);
       return;
     }
@@ -1243,7 +1249,10 @@ export class FileTransfers {
     t: Transfer,
     state: TransferState,
     extra: Partial<
-      Pick<TransferEvent, "code" | "message" | "by" | "path" | "bytesPerSecond" | "etaSeconds" | "partial">
+      Pick<
+        TransferEvent,
+        "code" | "message" | "by" | "path" | "bytesPerSecond" | "etaSeconds" | "partial" | "media"
+      >
     > = {},
     bytes = state === "done" ? t.size : this.bytesOf(t),
   ): void {

@@ -7,12 +7,13 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import { defaultDataDir } from "../net/data-dir.js";
 import { createClient, type PeerClient, type PeerEvent } from "../peer/index.js";
 import type { Address } from "../protocol/address.js";
+import { openFile } from "./open-file.js";
 import { completePath } from "./path-complete.js";
 import { presenceMark } from "./presence-mark.js";
 import { LineInput } from "./prompt.js";
 import { givenRegistry, type HostedRegistry, hostRegistry, searchRegistries } from "./registry-choice.js";
 import { parseSend } from "./send-command.js";
-import { FolderLines, progressLine, transferRowText } from "./transfer-text.js";
+import { FolderLines, mediaLine, progressLine, transferRowText } from "./transfer-text.js";
 
 export interface LineModeOptions {
   server?: string;
@@ -36,6 +37,7 @@ const HELP = [
   "  /files            transfers and their numbers",
   "  /accept N         accept file offer N (/decline N declines it; no N: the oldest)",
   "  /cancel N         stop transfer N",
+  "  /open N           open received file N with the desktop's opener (xdg-open)",
   "  /help             this list",
   "  /quit             log out and leave",
 ].join("\n");
@@ -166,6 +168,7 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
     // unless the registry was lost in between.
     let connectedShown = false;
     const folders = new FolderLines();
+    const received = new ReceivedFiles();
     const onEvent = (e: PeerEvent, handedOver?: () => void) => {
       if (e.event === "registry") {
         if (e.status === "connected" && connectedShown) return handedOver?.();
@@ -174,6 +177,9 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
       if (e.event === "transfer") {
         const told = folders.line(e);
         if (told) term.print(`* ${told}`);
+        const media = mediaLine(e);
+        if (media) term.print(`* ${media}`);
+        received.note(e);
         if (client) term.status(progressLine(client.fileTransfers()));
         return handedOver?.();
       }
@@ -203,7 +209,7 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
       client = createClient({ ...setup, register: true });
       await client.start();
     }
-    await chatLoop(client, term);
+    await chatLoop(client, term, received);
   } finally {
     process.off("SIGTERM", leave);
     process.off("SIGHUP", leave);
@@ -285,8 +291,33 @@ const FILE_COMMANDS: Record<string, FileCommand> = {
   },
 };
 
+/** Where each received file (or folder) is, by its number, for `/open N`; the newest 256. */
+class ReceivedFiles {
+  private readonly paths = new Map<number, { name: string; path: string }>();
+
+  note(e: PeerEvent & { event: "transfer" }): void {
+    const path = e.batch?.path ?? e.path;
+    if (e.direction !== "receive" || e.state !== "done" || path === undefined) return;
+    this.paths.set(e.n, { name: e.batch?.name ?? e.name, path });
+    if (this.paths.size > 256) this.paths.delete(this.paths.keys().next().value as number);
+  }
+
+  /** `/open N`: the line that says what was opened with what. */
+  open(arg: string | undefined): string {
+    const n = transferNumber(arg ?? "");
+    const file = n === undefined ? undefined : this.paths.get(Number(n));
+    if (!file)
+      throw new HallwayError(
+        "FILE_UNKNOWN_TRANSFER",
+        `no received file ${arg ?? ""}: /open N takes the number of one that arrived`,
+      );
+    return `  opening ${JSON.stringify(file.name)} with ${openFile(file.path)}`;
+  }
+}
+
 const COMMAND_WORDS = [
   "/msg",
+  "/open",
   "/users",
   "/away",
   "/back",
@@ -309,7 +340,7 @@ function complete(line: string): [string[], string] {
   return [[], line];
 }
 
-function chatLoop(client: PeerClient, term: LineInput): Promise<void> {
+function chatLoop(client: PeerClient, term: LineInput, received: ReceivedFiles): Promise<void> {
   return new Promise<void>((resolve) => {
     term.onClose(resolve);
     // A client that gave up (registry key changed, login refused) has printed why; leave.
@@ -336,7 +367,13 @@ function chatLoop(client: PeerClient, term: LineInput): Promise<void> {
       if (word === "/quit" || word === "/exit") return term.close();
       if (line === "") return term.prompt();
       if (word === "/help") say(HELP);
-      else if (word === "/users") client.users().then((e) => out(render(e, client.user)), fail);
+      else if (word === "/open") {
+        try {
+          out(received.open(rest[0]));
+        } catch (err) {
+          fail(err);
+        }
+      } else if (word === "/users") client.users().then((e) => out(render(e, client.user)), fail);
       else if (word === "/history" && rest[0])
         client.history(rest[0], 20).then((e) => out(render(e, client.user)), fail);
       else if (social && rest.length >= social.args)

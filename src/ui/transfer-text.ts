@@ -7,6 +7,7 @@
  * cannot drive the terminal. Pure functions.
  */
 
+import { mediaText } from "../media/index.js";
 import type { TransferEvent, TransferRow, TransferState } from "../peer/index.js";
 import { formatBytes } from "./tui/model.js";
 
@@ -84,6 +85,16 @@ export function transferLine(e: TransferEvent): string | undefined {
     default:
       return `${n} ${endWords(e, what)}`;
   }
+}
+
+/**
+ * The line a received image, video or audio file gets after its "saved" line: what it is
+ * (sniffed from its bytes), its size, and `/open N`. Files of a folder get none (a folder
+ * of photos would bury the conversation).
+ */
+export function mediaLine(e: TransferEvent): string | undefined {
+  if (e.direction !== "receive" || e.state !== "done" || e.media === undefined || e.batch) return undefined;
+  return `#${e.n} ${quoted(e.name)}: ${mediaText(e.media)}, ${formatBytes(e.size)} (/open ${e.n})`;
 }
 
 /**

@@ -31,10 +31,11 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   transfer: ["errors", "protocol"],
   traversal: ["errors", "protocol"],
   net: ["errors", "protocol", "transfer", "traversal"],
+  media: ["errors"],
   server: ["errors", "protocol", "transfer", "traversal", "net"],
-  peer: ["errors", "protocol", "transfer", "traversal", "net"],
-  ui: ["errors", "protocol", "transfer", "traversal", "peer"],
-  cli: ["errors", "protocol", "transfer", "traversal", "net", "server", "peer", "ui"],
+  peer: ["errors", "protocol", "transfer", "traversal", "net", "media"],
+  ui: ["errors", "protocol", "transfer", "traversal", "peer", "media"],
+  cli: ["errors", "protocol", "transfer", "traversal", "net", "media", "server", "peer", "ui"],
 };
 
 /** Sans-IO: no effect at all, and no import of an adapter. */
@@ -95,6 +96,7 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
   },
   "ui/tui/draw-throttle.ts": { because: "throttles drawing by wall-clock time", allows: ["timers", "clock"] },
   "ui/tui/render.ts": { because: "debounced redraw, times on screen", allows: ["timers", "clock"] },
+  "media/preview-runner.ts": { because: "the preview decode's deadline", allows: ["timers"] },
   "ui/json-lines.ts": { because: "retries a full stdout pipe", allows: ["timers"] },
 };
 

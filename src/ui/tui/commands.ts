@@ -4,8 +4,9 @@
  * one error line with the stable code.
  */
 
-import { asHallwayError } from "../../errors.js";
+import { asHallwayError, HallwayError } from "../../errors.js";
 import type { PeerClient, PeerEvent } from "../../peer/index.js";
+import { openFile } from "../open-file.js";
 import { completePath } from "../path-complete.js";
 import { parseSend } from "../send-command.js";
 import { transferRowText } from "../transfer-text.js";
@@ -186,7 +187,7 @@ export const COMMANDS: Record<string, Command> = {
       }
       systemLine(
         ctx.model,
-        "keys: Alt+1…9, Ctrl+N/Ctrl+P buffers; Alt+A next unread; PageUp/PageDown scroll (older history past the top); Alt+Y/Alt+N answer a prompt; Tab completes; Ctrl+A/E/W/K/U edit as in a shell; Ctrl+L redraws",
+        "keys: Alt+1…9, Ctrl+N/Ctrl+P buffers; Alt+A next unread; PageUp/PageDown scroll (older history past the top); Alt+Y/Alt+N answer a prompt; Alt+I image previews on/off; Tab completes; Ctrl+A/E/W/K/U edit as in a shell; Ctrl+L redraws",
         ctx.now(),
         ctx.model.current,
       );
@@ -358,6 +359,23 @@ export const COMMANDS: Record<string, Command> = {
     args: 1,
     run: (ctx, [ref = ""]) => {
       ctx.client.cancelFile(ref);
+      return undefined;
+    },
+  },
+  "/open": {
+    usage: "/open N",
+    help: "open received file N with the desktop's opener (xdg-open)",
+    args: 1,
+    run: (ctx, [ref = ""]) => {
+      const m = ctx.model;
+      const n = Number(ref.replace(/^#/, ""));
+      const t = m.transfers.find((x) => x.n === n && x.direction === "receive" && x.path !== undefined);
+      if (!t?.path)
+        throw new HallwayError(
+          "FILE_UNKNOWN_TRANSFER",
+          `no received file ${ref}: /open N takes the number of one that arrived`,
+        );
+      systemLine(m, `opening ${JSON.stringify(t.name)} with ${openFile(t.path)}`, ctx.now(), m.current);
       return undefined;
     },
   },

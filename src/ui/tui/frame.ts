@@ -24,6 +24,7 @@ import {
   formatBytes,
   hotlist,
   type Model,
+  type PaneRow,
   progressText,
   type RowKind,
   type TransferView,
@@ -36,6 +37,9 @@ export type Style = "plain" | "dim" | "bold" | "inverse" | "own" | "system" | "e
 export interface Segment {
   text: string;
   style: Style;
+  /** xterm 256-colour foreground and background (image previews' half-blocks). */
+  fg?: number;
+  bg?: number;
 }
 
 export type Row = Segment[];
@@ -117,7 +121,30 @@ const LINE_STYLE: Record<RowKind, Style> = {
   error: "error",
   marker: "highlight",
   focus: "highlight",
+  image: "plain",
 };
+
+/** The upper half block: its foreground paints the top pixel of a cell, the background the bottom. */
+export const HALF_BLOCK = "\u2580";
+
+/**
+ * One row of a preview as half-block cells, `cols` wide: runs of cells with the same two
+ * colours share a segment. An odd last pixel row leaves the background alone.
+ */
+export function imageRow(image: NonNullable<PaneRow["image"]>, cols: number): Row {
+  const { pixels: p, y, indent } = image;
+  const out: Row = [{ text: " ".repeat(indent), style: "plain" }];
+  const width = Math.min(p.width, Math.max(0, cols - indent));
+  for (let x = 0; x < width; x++) {
+    const fg = p.colors[2 * y * p.width + x] as number;
+    const bg = 2 * y + 1 < p.height ? (p.colors[(2 * y + 1) * p.width + x] as number) : undefined;
+    const last = out[out.length - 1] as Segment;
+    if (x > 0 && last.fg === fg && last.bg === bg) last.text += HALF_BLOCK;
+    else out.push({ text: HALF_BLOCK, style: "plain", fg, ...(bg === undefined ? {} : { bg }) });
+  }
+  out.push({ text: " ".repeat(Math.max(0, cols - indent - width)), style: "plain" });
+  return out;
+}
 
 /** Columns of the member list a group buffer shows at MEMBER_LIST_MIN_COLS and wider. */
 export const MEMBER_LIST_COLS = 16;
@@ -167,7 +194,8 @@ function conversationRows(m: Model, width: number, height: number, screenCols: n
   const pad = height - 1 - body.length;
   const top = b.older === "loading" ? "-- loading older messages… --" : "";
   for (let i = 0; i < pad; i++) rows.push(row(i === 0 ? top : "", textCols, "highlight"));
-  for (const r of body) rows.push(row(r.text, textCols, LINE_STYLE[r.kind]));
+  for (const r of body)
+    rows.push(r.image ? imageRow(r.image, textCols) : row(r.text, textCols, LINE_STYLE[r.kind]));
   const below =
     b.focus === undefined ? b.scrollRows : effectiveScroll(bufferRows(m, b, textCols), b, height - 1);
   if (below > 0 && rows.length > 1)

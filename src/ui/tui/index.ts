@@ -9,6 +9,7 @@
  */
 
 import { asHallwayError, HallwayError } from "../../errors.js";
+import { canPreview, previewFile } from "../../media/index.js";
 import { defaultDataDir } from "../../net/data-dir.js";
 import { createClient, type PeerClient, type PeerEvent } from "../../peer/index.js";
 import {
@@ -23,7 +24,14 @@ import { contactsCols, conversationTextCols } from "./frame.js";
 import { handleKey, handleSetupKey, type KeyContext, type KeyPress, type SetupKeyContext } from "./keys.js";
 import { createModel, currentBuffer, type Model } from "./model.js";
 import { desktopNotify, findNotifySend } from "./notify.js";
-import { applyEvent, flushPresenceNews, inputPaste, noteDirectory, noteGroups } from "./reducers.js";
+import {
+  applyEvent,
+  flushPresenceNews,
+  inputPaste,
+  noteDirectory,
+  noteGroups,
+  previewReady,
+} from "./reducers.js";
 import { TuiRenderer } from "./render.js";
 import {
   type Credentials,
@@ -191,6 +199,12 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         // In the model is on the screen: the local log then keeps it as history.
         handedOver?.();
         changed();
+        // A received image: its preview is decoded off this thread and drawn under its line.
+        if (e.event === "transfer" && e.state === "done" && canPreview(e.media) && !e.batch && e.path) {
+          void previewFile(e.path).then((p) => {
+            if (p && previewReady(model, e.n, p)) changed();
+          });
+        }
         // Friends changed: under --policy friends that is who the directory lists.
         if (e.event === "friend.accepted" || e.event === "friend.removed") {
           c.users().then(

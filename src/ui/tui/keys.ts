@@ -27,6 +27,7 @@ import {
   scroll,
   switchTo,
   systemLine,
+  togglePreviews,
 } from "./reducers.js";
 import {
   type Credentials,
@@ -110,6 +111,9 @@ export function handleKey(ctx: KeyContext, ch: string | undefined, key: KeyPress
       return true;
     case "M-n":
       ctx.submit("/decline");
+      return true;
+    case "M-i":
+      togglePreviews(m);
       return true;
     case "pageup": {
       unfocus();

@@ -9,6 +9,7 @@
  */
 
 import type { ErrorCode } from "../../errors.js";
+import type { MediaInfo, PreviewPixels } from "../../media/index.js";
 import type { TransferState, Via } from "../../peer/events.js";
 import type { PresenceStatus, SearchHit } from "../../protocol/control.js";
 import type { PathKind } from "../../traversal/candidates.js";
@@ -26,6 +27,9 @@ export interface Line {
   id?: string;
   /** A group message's place in its group, for history paging. */
   seq?: number;
+  /** The media line of received file N (`/open N`), and its image's preview once decoded. */
+  transfer?: number;
+  preview?: PreviewPixels;
 }
 
 export type BufferKind = "status" | "user" | "group";
@@ -66,6 +70,9 @@ export interface TransferView {
   rateBps: number;
   sampleAt: number;
   sampleBytes: number;
+  /** Received and done: where the file (or folder) is, for `/open N`, and what it is. */
+  path?: string;
+  media?: MediaInfo;
 }
 
 export type Prompt =
@@ -153,6 +160,8 @@ export interface Model {
   groupMembers: Record<string, string[]>;
   /** "bob is online" lines shown in the current window, and those held back (rate limit). */
   presenceNews: { windowStart: number; shown: number; held: string[] };
+  /** Inline image previews shown (Alt+I toggles). */
+  previews: boolean;
   /** Bounded scrollback per buffer. */
   maxLines: number;
   quit: boolean;
@@ -196,6 +205,7 @@ export function createModel(me = "", maxLines = 2000): Model {
     searchHits: [],
     groupMembers: {},
     presenceNews: { windowStart: 0, shown: 0, held: [] },
+    previews: true,
     maxLines,
     quit: false,
   };
@@ -249,14 +259,42 @@ export function formatLine(m: Model, line: Line): { prefix: string; text: string
   };
 }
 
-export type RowKind = LineKind | "marker" | "focus";
+export type RowKind = LineKind | "marker" | "focus" | "image";
+
+/**
+ * A row of the conversation pane: text, or (kind "image") one row of half-block cells of a
+ * preview, `indent` columns in; cell x shows pixels (x, 2·y) on top and (x, 2·y + 1) below.
+ */
+export interface PaneRow {
+  kind: RowKind;
+  text: string;
+  image?: { pixels: PreviewPixels; y: number; indent: number };
+}
+
+/** A preview narrower than this would show nothing recognisable: no preview then. */
+export const MIN_PREVIEW_COLS = 16;
+
+/** The preview resampled (nearest pixel) to at most `cols` wide, or undefined when too narrow. */
+export function fitPreview(p: PreviewPixels, cols: number): PreviewPixels | undefined {
+  if (cols < Math.min(p.width, MIN_PREVIEW_COLS)) return undefined;
+  if (p.width <= cols) return p;
+  const width = cols;
+  const height = Math.max(1, Math.round((p.height * cols) / p.width));
+  const colors = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      colors[y * width + x] = p.colors[
+        Math.floor((y * p.height) / height) * p.width + Math.floor((x * p.width) / width)
+      ] as number;
+  return { width, height, colors };
+}
 
 /** The line drawn above the first message that arrived while the buffer was out of view. */
 export const UNREAD_MARKER = "── new ──";
 
 /** The rows one line of `b` wraps to, with the unread marker above it when it is the first unread. */
-function lineRows(m: Model, b: ChatBuffer, line: Line, cols: number): Array<{ kind: RowKind; text: string }> {
-  const rows: Array<{ kind: RowKind; text: string }> = [];
+function lineRows(m: Model, b: ChatBuffer, line: Line, cols: number): PaneRow[] {
+  const rows: PaneRow[] = [];
   if (line === b.unreadFrom) {
     const side = "─".repeat(Math.max(0, Math.floor((cols - stringWidth(UNREAD_MARKER)) / 2)));
     rows.push({ kind: "marker", text: side + UNREAD_MARKER + side });
@@ -267,11 +305,17 @@ function lineRows(m: Model, b: ChatBuffer, line: Line, cols: number): Array<{ ki
   text.split("\n").forEach((part, i) => {
     for (const row of wrap((i === 0 ? prefix : indent) + part, cols, indent)) rows.push({ kind, text: row });
   });
+  // Shown when the pane is wide enough for it beside the text column's indent.
+  const pixels = line.preview && m.previews ? fitPreview(line.preview, cols - indent.length) : undefined;
+  if (pixels) {
+    for (let y = 0; y < Math.ceil(pixels.height / 2); y++)
+      rows.push({ kind: "image", text: "", image: { pixels, y, indent: indent.length } });
+  }
   return rows;
 }
 
 /** The rows of buffer `b` wrapped to `cols`, oldest first, with the unread marker. */
-export function bufferRows(m: Model, b: ChatBuffer, cols: number): Array<{ kind: RowKind; text: string }> {
+export function bufferRows(m: Model, b: ChatBuffer, cols: number): PaneRow[] {
   return b.lines.flatMap((line) => lineRows(m, b, line, cols));
 }
 
@@ -279,13 +323,8 @@ export function bufferRows(m: Model, b: ChatBuffer, cols: number): Array<{ kind:
  * The last `count` rows of `b` (fewer if it has fewer), wrapping only the lines they come
  * from: a frame costs the rows it shows, not the whole scrollback.
  */
-export function lastRows(
-  m: Model,
-  b: ChatBuffer,
-  cols: number,
-  count: number,
-): Array<{ kind: RowKind; text: string }> {
-  const parts: Array<Array<{ kind: RowKind; text: string }>> = [];
+export function lastRows(m: Model, b: ChatBuffer, cols: number, count: number): PaneRow[] {
+  const parts: Array<PaneRow[]> = [];
   let n = 0;
   for (let i = b.lines.length - 1; i >= 0 && n < count; i--) {
     const rows = lineRows(m, b, b.lines[i] as Line, cols);
@@ -312,12 +351,7 @@ export function effectiveScroll(
 }
 
 /** What the conversation pane shows: `height` rows ending `scrollRows` above the last one. */
-export function visibleRows(
-  m: Model,
-  b: ChatBuffer,
-  cols: number,
-  height: number,
-): Array<{ kind: RowKind; text: string }> {
+export function visibleRows(m: Model, b: ChatBuffer, cols: number, height: number): PaneRow[] {
   if (b.focus === undefined) {
     const rows = lastRows(m, b, cols, b.scrollRows + height);
     const end = Math.max(0, rows.length - b.scrollRows);

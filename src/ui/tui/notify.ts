@@ -7,25 +7,14 @@
  */
 
 import { spawn } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+import { findOnPath } from "../open-file.js";
 
 /** Longest body handed over; a notification is a glance, the buffer has the rest. */
 const MAX_BODY_CHARS = 200;
 
 /** The path of `notify-send` on PATH, or undefined. */
 export function findNotifySend(path = process.env.PATH ?? ""): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (dir === "") continue;
-    const file = join(dir, "notify-send");
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return findOnPath("notify-send", path);
 }
 
 export function desktopNotify(command: string, title: string, body: string): void {

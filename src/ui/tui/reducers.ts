@@ -7,10 +7,11 @@
  * here fails the typecheck, and test/ui/reducers.test.ts feeds each one.
  */
 
+import type { PreviewPixels } from "../../media/index.js";
 import type { PeerEvent, TransferEvent, Via } from "../../peer/events.js";
 import type { PresenceStatus } from "../../protocol/control.js";
 import { presenceMark } from "../presence-mark.js";
-import { FolderLines, folderState } from "../transfer-text.js";
+import { FolderLines, folderState, mediaLine } from "../transfer-text.js";
 import {
   type BufferKind,
   type ChatBuffer,
@@ -195,12 +196,50 @@ function reduceTransfer(m: Model, e: TransferEvent, now: number): void {
     dropPrompt(m, `file:${e.n}`);
   }
   for (const line of text?.split("\n") ?? []) aboutUser(m, e.peer, line, now);
+  noteReceived(m, t, e, now);
   if (ENDED_STATES.has(t.state)) {
     if (t.state === "done") m.bells += 1;
     const finished = m.transfers.filter((x) => ENDED_STATES.has(x.state));
     const drop = new Set(finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED_TRANSFERS)));
     m.transfers = m.transfers.filter((x) => !drop.has(x));
   }
+}
+
+/**
+ * A received file that is done: where it is (for `/open N`), and, for an image, video or
+ * audio file, its media line; an image's preview is attached to that line when decoded
+ * (`previewReady`).
+ */
+function noteReceived(m: Model, t: TransferView, e: TransferEvent, now: number): void {
+  if (e.direction !== "receive" || e.state !== "done") return;
+  const path = e.batch?.path ?? e.path;
+  if (path !== undefined) t.path = path;
+  if (e.media !== undefined && !e.batch) t.media = e.media;
+  const media = mediaLine(e);
+  if (media === undefined) return;
+  const i = Math.max(
+    0,
+    m.buffers.findIndex((b) => b.kind === "user" && b.name === e.peer.toLowerCase()),
+  );
+  addLine(m, i, { at: now, kind: "system", text: media, transfer: e.n });
+}
+
+/** A decoded preview for received file `n`: drawn under its media line. False if that line is gone. */
+export function previewReady(m: Model, n: number, pixels: PreviewPixels): boolean {
+  for (const b of m.buffers) {
+    for (let i = b.lines.length - 1; i >= 0; i--) {
+      const line = b.lines[i] as Line;
+      if (line.transfer !== n) continue;
+      line.preview = pixels;
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Alt+I: image previews shown or hidden. */
+export function togglePreviews(m: Model): void {
+  m.previews = !m.previews;
 }
 
 function okText(e: EventOf<"ok">): string {

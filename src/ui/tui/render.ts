@@ -50,8 +50,11 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 /** One row as the bytes that draw it from its first column, styles reset at the end. */
 export function rowText(r: Row): string {
   let out = "";
-  for (const s of r)
-    out += (s.style === "plain" ? "" : SGR[s.style]) + s.text.replace(CONTROL, "\uFFFD") + RESET;
+  for (const s of r) {
+    const colour =
+      (s.fg === undefined ? "" : `${CSI}38;5;${s.fg}m`) + (s.bg === undefined ? "" : `${CSI}48;5;${s.bg}m`);
+    out += (s.style === "plain" ? "" : SGR[s.style]) + colour + s.text.replace(CONTROL, "\uFFFD") + RESET;
+  }
   return out;
 }
 
