@@ -59,10 +59,12 @@ import {
   type UserEntry,
   usersData,
 } from "../protocol/control.js";
+import { GROUP_PREFIX } from "../protocol/drop.js";
 import type { Address, Identity } from "../protocol/endpoint.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
+import { DropClient } from "./drop-client.js";
 import type { PeerEvent, Via } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
 import { FileTransfers, type TransferRow } from "./file-transfers.js";
@@ -158,6 +160,8 @@ const sleep = (ms: number) =>
 export class PeerClient {
   private readonly host: UdpHost;
   private readonly transfers: FileTransfers;
+  /** Files to and from the registry's drop box (groups, people offline). */
+  private readonly drops: DropClient;
   private readonly paths: PeerPaths;
   /** Friends, groups, profiles: requests to the registry and its social pushes. */
   readonly social: SocialClient;
@@ -267,12 +271,18 @@ export class PeerClient {
     });
     this.transfers = new FileTransfers({
       host: this.host,
-      emit: (e) => this.emit(e),
+      emit: (e) => this.emit(e.event === "transfer" ? this.drops.decorate(e) : e),
       downloadDir: opts.downloadDir,
       ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
       ...(opts.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: opts.offerTimeoutMs }),
       ...(opts.maxTransferRate === undefined ? {} : { maxTransferRate: opts.maxTransferRate }),
       ...(opts.maxFileBytes === undefined ? {} : { maxFileBytes: opts.maxFileBytes }),
+    });
+    this.drops = new DropClient({
+      transfers: this.transfers,
+      request: (body) => this.request(body),
+      registry: () => (this.registry && this.host.isLive(this.registry) ? this.registry : undefined),
+      emit: (e) => this.emit(e),
     });
   }
 
@@ -414,6 +424,7 @@ export class PeerClient {
     for (const w of this.loginWaiters.splice(0)) w.resolve();
     void this.flushOutbox();
     void this.flushHistory();
+    this.drops.onLogin();
     if (this.presence === "away") this.request({ t: "presence.set", status: "away" }).catch(() => {});
   }
 
@@ -609,7 +620,13 @@ export class PeerClient {
 
   private onRegistryMessage(bytes: Uint8Array): void {
     const decoded = decodeControl(bytes);
-    if (!decoded.ok) return;
+    if (!decoded.ok) {
+      // A transfer to or from the drop box: file messages on the registry session.
+      const file = decodeStreamMessage(bytes);
+      if (file.ok && file.value.kind !== "control" && this.registry)
+        this.drops.handleFile(this.registry, file.value);
+      return;
+    }
     const msg = decoded.value;
     switch (msg.t) {
       case "ok":
@@ -646,6 +663,9 @@ export class PeerClient {
       }
       case "delivered":
         this.receive([{ event: "delivered", id: msg.id }]);
+        return;
+      case "drop.notify":
+        this.drops.handleNotify(msg.drops);
         return;
       case "punch":
         // The path events name the path by this attempt's candidates, whichever of the
@@ -733,6 +753,8 @@ export class PeerClient {
     if (this.registry && conn.session === this.registry.session) {
       // The registry's CLOSE names why it ended the session, should `session.end` be lost.
       const code = SESSION_END_CODES.find((c) => reason.startsWith(`${c}:`));
+      // Transfers to and from the drop box end with it (partial files stay for a resume).
+      this.transfers.onClosed(conn);
       if (code)
         this.sessionEnded(code, reason.slice(code.length + 1).trim() || "the registry ended the session");
       else this.registryLost();
@@ -1043,7 +1065,21 @@ export class PeerClient {
       });
     }
     const offers = people.map(async (to) => {
-      const conn = await this.fileSession(to);
+      let conn: HostedConnection;
+      try {
+        if (to.startsWith(GROUP_PREFIX)) throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is a group`);
+        conn = await this.fileSession(to);
+      } catch (err) {
+        // A group, or someone offline or out of reach: through the registry's drop box.
+        if (asHallwayError(err).code !== "FILE_PEER_UNREACHABLE" || to === this.user) throw err;
+        if (folder) {
+          throw new HallwayError(
+            "FILE_PEER_UNREACHABLE",
+            `${to} is not reachable now, and the drop box takes files, not folders; send the files one by one`,
+          );
+        }
+        return this.drops.upload(to, path, offeredName ?? basename(path));
+      }
       if (folder) return this.transfers.sendFolder(to, conn, folder);
       const id = await this.transfers.send(to, conn, path, offeredName ?? basename(path));
       return this.transfers.numberOf(id);
@@ -1084,6 +1120,21 @@ export class PeerClient {
 
   cancelFile(id: string): void {
     this.transfers.cancel(id);
+  }
+
+  /** The drop box: what you sent that waits to be taken, and what waits for you. */
+  dropList(): Promise<PeerEvent> {
+    return this.drops.list();
+  }
+
+  /** Withdraw a file you sent to the drop box (`ref`: its id, or the start of it). */
+  dropCancel(ref: string): Promise<PeerEvent> {
+    return this.drops.cancel(ref);
+  }
+
+  /** Refuse a file that waits for you in the drop box. */
+  dropDecline(ref: string): Promise<PeerEvent> {
+    return this.drops.decline(ref);
   }
 
   /**

@@ -34,7 +34,8 @@ const command = z.discriminatedUnion("cmd", [
   }),
   z.object({
     cmd: z.literal("sendFile"),
-    to: z.string().min(1).max(64),
+    // A person, or `#group` (through the registry's drop box).
+    to: z.string().min(1).max(65),
     path: z.string().min(1).max(4096),
     // Hidden: the name to offer instead of the file's base name (tests of hostile names).
     as: z.string().min(1).max(255).optional(),
@@ -43,6 +44,10 @@ const command = z.discriminatedUnion("cmd", [
   z.object({ cmd: z.literal("declineFile"), id: transferId }),
   z.object({ cmd: z.literal("cancelFile"), id: transferId }),
   z.object({ cmd: z.literal("connect"), to: z.string().min(1).max(64) }),
+  // The registry's drop box (files to groups and to people offline): list, withdraw, refuse.
+  z.object({ cmd: z.literal("drops") }),
+  z.object({ cmd: z.literal("dropCancel"), drop: z.string().min(1).max(64) }),
+  z.object({ cmd: z.literal("dropDecline"), drop: z.string().min(1).max(64) }),
   z.object({ cmd: z.literal("presence"), status: settablePresence }),
   z.object({ cmd: z.literal("friend.request"), to: name }),
   z.object({ cmd: z.literal("friend.accept"), from: name }),
@@ -173,6 +178,9 @@ type SocialCommand = Exclude<
       | "declineFile"
       | "cancelFile"
       | "connect"
+      | "drops"
+      | "dropCancel"
+      | "dropDecline"
       | "presence"
       | "quit";
   }
@@ -302,6 +310,15 @@ export async function runJsonMode(client: PeerClient, opts: { signals?: boolean 
           return;
         case "connect":
           client.connect(cmd.to).then(() => ok("connect"), failed("connect"));
+          return;
+        case "drops":
+          client.dropList().then(reply, failed("drops"));
+          return;
+        case "dropCancel":
+          client.dropCancel(cmd.drop).then(reply, failed("dropCancel"));
+          return;
+        case "dropDecline":
+          client.dropDecline(cmd.drop).then(reply, failed("dropDecline"));
           return;
         case "presence":
           client.setPresence(cmd.status).then(reply, failed("presence"));

@@ -9,6 +9,7 @@
 
 import type { PeerEvent, TransferEvent, Via } from "../../peer/events.js";
 import type { PresenceStatus } from "../../protocol/control.js";
+import { dropLine, dropsText } from "../drop-text.js";
 import { presenceMark } from "../presence-mark.js";
 import { FolderLines, folderState } from "../transfer-text.js";
 import {
@@ -450,6 +451,13 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     toCurrent(m, `people you may know: ${list.join("  ") || "(none)"}`, now);
   },
   transfer: reduceTransfer,
+  drop: (m, e, now) => {
+    if (e.drop.from === "") toCurrent(m, dropLine(e.drop), now);
+    else aboutUser(m, e.drop.from, dropLine(e.drop), now);
+  },
+  drops: (m, e, now) => {
+    for (const line of ["drop box:", ...dropsText(e.sent, e.received).split("\n")]) toCurrent(m, line, now);
+  },
 };
 
 /** Presence lines the status buffer shows per window; more are summed up in one line. */

@@ -1,0 +1,140 @@
+/**
+ * The registry's drop box end to end, with real processes and real UDP on loopback: a 50 MiB
+ * file to a group of three with one member offline (the online ones get it at once, the
+ * offline one at login; one copy on the registry's disk, gone after the last download), and
+ * a file to someone offline whose upload survives a registry SIGKILL and resumes.
+ */
+
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Json, killAll, requireBuild, startClient, startRegistry, tempDir } from "./harness.js";
+import { login, must, type Person } from "./social-helpers.js";
+import { randomFile, sha256 } from "./transfer-helpers.js";
+
+beforeAll(requireBuild);
+afterAll(killAll);
+
+const MiB = 1024 * 1024;
+const isDone = (direction: string) => (e: Json) =>
+  e.event === "transfer" && e.direction === direction && e.state === "done" && e.via === "registry";
+
+/** Blobs in the registry's drop box. */
+const blobs = (regDir: string) => readdirSync(join(regDir, "drop", "blobs"));
+
+/** Start `name` with an inbox that takes every offer; registered on first use. */
+async function withInbox(name: string, port: number, dir: string, inbox: string, register: boolean) {
+  const proc = startClient(name, port, dir, [...(register ? ["--register"] : []), "--accept-files", inbox]);
+  await proc.waitFor((e) => e.event === "ready", `${name} ready`, 45_000);
+  return { name, dir, proc } satisfies Person;
+}
+
+describe("drop box", () => {
+  it("a 50 MiB file to a group of three, one member offline: at once, at login, one copy, then gone", async () => {
+    const regDir = tempDir("registry");
+    const reg = await startRegistry(regDir);
+    const alice = await login("alice", reg.port);
+    const inboxes = { bob: tempDir("inbox-bob"), carol: tempDir("inbox-carol"), dave: tempDir("inbox-dave") };
+    const dirs = { bob: tempDir("bob"), carol: tempDir("carol"), dave: tempDir("dave") };
+    const bob = await withInbox("bob", reg.port, dirs.bob, inboxes.bob, true);
+    const carol = await withInbox("carol", reg.port, dirs.carol, inboxes.carol, true);
+    let dave = await withInbox("dave", reg.port, dirs.dave, inboxes.dave, true);
+    await must(alice, { cmd: "group.create", group: "ops" });
+    for (const p of [bob, carol, dave]) {
+      await must(p, { cmd: "group.join", group: "ops" });
+      await must(alice, { cmd: "group.approve", group: "ops", user: p.name });
+    }
+    // dave goes offline before the file is sent.
+    dave.proc.send({ cmd: "quit" });
+    await dave.proc.waitExit("dave quits");
+
+    const { data, src } = randomFile("plan.bin", 50 * MiB);
+    const want = sha256(data);
+    alice.proc.send({ cmd: "sendFile", to: "#ops", path: src, id: "s1" });
+    const sent = await alice.proc.waitFor(
+      (e) => e.event === "ok" && e.id === "s1",
+      "sendFile answered",
+      60_000,
+    );
+    expect(sent.n).toBeGreaterThan(0);
+    const uploaded = await alice.proc.waitFor(isDone("send"), "upload done", 60_000);
+    expect(uploaded).toMatchObject({ peer: "#ops", via: "registry", size: data.length, sha256: want });
+
+    // The online members are told at once, fetch it, and have it, with the path shown.
+    for (const p of [bob, carol]) {
+      const told = await p.proc.waitFor((e) => e.event === "drop", `${p.name} told`, 30_000);
+      expect(told.drop).toMatchObject({ from: "alice", to: "#ops", name: "plan.bin", size: data.length });
+      const done = await p.proc.waitFor(isDone("receive"), `${p.name} has it`, 60_000);
+      expect(done).toMatchObject({ peer: "alice", sha256: want });
+      expect(sha256(readFileSync(done.path as string))).toBe(want);
+    }
+    // One copy on the registry's disk while dave has not taken it.
+    expect(blobs(regDir)).toEqual([want]);
+    const list = await must(alice, { cmd: "drops" });
+    expect(list.sent).toEqual([expect.objectContaining({ to: "#ops", state: "stored", waiting: ["dave"] })]);
+
+    // dave logs in: told, and fetches it; then the registry deletes its copy.
+    dave = await withInbox("dave", reg.port, dirs.dave, inboxes.dave, false);
+    const done = await dave.proc.waitFor(isDone("receive"), "dave has it", 60_000);
+    expect(sha256(readFileSync(done.path as string))).toBe(want);
+    const deadline = Date.now() + 10_000;
+    while (blobs(regDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(blobs(regDir)).toEqual([]);
+    expect(readdirSync(join(regDir, "drop", "incoming"))).toEqual([]);
+    expect((await must(alice, { cmd: "drops" })).sent).toEqual([]);
+  }, 180_000);
+
+  it("a file to someone offline survives a registry SIGKILL mid-upload and resumes", async () => {
+    const regDir = tempDir("registry");
+    let reg = await startRegistry(regDir);
+    const port = reg.port;
+    const bobDir = tempDir("bob");
+    const bobInbox = tempDir("inbox-bob");
+    const bob = await withInbox("bob", port, bobDir, bobInbox, true);
+    bob.proc.send({ cmd: "quit" });
+    await bob.proc.waitExit("bob quits");
+    // Capped, so that the registry dies in the middle of the file.
+    const alice = startClient("alice", port, tempDir("alice"), ["--register", "--transfer-rate", "4000000"]);
+    await alice.waitFor((e) => e.event === "ready", "alice ready", 45_000);
+
+    const { data, src } = randomFile("notes.bin", 12 * MiB);
+    const want = sha256(data);
+    alice.send({ cmd: "sendFile", to: "bob", path: src });
+    const first = await alice.waitFor(
+      (e) =>
+        e.event === "transfer" &&
+        e.via === "registry" &&
+        e.state === "progress" &&
+        (e.bytes as number) >= 4 * MiB,
+      "a third uploaded",
+      60_000,
+    );
+    await reg.proc.kill("SIGKILL");
+    reg = await startRegistry(regDir, port);
+
+    // alice logs in again by herself and offers the rest; the registry had kept what it verified.
+    const resumed = await alice.waitFor(
+      (e) => e.event === "transfer" && e.via === "registry" && e.state === "accepted" && e.id !== first.id,
+      "upload resumed",
+      60_000,
+    );
+    expect(resumed.skippedBytes).toBeGreaterThan(0);
+    const upload = await alice.waitFor(
+      (e) => isDone("send")(e) && e.id === resumed.id,
+      "upload done",
+      60_000,
+    );
+    expect(upload).toMatchObject({ peer: "bob", sha256: want });
+    expect((upload.sentBytes as number) + (upload.skippedBytes as number)).toBeGreaterThanOrEqual(
+      data.length,
+    );
+    expect(upload.skippedBytes).toBeGreaterThan(0);
+
+    // bob logs in later and gets it from the drop box.
+    const bob2 = await withInbox("bob", port, bobDir, bobInbox, false);
+    const done = await bob2.proc.waitFor(isDone("receive"), "bob has it", 60_000);
+    expect(done.peer).toBe("alice");
+    expect(sha256(readFileSync(done.path as string))).toBe(want);
+    expect(existsSync(join(bobInbox, "notes.bin"))).toBe(true);
+  }, 180_000);
+});
