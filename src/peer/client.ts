@@ -125,6 +125,11 @@ export interface PeerClientOptions {
   onHandOverAgain?: () => void;
 }
 
+/** How to send a file: `via: "registry"` puts it in the drop box even for people online. */
+export interface SendHow {
+  via?: "registry";
+}
+
 interface PendingRequest {
   resolve(data: unknown): void;
   reject(err: HallwayError): void;
@@ -277,6 +282,7 @@ export class PeerClient {
       ...(opts.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: opts.offerTimeoutMs }),
       ...(opts.maxTransferRate === undefined ? {} : { maxTransferRate: opts.maxTransferRate }),
       ...(opts.maxFileBytes === undefined ? {} : { maxFileBytes: opts.maxFileBytes }),
+      screenOffer: (peer, offer) => this.drops.screenDirect(peer, offer),
     });
     this.drops = new DropClient({
       transfers: this.transfers,
@@ -1039,8 +1045,8 @@ export class PeerClient {
    * links to outside not followed), under one number; what it leaves out is reported as
    * `FILE_READ_FAILED` error events.
    */
-  async sendFile(toRaw: string, path: string, offeredName?: string): Promise<number> {
-    const [n] = await this.sendFileTo([toRaw], path, offeredName);
+  async sendFile(toRaw: string, path: string, offeredName?: string, how: SendHow = {}): Promise<number> {
+    const [n] = await this.sendFileTo([toRaw], path, offeredName, how);
     return n as number;
   }
 
@@ -1049,7 +1055,12 @@ export class PeerClient {
    * each person gets a transfer of their own. Resolves with the numbers, in the order of
    * `names`; rejects with the first failure once every offer was tried.
    */
-  async sendFileTo(names: readonly string[], path: string, offeredName?: string): Promise<number[]> {
+  async sendFileTo(
+    names: readonly string[],
+    path: string,
+    offeredName?: string,
+    how: SendHow = {},
+  ): Promise<number[]> {
     const people = names.map((raw) => {
       const to = raw.trim().toLowerCase();
       if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user called ${raw.trim()}`);
@@ -1065,20 +1076,29 @@ export class PeerClient {
       });
     }
     const offers = people.map(async (to) => {
-      let conn: HostedConnection;
-      try {
-        if (to.startsWith(GROUP_PREFIX)) throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is a group`);
-        conn = await this.fileSession(to);
-      } catch (err) {
-        // A group, or someone offline or out of reach: through the registry's drop box.
-        if (asHallwayError(err).code !== "FILE_PEER_UNREACHABLE" || to === this.user) throw err;
+      const name = offeredName ?? basename(path);
+      // A group, or someone offline or out of reach: through the registry's drop box.
+      const viaDropBox = (): Promise<number> => {
         if (folder) {
           throw new HallwayError(
             "FILE_PEER_UNREACHABLE",
-            `${to} is not reachable now, and the drop box takes files, not folders; send the files one by one`,
+            `${to} cannot take a folder now: the drop box takes files, not folders; send the files one by one`,
           );
         }
-        return this.drops.upload(to, path, offeredName ?? basename(path));
+        return this.drops.upload(to, path, name);
+      };
+      if (to.startsWith(GROUP_PREFIX)) {
+        const n = await viaDropBox();
+        if (how.via !== "registry") void this.offerToMembers(to.slice(GROUP_PREFIX.length), path, name);
+        return n;
+      }
+      if (how.via === "registry" && to !== this.user) return viaDropBox();
+      let conn: HostedConnection;
+      try {
+        conn = await this.fileSession(to);
+      } catch (err) {
+        if (asHallwayError(err).code !== "FILE_PEER_UNREACHABLE" || to === this.user) throw err;
+        return viaDropBox();
       }
       if (folder) return this.transfers.sendFolder(to, conn, folder);
       const id = await this.transfers.send(to, conn, path, offeredName ?? basename(path));
@@ -1088,6 +1108,30 @@ export class PeerClient {
     const failed = settled.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
     return settled.map((r) => (r as PromiseFulfilledResult<number>).value);
+  }
+
+  /**
+   * A group's members who are online and reachable directly also get the file peer to peer
+   * while it goes up to the drop box: on a LAN that starts at once and is not slowed by the
+   * upload. Their clients tell the registry `drop.got`; a member this does not reach takes it
+   * from the drop box. A relayed path goes through the registry anyway, so it is left out.
+   */
+  private async offerToMembers(group: string, path: string, name: string): Promise<void> {
+    let members: string[];
+    try {
+      const e = await this.social.groups();
+      members = e.event === "groups" ? (e.groups.find((g) => g.name === group)?.members ?? []) : [];
+    } catch {
+      return;
+    }
+    await Promise.allSettled(
+      members
+        .filter((m) => m !== this.user)
+        .map(async (m) => {
+          const conn = await this.fileSession(m);
+          if (!isRelayAddress(conn.address)) await this.transfers.send(m, conn, path, name);
+        }),
+    );
   }
 
   /** A verified session with `to` for a file, made if need be. */

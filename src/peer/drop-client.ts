@@ -21,11 +21,16 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import type { HostedConnection } from "../net/udp-host.js";
 import { parseAnswer, type RequestBody } from "../protocol/control.js";
 import { type DropInfo, dropFetchData, dropListData, dropPutData } from "../protocol/drop.js";
-import type { FileControl } from "../protocol/file-offer.js";
+import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-offer.js";
 import type { StreamMessage } from "../protocol/stream-message.js";
 import type { PeerEvent, TransferEvent } from "./events.js";
 import { OutgoingFile } from "./file-store.js";
 import type { FileTransfers } from "./file-transfers.js";
+
+/** Downloads from the drop box at once; the others wait their turn. */
+const PARALLEL_FETCHES = 2;
+/** Receptions remembered (peer to peer, and from the drop box), for the one that comes second. */
+const KEEP_DONE = 256;
 
 interface Upload {
   to: string;
@@ -53,7 +58,16 @@ export class DropClient {
   >();
   /** Files the registry said wait for us, by drop id. */
   private readonly waiting = new Map<string, DropInfo>();
+  /** Drops being fetched or downloaded (at most PARALLEL_FETCHES), and those waiting their turn. */
   private readonly fetching = new Set<string>();
+  private readonly queue: string[] = [];
+  /** Drops the sender is also sending us peer to peer: drop id → `sender sha256`. */
+  private readonly covered = new Map<string, string>();
+  /** Peer-to-peer receptions by `sender sha256`: running (its transfer id), and done lately. */
+  private readonly directRunning = new Map<string, string>();
+  private readonly directDone = new Set<string>();
+  /** Drops received lately, by `sender sha256`. */
+  private readonly viaDropBox = new Set<string>();
   /** Uploads not finished, by drop id: offered again after a lost session. */
   private readonly uploads = new Map<string, Upload>();
 
@@ -119,17 +133,35 @@ export class DropClient {
     }
   }
 
-  /** `drop.notify`: files wait for us; each is fetched (and offered by the registry). */
+  /**
+   * `drop.notify`: files wait for us. Each is fetched (and offered by the registry), a few at
+   * a time, unless the sender is sending it to us peer to peer: then it is fetched only if
+   * that fails, and the registry hears `drop.got` when it is done.
+   */
   handleNotify(drops: readonly DropInfo[]): void {
     for (const d of drops) {
       if (!this.waiting.has(d.id)) this.opts.emit({ event: "drop", drop: d });
       this.waiting.set(d.id, d);
-      this.fetch(d.id);
+      const direct = `${d.from} ${d.sha256}`;
+      if (this.directDone.has(direct)) this.got(d.id);
+      else if (this.directRunning.has(direct)) this.covered.set(d.id, direct);
+      else this.want(d.id);
+    }
+  }
+
+  private want(drop: string): void {
+    if (!this.fetching.has(drop) && !this.queue.includes(drop)) this.queue.push(drop);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.fetching.size < PARALLEL_FETCHES && this.queue.length > 0) {
+      const drop = this.queue.shift() as string;
+      if (this.waiting.has(drop) && !this.covered.has(drop)) this.fetch(drop);
     }
   }
 
   private fetch(drop: string): void {
-    if (this.fetching.has(drop)) return;
     this.fetching.add(drop);
     this.opts
       .request({ t: "drop.fetch", id: drop })
@@ -142,10 +174,60 @@ export class DropClient {
       .catch((err) => {
         this.fetching.delete(drop);
         const e = asHallwayError(err);
-        if (e.code === "REGISTRY_LOST" || e.code === "REGISTRY_UNREACHABLE") return; // again at login
-        this.waiting.delete(drop);
-        this.opts.emit({ event: "error", code: e.code, message: e.message, id: drop });
+        if (e.code === "RATE_LIMITED" || e.retryAfterMs !== undefined) {
+          setTimeout(() => this.want(drop), e.retryAfterMs ?? 1000).unref?.();
+        } else if (e.code !== "REGISTRY_LOST" && e.code !== "REGISTRY_UNREACHABLE") {
+          // (A lost registry notifies again at the next login.)
+          this.waiting.delete(drop);
+          this.opts.emit({ event: "error", code: e.code, message: e.message, id: drop });
+        }
+        this.pump();
       });
+  }
+
+  /** We have the file from the sender directly: the registry need not keep it for us. */
+  private got(drop: string): void {
+    this.covered.delete(drop);
+    this.waiting.delete(drop);
+    this.opts.request({ t: "drop.got", id: drop }).catch(() => {
+      // Not told (registry lost): it notifies again at login, and the file is then known here.
+    });
+  }
+
+  /** A peer-to-peer file arriving: drops of the same content from the same sender wait for it. */
+  private watchDirect(e: TransferEvent): void {
+    if (e.direction !== "receive" || e.batch) return;
+    const key = `${e.peer} ${e.sha256}`;
+    if (e.state !== "done" && e.state !== "failed" && e.state !== "cancelled") {
+      this.directRunning.set(key, e.id);
+      return;
+    }
+    if (this.directRunning.get(key) === e.id) this.directRunning.delete(key);
+    if (e.state === "done") this.remember(this.directDone, key);
+    if (e.state === "done") {
+      // Whether it waited for this transfer or was being fetched meanwhile.
+      for (const d of [...this.waiting.values()]) if (`${d.from} ${d.sha256}` === key) this.got(d.id);
+      return;
+    }
+    for (const [drop, k] of [...this.covered]) {
+      if (k !== key) continue;
+      this.covered.delete(drop);
+      this.want(drop);
+    }
+  }
+
+  private remember(set: Set<string>, key: string): void {
+    set.add(key);
+    if (set.size > KEEP_DONE) set.delete(set.values().next().value as string);
+  }
+
+  /**
+   * A peer-to-peer offer of what the same sender's drop just brought us (the drop box won the
+   * race) is declined, so the file does not arrive twice.
+   */
+  screenDirect(peer: string, offer: FileOffer): { code: FileEndCode; message: string } | undefined {
+    if (this.carried.has(offer.id) || !this.viaDropBox.has(`${peer} ${offer.sha256}`)) return undefined;
+    return { code: "FILE_DECLINED", message: "already received through the registry's drop box" };
   }
 
   /** A `file.*` message on the registry session. */
@@ -166,7 +248,10 @@ export class DropClient {
   /** A transfer event, marked if it is a registry transfer, and what its end means here. */
   decorate(e: TransferEvent): TransferEvent {
     const c = this.carried.get(e.id);
-    if (!c) return e;
+    if (!c) {
+      this.watchDirect(e);
+      return e;
+    }
     if (e.state === "done" || e.state === "failed" || e.state === "cancelled")
       this.ended(e, c.drop, c.direction);
     return { ...e, via: "registry", drop: c.drop };
@@ -176,8 +261,17 @@ export class DropClient {
     this.carried.delete(e.id);
     if (direction === "receive") {
       this.fetching.delete(drop);
-      // Lost midway: fetched again at the next notify (login). Done or declined: over.
+      // Done or declined: over. Cut short by the same file arriving peer to peer (the sender's
+      // offer supersedes it): that one covers it. Lost: fetched again at the next notify.
+      const d = this.waiting.get(drop);
+      if (e.state === "done" && d) this.remember(this.viaDropBox, `${d.from} ${d.sha256}`);
       if (e.state === "done" || e.code === "FILE_DECLINED") this.waiting.delete(drop);
+      else if (d) {
+        const key = `${d.from} ${d.sha256}`;
+        if (this.directDone.has(key)) this.got(drop);
+        else if (this.directRunning.has(key)) this.covered.set(drop, key);
+      }
+      this.pump();
       return;
     }
     const u = this.uploads.get(drop);

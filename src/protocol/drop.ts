@@ -15,6 +15,10 @@
  *                                      ══ file.offer … file.done ►
  * ```
  *
+ * A group's members who are online may take the file peer to peer from the sender meanwhile
+ * (on a LAN that path starts at once, and is not slowed by the upload); such a member says
+ * `drop.got` when it has the file, and the registry stops waiting for them.
+ *
  * `stored: true` answers a `drop.put` whose content the registry already holds: nothing is
  * uploaded. Ids are 24 hex digits; the commands that name one (`drop.cancel`,
  * `drop.decline`) take its start too (at least 4 digits, naming one drop only).
@@ -67,6 +71,8 @@ export const dropRequests = [
   z.object({ t: z.literal("drop.list"), rid: z.number().int().min(0) }),
   z.object({ t: z.literal("drop.cancel"), rid: z.number().int().min(0), id: dropRef }),
   z.object({ t: z.literal("drop.decline"), rid: z.number().int().min(0), id: dropRef }),
+  /** The recipient has the file already (peer to peer from the sender): it waits no more. */
+  z.object({ t: z.literal("drop.got"), rid: z.number().int().min(0), id: dropId }),
 ] as const;
 
 export const dropPushes = [

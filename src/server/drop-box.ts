@@ -64,7 +64,9 @@ import type { Store } from "./store/store.js";
 const SWEEP_MS = 60_000;
 const MANIFEST_SUFFIX = ".part.manifest";
 
-type DropRequest = ControlOf<"drop.put" | "drop.fetch" | "drop.list" | "drop.cancel" | "drop.decline">;
+type DropRequest = ControlOf<
+  "drop.put" | "drop.fetch" | "drop.list" | "drop.cancel" | "drop.decline" | "drop.got"
+>;
 
 export function isDropRequest(msg: Control): msg is DropRequest {
   return msg.t.startsWith("drop.") && msg.t !== "drop.notify";
@@ -159,6 +161,15 @@ export class DropBox {
         return this.cancel(user, msg.id);
       case "drop.decline":
         return this.decline(user, msg.id);
+      case "drop.got": {
+        // Taken peer to peer from the sender: only the user's own delivery changes.
+        const e = this.entries.get(msg.id);
+        if (!e?.waiting.includes(user))
+          throw new HallwayError("FILE_DROP_UNKNOWN", `no file ${msg.id} waits for you`);
+        this.stopTransfers(e.id, user);
+        this.settle(e, user, "got");
+        return undefined;
+      }
     }
   }
 

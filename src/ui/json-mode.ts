@@ -39,6 +39,8 @@ const command = z.discriminatedUnion("cmd", [
     path: z.string().min(1).max(4096),
     // Hidden: the name to offer instead of the file's base name (tests of hostile names).
     as: z.string().min(1).max(255).optional(),
+    // Through the registry's drop box even to people online (and to a group's members).
+    via: z.literal("registry").optional(),
   }),
   z.object({ cmd: z.literal("acceptFile"), id: transferId, dir: z.string().min(1).max(4096).optional() }),
   z.object({ cmd: z.literal("declineFile"), id: transferId }),
@@ -295,7 +297,9 @@ export async function runJsonMode(client: PeerClient, opts: { signals?: boolean 
           client.history(cmd.with, cmd.limit, cmd.before).then(reply, failed("history"));
           return;
         case "sendFile":
-          client.sendFile(cmd.to, cmd.path, cmd.as).then((n) => ok("sendFile", { n }), failed("sendFile"));
+          client
+            .sendFile(cmd.to, cmd.path, cmd.as, cmd.via === undefined ? {} : { via: cmd.via })
+            .then((n) => ok("sendFile", { n }), failed("sendFile"));
           return;
         case "acceptFile":
         case "declineFile":

@@ -5,7 +5,7 @@
  * a file to someone offline whose upload survives a registry SIGKILL and resumes.
  */
 
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Json, killAll, requireBuild, startClient, startRegistry, tempDir } from "./harness.js";
@@ -29,7 +29,8 @@ async function withInbox(name: string, port: number, dir: string, inbox: string,
   return { name, dir, proc } satisfies Person;
 }
 
-describe("drop box", () => {
+// Each test has its own registry and people: they run side by side.
+describe.concurrent("drop box", () => {
   it("a 50 MiB file to a group of three, one member offline: at once, at login, one copy, then gone", async () => {
     const regDir = tempDir("registry");
     const reg = await startRegistry(regDir);
@@ -50,7 +51,8 @@ describe("drop box", () => {
 
     const { data, src } = randomFile("plan.bin", 50 * MiB);
     const want = sha256(data);
-    alice.proc.send({ cmd: "sendFile", to: "#ops", path: src, id: "s1" });
+    // `via: "registry"`: no peer-to-peer copy to the members online (the last step tests that).
+    alice.proc.send({ cmd: "sendFile", to: "#ops", path: src, via: "registry", id: "s1" });
     const sent = await alice.proc.waitFor(
       (e) => e.event === "ok" && e.id === "s1",
       "sendFile answered",
@@ -97,7 +99,7 @@ describe("drop box", () => {
     const alice = startClient("alice", port, tempDir("alice"), ["--register", "--transfer-rate", "4000000"]);
     await alice.waitFor((e) => e.event === "ready", "alice ready", 45_000);
 
-    const { data, src } = randomFile("notes.bin", 12 * MiB);
+    const { data, src } = randomFile("notes.bin", 8 * MiB);
     const want = sha256(data);
     alice.send({ cmd: "sendFile", to: "bob", path: src });
     const first = await alice.waitFor(
@@ -105,8 +107,8 @@ describe("drop box", () => {
         e.event === "transfer" &&
         e.via === "registry" &&
         e.state === "progress" &&
-        (e.bytes as number) >= 4 * MiB,
-      "a third uploaded",
+        (e.bytes as number) >= 2 * MiB,
+      "a quarter uploaded",
       60_000,
     );
     await reg.proc.kill("SIGKILL");
@@ -137,4 +139,117 @@ describe("drop box", () => {
     expect(sha256(readFileSync(done.path as string))).toBe(want);
     expect(existsSync(join(bobInbox, "notes.bin"))).toBe(true);
   }, 180_000);
+
+  it("refuses what is over the limits, stops an upload a smaller quota no longer holds, never offers a damaged file", async () => {
+    const regDir = tempDir("registry");
+    const small = ["--drop-max-file", String(3 * MiB), "--drop-user-quota", String(4 * MiB)];
+    let reg = await startRegistry(regDir, 0, small);
+    const port = reg.port;
+    const bobDir = tempDir("bob");
+    const bobInbox = tempDir("inbox-bob");
+    const bob = await withInbox("bob", port, bobDir, bobInbox, true);
+    bob.proc.send({ cmd: "quit" });
+    await bob.proc.waitExit("bob quits");
+    const alice = startClient("alice", port, tempDir("alice"), ["--register", "--transfer-rate", "1000000"]);
+    await alice.waitFor((e) => e.event === "ready", "alice ready", 45_000);
+
+    // Over the per-file limit: refused before a byte goes.
+    const big = randomFile("big.bin", 3 * MiB + 1);
+    alice.send({ cmd: "sendFile", to: "bob", path: big.src });
+    const tooLarge = await alice.waitFor((e) => e.event === "error" && e.cmd === "sendFile", "refused");
+    expect(tooLarge.code).toBe("FILE_TOO_LARGE");
+
+    // Mid-way: the registry dies, and comes back with a quota the rest no longer fits in.
+    const { src } = randomFile("half.bin", 3 * MiB);
+    alice.send({ cmd: "sendFile", to: "bob", path: src });
+    await alice.waitFor(
+      (e) =>
+        e.event === "transfer" &&
+        e.via === "registry" &&
+        e.state === "progress" &&
+        (e.bytes as number) >= MiB,
+      "a third uploaded",
+      60_000,
+    );
+    await reg.proc.kill("SIGKILL");
+    const incoming = join(regDir, "drop", "incoming");
+    expect(readdirSync(incoming).some((f) => f.endsWith(".part"))).toBe(true);
+    reg = await startRegistry(regDir, port, ["--drop-user-quota", String(2 * MiB)]);
+    const stopped = await alice.waitFor(
+      (e) =>
+        e.event === "transfer" && e.via === "registry" && e.state === "failed" && e.code === "FILE_QUOTA",
+      "FILE_QUOTA",
+      60_000,
+    );
+    expect(stopped.by).toBe("peer");
+    // No partial file stays after the sweep, and no entry.
+    const deadline = Date.now() + 10_000;
+    while (readdirSync(incoming).length > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(incoming)).toEqual([]);
+
+    // A stored file whose bytes changed on the registry's disk is never offered.
+    const ok = randomFile("ok.bin", 64 * 1024);
+    alice.send({ cmd: "sendFile", to: "bob", path: ok.src });
+    await alice.waitFor((e) => isDone("send")(e) && e.name === "ok.bin", "ok.bin stored", 60_000);
+    const blob = join(regDir, "drop", "blobs", sha256(ok.data));
+    const damaged = Buffer.from(ok.data);
+    damaged[100] = (damaged[100] ?? 0) ^ 0xff;
+    writeFileSync(blob, damaged);
+    const bob2 = await withInbox("bob", port, bobDir, bobInbox, false);
+    const refused = await bob2.proc.waitFor(
+      (e) => e.event === "error" && e.code === "FILE_HASH_MISMATCH",
+      "mismatch",
+    );
+    expect(refused.message).toBeTruthy();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(bob2.proc.events.filter((e) => e.event === "transfer")).toEqual([]);
+    expect(existsSync(blob)).toBe(false);
+  }, 180_000);
+
+  it("a group's members online take it peer to peer meanwhile, and the registry keeps nothing for them", async () => {
+    const regDir = tempDir("registry");
+    const reg = await startRegistry(regDir);
+    // Capped, so that the upload lasts longer than making the direct sessions.
+    const alice: Person = {
+      name: "alice",
+      dir: tempDir("alice"),
+      proc: startClient("alice", reg.port, tempDir("alice"), ["--register", "--transfer-rate", "2000000"]),
+    };
+    await alice.proc.waitFor((e) => e.event === "ready", "alice ready", 45_000);
+    const bob = await withInbox("bob", reg.port, tempDir("bob"), tempDir("inbox-bob"), true);
+    const carol = await withInbox("carol", reg.port, tempDir("carol"), tempDir("inbox-carol"), true);
+    await must(alice, { cmd: "group.create", group: "lab" });
+    for (const p of [bob, carol]) {
+      await must(p, { cmd: "group.join", group: "lab" });
+      await must(alice, { cmd: "group.approve", group: "lab", user: p.name });
+    }
+    const { data, src } = randomFile("memo.bin", 4 * MiB);
+    alice.proc.send({ cmd: "sendFile", to: "#lab", path: src });
+    for (const p of [bob, carol]) {
+      const done = await p.proc.waitFor(
+        (e) => e.event === "transfer" && e.state === "done" && e.name === "memo.bin",
+        `${p.name} has memo.bin`,
+        60_000,
+      );
+      // Peer to peer: no `via`, and the path event says which path it took.
+      expect(done.via).toBeUndefined();
+      expect(done.peer).toBe("alice");
+      expect(sha256(readFileSync(done.path as string))).toBe(sha256(data));
+      expect(p.proc.events.some((e) => e.event === "path" && e.peer === "alice")).toBe(true);
+    }
+    await alice.proc.waitFor(isDone("send"), "upload done", 60_000);
+    const settled = Date.now() + 15_000;
+    let left = (await must(alice, { cmd: "drops" })).sent as Json[];
+    while (left.length > 0 && Date.now() < settled) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = (await must(alice, { cmd: "drops" })).sent as Json[];
+    }
+    expect(left).toEqual([]);
+    expect(blobs(regDir)).toEqual([]);
+    // Each has it once.
+    for (const p of [bob, carol]) {
+      expect(p.proc.events.filter((e) => e.event === "transfer" && e.state === "done")).toHaveLength(1);
+    }
+  }, 120_000);
 });
