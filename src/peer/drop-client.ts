@@ -283,6 +283,11 @@ export class DropClient {
 
   async list(): Promise<PeerEvent> {
     const data = parseAnswer(dropListData, await this.opts.request({ t: "drop.list" }), "drop.list");
+    // What waits for us and is not on its way (an offer nobody answered in time) is fetched again.
+    for (const d of data.received) {
+      this.waiting.set(d.id, d);
+      if (!this.covered.has(d.id)) this.want(d.id);
+    }
     return { event: "drops", sent: data.sent, received: data.received };
   }
 
