@@ -430,6 +430,11 @@ const serverCommand = program
     "drop box: days a file is kept for whoever has not taken it (default 14)",
     intOption("--drop-retention-days", 1, 3650),
   )
+  .option(
+    "--drop-rate <bytes>",
+    "drop box: bytes per second each download from it may take (default: as fast as the path)",
+    intOption("--drop-rate", 10_000, 100_000_000_000),
+  )
   .option("--json", "machine-readable output")
   .exitOverride()
   .action(
@@ -449,6 +454,7 @@ const serverCommand = program
         dropUserQuota?: number;
         dropTotalQuota?: number;
         dropRetentionDays?: number;
+        dropRate?: number;
       } & StoreArgs,
     ) => {
       jsonOutput = Boolean(opts.json);
@@ -479,6 +485,7 @@ const serverCommand = program
             ? {}
             : { retentionMs: opts.dropRetentionDays * 86_400_000 }),
         },
+        ...(opts.dropRate === undefined ? {} : { dropSendBytesPerSecond: opts.dropRate }),
         log,
       });
       onSignals(async () => {

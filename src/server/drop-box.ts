@@ -77,6 +77,8 @@ export interface DropBoxOptions {
   /** `drop/` in the registry's data directory. */
   dir: string;
   limits: DropLimits;
+  /** Each download from the drop box goes no faster than this (bytes per second); default: the path's rate. */
+  sendBytesPerSecond?: number;
   store: Pick<Store, "getUser" | "getGroup" | "groupMembers">;
   /** Throws if `from` may not send to `to` (the messaging policy). */
   mayTalk: (from: string, to: string) => Promise<void>;
@@ -119,6 +121,7 @@ export class DropBox {
       downloadDir: this.incoming,
       autoAcceptDir: this.incoming,
       maxFileBytes: opts.limits.maxFileBytes,
+      ...(opts.sendBytesPerSecond === undefined ? {} : { maxTransferRate: opts.sendBytesPerSecond }),
       screenOffer: (user, offer) => this.screen(user, offer),
     });
   }

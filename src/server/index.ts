@@ -42,6 +42,8 @@ export interface ServerOptions {
   limits?: Limits;
   /** The drop box's limits (`drop/` in the data directory); default `DEFAULT_DROP_LIMITS`. */
   dropLimits?: Partial<DropLimits>;
+  /** Each download from the drop box goes no faster than this (bytes per second). */
+  dropSendBytesPerSecond?: number;
   /** Log lines, each with its level (docs/admin.md lists them). */
   log?: (line: string, level?: LogLevel) => void;
 }
@@ -68,7 +70,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     policy: opts.policy ?? "open",
     ...(opts.relayBytesPerSecond === undefined ? {} : { relayBytesPerSecond: opts.relayBytesPerSecond }),
     ...(opts.limits === undefined ? {} : { limits: opts.limits }),
-    drop: { dir: join(dir, "drop"), limits: { ...DEFAULT_DROP_LIMITS, ...opts.dropLimits } },
+    drop: {
+      dir: join(dir, "drop"),
+      limits: { ...DEFAULT_DROP_LIMITS, ...opts.dropLimits },
+      ...(opts.dropSendBytesPerSecond === undefined ? {} : { sendBytesPerSecond: opts.dropSendBytesPerSecond }),
+    },
     ...(opts.log ? { log: opts.log } : {}),
   });
   let address: { port: number };

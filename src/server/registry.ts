@@ -124,7 +124,7 @@ export interface RegistryOptions {
   /** Abuse limits (`limits.ts`); default `DEFAULT_LIMITS`. */
   limits?: Limits;
   /** The drop box (`drop-box.ts`): its folder in the data directory and its limits; absent, none. */
-  drop?: { dir: string; limits: DropLimits };
+  drop?: { dir: string; limits: DropLimits; sendBytesPerSecond?: number };
 }
 
 /** What the registry's abuse limits did, for logs and tests. */
@@ -267,6 +267,7 @@ export class Registry {
         host: this.host,
         dir: opts.drop.dir,
         limits: opts.drop.limits,
+        ...(opts.drop.sendBytesPerSecond === undefined ? {} : { sendBytesPerSecond: opts.drop.sendBytesPerSecond }),
         store: opts.store,
         mayTalk: (from, to) => this.social.requireMayTalk(from, to),
         push: (user, msg) => {

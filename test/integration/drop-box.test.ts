@@ -86,7 +86,7 @@ describe.concurrent("drop box", () => {
     expect((await must(alice, { cmd: "drops" })).sent).toEqual([]);
   }, 180_000);
 
-  it("a file to someone offline survives a registry SIGKILL mid-upload and resumes", async () => {
+  it("a file to someone offline survives a registry SIGKILL mid-upload and mid-download, and resumes", async () => {
     const regDir = tempDir("registry");
     let reg = await startRegistry(regDir);
     const port = reg.port;
@@ -132,12 +132,33 @@ describe.concurrent("drop box", () => {
     );
     expect(upload.skippedBytes).toBeGreaterThan(0);
 
-    // bob logs in later and gets it from the drop box.
+    // bob logs in later and takes it from the drop box, which is killed mid-download too
+    // (capped, so that it dies in the middle): he continues from his partial file.
+    await reg.proc.kill("SIGTERM");
+    reg = await startRegistry(regDir, port, ["--drop-rate", "4000000"]);
     const bob2 = await withInbox("bob", port, bobDir, bobInbox, false);
+    const cut = await bob2.proc.waitFor(
+      (e) => e.event === "transfer" && e.via === "registry" && e.state === "progress" && (e.bytes as number) >= 2 * MiB,
+      "a quarter downloaded",
+      60_000,
+    );
+    await reg.proc.kill("SIGKILL");
+    reg = await startRegistry(regDir, port);
+    const again = await bob2.proc.waitFor(
+      (e) => e.event === "transfer" && e.via === "registry" && e.state === "accepted" && e.id !== cut.id,
+      "download resumed",
+      60_000,
+    );
+    expect(again.skippedBytes).toBeGreaterThan(0);
     const done = await bob2.proc.waitFor(isDone("receive"), "bob has it", 60_000);
     expect(done.peer).toBe("alice");
+    expect(done.path).toBe(join(bobInbox, "notes.bin"));
     expect(sha256(readFileSync(done.path as string))).toBe(want);
-    expect(existsSync(join(bobInbox, "notes.bin"))).toBe(true);
+    expect(readdirSync(bobInbox)).toEqual(["notes.bin"]);
+    // Taken by its only recipient: gone from the registry's disk.
+    const deadline = Date.now() + 10_000;
+    while (blobs(regDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(blobs(regDir)).toEqual([]);
   }, 180_000);
 
   it("refuses what is over the limits, stops an upload a smaller quota no longer holds, never offers a damaged file", async () => {
