@@ -73,7 +73,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     drop: {
       dir: join(dir, "drop"),
       limits: { ...DEFAULT_DROP_LIMITS, ...opts.dropLimits },
-      ...(opts.dropSendBytesPerSecond === undefined ? {} : { sendBytesPerSecond: opts.dropSendBytesPerSecond }),
+      ...(opts.dropSendBytesPerSecond === undefined
+        ? {}
+        : { sendBytesPerSecond: opts.dropSendBytesPerSecond }),
     },
     ...(opts.log ? { log: opts.log } : {}),
   });

@@ -267,7 +267,9 @@ export class Registry {
         host: this.host,
         dir: opts.drop.dir,
         limits: opts.drop.limits,
-        ...(opts.drop.sendBytesPerSecond === undefined ? {} : { sendBytesPerSecond: opts.drop.sendBytesPerSecond }),
+        ...(opts.drop.sendBytesPerSecond === undefined
+          ? {}
+          : { sendBytesPerSecond: opts.drop.sendBytesPerSecond }),
         store: opts.store,
         mayTalk: (from, to) => this.social.requireMayTalk(from, to),
         push: (user, msg) => {

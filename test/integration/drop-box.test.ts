@@ -9,11 +9,15 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Json, killAll, requireBuild, startClient, startRegistry, tempDir } from "./harness.js";
+import { loggedIn, RawClient, stopRawClients } from "./raw-client.js";
 import { login, must, type Person } from "./social-helpers.js";
 import { randomFile, sha256 } from "./transfer-helpers.js";
 
 beforeAll(requireBuild);
-afterAll(killAll);
+afterAll(async () => {
+  await stopRawClients();
+  await killAll();
+});
 
 const MiB = 1024 * 1024;
 const isDone = (direction: string) => (e: Json) =>
@@ -138,7 +142,11 @@ describe.concurrent("drop box", () => {
     reg = await startRegistry(regDir, port, ["--drop-rate", "4000000"]);
     const bob2 = await withInbox("bob", port, bobDir, bobInbox, false);
     const cut = await bob2.proc.waitFor(
-      (e) => e.event === "transfer" && e.via === "registry" && e.state === "progress" && (e.bytes as number) >= 2 * MiB,
+      (e) =>
+        e.event === "transfer" &&
+        e.via === "registry" &&
+        e.state === "progress" &&
+        (e.bytes as number) >= 2 * MiB,
       "a quarter downloaded",
       60_000,
     );
@@ -273,4 +281,41 @@ describe.concurrent("drop box", () => {
       expect(p.proc.events.filter((e) => e.event === "transfer" && e.state === "done")).toHaveLength(1);
     }
   }, 120_000);
+
+  it("takes file messages only from logged-in sessions, and only files announced with drop.put", async () => {
+    const reg = await startRegistry(tempDir("registry"));
+    const offer = (id: string) => ({
+      t: "file.offer",
+      id,
+      stream: 5,
+      name: "x.bin",
+      size: 1000,
+      sha256: "c".repeat(64),
+    });
+    // Before login: no answer at all (nothing to amplify), a strike each, then the end.
+    const anonymous = await RawClient.open(reg.port);
+    expect(
+      (await anonymous.request({ t: "drop.put", to: "bob", name: "x.bin", size: 1, sha256: "c".repeat(64) }))
+        .code,
+    ).toBe("AUTH_NOT_LOGGED_IN");
+    for (let i = 0; i < 120 && anonymous.closedReason === undefined; i++) {
+      anonymous.sendBytes(
+        new TextEncoder().encode(JSON.stringify(offer(`anon${String(i).padStart(8, "0")}`))),
+      );
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(await anonymous.closed()).toMatch(/^SESSION_TERMINATED: file transfer before login/);
+    expect(anonymous.pushes.filter((m) => String(m.t).startsWith("file."))).toEqual([]);
+
+    // Logged in, but nothing announced: refused by the offer's id.
+    const mallory = await loggedIn(reg.port, "mallory", "correct horse battery staple");
+    mallory.sendBytes(new TextEncoder().encode(JSON.stringify(offer("unannounced1"))));
+    const deadline = Date.now() + 10_000;
+    while (!mallory.pushes.some((m) => m.t === "file.cancel") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(mallory.pushes.find((m) => m.t === "file.cancel")).toMatchObject({
+      id: "unannounced1",
+      code: "FILE_PROTOCOL_ERROR",
+    });
+  }, 60_000);
 });
