@@ -26,21 +26,12 @@
  */
 
 import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HallwayError } from "../errors.js";
 import type { HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { PeerEvent, TransferEvent } from "../peer/events.js";
+import { syncDirectory } from "../peer/file-store.js";
 import { FileTransfers } from "../peer/file-transfers.js";
 import type { Control, ControlOf } from "../protocol/control.js";
 import { type DropInfo, GROUP_PREFIX, MAX_DROPS_LISTED } from "../protocol/drop.js";
@@ -366,7 +357,7 @@ export class DropBox {
         if (this.hasBlob(entry.sha256, entry.size)) rmSync(e.path, { force: true });
         else {
           renameSync(e.path, this.blobPath(entry.sha256));
-          syncDir(this.blobs);
+          syncDirectory(this.blobs);
         }
       } catch (err) {
         this.opts.log(`drop ${entry.id}: cannot store the upload: ${(err as Error).message}`, "error");
@@ -502,13 +493,4 @@ function info(e: DropEntry, forSender: boolean): DropInfo {
 
 function sizeOf(path: string): number {
   return statSync(path).size;
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

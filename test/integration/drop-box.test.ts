@@ -8,7 +8,15 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Json, killAll, requireBuild, startClient, startRegistry, tempDir } from "./harness.js";
+import {
+  type Json,
+  killAll,
+  type Proc,
+  requireBuild,
+  startClient,
+  startRegistry,
+  tempDir,
+} from "./harness.js";
 import { loggedIn, RawClient, stopRawClients } from "./raw-client.js";
 import { login, must, type Person } from "./social-helpers.js";
 import { randomFile, sha256 } from "./transfer-helpers.js";
@@ -34,6 +42,31 @@ async function withInbox(name: string, port: number, dir: string, inbox: string,
 }
 
 // Each test has its own registry and people: they run side by side.
+/**
+ * Kills the registry (SIGKILL) once `p` has moved 2 MiB of a drop-box transfer, starts it
+ * again on the same port and data, and resolves with the `accepted` of the transfer that
+ * continues it (a new one, after `p`'s client logged in again by itself).
+ */
+async function cutMidway(p: Proc, regDir: string, port: number, registry: Proc, what: string) {
+  const cut = await p.waitFor(
+    (e) =>
+      e.event === "transfer" &&
+      e.via === "registry" &&
+      e.state === "progress" &&
+      (e.bytes as number) >= 2 * MiB,
+    `a quarter of the ${what}`,
+    60_000,
+  );
+  await registry.kill("SIGKILL");
+  const reg = await startRegistry(regDir, port);
+  const resumed = await p.waitFor(
+    (e) => e.event === "transfer" && e.via === "registry" && e.state === "accepted" && e.id !== cut.id,
+    `${what} resumed`,
+    60_000,
+  );
+  return { reg, resumed };
+}
+
 describe.concurrent("drop box", () => {
   it("a 50 MiB file to a group of three, one member offline: at once, at login, one copy, then gone", async () => {
     const regDir = tempDir("registry");
@@ -106,24 +139,10 @@ describe.concurrent("drop box", () => {
     const { data, src } = randomFile("notes.bin", 8 * MiB);
     const want = sha256(data);
     alice.send({ cmd: "sendFile", to: "bob", path: src });
-    const first = await alice.waitFor(
-      (e) =>
-        e.event === "transfer" &&
-        e.via === "registry" &&
-        e.state === "progress" &&
-        (e.bytes as number) >= 2 * MiB,
-      "a quarter uploaded",
-      60_000,
-    );
-    await reg.proc.kill("SIGKILL");
-    reg = await startRegistry(regDir, port);
-
     // alice logs in again by herself and offers the rest; the registry had kept what it verified.
-    const resumed = await alice.waitFor(
-      (e) => e.event === "transfer" && e.via === "registry" && e.state === "accepted" && e.id !== first.id,
-      "upload resumed",
-      60_000,
-    );
+    const up = await cutMidway(alice, regDir, port, reg.proc, "upload");
+    reg = up.reg;
+    const resumed = up.resumed;
     expect(resumed.skippedBytes).toBeGreaterThan(0);
     const upload = await alice.waitFor(
       (e) => isDone("send")(e) && e.id === resumed.id,
@@ -141,22 +160,9 @@ describe.concurrent("drop box", () => {
     await reg.proc.kill("SIGTERM");
     reg = await startRegistry(regDir, port, ["--drop-rate", "4000000"]);
     const bob2 = await withInbox("bob", port, bobDir, bobInbox, false);
-    const cut = await bob2.proc.waitFor(
-      (e) =>
-        e.event === "transfer" &&
-        e.via === "registry" &&
-        e.state === "progress" &&
-        (e.bytes as number) >= 2 * MiB,
-      "a quarter downloaded",
-      60_000,
-    );
-    await reg.proc.kill("SIGKILL");
-    reg = await startRegistry(regDir, port);
-    const again = await bob2.proc.waitFor(
-      (e) => e.event === "transfer" && e.via === "registry" && e.state === "accepted" && e.id !== cut.id,
-      "download resumed",
-      60_000,
-    );
+    const down = await cutMidway(bob2.proc, regDir, port, reg.proc, "download");
+    reg = down.reg;
+    const again = down.resumed;
     expect(again.skippedBytes).toBeGreaterThan(0);
     const done = await bob2.proc.waitFor(isDone("receive"), "bob has it", 60_000);
     expect(done.peer).toBe("alice");
