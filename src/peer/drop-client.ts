@@ -239,7 +239,10 @@ export class DropClient {
     const msg = m.msg as FileControl;
     if (msg.t === "file.offer" && !this.carried.has(msg.id)) {
       // The offer may come before the answer to `drop.fetch`: it is known by its content.
-      const d = [...this.waiting.values()].find((x) => x.sha256 === msg.sha256 && x.size === msg.size);
+      const taken = new Set([...this.carried.values()].map((c) => c.drop));
+      const d = [...this.waiting.values()].find(
+        (x) => x.sha256 === msg.sha256 && x.size === msg.size && this.fetching.has(x.id) && !taken.has(x.id),
+      );
       if (d) this.carried.set(msg.id, { label: d.from, drop: d.id, direction: "receive" });
     }
     this.opts.transfers.handleControl(this.carried.get(msg.id)?.label ?? "registry", conn, msg);

@@ -50,10 +50,11 @@ import {
   resolveDrop,
   unreferencedBlobs,
 } from "./drop-rules.js";
+import { ANSWER_BUDGET_BYTES, fitPage } from "./reply-size.js";
 import type { Store } from "./store/store.js";
 
 const SWEEP_MS = 60_000;
-const MANIFEST_SUFFIX = ".part.manifest";
+const PART_SUFFIX = ".part";
 
 type DropRequest = ControlOf<
   "drop.put" | "drop.fetch" | "drop.list" | "drop.cancel" | "drop.decline" | "drop.got"
@@ -169,14 +170,15 @@ export class DropBox {
 
   /** At login: what waits for the user, in pushes of at most MAX_DROPS_LISTED. */
   atLogin(user: string): void {
-    const waiting = [...this.entries.values()].filter(
-      (e) => e.state === "stored" && e.waiting.includes(user),
-    );
-    for (let i = 0; i < waiting.length; i += MAX_DROPS_LISTED) {
-      this.opts.push(user, {
-        t: "drop.notify",
-        drops: waiting.slice(i, i + MAX_DROPS_LISTED).map((e) => info(e, false)),
-      });
+    let rest = [...this.entries.values()]
+      .filter((e) => e.state === "stored" && e.waiting.includes(user))
+      .map((e) => info(e, false));
+    while (rest.length > 0) {
+      // Each push within the message limit (names are up to 255 bytes).
+      const page = fitPage(rest.slice(0, MAX_DROPS_LISTED), "end").items;
+      if (page.length === 0) return;
+      this.opts.push(user, { t: "drop.notify", drops: page });
+      rest = rest.slice(page.length);
     }
   }
 
@@ -279,15 +281,14 @@ export class DropBox {
 
   private list(user: string): unknown {
     const all = [...this.entries.values()];
+    // The oldest first, as many as fit half an answer each (a large group's `waiting` is long).
+    const page = (drops: DropInfo[]) =>
+      fitPage(drops.slice(0, MAX_DROPS_LISTED), "end", ANSWER_BUDGET_BYTES / 2).items;
     return {
-      sent: all
-        .filter((e) => e.from === user)
-        .slice(0, MAX_DROPS_LISTED)
-        .map((e) => info(e, true)),
-      received: all
-        .filter((e) => e.state === "stored" && e.waiting.includes(user))
-        .slice(0, MAX_DROPS_LISTED)
-        .map((e) => info(e, false)),
+      sent: page(all.filter((e) => e.from === user).map((e) => info(e, true))),
+      received: page(
+        all.filter((e) => e.state === "stored" && e.waiting.includes(user)).map((e) => info(e, false)),
+      ),
     };
   }
 
@@ -458,22 +459,38 @@ export class DropBox {
       for (const sha of unreferencedBlobs(this.entries.values(), readdirSync(this.blobs))) {
         rmSync(this.blobPath(sha), { force: true });
       }
-      const running = new Set(
-        [...this.carried.values()].filter((c) => c.direction === "receive").map((c) => c.drop),
-      );
-      for (const entry of readdirSync(this.incoming)) {
-        if (!entry.endsWith(MANIFEST_SUFFIX)) continue;
-        const manifestPath = join(this.incoming, entry);
-        const m = decodeManifest(new Uint8Array(readFileSync(manifestPath)));
-        const sha = m.ok ? Buffer.from(m.value.sha256).toString("hex") : "";
-        if (m.ok && partialWanted(this.entries.values(), sha, m.value.sizeBytes)) continue;
-        if ([...running].some((id) => this.entries.get(id)?.sha256 === sha)) continue;
-        rmSync(join(this.incoming, entry.slice(0, -".manifest".length)), { force: true });
-        rmSync(manifestPath, { force: true });
+      // A partial upload is `X.part` with `X.part.manifest` (and, while a save is under way or
+      // if one was cut by a kill, `X.part.manifest.tmp*`): all of it goes unless an entry waits
+      // for the content its manifest names.
+      const partials = new Map<string, string[]>();
+      for (const file of readdirSync(this.incoming)) {
+        const at = file.lastIndexOf(PART_SUFFIX);
+        if (at < 0) continue;
+        const base = file.slice(0, at + PART_SUFFIX.length);
+        partials.set(base, [...(partials.get(base) ?? []), file]);
+      }
+      for (const [base, files] of partials) {
+        if (this.partialWanted(join(this.incoming, `${base}.manifest`))) continue;
+        for (const f of files) rmSync(join(this.incoming, f), { force: true });
       }
     } catch (err) {
       this.opts.log(`drop box sweep: ${(err as Error).message}`, "warn");
     }
+  }
+
+  /** The manifest at `path` names content an `uploading` entry waits for. */
+  private partialWanted(path: string): boolean {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(readFileSync(path));
+    } catch {
+      return false;
+    }
+    const m = decodeManifest(bytes);
+    return (
+      m.ok &&
+      partialWanted(this.entries.values(), Buffer.from(m.value.sha256).toString("hex"), m.value.sizeBytes)
+    );
   }
 }
 
