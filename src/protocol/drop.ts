@@ -25,6 +25,7 @@
  */
 
 import { z } from "zod";
+import { fileName } from "./file-offer.js";
 
 /** Groups are written `#name` where a person's name would go. */
 export const GROUP_PREFIX = "#";
@@ -39,8 +40,6 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 export const dropId = z.string().regex(/^[0-9a-f]{24}$/);
 /** A drop id or its start, as people type it. */
 export const dropRef = z.string().regex(/^[0-9a-f]{4,24}$/);
-/** The offered name; the file itself travels with a `file.offer`, whose name is checked there. */
-const fileName = z.string().min(1).max(255);
 
 /** One file in the drop box as a sender or a recipient sees it. */
 export const dropInfo = z.object({

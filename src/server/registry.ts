@@ -420,6 +420,14 @@ export class Registry {
       this.strike(s, now, "file transfer before login");
       return true;
     }
+    // An offer is a request for work (a receiver, a stream, a check): charged like a write.
+    if (m.value.kind === "bad-offer" || m.value.msg.t === "file.offer") {
+      if (!this.commandLimits.charge(this.limitKey(s), "write", now).ok) {
+        this.abuse.rateLimited++;
+        this.strike(s, now, "too many file offers");
+        return true;
+      }
+    }
     this.drop.handleFile(s.user, s.conn, m.value);
     return true;
   }
