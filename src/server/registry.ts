@@ -20,6 +20,10 @@
  * answers each of its requests `STORE_FAILED` with a retry-after; the client keeps the
  * messages and sends them again. A `history` page waits for the session's own appends.
  *
+ * Files for groups and for people offline wait in the drop box (`drop-box.ts`), which runs
+ * the peer's transfer layer on this registry's `UdpHost`: this file routes the `file.*`
+ * messages of logged-in sessions and the `drop.*` requests to it, and calls it at login.
+ *
  * Friends, groups, profiles and the messaging policy live in `social.ts`; this file asks it
  * whether a lookup, an offline message or a history entry is allowed, and whose presence a
  * user may see.
