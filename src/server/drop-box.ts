@@ -371,8 +371,8 @@ export class DropBox {
       return;
     }
     // A lost session keeps the partial file for a resume; anything else (the sender cancelled,
-    // the SHA-256 did not match) ends the upload, and the core removed what it had written.
-    if (entry && entry.state === "uploading" && e.partial !== "kept") {
+    // the SHA-256 did not match, a full disk) ends the upload, and what it wrote goes.
+    if (entry && entry.state === "uploading" && e.code !== "FILE_PEER_LOST") {
       this.opts.log(`drop ${entry.id}: upload ended (${e.code ?? e.state})`, "warn");
       this.remove(entry);
     }

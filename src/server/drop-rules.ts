@@ -116,9 +116,17 @@ export function isFinished(e: DropEntry): boolean {
   return e.waiting.length === 0;
 }
 
-/** Past retention: deleted whether or not everyone took it (an upload that never ended too). */
+/**
+ * An upload not finished this long after it was announced is given up (its sender's client
+ * is gone; sending the file again starts over): until then it holds its share of the quotas.
+ */
+export const UNFINISHED_UPLOAD_MS = DAY_MS;
+
+/** Past retention: deleted whether or not everyone took it; an unfinished upload sooner. */
 export function isExpired(e: DropEntry, now: number, limits: DropLimits): boolean {
-  return now - e.at >= limits.retentionMs;
+  const keepMs =
+    e.state === "uploading" ? Math.min(limits.retentionMs, UNFINISHED_UPLOAD_MS) : limits.retentionMs;
+  return now - e.at >= keepMs;
 }
 
 /** Blobs (by SHA-256) that no stored entry refers to. */

@@ -101,8 +101,9 @@ describe("drop box rules", () => {
     expect(isFinished({ ...e, waiting: [], got: ["bob"] })).toBe(true);
     expect(isExpired(e, T0 + 14 * DAY - 1, LIMITS)).toBe(false);
     expect(isExpired(e, T0 + 14 * DAY, LIMITS)).toBe(true);
-    // An upload that never finished expires too.
-    expect(isExpired({ ...e, state: "uploading" }, T0 + 15 * DAY, LIMITS)).toBe(true);
+    // An upload that never finished is given up after a day.
+    expect(isExpired({ ...e, state: "uploading" }, T0 + DAY - 1, LIMITS)).toBe(false);
+    expect(isExpired({ ...e, state: "uploading" }, T0 + DAY, LIMITS)).toBe(true);
   });
 
   it("names the blobs and partial uploads no entry needs", () => {

@@ -83,8 +83,8 @@ describe("drop box sweep", () => {
     const entries = [
       entry("1", { sha256: sha("a"), at: T0 - 15 * DAY }), // past retention
       entry("2", { sha256: sha("b"), at: T0 - DAY }), // kept, with its blob
-      entry("3", { sha256: sha("c"), state: "uploading", at: T0 - DAY }), // its partial stays
-      entry("4", { sha256: sha("e"), state: "uploading", at: T0 - 20 * DAY }), // expired upload
+      entry("3", { sha256: sha("c"), state: "uploading", at: T0 - DAY / 2 }), // its partial stays
+      entry("4", { sha256: sha("e"), state: "uploading", at: T0 - 2 * DAY }), // an upload given up
     ];
     writeFileSync(join(dir, "index.json"), JSON.stringify({ version: 1, entries }));
     for (const c of ["a", "b", "d"]) writeFileSync(join(blobs, sha(c)), "0123456789");
@@ -106,14 +106,16 @@ describe("drop box sweep", () => {
     expect(kept.entries.map((e) => e.id[0])).toEqual(["2", "3"]);
     expect(log.filter((l) => l.includes("expired"))).toHaveLength(2);
 
-    // Read back after a restart; a day later nothing more has expired.
-    dropBox(dir, () => T0 + DAY).sweep();
+    // Read back after a restart; hours later nothing more has expired.
+    dropBox(dir, () => T0 + DAY / 4).sweep();
     expect(readdirSync(blobs)).toEqual([sha("b")]);
     expect(readdirSync(incoming)).toHaveLength(2);
+    // A day after it was announced, the unfinished upload is given up.
+    dropBox(dir, () => T0 + DAY / 2).sweep();
+    expect(readdirSync(incoming)).toEqual([]);
     // Two weeks after they were sent, the rest goes too.
     dropBox(dir, () => T0 + 13 * DAY).sweep();
     expect(readdirSync(blobs)).toEqual([]);
-    expect(readdirSync(incoming)).toEqual([]);
   });
 
   it("sets a damaged index aside and starts empty, its blobs then swept", () => {
