@@ -9,6 +9,8 @@ import type { DropInfo } from "../../src/protocol/drop.js";
 import { dropLine, dropsText } from "../../src/ui/drop-text.js";
 import { parseSend } from "../../src/ui/send-command.js";
 import { FolderLines } from "../../src/ui/transfer-text.js";
+import { createModel } from "../../src/ui/tui/model.js";
+import { applyEvent, openBuffer } from "../../src/ui/tui/reducers.js";
 
 const drop: DropInfo = {
   id: "0123456789abcdef01234567",
@@ -83,5 +85,31 @@ describe("drop box text", () => {
       to: ["bob", "#ops"],
       paths: ["/work/a.txt"],
     });
+  });
+
+  it("tells a group's file, and the upload to a group, in the group's buffer of the terminal UI", () => {
+    const m = createModel("bob");
+    const ops = openBuffer(m, "group", "ops");
+    const T = 1_800_000_000_000;
+    applyEvent(m, { event: "drop", drop }, T);
+    const upload: TransferEvent = {
+      event: "transfer",
+      id: "u1234567",
+      n: 2,
+      direction: "send",
+      state: "done",
+      peer: "#ops",
+      name: "notes.txt",
+      size: 5,
+      bytes: 5,
+      sha256: "b".repeat(64),
+      via: "registry",
+      drop: "f".repeat(24),
+    };
+    applyEvent(m, upload, T);
+    expect(m.buffers[ops]?.lines.map((l) => l.text).slice(-2)).toEqual([
+      'alice left "plan.pdf" (2.0 MB) in #ops in the drop box (01234567); fetching it',
+      '#2 sent "notes.txt" to #ops (via the registry\'s drop box)',
+    ]);
   });
 });
