@@ -42,6 +42,33 @@ async function withInbox(name: string, port: number, dir: string, inbox: string,
 }
 
 // Each test has its own registry and people: they run side by side.
+/** Waits until `done()` holds, for up to `ms` (the test's next expect says what did not). */
+async function until(done: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * A registry (with `extra` options), bob registered and gone offline (his data and inbox kept
+ * for a later login), and alice logged in, sending at most `rate` bytes per second.
+ */
+async function bobOffline(extra: string[], rate: number) {
+  const regDir = tempDir("registry");
+  const reg = await startRegistry(regDir, 0, extra);
+  const bobDir = tempDir("bob");
+  const bobInbox = tempDir("inbox-bob");
+  const bob = await withInbox("bob", reg.port, bobDir, bobInbox, true);
+  bob.proc.send({ cmd: "quit" });
+  await bob.proc.waitExit("bob quits");
+  const alice = startClient("alice", reg.port, tempDir("alice"), [
+    "--register",
+    "--transfer-rate",
+    String(rate),
+  ]);
+  await alice.waitFor((e) => e.event === "ready", "alice ready", 45_000);
+  return { regDir, reg, port: reg.port, bobDir, bobInbox, alice };
+}
+
 /**
  * Kills the registry (SIGKILL) once `p` has moved 2 MiB of a drop-box transfer, starts it
  * again on the same port and data, and resolves with the `accepted` of the transfer that
@@ -116,25 +143,17 @@ describe.concurrent("drop box", () => {
     dave = await withInbox("dave", reg.port, dirs.dave, inboxes.dave, false);
     const done = await dave.proc.waitFor(isDone("receive"), "dave has it", 60_000);
     expect(sha256(readFileSync(done.path as string))).toBe(want);
-    const deadline = Date.now() + 10_000;
-    while (blobs(regDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await until(() => blobs(regDir).length === 0);
     expect(blobs(regDir)).toEqual([]);
     expect(readdirSync(join(regDir, "drop", "incoming"))).toEqual([]);
     expect((await must(alice, { cmd: "drops" })).sent).toEqual([]);
   }, 180_000);
 
   it("a file to someone offline survives a registry SIGKILL mid-upload and mid-download, and resumes", async () => {
-    const regDir = tempDir("registry");
-    let reg = await startRegistry(regDir);
-    const port = reg.port;
-    const bobDir = tempDir("bob");
-    const bobInbox = tempDir("inbox-bob");
-    const bob = await withInbox("bob", port, bobDir, bobInbox, true);
-    bob.proc.send({ cmd: "quit" });
-    await bob.proc.waitExit("bob quits");
-    // Capped, so that the registry dies in the middle of the file.
-    const alice = startClient("alice", port, tempDir("alice"), ["--register", "--transfer-rate", "4000000"]);
-    await alice.waitFor((e) => e.event === "ready", "alice ready", 45_000);
+    // alice capped, so that the registry dies in the middle of the file.
+    const setup = await bobOffline([], 4_000_000);
+    const { regDir, port, bobDir, bobInbox, alice } = setup;
+    let reg = setup.reg;
 
     const { data, src } = randomFile("notes.bin", 8 * MiB);
     const want = sha256(data);
@@ -170,23 +189,15 @@ describe.concurrent("drop box", () => {
     expect(sha256(readFileSync(done.path as string))).toBe(want);
     expect(readdirSync(bobInbox)).toEqual(["notes.bin"]);
     // Taken by its only recipient: gone from the registry's disk.
-    const deadline = Date.now() + 10_000;
-    while (blobs(regDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await until(() => blobs(regDir).length === 0);
     expect(blobs(regDir)).toEqual([]);
   }, 180_000);
 
   it("refuses what is over the limits, stops an upload a smaller quota no longer holds, never offers a damaged file", async () => {
-    const regDir = tempDir("registry");
     const small = ["--drop-max-file", String(3 * MiB), "--drop-user-quota", String(4 * MiB)];
-    let reg = await startRegistry(regDir, 0, small);
-    const port = reg.port;
-    const bobDir = tempDir("bob");
-    const bobInbox = tempDir("inbox-bob");
-    const bob = await withInbox("bob", port, bobDir, bobInbox, true);
-    bob.proc.send({ cmd: "quit" });
-    await bob.proc.waitExit("bob quits");
-    const alice = startClient("alice", port, tempDir("alice"), ["--register", "--transfer-rate", "1000000"]);
-    await alice.waitFor((e) => e.event === "ready", "alice ready", 45_000);
+    const setup = await bobOffline(small, 1_000_000);
+    const { regDir, port, bobDir, bobInbox, alice } = setup;
+    let reg = setup.reg;
 
     // Over the per-file limit: refused before a byte goes.
     const big = randomFile("big.bin", 3 * MiB + 1);
@@ -218,9 +229,7 @@ describe.concurrent("drop box", () => {
     );
     expect(stopped.by).toBe("peer");
     // No partial file stays after the sweep, and no entry.
-    const deadline = Date.now() + 10_000;
-    while (readdirSync(incoming).length > 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    await until(() => readdirSync(incoming).length === 0);
     expect(readdirSync(incoming)).toEqual([]);
 
     // A stored file whose bytes changed on the registry's disk is never offered.
@@ -274,12 +283,11 @@ describe.concurrent("drop box", () => {
       expect(p.proc.events.some((e) => e.event === "path" && e.peer === "alice")).toBe(true);
     }
     await alice.proc.waitFor(isDone("send"), "upload done", 60_000);
-    const settled = Date.now() + 15_000;
-    let left = (await must(alice, { cmd: "drops" })).sent as Json[];
-    while (left.length > 0 && Date.now() < settled) {
-      await new Promise((r) => setTimeout(r, 100));
+    let left: Json[] = [];
+    await until(async () => {
       left = (await must(alice, { cmd: "drops" })).sent as Json[];
-    }
+      return left.length === 0;
+    }, 15_000);
     expect(left).toEqual([]);
     expect(blobs(regDir)).toEqual([]);
     // Each has it once.
@@ -316,9 +324,7 @@ describe.concurrent("drop box", () => {
     // Logged in, but nothing announced: refused by the offer's id.
     const mallory = await loggedIn(reg.port, "mallory", "correct horse battery staple");
     mallory.sendBytes(new TextEncoder().encode(JSON.stringify(offer("unannounced1"))));
-    const deadline = Date.now() + 10_000;
-    while (!mallory.pushes.some((m) => m.t === "file.cancel") && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    await until(() => mallory.pushes.some((m) => m.t === "file.cancel"));
     expect(mallory.pushes.find((m) => m.t === "file.cancel")).toMatchObject({
       id: "unannounced1",
       code: "FILE_PROTOCOL_ERROR",
