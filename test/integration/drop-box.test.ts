@@ -136,6 +136,7 @@ describe.concurrent("drop box", () => {
     }
     // One copy on the registry's disk while dave has not taken it.
     expect(blobs(regDir)).toEqual([want]);
+    expect(sha256(readFileSync(join(regDir, "drop", "blobs", want)))).toBe(want);
     const list = await must(alice, { cmd: "drops" });
     expect(list.sent).toEqual([expect.objectContaining({ to: "#ops", state: "stored", waiting: ["dave"] })]);
 
@@ -268,7 +269,7 @@ describe.concurrent("drop box", () => {
       await must(p, { cmd: "group.join", group: "lab" });
       await must(alice, { cmd: "group.approve", group: "lab", user: p.name });
     }
-    const { data, src } = randomFile("memo.bin", 4 * MiB);
+    const { data, src } = randomFile("memo.bin", 6 * MiB);
     alice.proc.send({ cmd: "sendFile", to: "#lab", path: src });
     for (const p of [bob, carol]) {
       const done = await p.proc.waitFor(
