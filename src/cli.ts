@@ -410,6 +410,31 @@ const serverCommand = program
     "info",
   )
   .option("--init", "an empty registry.sqlite is a deliberately new store (else STORE_CORRUPT)")
+  .option(
+    "--drop-max-file <bytes>",
+    "drop box: largest file (default 256 MiB)",
+    intOption("--drop-max-file", 0, 2 ** 50),
+  )
+  .option(
+    "--drop-user-quota <bytes>",
+    "drop box: what one sender's files may hold (default 2 GiB)",
+    intOption("--drop-user-quota", 0, 2 ** 50),
+  )
+  .option(
+    "--drop-total-quota <bytes>",
+    "drop box: what it may hold in all (default 20 GiB)",
+    intOption("--drop-total-quota", 0, 2 ** 50),
+  )
+  .option(
+    "--drop-retention-days <n>",
+    "drop box: days a file is kept for whoever has not taken it (default 14)",
+    intOption("--drop-retention-days", 1, 3650),
+  )
+  .option(
+    "--drop-rate <bytes>",
+    "drop box: bytes per second each download from it may take (default: as fast as the path)",
+    intOption("--drop-rate", 10_000, 100_000_000_000),
+  )
   .option("--json", "machine-readable output")
   .exitOverride()
   .action(
@@ -425,6 +450,11 @@ const serverCommand = program
         limits?: string;
         logLevel: LogLevel | "off";
         json?: boolean;
+        dropMaxFile?: number;
+        dropUserQuota?: number;
+        dropTotalQuota?: number;
+        dropRetentionDays?: number;
+        dropRate?: number;
       } & StoreArgs,
     ) => {
       jsonOutput = Boolean(opts.json);
@@ -447,6 +477,15 @@ const serverCommand = program
         policy: opts.policy,
         relayBytesPerSecond: opts.relayRate,
         ...(limits === undefined ? {} : { limits }),
+        dropLimits: {
+          ...(opts.dropMaxFile === undefined ? {} : { maxFileBytes: opts.dropMaxFile }),
+          ...(opts.dropUserQuota === undefined ? {} : { perUserBytes: opts.dropUserQuota }),
+          ...(opts.dropTotalQuota === undefined ? {} : { totalBytes: opts.dropTotalQuota }),
+          ...(opts.dropRetentionDays === undefined
+            ? {}
+            : { retentionMs: opts.dropRetentionDays * 86_400_000 }),
+        },
+        ...(opts.dropRate === undefined ? {} : { dropSendBytesPerSecond: opts.dropRate }),
         log,
       });
       onSignals(async () => {

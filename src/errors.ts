@@ -30,6 +30,8 @@ export const FILE_END_CODES = [
   // The receiver refuses an offer: not enough free space (with a margin), or over its limit.
   "FILE_NO_SPACE",
   "FILE_TOO_LARGE",
+  // The registry's drop box refuses or stops an upload: over the sender's or the total quota.
+  "FILE_QUOTA",
 ] as const;
 
 export const ERROR_CODES = [
@@ -103,6 +105,8 @@ export const ERROR_CODES = [
   "FILE_PEER_LOST",
   // `/open N`: no desktop opener (xdg-open) on this machine.
   "FILE_NO_OPENER",
+  // The drop box has no file by that id for you (sent, or waiting for you).
+  "FILE_DROP_UNKNOWN",
   // Local environment.
   "PORT_IN_USE",
   "DATA_DIR_UNWRITABLE",

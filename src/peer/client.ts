@@ -61,10 +61,12 @@ import {
   type UserEntry,
   usersData,
 } from "../protocol/control.js";
+import { GROUP_PREFIX } from "../protocol/drop.js";
 import type { Identity } from "../protocol/endpoint.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
+import { DropClient } from "./drop-client.js";
 import type { PeerEvent, Via } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
 import { FileTransfers, type TransferRow } from "./file-transfers.js";
@@ -127,6 +129,11 @@ export interface PeerClientOptions {
   onHandOverAgain?: () => void;
 }
 
+/** How to send a file: `via: "registry"` puts it in the drop box even for people online. */
+export interface SendHow {
+  via?: "registry";
+}
+
 interface PendingRequest {
   resolve(data: unknown): void;
   reject(err: HallwayError): void;
@@ -162,6 +169,8 @@ const sleep = (ms: number) =>
 export class PeerClient {
   private readonly host: UdpHost;
   private readonly transfers: FileTransfers;
+  /** Files to and from the registry's drop box (groups, people offline). */
+  private readonly drops: DropClient;
   private readonly paths: PeerPaths;
   /** Friends, groups, profiles: requests to the registry and its social pushes. */
   readonly social: SocialClient;
@@ -277,12 +286,19 @@ export class PeerClient {
     });
     this.transfers = new FileTransfers({
       host: this.host,
-      emit: (e) => this.emit(e),
+      emit: (e) => this.emit(e.event === "transfer" ? this.drops.decorate(e) : e),
       downloadDir: opts.downloadDir,
       ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
       ...(opts.offerTimeoutMs === undefined ? {} : { offerTimeoutMs: opts.offerTimeoutMs }),
       ...(opts.maxTransferRate === undefined ? {} : { maxTransferRate: opts.maxTransferRate }),
       ...(opts.maxFileBytes === undefined ? {} : { maxFileBytes: opts.maxFileBytes }),
+      screenOffer: (peer, offer) => this.drops.screenDirect(peer, offer),
+    });
+    this.drops = new DropClient({
+      transfers: this.transfers,
+      request: (body) => this.request(body),
+      registry: () => (this.registry && this.host.isLive(this.registry) ? this.registry : undefined),
+      emit: (e) => this.emit(e),
     });
   }
 
@@ -431,6 +447,7 @@ export class PeerClient {
     for (const w of this.loginWaiters.splice(0)) w.resolve();
     void this.flushOutbox();
     void this.flushHistory();
+    this.drops.onLogin();
     if (this.presence === "away") this.request({ t: "presence.set", status: "away" }).catch(() => {});
   }
 
@@ -626,7 +643,13 @@ export class PeerClient {
 
   private onRegistryMessage(bytes: Uint8Array): void {
     const decoded = decodeControl(bytes);
-    if (!decoded.ok) return;
+    if (!decoded.ok) {
+      // A transfer to or from the drop box: file messages on the registry session.
+      const file = decodeStreamMessage(bytes);
+      if (file.ok && file.value.kind !== "control" && this.registry)
+        this.drops.handleFile(this.registry, file.value);
+      return;
+    }
     const msg = decoded.value;
     switch (msg.t) {
       case "ok":
@@ -662,6 +685,9 @@ export class PeerClient {
       }
       case "delivered":
         this.receive([{ event: "delivered", id: msg.id }]);
+        return;
+      case "drop.notify":
+        this.drops.handleNotify(msg.drops);
         return;
       case "punch":
         // The path events name the path by this attempt's candidates, whichever of the
@@ -749,6 +775,8 @@ export class PeerClient {
     if (this.registry && conn.session === this.registry.session) {
       // The registry's CLOSE names why it ended the session, should `session.end` be lost.
       const code = SESSION_END_CODES.find((c) => reason.startsWith(`${c}:`));
+      // Transfers to and from the drop box end with it (partial files stay for a resume).
+      this.transfers.onClosed(conn);
       if (code)
         this.sessionEnded(code, reason.slice(code.length + 1).trim() || "the registry ended the session");
       else this.registryLost();
@@ -1035,8 +1063,8 @@ export class PeerClient {
    * links to outside not followed), under one number; what it leaves out is reported as
    * `FILE_READ_FAILED` error events.
    */
-  async sendFile(toRaw: string, path: string, offeredName?: string): Promise<number> {
-    const [n] = await this.sendFileTo([toRaw], path, offeredName);
+  async sendFile(toRaw: string, path: string, offeredName?: string, how: SendHow = {}): Promise<number> {
+    const [n] = await this.sendFileTo([toRaw], path, offeredName, how);
     return n as number;
   }
 
@@ -1045,7 +1073,12 @@ export class PeerClient {
    * each person gets a transfer of their own. Resolves with the numbers, in the order of
    * `names`; rejects with the first failure once every offer was tried.
    */
-  async sendFileTo(names: readonly string[], path: string, offeredName?: string): Promise<number[]> {
+  async sendFileTo(
+    names: readonly string[],
+    path: string,
+    offeredName?: string,
+    how: SendHow = {},
+  ): Promise<number[]> {
     const people = names.map((raw) => {
       const to = raw.trim().toLowerCase();
       if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user called ${raw.trim()}`);
@@ -1061,7 +1094,30 @@ export class PeerClient {
       });
     }
     const offers = people.map(async (to) => {
-      const conn = await this.fileSession(to);
+      const name = offeredName ?? basename(path);
+      // A group, or someone offline or out of reach: through the registry's drop box.
+      const viaDropBox = (): Promise<number> => {
+        if (folder) {
+          throw new HallwayError(
+            "FILE_PEER_UNREACHABLE",
+            `${to} cannot take a folder now: the drop box takes files, not folders; send the files one by one`,
+          );
+        }
+        return this.drops.upload(to, path, name);
+      };
+      if (to.startsWith(GROUP_PREFIX)) {
+        const n = await viaDropBox();
+        if (how.via !== "registry") void this.offerToMembers(to.slice(GROUP_PREFIX.length), path, name);
+        return n;
+      }
+      if (how.via === "registry" && to !== this.user) return viaDropBox();
+      let conn: HostedConnection;
+      try {
+        conn = await this.fileSession(to);
+      } catch (err) {
+        if (asHallwayError(err).code !== "FILE_PEER_UNREACHABLE" || to === this.user) throw err;
+        return viaDropBox();
+      }
       if (folder) return this.transfers.sendFolder(to, conn, folder);
       const id = await this.transfers.send(to, conn, path, offeredName ?? basename(path));
       return this.transfers.numberOf(id);
@@ -1070,6 +1126,30 @@ export class PeerClient {
     const failed = settled.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
     return settled.map((r) => (r as PromiseFulfilledResult<number>).value);
+  }
+
+  /**
+   * A group's members who are online and reachable directly also get the file peer to peer
+   * while it goes up to the drop box: on a LAN that starts at once and is not slowed by the
+   * upload. Their clients tell the registry `drop.got`; a member this does not reach takes it
+   * from the drop box. A relayed path goes through the registry anyway, so it is left out.
+   */
+  private async offerToMembers(group: string, path: string, name: string): Promise<void> {
+    let members: string[];
+    try {
+      const e = await this.social.groups();
+      members = e.event === "groups" ? (e.groups.find((g) => g.name === group)?.members ?? []) : [];
+    } catch {
+      return;
+    }
+    await Promise.allSettled(
+      members
+        .filter((m) => m !== this.user)
+        .map(async (m) => {
+          const conn = await this.fileSession(m);
+          if (!isRelayAddress(conn.address)) await this.transfers.send(m, conn, path, name);
+        }),
+    );
   }
 
   /** A verified session with `to` for a file, made if need be. */
@@ -1102,6 +1182,21 @@ export class PeerClient {
 
   cancelFile(id: string): void {
     this.transfers.cancel(id);
+  }
+
+  /** The drop box: what you sent that waits to be taken, and what waits for you. */
+  dropList(): Promise<PeerEvent> {
+    return this.drops.list();
+  }
+
+  /** Withdraw a file you sent to the drop box (`ref`: its id, or the start of it). */
+  dropCancel(ref: string): Promise<PeerEvent> {
+    return this.drops.cancel(ref);
+  }
+
+  /** Refuse a file that waits for you in the drop box. */
+  dropDecline(ref: string): Promise<PeerEvent> {
+    return this.drops.decline(ref);
   }
 
   /**

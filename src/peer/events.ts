@@ -13,6 +13,7 @@ import type {
   SearchHit,
   UserEntry,
 } from "../protocol/control.js";
+import type { DropInfo } from "../protocol/drop.js";
 import type { PathKind } from "../traversal/candidates.js";
 
 export type Via = "direct" | "relay" | "offline";
@@ -83,6 +84,12 @@ export interface TransferEvent {
    * upper bound of each path-MTU rung, in bytes, as a string key).
    */
   datagramSizes?: Record<string, number>;
+  /**
+   * `registry`: the file goes to or comes from the registry's drop box (a group, or someone
+   * offline), and `drop` is its id there; absent, it goes peer to peer.
+   */
+  via?: "registry";
+  drop?: string;
 }
 
 export type PeerEvent =
@@ -122,6 +129,13 @@ export type PeerEvent =
       retryAfterMs?: number;
     }
   | SocialEvent
+  /**
+   * The drop box: a file waits for you there (fetched at once), or the registry already held
+   * the content you sent (`state: "stored"`, nothing uploaded).
+   */
+  | { event: "drop"; drop: DropInfo }
+  /** `drops`: what you sent that someone has not taken yet, and what waits for you. */
+  | { event: "drops"; sent: DropInfo[]; received: DropInfo[] }
   /** Logged out; `id` echoes a `quit` command's request id. */
   | { event: "bye"; id?: string | number };
 

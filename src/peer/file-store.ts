@@ -80,7 +80,7 @@ export function freeBytes(dir: string): number | undefined {
   }
 }
 
-function syncDirectory(dir: string): void {
+export function syncDirectory(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);

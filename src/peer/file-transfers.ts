@@ -46,6 +46,7 @@ import {
   encodeFileControl,
   type FileBatch,
   type FileControl,
+  type FileEndCode,
   type FileOffer,
 } from "../protocol/file-offer.js";
 import { FileReceiver } from "../transfer/file-receiver.js";
@@ -220,6 +221,18 @@ export interface FileTransfersOptions {
   maxTransferRate?: number;
   /** Offers of larger files are refused with FILE_TOO_LARGE; default MAX_FILE_BYTES. */
   maxFileBytes?: number;
+  /**
+   * Refuses an offer before anything else looks at it (the registry's drop box: only files
+   * announced with `drop.put`, within the quotas); undefined lets it through.
+   */
+  screenOffer?: (peer: string, offer: FileOffer) => { code: FileEndCode; message: string } | undefined;
+}
+
+/** What `send` may pin down: the transfer id, and the SHA-256 the file must have. */
+export interface SendPinned {
+  id?: string;
+  /** The file is offered only if its content hashes to this (hex); else FILE_HASH_MISMATCH. */
+  sha256?: string;
 }
 
 export class FileTransfers {
@@ -243,8 +256,13 @@ export class FileTransfers {
     path: string,
     offeredName: string,
     within?: { batch: Batch; dir: string | undefined },
+    pinned: SendPinned = {},
   ): Promise<string> {
     const file = await OutgoingFile.open(path);
+    if (pinned.sha256 !== undefined && Buffer.from(file.sha256).toString("hex") !== pinned.sha256) {
+      file.close();
+      throw new HallwayError("FILE_HASH_MISMATCH", `${path} does not hold the content it should`);
+    }
     const stream = this.host.allocateStream(conn);
     if (stream === undefined || !this.host.isLive(conn)) {
       file.close();
@@ -253,7 +271,7 @@ export class FileTransfers {
     let sender: FileSender;
     try {
       sender = new FileSender({
-        id: randomBytes(12).toString("hex"),
+        id: pinned.id ?? randomBytes(12).toString("hex"),
         stream,
         name: offeredName,
         ...(within === undefined ? {} : { batch: within.batch.info }),
@@ -703,7 +721,9 @@ export class FileTransfers {
     this.transfers.set(t.id, t);
     // Refused at once, before anyone decides: both sides hear the code (the next turn sends
     // the cancel and reports the failure). Nothing is allocated for the file's size.
-    const refused = this.refusal(offer.size, this.opts.autoAcceptDir ?? this.opts.downloadDir);
+    const refused =
+      this.opts.screenOffer?.(peer, offer) ??
+      this.refusal(offer.size, this.opts.autoAcceptDir ?? this.opts.downloadDir);
     if (refused) {
       receiver.refuse(refused.code, refused.message);
       this.host.touch(conn);

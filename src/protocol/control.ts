@@ -11,6 +11,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { type Decoded, ERROR_CODES, fail, HallwayError, ok } from "../errors.js";
+import { dropPushes, dropRequests } from "./drop.js";
 import { MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from "./limits.js";
 
 const utf8 = new TextEncoder();
@@ -236,6 +237,9 @@ export const control = z.discriminatedUnion("t", [
   z.object({ t: z.literal("profile.get"), rid, user: name }),
   z.object({ t: z.literal("suggest"), rid, limit }),
   z.object({ t: z.literal("notice.ack"), rid, ids: z.array(msgId).max(1000) }),
+  // the drop box (drop.ts)
+  ...dropRequests,
+  ...dropPushes,
   // registry -> client answers
   z.object({ t: z.literal("ok"), rid, data: z.unknown().optional() }),
   z.object({

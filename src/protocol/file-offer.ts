@@ -50,7 +50,7 @@ export const MAX_BATCH_FILES = 10_000;
 const transferId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 const stream = z.number().int().min(1).max(0xffff);
 const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const fileName = z
+export const fileName = z
   .string()
   .min(1)
   .max(MAX_FILE_NAME_BYTES)

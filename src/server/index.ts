@@ -11,12 +11,14 @@ import { PROTOCOL_VERSION } from "../protocol/datagram.js";
 import { DEFAULT_PORT } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { advertiseRegistry } from "./advertise.js";
+import { DEFAULT_DROP_LIMITS, type DropLimits } from "./drop-rules.js";
 import type { Limits } from "./limits.js";
 import { type LogLevel, Registry } from "./registry.js";
 import type { Policy } from "./social.js";
 import { describeStore, type Neo4jConnection, openStore, type Store } from "./store/index.js";
 
 export { DEFAULT_PORT } from "../protocol/limits.js";
+export { DEFAULT_DROP_LIMITS, type DropLimits } from "./drop-rules.js";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
 export { LOG_LEVELS, type LogLevel } from "./registry.js";
 export { DEFAULT_RELAY_BYTES_PER_SECOND } from "./relay.js";
@@ -40,6 +42,10 @@ export interface ServerOptions {
   relayBytesPerSecond?: number;
   /** Abuse limits (docs/security.md); default `DEFAULT_LIMITS`. */
   limits?: Limits;
+  /** The drop box's limits (`drop/` in the data directory); default `DEFAULT_DROP_LIMITS`. */
+  dropLimits?: Partial<DropLimits>;
+  /** Each download from the drop box goes no faster than this (bytes per second). */
+  dropSendBytesPerSecond?: number;
   /** Log lines, each with its level (docs/admin.md lists them). */
   log?: (line: string, level?: LogLevel) => void;
 }
@@ -66,6 +72,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     policy: opts.policy ?? "open",
     ...(opts.relayBytesPerSecond === undefined ? {} : { relayBytesPerSecond: opts.relayBytesPerSecond }),
     ...(opts.limits === undefined ? {} : { limits: opts.limits }),
+    drop: {
+      dir: join(dir, "drop"),
+      limits: { ...DEFAULT_DROP_LIMITS, ...opts.dropLimits },
+      ...(opts.dropSendBytesPerSecond === undefined
+        ? {}
+        : { sendBytesPerSecond: opts.dropSendBytesPerSecond }),
+    },
     ...(opts.log ? { log: opts.log } : {}),
   });
   let address: { port: number };

@@ -20,6 +20,10 @@
  * answers each of its requests `STORE_FAILED` with a retry-after; the client keeps the
  * messages and sends them again. A `history` page waits for the session's own appends.
  *
+ * Files for groups and for people offline wait in the drop box (`drop-box.ts`), which runs
+ * the peer's transfer layer on this registry's `UdpHost`: this file routes the `file.*`
+ * messages of logged-in sessions and the `drop.*` requests to it, and calls it at login.
+ *
  * Friends, groups, profiles and the messaging policy live in `social.ts`; this file asks it
  * whether a lookup, an offline message or a history entry is allowed, and whose presence a
  * user may see.
@@ -63,6 +67,7 @@ import {
 import type { Identity } from "../protocol/endpoint.js";
 import { DEFAULT_PORT, MAX_MESSAGE_BYTES } from "../protocol/limits.js";
 import { PROBE_BYTES } from "../protocol/probe.js";
+import { decodeStreamMessage } from "../protocol/stream-message.js";
 import { TimerHeap } from "../protocol/timer-heap.js";
 import {
   hashPassword,
@@ -75,6 +80,8 @@ import { AnonymousSessions } from "./anonymous-sessions.js";
 import { Blocklist } from "./blocklist.js";
 import { screenCandidates } from "./candidate-policy.js";
 import { CommandLimits } from "./command-limits.js";
+import { DropBox, isDropRequest } from "./drop-box.js";
+import type { DropLimits } from "./drop-rules.js";
 import { commandClass, DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { PasswordChecks } from "./password-checks.js";
@@ -120,6 +127,8 @@ export interface RegistryOptions {
   relayBytesPerSecond?: number;
   /** Abuse limits (`limits.ts`); default `DEFAULT_LIMITS`. */
   limits?: Limits;
+  /** The drop box (`drop-box.ts`): its folder in the data directory and its limits; absent, none. */
+  drop?: { dir: string; limits: DropLimits; sendBytesPerSecond?: number };
 }
 
 /** What the registry's abuse limits did, for logs and tests. */
@@ -204,6 +213,7 @@ export class Registry {
   private readonly loginThrottle: LoginThrottle;
   private readonly passwordChecks: PasswordChecks;
   private readonly anonymous: AnonymousSessions<number>;
+  private readonly drop: DropBox | undefined;
 
   constructor(private readonly opts: RegistryOptions) {
     this.wall = opts.wallClock ?? Date.now;
@@ -253,7 +263,27 @@ export class Registry {
         if (out) this.host.sendRaw(out.bytes, out.to);
         return true;
       },
+      onTurn: (now) => this.drop?.onTurn(now),
     };
+    this.drop =
+      opts.drop &&
+      new DropBox({
+        host: this.host,
+        dir: opts.drop.dir,
+        limits: opts.drop.limits,
+        ...(opts.drop.sendBytesPerSecond === undefined
+          ? {}
+          : { sendBytesPerSecond: opts.drop.sendBytesPerSecond }),
+        store: opts.store,
+        mayTalk: (from, to) => this.social.requireMayTalk(from, to),
+        push: (user, msg) => {
+          const target = this.online.get(user);
+          if (target) target.queue = target.queue.then(() => this.reply(target, msg));
+        },
+        isOnline: (user) => this.online.has(user),
+        wall: this.wall,
+        log: this.log,
+      });
   }
 
   get endpointStats() {
@@ -262,6 +292,7 @@ export class Registry {
 
   async start(): Promise<Address> {
     const addr = await this.host.start();
+    this.drop?.start();
     this.sweepTimer = setInterval(() => this.sweep(), 500);
     this.flushTimer = setInterval(() => void this.flushLastSeen(), LAST_SEEN_FLUSH_MS);
     this.relayLogTimer = setInterval(() => {
@@ -300,6 +331,7 @@ export class Registry {
     this.relayLogTimer = undefined;
     this.logRelay();
     this.logAbuse();
+    this.drop?.stop();
     await this.host.stop("registry shutting down");
     await this.flushLastSeen();
   }
@@ -339,6 +371,7 @@ export class Registry {
     s.lastHeardAt = now;
     if (s.user !== undefined) this.touchSeen(s.user);
     const decoded = decodeControl(bytes);
+    if (!decoded.ok && this.onFileMessage(s, bytes, now)) return;
     if (!decoded.ok || !("rid" in decoded.value)) {
       this.droppedMessages++;
       // Answer a request we cannot read: silence would look like a lost registry to the client.
@@ -376,6 +409,31 @@ export class Registry {
     }
     const size = bytes.length;
     s.queue = s.queue.then(() => this.handle(s, msg, size));
+  }
+
+  /**
+   * A file-transfer message for the drop box: only from a logged-in session (others' are
+   * dropped as malformed, a strike). False when it is not one.
+   */
+  private onFileMessage(s: ClientSession, bytes: Uint8Array, now: number): boolean {
+    if (!this.drop) return false;
+    const m = decodeStreamMessage(bytes);
+    if (!m.ok || m.value.kind === "control") return false;
+    if (s.user === undefined) {
+      this.droppedMessages++;
+      this.strike(s, now, "file transfer before login");
+      return true;
+    }
+    // An offer is a request for work (a receiver, a stream, a check): charged like a write.
+    if (m.value.kind === "bad-offer" || m.value.msg.t === "file.offer") {
+      if (!this.commandLimits.charge(this.limitKey(s), "write", now).ok) {
+        this.abuse.rateLimited++;
+        this.strike(s, now, "too many file offers");
+        return true;
+      }
+    }
+    this.drop.handleFile(s.user, s.conn, m.value);
+    return true;
   }
 
   /** A request over the message limit, dropped by the channel: answered if its rid was early. */
@@ -573,6 +631,10 @@ export class Registry {
         return { hits: fitPage(entries, "end").items };
       }
       default:
+        if (isDropRequest(msg)) {
+          if (!this.drop) throw new HallwayError("PROTO_UNKNOWN_REQUEST", "this registry keeps no drop box");
+          return this.drop.handle(this.requireUser(s), s.conn, msg);
+        }
         if (isSocialRequest(msg)) return this.social.handle(this.requireUser(s), msg);
         throw new HallwayError("PROTO_UNKNOWN_REQUEST", `the registry does not answer '${msg.t}'`);
     }
@@ -734,6 +796,7 @@ export class Registry {
         this.reply(s, { t: "presence", user: other, status: this.presenceOf(other), at: this.wall() });
       }
       void this.deliverBacklog(s);
+      this.drop?.atLogin(name);
     });
     return { user: name, sessionAddress: s.conn.address };
   }
@@ -999,6 +1062,7 @@ export class Registry {
 
   private onClosed(conn: HostedConnection, reason: string): void {
     this.anonymous.remove(conn.session);
+    this.drop?.onClosed(conn);
     const s = this.sessions.get(conn.session);
     if (!s) return;
     this.sessions.delete(conn.session);

@@ -34,15 +34,22 @@ const command = z.discriminatedUnion("cmd", [
   }),
   z.object({
     cmd: z.literal("sendFile"),
-    to: z.string().min(1).max(64),
+    // A person, or `#group` (through the registry's drop box).
+    to: z.string().min(1).max(65),
     path: z.string().min(1).max(4096),
     // Hidden: the name to offer instead of the file's base name (tests of hostile names).
     as: z.string().min(1).max(255).optional(),
+    // Through the registry's drop box even to people online (and to a group's members).
+    via: z.literal("registry").optional(),
   }),
   z.object({ cmd: z.literal("acceptFile"), id: transferId, dir: z.string().min(1).max(4096).optional() }),
   z.object({ cmd: z.literal("declineFile"), id: transferId }),
   z.object({ cmd: z.literal("cancelFile"), id: transferId }),
   z.object({ cmd: z.literal("connect"), to: z.string().min(1).max(64) }),
+  // The registry's drop box (files to groups and to people offline): list, withdraw, refuse.
+  z.object({ cmd: z.literal("drops") }),
+  z.object({ cmd: z.literal("dropCancel"), drop: z.string().min(1).max(64) }),
+  z.object({ cmd: z.literal("dropDecline"), drop: z.string().min(1).max(64) }),
   z.object({ cmd: z.literal("presence"), status: settablePresence }),
   z.object({ cmd: z.literal("friend.request"), to: name }),
   z.object({ cmd: z.literal("friend.accept"), from: name }),
@@ -173,6 +180,9 @@ type SocialCommand = Exclude<
       | "declineFile"
       | "cancelFile"
       | "connect"
+      | "drops"
+      | "dropCancel"
+      | "dropDecline"
       | "presence"
       | "quit";
   }
@@ -287,7 +297,9 @@ export async function runJsonMode(client: PeerClient, opts: { signals?: boolean 
           client.history(cmd.with, cmd.limit, cmd.before).then(reply, failed("history"));
           return;
         case "sendFile":
-          client.sendFile(cmd.to, cmd.path, cmd.as).then((n) => ok("sendFile", { n }), failed("sendFile"));
+          client
+            .sendFile(cmd.to, cmd.path, cmd.as, cmd.via === undefined ? {} : { via: cmd.via })
+            .then((n) => ok("sendFile", { n }), failed("sendFile"));
           return;
         case "acceptFile":
         case "declineFile":
@@ -302,6 +314,15 @@ export async function runJsonMode(client: PeerClient, opts: { signals?: boolean 
           return;
         case "connect":
           client.connect(cmd.to).then(() => ok("connect"), failed("connect"));
+          return;
+        case "drops":
+          client.dropList().then(reply, failed("drops"));
+          return;
+        case "dropCancel":
+          client.dropCancel(cmd.drop).then(reply, failed("dropCancel"));
+          return;
+        case "dropDecline":
+          client.dropDecline(cmd.drop).then(reply, failed("dropDecline"));
           return;
         case "presence":
           client.setPresence(cmd.status).then(reply, failed("presence"));

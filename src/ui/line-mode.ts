@@ -7,6 +7,7 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import { defaultDataDir } from "../net/data-dir.js";
 import { createClient, type PeerClient, type PeerEvent } from "../peer/index.js";
 import type { Address } from "../protocol/address.js";
+import { dropLine, dropsText } from "./drop-text.js";
 import { openFile } from "./open-file.js";
 import { completePath } from "./path-complete.js";
 import { presenceMark } from "./presence-mark.js";
@@ -35,6 +36,8 @@ const HELP = [
   "  /g GROUP TEXT     write to a group; /groups lists yours",
   "  /send NAME[,NAME…] PATH…  offer files or folders ('quotes', \\ escapes, ~ and file:// work; Tab completes)",
   "  /files            transfers and their numbers",
+  "  /drops            the drop box (files to groups and to people offline: /send #GROUP PATH)",
+  "  /drop cancel|decline ID  withdraw a file you left there, or refuse one left for you",
   "  /accept N         accept file offer N (/decline N declines it; no N: the oldest)",
   "  /cancel N         stop transfer N",
   "  /open N           open received file N with the desktop's opener (xdg-open)",
@@ -113,6 +116,10 @@ function render(e: PeerEvent, me: string): string | undefined {
     case "ok":
       if (e.cmd === "presence") return e.status === "away" ? "* you are away" : "* you are back";
       return e.cmd === "group.join" ? `  (asked the admin of ${e.group})` : undefined;
+    case "drop":
+      return `* ${dropLine(e.drop)}`;
+    case "drops":
+      return dropsText(e.sent, e.received);
     case "transfer":
       // Told by `FolderLines` in the chat loop (it keeps what a folder already said).
       return undefined;
@@ -282,6 +289,18 @@ const FILE_COMMANDS: Record<string, FileCommand> = {
   "/files": (client, _rest, out) => {
     const rows = client.fileTransfers();
     out(rows.length === 0 ? "  (no transfers)" : rows.map(transferRowText).join("\n"));
+  },
+  "/drops": (client, _rest, out, fail) => {
+    client.dropList().then((e) => out(render(e, client.user)), fail);
+  },
+  "/drop": (client, rest, out, fail) => {
+    const [verb, ref = ""] = rest.split(/\s+/);
+    if (verb !== "cancel" && verb !== "decline")
+      throw new HallwayError("CLI_BAD_COMMAND", "usage: /drop cancel|decline ID (/drops lists them)");
+    (verb === "cancel" ? client.dropCancel(ref) : client.dropDecline(ref)).then(
+      () => out(`  (${verb === "cancel" ? "withdrawn" : "declined"})`),
+      fail,
+    );
   },
   "/accept": answer(true),
   "/decline": answer(false),

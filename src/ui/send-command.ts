@@ -13,7 +13,8 @@ import { homedir } from "node:os";
 import { HallwayError } from "../errors.js";
 import { shellWords, typedPath } from "./path-words.js";
 
-const NAME_LIST = /^[a-z][a-z0-9._-]*(,[a-z][a-z0-9._-]*)*,?$/i;
+/** People, and groups as `#name` (their files go through the registry's drop box). */
+const NAME_LIST = /^#?[a-z][a-z0-9._-]*(,#?[a-z][a-z0-9._-]*)*,?$/i;
 
 export interface SendRequest {
   /** Undefined: the person of the current conversation. */

@@ -107,7 +107,7 @@ export class FolderLines {
   constructor(private readonly told = new Map<number, Set<string>>()) {}
 
   line(e: TransferEvent): string | undefined {
-    if (!e.batch) return transferLine(e);
+    if (!e.batch) return viaRegistry(e, transferLine(e));
     if (e.state === "progress") return undefined;
     const seen = this.told.get(e.n) ?? new Set<string>();
     this.told.set(e.n, seen);
@@ -134,6 +134,11 @@ export class FolderLines {
     }
     return lines.length === 0 ? undefined : lines.join("\n");
   }
+}
+
+/** A transfer to or from the registry's drop box says so: which path the file took. */
+function viaRegistry(e: TransferEvent, line: string | undefined): string | undefined {
+  return line !== undefined && e.via === "registry" ? `${line} (via the registry's drop box)` : line;
 }
 
 /** A file's end that ends its whole folder (file-transfers.ts stops the folder on it). */

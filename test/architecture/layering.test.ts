@@ -60,6 +60,15 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
     because: "request deadlines, heartbeat, reconnect backoff; message ids; random for the path finder",
     allows: ["timers", "clock", "random"],
   },
+  "peer/drop-client.ts": {
+    because: "upload retries and fetch pacing on timers; drop times and ids",
+    allows: ["clock", "random", "timers"],
+  },
+  "server/drop-box.ts": {
+    because:
+      "runs the peer's FileTransfers as the registry's file peer (to move below both roles, as files/); retention sweep timer; drop ids",
+    allows: ["import peer", "random", "timers"],
+  },
   "peer/discovery.ts": { because: "mDNS browse timeout", allows: ["timers"] },
   "peer/fifo-deadlines.ts": { because: "its own timer, Date.now by default", allows: ["timers", "clock"] },
   "peer/file-transfers.ts": { because: "transfer timers; random transfer ids", allows: ["timers", "random"] },

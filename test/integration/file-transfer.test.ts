@@ -210,9 +210,8 @@ describe("file transfer", () => {
       (e) => e.event === "presence" && e.user === "bob" && e.status === "offline",
       "bob offline",
     );
-    alice.send({ cmd: "sendFile", to: "bob", path: src });
-    const away = await alice.waitFor((e) => e.event === "error" && e.cmd === "sendFile", "bob away");
-    expect(away.code).toBe("FILE_PEER_UNREACHABLE");
+    // A file for bob now would wait in the registry's drop box (drop-box.test.ts); this test
+    // resumes peer to peer, so alice sends again once he is back.
 
     // The same data directory and download directory: the .part and its manifest are there.
     expect(existsSync(join(inbox, "big.bin.part.manifest"))).toBe(true);

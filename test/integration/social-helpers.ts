@@ -18,6 +18,7 @@ const ANSWERS: Record<string, string> = {
   "group.history": "group.history",
   "profile.get": "profile",
   suggest: "suggest",
+  drops: "drops",
 };
 
 export interface Person {

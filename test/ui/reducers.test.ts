@@ -307,6 +307,49 @@ const CASES: { [K in EventName]: Case<K> } = {
     event: { event: "suggest", suggestions: [{ name: "carol", mutualFriends: 2, sharedGroups: 1 }] },
     check: (m) => expect(texts(m)[0]).toContain("carol (2 mutual, 1 groups)"),
   },
+  drop: {
+    event: {
+      event: "drop",
+      drop: {
+        id: "0123456789abcdef01234567",
+        from: "bob",
+        to: "#ops",
+        name: "plan\u001b[2J.pdf",
+        size: 2048,
+        sha256: "a".repeat(64),
+        at: T0,
+        state: "stored",
+      },
+    },
+    check: (m) => {
+      const line = texts(m).at(-1) ?? "";
+      expect(line).toContain("bob left");
+      expect(line).toContain("in #ops in the drop box (01234567)");
+      // The sender's name for the file cannot reach the terminal raw.
+      expect(line).not.toContain("\u001b");
+    },
+  },
+  drops: {
+    event: {
+      event: "drops",
+      sent: [
+        {
+          id: "89abcdef0123456789abcdef",
+          from: "alice",
+          to: "#ops",
+          name: "a.bin",
+          size: 10,
+          sha256: "b".repeat(64),
+          at: T0,
+          state: "stored",
+          waiting: ["carol"],
+        },
+      ],
+      received: [],
+    },
+    check: (m) =>
+      expect(texts(m).slice(-2)).toEqual(["drop box:", '  89abcdef → #ops "a.bin" 10 B waiting for carol']),
+  },
   transfer: {
     event: {
       event: "transfer",

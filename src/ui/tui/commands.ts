@@ -326,7 +326,7 @@ export const COMMANDS: Record<string, Command> = {
   },
   "/send": {
     usage: "/send [NAME,…] PATH…",
-    help: "offer files or folders to this buffer's person, or to NAME,… ('quotes', ~, file:// work)",
+    help: "offer files or folders to this buffer's person or group, or to NAME,… or #GROUP ('quotes', ~, file:// work)",
     args: 1,
     run: async (ctx, _args, rest) => {
       const { to, paths } = parseSend(rest);
@@ -334,16 +334,8 @@ export const COMMANDS: Record<string, Command> = {
       if (names === undefined) {
         const here = target(ctx);
         if (!here) return undefined;
-        if (here.kind === "group") {
-          systemLine(
-            ctx.model,
-            "files go to people: /send NAME,NAME PATH, or /send PATH in a conversation buffer",
-            ctx.now(),
-            ctx.model.current,
-          );
-          return undefined;
-        }
-        names = [here.name];
+        // A group's members get it through the registry's drop box.
+        names = [here.kind === "group" ? `#${here.name}` : here.name];
       }
       const people = names;
       // Every offer is tried; the first failure is shown (the others name their own transfers).
@@ -376,6 +368,23 @@ export const COMMANDS: Record<string, Command> = {
           `no received file ${ref}: /open N takes the number of one that arrived`,
         );
       systemLine(m, `opening ${JSON.stringify(t.name)} with ${openFile(t.path)}`, ctx.now(), m.current);
+      return undefined;
+    },
+  },
+  "/drops": {
+    usage: "/drops",
+    help: "the drop box: files you sent that someone has not taken, and files waiting for you",
+    args: 0,
+    run: (ctx) => ctx.client.dropList(),
+  },
+  "/drop": {
+    usage: "/drop cancel|decline ID",
+    help: "withdraw a file you left in the drop box, or refuse one left for you (ID from /drops)",
+    args: 2,
+    run: (ctx, [verb = "", ref = ""]) => {
+      if (verb === "cancel") return ctx.client.dropCancel(ref);
+      if (verb === "decline") return ctx.client.dropDecline(ref);
+      systemLine(ctx.model, "usage: /drop cancel|decline ID", ctx.now(), ctx.model.current);
       return undefined;
     },
   },

@@ -10,6 +10,7 @@
 import type { PreviewPixels } from "../../media/index.js";
 import type { PeerEvent, TransferEvent, Via } from "../../peer/events.js";
 import type { PresenceStatus } from "../../protocol/control.js";
+import { dropLine, dropsText } from "../drop-text.js";
 import { presenceMark } from "../presence-mark.js";
 import { FolderLines, folderState, mediaLine } from "../transfer-text.js";
 import {
@@ -69,9 +70,14 @@ function toCurrent(m: Model, text: string, now: number): void {
   systemLine(m, text, now, m.current);
 }
 
-/** A system line in the buffer of `name` if one is open, else in the status buffer. */
+/**
+ * A system line in the buffer of `name` if one is open, else in the status buffer. `#name` is
+ * a group (a file sent to it through the drop box).
+ */
 function aboutUser(m: Model, name: string, text: string, now: number): void {
-  const i = m.buffers.findIndex((b) => b.kind === "user" && b.name === name.toLowerCase());
+  const group = name.startsWith("#");
+  const want = (group ? name.slice(1) : name).toLowerCase();
+  const i = m.buffers.findIndex((b) => b.kind === (group ? "group" : "user") && b.name === want);
   systemLine(m, text, now, Math.max(i, 0));
 }
 
@@ -491,6 +497,14 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
     toCurrent(m, `people you may know: ${list.join("  ") || "(none)"}`, now);
   },
   transfer: reduceTransfer,
+  drop: (m, e, now) => {
+    if (e.drop.from === "") toCurrent(m, dropLine(e.drop), now);
+    // A group's file in the group's buffer, a person's in theirs.
+    else aboutUser(m, e.drop.to.startsWith("#") ? e.drop.to : e.drop.from, dropLine(e.drop), now);
+  },
+  drops: (m, e, now) => {
+    for (const line of ["drop box:", ...dropsText(e.sent, e.received).split("\n")]) toCurrent(m, line, now);
+  },
 };
 
 /** Presence lines the status buffer shows per window; more are summed up in one line. */
