@@ -20,11 +20,13 @@ import {
 import { auditEvent, formatAuditLine, parseAuditEvents, parseAuditTime, readAudit } from "./server/audit.js";
 import { describeCounts, exportOffice, importOffice, type TransferSummary } from "./server/export.js";
 import {
+  DEFAULT_OFFICE_BACKLOG,
   DEFAULT_PORT,
   DEFAULT_RELAY_BYTES_PER_SECOND,
   type Limits,
   LOG_LEVELS,
   type LogLevel,
+  type OfficeRoomOptions,
   POLICIES,
   type Policy,
   resolveLimits,
@@ -98,6 +100,31 @@ function policyOption(value: string): Policy {
   const policy = POLICIES.find((p) => p === value);
   if (policy === undefined) throw new InvalidArgumentError(`--policy must be ${POLICIES.join(" or ")}`);
   return policy;
+}
+
+function officeRoomOption(value: string): "open" | "announce" {
+  if (value === "open" || value === "announce") return value;
+  throw new InvalidArgumentError("--office-room must be open or announce (--no-office-room turns it off)");
+}
+
+/** The office room from `--office-room`, `--no-office-room`, `--admin` and `--office-backlog`. */
+function officeRoomOptions(opts: {
+  officeRoom: "open" | "announce" | false;
+  admin?: string;
+  officeBacklog: number;
+}): OfficeRoomOptions {
+  const admin = opts.admin?.trim().toLowerCase();
+  if (opts.officeRoom === "announce" && !admin) {
+    throw new HallwayError(
+      "CLI_BAD_ARGS",
+      "--office-room announce needs --admin NAME: who may write in #all",
+    );
+  }
+  return {
+    mode: opts.officeRoom === false ? "off" : opts.officeRoom,
+    ...(admin ? { admin } : {}),
+    backlogWindow: opts.officeBacklog,
+  };
 }
 
 function neo4jUriOption(value: string): string {
@@ -404,6 +431,20 @@ const serverCommand = program
   )
   .option("--limits <file>", "JSON file overriding the abuse limits (docs/security.md)")
   .option(
+    "--office-room <mode>",
+    "#all, the room every user is in: open (everyone writes) or announce (only --admin writes)",
+    officeRoomOption,
+    "open",
+  )
+  .option("--no-office-room", "no #all room")
+  .option("--admin <name>", "the registry's admin: the one who writes in #all under --office-room announce")
+  .option(
+    "--office-backlog <n>",
+    "most #all messages a returning user gets at login (older ones stay in history)",
+    intOption("--office-backlog", 0, 100_000),
+    DEFAULT_OFFICE_BACKLOG,
+  )
+  .option(
     "--log-level <level>",
     "log lines on stderr from this level up: info (logins, logouts), warn (failed logins, replaced sessions, blocks), error, or off",
     logLevelOption,
@@ -425,9 +466,13 @@ const serverCommand = program
         limits?: string;
         logLevel: LogLevel | "off";
         json?: boolean;
+        officeRoom: "open" | "announce" | false;
+        admin?: string;
+        officeBacklog: number;
       } & StoreArgs,
     ) => {
       jsonOutput = Boolean(opts.json);
+      const officeRoom = officeRoomOptions(opts);
       const store = serverStore(opts, process.env);
       const limits = opts.limits === undefined ? undefined : limitsFile(opts.limits);
       const shown = opts.logLevel === "off" ? 0 : LOG_LEVELS.indexOf(opts.logLevel) + 1;
@@ -448,6 +493,7 @@ const serverCommand = program
         relayBytesPerSecond: opts.relayRate,
         ...(limits === undefined ? {} : { limits }),
         log,
+        officeRoom,
       });
       onSignals(async () => {
         const started = await starting.catch(() => undefined);

@@ -11,11 +11,18 @@ import { PROTOCOL_VERSION } from "../protocol/datagram.js";
 import { fingerprint } from "../protocol/noise.js";
 import { advertiseRegistry } from "./advertise.js";
 import type { Limits } from "./limits.js";
+import type { OfficeRoomOptions } from "./office-room.js";
 import { DEFAULT_PORT, type LogLevel, Registry } from "./registry.js";
 import type { Policy } from "./social.js";
 import { describeStore, type Neo4jConnection, openStore, type Store } from "./store/index.js";
 
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
+export {
+  DEFAULT_OFFICE_BACKLOG,
+  OFFICE_ROOM_MODES,
+  type OfficeRoomMode,
+  type OfficeRoomOptions,
+} from "./office-room.js";
 export { DEFAULT_PORT, LOG_LEVELS, type LogLevel } from "./registry.js";
 export { DEFAULT_RELAY_BYTES_PER_SECOND } from "./relay.js";
 export { POLICIES, type Policy } from "./social.js";
@@ -40,6 +47,8 @@ export interface ServerOptions {
   limits?: Limits;
   /** Log lines, each with its level (docs/admin.md lists them). */
   log?: (line: string, level?: LogLevel) => void;
+  /** The office room `#all`; default open, everyone reads and writes. */
+  officeRoom?: OfficeRoomOptions;
 }
 
 export interface RunningServer {
@@ -65,6 +74,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ...(opts.relayBytesPerSecond === undefined ? {} : { relayBytesPerSecond: opts.relayBytesPerSecond }),
     ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     ...(opts.log ? { log: opts.log } : {}),
+    officeRoom: opts.officeRoom ?? { mode: "open" },
   });
   let address: { port: number };
   try {

@@ -39,6 +39,7 @@ import {
 } from "../protocol/control.js";
 import { normalizeUsername } from "./accounts.js";
 import type { Limits } from "./limits.js";
+import type { OfficeRoom } from "./office-room.js";
 import { pushBatches } from "./push-batches.js";
 import { ANSWER_BUDGET_BYTES, fitPage } from "./reply-size.js";
 import { nextAdmin, validateGroupName, validateProfilePatch } from "./social-rules.js";
@@ -58,6 +59,8 @@ export interface SocialContext {
   /** Push to the user's session, after whatever that session is doing now; a no-op if offline. */
   push(user: string, msg: Control): void;
   log(line: string): void;
+  /** The office room `#all` (office-room.ts); none when absent. */
+  office?: OfficeRoom;
 }
 
 const SOCIAL_REQUESTS = [
@@ -156,7 +159,7 @@ export class Social {
       case "profile.get":
         return this.profile(normalizeUsername(msg.user));
       case "suggest":
-        return { suggestions: await this.store.suggest(me, msg.limit) };
+        return { suggestions: await this.store.suggest(me, msg.limit, this.ctx.office?.exceptGroups) };
       case "notice.ack":
         await this.store.ackNotices(me, msg.ids);
         return undefined;
@@ -210,9 +213,21 @@ export class Social {
       await this.store.ackNotices(user, unreadable);
     }
     for (const g of groups) {
+      if (this.ctx.office?.is(g.name)) await this.skipToWindow(g, user, this.ctx.office.backlogWindow);
       const backlog = await this.store.groupBacklog(g.name, user, LOGIN_BACKLOG_LIMIT);
       for (const msgs of pushBatches(backlog.map(toEntry), (m) => m.text)) send({ t: "group.message", msgs });
     }
+  }
+
+  /**
+   * Moves `user`'s acknowledgement in `g` up to `window` messages below the newest, so the
+   * backlog holds at most the newest `window` (the older ones stay in history).
+   */
+  private async skipToWindow(g: GroupRecord, user: string, window: number): Promise<void> {
+    const floor = g.lastSeq - window;
+    if (floor <= 0) return;
+    const me = (await this.store.groupMembers(g.name)).find((m) => m.name === user);
+    if (me && me.ackedSeq < floor) await this.store.ackGroup(g.name, user, floor);
   }
 
   // ---- friends ------------------------------------------------------------------------
@@ -370,6 +385,7 @@ export class Social {
 
   private async groupJoin(me: string, group: string): Promise<unknown> {
     const g = await this.requireGroup(group);
+    if (this.ctx.office?.is(g.name)) this.ctx.office.refuseMembershipChange();
     if ((await this.store.groupMembers(g.name)).some((m) => m.name === me)) {
       throw new HallwayError("GROUP_ALREADY_MEMBER", `you are already in ${g.name}`);
     }
@@ -417,6 +433,7 @@ export class Social {
 
   private async groupLeave(me: string, group: string): Promise<unknown> {
     const g = await this.requireGroup(group);
+    if (this.ctx.office?.is(g.name)) this.ctx.office.refuseMembershipChange();
     const members = await this.requireMember(g, me);
     if (g.admin === me) {
       const heir = nextAdmin(members, me);
@@ -452,6 +469,7 @@ export class Social {
   private async groupSend(me: string, msg: ControlOf<"group.send">): Promise<unknown> {
     const g = await this.requireGroup(normalizeUsername(msg.group));
     const members = await this.requireMember(g, me);
+    if (this.ctx.office?.is(g.name)) this.ctx.office.requireMayWrite(me);
     if (msg.text.length === 0) throw new HallwayError("MSG_EMPTY", "message is empty");
     const stored = await this.store.appendGroupMessage({
       id: msg.id,
@@ -511,6 +529,7 @@ export class Social {
 
   private async requireAdmin(group: string, me: string): Promise<GroupRecord> {
     const g = await this.requireGroup(group);
+    if (this.ctx.office?.is(g.name)) this.ctx.office.refuseMembershipChange();
     if (g.admin !== me) throw new HallwayError("GROUP_NOT_ADMIN", `only ${g.admin}, the admin, may do that`);
     return g;
   }

@@ -1138,6 +1138,13 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           { name: "w", mutualFriends: 0, sharedGroups: 2 },
         ]);
         expect((await store.suggest("me", 2)).map((s) => s.name)).toEqual(["y", "x"]);
+        // A group left out (the office room) counts for nothing.
+        expect(await store.suggest("me", 10, ["g1"])).toEqual([
+          { name: "x", mutualFriends: 2, sharedGroups: 0 },
+          { name: "y", mutualFriends: 2, sharedGroups: 0 },
+          { name: "z", mutualFriends: 1, sharedGroups: 0 },
+          { name: "w", mutualFriends: 0, sharedGroups: 1 },
+        ]);
         expect(await store.suggest("me", 0)).toEqual([]);
         expect(await store.suggest("lonely", 10)).toEqual([]);
         await rejectsWith(store.suggest("ghost", 10), "AUTH_UNKNOWN_USER");

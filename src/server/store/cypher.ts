@@ -817,11 +817,14 @@ RETURN count(*) AS removed`,
   /**
    * People two hops away: through a friend (FRIEND, FRIEND) or through a group (MEMBER, MEMBER).
    * No other two-hop path of these types ends at a user, so `via` is a mutual friend exactly
-   * when it is a User and a shared group exactly when it is a Group.
+   * when it is a User and a shared group exactly when it is a Group. The groups in
+   * `$exceptKeys` are left at the first hop (the office room would reach everyone).
    */
   suggest: {
     mode: "read",
-    text: `MATCH (me:User {registry: $registry, nameLower: $userKey})-[:FRIEND|MEMBER]-(via)-[:FRIEND|MEMBER]-(c:User)
+    text: `MATCH (me:User {registry: $registry, nameLower: $userKey})-[:FRIEND|MEMBER]-(via)
+WHERE NOT (via:Group AND via.nameLower IN $exceptKeys)
+MATCH (via)-[:FRIEND|MEMBER]-(c:User)
 WHERE c <> me AND NOT EXISTS { (me)-[:FRIEND]-(c) }
 WITH c,
   count(DISTINCT CASE WHEN via:User THEN via END) AS mutualFriends,
@@ -829,7 +832,7 @@ WITH c,
 RETURN {name: c.name, mutualFriends: mutualFriends, sharedGroups: sharedGroups} AS suggestion
 ORDER BY mutualFriends DESC, sharedGroups DESC, c.nameLower
 LIMIT $limit`,
-    params: { registry: "STRING", userKey: "STRING", limit: "INTEGER" },
+    params: { registry: "STRING", userKey: "STRING", exceptKeys: "LIST<STRING>", limit: "INTEGER" },
   },
 
   // --- export: every record, in the port's replayable order (see DumpRecord) ---

@@ -954,7 +954,7 @@ export class Neo4jStore implements Store {
     });
   }
 
-  async suggest(user: string, limit: number): Promise<Suggestion[]> {
+  async suggest(user: string, limit: number, exceptGroups: readonly string[] = []): Promise<Suggestion[]> {
     const rows = rowLimit(limit);
     return this.read("suggest", async (run) => {
       await this.requireUsers(run, [user]);
@@ -962,6 +962,7 @@ export class Neo4jStore implements Store {
       const result = await run("suggest", {
         registry: this.registry,
         userKey: nameKey(user),
+        exceptKeys: exceptGroups.map(nameKey),
         limit: int(rows),
       });
       return result.records.map((r) => toSuggestion(r.get("suggestion")));

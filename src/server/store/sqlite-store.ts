@@ -565,9 +565,12 @@ function prepareStatements(db: Database.Database) {
      * stored spelling, so plain equality is exact. Both sides of the UNION use an index range
      * per friend or group.
      */
-    suggest: db.prepare<{ user: string; limit: number }, Suggestion>(
+    suggest: db.prepare<{ user: string; limit: number; except: string }, Suggestion>(
       `WITH mine AS (SELECT friend_name AS name FROM friendships WHERE user_name = :user),
-            my_groups AS (SELECT group_name FROM group_members WHERE user_name = :user),
+            my_groups AS (
+              SELECT group_name FROM group_members
+              WHERE user_name = :user AND group_name NOT IN (SELECT value FROM json_each(:except))
+            ),
             via_friends AS (
               SELECT f.friend_name AS name, count(*) AS n
               FROM friendships f JOIN mine ON f.user_name = mine.name
@@ -1097,11 +1100,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  async suggest(user: string, limit: number): Promise<Suggestion[]> {
+  async suggest(user: string, limit: number, exceptGroups: readonly string[] = []): Promise<Suggestion[]> {
     const rows = rowLimit(limit);
+    const except = JSON.stringify(exceptGroups);
     return this.run("suggest", (s) => {
       const name = knownUser(s, user);
-      return rows === 0 ? [] : s.suggest.all({ user: name, limit: rows });
+      return rows === 0 ? [] : s.suggest.all({ user: name, limit: rows, except });
     });
   }
 

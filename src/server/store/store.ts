@@ -353,9 +353,10 @@ export interface Store {
   /**
    * "People you may know": users who are not `user` and not yet their friends, sharing at
    * least one friend or group with them. Ranked by mutual friends, then shared groups (both
-   * descending), then name.
+   * descending), then name. Groups named in `exceptGroups` (lower-cased) count for nothing:
+   * the office room, which everyone is in, would make everyone a suggestion.
    */
-  suggest(user: string, limit: number): Promise<Suggestion[]>;
+  suggest(user: string, limit: number, exceptGroups?: readonly string[]): Promise<Suggestion[]>;
 
   // --- Pages and quotas (abuse limits: no answer exceeds the message limit) -------------
 
