@@ -40,9 +40,16 @@ import {
 import { normalizeUsername } from "./accounts.js";
 import type { Limits } from "./limits.js";
 import type { OfficeRoom } from "./office-room.js";
+import { profileFor, searchVisible } from "./profile-view.js";
 import { pushBatches } from "./push-batches.js";
 import { ANSWER_BUDGET_BYTES, fitPage } from "./reply-size.js";
-import { nextAdmin, validateGroupName, validateProfilePatch } from "./social-rules.js";
+import {
+  mergeVisibility,
+  nextAdmin,
+  validateGroupDescription,
+  validateGroupName,
+  validateProfilePatch,
+} from "./social-rules.js";
 import type { GroupMember, GroupMessage, GroupRecord, Store } from "./store/store.js";
 
 export type Policy = "open" | "friends";
@@ -81,6 +88,7 @@ const SOCIAL_REQUESTS = [
   "group.history",
   "group.ack",
   "groups",
+  "group.describe",
   "profile.set",
   "profile.get",
   "suggest",
@@ -120,7 +128,7 @@ export class Social {
       case "friends":
         return this.friends(me, msg);
       case "search":
-        return this.search(msg.prefix.trim().toLowerCase(), msg.limit, msg.after ?? {});
+        return this.search(me, msg.prefix.trim().toLowerCase(), msg.limit, msg.after ?? {});
       case "group.create":
         return this.groupCreate(me, normalizeUsername(msg.group));
       case "group.join":
@@ -154,10 +162,14 @@ export class Social {
       case "groups":
         return this.groups(me);
       case "profile.set":
-        await this.store.setProfile(me, validateProfilePatch(msg.patch));
-        return undefined;
+        return this.profileSet(me, msg.patch);
       case "profile.get":
-        return this.profile(normalizeUsername(msg.user));
+        return this.profile(me, normalizeUsername(msg.user));
+      case "group.describe": {
+        const g = await this.requireAdmin(normalizeUsername(msg.group), me);
+        await this.store.setGroupDescription(g.name, validateGroupDescription(msg.description));
+        return undefined;
+      }
       case "suggest":
         return { suggestions: await this.store.suggest(me, msg.limit, this.ctx.office?.exceptGroups) };
       case "notice.ack":
@@ -338,14 +350,17 @@ export class Social {
     };
   }
 
-  private async search(prefix: string, limit: number, after: SearchCursors): Promise<unknown> {
+  private async search(me: string, prefix: string, limit: number, after: SearchCursors): Promise<unknown> {
     const [users, groups] = await Promise.all([
       this.store.searchUsersAfter(prefix, after.users, limit + 1),
       this.store.searchGroupsAfter(prefix, after.groups, limit + 1),
     ]);
     const budget = Math.floor(ANSWER_BUDGET_BYTES / 2);
+    // A user found only by a field they hide from `me` is left out (profile-view.ts).
+    const examined = users.slice(0, limit);
+    const visible = await searchVisible(examined, prefix, me, (a, b) => this.store.areFriends(a, b));
     const u = fitPage(
-      users.slice(0, limit).map((x) => ({ name: x.name, displayName: x.displayName })),
+      visible.map((x) => ({ name: x.name, displayName: x.displayName })),
       "end",
       budget,
     );
@@ -357,22 +372,28 @@ export class Social {
     const next: SearchCursors = {};
     const lastU = u.items.at(-1);
     const lastG = g.items.at(-1);
-    if ((u.trimmed || users.length > limit) && lastU) next.users = lastU.name;
+    const lastExamined = examined.at(-1);
+    if (u.trimmed && lastU) next.users = lastU.name;
+    else if (users.length > limit && lastExamined) next.users = lastExamined.name;
     if ((g.trimmed || groups.length > limit) && lastG) next.groups = lastG.name;
     return { users: u.items, groups: g.items, ...(Object.keys(next).length > 0 ? { next } : {}) };
   }
 
-  private async profile(user: string): Promise<unknown> {
+  private async profile(me: string, user: string): Promise<unknown> {
     const u = await this.requireUser(user);
-    return {
-      user: u.name,
-      displayName: u.displayName,
-      statusText: u.statusText,
-      email: u.email,
-      phone: u.phone,
-      department: u.department,
-      note: u.note,
-    };
+    const friends = me !== u.name && (await this.store.areFriends(me, u.name));
+    return profileFor(u, me, friends, this.ctx.wall());
+  }
+
+  private async profileSet(me: string, patch: ControlOf<"profile.set">["patch"]): Promise<unknown> {
+    const now = this.ctx.wall();
+    const fields = validateProfilePatch(patch, now);
+    if (patch.visibility !== undefined) {
+      const u = await this.requireUser(me);
+      fields.visibility = mergeVisibility(u.visibility, patch.visibility);
+    }
+    await this.store.setProfile(me, fields, now);
+    return undefined;
   }
 
   // ---- groups -------------------------------------------------------------------------
@@ -491,6 +512,7 @@ export class Social {
           name: g.name,
           admin: g.admin,
           lastSeq: g.lastSeq,
+          ...(g.description === null ? {} : { description: g.description }),
           members: (await this.store.groupMembers(g.name)).map((m) => m.name),
         })),
       ),

@@ -109,6 +109,14 @@ describe("friends", () => {
       phone: null,
       department: "Wonderland",
       note: null,
+      birthDate: null,
+      age: null,
+      gender: null,
+      country: null,
+      region: null,
+      school: null,
+      profession: null,
+      updatedAt: expect.any(Number),
     });
     // null (or "") clears a field; absent fields stay.
     await must(alice, { cmd: "profile.set", statusText: null, phone: "+44 20 7946 0000" });
@@ -135,8 +143,10 @@ describe("friends", () => {
     const byName = await must(bob, { cmd: "search", query: "AL" });
     expect(byName.users).toEqual([{ name: "alice", displayName: "Alice Liddell" }]);
     expect(byName.groups).toEqual([{ name: "alpine-club", admin: "bob" }]);
+    // Any word of the display name, from its start.
     const byDisplay = await must(bob, { cmd: "search", query: "lid" });
-    expect(byDisplay.users).toEqual([]);
+    expect(byDisplay.users).toEqual([{ name: "alice", displayName: "Alice Liddell" }]);
+    expect((await must(bob, { cmd: "search", query: "iddell" })).users).toEqual([]);
     expect((await must(bob, { cmd: "search", query: "alice l" })).users).toEqual([
       { name: "alice", displayName: "Alice Liddell" },
     ]);

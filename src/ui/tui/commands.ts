@@ -7,6 +7,7 @@
 import { asHallwayError } from "../../errors.js";
 import type { PeerClient, PeerEvent } from "../../peer/index.js";
 import { completePath } from "../path-complete.js";
+import { parseProfileCommand } from "../profile-command.js";
 import { parseSend } from "../send-command.js";
 import { transferRowText } from "../transfer-text.js";
 import { ACTION_PREFIX, currentBuffer, type Model, type Prompt } from "./model.js";
@@ -356,10 +357,16 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   "/profile": {
-    usage: "/profile [NAME]",
-    help: "show a profile (yours without NAME)",
+    usage: "/profile [NAME] | /profile set FIELD [VALUE] | /profile visibility FIELD everyone|friends|nobody",
+    help: "show a profile (yours without NAME), set a field of yours (no VALUE clears it), or who sees it",
     args: 0,
-    run: (ctx, [name]) => ctx.client.social.profileGet(name),
+    run: async (ctx, words) => {
+      const cmd = parseProfileCommand(words);
+      if (cmd.kind === "get") return ctx.client.social.profileGet(cmd.user);
+      await ctx.client.social.profileSet(cmd.patch);
+      // The registry's answer shows what it stored (and, for a status text, the title follows).
+      return ctx.client.social.profileGet();
+    },
   },
   "/search": {
     usage: "/search TEXT",

@@ -440,10 +440,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   profile: (m, e, now) => {
     noteProfile(m, e);
-    const fields = (["displayName", "statusText", "email", "phone", "department", "note"] as const)
-      .filter((k) => e[k] !== null && e[k] !== "")
-      .map((k) => `${k}: ${e[k]}`);
-    toCurrent(m, `profile of ${e.user}: ${fields.join(", ") || "(empty)"}`, now);
+    toCurrent(m, `profile of ${e.user}: ${profileText(e)}`, now);
   },
   suggest: (m, e, now) => {
     const list = e.suggestions.map((s) => `${s.name} (${s.mutualFriends} mutual, ${s.sharedGroups} groups)`);
@@ -530,6 +527,33 @@ function presenceNews(before: PresenceStatus | undefined, now: PresenceStatus): 
   if (now === "away") return "is away";
   if (now === "offline") return "went offline";
   return before === "away" ? "is back" : "is online";
+}
+
+/** A profile's fields in one line; what the registry did not show is left out. */
+export function profileText(e: EventOf<"profile">): string {
+  const fields = (
+    [
+      "displayName",
+      "statusText",
+      "email",
+      "phone",
+      "department",
+      "note",
+      "birthDate",
+      "gender",
+      "country",
+      "region",
+      "school",
+      "profession",
+    ] as const
+  )
+    .filter((k) => typeof e[k] === "string" && e[k] !== "")
+    .map((k) =>
+      k === "birthDate" && typeof e.age === "number" ? `${k}: ${e[k]} (age ${e.age})` : `${k}: ${e[k]}`,
+    );
+  const hidden = Object.entries(e.visibility ?? {}).map(([k, who]) => `${k} ${who}`);
+  if (hidden.length > 0) fields.push(`seen by: ${hidden.join(", ")}`);
+  return sanitize(fields.join(", ")) || "(empty)";
 }
 
 /** What a profile says: own status text, or another person's (their presence comes from the registry). */

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { HallwayError } from "../../src/errors.js";
+import { parseProfileCommand } from "../../src/ui/profile-command.js";
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    return err instanceof HallwayError ? err.code : String(err);
+  }
+}
+
+describe("/profile", () => {
+  it("shows your own profile or someone's", () => {
+    expect(parseProfileCommand([])).toEqual({ kind: "get" });
+    expect(parseProfileCommand(["alice"])).toEqual({ kind: "get", user: "alice" });
+    // A user called "set" is still a name when no field follows.
+    expect(parseProfileCommand(["set"])).toEqual({ kind: "get", user: "set" });
+  });
+
+  it("sets a field by any spelling of its name, and clears it without a value", () => {
+    expect(parseProfileCommand(["set", "birth-date", "1990-04-23"])).toEqual({
+      kind: "set",
+      patch: { birthDate: "1990-04-23" },
+    });
+    expect(parseProfileCommand(["set", "School", "Université", "de", "Genève"])).toEqual({
+      kind: "set",
+      patch: { school: "Université de Genève" },
+    });
+    expect(parseProfileCommand(["set", "profession"])).toEqual({ kind: "set", patch: { profession: null } });
+    expect(codeOf(() => parseProfileCommand(["set", "shoe-size", "7"]))).toBe("PROFILE_BAD_FIELD");
+  });
+
+  it("says who sees a field", () => {
+    expect(parseProfileCommand(["visibility", "birthdate", "Friends"])).toEqual({
+      kind: "set",
+      patch: { visibility: { birthDate: "friends" } },
+    });
+    expect(codeOf(() => parseProfileCommand(["visibility", "school", "aliens"]))).toBe("PROFILE_BAD_FIELD");
+    // The display name is the directory's: everyone sees it.
+    expect(codeOf(() => parseProfileCommand(["visibility", "displayName", "nobody"]))).toBe(
+      "PROFILE_BAD_FIELD",
+    );
+  });
+});
