@@ -368,6 +368,10 @@ const program = new Command()
   .option("--data <dir>", CLIENT_DATA_HELP)
   .option("--download-dir <dir>", DOWNLOAD_DIR_HELP)
   .option("--no-notify", "no desktop notifications (notify-send) for messages out of view")
+  .option(
+    "--simple",
+    "simple mode: every message in one list; @name text or #group text answers (F2 toggles)",
+  )
   .addHelpText("after", PASSWORD_HELP)
   .enablePositionalOptions()
   .showSuggestionAfterError(false)
@@ -380,9 +384,11 @@ const program = new Command()
       data?: string;
       downloadDir?: string;
       notify?: boolean;
+      simple?: boolean;
     }) => {
       const given = {
         notify: opts.notify !== false,
+        ...(opts.simple ? { simple: true } : {}),
         ...(opts.server ? { server: opts.server } : {}),
         ...(opts.user ? { user: opts.user } : {}),
         ...(opts.data ? { dataDir: opts.data } : {}),
@@ -690,10 +696,15 @@ withPeerOptions(
     .description("the full-screen terminal UI (what a bare `hallway` opens in a terminal)"),
 )
   .option("--no-notify", "no desktop notifications (notify-send) for messages out of view")
+  .option(
+    "--simple",
+    "simple mode: every message in one list; @name text or #group text answers (F2 toggles)",
+  )
   .exitOverride()
-  .action(async (opts: PeerCliOptions & { notify?: boolean }) => {
+  .action(async (opts: PeerCliOptions & { notify?: boolean; simple?: boolean }) => {
     const code = await runTui({
       notify: opts.notify !== false,
+      ...(opts.simple ? { simple: true } : {}),
       ...(opts.server ? { server: opts.server } : {}),
       ...(opts.user ? { user: opts.user } : {}),
       ...(opts.data ? { dataDir: opts.data } : {}),

@@ -6,6 +6,7 @@
 
 import { asHallwayError } from "../../errors.js";
 import type { PeerClient, PeerEvent } from "../../peer/index.js";
+import { parseAddressed } from "../addressed-line.js";
 import { completePath } from "../path-complete.js";
 import { parseProfileCommand } from "../profile-command.js";
 import { parseSend } from "../send-command.js";
@@ -24,6 +25,7 @@ import {
   switchTo,
   systemLine,
 } from "./reducers.js";
+import { toggleSimple } from "./simple.js";
 
 export interface CommandContext {
   model: Model;
@@ -368,6 +370,15 @@ export const COMMANDS: Record<string, Command> = {
       return ctx.client.social.profileGet();
     },
   },
+  "/simple": {
+    usage: "/simple",
+    help: "toggle simple mode: every message in one list; @name text or #group text answers (F2 too)",
+    args: 0,
+    run: (ctx) => {
+      toggleSimple(ctx.model);
+      return undefined;
+    },
+  },
   "/search": {
     usage: "/search TEXT",
     help: "messages with TEXT in your conversations and groups (on the registry); people and groups by name",
@@ -490,6 +501,19 @@ export function runInput(ctx: CommandContext, raw: string): void {
         return;
       }
       pending = cmd.run(ctx, args, line.slice(word.length).trim());
+    } else if (m.simple) {
+      // Simple mode has no current conversation: a message says where it goes.
+      const to = parseAddressed(line);
+      if (!to) {
+        systemLine(
+          m,
+          "simple mode: start with @name or #group (F2 goes back to the buffers)",
+          ctx.now(),
+          m.current,
+        );
+        return;
+      }
+      pending = chat(ctx, to, to.text);
     } else {
       const to = target(ctx);
       if (!to) return;

@@ -22,6 +22,7 @@ import {
   type Prompt,
   type TransferView,
 } from "./model.js";
+import { noteFeed } from "./simple.js";
 import { clusters, sanitize } from "./text-width.js";
 
 export type EventName = PeerEvent["event"];
@@ -48,6 +49,7 @@ export function addLine(m: Model, index: number, line: Line): void {
   const added = { ...line, text: sanitize(line.text, true) };
   b.lines.push(added);
   if (b.lines.length > m.maxLines) b.lines.splice(0, b.lines.length - m.maxLines);
+  noteFeed(m, b, index, added);
   if (index !== m.current && line.kind !== "own" && b.kind !== "status") {
     b.unread += 1;
     b.unreadFrom ??= added;
