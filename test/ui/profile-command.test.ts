@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
 import { parseProfileCommand } from "../../src/ui/profile-command.js";
+import { profileText } from "../../src/ui/tui/reducers.js";
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -42,5 +43,27 @@ describe("/profile", () => {
     expect(codeOf(() => parseProfileCommand(["visibility", "displayName", "nobody"]))).toBe(
       "PROFILE_BAD_FIELD",
     );
+  });
+});
+
+describe("a profile in one line", () => {
+  it("shows what the registry sent, the age beside the birth date, and your own settings", () => {
+    const base = {
+      event: "profile" as const,
+      user: "alice",
+      displayName: "Alice Liddell",
+      statusText: null,
+      email: null,
+      phone: null,
+      department: null,
+      note: null,
+    };
+    expect(profileText({ ...base, birthDate: "1990-04-23", age: 36, school: null, profession: "SRE" })).toBe(
+      "displayName: Alice Liddell, birthDate: 1990-04-23 (age 36), profession: SRE",
+    );
+    expect(profileText({ ...base, visibility: { school: "nobody" } })).toBe(
+      "displayName: Alice Liddell, seen by: school nobody",
+    );
+    expect(profileText({ ...base, displayName: null })).toBe("(empty)");
   });
 });

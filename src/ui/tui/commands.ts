@@ -309,6 +309,15 @@ export const COMMANDS: Record<string, Command> = {
     args: 0,
     run: (ctx) => ctx.client.social.groups(),
   },
+  "/describe": {
+    usage: "/describe GROUP [TEXT]",
+    help: "say what your group is for (its admin only); no TEXT clears it",
+    args: 1,
+    run: (ctx, _args, rest) => {
+      const [group = "", ...words] = rest.split(/\s+/);
+      return ctx.client.social.groupDescribe(group.replace(/^#/, ""), words.join(" "));
+    },
+  },
   "/send": {
     usage: "/send [NAME,…] PATH…",
     help: "offer files or folders to this buffer's person, or to NAME,… ('quotes', ~, file:// work)",

@@ -417,7 +417,12 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   groups: (m, e, now) => {
     noteGroups(m, e);
-    const list = e.groups.map((g) => `#${g.name} (${g.members.length}, admin ${g.admin})`).join("  ");
+    const list = e.groups
+      .map(
+        (g) =>
+          `#${g.name} (${g.members.length}, admin ${g.admin})${g.description ? `: ${g.description}` : ""}`,
+      )
+      .join("  ");
     toCurrent(m, `groups: ${list || "(none)"}`, now);
   },
   "group.sent": (m, e) => {
