@@ -513,10 +513,21 @@ export class Social {
           admin: g.admin,
           lastSeq: g.lastSeq,
           ...(g.description === null ? {} : { description: g.description }),
-          members: (await this.store.groupMembers(g.name)).map((m) => m.name),
+          members: await this.memberNames(g.name),
         })),
       ),
     };
+  }
+
+  /**
+   * A group's members by name. The office room's list is everyone registered: it is cut to
+   * half an answer (some 20,000 names), so the `groups` answer still fits a message.
+   */
+  private async memberNames(group: string): Promise<string[]> {
+    const names = (await this.store.groupMembers(group)).map((m) => m.name);
+    return this.ctx.office?.is(group)
+      ? fitPage(names, "end", Math.floor(ANSWER_BUDGET_BYTES / 2)).items
+      : names;
   }
 
   // ---- helpers ------------------------------------------------------------------------
