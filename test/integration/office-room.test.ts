@@ -5,7 +5,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Json, killAll, requireBuild, startRegistry, tempDir } from "./harness.js";
+import { hallway, type Json, killAll, requireBuild, startRegistry, tempDir } from "./harness.js";
 import { ask, login, logout, must } from "./social-helpers.js";
 
 beforeAll(requireBuild);
@@ -50,5 +50,32 @@ describe("the office room #all", () => {
         code: "GROUP_OFFICE_ROOM",
       });
     }
+  });
+
+  it("is read-only but for --admin under --office-room announce, which needs --admin", async () => {
+    const refused = hallway("registry", [
+      "server",
+      "--port",
+      "0",
+      "--data",
+      tempDir("r"),
+      "--no-mdns",
+      "--json",
+      "--office-room",
+      "announce",
+    ]);
+    expect(await refused.waitExit("the refusal")).toBe(2);
+    expect(refused.events).toContainEqual(expect.objectContaining({ event: "error", code: "CLI_BAD_ARGS" }));
+
+    const reg = await startRegistry(tempDir("registry"), 0, ["--office-room", "announce", "--admin", "Boss"]);
+    const boss = await login("boss", reg.port);
+    const bob = await login("bob", reg.port);
+    expect(await ask(bob, { cmd: "group.send", group: "all", text: "hi all" })).toMatchObject({
+      event: "error",
+      code: "GROUP_READ_ONLY",
+    });
+    await must(boss, { cmd: "group.send", group: "all", text: "the office is closed on Friday" });
+    await bob.proc.waitFor((e) => inAll(e) && e.from === "boss", "the announcement");
+    expect((await must(bob, { cmd: "groups" })).groups).toMatchObject([{ name: "all", admin: "boss" }]);
   });
 });
