@@ -17,12 +17,7 @@ import type { Policy } from "./social.js";
 import { describeStore, type Neo4jConnection, openStore, type Store } from "./store/index.js";
 
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
-export {
-  DEFAULT_OFFICE_BACKLOG,
-  OFFICE_ROOM_MODES,
-  type OfficeRoomMode,
-  type OfficeRoomOptions,
-} from "./office-room.js";
+export { DEFAULT_OFFICE_BACKLOG, type OfficeRoomOptions } from "./office-room.js";
 export { DEFAULT_PORT, LOG_LEVELS, type LogLevel } from "./registry.js";
 export { DEFAULT_RELAY_BYTES_PER_SECOND } from "./relay.js";
 export { POLICIES, type Policy } from "./social.js";

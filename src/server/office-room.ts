@@ -28,7 +28,6 @@ import type { Store } from "./store/store.js";
 export const OFFICE_ROOM = "all";
 
 export type OfficeRoomMode = "open" | "announce" | "off";
-export const OFFICE_ROOM_MODES: readonly OfficeRoomMode[] = ["open", "announce", "off"];
 
 /** Messages a returning member gets at login, at most, unless `--office-backlog` says otherwise. */
 export const DEFAULT_OFFICE_BACKLOG = 200;
