@@ -20,11 +20,13 @@ import {
 import { auditEvent, formatAuditLine, parseAuditEvents, parseAuditTime, readAudit } from "./server/audit.js";
 import { describeCounts, exportOffice, importOffice, type TransferSummary } from "./server/export.js";
 import {
+  DEFAULT_OFFICE_BACKLOG,
   DEFAULT_PORT,
   DEFAULT_RELAY_BYTES_PER_SECOND,
   type Limits,
   LOG_LEVELS,
   type LogLevel,
+  type OfficeRoomOptions,
   POLICIES,
   type Policy,
   resolveLimits,
@@ -98,6 +100,31 @@ function policyOption(value: string): Policy {
   const policy = POLICIES.find((p) => p === value);
   if (policy === undefined) throw new InvalidArgumentError(`--policy must be ${POLICIES.join(" or ")}`);
   return policy;
+}
+
+function officeRoomOption(value: string): "open" | "announce" {
+  if (value === "open" || value === "announce") return value;
+  throw new InvalidArgumentError("--office-room must be open or announce (--no-office-room turns it off)");
+}
+
+/** The office room from `--office-room`, `--no-office-room`, `--admin` and `--office-backlog`. */
+function officeRoomOptions(opts: {
+  officeRoom: "open" | "announce" | false;
+  admin?: string;
+  officeBacklog: number;
+}): OfficeRoomOptions {
+  const admin = opts.admin?.trim().toLowerCase();
+  if (opts.officeRoom === "announce" && !admin) {
+    throw new HallwayError(
+      "CLI_BAD_ARGS",
+      "--office-room announce needs --admin NAME: who may write in #all",
+    );
+  }
+  return {
+    mode: opts.officeRoom === false ? "off" : opts.officeRoom,
+    ...(admin ? { admin } : {}),
+    backlogWindow: opts.officeBacklog,
+  };
 }
 
 function neo4jUriOption(value: string): string {
@@ -341,6 +368,10 @@ const program = new Command()
   .option("--data <dir>", CLIENT_DATA_HELP)
   .option("--download-dir <dir>", DOWNLOAD_DIR_HELP)
   .option("--no-notify", "no desktop notifications (notify-send) for messages out of view")
+  .option(
+    "--simple",
+    "simple mode: every message in one list; @name text or #group text answers (F2 toggles)",
+  )
   .addHelpText("after", PASSWORD_HELP)
   .enablePositionalOptions()
   .showSuggestionAfterError(false)
@@ -353,9 +384,11 @@ const program = new Command()
       data?: string;
       downloadDir?: string;
       notify?: boolean;
+      simple?: boolean;
     }) => {
       const given = {
         notify: opts.notify !== false,
+        ...(opts.simple ? { simple: true } : {}),
         ...(opts.server ? { server: opts.server } : {}),
         ...(opts.user ? { user: opts.user } : {}),
         ...(opts.data ? { dataDir: opts.data } : {}),
@@ -403,6 +436,20 @@ const serverCommand = program
     DEFAULT_RELAY_BYTES_PER_SECOND,
   )
   .option("--limits <file>", "JSON file overriding the abuse limits (docs/security.md)")
+  .option(
+    "--office-room <mode>",
+    "#all, the room every user is in: open (everyone writes) or announce (only --admin writes)",
+    officeRoomOption,
+    "open",
+  )
+  .option("--no-office-room", "no #all room")
+  .option("--admin <name>", "the registry's admin: the one who writes in #all under --office-room announce")
+  .option(
+    "--office-backlog <n>",
+    "most #all messages a returning user gets at login (older ones stay in history)",
+    intOption("--office-backlog", 0, 100_000),
+    DEFAULT_OFFICE_BACKLOG,
+  )
   .option(
     "--log-level <level>",
     "log lines on stderr from this level up: info (logins, logouts), warn (failed logins, replaced sessions, blocks), error, or off",
@@ -455,9 +502,13 @@ const serverCommand = program
         dropTotalQuota?: number;
         dropRetentionDays?: number;
         dropRate?: number;
+        officeRoom: "open" | "announce" | false;
+        admin?: string;
+        officeBacklog: number;
       } & StoreArgs,
     ) => {
       jsonOutput = Boolean(opts.json);
+      const officeRoom = officeRoomOptions(opts);
       const store = serverStore(opts, process.env);
       const limits = opts.limits === undefined ? undefined : limitsFile(opts.limits);
       const shown = opts.logLevel === "off" ? 0 : LOG_LEVELS.indexOf(opts.logLevel) + 1;
@@ -487,6 +538,7 @@ const serverCommand = program
         },
         ...(opts.dropRate === undefined ? {} : { dropSendBytesPerSecond: opts.dropRate }),
         log,
+        officeRoom,
       });
       onSignals(async () => {
         const started = await starting.catch(() => undefined);
@@ -683,10 +735,15 @@ withPeerOptions(
     .description("the full-screen terminal UI (what a bare `hallway` opens in a terminal)"),
 )
   .option("--no-notify", "no desktop notifications (notify-send) for messages out of view")
+  .option(
+    "--simple",
+    "simple mode: every message in one list; @name text or #group text answers (F2 toggles)",
+  )
   .exitOverride()
-  .action(async (opts: PeerCliOptions & { notify?: boolean }) => {
+  .action(async (opts: PeerCliOptions & { notify?: boolean; simple?: boolean }) => {
     const code = await runTui({
       notify: opts.notify !== false,
+      ...(opts.simple ? { simple: true } : {}),
       ...(opts.server ? { server: opts.server } : {}),
       ...(opts.user ? { user: opts.user } : {}),
       ...(opts.data ? { dataDir: opts.data } : {}),

@@ -88,6 +88,9 @@ export const ERROR_CODES = [
   "GROUP_ALREADY_MEMBER",
   "GROUP_NOT_ADMIN",
   "GROUP_NO_REQUEST",
+  "GROUP_READ_ONLY",
+  "GROUP_OFFICE_ROOM",
+  "GROUP_BAD_DESCRIPTION",
   "PROFILE_BAD_FIELD",
   "POLICY_NOT_FRIENDS",
   // Registry reachability and identity.

@@ -176,7 +176,13 @@ export type SocialEvent =
     }
   | {
       event: "groups";
-      groups: Array<{ name: string; admin: string; lastSeq: number; members: string[] }>;
+      groups: Array<{
+        name: string;
+        admin: string;
+        lastSeq: number;
+        members: string[];
+        description?: string | null | undefined;
+      }>;
     }
   | { event: "group.sent"; group: string; id: string; seq: number }
   | { event: "group.history"; group: string; messages: GroupMessageEntry[] }

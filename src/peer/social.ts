@@ -320,6 +320,13 @@ export class SocialClient {
     return { event: "group.history", group, messages };
   }
 
+  /** Sets (text) or clears (null or empty) a group's description; its admin only. */
+  async groupDescribe(groupRaw: string, description: string | null): Promise<PeerEvent> {
+    const group = wireName(groupRaw, noGroup);
+    await this.host.request({ t: "group.describe", group, description });
+    return { event: "ok", cmd: "group.describe", group };
+  }
+
   async groups(): Promise<PeerEvent> {
     const data = parse(groupsData, await this.host.request({ t: "groups" }), "groups");
     return { event: "groups", groups: data.groups };

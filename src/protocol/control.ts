@@ -91,6 +91,26 @@ export const groupMessage = z.object({
 });
 export type GroupMessageEntry = z.infer<typeof groupMessage>;
 
+/** The fields whose visibility their owner chooses; the display name is the directory's. */
+export const PRIVATE_PROFILE_FIELDS = [
+  "statusText",
+  "email",
+  "phone",
+  "department",
+  "note",
+  "birthDate",
+  "gender",
+  "country",
+  "region",
+  "school",
+  "profession",
+] as const;
+export type PrivateProfileField = (typeof PRIVATE_PROFILE_FIELDS)[number];
+export const VISIBILITIES = ["everyone", "friends", "nobody"] as const;
+export type Visibility = (typeof VISIBILITIES)[number];
+export const visibilityMap = z.partialRecord(z.enum(PRIVATE_PROFILE_FIELDS), z.enum(VISIBILITIES));
+export type VisibilityMap = z.infer<typeof visibilityMap>;
+
 /** Longest value of a profile field on the wire; the registry applies each field's own limit. */
 export const MAX_PROFILE_FIELD_CHARS = 1024;
 const profileValue = z.string().max(MAX_PROFILE_FIELD_CHARS).refine(wellFormed, WELL_FORMED).nullable();
@@ -102,9 +122,20 @@ export const profilePatch = z
     phone: profileValue.optional(),
     department: profileValue.optional(),
     note: profileValue.optional(),
+    birthDate: profileValue.optional(),
+    gender: profileValue.optional(),
+    country: profileValue.optional(),
+    region: profileValue.optional(),
+    school: profileValue.optional(),
+    profession: profileValue.optional(),
+    /** Who sees each field; fields not named keep their setting (default `everyone`). */
+    visibility: visibilityMap.optional(),
   })
   .strict();
 export type ProfilePatchWire = z.infer<typeof profilePatch>;
+
+/** A group's description: what it is for. */
+export const MAX_GROUP_DESCRIPTION_CHARS = 500;
 
 /**
  * What a durable notice says. The registry stores it as the notice's body and pushes it live
@@ -233,6 +264,11 @@ export const control = z.discriminatedUnion("t", [
     seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   }),
   z.object({ t: z.literal("groups"), rid }),
+  groupName.extend({
+    t: z.literal("group.describe"),
+    rid,
+    description: z.string().max(MAX_PROFILE_FIELD_CHARS).refine(wellFormed, WELL_FORMED).nullable(),
+  }),
   z.object({ t: z.literal("profile.set"), rid, patch: profilePatch }),
   z.object({ t: z.literal("profile.get"), rid, user: name }),
   z.object({ t: z.literal("suggest"), rid, limit }),
@@ -345,7 +381,13 @@ export const searchData = z.object({
 export const groupsData = z.object({
   groups: z
     .array(
-      z.object({ name, admin: name, lastSeq: z.number().int().min(0), members: z.array(name).max(100_000) }),
+      z.object({
+        name,
+        admin: name,
+        lastSeq: z.number().int().min(0),
+        members: z.array(name).max(100_000),
+        description: nullableText.optional(),
+      }),
     )
     .max(100_000),
 });
@@ -364,6 +406,17 @@ export const profileData = z.object({
   phone: nullableText,
   department: nullableText,
   note: nullableText,
+  birthDate: nullableText.optional(),
+  /** Whole years, from the birth date, as of the registry's clock. */
+  age: z.number().int().min(0).max(200).nullable().optional(),
+  gender: nullableText.optional(),
+  country: nullableText.optional(),
+  region: nullableText.optional(),
+  school: nullableText.optional(),
+  profession: nullableText.optional(),
+  updatedAt: time.nullable().optional(),
+  /** Only in your own profile: who sees each field. */
+  visibility: visibilityMap.optional(),
 });
 export type ProfileData = z.infer<typeof profileData>;
 export const suggestData = z.object({

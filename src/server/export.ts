@@ -34,9 +34,11 @@ const text = z.string();
 const name = z.string().min(1);
 const millis = z.number().int();
 const seq = z.number().int().nonnegative();
-const profile = Object.fromEntries(PROFILE_FIELDS.map((f) => [f, text.nullable()])) as Record<
+// Fields added since the first export (a profile's seed fields, a group's description) are
+// null when an older export lacks them.
+const profile = Object.fromEntries(PROFILE_FIELDS.map((f) => [f, text.nullable().default(null)])) as Record<
   (typeof PROFILE_FIELDS)[number],
-  z.ZodNullable<z.ZodString>
+  z.ZodDefault<z.ZodNullable<z.ZodString>>
 >;
 
 const RECORD = z.discriminatedUnion("kind", [
@@ -48,6 +50,7 @@ const RECORD = z.discriminatedUnion("kind", [
     ...profile,
     createdAt: millis,
     lastSeen: millis.nullable(),
+    profileUpdatedAt: millis.nullable().default(null),
   }),
   z.strictObject({
     kind: z.literal("audit"),
@@ -70,7 +73,14 @@ const RECORD = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("offline"), id: name, to: name }),
   z.strictObject({ kind: z.literal("friendRequest"), from: name, to: name, at: millis }),
   z.strictObject({ kind: z.literal("friendship"), a: name, b: name, since: millis }),
-  z.strictObject({ kind: z.literal("group"), name, admin: name, createdAt: millis, lastSeq: seq }),
+  z.strictObject({
+    kind: z.literal("group"),
+    name,
+    admin: name,
+    createdAt: millis,
+    lastSeq: seq,
+    description: text.nullable().default(null),
+  }),
   z.strictObject({ kind: z.literal("member"), group: name, name, joinedAt: millis, ackedSeq: seq }),
   z.strictObject({ kind: z.literal("joinRequest"), group: name, user: name, at: millis }),
   z.strictObject({

@@ -13,6 +13,7 @@ import { fingerprint } from "../protocol/noise.js";
 import { advertiseRegistry } from "./advertise.js";
 import { DEFAULT_DROP_LIMITS, type DropLimits } from "./drop-rules.js";
 import type { Limits } from "./limits.js";
+import type { OfficeRoomOptions } from "./office-room.js";
 import { type LogLevel, Registry } from "./registry.js";
 import type { Policy } from "./social.js";
 import { describeStore, type Neo4jConnection, openStore, type Store } from "./store/index.js";
@@ -20,6 +21,7 @@ import { describeStore, type Neo4jConnection, openStore, type Store } from "./st
 export { DEFAULT_PORT } from "../protocol/limits.js";
 export { DEFAULT_DROP_LIMITS, type DropLimits } from "./drop-rules.js";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
+export { DEFAULT_OFFICE_BACKLOG, type OfficeRoomOptions } from "./office-room.js";
 export { LOG_LEVELS, type LogLevel } from "./registry.js";
 export { DEFAULT_RELAY_BYTES_PER_SECOND } from "./relay.js";
 export { POLICIES, type Policy } from "./social.js";
@@ -48,6 +50,8 @@ export interface ServerOptions {
   dropSendBytesPerSecond?: number;
   /** Log lines, each with its level (docs/admin.md lists them). */
   log?: (line: string, level?: LogLevel) => void;
+  /** The office room `#all`; default open, everyone reads and writes. */
+  officeRoom?: OfficeRoomOptions;
 }
 
 export interface RunningServer {
@@ -80,6 +84,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         : { sendBytesPerSecond: opts.dropSendBytesPerSecond }),
     },
     ...(opts.log ? { log: opts.log } : {}),
+    officeRoom: opts.officeRoom ?? { mode: "open" },
   });
   let address: { port: number };
   try {

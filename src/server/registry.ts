@@ -84,6 +84,7 @@ import { DropBox, isDropRequest } from "./drop-box.js";
 import type { DropLimits } from "./drop-rules.js";
 import { commandClass, DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { OfficeRoom, type OfficeRoomOptions } from "./office-room.js";
 import { PasswordChecks } from "./password-checks.js";
 import { pushBatches } from "./push-batches.js";
 import { DEFAULT_RELAY_BYTES_PER_SECOND, Relay } from "./relay.js";
@@ -129,6 +130,8 @@ export interface RegistryOptions {
   limits?: Limits;
   /** The drop box (`drop-box.ts`): its folder in the data directory and its limits; absent, none. */
   drop?: { dir: string; limits: DropLimits; sendBytesPerSecond?: number };
+  /** The office room `#all` (office-room.ts); default off. */
+  officeRoom?: OfficeRoomOptions;
 }
 
 /** What the registry's abuse limits did, for logs and tests. */
@@ -194,6 +197,7 @@ export class Registry {
   private readonly wall: () => number;
   private readonly log: (line: string, level?: LogLevel) => void;
   private readonly social: Social;
+  private readonly office: OfficeRoom;
   droppedMessages = 0;
   readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0, tooSmall: 0 };
   readonly relay: Relay;
@@ -227,7 +231,9 @@ export class Registry {
       this.limits.logins.queuedChecksPerHost,
     );
     this.anonymous = new AnonymousSessions(this.limits.anonymous);
+    this.office = new OfficeRoom(opts.store, opts.officeRoom ?? { mode: "off" });
     this.social = new Social({
+      office: this.office,
       store: opts.store,
       policy: opts.policy ?? "open",
       quotas: this.limits.quotas,
@@ -291,6 +297,8 @@ export class Registry {
   }
 
   async start(): Promise<Address> {
+    const enrolled = await this.office.enrollEveryone(this.wall());
+    if (enrolled > 0) this.log(`office room #all: ${enrolled} user(s) enrolled`);
     const addr = await this.host.start();
     this.drop?.start();
     this.sweepTimer = setInterval(() => this.sweep(), 500);
@@ -665,6 +673,7 @@ export class Registry {
     validatePassword(msg.password, name);
     const passwordHash = await this.passwordWork(s, () => hashPassword(msg.password));
     await this.opts.store.createUser({ name, passwordHash, createdAt: this.wall() });
+    await this.office.enroll(name, this.wall());
     await this.opts.store.appendAudit({
       user: name,
       event: "register",

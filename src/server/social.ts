@@ -39,9 +39,17 @@ import {
 } from "../protocol/control.js";
 import { normalizeUsername } from "./accounts.js";
 import type { Limits } from "./limits.js";
+import type { OfficeRoom } from "./office-room.js";
+import { profileFor, searchVisible } from "./profile-view.js";
 import { pushBatches } from "./push-batches.js";
 import { ANSWER_BUDGET_BYTES, fitPage } from "./reply-size.js";
-import { nextAdmin, validateGroupName, validateProfilePatch } from "./social-rules.js";
+import {
+  mergeVisibility,
+  nextAdmin,
+  validateGroupDescription,
+  validateGroupName,
+  validateProfilePatch,
+} from "./social-rules.js";
 import type { GroupMember, GroupMessage, GroupRecord, Store } from "./store/store.js";
 
 export type Policy = "open" | "friends";
@@ -58,6 +66,8 @@ export interface SocialContext {
   /** Push to the user's session, after whatever that session is doing now; a no-op if offline. */
   push(user: string, msg: Control): void;
   log(line: string): void;
+  /** The office room `#all` (office-room.ts); none when absent. */
+  office?: OfficeRoom;
 }
 
 const SOCIAL_REQUESTS = [
@@ -78,6 +88,7 @@ const SOCIAL_REQUESTS = [
   "group.history",
   "group.ack",
   "groups",
+  "group.describe",
   "profile.set",
   "profile.get",
   "suggest",
@@ -117,7 +128,7 @@ export class Social {
       case "friends":
         return this.friends(me, msg);
       case "search":
-        return this.search(msg.prefix.trim().toLowerCase(), msg.limit, msg.after ?? {});
+        return this.search(me, msg.prefix.trim().toLowerCase(), msg.limit, msg.after ?? {});
       case "group.create":
         return this.groupCreate(me, normalizeUsername(msg.group));
       case "group.join":
@@ -151,12 +162,16 @@ export class Social {
       case "groups":
         return this.groups(me);
       case "profile.set":
-        await this.store.setProfile(me, validateProfilePatch(msg.patch));
-        return undefined;
+        return this.profileSet(me, msg.patch);
       case "profile.get":
-        return this.profile(normalizeUsername(msg.user));
+        return this.profile(me, normalizeUsername(msg.user));
+      case "group.describe": {
+        const g = await this.requireAdmin(normalizeUsername(msg.group), me);
+        await this.store.setGroupDescription(g.name, validateGroupDescription(msg.description));
+        return undefined;
+      }
       case "suggest":
-        return { suggestions: await this.store.suggest(me, msg.limit) };
+        return { suggestions: await this.store.suggest(me, msg.limit, this.ctx.office?.exceptGroups) };
       case "notice.ack":
         await this.store.ackNotices(me, msg.ids);
         return undefined;
@@ -210,9 +225,21 @@ export class Social {
       await this.store.ackNotices(user, unreadable);
     }
     for (const g of groups) {
+      if (this.ctx.office?.is(g.name)) await this.skipToWindow(g, user, this.ctx.office.backlogWindow);
       const backlog = await this.store.groupBacklog(g.name, user, LOGIN_BACKLOG_LIMIT);
       for (const msgs of pushBatches(backlog.map(toEntry), (m) => m.text)) send({ t: "group.message", msgs });
     }
+  }
+
+  /**
+   * Moves `user`'s acknowledgement in `g` up to `window` messages below the newest, so the
+   * backlog holds at most the newest `window` (the older ones stay in history).
+   */
+  private async skipToWindow(g: GroupRecord, user: string, window: number): Promise<void> {
+    const floor = g.lastSeq - window;
+    if (floor <= 0) return;
+    const me = (await this.store.groupMembers(g.name)).find((m) => m.name === user);
+    if (me && me.ackedSeq < floor) await this.store.ackGroup(g.name, user, floor);
   }
 
   // ---- friends ------------------------------------------------------------------------
@@ -323,14 +350,17 @@ export class Social {
     };
   }
 
-  private async search(prefix: string, limit: number, after: SearchCursors): Promise<unknown> {
+  private async search(me: string, prefix: string, limit: number, after: SearchCursors): Promise<unknown> {
     const [users, groups] = await Promise.all([
       this.store.searchUsersAfter(prefix, after.users, limit + 1),
       this.store.searchGroupsAfter(prefix, after.groups, limit + 1),
     ]);
     const budget = Math.floor(ANSWER_BUDGET_BYTES / 2);
+    // A user found only by a field they hide from `me` is left out (profile-view.ts).
+    const examined = users.slice(0, limit);
+    const visible = await searchVisible(examined, prefix, me, (a, b) => this.store.areFriends(a, b));
     const u = fitPage(
-      users.slice(0, limit).map((x) => ({ name: x.name, displayName: x.displayName })),
+      visible.map((x) => ({ name: x.name, displayName: x.displayName })),
       "end",
       budget,
     );
@@ -342,22 +372,28 @@ export class Social {
     const next: SearchCursors = {};
     const lastU = u.items.at(-1);
     const lastG = g.items.at(-1);
-    if ((u.trimmed || users.length > limit) && lastU) next.users = lastU.name;
+    const lastExamined = examined.at(-1);
+    if (u.trimmed && lastU) next.users = lastU.name;
+    else if (users.length > limit && lastExamined) next.users = lastExamined.name;
     if ((g.trimmed || groups.length > limit) && lastG) next.groups = lastG.name;
     return { users: u.items, groups: g.items, ...(Object.keys(next).length > 0 ? { next } : {}) };
   }
 
-  private async profile(user: string): Promise<unknown> {
+  private async profile(me: string, user: string): Promise<unknown> {
     const u = await this.requireUser(user);
-    return {
-      user: u.name,
-      displayName: u.displayName,
-      statusText: u.statusText,
-      email: u.email,
-      phone: u.phone,
-      department: u.department,
-      note: u.note,
-    };
+    const friends = me !== u.name && (await this.store.areFriends(me, u.name));
+    return profileFor(u, me, friends, this.ctx.wall());
+  }
+
+  private async profileSet(me: string, patch: ControlOf<"profile.set">["patch"]): Promise<unknown> {
+    const now = this.ctx.wall();
+    const fields = validateProfilePatch(patch, now);
+    if (patch.visibility !== undefined) {
+      const u = await this.requireUser(me);
+      fields.visibility = mergeVisibility(u.visibility, patch.visibility);
+    }
+    await this.store.setProfile(me, fields, now);
+    return undefined;
   }
 
   // ---- groups -------------------------------------------------------------------------
@@ -370,6 +406,7 @@ export class Social {
 
   private async groupJoin(me: string, group: string): Promise<unknown> {
     const g = await this.requireGroup(group);
+    if (this.ctx.office?.is(g.name)) this.ctx.office.refuseMembershipChange();
     if ((await this.store.groupMembers(g.name)).some((m) => m.name === me)) {
       throw new HallwayError("GROUP_ALREADY_MEMBER", `you are already in ${g.name}`);
     }
@@ -417,6 +454,7 @@ export class Social {
 
   private async groupLeave(me: string, group: string): Promise<unknown> {
     const g = await this.requireGroup(group);
+    if (this.ctx.office?.is(g.name)) this.ctx.office.refuseMembershipChange();
     const members = await this.requireMember(g, me);
     if (g.admin === me) {
       const heir = nextAdmin(members, me);
@@ -452,6 +490,7 @@ export class Social {
   private async groupSend(me: string, msg: ControlOf<"group.send">): Promise<unknown> {
     const g = await this.requireGroup(normalizeUsername(msg.group));
     const members = await this.requireMember(g, me);
+    if (this.ctx.office?.is(g.name)) this.ctx.office.requireMayWrite(me);
     if (msg.text.length === 0) throw new HallwayError("MSG_EMPTY", "message is empty");
     const stored = await this.store.appendGroupMessage({
       id: msg.id,
@@ -473,10 +512,22 @@ export class Social {
           name: g.name,
           admin: g.admin,
           lastSeq: g.lastSeq,
-          members: (await this.store.groupMembers(g.name)).map((m) => m.name),
+          ...(g.description === null ? {} : { description: g.description }),
+          members: await this.memberNames(g.name),
         })),
       ),
     };
+  }
+
+  /**
+   * A group's members by name. The office room's list is everyone registered: it is cut to
+   * half an answer (some 20,000 names), so the `groups` answer still fits a message.
+   */
+  private async memberNames(group: string): Promise<string[]> {
+    const names = (await this.store.groupMembers(group)).map((m) => m.name);
+    return this.ctx.office?.is(group)
+      ? fitPage(names, "end", Math.floor(ANSWER_BUDGET_BYTES / 2)).items
+      : names;
   }
 
   // ---- helpers ------------------------------------------------------------------------
@@ -511,6 +562,7 @@ export class Social {
 
   private async requireAdmin(group: string, me: string): Promise<GroupRecord> {
     const g = await this.requireGroup(group);
+    if (this.ctx.office?.is(g.name)) this.ctx.office.refuseMembershipChange();
     if (g.admin !== me) throw new HallwayError("GROUP_NOT_ADMIN", `only ${g.admin}, the admin, may do that`);
     return g;
   }

@@ -64,6 +64,7 @@ const command = z.discriminatedUnion("cmd", [
   z.object({ cmd: z.literal("group.leave"), group: name }),
   z.object({ cmd: z.literal("group.remove"), group: name, user: name }),
   z.object({ cmd: z.literal("group.admin"), group: name, user: name }),
+  z.object({ cmd: z.literal("group.describe"), group: name, description: z.string().nullable() }),
   z.object({ cmd: z.literal("group.send"), group: name, text: z.string() }),
   z.object({
     cmd: z.literal("group.history"),
@@ -222,6 +223,8 @@ function runSocial(client: PeerClient, c: SocialCommand): Promise<PeerEvent> {
       return s.groupHistory(c.group, c.limit, c.beforeSeq);
     case "groups":
       return s.groups();
+    case "group.describe":
+      return s.groupDescribe(c.group, c.description);
     case "profile.set": {
       const { cmd: _cmd, ...patch } = c;
       return s.profileSet(patch);

@@ -7,6 +7,7 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import { defaultDataDir } from "../net/data-dir.js";
 import { createClient, type PeerClient, type PeerEvent } from "../peer/index.js";
 import type { Address } from "../protocol/address.js";
+import { type AddressedLine, parseAddressed } from "./addressed-line.js";
 import { dropLine, dropsText } from "./drop-text.js";
 import { openFile } from "./open-file.js";
 import { completePath } from "./path-complete.js";
@@ -25,7 +26,8 @@ export interface LineModeOptions {
 }
 
 const HELP = [
-  "  /msg NAME TEXT    send a message (or just type NAME: TEXT)",
+  "  /msg NAME TEXT    send a message (or just type NAME: TEXT, or @NAME TEXT)",
+  "  #GROUP TEXT       write to a group (as /g GROUP TEXT)",
   "  /users            who is registered and who is online (● online, ◐ away, ○ offline)",
   "  /away, /back      mark yourself away (still reachable), and back",
   "  /history NAME     the last 20 messages with NAME",
@@ -399,7 +401,11 @@ function chatLoop(client: PeerClient, term: LineInput, received: ReceivedFiles):
         social.run(client, rest).then((e) => out(render(e, client.user)), fail);
       else if (word === "/msg" && rest.length >= 2)
         client.send(rest[0] as string, rest.slice(1).join(" ")).catch(fail);
-      else if (/^[A-Za-z][\w.-]*:\s/.test(line)) {
+      else if (parseAddressed(line)) {
+        const to = parseAddressed(line) as AddressedLine;
+        if (to.kind === "group") client.social.groupSend(to.name, to.text).catch(fail);
+        else client.send(to.name, to.text).catch(fail);
+      } else if (/^[A-Za-z][\w.-]*:\s/.test(line)) {
         const i = line.indexOf(":");
         client.send(line.slice(0, i), line.slice(i + 1).trim()).catch(fail);
       } else say("! unknown command; /help lists them");

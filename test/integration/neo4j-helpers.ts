@@ -52,7 +52,7 @@ export interface Neo4jRegistry {
 /** `hallway server --store neo4j` on loopback; resolves once it listens. */
 export async function startNeo4jRegistry(
   dataDir: string,
-  opts: { registry: string; port?: number; connection?: Neo4jConnection; name?: string },
+  opts: { registry: string; port?: number; connection?: Neo4jConnection; name?: string; extra?: string[] },
 ): Promise<Neo4jRegistry> {
   const connection = opts.connection ?? testNeo4jConnection();
   const proc = hallway(
@@ -68,6 +68,7 @@ export async function startNeo4jRegistry(
       "--no-mdns",
       "--json",
       ...neo4jStoreArgs(opts.registry, connection),
+      ...(opts.extra ?? []),
     ],
     neo4jEnv(connection),
   );

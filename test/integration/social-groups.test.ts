@@ -25,11 +25,14 @@ async function join(admin: Person, user: Person, group: string): Promise<void> {
   );
 }
 
+/** These tests are about groups people make; `#all` has its own (office-room.test.ts). */
+const NO_OFFICE_ROOM = ["--no-office-room"];
+
 const isGroupMessage = (group: string) => (e: Json) => e.event === "groupMessage" && e.group === group;
 
 describe("groups", () => {
   it("approves a join request made while the admin was offline", async () => {
-    const reg = await startRegistry(tempDir("registry"));
+    const reg = await startRegistry(tempDir("registry"), 0, NO_OFFICE_ROOM);
     let alice = await login("alice", reg.port);
     await must(alice, { cmd: "group.create", group: "Ops" });
     expect(await ask(alice, { cmd: "group.create", group: "ops" })).toMatchObject({ code: "GROUP_EXISTS" });
@@ -137,7 +140,7 @@ describe("groups", () => {
   });
 
   it("removes members, hands the admin role over, and deletes a group its last member leaves", async () => {
-    const reg = await startRegistry(tempDir("registry"));
+    const reg = await startRegistry(tempDir("registry"), 0, NO_OFFICE_ROOM);
     const alice = await login("alice", reg.port);
     const bob = await login("bob", reg.port);
     const carol = await login("carol", reg.port);

@@ -53,8 +53,16 @@ describe("records into the port's types", () => {
       phone: null,
       department: null,
       note: null,
+      birthDate: null,
+      gender: null,
+      country: null,
+      region: null,
+      school: null,
+      profession: null,
+      visibility: null,
       createdAt: 1234,
       lastSeen: null,
+      profileUpdatedAt: null,
     });
     expect(
       toUserRecord({
@@ -62,10 +70,18 @@ describe("records into the port's types", () => {
         passwordHash: "h",
         publicKey: "ab",
         displayName: "Bob",
+        school: "MIT",
         createdAt: 1,
         lastSeen: 99,
+        profileUpdatedAt: 98,
       }),
-    ).toMatchObject({ publicKey: "ab", displayName: "Bob", lastSeen: 99 });
+    ).toMatchObject({
+      publicKey: "ab",
+      displayName: "Bob",
+      lastSeen: 99,
+      school: "MIT",
+      profileUpdatedAt: 98,
+    });
   });
 
   it("accepts driver integers as well as numbers", () => {
@@ -130,6 +146,7 @@ describe("social records into the port's types", () => {
       admin: "alice",
       createdAt: 1,
       lastSeq: 3,
+      description: null,
     });
     expect(toGroupMember({ name: "bob", joinedAt: 4, ackedSeq: 0 })).toEqual({
       name: "bob",

@@ -82,6 +82,40 @@ describeNeo4j("Store contract against a real Neo4j", () => {
     }
   });
 
+  it("opens a model-4 registry as model 5: users stored before get their search words", async () => {
+    const registry = `${runId}-model-4`;
+    const c = connection();
+    let store = new Neo4jStore({ ...c, registry });
+    try {
+      await store.init();
+      await store.createUser({ name: "alice", passwordHash: "h", createdAt: 1 });
+      await store.setProfile("alice", { displayName: "Alice Liddell", department: "Forschung" });
+      await store.close();
+      // What a model-4 build left: no search words, version 4.
+      cleaner ??= neo4jDriver(c.uri, neo4jAuth.basic(c.user, c.password));
+      const session = cleaner.session(c.database === undefined ? {} : { database: c.database });
+      try {
+        await session.executeWrite((tx) =>
+          tx.run(
+            `MATCH (u:User {registry: $registry}) REMOVE u.searchText
+             WITH count(*) AS n MATCH (r:Registry {registry: $registry}) SET r.schemaVersion = 4`,
+            { registry },
+          ),
+        );
+      } finally {
+        await session.close();
+      }
+      store = new Neo4jStore({ ...c, registry });
+      await store.init();
+      expect((await store.searchUsers("liddell", 10)).map((u) => u.name)).toEqual(["alice"]);
+      expect((await store.searchUsers("forsch", 10)).map((u) => u.name)).toEqual(["alice"]);
+      expect(await store.getUser("alice")).toMatchObject({ birthDate: null, profileUpdatedAt: null });
+    } finally {
+      await store.close();
+      await deleteRegistry(registry);
+    }
+  });
+
   storeContract("Neo4jStore", async () => {
     const registry = `${runId}-${++registries}`;
     const c = connection();
@@ -299,6 +333,14 @@ function happy(key: StatementKey, params: Record<string, unknown>): Answer {
       return { rows: [{ written: (params.rows as unknown[]).length }] };
     case "openRegistry":
       return { rows: [{ schemaVersion: 1 }] };
+    case "usersWithoutSearchText":
+      return {
+        rows: [{ user: { nameLower: "alice", name: "alice", displayName: "Alice L", department: null } }],
+      };
+    case "setSearchTexts":
+      return { rows: [{ written: 1 }] };
+    case "setGroupDescription":
+      return { rows: [{ updated: 1 }] };
     case "createUser":
       return { nodesCreated: 1 };
     case "getUser":
@@ -430,6 +472,7 @@ async function exerciseEverything(store: Neo4jStore): Promise<void> {
   await store.countFriendRequestsTo("bob");
   await store.countJoinRequests("ops");
   await store.searchMessages("alice", "lunch", 5);
+  await store.setGroupDescription("ops", "what ops does");
   await store.load(replay(await collect(store.dump())));
 }
 
@@ -443,12 +486,14 @@ describe("Neo4jStore against a scripted driver", () => {
       "openRegistry",
       "addMessageTextKeys",
       "addGroupMessageTextKeys",
+      "usersWithoutSearchText",
+      "setSearchTexts",
     ]);
     // One transaction each: Neo4j refuses schema and data changes in one transaction.
     expect(new Set(driver.calls.map((c) => c.transaction)).size).toBe(driver.calls.length);
     expect(driver.calls.every((c) => c.access === "WRITE")).toBe(true);
     await store.init();
-    expect(driver.calls).toHaveLength(schemaKeys.length + 3);
+    expect(driver.calls).toHaveLength(schemaKeys.length + 5);
     await store.close();
   });
 

@@ -84,6 +84,7 @@ describe("SqliteStore on disk", () => {
         { version: 2, applied_at: 42 },
         { version: 3, applied_at: 42 },
         { version: 4, applied_at: 42 },
+        { version: 5, applied_at: 42 },
       ]);
       const tables = db
         .prepare(
@@ -116,7 +117,7 @@ describe("SqliteStore on disk", () => {
     const again = await SqliteStore.open(path, { now: () => 99 });
     await again.close();
     const check = new Database(path, { readonly: true });
-    expect(check.prepare("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(4);
+    expect(check.prepare("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(5);
     check.close();
   });
 
@@ -139,6 +140,13 @@ describe("SqliteStore on disk", () => {
     // an audit table that names only users and four events, no search index.
     const db = new Database(path);
     db.exec(`
+      DROP TRIGGER users_search_insert; DROP TRIGGER users_search_update;
+      ALTER TABLE users DROP COLUMN birth_date; ALTER TABLE users DROP COLUMN gender;
+      ALTER TABLE users DROP COLUMN country; ALTER TABLE users DROP COLUMN region;
+      ALTER TABLE users DROP COLUMN school; ALTER TABLE users DROP COLUMN profession;
+      ALTER TABLE users DROP COLUMN visibility; ALTER TABLE users DROP COLUMN profile_updated_at;
+      ALTER TABLE users DROP COLUMN search_text; ALTER TABLE chat_groups DROP COLUMN description;
+      DELETE FROM schema_migrations WHERE version = 5;
       DROP TRIGGER message_text_insert; DROP TRIGGER message_text_delete;
       DROP TABLE message_text; DROP TABLE group_message_text;
       DELETE FROM schema_migrations WHERE version = 4;
@@ -175,6 +183,9 @@ describe("SqliteStore on disk", () => {
       expect((await store.pendingOffline("bob", 10)).map((m) => m.id)).toEqual(["m1"]);
       expect((await store.searchMessages("bob", "X", 10)).map((m) => m.id)).toEqual(["m1"]);
       expect((await store.searchUsers("alice l", 10)).map((u) => u.name)).toEqual(["alice"]);
+      // Schema 5 filled the search words of the users it found.
+      expect((await store.searchUsers("liddell", 10)).map((u) => u.name)).toEqual(["alice"]);
+      expect(await store.getUser("alice")).toMatchObject({ birthDate: null, profileUpdatedAt: null });
       await store.addFriendship("alice", "bob", 5);
       expect(await store.areFriends("bob", "alice")).toBe(true);
       await store.appendAudit({
@@ -198,6 +209,7 @@ describe("SqliteStore on disk", () => {
         { version: 2, applied_at: 77 },
         { version: 3, applied_at: 77 },
         { version: 4, applied_at: 77 },
+        { version: 5, applied_at: 77 },
       ],
     );
     check.close();

@@ -20,6 +20,14 @@ export const NO_PROFILE = {
   phone: null,
   department: null,
   note: null,
+  birthDate: null,
+  gender: null,
+  country: null,
+  region: null,
+  school: null,
+  profession: null,
+  visibility: null,
+  profileUpdatedAt: null,
 };
 
 export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
@@ -54,7 +62,7 @@ export async function populateEveryKind(t: Store): Promise<void> {
   }
   await t.setPublicKey("alice", "ab".repeat(32));
   await t.setProfile("alice", { displayName: "Alice L", statusText: "busy", email: "a@x", note: "n" });
-  await t.setProfile("bob", { phone: "123", department: "ops" });
+  await t.setProfile("bob", { phone: "123", department: "ops", birthDate: "1980-01-02", school: "MIT" }, 900);
   await t.flushLastSeen([{ name: "bob", at: 5_000 }]);
   await t.appendAudit({ user: "alice", event: "register", at: 10, address: "10.0.0.1:1" });
   await t.appendAudit({ user: "bob", event: "login", at: 10, address: "10.0.0.2:1" });
@@ -85,6 +93,7 @@ export async function populateEveryKind(t: Store): Promise<void> {
   await t.appendGroupMessage({ id: "gm3", group: "ops", from: "dave", body: "three", sentAt: 73 });
   await t.ackGroup("ops", "bob", 1);
   await t.setGroupAdmin("ops", "bob");
+  await t.setGroupDescription("dev", "builds things");
   await t.enqueueNotice({ id: "n2", to: "dave", kind: "friend.declined", body: "{}", at: 80 });
   await t.enqueueNotice({
     id: "n1",
@@ -682,6 +691,17 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         await rejectsWith(store.setProfile("ghost", {}), "AUTH_UNKNOWN_USER");
       });
 
+      it("sets and clears a group's description", async () => {
+        await users("alice");
+        await store.createGroup({ name: "ops", admin: "alice", createdAt: 1 });
+        await store.setGroupDescription("OPS", "Keeps the lights on ✓");
+        expect(await store.getGroup("ops")).toMatchObject({ description: "Keeps the lights on ✓" });
+        expect((await store.groupsOf("alice"))[0]).toMatchObject({ description: "Keeps the lights on ✓" });
+        await store.setGroupDescription("ops", null);
+        expect(await store.getGroup("ops")).toMatchObject({ description: null });
+        await rejectsWith(store.setGroupDescription("nope", "x"), "GROUP_UNKNOWN");
+      });
+
       it("finds users by name or display name prefix, case-insensitively, sorted by name", async () => {
         await users("dave", "alice", "bob", "carol", "albert");
         await store.setProfile("bob", { displayName: "Alfred Bobson" });
@@ -694,8 +714,9 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         expect(await names("alf")).toEqual(["bob"]);
         expect(await names("élise")).toEqual(["carol"]);
         expect(await names("ÉLI")).toEqual(["carol"]);
-        expect(await names("al%")).toEqual(["dave"]);
-        expect(await names("a_")).toEqual([]);
+        // Punctuation only separates words: "al%" is the word "al", "a_" the word "a".
+        expect(await names("al%")).toEqual(["albert", "alice", "bob", "dave"]);
+        expect(await names("elise")).toEqual(["carol"]);
         expect(await names("")).toEqual(["albert", "alice", "bob", "carol", "dave"]);
         expect(await names("al", 2)).toEqual(["albert", "alice"]);
         expect(await names("al", 0)).toEqual([]);
@@ -704,6 +725,52 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         // A cleared display name no longer matches.
         await store.setProfile("bob", { displayName: null });
         expect(await names("alf")).toEqual([]);
+      });
+
+      it("keeps the seed's profile fields and when the profile last changed", async () => {
+        await users("alice");
+        expect(await store.getUser("alice")).toMatchObject({ birthDate: null, profileUpdatedAt: null });
+        const seed = {
+          birthDate: "1990-04-23",
+          gender: "f",
+          country: "Österreich",
+          region: "Tirol",
+          school: "Uni Innsbruck",
+          profession: "Engineer",
+          visibility: '{"birthDate":"friends"}',
+        };
+        await store.setProfile("alice", seed, 5_000);
+        expect(await store.getUser("alice")).toMatchObject({ ...seed, profileUpdatedAt: 5_000 });
+        await store.setProfile("alice", { school: null });
+        expect(await store.getUser("alice")).toMatchObject({ school: null, profileUpdatedAt: 5_000 });
+        await store.setProfile("alice", { gender: null }, 6_000);
+        expect(await store.getUser("alice")).toMatchObject({ gender: null, profileUpdatedAt: 6_000 });
+      });
+
+      it("finds users by any word of name, display name, department, school or profession, accent-folded", async () => {
+        await users("alice", "bob", "carol", "dave", "erin");
+        await store.setProfile("alice", { displayName: "Alice Liddell" });
+        await store.setProfile("bob", { department: "Research & Development" });
+        await store.setProfile("carol", { school: "Université de Genève" });
+        await store.setProfile("dave", { profession: "Site Reliability Engineer", displayName: "José" });
+        await store.setProfile("erin", { note: "liddell fan", email: "liddell@example.org" });
+        const names = async (prefix: string) => (await store.searchUsers(prefix, 10)).map((u) => u.name);
+        expect(await names("liddell")).toEqual(["alice"]);
+        expect(await names("LIDD")).toEqual(["alice"]);
+        expect(await names("alice l")).toEqual(["alice"]);
+        expect(await names("development")).toEqual(["bob"]);
+        expect(await names("geneve")).toEqual(["carol"]);
+        expect(await names("UNIVERSITÉ")).toEqual(["carol"]);
+        expect(await names("reliability eng")).toEqual(["dave"]);
+        expect(await names("jose")).toEqual(["dave"]);
+        // Inside a word is not a word's start; notes and addresses are not searched.
+        expect(await names("iddell")).toEqual([]);
+        expect(await names("engineer reliability")).toEqual([]);
+        expect((await store.searchUsersAfter("e", "bob", 10)).map((u) => u.name)).toEqual(["dave", "erin"]);
+        // A changed field is searched as it is now.
+        await store.setProfile("bob", { department: null, school: "Liddell College" });
+        expect(await names("liddell")).toEqual(["alice", "bob"]);
+        expect(await names("development")).toEqual([]);
       });
     });
 
@@ -792,10 +859,11 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           admin: "alice",
           createdAt: 50,
           lastSeq: 0,
+          description: null,
         });
         expect(await store.groupMembers("ops")).toEqual([{ name: "alice", joinedAt: 50, ackedSeq: 0 }]);
         expect(await store.groupsOf("alice")).toEqual([
-          { name: "ops", admin: "alice", createdAt: 50, lastSeq: 0 },
+          { name: "ops", admin: "alice", createdAt: 50, lastSeq: 0, description: null },
         ]);
         expect(await store.getGroup("nope")).toBeUndefined();
       });
@@ -1138,6 +1206,13 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           { name: "w", mutualFriends: 0, sharedGroups: 2 },
         ]);
         expect((await store.suggest("me", 2)).map((s) => s.name)).toEqual(["y", "x"]);
+        // A group left out (the office room) counts for nothing.
+        expect(await store.suggest("me", 10, ["g1"])).toEqual([
+          { name: "x", mutualFriends: 2, sharedGroups: 0 },
+          { name: "y", mutualFriends: 2, sharedGroups: 0 },
+          { name: "z", mutualFriends: 1, sharedGroups: 0 },
+          { name: "w", mutualFriends: 0, sharedGroups: 1 },
+        ]);
         expect(await store.suggest("me", 0)).toEqual([]);
         expect(await store.suggest("lonely", 10)).toEqual([]);
         await rejectsWith(store.suggest("ghost", 10), "AUTH_UNKNOWN_USER");

@@ -1,7 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
 import { type Control, decodeControl, encodeControl } from "../../src/protocol/control.js";
-import { nextAdmin, validateGroupName, validateProfilePatch } from "../../src/server/social-rules.js";
+import {
+  ageOn,
+  maySee,
+  mergeVisibility,
+  nextAdmin,
+  parseVisibility,
+  validateGroupDescription,
+  validateGroupName,
+  validateProfilePatch,
+} from "../../src/server/social-rules.js";
+
+/** A fixed registry clock: 2026-03-01. */
+const NOW = Date.UTC(2026, 2, 1);
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -27,7 +39,7 @@ describe("group names", () => {
 
 describe("profile patches", () => {
   it("trims values, turns empty ones into clears, and leaves absent fields absent", () => {
-    expect(validateProfilePatch({ displayName: "  Alice  ", statusText: "", note: null })).toEqual({
+    expect(validateProfilePatch({ displayName: "  Alice  ", statusText: "", note: null }, NOW)).toEqual({
       displayName: "Alice",
       statusText: null,
       note: null,
@@ -46,14 +58,68 @@ describe("profile patches", () => {
     ];
     for (const patch of bad) {
       expect(
-        codeOf(() => validateProfilePatch(patch)),
+        codeOf(() => validateProfilePatch(patch, NOW)),
         JSON.stringify(patch),
       ).toBe("PROFILE_BAD_FIELD");
     }
-    expect(validateProfilePatch({ email: "a.b@example.com", phone: "+44 (0)20 7946-0000" })).toEqual({
+    expect(validateProfilePatch({ email: "a.b@example.com", phone: "+44 (0)20 7946-0000" }, NOW)).toEqual({
       email: "a.b@example.com",
       phone: "+44 (0)20 7946-0000",
     });
+  });
+});
+
+describe("the seed's profile fields", () => {
+  it("takes a birth date that is a real past day since 1900, and derives the age", () => {
+    expect(validateProfilePatch({ birthDate: " 1990-04-23 " }, NOW)).toEqual({ birthDate: "1990-04-23" });
+    expect(validateProfilePatch({ birthDate: "2026-03-01" }, NOW)).toEqual({ birthDate: "2026-03-01" });
+    for (const birthDate of ["2026-03-02", "1990-02-30", "1899-12-31", "90-04-23", "1990-4-23"]) {
+      expect(
+        codeOf(() => validateProfilePatch({ birthDate }, NOW)),
+        birthDate,
+      ).toBe("PROFILE_BAD_FIELD");
+    }
+    expect(ageOn("1990-03-01", NOW)).toBe(36);
+    expect(ageOn("1990-03-02", NOW)).toBe(35);
+    expect(ageOn("2000-02-29", NOW)).toBe(26);
+  });
+
+  it("limits the lengths of the other fields", () => {
+    for (const [field, max] of [
+      ["gender", 32],
+      ["country", 64],
+      ["region", 64],
+      ["school", 100],
+      ["profession", 100],
+    ] as const) {
+      expect(validateProfilePatch({ [field]: "a".repeat(max) }, NOW)).toEqual({ [field]: "a".repeat(max) });
+      expect(codeOf(() => validateProfilePatch({ [field]: "a".repeat(max + 1) }, NOW))).toBe(
+        "PROFILE_BAD_FIELD",
+      );
+    }
+  });
+
+  it("merges visibility settings, keeping only what is not everyone's", () => {
+    const stored = mergeVisibility(null, { birthDate: "friends", school: "nobody" });
+    expect(parseVisibility(stored)).toEqual({ birthDate: "friends", school: "nobody" });
+    expect(parseVisibility(mergeVisibility(stored, { school: "everyone" }))).toEqual({
+      birthDate: "friends",
+    });
+    expect(mergeVisibility(stored, { school: "everyone", birthDate: "everyone" })).toBeNull();
+    expect(parseVisibility("not json")).toEqual({});
+    expect([
+      maySee("friends", false, true),
+      maySee("friends", false, false),
+      maySee("nobody", true, false),
+    ]).toEqual([true, false, true]);
+  });
+
+  it("takes a group description of up to 500 characters; empty clears it", () => {
+    expect(validateGroupDescription("  On call ")).toBe("On call");
+    expect(validateGroupDescription("")).toBeNull();
+    expect(validateGroupDescription(null)).toBeNull();
+    expect(codeOf(() => validateGroupDescription("d".repeat(501)))).toBe("GROUP_BAD_DESCRIPTION");
+    expect(codeOf(() => validateGroupDescription("bell\u0007"))).toBe("GROUP_BAD_DESCRIPTION");
   });
 });
 

@@ -33,11 +33,12 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, PASSWORD, REPO } from "../netlab/fixtures/lab-cli.js";
+import { CLI, PASSWORD } from "../netlab/fixtures/lab-cli.js";
 import { LabTerminal, shellQuote } from "../netlab/fixtures/terminal.js";
 import { terminalLan } from "../netlab/fixtures/terminal-lan.js";
 import { requireLab } from "../netlab/lab-guard.js";
 import type { LanHost } from "../netlab/netns.js";
+import { DocCaptures } from "./fixtures/doc-captures.js";
 import { expectScreenIsFrame, WidthOracle } from "./fixtures/screen-cells.js";
 import { shown, TEAM_PHOTOS_BYTES, TEAM_PHOTOS_FILES, teamPhotos, tree } from "./fixtures/tui-files.js";
 
@@ -56,26 +57,11 @@ interface Person {
   oracle: WidthOracle;
 }
 
-const captures = new Map<string, string>();
+const captures = new DocCaptures();
 
 /** The visible screen, kept for docs/ui.md under `name`. */
 async function capture(p: Person, name: string): Promise<void> {
-  const rows = await p.term.visible();
-  captures.set(name, rows.map((r) => r.trimEnd()).join("\n"));
-}
-
-/** Writes the captures into docs/ui.md between `<!-- capture:NAME -->` and `<!-- /capture -->`. */
-function updateDocs(): void {
-  const file = join(REPO, "docs/ui.md");
-  let doc = readFileSync(file, "utf8");
-  for (const [name, text] of captures) {
-    const re = new RegExp(`(<!-- capture:${name} -->\\n)[\\s\\S]*?(<!-- /capture -->)`);
-    doc = doc.replace(
-      re,
-      (_all, open: string, close: string) => `${open}\n\`\`\`\n${text}\n\`\`\`\n\n${close}`,
-    );
-  }
-  writeFileSync(file, doc);
+  captures.keep(name, await p.term.visible());
 }
 
 describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () => {
@@ -89,7 +75,7 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
   });
 
   afterAll(async () => {
-    if (process.env.UPDATE_UI_DOCS === "1" && captures.size > 0) updateDocs();
+    captures.writeIfAsked();
   });
 
   async function open(ns: string, tag: string, env: Record<string, string> = {}): Promise<Person> {

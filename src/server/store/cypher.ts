@@ -26,7 +26,7 @@ export interface CypherStatement {
   readonly params: Readonly<Record<string, CypherType>>;
 }
 
-type CypherScalar = string | Integer | null;
+export type CypherScalar = string | Integer | null;
 
 /** What the driver is given for each declared type. Integers go as `Integer`: a JS number is sent as a float. */
 interface CypherValues {
@@ -40,7 +40,7 @@ interface CypherValues {
 }
 
 /** Bumped when the graph model changes; `openRegistry` refuses data written by a newer build. */
-export const GRAPH_SCHEMA_VERSION = 4;
+export const GRAPH_SCHEMA_VERSION = 5;
 
 /** Node labels and relationship types of the model, declared to the linter. */
 export const GRAPH_LABELS = [
@@ -84,9 +84,11 @@ REMOVE ${v}._lock`;
 
 const MESSAGE_FIELDS = "m {.id, .from, .to, .body, .sentAt, .deliveredAt}";
 const USER_FIELDS = `u {.name, .passwordHash, .publicKey, .displayName, .statusText, .email, .phone, .department,
-  .note, .createdAt, .lastSeen}`;
+  .note, .createdAt, .lastSeen, .birthDate, .gender, .country, .region, .school, .profession, .visibility,
+  .profileUpdatedAt}`;
 /** Needs `g` and the admin `a` (OPTIONAL MATCH, so a group without one fails loudly in the mapping). */
-const GROUP_FIELDS = "{name: g.name, admin: a.name, createdAt: g.createdAt, lastSeq: g.lastSeq}";
+const GROUP_FIELDS =
+  "{name: g.name, admin: a.name, createdAt: g.createdAt, lastSeq: g.lastSeq, description: g.description}";
 const GROUP_MESSAGE_FIELDS = "m {.id, .group, .from, .body, .sentAt, .seq}";
 const NOTICE_FIELDS = "n {.id, .to, .kind, .body, .at}";
 const AUDIT_FIELDS = "a {.user, .event, .at, .address, .detail}";
@@ -150,6 +152,12 @@ export const CYPHER = {
     text: "CREATE TEXT INDEX hallway_message_text IF NOT EXISTS FOR (m:Message) ON (m.textKey)",
     params: {},
   },
+  /** User search (model 5): `searchText` holds the user's folded words (search-words.ts). */
+  userSearchText: {
+    mode: "schema",
+    text: "CREATE TEXT INDEX hallway_user_search IF NOT EXISTS FOR (u:User) ON (u.searchText)",
+    params: {},
+  },
   groupMessageText: {
     mode: "schema",
     text: "CREATE TEXT INDEX hallway_group_message_text IF NOT EXISTS FOR (m:GroupMessage) ON (m.textKey)",
@@ -175,13 +183,14 @@ RETURN found AS schemaVersion`,
   createUser: {
     mode: "write",
     text: `MERGE (u:User {registry: $registry, nameLower: $nameKey})
-ON CREATE SET u.name = $name, u.passwordHash = $passwordHash, u.createdAt = $createdAt`,
+ON CREATE SET u.name = $name, u.passwordHash = $passwordHash, u.createdAt = $createdAt, u.searchText = $searchText`,
     params: {
       registry: "STRING",
       nameKey: "STRING",
       name: "STRING",
       passwordHash: "STRING",
       createdAt: "INTEGER",
+      searchText: "STRING",
     },
   },
   getUser: {
@@ -378,11 +387,28 @@ RETURN count(u) AS updated`,
   searchUsers: {
     mode: "read",
     text: `MATCH (u:User {registry: $registry})
-WHERE u.nameLower STARTS WITH $prefix OR u.displayKey STARTS WITH $prefix
+WHERE u.searchText CONTAINS $needle
 RETURN ${USER_FIELDS} AS user
 ORDER BY u.nameLower, u.name
 LIMIT $limit`,
-    params: { registry: "STRING", prefix: "STRING", limit: "INTEGER" },
+    params: { registry: "STRING", needle: "STRING", limit: "INTEGER" },
+  },
+  /** The fields `searchText` is made of, for users of an older model that have none. */
+  usersWithoutSearchText: {
+    mode: "read",
+    text: `MATCH (u:User {registry: $registry})
+WHERE u.searchText IS NULL
+RETURN u {.nameLower, .name, .displayName, .department, .school, .profession} AS user
+LIMIT $limit`,
+    params: { registry: "STRING", limit: "INTEGER" },
+  },
+  setSearchTexts: {
+    mode: "write",
+    text: `UNWIND $rows AS row
+MATCH (u:User {registry: $registry, nameLower: row.nameKey})
+SET u.searchText = row.searchText
+RETURN count(*) AS written`,
+    params: { registry: "STRING", rows: "LIST<MAP>" },
   },
 
   // --- pages and quotas ---
@@ -398,11 +424,11 @@ LIMIT $limit`,
   searchUsersAfter: {
     mode: "read",
     text: `MATCH (u:User {registry: $registry})
-WHERE u.nameLower > $afterKey AND (u.nameLower STARTS WITH $prefix OR u.displayKey STARTS WITH $prefix)
+WHERE u.nameLower > $afterKey AND u.searchText CONTAINS $needle
 RETURN ${USER_FIELDS} AS user
 ORDER BY u.nameLower
 LIMIT $limit`,
-    params: { registry: "STRING", prefix: "STRING", afterKey: "STRING", limit: "INTEGER" },
+    params: { registry: "STRING", needle: "STRING", afterKey: "STRING", limit: "INTEGER" },
   },
   searchGroupsAfter: {
     mode: "read",
@@ -593,6 +619,13 @@ DELETE old
 WITH DISTINCT g, u
 CREATE (u)-[:ADMIN_OF]->(g)`,
     params: { registry: "STRING", groupKey: "STRING", userKey: "STRING" },
+  },
+  setGroupDescription: {
+    mode: "write",
+    text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
+SET g.description = $description
+RETURN count(g) AS updated`,
+    params: { registry: "STRING", groupKey: "STRING", description: "STRING?" },
   },
   /** Whether the group and the user exist, and the user's membership (ackedSeq null if none). */
   membership: {
@@ -817,11 +850,14 @@ RETURN count(*) AS removed`,
   /**
    * People two hops away: through a friend (FRIEND, FRIEND) or through a group (MEMBER, MEMBER).
    * No other two-hop path of these types ends at a user, so `via` is a mutual friend exactly
-   * when it is a User and a shared group exactly when it is a Group.
+   * when it is a User and a shared group exactly when it is a Group. The groups in
+   * `$exceptKeys` are left at the first hop (the office room would reach everyone).
    */
   suggest: {
     mode: "read",
-    text: `MATCH (me:User {registry: $registry, nameLower: $userKey})-[:FRIEND|MEMBER]-(via)-[:FRIEND|MEMBER]-(c:User)
+    text: `MATCH (me:User {registry: $registry, nameLower: $userKey})-[:FRIEND|MEMBER]-(via)
+WHERE NOT (via:Group AND via.nameLower IN $exceptKeys)
+MATCH (via)-[:FRIEND|MEMBER]-(c:User)
 WHERE c <> me AND NOT EXISTS { (me)-[:FRIEND]-(c) }
 WITH c,
   count(DISTINCT CASE WHEN via:User THEN via END) AS mutualFriends,
@@ -829,7 +865,7 @@ WITH c,
 RETURN {name: c.name, mutualFriends: mutualFriends, sharedGroups: sharedGroups} AS suggestion
 ORDER BY mutualFriends DESC, sharedGroups DESC, c.nameLower
 LIMIT $limit`,
-    params: { registry: "STRING", userKey: "STRING", limit: "INTEGER" },
+    params: { registry: "STRING", userKey: "STRING", exceptKeys: "LIST<STRING>", limit: "INTEGER" },
   },
 
   // --- export: every record, in the port's replayable order (see DumpRecord) ---
@@ -986,7 +1022,7 @@ RETURN count(*) AS written`,
     mode: "write",
     text: `UNWIND $rows AS row
 MATCH (a:User {registry: $registry, nameLower: row.adminKey})
-CREATE (a)-[:ADMIN_OF]->(:Group {registry: $registry, nameLower: row.groupKey, name: row.name, createdAt: row.createdAt, lastSeq: row.lastSeq})
+CREATE (a)-[:ADMIN_OF]->(:Group {registry: $registry, nameLower: row.groupKey, name: row.name, createdAt: row.createdAt, lastSeq: row.lastSeq, description: row.description})
 RETURN count(*) AS written`,
     params: { registry: "STRING", rows: "LIST<MAP>" },
   },

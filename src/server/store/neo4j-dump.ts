@@ -20,6 +20,7 @@ import {
   toUserRecord,
 } from "./neo4j-mapping.js";
 import { conversationKey, nameKey, searchKey } from "./port-rules.js";
+import { searchWords } from "./search-words.js";
 import { type DumpRecord, PROFILE_FIELDS } from "./store.js";
 
 export const LOAD_BATCH_ROWS = 500;
@@ -79,10 +80,12 @@ export class LoadRows {
             name: r.name,
             passwordHash: r.passwordHash,
             publicKey: r.publicKey,
-            ...Object.fromEntries(PROFILE_FIELDS.map((f) => [f, r[f]])),
+            ...Object.fromEntries(PROFILE_FIELDS.map((f) => [f, r[f] ?? null])),
             displayKey: r.displayName === null ? null : searchKey(r.displayName),
+            searchText: searchWords([r.name, r.displayName, r.department, r.school, r.profession]),
             createdAt: int(r.createdAt),
             lastSeen: optionalInt(r.lastSeen),
+            profileUpdatedAt: optionalInt(r.profileUpdatedAt ?? null),
           },
         };
       case "audit":
@@ -121,6 +124,7 @@ export class LoadRows {
           name: r.name,
           createdAt: int(r.createdAt),
           lastSeq: int(r.lastSeq),
+          description: r.description ?? null,
         };
       case "member":
         return {

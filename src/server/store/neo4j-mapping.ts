@@ -85,8 +85,16 @@ export function toUserRecord(value: unknown): UserRecord {
     phone: optionalText(f, "User", "phone"),
     department: optionalText(f, "User", "department"),
     note: optionalText(f, "User", "note"),
+    birthDate: optionalText(f, "User", "birthDate"),
+    gender: optionalText(f, "User", "gender"),
+    country: optionalText(f, "User", "country"),
+    region: optionalText(f, "User", "region"),
+    school: optionalText(f, "User", "school"),
+    profession: optionalText(f, "User", "profession"),
+    visibility: optionalText(f, "User", "visibility"),
     createdAt: millis(f, "User", "createdAt"),
     lastSeen: optionalMillis(f, "User", "lastSeen"),
+    profileUpdatedAt: optionalMillis(f, "User", "profileUpdatedAt"),
   };
 }
 
@@ -142,6 +150,7 @@ export function toGroupRecord(value: unknown): GroupRecord {
     admin: text(f, "Group", "admin"),
     createdAt: millis(f, "Group", "createdAt"),
     lastSeq: millis(f, "Group", "lastSeq"),
+    description: optionalText(f, "Group", "description"),
   };
 }
 

@@ -6,7 +6,11 @@
  *
  *   (:Registry {registry, schemaVersion, createdAt, auditSeq})
  *   (:User {name, nameLower, passwordHash, publicKey, createdAt, lastSeen, queueSeq, noticeSeq,
- *           displayName, displayKey, statusText, email, phone, department, note})
+ *           displayName, displayKey, statusText, email, phone, department, note,
+ *           birthDate, gender, country, region, school, profession, visibility, profileUpdatedAt,
+ *           searchText})                   model 5: the seed's profile fields; searchText is
+ *                                          `searchWords` of name, display name, department,
+ *                                          school, profession (text index, CONTAINS)
  *   (:User)-[:SENT]->(:Message {id, from, to, conversation, body, sentAt, deliveredAt})-[:TO]->(:User)
  *   (:User)-[:QUEUED {seq}]->(:Message)           the offline queue: recipient -> queued message
  *   (:Audit {user, event, at, address, detail, seq})   linked (:User)-[:LOGGED]->(:Audit) when
@@ -14,7 +18,7 @@
  *   (:User)-[:REQUESTED {at}]->(:User)             a pending friend request
  *   (:User)-[:FRIEND {since}]->(:User)             one per pair, lower name key -> higher; read
  *                                                  in either direction
- *   (:Group {name, nameLower, createdAt, lastSeq})
+ *   (:Group {name, nameLower, createdAt, lastSeq, description})
  *   (:User)-[:ADMIN_OF]->(:Group)                  exactly one per group
  *   (:User)-[:MEMBER {joinedAt, ackedSeq}]->(:Group)
  *   (:User)-[:WANTS_TO_JOIN {at}]->(:Group)        a pending join request
@@ -101,6 +105,7 @@ import {
 import { HallwayError } from "../../errors.js";
 import {
   CYPHER,
+  type CypherScalar,
   type DataKey,
   GRAPH_SCHEMA_VERSION,
   type ParamsOf,
@@ -138,6 +143,7 @@ import {
   rowLimit,
   searchKey,
 } from "./port-rules.js";
+import { searchNeedle, searchWords } from "./search-words.js";
 import {
   AUDIT_EVENTS,
   type AuditEntry,
@@ -304,6 +310,7 @@ export class Neo4jStore implements Store {
         name: user.name,
         passwordHash: user.passwordHash,
         createdAt: int(user.createdAt),
+        searchText: searchWords([user.name]),
       });
       if (result.summary.counters.updates().nodesCreated === 0) {
         throw new HallwayError("AUTH_USER_EXISTS", `user ${JSON.stringify(user.name)} already exists`);
@@ -465,8 +472,8 @@ export class Neo4jStore implements Store {
     });
   }
 
-  async setProfile(name: string, patch: ProfilePatch): Promise<void> {
-    const profile: Record<string, string | null> = {};
+  async setProfile(name: string, patch: ProfilePatch, at?: number): Promise<void> {
+    const profile: Record<string, CypherScalar> = {};
     for (const field of PROFILE_FIELDS) {
       const value = patch[field];
       if (value !== undefined) profile[field] = value;
@@ -474,7 +481,15 @@ export class Neo4jStore implements Store {
     if (patch.displayName !== undefined) {
       profile.displayKey = patch.displayName === null ? null : searchKey(patch.displayName);
     }
+    if (at !== undefined) profile.profileUpdatedAt = int(at);
     await this.write("setProfile", async (run) => {
+      // The search text folds in JavaScript (Cypher cannot drop accents), from the fields as
+      // they will be; read in the transaction that writes them.
+      const found = await run("getUser", { registry: this.registry, nameKey: nameKey(name) });
+      const record = found.records[0];
+      if (record === undefined) throw noUser(name);
+      const u = { ...toUserRecord(record.get("user")), ...patch };
+      profile.searchText = searchWords([u.name, u.displayName, u.department, u.school, u.profession]);
       const result = await run("setProfile", { registry: this.registry, nameKey: nameKey(name), profile });
       if (toCount(result.records[0]?.get("updated"), "updated") === 0) throw noUser(name);
     });
@@ -486,7 +501,7 @@ export class Neo4jStore implements Store {
     return this.read("searchUsers", async (run) => {
       const result = await run("searchUsers", {
         registry: this.registry,
-        prefix: searchKey(prefix),
+        needle: searchNeedle(prefix),
         limit: int(rows),
       });
       return result.records.map((r) => toUserRecord(r.get("user")));
@@ -630,7 +645,7 @@ export class Neo4jStore implements Store {
     return this.read("searchUsersAfter", async (run) => {
       const result = await run("searchUsersAfter", {
         registry: this.registry,
-        prefix: searchKey(prefix),
+        needle: searchNeedle(prefix),
         afterKey: nameKey(after ?? ""),
         limit: int(rows),
       });
@@ -729,6 +744,17 @@ export class Neo4jStore implements Store {
     return this.write("deleteGroup", async (run) => {
       const result = await run("deleteGroup", { registry: this.registry, groupKey: nameKey(name) });
       return toCount(result.records[0]?.get("deleted"), "deleted") > 0;
+    });
+  }
+
+  async setGroupDescription(group: string, description: string | null): Promise<void> {
+    await this.write("setGroupDescription", async (run) => {
+      const result = await run("setGroupDescription", {
+        registry: this.registry,
+        groupKey: nameKey(group),
+        description,
+      });
+      if (toCount(result.records[0]?.get("updated"), "updated") === 0) throw noGroup(group);
     });
   }
 
@@ -954,7 +980,7 @@ export class Neo4jStore implements Store {
     });
   }
 
-  async suggest(user: string, limit: number): Promise<Suggestion[]> {
+  async suggest(user: string, limit: number, exceptGroups: readonly string[] = []): Promise<Suggestion[]> {
     const rows = rowLimit(limit);
     return this.read("suggest", async (run) => {
       await this.requireUsers(run, [user]);
@@ -962,6 +988,7 @@ export class Neo4jStore implements Store {
       const result = await run("suggest", {
         registry: this.registry,
         userKey: nameKey(user),
+        exceptKeys: exceptGroups.map(nameKey),
         limit: int(rows),
       });
       return result.records.map((r) => toSuggestion(r.get("suggestion")));
@@ -1170,11 +1197,39 @@ export class Neo4jStore implements Store {
           );
         }
       }
+      if (version < 5) await this.addSearchTexts(opened);
     } catch (err) {
       await driver.close().catch(() => {});
       throw describeNeo4jFailure("init", err, this.target);
     }
     return opened;
+  }
+
+  /**
+   * Model 5: the search text of users stored before it, in batches of `LOAD_BATCH_ROWS`, each
+   * statement in its own transaction like the rest of `init`.
+   */
+  private async addSearchTexts(opened: OpenState): Promise<void> {
+    for (;;) {
+      const rows = await this.transaction(opened, "WRITE", "init (usersWithoutSearchText)", async (tx) => {
+        const result = await runStatement(tx, "usersWithoutSearchText", {
+          registry: this.registry,
+          limit: int(LOAD_BATCH_ROWS),
+        });
+        return result.records.map((r) => {
+          const u = r.get("user") as Record<string, string | null>;
+          return {
+            nameKey: u.nameLower ?? "",
+            searchText: searchWords([u.name, u.displayName, u.department, u.school, u.profession]),
+          };
+        });
+      });
+      if (rows.length === 0) return;
+      await this.transaction(opened, "WRITE", "init (setSearchTexts)", (tx) =>
+        runStatement(tx, "setSearchTexts", { registry: this.registry, rows }),
+      );
+      if (rows.length < LOAD_BATCH_ROWS) return;
+    }
   }
 
   private opened(): OpenState {

@@ -65,12 +65,26 @@ export const DUMP_QUERIES: ReadonlyArray<readonly [string, (row: Row) => DumpRec
   ],
 ];
 
+/** The fields an export from before schema 5 lacks. */
+const LATER_USER_DEFAULTS = {
+  birthDate: null,
+  gender: null,
+  country: null,
+  region: null,
+  school: null,
+  profession: null,
+  visibility: null,
+  profileUpdatedAt: null,
+};
+
 /** Inserts that keep every exported field; `load` runs them inside its one transaction. */
 export function prepareLoad(db: Database.Database) {
   const statements = {
     user: db.prepare(
       `INSERT INTO users (${USER_COLUMNS}, display_key) VALUES (:name, :passwordHash, :publicKey,
-       :displayName, :statusText, :email, :phone, :department, :note, :createdAt, :lastSeen, :displayKey)`,
+       :displayName, :statusText, :email, :phone, :department, :note, :createdAt, :lastSeen,
+       :birthDate, :gender, :country, :region, :school, :profession, :visibility, :profileUpdatedAt,
+       :displayKey)`,
     ),
     audit: db.prepare<[string, string, number, string, string | null]>(
       "INSERT INTO audit (user_name, event, at, address, detail) VALUES (?, ?, ?, ?, ?)",
@@ -86,8 +100,8 @@ export function prepareLoad(db: Database.Database) {
     friendship: db.prepare<[string, string, number]>(
       "INSERT INTO friendships (user_name, friend_name, since) VALUES (?, ?, ?)",
     ),
-    group: db.prepare<[string, string, number, number]>(
-      "INSERT INTO chat_groups (name, admin, created_at, last_seq) VALUES (?, ?, ?, ?)",
+    group: db.prepare<[string, string, number, number, string | null]>(
+      "INSERT INTO chat_groups (name, admin, created_at, last_seq, description) VALUES (?, ?, ?, ?, ?)",
     ),
     member: db.prepare<[string, string, number, number]>(
       "INSERT INTO group_members (group_name, user_name, joined_at, acked_seq) VALUES (?, ?, ?, ?)",
@@ -107,7 +121,11 @@ export function prepareLoad(db: Database.Database) {
     switch (r.kind) {
       case "user": {
         const { kind: _kind, ...user } = r;
-        s.user.run({ ...user, displayKey: user.displayName === null ? null : searchKey(user.displayName) });
+        s.user.run({
+          ...LATER_USER_DEFAULTS,
+          ...user,
+          displayKey: user.displayName === null ? null : searchKey(user.displayName),
+        });
         return;
       }
       case "audit":
@@ -127,7 +145,7 @@ export function prepareLoad(db: Database.Database) {
         s.friendship.run(r.b, r.a, r.since);
         return;
       case "group":
-        s.group.run(r.name, r.admin, r.createdAt, r.lastSeq);
+        s.group.run(r.name, r.admin, r.createdAt, r.lastSeq, r.description ?? null);
         return;
       case "member":
         s.member.run(r.group, r.name, r.joinedAt, r.ackedSeq);

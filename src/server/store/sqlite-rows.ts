@@ -28,6 +28,14 @@ export interface UserRow {
   note: string | null;
   created_at: number;
   last_seen: number | null;
+  birth_date: string | null;
+  gender: string | null;
+  country: string | null;
+  region: string | null;
+  school: string | null;
+  profession: string | null;
+  visibility: string | null;
+  profile_updated_at: number | null;
 }
 
 export interface GroupRow {
@@ -35,6 +43,7 @@ export interface GroupRow {
   admin: string;
   created_at: number;
   last_seq: number;
+  description: string | null;
 }
 
 export interface MemberRow {
@@ -93,7 +102,8 @@ export function toAuditEntry(r: AuditRow): AuditEntry {
 
 export const MESSAGE_COLUMNS = "m.id, m.from_user, m.to_user, m.body, m.sent_at, m.delivered_at";
 export const USER_COLUMNS = `name, password_hash, public_key, display_name, status_text, email, phone, department,
-  note, created_at, last_seen`;
+  note, created_at, last_seen, birth_date, gender, country, region, school, profession, visibility,
+  profile_updated_at`;
 export const GROUP_MESSAGE_COLUMNS = "id, group_name, from_user, body, sent_at, seq";
 export function toUser(row: UserRow): UserRecord {
   return {
@@ -106,13 +116,27 @@ export function toUser(row: UserRow): UserRecord {
     phone: row.phone,
     department: row.department,
     note: row.note,
+    birthDate: row.birth_date,
+    gender: row.gender,
+    country: row.country,
+    region: row.region,
+    school: row.school,
+    profession: row.profession,
+    visibility: row.visibility,
     createdAt: row.created_at,
     lastSeen: row.last_seen,
+    profileUpdatedAt: row.profile_updated_at,
   };
 }
 
 export function toGroup(row: GroupRow): GroupRecord {
-  return { name: row.name, admin: row.admin, createdAt: row.created_at, lastSeq: row.last_seq };
+  return {
+    name: row.name,
+    admin: row.admin,
+    createdAt: row.created_at,
+    lastSeq: row.last_seq,
+    description: row.description,
+  };
 }
 
 export function toMember(row: MemberRow): GroupMember {

@@ -15,12 +15,16 @@
  * see what has committed (an append is visible once its promise has resolved). A burst of
  * 10,000 history entries is a handful of fsyncs instead of 10,000.
  *
- * Schema (version 4, recorded in `schema_migrations`; every user/group column is NOCASE and
+ * Schema (version 5, recorded in `schema_migrations`; every user/group column is NOCASE and
  * holds the spelling stored in `users`/`chat_groups`, resolved when a row is written):
  *
  *   users            name PK, password_hash, public_key, created_at, last_seen, profile columns
  *                    (display_name, status_text, email, phone, department, note) and
- *                    display_key (`searchKey(display_name)`); index display_key for search
+ *                    display_key (`searchKey(display_name)`); index display_key; schema 5:
+ *                    birth_date, gender, country, region, school, profession, visibility,
+ *                    profile_updated_at, and search_text (`searchWords` of name, display name,
+ *                    department, school, profession; kept by triggers through the JavaScript
+ *                    function `hallway_search_words`), which user search scans
  *   audit            id AUTOINCREMENT, user_name (the name as given: no foreign key, a failed
  *                    login may name nobody), event, at, address, detail; indexes (user_name, at)
  *                    and (at)
@@ -31,7 +35,8 @@
  *   friend_requests  (from_user, to_user) PK, at; index (to_user, at) for incoming requests
  *   friendships      (user_name, friend_name) PK, since; one row per direction, so a user's
  *                    friends are one PK range and "friend of a friend" is one self-join
- *   chat_groups      name PK, admin -> users, created_at, last_seq (the group's counter)
+ *   chat_groups      name PK, admin -> users, created_at, last_seq (the group's counter),
+ *                    description (schema 5)
  *   group_members    (group_name, user_name) PK, joined_at, acked_seq; index (user_name)
  *   join_requests    (group_name, user_name) PK, at; index (group_name, at)
  *   group_messages   id PK, group_name, from_user, body, sent_at, seq; UNIQUE (group_name, seq)
@@ -66,6 +71,7 @@ import {
   rowLimit,
   searchKey,
 } from "./port-rules.js";
+import { searchNeedle, searchWords } from "./search-words.js";
 import { DUMP_QUERIES, prepareLoad } from "./sqlite-dump.js";
 import {
   type AuditRow,
@@ -313,6 +319,34 @@ const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    // Profiles from the seed designs, a description for groups, and user search by any word
+    // (accent-folded in JavaScript). A scan of search_text: an office's users are few enough
+    // that it stays well under a millisecond per thousand, and a word index would have to be
+    // kept per word.
+    version: 5,
+    sql: `
+      ALTER TABLE users ADD COLUMN birth_date TEXT;
+      ALTER TABLE users ADD COLUMN gender TEXT;
+      ALTER TABLE users ADD COLUMN country TEXT;
+      ALTER TABLE users ADD COLUMN region TEXT;
+      ALTER TABLE users ADD COLUMN school TEXT;
+      ALTER TABLE users ADD COLUMN profession TEXT;
+      ALTER TABLE users ADD COLUMN visibility TEXT;
+      ALTER TABLE users ADD COLUMN profile_updated_at INTEGER;
+      ALTER TABLE users ADD COLUMN search_text TEXT NOT NULL DEFAULT ' ';
+      UPDATE users SET search_text = hallway_search_words(name, display_name, department, school, profession);
+      CREATE TRIGGER users_search_insert AFTER INSERT ON users BEGIN
+        UPDATE users SET search_text = hallway_search_words(new.name, new.display_name, new.department, new.school, new.profession)
+        WHERE name = new.name;
+      END;
+      CREATE TRIGGER users_search_update AFTER UPDATE OF display_name, department, school, profession ON users BEGIN
+        UPDATE users SET search_text = hallway_search_words(new.name, new.display_name, new.department, new.school, new.profession)
+        WHERE name = new.name;
+      END;
+      ALTER TABLE chat_groups ADD COLUMN description TEXT;
+    `,
+  },
 ];
 
 const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
@@ -325,6 +359,13 @@ const PROFILE_COLUMNS: Readonly<Record<ProfileField, string>> = {
   phone: "phone",
   department: "department",
   note: "note",
+  birthDate: "birth_date",
+  gender: "gender",
+  country: "country",
+  region: "region",
+  school: "school",
+  profession: "profession",
+  visibility: "visibility",
 };
 
 /** Above every character of a UTF-8 key: `key >= p AND key < p || PREFIX_END` is "starts with p". */
@@ -410,23 +451,16 @@ function prepareStatements(db: Database.Database) {
        ORDER BY m.sent_at DESC, m.id DESC LIMIT ?`,
     ),
 
-    // Both branches are index ranges (the primary key, display_key); UNION drops the overlap.
-    searchUsers: db.prepare<{ prefix: string; limit: number }, UserRow>(
-      `SELECT ${USER_COLUMNS} FROM users WHERE name >= :prefix AND name < :prefix || ${PREFIX_END}
-       UNION
-       SELECT ${USER_COLUMNS} FROM users WHERE display_key >= :prefix AND display_key < :prefix || ${PREFIX_END}
-       ORDER BY name LIMIT :limit`,
+    // A walk of the primary key in name order that stops at `limit` matches (schema 5).
+    searchUsers: db.prepare<{ needle: string; limit: number }, UserRow>(
+      `SELECT ${USER_COLUMNS} FROM users WHERE instr(search_text, :needle) > 0 ORDER BY name LIMIT :limit`,
     ),
 
     usersAfter: db.prepare<[string, number], UserRow>(
       `SELECT ${USER_COLUMNS} FROM users WHERE name > ? ORDER BY name LIMIT ?`,
     ),
-    searchUsersAfter: db.prepare<{ prefix: string; after: string; limit: number }, UserRow>(
-      `SELECT ${USER_COLUMNS} FROM users
-       WHERE name > :after AND name >= :prefix AND name < :prefix || ${PREFIX_END}
-       UNION
-       SELECT ${USER_COLUMNS} FROM users
-       WHERE name > :after AND display_key >= :prefix AND display_key < :prefix || ${PREFIX_END}
+    searchUsersAfter: db.prepare<{ needle: string; after: string; limit: number }, UserRow>(
+      `SELECT ${USER_COLUMNS} FROM users WHERE name > :after AND instr(search_text, :needle) > 0
        ORDER BY name LIMIT :limit`,
     ),
     friendRequestsToAfter: db.prepare<[string, number, number, string, number], FriendRequest>(
@@ -496,6 +530,9 @@ function prepareStatements(db: Database.Database) {
     ),
     deleteGroup: db.prepare<[string]>("DELETE FROM chat_groups WHERE name = ?"),
     setGroupAdmin: db.prepare<[string, string]>("UPDATE chat_groups SET admin = ? WHERE name = ?"),
+    setGroupDescription: db.prepare<[string | null, string]>(
+      "UPDATE chat_groups SET description = ? WHERE name = ?",
+    ),
     nextGroupSeq: db
       .prepare<[string], number>(
         "UPDATE chat_groups SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
@@ -565,9 +602,12 @@ function prepareStatements(db: Database.Database) {
      * stored spelling, so plain equality is exact. Both sides of the UNION use an index range
      * per friend or group.
      */
-    suggest: db.prepare<{ user: string; limit: number }, Suggestion>(
+    suggest: db.prepare<{ user: string; limit: number; except: string }, Suggestion>(
       `WITH mine AS (SELECT friend_name AS name FROM friendships WHERE user_name = :user),
-            my_groups AS (SELECT group_name FROM group_members WHERE user_name = :user),
+            my_groups AS (
+              SELECT group_name FROM group_members
+              WHERE user_name = :user AND group_name NOT IN (SELECT value FROM json_each(:except))
+            ),
             via_friends AS (
               SELECT f.friend_name AS name, count(*) AS n
               FROM friendships f JOIN mine ON f.user_name = mine.name
@@ -656,6 +696,9 @@ export class SqliteStore implements Store {
       // The search index's key, folded in JavaScript as every other search key (port-rules.ts).
       db.function("hallway_search_key", { deterministic: true }, (body: unknown) =>
         typeof body === "string" ? searchKey(body) : null,
+      );
+      db.function("hallway_search_words", { deterministic: true, varargs: true }, (...fields: unknown[]) =>
+        searchWords(fields.map((f) => (typeof f === "string" ? f : null))),
       );
       this.migrate(db);
       this.state = { kind: "open", db, statements: prepareStatements(db) };
@@ -802,13 +845,17 @@ export class SqliteStore implements Store {
     );
   }
 
-  async setProfile(name: string, patch: ProfilePatch): Promise<void> {
+  async setProfile(name: string, patch: ProfilePatch, at?: number): Promise<void> {
     const fields = PROFILE_FIELDS.filter((f) => patch[f] !== undefined);
     this.transaction("setProfile", (s, db) => {
       const user = knownUser(s, name);
       if (fields.length === 0) return;
       const sets = fields.map((f) => `${PROFILE_COLUMNS[f]} = :${f}`);
-      const values: Record<string, string | null> = { name: user };
+      const values: Record<string, string | number | null> = { name: user };
+      if (at !== undefined) {
+        sets.push("profile_updated_at = :at");
+        values.at = at;
+      }
       for (const f of fields) values[f] = patch[f] ?? null;
       if (patch.displayName !== undefined) {
         sets.push("display_key = :displayKey");
@@ -822,7 +869,7 @@ export class SqliteStore implements Store {
     const rows = rowLimit(limit);
     if (rows === 0) return this.run("searchUsers", () => []);
     return this.run("searchUsers", (s) =>
-      s.searchUsers.all({ prefix: searchKey(prefix), limit: rows }).map(toUser),
+      s.searchUsers.all({ needle: searchNeedle(prefix), limit: rows }).map(toUser),
     );
   }
 
@@ -916,7 +963,9 @@ export class SqliteStore implements Store {
     return this.run("searchUsersAfter", (s) =>
       rows === 0
         ? []
-        : s.searchUsersAfter.all({ prefix: searchKey(prefix), after: after ?? "", limit: rows }).map(toUser),
+        : s.searchUsersAfter
+            .all({ needle: searchNeedle(prefix), after: after ?? "", limit: rows })
+            .map(toUser),
     );
   }
 
@@ -975,6 +1024,12 @@ export class SqliteStore implements Store {
     return this.run("searchGroups", (s) =>
       s.searchGroups.all({ prefix: searchKey(prefix), limit: rows }).map(toGroup),
     );
+  }
+
+  async setGroupDescription(group: string, description: string | null): Promise<void> {
+    this.transaction("setGroupDescription", (s) => {
+      s.setGroupDescription.run(description, knownGroup(s, group).name);
+    });
   }
 
   async deleteGroup(name: string): Promise<boolean> {
@@ -1097,11 +1152,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  async suggest(user: string, limit: number): Promise<Suggestion[]> {
+  async suggest(user: string, limit: number, exceptGroups: readonly string[] = []): Promise<Suggestion[]> {
     const rows = rowLimit(limit);
+    const except = JSON.stringify(exceptGroups);
     return this.run("suggest", (s) => {
       const name = knownUser(s, user);
-      return rows === 0 ? [] : s.suggest.all({ user: name, limit: rows });
+      return rows === 0 ? [] : s.suggest.all({ user: name, limit: rows, except });
     });
   }
 

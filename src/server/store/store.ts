@@ -30,9 +30,35 @@ export interface Profile {
   phone: string | null;
   department: string | null;
   note: string | null;
+  /** `YYYY-MM-DD`; the age is derived from it by the registry. */
+  birthDate: string | null;
+  gender: string | null;
+  country: string | null;
+  region: string | null;
+  school: string | null;
+  profession: string | null;
+  /**
+   * Who sees which field: JSON text of `{field: "everyone" | "friends" | "nobody"}`, written and
+   * read by the registry (social-rules.ts); the store keeps it as it is given.
+   */
+  visibility: string | null;
 }
 
-export const PROFILE_FIELDS = ["displayName", "statusText", "email", "phone", "department", "note"] as const;
+export const PROFILE_FIELDS = [
+  "displayName",
+  "statusText",
+  "email",
+  "phone",
+  "department",
+  "note",
+  "birthDate",
+  "gender",
+  "country",
+  "region",
+  "school",
+  "profession",
+  "visibility",
+] as const;
 export type ProfileField = (typeof PROFILE_FIELDS)[number];
 
 /** A change to a profile: a field set to a string replaces it, `null` clears it, absent leaves it. */
@@ -45,6 +71,8 @@ export interface UserRecord extends Profile {
   publicKey: string | null;
   createdAt: number;
   lastSeen: number | null;
+  /** When the profile last changed (`setProfile`'s `at`); null before the first change. */
+  profileUpdatedAt: number | null;
 }
 
 export interface FriendRequest {
@@ -66,6 +94,8 @@ export interface GroupRecord {
   createdAt: number;
   /** Sequence number of the newest group message; 0 before the first. */
   lastSeq: number;
+  /** What the group is for, as its admin wrote it; null when not set. */
+  description: string | null;
 }
 
 export interface GroupMember {
@@ -115,8 +145,19 @@ export interface Suggestion {
  * that `load` can replay into an empty store: users first, then everything that refers to
  * users, groups before their members and messages, messages before the offline queue.
  */
+/** What a user record gained with the seed's profile (schema 5); an older export lacks it. */
+export type LaterUserFields =
+  | "birthDate"
+  | "gender"
+  | "country"
+  | "region"
+  | "school"
+  | "profession"
+  | "visibility"
+  | "profileUpdatedAt";
+
 export type DumpRecord =
-  | ({ kind: "user" } & UserRecord)
+  | ({ kind: "user" } & Omit<UserRecord, LaterUserFields> & Partial<Pick<UserRecord, LaterUserFields>>)
   | ({ kind: "audit" } & AuditEntry)
   | ({ kind: "message" } & StoredMessage)
   /** A queued offline message, by id, in queue order. */
@@ -124,7 +165,7 @@ export type DumpRecord =
   | { kind: "friendRequest"; from: string; to: string; at: number }
   /** One row per friendship; `a` < `b`. */
   | { kind: "friendship"; a: string; b: string; since: number }
-  | ({ kind: "group" } & GroupRecord)
+  | ({ kind: "group" } & Omit<GroupRecord, "description"> & { description?: string | null })
   | ({ kind: "member"; group: string } & GroupMember)
   | ({ kind: "joinRequest" } & JoinRequest)
   | ({ kind: "groupMessage" } & GroupMessage)
@@ -261,11 +302,14 @@ export interface Store {
 
   // --- Profiles and search ---------------------------------------------------------------
 
-  /** Applies the patch (see `ProfilePatch`). */
-  setProfile(name: string, patch: ProfilePatch): Promise<void>;
+  /** Applies the patch (see `ProfilePatch`); `at` becomes `profileUpdatedAt`. */
+  setProfile(name: string, patch: ProfilePatch, at?: number): Promise<void>;
   /**
-   * Users whose name or display name starts with `prefix`, case-insensitively (JavaScript's
-   * `toLowerCase`, see `searchKey`), sorted by name. An empty prefix matches everyone.
+   * Users with a word of their name, display name, department, school or profession that
+   * starts with `prefix`, sorted by name. Words and prefix are folded by `searchWords` and
+   * `searchNeedle` (search-words.ts: lower case, accents removed, split at anything not a
+   * letter or digit), and a prefix of several words matches consecutive words ("alice l"
+   * finds "Alice Liddell"). An empty prefix matches everyone.
    */
   searchUsers(prefix: string, limit: number): Promise<UserRecord[]>;
 
@@ -299,6 +343,8 @@ export interface Store {
   getGroup(name: string): Promise<GroupRecord | undefined>;
   /** Groups whose name starts with `prefix`, case-insensitively, sorted by name. */
   searchGroups(prefix: string, limit: number): Promise<GroupRecord[]>;
+  /** Sets (a string) or clears (null) the group's description. */
+  setGroupDescription(group: string, description: string | null): Promise<void>;
   /** Deletes the group with its members, join requests and messages. Returns whether it existed. */
   deleteGroup(name: string): Promise<boolean>;
   /** Rejects with `GROUP_NOT_MEMBER` unless `user` is a member. */
@@ -353,9 +399,10 @@ export interface Store {
   /**
    * "People you may know": users who are not `user` and not yet their friends, sharing at
    * least one friend or group with them. Ranked by mutual friends, then shared groups (both
-   * descending), then name.
+   * descending), then name. Groups named in `exceptGroups` (lower-cased) count for nothing:
+   * the office room, which everyone is in, would make everyone a suggestion.
    */
-  suggest(user: string, limit: number): Promise<Suggestion[]>;
+  suggest(user: string, limit: number, exceptGroups?: readonly string[]): Promise<Suggestion[]>;
 
   // --- Pages and quotas (abuse limits: no answer exceeds the message limit) -------------
 

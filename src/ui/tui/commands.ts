@@ -6,8 +6,10 @@
 
 import { asHallwayError, HallwayError } from "../../errors.js";
 import type { PeerClient, PeerEvent } from "../../peer/index.js";
+import { parseAddressed } from "../addressed-line.js";
 import { openFile } from "../open-file.js";
 import { completePath } from "../path-complete.js";
+import { parseProfileCommand } from "../profile-command.js";
 import { parseSend } from "../send-command.js";
 import { transferRowText } from "../transfer-text.js";
 import { ACTION_PREFIX, currentBuffer, type Model, type Prompt } from "./model.js";
@@ -26,6 +28,7 @@ import {
   switchTo,
   systemLine,
 } from "./reducers.js";
+import { toggleSimple } from "./simple.js";
 
 export interface CommandContext {
   model: Model;
@@ -324,6 +327,15 @@ export const COMMANDS: Record<string, Command> = {
     args: 0,
     run: (ctx) => ctx.client.social.groups(),
   },
+  "/describe": {
+    usage: "/describe GROUP [TEXT]",
+    help: "say what your group is for (its admin only); no TEXT clears it",
+    args: 1,
+    run: (ctx, _args, rest) => {
+      const [group = "", ...words] = rest.split(/\s+/);
+      return ctx.client.social.groupDescribe(group.replace(/^#/, ""), words.join(" "));
+    },
+  },
   "/send": {
     usage: "/send [NAME,…] PATH…",
     help: "offer files or folders to this buffer's person or group, or to NAME,… or #GROUP ('quotes', ~, file:// work)",
@@ -400,10 +412,25 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   "/profile": {
-    usage: "/profile [NAME]",
-    help: "show a profile (yours without NAME)",
+    usage: "/profile [NAME] | /profile set FIELD [VALUE] | /profile visibility FIELD everyone|friends|nobody",
+    help: "show a profile (yours without NAME), set a field of yours (no VALUE clears it), or who sees it",
     args: 0,
-    run: (ctx, [name]) => ctx.client.social.profileGet(name),
+    run: async (ctx, words) => {
+      const cmd = parseProfileCommand(words);
+      if (cmd.kind === "get") return ctx.client.social.profileGet(cmd.user);
+      await ctx.client.social.profileSet(cmd.patch);
+      // The registry's answer shows what it stored (and, for a status text, the title follows).
+      return ctx.client.social.profileGet();
+    },
+  },
+  "/simple": {
+    usage: "/simple",
+    help: "toggle simple mode: every message in one list; @name text or #group text answers (F2 too)",
+    args: 0,
+    run: (ctx) => {
+      toggleSimple(ctx.model);
+      return undefined;
+    },
   },
   "/search": {
     usage: "/search TEXT",
@@ -527,6 +554,19 @@ export function runInput(ctx: CommandContext, raw: string): void {
         return;
       }
       pending = cmd.run(ctx, args, line.slice(word.length).trim());
+    } else if (m.simple) {
+      // Simple mode has no current conversation: a message says where it goes.
+      const to = parseAddressed(line);
+      if (!to) {
+        systemLine(
+          m,
+          "simple mode: start with @name or #group (F2 goes back to the buffers)",
+          ctx.now(),
+          m.current,
+        );
+        return;
+      }
+      pending = chat(ctx, to, to.text);
     } else {
       const to = target(ctx);
       if (!to) return;

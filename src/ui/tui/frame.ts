@@ -30,6 +30,7 @@ import {
   type TransferView,
   visibleRows,
 } from "./model.js";
+import { feedRows } from "./simple.js";
 import { clusters, fitColumns, sanitize, stringWidth, takeColumns } from "./text-width.js";
 
 export type Style = "plain" | "dim" | "bold" | "inverse" | "own" | "system" | "error" | "highlight";
@@ -262,7 +263,7 @@ function statusLine(m: Model, cols: number, now: number): Row {
 /** The input line: "[buffer] text", scrolled so the cursor stays in view, cursor shown inverse. */
 function inputLine(m: Model, cols: number): Row {
   const b = currentBuffer(m);
-  const label = `[${b.kind === "group" ? "#" : ""}${takeColumns(b.name, 16)}] `;
+  const label = m.simple ? "[simple] " : `[${b.kind === "group" ? "#" : ""}${takeColumns(b.name, 16)}] `;
   const room = Math.max(1, cols - stringWidth(label) - 1);
   // Line breaks of a paste show as ↵; the cursor steps over whole clusters.
   const text = m.input.text.replaceAll("\n", "↵");
@@ -301,10 +302,10 @@ export function frame(m: Model, cols: number, rows: number, now: number): Row[] 
   const mainRows = rows - bottom;
   const left = contactsCols(cols);
   const right = cols - left - 1;
-  const contacts = contactRows(m, left, mainRows);
-  const convo = conversationRows(m, right, mainRows, cols);
-  const out: Row[] = [];
-  for (let i = 0; i < mainRows; i++) {
+  const out: Row[] = m.simple ? feedRows(m, cols, mainRows) : [];
+  const contacts = m.simple ? [] : contactRows(m, left, mainRows);
+  const convo = m.simple ? [] : conversationRows(m, right, mainRows, cols);
+  for (let i = 0; i < (m.simple ? 0 : mainRows); i++) {
     out.push([
       ...(contacts[i] ?? row("", left)),
       { text: "│", style: "dim" },

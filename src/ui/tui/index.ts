@@ -60,10 +60,13 @@ export interface TuiOptions {
   maxTransferRate?: number;
   /** Desktop notifications through notify-send (default on; `--no-notify` turns them off). */
   notify?: boolean;
+  /** Start in simple mode (simple.ts; F2 toggles it). */
+  simple?: boolean;
 }
 
 /** Columns the contacts pane and its separator take; the conversation pane has the rest. */
 function conversationPane(r: TuiRenderer, m: Model): { cols: number; rows: number } {
+  if (m.simple) return { cols: r.cols, rows: Math.max(1, r.rows - 2) };
   const cols = conversationTextCols(m, r.cols - contactsCols(r.cols) - 1, r.cols);
   return { cols, rows: Math.max(1, r.rows - 2) };
 }
@@ -98,6 +101,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
     throw new HallwayError("CLI_BAD_ARGS", "the terminal UI needs a terminal");
   }
   const model = createModel();
+  model.simple = opts.simple === true;
   const r = new TuiRenderer(model, Date.now, process.env.HALLWAY_TUI_FRAME_FILE || undefined);
   const unguard = restoreTerminalOnExit(r);
   const notifySend = opts.notify === false ? undefined : findNotifySend();

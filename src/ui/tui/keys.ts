@@ -39,6 +39,7 @@ import {
   registryMove,
   registryPick,
 } from "./setup.js";
+import { scrollFeed, toggleSimple } from "./simple.js";
 
 /** The parts of blessed's key event this uses. */
 export interface KeyPress {
@@ -93,6 +94,15 @@ export function handleKey(ctx: KeyContext, ch: string | undefined, key: KeyPress
     b.scrollRows = effectiveScroll(bufferRows(m, b, ctx.pane().cols), b, ctx.pane().rows - 1);
     delete b.focus;
   };
+  // Simple mode (simple.ts): F2 toggles it; the page keys scroll its feed.
+  if (full === "f2") {
+    toggleSimple(m);
+    return true;
+  }
+  if (m.simple && (full === "pageup" || full === "pagedown")) {
+    scrollFeed(m, full === "pageup" ? page() : -page(), ctx.pane().cols, ctx.pane().rows);
+    return true;
+  }
   switch (full) {
     case "C-c":
       ctx.quit();

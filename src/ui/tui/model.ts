@@ -14,6 +14,7 @@ import type { TransferState, Via } from "../../peer/events.js";
 import type { PresenceStatus, SearchHit } from "../../protocol/control.js";
 import type { PathKind } from "../../traversal/candidates.js";
 import type { RegistryChoice } from "../registry-choice.js";
+import type { FeedEntry } from "./simple.js";
 import { stringWidth, takeColumns, wrap } from "./text-width.js";
 
 export type LineKind = "own" | "other" | "system" | "error";
@@ -165,6 +166,12 @@ export interface Model {
   /** Bounded scrollback per buffer. */
   maxLines: number;
   quit: boolean;
+  /** Simple mode (simple.ts): the screen is the feed of every message instead of the panes. */
+  simple: boolean;
+  /** Every message line of every buffer, in arrival order (bounded like a buffer). */
+  feed: FeedEntry[];
+  /** Rows the feed is scrolled up from its bottom. */
+  feedScroll: number;
 }
 
 export function createModel(me = "", maxLines = 2000): Model {
@@ -208,6 +215,9 @@ export function createModel(me = "", maxLines = 2000): Model {
     previews: true,
     maxLines,
     quit: false,
+    simple: false,
+    feed: [],
+    feedScroll: 0,
   };
 }
 

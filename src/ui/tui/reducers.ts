@@ -24,6 +24,7 @@ import {
   type Prompt,
   type TransferView,
 } from "./model.js";
+import { noteFeed } from "./simple.js";
 import { clusters, sanitize } from "./text-width.js";
 
 export type EventName = PeerEvent["event"];
@@ -50,6 +51,7 @@ export function addLine(m: Model, index: number, line: Line): void {
   const added = { ...line, text: sanitize(line.text, true) };
   b.lines.push(added);
   if (b.lines.length > m.maxLines) b.lines.splice(0, b.lines.length - m.maxLines);
+  noteFeed(m, b, index, added);
   if (index !== m.current && line.kind !== "own" && b.kind !== "status") {
     b.unread += 1;
     b.unreadFrom ??= added;
@@ -462,7 +464,12 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   groups: (m, e, now) => {
     noteGroups(m, e);
-    const list = e.groups.map((g) => `#${g.name} (${g.members.length}, admin ${g.admin})`).join("  ");
+    const list = e.groups
+      .map(
+        (g) =>
+          `#${g.name} (${g.members.length}, admin ${g.admin})${g.description ? `: ${g.description}` : ""}`,
+      )
+      .join("  ");
     toCurrent(m, `groups: ${list || "(none)"}`, now);
   },
   "group.sent": (m, e) => {
@@ -487,10 +494,7 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   profile: (m, e, now) => {
     noteProfile(m, e);
-    const fields = (["displayName", "statusText", "email", "phone", "department", "note"] as const)
-      .filter((k) => e[k] !== null && e[k] !== "")
-      .map((k) => `${k}: ${e[k]}`);
-    toCurrent(m, `profile of ${e.user}: ${fields.join(", ") || "(empty)"}`, now);
+    toCurrent(m, `profile of ${e.user}: ${profileText(e)}`, now);
   },
   suggest: (m, e, now) => {
     const list = e.suggestions.map((s) => `${s.name} (${s.mutualFriends} mutual, ${s.sharedGroups} groups)`);
@@ -585,6 +589,33 @@ function presenceNews(before: PresenceStatus | undefined, now: PresenceStatus): 
   if (now === "away") return "is away";
   if (now === "offline") return "went offline";
   return before === "away" ? "is back" : "is online";
+}
+
+/** A profile's fields in one line; what the registry did not show is left out. */
+export function profileText(e: EventOf<"profile">): string {
+  const fields = (
+    [
+      "displayName",
+      "statusText",
+      "email",
+      "phone",
+      "department",
+      "note",
+      "birthDate",
+      "gender",
+      "country",
+      "region",
+      "school",
+      "profession",
+    ] as const
+  )
+    .filter((k) => typeof e[k] === "string" && e[k] !== "")
+    .map((k) =>
+      k === "birthDate" && typeof e.age === "number" ? `${k}: ${e[k]} (age ${e.age})` : `${k}: ${e[k]}`,
+    );
+  const hidden = Object.entries(e.visibility ?? {}).map(([k, who]) => `${k} ${who}`);
+  if (hidden.length > 0) fields.push(`seen by: ${hidden.join(", ")}`);
+  return sanitize(fields.join(", ")) || "(empty)";
 }
 
 /** What a profile says: own status text, or another person's (their presence comes from the registry). */
