@@ -484,6 +484,8 @@ interface PeerCliOptions {
   pathRetryMs: number;
   transferRate?: number;
   maxFileSize?: number;
+  /** `--no-announce`: browse the LAN, but do not announce this peer. */
+  announce: boolean;
 }
 
 function withPeerOptions(cmd: Command): Command {
@@ -493,6 +495,7 @@ function withPeerOptions(cmd: Command): Command {
     .option("--register", "create the account first")
     .option("--data <dir>", CLIENT_DATA_HELP)
     .option("--download-dir <dir>", DOWNLOAD_DIR_HELP)
+    .option("--no-announce", "do not announce this peer on the LAN over mDNS (other peers are still found)")
     .option("--heartbeat-ms <n>", "heartbeat interval", intOption("--heartbeat-ms", 100, 600_000), 10_000)
     .option(
       "--direct-timeout-ms <n>",
@@ -591,11 +594,16 @@ withPeerOptions(
     if (opts.register && opts.registerIfMissing) {
       throw new HallwayError("CLI_BAD_ARGS", "--register and --register-if-missing: choose one");
     }
-    const server = await findRegistry(opts.server, want === undefined ? {} : { want });
+    // No registry on the LAN (and none asked for by name): LAN mode (docs/discovery.md).
+    const server = await findRegistry(opts.server, want === undefined ? {} : { want }).catch((err) => {
+      if (want === undefined && asHallwayError(err).code === "REGISTRY_NOT_FOUND") return undefined;
+      throw err;
+    });
     const make = (register: boolean): PeerClient =>
       createClient({
         dataDir: opts.data ?? defaultDataDir("client"),
-        server,
+        ...(server === undefined ? {} : { server }),
+        lan: { announce: opts.announce, registerIfMissing: Boolean(opts.registerIfMissing) },
         ...(registryFingerprint === undefined ? {} : { registryFingerprint }),
         user: opts.user as string,
         password,

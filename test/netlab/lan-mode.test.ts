@@ -1,0 +1,255 @@
+/**
+ * Network lab: peers find each other over mDNS (`_hallway-peer._udp`) and work without a
+ * registry (docs/discovery.md).
+ *
+ *        ns "lm-a" 10.203.51.1  alice            (a registry here in the "registry later" test)
+ *        ns "lm-b" 10.203.51.2  bob
+ *        ns "lm-c" 10.203.51.3  carol            (appears later)
+ *        ns "lm-d" 10.203.51.4  "bob" again, with another key: a forged announcement
+ *                 all on br0 in ns "lm-sw"
+ *
+ * Every process runs dist/cli.js (`npm test` builds it first) inside its namespace.
+ */
+
+import { spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { assertDistFresh, CliLab, type Json, type JsonProc, REPO } from "./fixtures/lab-cli.js";
+import { requireLab } from "./lab-guard.js";
+import { buildLan, type LanHost, NetLab } from "./netns.js";
+
+const lab = requireLab("peers find each other over mDNS and chat without a registry");
+
+const STEP_MS = 15_000;
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const lanUp = (user: string) => (e: Json) => e.event === "lan.peer" && e.state === "up" && e.user === user;
+const inLanMode = (e: Json) => e.event === "lan.mode" && e.lan === true;
+
+/** python3-zeroconf from Debian (the system python), the independent browser of the interop check. */
+const PYTHON = "/usr/bin/python3";
+const zeroconf = spawnSync(PYTHON, ["-c", "import zeroconf"], { stdio: "ignore" }).status === 0;
+if (!zeroconf) {
+  const why =
+    "python3-zeroconf is missing (apt-get install python3-zeroconf; .ci/run does): the mDNS interop check cannot run";
+  if (process.env.CI === "true") throw new Error(why);
+  console.warn(`skipped: ${why}`);
+}
+
+describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
+  let net: NetLab | undefined;
+  const cli = new CliLab();
+  let a: LanHost;
+  let b: LanHost;
+  let c: LanHost;
+  let d: LanHost;
+
+  beforeAll(async () => {
+    assertDistFresh();
+    net = await NetLab.create("lanmode");
+    const lan = await buildLan(net, { name: "lm", subnet: "10.203.51", hosts: ["a", "b", "c", "d"] });
+    [a, b, c, d] = [lan.hosts.a, lan.hosts.b, lan.hosts.c, lan.hosts.d] as [
+      LanHost,
+      LanHost,
+      LanHost,
+      LanHost,
+    ];
+  });
+
+  afterEach(() => cli.stopAll());
+
+  afterAll(async () => {
+    await cli.cleanup();
+    await net?.teardown();
+  });
+
+  async function quit(...procs: JsonProc[]): Promise<void> {
+    for (const p of procs) {
+      p.send({ cmd: "quit" });
+      expect(await p.exited).toEqual({ code: 0, signal: null });
+    }
+  }
+
+  it("without a registry: chat, a file, a message that waits for its peer, and a forged name refused", async () => {
+    const inbox = cli.tempDir("inbox");
+    const alice = cli.client(a.ns, "alice");
+    const bob = cli.client(b.ns, "bob", ["--accept-files", inbox]);
+    for (const p of [alice, bob]) {
+      expect(await p.waitFor(inLanMode, "LAN mode", STEP_MS)).toMatchObject({ code: "REGISTRY_NOT_FOUND" });
+    }
+    const seen = await alice.waitFor(lanUp("bob"), "bob on the LAN", STEP_MS);
+    expect(seen).toMatchObject({
+      address: expect.stringMatching(/^10\.203\.51\.2:\d+$/),
+      conflicting: false,
+    });
+    await bob.waitFor(lanUp("alice"), "alice on the LAN", STEP_MS);
+
+    alice.send({ cmd: "send", to: "bob", text: "hi bob, no registry here" });
+    const sent = await alice.waitFor((e) => e.event === "sent" && e.to === "bob", "sent", STEP_MS);
+    expect(sent.via).toBe("direct");
+    expect(await alice.waitFor((e) => e.event === "path" && e.peer === "bob", "path")).toMatchObject({
+      kind: "lan",
+    });
+    const got = await bob.waitFor((e) => e.event === "message" && e.from === "alice", "message", STEP_MS);
+    expect(got).toMatchObject({ text: "hi bob, no registry here", via: "direct", id: sent.id });
+    await alice.waitFor((e) => e.event === "delivered" && e.id === sent.id, "receipt", STEP_MS);
+
+    // A file, over the same LAN session.
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const src = join(cli.tempDir("src"), "report.bin");
+    writeFileSync(src, data);
+    alice.send({ cmd: "sendFile", to: "bob", path: src });
+    const done = await bob.waitFor(
+      (e) => e.event === "transfer" && e.state === "done" && e.direction === "receive",
+      "file at bob",
+      30_000,
+    );
+    expect(sha256(readFileSync(done.path as string))).toBe(sha256(data));
+
+    // Carol is not here yet: the message waits, and goes when she appears.
+    alice.send({ cmd: "send", to: "carol", text: "for when you are in" });
+    const queued = await alice.waitFor((e) => e.event === "queued", "queued", STEP_MS);
+    expect(queued).toMatchObject({ to: "carol", code: "PEER_QUEUED" });
+    const carol = cli.client(c.ns, "carol");
+    const waited = await carol.waitFor(
+      (e) => e.event === "message" && e.from === "alice",
+      "waited message",
+      30_000,
+    );
+    expect(waited).toMatchObject({ text: "for when you are in", id: queued.id, via: "direct" });
+    await alice.waitFor((e) => e.event === "delivered" && e.id === queued.id, "receipt from carol", STEP_MS);
+
+    // Another device claims "bob" with another key. Alice pinned the real bob: the forger is
+    // refused loudly, and his message never shows. Carol never met bob: she trusts neither.
+    const forger = cli.client(d.ns, "bob");
+    await alice.waitFor(
+      (e) => e.event === "lan.peer" && e.user === "bob" && e.conflicting === true,
+      "the conflict at alice",
+      STEP_MS,
+    );
+    await forger.waitFor(lanUp("alice"), "alice at the forger", STEP_MS);
+    forger.send({ cmd: "send", to: "alice", text: "I am bob, trust me" });
+    const refused = await alice.waitFor(
+      (e) => e.event === "error" && e.code === "PEER_KEY_CHANGED",
+      "PEER_KEY_CHANGED at alice",
+      STEP_MS,
+    );
+    expect(refused.message).toContain("bob");
+    await carol.waitFor(
+      (e) => e.event === "lan.peer" && e.user === "bob" && e.conflicting === true,
+      "conflict",
+    );
+    carol.send({ cmd: "send", to: "bob", text: "which bob?", id: 7 });
+    expect(
+      await carol.waitFor((e) => e.event === "error" && e.id === 7, "refusal at carol", STEP_MS),
+    ).toMatchObject({
+      code: "PEER_KEY_CONFLICT",
+    });
+    // The real bob still gets alice's messages: the pinned device.
+    alice.send({ cmd: "send", to: "bob", text: "still you?" });
+    await bob.waitFor(
+      (e) => e.event === "message" && e.text === "still you?",
+      "message after the forgery",
+      STEP_MS,
+    );
+    expect(alice.events.some((e) => e.event === "message" && e.text === "I am bob, trust me")).toBe(false);
+
+    alice.send({ cmd: "lan", id: 1 });
+    const dir = await alice.waitFor((e) => e.event === "lan.peers", "directory");
+    expect(dir).toMatchObject({ lan: true, announcing: true });
+    expect((dir.peers as Json[]).map((p) => [p.user, p.conflicting]).sort()).toEqual([
+      ["bob", true],
+      ["bob", true],
+      ["carol", false],
+    ]);
+    await quit(alice, bob, carol, forger);
+  });
+
+  it("a registry that comes back gets the LAN-mode messages once: the waiting one offline, the direct one as history", async () => {
+    const regData = cli.tempDir("registry");
+    const server = ["--server", `${a.address}:7743`];
+    const start = () =>
+      cli.hallway(a.ns, "registry", ["server", "--json", "--data", regData, "--port", "7743", "--no-mdns"]);
+    let registry = start();
+    await registry.waitFor((e) => e.event === "listening", "listening");
+    const setup = [
+      cli.client(b.ns, "bob", ["--register", ...server]),
+      cli.client(c.ns, "carol", ["--register", ...server]),
+    ];
+    const dave = cli.client(d.ns, "dave", ["--register", ...server]);
+    for (const p of [...setup, dave]) await p.waitFor((e) => e.event === "ready", "registered", STEP_MS);
+    await quit(...setup, dave);
+    expect(await registry.stop()).toEqual({ code: 0, signal: null });
+
+    // The same data directories as above are not needed: the accounts are the registry's.
+    const bob = cli.client(b.ns, "bob", server);
+    const carol = cli.client(c.ns, "carol", server);
+    for (const p of [bob, carol]) {
+      expect(await p.waitFor(inLanMode, "LAN mode", STEP_MS)).toMatchObject({ code: "REGISTRY_UNREACHABLE" });
+    }
+    await bob.waitFor(lanUp("carol"), "carol on the LAN", STEP_MS);
+    bob.send({ cmd: "send", to: "carol", text: "said in LAN mode" });
+    const direct = await bob.waitFor((e) => e.event === "sent" && e.to === "carol", "sent", STEP_MS);
+    await bob.waitFor((e) => e.event === "delivered" && e.id === direct.id, "receipt", STEP_MS);
+    bob.send({ cmd: "send", to: "dave", text: "dave is not on the LAN" });
+    const waiting = await bob.waitFor((e) => e.event === "queued" && e.to === "dave", "queued", STEP_MS);
+
+    registry = start();
+    await registry.waitFor((e) => e.event === "listening", "listening again");
+    await bob.waitFor((e) => e.event === "lan.mode" && e.lan === false, "LAN mode ends", 30_000);
+    const stored = await bob.waitFor((e) => e.event === "sent" && e.id === waiting.id, "stored", STEP_MS);
+    expect(stored.via).toBe("offline");
+
+    // History: the registry has the LAN-mode message, once.
+    await carol.waitFor((e) => e.event === "lan.mode" && e.lan === false, "carol back", 30_000);
+    let entries: Json[] = [];
+    for (let i = 0; i < 20 && entries.length === 0; i++) {
+      carol.send({ cmd: "history", with: "bob", id: 100 + i });
+      const h = await carol.waitFor((e) => e.event === "history" && e.id === 100 + i, "history", STEP_MS);
+      entries = (h.messages as Json[]).filter((m) => m.id === direct.id);
+      if (entries.length === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(entries).toEqual([
+      expect.objectContaining({ text: "said in LAN mode", from: "bob", to: "carol" }),
+    ]);
+
+    // Dave gets the waiting message from the registry, once.
+    const dave2 = cli.client(d.ns, "dave", server);
+    const got = await dave2.waitFor(
+      (e) => e.event === "message" && e.id === waiting.id,
+      "offline message",
+      STEP_MS,
+    );
+    expect(got.via).toBe("offline");
+    await quit(bob, carol, dave2);
+    expect(dave2.events.filter((e) => e.event === "message" && e.id === waiting.id)).toHaveLength(1);
+  });
+
+  it.skipIf(!zeroconf)("python3-zeroconf sees the announcement with the documented TXT", async () => {
+    const alice = cli.client(a.ns, "alice");
+    await alice.waitFor(inLanMode, "LAN mode", STEP_MS);
+    const script = join(REPO, "test/netlab/fixtures/zeroconf-browse.py");
+    const out = spawnSync("ip", ["netns", "exec", b.ns, PYTHON, script, "4"], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(out.status, out.stderr).toBe(0);
+    const found = out.stdout
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => JSON.parse(l) as Json)
+      .filter((e) => e.name !== undefined);
+    expect(found).toHaveLength(1);
+    const [peer] = found as [Json];
+    expect(peer.name).toMatch(/^alice \([0-9a-f]{4}\)\._hallway-peer\._udp\.local\.$/);
+    expect(peer.addresses).toEqual([a.address]);
+    expect(peer.txt).toEqual({
+      v: "1",
+      user: "alice",
+      fp: expect.stringMatching(/^[0-9a-f]{4}(-[0-9a-f]{4}){7}$/),
+      st: "online",
+    });
+    await quit(alice);
+  });
+});
