@@ -576,6 +576,7 @@ withPeerOptions(
       const chosen =
         want === undefined || opts.server ? opts.server : await findRegistry(undefined, { want });
       await runLineMode({
+        announce: opts.announce,
         ...(chosen === undefined ? {} : { server: typeof chosen === "string" ? chosen : serverText(chosen) }),
         ...(opts.user ? { user: opts.user } : {}),
         ...(opts.data ? { dataDir: opts.data } : {}),
@@ -656,6 +657,7 @@ withPeerOptions(
   .action(async (opts: PeerCliOptions & { notify?: boolean }) => {
     const code = await runTui({
       notify: opts.notify !== false,
+      announce: opts.announce,
       ...(opts.server ? { server: opts.server } : {}),
       ...(opts.user ? { user: opts.user } : {}),
       ...(opts.data ? { dataDir: opts.data } : {}),

@@ -63,6 +63,7 @@ import type { Address, Identity } from "../protocol/endpoint.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
+import { localInterfaces, onSubnet } from "../traversal/candidates.js";
 import type { LanPeerView, PeerEvent, Via } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
 import { FileTransfers, type TransferRow } from "./file-transfers.js";
@@ -677,7 +678,13 @@ export class PeerClient {
 
   /** `path` event for the session with `user`, unless it names the path last reported. */
   private emitPath(user: string, conn: HostedConnection, ms?: number): void {
-    const kind = this.paths.kindOf(user, conn.address) ?? (this.lanPaths.has(user) ? "lan" : "direct");
+    // No attempt with `user` (a session from the LAN directory, or one the far side opened
+    // from its own): an address on one of our subnets is the LAN.
+    const kind =
+      this.paths.kindOf(user, conn.address) ??
+      (this.lanPaths.has(user) || localInterfaces().some((i) => onSubnet(conn.address.host, i))
+        ? "lan"
+        : "direct");
     if (ms === undefined && this.pathShown.get(user) === kind) return;
     this.pathShown.set(user, kind);
     const { host, port } = conn.address;

@@ -52,6 +52,8 @@ export interface TuiOptions {
   maxTransferRate?: number;
   /** Desktop notifications through notify-send (default on; `--no-notify` turns them off). */
   notify?: boolean;
+  /** Announce this peer on the LAN (default on; `--no-announce` turns it off). */
+  announce?: boolean;
 }
 
 /** Columns the contacts pane and its separator take; the conversation pane has the rest. */
@@ -224,6 +226,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
           ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
           ...(opts.downloadDir === undefined ? {} : { downloadDir: opts.downloadDir }),
           ...(opts.maxTransferRate === undefined ? {} : { maxTransferRate: opts.maxTransferRate }),
+          lan: { announce: opts.announce !== false },
           onEvent,
         });
       } catch (err) {
@@ -278,6 +281,8 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         quit(1);
       });
       r.draw();
+      // LAN mode (no registry): nothing to ask it; the LAN directory fills the contacts pane.
+      if (c.inLanMode) return;
       // The status line starts with the status text kept in the profile.
       learnStatus(ctx, undefined);
       // The contacts pane starts with the directory, friends, groups and their presence.

@@ -338,6 +338,8 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
       m.lan.peers.sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
       addUnique(m.directory, view.user);
     }
+    // Without a registry, the LAN is who is there.
+    if (m.lan.mode) m.presence[view.user] = state === "down" ? "offline" : view.presence;
     if (state === "changed" && !view.conflicting) return;
     systemLine(m, lanLine(view, state), now);
   },
