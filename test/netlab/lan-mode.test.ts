@@ -15,10 +15,11 @@ import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertDistFresh, CliLab, type Json, type JsonProc, REPO } from "./fixtures/lab-cli.js";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type Json, type JsonProc, REPO } from "./fixtures/lab-cli.js";
+import { terminalLan } from "./fixtures/terminal-lan.js";
 import { requireLab } from "./lab-guard.js";
-import { buildLan, type LanHost, NetLab } from "./netns.js";
+import type { LanHost } from "./netns.js";
 
 const lab = requireLab("peers find each other over mDNS and chat without a registry");
 
@@ -38,31 +39,16 @@ if (!zeroconf) {
 }
 
 describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
-  let net: NetLab | undefined;
-  const cli = new CliLab();
-  let a: LanHost;
-  let b: LanHost;
-  let c: LanHost;
-  let d: LanHost;
+  // The lab of terminal tests serves headless processes as well.
+  const fixture = terminalLan("lanmode", { name: "lm", subnet: "10.203.51", hosts: ["a", "b", "c", "d"] });
+  const { cli } = fixture;
+  let [a, b, c, d] = [] as LanHost[] as [LanHost, LanHost, LanHost, LanHost];
 
-  beforeAll(async () => {
-    assertDistFresh();
-    net = await NetLab.create("lanmode");
-    const lan = await buildLan(net, { name: "lm", subnet: "10.203.51", hosts: ["a", "b", "c", "d"] });
-    [a, b, c, d] = [lan.hosts.a, lan.hosts.b, lan.hosts.c, lan.hosts.d] as [
-      LanHost,
-      LanHost,
-      LanHost,
-      LanHost,
-    ];
+  beforeAll(() => {
+    [a, b, c, d] = [fixture.host("a"), fixture.host("b"), fixture.host("c"), fixture.host("d")];
   });
 
   afterEach(() => cli.stopAll());
-
-  afterAll(async () => {
-    await cli.cleanup();
-    await net?.teardown();
-  });
 
   async function quit(...procs: JsonProc[]): Promise<void> {
     for (const p of procs) {

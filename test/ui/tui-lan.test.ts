@@ -1,9 +1,9 @@
 /**
- * Network lab: the terminal UI without a registry. alice's registry does not answer, so her
- * terminal UI says it is in LAN mode, lists bob (found over mDNS) in its status buffer and
- * contacts pane and under `/lan`, and chats with him directly.
+ * Network lab: the terminal UI without a registry. None answers mDNS, and alice chooses LAN
+ * mode on the registry screen (`l`); her terminal UI says it is in LAN mode, lists bob (found
+ * over mDNS) in its status buffer and under `/lan`, and chats with him directly.
  *
- *        ns "tl-a" 10.203.52.1  tmux ─ hallway --server 10.203.52.1:7743 (nobody listens)
+ *        ns "tl-a" 10.203.52.1  tmux ─ hallway (no registry anywhere)
  *        ns "tl-b" 10.203.52.2  hallway client --json (bob, no registry: LAN mode)
  *                 both on br0 in ns "tl-sw"
  */
@@ -31,20 +31,20 @@ describe.skipIf(!lab.canRun)("the terminal UI in LAN mode (network lab)", () => 
       `HALLWAY_HOME=${shellQuote(cli.tempDir("tl-home"))}`,
       shellQuote(process.execPath),
       shellQuote(CLI),
-      "--server",
-      shellQuote(`${a.address}:7743`),
       "--data",
       shellQuote(cli.tempDir("tl-alice")),
     ].join(" ");
     const t = await LabTerminal.start(a.ns, cli.tempDir("tmux"), command);
     terminals.push(t);
+    await t.waitFor(/l LAN mode/, "the offer of LAN mode", STEP_MS);
+    await t.press("l");
     await t.waitFor(/Hallway · log in/, "the login screen", STEP_MS);
     await t.typeLine("alice");
     await t.waitFor(/^ {2}Password {3}\[ *\]/m, "the password field");
     await t.type(PASSWORD);
     await t.press("Enter");
 
-    // The registry does not answer: LAN mode, said in the status buffer and the status line.
+    // No registry: LAN mode, said in the status buffer and the status line.
     await t.waitFor(/LAN mode: no registry/, "the LAN mode line", STEP_MS);
     await t.waitFor(/LAN mode · 1 on the LAN/, "the status line", STEP_MS);
     const seen = await t.waitFor(/bob is on the LAN at (10\.203\.52\.2):\d+/, "bob in the status buffer");

@@ -15,6 +15,8 @@ import {
   givenRegistry,
   type HostedRegistry,
   hostRegistry,
+  isNoRegistry,
+  NO_REGISTRY,
   type RegistryChoice,
   searchRegistries,
 } from "../registry-choice.js";
@@ -217,7 +219,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       try {
         c = createClient({
           dataDir: opts.dataDir ?? defaultDataDir("client"),
-          server: model.login.registry.address,
+          ...(isNoRegistry(model.login.registry) ? {} : { server: model.login.registry.address }),
           ...credentials,
           ...(opts.heartbeatMs === undefined ? {} : { heartbeatMs: opts.heartbeatMs }),
           ...(opts.directTimeoutMs === undefined ? {} : { directTimeoutMs: opts.directTimeoutMs }),
@@ -326,6 +328,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       model,
       connect: (registry) => toLogin(registry, true),
       host,
+      lanMode: () => toLogin(NO_REGISTRY, true),
       search,
       back: search,
       login,
