@@ -161,6 +161,9 @@ const HISTORY_BATCH_GAP_MS = 100;
 
 /** How long an incoming LAN session waits for its peer's announcement (a few mDNS rounds). */
 const LAN_VOUCH_WAIT_MS = 3_000;
+/** LAN pins checked against the registry when it is back: at most this many, this far apart. */
+const MAX_PIN_CHECKS = 100;
+const PIN_CHECK_GAP_MS = 100;
 /** How often LAN mode tries again to deliver what waits for peers on the LAN. */
 const LAN_RETRY_MS = 5_000;
 
@@ -1408,9 +1411,10 @@ export class PeerClient {
   /** Logged in: LAN mode ends, the outbox goes to the registry, and the LAN pins are checked. */
   private registryBack(): void {
     if (this.registry) this.lan?.setRegistry(fingerprint(this.registry.remoteKey));
+    const wasLan = this.lanMode;
     this.setLanMode(false);
     void this.handLanToRegistry();
-    void this.checkPinsAgainstRegistry();
+    if (wasLan) void this.checkPinsAgainstRegistry();
   }
 
   /**
@@ -1602,13 +1606,18 @@ export class PeerClient {
       this.emit({ event: "error", code: e.code, message: e.message });
       return;
     }
-    for (const [user, keyHex] of Object.entries(all).slice(0, MAX_PAGE)) {
+    // Paced well under the registry's read limit, which other requests share.
+    for (const [user, keyHex] of Object.entries(all).slice(0, MAX_PIN_CHECKS)) {
       if (this.state !== "ready") return;
       let info: LookupData;
       try {
         info = await this.lookup(user);
-      } catch {
+      } catch (err) {
+        const e = asHallwayError(err);
+        if (isRetryLater(e) || isRegistryDown(e)) return; // checked again after the next LAN mode
         continue; // not the registry's to say (unknown here, or not a friend)
+      } finally {
+        await sleep(PIN_CHECK_GAP_MS);
       }
       if (!info.publicKey || info.publicKey === keyHex) continue;
       pins.set(user, info.publicKey);
