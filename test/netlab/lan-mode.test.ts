@@ -141,6 +141,27 @@ describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
     );
     expect(alice.events.some((e) => e.event === "message" && e.text === "I am bob, trust me")).toBe(false);
 
+    // A query flood gets one answer a second from alice, not one per query.
+    const flood = spawnSync(
+      "ip",
+      [
+        "netns",
+        "exec",
+        b.ns,
+        process.execPath,
+        join(REPO, "test/netlab/fixtures/query-flood.mjs"),
+        JSON.stringify({ from: a.address, queries: 100, everyMs: 20, listenMs: 1000 }),
+      ],
+      { encoding: "utf8", timeout: 20_000, cwd: REPO },
+    );
+    expect(flood.status, flood.stderr).toBe(0);
+    const counted = JSON.parse(flood.stdout) as { queries: number; answers: number };
+    expect(counted.queries).toBe(100);
+    console.log(`mDNS query flood: ${counted.queries} queries in 2 s, ${counted.answers} answers from alice`);
+    // 2 s of queries and 1 s after: at most one answer a second (and the gap's end), at least one.
+    expect(counted.answers).toBeGreaterThanOrEqual(1);
+    expect(counted.answers).toBeLessThanOrEqual(4);
+
     alice.send({ cmd: "lan", id: 1 });
     const dir = await alice.waitFor((e) => e.event === "lan.peers", "directory");
     expect(dir).toMatchObject({ lan: true, announcing: true });
