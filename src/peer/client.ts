@@ -250,10 +250,16 @@ export class PeerClient {
   private readonly lanVouchWaiters = new Map<string, Array<() => void>>();
   /** In LAN mode: tries the outbox again now and then (a peer that refused us at first). */
   private lanRetryTimer: NodeJS.Timeout | undefined;
+  /** The registry: the one given, or (LAN mode without one) the first that mDNS shows later. */
+  private server: Address | undefined;
+  /** `server` was found on the LAN in LAN mode, not given: a refusal there is not fatal. */
+  private adopted = false;
+  private readonly refusedRegistries = new Set<string>();
   /** The account is to be created at the first registry reached (LAN mode at start). */
   private needsRegister = false;
 
   constructor(private readonly opts: PeerClientOptions) {
+    this.server = opts.server;
     this.user = opts.user.trim().toLowerCase();
     this.heartbeatMs = opts.heartbeatMs ?? 10_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
@@ -319,6 +325,7 @@ export class PeerClient {
           fingerprint: fingerprint(opts.identity.publicKey),
           announce: opts.lan.announce,
           onChange: (c) => this.onLanChange(c),
+          onRegistry: (address) => this.adoptRegistry(address),
         })
       : undefined;
   }
@@ -370,7 +377,7 @@ export class PeerClient {
   }
 
   private get registryName(): string {
-    const server = this.opts.server;
+    const server = this.server;
     return server ? `${server.host}:${server.port}` : "none";
   }
 
@@ -419,12 +426,13 @@ export class PeerClient {
   }
 
   private async connectRegistry(): Promise<void> {
-    if (!this.opts.server) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry found on this network");
+    const server = this.server;
+    if (!server) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry found on this network");
     const pinned = this.opts.pins.get(this.registryName);
     let conn: HostedConnection;
     try {
       conn = await this.host.connect(
-        this.opts.server,
+        server,
         pinned ? { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) } : {},
       );
     } catch (err) {
@@ -473,6 +481,7 @@ export class PeerClient {
       ...(resume ? { resume: true } : {}),
     });
     this.state = "ready";
+    this.adopted = false; // logged in: from now on it is our registry
     this.reconnectAttempt = 0;
     this.startHeartbeat();
     this.emit({ event: "ready", user: this.user });
@@ -552,7 +561,7 @@ export class PeerClient {
   }
 
   private scheduleReconnect(atLeastMs = 0): void {
-    if (this.state !== "reconnecting" || !this.opts.server) return;
+    if (this.state !== "reconnecting" || !this.server) return;
     const base = Math.min(10_000, 250 * 2 ** this.reconnectAttempt);
     const delay = Math.max(atLeastMs, base / 2 + (randomBytes(2).readUInt16BE(0) / 65535) * (base / 2));
     this.reconnectAttempt++;
@@ -571,6 +580,10 @@ export class PeerClient {
             e.code === "SESSION_REPLACED" ||
             e.code === "SESSION_TERMINATED"
           ) {
+            if (this.adopted) {
+              this.adoptionFailed(e);
+              return;
+            }
             this.ended = e;
             this.emit({ event: "error", code: e.code, message: e.message });
             const failed = () => this.reportFailure(e);
@@ -1396,6 +1409,38 @@ export class PeerClient {
           }
         : { event: "lan.mode", lan: false, message: "the registry is reachable again" },
     );
+  }
+
+  /**
+   * LAN mode without a registry: one appeared on the LAN (its mDNS announcement, or its
+   * answer to our queries). Taken as `findRegistry` takes the first it finds; its key is
+   * pinned on first use as always.
+   */
+  private adoptRegistry(address: Address): void {
+    if (this.server || this.state !== "reconnecting" || this.ended) return;
+    const name = `${address.host}:${address.port}`;
+    if (this.refusedRegistries.has(name)) return;
+    this.server = address;
+    this.adopted = true;
+    this.reconnectAttempt = 0;
+    this.scheduleReconnect();
+  }
+
+  /**
+   * A registry nobody asked for refused us (no such account, another password, a key that
+   * differs from its pin): said once, and LAN mode goes on without it.
+   */
+  private adoptionFailed(e: HallwayError): void {
+    if (this.registry) this.host.close(this.registry, "not ours");
+    this.registry = undefined;
+    if (this.server) this.refusedRegistries.add(`${this.server.host}:${this.server.port}`);
+    this.server = undefined;
+    this.adopted = false;
+    this.emit({
+      event: "error",
+      code: e.code,
+      message: `${e.message}; staying in LAN mode without the registry found on the LAN`,
+    });
   }
 
   private async registerIfNeeded(): Promise<void> {

@@ -20,10 +20,17 @@
 import { channel } from "node:diagnostics_channel";
 import type { EventEmitter } from "node:events";
 import { Bonjour } from "bonjour-service";
-import { MDNS_DIAGNOSTICS_CHANNEL, PEER_SERVICE_TYPE, type PeerTxtRecord } from "../protocol/mdns-txt.js";
+import {
+  MDNS_DIAGNOSTICS_CHANNEL,
+  PEER_SERVICE_TYPE,
+  type PeerTxtRecord,
+  REGISTRY_SERVICE_PROTOCOL,
+  REGISTRY_SERVICE_TYPE,
+} from "../protocol/mdns-txt.js";
 import type { LanSighting } from "./lan-directory.js";
 
 export const PEER_SERVICE = `_${PEER_SERVICE_TYPE}._udp.local`;
+const REGISTRY_SERVICE = `_${REGISTRY_SERVICE_TYPE}._${REGISTRY_SERVICE_PROTOCOL}.local`;
 /** RFC 6762 §10: 120 s for records that name a host's addresses or a service's details. */
 export const RECORD_TTL_S = 120;
 /** RFC 6762 §6: a record is multicast at most once a second. */
@@ -65,6 +72,8 @@ export interface LanMdnsOptions {
   announce: boolean;
   onSighting: (s: LanSighting) => void;
   onGoodbye: (instanceFqdn: string) => void;
+  /** A registry's answer (`_hallway._udp`): its TXT is the caller's to check. */
+  onRegistry?: (s: LanSighting) => void;
   requeryMs?: number;
 }
 
@@ -83,16 +92,20 @@ function publishDiagnostic(event: string, detail: unknown): void {
 
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
-/** The sightings and goodbyes in one mDNS response (pure: exported for the tests). */
+/**
+ * The sightings and goodbyes of `service` (peers by default) in one mDNS response (pure:
+ * exported for the tests).
+ */
 export function readPeerResponse(
   packet: DnsPacket,
   referer: string | undefined,
+  service = PEER_SERVICE,
 ): { sightings: LanSighting[]; goodbyes: string[] } {
   const records = [...(packet.answers ?? []), ...(packet.additionals ?? [])];
   const sightings: LanSighting[] = [];
   const goodbyes: string[] = [];
   for (const ptr of records) {
-    if (ptr.type !== "PTR" || !sameName(ptr.name, PEER_SERVICE) || typeof ptr.data !== "string") continue;
+    if (ptr.type !== "PTR" || !sameName(ptr.name, service) || typeof ptr.data !== "string") continue;
     const instance = ptr.data;
     if ((ptr.ttl ?? 0) === 0) {
       goodbyes.push(instance);
@@ -172,7 +185,10 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
 
   const query = (): void => {
     if (stopped || !mdns) return;
-    mdns.query({ questions: [{ name: PEER_SERVICE, type: "PTR" }] }, (err) => {
+    const questions = [{ name: PEER_SERVICE, type: "PTR" }];
+    // Without a registry, a registry that starts later is looked for in the same query.
+    if (opts.onRegistry) questions.push({ name: REGISTRY_SERVICE, type: "PTR" });
+    mdns.query({ questions }, (err) => {
       if (err) publishDiagnostic("send-error", err);
     });
   };
@@ -202,6 +218,9 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
       const { sightings, goodbyes } = readPeerResponse(packet, rinfo?.address);
       for (const g of goodbyes) opts.onGoodbye(g);
       for (const s of sightings) opts.onSighting(s);
+      if (opts.onRegistry)
+        for (const r of readPeerResponse(packet, rinfo?.address, REGISTRY_SERVICE).sightings)
+          opts.onRegistry(r);
     });
     mdns.once("ready", () => {
       query();

@@ -6,7 +6,13 @@
  */
 
 import { PROTOCOL_VERSION } from "../protocol/datagram.js";
-import { encodePeerTxt, type PeerPresence, peerInstanceName } from "../protocol/mdns-txt.js";
+import type { Address } from "../protocol/endpoint.js";
+import {
+  encodePeerTxt,
+  type PeerPresence,
+  parseRegistryTxt,
+  peerInstanceName,
+} from "../protocol/mdns-txt.js";
 import { localInterfaces } from "../traversal/candidates.js";
 import { isPrivateIPv4, type LanChange, LanDirectory, type LanPeer } from "./lan-directory.js";
 import { type LanMdns, startLanMdns } from "./lan-mdns.js";
@@ -17,6 +23,8 @@ export interface LanDiscoveryOptions {
   /** Announce ourselves (`--no-announce`: browse only). */
   announce: boolean;
   onChange: (change: LanChange) => void;
+  /** A registry of our protocol version announced itself on the LAN, at this address. */
+  onRegistry?: (address: Address) => void;
   maxEntries?: number;
 }
 
@@ -58,6 +66,12 @@ export class LanDiscovery {
       onSighting: (s) => {
         this.directory.handleSighting(s, Date.now());
         this.drain();
+      },
+      onRegistry: (r) => {
+        const decoded = parseRegistryTxt(r.txt);
+        const host = [r.referer, ...r.addresses].find((h) => h !== undefined && isPrivateIPv4(h));
+        if (!decoded.ok || decoded.value.version !== PROTOCOL_VERSION || host === undefined) return;
+        this.opts.onRegistry?.({ host, port: r.port });
       },
       onGoodbye: (instance) => {
         this.directory.handleGoodbye(instance);

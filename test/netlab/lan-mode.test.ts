@@ -57,7 +57,7 @@ describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
     }
   }
 
-  it("without a registry: chat, a file, a message that waits for its peer, and a forged name refused", async () => {
+  it("without a registry: chat, a file, a message that waits, a forged name refused; then a registry appears", async () => {
     const inbox = cli.tempDir("inbox");
     const alice = cli.client(a.ns, "alice");
     const bob = cli.client(b.ns, "bob", ["--accept-files", inbox]);
@@ -97,7 +97,7 @@ describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
     alice.send({ cmd: "send", to: "carol", text: "for when you are in" });
     const queued = await alice.waitFor((e) => e.event === "queued", "queued", STEP_MS);
     expect(queued).toMatchObject({ to: "carol", code: "PEER_QUEUED" });
-    const carol = cli.client(c.ns, "carol");
+    const carol = cli.client(c.ns, "carol", ["--register-if-missing"]);
     const waited = await carol.waitFor(
       (e) => e.event === "message" && e.from === "alice",
       "waited message",
@@ -170,7 +170,22 @@ describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
       ["bob", true],
       ["carol", false],
     ]);
+
+    // A registry starts on the LAN: carol (--register-if-missing) takes it and logs in;
+    // alice has no account there, hears so once, and stays in LAN mode.
+    const registry = await cli.server(d.ns, "registry-later");
+    await carol.waitFor((e) => e.event === "lan.mode" && e.lan === false, "carol takes the registry", 30_000);
+    await carol.waitFor((e) => e.event === "ready", "carol logged in", STEP_MS);
+    const turnedAway = await alice.waitFor(
+      (e) => e.event === "error" && e.code === "AUTH_UNKNOWN_USER",
+      "the refusal at alice",
+      30_000,
+    );
+    expect(turnedAway.message).toContain("staying in LAN mode");
+    alice.send({ cmd: "send", to: "bob", text: "still LAN mode" });
+    await bob.waitFor((e) => e.event === "message" && e.text === "still LAN mode", "LAN message", STEP_MS);
     await quit(alice, bob, carol, forger);
+    expect(await registry.proc.stop()).toEqual({ code: 0, signal: null });
   });
 
   it("a registry that comes back gets the LAN-mode messages once: the waiting one offline, the direct one as history", async () => {
