@@ -159,9 +159,8 @@ async function hostOrFind(
   if (server) return { address: givenRegistry(server).address };
   const [first] = await searchRegistries({ firstOnly: true });
   if (first) return { address: first.address };
-  const answer = await term.ask(
-    "No registry found on this network. Host one on this machine? [Y/n, or l: LAN mode without one] ",
-  );
+  term.print("* No registry found on this network. Answer l to chat without one (LAN mode).");
+  const answer = await term.ask("No registry found on this network. Host one on this machine? [Y/n] ");
   if (answer === undefined) return undefined;
   if (/^\s*l/i.test(answer)) return {};
   if (/^\s*n/i.test(answer)) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry to connect to");

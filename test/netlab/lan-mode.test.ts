@@ -16,7 +16,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Json, type JsonProc, REPO } from "./fixtures/lab-cli.js";
+import { type Json, type JsonProc, PASSWORD, REPO } from "./fixtures/lab-cli.js";
 import { terminalLan } from "./fixtures/terminal-lan.js";
 import { requireLab } from "./lab-guard.js";
 import type { LanHost } from "./netns.js";
@@ -59,6 +59,20 @@ describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
 
   it("without a registry: chat, a file, a message that waits, a forged name refused; then a registry appears", async () => {
     const inbox = cli.tempDir("inbox");
+    // Line mode, piped: no registry found, `l` answers the offer to host one.
+    const dave = cli.hallway(c.ns, "dave", ["client", "--user", "dave", "--data", cli.tempDir("dave")], {
+      HALLWAY_PASSWORD: PASSWORD,
+    });
+    let daveSaid = "";
+    dave.child.stdout?.on("data", (d: Buffer) => {
+      daveSaid += d.toString("utf8");
+    });
+    const daveSays = async (re: RegExp, what: string): Promise<void> => {
+      for (let waited = 0; !re.test(daveSaid); waited += 100) {
+        if (waited > STEP_MS) throw new Error(`line mode: no ${what}; it said:\n${daveSaid}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
     const alice = cli.client(a.ns, "alice");
     const bob = cli.client(b.ns, "bob", ["--accept-files", inbox]);
     for (const p of [alice, bob]) {
@@ -70,6 +84,19 @@ describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
       conflicting: false,
     });
     await bob.waitFor(lanUp("alice"), "alice on the LAN", STEP_MS);
+
+    await daveSays(/Answer l to chat without one \(LAN mode\)/, "the offer of LAN mode");
+    dave.child.stdin?.write("l\n");
+    await daveSays(/\* LAN mode: no registry/, "LAN mode");
+    await daveSays(/\* alice is on the LAN at 10\.203\.51\.1:\d+/, "alice in the LAN directory");
+    dave.child.stdin?.write("/lan\n");
+    await daveSays(/LAN mode \(no registry\); announcing this peer on the LAN/, "the /lan answer");
+    dave.child.stdin?.write("/quit\n");
+    expect(await dave.exited).toEqual({ code: 0, signal: null });
+    await alice.waitFor(
+      (e) => e.event === "lan.peer" && e.user === "dave" && e.state === "down",
+      "dave's goodbye",
+    );
 
     alice.send({ cmd: "send", to: "bob", text: "hi bob, no registry here" });
     const sent = await alice.waitFor((e) => e.event === "sent" && e.to === "bob", "sent", STEP_MS);
