@@ -72,7 +72,7 @@ import { LanDiscovery } from "./lan.js";
 import type { LanChange, LanPeer } from "./lan-directory.js";
 import type { LanOutbox } from "./lan-outbox.js";
 import type { InboxEvent, LoggedEntry, MessageLog } from "./message-log.js";
-import { PeerPaths } from "./paths.js";
+import { type FoundPath, PeerPaths } from "./paths.js";
 import type { PeerPins } from "./peer-pins.js";
 import { fitsWire, SocialClient } from "./social.js";
 
@@ -1116,34 +1116,33 @@ export class PeerClient {
     }
     if (link?.connecting) return link.connecting;
     const fresh: PeerLink = { verified: true };
-    // On our LAN with the key the registry vouches for: no introduction round trip.
+    const startedAt = Date.now();
+    const connectOn = async (path: FoundPath, fromDirectory: boolean): Promise<HostedConnection> => {
+      const conn = await this.host.connect(path.address, {
+        expectedRemoteKey: new Uint8Array(Buffer.from(path.publicKey, "hex")),
+        payload: encodeControl({ t: "hello", user: this.user }),
+      });
+      if (fromDirectory) this.lanPaths.add(user);
+      fresh.conn = conn;
+      fresh.connecting = undefined;
+      this.userBySession.set(conn.session, user);
+      this.emitPath(user, conn, fromDirectory ? Date.now() - startedAt : path.ms);
+      if (path.kind === "relay") this.paths.keepUpgrading(user);
+      return conn;
+    };
+    const introduced = () => this.paths.find(user).then((path) => connectOn(path, false));
+    // On our LAN with the key the registry vouches for: no introduction round trip (and the
+    // introduction after all if that address does not answer).
     const lanPeer = this.lan?.directory.reachable(user);
     const onLan = lanPeer && lanPeer.fingerprint === fingerprint(new Uint8Array(Buffer.from(key, "hex")));
-    const startedAt = Date.now();
-    const found = onLan
-      ? Promise.resolve({ address: lanPeer.address, kind: "lan" as const, publicKey: key, ms: 0 })
-      : this.paths.find(user);
-    fresh.connecting = found
-      .then(async (path) => {
-        const conn = await this.host.connect(path.address, {
-          expectedRemoteKey: new Uint8Array(Buffer.from(path.publicKey, "hex")),
-          payload: encodeControl({ t: "hello", user: this.user }),
-        });
-        if (onLan) {
-          this.lanPaths.add(user);
-          path.ms = Date.now() - startedAt;
-        }
-        fresh.conn = conn;
-        fresh.connecting = undefined;
-        this.userBySession.set(conn.session, user);
-        this.emitPath(user, conn, path.ms);
-        if (path.kind === "relay") this.paths.keepUpgrading(user);
-        return conn;
-      })
-      .catch((err) => {
-        if (this.peersByUser.get(user) === fresh) this.peersByUser.delete(user);
-        throw err;
-      });
+    fresh.connecting = (
+      onLan
+        ? connectOn({ address: lanPeer.address, kind: "lan", publicKey: key, ms: 0 }, true).catch(introduced)
+        : introduced()
+    ).catch((err) => {
+      if (this.peersByUser.get(user) === fresh) this.peersByUser.delete(user);
+      throw err;
+    });
     this.peersByUser.set(user, fresh);
     return fresh.connecting;
   }

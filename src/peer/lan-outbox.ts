@@ -25,6 +25,9 @@ export function lanOutboxPath(dir: string, user: string): string {
 
 export class LanOutbox {
   private readonly db: Database.Database;
+  /** The ids in each table, so that the calls on every receipt and history batch cost nothing when none waits. */
+  private readonly outboxIds = new Set<string>();
+  private readonly historyIds = new Set<string>();
 
   private constructor(readonly path: string) {
     const fresh = !existsSync(path);
@@ -47,6 +50,10 @@ export class LanOutbox {
           body TEXT NOT NULL
         );
       `);
+      for (const r of this.db.prepare("SELECT id FROM outbox").all() as Array<{ id: string }>)
+        this.outboxIds.add(r.id);
+      for (const r of this.db.prepare("SELECT id FROM history").all() as Array<{ id: string }>)
+        this.historyIds.add(r.id);
     } catch (err) {
       throw this.failed(err);
     }
@@ -73,11 +80,13 @@ export class LanOutbox {
 
   /** Keeps `msg` until it is delivered or stored at the registry; a second add is a no-op. */
   add(msg: ChatMessage): void {
+    if (this.outboxIds.has(msg.id)) return;
     this.run(() =>
       this.db
         .prepare("INSERT OR IGNORE INTO outbox (id, recipient, body) VALUES (?, ?, ?)")
         .run(msg.id, msg.to, JSON.stringify(msg)),
     );
+    this.outboxIds.add(msg.id);
   }
 
   /** Waiting messages, oldest first; only those to `recipient` if given. */
@@ -91,20 +100,24 @@ export class LanOutbox {
   }
 
   has(id: string): boolean {
-    return this.run(() => this.db.prepare("SELECT 1 FROM outbox WHERE id = ?").get(id)) !== undefined;
+    return this.outboxIds.has(id);
   }
 
   /** Delivered (receipt) or stored at the registry. */
   remove(id: string): void {
+    if (!this.outboxIds.has(id)) return;
     this.run(() => this.db.prepare("DELETE FROM outbox WHERE id = ?").run(id));
+    this.outboxIds.delete(id);
   }
 
   addHistory(entry: HistoryEntry): void {
+    if (this.historyIds.has(entry.id)) return;
     this.run(() =>
       this.db
         .prepare("INSERT OR IGNORE INTO history (id, body) VALUES (?, ?)")
         .run(entry.id, JSON.stringify(entry)),
     );
+    this.historyIds.add(entry.id);
   }
 
   history(): HistoryEntry[] {
@@ -115,13 +128,16 @@ export class LanOutbox {
   }
 
   /** The registry has these history entries. */
-  removeHistory(ids: readonly string[]): void {
+  removeHistory(all: readonly string[]): void {
+    const ids = all.filter((id) => this.historyIds.has(id));
+    if (ids.length === 0) return;
     const del = this.db.prepare("DELETE FROM history WHERE id = ?");
     this.run(() =>
       this.db.transaction(() => {
         for (const id of ids) del.run(id);
       })(),
     );
+    for (const id of ids) this.historyIds.delete(id);
   }
 
   close(): void {
