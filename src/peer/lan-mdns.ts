@@ -15,6 +15,9 @@
  *   - only private IPv4 addresses (RFC 1918) are announced; with none, nothing is;
  *   - browsing: a PTR query at start, then again at 1, 2, 4… s and every `requeryMs`
  *     (half the records' TTL, §5.2), so that every live peer is seen again before it expires.
+ *     Answers are multicast, so one query refreshes every browser: a peer that sees another
+ *     peer's query puts its own off (duplicate question suppression, §7.3, `QueryPacer`).
+ *     500 peers then cost about one query and 500 answers a minute, not 500 queries.
  */
 
 import { channel } from "node:diagnostics_channel";
@@ -136,6 +139,47 @@ export function readPeerResponse(
   return { sightings, goodbyes };
 }
 
+/** Our own query comes back to us (multicast loopback) within this long; it is not another's. */
+const OWN_ECHO_MS = 500;
+/** Steady-state queries wait a random extra of up to this share of `requeryMs`, so that browsers do not all ask at once. */
+const QUERY_JITTER = 0.2;
+
+/**
+ * When to ask the LAN again, in the steady state (pure). Every browser sees every query, so
+ * the next one is due `requeryMs` after the last query anybody sent, plus jitter; a peer
+ * whose timer fires first asks, and everybody else puts theirs off.
+ */
+export class QueryPacer {
+  private lastOwn = Number.NEGATIVE_INFINITY;
+  private lastAny = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly requeryMs: number,
+    /** A number in [0, 1) for the jitter. */
+    private readonly random: () => number,
+  ) {}
+
+  sent(now: number): void {
+    this.lastOwn = now;
+    this.lastAny = now;
+  }
+
+  /** Someone asked the peer service's PTR question (our own echo is ignored). */
+  seen(now: number): void {
+    if (now - this.lastOwn < OWN_ECHO_MS) return;
+    this.lastAny = Math.max(this.lastAny, now);
+  }
+
+  due(now: number): boolean {
+    return now >= this.lastAny + this.requeryMs;
+  }
+
+  /** How long to wait before looking again whether a query is due. */
+  waitMs(now: number): number {
+    return Math.max(0, this.lastAny + this.requeryMs - now) + this.random() * QUERY_JITTER * this.requeryMs;
+  }
+}
+
 function txtStrings(txt: PeerTxtRecord): Buffer[] {
   return Object.entries(txt).map(([k, v]) => Buffer.from(`${k}=${v}`));
 }
@@ -183,8 +227,10 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
     else sendTimer = setTimeout(go, wait);
   };
 
+  const pacer = new QueryPacer(opts.requeryMs ?? REQUERY_MS, Math.random);
   const query = (): void => {
     if (stopped || !mdns) return;
+    pacer.sent(Date.now());
     const questions = [{ name: PEER_SERVICE, type: "PTR" }];
     // Without a registry, a registry that starts later is looked for in the same query.
     if (opts.onRegistry) questions.push({ name: REGISTRY_SERVICE, type: "PTR" });
@@ -206,6 +252,9 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
     mdns.on("warning", (err: unknown) => publishDiagnostic("warning", err));
     mdns.on("error", (err: unknown) => publishDiagnostic("error", err));
     mdns.on("query", (packet: DnsPacket) => {
+      if ((packet.questions ?? []).some((q) => sameName(q.name, PEER_SERVICE) && q.type === "PTR")) {
+        pacer.seen(Date.now());
+      }
       const asks = (packet.questions ?? []).some(
         (q) =>
           (sameName(q.name, PEER_SERVICE) && (q.type === "PTR" || q.type === "ANY")) ||
@@ -229,14 +278,24 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
       later(MIN_SEND_GAP_MS, sendRecords);
       let gap = 1000;
       const requeryMs = opts.requeryMs ?? REQUERY_MS;
-      const next = (): void => {
+      const steady = (): void => {
+        later(pacer.waitMs(Date.now()), () => {
+          if (pacer.due(Date.now())) query();
+          steady();
+        });
+      };
+      const startup = (): void => {
+        if (gap >= requeryMs) {
+          steady();
+          return;
+        }
         later(gap, () => {
           query();
-          next();
+          startup();
         });
-        gap = Math.min(gap * 2, requeryMs);
+        gap *= 2;
       };
-      next();
+      startup();
     });
   }
 

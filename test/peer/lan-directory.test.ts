@@ -5,7 +5,7 @@ import {
   LanDirectory,
   type LanSighting,
 } from "../../src/peer/lan-directory.js";
-import { PEER_SERVICE, readPeerResponse } from "../../src/peer/lan-mdns.js";
+import { PEER_SERVICE, QueryPacer, readPeerResponse } from "../../src/peer/lan-mdns.js";
 import { encodePeerTxt } from "../../src/protocol/mdns-txt.js";
 
 const IFACES = [{ address: "10.1.2.3", netmask: "255.255.255.0" }];
@@ -219,5 +219,55 @@ describe("reading mDNS responses", () => {
         undefined,
       ),
     ).toEqual({ sightings: [], goodbyes: [] });
+  });
+});
+
+describe("query pacing (duplicate question suppression)", () => {
+  it("puts its own query off while others ask, and asks when nobody did for requeryMs", () => {
+    const pacer = new QueryPacer(60_000, () => 0.5);
+    pacer.sent(0);
+    expect(pacer.due(59_999)).toBe(false);
+    expect(pacer.due(60_000)).toBe(true);
+    // Another browser asked at 50 s: ours waits until 110 s, plus up to 20% jitter.
+    pacer.seen(50_000);
+    expect(pacer.due(100_000)).toBe(false);
+    expect(pacer.waitMs(100_000)).toBe(10_000 + 6_000);
+    expect(pacer.due(110_000)).toBe(true);
+  });
+
+  it("does not take the echo of its own query for another browser's", () => {
+    const pacer = new QueryPacer(60_000, () => 0);
+    pacer.sent(10_000);
+    pacer.seen(10_003);
+    expect(pacer.due(70_000)).toBe(true);
+  });
+
+  it("keeps 500 browsers to about one query per period, and every one asks in time for the TTL", () => {
+    let state = 42;
+    const random = () => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+      return state / 2 ** 31;
+    };
+    const pacers = Array.from({ length: 500 }, () => new QueryPacer(60_000, random));
+    const wakeAt = pacers.map((_, i) => 1000 + i); // after the start-up queries
+    const queries: number[] = [];
+    for (let now = 1000; now < 30 * 60_000; now = Math.min(...wakeAt)) {
+      const i = wakeAt.indexOf(now);
+      const p = pacers[i] as QueryPacer;
+      if (p.due(now)) {
+        p.sent(now);
+        queries.push(now);
+        // Everyone else sees it a millisecond later.
+        for (const [j, q] of pacers.entries()) if (j !== i) q.seen(now + 1);
+      }
+      wakeAt[i] = now + Math.max(1, p.waitMs(now));
+    }
+    const steady = queries.filter((t) => t > 5 * 60_000);
+    console.log(`500 browsers, 25 min: ${steady.length} queries on the LAN`);
+    const minutes = 25;
+    expect(steady.length).toBeLessThanOrEqual(minutes + 2);
+    // No gap between queries reaches the 120 s TTL: every entry is refreshed in time.
+    const gaps = steady.slice(1).map((t, k) => t - (steady[k] as number));
+    expect(Math.max(...gaps)).toBeLessThan(120_000);
   });
 });
