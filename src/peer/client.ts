@@ -627,8 +627,7 @@ export class PeerClient {
         if (info.publicKey !== keyHex) {
           throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key does not match the registry's`);
         }
-        // The registry vouches: its key is the one to pin, also over a pin from LAN mode.
-        if (this.opts.lan && this.opts.lan.pins.get(user) !== keyHex) this.opts.lan.pins.set(user, keyHex);
+        this.pinVouched(user, keyHex);
         this.trustIncoming(conn, user, held);
       })
       .catch((err) => {
@@ -673,6 +672,22 @@ export class PeerClient {
     const waiters = this.lanVouchWaiters.get(user);
     this.lanVouchWaiters.delete(user);
     for (const w of waiters ?? []) w();
+  }
+
+  /**
+   * The registry vouches for `keyHex`: it is the key to pin for `user`, also over a pin from
+   * LAN mode. Best effort: a pin file that cannot be read is reported, and the registry's
+   * word still holds for this session.
+   */
+  private pinVouched(user: string, keyHex: string): void {
+    const pins = this.opts.lan?.pins;
+    if (!pins) return;
+    try {
+      if (pins.get(user) !== keyHex) pins.set(user, keyHex);
+    } catch (err) {
+      const e = asHallwayError(err);
+      this.emit({ event: "error", code: e.code, message: e.message });
+    }
   }
 
   /** A verified incoming session from `user`: it becomes the link, and what it held is read. */
@@ -1664,7 +1679,7 @@ export class PeerClient {
         await sleep(PIN_CHECK_GAP_MS);
       }
       if (!info.publicKey || info.publicKey === keyHex) continue;
-      pins.set(user, info.publicKey);
+      this.pinVouched(user, info.publicKey);
       this.emit({
         event: "error",
         code: "PEER_KEY_CHANGED",

@@ -84,6 +84,17 @@ describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
       conflicting: false,
     });
     await bob.waitFor(lanUp("alice"), "alice on the LAN", STEP_MS);
+    // Presence travels in the announcement.
+    bob.send({ cmd: "presence", status: "away", id: "away" });
+    expect(await bob.waitFor((e) => e.id === "away", "the answer")).toMatchObject({
+      event: "ok",
+      status: "away",
+    });
+    await alice.waitFor(
+      (e) => e.event === "lan.peer" && e.user === "bob" && e.presence === "away",
+      "bob away at alice",
+      STEP_MS,
+    );
 
     await daveSays(/Answer l to chat without one \(LAN mode\)/, "the offer of LAN mode");
     dave.child.stdin?.write("l\n");
