@@ -1678,7 +1678,10 @@ export class PeerClient {
       } finally {
         await sleep(PIN_CHECK_GAP_MS);
       }
-      if (!info.publicKey || info.publicKey === keyHex) continue;
+      // The registry knows the key of the device that logged in last: only a live session's is
+      // the user's key now (an offline user's may be an old device's, or the one met on the LAN
+      // before it logs in again).
+      if (info.status === "offline" || !info.publicKey || info.publicKey === keyHex) continue;
       this.pinVouched(user, info.publicKey);
       this.emit({
         event: "error",
