@@ -290,30 +290,41 @@ describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
     expect(dave2.events.filter((e) => e.event === "message" && e.id === waiting.id)).toHaveLength(1);
   });
 
-  it.skipIf(!zeroconf)("python3-zeroconf sees the announcement with the documented TXT", async () => {
-    const alice = cli.client(a.ns, "alice");
-    await alice.waitFor(inLanMode, "LAN mode", STEP_MS);
-    const script = join(REPO, "test/netlab/fixtures/zeroconf-browse.py");
-    const out = spawnSync("ip", ["netns", "exec", b.ns, PYTHON, script, "4"], {
-      encoding: "utf8",
-      timeout: 20_000,
-    });
-    expect(out.status, out.stderr).toBe(0);
-    const found = out.stdout
-      .split("\n")
-      .filter((l) => l.trim() !== "")
-      .map((l) => JSON.parse(l) as Json)
-      .filter((e) => e.name !== undefined);
-    expect(found).toHaveLength(1);
-    const [peer] = found as [Json];
-    expect(peer.name).toMatch(/^alice \([0-9a-f]{4}\)\._hallway-peer\._udp\.local\.$/);
-    expect(peer.addresses).toEqual([a.address]);
-    expect(peer.txt).toEqual({
-      v: "1",
-      user: "alice",
-      fp: expect.stringMatching(/^[0-9a-f]{4}(-[0-9a-f]{4}){7}$/),
-      st: "online",
-    });
-    await quit(alice);
-  });
+  it.skipIf(!zeroconf)(
+    "python3-zeroconf sees the announcement with the documented TXT, and none of a --no-announce peer",
+    async () => {
+      const alice = cli.client(a.ns, "alice");
+      // erin browses but does not announce herself: the browser must not see her.
+      const erin = cli.client(c.ns, "erin", ["--no-announce"]);
+      await alice.waitFor(inLanMode, "LAN mode", STEP_MS);
+      await erin.waitFor(lanUp("alice"), "alice at erin", STEP_MS);
+      const script = join(REPO, "test/netlab/fixtures/zeroconf-browse.py");
+      const out = spawnSync("ip", ["netns", "exec", b.ns, PYTHON, script, "4"], {
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect(out.status, out.stderr).toBe(0);
+      const found = out.stdout
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as Json)
+        .filter((e) => e.name !== undefined);
+      expect(found).toHaveLength(1);
+      const [peer] = found as [Json];
+      expect(peer.name).toMatch(/^alice \([0-9a-f]{4}\)\._hallway-peer\._udp\.local\.$/);
+      expect(peer.addresses).toEqual([a.address]);
+      expect(peer.txt).toEqual({
+        v: "1",
+        user: "alice",
+        fp: expect.stringMatching(/^[0-9a-f]{4}(-[0-9a-f]{4}){7}$/),
+        st: "online",
+      });
+      erin.send({ cmd: "lan", id: 2 });
+      expect(await erin.waitFor((e) => e.event === "lan.peers", "erin's directory")).toMatchObject({
+        announcing: false,
+        peers: [expect.objectContaining({ user: "alice" })],
+      });
+      await quit(alice, erin);
+    },
+  );
 });
