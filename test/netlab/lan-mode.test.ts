@@ -224,7 +224,7 @@ describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
     await bob.waitFor((e) => e.event === "message" && e.text === "still LAN mode", "LAN message", STEP_MS);
     await quit(alice, bob, carol, forger);
     expect(await registry.proc.stop()).toEqual({ code: 0, signal: null });
-  });
+  }, 120_000);
 
   it("a registry that comes back gets the LAN-mode messages once: the waiting one offline, the direct one as history", async () => {
     const regData = cli.tempDir("registry");
@@ -288,7 +288,7 @@ describe.skipIf(!lab.canRun)("LAN discovery and LAN mode (network lab)", () => {
     expect(got.via).toBe("offline");
     await quit(bob, carol, dave2);
     expect(dave2.events.filter((e) => e.event === "message" && e.id === waiting.id)).toHaveLength(1);
-  });
+  }, 120_000);
 
   it.skipIf(!zeroconf)(
     "python3-zeroconf sees the announcement with the documented TXT, and none of a --no-announce peer",
