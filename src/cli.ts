@@ -341,6 +341,7 @@ const program = new Command()
   .option("--data <dir>", CLIENT_DATA_HELP)
   .option("--download-dir <dir>", DOWNLOAD_DIR_HELP)
   .option("--no-notify", "no desktop notifications (notify-send) for messages out of view")
+  .option("--no-announce", "do not announce this peer on the LAN over mDNS (other peers are still found)")
   .addHelpText("after", PASSWORD_HELP)
   .enablePositionalOptions()
   .showSuggestionAfterError(false)
@@ -353,9 +354,11 @@ const program = new Command()
       data?: string;
       downloadDir?: string;
       notify?: boolean;
+      announce?: boolean;
     }) => {
       const given = {
         notify: opts.notify !== false,
+        announce: opts.announce !== false,
         ...(opts.server ? { server: opts.server } : {}),
         ...(opts.user ? { user: opts.user } : {}),
         ...(opts.data ? { dataDir: opts.data } : {}),
