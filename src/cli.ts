@@ -372,6 +372,7 @@ const program = new Command()
     "--simple",
     "simple mode: every message in one list; @name text or #group text answers (F2 toggles)",
   )
+  .option("--no-announce", "do not announce this peer on the LAN over mDNS (other peers are still found)")
   .addHelpText("after", PASSWORD_HELP)
   .enablePositionalOptions()
   .showSuggestionAfterError(false)
@@ -385,9 +386,11 @@ const program = new Command()
       downloadDir?: string;
       notify?: boolean;
       simple?: boolean;
+      announce?: boolean;
     }) => {
       const given = {
         notify: opts.notify !== false,
+        announce: opts.announce !== false,
         ...(opts.simple ? { simple: true } : {}),
         ...(opts.server ? { server: opts.server } : {}),
         ...(opts.user ? { user: opts.user } : {}),
@@ -575,6 +578,8 @@ interface PeerCliOptions {
   pathRetryMs: number;
   transferRate?: number;
   maxFileSize?: number;
+  /** `--no-announce`: browse the LAN, but do not announce this peer. */
+  announce: boolean;
 }
 
 function withPeerOptions(cmd: Command): Command {
@@ -584,6 +589,7 @@ function withPeerOptions(cmd: Command): Command {
     .option("--register", "create the account first")
     .option("--data <dir>", CLIENT_DATA_HELP)
     .option("--download-dir <dir>", DOWNLOAD_DIR_HELP)
+    .option("--no-announce", "do not announce this peer on the LAN over mDNS (other peers are still found)")
     .option("--heartbeat-ms <n>", "heartbeat interval", intOption("--heartbeat-ms", 100, 600_000), 10_000)
     .option(
       "--direct-timeout-ms <n>",
@@ -664,6 +670,7 @@ withPeerOptions(
       const chosen =
         want === undefined || opts.server ? opts.server : await findRegistry(undefined, { want });
       await runLineMode({
+        announce: opts.announce,
         ...(chosen === undefined ? {} : { server: typeof chosen === "string" ? chosen : serverText(chosen) }),
         ...(opts.user ? { user: opts.user } : {}),
         ...(opts.data ? { dataDir: opts.data } : {}),
@@ -682,11 +689,16 @@ withPeerOptions(
     if (opts.register && opts.registerIfMissing) {
       throw new HallwayError("CLI_BAD_ARGS", "--register and --register-if-missing: choose one");
     }
-    const server = await findRegistry(opts.server, want === undefined ? {} : { want });
+    // No registry on the LAN (and none asked for by name): LAN mode (docs/discovery.md).
+    const server = await findRegistry(opts.server, want === undefined ? {} : { want }).catch((err) => {
+      if (want === undefined && asHallwayError(err).code === "REGISTRY_NOT_FOUND") return undefined;
+      throw err;
+    });
     const make = (register: boolean): PeerClient =>
       createClient({
         dataDir: opts.data ?? defaultDataDir("client"),
-        server,
+        ...(server === undefined ? {} : { server }),
+        lan: { announce: opts.announce, registerIfMissing: Boolean(opts.registerIfMissing) },
         ...(registryFingerprint === undefined ? {} : { registryFingerprint }),
         user: opts.user as string,
         password,
@@ -744,6 +756,7 @@ withPeerOptions(
     const code = await runTui({
       notify: opts.notify !== false,
       ...(opts.simple ? { simple: true } : {}),
+      announce: opts.announce,
       ...(opts.server ? { server: opts.server } : {}),
       ...(opts.user ? { user: opts.user } : {}),
       ...(opts.data ? { dataDir: opts.data } : {}),

@@ -76,6 +76,11 @@ export const ERROR_CODES = [
   // Paths between peers (hole punching, relay).
   "PEER_OFFLINE",
   "PEER_UNREACHABLE",
+  // LAN discovery and trust without the registry (docs/discovery.md).
+  "PEER_KEY_CHANGED",
+  "PEER_KEY_CONFLICT",
+  "PEER_PINS_UNREADABLE",
+  "PEER_QUEUED",
   // Friends, groups, profiles and the registry's messaging policy.
   "FRIEND_SELF",
   "FRIEND_ALREADY",

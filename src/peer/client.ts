@@ -66,18 +66,24 @@ import type { Identity } from "../protocol/endpoint.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
+import { onSubnet } from "../traversal/candidates.js";
 import { DropClient } from "./drop-client.js";
-import type { PeerEvent, Via } from "./events.js";
+import type { LanPeerView, PeerEvent, Via } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
 import { FileTransfers, type TransferRow } from "./file-transfers.js";
 import { isFolder, walkFolder } from "./folder-walk.js";
+import { LanDiscovery } from "./lan.js";
+import type { LanChange, LanPeer } from "./lan-directory.js";
+import type { LanOutbox } from "./lan-outbox.js";
 import type { InboxEvent, LoggedEntry, MessageLog } from "./message-log.js";
-import { PeerPaths } from "./paths.js";
+import { type FoundPath, PeerPaths } from "./paths.js";
+import type { PeerPins } from "./peer-pins.js";
 import { fitsWire, SocialClient } from "./social.js";
 
 export interface PeerClientOptions {
   identity: Identity;
-  server: Address;
+  /** The registry; absent: none was found, and the client starts in LAN mode (needs `lan`). */
+  server?: Address;
   user: string;
   password: string;
   register?: boolean;
@@ -127,6 +133,17 @@ export interface PeerClientOptions {
    * half-written.
    */
   onHandOverAgain?: () => void;
+  /**
+   * LAN discovery (docs/discovery.md): announce this peer and browse for others; with no
+   * registry reachable, chat and send files to peers on the LAN directly (LAN mode). Absent: off.
+   */
+  lan?: {
+    announce: boolean;
+    pins: PeerPins;
+    openOutbox: (user: string) => LanOutbox;
+    /** A registry reached later: create the account first (`--register`, `--register-if-missing`). */
+    registerIfMissing?: boolean;
+  };
 }
 
 /** How to send a file: `via: "registry"` puts it in the drop box even for people online. */
@@ -152,6 +169,14 @@ const utf8 = new TextEncoder();
 const HISTORY_QUEUE_LIMIT = 10_000;
 /** Least time between history batches that are not full: the registry's default 10 a second. */
 const HISTORY_BATCH_GAP_MS = 100;
+
+/** How long an incoming LAN session waits for its peer's announcement (a few mDNS rounds). */
+const LAN_VOUCH_WAIT_MS = 3_000;
+/** LAN pins checked against the registry when it is back: at most this many, this far apart. */
+const MAX_PIN_CHECKS = 100;
+const PIN_CHECK_GAP_MS = 100;
+/** How often LAN mode tries again to deliver what waits for peers on the LAN. */
+const LAN_RETRY_MS = 5_000;
 
 const isRegistryDown = (e: HallwayError) => e.code === "REGISTRY_LOST" || e.code === "REGISTRY_UNREACHABLE";
 /**
@@ -230,8 +255,28 @@ export class PeerClient {
     this.reportFailure = resolve;
   });
   user: string;
+  /** LAN discovery and LAN mode (docs/discovery.md); undefined when off. */
+  private readonly lan: LanDiscovery | undefined;
+  private lanOutbox: LanOutbox | undefined;
+  /** No registry session: LAN peers are reached directly, everyone else waits. */
+  private lanMode = false;
+  /** Peers whose session was opened from the LAN directory (their path is "lan"). */
+  private readonly lanPaths = new Set<string>();
+  private readonly lanFlushing = new Set<string>();
+  /** Incoming LAN sessions waiting for their peer's announcement, by user. */
+  private readonly lanVouchWaiters = new Map<string, Array<() => void>>();
+  /** In LAN mode: tries the outbox again now and then (a peer that refused us at first). */
+  private lanRetryTimer: NodeJS.Timeout | undefined;
+  /** The registry: the one given, or (LAN mode without one) the first that mDNS shows later. */
+  private server: Address | undefined;
+  /** `server` was found on the LAN in LAN mode, not given: a refusal there is not fatal. */
+  private adopted = false;
+  private readonly refusedRegistries = new Set<string>();
+  /** The account is to be created at the first registry reached (LAN mode at start). */
+  private needsRegister = false;
 
   constructor(private readonly opts: PeerClientOptions) {
+    this.server = opts.server;
     this.user = opts.user.trim().toLowerCase();
     this.heartbeatMs = opts.heartbeatMs ?? 10_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
@@ -249,7 +294,7 @@ export class PeerClient {
     });
     this.paths = new PeerPaths({
       host: this.host,
-      registry: opts.server,
+      registry: opts.server ?? { host: "0.0.0.0", port: 0 },
       registrySession: () => this.registry?.address,
       request: (body) => this.request(body),
       random: (n) => new Uint8Array(randomBytes(n)),
@@ -300,6 +345,15 @@ export class PeerClient {
       registry: () => (this.registry && this.host.isLive(this.registry) ? this.registry : undefined),
       emit: (e) => this.emit(e),
     });
+    this.lan = opts.lan
+      ? new LanDiscovery({
+          user: this.user,
+          fingerprint: fingerprint(opts.identity.publicKey),
+          announce: opts.lan.announce,
+          onChange: (c) => this.onLanChange(c),
+          onRegistry: (address) => this.adoptRegistry(address),
+        })
+      : undefined;
   }
 
   private emit(e: PeerEvent): void {
@@ -356,7 +410,8 @@ export class PeerClient {
   }
 
   private get registryName(): string {
-    return `${this.opts.server.host}:${this.opts.server.port}`;
+    const server = this.server;
+    return server ? `${server.host}:${server.port}` : "none";
   }
 
   /** Bind, connect to the registry, register if asked, log in. Rejects with a HallwayError. */
@@ -380,19 +435,37 @@ export class PeerClient {
     for (const entry of pending) this.handOver(this.log as MessageLog, entry);
     await this.host.start();
     this.state = "connecting";
-    await this.connectRegistry();
-    if (this.opts.register) {
-      await this.request({ t: "register", user: this.user, password: this.opts.password });
+    if (this.lan && this.opts.lan) {
+      this.lanOutbox ??= this.opts.lan.openOutbox(this.user);
+      this.historyQueue.push(...this.lanOutbox.history());
+      this.lan.start(this.host.localPort);
     }
-    await this.login(false);
+    try {
+      await this.connectRegistry();
+      if (this.opts.register) {
+        await this.request({ t: "register", user: this.user, password: this.opts.password });
+      }
+      await this.login(false);
+    } catch (err) {
+      const e = asHallwayError(err);
+      if (!this.lan || !isRegistryAbsent(e)) throw e;
+      if (this.registry) this.host.close(this.registry, "LAN mode");
+      this.registry = undefined;
+      this.needsRegister = Boolean(this.opts.register || this.opts.lan?.registerIfMissing);
+      this.state = "reconnecting";
+      this.setLanMode(true, e);
+      this.scheduleReconnect();
+    }
   }
 
   private async connectRegistry(): Promise<void> {
+    const server = this.server;
+    if (!server) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry found on this network");
     const pinned = this.opts.pins.get(this.registryName);
     let conn: HostedConnection;
     try {
       conn = await this.host.connect(
-        this.opts.server,
+        server,
         pinned ? { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) } : {},
       );
     } catch (err) {
@@ -441,9 +514,11 @@ export class PeerClient {
       ...(resume ? { resume: true } : {}),
     });
     this.state = "ready";
+    this.adopted = false; // logged in: from now on it is our registry
     this.reconnectAttempt = 0;
     this.startHeartbeat();
     this.emit({ event: "ready", user: this.user });
+    if (this.lan) this.registryBack();
     for (const w of this.loginWaiters.splice(0)) w.resolve();
     void this.flushOutbox();
     void this.flushHistory();
@@ -515,17 +590,19 @@ export class PeerClient {
       this.requests.delete(rid);
     }
     this.emit({ event: "registry", status: "lost", address: this.registryName, fingerprint: "" });
+    if (this.lan) this.setLanMode(true, new HallwayError("REGISTRY_LOST", "lost the registry"));
     this.scheduleReconnect();
   }
 
   private scheduleReconnect(atLeastMs = 0): void {
-    if (this.state !== "reconnecting") return;
+    if (this.state !== "reconnecting" || !this.server) return;
     const base = Math.min(10_000, 250 * 2 ** this.reconnectAttempt);
     const delay = Math.max(atLeastMs, base / 2 + (randomBytes(2).readUInt16BE(0) / 65535) * (base / 2));
     this.reconnectAttempt++;
     setTimeout(() => {
       if (this.state !== "reconnecting") return;
       this.connectRegistry()
+        .then(() => this.registerIfNeeded())
         .then(() => this.login(true))
         .catch((err) => {
           const e = asHallwayError(err);
@@ -537,6 +614,10 @@ export class PeerClient {
             e.code === "SESSION_REPLACED" ||
             e.code === "SESSION_TERMINATED"
           ) {
+            if (this.adopted) {
+              this.adoptionFailed(e);
+              return;
+            }
             this.ended = e;
             this.emit({ event: "error", code: e.code, message: e.message });
             const failed = () => this.reportFailure(e);
@@ -569,18 +650,19 @@ export class PeerClient {
     const held: Uint8Array[] = [];
     this.unverified.set(conn.session, held);
     this.userBySession.set(conn.session, user);
+    if (this.lan && this.state !== "ready") {
+      // LAN mode: the pin (TOFU) or the LAN directory vouches instead of the registry.
+      this.verifyLan(conn, user, held, Date.now() + LAN_VOUCH_WAIT_MS);
+      return;
+    }
     this.lookup(user)
       .then((info) => {
-        if (info.publicKey !== Buffer.from(conn.remoteKey).toString("hex")) {
+        const keyHex = Buffer.from(conn.remoteKey).toString("hex");
+        if (info.publicKey !== keyHex) {
           throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key does not match the registry's`);
         }
-        if (!this.unverified.delete(conn.session)) return; // closed meanwhile
-        const link: PeerLink = this.peersByUser.get(user) ?? { verified: true };
-        link.conn = conn;
-        link.verified = true;
-        this.peersByUser.set(user, link);
-        this.emitPath(user, conn);
-        for (const m of held) this.onPeerMessage(user, conn, m);
+        this.pinVouched(user, keyHex);
+        this.trustIncoming(conn, user, held);
       })
       .catch((err) => {
         const e = asHallwayError(err);
@@ -591,6 +673,68 @@ export class PeerClient {
       });
   }
 
+  /**
+   * An incoming session in LAN mode, checked by `checkLanKey`. A peer not in the directory
+   * yet (it saw our announcement before we saw its own) is held until its announcement
+   * arrives, at most until `deadline`.
+   */
+  private verifyLan(conn: HostedConnection, user: string, held: Uint8Array[], deadline: number): void {
+    if (!this.unverified.has(conn.session)) return; // closed meanwhile
+    try {
+      this.checkLanKey(user, conn.remoteKey);
+    } catch (err) {
+      const e = asHallwayError(err);
+      const unknown = e.code === "AUTH_KEY_MISMATCH" && this.lan?.directory.devicesOf(user).length === 0;
+      if (unknown && Date.now() < deadline && this.host.isLive(conn)) {
+        this.lan?.requery();
+        const waiters = this.lanVouchWaiters.get(user) ?? [];
+        waiters.push(() => this.verifyLan(conn, user, held, deadline));
+        this.lanVouchWaiters.set(user, waiters);
+        setTimeout(() => this.runVouchWaiters(user), deadline - Date.now() + 1).unref?.();
+        return;
+      }
+      this.emit({ event: "error", code: e.code, message: e.message });
+      this.host.close(conn, "unverified");
+      return;
+    }
+    this.lanPaths.add(user);
+    this.trustIncoming(conn, user, held);
+    void this.flushLanOutboxTo(user);
+  }
+
+  private runVouchWaiters(user: string): void {
+    const waiters = this.lanVouchWaiters.get(user);
+    this.lanVouchWaiters.delete(user);
+    for (const w of waiters ?? []) w();
+  }
+
+  /**
+   * The registry vouches for `keyHex`: it is the key to pin for `user`, also over a pin from
+   * LAN mode. Best effort: a pin file that cannot be read is reported, and the registry's
+   * word still holds for this session.
+   */
+  private pinVouched(user: string, keyHex: string): void {
+    const pins = this.opts.lan?.pins;
+    if (!pins) return;
+    try {
+      if (pins.get(user) !== keyHex) pins.set(user, keyHex);
+    } catch (err) {
+      const e = asHallwayError(err);
+      this.emit({ event: "error", code: e.code, message: e.message });
+    }
+  }
+
+  /** A verified incoming session from `user`: it becomes the link, and what it held is read. */
+  private trustIncoming(conn: HostedConnection, user: string, held: readonly Uint8Array[]): void {
+    if (!this.unverified.delete(conn.session)) return; // closed meanwhile
+    const link: PeerLink = this.peersByUser.get(user) ?? { verified: true };
+    link.conn = conn;
+    link.verified = true;
+    this.peersByUser.set(user, link);
+    this.emitPath(user, conn);
+    for (const m of held) this.onPeerMessage(user, conn, m);
+  }
+
   /** The live, verified session with `user`, if there is one. */
   private liveLink(user: string): HostedConnection | undefined {
     const link = this.peersByUser.get(user);
@@ -599,7 +743,13 @@ export class PeerClient {
 
   /** `path` event for the session with `user`, unless it names the path last reported. */
   private emitPath(user: string, conn: HostedConnection, ms?: number): void {
-    const kind = this.paths.kindOf(user, conn.address) ?? "direct";
+    // No attempt with `user` (a session from the LAN directory, or one the far side opened
+    // from its own): an address on one of our subnets is the LAN.
+    const kind =
+      this.paths.kindOf(user, conn.address) ??
+      (this.lanPaths.has(user) || systemInterfaces().some((i) => onSubnet(conn.address.host, i))
+        ? "lan"
+        : "direct");
     if (ms === undefined && this.pathShown.get(user) === kind) return;
     this.pathShown.set(user, kind);
     const { host, port } = conn.address;
@@ -725,6 +875,7 @@ export class PeerClient {
       if (!sent) return;
       this.awaitingReceipt.delete(msg.id);
       this.receiptDeadlines.delete(msg.id);
+      this.lanOutbox?.remove(msg.id);
       this.receive([{ event: "delivered", id: msg.id }]);
       this.reportHistory({ ...sent, deliveredAt: msg.at });
     }
@@ -732,6 +883,8 @@ export class PeerClient {
 
   /** A direct message for the registry's history: queued, and sent in batches. */
   private reportHistory(entry: HistoryEntry): void {
+    // Without a registry, the entry waits on disk too: LAN-mode history reaches the registry.
+    if (this.state !== "ready") this.lanOutbox?.addHistory(entry);
     this.historyQueue.push(entry);
     if (this.historyQueue.length > HISTORY_QUEUE_LIMIT) this.historyQueue.shift();
     void this.flushHistory();
@@ -765,6 +918,7 @@ export class PeerClient {
           // Refused (the policy changed meanwhile): those entries are not the registry's.
         }
         this.historyQueue.splice(0, batch.length);
+        this.lanOutbox?.removeHistory(batch.map((e) => e.id));
       }
     } finally {
       this.historyInFlight = false;
@@ -789,6 +943,7 @@ export class PeerClient {
     if (user && this.peersByUser.get(user)?.conn?.session === conn.session) {
       this.peersByUser.delete(user);
       this.pathShown.delete(user);
+      this.lanPaths.delete(user);
     }
   }
 
@@ -832,9 +987,11 @@ export class PeerClient {
     // A live, verified session to the recipient needs no registry round trip.
     const link = this.peersByUser.get(to);
     if (link?.conn && link.verified && this.host.isLive(link.conn)) {
+      if (this.lanMode) this.lanOutbox?.add(msg);
       this.sendDirect(link.conn, msg);
       return msg.id;
     }
+    if (this.lan && this.state !== "ready") return this.sendLan(msg);
     let info: LookupData;
     // The registry must answer within `sendReportMs`, or the sender hears that it does not; the
     // lookup goes on, and the message is sent as usual if the answer comes late.
@@ -913,6 +1070,10 @@ export class PeerClient {
     if (!msg) return;
     this.awaitingReceipt.delete(id);
     this.dropPeer(msg.to);
+    if (this.lan && this.state !== "ready") {
+      this.queueLan(msg);
+      return;
+    }
     void this.storeOffline(msg, true);
   }
 
@@ -1016,24 +1177,33 @@ export class PeerClient {
     }
     if (link?.connecting) return link.connecting;
     const fresh: PeerLink = { verified: true };
-    fresh.connecting = this.paths
-      .find(user)
-      .then(async (path) => {
-        const conn = await this.host.connect(path.address, {
-          expectedRemoteKey: new Uint8Array(Buffer.from(path.publicKey, "hex")),
-          payload: encodeControl({ t: "hello", user: this.user }),
-        });
-        fresh.conn = conn;
-        fresh.connecting = undefined;
-        this.userBySession.set(conn.session, user);
-        this.emitPath(user, conn, path.ms);
-        if (path.kind === "relay") this.paths.keepUpgrading(user);
-        return conn;
-      })
-      .catch((err) => {
-        if (this.peersByUser.get(user) === fresh) this.peersByUser.delete(user);
-        throw err;
+    const startedAt = Date.now();
+    const connectOn = async (path: FoundPath, fromDirectory: boolean): Promise<HostedConnection> => {
+      const conn = await this.host.connect(path.address, {
+        expectedRemoteKey: new Uint8Array(Buffer.from(path.publicKey, "hex")),
+        payload: encodeControl({ t: "hello", user: this.user }),
       });
+      if (fromDirectory) this.lanPaths.add(user);
+      fresh.conn = conn;
+      fresh.connecting = undefined;
+      this.userBySession.set(conn.session, user);
+      this.emitPath(user, conn, fromDirectory ? Date.now() - startedAt : path.ms);
+      if (path.kind === "relay") this.paths.keepUpgrading(user);
+      return conn;
+    };
+    const introduced = () => this.paths.find(user).then((path) => connectOn(path, false));
+    // On our LAN with the key the registry vouches for: no introduction round trip (and the
+    // introduction after all if that address does not answer).
+    const lanPeer = this.lan?.directory.reachable(user);
+    const onLan = lanPeer && lanPeer.fingerprint === fingerprint(new Uint8Array(Buffer.from(key, "hex")));
+    fresh.connecting = (
+      onLan
+        ? connectOn({ address: lanPeer.address, kind: "lan", publicKey: key, ms: 0 }, true).catch(introduced)
+        : introduced()
+    ).catch((err) => {
+      if (this.peersByUser.get(user) === fresh) this.peersByUser.delete(user);
+      throw err;
+    });
     this.peersByUser.set(user, fresh);
     return fresh.connecting;
   }
@@ -1046,6 +1216,10 @@ export class PeerClient {
     if (live) {
       this.pathShown.delete(to);
       this.emitPath(to, live);
+      return;
+    }
+    if (this.lan && this.state !== "ready") {
+      await this.lanSession(to);
       return;
     }
     const info = await this.lookup(to);
@@ -1156,6 +1330,15 @@ export class PeerClient {
   private async fileSession(to: string): Promise<HostedConnection> {
     const link = this.peersByUser.get(to);
     if (link?.conn && link.verified && this.host.isLive(link.conn)) return link.conn;
+    if (this.lan && this.state !== "ready") {
+      try {
+        return await this.lanSession(to);
+      } catch (err) {
+        const e = asHallwayError(err);
+        if (e.code.startsWith("PEER_KEY")) throw e;
+        throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not on the LAN`);
+      }
+    }
     const info = await this.lookup(to);
     if (info.status === "offline" || !info.publicKey || info.addresses.length === 0 || to === this.user) {
       throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not online`);
@@ -1208,6 +1391,8 @@ export class PeerClient {
     const before = this.presence;
     // Set first: a registry lost meanwhile gets it again at the next login.
     this.presence = status;
+    this.lan?.setPresence(status);
+    if (this.lan && this.state !== "ready") return { event: "ok", cmd: "presence", status };
     try {
       await this.request({ t: "presence.set", status });
     } catch (err) {
@@ -1300,14 +1485,360 @@ export class PeerClient {
     this.requestDeadlines.clear();
     this.transfers.stop();
     this.paths.stop();
+    if (this.lanRetryTimer) clearInterval(this.lanRetryTimer);
+    await this.lan?.stop();
     await this.host.stop("bye");
     this.log?.close();
+    this.lanOutbox?.close();
   }
 
   /** The last `limit` messages of a conversation (a user, or `#group`) from the local log, oldest first. */
   localHistory(conversation: string, limit: number): InboxEvent[] {
     return this.log?.recent(conversation, limit) ?? [];
   }
+
+  // ---- LAN discovery and LAN mode (docs/discovery.md) ----------------------------------
+
+  /** Whether there is no registry session and LAN peers are reached directly. */
+  get inLanMode(): boolean {
+    return this.lanMode;
+  }
+
+  /** `{"cmd":"lan"}`: the LAN directory. */
+  lanPeers(): PeerEvent {
+    return {
+      event: "lan.peers",
+      lan: this.lanMode,
+      announcing: this.lan?.announcing ?? false,
+      peers: (this.lan?.list() ?? []).map(lanView),
+      dropped: {
+        ...(this.lan?.directory.counts ?? { malformed: 0, otherVersion: 0, foreign: 0, evicted: 0 }),
+      },
+    };
+  }
+
+  private setLanMode(on: boolean, why?: HallwayError): void {
+    if (this.lanMode === on) return;
+    this.lanMode = on;
+    if (this.lanRetryTimer) clearInterval(this.lanRetryTimer);
+    this.lanRetryTimer = undefined;
+    if (on) {
+      this.lanRetryTimer = setInterval(() => this.retryLanOutbox(), LAN_RETRY_MS);
+      this.lanRetryTimer.unref?.();
+    }
+    this.emit(
+      on
+        ? {
+            event: "lan.mode",
+            lan: true,
+            ...(why ? { code: why.code } : {}),
+            message: "no registry: LAN mode, chatting with peers on this LAN directly",
+          }
+        : { event: "lan.mode", lan: false, message: "the registry is reachable again" },
+    );
+  }
+
+  /**
+   * LAN mode without a registry: one appeared on the LAN (its mDNS announcement, or its
+   * answer to our queries). Taken as `findRegistry` takes the first it finds; its key is
+   * pinned on first use as always.
+   */
+  private adoptRegistry(address: Address): void {
+    if (this.server || this.state !== "reconnecting" || this.ended) return;
+    const name = `${address.host}:${address.port}`;
+    if (this.refusedRegistries.has(name)) return;
+    this.server = address;
+    this.adopted = true;
+    this.reconnectAttempt = 0;
+    this.scheduleReconnect();
+  }
+
+  /**
+   * A registry nobody asked for refused us (no such account, another password, a key that
+   * differs from its pin): said once, and LAN mode goes on without it.
+   */
+  private adoptionFailed(e: HallwayError): void {
+    if (this.registry) this.host.close(this.registry, "not ours");
+    this.registry = undefined;
+    if (this.server) this.refusedRegistries.add(`${this.server.host}:${this.server.port}`);
+    this.server = undefined;
+    this.adopted = false;
+    this.emit({
+      event: "error",
+      code: e.code,
+      message: `${e.message}; staying in LAN mode without the registry found on the LAN`,
+    });
+  }
+
+  private async registerIfNeeded(): Promise<void> {
+    if (!this.needsRegister) return;
+    try {
+      await this.request({ t: "register", user: this.user, password: this.opts.password });
+    } catch (err) {
+      if (asHallwayError(err).code !== "AUTH_USER_EXISTS") throw err;
+    }
+    this.needsRegister = false;
+  }
+
+  /** Logged in: LAN mode ends, the outbox goes to the registry, and the LAN pins are checked. */
+  private registryBack(): void {
+    if (this.registry) this.lan?.setRegistry(fingerprint(this.registry.remoteKey));
+    const wasLan = this.lanMode;
+    this.setLanMode(false);
+    void this.handLanToRegistry();
+    if (wasLan) void this.checkPinsAgainstRegistry();
+  }
+
+  /**
+   * TOFU for a session with `user` in LAN mode: a pinned key must match (else
+   * `PEER_KEY_CHANGED`); without a pin, the key must be the one the LAN directory has for
+   * `user` from a single device (else `PEER_KEY_CONFLICT` or `AUTH_KEY_MISMATCH`), and is pinned.
+   */
+  private checkLanKey(user: string, remoteKey: Uint8Array): void {
+    const pins = this.opts.lan?.pins;
+    if (!this.lan || !pins) throw new HallwayError("INTERNAL", "LAN discovery is off");
+    const keyHex = Buffer.from(remoteKey).toString("hex");
+    const pinned = pins.get(user);
+    if (pinned !== undefined) {
+      if (pinned === keyHex) return;
+      throw new HallwayError(
+        "PEER_KEY_CHANGED",
+        `${user} presented key ${fingerprint(remoteKey)}, not the one pinned (${fingerprint(
+          new Uint8Array(Buffer.from(pinned, "hex")),
+        )}); refusing until the registry vouches for the new key`,
+      );
+    }
+    const devices = this.lan.directory.devicesOf(user);
+    if (devices.length > 1 && devices.some((d) => d.conflicting)) {
+      throw new HallwayError(
+        "PEER_KEY_CONFLICT",
+        `two devices announce ${user} with different keys; trusting neither`,
+      );
+    }
+    if (!devices.some((d) => d.fingerprint === fingerprint(remoteKey))) {
+      throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key is not the one announced on the LAN`);
+    }
+    pins.set(user, keyHex);
+  }
+
+  /** A verified session with `to` through the LAN directory (LAN mode), made if need be. */
+  private lanSession(to: string): Promise<HostedConnection> {
+    const live = this.liveLink(to);
+    if (live) return Promise.resolve(live);
+    const link = this.peersByUser.get(to);
+    if (link?.connecting) return link.connecting;
+    const pinned = this.opts.lan?.pins.get(to);
+    const devices = this.lan?.directory.devicesOf(to) ?? [];
+    const pinnedFp =
+      pinned === undefined ? undefined : fingerprint(new Uint8Array(Buffer.from(pinned, "hex")));
+    const peer: LanPeer | undefined =
+      pinnedFp === undefined
+        ? this.lan?.directory.reachable(to)
+        : devices.find((d) => d.fingerprint === pinnedFp);
+    if (!peer) {
+      if (pinnedFp !== undefined && devices.length > 0) {
+        return Promise.reject(
+          new HallwayError(
+            "PEER_KEY_CHANGED",
+            `${to} is announced on the LAN with key ${devices[0]?.fingerprint}, not the one pinned (${pinnedFp}); refusing`,
+          ),
+        );
+      }
+      if (devices.length > 1) {
+        return Promise.reject(
+          new HallwayError(
+            "PEER_KEY_CONFLICT",
+            `two devices announce ${to} with different keys; trusting neither`,
+          ),
+        );
+      }
+      return Promise.reject(new HallwayError("PEER_OFFLINE", `${to} is not on the LAN`));
+    }
+    const fresh: PeerLink = { verified: true };
+    const startedAt = Date.now();
+    fresh.connecting = this.host
+      .connect(peer.address, {
+        ...(pinned === undefined ? {} : { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) }),
+        payload: encodeControl({ t: "hello", user: this.user }),
+      })
+      .then((conn) => {
+        try {
+          this.checkLanKey(to, conn.remoteKey);
+        } catch (err) {
+          this.host.close(conn, "unverified");
+          throw err;
+        }
+        fresh.conn = conn;
+        fresh.connecting = undefined;
+        this.userBySession.set(conn.session, to);
+        this.lanPaths.add(to);
+        this.emitPath(to, conn, Date.now() - startedAt);
+        return conn;
+      })
+      .catch((err) => {
+        if (this.peersByUser.get(to) === fresh) this.peersByUser.delete(to);
+        const e = asHallwayError(err);
+        if (e.code === "CRYPTO_UNEXPECTED_KEY") {
+          throw new HallwayError(
+            "PEER_KEY_CHANGED",
+            `${to} at ${peer.address.host} holds another key than the one pinned; refusing`,
+          );
+        }
+        throw e;
+      });
+    this.peersByUser.set(to, fresh);
+    return fresh.connecting;
+  }
+
+  /** LAN mode: directly to `msg.to` if the LAN has them, else into the outbox. */
+  private async sendLan(msg: ChatMessage): Promise<string> {
+    this.lanOutbox?.add(msg);
+    let conn: HostedConnection;
+    try {
+      conn = await this.lanSession(msg.to);
+    } catch (err) {
+      const e = asHallwayError(err);
+      // A key that changed or conflicts is refused loudly, and the message is not kept.
+      if (e.code === "PEER_KEY_CHANGED" || e.code === "PEER_KEY_CONFLICT" || e.code === "AUTH_KEY_MISMATCH") {
+        this.lanOutbox?.remove(msg.id);
+        throw e;
+      }
+      this.queueLan(msg);
+      return msg.id;
+    }
+    this.sendDirect(conn, msg);
+    return msg.id;
+  }
+
+  private queueLan(msg: ChatMessage): void {
+    this.lanOutbox?.add(msg);
+    this.emit({
+      event: "queued",
+      id: msg.id,
+      to: msg.to,
+      code: "PEER_QUEUED",
+      message: `${msg.to} is not on the LAN; the message waits until they appear or the registry is back`,
+    });
+  }
+
+  /** What waits for `user`, now that they are on the LAN (LAN mode). */
+  private async flushLanOutboxTo(user: string): Promise<void> {
+    if (!this.lanOutbox || this.state === "ready" || this.lanFlushing.has(user)) return;
+    const waiting = this.lanOutbox.waiting(user).filter((m) => !this.awaitingReceipt.has(m.id));
+    if (waiting.length === 0) return;
+    this.lanFlushing.add(user);
+    try {
+      const conn = await this.lanSession(user);
+      for (const msg of waiting) if (!this.awaitingReceipt.has(msg.id)) this.sendDirect(conn, msg);
+    } catch (err) {
+      const e = asHallwayError(err);
+      if (e.code.startsWith("PEER_KEY")) this.emit({ event: "error", code: e.code, message: e.message });
+    } finally {
+      this.lanFlushing.delete(user);
+    }
+  }
+
+  /** The registry is back: what waits in the LAN outbox becomes offline messages, once each. */
+  private async handLanToRegistry(): Promise<void> {
+    const outbox = this.lanOutbox;
+    if (!outbox) return;
+    for (const msg of outbox.waiting()) {
+      for (;;) {
+        if (this.state !== "ready") return;
+        if (!outbox.has(msg.id)) break;
+        try {
+          await this.request({ t: "offline.send", msg });
+          outbox.remove(msg.id);
+          this.emit({ event: "sent", id: msg.id, to: msg.to, via: "offline" });
+          break;
+        } catch (err) {
+          const e = asHallwayError(err);
+          if (isRegistryDown(e)) return;
+          if (isRetryLater(e)) {
+            await sleep(e.retryAfterMs ?? 1000);
+            continue;
+          }
+          outbox.remove(msg.id);
+          this.emit({ event: "error", code: e.code, message: e.message, id: msg.id });
+          break;
+        }
+      }
+    }
+  }
+
+  /** Pins learned in LAN mode against the registry's vouching: a disagreement is reported, and the registry's key pinned. */
+  private async checkPinsAgainstRegistry(): Promise<void> {
+    const pins = this.opts.lan?.pins;
+    if (!pins) return;
+    let all: Record<string, string>;
+    try {
+      all = pins.all();
+    } catch (err) {
+      const e = asHallwayError(err);
+      this.emit({ event: "error", code: e.code, message: e.message });
+      return;
+    }
+    // Paced well under the registry's read limit, which other requests share.
+    for (const [user, keyHex] of Object.entries(all).slice(0, MAX_PIN_CHECKS)) {
+      if (this.state !== "ready") return;
+      let info: LookupData;
+      try {
+        info = await this.lookup(user);
+      } catch (err) {
+        const e = asHallwayError(err);
+        if (isRetryLater(e) || isRegistryDown(e)) return; // checked again after the next LAN mode
+        continue; // not the registry's to say (unknown here, or not a friend)
+      } finally {
+        await sleep(PIN_CHECK_GAP_MS);
+      }
+      // The registry knows the key of the device that logged in last: only a live session's is
+      // the user's key now (an offline user's may be an old device's, or the one met on the LAN
+      // before it logs in again).
+      if (info.status === "offline" || !info.publicKey || info.publicKey === keyHex) continue;
+      this.pinVouched(user, info.publicKey);
+      this.emit({
+        event: "error",
+        code: "PEER_KEY_CHANGED",
+        message: `the registry vouches for key ${fingerprint(new Uint8Array(Buffer.from(info.publicKey, "hex")))} for ${user}, not the one pinned on the LAN (${fingerprint(new Uint8Array(Buffer.from(keyHex, "hex")))}); now pinned to the registry's`,
+      });
+    }
+  }
+
+  private onLanChange(c: LanChange): void {
+    this.emit({
+      event: "lan.peer",
+      state: c.kind,
+      ...(c.kind === "down" ? { why: c.why } : {}),
+      ...lanView(c.peer),
+    });
+    if (c.kind !== "down") this.runVouchWaiters(c.peer.user);
+    if (c.kind !== "down" && !c.peer.conflicting) void this.flushLanOutboxTo(c.peer.user);
+  }
+
+  /** What waits for peers the directory has, again (LAN mode). */
+  private retryLanOutbox(): void {
+    if (!this.lanOutbox || !this.lan || this.state === "ready") return;
+    const recipients = new Set(this.lanOutbox.waiting().map((m) => m.to));
+    for (const user of recipients) {
+      if (this.lan.directory.reachable(user)) void this.flushLanOutboxTo(user);
+    }
+  }
+}
+
+function lanView(p: LanPeer): LanPeerView {
+  return {
+    user: p.user,
+    fingerprint: p.fingerprint,
+    address: `${p.address.host}:${p.address.port}`,
+    presence: p.presence,
+    conflicting: p.conflicting,
+    ...(p.registry === undefined ? {} : { registry: p.registry }),
+  };
+}
+
+/** No registry to be had: the cases that start LAN mode instead of failing. */
+function isRegistryAbsent(e: HallwayError): boolean {
+  return e.code === "REGISTRY_UNREACHABLE" || e.code === "REGISTRY_NOT_FOUND" || e.code === "REGISTRY_LOST";
 }
 
 function messageEvent(m: ChatMessage, via: Via): InboxEvent {

@@ -136,6 +136,7 @@ export type PeerEvent =
   | { event: "drop"; drop: DropInfo }
   /** `drops`: what you sent that someone has not taken yet, and what waits for you. */
   | { event: "drops"; sent: DropInfo[]; received: DropInfo[] }
+  | LanEvent
   /** Logged out; `id` echoes a `quit` command's request id. */
   | { event: "bye"; id?: string | number };
 
@@ -188,3 +189,38 @@ export type SocialEvent =
   | { event: "group.history"; group: string; messages: GroupMessageEntry[] }
   | ({ event: "profile" } & ProfileData)
   | { event: "suggest"; suggestions: Array<{ name: string; mutualFriends: number; sharedGroups: number }> };
+
+/** A device in the LAN directory, as the JSON mode shows it (docs/discovery.md). */
+export interface LanPeerView {
+  user: string;
+  fingerprint: string;
+  address: string;
+  presence: "online" | "away";
+  /** Another device announces the same user with another key: neither is trusted. */
+  conflicting: boolean;
+  registry?: string;
+}
+
+/** LAN discovery and LAN mode (src/peer/lan.ts, docs/discovery.md). */
+export type LanEvent =
+  /**
+   * LAN mode on (`lan: true`: no registry; `code` says why) or off (the registry is back).
+   * In LAN mode peers on the LAN chat and send files directly; messages to others wait.
+   */
+  | { event: "lan.mode"; lan: boolean; code?: ErrorCode; message: string }
+  /** The LAN directory changed: a device appeared, changed (presence, address, conflict) or went. */
+  | ({
+      event: "lan.peer";
+      state: "up" | "changed" | "down";
+      why?: "goodbye" | "expired" | "evicted";
+    } & LanPeerView)
+  /** The whole LAN directory (`{"cmd":"lan"}`), and whether this peer announces itself. */
+  | {
+      event: "lan.peers";
+      lan: boolean;
+      announcing: boolean;
+      peers: LanPeerView[];
+      dropped: { malformed: number; otherVersion: number; foreign: number; evicted: number };
+    }
+  /** In LAN mode: the message waits in the outbox until `to` appears, or the registry is back. */
+  | { event: "queued"; id: string; to: string; code: "PEER_QUEUED"; message: string };

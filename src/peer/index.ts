@@ -8,10 +8,13 @@ import { HallwayError } from "../errors.js";
 import { ensureDataDir, loadOrCreateIdentity, PinStore, privacyWarnings } from "../net/data-dir.js";
 import type { Address } from "../protocol/address.js";
 import { DEFAULT_PORT } from "../protocol/limits.js";
+import { isLoopbackHost } from "../traversal/candidates.js";
 import { PeerClient, type PeerClientOptions } from "./client.js";
 import { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
 import { defaultDownloadDir } from "./download-dir.js";
+import { LanOutbox } from "./lan-outbox.js";
 import { MessageLog } from "./message-log.js";
+import { PeerPins } from "./peer-pins.js";
 
 export { PeerClient } from "./client.js";
 export { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
@@ -74,19 +77,40 @@ export function registryAddress(found: DiscoveredRegistry): Address {
 }
 
 export interface ClientSetup
-  extends Omit<PeerClientOptions, "identity" | "pins" | "openLog" | "downloadDir"> {
+  extends Omit<PeerClientOptions, "identity" | "pins" | "openLog" | "downloadDir" | "lan"> {
   dataDir: string;
+  /**
+   * LAN discovery (docs/discovery.md): on unless absent. Off anyway with a registry on
+   * loopback: every peer it can introduce is on this machine, and announcing would only
+   * show this machine's test and demo clients to the LAN.
+   */
+  lan?: { announce: boolean; registerIfMissing?: boolean };
   /** Where accepted files go; default: the user's download folder (`defaultDownloadDir`). */
   downloadDir?: string;
 }
 
 export function createClient(setup: ClientSetup): PeerClient {
   const dir = ensureDataDir(setup.dataDir);
-  const files = [dir, join(dir, "identity.json"), join(dir, "pinned-registries.json")];
+  const files = [
+    dir,
+    join(dir, "identity.json"),
+    join(dir, "pinned-registries.json"),
+    join(dir, "pinned-peers.json"),
+  ];
   for (const line of privacyWarnings(files)) process.stderr.write(`hallway: ${line}\n`);
-  const { dataDir: _unused, downloadDir, ...rest } = setup;
+  const { dataDir: _unused, downloadDir, lan, ...rest } = setup;
+  const lanOn = lan !== undefined && !(setup.server && isLoopbackHost(setup.server.host));
   return new PeerClient({
     ...rest,
+    ...(lanOn
+      ? {
+          lan: {
+            ...lan,
+            pins: new PeerPins(dir),
+            openOutbox: (user: string) => LanOutbox.open(dir, user),
+          },
+        }
+      : {}),
     identity: loadOrCreateIdentity(dir),
     pins: new PinStore(dir),
     openLog: (user, create, now) => MessageLog.open(dir, user, create, now),

@@ -200,3 +200,98 @@ export function registryInstanceName(name: string, fingerprint: string, attempt 
   const base = truncateUtf8(name.replaceAll(".", "-"), MAX_INSTANCE_NAME_BYTES - byteLength(suffix));
   return `${base}${suffix}`;
 }
+
+// ---- peers: `_hallway-peer._udp` ---------------------------------------------------------
+//
+//   PTR  _hallway-peer._udp.local            -> "<user> (<fp tag>)._hallway-peer._udp.local"
+//   SRV  <instance>._hallway-peer._udp.local -> <host>.local : <the peer's UDP port>
+//   TXT  <instance>._hallway-peer._udp.local -> v=<protocol version> user=<user name>
+//        fp=<device key fingerprint> [reg=<registry key fingerprint>] st=<online|away>
+//
+// Every peer announces itself (docs/discovery.md). The instance label is only for humans and
+// for uniqueness on the link; a browser takes the user name and fingerprint from TXT.
+
+/** bonjour-service spelling of `_hallway-peer._udp`. */
+export const PEER_SERVICE_TYPE = "hallway-peer";
+/** A user name as the registry accepts it (control.ts MAX_NAME_CHARS), in bytes to be safe. */
+const MAX_PEER_NAME_BYTES = 64;
+
+export type PeerPresence = "online" | "away";
+
+export interface PeerTxt {
+  version: number;
+  user: string;
+  /** The device key's fingerprint (`fingerprint()` in noise.ts). */
+  fingerprint: string;
+  /** The registry this peer belongs to, if it has one. */
+  registry?: string;
+  presence: PeerPresence;
+}
+
+export type PeerTxtRecord = { v: string; user: string; fp: string; reg?: string; st: PeerPresence };
+
+function peerNameProblem(user: string): string | undefined {
+  if (user.length === 0) return "is empty";
+  if (byteLength(user) > MAX_PEER_NAME_BYTES) return `is longer than ${MAX_PEER_NAME_BYTES} bytes`;
+  if (CONTROL_RE.test(user) || /\s/u.test(user)) return "contains spaces or control characters";
+  return undefined;
+}
+
+/** The TXT record a peer announces. Throws INTERNAL on values the client never makes. */
+export function encodePeerTxt(txt: PeerTxt): PeerTxtRecord {
+  if (!Number.isInteger(txt.version) || txt.version < 1 || txt.version > MAX_VERSION) {
+    throw new HallwayError("INTERNAL", `mDNS TXT: bad protocol version ${txt.version}`);
+  }
+  const problem =
+    peerNameProblem(txt.user) ??
+    fingerprintProblem(txt.fingerprint) ??
+    (txt.registry === undefined ? undefined : fingerprintProblem(txt.registry));
+  if (problem) throw new HallwayError("INTERNAL", `mDNS TXT: peer record value ${problem}`);
+  return {
+    v: String(txt.version),
+    user: txt.user,
+    fp: txt.fingerprint,
+    ...(txt.registry === undefined ? {} : { reg: txt.registry }),
+    st: txt.presence,
+  };
+}
+
+/** A peer's TXT record, decoded (total, like `parseRegistryTxt`). */
+export function parsePeerTxt(txt: unknown): Decoded<PeerTxt> {
+  const entries = txtEntries(txt);
+  if (typeof entries === "string") return fail("WIRE_BAD_VALUE", entries);
+  const v = valueText(entries.get("v"));
+  if (v === undefined || !VERSION_RE.test(v) || Number(v) > MAX_VERSION) {
+    return fail("WIRE_BAD_VALUE", "TXT v is missing or not a version");
+  }
+  const user = valueText(entries.get("user"));
+  if (user === undefined) return fail("WIRE_BAD_VALUE", "TXT user is missing or not text");
+  const userProblem = peerNameProblem(user);
+  if (userProblem) return fail("WIRE_BAD_VALUE", `TXT user ${userProblem}`);
+  const fp = valueText(entries.get("fp"));
+  if (fp === undefined) return fail("WIRE_BAD_VALUE", "TXT fp is missing or not text");
+  const fpProblem = fingerprintProblem(fp);
+  if (fpProblem) return fail("WIRE_BAD_VALUE", `TXT fp ${fpProblem}`);
+  const value: PeerTxt = {
+    version: Number(v),
+    user: user.toLowerCase(),
+    fingerprint: fp,
+    presence: "online",
+  };
+  if (entries.has("reg")) {
+    const reg = valueText(entries.get("reg"));
+    const regProblem = reg === undefined ? "is not text" : fingerprintProblem(reg);
+    if (regProblem || reg === undefined) return fail("WIRE_BAD_VALUE", `TXT reg ${regProblem}`);
+    value.registry = reg;
+  }
+  const st = valueText(entries.get("st"));
+  if (st !== "online" && st !== "away") return fail("WIRE_BAD_VALUE", "TXT st is not online or away");
+  value.presence = st;
+  return ok(value);
+}
+
+/** The DNS-SD instance label of a peer: "alice (ab12)", shortened to fit one label. */
+export function peerInstanceName(user: string, fingerprint: string): string {
+  const suffix = ` (${fingerprintTag(fingerprint)})`;
+  return `${truncateUtf8(user.replaceAll(".", "-"), MAX_INSTANCE_NAME_BYTES - byteLength(suffix))}${suffix}`;
+}

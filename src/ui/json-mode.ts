@@ -26,6 +26,7 @@ const limit = (byDefault: number) => z.number().int().min(1).max(500).default(by
 const command = z.discriminatedUnion("cmd", [
   z.object({ cmd: z.literal("send"), to: z.string().min(1).max(64), text: z.string() }),
   z.object({ cmd: z.literal("users") }),
+  z.object({ cmd: z.literal("lan") }),
   z.object({
     cmd: z.literal("history"),
     with: z.string().min(1).max(64),
@@ -175,6 +176,7 @@ type SocialCommand = Exclude<
     cmd:
       | "send"
       | "users"
+      | "lan"
       | "history"
       | "sendFile"
       | "acceptFile"
@@ -295,6 +297,9 @@ export async function runJsonMode(client: PeerClient, opts: { signals?: boolean 
           return;
         case "users":
           client.users().then(reply, failed("users"));
+          return;
+        case "lan":
+          reply(client.lanPeers());
           return;
         case "history":
           client.history(cmd.with, cmd.limit, cmd.before).then(reply, failed("history"));

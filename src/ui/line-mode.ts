@@ -5,6 +5,7 @@
 
 import { asHallwayError, HallwayError } from "../errors.js";
 import { defaultDataDir } from "../net/data-dir.js";
+import type { LanPeerView } from "../peer/events.js";
 import { createClient, type PeerClient, type PeerEvent } from "../peer/index.js";
 import type { Address } from "../protocol/address.js";
 import { type AddressedLine, parseAddressed } from "./addressed-line.js";
@@ -23,6 +24,8 @@ export interface LineModeOptions {
   dataDir?: string;
   /** Where accepted files go (default: the user's download folder). */
   downloadDir?: string;
+  /** Announce this peer on the LAN (default on; `--no-announce` turns it off). */
+  announce?: boolean;
 }
 
 const HELP = [
@@ -40,6 +43,7 @@ const HELP = [
   "  /files            transfers and their numbers",
   "  /drops            the drop box (files to groups and to people offline: /send #GROUP PATH)",
   "  /drop cancel|decline ID  withdraw a file you left there, or refuse one left for you",
+  "  /lan              who is on this LAN; LAN mode (no registry) says so",
   "  /accept N         accept file offer N (/decline N declines it; no N: the oldest)",
   "  /cancel N         stop transfer N",
   "  /open N           open received file N with the desktop's opener (xdg-open)",
@@ -125,12 +129,35 @@ function render(e: PeerEvent, me: string): string | undefined {
     case "transfer":
       // Told by `FolderLines` in the chat loop (it keeps what a folder already said).
       return undefined;
+    case "lan.mode":
+      return e.lan
+        ? "* LAN mode: no registry. You can chat and send files to people on this LAN (/lan lists them); messages to others wait until they appear or the registry is back"
+        : "* the registry is back: LAN mode ends";
+    case "lan.peer":
+      if (e.state === "down") return `* ${e.user} left the LAN`;
+      if (e.state === "changed" && !e.conflicting) return undefined;
+      return `* ${lanText(e)}`;
+    case "lan.peers":
+      return [
+        `  ${e.lan ? "LAN mode (no registry)" : "registry mode"}; ${e.announcing ? "announcing" : "not announcing"} this peer on the LAN`,
+        ...e.peers.map((p) => `  ${lanText(p)}`),
+        ...(e.peers.length === 0 ? ["  (nobody else on the LAN yet)"] : []),
+      ].join("\n");
+    case "queued":
+      return `  (${e.to} is not on the LAN; the message waits until they appear)`;
   }
 }
 
-/** A registry to talk to, and the one this process hosts if it had to start one. */
+function lanText(p: LanPeerView): string {
+  const conflict = p.conflicting
+    ? " CONFLICT: another device announces this name with another key; neither is trusted"
+    : "";
+  return `${p.user} is on the LAN at ${p.address} (${p.presence}, key ${p.fingerprint})${conflict}`;
+}
+
+/** A registry to talk to (none: LAN mode), and the one this process hosts if it had to start one. */
 interface Found {
-  address: Address;
+  address?: Address;
   hosted?: HostedRegistry;
 }
 
@@ -143,8 +170,10 @@ async function hostOrFind(
   if (server) return { address: givenRegistry(server).address };
   const [first] = await searchRegistries({ firstOnly: true });
   if (first) return { address: first.address };
+  term.print("* No registry found on this network. Answer l to chat without one (LAN mode).");
   const answer = await term.ask("No registry found on this network. Host one on this machine? [Y/n] ");
   if (answer === undefined) return undefined;
+  if (/^\s*l/i.test(answer)) return {};
   if (/^\s*n/i.test(answer)) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry to connect to");
   const hosted = await hostRegistry(dataDir);
   term.print(
@@ -199,7 +228,8 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
     const dataDir = opts.dataDir ?? defaultDataDir("client");
     const setup = {
       dataDir,
-      server: found.address,
+      ...(found.address === undefined ? {} : { server: found.address }),
+      lan: { announce: opts.announce !== false },
       user,
       password,
       onEvent,
@@ -340,6 +370,7 @@ const COMMAND_WORDS = [
   "/msg",
   "/open",
   "/users",
+  "/lan",
   "/away",
   "/back",
   "/history",
@@ -395,6 +426,7 @@ function chatLoop(client: PeerClient, term: LineInput, received: ReceivedFiles):
           fail(err);
         }
       } else if (word === "/users") client.users().then((e) => out(render(e, client.user)), fail);
+      else if (word === "/lan") out(render(client.lanPeers(), client.user));
       else if (word === "/history" && rest[0])
         client.history(rest[0], 20).then((e) => out(render(e, client.user)), fail);
       else if (social && rest.length >= social.args)

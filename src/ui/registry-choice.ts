@@ -21,6 +21,17 @@ export interface RegistryChoice {
   fingerprint: string;
 }
 
+/** The choice of no registry at all: LAN mode (docs/discovery.md). */
+export const NO_REGISTRY: RegistryChoice = {
+  name: "no registry (LAN mode)",
+  address: { host: "", port: 0 },
+  fingerprint: "",
+};
+
+export function isNoRegistry(choice: RegistryChoice): boolean {
+  return choice.address.port === 0;
+}
+
 export function addressText(a: Address): string {
   return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }

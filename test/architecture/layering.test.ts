@@ -69,6 +69,14 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
       "runs the peer's FileTransfers as the registry's file peer (to move below both roles, as files/); retention sweep timer; drop ids",
     allows: ["import peer", "random", "timers"],
   },
+  "peer/lan-mdns.ts": {
+    because: "the mDNS adapter of LAN discovery: its send-rate limit, query jitter and clock",
+    allows: ["clock", "random", "timers"],
+  },
+  "peer/lan.ts": {
+    because: "the LAN directory's expiry timer and query pacing",
+    allows: ["clock", "timers"],
+  },
   "peer/discovery.ts": { because: "mDNS browse timeout", allows: ["timers"] },
   "peer/fifo-deadlines.ts": { because: "its own timer, Date.now by default", allows: ["timers", "clock"] },
   "peer/file-transfers.ts": { because: "transfer timers; random transfer ids", allows: ["timers", "random"] },

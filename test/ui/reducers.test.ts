@@ -78,6 +78,54 @@ const CASES: { [K in EventName]: Case<K> } = {
       ]);
     },
   },
+  "lan.mode": {
+    event: { event: "lan.mode", lan: true, code: "REGISTRY_NOT_FOUND", message: "no registry" },
+    check: (m) => {
+      expect(m.lan.mode).toBe(true);
+      expect(texts(m)[0]).toMatch(/^LAN mode: no registry/);
+    },
+  },
+  "lan.peer": {
+    event: {
+      event: "lan.peer",
+      state: "changed",
+      user: "bob",
+      fingerprint: "aaaa-bbbb",
+      address: "10.0.0.2:4000",
+      presence: "online",
+      conflicting: true,
+    },
+    check: (m) => {
+      expect(m.lan.peers).toEqual([expect.objectContaining({ user: "bob", conflicting: true })]);
+      expect(m.directory).toEqual(["bob"]);
+      expect(texts(m)[0]).toContain("CONFLICT");
+    },
+  },
+  "lan.peers": {
+    event: {
+      event: "lan.peers",
+      lan: true,
+      announcing: true,
+      peers: [
+        { user: "bob", fingerprint: "aaaa", address: "10.0.0.2:4000", presence: "away", conflicting: false },
+      ],
+      dropped: { malformed: 1, otherVersion: 0, foreign: 0, evicted: 0 },
+    },
+    check: (m) => {
+      expect(m.lan.peers).toHaveLength(1);
+      expect(texts(m).slice(-2)).toEqual([
+        "LAN mode; this peer announces itself on the LAN. On the LAN: ",
+        "  bob is on the LAN at 10.0.0.2:4000 (away, key aaaa)",
+      ]);
+    },
+  },
+  queued: {
+    event: { event: "queued", id: ID, to: "bob", code: "PEER_QUEUED", message: "waits" },
+    check: (m) => {
+      expect(m.marks[ID]).toBe("queued");
+      expect(texts(m)[0]).toContain("bob is not on the LAN");
+    },
+  },
   ready: {
     event: { event: "ready", user: "alice" },
     check: (m) => expect(texts(m)[0]).toContain("logged in as alice"),

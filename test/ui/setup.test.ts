@@ -38,14 +38,16 @@ interface Did {
   back: number;
   logins: Credentials[];
   quit: number;
+  lan: number;
 }
 
 function keys(m: Model): { ctx: SetupKeyContext; did: Did } {
-  const did: Did = { connected: [], hosted: 0, searched: 0, back: 0, logins: [], quit: 0 };
+  const did: Did = { connected: [], hosted: 0, lan: 0, searched: 0, back: 0, logins: [], quit: 0 };
   const ctx: SetupKeyContext = {
     model: m,
     connect: (r) => did.connected.push(r),
     host: () => did.hosted++,
+    lanMode: () => did.lan++,
     search: () => did.searched++,
     back: () => did.back++,
     login: (c) => did.logins.push(c),
@@ -132,6 +134,18 @@ describe("registry screen", () => {
     expect(screen(m)).toContain("! PORT_IN_USE: UDP port 7743 is in use");
     press(ctx, "r");
     expect(did.searched).toBe(1);
+  });
+
+  it("when none answers it offers LAN mode too, and `l` means nothing when registries were found", () => {
+    const m = onRegistryScreen([]);
+    const { ctx, did } = keys(m);
+    expect(screen(m)).toContain("Or chat without one (LAN mode)");
+    expect(screen(m)).toContain("l LAN mode");
+    expect(press(ctx, "l")).toBe(true);
+    expect(did.lan).toBe(1);
+    const found = keys(onRegistryScreen([OFFICE]));
+    expect(press(found.ctx, "l")).toBe(false);
+    expect(found.did.lan).toBe(0);
   });
 
   it("Ctrl+C quits from any screen, even while searching", () => {

@@ -483,6 +483,12 @@ export const COMMANDS: Record<string, Command> = {
     args: 0,
     run: (ctx) => ctx.client.users(),
   },
+  "/lan": {
+    usage: "/lan",
+    help: "who is on this LAN (found over mDNS), and whether this is LAN mode (no registry)",
+    args: 0,
+    run: (ctx) => ctx.client.lanPeers(),
+  },
   "/close": {
     usage: "/close",
     help: "close this buffer",

@@ -175,8 +175,14 @@ function memberRows(m: Model, width: number, height: number): Row[] {
   return rows.slice(0, height);
 }
 
+/** How many people the LAN directory lists. */
+function lanCount(m: Model): number {
+  return new Set(m.lan.peers.map((p) => p.user)).size;
+}
+
 function bufferTitle(m: Model, b: ChatBuffer): string {
   if (b.kind === "status") {
+    if (m.lan.mode) return `status · LAN mode (no registry) · ${lanCount(m)} on the LAN`;
     const r = m.registry;
     return `status · registry ${r.address || "?"} ${r.status}${r.fingerprint ? ` · key ${r.fingerprint}` : ""}`;
   }
@@ -249,8 +255,9 @@ function promptText(m: Model): string | undefined {
 
 function statusLine(m: Model, cols: number, now: number): Row {
   const b = currentBuffer(m);
-  const reg =
-    m.registry.status === "connected"
+  const reg = m.lan.mode
+    ? `LAN mode · ${lanCount(m)} on the LAN`
+    : m.registry.status === "connected"
       ? m.registry.address
       : `${m.registry.address || "registry"} ${m.registry.status}`;
   const own = `${m.away ? "away" : "online"}${m.statusText ? ` · ${m.statusText}` : ""}`;

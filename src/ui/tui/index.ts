@@ -16,6 +16,8 @@ import {
   givenRegistry,
   type HostedRegistry,
   hostRegistry,
+  isNoRegistry,
+  NO_REGISTRY,
   type RegistryChoice,
   searchRegistries,
 } from "../registry-choice.js";
@@ -62,6 +64,8 @@ export interface TuiOptions {
   notify?: boolean;
   /** Start in simple mode (simple.ts; F2 toggles it). */
   simple?: boolean;
+  /** Announce this peer on the LAN (default on; `--no-announce` turns it off). */
+  announce?: boolean;
 }
 
 /** Columns the contacts pane and its separator take; the conversation pane has the rest. */
@@ -233,7 +237,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       try {
         c = createClient({
           dataDir: opts.dataDir ?? defaultDataDir("client"),
-          server: model.login.registry.address,
+          ...(isNoRegistry(model.login.registry) ? {} : { server: model.login.registry.address }),
           ...credentials,
           ...(opts.heartbeatMs === undefined ? {} : { heartbeatMs: opts.heartbeatMs }),
           ...(opts.directTimeoutMs === undefined ? {} : { directTimeoutMs: opts.directTimeoutMs }),
@@ -242,6 +246,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
           ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
           ...(opts.downloadDir === undefined ? {} : { downloadDir: opts.downloadDir }),
           ...(opts.maxTransferRate === undefined ? {} : { maxTransferRate: opts.maxTransferRate }),
+          lan: { announce: opts.announce !== false },
           onEvent,
         });
       } catch (err) {
@@ -296,6 +301,8 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         quit(1);
       });
       r.draw();
+      // LAN mode (no registry): nothing to ask it; the LAN directory fills the contacts pane.
+      if (c.inLanMode) return;
       // The status line starts with the status text kept in the profile.
       learnStatus(ctx, undefined);
       // The contacts pane starts with the directory, friends, groups and their presence.
@@ -339,6 +346,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       model,
       connect: (registry) => toLogin(registry, true),
       host,
+      lanMode: () => toLogin(NO_REGISTRY, true),
       search,
       back: search,
       login,

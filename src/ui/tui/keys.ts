@@ -209,6 +209,8 @@ export interface SetupKeyContext {
   model: Model;
   connect(registry: RegistryChoice): void;
   host(): void;
+  /** No registry: LAN mode (`l` when none was found). */
+  lanMode(): void;
   search(): void;
   /** Esc on the login screen: back to the registries found. */
   back(): void;
@@ -251,6 +253,10 @@ export function handleSetupKey(ctx: SetupKeyContext, ch: string | undefined, key
       case "h":
         if (v.phase !== "none") return false;
         ctx.host();
+        return true;
+      case "l":
+        if (v.phase !== "none") return false;
+        ctx.lanMode();
         return true;
       case "r":
         ctx.search();

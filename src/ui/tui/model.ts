@@ -10,7 +10,7 @@
 
 import type { ErrorCode } from "../../errors.js";
 import type { MediaInfo, PreviewPixels } from "../../media/index.js";
-import type { TransferState, Via } from "../../peer/events.js";
+import type { LanPeerView, TransferState, Via } from "../../peer/events.js";
 import type { PresenceStatus, SearchHit } from "../../protocol/control.js";
 import type { PathKind } from "../../traversal/candidates.js";
 import type { RegistryChoice } from "../registry-choice.js";
@@ -51,7 +51,7 @@ export interface ChatBuffer {
   focus?: string;
 }
 
-export type MessageMark = "sending" | "sent" | "stored" | "delivered";
+export type MessageMark = "sending" | "sent" | "stored" | "delivered" | "queued";
 
 /** A file, or a whole folder (`files` set): its files share one number and one row. */
 export interface TransferView {
@@ -163,6 +163,8 @@ export interface Model {
   presenceNews: { windowStart: number; shown: number; held: string[] };
   /** Inline image previews shown (Alt+I toggles). */
   previews: boolean;
+  /** LAN discovery: whether in LAN mode (no registry), and the LAN directory (docs/discovery.md). */
+  lan: { mode: boolean; peers: LanPeerView[] };
   /** Bounded scrollback per buffer. */
   maxLines: number;
   quit: boolean;
@@ -213,6 +215,7 @@ export function createModel(me = "", maxLines = 2000): Model {
     groupMembers: {},
     presenceNews: { windowStart: 0, shown: 0, held: [] },
     previews: true,
+    lan: { mode: false, peers: [] },
     maxLines,
     quit: false,
     simple: false,
@@ -240,7 +243,13 @@ export function clock(ms: number): string {
   return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
 
-const MARK_GLYPH: Record<MessageMark, string> = { sending: "…", sent: "✓", stored: "✉", delivered: "✓✓" };
+const MARK_GLYPH: Record<MessageMark, string> = {
+  sending: "…",
+  sent: "✓",
+  stored: "✉",
+  delivered: "✓✓",
+  queued: "⌛",
+};
 
 /** A message that starts with this is an action: "/me waves" shows as "* alice waves". */
 export const ACTION_PREFIX = "/me ";

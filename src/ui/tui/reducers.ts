@@ -8,7 +8,7 @@
  */
 
 import type { PreviewPixels } from "../../media/index.js";
-import type { PeerEvent, TransferEvent, Via } from "../../peer/events.js";
+import type { LanPeerView, PeerEvent, TransferEvent, Via } from "../../peer/events.js";
 import type { PresenceStatus } from "../../protocol/control.js";
 import { dropLine, dropsText } from "../drop-text.js";
 import { presenceMark } from "../presence-mark.js";
@@ -250,6 +250,15 @@ export function togglePreviews(m: Model): void {
   m.previews = !m.previews;
 }
 
+/** One device of the LAN directory, in words. */
+function lanLine(p: LanPeerView, state: "up" | "changed" | "down"): string {
+  if (state === "down") return `${p.user} left the LAN`;
+  const warn = p.conflicting
+    ? " — CONFLICT: another device announces this name with another key; neither is trusted"
+    : "";
+  return `${p.user} is on the LAN at ${p.address} (${p.presence}, key ${p.fingerprint})${warn}`;
+}
+
 function okText(e: EventOf<"ok">): string {
   const detail = Object.entries(e)
     .filter(([k]) => k !== "event" && k !== "cmd")
@@ -359,6 +368,40 @@ export const EVENT_REDUCERS: { [K in EventName]: Reducer<K> } = {
   },
   error: (m, e, now) => {
     errorLine(m, `${e.message} (${e.code})`, now);
+  },
+  "lan.mode": (m, e, now) => {
+    m.lan.mode = e.lan;
+    systemLine(
+      m,
+      e.lan
+        ? "LAN mode: no registry. You can chat and send files to people on this LAN (/lan lists them); messages to others wait until they appear or the registry is back"
+        : "the registry is back: LAN mode ends",
+      now,
+    );
+  },
+  "lan.peer": (m, e, now) => {
+    const { event: _e, state, why: _w, ...view } = e;
+    m.lan.peers = m.lan.peers.filter((p) => p.user !== view.user || p.fingerprint !== view.fingerprint);
+    if (state !== "down") {
+      m.lan.peers.push(view);
+      m.lan.peers.sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
+      addUnique(m.directory, view.user);
+    }
+    // Without a registry, the LAN is who is there.
+    if (m.lan.mode) m.presence[view.user] = state === "down" ? "offline" : view.presence;
+    if (state === "changed" && !view.conflicting) return;
+    systemLine(m, lanLine(view, state), now);
+  },
+  "lan.peers": (m, e, now) => {
+    m.lan = { mode: e.lan, peers: e.peers };
+    for (const p of e.peers) addUnique(m.directory, p.user);
+    const head = `${e.lan ? "LAN mode" : "registry mode"}; this peer ${e.announcing ? "announces itself" : "does not announce itself"} on the LAN`;
+    toCurrent(m, `${head}. On the LAN: ${e.peers.length === 0 ? "nobody yet" : ""}`, now);
+    for (const p of e.peers) toCurrent(m, `  ${lanLine(p, "up")}`, now);
+  },
+  queued: (m, e, now) => {
+    m.marks[e.id] = "queued";
+    aboutUser(m, e.to, `${e.to} is not on the LAN: the message waits and goes when they appear`, now);
   },
   bye: (m, _e, now) => {
     systemLine(m, "logged out", now);

@@ -13,7 +13,7 @@
  */
 
 import { DEFAULT_PORT } from "../../protocol/limits.js";
-import { addressText, SEARCH_MS } from "../registry-choice.js";
+import { addressText, isNoRegistry, SEARCH_MS } from "../registry-choice.js";
 import { frame, type Row, row, type Style, tooSmall } from "./frame.js";
 import type { LoginView, Model, RegistryView } from "./model.js";
 import { fitColumns, sanitize, stringWidth, wrap } from "./text-width.js";
@@ -64,9 +64,14 @@ function registryBody(v: RegistryView, cols: number): Body {
             `Host one on this machine? It listens on UDP port ${DEFAULT_PORT} and announces itself over mDNS, so the others here find it. It runs as long as this window stays open.`,
             cols,
           ),
+          row("", cols),
+          ...text(
+            "Or chat without one (LAN mode): directly with the people on this LAN who run Hallway.",
+            cols,
+          ),
           ...errorRows(v.error, cols),
         ],
-        keys: "Enter or h host one here · r search again · Ctrl+C quit",
+        keys: "Enter or h host one here · l LAN mode · r search again · Ctrl+C quit",
       };
     case "found": {
       const many = v.found.length > 1;
@@ -130,11 +135,13 @@ export function maskPassword(password: string): string {
 
 function loginBody(l: LoginView, cols: number): Body {
   const r = l.registry;
-  const where = l.hosted
-    ? `${addressText(r.address)} (hosted here)`
-    : r.name === addressText(r.address)
-      ? r.name
-      : `${sanitize(r.name)} · ${addressText(r.address)}`;
+  const where = isNoRegistry(r)
+    ? r.name
+    : l.hosted
+      ? `${addressText(r.address)} (hosted here)`
+      : r.name === addressText(r.address)
+        ? r.name
+        : `${sanitize(r.name)} · ${addressText(r.address)}`;
   const lines: Row[] = [
     row(`${MARGIN}${"Registry".padEnd(LABEL_COLS)}${where}`, cols),
     row(
