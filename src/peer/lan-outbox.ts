@@ -12,15 +12,13 @@
  * A row is removed only after the receipt, or after the registry acknowledged it.
  */
 
-import { chmodSync, existsSync } from "node:fs";
-import { join } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { HallwayError } from "../errors.js";
 import type { ChatMessage, HistoryEntry } from "../protocol/control.js";
+import { accountFilePath, openAccountDatabase } from "./account-db.js";
 
 export function lanOutboxPath(dir: string, user: string): string {
-  const safe = /^[a-z0-9][a-z0-9._-]{0,63}$/.test(user) ? user : `x-${Buffer.from(user).toString("hex")}`;
-  return join(dir, `lan-outbox-${safe}.sqlite`);
+  return accountFilePath(dir, "lan-outbox", user);
 }
 
 export class LanOutbox {
@@ -30,12 +28,8 @@ export class LanOutbox {
   private readonly historyIds = new Set<string>();
 
   private constructor(readonly path: string) {
-    const fresh = !existsSync(path);
     try {
-      this.db = new Database(path);
-      if (fresh) chmodSync(path, 0o600);
-      this.db.pragma("journal_mode = WAL");
-      this.db.pragma("synchronous = FULL");
+      this.db = openAccountDatabase(path);
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS outbox (
           seq INTEGER PRIMARY KEY AUTOINCREMENT,

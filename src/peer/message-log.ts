@@ -32,11 +32,11 @@
  * to the mark the database keeps at each close: again, shown again rather than lost.
  */
 
-import { chmodSync, closeSync, constants, existsSync, openSync, readSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, constants, existsSync, openSync, readSync, writeSync } from "node:fs";
 import { crc32 } from "node:zlib";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { HallwayError } from "../errors.js";
+import { accountFilePath, openAccountDatabase } from "./account-db.js";
 import type { PeerEvent } from "./events.js";
 
 /** What the log records: the events a user must see once each. */
@@ -58,8 +58,7 @@ export interface LoggedEntry {
 
 /** The log's file for `user` in `dir`: names that are not plain file names are hex-encoded. */
 export function messageLogPath(dir: string, user: string): string {
-  const safe = /^[a-z0-9][a-z0-9._-]{0,63}$/.test(user) ? user : `x-${Buffer.from(user).toString("hex")}`;
-  return join(dir, `messages-${safe}.sqlite`);
+  return accountFilePath(dir, "messages", user);
 }
 
 /** The dedupe key of an entry; a group message also has its id as a second key. */
@@ -112,10 +111,7 @@ export class MessageLog {
   ) {
     const fresh = !existsSync(path);
     try {
-      this.db = new Database(path);
-      if (fresh) chmodSync(path, 0o600);
-      this.db.pragma("journal_mode = WAL");
-      this.db.pragma("synchronous = FULL");
+      this.db = openAccountDatabase(path);
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS entries (
           seq INTEGER PRIMARY KEY AUTOINCREMENT,

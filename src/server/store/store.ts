@@ -21,6 +21,8 @@
  *   friends policy) is the registry's business, not the store's.
  */
 
+import { PRIVATE_PROFILE_FIELDS } from "../../protocol/control.js";
+
 /** The profile fields a user edits about themselves. `null` means "not set". */
 export interface Profile {
   displayName: string | null;
@@ -44,21 +46,7 @@ export interface Profile {
   visibility: string | null;
 }
 
-export const PROFILE_FIELDS = [
-  "displayName",
-  "statusText",
-  "email",
-  "phone",
-  "department",
-  "note",
-  "birthDate",
-  "gender",
-  "country",
-  "region",
-  "school",
-  "profession",
-  "visibility",
-] as const;
+export const PROFILE_FIELDS = ["displayName", ...PRIVATE_PROFILE_FIELDS, "visibility"] as const;
 export type ProfileField = (typeof PROFILE_FIELDS)[number];
 
 /** A change to a profile: a field set to a string replaces it, `null` clears it, absent leaves it. */

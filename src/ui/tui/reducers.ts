@@ -9,7 +9,7 @@
 
 import type { PreviewPixels } from "../../media/index.js";
 import type { LanPeerView, PeerEvent, TransferEvent, Via } from "../../peer/events.js";
-import type { PresenceStatus } from "../../protocol/control.js";
+import { PRIVATE_PROFILE_FIELDS, type PresenceStatus } from "../../protocol/control.js";
 import { dropLine, dropsText } from "../drop-text.js";
 import { presenceMark } from "../presence-mark.js";
 import { FolderLines, folderState, mediaLine } from "../transfer-text.js";
@@ -636,22 +636,7 @@ function presenceNews(before: PresenceStatus | undefined, now: PresenceStatus): 
 
 /** A profile's fields in one line; what the registry did not show is left out. */
 export function profileText(e: EventOf<"profile">): string {
-  const fields = (
-    [
-      "displayName",
-      "statusText",
-      "email",
-      "phone",
-      "department",
-      "note",
-      "birthDate",
-      "gender",
-      "country",
-      "region",
-      "school",
-      "profession",
-    ] as const
-  )
+  const fields = (["displayName", ...PRIVATE_PROFILE_FIELDS] as const)
     .filter((k) => typeof e[k] === "string" && e[k] !== "")
     .map((k) =>
       k === "birthDate" && typeof e.age === "number" ? `${k}: ${e[k]} (age ${e.age})` : `${k}: ${e[k]}`,
