@@ -136,8 +136,9 @@ describe.skipIf(!lab.canRun)("an image in the terminal UI (network lab)", () => 
     expect(styled).toMatch(/\[48;5;196m/);
     expect(styled).toMatch(/\[38;5;21m/);
     expect(styled).toMatch(/\[48;5;231m/);
-    // The escape sequence in the name reached the screen as text, never as a command.
-    expect(rows.join("\n")).toContain("logged in as alice");
+    // The escape sequence in the name reached the screen as text, never as a command: the
+    // lines drawn before the image's line are still there.
+    expect(rows.join("\n")).toContain(`#${n} receiving "cat\\u001b[2J\\u0007.png" from bob`);
 
     await t.press("M-i");
     await visibleUntil(t, (r) => !r.some((row) => row.includes(HALF_BLOCK)), "the preview hidden by Alt+I");
