@@ -61,7 +61,7 @@ import {
 } from "../protocol/file-offer.js";
 import type { AckFrame, SegmentFrame } from "../protocol/frames.js";
 import type { FileReceiverOptions, FileReceiverStats } from "./file-receiver-options.js";
-import type { FileRead } from "./file-sender.js";
+import type { FileRead } from "./file-sender-options.js";
 import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-transfer.js";
 import { type ChunkWrite, HeldChunks } from "./held-chunks.js";
 import { RangeSet } from "./range-set.js";

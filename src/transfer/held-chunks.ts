@@ -7,7 +7,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import type { FileRead } from "./file-sender.js";
+import type { FileRead } from "./file-sender-options.js";
 import type { RangeSet } from "./range-set.js";
 
 /**
