@@ -37,12 +37,13 @@
  * wrapped in a RELAY envelope to `via`; envelopes from `via` with a known token are unwrapped
  * and handed to the Endpoint as coming from that address. Sessions never roam onto a relay by
  * themselves (`mayRoamTo`), and a connection on a relayed path keeps datagrams at the base
- * size, envelope included. *
+ * size, envelope included.
+ *
  * The parts: `endpoint-events.ts` (what the Endpoint's events do to the connections),
  * `relay-channels.ts` (the relay channels and their addresses), `session-host-types.ts` (the
- * connection, events, options and counters the roles see); `connection.ts` interleaves the
- * connections' payloads. This file is the composition: the inputs, the commands, the pack
- * and the schedule.
+ * connection, events, options and counters the roles see), `payload-interleave.ts` (one
+ * payload from each connection in turn). This file is the composition: the inputs, the
+ * commands, the pack and the schedule.
  */
 
 import { HallwayError } from "../errors.js";
@@ -51,13 +52,9 @@ import { Endpoint, type SessionId } from "../protocol/endpoint.js";
 import { isProbe } from "../protocol/probe.js";
 import { decodeRelay, encodeRelay, isRelay } from "../protocol/relay.js";
 import { TimerHeap } from "../protocol/timer-heap.js";
-import {
-  type Connection,
-  type ConnectionStats,
-  interleavePayloads,
-  type PathAwareCore,
-} from "./connection.js";
+import type { Connection, ConnectionStats, PathAwareCore } from "./connection.js";
 import { applyEndpointEvent, type EndpointEventTarget } from "./endpoint-events.js";
+import { interleavePayloads } from "./payload-interleave.js";
 import { isRelayAddress, RELAY_HOST, RelayChannels } from "./relay-channels.js";
 import type {
   HostEvent,
