@@ -95,6 +95,7 @@
  *    msg1 with the cookie at once (only the first time: a stream of forged cookies buys one
  *    datagram), and every retransmission after carries the newest cookie.
  */
+
 import { type ErrorCode, HallwayError } from "../errors.js";
 import type { Address } from "./address.js";
 import { decodeDatagram, encodeHsInit } from "./datagram.js";
@@ -111,7 +112,26 @@ import { Handshakes } from "./handshakes.js";
 import { MAX_FRAMES_BYTES } from "./limits.js";
 import { EMPTY, type Session, SessionTable, sameAddress, withParams } from "./session-table.js";
 
-export * from "./endpoint-options.js";
+export {
+  DEFAULT_BUSY_HALF_OPEN,
+  DEFAULT_COOKIE_HANDSHAKES_PER_SECOND_PER_HOST,
+  DEFAULT_COOKIE_ROTATE_MS,
+  DEFAULT_FREE_HANDSHAKES_PER_SECOND,
+  DEFAULT_HANDSHAKE_RETRANSMIT_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_HANDSHAKES_PER_SECOND_PER_HOST,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_HANDSHAKES_PER_SECOND,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_PROLOGUE,
+  type EndpointDiagnostic,
+  type EndpointEvent,
+  type EndpointOptions,
+  type EndpointStats,
+  MAX_INITIATOR_PAYLOAD_BYTES,
+  MAX_RESPONDER_PAYLOAD_BYTES,
+  type SessionId,
+} from "./endpoint-options.js";
 export type { Identity } from "./noise.js";
 
 /**
