@@ -21,14 +21,18 @@
  *
  * Both roles use it: the registry (accepting sessions) and the peer (one socket for the
  * registry, other peers, transfers and hole punching).
+ *
+ * What needs no socket lives beside it: `host-events.ts` (the handlers, the options, and how
+ * the session host's events reach the handlers and the pending connects) and
+ * `literal-lookup.ts` (the `lookup` that answers IP literals at once).
  */
 
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
-import { isIP, isIPv6 } from "node:net";
+import { isIPv6 } from "node:net";
 import { HallwayError } from "../errors.js";
 import type { Address } from "../protocol/address.js";
-import type { Identity, SessionId } from "../protocol/endpoint.js";
+import type { SessionId } from "../protocol/endpoint.js";
 import type { ConnectionStats, PathAwareCore } from "../transfer/connection.js";
 import {
   type HostedConnection,
@@ -39,65 +43,14 @@ import {
 } from "../transfer/session-host.js";
 import { type Clock, monotonicClock } from "./clock.js";
 import { cpuHasAes } from "./cpu.js";
+import { dispatchHostEvent, type Pending, type UdpHostHandlers, type UdpHostOptions } from "./host-events.js";
 import { systemInterfaces } from "./interfaces.js";
 import { linkMtuFor } from "./link-mtu.js";
+import { literalLookup } from "./literal-lookup.js";
 
 export type { HostedConnection } from "../transfer/session-host.js";
+export type { UdpHostHandlers, UdpHostOptions } from "./host-events.js";
 export { isRelayAddress, RELAY_HOST };
-
-export interface UdpHostHandlers {
-  /**
-   * Asked first for every datagram: false drops it before any core sees it (a blocked source,
-   * docs/security.md). Must be O(1).
-   */
-  admit?(from: Address): boolean;
-  onEstablished?(conn: HostedConnection): void;
-  onMessage?(conn: HostedConnection, message: Uint8Array, stream: number): void;
-  /** A message over the size limit was dropped; `head` is its first segment (to answer it). */
-  onOversized?(conn: HostedConnection, head: Uint8Array, stream: number): void;
-  onClosed?(conn: HostedConnection, reason: string): void;
-  /** The far side moved the session to another path (roaming), or `moveTo` did. */
-  onAddressChanged?(conn: HostedConnection): void;
-  /**
-   * Once per turn, after the events and before packing: the transfer layer drains its cores
-   * here (control, events, reads and writes to start). It may call any command.
-   */
-  onTurn?(now: number): void;
-  /** A datagram the session layer does not own (STUN); return true if handled. */
-  onForeignDatagram?(bytes: Uint8Array, from: Address): boolean;
-  /** A connectivity probe (src/protocol/probe.ts); return true if handled. */
-  onProbe?(bytes: Uint8Array, from: Address): boolean;
-  /**
-   * A relay envelope for no channel this host opened (the registry's relay role); return
-   * true if handled.
-   */
-  onRelay?(bytes: Uint8Array, from: Address): boolean;
-}
-
-export interface UdpHostOptions {
-  identity: Identity;
-  acceptIncoming: boolean;
-  host?: string;
-  port?: number;
-  keepaliveMs?: number;
-  idleTimeoutMs?: number;
-  handshakeTimeoutMs?: number;
-  responderPayload?: (from: Address) => Uint8Array;
-  /**
-   * Also open an IPv6 socket (any port) when this machine has a global or unique-local IPv6
-   * address, for IPv6 host candidates. The main socket stays IPv4.
-   */
-  ipv6?: boolean;
-  /** Default: the monotonic clock. */
-  clock?: Clock;
-  /** Offer AES-256-GCM for transport keys; default: whether this CPU has AES instructions. */
-  aesGcm?: boolean;
-}
-
-interface Pending {
-  resolve(conn: HostedConnection): void;
-  reject(err: HallwayError): void;
-}
 
 /** Linux's default IP TTL, restored after a low-TTL send. */
 const DEFAULT_TTL = 64;
@@ -108,27 +61,6 @@ const DEFAULT_TTL = 64;
  * caps what it grants at net.core.rmem_max / wmem_max; `socketBuffers` reports the result.
  */
 export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
-
-/**
- * dgram resolves the destination of every send through `lookup`; the default (dns.lookup)
- * answers an IP literal on the next tick, which defers every send and costs a closure per
- * datagram. Every address here is an IP literal (names are never resolved, by design), so
- * this answers at once, and a send happens when it is called.
- */
-function literalLookup(
-  hostname: string,
-  _options: unknown,
-  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  const family = isIP(hostname);
-  if (family === 0) {
-    const err: NodeJS.ErrnoException = new Error(`not an IP address: ${hostname}`);
-    err.code = "EINVAL";
-    callback(err, "", 4);
-    return;
-  }
-  callback(null, hostname, family);
-}
 
 export class UdpHost {
   private readonly socket: dgram.Socket;
@@ -413,47 +345,7 @@ export class UdpHost {
 
   private dispatchEvents(): void {
     for (let ev = this.core.pollEvent(); ev; ev = this.core.pollEvent()) {
-      switch (ev.type) {
-        case "established": {
-          const p = this.pending.get(ev.conn.session);
-          this.pending.delete(ev.conn.session);
-          p?.resolve(ev.conn);
-          this.handlers.onEstablished?.(ev.conn);
-          break;
-        }
-        case "message":
-          this.handlers.onMessage?.(ev.conn, ev.message, ev.stream);
-          break;
-        case "closed": {
-          const p = this.pending.get(ev.conn.session);
-          this.pending.delete(ev.conn.session);
-          p?.reject(new HallwayError("CRYPTO_HANDSHAKE_TIMEOUT", "session closed before it was established"));
-          this.handlers.onClosed?.(ev.conn, ev.reason);
-          break;
-        }
-        case "connect-failed": {
-          const p = this.pending.get(ev.session);
-          this.pending.delete(ev.session);
-          p?.reject(new HallwayError(ev.code, ev.message));
-          break;
-        }
-        case "address-changed":
-          this.handlers.onAddressChanged?.(ev.conn);
-          break;
-        case "oversized":
-          this.handlers.onOversized?.(ev.conn, ev.head, ev.stream);
-          break;
-        case "foreign": {
-          const handled =
-            ev.kind === "probe"
-              ? this.handlers.onProbe?.(ev.bytes, ev.from)
-              : ev.kind === "relay"
-                ? this.handlers.onRelay?.(ev.bytes, ev.from)
-                : this.handlers.onForeignDatagram?.(ev.bytes, ev.from);
-          if (!handled) this.core.dropForeign();
-          break;
-        }
-      }
+      dispatchHostEvent(ev, this.handlers, this.pending, this.core);
     }
   }
 

@@ -30,6 +30,9 @@
  * stream is attached (chat and control never need more than the base size), and starts over
  * when the session moves to another path (`handlePathChange`). A relayed path stays at
  * RELAYED_DATAGRAM_BYTES, the envelope included.
+ *
+ * Beside it: `connection-options.ts` (options, counters, the `PathAwareCore` it hosts) and
+ * `payload-interleave.ts` (the session host's turns over several connections).
  */
 
 import {
@@ -48,9 +51,13 @@ import {
   DEFAULT_DATAGRAM_BYTES,
 } from "../protocol/limits.js";
 import { RELAY_HEADER_BYTES } from "../protocol/relay.js";
-import { PathMtu, type PathMtuStats } from "./path-mtu.js";
+import type { ConnectionOptions, ConnectionStats, PathAwareCore } from "./connection-options.js";
+import { PathMtu } from "./path-mtu.js";
 import { ReliableChannel, type SegmentPath } from "./reliable-channel.js";
 import type { StreamCore } from "./stream-core.js";
+
+export type { ConnectionOptions, ConnectionStats, PathAwareCore } from "./connection-options.js";
+export { interleavePayloads } from "./payload-interleave.js";
 
 export const CONTROL_STREAM = 0;
 
@@ -68,29 +75,6 @@ const CONTROL_ACK_ROOM_BYTES = 280;
 const CONTROL_SEGMENT_BYTES = BASE_FRAMES_BYTES - SEGMENT_HEADER_BYTES - CONTROL_ACK_ROOM_BYTES;
 /** PMTU answers owed at most; more probes than this in one turn are not answered. */
 const MAX_OWED_PROBE_ACKS = 8;
-
-export interface ConnectionOptions {
-  keepaliveMs: number;
-  /** Whether this side opened the session: it then allocates odd stream ids, else even ones. */
-  initiator?: boolean;
-  /** The session starts on a relayed path. */
-  relayed?: boolean;
-  /** MTU of the local link toward the peer, if the adapter knows it (a cost-model hint). */
-  linkMtuBytes?: number;
-  /** A message on `stream` was over the limit and dropped; `head` is its first segment. */
-  onOversized?: (stream: number, head: Uint8Array) => void;
-}
-
-/** A transfer core, told about the session's path when it is attached. */
-export interface PathAwareCore extends StreamCore {
-  attachPath?(path: SegmentPath): void;
-}
-
-export interface ConnectionStats {
-  path: PathMtuStats;
-  /** Probes of the peer's that we answered. */
-  probesAnswered: number;
-}
 
 export class Connection implements SegmentPath {
   private readonly channels = new Map<number, ReliableChannel>();
@@ -398,27 +382,5 @@ export class Connection implements SegmentPath {
   /** A frame that tells the peer we are going away; sent best-effort. */
   closePayload(reason: string): Uint8Array {
     return encodeFrames([{ type: "close", reason }]);
-  }
-}
-
-/**
- * The due payloads of several sessions, one from each in turn until every one is drained:
- * transfers to different peers share the one socket by turns (a payload is at most one
- * datagram), instead of the first session emptying its queue before the next is asked.
- */
-export function* interleavePayloads<K>(
-  sessions: Iterable<readonly [K, Connection]>,
-  now: number,
-): Generator<[K, Uint8Array[]]> {
-  let active = [...sessions];
-  while (active.length > 0) {
-    const still: Array<readonly [K, Connection]> = [];
-    for (const entry of active) {
-      const payload = entry[1].pollPayload(now);
-      if (payload === undefined) continue;
-      still.push(entry);
-      yield [entry[0], payload];
-    }
-    active = still;
   }
 }

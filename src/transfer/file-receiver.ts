@@ -44,9 +44,13 @@
  * in the wrong state). Sender violations (a chunk outside the file, an empty chunk, a
  * multi-segment message) end the transfer with `FILE_PROTOCOL_ERROR`; a read-back that fails
  * ends it with `FILE_READ_FAILED`.
+ *
+ * This file is the core: the states, the control messages, the stream surface and when each
+ * step runs. The bookkeeping of the bytes (the durable ranges, the chunks held on their way to
+ * the disk, the SHA-256 in file order and its read-backs) is `held-chunks.ts`; the options and
+ * counters are `file-receiver-options.ts`.
  */
 
-import { createHash, type Hash } from "node:crypto";
 import { MisuseError } from "../errors.js";
 import { CHUNK_HEADER_BYTES, chunkIntact, decodeChunk, MAX_CHUNK_BYTES } from "../protocol/file-chunk.js";
 import {
@@ -56,99 +60,27 @@ import {
   MAX_HAVE_RANGES,
 } from "../protocol/file-offer.js";
 import type { AckFrame, SegmentFrame } from "../protocol/frames.js";
-import type { FileRead } from "./file-sender.js";
+import type { FileReceiverOptions, FileReceiverStats } from "./file-receiver-options.js";
+import type { FileRead } from "./file-sender-options.js";
 import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-transfer.js";
+import { type ChunkWrite, HeldChunks } from "./held-chunks.js";
 import { RangeSet } from "./range-set.js";
-import { ReliableChannel, type ReliableChannelStats, type SegmentPath } from "./reliable-channel.js";
+import { ReliableChannel, type SegmentPath } from "./reliable-channel.js";
 import type { StreamCore } from "./stream-core.js";
-import { encodeManifest, manifestMatchesOffer, type TransferManifest } from "./transfer-manifest.js";
+import { encodeManifest, manifestMatchesOffer } from "./transfer-manifest.js";
 
-export interface FileReceiverOptions {
-  offer: FileOffer;
-  /** Resume from this manifest (it must describe the offered file). */
-  resume?: TransferManifest;
-  /** Default BULK_DEFAULTS.writeBudgetBytes. */
-  writeBudgetBytes?: number;
-  receiveWindowSegments?: number;
-  /** Default BULK_DEFAULTS.receiveWindowBytes. */
-  receiveWindowBytes?: number;
-  ackDelayMs?: number;
-  /** Default BULK_DEFAULTS.ackEverySegments. */
-  ackEverySegments?: number;
-  /** The largest read-back asked for at once, default BULK_DEFAULTS.readBlockBytes. */
-  readBlockBytes?: number;
-  /**
-   * When (in the caller's clock) an offer the user has not answered expires: it ends with
-   * FILE_OFFER_EXPIRED and the sender is told. Default: never.
-   */
-  offerExpiresAt?: number;
-}
-
-/**
- * One verified chunk for the disk adapter: write `bytes` at `offsetBytes`, report it with
- * `handleWritten(offsetBytes)` once the write returns, and `handleDurable(offsetBytes)` once a
- * sync made it durable.
- */
-export interface ChunkWrite {
-  offsetBytes: number;
-  bytes: Uint8Array;
-}
-
-export interface FileReceiverStats {
-  sizeBytes: number;
-  /** Bytes held when accepting (resume). */
-  resumedBytes: number;
-  /** Bytes verified, durable and in the manifest. */
-  durableBytes: number;
-  /** Bytes accepted from the wire (CRC good, inside the file, new). */
-  receivedBytes: number;
-  /** Chunks accepted from the wire. */
-  chunksReceived: number;
-  /** Chunks received whose bytes were already held. */
-  duplicateChunks: number;
-  /** Chunks whose CRC-32 did not match: dropped unacknowledged and repaired as losses. */
-  crcErrors: number;
-  /** Chunks not yet durable (queued for `pollWrite`, being written, or waiting for a sync). */
-  pendingWrites: number;
-  /** Bytes held in memory out of the channel: not yet written or not yet hashed. */
-  heldBytes: number;
-  /** Bytes read back through `handleRead` for the SHA-256. */
-  readBackBytes: number;
-  channel: ReliableChannelStats;
-}
-
-interface HeldChunk {
-  offset: number;
-  length: number;
-  /** The chunk's bytes until written and hashed, then EMPTY (`release`). */
-  bytes: Uint8Array;
-  handedOut: boolean;
-  written: boolean;
-  durable: boolean;
-  hashed: boolean;
-}
+export type { FileReceiverOptions, FileReceiverStats } from "./file-receiver-options.js";
+export type { ChunkWrite } from "./held-chunks.js";
 
 export class FileReceiver implements StreamCore {
   readonly offer: FileOffer;
-  private readonly have: RangeSet;
   private readonly resumedBytes: number;
   private readonly writeBudgetBytes: number;
-  private readonly readBlockBytes: number;
+  /** The durable ranges, the chunks held on their way to the disk, the SHA-256 (held-chunks.ts). */
+  private readonly chunks: HeldChunks;
   private readonly channel: ReliableChannel;
   private readonly offerExpiresAt: number | undefined;
   private mode: FileTransferState = "offered";
-  /** Chunks not yet durable, by offset. */
-  private readonly pending = new Map<number, HeldChunk>();
-  private writeQueue: HeldChunk[] = [];
-  private writeHead = 0;
-  /** Chunks not yet hashed, in arrival (= file) order. */
-  private hashQueue: HeldChunk[] = [];
-  private hashHead = 0;
-  private heldBytes = 0;
-  private readonly hash: Hash = createHash("sha256");
-  private hashNext = 0;
-  /** The read-back asked for (handed out once through pollRead), if any. */
-  private readBack: (FileRead & { handedOut: boolean }) | undefined;
   private readonly control: FileControl[] = [];
   private readonly events: FileTransferEvent[] = [];
   private counters = { chunksReceived: 0, receivedBytes: 0, duplicateChunks: 0, readBackBytes: 0 };
@@ -159,10 +91,11 @@ export class FileReceiver implements StreamCore {
     if (opts.resume !== undefined && !manifestMatchesOffer(opts.resume, offer)) {
       throw new MisuseError("FileReceiver: the manifest describes another file");
     }
-    this.have = opts.resume?.have.clone() ?? new RangeSet(offer.size);
-    this.resumedBytes = this.have.size;
+    const have = opts.resume?.have.clone() ?? new RangeSet(offer.size);
+    this.resumedBytes = have.size;
     this.writeBudgetBytes = Math.max(1, opts.writeBudgetBytes ?? BULK_DEFAULTS.writeBudgetBytes);
-    this.readBlockBytes = Math.max(1, opts.readBlockBytes ?? BULK_DEFAULTS.readBlockBytes);
+    const readBlockBytes = Math.max(1, opts.readBlockBytes ?? BULK_DEFAULTS.readBlockBytes);
+    this.chunks = new HeldChunks(offer.size, have, readBlockBytes);
     this.offerExpiresAt = opts.offerExpiresAt;
     const chunkMessageBytes = CHUNK_HEADER_BYTES + MAX_CHUNK_BYTES;
     this.channel = new ReliableChannel({
@@ -195,17 +128,17 @@ export class FileReceiver implements StreamCore {
       ...this.counters,
       sizeBytes: this.offer.size,
       resumedBytes: this.resumedBytes,
-      durableBytes: this.have.size,
+      durableBytes: this.chunks.have.size,
       crcErrors: channel.integrityDropped,
-      pendingWrites: this.pending.size,
-      heldBytes: this.heldBytes,
+      pendingWrites: this.chunks.pending.size,
+      heldBytes: this.chunks.heldBytes,
       channel,
     };
   }
 
   /** Bytes durable: `stats.durableBytes`, without building the stats (asked every turn). */
   get durableBytes(): number {
-    return this.have.size;
+    return this.chunks.have.size;
   }
 
   /** Bytes held before the accept or accepted since: the whole file once all arrived. */
@@ -221,7 +154,11 @@ export class FileReceiver implements StreamCore {
   accept(): void {
     this.expectOffered("accept");
     this.mode = "transferring";
-    this.control.push({ t: "file.accept", id: this.offer.id, have: this.have.ranges(MAX_HAVE_RANGES) });
+    this.control.push({
+      t: "file.accept",
+      id: this.offer.id,
+      have: this.chunks.have.ranges(MAX_HAVE_RANGES),
+    });
     this.advanceHash();
     this.pump();
     this.checkComplete();
@@ -263,17 +200,7 @@ export class FileReceiver implements StreamCore {
   /** Next verified chunk to write; report it with `handleWritten`, then `handleDurable`. */
   pollWrite(): ChunkWrite | undefined {
     if (this.mode !== "transferring") return undefined;
-    while (this.writeHead < this.writeQueue.length) {
-      const chunk = this.writeQueue[this.writeHead] as HeldChunk;
-      this.writeHead++;
-      if (this.writeHead > 256 && this.writeHead * 2 > this.writeQueue.length) {
-        this.writeQueue = this.writeQueue.slice(this.writeHead);
-        this.writeHead = 0;
-      }
-      chunk.handedOut = true;
-      return { offsetBytes: chunk.offset, bytes: chunk.bytes };
-    }
-    return undefined;
+    return this.chunks.nextWrite();
   }
 
   /**
@@ -285,10 +212,7 @@ export class FileReceiver implements StreamCore {
    */
   handleWritten(offsetBytes: number, _now: number): void {
     if (this.mode !== "transferring") return;
-    const chunk = this.pending.get(offsetBytes);
-    if (chunk === undefined || !chunk.handedOut || chunk.written) return;
-    chunk.written = true;
-    this.release(chunk);
+    if (!this.chunks.written(offsetBytes)) return;
     this.pump();
   }
 
@@ -300,25 +224,25 @@ export class FileReceiver implements StreamCore {
   handleDurable(offsetBytes: number, now: number): void {
     if (this.mode === "ended") {
       // Durable is durable: a transfer that failed (a full disk) still lists it for a resume.
-      const chunk = this.pending.get(offsetBytes);
+      const chunk = this.chunks.pending.get(offsetBytes);
       if (chunk?.handedOut) {
-        this.pending.delete(offsetBytes);
-        this.have.add(chunk.offset, chunk.offset + chunk.length);
+        this.chunks.pending.delete(offsetBytes);
+        this.chunks.have.add(chunk.offset, chunk.offset + chunk.length);
       }
       return;
     }
     if (this.mode !== "transferring") return;
-    const chunk = this.pending.get(offsetBytes);
+    const chunk = this.chunks.pending.get(offsetBytes);
     if (chunk === undefined) {
-      if (this.have.has(offsetBytes)) return;
+      if (this.chunks.have.has(offsetBytes)) return;
       throw new MisuseError(`FileReceiver: nothing at ${offsetBytes} was handed out for writing`);
     }
     if (!chunk.handedOut) {
       throw new MisuseError(`FileReceiver: the chunk at ${offsetBytes} is not being written`);
     }
     this.handleWritten(offsetBytes, now);
-    this.pending.delete(offsetBytes);
-    this.have.add(chunk.offset, chunk.offset + chunk.length);
+    this.chunks.pending.delete(offsetBytes);
+    this.chunks.have.add(chunk.offset, chunk.offset + chunk.length);
     chunk.durable = true;
     this.checkComplete();
   }
@@ -353,22 +277,20 @@ export class FileReceiver implements StreamCore {
 
   /** Bytes durable from an earlier session to read back for the SHA-256; answer with `handleRead`. */
   pollRead(): FileRead | undefined {
-    const r = this.readBack;
+    const r = this.chunks.readBack;
     if (r === undefined || r.handedOut || this.mode !== "transferring") return undefined;
     r.handedOut = true;
     return { offset: r.offset, length: r.length };
   }
 
   handleRead(offset: number, bytes: Uint8Array, _now: number): void {
-    const r = this.readBack;
+    const r = this.chunks.readBack;
     if (this.mode !== "transferring" || r === undefined || r.offset !== offset) return;
     if (bytes.length !== r.length) {
       this.fail("FILE_READ_FAILED", `read back ${bytes.length} bytes at ${offset}, expected ${r.length}`);
       return;
     }
-    this.readBack = undefined;
-    this.hash.update(bytes);
-    this.hashNext = offset + bytes.length;
+    this.chunks.hashReadBack(offset, bytes);
     this.counters.readBackBytes += bytes.length;
     this.advanceHash();
     this.pump();
@@ -385,7 +307,7 @@ export class FileReceiver implements StreamCore {
     return encodeManifest({
       sizeBytes: this.offer.size,
       sha256: Buffer.from(this.offer.sha256, "hex"),
-      have: this.have,
+      have: this.chunks.have,
     });
   }
 
@@ -437,7 +359,7 @@ export class FileReceiver implements StreamCore {
 
   /** Pulls chunks out of the channel while the memory budget has room (flow control). */
   private pump(): void {
-    while (this.mode === "transferring" && this.heldBytes < this.writeBudgetBytes) {
+    while (this.mode === "transferring" && this.chunks.heldBytes < this.writeBudgetBytes) {
       const message = this.channel.pollMessage();
       if (message === undefined) return;
       this.takeChunk(message);
@@ -456,72 +378,26 @@ export class FileReceiver implements StreamCore {
       this.fail("FILE_PROTOCOL_ERROR", `a chunk of ${bytes.length} bytes at ${offset} is outside the file`);
       return;
     }
-    if (this.have.has(offset, end) || this.pending.has(offset) || end <= this.hashNext) {
+    if (this.chunks.have.has(offset, end) || this.chunks.pending.has(offset) || end <= this.chunks.hashNext) {
       this.counters.duplicateChunks++;
       return;
     }
     this.counters.chunksReceived++;
     this.counters.receivedBytes += bytes.length;
-    const chunk: HeldChunk = {
-      offset,
-      length: bytes.length,
-      bytes,
-      handedOut: false,
-      written: false,
-      durable: false,
-      hashed: false,
-    };
-    this.pending.set(offset, chunk);
-    this.writeQueue.push(chunk);
-    this.hashQueue.push(chunk);
-    this.heldBytes += bytes.length;
+    this.chunks.hold(offset, bytes);
     this.advanceHash();
-  }
-
-  /** A chunk written and hashed is not held any more: its bytes go, and leave the budget. */
-  private release(chunk: HeldChunk): void {
-    if (!chunk.written || !chunk.hashed || chunk.bytes === EMPTY) return;
-    this.heldBytes -= chunk.length;
-    chunk.bytes = EMPTY;
   }
 
   /** Feeds the SHA-256 every byte from `hashNext` on that is in memory, or asks to read it back. */
   private advanceHash(): void {
-    while (this.hashNext < this.offer.size && this.mode === "transferring") {
-      const head = this.hashQueue[this.hashHead];
-      if (head !== undefined && head.offset <= this.hashNext) {
-        const end = head.offset + head.length;
-        if (end > this.hashNext) {
-          this.hash.update(head.bytes.subarray(this.hashNext - head.offset));
-          this.hashNext = end;
-        }
-        head.hashed = true;
-        this.release(head);
-        this.hashQueue[this.hashHead] = DONE;
-        this.hashHead++;
-        if (this.hashHead > 256 && this.hashHead * 2 > this.hashQueue.length) {
-          this.hashQueue = this.hashQueue.slice(this.hashHead);
-          this.hashHead = 0;
-        }
-        continue;
-      }
-      const durable = this.have.rangeAt(this.hashNext);
-      if (durable === undefined || this.readBack !== undefined) return;
-      // Durable before this session: read it back (up to the next chunk in memory).
-      const limit = Math.min(
-        durable[1],
-        head?.offset ?? Number.POSITIVE_INFINITY,
-        this.hashNext + this.readBlockBytes,
-      );
-      this.readBack = { offset: this.hashNext, length: limit - this.hashNext, handedOut: false };
-      return;
-    }
+    if (this.mode === "transferring") this.chunks.advanceHash();
   }
 
   private checkComplete(): void {
-    if (this.mode !== "transferring" || !this.have.complete || this.hashNext < this.offer.size) return;
-    if (this.pending.size > 0) return;
-    const digest = toHex(this.hash.digest());
+    if (this.mode !== "transferring" || !this.chunks.have.complete || this.chunks.hashNext < this.offer.size)
+      return;
+    if (this.chunks.pending.size > 0) return;
+    const digest = toHex(this.chunks.digest());
     if (digest !== this.offer.sha256) {
       this.fail("FILE_HASH_MISMATCH", `SHA-256 ${digest.slice(0, 16)}… differs from the offer's`);
       return;
@@ -538,25 +414,7 @@ export class FileReceiver implements StreamCore {
 
   private end(code: FileEndCode, by: "local" | "peer", message: string): void {
     this.mode = "ended";
-    // Chunks being written stay known, so that their durability still reaches the manifest.
-    for (const [offset, chunk] of this.pending) if (!chunk.handedOut) this.pending.delete(offset);
-    this.writeQueue = [];
-    this.writeHead = 0;
-    this.hashQueue = [];
-    this.hashHead = 0;
-    this.heldBytes = 0;
-    this.readBack = undefined;
+    this.chunks.clear();
     this.events.push({ type: "ended", code, by, message });
   }
 }
-
-const EMPTY = new Uint8Array(0);
-const DONE: HeldChunk = {
-  offset: 0,
-  length: 0,
-  bytes: EMPTY,
-  handedOut: true,
-  written: true,
-  durable: true,
-  hashed: true,
-};

@@ -28,90 +28,25 @@
  * short ends the transfer with `FILE_READ_FAILED` (the file changed under us) and tells the
  * receiver. A peer that violates the protocol (an impossible `have` range, `file.done` before
  * the accept) ends it with `FILE_PROTOCOL_ERROR`.
+ *
+ * The options, the reads asked of the adapter and the counters are `file-sender-options.ts`.
  */
 
 import { MisuseError } from "../errors.js";
 import { CHUNK_HEADER_BYTES, crc32, encodeChunkHeader, MAX_CHUNK_BYTES } from "../protocol/file-chunk.js";
-import {
-  type FileBatch,
-  type FileControl,
-  type FileEndCode,
-  type FileOffer,
-  fileControl,
-} from "../protocol/file-offer.js";
+import { type FileControl, type FileEndCode, type FileOffer, fileControl } from "../protocol/file-offer.js";
 import { type AckFrame, frameBytes, type SegmentFrame, segmentPayloadBytes } from "../protocol/frames.js";
 import { AEAD_TAG_BYTES, DATA_HEADER_BYTES } from "../protocol/limits.js";
 import { seqLt } from "../protocol/seq.js";
-import { BbrCongestionController, type CongestionController } from "./congestion/index.js";
+import { BbrCongestionController } from "./congestion/index.js";
+import type { FileRead, FileSenderOptions, FileSenderStats } from "./file-sender-options.js";
 import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-transfer.js";
 import { LADDER } from "./path-mtu.js";
 import { RangeSet } from "./range-set.js";
-import { ReliableChannel, type ReliableChannelStats, type SegmentPath } from "./reliable-channel.js";
+import { ReliableChannel, type SegmentPath } from "./reliable-channel.js";
 import type { StreamCore } from "./stream-core.js";
 
-export interface FileSenderOptions {
-  /** Transfer id: 8–64 characters of [A-Za-z0-9_-], unique per sender. */
-  id: string;
-  /** The session stream the chunks travel on (1–65535, unused by any other transfer). */
-  stream: number;
-  /** Bare file name shown to the receiver. */
-  name: string;
-  /** A file of a folder: the folder, and the file's folder relative to its root (file-offer.ts). */
-  batch?: FileBatch;
-  dir?: string;
-  sizeBytes: number;
-  /** SHA-256 of the whole file (the disk adapter computes it while reading the file once). */
-  sha256: Uint8Array;
-  /**
-   * When (in the caller's clock) an offer nobody answered expires: the transfer ends with
-   * FILE_OFFER_EXPIRED and the receiver is told. Default: never.
-   */
-  offerExpiresAt?: number;
-  /** Default: a fresh BbrCongestionController. */
-  congestion?: CongestionController;
-  /** With the default controller: never faster than this (bytes per second). */
-  maxRateBytesPerSecond?: number;
-  sendWindowSegments?: number;
-  /** Default BULK_DEFAULTS.readAheadBytes. */
-  readAheadBytes?: number;
-  /** Default BULK_DEFAULTS.readBlockBytes. */
-  readBlockBytes?: number;
-  /** The largest chunk, default MAX_CHUNK_BYTES (the path usually allows less). */
-  maxChunkBytes?: number;
-  minRtoMs?: number;
-  maxRtoMs?: number;
-  initialRtoMs?: number;
-}
-
-/**
- * A read the adapter should make: `length` bytes of the file at `offset`, into `into` when
- * given (a buffer of at least `length` bytes the core lends and gets back through `handleRead`).
- */
-export interface FileRead {
-  offset: number;
-  length: number;
-  into?: Uint8Array;
-}
-
-export interface FileSenderStats {
-  sizeBytes: number;
-  /** Bytes the receiver already held when it accepted: what the resume saved. */
-  skippedBytes: number;
-  /**
-   * File bytes (chunk payloads, not headers) put on the wire: first transmissions and every
-   * retransmission. Minus the bytes this transfer had to deliver, it is what was sent twice.
-   */
-  sentBytes: number;
-  /** File bytes cut into chunks and queued on the channel. */
-  queuedBytes: number;
-  /** File bytes acknowledged by the receiver's window (not yet durable). */
-  acknowledgedBytes: number;
-  /** File bytes read through `handleRead`. */
-  readBytes: number;
-  /** Datagrams that carried chunk data, by size class (keys: each `LADDER` rung's bytes). */
-  datagramSizes: Record<string, number>;
-  channel: ReliableChannelStats;
-}
+export type { FileRead, FileSenderOptions, FileSenderStats } from "./file-sender-options.js";
 
 interface Block {
   offset: number;

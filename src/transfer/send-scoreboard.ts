@@ -11,64 +11,22 @@
  * what an ACK acknowledges, and loss detection by packet threshold in transmission order
  * (RFC 9002 §6.1.1, RFC 8985). Timers, congestion control and pacing are the channel's: the
  * scoreboard is told the congestion window and reports what changed.
+ *
+ * The segment record and what an ACK did are `outgoing-segment.ts`; the transmissions in the
+ * order they were made, which loss detection walks, are `transmission-log.ts`.
  */
 
 import type { AckFrame } from "../protocol/frames.js";
 import { seqAdd, seqDiff, seqGt, seqGte, seqLt } from "../protocol/seq.js";
 import type { SegmentPath } from "./channel-options.js";
 import { MAX_WINDOW_SEGMENTS } from "./channel-options.js";
-import type { RateSnapshot } from "./delivery-rate.js";
+import type { AckOutcome, FragmentCursor, OutgoingSegment } from "./outgoing-segment.js";
+import { TransmissionLog } from "./transmission-log.js";
+
+export type { AckOutcome, FragmentCursor, OutgoingSegment } from "./outgoing-segment.js";
 
 /** RFC 6675 §2: DupThresh. */
 const DUP_THRESH = 3;
-
-type SegmentState = "unsent" | "inflight" | "lost" | "sacked";
-
-export interface OutgoingSegment extends RateSnapshot {
-  readonly seq: number;
-  readonly end: boolean;
-  /** Sent before `payload` (`sendSegment`'s header); EMPTY for `send`'s segments. */
-  readonly head: Uint8Array;
-  readonly payload: Uint8Array;
-  /** `head` and `payload` bytes. */
-  readonly size: number;
-  state: SegmentState;
-  transmissions: number;
-  /** Position of the latest transmission in send order (for "sent after" comparisons). */
-  txOrder: number;
-  /** Marked lost by SACK (so its retransmission counts as a fast retransmit). */
-  fastLost: boolean;
-  /** First sent past the peer's window, as a zero-window probe. */
-  probe: boolean;
-  /**
-   * Payload bytes per datagram of the latest transmission: the whole segment, or, when it went
-   * in fragments, the largest fragment. What the path learns from its fate is about that size.
-   */
-  wireBytes: number;
-}
-
-/** The segment being sent in fragments, and the offset of its next fragment. */
-export interface FragmentCursor {
-  seg: OutgoingSegment;
-  offset: number;
-}
-
-/**
- * What one ACK did (one object, reused from ACK to ACK: read it before the next). Loss fields
- * are filled by `detectLosses`.
- */
-export interface AckOutcome {
-  /** Segments the cumulative point moved past. */
-  cumulativeAdvance: number;
-  newlyAckedBytes: number;
-  newlyAckedSegments: number;
-  /** The newly acknowledged segment transmitted last (the RTT and rate sample come from it). */
-  newest: OutgoingSegment | undefined;
-  /** A segment the timer declared lost, never resent, was acknowledged: the original arrived. */
-  spurious: boolean;
-  lostSegments: number;
-  lostBytes: number;
-}
 
 export class SendScoreboard {
   /** Scoreboard: entry `sendHead + i` holds sequence number `sndUna + i`. */
@@ -80,10 +38,8 @@ export class SendScoreboard {
   private sentCount = 0;
   /** Payload bytes of the `inflight` entries. */
   private pipeBytes = 0;
-  /** Transmissions in the order they were made (`txOrders[i]` is the order of `txSegs[i]`). */
-  private txSegs: OutgoingSegment[] = [];
-  private txOrders: number[] = [];
-  private txHead = 0;
+  /** Transmissions in the order they were made (transmission-log.ts). */
+  private readonly txLog = new TransmissionLog();
   /** Segments marked lost, oldest first; entries no longer `lost` are skipped. */
   private lostQueue: OutgoingSegment[] = [];
   private lostHead = 0;
@@ -97,7 +53,6 @@ export class SendScoreboard {
   private dupAcks = 0;
   private limitedTransmitCredit = 0;
   private lostCount = 0;
-  private txCounter = 0;
   /** Peer's right edge: first sequence number it has no room for. */
   private peerRightEdge: number;
   /** False until the first ACK replaces our guess of the peer's window. */
@@ -248,9 +203,7 @@ export class SendScoreboard {
     seg.wireBytes = size;
     seg.transmissions++;
     seg.sentAtMs = now;
-    seg.txOrder = ++this.txCounter;
-    this.txSegs.push(seg);
-    this.txOrders.push(seg.txOrder);
+    this.txLog.record(seg);
     this.pipeBytes += size;
     this.counters.segmentsSent++;
   }
@@ -417,29 +370,20 @@ export class SendScoreboard {
 
   /**
    * RFC 9002 §6.1.1 packet threshold in transmission order: a transmission still in flight
-   * when one made DUP_THRESH or more after it was acknowledged is lost. `txSegs` holds the
-   * transmissions oldest first, so only its head is examined, and each entry once. Counts
-   * what it declared lost in the last ACK's outcome.
+   * when one made DUP_THRESH or more after it was acknowledged is lost. The transmission log
+   * holds the transmissions oldest first, so only its head is examined, and each entry once.
+   * Counts what it declared lost in the last ACK's outcome.
    */
   detectLosses(path: SegmentPath | undefined): AckOutcome {
     const out = this.outcome;
     const threshold = this.largestAckedTx - DUP_THRESH;
-    while (this.txHead < this.txSegs.length) {
-      const seg = this.txSegs[this.txHead] as OutgoingSegment;
-      const order = this.txOrders[this.txHead] as number;
-      // A later transmission of this segment, or its acknowledgement, made the entry stale.
-      if (seg.txOrder !== order || seg.state !== "inflight") {
-        this.txHead++;
-        continue;
-      }
-      if (order > threshold) break;
-      this.txHead++;
+    for (let seg = this.txLog.nextLost(threshold); seg !== undefined; seg = this.txLog.nextLost(threshold)) {
       this.markLost(seg, true);
       path?.onSegmentLost(seg.wireBytes);
       out.lostSegments++;
       out.lostBytes += seg.size;
     }
-    this.compactTxQueue();
+    this.txLog.compact();
     return out;
   }
 
@@ -456,14 +400,6 @@ export class SendScoreboard {
       else still.push(seg);
     }
     this.probes = still;
-  }
-
-  private compactTxQueue(): void {
-    if (this.txHead > 1024 && this.txHead * 2 > this.txSegs.length) {
-      this.txSegs.splice(0, this.txHead);
-      this.txOrders.splice(0, this.txHead);
-      this.txHead = 0;
-    }
   }
 
   private compactLostQueue(): void {

@@ -38,117 +38,41 @@
  * and handed to the Endpoint as coming from that address. Sessions never roam onto a relay by
  * themselves (`mayRoamTo`), and a connection on a relayed path keeps datagrams at the base
  * size, envelope included.
+ *
+ * The parts: `endpoint-events.ts` (what the Endpoint's events do to the connections),
+ * `relay-channels.ts` (the relay channels and their addresses), `session-host-types.ts` (the
+ * connection, events, options and counters the roles see), `payload-interleave.ts` (one
+ * payload from each connection in turn). This file is the composition: the inputs, the
+ * commands, the pack and the schedule.
  */
 
 import { HallwayError } from "../errors.js";
 import type { Address } from "../protocol/address.js";
-import { Endpoint, type EndpointOptions, type Identity, type SessionId } from "../protocol/endpoint.js";
+import { Endpoint, type SessionId } from "../protocol/endpoint.js";
 import { isProbe } from "../protocol/probe.js";
 import { decodeRelay, encodeRelay, isRelay } from "../protocol/relay.js";
 import { TimerHeap } from "../protocol/timer-heap.js";
-import { Connection, type ConnectionStats, interleavePayloads, type PathAwareCore } from "./connection.js";
+import type { Connection, ConnectionStats, PathAwareCore } from "./connection.js";
+import { applyEndpointEvent, type EndpointEventTarget } from "./endpoint-events.js";
+import { interleavePayloads } from "./payload-interleave.js";
+import { isRelayAddress, RELAY_HOST, RelayChannels } from "./relay-channels.js";
+import type {
+  HostEvent,
+  HostedConnection,
+  HostTransmit,
+  Live,
+  SessionHostOptions,
+  SessionHostStats,
+} from "./session-host-types.js";
 
-export interface HostedConnection {
-  readonly session: SessionId;
-  readonly initiator: boolean;
-  readonly remoteKey: Uint8Array;
-  readonly remotePayload: Uint8Array;
-  address: Address;
-  /** Free slot for the role: who this connection belongs to. */
-  user?: string;
-}
-
-export type HostEvent =
-  | { type: "established"; conn: HostedConnection }
-  | { type: "message"; conn: HostedConnection; stream: number; message: Uint8Array }
-  | { type: "closed"; conn: HostedConnection; reason: string }
-  /** The far side moved the session to another path (roaming), or `moveTo` did. */
-  | { type: "address-changed"; conn: HostedConnection }
-  /** A `connect` that never became a session. */
-  | { type: "connect-failed"; session: SessionId; code: HallwayError["code"]; message: string }
-  /**
-   * A datagram no session owns: a connectivity probe, a relay envelope for a channel this host
-   * did not open (the registry's relay role), or anything else (STUN).
-   */
-  | { type: "foreign"; kind: "probe" | "relay" | "other"; bytes: Uint8Array; from: Address }
-  /** A message over the size limit was dropped; `head` is its first segment (to answer it). */
-  | { type: "oversized"; conn: HostedConnection; stream: number; head: Uint8Array };
-
-/**
- * One datagram to send, in pieces to be written as one (a gathered send: the datagram is their
- * concatenation); `ttl` lowers the IP TTL for this datagram only.
- */
-export interface HostTransmit {
-  to: Address;
-  bytes: readonly Uint8Array[];
-  ttl?: number;
-}
-
-export interface SessionHostOptions {
-  identity: Identity;
-  /** Injected randomness (ephemeral keys, session indexes). */
-  random: (n: number) => Uint8Array;
-  acceptIncoming: boolean;
-  keepaliveMs?: number;
-  idleTimeoutMs?: number;
-  handshakeTimeoutMs?: number;
-  responderPayload?: (from: Address) => Uint8Array;
-  /** Offer AES-256-GCM for sessions' transport keys (the adapter knows the CPU has AES instructions). */
-  aesGcm?: boolean;
-  /** The MTU of the local link toward an address, if the adapter can tell (a cost-model hint). */
-  linkMtuFor?: (address: Address) => number | undefined;
-  /** The endpoint's handshake limits, where the defaults do not fit (docs/security.md). */
-  handshakeLimits?: Pick<
-    EndpointOptions,
-    | "maxSessions"
-    | "handshakesPerSecondPerHost"
-    | "cookies"
-    | "freeHandshakesPerSecond"
-    | "cookieHandshakesPerSecondPerHost"
-    | "maxHandshakesPerSecond"
-    | "busyHalfOpen"
-  >;
-}
-
-/**
- * The host name of the addresses `openRelay` hands out. It is never resolved: datagrams to it
- * are wrapped in a relay envelope and sent to the relay's real address.
- */
-export const RELAY_HOST = "relay";
-
-/** Relay channels a peer keeps open at most; the least recently used goes first. */
-const MAX_RELAY_CHANNELS = 64;
-
-export function isRelayAddress(a: Address): boolean {
-  return a.host === RELAY_HOST;
-}
-
-interface RelayChannel {
-  via: Address;
-  token: Uint8Array;
-  address: Address;
-}
-
-interface Live {
-  info: HostedConnection;
-  conn: Connection;
-  /** This connection's entry in the timer heap, if any. */
-  wakeAt: number | undefined;
-}
-
-export interface SessionHostStats {
-  /** Datagrams dropped before any core saw them (foreign bytes nobody claimed). */
-  foreignDropped: number;
-  /** Live sessions. */
-  sessions: number;
-  /** Connections visited by `pack`, over the host's life: the work that grows with activity. */
-  connectionsPacked: number;
-  /** Connections whose timers fired, over the host's life. */
-  timerWakeups: number;
-  endpoint: Endpoint["stats"];
-  /** Stateless cookies the endpoint sent, received and accepted (docs/security.md). */
-  cookies: Endpoint["cookieStats"];
-}
+export { isRelayAddress, RELAY_HOST } from "./relay-channels.js";
+export type {
+  HostEvent,
+  HostedConnection,
+  HostTransmit,
+  SessionHostOptions,
+  SessionHostStats,
+} from "./session-host-types.js";
 
 export class SessionHost {
   private readonly endpoint: Endpoint;
@@ -162,10 +86,9 @@ export class SessionHost {
   private eventHead = 0;
   private readonly transmits: HostTransmit[] = [];
   private transmitHead = 0;
-  /** Relay channels by token (hex), in least-recently-used order. */
-  private readonly relays = new Map<string, RelayChannel>();
-  private readonly relayByPort = new Map<number, RelayChannel>();
-  private nextRelayPort = 1;
+  private readonly relays = new RelayChannels();
+  /** What the Endpoint's events may change (endpoint-events.ts). */
+  private readonly eventTarget: EndpointEventTarget;
   private foreignDropped = 0;
   private connectionsPacked = 0;
   private timerWakeups = 0;
@@ -185,6 +108,14 @@ export class SessionHost {
       ...opts.handshakeLimits,
       mayRoamTo: (address) => !isRelayAddress(address),
     });
+    this.eventTarget = {
+      endpoint: this.endpoint,
+      keepaliveMs: this.keepaliveMs,
+      live: this.live,
+      dirty: this.dirty,
+      events: this.events,
+      linkMtuOf: (address) => this.linkMtuOf(address),
+    };
   }
 
   get stats(): SessionHostStats {
@@ -313,21 +244,7 @@ export class SessionHost {
    * address that stands for it. Opening a token again returns the same address.
    */
   openRelay(via: Address, token: Uint8Array): Address {
-    const key = Buffer.from(token).toString("hex");
-    const known = this.relays.get(key);
-    if (known) return known.address;
-    const channel: RelayChannel = {
-      via: { host: via.host, port: via.port },
-      token: Uint8Array.from(token),
-      address: { host: RELAY_HOST, port: this.nextRelayPort++ },
-    };
-    this.relays.set(key, channel);
-    this.relayByPort.set(channel.address.port, channel);
-    if (this.relays.size > MAX_RELAY_CHANNELS) {
-      const oldest = this.relays.keys().next().value;
-      if (oldest !== undefined) this.forgetRelay(oldest);
-    }
-    return channel.address;
+    return this.relays.open(via, token);
   }
 
   /** One datagram outside any session (STUN answers, probes, relayed envelopes). */
@@ -442,89 +359,7 @@ export class SessionHost {
   /** Moves the Endpoint's events into connections and host events, its transmits out. */
   private drainEndpoint(now: number): void {
     for (let ev = this.endpoint.pollEvent(); ev; ev = this.endpoint.pollEvent()) {
-      switch (ev.type) {
-        case "established": {
-          const info: HostedConnection = {
-            session: ev.session,
-            initiator: ev.initiator,
-            remoteKey: ev.remoteKey,
-            remotePayload: ev.remotePayload,
-            address: ev.address,
-          };
-          const linkMtuBytes = this.linkMtuOf(ev.address);
-          const conn = new Connection(
-            {
-              keepaliveMs: this.keepaliveMs,
-              initiator: ev.initiator,
-              relayed: isRelayAddress(ev.address),
-              ...(linkMtuBytes === undefined ? {} : { linkMtuBytes }),
-              onOversized: (stream, head) =>
-                this.events.push({ type: "oversized", conn: info, stream, head }),
-            },
-            now,
-          );
-          this.live.set(ev.session, { info, conn, wakeAt: undefined });
-          this.dirty.add(ev.session);
-          this.events.push({ type: "established", conn: info });
-          break;
-        }
-        case "data": {
-          const live = this.live.get(ev.session);
-          if (!live) break;
-          live.conn.handlePayload(ev.payload, now);
-          this.dirty.add(ev.session);
-          for (let m = live.conn.pollMessage(); m; m = live.conn.pollMessage()) {
-            this.events.push({ type: "message", conn: live.info, stream: m.stream, message: m.message });
-          }
-          if (live.conn.closedReason !== undefined) this.endpoint.close(ev.session);
-          break;
-        }
-        case "address-changed": {
-          const live = this.live.get(ev.session);
-          if (live) {
-            live.info.address = ev.address;
-            live.conn.handlePathChange(isRelayAddress(ev.address), now, this.linkMtuOf(ev.address));
-            this.events.push({ type: "address-changed", conn: live.info });
-          }
-          break;
-        }
-        case "failed": {
-          const live = this.live.get(ev.session);
-          if (live) {
-            this.live.delete(ev.session);
-            this.dirty.delete(ev.session);
-            this.events.push({ type: "closed", conn: live.info, reason: ev.message });
-          } else {
-            this.events.push({
-              type: "connect-failed",
-              session: ev.session,
-              code: ev.code,
-              message: ev.message,
-            });
-          }
-          break;
-        }
-        case "closed": {
-          const live = this.live.get(ev.session);
-          if (live) {
-            this.live.delete(ev.session);
-            this.dirty.delete(ev.session);
-            this.events.push({
-              type: "closed",
-              conn: live.info,
-              reason: live.conn.closedReason ?? ev.reason,
-            });
-          } else {
-            this.events.push({
-              type: "connect-failed",
-              session: ev.session,
-              code: "CRYPTO_HANDSHAKE_TIMEOUT",
-              message: "session closed before it was established",
-            });
-          }
-          break;
-        }
-      }
+      applyEndpointEvent(this.eventTarget, ev, now);
     }
     for (let out = this.endpoint.pollTransmit(); out; out = this.endpoint.pollTransmit()) {
       this.transmitSealed(out.to, out.bytes);
@@ -537,7 +372,7 @@ export class SessionHost {
       this.transmits.push({ to, bytes });
       return;
     }
-    const channel = this.relayByPort.get(to.port);
+    const channel = this.relays.byAddress(to);
     if (!channel) return; // the channel was forgotten: as good as a lost datagram
     this.transmits.push({ to: channel.via, bytes: [encodeRelay(channel.token, Buffer.concat(bytes))] });
   }
@@ -545,23 +380,13 @@ export class SessionHost {
   /** Unwraps an envelope from a relay this host opened; anything else is the relay role's. */
   private onRelayed(bytes: Uint8Array, from: Address, now: number): void {
     const env = decodeRelay(bytes);
-    const key = env.ok ? Buffer.from(env.value.token).toString("hex") : "";
-    const channel = this.relays.get(key);
-    if (!env.ok || !channel || channel.via.host !== from.host || channel.via.port !== from.port) {
+    const channel = env.ok ? this.relays.claim(env.value.token, from) : undefined;
+    if (!env.ok || !channel) {
       this.events.push({ type: "foreign", kind: "relay", bytes, from });
       return;
     }
-    this.relays.delete(key); // re-inserted as the most recently used
-    this.relays.set(key, channel);
     this.endpoint.handleDatagram(env.value.inner, channel.address, now);
     this.drainEndpoint(now);
-  }
-
-  private forgetRelay(key: string): void {
-    const channel = this.relays.get(key);
-    if (!channel) return;
-    this.relays.delete(key);
-    this.relayByPort.delete(channel.address.port);
   }
 
   private linkMtuOf(address: Address): number | undefined {

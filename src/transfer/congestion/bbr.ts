@@ -44,72 +44,35 @@
  * the model is also cheap to keep right: RTTs are stable and queues shallow. Measured in the
  * seeded simulator (test/transfer/file-congestion.test.ts): 10 MB/s, 10 ms RTT, 1–2 % loss,
  * BBR keeps ~8 MB/s where AIMD gets 1–1.7.
+ *
+ * The options and the constants, each with its source, are `bbr-parameters.ts`; the ACK
+ * aggregation estimate is `ack-aggregation.ts`.
  */
 
+import { AckAggregation } from "./ack-aggregation.js";
+import {
+  type BbrCongestionOptions,
+  type BbrState,
+  BTLBW_FILTER_ROUNDS,
+  CWND_GAIN,
+  CWND_QUANTA_SEGMENTS,
+  EXTRA_ACKED_MAX_MS,
+  FULL_BW_GROWTH,
+  FULL_BW_ROUNDS,
+  HIGH_GAIN,
+  LOSS_BACKOFF,
+  LOSS_WINDOW_MIN_SEGMENTS,
+  LOSS_WINDOW_ROUNDS,
+  MAX_COMPENSATED_LOSS,
+  MIN_RTT_FILTER_MS,
+  MIN_RTT_FLOOR_MS,
+  PACING_GAIN_CYCLE,
+  PROBE_RTT_CWND_SEGMENTS,
+  PROBE_RTT_DURATION_MS,
+} from "./bbr-parameters.js";
 import { type AckSample, type CongestionController, DEFAULT_MAX_SEGMENT_BYTES } from "./controller.js";
 
-export interface BbrCongestionOptions {
-  /** RFC 6928 §2: an initial window of 10 segments. */
-  initialCwndSegments?: number;
-  /** BBR's floor of 4 segments (BBR §4.2.3.3, "MinPipeCwnd"). */
-  minCwndSegments?: number;
-  /** Growth stops here, in bytes; the channel's send window caps it as well. Default 64 MiB. */
-  maxCwndBytes?: number;
-  /**
-   * ProbeBW phase to start in, 0–7 (default 2, a gain-1 phase). BBR picks it at random to
-   * desynchronise flows; a core has no Math.random, so an adapter may pass a seeded one.
-   */
-  probeBwStartPhase?: number;
-  /** Loss fraction over 8 round trips above which the bandwidth estimate shrinks, default 0.3. */
-  lossToleranceFraction?: number;
-  /**
-   * A ceiling on the pacing rate (bytes per ms): the user's cap on what one transfer may take
-   * of the link. The model still measures the path; the sender just never paces faster.
-   */
-  maxRateBytesPerMs?: number;
-}
-
-export type BbrState = "startup" | "drain" | "probe_bw" | "probe_rtt";
-
-/** BBR §4.2.1: 2/ln(2), the smallest gain that doubles the delivery rate each round. */
-const HIGH_GAIN = 2 / Math.LN2;
-/** BBR §4.2.3: a cwnd of twice the BDP absorbs delayed and stretched ACKs. */
-const CWND_GAIN = 2;
-/** BBR §4.3.4.3: probe up, drain the probe's queue, then cruise for six round trips. */
-const PACING_GAIN_CYCLE = [1.25, 0.75, 1, 1, 1, 1, 1, 1] as const;
-/** BBR §4.1.1.1: BtlBwFilterLen, in round trips. */
-const BTLBW_FILTER_ROUNDS = 10;
-/** BBR §4.1.2.1: MinRTTFilterLen. */
-const MIN_RTT_FILTER_MS = 10_000;
-/** BBR §4.3.5: ProbeRTTDuration and the window held during it. */
-const PROBE_RTT_DURATION_MS = 200;
-const PROBE_RTT_CWND_SEGMENTS = 4;
-/** BBR §4.3.2.2: Startup ends when btlBw grew less than 25 % in 3 rounds. */
-const FULL_BW_GROWTH = 1.25;
-const FULL_BW_ROUNDS = 3;
-/**
- * The RTT used for the BDP is at least the adapter's timer granularity: with a sub-millisecond
- * loopback RTT, a window smaller than one timer tick of data would idle between wakeups.
- */
-const MIN_RTT_FLOOR_MS = 1;
-/** Segments added to cwnd for send and ACK quantisation (BBR §4.2.3.2, 3 × quantum). */
-const CWND_QUANTA_SEGMENTS = 3;
-/** Loss is measured over this many round trips of ProbeBW, and only over this many segments or more. */
-const LOSS_WINDOW_ROUNDS = 8;
-const LOSS_WINDOW_MIN_SEGMENTS = 64;
-/**
- * ACK aggregation (Linux tcp_bbr `bbr_update_ack_aggregation`): the most data acknowledged
- * beyond what `btlBw` predicts, kept as the max of two windows of this many round trips each.
- */
-const EXTRA_ACKED_WINDOW_ROUNDS = 5;
-/** The aggregation allowance is at most this much time at `btlBw` (Linux: 100 ms). */
-const EXTRA_ACKED_MAX_MS = 100;
-/** An aggregation epoch this large is stale: start a new one (Linux: 1 << 20 bytes). */
-const ACK_EPOCH_RESET_BYTES = 1 << 20;
-/** Bandwidth kept when the guard trips (BBR v2 uses 0.7 for its loss response; gentler here). */
-const LOSS_BACKOFF = 0.85;
-/** The up-probe compensates for at most this loss rate (gain ≤ 1.25 / 0.7 ≈ 1.8). */
-const MAX_COMPENSATED_LOSS = 0.3;
+export type { BbrCongestionOptions, BbrState } from "./bbr-parameters.js";
 
 export class BbrCongestionController implements CongestionController {
   private mode: BbrState = "startup";
@@ -148,12 +111,8 @@ export class BbrCongestionController implements CongestionController {
   private lossWindowDelivered = 0;
   /** Loss fraction of the last complete loss window in ProbeBW. */
   private lossRate = 0;
-  /** ACK aggregation: two windows of the max excess acknowledged, and the current epoch. */
-  private extraAckedCurrent = 0;
-  private extraAckedPrevious = 0;
-  private extraAckedWindowRounds = 0;
-  private ackEpochStartMs: number | undefined;
-  private ackEpochAcked = 0;
+  /** ACK aggregation: the excess acknowledged beyond what `btlBw` predicts (ack-aggregation.ts). */
+  private readonly ackAggregation = new AckAggregation();
   /** The window before the latest timeout, until it is undone or forgotten. */
   private cwndBeforeRto: number | undefined;
 
@@ -230,7 +189,14 @@ export class BbrCongestionController implements CongestionController {
     this.checkLossRate();
     this.updateMinRtt(sample, now);
     this.updateMode(sample, now);
-    this.updateAckAggregation(ackedBytes, now);
+    this.ackAggregation.update(
+      ackedBytes,
+      now,
+      this.roundStart,
+      this.bottleneckBandwidthBytesPerMs,
+      this.mss,
+      this.cwnd,
+    );
     this.updateCwnd(ackedBytes);
     this.updatePacingRate();
   }
@@ -423,40 +389,7 @@ export class BbrCongestionController implements CongestionController {
 
   /** The most bytes recently acknowledged beyond what the bandwidth estimate predicts. */
   get extraAckedBytes(): number {
-    return Math.max(this.extraAckedCurrent, this.extraAckedPrevious);
-  }
-
-  /**
-   * ACK aggregation (Linux tcp_bbr, `bbr_update_ack_aggregation`): ACKs that come in bursts
-   * (a receiver that acknowledges every few segments or after its delayed-ACK timer, a peer
-   * process that reads a batch of datagrams after a scheduling delay) deliver more at once
-   * than `btlBw` predicts and then nothing for a while. A window of `2 × BDP` (at a 1 ms RTT
-   * floor on a LAN, a handful of segments) then empties between bursts, the sender idles, the
-   * delivery rate it measures falls, and the BDP with it: the window collapses. The excess
-   * acknowledged per epoch (at most one cwnd) is therefore added to the window once the pipe
-   * is full, so the sender keeps transmitting while the next burst of ACKs is on its way.
-   */
-  private updateAckAggregation(acked: number, now: number): void {
-    if (this.roundStart && ++this.extraAckedWindowRounds >= EXTRA_ACKED_WINDOW_ROUNDS) {
-      this.extraAckedWindowRounds = 0;
-      this.extraAckedPrevious = this.extraAckedCurrent;
-      this.extraAckedCurrent = 0;
-    }
-    const epochMs = this.ackEpochStartMs === undefined ? 0 : now - this.ackEpochStartMs;
-    let expected = this.bottleneckBandwidthBytesPerMs * epochMs;
-    if (
-      this.ackEpochStartMs === undefined ||
-      this.ackEpochAcked <= expected ||
-      this.ackEpochAcked + acked >= Math.max(ACK_EPOCH_RESET_BYTES, 16 * this.mss)
-    ) {
-      // ACKs at or below the expected rate (or a stale epoch): a new epoch starts here.
-      this.ackEpochAcked = 0;
-      this.ackEpochStartMs = now;
-      expected = 0;
-    }
-    this.ackEpochAcked += acked;
-    const extra = Math.min(this.ackEpochAcked - expected, this.cwnd);
-    if (extra > this.extraAckedCurrent) this.extraAckedCurrent = extra;
+    return this.ackAggregation.extraAckedBytes;
   }
 
   private updateCwnd(acked: number): void {
