@@ -276,20 +276,26 @@ describe.skipIf(!lab.canRun)("two people in the terminal UI (network lab)", () =
       STEP_MS,
     );
     await at.press("M-4");
-    // carol's client reports what it delivered to the registry's history in batches: ask
-    // again until the newest page ends with her last line.
+    // carol's client reports what it delivered to the registry's history in batches: wait
+    // until the registry's newest page ends with her last line (the TUI's own log has it
+    // sooner, so its screen cannot tell), then open the conversation afresh.
     const deadline = Date.now() + STEP_MS;
     for (;;) {
-      await at.typeLine("/close");
-      await at.waitFor(/^\[(status|bob|#ops)\]/m, "carol's buffer closed");
-      await at.typeLine("/query carol");
-      const newest = await at
-        .waitFor(/carol │ old line 60 *$/m, "the newest page", 2000)
-        .then(() => true)
-        .catch(() => false);
-      if (newest) break;
+      const before = carol.events.length;
+      carol.send({ cmd: "history", with: "alice", limit: 1 });
+      const page = await carol.waitFor(
+        (e) => carol.events.indexOf(e) >= before && e.event === "history",
+        "carol's newest history",
+      );
+      const last = (page.messages as Array<{ text: string }>).at(-1);
+      if (last?.text === "old line 60") break;
       if (Date.now() > deadline) throw new Error("the registry's history never had carol's 60 lines");
+      await new Promise((r) => setTimeout(r, 200));
     }
+    await at.typeLine("/close");
+    await at.waitFor(/^\[(status|bob|#ops)\]/m, "carol's buffer closed");
+    await at.typeLine("/query carol");
+    await at.waitFor(/carol │ old line 60 *$/m, "the newest page");
     // The top of what /query loaded is line 11; past it, PageUp asks the registry.
     await at.press("PageUp");
     await at.waitFor(/carol │ old line 11 *$/m, "the top of the loaded page");
