@@ -36,25 +36,25 @@ export function inputPaste(m: Model, pasted: string, now: number): void {
 }
 
 /** Where the cluster before `at` starts (a ZWJ family or a flag is one step). */
-export function clusterBefore(text: string, at: number): number {
+function clusterBefore(text: string, at: number): number {
   const parts = clusters(text.slice(0, at));
   return at - (parts[parts.length - 1] ?? "").length;
 }
 
 /** Where the cluster at `at` ends. */
-export function clusterAfter(text: string, at: number): number {
+function clusterAfter(text: string, at: number): number {
   return at + (clusters(text.slice(at))[0] ?? "").length;
 }
 
 /** readline's words: the start of the word before `at` (spaces before it skipped). */
-export function wordBefore(text: string, at: number): number {
+function wordBefore(text: string, at: number): number {
   let i = at;
   while (i > 0 && /\s/.test(text[i - 1] ?? "")) i--;
   while (i > 0 && !/\s/.test(text[i - 1] ?? "")) i--;
   return i;
 }
 
-export function wordAfter(text: string, at: number): number {
+function wordAfter(text: string, at: number): number {
   let i = at;
   while (i < text.length && /\s/.test(text[i] ?? "")) i++;
   while (i < text.length && !/\s/.test(text[i] ?? "")) i++;
@@ -79,7 +79,7 @@ export function inputMove(m: Model, to: InputMove): void {
   m.input.cursor = moveTarget(m.input.text, m.input.cursor, to);
 }
 
-export function moveTarget(text: string, cursor: number, to: InputMove): number {
+function moveTarget(text: string, cursor: number, to: InputMove): number {
   switch (to) {
     case "home":
       return 0;

@@ -57,18 +57,7 @@ export {
   switchTo,
   systemLine,
 } from "./buffers.js";
-export {
-  type InputMove,
-  inputComplete,
-  inputCompleteArgument,
-  inputDelete,
-  inputInsert,
-  inputKill,
-  inputMove,
-  inputPaste,
-  inputRecall,
-  inputSubmit,
-} from "./input-line.js";
+export * from "./input-line.js";
 export {
   flushPresenceNews,
   namesLine,
