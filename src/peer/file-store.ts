@@ -23,222 +23,54 @@
  *
  * Resume: `findPartial` looks for a `.part` whose manifest the caller accepts (the transfer
  * layer checks it describes the offered file: size, chunk size, SHA-256) and reopens it.
+ *
+ * The parts: `disk-primitives.ts` (free space, error codes, durable writes, full reads,
+ * received folders), `outgoing-file.ts` (`OutgoingFile`), and this file (`IncomingFile`),
+ * which re-exports the others for the transfer layer.
  */
 
-import { createHash } from "node:crypto";
 import {
   closeSync,
-  createReadStream,
   existsSync,
-  fstatSync,
   fsync,
   fsyncSync,
-  ftruncateSync,
   linkSync,
-  lstatSync,
   mkdirSync,
   openSync,
-  read,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
-  statfsSync,
-  statSync,
-  writeSync,
   writev,
 } from "node:fs";
 import { open as openAsync, rename as renameAsync, rm as rmAsync } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { join } from "node:path";
 import { HallwayError } from "../errors.js";
+import {
+  errnoOf,
+  fitsAllocated,
+  MAX_NUMBERED,
+  readFully,
+  syncDirectory,
+  writeDurably,
+  writeErrorCode,
+} from "./disk-primitives.js";
 import { numberedName, safeFileName } from "./file-name.js";
 
-const MAX_NUMBERED = 10_000;
+export {
+  freeBytes,
+  incomingFolder,
+  reserveFolder,
+  syncDirectory,
+  writeErrorCode,
+} from "./disk-primitives.js";
+export { OutgoingFile } from "./outgoing-file.js";
+
 /** The receiver's write block: consecutive chunks up to this size go to disk in one `writev`. */
 export const WRITE_BLOCK_BYTES = 1024 * 1024;
 /** Buffers per `writev`, well under Linux's IOV_MAX of 1024. */
 export const WRITE_BLOCK_BUFFERS = 512;
 const MANIFEST_SUFFIX = ".part.manifest";
-
-function errnoOf(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/** A file-system failure as a stable code: a full disk is told apart from other write errors. */
-/**
- * Bytes free to an unprivileged user on the file system that holds `dir` (or, while `dir`
- * does not exist yet, its nearest existing parent); undefined if it cannot be told.
- */
-export function freeBytes(dir: string): number | undefined {
-  for (let at = dir; ; at = dirname(at)) {
-    try {
-      const s = statfsSync(at);
-      return s.bavail * s.bsize;
-    } catch (err) {
-      if (errnoOf(err) !== "ENOENT" || dirname(at) === at) return undefined;
-    }
-  }
-}
-
-export function syncDirectory(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-export function writeErrorCode(err: unknown): "FILE_DISK_FULL" | "FILE_WRITE_FAILED" {
-  const code = errnoOf(err);
-  return code === "ENOSPC" || code === "EDQUOT" ? "FILE_DISK_FULL" : "FILE_WRITE_FAILED";
-}
-
-function writeDurably(path: string, flags: "w" | "r+", bytes: Uint8Array): void {
-  const fd = openSync(path, flags, 0o600);
-  try {
-    let done = 0;
-    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, done);
-    // In place, an older and longer content must not leave its tail behind.
-    if (flags === "r+") ftruncateSync(fd, bytes.length);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Up to `length` bytes at `offsetBytes`, asynchronously, into `into` (a fresh buffer without
- * it): fewer only at the end of the file.
- */
-function readFully(fd: number, offsetBytes: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
-  const buf = into === undefined || into.length < length ? Buffer.allocUnsafe(length) : into;
-  return new Promise((resolve, reject) => {
-    const step = (got: number): void => {
-      if (got >= length) {
-        resolve(new Uint8Array(buf.buffer, buf.byteOffset, got));
-        return;
-      }
-      read(fd, buf, got, length - got, offsetBytes + got, (err, n) => {
-        if (err) reject(err);
-        else if (n === 0) resolve(new Uint8Array(buf.buffer, buf.byteOffset, got));
-        else step(got + n);
-      });
-    };
-    step(0);
-  });
-}
-
-/**
- * Whether `sizeBytes` fit in the blocks the file at `path` already holds, so that writing them
- * in place needs no new space (a manifest grows with the ranges it lists, but a few KiB of
- * ranges still fit the one block its first version took).
- */
-function fitsAllocated(path: string, sizeBytes: number): boolean {
-  try {
-    return statSync(path).blocks * 512 >= sizeBytes;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A new folder for a received folder: its sanitised name in `dir`, numbered (`photos (1)`)
- * when taken, created exclusively so that two folders never merge. Returns its path.
- */
-export function reserveFolder(dir: string, offeredName: string): string {
-  mkdirSync(dir, { recursive: true });
-  const base = safeFileName(offeredName);
-  for (let n = 0; n < MAX_NUMBERED; n++) {
-    const path = join(dir, numberedName(base, n));
-    try {
-      mkdirSync(path, { mode: 0o700 });
-      return path;
-    } catch (err) {
-      if (errnoOf(err) !== "EEXIST") throw err;
-    }
-  }
-  throw new HallwayError("FILE_WRITE_FAILED", `no free name for ${base} in ${dir}`);
-}
-
-/**
- * The folder under a received folder's `root` for a file's relative `dir` (as offered:
- * `/`-separated), made on the way. Each segment is sanitised like a file name, and each
- * must be a real folder, not a symbolic link, so nothing is ever written outside `root`.
- */
-export function incomingFolder(root: string, dir: string | undefined): string {
-  let path = root;
-  for (const segment of dir === undefined ? [] : dir.split("/")) {
-    path = join(path, safeFileName(segment));
-    try {
-      mkdirSync(path, { mode: 0o700 });
-    } catch (err) {
-      if (errnoOf(err) !== "EEXIST") throw err;
-    }
-    const st = lstatSync(path);
-    if (!st.isDirectory() || st.isSymbolicLink()) {
-      throw new HallwayError("FILE_WRITE_FAILED", `${path} is not a folder`);
-    }
-  }
-  const inside = relative(root, path);
-  if (inside.startsWith(`..${sep}`) || inside === "..") {
-    throw new HallwayError("FILE_WRITE_FAILED", `${dir} leads outside the download folder`);
-  }
-  return path;
-}
-
-export class OutgoingFile {
-  private closed = false;
-
-  private constructor(
-    private readonly fd: number,
-    readonly sizeBytes: number,
-    readonly sha256: Uint8Array,
-  ) {}
-
-  /** Open and hash a regular file. Rejects with FILE_NOT_FOUND or FILE_READ_FAILED. */
-  static async open(path: string): Promise<OutgoingFile> {
-    let fd: number;
-    try {
-      fd = openSync(path, "r");
-    } catch (err) {
-      const code = errnoOf(err);
-      if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") {
-        throw new HallwayError("FILE_NOT_FOUND", `no file at ${path}`);
-      }
-      throw new HallwayError("FILE_READ_FAILED", `cannot open ${path}: ${code ?? String(err)}`);
-    }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw new HallwayError("FILE_NOT_FOUND", `${path} is not a regular file`);
-      const hash = createHash("sha256");
-      // The same descriptor: what we hash is what we serve, even if the path is replaced.
-      const stream = createReadStream("", { fd, autoClose: false, start: 0 });
-      for await (const piece of stream) hash.update(piece as Buffer);
-      return new OutgoingFile(fd, st.size, new Uint8Array(hash.digest()));
-    } catch (err) {
-      closeSync(fd);
-      if (err instanceof HallwayError) throw err;
-      throw new HallwayError("FILE_READ_FAILED", `cannot read ${path}: ${errnoOf(err) ?? String(err)}`);
-    }
-  }
-
-  /**
-   * `length` bytes at `offsetBytes`, into `into` when given (fewer means the file shrank: the
-   * core fails the transfer).
-   */
-  readAt(offsetBytes: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
-    if (this.closed) return Promise.reject(new HallwayError("INTERNAL", "OutgoingFile: already closed"));
-    return readFully(this.fd, offsetBytes, length, into);
-  }
-
-  /** Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    closeSync(this.fd);
-  }
-}
 
 export class IncomingFile {
   private fd: number | undefined;

@@ -79,7 +79,9 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
   },
   "peer/discovery.ts": { because: "mDNS browse timeout", allows: ["timers"] },
   "peer/fifo-deadlines.ts": { because: "its own timer, Date.now by default", allows: ["timers", "clock"] },
-  "peer/file-transfers.ts": { because: "transfer timers; random transfer ids", allows: ["timers", "random"] },
+  "peer/file-transfers.ts": { because: "random transfer and folder ids", allows: ["random"] },
+  "peer/transfer-disk.ts": { because: "the fsync batch's delay timer", allows: ["timers"] },
+  "peer/transfer-ending.ts": { because: "a completed receiver lingers on a timer", allows: ["timers"] },
   "peer/paths.ts": { because: "relay and upgrade timers", allows: ["timers"] },
   "peer/social.ts": {
     because: "batches acknowledgements per turn; notice ids, times",
