@@ -31,6 +31,8 @@ export type OfficeRoomMode = "open" | "announce" | "off";
 
 /** Messages a returning member gets at login, at most, unless `--office-backlog` says otherwise. */
 export const DEFAULT_OFFICE_BACKLOG = 200;
+/** Users enrolled in the room per store transaction at start. */
+const ENROLL_BATCH = 1000;
 
 export interface OfficeRoomOptions {
   mode: OfficeRoomMode;
@@ -101,7 +103,12 @@ export class OfficeRoom {
     const first = [...users].sort((a, b) => a.createdAt - b.createdAt || (a.name < b.name ? -1 : 1))[0];
     if (first) await this.ensureRoom(first.name, now);
     const missing = users.filter((u) => !before.has(u.name));
-    for (const u of missing) await this.store.addMember(OFFICE_ROOM, u.name, now);
+    // In transactions of ENROLL_BATCH: a store of 10,000 users is enrolled in a few commits,
+    // not 10,000 (seconds of start-up on SQLite, more on Neo4j).
+    for (let i = 0; i < missing.length; i += ENROLL_BATCH) {
+      const batch = missing.slice(i, i + ENROLL_BATCH).map((u) => u.name);
+      await this.store.addMembers(OFFICE_ROOM, batch, now);
+    }
     await this.settleAdmin();
     return missing.length;
   }

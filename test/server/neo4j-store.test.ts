@@ -449,6 +449,7 @@ async function exerciseEverything(store: Neo4jStore): Promise<void> {
   await store.joinRequests("ops");
   await store.deleteJoinRequest("ops", "bob");
   await store.addMember("ops", "bob", 4);
+  await store.addMembers("ops", ["bob"], 4);
   await store.groupMembers("ops");
   await store.setGroupAdmin("ops", "bob");
   await store.appendGroupMessage({ id: "g1", group: "ops", from: "alice", body: "hi", sentAt: 9 });

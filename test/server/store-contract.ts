@@ -911,6 +911,22 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         expect((await store.groupsOf("bob")).map((g) => g.name)).toEqual(["ops"]);
       });
 
+      it("adds many members in one call, all or none", async () => {
+        await users("alice", "bob", "carol", "dave");
+        await store.createGroup({ name: "ops", admin: "alice", createdAt: 1 });
+        await store.putJoinRequest({ group: "ops", user: "carol", at: 5 });
+        await store.addMembers("ops", ["Bob", "carol", "bob"], 10);
+        await rejectsWith(store.addMembers("ops", ["dave", "ghost"], 20), "AUTH_UNKNOWN_USER");
+        await rejectsWith(store.addMembers("nope", ["dave"], 20), "GROUP_UNKNOWN");
+        await store.addMembers("ops", [], 30);
+        expect(await store.joinRequests("ops")).toEqual([]);
+        expect(await store.groupMembers("ops")).toEqual([
+          { name: "alice", joinedAt: 1, ackedSeq: 0 },
+          { name: "bob", joinedAt: 10, ackedSeq: 0 },
+          { name: "carol", joinedAt: 10, ackedSeq: 0 },
+        ]);
+      });
+
       it("lists a user's groups sorted by name", async () => {
         await users("alice", "bob");
         await store.createGroup({ name: "zeta", admin: "alice", createdAt: 1 });

@@ -663,6 +663,18 @@ MERGE (u)-[m:MEMBER]->(g)
 ON CREATE SET m.joinedAt = $joinedAt, m.ackedSeq = g.lastSeq`,
     params: { registry: "STRING", groupKey: "STRING", userKey: "STRING", joinedAt: "INTEGER" },
   },
+  addMembers: {
+    mode: "write",
+    text: `MATCH (g:Group {registry: $registry, nameLower: $groupKey})
+UNWIND $userKeys AS userKey
+MATCH (u:User {registry: $registry, nameLower: userKey})
+OPTIONAL MATCH (u)-[r:WANTS_TO_JOIN]->(g)
+DELETE r
+WITH DISTINCT g, u
+MERGE (u)-[m:MEMBER]->(g)
+ON CREATE SET m.joinedAt = $joinedAt, m.ackedSeq = g.lastSeq`,
+    params: { registry: "STRING", groupKey: "STRING", userKeys: "LIST<STRING>", joinedAt: "INTEGER" },
+  },
   removeMember: {
     mode: "write",
     text: `MATCH (:User {registry: $registry, nameLower: $userKey})-[m:MEMBER]->(:Group {registry: $registry, nameLower: $groupKey})

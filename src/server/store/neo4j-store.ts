@@ -785,6 +785,20 @@ export class Neo4jStore implements Store {
     });
   }
 
+  async addMembers(group: string, users: readonly string[], joinedAt: number): Promise<void> {
+    if (users.length === 0) return;
+    await this.write("addMembers", async (run) => {
+      await this.requireGroup(run, group);
+      await this.requireUsers(run, users);
+      await run("addMembers", {
+        registry: this.registry,
+        groupKey: nameKey(group),
+        userKeys: users.map(nameKey),
+        joinedAt: int(joinedAt),
+      });
+    });
+  }
+
   async addMember(group: string, user: string, joinedAt: number): Promise<void> {
     await this.write("addMember", async (run) => {
       await this.requireGroup(run, group);

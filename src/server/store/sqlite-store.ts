@@ -1061,6 +1061,18 @@ export class SqliteStore implements Store {
     });
   }
 
+  async addMembers(group: string, users: readonly string[], joinedAt: number): Promise<void> {
+    if (users.length === 0) return;
+    this.transaction("addMembers", (s) => {
+      const g = knownGroup(s, group);
+      for (const user of users) {
+        const u = knownUser(s, user);
+        s.insertMember.run(g.name, u, joinedAt, g.last_seq);
+        s.deleteJoinRequest.run(g.name, u);
+      }
+    });
+  }
+
   async removeMember(group: string, user: string): Promise<boolean> {
     return this.transaction("removeMember", (s) => {
       const g = knownGroup(s, group);

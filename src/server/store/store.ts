@@ -347,6 +347,11 @@ export interface Store {
    * Idempotent: an existing member is left as is.
    */
   addMember(group: string, user: string, joinedAt: number): Promise<void>;
+  /**
+   * `addMember` for many users in one transaction (the office room enrolling a whole store at
+   * start). All or nothing: an unknown user rejects with `AUTH_UNKNOWN_USER` and adds none.
+   */
+  addMembers(group: string, users: readonly string[], joinedAt: number): Promise<void>;
   /** Returns whether `user` was a member. Does not change the admin. */
   removeMember(group: string, user: string): Promise<boolean>;
   /** Idempotent: a repeated request keeps the first `at`. */
