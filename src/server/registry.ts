@@ -51,14 +51,12 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import { type HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import {
-  type ChatMessage,
   type ConnectData,
   type Control,
   type ControlOf,
   decodeControl,
   encodeControl,
   MAX_PAGE,
-  type PresenceStatus,
   requestIdInHead,
   requestIdOf,
   type SESSION_END_CODES,
@@ -86,20 +84,18 @@ import { commandClass, DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { OfficeRoom, type OfficeRoomOptions } from "./office-room.js";
 import { PasswordChecks } from "./password-checks.js";
+import { PresenceBoard } from "./presence-board.js";
 import { pushBatches } from "./push-batches.js";
+import { type ClientSession, dedupe, fmt, Later, type Log, seconds, toChat } from "./registry-session.js";
 import { DEFAULT_RELAY_BYTES_PER_SECOND, Relay } from "./relay.js";
 import { fitPage } from "./reply-size.js";
 import { isSocialRequest, type Policy, Social } from "./social.js";
-import type { AuditEvent, Store, StoredMessage } from "./store/store.js";
+import type { AuditEvent, Store } from "./store/store.js";
 import { type StunCounters, stunResponder } from "./stun-responder.js";
 
+export { LOG_LEVELS, type LogLevel } from "./registry-session.js";
+
 const MISSED_HEARTBEATS = 3;
-/**
- * Sessions a presence change is pushed to per turn, at most (see `drainFanouts`): libuv reads
- * at most 32 datagrams from a UDP socket per event-loop iteration, and each push brings an
- * ACK back, so more per turn makes the receive queue grow until the kernel drops.
- */
-const FANOUT_PER_TURN = 32;
 const LAST_SEEN_FLUSH_MS = 5_000;
 /** How often the relay's counters go to the log, when they changed. */
 const RELAY_LOG_MS = 60_000;
@@ -111,16 +107,13 @@ const DEFAULT_USERS_PAGE = 500;
  */
 export const PROBE_ALLOWANCE_BYTES = 2 * PROBE_BYTES;
 
-export type LogLevel = "info" | "warn" | "error";
-export const LOG_LEVELS: readonly LogLevel[] = ["info", "warn", "error"];
-
 export interface RegistryOptions {
   store: Store;
   identity: Identity;
   host?: string;
   port?: number;
   /** A log line and how much it matters (info: comings and goings; warn: refusals, failures). */
-  log?: (line: string, level?: LogLevel) => void;
+  log?: Log;
   wallClock?: () => number;
   /** Who may message whom; default `open`. */
   policy?: Policy;
@@ -146,57 +139,24 @@ export interface AbuseCounters {
   anonymousRefused: number;
 }
 
-interface ClientSession {
-  conn: HostedConnection;
-  user: string | undefined;
-  heartbeatMs: number;
-  lastHeardAt: number;
-  addresses: Address[];
-  queue: Promise<void>;
-  timingOut?: boolean;
-  /** The user said they stepped away; the session stays live and reachable. */
-  away: boolean;
-  /** Set when the registry ends the session itself: what goes to the audit log then. */
-  ending?: { event: AuditEvent; detail: string };
-  /** Registrations and logins of this session under way (waiting for scrypt, say). */
-  accountWork: number;
-  /** When its live entry in `heartbeats` comes up (undefined: none). */
-  heartbeatCheckAt?: number;
-  /** Settles when the session's appends so far have committed (or failed). */
-  appended: Promise<void>;
-}
-
-/**
- * The answer of a request whose work waits for a group commit. The request has taken its
- * place in the batch; the session's next request need not wait for the commit.
- */
-class Later {
-  constructor(readonly answer: Promise<unknown>) {}
-}
-
 export class Registry {
   private readonly host: UdpHost;
   private readonly sessions = new Map<number, ClientSession>();
-  private readonly online = new Map<string, ClientSession>();
-  private readonly lastSeen = new Map<string, number>();
-  private readonly dirtyLastSeen = new Map<string, number>();
   /**
    * Logged-in sessions by when their heartbeat would be overdue. Entries are refreshed lazily
    * (a message moves the deadline, not the entry), so a sweep pops only what may be due: its
    * work follows the sessions that fall silent, not the sessions that exist.
    */
   private readonly heartbeats = new TimerHeap();
-  /** Presence pushes waiting to go out, a slice per turn (`drainFanouts`). */
-  private readonly fanouts: Array<{ bytes: Uint8Array; targets: ClientSession[]; next: number }> = [];
-  private fanoutScheduled = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private relayLogTimer: NodeJS.Timeout | undefined;
   private relayLogged = "";
   private abuseLogged = "";
   private readonly wall: () => number;
-  private readonly log: (line: string, level?: LogLevel) => void;
+  private readonly log: Log;
   private readonly social: Social;
+  private readonly presence: PresenceBoard;
   private readonly office: OfficeRoom;
   droppedMessages = 0;
   readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0, tooSmall: 0 };
@@ -231,6 +191,13 @@ export class Registry {
       this.limits.logins.queuedChecksPerHost,
     );
     this.anonymous = new AnonymousSessions(this.limits.anonymous);
+    this.presence = new PresenceBoard({
+      store: opts.store,
+      wall: this.wall,
+      log: this.log,
+      isLive: (s) => this.host.isLive(s.conn),
+      send: (s, bytes) => this.sendBytes(s, bytes),
+    });
     this.office = new OfficeRoom(opts.store, opts.officeRoom ?? { mode: "off" });
     this.social = new Social({
       office: this.office,
@@ -238,9 +205,9 @@ export class Registry {
       policy: opts.policy ?? "open",
       quotas: this.limits.quotas,
       wall: this.wall,
-      presenceOf: (user) => this.presenceOf(user),
+      presenceOf: (user) => this.presence.presenceOf(user),
       push: (user, msg) => {
-        const target = this.online.get(user);
+        const target = this.presence.online.get(user);
         if (target) target.queue = target.queue.then(() => this.reply(target, msg));
       },
       log: this.log,
@@ -265,7 +232,12 @@ export class Registry {
       onClosed: (conn, reason) => this.onClosed(conn, reason),
       onForeignDatagram: stunResponder(this.host, this.stun),
       onRelay: (bytes, from) => {
-        const out = this.relay.forward(bytes, from, this.host.now(), (u) => this.online.get(u)?.conn.address);
+        const out = this.relay.forward(
+          bytes,
+          from,
+          this.host.now(),
+          (u) => this.presence.online.get(u)?.conn.address,
+        );
         if (out) this.host.sendRaw(out.bytes, out.to);
         return true;
       },
@@ -283,10 +255,10 @@ export class Registry {
         store: opts.store,
         mayTalk: (from, to) => this.social.requireMayTalk(from, to),
         push: (user, msg) => {
-          const target = this.online.get(user);
+          const target = this.presence.online.get(user);
           if (target) target.queue = target.queue.then(() => this.reply(target, msg));
         },
-        isOnline: (user) => this.online.has(user),
+        isOnline: (user) => this.presence.online.has(user),
         wall: this.wall,
         log: this.log,
       });
@@ -302,7 +274,7 @@ export class Registry {
     const addr = await this.host.start();
     this.drop?.start();
     this.sweepTimer = setInterval(() => this.sweep(), 500);
-    this.flushTimer = setInterval(() => void this.flushLastSeen(), LAST_SEEN_FLUSH_MS);
+    this.flushTimer = setInterval(() => void this.presence.flushLastSeen(), LAST_SEEN_FLUSH_MS);
     this.relayLogTimer = setInterval(() => {
       this.logRelay();
       this.logAbuse();
@@ -341,7 +313,7 @@ export class Registry {
     this.logAbuse();
     this.drop?.stop();
     await this.host.stop("registry shutting down");
-    await this.flushLastSeen();
+    await this.presence.flushLastSeen();
   }
 
   private onEstablished(conn: HostedConnection): void {
@@ -377,7 +349,7 @@ export class Registry {
     if (!s || s.ending) return;
     const now = this.host.now();
     s.lastHeardAt = now;
-    if (s.user !== undefined) this.touchSeen(s.user);
+    if (s.user !== undefined) this.presence.touchSeen(s.user);
     const decoded = decodeControl(bytes);
     if (!decoded.ok && this.onFileMessage(s, bytes, now)) return;
     if (!decoded.ok || !("rid" in decoded.value)) {
@@ -726,7 +698,7 @@ export class Registry {
     }
     this.loginThrottle.succeeded(name, host, knownDevice);
     if (s.user && s.user !== name) await this.goOffline(s, "logout");
-    const previous = this.online.get(name);
+    const previous = this.presence.online.get(name);
     const wasAway = previous?.away ?? false;
     if (previous && previous !== s) {
       const sameDevice = Buffer.from(previous.conn.remoteKey).equals(Buffer.from(s.conn.remoteKey));
@@ -773,7 +745,7 @@ export class Registry {
     s.lastHeardAt = this.host.now();
     s.timingOut = false;
     s.away = false;
-    this.online.set(name, s);
+    this.presence.online.set(name, s);
     this.armHeartbeat(s);
     // Chained now, before anyone else's request can push to this session: nothing live
     // overtakes what waited for the user (see social.ts).
@@ -784,7 +756,7 @@ export class Registry {
           this.log(`login delivery to ${name} failed: ${asHallwayError(err).message}`, "warn");
         }),
     );
-    this.touch(name);
+    this.presence.touch(name);
     await this.opts.store.appendAudit({
       user: name,
       event: "login",
@@ -797,12 +769,17 @@ export class Registry {
     // a reconnect is a new process: whoever holds a direct session with the old one drops it
     // now (`fresh`) rather than wait for it to time out.
     const fresh = msg.resume !== true;
-    if (!previous || wasAway || fresh) this.broadcastPresence(name, "online", audience, s, fresh);
+    if (!previous || wasAway || fresh) this.presence.broadcast(name, "online", audience, s, fresh);
     // After the answer: who is online (or away) now, then the offline backlog in order.
     queueMicrotask(() => {
-      for (const other of this.onlineIn(audience)) {
+      for (const other of this.presence.onlineIn(audience)) {
         if (other === name) continue;
-        this.reply(s, { t: "presence", user: other, status: this.presenceOf(other), at: this.wall() });
+        this.reply(s, {
+          t: "presence",
+          user: other,
+          status: this.presence.presenceOf(other),
+          at: this.wall(),
+        });
       }
       void this.deliverBacklog(s);
       this.drop?.atLogin(name);
@@ -843,8 +820,8 @@ export class Registry {
     }
     const entries = records.slice(0, want).map((u) => ({
       name: u.name,
-      status: this.presenceOf(u.name),
-      lastSeen: this.lastSeen.get(u.name) ?? u.lastSeen,
+      status: this.presence.presenceOf(u.name),
+      lastSeen: this.presence.lastSeen.get(u.name) ?? u.lastSeen,
     }));
     const page = fitPage(entries, "end");
     const more = page.trimmed || records.length > want;
@@ -857,11 +834,11 @@ export class Registry {
     const name = normalizeUsername(msg.user);
     // The registry introduces only peers that may talk: no address or key otherwise.
     await this.social.requireMayTalk(me, name);
-    const target = this.online.get(name);
+    const target = this.presence.online.get(name);
     if (target) {
       return {
         user: name,
-        status: this.presenceOf(name),
+        status: this.presence.presenceOf(name),
         publicKey: Buffer.from(target.conn.remoteKey).toString("hex"),
         addresses: dedupe([target.conn.address, ...target.addresses]),
       };
@@ -882,7 +859,7 @@ export class Registry {
     if (to === user) throw new HallwayError("PEER_UNREACHABLE", "that is you");
     // Under --policy friends the registry introduces only friends.
     await this.social.requireMayTalk(user, to);
-    const target = this.online.get(to);
+    const target = this.presence.online.get(to);
     if (!target) throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
     const token = randomBytes(16).toString("hex");
     const relay = msg.relay === false ? undefined : this.relay.open(user, to, this.host.now());
@@ -932,7 +909,7 @@ export class Registry {
     const stored = this.opts.store.enqueueOffline({ ...rest, to, body: text, deliveredAt: null });
     return new Later(
       stored.then(() => {
-        const recipient = this.online.get(to);
+        const recipient = this.presence.online.get(to);
         if (recipient) this.reply(recipient, { t: "offline.deliver", msgs: [{ ...msg.msg, to }] });
         return undefined;
       }),
@@ -947,16 +924,10 @@ export class Registry {
     const at = this.wall();
     for (const m of pending) {
       if (!wanted.has(m.id)) continue;
-      const sender = this.online.get(m.from);
+      const sender = this.presence.online.get(m.from);
       if (sender) this.reply(sender, { t: "delivered", id: m.id, at });
     }
     return undefined;
-  }
-
-  /** `online` or `away` for a live session, else `offline`. */
-  private presenceOf(user: string): PresenceStatus {
-    const s = this.online.get(user);
-    return !s ? "offline" : s.away ? "away" : "online";
   }
 
   /** `presence.set`: away or back, pushed to the same audience as logging in or out. */
@@ -965,96 +936,19 @@ export class Registry {
     const away = msg.status === "away";
     if (s.away === away) return undefined;
     s.away = away;
-    this.broadcastPresence(user, msg.status, await this.social.presenceAudience(user), s);
+    this.presence.broadcast(user, msg.status, await this.social.presenceAudience(user), s);
     return undefined;
-  }
-
-  /** To everyone online, or only to `audience` (the friends policy). */
-  private broadcastPresence(
-    user: string,
-    status: PresenceStatus,
-    audience: ReadonlySet<string> | undefined,
-    except?: ClientSession,
-    fresh = false,
-  ): void {
-    // Encoded once for everyone: a presence change may go to the whole office.
-    const bytes = encodeControl({
-      t: "presence",
-      user,
-      status,
-      at: this.wall(),
-      ...(fresh ? { fresh } : {}),
-    });
-    const targets: ClientSession[] = [];
-    for (const name of this.onlineIn(audience)) {
-      const s = this.online.get(name);
-      if (s !== undefined && s !== except) targets.push(s);
-    }
-    if (targets.length === 0) return;
-    this.fanouts.push({ bytes, targets, next: 0 });
-    this.scheduleFanout();
-  }
-
-  private scheduleFanout(): void {
-    if (this.fanoutScheduled || this.fanouts.length === 0) return;
-    this.fanoutScheduled = true;
-    setImmediate(() => {
-      this.fanoutScheduled = false;
-      this.drainFanouts();
-    });
-  }
-
-  /**
-   * At most `FANOUT_PER_TURN` sessions per turn, fan-outs in order. 5,000 pushes in one turn
-   * (or 256 per turn) left faster than their ACKs could be read back: the registry's socket
-   * dropped 7,600 datagrams in three fan-outs to 5,000, and retransmission timeouts made each
-   * take 2-7 s. A slice per turn, no larger than what a turn reads, keeps the two in step.
-   */
-  private drainFanouts(): void {
-    let budget = FANOUT_PER_TURN;
-    while (budget > 0) {
-      const job = this.fanouts[0];
-      if (job === undefined) break;
-      const end = Math.min(job.targets.length, job.next + budget);
-      budget -= end - job.next;
-      for (; job.next < end; job.next++) {
-        const s = job.targets[job.next] as ClientSession;
-        if (this.host.isLive(s.conn)) this.sendBytes(s, job.bytes);
-      }
-      if (job.next === job.targets.length) this.fanouts.shift();
-    }
-    this.scheduleFanout();
-  }
-
-  /**
-   * Who of `audience` is online (everyone online when there is no audience), walking the
-   * smaller of the two: a login under the friends policy costs its friends, not the office.
-   */
-  private *onlineIn(audience: ReadonlySet<string> | undefined): Iterable<string> {
-    if (audience === undefined) {
-      yield* this.online.keys();
-    } else if (audience.size < this.online.size) {
-      for (const name of audience) if (this.online.has(name)) yield name;
-    } else {
-      for (const name of this.online.keys()) if (audience.has(name)) yield name;
-    }
-  }
-
-  private touch(user: string): void {
-    const at = this.wall();
-    this.lastSeen.set(user, at);
-    this.dirtyLastSeen.set(user, at);
   }
 
   private async goOffline(s: ClientSession, event: AuditEvent, detail?: string): Promise<void> {
     const user = s.user;
     if (!user) return;
     s.user = undefined;
-    if (this.online.get(user) !== s) return;
-    this.online.delete(user);
+    if (this.presence.online.get(user) !== s) return;
+    this.presence.online.delete(user);
     this.relay.dropUser(user);
-    this.touch(user);
-    this.broadcastPresence(
+    this.presence.touch(user);
+    this.presence.broadcast(
       user,
       "offline",
       await this.social.presenceAudience(user).catch(() => new Set<string>()),
@@ -1126,44 +1020,4 @@ export class Registry {
     s.heartbeatCheckAt = s.lastHeardAt + MISSED_HEARTBEATS * s.heartbeatMs + 1;
     this.heartbeats.push(s.heartbeatCheckAt, s.conn.session);
   }
-
-  private touchSeen(user: string): void {
-    // Cheap in-memory refresh; written out by the batched flush.
-    const at = this.wall();
-    if (at - (this.lastSeen.get(user) ?? 0) >= 1000) this.touch(user);
-  }
-
-  private async flushLastSeen(): Promise<void> {
-    if (this.dirtyLastSeen.size === 0) return;
-    const entries = [...this.dirtyLastSeen].map(([name, at]) => ({ name, at }));
-    this.dirtyLastSeen.clear();
-    try {
-      await this.opts.store.flushLastSeen(entries);
-    } catch (err) {
-      this.log(`last-seen flush failed: ${asHallwayError(err).message}`, "error");
-    }
-  }
-}
-
-function fmt(a: Address): string {
-  return `${a.host}:${a.port}`;
-}
-
-/** `1 s`, `90 s`: how long, for messages. */
-function seconds(ms: number): string {
-  return `${Math.max(1, Math.ceil(ms / 1000))} s`;
-}
-
-function dedupe(addresses: Address[]): Address[] {
-  const seen = new Set<string>();
-  return addresses.filter((a) => {
-    const k = fmt(a);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
-
-function toChat(m: StoredMessage): ChatMessage {
-  return { id: m.id, from: m.from, to: m.to, text: m.body, sentAt: m.sentAt };
 }

@@ -89,6 +89,10 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
     because: "heartbeat and flush intervals, fan-out turns, the clock of every request, session tokens",
     allows: ["timers", "clock", "random"],
   },
+  "server/presence-board.ts": {
+    because: "presence fan-out a slice per turn (setImmediate)",
+    allows: ["timers"],
+  },
   "server/advertise.ts": { because: "mDNS re-announce", allows: ["timers"] },
   "server/accounts.ts": { because: "scrypt salts", allows: ["random"] },
   "server/social.ts": { because: "group and message ids", allows: ["random"] },
