@@ -82,11 +82,11 @@ import { DropBox, isDropRequest } from "./drop-box.js";
 import type { DropLimits } from "./drop-rules.js";
 import { commandClass, DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { Messages } from "./messages.js";
 import { OfficeRoom, type OfficeRoomOptions } from "./office-room.js";
 import { PasswordChecks } from "./password-checks.js";
 import { PresenceBoard } from "./presence-board.js";
-import { pushBatches } from "./push-batches.js";
-import { type ClientSession, dedupe, fmt, Later, type Log, seconds, toChat } from "./registry-session.js";
+import { type ClientSession, dedupe, fmt, Later, type Log, seconds } from "./registry-session.js";
 import { DEFAULT_RELAY_BYTES_PER_SECOND, Relay } from "./relay.js";
 import { fitPage } from "./reply-size.js";
 import { isSocialRequest, type Policy, Social } from "./social.js";
@@ -157,6 +157,7 @@ export class Registry {
   private readonly log: Log;
   private readonly social: Social;
   private readonly presence: PresenceBoard;
+  private readonly messages: Messages;
   private readonly office: OfficeRoom;
   droppedMessages = 0;
   readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0, tooSmall: 0 };
@@ -211,6 +212,14 @@ export class Registry {
         if (target) target.queue = target.queue.then(() => this.reply(target, msg));
       },
       log: this.log,
+    });
+    this.messages = new Messages({
+      store: opts.store,
+      social: this.social,
+      presence: this.presence,
+      quotas: this.limits.quotas,
+      wall: this.wall,
+      reply: (s, msg) => this.reply(s, msg),
     });
     this.relay = new Relay({
       bytesPerSecond: opts.relayBytesPerSecond ?? DEFAULT_RELAY_BYTES_PER_SECOND,
@@ -570,46 +579,22 @@ export class Registry {
       case "lookup":
         return this.lookup(s, msg);
       case "offline.send":
-        return this.offlineSend(s, msg);
+        return this.messages.offlineSend(this.requireUser(s), msg);
       case "offline.ack":
-        return this.offlineAck(s, msg);
+        return this.messages.offlineAck(this.requireUser(s), msg);
       case "history.append":
-        return this.appendHistory(this.requireUser(s), [msg.msg]);
+        return this.messages.appendHistory(this.requireUser(s), [msg.msg]);
       case "history.batch":
-        return this.appendHistory(this.requireUser(s), msg.msgs);
+        return this.messages.appendHistory(this.requireUser(s), msg.msgs);
       case "connect":
         return this.connect(s, msg, size);
       case "history": {
         const user = this.requireUser(s);
         await s.appended; // the page shows what this session appended before asking
-        const messages = await this.opts.store.history(user, normalizeUsername(msg.with), {
-          limit: msg.limit,
-          ...(msg.before ? { before: msg.before } : {}),
-        });
-        // Newest last: what does not fit is dropped from the oldest end, so the next page (before
-        // the first message of this one) still continues it.
-        const entries = messages.map((m) => ({ ...toChat(m), deliveredAt: m.deliveredAt }));
-        const page = fitPage(entries, "start");
-        const first = page.items[0];
-        return {
-          messages: page.items,
-          ...(page.trimmed && first ? { next: { sentAt: first.sentAt, id: first.id } } : {}),
-        };
+        return this.messages.history(user, msg);
       }
-      case "history.search": {
-        const user = this.requireUser(s);
-        const hits = await this.opts.store.searchMessages(user, msg.text, msg.limit);
-        const entries = hits.map((h) => ({
-          id: h.id,
-          from: h.from,
-          ...(h.group === null ? { with: h.from === user ? (h.to ?? user) : h.from } : { group: h.group }),
-          ...(h.seq === null ? {} : { seq: h.seq }),
-          text: h.body,
-          sentAt: h.sentAt,
-        }));
-        // Newest first: what does not fit is dropped from the oldest end.
-        return { hits: fitPage(entries, "end").items };
-      }
+      case "history.search":
+        return this.messages.search(this.requireUser(s), msg);
       default:
         if (isDropRequest(msg)) {
           if (!this.drop) throw new HallwayError("PROTO_UNKNOWN_REQUEST", "this registry keeps no drop box");
@@ -618,20 +603,6 @@ export class Registry {
         if (isSocialRequest(msg)) return this.social.handle(this.requireUser(s), msg);
         throw new HallwayError("PROTO_UNKNOWN_REQUEST", `the registry does not answer '${msg.t}'`);
     }
-  }
-
-  /** Checks every entry, then places them all in the next group commit (answered with it). */
-  private async appendHistory(user: string, entries: ControlOf<"history.append">["msg"][]): Promise<Later> {
-    const peers = new Set<string>();
-    for (const entry of entries) {
-      if (entry.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "history entry is not yours");
-      peers.add(normalizeUsername(entry.to));
-    }
-    for (const to of peers) await this.social.requireMayTalk(user, to);
-    const appends = entries.map(({ text, ...rest }) =>
-      this.opts.store.appendHistory({ ...rest, to: normalizeUsername(rest.to), body: text }),
-    );
-    return new Later(Promise.all(appends).then(() => undefined));
   }
 
   /** Password work in the fair queue, dropped if the session goes away before its turn. */
@@ -781,19 +752,10 @@ export class Registry {
           at: this.wall(),
         });
       }
-      void this.deliverBacklog(s);
+      void this.messages.deliverBacklog(s);
       this.drop?.atLogin(name);
     });
     return { user: name, sessionAddress: s.conn.address };
-  }
-
-  private async deliverBacklog(s: ClientSession): Promise<void> {
-    const user = s.user;
-    if (!user) return;
-    const pending = await this.opts.store.pendingOffline(user, 10_000);
-    for (const msgs of pushBatches(pending.map(toChat), (m) => m.text)) {
-      this.reply(s, { t: "offline.deliver", msgs });
-    }
   }
 
   /**
@@ -887,47 +849,6 @@ export class Registry {
       ...(relay === undefined ? {} : { relay }),
       probeBudget,
     };
-  }
-
-  private async offlineSend(s: ClientSession, msg: ControlOf<"offline.send">): Promise<Later> {
-    const user = this.requireUser(s);
-    if (msg.msg.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "message is not from you");
-    const to = normalizeUsername(msg.msg.to);
-    if (!(await this.opts.store.getUser(to))) {
-      throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user named '${to}'`);
-    }
-    await this.social.requireMayTalk(user, to);
-    const waiting = await this.opts.store.countOffline(to);
-    if (waiting >= this.limits.quotas.offlinePerRecipient) {
-      throw new HallwayError(
-        "QUOTA_FULL",
-        `${to} has ${waiting} stored messages waiting, the most the registry keeps; try again after they read some`,
-      );
-    }
-    // Committed to disk before the ack goes out, and before the recipient sees it.
-    const { text, ...rest } = msg.msg;
-    const stored = this.opts.store.enqueueOffline({ ...rest, to, body: text, deliveredAt: null });
-    return new Later(
-      stored.then(() => {
-        const recipient = this.presence.online.get(to);
-        if (recipient) this.reply(recipient, { t: "offline.deliver", msgs: [{ ...msg.msg, to }] });
-        return undefined;
-      }),
-    );
-  }
-
-  private async offlineAck(s: ClientSession, msg: ControlOf<"offline.ack">): Promise<unknown> {
-    const user = this.requireUser(s);
-    const pending = await this.opts.store.pendingOffline(user, 10_000);
-    const wanted = new Set(msg.ids);
-    await this.opts.store.ackOffline(user, msg.ids);
-    const at = this.wall();
-    for (const m of pending) {
-      if (!wanted.has(m.id)) continue;
-      const sender = this.presence.online.get(m.from);
-      if (sender) this.reply(sender, { t: "delivered", id: m.id, at });
-    }
-    return undefined;
   }
 
   /** `presence.set`: away or back, pushed to the same audience as logging in or out. */
