@@ -51,20 +51,16 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import { type HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import {
-  type ConnectData,
   type Control,
   type ControlOf,
   decodeControl,
   encodeControl,
-  MAX_PAGE,
   requestIdInHead,
   requestIdOf,
   type SESSION_END_CODES,
-  type UserEntry,
 } from "../protocol/control.js";
 import type { Identity } from "../protocol/endpoint.js";
 import { DEFAULT_PORT, MAX_MESSAGE_BYTES } from "../protocol/limits.js";
-import { PROBE_BYTES } from "../protocol/probe.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
 import { TimerHeap } from "../protocol/timer-heap.js";
 import {
@@ -80,19 +76,20 @@ import { screenCandidates } from "./candidate-policy.js";
 import { CommandLimits } from "./command-limits.js";
 import { DropBox, isDropRequest } from "./drop-box.js";
 import type { DropLimits } from "./drop-rules.js";
+import { Introductions } from "./introductions.js";
 import { commandClass, DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { Messages } from "./messages.js";
 import { OfficeRoom, type OfficeRoomOptions } from "./office-room.js";
 import { PasswordChecks } from "./password-checks.js";
 import { PresenceBoard } from "./presence-board.js";
-import { type ClientSession, dedupe, fmt, Later, type Log, seconds } from "./registry-session.js";
+import { type ClientSession, fmt, Later, type Log, seconds } from "./registry-session.js";
 import { DEFAULT_RELAY_BYTES_PER_SECOND, Relay } from "./relay.js";
-import { fitPage } from "./reply-size.js";
 import { isSocialRequest, type Policy, Social } from "./social.js";
 import type { AuditEvent, Store } from "./store/store.js";
 import { type StunCounters, stunResponder } from "./stun-responder.js";
 
+export { PROBE_ALLOWANCE_BYTES } from "./introductions.js";
 export { LOG_LEVELS, type LogLevel } from "./registry-session.js";
 
 const MISSED_HEARTBEATS = 3;
@@ -101,11 +98,6 @@ const LAST_SEEN_FLUSH_MS = 5_000;
 const RELAY_LOG_MS = 60_000;
 /** The page of `users` when the request names none. */
 const DEFAULT_USERS_PAGE = 500;
-/**
- * Probes a peer may send toward candidates the registry did not observe, beyond the size of
- * the `connect` that asked for them: two probes (docs/security.md, "Reflection").
- */
-export const PROBE_ALLOWANCE_BYTES = 2 * PROBE_BYTES;
 
 export interface RegistryOptions {
   store: Store;
@@ -158,6 +150,7 @@ export class Registry {
   private readonly social: Social;
   private readonly presence: PresenceBoard;
   private readonly messages: Messages;
+  private readonly introductions: Introductions;
   private readonly office: OfficeRoom;
   droppedMessages = 0;
   readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0, tooSmall: 0 };
@@ -224,6 +217,14 @@ export class Registry {
     this.relay = new Relay({
       bytesPerSecond: opts.relayBytesPerSecond ?? DEFAULT_RELAY_BYTES_PER_SECOND,
       random: (n) => new Uint8Array(randomBytes(n)),
+    });
+    this.introductions = new Introductions({
+      store: opts.store,
+      social: this.social,
+      presence: this.presence,
+      relay: this.relay,
+      random: (n) => new Uint8Array(randomBytes(n)),
+      reply: (s, msg) => this.reply(s, msg),
     });
     this.host = new UdpHost({
       identity: opts.identity,
@@ -575,9 +576,9 @@ export class Registry {
       case "presence.set":
         return this.setPresence(s, msg);
       case "users":
-        return this.directory(this.requireUser(s), msg.limit ?? DEFAULT_USERS_PAGE, msg.after);
+        return this.introductions.directory(this.requireUser(s), msg.limit ?? DEFAULT_USERS_PAGE, msg.after);
       case "lookup":
-        return this.lookup(s, msg);
+        return this.introductions.lookup(this.requireUser(s), msg);
       case "offline.send":
         return this.messages.offlineSend(this.requireUser(s), msg);
       case "offline.ack":
@@ -587,7 +588,7 @@ export class Registry {
       case "history.batch":
         return this.messages.appendHistory(this.requireUser(s), msg.msgs);
       case "connect":
-        return this.connect(s, msg, size);
+        return this.introductions.connect(s, this.requireUser(s), msg, size, () => this.host.now());
       case "history": {
         const user = this.requireUser(s);
         await s.appended; // the page shows what this session appended before asking
@@ -756,99 +757,6 @@ export class Registry {
       this.drop?.atLogin(name);
     });
     return { user: name, sessionAddress: s.conn.address };
-  }
-
-  /**
-   * Everyone under the open policy; yourself and your friends under the friends policy. One
-   * page of `limit` names after `after`; `next` is where the following page starts.
-   */
-  private async directory(
-    me: string,
-    limit: number,
-    after: string | undefined,
-  ): Promise<{ users: UserEntry[]; next?: string }> {
-    const audience = await this.social.presenceAudience(me);
-    const want = Math.min(limit, MAX_PAGE);
-    let records: Array<{ name: string; lastSeen: number | null }>;
-    if (!audience) {
-      records = await this.opts.store.usersAfter(after, want + 1);
-    } else {
-      const names = [...new Set([me, ...audience])].sort().filter((n) => after === undefined || n > after);
-      records = [];
-      for (const n of names.slice(0, want + 1)) {
-        const u = await this.opts.store.getUser(n);
-        if (u) records.push(u);
-      }
-    }
-    const entries = records.slice(0, want).map((u) => ({
-      name: u.name,
-      status: this.presence.presenceOf(u.name),
-      lastSeen: this.presence.lastSeen.get(u.name) ?? u.lastSeen,
-    }));
-    const page = fitPage(entries, "end");
-    const more = page.trimmed || records.length > want;
-    const last = page.items.at(-1);
-    return { users: page.items, ...(more && last ? { next: last.name } : {}) };
-  }
-
-  private async lookup(s: ClientSession, msg: ControlOf<"lookup">): Promise<unknown> {
-    const me = this.requireUser(s);
-    const name = normalizeUsername(msg.user);
-    // The registry introduces only peers that may talk: no address or key otherwise.
-    await this.social.requireMayTalk(me, name);
-    const target = this.presence.online.get(name);
-    if (target) {
-      return {
-        user: name,
-        status: this.presence.presenceOf(name),
-        publicKey: Buffer.from(target.conn.remoteKey).toString("hex"),
-        addresses: dedupe([target.conn.address, ...target.addresses]),
-      };
-    }
-    const user = await this.opts.store.getUser(name);
-    if (!user) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user named '${name}'`);
-    return { user: name, status: "offline", publicKey: user.publicKey, addresses: [] };
-  }
-
-  /**
-   * Registry-coordinated connect (docs/nat-traversal.md): both sides get the other's
-   * candidates and one fresh token at the same moment, the target as a `punch` push and the
-   * initiator as this answer, sent back to back.
-   */
-  private async connect(s: ClientSession, msg: ControlOf<"connect">, size: number): Promise<ConnectData> {
-    const user = this.requireUser(s);
-    const to = normalizeUsername(msg.to);
-    if (to === user) throw new HallwayError("PEER_UNREACHABLE", "that is you");
-    // Under --policy friends the registry introduces only friends.
-    await this.social.requireMayTalk(user, to);
-    const target = this.presence.online.get(to);
-    if (!target) throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
-    const token = randomBytes(16).toString("hex");
-    const relay = msg.relay === false ? undefined : this.relay.open(user, to, this.host.now());
-    // Probes toward candidates nobody observed are paid for by the size of this request: the
-    // requester pads it to buy more (docs/security.md, "Reflection").
-    const probeBudget = Math.min(65_535, size + PROBE_ALLOWANCE_BYTES);
-    const candidatesOf = (c: ClientSession) => [
-      ...c.addresses.map((address) => ({ type: "host" as const, address })),
-      { type: "srflx" as const, address: c.conn.address },
-    ];
-    this.reply(target, {
-      t: "punch",
-      from: user,
-      token,
-      publicKey: Buffer.from(s.conn.remoteKey).toString("hex"),
-      candidates: candidatesOf(s),
-      ...(relay === undefined ? {} : { relay }),
-      probeBudget,
-    });
-    return {
-      peer: to,
-      token,
-      publicKey: Buffer.from(target.conn.remoteKey).toString("hex"),
-      candidates: candidatesOf(target),
-      ...(relay === undefined ? {} : { relay }),
-      probeBudget,
-    };
   }
 
   /** `presence.set`: away or back, pushed to the same audience as logging in or out. */
