@@ -14,6 +14,18 @@ export const LOG_LEVELS: readonly LogLevel[] = ["info", "warn", "error"];
 /** A log line and how much it matters (info: comings and goings; warn: refusals, failures). */
 export type Log = (line: string, level?: LogLevel) => void;
 
+/** What the registry's abuse limits did, for logs and tests. */
+export interface AbuseCounters {
+  rateLimited: number;
+  terminated: number;
+  blocked: number;
+  failedLogins: number;
+  throttledLogins: number;
+  replaced: number;
+  anonymousReaped: number;
+  anonymousRefused: number;
+}
+
 export interface ClientSession {
   conn: HostedConnection;
   user: string | undefined;

@@ -52,7 +52,6 @@ import { type HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import {
   type Control,
-  type ControlOf,
   decodeControl,
   encodeControl,
   requestIdInHead,
@@ -63,34 +62,27 @@ import type { Identity } from "../protocol/endpoint.js";
 import { DEFAULT_PORT, MAX_MESSAGE_BYTES } from "../protocol/limits.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
 import { TimerHeap } from "../protocol/timer-heap.js";
-import {
-  hashPassword,
-  normalizeUsername,
-  validatePassword,
-  validateUsername,
-  verifyPassword,
-} from "./accounts.js";
 import { AnonymousSessions } from "./anonymous-sessions.js";
 import { Blocklist } from "./blocklist.js";
-import { screenCandidates } from "./candidate-policy.js";
 import { CommandLimits } from "./command-limits.js";
 import { DropBox, isDropRequest } from "./drop-box.js";
 import type { DropLimits } from "./drop-rules.js";
 import { Introductions } from "./introductions.js";
 import { commandClass, DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { Logins } from "./logins.js";
 import { Messages } from "./messages.js";
 import { OfficeRoom, type OfficeRoomOptions } from "./office-room.js";
 import { PasswordChecks } from "./password-checks.js";
 import { PresenceBoard } from "./presence-board.js";
-import { type ClientSession, fmt, Later, type Log, seconds } from "./registry-session.js";
+import { type AbuseCounters, type ClientSession, fmt, Later, type Log, seconds } from "./registry-session.js";
 import { DEFAULT_RELAY_BYTES_PER_SECOND, Relay } from "./relay.js";
 import { isSocialRequest, type Policy, Social } from "./social.js";
-import type { AuditEvent, Store } from "./store/store.js";
+import type { Store } from "./store/store.js";
 import { type StunCounters, stunResponder } from "./stun-responder.js";
 
 export { PROBE_ALLOWANCE_BYTES } from "./introductions.js";
-export { LOG_LEVELS, type LogLevel } from "./registry-session.js";
+export { type AbuseCounters, LOG_LEVELS, type LogLevel } from "./registry-session.js";
 
 const MISSED_HEARTBEATS = 3;
 const LAST_SEEN_FLUSH_MS = 5_000;
@@ -119,18 +111,6 @@ export interface RegistryOptions {
   officeRoom?: OfficeRoomOptions;
 }
 
-/** What the registry's abuse limits did, for logs and tests. */
-export interface AbuseCounters {
-  rateLimited: number;
-  terminated: number;
-  blocked: number;
-  failedLogins: number;
-  throttledLogins: number;
-  replaced: number;
-  anonymousReaped: number;
-  anonymousRefused: number;
-}
-
 export class Registry {
   private readonly host: UdpHost;
   private readonly sessions = new Map<number, ClientSession>();
@@ -151,6 +131,7 @@ export class Registry {
   private readonly presence: PresenceBoard;
   private readonly messages: Messages;
   private readonly introductions: Introductions;
+  private readonly logins: Logins;
   private readonly office: OfficeRoom;
   droppedMessages = 0;
   readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0, tooSmall: 0 };
@@ -272,6 +253,28 @@ export class Registry {
         wall: this.wall,
         log: this.log,
       });
+    this.logins = new Logins({
+      store: opts.store,
+      office: this.office,
+      social: this.social,
+      presence: this.presence,
+      messages: this.messages,
+      relay: this.relay,
+      drop: this.drop,
+      blocklist: this.blocklist,
+      loginThrottle: this.loginThrottle,
+      passwordChecks: this.passwordChecks,
+      anonymous: this.anonymous,
+      abuse: this.abuse,
+      sessions: this.sessions,
+      host: this.host,
+      wall: this.wall,
+      log: this.log,
+      audit: (entry) => this.audit(entry),
+      reply: (s, msg) => this.reply(s, msg),
+      endSession: (s, code, message) => this.endSession(s, code, message),
+      armHeartbeat: (s) => this.armHeartbeat(s),
+    });
   }
 
   get endpointStats() {
@@ -563,18 +566,18 @@ export class Registry {
         // A session busy logging in is not reaped as anonymous, however long scrypt waits.
         s.accountWork++;
         try {
-          return await (msg.t === "register" ? this.register(s, msg) : this.login(s, msg));
+          return await (msg.t === "register" ? this.logins.register(s, msg) : this.logins.login(s, msg));
         } finally {
           s.accountWork--;
         }
       case "logout":
-        await this.goOffline(s, "logout");
+        await this.logins.goOffline(s, "logout");
         return undefined;
       case "heartbeat":
         this.requireUser(s);
         return undefined;
       case "presence.set":
-        return this.setPresence(s, msg);
+        return this.logins.setPresence(s, this.requireUser(s), msg);
       case "users":
         return this.introductions.directory(this.requireUser(s), msg.limit ?? DEFAULT_USERS_PAGE, msg.after);
       case "lookup":
@@ -606,192 +609,6 @@ export class Registry {
     }
   }
 
-  /** Password work in the fair queue, dropped if the session goes away before its turn. */
-  private passwordWork<T>(s: ClientSession, work: () => Promise<T>): Promise<T> {
-    return this.passwordChecks.run(s.conn.address.host, () => this.host.isLive(s.conn) && !s.ending, work);
-  }
-
-  private async register(s: ClientSession, msg: ControlOf<"register">): Promise<unknown> {
-    const name = normalizeUsername(msg.user);
-    validateUsername(name);
-    validatePassword(msg.password, name);
-    const passwordHash = await this.passwordWork(s, () => hashPassword(msg.password));
-    await this.opts.store.createUser({ name, passwordHash, createdAt: this.wall() });
-    await this.office.enroll(name, this.wall());
-    await this.opts.store.appendAudit({
-      user: name,
-      event: "register",
-      at: this.wall(),
-      address: fmt(s.conn.address),
-    });
-    this.log(`registered ${name} from ${fmt(s.conn.address)}`);
-    return { user: name };
-  }
-
-  private async login(s: ClientSession, msg: ControlOf<"login">): Promise<unknown> {
-    const name = normalizeUsername(msg.user);
-    const host = s.conn.address.host;
-    const address = fmt(s.conn.address);
-    const user = await this.opts.store.getUser(name);
-    const keyHex = Buffer.from(s.conn.remoteKey).toString("hex");
-    // The device that last logged in to the account: never slowed by guesses from elsewhere.
-    const knownDevice = user !== undefined && user.publicKey === keyHex;
-    const blockedMs = this.blocklist.userBlockedFor(name, this.host.now());
-    if (blockedMs > 0) {
-      throw new HallwayError(
-        "RATE_LIMITED",
-        `${name} was cut off for abuse; logins are refused for ${seconds(blockedMs)}`,
-        { retryAfterMs: blockedMs },
-      );
-    }
-    const waitMs = this.loginThrottle.waitMs(name, host, knownDevice, this.host.now());
-    if (waitMs > 0) {
-      this.abuse.throttledLogins++;
-      throw new HallwayError("RATE_LIMITED", `too many failed logins; try again in ${seconds(waitMs)}`, {
-        retryAfterMs: waitMs,
-      });
-    }
-    const passwordOk =
-      user !== undefined &&
-      (await this.passwordWork(s, () => verifyPassword(msg.password, user.passwordHash)));
-    if (!user || !passwordOk) {
-      const why = user ? "wrong password" : "unknown user";
-      this.loginThrottle.failed(name, host, this.host.now());
-      this.abuse.failedLogins++;
-      const inARow = this.loginThrottle.failuresOf(name, host, this.host.now());
-      this.log(
-        `failed login for ${JSON.stringify(name)} from ${address}: ${why} (${inARow} in a row)`,
-        "warn",
-      );
-      await this.audit({ user: name, event: "login_failed", at: this.wall(), address, detail: why });
-      throw user
-        ? new HallwayError("AUTH_BAD_PASSWORD", "wrong password")
-        : new HallwayError("AUTH_UNKNOWN_USER", `no user named '${name}'`);
-    }
-    this.loginThrottle.succeeded(name, host, knownDevice);
-    if (s.user && s.user !== name) await this.goOffline(s, "logout");
-    const previous = this.presence.online.get(name);
-    const wasAway = previous?.away ?? false;
-    if (previous && previous !== s) {
-      const sameDevice = Buffer.from(previous.conn.remoteKey).equals(Buffer.from(s.conn.remoteKey));
-      if (msg.resume && !sameDevice && this.host.isLive(previous.conn)) {
-        // A client reconnecting by itself never takes the account back from another device.
-        throw new HallwayError("SESSION_REPLACED", "logged in elsewhere");
-      }
-      // The newest login wins: the old session (a crashed client, another device) is ended.
-      previous.user = undefined;
-      previous.ending = { event: "replaced", detail: `by a login from ${address}` };
-      this.sessions.delete(previous.conn.session);
-      if (sameDevice) {
-        // Quietly: no audit, no log. Usually a crashed or reconnecting client's own old session;
-        // if another process of this device still holds it, it stops rather than fight back.
-        this.endSession(previous, "SESSION_REPLACED", "logged in again from this device");
-      } else {
-        this.abuse.replaced++;
-        this.log(
-          `${name}: the session from ${fmt(previous.conn.address)} is replaced by a login from ${address}`,
-          "warn",
-        );
-        await this.audit({
-          user: name,
-          event: "replaced",
-          at: this.wall(),
-          address: fmt(previous.conn.address),
-          detail: `by a login from ${address}`,
-        });
-        this.endSession(previous, "SESSION_REPLACED", "logged in elsewhere");
-      }
-    }
-    if (user.publicKey !== keyHex) await this.opts.store.setPublicKey(name, keyHex);
-    const { accepted, refused } = screenCandidates(msg.addresses, s.conn.address);
-    if (refused.length > 0) {
-      this.log(
-        `${name}: refused host candidates not tied to ${address}: ${refused.map(fmt).join(", ")}`,
-        "warn",
-      );
-    }
-    this.anonymous.remove(s.conn.session);
-    s.user = name;
-    s.heartbeatMs = msg.heartbeatMs;
-    s.addresses = accepted;
-    s.lastHeardAt = this.host.now();
-    s.timingOut = false;
-    s.away = false;
-    this.presence.online.set(name, s);
-    this.armHeartbeat(s);
-    // Chained now, before anyone else's request can push to this session: nothing live
-    // overtakes what waited for the user (see social.ts).
-    s.queue = s.queue.then(() =>
-      this.social
-        .atLogin(name, (m) => this.reply(s, m))
-        .catch((err) => {
-          this.log(`login delivery to ${name} failed: ${asHallwayError(err).message}`, "warn");
-        }),
-    );
-    this.presence.touch(name);
-    await this.opts.store.appendAudit({
-      user: name,
-      event: "login",
-      at: this.wall(),
-      address: fmt(s.conn.address),
-    });
-    this.log(`login ${name} from ${fmt(s.conn.address)}`);
-    const audience = await this.social.presenceAudience(name);
-    // A new login starts online, also when it replaces an away session. A login that is not
-    // a reconnect is a new process: whoever holds a direct session with the old one drops it
-    // now (`fresh`) rather than wait for it to time out.
-    const fresh = msg.resume !== true;
-    if (!previous || wasAway || fresh) this.presence.broadcast(name, "online", audience, s, fresh);
-    // After the answer: who is online (or away) now, then the offline backlog in order.
-    queueMicrotask(() => {
-      for (const other of this.presence.onlineIn(audience)) {
-        if (other === name) continue;
-        this.reply(s, {
-          t: "presence",
-          user: other,
-          status: this.presence.presenceOf(other),
-          at: this.wall(),
-        });
-      }
-      void this.messages.deliverBacklog(s);
-      this.drop?.atLogin(name);
-    });
-    return { user: name, sessionAddress: s.conn.address };
-  }
-
-  /** `presence.set`: away or back, pushed to the same audience as logging in or out. */
-  private async setPresence(s: ClientSession, msg: ControlOf<"presence.set">): Promise<unknown> {
-    const user = this.requireUser(s);
-    const away = msg.status === "away";
-    if (s.away === away) return undefined;
-    s.away = away;
-    this.presence.broadcast(user, msg.status, await this.social.presenceAudience(user), s);
-    return undefined;
-  }
-
-  private async goOffline(s: ClientSession, event: AuditEvent, detail?: string): Promise<void> {
-    const user = s.user;
-    if (!user) return;
-    s.user = undefined;
-    if (this.presence.online.get(user) !== s) return;
-    this.presence.online.delete(user);
-    this.relay.dropUser(user);
-    this.presence.touch(user);
-    this.presence.broadcast(
-      user,
-      "offline",
-      await this.social.presenceAudience(user).catch(() => new Set<string>()),
-    );
-    this.log(`${event} ${user}`);
-    await this.audit({
-      user,
-      event,
-      at: this.wall(),
-      address: fmt(s.conn.address),
-      ...(detail === undefined ? {} : { detail }),
-    });
-  }
-
   private onClosed(conn: HostedConnection, reason: string): void {
     this.anonymous.remove(conn.session);
     this.drop?.onClosed(conn);
@@ -802,7 +619,7 @@ export class Registry {
     // silent until the session idled out.
     const ending = s.ending;
     const event = ending?.event ?? (reason === "idle" ? "timeout" : "logout");
-    s.queue = s.queue.then(() => this.goOffline(s, event, ending?.detail));
+    s.queue = s.queue.then(() => this.logins.goOffline(s, event, ending?.detail));
   }
 
   /** Sessions still anonymous past their deadline are closed: O(those due). */
@@ -836,7 +653,7 @@ export class Registry {
       }
       s.timingOut = true;
       s.queue = s.queue.then(async () => {
-        await this.goOffline(s, "timeout");
+        await this.logins.goOffline(s, "timeout");
         this.host.close(s.conn, "heartbeat timeout");
       });
     }
