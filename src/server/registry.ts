@@ -61,7 +61,6 @@ import {
 import type { Identity } from "../protocol/endpoint.js";
 import { DEFAULT_PORT, MAX_MESSAGE_BYTES } from "../protocol/limits.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
-import { TimerHeap } from "../protocol/timer-heap.js";
 import { AnonymousSessions } from "./anonymous-sessions.js";
 import { Blocklist } from "./blocklist.js";
 import { CommandLimits } from "./command-limits.js";
@@ -77,6 +76,7 @@ import { PasswordChecks } from "./password-checks.js";
 import { PresenceBoard } from "./presence-board.js";
 import { type AbuseCounters, type ClientSession, fmt, Later, type Log, seconds } from "./registry-session.js";
 import { DEFAULT_RELAY_BYTES_PER_SECOND, Relay } from "./relay.js";
+import { SessionTable } from "./session-table.js";
 import { isSocialRequest, type Policy, Social } from "./social.js";
 import type { Store } from "./store/store.js";
 import { type StunCounters, stunResponder } from "./stun-responder.js";
@@ -84,7 +84,6 @@ import { type StunCounters, stunResponder } from "./stun-responder.js";
 export { PROBE_ALLOWANCE_BYTES } from "./introductions.js";
 export { type AbuseCounters, LOG_LEVELS, type LogLevel } from "./registry-session.js";
 
-const MISSED_HEARTBEATS = 3;
 const LAST_SEEN_FLUSH_MS = 5_000;
 /** How often the relay's counters go to the log, when they changed. */
 const RELAY_LOG_MS = 60_000;
@@ -113,13 +112,7 @@ export interface RegistryOptions {
 
 export class Registry {
   private readonly host: UdpHost;
-  private readonly sessions = new Map<number, ClientSession>();
-  /**
-   * Logged-in sessions by when their heartbeat would be overdue. Entries are refreshed lazily
-   * (a message moves the deadline, not the entry), so a sweep pops only what may be due: its
-   * work follows the sessions that fall silent, not the sessions that exist.
-   */
-  private readonly heartbeats = new TimerHeap();
+  private readonly table: SessionTable;
   private sweepTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private relayLogTimer: NodeJS.Timeout | undefined;
@@ -166,6 +159,13 @@ export class Registry {
       this.limits.logins.queuedChecksPerHost,
     );
     this.anonymous = new AnonymousSessions(this.limits.anonymous);
+    this.table = new SessionTable({
+      anonymous: this.anonymous,
+      abuse: this.abuse,
+      log: this.log,
+      host: { close: (conn, reason) => this.host.close(conn, reason) },
+      goOffline: (s, event, detail) => this.logins.goOffline(s, event, detail),
+    });
     this.presence = new PresenceBoard({
       store: opts.store,
       wall: this.wall,
@@ -217,7 +217,7 @@ export class Registry {
     this.host.handlers = {
       // One map lookup per datagram: a blocked source costs no decryption.
       admit: (from) => !this.blocklist.isBlocked(from.host, from.port, this.host.now()),
-      onEstablished: (conn) => this.onEstablished(conn),
+      onEstablished: (conn) => this.table.open(conn, this.host.now()),
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
       onOversized: (conn, head) => this.onOversized(conn, head),
       onClosed: (conn, reason) => this.onClosed(conn, reason),
@@ -266,14 +266,14 @@ export class Registry {
       passwordChecks: this.passwordChecks,
       anonymous: this.anonymous,
       abuse: this.abuse,
-      sessions: this.sessions,
+      sessions: this.table.sessions,
       host: this.host,
       wall: this.wall,
       log: this.log,
       audit: (entry) => this.audit(entry),
       reply: (s, msg) => this.reply(s, msg),
       endSession: (s, code, message) => this.endSession(s, code, message),
-      armHeartbeat: (s) => this.armHeartbeat(s),
+      armHeartbeat: (s) => this.table.armHeartbeat(s),
     });
   }
 
@@ -329,36 +329,13 @@ export class Registry {
     await this.presence.flushLastSeen();
   }
 
-  private onEstablished(conn: HostedConnection): void {
-    const now = this.host.now();
-    this.sessions.set(conn.session, {
-      conn,
-      user: undefined,
-      heartbeatMs: 10_000,
-      lastHeardAt: now,
-      addresses: [],
-      queue: Promise.resolve(),
-      away: false,
-      accountWork: 0,
-      appended: Promise.resolve(),
-    });
-    if (!this.anonymous.add(conn.session, conn.address.host, now)) {
-      this.abuse.anonymousRefused++;
-      this.log(
-        `refused a session from ${fmt(conn.address)}: too many sessions from there are not logged in`,
-        "warn",
-      );
-      this.host.close(conn, "too many sessions from your address are not logged in");
-    }
-  }
-
   /** The key a session's requests are charged to: its user once logged in. */
   private limitKey(s: ClientSession): string {
     return s.user === undefined ? `s:${s.conn.session}` : `u:${s.user}`;
   }
 
   private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
-    const s = this.sessions.get(conn.session);
+    const s = this.table.sessions.get(conn.session);
     if (!s || s.ending) return;
     const now = this.host.now();
     s.lastHeardAt = now;
@@ -431,7 +408,7 @@ export class Registry {
 
   /** A request over the message limit, dropped by the channel: answered if its rid was early. */
   private onOversized(conn: HostedConnection, head: Uint8Array): void {
-    const s = this.sessions.get(conn.session);
+    const s = this.table.sessions.get(conn.session);
     if (!s || s.ending) return;
     this.droppedMessages++;
     const rid = requestIdInHead(head);
@@ -610,60 +587,14 @@ export class Registry {
   }
 
   private onClosed(conn: HostedConnection, reason: string): void {
-    this.anonymous.remove(conn.session);
     this.drop?.onClosed(conn);
-    const s = this.sessions.get(conn.session);
-    if (!s) return;
-    this.sessions.delete(conn.session);
-    // Ended by the registry (terminated), or the client said goodbye (CLOSE frame) or went
-    // silent until the session idled out.
-    const ending = s.ending;
-    const event = ending?.event ?? (reason === "idle" ? "timeout" : "logout");
-    s.queue = s.queue.then(() => this.logins.goOffline(s, event, ending?.detail));
-  }
-
-  /** Sessions still anonymous past their deadline are closed: O(those due). */
-  private reapAnonymous(now: number): void {
-    for (const id of this.anonymous.due(now)) {
-      const s = this.sessions.get(id);
-      if (!s || s.user !== undefined) continue;
-      if (s.accountWork > 0) {
-        this.anonymous.add(id, s.conn.address.host, now, true); // logging in: another round
-        continue;
-      }
-      this.abuse.anonymousReaped++;
-      this.host.close(s.conn, "no login in time");
-    }
+    this.table.closed(conn, reason);
   }
 
   /** Every half second; its work is what is due (anonymous sessions, idle relays, silences). */
   private sweep(): void {
     const t = this.host.now();
-    this.reapAnonymous(t);
+    this.table.sweep(t);
     this.relay.sweep(t);
-    for (let due = this.heartbeats.peek(); due !== undefined && due.at <= t; due = this.heartbeats.peek()) {
-      this.heartbeats.pop();
-      const s = this.sessions.get(due.id);
-      if (s === undefined || s.heartbeatCheckAt !== due.at) continue; // a stale entry
-      s.heartbeatCheckAt = undefined;
-      if (s.user === undefined || s.timingOut) continue;
-      if (t - s.lastHeardAt <= MISSED_HEARTBEATS * s.heartbeatMs) {
-        this.armHeartbeat(s); // heard from since: check again at the new deadline
-        continue;
-      }
-      s.timingOut = true;
-      s.queue = s.queue.then(async () => {
-        await this.logins.goOffline(s, "timeout");
-        this.host.close(s.conn, "heartbeat timeout");
-      });
-    }
-  }
-
-  /** Schedules the check of a logged-in session's heartbeat deadline, unless one is pending. */
-  private armHeartbeat(s: ClientSession): void {
-    if (s.heartbeatCheckAt !== undefined) return;
-    // Just past the deadline: the check then finds it overdue, unless something arrived.
-    s.heartbeatCheckAt = s.lastHeardAt + MISSED_HEARTBEATS * s.heartbeatMs + 1;
-    this.heartbeats.push(s.heartbeatCheckAt, s.conn.session);
   }
 }
