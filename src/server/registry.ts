@@ -61,9 +61,9 @@ import {
 import type { Identity } from "../protocol/endpoint.js";
 import { DEFAULT_PORT, MAX_MESSAGE_BYTES } from "../protocol/limits.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
+import { AbuseGuard } from "./abuse-guard.js";
 import { AnonymousSessions } from "./anonymous-sessions.js";
 import { Blocklist } from "./blocklist.js";
-import { CommandLimits } from "./command-limits.js";
 import { DropBox, isDropRequest } from "./drop-box.js";
 import type { DropLimits } from "./drop-rules.js";
 import { Introductions } from "./introductions.js";
@@ -74,7 +74,7 @@ import { Messages } from "./messages.js";
 import { OfficeRoom, type OfficeRoomOptions } from "./office-room.js";
 import { PasswordChecks } from "./password-checks.js";
 import { PresenceBoard } from "./presence-board.js";
-import { type AbuseCounters, type ClientSession, fmt, Later, type Log, seconds } from "./registry-session.js";
+import { type AbuseCounters, type ClientSession, Later, type Log, seconds } from "./registry-session.js";
 import { DEFAULT_RELAY_BYTES_PER_SECOND, Relay } from "./relay.js";
 import { SessionTable } from "./session-table.js";
 import { isSocialRequest, type Policy, Social } from "./social.js";
@@ -117,7 +117,6 @@ export class Registry {
   private flushTimer: NodeJS.Timeout | undefined;
   private relayLogTimer: NodeJS.Timeout | undefined;
   private relayLogged = "";
-  private abuseLogged = "";
   private readonly wall: () => number;
   private readonly log: Log;
   private readonly social: Social;
@@ -140,7 +139,7 @@ export class Registry {
     anonymousRefused: 0,
   };
   private readonly limits: Limits;
-  private readonly commandLimits: CommandLimits;
+  private readonly guard: AbuseGuard;
   private readonly blocklist: Blocklist;
   private readonly loginThrottle: LoginThrottle;
   private readonly passwordChecks: PasswordChecks;
@@ -151,7 +150,6 @@ export class Registry {
     this.wall = opts.wallClock ?? Date.now;
     this.log = opts.log ?? (() => {});
     this.limits = opts.limits ?? DEFAULT_LIMITS;
-    this.commandLimits = new CommandLimits(this.limits);
     this.blocklist = new Blocklist(this.limits.abuse);
     this.loginThrottle = new LoginThrottle(this.limits.logins);
     this.passwordChecks = new PasswordChecks(
@@ -213,6 +211,16 @@ export class Registry {
       host: opts.host ?? "0.0.0.0",
       port: opts.port ?? DEFAULT_PORT,
       keepaliveMs: 15_000,
+    });
+    this.guard = new AbuseGuard({
+      limits: this.limits,
+      blocklist: this.blocklist,
+      abuse: this.abuse,
+      host: this.host,
+      wall: this.wall,
+      log: this.log,
+      audit: (entry) => this.audit(entry),
+      endSession: (s, code, message) => this.endSession(s, code, message),
     });
     this.host.handlers = {
       // One map lookup per datagram: a blocked source costs no decryption.
@@ -290,20 +298,10 @@ export class Registry {
     this.flushTimer = setInterval(() => void this.presence.flushLastSeen(), LAST_SEEN_FLUSH_MS);
     this.relayLogTimer = setInterval(() => {
       this.logRelay();
-      this.logAbuse();
+      this.guard.logCounters();
     }, RELAY_LOG_MS);
     this.relayLogTimer.unref?.();
     return addr;
-  }
-
-  /** One log line with the abuse limits' counters, if they moved since the last one. */
-  private logAbuse(): void {
-    const a = this.abuse;
-    const c = this.host.cookieStats;
-    const line = `abuse: ${a.rateLimited} rate-limited, ${a.terminated} terminated, ${a.failedLogins} failed logins, ${a.throttledLogins} throttled, ${a.replaced} replaced, ${a.anonymousReaped} anonymous reaped, ${a.anonymousRefused} refused; handshakes: ${c.sent} cookies sent, ${c.accepted} with a cookie; ${this.host.refused} datagrams from blocked addresses`;
-    if (line === this.abuseLogged || (Object.values(a).every((n) => n === 0) && c.sent === 0)) return;
-    this.abuseLogged = line;
-    this.log(line);
   }
 
   /** One log line with the relay's counters, if they moved since the last one. */
@@ -323,15 +321,10 @@ export class Registry {
     this.flushTimer = undefined;
     this.relayLogTimer = undefined;
     this.logRelay();
-    this.logAbuse();
+    this.guard.logCounters();
     this.drop?.stop();
     await this.host.stop("registry shutting down");
     await this.presence.flushLastSeen();
-  }
-
-  /** The key a session's requests are charged to: its user once logged in. */
-  private limitKey(s: ClientSession): string {
-    return s.user === undefined ? `s:${s.conn.session}` : `u:${s.user}`;
   }
 
   private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
@@ -355,17 +348,14 @@ export class Registry {
           : decoded.error;
         this.reply(s, { t: "err", rid, code, message: detail.slice(0, 500) });
       }
-      this.strike(s, now, "malformed requests");
+      this.guard.strike(s, now, "malformed requests");
       return;
     }
     const msg = decoded.value;
     const cls = commandClass(msg.t);
     if (cls !== undefined) {
-      // Logins and registrations are charged to the session even after a login.
-      const key = cls === "account" ? `s:${s.conn.session}` : this.limitKey(s);
-      const take = this.commandLimits.charge(key, cls, now);
+      const take = this.guard.charge(s, cls, now);
       if (!take.ok) {
-        this.abuse.rateLimited++;
         this.reply(s, {
           t: "err",
           rid: msg.rid,
@@ -373,7 +363,7 @@ export class Registry {
           message: `too many ${cls} requests; try again in ${seconds(take.retryAfterMs)}`,
           retryAfterMs: take.retryAfterMs,
         });
-        this.strike(s, now, "too many requests");
+        this.guard.strike(s, now, "too many requests");
         return;
       }
     }
@@ -391,14 +381,13 @@ export class Registry {
     if (!m.ok || m.value.kind === "control") return false;
     if (s.user === undefined) {
       this.droppedMessages++;
-      this.strike(s, now, "file transfer before login");
+      this.guard.strike(s, now, "file transfer before login");
       return true;
     }
     // An offer is a request for work (a receiver, a stream, a check): charged like a write.
     if (m.value.kind === "bad-offer" || m.value.msg.t === "file.offer") {
-      if (!this.commandLimits.charge(this.limitKey(s), "write", now).ok) {
-        this.abuse.rateLimited++;
-        this.strike(s, now, "too many file offers");
+      if (!this.guard.chargeFileOffer(s, now)) {
+        this.guard.strike(s, now, "too many file offers");
         return true;
       }
     }
@@ -420,38 +409,7 @@ export class Registry {
         message: `a request is at most ${MAX_MESSAGE_BYTES} bytes`,
       });
     }
-    this.strike(s, this.host.now(), "oversized requests");
-  }
-
-  /** One strike against the session's key; enough of them end the session. */
-  private strike(s: ClientSession, now: number, why: string): void {
-    if (this.commandLimits.strike(this.limitKey(s), now)) this.terminate(s, why);
-  }
-
-  /**
-   * Persistent abuse: `session.end` and CLOSE with `SESSION_TERMINATED`, the source address and
-   * port blocked, all of it logged and audited.
-   */
-  private terminate(s: ClientSession, why: string): void {
-    if (s.ending) return;
-    const now = this.host.now();
-    const blockMs = this.blocklist.block(s.conn.address, s.user, now);
-    const message = `${why}: this session is closed and your address is blocked for ${seconds(blockMs)}`;
-    s.ending = { event: "terminated", detail: why };
-    this.commandLimits.forgive(this.limitKey(s));
-    this.abuse.terminated++;
-    this.abuse.blocked++;
-    const who = s.user ?? "an anonymous session";
-    this.log(
-      `terminated ${who} from ${fmt(s.conn.address)} (${why}); blocked for ${seconds(blockMs)}`,
-      "warn",
-    );
-    const at = this.wall();
-    const address = fmt(s.conn.address);
-    const user = s.user ?? "";
-    void this.audit({ user, event: "blocked", at, address, detail: `for ${seconds(blockMs)}: ${why}` });
-    if (!s.user) void this.audit({ user, event: "terminated", at, address, detail: why });
-    this.endSession(s, "SESSION_TERMINATED", message);
+    this.guard.strike(s, this.host.now(), "oversized requests");
   }
 
   /** Tells the client why and closes the session; the CLOSE reason carries the code too. */
