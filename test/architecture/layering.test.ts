@@ -86,7 +86,8 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
     allows: ["timers", "clock", "random"],
   },
   "server/registry.ts": {
-    because: "heartbeat and flush intervals, fan-out turns, the clock of every request, session tokens",
+    because:
+      "the sweep, flush and log intervals; the wall clock by default; random bytes for relay ids and connect tokens",
     allows: ["timers", "clock", "random"],
   },
   "server/presence-board.ts": {
