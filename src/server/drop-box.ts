@@ -21,6 +21,9 @@
  *   sweep     at start, every SWEEP_MS and soon after an entry goes: entries past retention
  *             go, blobs no entry needs go, and partial uploads no entry waits for go.
  *
+ * The folder on disk and its file sweep are `drop-folder.ts`; who a drop is for and how an
+ * entry is shown, `drop-recipients.ts`; the pure rules (quotas, retention), `drop-rules.ts`.
+ *
  * Only logged-in sessions reach this (the registry drops file messages of others), and no
  * answer is larger than what asked for it before login, so amplification stays at most 1×.
  */
@@ -33,11 +36,11 @@ import type { PeerEvent, TransferEvent } from "../peer/events.js";
 import { syncDirectory } from "../peer/file-store.js";
 import { FileTransfers } from "../peer/file-transfers.js";
 import type { Control, ControlOf } from "../protocol/control.js";
-import { type DropInfo, GROUP_PREFIX, MAX_DROPS_LISTED } from "../protocol/drop.js";
+import { type DropInfo, MAX_DROPS_LISTED } from "../protocol/drop.js";
 import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-offer.js";
 import type { StreamMessage } from "../protocol/stream-message.js";
-import { normalizeUsername } from "./accounts.js";
 import { DropFolder } from "./drop-folder.js";
+import { dropInfo, dropRecipients } from "./drop-recipients.js";
 import {
   admitUpload,
   type DropEntry,
@@ -162,7 +165,7 @@ export class DropBox {
   atLogin(user: string): void {
     let rest = [...this.entries.values()]
       .filter((e) => e.state === "stored" && e.waiting.includes(user))
-      .map((e) => info(e, false));
+      .map((e) => dropInfo(e, false));
     while (rest.length > 0) {
       // Each push within the message limit (names are up to 255 bytes).
       const page = fitPage(rest.slice(0, MAX_DROPS_LISTED), "end").items;
@@ -175,7 +178,7 @@ export class DropBox {
   // ---- requests ----------------------------------------------------------------------
 
   private async put(user: string, msg: ControlOf<"drop.put">): Promise<unknown> {
-    const { to, recipients } = await this.recipients(user, msg.to);
+    const { to, recipients } = await dropRecipients(this.opts.store, this.opts.mayTalk, user, msg.to);
     const same = [...this.entries.values()].find(
       (e) =>
         e.from === user &&
@@ -211,28 +214,6 @@ export class DropBox {
     this.opts.log(`drop ${e.id}: ${user} → ${to}, ${e.size} bytes${stored ? " (content already held)" : ""}`);
     if (stored) this.notify(e);
     return { id: e.id, stored };
-  }
-
-  /** The recipients of `raw` (a user, or `#group`) as `user` may send to them. */
-  private async recipients(user: string, raw: string): Promise<{ to: string; recipients: string[] }> {
-    if (raw.startsWith(GROUP_PREFIX)) {
-      const group = raw.slice(GROUP_PREFIX.length).trim().toLowerCase();
-      const g = group === "" ? undefined : await this.opts.store.getGroup(group);
-      if (!g) throw new HallwayError("GROUP_UNKNOWN", `no group named '${group}'`);
-      const members = (await this.opts.store.groupMembers(g.name)).map((m) => m.name);
-      if (!members.includes(user))
-        throw new HallwayError("GROUP_NOT_MEMBER", `you are not a member of ${g.name}`);
-      const recipients = members.filter((m) => m !== user);
-      if (recipients.length === 0)
-        throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `${g.name} has no other member to send to`);
-      return { to: `${GROUP_PREFIX}${g.name}`, recipients };
-    }
-    const to = normalizeUsername(raw);
-    if (to === user || !(await this.opts.store.getUser(to))) {
-      throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user named '${to}' to send to`);
-    }
-    await this.opts.mayTalk(user, to);
-    return { to, recipients: [to] };
   }
 
   /**
@@ -275,9 +256,9 @@ export class DropBox {
     const page = (drops: DropInfo[]) =>
       fitPage(drops.slice(0, MAX_DROPS_LISTED), "end", ANSWER_BUDGET_BYTES / 2).items;
     return {
-      sent: page(all.filter((e) => e.from === user).map((e) => info(e, true))),
+      sent: page(all.filter((e) => e.from === user).map((e) => dropInfo(e, true))),
       received: page(
-        all.filter((e) => e.state === "stored" && e.waiting.includes(user)).map((e) => info(e, false)),
+        all.filter((e) => e.state === "stored" && e.waiting.includes(user)).map((e) => dropInfo(e, false)),
       ),
     };
   }
@@ -400,7 +381,7 @@ export class DropBox {
 
   private notify(e: DropEntry): void {
     for (const user of e.waiting) {
-      if (this.opts.isOnline(user)) this.opts.push(user, { t: "drop.notify", drops: [info(e, false)] });
+      if (this.opts.isOnline(user)) this.opts.push(user, { t: "drop.notify", drops: [dropInfo(e, false)] });
     }
   }
 
@@ -439,18 +420,4 @@ export class DropBox {
       this.opts.log(`drop box sweep: ${(err as Error).message}`, "warn");
     }
   }
-}
-
-function info(e: DropEntry, forSender: boolean): DropInfo {
-  return {
-    id: e.id,
-    from: e.from,
-    to: e.to,
-    name: e.name,
-    size: e.size,
-    sha256: e.sha256,
-    at: e.at,
-    state: e.state,
-    ...(forSender ? { waiting: e.waiting } : {}),
-  };
 }
