@@ -42,7 +42,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 const CORE_FOLDERS = new Set(["protocol", "transfer", "traversal"]);
 /** Where sockets, timers, the clock and randomness belong. */
 const ADAPTER_FOLDERS = new Set(["net"]);
-const COMPOSITION_ROOTS = new Set(["cli.ts"]);
+/** The composition root: `cli.ts` and its parts in `cli/` (one command or concern each). */
+const isCompositionRoot = (path: string): boolean => path === "cli.ts" || path.startsWith("cli/");
 /** What rule 4 restricts outside the cores (disk and the machine are other adapters' business). */
 const ROOT_ONLY_EFFECTS: readonly Effect[] = ["dgram", "timers", "clock", "random"];
 
@@ -134,7 +135,7 @@ function breaches(file: SourceFile): string[] {
   }
   if (CORE_FOLDERS.has(folder)) {
     for (const e of file.effects) out.add(e);
-  } else if (!ADAPTER_FOLDERS.has(folder) && !COMPOSITION_ROOTS.has(file.path)) {
+  } else if (!ADAPTER_FOLDERS.has(folder) && !isCompositionRoot(file.path)) {
     for (const e of ROOT_ONLY_EFFECTS) if (file.effects.has(e)) out.add(e);
   }
   return [...out].sort();
