@@ -6,7 +6,10 @@
 
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError } from "commander";
+import { intOption, serverOption, serverText } from "./cli/options.js";
+import { onSignals, output } from "./cli/process.js";
+import { addServerCommand } from "./cli/server-command.js";
 import { asHallwayError, HallwayError } from "./errors.js";
 import { defaultDataDir, ensureDataDir, PinStore } from "./net/data-dir.js";
 import {
@@ -15,24 +18,7 @@ import {
   findRegistry,
   isFingerprint,
   type PeerClient,
-  parseServerAddress,
 } from "./peer/index.js";
-import { auditEvent, formatAuditLine, parseAuditEvents, parseAuditTime, readAudit } from "./server/audit.js";
-import { describeCounts, exportOffice, importOffice, type TransferSummary } from "./server/export.js";
-import {
-  DEFAULT_OFFICE_BACKLOG,
-  DEFAULT_PORT,
-  DEFAULT_RELAY_BYTES_PER_SECOND,
-  type Limits,
-  LOG_LEVELS,
-  type LogLevel,
-  type OfficeRoomOptions,
-  POLICIES,
-  type Policy,
-  resolveLimits,
-  type ServerStore,
-  startServer,
-} from "./server/index.js";
 import {
   errorEvent,
   eventsFlushed,
@@ -45,299 +31,16 @@ import { runLineMode } from "./ui/line-mode.js";
 import { readPassword } from "./ui/prompt.js";
 import { runTui } from "./ui/tui/index.js";
 
-let jsonOutput = process.argv.includes("--json");
-
 /** One line for people, one JSON event for scripts; never a stack trace. */
 function fatal(err: unknown): never {
   const e = asHallwayError(err);
-  if (jsonOutput) printEventNow(errorEvent(e));
+  if (output.json) printEventNow(errorEvent(e));
   else process.stderr.write(`hallway: ${e.message}\n`);
   process.exit(e.code === "CLI_BAD_ARGS" ? 2 : 1);
 }
 
 process.on("uncaughtException", fatal);
 process.on("unhandledRejection", fatal);
-
-function intOption(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-
-/** HOST:PORT or HOST; a colon left in the host is a mistyped port, not part of a host name. */
-function serverOption(value: string): string {
-  let host: string;
-  try {
-    host = parseServerAddress(value).host;
-  } catch (err) {
-    throw new InvalidArgumentError(asHallwayError(err).message);
-  }
-  if (host.includes(":") && !value.trim().startsWith("[")) {
-    throw new InvalidArgumentError(`'${value}' is not HOST:PORT`);
-  }
-  return value;
-}
-
-const NEO4J_SCHEMES = ["bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"];
-
-function storeKindOption(value: string): "sqlite" | "neo4j" {
-  if (value === "sqlite" || value === "neo4j") return value;
-  throw new InvalidArgumentError("--store must be sqlite or neo4j");
-}
-
-function logLevelOption(value: string): LogLevel | "off" {
-  const level = [...LOG_LEVELS, "off" as const].find((l) => l === value);
-  if (level === undefined)
-    throw new InvalidArgumentError(`--log-level must be ${LOG_LEVELS.join(", ")} or off`);
-  return level;
-}
-
-function policyOption(value: string): Policy {
-  const policy = POLICIES.find((p) => p === value);
-  if (policy === undefined) throw new InvalidArgumentError(`--policy must be ${POLICIES.join(" or ")}`);
-  return policy;
-}
-
-function officeRoomOption(value: string): "open" | "announce" {
-  if (value === "open" || value === "announce") return value;
-  throw new InvalidArgumentError("--office-room must be open or announce (--no-office-room turns it off)");
-}
-
-/** The office room from `--office-room`, `--no-office-room`, `--admin` and `--office-backlog`. */
-function officeRoomOptions(opts: {
-  officeRoom: "open" | "announce" | false;
-  admin?: string;
-  officeBacklog: number;
-}): OfficeRoomOptions {
-  const admin = opts.admin?.trim().toLowerCase();
-  if (opts.officeRoom === "announce" && !admin) {
-    throw new HallwayError(
-      "CLI_BAD_ARGS",
-      "--office-room announce needs --admin NAME: who may write in #all",
-    );
-  }
-  return {
-    mode: opts.officeRoom === false ? "off" : opts.officeRoom,
-    ...(admin ? { admin } : {}),
-    backlogWindow: opts.officeBacklog,
-  };
-}
-
-function neo4jUriOption(value: string): string {
-  const scheme = /^([a-z0-9+]+):\/\/[^/]/i.exec(value)?.[1]?.toLowerCase();
-  if (scheme === undefined || !NEO4J_SCHEMES.includes(scheme)) {
-    throw new InvalidArgumentError("expected bolt://HOST[:PORT] or neo4j://HOST[:PORT] (+s for TLS)");
-  }
-  return value;
-}
-
-const NEO4J_REGISTRY_HELP = "this registry's data in a Neo4j database shared with others (default: hallway)";
-
-function neo4jRegistryOption(value: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) {
-    throw new InvalidArgumentError("expected 1-64 letters, digits, '.', '_' or '-'");
-  }
-  return value;
-}
-
-interface StoreArgs {
-  store: "sqlite" | "neo4j";
-  init?: boolean;
-  neo4jUri?: string;
-  neo4jUser?: string;
-  neo4jDatabase?: string;
-  neo4jRegistry?: string;
-}
-
-/** The server's store from its options; the Neo4j password only ever comes from the environment. */
-function serverStore(args: StoreArgs, env: NodeJS.ProcessEnv): ServerStore {
-  const neo4jFlags = [
-    ["--neo4j-uri", args.neo4jUri],
-    ["--neo4j-user", args.neo4jUser],
-    ["--neo4j-database", args.neo4jDatabase],
-    ["--neo4j-registry", args.neo4jRegistry],
-  ].filter(([, v]) => v !== undefined);
-  if (args.store === "sqlite") {
-    if (neo4jFlags.length > 0) {
-      throw new HallwayError("CLI_BAD_ARGS", `${neo4jFlags.map(([f]) => f).join(", ")} needs --store neo4j`);
-    }
-    return { kind: "sqlite", ...(args.init ? { init: true } : {}) };
-  }
-  if (args.neo4jUri === undefined) {
-    throw new HallwayError(
-      "CLI_BAD_ARGS",
-      "--store neo4j needs --neo4j-uri (bolt://HOST:7687 or neo4j://HOST:7687)",
-    );
-  }
-  const password = env.HALLWAY_NEO4J_PASSWORD;
-  if (password === undefined || password === "") {
-    throw new HallwayError(
-      "AUTH_NO_PASSWORD",
-      "set HALLWAY_NEO4J_PASSWORD for --store neo4j (passwords are never taken from arguments)",
-    );
-  }
-  return {
-    kind: "neo4j",
-    uri: args.neo4jUri,
-    user: args.neo4jUser ?? "neo4j",
-    password,
-    ...(args.neo4jDatabase === undefined ? {} : { database: args.neo4jDatabase }),
-    ...(args.neo4jRegistry === undefined ? {} : { registry: args.neo4jRegistry }),
-  };
-}
-
-/**
- * `hallway server export` and `hallway server import`: the same store options as the server,
- * and a file (or stdout/stdin). The summary is one line (a JSON event with `--json`), on stderr
- * when the export itself goes to stdout.
- */
-function addStoreTransferCommands(server: Command): void {
-  server.enablePositionalOptions();
-  const withStoreOptions = (cmd: Command) =>
-    cmd
-      .option("--data <dir>", "data directory with registry.sqlite (default: the user's data dir)")
-      .option("--store <kind>", "sqlite (in the data directory) or neo4j", storeKindOption, "sqlite")
-      .option("--neo4j-uri <uri>", "Neo4j server: bolt://HOST:7687 or neo4j://HOST:7687", neo4jUriOption)
-      .option("--neo4j-user <name>", "Neo4j user, password in HALLWAY_NEO4J_PASSWORD (default: neo4j)")
-      .option("--neo4j-database <name>", "Neo4j database (default: the server's default database)")
-      .option("--neo4j-registry <name>", NEO4J_REGISTRY_HELP, neo4jRegistryOption)
-      .option("--json", "machine-readable summary and errors")
-      .exitOverride();
-  type TransferArgs = StoreArgs & { data?: string; json?: boolean };
-  const report = (
-    event: "exported" | "imported",
-    summary: TransferSummary,
-    json: boolean,
-    toStderr: boolean,
-  ) => {
-    const line = json
-      ? JSON.stringify({ event, records: summary.records, counts: summary.counts })
-      : `${event} ${describeCounts(summary)}`;
-    (toStderr ? process.stderr : process.stdout).write(`${line}\n`);
-  };
-
-  withStoreOptions(server.command("export").description("write every record of the store as JSON lines"))
-    .option("--out <file>", "write to FILE instead of stdout")
-    .action(async (opts: TransferArgs & { out?: string }) => {
-      jsonOutput = Boolean(opts.json);
-      const summary = await exportOffice({
-        store: serverStore(opts, process.env),
-        dataDir: opts.data ?? defaultDataDir("server"),
-        ...(opts.out === undefined ? {} : { file: opts.out }),
-      });
-      report("exported", summary, jsonOutput, opts.out === undefined);
-    });
-
-  withStoreOptions(server.command("import").description("load an export into an empty store"))
-    .option("--in <file>", "read from FILE instead of stdin")
-    .action(async (opts: TransferArgs & { in?: string }) => {
-      jsonOutput = Boolean(opts.json);
-      const summary = await importOffice({
-        store: serverStore(opts, process.env),
-        dataDir: opts.data ?? defaultDataDir("server"),
-        ...(opts.in === undefined ? {} : { file: opts.in }),
-      });
-      report("imported", summary, jsonOutput, false);
-    });
-}
-
-/**
- * `hallway server audit`: the audit log, filtered, oldest first; one line per entry, or one
- * JSON event per entry with `--json`.
- */
-function addAuditCommand(server: Command): void {
-  server
-    .command("audit")
-    .description("read the audit log: logins, failed logins, replaced sessions, blocks")
-    .option("--data <dir>", "data directory with registry.sqlite (default: the user's data dir)")
-    .option("--store <kind>", "sqlite (in the data directory) or neo4j", storeKindOption, "sqlite")
-    .option("--neo4j-uri <uri>", "Neo4j server: bolt://HOST:7687 or neo4j://HOST:7687", neo4jUriOption)
-    .option("--neo4j-user <name>", "Neo4j user, password in HALLWAY_NEO4J_PASSWORD (default: neo4j)")
-    .option("--neo4j-database <name>", "Neo4j database (default: the server's default database)")
-    .option("--user <name>", "only this user's entries")
-    .option("--since <time>", "from this time: a duration ago (30m, 12h, 7d) or a date")
-    .option("--until <time>", "before this time: a duration ago or a date")
-    .option("--event <list>", "only these events, comma-separated (login_failed,blocked,…)")
-    .option("--limit <n>", "the newest N entries (default 1000)", intOption("--limit", 1, 1_000_000), 1000)
-    .option("--json", "one JSON line per entry")
-    .exitOverride()
-    .action(
-      async (
-        opts: StoreArgs & {
-          data?: string;
-          user?: string;
-          since?: string;
-          until?: string;
-          event?: string;
-          limit: number;
-          json?: boolean;
-        },
-      ) => {
-        jsonOutput = Boolean(opts.json);
-        const now = Date.now();
-        const entries = await readAudit({
-          store: serverStore(opts, process.env),
-          dataDir: opts.data ?? defaultDataDir("server"),
-          limit: opts.limit,
-          ...(opts.user === undefined ? {} : { user: opts.user }),
-          ...(opts.since === undefined ? {} : { since: parseAuditTime(opts.since, now, "--since") }),
-          ...(opts.until === undefined ? {} : { until: parseAuditTime(opts.until, now, "--until") }),
-          ...(opts.event === undefined ? {} : { events: parseAuditEvents(opts.event) }),
-        });
-        for (const e of entries) {
-          process.stdout.write(`${opts.json ? JSON.stringify(auditEvent(e)) : formatAuditLine(e)}\n`);
-        }
-      },
-    );
-}
-
-/** `--limits FILE`: the abuse limits of docs/security.md, from a JSON file of overrides. */
-function limitsFile(path: string): Limits {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new HallwayError(
-      "CLI_BAD_ARGS",
-      `cannot read --limits ${path}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new HallwayError("CLI_BAD_ARGS", `--limits ${path} is not JSON`);
-  }
-  return resolveLimits(json);
-}
-
-/** HOST:PORT as --server takes it (IPv6 in brackets). */
-function serverText(a: { host: string; port: number }): string {
-  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
-/** SIGINT and SIGTERM run `stop`, then exit; returns what removes the handlers again. */
-function onSignals(stop: () => Promise<void>): () => void {
-  let stopping = false;
-  const handler = () => {
-    if (stopping) return;
-    stopping = true;
-    stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
-  return () => {
-    process.off("SIGINT", handler);
-    process.off("SIGTERM", handler);
-  };
-}
 
 function packageVersion(): string {
   try {
@@ -350,7 +53,6 @@ function packageVersion(): string {
 }
 
 const CLIENT_DATA_HELP = `data directory: identity and pinned registry keys (default: ${defaultDataDir("client")})`;
-const SERVER_DATA_HELP = `data directory: identity key and registry.sqlite (default: ${defaultDataDir("server")})`;
 const DOWNLOAD_DIR_HELP = `where accepted files go (default: ${defaultDownloadDir()})`;
 const PASSWORD_HELP = `
 Environment:
@@ -404,164 +106,7 @@ const program = new Command()
     },
   );
 
-const serverCommand = program
-  .command("server")
-  .description("run a registry on this machine")
-  .option("--host <addr>", "address to bind", "0.0.0.0")
-  .option("--port <n>", "UDP port (0: any free one)", intOption("--port", 0, 65535), DEFAULT_PORT)
-  .option("--data <dir>", SERVER_DATA_HELP)
-  .option("--name <name>", "name advertised over mDNS", "Hallway registry")
-  .option("--no-mdns", "do not advertise over mDNS")
-  .option(
-    "--policy <policy>",
-    "open: anyone may message anyone; friends: only friends may message or connect",
-    policyOption,
-    "open",
-  )
-  .option(
-    "--store <kind>",
-    "durable state: sqlite (in the data directory) or neo4j",
-    storeKindOption,
-    "sqlite",
-  )
-  .option(
-    "--neo4j-uri <uri>",
-    "Neo4j server: bolt://HOST:7687, or neo4j://HOST:7687 for a cluster",
-    neo4jUriOption,
-  )
-  .option("--neo4j-user <name>", "Neo4j user, password in HALLWAY_NEO4J_PASSWORD (default: neo4j)")
-  .option("--neo4j-database <name>", "Neo4j database (default: the server's default database)")
-  .option("--neo4j-registry <name>", NEO4J_REGISTRY_HELP, neo4jRegistryOption)
-  .option(
-    "--relay-rate <bytes>",
-    "bytes per second each user may send through the relay when no direct path works; 0 turns it off",
-    intOption("--relay-rate", 0, 1_000_000_000),
-    DEFAULT_RELAY_BYTES_PER_SECOND,
-  )
-  .option("--limits <file>", "JSON file overriding the abuse limits (docs/security.md)")
-  .option(
-    "--office-room <mode>",
-    "#all, the room every user is in: open (everyone writes) or announce (only --admin writes)",
-    officeRoomOption,
-    "open",
-  )
-  .option("--no-office-room", "no #all room")
-  .option("--admin <name>", "the registry's admin: the one who writes in #all under --office-room announce")
-  .option(
-    "--office-backlog <n>",
-    "most #all messages a returning user gets at login (older ones stay in history)",
-    intOption("--office-backlog", 0, 100_000),
-    DEFAULT_OFFICE_BACKLOG,
-  )
-  .option(
-    "--log-level <level>",
-    "log lines on stderr from this level up: info (logins, logouts), warn (failed logins, replaced sessions, blocks), error, or off",
-    logLevelOption,
-    "info",
-  )
-  .option("--init", "an empty registry.sqlite is a deliberately new store (else STORE_CORRUPT)")
-  .option(
-    "--drop-max-file <bytes>",
-    "drop box: largest file (default 256 MiB)",
-    intOption("--drop-max-file", 0, 2 ** 50),
-  )
-  .option(
-    "--drop-user-quota <bytes>",
-    "drop box: what one sender's files may hold (default 2 GiB)",
-    intOption("--drop-user-quota", 0, 2 ** 50),
-  )
-  .option(
-    "--drop-total-quota <bytes>",
-    "drop box: what it may hold in all (default 20 GiB)",
-    intOption("--drop-total-quota", 0, 2 ** 50),
-  )
-  .option(
-    "--drop-retention-days <n>",
-    "drop box: days a file is kept for whoever has not taken it (default 14)",
-    intOption("--drop-retention-days", 1, 3650),
-  )
-  .option(
-    "--drop-rate <bytes>",
-    "drop box: bytes per second each download from it may take (default: as fast as the path)",
-    intOption("--drop-rate", 10_000, 100_000_000_000),
-  )
-  .option("--json", "machine-readable output")
-  .exitOverride()
-  .action(
-    async (
-      opts: {
-        host: string;
-        port: number;
-        data?: string;
-        name: string;
-        mdns: boolean;
-        policy: Policy;
-        relayRate: number;
-        limits?: string;
-        logLevel: LogLevel | "off";
-        json?: boolean;
-        dropMaxFile?: number;
-        dropUserQuota?: number;
-        dropTotalQuota?: number;
-        dropRetentionDays?: number;
-        dropRate?: number;
-        officeRoom: "open" | "announce" | false;
-        admin?: string;
-        officeBacklog: number;
-      } & StoreArgs,
-    ) => {
-      jsonOutput = Boolean(opts.json);
-      const officeRoom = officeRoomOptions(opts);
-      const store = serverStore(opts, process.env);
-      const limits = opts.limits === undefined ? undefined : limitsFile(opts.limits);
-      const shown = opts.logLevel === "off" ? 0 : LOG_LEVELS.indexOf(opts.logLevel) + 1;
-      const log = (line: string, level: LogLevel = "info") => {
-        if (shown === 0 || LOG_LEVELS.indexOf(level) + 1 < shown) return;
-        process.stderr.write(`${new Date().toISOString()} ${level} ${line}\n`);
-      };
-      // The handlers go in before `listening` is printed: a supervisor may stop the registry
-      // the moment it says so, and a signal while it starts waits for the start to finish.
-      const starting = startServer({
-        host: opts.host,
-        port: opts.port,
-        dataDir: opts.data ?? defaultDataDir("server"),
-        store,
-        mdns: opts.mdns,
-        name: opts.name,
-        policy: opts.policy,
-        relayBytesPerSecond: opts.relayRate,
-        ...(limits === undefined ? {} : { limits }),
-        dropLimits: {
-          ...(opts.dropMaxFile === undefined ? {} : { maxFileBytes: opts.dropMaxFile }),
-          ...(opts.dropUserQuota === undefined ? {} : { perUserBytes: opts.dropUserQuota }),
-          ...(opts.dropTotalQuota === undefined ? {} : { totalBytes: opts.dropTotalQuota }),
-          ...(opts.dropRetentionDays === undefined
-            ? {}
-            : { retentionMs: opts.dropRetentionDays * 86_400_000 }),
-        },
-        ...(opts.dropRate === undefined ? {} : { dropSendBytesPerSecond: opts.dropRate }),
-        log,
-        officeRoom,
-      });
-      onSignals(async () => {
-        const started = await starting.catch(() => undefined);
-        await started?.stop();
-      });
-      const running = await starting;
-      if (opts.json) {
-        process.stdout.write(
-          `${JSON.stringify({ event: "listening", port: running.port, fingerprint: running.fingerprint, policy: running.policy })}\n`,
-        );
-      } else {
-        process.stdout.write(
-          `Hallway registry listening on UDP ${opts.host}:${running.port} (policy: ${running.policy})\nKey fingerprint: ${running.fingerprint}\n`,
-        );
-      }
-    },
-  );
-
-addStoreTransferCommands(serverCommand);
-addAuditCommand(serverCommand);
+addServerCommand(program);
 
 /** What a peer is started with, the same for `client` (line or JSON mode) and `tui`. */
 interface PeerCliOptions {
@@ -643,12 +188,12 @@ withPeerOptions(
 )
   .exitOverride()
   .action(async (opts: PeerCliOptions & { json?: boolean; registry?: string; forgetRegistry?: string }) => {
-    jsonOutput = Boolean(opts.json);
+    output.json = Boolean(opts.json);
     if (opts.forgetRegistry !== undefined) {
       const name = opts.forgetRegistry.trim();
       const pins = new PinStore(ensureDataDir(opts.data ?? defaultDataDir("client")));
       const forgotten = pins.forget(name);
-      if (jsonOutput) printEventNow({ event: "ok", cmd: "forget-registry", registry: name, forgotten });
+      if (output.json) printEventNow({ event: "ok", cmd: "forget-registry", registry: name, forgotten });
       else
         process.stdout.write(
           forgotten

@@ -21,40 +21,38 @@
  *   sweep     at start, every SWEEP_MS and soon after an entry goes: entries past retention
  *             go, blobs no entry needs go, and partial uploads no entry waits for go.
  *
+ * The folder on disk and its file sweep are `drop-folder.ts`; who a drop is for and how an
+ * entry is shown, `drop-recipients.ts`; the pure rules (quotas, retention), `drop-rules.ts`.
+ *
  * Only logged-in sessions reach this (the registry drops file messages of others), and no
  * answer is larger than what asked for it before login, so amplification stays at most 1×.
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { renameSync, rmSync } from "node:fs";
 import { HallwayError } from "../errors.js";
 import type { HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { PeerEvent, TransferEvent } from "../peer/events.js";
 import { syncDirectory } from "../peer/file-store.js";
 import { FileTransfers } from "../peer/file-transfers.js";
 import type { Control, ControlOf } from "../protocol/control.js";
-import { type DropInfo, GROUP_PREFIX, MAX_DROPS_LISTED } from "../protocol/drop.js";
+import { type DropInfo, MAX_DROPS_LISTED } from "../protocol/drop.js";
 import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-offer.js";
 import type { StreamMessage } from "../protocol/stream-message.js";
-import { decodeManifest } from "../transfer/transfer-manifest.js";
-import { normalizeUsername } from "./accounts.js";
-import { loadDropIndex, saveDropIndex } from "./drop-index.js";
+import { DropFolder } from "./drop-folder.js";
+import { dropInfo, dropRecipients } from "./drop-recipients.js";
 import {
   admitUpload,
   type DropEntry,
   type DropLimits,
   isExpired,
   isFinished,
-  partialWanted,
   resolveDrop,
-  unreferencedBlobs,
 } from "./drop-rules.js";
 import { ANSWER_BUDGET_BYTES, fitPage } from "./reply-size.js";
 import type { Store } from "./store/store.js";
 
 const SWEEP_MS = 60_000;
-const PART_SUFFIX = ".part";
 
 type DropRequest = ControlOf<
   "drop.put" | "drop.fetch" | "drop.list" | "drop.cancel" | "drop.decline" | "drop.got"
@@ -93,25 +91,20 @@ export class DropBox {
   private readonly transfers: FileTransfers;
   /** The registry's transfer id → the drop and user it is for. */
   private readonly carried = new Map<string, Carried>();
-  private readonly indexPath: string;
-  private readonly incoming: string;
-  private readonly blobs: string;
+  private readonly folder: DropFolder;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepSoon = false;
 
   constructor(private readonly opts: DropBoxOptions) {
-    this.indexPath = join(opts.dir, "index.json");
-    this.incoming = join(opts.dir, "incoming");
-    this.blobs = join(opts.dir, "blobs");
-    for (const d of [opts.dir, this.incoming, this.blobs]) mkdirSync(d, { recursive: true, mode: 0o700 });
-    for (const e of loadDropIndex(this.indexPath, opts.wall(), (l) => opts.log(l, "warn"))) {
+    this.folder = new DropFolder(opts.dir);
+    for (const e of this.folder.load(opts.wall(), (l) => opts.log(l, "warn"))) {
       this.entries.set(e.id, e);
     }
     this.transfers = new FileTransfers({
       host: opts.host,
       emit: (e) => this.onEvent(e),
-      downloadDir: this.incoming,
-      autoAcceptDir: this.incoming,
+      downloadDir: this.folder.incoming,
+      autoAcceptDir: this.folder.incoming,
       maxFileBytes: opts.limits.maxFileBytes,
       ...(opts.sendBytesPerSecond === undefined ? {} : { maxTransferRate: opts.sendBytesPerSecond }),
       screenOffer: (user, offer) => this.screen(user, offer),
@@ -172,7 +165,7 @@ export class DropBox {
   atLogin(user: string): void {
     let rest = [...this.entries.values()]
       .filter((e) => e.state === "stored" && e.waiting.includes(user))
-      .map((e) => info(e, false));
+      .map((e) => dropInfo(e, false));
     while (rest.length > 0) {
       // Each push within the message limit (names are up to 255 bytes).
       const page = fitPage(rest.slice(0, MAX_DROPS_LISTED), "end").items;
@@ -185,7 +178,7 @@ export class DropBox {
   // ---- requests ----------------------------------------------------------------------
 
   private async put(user: string, msg: ControlOf<"drop.put">): Promise<unknown> {
-    const { to, recipients } = await this.recipients(user, msg.to);
+    const { to, recipients } = await dropRecipients(this.opts.store, this.opts.mayTalk, user, msg.to);
     const same = [...this.entries.values()].find(
       (e) =>
         e.from === user &&
@@ -202,7 +195,7 @@ export class DropBox {
       this.opts.limits,
     );
     if (refused) throw new HallwayError(refused.code, refused.message);
-    const stored = this.hasBlob(msg.sha256, msg.size);
+    const stored = this.folder.hasBlob(msg.sha256, msg.size);
     const e: DropEntry = {
       id: randomBytes(12).toString("hex"),
       from: user,
@@ -223,28 +216,6 @@ export class DropBox {
     return { id: e.id, stored };
   }
 
-  /** The recipients of `raw` (a user, or `#group`) as `user` may send to them. */
-  private async recipients(user: string, raw: string): Promise<{ to: string; recipients: string[] }> {
-    if (raw.startsWith(GROUP_PREFIX)) {
-      const group = raw.slice(GROUP_PREFIX.length).trim().toLowerCase();
-      const g = group === "" ? undefined : await this.opts.store.getGroup(group);
-      if (!g) throw new HallwayError("GROUP_UNKNOWN", `no group named '${group}'`);
-      const members = (await this.opts.store.groupMembers(g.name)).map((m) => m.name);
-      if (!members.includes(user))
-        throw new HallwayError("GROUP_NOT_MEMBER", `you are not a member of ${g.name}`);
-      const recipients = members.filter((m) => m !== user);
-      if (recipients.length === 0)
-        throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `${g.name} has no other member to send to`);
-      return { to: `${GROUP_PREFIX}${g.name}`, recipients };
-    }
-    const to = normalizeUsername(raw);
-    if (to === user || !(await this.opts.store.getUser(to))) {
-      throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user named '${to}' to send to`);
-    }
-    await this.opts.mayTalk(user, to);
-    return { to, recipients: [to] };
-  }
-
   /**
    * Offers a stored file to a recipient on this session; answers the transfer's id once the
    * blob was hashed again and offered (a blob that no longer has its SHA-256 is never offered:
@@ -261,7 +232,7 @@ export class DropBox {
     const transfer = randomBytes(12).toString("hex");
     this.carried.set(transfer, { drop: id, user, direction: "send" });
     try {
-      await this.transfers.send(user, conn, this.blobPath(e.sha256), e.name, undefined, {
+      await this.transfers.send(user, conn, this.folder.blobPath(e.sha256), e.name, undefined, {
         id: transfer,
         sha256: e.sha256,
       });
@@ -285,9 +256,9 @@ export class DropBox {
     const page = (drops: DropInfo[]) =>
       fitPage(drops.slice(0, MAX_DROPS_LISTED), "end", ANSWER_BUDGET_BYTES / 2).items;
     return {
-      sent: page(all.filter((e) => e.from === user).map((e) => info(e, true))),
+      sent: page(all.filter((e) => e.from === user).map((e) => dropInfo(e, true))),
       received: page(
-        all.filter((e) => e.state === "stored" && e.waiting.includes(user)).map((e) => info(e, false)),
+        all.filter((e) => e.state === "stored" && e.waiting.includes(user)).map((e) => dropInfo(e, false)),
       ),
     };
   }
@@ -355,10 +326,10 @@ export class DropBox {
         return;
       }
       try {
-        if (this.hasBlob(entry.sha256, entry.size)) rmSync(e.path, { force: true });
+        if (this.folder.hasBlob(entry.sha256, entry.size)) rmSync(e.path, { force: true });
         else {
-          renameSync(e.path, this.blobPath(entry.sha256));
-          syncDirectory(this.blobs);
+          renameSync(e.path, this.folder.blobPath(entry.sha256));
+          syncDirectory(this.folder.blobs);
         }
       } catch (err) {
         this.opts.log(`drop ${entry.id}: cannot store the upload: ${(err as Error).message}`, "error");
@@ -410,7 +381,7 @@ export class DropBox {
 
   private notify(e: DropEntry): void {
     for (const user of e.waiting) {
-      if (this.opts.isOnline(user)) this.opts.push(user, { t: "drop.notify", drops: [info(e, false)] });
+      if (this.opts.isOnline(user)) this.opts.push(user, { t: "drop.notify", drops: [dropInfo(e, false)] });
     }
   }
 
@@ -428,19 +399,7 @@ export class DropBox {
   }
 
   private save(): void {
-    saveDropIndex(this.indexPath, this.entries.values());
-  }
-
-  private blobPath(sha256: string): string {
-    return join(this.blobs, sha256);
-  }
-
-  private hasBlob(sha256: string, size: number): boolean {
-    try {
-      return readdirSync(this.blobs).includes(sha256) && sizeOf(this.blobPath(sha256)) === size;
-    } catch {
-      return false;
-    }
+    this.folder.save(this.entries.values());
   }
 
   /** Retention, then what no entry needs: blobs, and partial uploads (with their manifests). */
@@ -456,58 +415,9 @@ export class DropBox {
     }
     if (changed) this.save();
     try {
-      for (const sha of unreferencedBlobs(this.entries.values(), readdirSync(this.blobs))) {
-        rmSync(this.blobPath(sha), { force: true });
-      }
-      // A partial upload is `X.part` with `X.part.manifest` (and, while a save is under way or
-      // if one was cut by a kill, `X.part.manifest.tmp*`): all of it goes unless an entry waits
-      // for the content its manifest names.
-      const partials = new Map<string, string[]>();
-      for (const file of readdirSync(this.incoming)) {
-        const at = file.lastIndexOf(PART_SUFFIX);
-        if (at < 0) continue;
-        const base = file.slice(0, at + PART_SUFFIX.length);
-        partials.set(base, [...(partials.get(base) ?? []), file]);
-      }
-      for (const [base, files] of partials) {
-        if (this.partialWanted(join(this.incoming, `${base}.manifest`))) continue;
-        for (const f of files) rmSync(join(this.incoming, f), { force: true });
-      }
+      this.folder.sweepFiles(this.entries);
     } catch (err) {
       this.opts.log(`drop box sweep: ${(err as Error).message}`, "warn");
     }
   }
-
-  /** The manifest at `path` names content an `uploading` entry waits for. */
-  private partialWanted(path: string): boolean {
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(readFileSync(path));
-    } catch {
-      return false;
-    }
-    const m = decodeManifest(bytes);
-    return (
-      m.ok &&
-      partialWanted(this.entries.values(), Buffer.from(m.value.sha256).toString("hex"), m.value.sizeBytes)
-    );
-  }
-}
-
-function info(e: DropEntry, forSender: boolean): DropInfo {
-  return {
-    id: e.id,
-    from: e.from,
-    to: e.to,
-    name: e.name,
-    size: e.size,
-    sha256: e.sha256,
-    at: e.at,
-    state: e.state,
-    ...(forSender ? { waiting: e.waiting } : {}),
-  };
-}
-
-function sizeOf(path: string): number {
-  return statSync(path).size;
 }

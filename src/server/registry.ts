@@ -1,118 +1,69 @@
 /**
  * The registry role: accounts, login sessions, presence, offline messages, history and the
- * audit log, served over secure sessions on one UDP port.
+ * audit log, served over secure sessions on one UDP port. This file is the composition: it
+ * builds the parts below on one `UdpHost`, routes the host's events to them, runs the
+ * intervals (the sweep every half second, the last-seen flush, the counters' log lines) and
+ * sends the answers (none over the message limit: an `ok` that would be is `MSG_TOO_LARGE`).
  *
- * Presence lives in memory. Any authenticated request refreshes a session's liveness; a
- * session silent for 3 heartbeat intervals is timed out (presence transition + audit
- * `timeout`). The store sees transitions and a batched last-seen flush, never one write
- * per heartbeat. `away` is a flag on the live session (`presence.set`): everywhere but in
- * what the registry reports, an away user is online (lookup, connect, relay, delivery).
- *
- * Requests of one session are handled strictly in arrival order (a promise chain per
- * session), so a client's offline messages are stored in the order it sent them. Pushes to
- * a session caused by someone else's request go through the same chain.
- *
- * Appends are pipelined (group commit, `store/group-commit.ts`): a request that appends
- * (`history.append`, `history.batch`, `offline.send`) takes its place in the store's next
- * batch, in arrival order, and the session's next request runs at once; its answer goes out
- * when the batch has committed, never before. So one client's burst, and every client's
- * requests of one turn, share a transaction and an fsync. A batch that fails to commit
- * answers each of its requests `STORE_FAILED` with a retry-after; the client keeps the
- * messages and sends them again. A `history` page waits for the session's own appends.
- *
- * Files for groups and for people offline wait in the drop box (`drop-box.ts`), which runs
- * the peer's transfer layer on this registry's `UdpHost`: this file routes the `file.*`
- * messages of logged-in sessions and the `drop.*` requests to it, and calls it at login.
- *
- * Friends, groups, profiles and the messaging policy live in `social.ts`; this file asks it
- * whether a lookup, an offline message or a history entry is allowed, and whose presence a
- * user may see.
- *
- * Abuse limits (docs/security.md; the numbers in `limits.ts`):
- * - Every request is charged to a token bucket of its class, per user once logged in and per
- *   session before; over it, `RATE_LIMITED` with a retry-after, answered at once. Refused and
- *   malformed requests are strikes; enough of them and the session gets `session.end`
- *   (`SESSION_TERMINATED`), is closed, and its address and port are blocked: datagrams from
- *   there are dropped before decryption (`UdpHost` `admit`) for a time that grows with repeats.
- * - Logins: failures are throttled per account and host (`login-throttle.ts`), scrypt runs in a
- *   fair queue of bounded concurrency (`password-checks.ts`), and both are logged and audited.
- * - A session that has not logged in within `anonymous.loginWithinMs` is closed; a host may
- *   hold `anonymous.perHost` such sessions.
- * - One account, one session: a login from another device takes over and the old session gets
- *   `session.end` (`SESSION_REPLACED`); a `resume` login (a client reconnecting by itself)
- *   never takes over another device's live session, so two devices cannot fight.
- * - Every request gets an answer: a request that cannot be read, or is not a request, gets an
- *   `err`; an answer that would exceed the message limit is refused with `MSG_TOO_LARGE`, and
- *   lists come in pages. Quotas cap what waits for one recipient.
+ * The parts, each in a file of its own:
+ * - `session-table.ts`: the sessions from handshake to close; anonymous sessions capped per
+ *   host and closed when they do not log in in time; heartbeat deadlines as timer data (a
+ *   session silent for 3 heartbeat intervals is timed out).
+ * - `requests.ts`: request intake and dispatch, strictly in arrival order per session (a
+ *   promise chain); unreadable and oversized requests answered with an `err`; requests that
+ *   append answered when their group commit has committed (`store/group-commit.ts`).
+ * - `abuse-guard.ts`: token buckets per request class, strikes, and ending and blocking an
+ *   abusive session (docs/security.md; the numbers in `limits.ts`). Datagrams from a blocked
+ *   address are dropped before decryption (`UdpHost` `admit`).
+ * - `logins.ts`: register, login (throttled per account and host, scrypt in a fair queue, one
+ *   session per account: a login from another device takes over, a `resume` never does),
+ *   going offline, `presence.set`.
+ * - `presence-board.ts`: who is online (`away` is a flag on the live session), last seen in
+ *   batched writes, presence changes fanned out a slice of sessions per turn.
+ * - `messages.ts`: offline messages (stored, acknowledged, pushed, delivered receipts) and
+ *   history (appends in the group commit, pages, search).
+ * - `introductions.ts`: the user directory, `lookup`, and the coordinated `connect` with its
+ *   relay channel (`relay.ts`); STUN answers come from `stun-responder.ts`.
+ * - `social.ts` (friends, groups, profiles, the messaging policy) says whether a lookup, a
+ *   message or a history entry is allowed and whose presence a user may see; the drop box
+ *   (`drop-box.ts`) keeps files for groups and for people offline, on this registry's host.
+ * - `registry-session.ts`: what the parts share (the session record, `Later`, formatting).
  */
 
 import { randomBytes } from "node:crypto";
-import { asHallwayError, HallwayError } from "../errors.js";
+import { asHallwayError } from "../errors.js";
 import { type HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
-import {
-  type ChatMessage,
-  type ConnectData,
-  type Control,
-  type ControlOf,
-  decodeControl,
-  encodeControl,
-  MAX_PAGE,
-  type PresenceStatus,
-  requestIdInHead,
-  requestIdOf,
-  type SESSION_END_CODES,
-  type UserEntry,
-} from "../protocol/control.js";
+import { type Control, encodeControl, type SESSION_END_CODES } from "../protocol/control.js";
 import type { Identity } from "../protocol/endpoint.js";
 import { DEFAULT_PORT, MAX_MESSAGE_BYTES } from "../protocol/limits.js";
-import { PROBE_BYTES } from "../protocol/probe.js";
-import { decodeStreamMessage } from "../protocol/stream-message.js";
-import { TimerHeap } from "../protocol/timer-heap.js";
-import {
-  hashPassword,
-  normalizeUsername,
-  validatePassword,
-  validateUsername,
-  verifyPassword,
-} from "./accounts.js";
+import { AbuseGuard } from "./abuse-guard.js";
 import { AnonymousSessions } from "./anonymous-sessions.js";
 import { Blocklist } from "./blocklist.js";
-import { screenCandidates } from "./candidate-policy.js";
-import { CommandLimits } from "./command-limits.js";
-import { DropBox, isDropRequest } from "./drop-box.js";
+import { DropBox } from "./drop-box.js";
 import type { DropLimits } from "./drop-rules.js";
-import { commandClass, DEFAULT_LIMITS, type Limits } from "./limits.js";
+import { Introductions } from "./introductions.js";
+import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { Logins } from "./logins.js";
+import { Messages } from "./messages.js";
 import { OfficeRoom, type OfficeRoomOptions } from "./office-room.js";
 import { PasswordChecks } from "./password-checks.js";
-import { pushBatches } from "./push-batches.js";
+import { PresenceBoard } from "./presence-board.js";
+import type { AbuseCounters, ClientSession, Log } from "./registry-session.js";
 import { DEFAULT_RELAY_BYTES_PER_SECOND, Relay } from "./relay.js";
-import { fitPage } from "./reply-size.js";
-import { isSocialRequest, type Policy, Social } from "./social.js";
-import type { AuditEvent, Store, StoredMessage } from "./store/store.js";
+import { Requests } from "./requests.js";
+import { SessionTable } from "./session-table.js";
+import { type Policy, Social } from "./social.js";
+import type { Store } from "./store/store.js";
 import { type StunCounters, stunResponder } from "./stun-responder.js";
 
-const MISSED_HEARTBEATS = 3;
-/**
- * Sessions a presence change is pushed to per turn, at most (see `drainFanouts`): libuv reads
- * at most 32 datagrams from a UDP socket per event-loop iteration, and each push brings an
- * ACK back, so more per turn makes the receive queue grow until the kernel drops.
- */
-const FANOUT_PER_TURN = 32;
+export { PROBE_ALLOWANCE_BYTES } from "./introductions.js";
+export { type AbuseCounters, LOG_LEVELS, type LogLevel } from "./registry-session.js";
+
 const LAST_SEEN_FLUSH_MS = 5_000;
 /** How often the relay's counters go to the log, when they changed. */
 const RELAY_LOG_MS = 60_000;
-/** The page of `users` when the request names none. */
-const DEFAULT_USERS_PAGE = 500;
-/**
- * Probes a peer may send toward candidates the registry did not observe, beyond the size of
- * the `connect` that asked for them: two probes (docs/security.md, "Reflection").
- */
-export const PROBE_ALLOWANCE_BYTES = 2 * PROBE_BYTES;
-
-export type LogLevel = "info" | "warn" | "error";
-export const LOG_LEVELS: readonly LogLevel[] = ["info", "warn", "error"];
 
 export interface RegistryOptions {
   store: Store;
@@ -120,7 +71,7 @@ export interface RegistryOptions {
   host?: string;
   port?: number;
   /** A log line and how much it matters (info: comings and goings; warn: refusals, failures). */
-  log?: (line: string, level?: LogLevel) => void;
+  log?: Log;
   wallClock?: () => number;
   /** Who may message whom; default `open`. */
   policy?: Policy;
@@ -134,71 +85,22 @@ export interface RegistryOptions {
   officeRoom?: OfficeRoomOptions;
 }
 
-/** What the registry's abuse limits did, for logs and tests. */
-export interface AbuseCounters {
-  rateLimited: number;
-  terminated: number;
-  blocked: number;
-  failedLogins: number;
-  throttledLogins: number;
-  replaced: number;
-  anonymousReaped: number;
-  anonymousRefused: number;
-}
-
-interface ClientSession {
-  conn: HostedConnection;
-  user: string | undefined;
-  heartbeatMs: number;
-  lastHeardAt: number;
-  addresses: Address[];
-  queue: Promise<void>;
-  timingOut?: boolean;
-  /** The user said they stepped away; the session stays live and reachable. */
-  away: boolean;
-  /** Set when the registry ends the session itself: what goes to the audit log then. */
-  ending?: { event: AuditEvent; detail: string };
-  /** Registrations and logins of this session under way (waiting for scrypt, say). */
-  accountWork: number;
-  /** When its live entry in `heartbeats` comes up (undefined: none). */
-  heartbeatCheckAt?: number;
-  /** Settles when the session's appends so far have committed (or failed). */
-  appended: Promise<void>;
-}
-
-/**
- * The answer of a request whose work waits for a group commit. The request has taken its
- * place in the batch; the session's next request need not wait for the commit.
- */
-class Later {
-  constructor(readonly answer: Promise<unknown>) {}
-}
-
 export class Registry {
   private readonly host: UdpHost;
-  private readonly sessions = new Map<number, ClientSession>();
-  private readonly online = new Map<string, ClientSession>();
-  private readonly lastSeen = new Map<string, number>();
-  private readonly dirtyLastSeen = new Map<string, number>();
-  /**
-   * Logged-in sessions by when their heartbeat would be overdue. Entries are refreshed lazily
-   * (a message moves the deadline, not the entry), so a sweep pops only what may be due: its
-   * work follows the sessions that fall silent, not the sessions that exist.
-   */
-  private readonly heartbeats = new TimerHeap();
-  /** Presence pushes waiting to go out, a slice per turn (`drainFanouts`). */
-  private readonly fanouts: Array<{ bytes: Uint8Array; targets: ClientSession[]; next: number }> = [];
-  private fanoutScheduled = false;
+  private readonly table: SessionTable;
   private sweepTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private relayLogTimer: NodeJS.Timeout | undefined;
   private relayLogged = "";
-  private abuseLogged = "";
   private readonly wall: () => number;
-  private readonly log: (line: string, level?: LogLevel) => void;
+  private readonly log: Log;
   private readonly social: Social;
+  private readonly presence: PresenceBoard;
+  private readonly messages: Messages;
+  private readonly introductions: Introductions;
+  private readonly logins: Logins;
+  private readonly requests: Requests;
   private readonly office: OfficeRoom;
-  droppedMessages = 0;
   readonly stun: StunCounters = { answered: 0, dropped: 0, rateLimited: 0, tooSmall: 0 };
   readonly relay: Relay;
   readonly abuse: AbuseCounters = {
@@ -212,7 +114,7 @@ export class Registry {
     anonymousRefused: 0,
   };
   private readonly limits: Limits;
-  private readonly commandLimits: CommandLimits;
+  private readonly guard: AbuseGuard;
   private readonly blocklist: Blocklist;
   private readonly loginThrottle: LoginThrottle;
   private readonly passwordChecks: PasswordChecks;
@@ -223,7 +125,6 @@ export class Registry {
     this.wall = opts.wallClock ?? Date.now;
     this.log = opts.log ?? (() => {});
     this.limits = opts.limits ?? DEFAULT_LIMITS;
-    this.commandLimits = new CommandLimits(this.limits);
     this.blocklist = new Blocklist(this.limits.abuse);
     this.loginThrottle = new LoginThrottle(this.limits.logins);
     this.passwordChecks = new PasswordChecks(
@@ -231,6 +132,20 @@ export class Registry {
       this.limits.logins.queuedChecksPerHost,
     );
     this.anonymous = new AnonymousSessions(this.limits.anonymous);
+    this.table = new SessionTable({
+      anonymous: this.anonymous,
+      abuse: this.abuse,
+      log: this.log,
+      host: { close: (conn, reason) => this.host.close(conn, reason) },
+      goOffline: (s, event, detail) => this.logins.goOffline(s, event, detail),
+    });
+    this.presence = new PresenceBoard({
+      store: opts.store,
+      wall: this.wall,
+      log: this.log,
+      isLive: (s) => this.host.isLive(s.conn),
+      send: (s, bytes) => this.sendBytes(s, bytes),
+    });
     this.office = new OfficeRoom(opts.store, opts.officeRoom ?? { mode: "off" });
     this.social = new Social({
       office: this.office,
@@ -238,16 +153,32 @@ export class Registry {
       policy: opts.policy ?? "open",
       quotas: this.limits.quotas,
       wall: this.wall,
-      presenceOf: (user) => this.presenceOf(user),
+      presenceOf: (user) => this.presence.presenceOf(user),
       push: (user, msg) => {
-        const target = this.online.get(user);
+        const target = this.presence.online.get(user);
         if (target) target.queue = target.queue.then(() => this.reply(target, msg));
       },
       log: this.log,
     });
+    this.messages = new Messages({
+      store: opts.store,
+      social: this.social,
+      presence: this.presence,
+      quotas: this.limits.quotas,
+      wall: this.wall,
+      reply: (s, msg) => this.reply(s, msg),
+    });
     this.relay = new Relay({
       bytesPerSecond: opts.relayBytesPerSecond ?? DEFAULT_RELAY_BYTES_PER_SECOND,
       random: (n) => new Uint8Array(randomBytes(n)),
+    });
+    this.introductions = new Introductions({
+      store: opts.store,
+      social: this.social,
+      presence: this.presence,
+      relay: this.relay,
+      random: (n) => new Uint8Array(randomBytes(n)),
+      reply: (s, msg) => this.reply(s, msg),
     });
     this.host = new UdpHost({
       identity: opts.identity,
@@ -256,16 +187,31 @@ export class Registry {
       port: opts.port ?? DEFAULT_PORT,
       keepaliveMs: 15_000,
     });
+    this.guard = new AbuseGuard({
+      limits: this.limits,
+      blocklist: this.blocklist,
+      abuse: this.abuse,
+      host: this.host,
+      wall: this.wall,
+      log: this.log,
+      audit: (entry) => this.audit(entry),
+      endSession: (s, code, message) => this.endSession(s, code, message),
+    });
     this.host.handlers = {
       // One map lookup per datagram: a blocked source costs no decryption.
       admit: (from) => !this.blocklist.isBlocked(from.host, from.port, this.host.now()),
-      onEstablished: (conn) => this.onEstablished(conn),
-      onMessage: (conn, bytes) => this.onMessage(conn, bytes),
-      onOversized: (conn, head) => this.onOversized(conn, head),
+      onEstablished: (conn) => this.table.open(conn, this.host.now()),
+      onMessage: (conn, bytes) => this.requests.onMessage(conn, bytes),
+      onOversized: (conn, head) => this.requests.onOversized(conn, head),
       onClosed: (conn, reason) => this.onClosed(conn, reason),
       onForeignDatagram: stunResponder(this.host, this.stun),
       onRelay: (bytes, from) => {
-        const out = this.relay.forward(bytes, from, this.host.now(), (u) => this.online.get(u)?.conn.address);
+        const out = this.relay.forward(
+          bytes,
+          from,
+          this.host.now(),
+          (u) => this.presence.online.get(u)?.conn.address,
+        );
         if (out) this.host.sendRaw(out.bytes, out.to);
         return true;
       },
@@ -283,13 +229,53 @@ export class Registry {
         store: opts.store,
         mayTalk: (from, to) => this.social.requireMayTalk(from, to),
         push: (user, msg) => {
-          const target = this.online.get(user);
+          const target = this.presence.online.get(user);
           if (target) target.queue = target.queue.then(() => this.reply(target, msg));
         },
-        isOnline: (user) => this.online.has(user),
+        isOnline: (user) => this.presence.online.has(user),
         wall: this.wall,
         log: this.log,
       });
+    this.logins = new Logins({
+      store: opts.store,
+      office: this.office,
+      social: this.social,
+      presence: this.presence,
+      messages: this.messages,
+      relay: this.relay,
+      drop: this.drop,
+      blocklist: this.blocklist,
+      loginThrottle: this.loginThrottle,
+      passwordChecks: this.passwordChecks,
+      anonymous: this.anonymous,
+      abuse: this.abuse,
+      sessions: this.table.sessions,
+      host: this.host,
+      wall: this.wall,
+      log: this.log,
+      audit: (entry) => this.audit(entry),
+      reply: (s, msg) => this.reply(s, msg),
+      endSession: (s, code, message) => this.endSession(s, code, message),
+      armHeartbeat: (s) => this.table.armHeartbeat(s),
+    });
+    this.requests = new Requests({
+      sessions: this.table.sessions,
+      host: this.host,
+      guard: this.guard,
+      presence: this.presence,
+      logins: this.logins,
+      messages: this.messages,
+      introductions: this.introductions,
+      social: this.social,
+      drop: this.drop,
+      log: this.log,
+      reply: (s, msg) => this.reply(s, msg),
+    });
+  }
+
+  /** Messages dropped: unreadable, not requests, oversized, or file messages before login. */
+  get droppedMessages(): number {
+    return this.requests.dropped;
   }
 
   get endpointStats() {
@@ -302,23 +288,13 @@ export class Registry {
     const addr = await this.host.start();
     this.drop?.start();
     this.sweepTimer = setInterval(() => this.sweep(), 500);
-    this.flushTimer = setInterval(() => void this.flushLastSeen(), LAST_SEEN_FLUSH_MS);
+    this.flushTimer = setInterval(() => void this.presence.flushLastSeen(), LAST_SEEN_FLUSH_MS);
     this.relayLogTimer = setInterval(() => {
       this.logRelay();
-      this.logAbuse();
+      this.guard.logCounters();
     }, RELAY_LOG_MS);
     this.relayLogTimer.unref?.();
     return addr;
-  }
-
-  /** One log line with the abuse limits' counters, if they moved since the last one. */
-  private logAbuse(): void {
-    const a = this.abuse;
-    const c = this.host.cookieStats;
-    const line = `abuse: ${a.rateLimited} rate-limited, ${a.terminated} terminated, ${a.failedLogins} failed logins, ${a.throttledLogins} throttled, ${a.replaced} replaced, ${a.anonymousReaped} anonymous reaped, ${a.anonymousRefused} refused; handshakes: ${c.sent} cookies sent, ${c.accepted} with a cookie; ${this.host.refused} datagrams from blocked addresses`;
-    if (line === this.abuseLogged || (Object.values(a).every((n) => n === 0) && c.sent === 0)) return;
-    this.abuseLogged = line;
-    this.log(line);
   }
 
   /** One log line with the relay's counters, if they moved since the last one. */
@@ -338,158 +314,10 @@ export class Registry {
     this.flushTimer = undefined;
     this.relayLogTimer = undefined;
     this.logRelay();
-    this.logAbuse();
+    this.guard.logCounters();
     this.drop?.stop();
     await this.host.stop("registry shutting down");
-    await this.flushLastSeen();
-  }
-
-  private onEstablished(conn: HostedConnection): void {
-    const now = this.host.now();
-    this.sessions.set(conn.session, {
-      conn,
-      user: undefined,
-      heartbeatMs: 10_000,
-      lastHeardAt: now,
-      addresses: [],
-      queue: Promise.resolve(),
-      away: false,
-      accountWork: 0,
-      appended: Promise.resolve(),
-    });
-    if (!this.anonymous.add(conn.session, conn.address.host, now)) {
-      this.abuse.anonymousRefused++;
-      this.log(
-        `refused a session from ${fmt(conn.address)}: too many sessions from there are not logged in`,
-        "warn",
-      );
-      this.host.close(conn, "too many sessions from your address are not logged in");
-    }
-  }
-
-  /** The key a session's requests are charged to: its user once logged in. */
-  private limitKey(s: ClientSession): string {
-    return s.user === undefined ? `s:${s.conn.session}` : `u:${s.user}`;
-  }
-
-  private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
-    const s = this.sessions.get(conn.session);
-    if (!s || s.ending) return;
-    const now = this.host.now();
-    s.lastHeardAt = now;
-    if (s.user !== undefined) this.touchSeen(s.user);
-    const decoded = decodeControl(bytes);
-    if (!decoded.ok && this.onFileMessage(s, bytes, now)) return;
-    if (!decoded.ok || !("rid" in decoded.value)) {
-      this.droppedMessages++;
-      // Answer a request we cannot read: silence would look like a lost registry to the client.
-      const rid = requestIdOf(bytes);
-      if (rid !== undefined) {
-        const { code, detail } = decoded.ok
-          ? {
-              code: "PROTO_UNKNOWN_REQUEST" as const,
-              detail: `'${decoded.value.t}' is not a request to the registry`,
-            }
-          : decoded.error;
-        this.reply(s, { t: "err", rid, code, message: detail.slice(0, 500) });
-      }
-      this.strike(s, now, "malformed requests");
-      return;
-    }
-    const msg = decoded.value;
-    const cls = commandClass(msg.t);
-    if (cls !== undefined) {
-      // Logins and registrations are charged to the session even after a login.
-      const key = cls === "account" ? `s:${s.conn.session}` : this.limitKey(s);
-      const take = this.commandLimits.charge(key, cls, now);
-      if (!take.ok) {
-        this.abuse.rateLimited++;
-        this.reply(s, {
-          t: "err",
-          rid: msg.rid,
-          code: "RATE_LIMITED",
-          message: `too many ${cls} requests; try again in ${seconds(take.retryAfterMs)}`,
-          retryAfterMs: take.retryAfterMs,
-        });
-        this.strike(s, now, "too many requests");
-        return;
-      }
-    }
-    const size = bytes.length;
-    s.queue = s.queue.then(() => this.handle(s, msg, size));
-  }
-
-  /**
-   * A file-transfer message for the drop box: only from a logged-in session (others' are
-   * dropped as malformed, a strike). False when it is not one.
-   */
-  private onFileMessage(s: ClientSession, bytes: Uint8Array, now: number): boolean {
-    if (!this.drop) return false;
-    const m = decodeStreamMessage(bytes);
-    if (!m.ok || m.value.kind === "control") return false;
-    if (s.user === undefined) {
-      this.droppedMessages++;
-      this.strike(s, now, "file transfer before login");
-      return true;
-    }
-    // An offer is a request for work (a receiver, a stream, a check): charged like a write.
-    if (m.value.kind === "bad-offer" || m.value.msg.t === "file.offer") {
-      if (!this.commandLimits.charge(this.limitKey(s), "write", now).ok) {
-        this.abuse.rateLimited++;
-        this.strike(s, now, "too many file offers");
-        return true;
-      }
-    }
-    this.drop.handleFile(s.user, s.conn, m.value);
-    return true;
-  }
-
-  /** A request over the message limit, dropped by the channel: answered if its rid was early. */
-  private onOversized(conn: HostedConnection, head: Uint8Array): void {
-    const s = this.sessions.get(conn.session);
-    if (!s || s.ending) return;
-    this.droppedMessages++;
-    const rid = requestIdInHead(head);
-    if (rid !== undefined) {
-      this.reply(s, {
-        t: "err",
-        rid,
-        code: "MSG_TOO_LARGE",
-        message: `a request is at most ${MAX_MESSAGE_BYTES} bytes`,
-      });
-    }
-    this.strike(s, this.host.now(), "oversized requests");
-  }
-
-  /** One strike against the session's key; enough of them end the session. */
-  private strike(s: ClientSession, now: number, why: string): void {
-    if (this.commandLimits.strike(this.limitKey(s), now)) this.terminate(s, why);
-  }
-
-  /**
-   * Persistent abuse: `session.end` and CLOSE with `SESSION_TERMINATED`, the source address and
-   * port blocked, all of it logged and audited.
-   */
-  private terminate(s: ClientSession, why: string): void {
-    if (s.ending) return;
-    const now = this.host.now();
-    const blockMs = this.blocklist.block(s.conn.address, s.user, now);
-    const message = `${why}: this session is closed and your address is blocked for ${seconds(blockMs)}`;
-    s.ending = { event: "terminated", detail: why };
-    this.commandLimits.forgive(this.limitKey(s));
-    this.abuse.terminated++;
-    this.abuse.blocked++;
-    const who = s.user ?? "an anonymous session";
-    this.log(
-      `terminated ${who} from ${fmt(s.conn.address)} (${why}); blocked for ${seconds(blockMs)}`,
-      "warn",
-    );
-    const at = this.wall();
-    const address = fmt(s.conn.address);
-    const user = s.user ?? "";
-    void this.audit({ user, event: "blocked", at, address, detail: `for ${seconds(blockMs)}: ${why}` });
-    if (!s.user) void this.audit({ user, event: "terminated", at, address, detail: why });
-    this.endSession(s, "SESSION_TERMINATED", message);
+    await this.presence.flushLastSeen();
   }
 
   /** Tells the client why and closes the session; the CLOSE reason carries the code too. */
@@ -529,641 +357,15 @@ export class Registry {
     }
   }
 
-  private async handle(s: ClientSession, msg: Control, size: number): Promise<void> {
-    if (!("rid" in msg)) return;
-    // A request queued before its session went away is not run: nobody waits for its answer.
-    if (!this.host.isLive(s.conn) || s.ending) return;
-    const rid = msg.rid;
-    try {
-      const data = await this.dispatch(s, msg, size);
-      if (data instanceof Later) {
-        // Answered when its batch commits; the session's next request goes on meanwhile.
-        const answered = data.answer.then(
-          (d) => this.answer(s, rid, d),
-          (err) => this.answerError(s, msg.t, rid, err),
-        );
-        s.appended = answered;
-        return;
-      }
-      this.answer(s, rid, data);
-    } catch (err) {
-      this.answerError(s, msg.t, rid, err);
-    }
-  }
-
-  private answer(s: ClientSession, rid: number, data: unknown): void {
-    this.reply(s, data === undefined ? { t: "ok", rid } : { t: "ok", rid, data });
-  }
-
-  private answerError(s: ClientSession, t: string, rid: number, err: unknown): void {
-    const e = asHallwayError(err);
-    if (e.code === "INTERNAL" || e.code === "MISUSE")
-      this.log(`internal error on ${t}: ${e.message}`, "error");
-    this.reply(s, {
-      t: "err",
-      rid,
-      // A misuse inside the registry is its own bug; the wire has always called that INTERNAL.
-      code: e.code === "MISUSE" ? "INTERNAL" : e.code,
-      message: e.message.slice(0, 500),
-      ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(e.retryAfterMs) }),
-    });
-  }
-
-  private requireUser(s: ClientSession): string {
-    if (!s.user) throw new HallwayError("AUTH_NOT_LOGGED_IN", "log in first");
-    return s.user;
-  }
-
-  private async dispatch(s: ClientSession, msg: Control, size: number): Promise<unknown> {
-    switch (msg.t) {
-      case "register":
-      case "login":
-        // A session busy logging in is not reaped as anonymous, however long scrypt waits.
-        s.accountWork++;
-        try {
-          return await (msg.t === "register" ? this.register(s, msg) : this.login(s, msg));
-        } finally {
-          s.accountWork--;
-        }
-      case "logout":
-        await this.goOffline(s, "logout");
-        return undefined;
-      case "heartbeat":
-        this.requireUser(s);
-        return undefined;
-      case "presence.set":
-        return this.setPresence(s, msg);
-      case "users":
-        return this.directory(this.requireUser(s), msg.limit ?? DEFAULT_USERS_PAGE, msg.after);
-      case "lookup":
-        return this.lookup(s, msg);
-      case "offline.send":
-        return this.offlineSend(s, msg);
-      case "offline.ack":
-        return this.offlineAck(s, msg);
-      case "history.append":
-        return this.appendHistory(this.requireUser(s), [msg.msg]);
-      case "history.batch":
-        return this.appendHistory(this.requireUser(s), msg.msgs);
-      case "connect":
-        return this.connect(s, msg, size);
-      case "history": {
-        const user = this.requireUser(s);
-        await s.appended; // the page shows what this session appended before asking
-        const messages = await this.opts.store.history(user, normalizeUsername(msg.with), {
-          limit: msg.limit,
-          ...(msg.before ? { before: msg.before } : {}),
-        });
-        // Newest last: what does not fit is dropped from the oldest end, so the next page (before
-        // the first message of this one) still continues it.
-        const entries = messages.map((m) => ({ ...toChat(m), deliveredAt: m.deliveredAt }));
-        const page = fitPage(entries, "start");
-        const first = page.items[0];
-        return {
-          messages: page.items,
-          ...(page.trimmed && first ? { next: { sentAt: first.sentAt, id: first.id } } : {}),
-        };
-      }
-      case "history.search": {
-        const user = this.requireUser(s);
-        const hits = await this.opts.store.searchMessages(user, msg.text, msg.limit);
-        const entries = hits.map((h) => ({
-          id: h.id,
-          from: h.from,
-          ...(h.group === null ? { with: h.from === user ? (h.to ?? user) : h.from } : { group: h.group }),
-          ...(h.seq === null ? {} : { seq: h.seq }),
-          text: h.body,
-          sentAt: h.sentAt,
-        }));
-        // Newest first: what does not fit is dropped from the oldest end.
-        return { hits: fitPage(entries, "end").items };
-      }
-      default:
-        if (isDropRequest(msg)) {
-          if (!this.drop) throw new HallwayError("PROTO_UNKNOWN_REQUEST", "this registry keeps no drop box");
-          return this.drop.handle(this.requireUser(s), s.conn, msg);
-        }
-        if (isSocialRequest(msg)) return this.social.handle(this.requireUser(s), msg);
-        throw new HallwayError("PROTO_UNKNOWN_REQUEST", `the registry does not answer '${msg.t}'`);
-    }
-  }
-
-  /** Checks every entry, then places them all in the next group commit (answered with it). */
-  private async appendHistory(user: string, entries: ControlOf<"history.append">["msg"][]): Promise<Later> {
-    const peers = new Set<string>();
-    for (const entry of entries) {
-      if (entry.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "history entry is not yours");
-      peers.add(normalizeUsername(entry.to));
-    }
-    for (const to of peers) await this.social.requireMayTalk(user, to);
-    const appends = entries.map(({ text, ...rest }) =>
-      this.opts.store.appendHistory({ ...rest, to: normalizeUsername(rest.to), body: text }),
-    );
-    return new Later(Promise.all(appends).then(() => undefined));
-  }
-
-  /** Password work in the fair queue, dropped if the session goes away before its turn. */
-  private passwordWork<T>(s: ClientSession, work: () => Promise<T>): Promise<T> {
-    return this.passwordChecks.run(s.conn.address.host, () => this.host.isLive(s.conn) && !s.ending, work);
-  }
-
-  private async register(s: ClientSession, msg: ControlOf<"register">): Promise<unknown> {
-    const name = normalizeUsername(msg.user);
-    validateUsername(name);
-    validatePassword(msg.password, name);
-    const passwordHash = await this.passwordWork(s, () => hashPassword(msg.password));
-    await this.opts.store.createUser({ name, passwordHash, createdAt: this.wall() });
-    await this.office.enroll(name, this.wall());
-    await this.opts.store.appendAudit({
-      user: name,
-      event: "register",
-      at: this.wall(),
-      address: fmt(s.conn.address),
-    });
-    this.log(`registered ${name} from ${fmt(s.conn.address)}`);
-    return { user: name };
-  }
-
-  private async login(s: ClientSession, msg: ControlOf<"login">): Promise<unknown> {
-    const name = normalizeUsername(msg.user);
-    const host = s.conn.address.host;
-    const address = fmt(s.conn.address);
-    const user = await this.opts.store.getUser(name);
-    const keyHex = Buffer.from(s.conn.remoteKey).toString("hex");
-    // The device that last logged in to the account: never slowed by guesses from elsewhere.
-    const knownDevice = user !== undefined && user.publicKey === keyHex;
-    const blockedMs = this.blocklist.userBlockedFor(name, this.host.now());
-    if (blockedMs > 0) {
-      throw new HallwayError(
-        "RATE_LIMITED",
-        `${name} was cut off for abuse; logins are refused for ${seconds(blockedMs)}`,
-        { retryAfterMs: blockedMs },
-      );
-    }
-    const waitMs = this.loginThrottle.waitMs(name, host, knownDevice, this.host.now());
-    if (waitMs > 0) {
-      this.abuse.throttledLogins++;
-      throw new HallwayError("RATE_LIMITED", `too many failed logins; try again in ${seconds(waitMs)}`, {
-        retryAfterMs: waitMs,
-      });
-    }
-    const passwordOk =
-      user !== undefined &&
-      (await this.passwordWork(s, () => verifyPassword(msg.password, user.passwordHash)));
-    if (!user || !passwordOk) {
-      const why = user ? "wrong password" : "unknown user";
-      this.loginThrottle.failed(name, host, this.host.now());
-      this.abuse.failedLogins++;
-      const inARow = this.loginThrottle.failuresOf(name, host, this.host.now());
-      this.log(
-        `failed login for ${JSON.stringify(name)} from ${address}: ${why} (${inARow} in a row)`,
-        "warn",
-      );
-      await this.audit({ user: name, event: "login_failed", at: this.wall(), address, detail: why });
-      throw user
-        ? new HallwayError("AUTH_BAD_PASSWORD", "wrong password")
-        : new HallwayError("AUTH_UNKNOWN_USER", `no user named '${name}'`);
-    }
-    this.loginThrottle.succeeded(name, host, knownDevice);
-    if (s.user && s.user !== name) await this.goOffline(s, "logout");
-    const previous = this.online.get(name);
-    const wasAway = previous?.away ?? false;
-    if (previous && previous !== s) {
-      const sameDevice = Buffer.from(previous.conn.remoteKey).equals(Buffer.from(s.conn.remoteKey));
-      if (msg.resume && !sameDevice && this.host.isLive(previous.conn)) {
-        // A client reconnecting by itself never takes the account back from another device.
-        throw new HallwayError("SESSION_REPLACED", "logged in elsewhere");
-      }
-      // The newest login wins: the old session (a crashed client, another device) is ended.
-      previous.user = undefined;
-      previous.ending = { event: "replaced", detail: `by a login from ${address}` };
-      this.sessions.delete(previous.conn.session);
-      if (sameDevice) {
-        // Quietly: no audit, no log. Usually a crashed or reconnecting client's own old session;
-        // if another process of this device still holds it, it stops rather than fight back.
-        this.endSession(previous, "SESSION_REPLACED", "logged in again from this device");
-      } else {
-        this.abuse.replaced++;
-        this.log(
-          `${name}: the session from ${fmt(previous.conn.address)} is replaced by a login from ${address}`,
-          "warn",
-        );
-        await this.audit({
-          user: name,
-          event: "replaced",
-          at: this.wall(),
-          address: fmt(previous.conn.address),
-          detail: `by a login from ${address}`,
-        });
-        this.endSession(previous, "SESSION_REPLACED", "logged in elsewhere");
-      }
-    }
-    if (user.publicKey !== keyHex) await this.opts.store.setPublicKey(name, keyHex);
-    const { accepted, refused } = screenCandidates(msg.addresses, s.conn.address);
-    if (refused.length > 0) {
-      this.log(
-        `${name}: refused host candidates not tied to ${address}: ${refused.map(fmt).join(", ")}`,
-        "warn",
-      );
-    }
-    this.anonymous.remove(s.conn.session);
-    s.user = name;
-    s.heartbeatMs = msg.heartbeatMs;
-    s.addresses = accepted;
-    s.lastHeardAt = this.host.now();
-    s.timingOut = false;
-    s.away = false;
-    this.online.set(name, s);
-    this.armHeartbeat(s);
-    // Chained now, before anyone else's request can push to this session: nothing live
-    // overtakes what waited for the user (see social.ts).
-    s.queue = s.queue.then(() =>
-      this.social
-        .atLogin(name, (m) => this.reply(s, m))
-        .catch((err) => {
-          this.log(`login delivery to ${name} failed: ${asHallwayError(err).message}`, "warn");
-        }),
-    );
-    this.touch(name);
-    await this.opts.store.appendAudit({
-      user: name,
-      event: "login",
-      at: this.wall(),
-      address: fmt(s.conn.address),
-    });
-    this.log(`login ${name} from ${fmt(s.conn.address)}`);
-    const audience = await this.social.presenceAudience(name);
-    // A new login starts online, also when it replaces an away session. A login that is not
-    // a reconnect is a new process: whoever holds a direct session with the old one drops it
-    // now (`fresh`) rather than wait for it to time out.
-    const fresh = msg.resume !== true;
-    if (!previous || wasAway || fresh) this.broadcastPresence(name, "online", audience, s, fresh);
-    // After the answer: who is online (or away) now, then the offline backlog in order.
-    queueMicrotask(() => {
-      for (const other of this.onlineIn(audience)) {
-        if (other === name) continue;
-        this.reply(s, { t: "presence", user: other, status: this.presenceOf(other), at: this.wall() });
-      }
-      void this.deliverBacklog(s);
-      this.drop?.atLogin(name);
-    });
-    return { user: name, sessionAddress: s.conn.address };
-  }
-
-  private async deliverBacklog(s: ClientSession): Promise<void> {
-    const user = s.user;
-    if (!user) return;
-    const pending = await this.opts.store.pendingOffline(user, 10_000);
-    for (const msgs of pushBatches(pending.map(toChat), (m) => m.text)) {
-      this.reply(s, { t: "offline.deliver", msgs });
-    }
-  }
-
-  /**
-   * Everyone under the open policy; yourself and your friends under the friends policy. One
-   * page of `limit` names after `after`; `next` is where the following page starts.
-   */
-  private async directory(
-    me: string,
-    limit: number,
-    after: string | undefined,
-  ): Promise<{ users: UserEntry[]; next?: string }> {
-    const audience = await this.social.presenceAudience(me);
-    const want = Math.min(limit, MAX_PAGE);
-    let records: Array<{ name: string; lastSeen: number | null }>;
-    if (!audience) {
-      records = await this.opts.store.usersAfter(after, want + 1);
-    } else {
-      const names = [...new Set([me, ...audience])].sort().filter((n) => after === undefined || n > after);
-      records = [];
-      for (const n of names.slice(0, want + 1)) {
-        const u = await this.opts.store.getUser(n);
-        if (u) records.push(u);
-      }
-    }
-    const entries = records.slice(0, want).map((u) => ({
-      name: u.name,
-      status: this.presenceOf(u.name),
-      lastSeen: this.lastSeen.get(u.name) ?? u.lastSeen,
-    }));
-    const page = fitPage(entries, "end");
-    const more = page.trimmed || records.length > want;
-    const last = page.items.at(-1);
-    return { users: page.items, ...(more && last ? { next: last.name } : {}) };
-  }
-
-  private async lookup(s: ClientSession, msg: ControlOf<"lookup">): Promise<unknown> {
-    const me = this.requireUser(s);
-    const name = normalizeUsername(msg.user);
-    // The registry introduces only peers that may talk: no address or key otherwise.
-    await this.social.requireMayTalk(me, name);
-    const target = this.online.get(name);
-    if (target) {
-      return {
-        user: name,
-        status: this.presenceOf(name),
-        publicKey: Buffer.from(target.conn.remoteKey).toString("hex"),
-        addresses: dedupe([target.conn.address, ...target.addresses]),
-      };
-    }
-    const user = await this.opts.store.getUser(name);
-    if (!user) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user named '${name}'`);
-    return { user: name, status: "offline", publicKey: user.publicKey, addresses: [] };
-  }
-
-  /**
-   * Registry-coordinated connect (docs/nat-traversal.md): both sides get the other's
-   * candidates and one fresh token at the same moment, the target as a `punch` push and the
-   * initiator as this answer, sent back to back.
-   */
-  private async connect(s: ClientSession, msg: ControlOf<"connect">, size: number): Promise<ConnectData> {
-    const user = this.requireUser(s);
-    const to = normalizeUsername(msg.to);
-    if (to === user) throw new HallwayError("PEER_UNREACHABLE", "that is you");
-    // Under --policy friends the registry introduces only friends.
-    await this.social.requireMayTalk(user, to);
-    const target = this.online.get(to);
-    if (!target) throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
-    const token = randomBytes(16).toString("hex");
-    const relay = msg.relay === false ? undefined : this.relay.open(user, to, this.host.now());
-    // Probes toward candidates nobody observed are paid for by the size of this request: the
-    // requester pads it to buy more (docs/security.md, "Reflection").
-    const probeBudget = Math.min(65_535, size + PROBE_ALLOWANCE_BYTES);
-    const candidatesOf = (c: ClientSession) => [
-      ...c.addresses.map((address) => ({ type: "host" as const, address })),
-      { type: "srflx" as const, address: c.conn.address },
-    ];
-    this.reply(target, {
-      t: "punch",
-      from: user,
-      token,
-      publicKey: Buffer.from(s.conn.remoteKey).toString("hex"),
-      candidates: candidatesOf(s),
-      ...(relay === undefined ? {} : { relay }),
-      probeBudget,
-    });
-    return {
-      peer: to,
-      token,
-      publicKey: Buffer.from(target.conn.remoteKey).toString("hex"),
-      candidates: candidatesOf(target),
-      ...(relay === undefined ? {} : { relay }),
-      probeBudget,
-    };
-  }
-
-  private async offlineSend(s: ClientSession, msg: ControlOf<"offline.send">): Promise<Later> {
-    const user = this.requireUser(s);
-    if (msg.msg.from !== user) throw new HallwayError("PROTO_BAD_MESSAGE", "message is not from you");
-    const to = normalizeUsername(msg.msg.to);
-    if (!(await this.opts.store.getUser(to))) {
-      throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user named '${to}'`);
-    }
-    await this.social.requireMayTalk(user, to);
-    const waiting = await this.opts.store.countOffline(to);
-    if (waiting >= this.limits.quotas.offlinePerRecipient) {
-      throw new HallwayError(
-        "QUOTA_FULL",
-        `${to} has ${waiting} stored messages waiting, the most the registry keeps; try again after they read some`,
-      );
-    }
-    // Committed to disk before the ack goes out, and before the recipient sees it.
-    const { text, ...rest } = msg.msg;
-    const stored = this.opts.store.enqueueOffline({ ...rest, to, body: text, deliveredAt: null });
-    return new Later(
-      stored.then(() => {
-        const recipient = this.online.get(to);
-        if (recipient) this.reply(recipient, { t: "offline.deliver", msgs: [{ ...msg.msg, to }] });
-        return undefined;
-      }),
-    );
-  }
-
-  private async offlineAck(s: ClientSession, msg: ControlOf<"offline.ack">): Promise<unknown> {
-    const user = this.requireUser(s);
-    const pending = await this.opts.store.pendingOffline(user, 10_000);
-    const wanted = new Set(msg.ids);
-    await this.opts.store.ackOffline(user, msg.ids);
-    const at = this.wall();
-    for (const m of pending) {
-      if (!wanted.has(m.id)) continue;
-      const sender = this.online.get(m.from);
-      if (sender) this.reply(sender, { t: "delivered", id: m.id, at });
-    }
-    return undefined;
-  }
-
-  /** `online` or `away` for a live session, else `offline`. */
-  private presenceOf(user: string): PresenceStatus {
-    const s = this.online.get(user);
-    return !s ? "offline" : s.away ? "away" : "online";
-  }
-
-  /** `presence.set`: away or back, pushed to the same audience as logging in or out. */
-  private async setPresence(s: ClientSession, msg: ControlOf<"presence.set">): Promise<unknown> {
-    const user = this.requireUser(s);
-    const away = msg.status === "away";
-    if (s.away === away) return undefined;
-    s.away = away;
-    this.broadcastPresence(user, msg.status, await this.social.presenceAudience(user), s);
-    return undefined;
-  }
-
-  /** To everyone online, or only to `audience` (the friends policy). */
-  private broadcastPresence(
-    user: string,
-    status: PresenceStatus,
-    audience: ReadonlySet<string> | undefined,
-    except?: ClientSession,
-    fresh = false,
-  ): void {
-    // Encoded once for everyone: a presence change may go to the whole office.
-    const bytes = encodeControl({
-      t: "presence",
-      user,
-      status,
-      at: this.wall(),
-      ...(fresh ? { fresh } : {}),
-    });
-    const targets: ClientSession[] = [];
-    for (const name of this.onlineIn(audience)) {
-      const s = this.online.get(name);
-      if (s !== undefined && s !== except) targets.push(s);
-    }
-    if (targets.length === 0) return;
-    this.fanouts.push({ bytes, targets, next: 0 });
-    this.scheduleFanout();
-  }
-
-  private scheduleFanout(): void {
-    if (this.fanoutScheduled || this.fanouts.length === 0) return;
-    this.fanoutScheduled = true;
-    setImmediate(() => {
-      this.fanoutScheduled = false;
-      this.drainFanouts();
-    });
-  }
-
-  /**
-   * At most `FANOUT_PER_TURN` sessions per turn, fan-outs in order. 5,000 pushes in one turn
-   * (or 256 per turn) left faster than their ACKs could be read back: the registry's socket
-   * dropped 7,600 datagrams in three fan-outs to 5,000, and retransmission timeouts made each
-   * take 2-7 s. A slice per turn, no larger than what a turn reads, keeps the two in step.
-   */
-  private drainFanouts(): void {
-    let budget = FANOUT_PER_TURN;
-    while (budget > 0) {
-      const job = this.fanouts[0];
-      if (job === undefined) break;
-      const end = Math.min(job.targets.length, job.next + budget);
-      budget -= end - job.next;
-      for (; job.next < end; job.next++) {
-        const s = job.targets[job.next] as ClientSession;
-        if (this.host.isLive(s.conn)) this.sendBytes(s, job.bytes);
-      }
-      if (job.next === job.targets.length) this.fanouts.shift();
-    }
-    this.scheduleFanout();
-  }
-
-  /**
-   * Who of `audience` is online (everyone online when there is no audience), walking the
-   * smaller of the two: a login under the friends policy costs its friends, not the office.
-   */
-  private *onlineIn(audience: ReadonlySet<string> | undefined): Iterable<string> {
-    if (audience === undefined) {
-      yield* this.online.keys();
-    } else if (audience.size < this.online.size) {
-      for (const name of audience) if (this.online.has(name)) yield name;
-    } else {
-      for (const name of this.online.keys()) if (audience.has(name)) yield name;
-    }
-  }
-
-  private touch(user: string): void {
-    const at = this.wall();
-    this.lastSeen.set(user, at);
-    this.dirtyLastSeen.set(user, at);
-  }
-
-  private async goOffline(s: ClientSession, event: AuditEvent, detail?: string): Promise<void> {
-    const user = s.user;
-    if (!user) return;
-    s.user = undefined;
-    if (this.online.get(user) !== s) return;
-    this.online.delete(user);
-    this.relay.dropUser(user);
-    this.touch(user);
-    this.broadcastPresence(
-      user,
-      "offline",
-      await this.social.presenceAudience(user).catch(() => new Set<string>()),
-    );
-    this.log(`${event} ${user}`);
-    await this.audit({
-      user,
-      event,
-      at: this.wall(),
-      address: fmt(s.conn.address),
-      ...(detail === undefined ? {} : { detail }),
-    });
-  }
-
   private onClosed(conn: HostedConnection, reason: string): void {
-    this.anonymous.remove(conn.session);
     this.drop?.onClosed(conn);
-    const s = this.sessions.get(conn.session);
-    if (!s) return;
-    this.sessions.delete(conn.session);
-    // Ended by the registry (terminated), or the client said goodbye (CLOSE frame) or went
-    // silent until the session idled out.
-    const ending = s.ending;
-    const event = ending?.event ?? (reason === "idle" ? "timeout" : "logout");
-    s.queue = s.queue.then(() => this.goOffline(s, event, ending?.detail));
-  }
-
-  /** Sessions still anonymous past their deadline are closed: O(those due). */
-  private reapAnonymous(now: number): void {
-    for (const id of this.anonymous.due(now)) {
-      const s = this.sessions.get(id);
-      if (!s || s.user !== undefined) continue;
-      if (s.accountWork > 0) {
-        this.anonymous.add(id, s.conn.address.host, now, true); // logging in: another round
-        continue;
-      }
-      this.abuse.anonymousReaped++;
-      this.host.close(s.conn, "no login in time");
-    }
+    this.table.closed(conn, reason);
   }
 
   /** Every half second; its work is what is due (anonymous sessions, idle relays, silences). */
   private sweep(): void {
     const t = this.host.now();
-    this.reapAnonymous(t);
+    this.table.sweep(t);
     this.relay.sweep(t);
-    for (let due = this.heartbeats.peek(); due !== undefined && due.at <= t; due = this.heartbeats.peek()) {
-      this.heartbeats.pop();
-      const s = this.sessions.get(due.id);
-      if (s === undefined || s.heartbeatCheckAt !== due.at) continue; // a stale entry
-      s.heartbeatCheckAt = undefined;
-      if (s.user === undefined || s.timingOut) continue;
-      if (t - s.lastHeardAt <= MISSED_HEARTBEATS * s.heartbeatMs) {
-        this.armHeartbeat(s); // heard from since: check again at the new deadline
-        continue;
-      }
-      s.timingOut = true;
-      s.queue = s.queue.then(async () => {
-        await this.goOffline(s, "timeout");
-        this.host.close(s.conn, "heartbeat timeout");
-      });
-    }
   }
-
-  /** Schedules the check of a logged-in session's heartbeat deadline, unless one is pending. */
-  private armHeartbeat(s: ClientSession): void {
-    if (s.heartbeatCheckAt !== undefined) return;
-    // Just past the deadline: the check then finds it overdue, unless something arrived.
-    s.heartbeatCheckAt = s.lastHeardAt + MISSED_HEARTBEATS * s.heartbeatMs + 1;
-    this.heartbeats.push(s.heartbeatCheckAt, s.conn.session);
-  }
-
-  private touchSeen(user: string): void {
-    // Cheap in-memory refresh; written out by the batched flush.
-    const at = this.wall();
-    if (at - (this.lastSeen.get(user) ?? 0) >= 1000) this.touch(user);
-  }
-
-  private async flushLastSeen(): Promise<void> {
-    if (this.dirtyLastSeen.size === 0) return;
-    const entries = [...this.dirtyLastSeen].map(([name, at]) => ({ name, at }));
-    this.dirtyLastSeen.clear();
-    try {
-      await this.opts.store.flushLastSeen(entries);
-    } catch (err) {
-      this.log(`last-seen flush failed: ${asHallwayError(err).message}`, "error");
-    }
-  }
-}
-
-function fmt(a: Address): string {
-  return `${a.host}:${a.port}`;
-}
-
-/** `1 s`, `90 s`: how long, for messages. */
-function seconds(ms: number): string {
-  return `${Math.max(1, Math.ceil(ms / 1000))} s`;
-}
-
-function dedupe(addresses: Address[]): Address[] {
-  const seen = new Set<string>();
-  return addresses.filter((a) => {
-    const k = fmt(a);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
-
-function toChat(m: StoredMessage): ChatMessage {
-  return { id: m.id, from: m.from, to: m.to, text: m.body, sentAt: m.sentAt };
 }

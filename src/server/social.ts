@@ -1,6 +1,7 @@
 /**
  * The registry's social side: friends, groups and group chat, profiles, suggestions, and the
- * messaging policy. The store keeps the records; this module decides who may do what.
+ * messaging policy. The store keeps the records; this module decides who may do what. The
+ * `group.*` requests are answered by `social-groups.ts`.
  *
  * Delivery, by kind of news:
  * - A friend request and a join request are records in the store until answered. They are
@@ -31,7 +32,6 @@ import {
   type ControlOf,
   FRIEND_LISTS,
   type FriendCursors,
-  type GroupMessageEntry,
   type NoticeNote,
   noticeNote,
   type PresenceStatus,
@@ -43,14 +43,9 @@ import type { OfficeRoom } from "./office-room.js";
 import { profileFor, searchVisible } from "./profile-view.js";
 import { pushBatches } from "./push-batches.js";
 import { ANSWER_BUDGET_BYTES, fitPage } from "./reply-size.js";
-import {
-  mergeVisibility,
-  nextAdmin,
-  validateGroupDescription,
-  validateGroupName,
-  validateProfilePatch,
-} from "./social-rules.js";
-import type { GroupMember, GroupMessage, GroupRecord, Store } from "./store/store.js";
+import { Groups, toEntry } from "./social-groups.js";
+import { mergeVisibility, validateProfilePatch } from "./social-rules.js";
+import type { GroupRecord, Store } from "./store/store.js";
 
 export type Policy = "open" | "friends";
 export const POLICIES: readonly Policy[] = ["open", "friends"];
@@ -108,7 +103,11 @@ const LOGIN_BACKLOG_LIMIT = 10_000;
 const DEFAULT_FRIENDS_PAGE = 500;
 
 export class Social {
-  constructor(private readonly ctx: SocialContext) {}
+  private readonly groups: Groups;
+
+  constructor(private readonly ctx: SocialContext) {
+    this.groups = new Groups(ctx, (to, note) => this.notify(to, note));
+  }
 
   private get store(): Store {
     return this.ctx.store;
@@ -130,46 +129,34 @@ export class Social {
       case "search":
         return this.search(me, msg.prefix.trim().toLowerCase(), msg.limit, msg.after ?? {});
       case "group.create":
-        return this.groupCreate(me, normalizeUsername(msg.group));
+        return this.groups.groupCreate(me, normalizeUsername(msg.group));
       case "group.join":
-        return this.groupJoin(me, normalizeUsername(msg.group));
+        return this.groups.groupJoin(me, normalizeUsername(msg.group));
       case "group.approve":
-        return this.groupApprove(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
+        return this.groups.groupApprove(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
       case "group.decline":
-        return this.groupDecline(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
+        return this.groups.groupDecline(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
       case "group.leave":
-        return this.groupLeave(me, normalizeUsername(msg.group));
+        return this.groups.groupLeave(me, normalizeUsername(msg.group));
       case "group.remove":
-        return this.groupRemove(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
+        return this.groups.groupRemove(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
       case "group.admin":
-        return this.groupAdmin(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
+        return this.groups.groupAdmin(me, normalizeUsername(msg.group), normalizeUsername(msg.user));
       case "group.send":
-        return this.groupSend(me, msg);
-      case "group.history": {
-        const g = await this.requireGroup(normalizeUsername(msg.group));
-        await this.requireMember(g, me);
-        const opts =
-          msg.beforeSeq === undefined ? { limit: msg.limit } : { limit: msg.limit, beforeSeq: msg.beforeSeq };
-        // Oldest first: what does not fit goes from the oldest end, so `beforeSeq` of the first
-        // entry still continues the history.
-        const page = fitPage((await this.store.groupHistory(g.name, opts)).map(toEntry), "start");
-        const first = page.items[0];
-        return { messages: page.items, ...(page.trimmed && first ? { nextBeforeSeq: first.seq } : {}) };
-      }
+        return this.groups.groupSend(me, msg);
+      case "group.history":
+        return this.groups.history(me, msg);
       case "group.ack":
         await this.store.ackGroup(normalizeUsername(msg.group), me, msg.seq);
         return undefined;
       case "groups":
-        return this.groups(me);
+        return this.groups.list(me);
       case "profile.set":
         return this.profileSet(me, msg.patch);
       case "profile.get":
         return this.profile(me, normalizeUsername(msg.user));
-      case "group.describe": {
-        const g = await this.requireAdmin(normalizeUsername(msg.group), me);
-        await this.store.setGroupDescription(g.name, validateGroupDescription(msg.description));
-        return undefined;
-      }
+      case "group.describe":
+        return this.groups.describe(me, msg);
       case "suggest":
         return { suggestions: await this.store.suggest(me, msg.limit, this.ctx.office?.exceptGroups) };
       case "notice.ack":
@@ -396,140 +383,6 @@ export class Social {
     return undefined;
   }
 
-  // ---- groups -------------------------------------------------------------------------
-
-  private async groupCreate(me: string, group: string): Promise<unknown> {
-    validateGroupName(group);
-    await this.store.createGroup({ name: group, admin: me, createdAt: this.ctx.wall() });
-    return undefined;
-  }
-
-  private async groupJoin(me: string, group: string): Promise<unknown> {
-    const g = await this.requireGroup(group);
-    if (this.ctx.office?.is(g.name)) this.ctx.office.refuseMembershipChange();
-    if ((await this.store.groupMembers(g.name)).some((m) => m.name === me)) {
-      throw new HallwayError("GROUP_ALREADY_MEMBER", `you are already in ${g.name}`);
-    }
-    const asked = (await this.store.joinRequests(g.name)).some((r) => r.user === me);
-    const waiting = asked ? 0 : await this.store.countJoinRequests(g.name);
-    if (waiting >= this.ctx.quotas.joinRequestsPerGroup) {
-      throw new HallwayError(
-        "QUOTA_FULL",
-        `${g.name} has ${waiting} join requests waiting, the most the registry keeps; try again later`,
-      );
-    }
-    await this.store.putJoinRequest({ group: g.name, user: me, at: this.ctx.wall() });
-    const stored = (await this.store.joinRequests(g.name)).find((r) => r.user === me);
-    this.ctx.push(g.admin, {
-      t: "group.joinRequest",
-      group: g.name,
-      user: me,
-      at: stored?.at ?? this.ctx.wall(),
-    });
-    return undefined;
-  }
-
-  private async groupApprove(me: string, group: string, user: string): Promise<unknown> {
-    const g = await this.requireAdmin(group, me);
-    if (!(await this.store.joinRequests(g.name)).some((r) => r.user === user)) {
-      throw new HallwayError("GROUP_NO_REQUEST", `${user} has not asked to join ${g.name}`);
-    }
-    const at = this.ctx.wall();
-    await this.store.addMember(g.name, user, at);
-    await this.notify(user, { kind: "group.joined", group: g.name });
-    for (const m of await this.store.groupMembers(g.name)) {
-      if (m.name !== user) this.ctx.push(m.name, { t: "group.joined", group: g.name, user, at });
-    }
-    return undefined;
-  }
-
-  private async groupDecline(me: string, group: string, user: string): Promise<unknown> {
-    const g = await this.requireAdmin(group, me);
-    if (!(await this.store.deleteJoinRequest(g.name, user))) {
-      throw new HallwayError("GROUP_NO_REQUEST", `${user} has not asked to join ${g.name}`);
-    }
-    await this.notify(user, { kind: "group.declined", group: g.name });
-    return undefined;
-  }
-
-  private async groupLeave(me: string, group: string): Promise<unknown> {
-    const g = await this.requireGroup(group);
-    if (this.ctx.office?.is(g.name)) this.ctx.office.refuseMembershipChange();
-    const members = await this.requireMember(g, me);
-    if (g.admin === me) {
-      const heir = nextAdmin(members, me);
-      if (heir === undefined) {
-        await this.store.deleteGroup(g.name);
-        return { deleted: true };
-      }
-      await this.store.setGroupAdmin(g.name, heir);
-      await this.notify(heir, { kind: "group.admin", group: g.name });
-    }
-    await this.store.removeMember(g.name, me);
-    return { deleted: false };
-  }
-
-  private async groupRemove(me: string, group: string, user: string): Promise<unknown> {
-    const g = await this.requireAdmin(group, me);
-    if (user === me) return this.groupLeave(me, group);
-    if (!(await this.store.removeMember(g.name, user))) {
-      throw new HallwayError("GROUP_NOT_MEMBER", `${user} is not in ${g.name}`);
-    }
-    await this.notify(user, { kind: "group.removed", group: g.name, by: me });
-    return undefined;
-  }
-
-  private async groupAdmin(me: string, group: string, user: string): Promise<unknown> {
-    const g = await this.requireAdmin(group, me);
-    if (user === me) return undefined;
-    await this.store.setGroupAdmin(g.name, user);
-    await this.notify(user, { kind: "group.admin", group: g.name });
-    return undefined;
-  }
-
-  private async groupSend(me: string, msg: ControlOf<"group.send">): Promise<unknown> {
-    const g = await this.requireGroup(normalizeUsername(msg.group));
-    const members = await this.requireMember(g, me);
-    if (this.ctx.office?.is(g.name)) this.ctx.office.requireMayWrite(me);
-    if (msg.text.length === 0) throw new HallwayError("MSG_EMPTY", "message is empty");
-    const stored = await this.store.appendGroupMessage({
-      id: msg.id,
-      group: g.name,
-      from: me,
-      body: msg.text,
-      sentAt: msg.sentAt,
-    });
-    const entry = toEntry(stored);
-    for (const m of members) this.ctx.push(m.name, { t: "group.message", msgs: [entry] });
-    return { seq: stored.seq };
-  }
-
-  private async groups(me: string): Promise<unknown> {
-    const groups = await this.store.groupsOf(me);
-    return {
-      groups: await Promise.all(
-        groups.map(async (g) => ({
-          name: g.name,
-          admin: g.admin,
-          lastSeq: g.lastSeq,
-          ...(g.description === null ? {} : { description: g.description }),
-          members: await this.memberNames(g.name),
-        })),
-      ),
-    };
-  }
-
-  /**
-   * A group's members by name. The office room's list is everyone registered: it is cut to
-   * half an answer (some 20,000 names), so the `groups` answer still fits a message.
-   */
-  private async memberNames(group: string): Promise<string[]> {
-    const names = (await this.store.groupMembers(group)).map((m) => m.name);
-    return this.ctx.office?.is(group)
-      ? fitPage(names, "end", Math.floor(ANSWER_BUDGET_BYTES / 2)).items
-      : names;
-  }
-
   // ---- helpers ------------------------------------------------------------------------
 
   /** Store the notice, then push it if its addressee is online; it waits otherwise. */
@@ -545,27 +398,6 @@ export class Social {
     if (!u) throw new HallwayError("AUTH_UNKNOWN_USER", `no user named '${name}'`);
     return u;
   }
-
-  private async requireGroup(name: string): Promise<GroupRecord> {
-    const g = await this.store.getGroup(name);
-    if (!g) throw new HallwayError("GROUP_UNKNOWN", `no group named '${name}'`);
-    return g;
-  }
-
-  private async requireMember(g: GroupRecord, user: string): Promise<GroupMember[]> {
-    const members = await this.store.groupMembers(g.name);
-    if (!members.some((m) => m.name === user)) {
-      throw new HallwayError("GROUP_NOT_MEMBER", `you are not in ${g.name}`);
-    }
-    return members;
-  }
-
-  private async requireAdmin(group: string, me: string): Promise<GroupRecord> {
-    const g = await this.requireGroup(group);
-    if (this.ctx.office?.is(g.name)) this.ctx.office.refuseMembershipChange();
-    if (g.admin !== me) throw new HallwayError("GROUP_NOT_ADMIN", `only ${g.admin}, the admin, may do that`);
-    return g;
-  }
 }
 
 function parseNote(body: string): NoticeNote | undefined {
@@ -575,8 +407,4 @@ function parseNote(body: string): NoticeNote | undefined {
   } catch {
     return undefined;
   }
-}
-
-function toEntry(m: GroupMessage): GroupMessageEntry {
-  return { id: m.id, group: m.group, from: m.from, text: m.body, sentAt: m.sentAt, seq: m.seq };
 }
