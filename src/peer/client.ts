@@ -34,7 +34,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { basename, dirname, relative } from "node:path";
 import { asHallwayError, HallwayError } from "../errors.js";
-import type { PinStore } from "../net/data-dir.js";
 import { systemInterfaces } from "../net/interfaces.js";
 import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
@@ -62,11 +61,11 @@ import {
   usersData,
 } from "../protocol/control.js";
 import { GROUP_PREFIX } from "../protocol/drop.js";
-import type { Identity } from "../protocol/endpoint.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
 import { onSubnet } from "../traversal/candidates.js";
+import type { PeerClientOptions, SendHow } from "./client-options.js";
 import { DropClient } from "./drop-client.js";
 import type { LanPeerView, PeerEvent, Via } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
@@ -75,81 +74,12 @@ import { isFolder, walkFolder } from "./folder-walk.js";
 import { LanDiscovery } from "./lan.js";
 import type { LanChange, LanPeer } from "./lan-directory.js";
 import type { LanOutbox } from "./lan-outbox.js";
-import type { InboxEvent, LoggedEntry, MessageLog } from "./message-log.js";
+import { LogHandOver } from "./log-hand-over.js";
+import type { InboxEvent } from "./message-log.js";
 import { type FoundPath, PeerPaths } from "./paths.js";
-import type { PeerPins } from "./peer-pins.js";
 import { fitsWire, SocialClient } from "./social.js";
 
-export interface PeerClientOptions {
-  identity: Identity;
-  /** The registry; absent: none was found, and the client starts in LAN mode (needs `lan`). */
-  server?: Address;
-  user: string;
-  password: string;
-  register?: boolean;
-  pins: PinStore;
-  heartbeatMs?: number;
-  requestTimeoutMs?: number;
-  directTimeoutMs?: number;
-  /**
-   * A send that cannot reach the registry (to look the recipient up, or to store the message)
-   * reports `REGISTRY_UNREACHABLE` after this long at most; default the smaller of 4 s and
-   * `requestTimeoutMs`. The message stays in the outbox either way.
-   */
-  sendReportMs?: number;
-  /** The registry must present the key with this fingerprint (`--registry FINGERPRINT`). */
-  registryFingerprint?: string;
-  /** While a peer session rides the relay, look for a direct path this often (default 15 s). */
-  pathRetryMs?: number;
-  port?: number;
-  /** Where accepted files go when `acceptFile` names no directory. */
-  downloadDir: string;
-  /** Accept every file offer into this directory. */
-  autoAcceptDir?: string;
-  /** How long a file offer waits for an answer (default: FileTransfers' OFFER_TIMEOUT_MS). */
-  offerTimeoutMs?: number;
-  /** Each file sent goes no faster than this (bytes per second). */
-  maxTransferRate?: number;
-  /** Offers of larger files are refused with FILE_TOO_LARGE (default: FileTransfers' MAX_FILE_BYTES). */
-  maxFileBytes?: number;
-  /**
-   * Opens the account's durable message log (`message-log.ts`): what arrives for the user is
-   * recorded there before it is acknowledged. At `start()` only an existing one (`create`
-   * false: what it did not hand over comes first); it is created when the first entry comes,
-   * so a login that fails leaves no log behind.
-   */
-  openLog: (user: string, create: boolean, now: number) => MessageLog | undefined;
-  /**
-   * Every event for the presenter. A message, group message or receipt (the events that come
-   * with `handedOver`; no other does) counts as shown only
-   * once the presenter calls `handedOver` (the JSON mode: `ui/json-lines.ts`, which may take
-   * it back with `handedOver(false)`); until then the log keeps it, and the next start hands
-   * it over again. Marks are cumulative: each stands for the messages before it too.
-   */
-  onEvent: (event: PeerEvent, handedOver?: (handed?: boolean) => void) => void;
-  /**
-   * Called at `start()` when the last run left messages it had not handed over, before they
-   * are handed over again: the JSON mode ends there a line the killed process may have left
-   * half-written.
-   */
-  onHandOverAgain?: () => void;
-  /**
-   * LAN discovery (docs/discovery.md): announce this peer and browse for others; with no
-   * registry reachable, chat and send files to peers on the LAN directly (LAN mode). Absent: off.
-   */
-  lan?: {
-    announce: boolean;
-    pins: PeerPins;
-    openOutbox: (user: string) => LanOutbox;
-    /** A registry reached later: create the account first (`--register`, `--register-if-missing`). */
-    registerIfMissing?: boolean;
-  };
-}
-
-/** How to send a file: `via: "registry"` puts it in the drop box even for people online. */
-export interface SendHow {
-  via?: "registry";
-}
+export type { PeerClientOptions, SendHow } from "./client-options.js";
 
 interface PendingRequest {
   resolve(data: unknown): void;
@@ -209,16 +139,8 @@ export class PeerClient {
   private readonly userBySession = new Map<number, string>();
   /** Incoming sessions the registry has not vouched for yet, with what arrived on them meanwhile. */
   private readonly unverified = new Map<number, Uint8Array[]>();
-  /** The account's message log: open from `start()` on if it exists, else from the first entry. */
-  private log: MessageLog | undefined;
-  /** The log refused a write, and the user heard so; cleared by the next write that works. */
-  private logFailing = false;
-  /** Arrivals of this turn, recorded together at its end (`receive`). */
-  private readonly receiving: Array<{
-    events: readonly InboxEvent[];
-    outgoing?: readonly InboxEvent[];
-    then?: () => void;
-  }> = [];
+  /** The account's message log, and what goes through it to the presenter. */
+  private readonly inbox: LogHandOver;
   /** Offline messages handed to the registry and not yet acknowledged. */
   private readonly outbox = new Map<string, ChatMessage>();
   /** Direct messages waiting for their receipt; one timer for all (`receiptDeadlines`). */
@@ -282,6 +204,13 @@ export class PeerClient {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
     this.directTimeoutMs = opts.directTimeoutMs ?? 3_000;
     this.sendReportMs = opts.sendReportMs ?? Math.min(4_000, this.requestTimeoutMs);
+    this.inbox = new LogHandOver({
+      user: this.user,
+      openLog: opts.openLog,
+      onEvent: opts.onEvent,
+      onHandOverAgain: opts.onHandOverAgain,
+      closed: () => this.state === "closed",
+    });
     this.receiptDeadlines = new FifoDeadlines(this.directTimeoutMs, (id) => this.receiptTimedOut(id));
     this.requestDeadlines = new FifoDeadlines(this.requestTimeoutMs, (rid) => this.requestTimedOut(rid));
     this.host = new UdpHost({
@@ -325,8 +254,8 @@ export class PeerClient {
       request: (body) => this.request(body),
       nextLogin: () => this.nextLogin(),
       emit: (e) => this.emit(e),
-      receive: (events, then) => this.receive(events, then),
-      recordSent: (event) => this.recordSent(event),
+      receive: (events, then) => this.inbox.receive(events, then),
+      recordSent: (event) => this.inbox.recordSent(event),
       unfriended: (user) => this.dropPeer(user),
     });
     this.transfers = new FileTransfers({
@@ -360,55 +289,6 @@ export class PeerClient {
     this.opts.onEvent(e);
   }
 
-  /**
-   * Records `events` in the message log and then runs `then` (the acknowledgement). What
-   * arrives in one turn is recorded in one transaction at its end (one fsync for a burst, as
-   * the registry's group commit), handed over in log order, and acknowledged only after that
-   * commit; if the log refuses, nothing of the turn is acknowledged and the user hears it once.
-   * `outgoing`: what the user sent, recorded with them as history (never handed over).
-   */
-  private receive(events: readonly InboxEvent[], then?: () => void, outgoing?: readonly InboxEvent[]): void {
-    if (this.state === "closed") return;
-    this.receiving.push({ events, ...(outgoing ? { outgoing } : {}), ...(then ? { then } : {}) });
-    if (this.receiving.length > 1) return;
-    setImmediate(() => this.recordReceived());
-  }
-
-  /** What the user sent, for the log's history (with this turn's arrivals). */
-  private recordSent(event: InboxEvent): void {
-    this.receive([], undefined, [event]);
-  }
-
-  private recordReceived(): void {
-    const batch = this.receiving.splice(0);
-    if (batch.length === 0 || this.state === "closed") return;
-    let fresh: LoggedEntry[];
-    let log: MessageLog;
-    try {
-      const now = Date.now();
-      log = this.log ??= this.opts.openLog(this.user, true, now) as MessageLog;
-      fresh = log.record(
-        batch.flatMap((b) => b.events),
-        batch.flatMap((b) => b.outgoing ?? []),
-        now,
-      );
-    } catch (err) {
-      if (!this.logFailing) {
-        this.logFailing = true;
-        const e = asHallwayError(err);
-        this.emit({ event: "error", code: e.code, message: e.message });
-      }
-      return;
-    }
-    this.logFailing = false;
-    for (const entry of fresh) this.handOver(log, entry);
-    for (const b of batch) b.then?.();
-  }
-
-  private handOver(log: MessageLog, entry: LoggedEntry): void {
-    this.opts.onEvent(entry.event, (handed) => log.handedOver(entry.seq, handed));
-  }
-
   private get registryName(): string {
     const server = this.server;
     return server ? `${server.host}:${server.port}` : "none";
@@ -428,11 +308,7 @@ export class PeerClient {
         ? new HallwayError("AUTH_WEAK_PASSWORD", `password must be at most ${MAX_PASSWORD_CHARS} characters`)
         : new HallwayError("AUTH_BAD_PASSWORD", "wrong password");
     }
-    // What the last run recorded but did not hand over comes first, once.
-    this.log ??= this.opts.openLog(this.user, false, Date.now());
-    const pending = this.log?.pending() ?? [];
-    if (pending.length > 0) this.opts.onHandOverAgain?.();
-    for (const entry of pending) this.handOver(this.log as MessageLog, entry);
+    this.inbox.handOverPending();
     await this.host.start();
     this.state = "connecting";
     if (this.lan && this.opts.lan) {
@@ -830,11 +706,11 @@ export class PeerClient {
         const mine = msg.msgs.filter((m) => m.to === this.user).map((m) => messageEvent(m, "offline"));
         // Acknowledged only once the log has them; else the next login delivers them again.
         const ids = msg.msgs.map((m) => m.id);
-        this.receive(mine, () => void this.request({ t: "offline.ack", ids }).catch(() => {}));
+        this.inbox.receive(mine, () => void this.request({ t: "offline.ack", ids }).catch(() => {}));
         return;
       }
       case "delivered":
-        this.receive([{ event: "delivered", id: msg.id }]);
+        this.inbox.receive([{ event: "delivered", id: msg.id }]);
         return;
       case "drop.notify":
         this.drops.handleNotify(msg.drops);
@@ -867,7 +743,7 @@ export class PeerClient {
       if (msg.msg.from !== user || msg.msg.to !== this.user) return;
       // No receipt unless the log has it: the sender then stores it at the registry.
       const id = msg.msg.id;
-      this.receive([messageEvent(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct")], () => {
+      this.inbox.receive([messageEvent(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct")], () => {
         if (this.host.isLive(conn)) this.host.send(conn, encodeControl({ t: "receipt", id, at: Date.now() }));
       });
     } else if (msg.t === "receipt") {
@@ -876,7 +752,7 @@ export class PeerClient {
       this.awaitingReceipt.delete(msg.id);
       this.receiptDeadlines.delete(msg.id);
       this.lanOutbox?.remove(msg.id);
-      this.receive([{ event: "delivered", id: msg.id }]);
+      this.inbox.receive([{ event: "delivered", id: msg.id }]);
       this.reportHistory({ ...sent, deliveredAt: msg.at });
     }
   }
@@ -1056,7 +932,7 @@ export class PeerClient {
     this.awaitingReceipt.set(msg.id, msg);
     this.receiptDeadlines.set(msg.id);
     this.host.send(conn, encodeControl({ t: "chat", msg }));
-    this.recordSent(messageEvent(msg, isRelayAddress(conn.address) ? "relay" : "direct"));
+    this.inbox.recordSent(messageEvent(msg, isRelayAddress(conn.address) ? "relay" : "direct"));
     this.emit({
       event: "sent",
       id: msg.id,
@@ -1096,7 +972,7 @@ export class PeerClient {
       await this.request({ t: "offline.send", msg });
       this.outboxReported.delete(msg.id);
       if (!this.outbox.delete(msg.id) && !announce) return undefined;
-      this.recordSent(messageEvent(msg, "offline"));
+      this.inbox.recordSent(messageEvent(msg, "offline"));
       this.emit({ event: "sent", id: msg.id, to: msg.to, via: "offline" });
     } catch (err) {
       const e = asHallwayError(err);
@@ -1488,13 +1364,13 @@ export class PeerClient {
     if (this.lanRetryTimer) clearInterval(this.lanRetryTimer);
     await this.lan?.stop();
     await this.host.stop("bye");
-    this.log?.close();
+    this.inbox.close();
     this.lanOutbox?.close();
   }
 
   /** The last `limit` messages of a conversation (a user, or `#group`) from the local log, oldest first. */
   localHistory(conversation: string, limit: number): InboxEvent[] {
-    return this.log?.recent(conversation, limit) ?? [];
+    return this.inbox.recent(conversation, limit);
   }
 
   // ---- LAN discovery and LAN mode (docs/discovery.md) ----------------------------------
