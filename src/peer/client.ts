@@ -39,7 +39,6 @@ import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.
 import type { Address } from "../protocol/address.js";
 import {
   type ChatMessage,
-  type Control,
   decodeControl,
   encodeControl,
   type HistoryEntry,
@@ -54,7 +53,6 @@ import {
   MAX_SEARCH_HITS,
   MAX_SEARCH_TEXT_CHARS,
   parseAnswer,
-  type RequestBody,
   SESSION_END_CODES,
   type SettablePresence,
   type UserEntry,
@@ -77,16 +75,10 @@ import type { LanOutbox } from "./lan-outbox.js";
 import { LogHandOver } from "./log-hand-over.js";
 import type { InboxEvent } from "./message-log.js";
 import { type FoundPath, PeerPaths } from "./paths.js";
+import { RegistrySession } from "./registry-session.js";
 import { fitsWire, SocialClient } from "./social.js";
 
 export type { PeerClientOptions, SendHow } from "./client-options.js";
-
-interface PendingRequest {
-  resolve(data: unknown): void;
-  reject(err: HallwayError): void;
-  /** The request's `t`, for the timeout's message. */
-  what: string;
-}
 
 interface PeerLink {
   conn?: HostedConnection;
@@ -129,10 +121,6 @@ export class PeerClient {
   private readonly paths: PeerPaths;
   /** Friends, groups, profiles: requests to the registry and its social pushes. */
   readonly social: SocialClient;
-  private registry: HostedConnection | undefined;
-  private state: "idle" | "connecting" | "ready" | "reconnecting" | "closed" = "idle";
-  private nextRid = 1;
-  private readonly requests = new Map<number, PendingRequest>();
   private readonly peersByUser = new Map<string, PeerLink>();
   /** The path kind last reported per peer, so that a flap back and forth is not news. */
   private readonly pathShown = new Map<string, string>();
@@ -146,19 +134,12 @@ export class PeerClient {
   /** Direct messages waiting for their receipt; one timer for all (`receiptDeadlines`). */
   private readonly awaitingReceipt = new Map<string, ChatMessage>();
   private readonly receiptDeadlines: FifoDeadlines<string>;
-  /** One timer for every request's answer (`requestTimeoutMs`). */
-  private readonly requestDeadlines: FifoDeadlines<number>;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private reconnectAttempt = 0;
   /** Own presence as last set: a login starts online, so a reconnect sets `away` again. */
   private presence: SettablePresence = "online";
   private sendChain: Promise<unknown> = Promise.resolve();
   private readonly heartbeatMs: number;
   private readonly requestTimeoutMs: number;
   private readonly directTimeoutMs: number;
-  private reportFailure: (err: HallwayError) => void = () => {};
-  /** Set when the registry ended the session itself: no reconnect. */
-  private ended: HallwayError | undefined;
   private readonly sendReportMs: number;
   /** Direct messages' history entries, reported to the registry in batches. */
   private readonly historyQueue: HistoryEntry[] = [];
@@ -168,14 +149,13 @@ export class PeerClient {
   private outboxFlushing = false;
   /** Outbox messages already reported as refused for now (rate-limited): said once each. */
   private readonly outboxReported = new Set<string>();
-  private readonly loginWaiters: Array<{ resolve(): void; reject(err: HallwayError): void }> = [];
   /**
    * Settles if the client gives up by itself (the registry's key changed, or it refused the
    * login on a reconnect), with the error it already emitted as an `error` event.
    */
-  readonly failed = new Promise<HallwayError>((resolve) => {
-    this.reportFailure = resolve;
-  });
+  readonly failed: Promise<HallwayError>;
+  /** The registry session: requests, login, heartbeat, reconnect; the client's `state`. */
+  private readonly session: RegistrySession;
   user: string;
   /** LAN discovery and LAN mode (docs/discovery.md); undefined when off. */
   private readonly lan: LanDiscovery | undefined;
@@ -189,16 +169,8 @@ export class PeerClient {
   private readonly lanVouchWaiters = new Map<string, Array<() => void>>();
   /** In LAN mode: tries the outbox again now and then (a peer that refused us at first). */
   private lanRetryTimer: NodeJS.Timeout | undefined;
-  /** The registry: the one given, or (LAN mode without one) the first that mDNS shows later. */
-  private server: Address | undefined;
-  /** `server` was found on the LAN in LAN mode, not given: a refusal there is not fatal. */
-  private adopted = false;
-  private readonly refusedRegistries = new Set<string>();
-  /** The account is to be created at the first registry reached (LAN mode at start). */
-  private needsRegister = false;
 
   constructor(private readonly opts: PeerClientOptions) {
-    this.server = opts.server;
     this.user = opts.user.trim().toLowerCase();
     this.heartbeatMs = opts.heartbeatMs ?? 10_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
@@ -209,11 +181,10 @@ export class PeerClient {
       openLog: opts.openLog,
       onEvent: opts.onEvent,
       onHandOverAgain: opts.onHandOverAgain,
-      closed: () => this.state === "closed",
+      closed: () => this.session.state === "closed",
     });
     this.receiptDeadlines = new FifoDeadlines(this.directTimeoutMs, (id) => this.receiptTimedOut(id));
-    this.requestDeadlines = new FifoDeadlines(this.requestTimeoutMs, (rid) => this.requestTimedOut(rid));
-    this.host = new UdpHost({
+    const host = new UdpHost({
       identity: opts.identity,
       acceptIncoming: true,
       port: opts.port ?? 0,
@@ -221,11 +192,30 @@ export class PeerClient {
       handshakeTimeoutMs: Math.min(this.requestTimeoutMs, 5_000),
       ipv6: true,
     });
+    this.host = host;
+    this.session = new RegistrySession({
+      host,
+      server: opts.server,
+      user: this.user,
+      password: opts.password,
+      pins: opts.pins,
+      registryFingerprint: opts.registryFingerprint,
+      heartbeatMs: this.heartbeatMs,
+      requestTimeoutMs: this.requestTimeoutMs,
+      emit: (e) => this.emit(e),
+      addresses: () => this.hostAddresses(),
+      onReady: () => this.onReady(),
+      onLost: () => {
+        if (this.lan) this.setLanMode(true, new HallwayError("REGISTRY_LOST", "lost the registry"));
+      },
+      stop: () => this.stop(),
+    });
+    this.failed = this.session.failed;
     this.paths = new PeerPaths({
       host: this.host,
       registry: opts.server ?? { host: "0.0.0.0", port: 0 },
-      registrySession: () => this.registry?.address,
-      request: (body) => this.request(body),
+      registrySession: () => this.session.conn?.address,
+      request: (body) => this.session.request(body),
       random: (n) => new Uint8Array(randomBytes(n)),
       interfaces: systemInterfaces,
       onDirect: (user, path) => {
@@ -251,8 +241,8 @@ export class PeerClient {
     };
     this.social = new SocialClient({
       me: () => this.user,
-      request: (body) => this.request(body),
-      nextLogin: () => this.nextLogin(),
+      request: (body) => this.session.request(body),
+      nextLogin: () => this.session.nextLogin(),
       emit: (e) => this.emit(e),
       receive: (events, then) => this.inbox.receive(events, then),
       recordSent: (event) => this.inbox.recordSent(event),
@@ -270,8 +260,8 @@ export class PeerClient {
     });
     this.drops = new DropClient({
       transfers: this.transfers,
-      request: (body) => this.request(body),
-      registry: () => (this.registry && this.host.isLive(this.registry) ? this.registry : undefined),
+      request: (body) => this.session.request(body),
+      registry: () => this.session.live(),
       emit: (e) => this.emit(e),
     });
     this.lan = opts.lan
@@ -280,18 +270,13 @@ export class PeerClient {
           fingerprint: fingerprint(opts.identity.publicKey),
           announce: opts.lan.announce,
           onChange: (c) => this.onLanChange(c),
-          onRegistry: (address) => this.adoptRegistry(address),
+          onRegistry: (address) => this.session.adopt(address),
         })
       : undefined;
   }
 
   private emit(e: PeerEvent): void {
     this.opts.onEvent(e);
-  }
-
-  private get registryName(): string {
-    const server = this.server;
-    return server ? `${server.host}:${server.port}` : "none";
   }
 
   /** Bind, connect to the registry, register if asked, log in. Rejects with a HallwayError. */
@@ -310,204 +295,37 @@ export class PeerClient {
     }
     this.inbox.handOverPending();
     await this.host.start();
-    this.state = "connecting";
+    this.session.state = "connecting";
     if (this.lan && this.opts.lan) {
       this.lanOutbox ??= this.opts.lan.openOutbox(this.user);
       this.historyQueue.push(...this.lanOutbox.history());
       this.lan.start(this.host.localPort);
     }
     try {
-      await this.connectRegistry();
-      if (this.opts.register) {
-        await this.request({ t: "register", user: this.user, password: this.opts.password });
-      }
-      await this.login(false);
+      await this.session.connect();
+      if (this.opts.register) await this.session.register();
+      await this.session.login(false);
     } catch (err) {
       const e = asHallwayError(err);
       if (!this.lan || !isRegistryAbsent(e)) throw e;
-      if (this.registry) this.host.close(this.registry, "LAN mode");
-      this.registry = undefined;
-      this.needsRegister = Boolean(this.opts.register || this.opts.lan?.registerIfMissing);
-      this.state = "reconnecting";
+      this.session.goLan(Boolean(this.opts.register || this.opts.lan?.registerIfMissing));
       this.setLanMode(true, e);
-      this.scheduleReconnect();
+      this.session.scheduleReconnect();
     }
   }
 
-  private async connectRegistry(): Promise<void> {
-    const server = this.server;
-    if (!server) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry found on this network");
-    const pinned = this.opts.pins.get(this.registryName);
-    let conn: HostedConnection;
-    try {
-      conn = await this.host.connect(
-        server,
-        pinned ? { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) } : {},
-      );
-    } catch (err) {
-      const e = asHallwayError(err);
-      if (e.code === "CRYPTO_UNEXPECTED_KEY") {
-        throw new HallwayError(
-          "REGISTRY_KEY_CHANGED",
-          `the registry at ${this.registryName} presented a different key than the one pinned (${fingerprint(
-            new Uint8Array(Buffer.from(pinned ?? "", "hex")),
-          )}); refusing to connect`,
-        );
-      }
-      throw new HallwayError("REGISTRY_UNREACHABLE", `no answer from the registry at ${this.registryName}`);
-    }
-    const wanted = this.opts.registryFingerprint;
-    if (wanted !== undefined && fingerprint(conn.remoteKey) !== wanted) {
-      this.host.close(conn, "not the registry asked for");
-      throw new HallwayError(
-        "REGISTRY_KEY_CHANGED",
-        `the registry at ${this.registryName} has key ${fingerprint(conn.remoteKey)}, not the ${wanted} asked for; refusing to connect`,
-      );
-    }
-    const keyHex = Buffer.from(conn.remoteKey).toString("hex");
-    if (!pinned) this.opts.pins.set(this.registryName, keyHex);
-    this.registry = conn;
-    this.emit({
-      event: "registry",
-      status: "connected",
-      address: this.registryName,
-      fingerprint: fingerprint(conn.remoteKey),
-      localPort: this.host.localPort,
-    });
-  }
-
-  /**
-   * `resume`: a login again after a lost session, which must not take the account over from
-   * another device (the registry answers `SESSION_REPLACED` instead).
-   */
-  private async login(resume: boolean): Promise<void> {
-    await this.request({
-      t: "login",
-      user: this.user,
-      password: this.opts.password,
-      heartbeatMs: this.heartbeatMs,
-      addresses: this.hostAddresses(),
-      ...(resume ? { resume: true } : {}),
-    });
-    this.state = "ready";
-    this.adopted = false; // logged in: from now on it is our registry
-    this.reconnectAttempt = 0;
-    this.startHeartbeat();
+  /** Logged in: LAN mode ends, and what waited for the registry goes to it. */
+  private onReady(): void {
     this.emit({ event: "ready", user: this.user });
     if (this.lan) this.registryBack();
-    for (const w of this.loginWaiters.splice(0)) w.resolve();
     void this.flushOutbox();
     void this.flushHistory();
     this.drops.onLogin();
-    if (this.presence === "away") this.request({ t: "presence.set", status: "away" }).catch(() => {});
-  }
-
-  /** The registry ended the session (another device, or abuse): say why once, and stop. */
-  private sessionEnded(code: HallwayError["code"], message: string): void {
-    if (this.ended || this.state === "closed") return;
-    const e = new HallwayError(code, message, { origin: "remote" });
-    this.ended = e;
-    this.emit({ event: "error", code: e.code, message: e.message });
-    const failed = () => this.reportFailure(e);
-    this.stop().then(failed, failed);
+    if (this.presence === "away") this.session.request({ t: "presence.set", status: "away" }).catch(() => {});
   }
 
   private hostAddresses(): Address[] {
     return this.paths.hostCandidates(this.host.localPort, this.host.localPort6);
-  }
-
-  private startHeartbeat(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      if (this.state !== "ready") return;
-      this.request({ t: "heartbeat" }).catch(() => {});
-    }, this.heartbeatMs);
-  }
-
-  /** Send a request to the registry; resolves with its `data`. */
-  private request(body: RequestBody): Promise<unknown> {
-    const conn = this.registry;
-    if (!conn || !this.host.isLive(conn)) {
-      return Promise.reject(new HallwayError("REGISTRY_LOST", "not connected to the registry"));
-    }
-    const rid = this.nextRid++;
-    return new Promise((resolve, reject) => {
-      try {
-        // `rid` first: a registry can answer even a request it could only read the start of.
-        this.host.send(conn, encodeControl({ rid, ...body } as Control));
-      } catch (err) {
-        // Local misuse (a message over the limit): refused here, the session is fine.
-        reject(asHallwayError(err));
-        return;
-      }
-      this.requests.set(rid, { resolve, reject, what: body.t });
-      this.requestDeadlines.set(rid);
-    });
-  }
-
-  private requestTimedOut(rid: number): void {
-    const p = this.requests.get(rid);
-    if (!p) return;
-    this.requests.delete(rid);
-    p.reject(new HallwayError("REGISTRY_UNREACHABLE", `the registry did not answer '${p.what}'`));
-    this.registryLost();
-  }
-
-  private registryLost(): void {
-    if (this.state !== "ready" || this.ended) return;
-    this.state = "reconnecting";
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    const old = this.registry;
-    this.registry = undefined;
-    if (old) this.host.close(old, "reconnecting");
-    this.requestDeadlines.clear();
-    for (const [rid, p] of this.requests) {
-      p.reject(new HallwayError("REGISTRY_LOST", "lost the registry"));
-      this.requests.delete(rid);
-    }
-    this.emit({ event: "registry", status: "lost", address: this.registryName, fingerprint: "" });
-    if (this.lan) this.setLanMode(true, new HallwayError("REGISTRY_LOST", "lost the registry"));
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(atLeastMs = 0): void {
-    if (this.state !== "reconnecting" || !this.server) return;
-    const base = Math.min(10_000, 250 * 2 ** this.reconnectAttempt);
-    const delay = Math.max(atLeastMs, base / 2 + (randomBytes(2).readUInt16BE(0) / 65535) * (base / 2));
-    this.reconnectAttempt++;
-    setTimeout(() => {
-      if (this.state !== "reconnecting") return;
-      this.connectRegistry()
-        .then(() => this.registerIfNeeded())
-        .then(() => this.login(true))
-        .catch((err) => {
-          const e = asHallwayError(err);
-          if (
-            e.code === "REGISTRY_KEY_CHANGED" ||
-            e.code === "REGISTRY_PINS_UNREADABLE" ||
-            e.code === "AUTH_BAD_PASSWORD" ||
-            e.code === "AUTH_UNKNOWN_USER" ||
-            e.code === "SESSION_REPLACED" ||
-            e.code === "SESSION_TERMINATED"
-          ) {
-            if (this.adopted) {
-              this.adoptionFailed(e);
-              return;
-            }
-            this.ended = e;
-            this.emit({ event: "error", code: e.code, message: e.message });
-            const failed = () => this.reportFailure(e);
-            this.stop().then(failed, failed);
-            return;
-          }
-          if (this.registry) {
-            this.host.close(this.registry, "retry");
-            this.registry = undefined;
-          }
-          // Throttled (RATE_LIMITED): not before the registry says.
-          this.scheduleReconnect(e.retryAfterMs ?? 0);
-        });
-    }, delay).unref?.();
   }
 
   // ---- incoming ----------------------------------------------------------------------
@@ -526,7 +344,7 @@ export class PeerClient {
     const held: Uint8Array[] = [];
     this.unverified.set(conn.session, held);
     this.userBySession.set(conn.session, user);
-    if (this.lan && this.state !== "ready") {
+    if (this.lan && this.session.state !== "ready") {
       // LAN mode: the pin (TOFU) or the LAN directory vouches instead of the registry.
       this.verifyLan(conn, user, held, Date.now() + LAN_VOUCH_WAIT_MS);
       return;
@@ -650,7 +468,7 @@ export class PeerClient {
   }
 
   private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
-    if (conn === this.registry || (this.registry && conn.session === this.registry.session)) {
+    if (this.session.isRegistry(conn)) {
       this.onRegistryMessage(bytes);
       return;
     }
@@ -672,30 +490,29 @@ export class PeerClient {
     if (!decoded.ok) {
       // A transfer to or from the drop box: file messages on the registry session.
       const file = decodeStreamMessage(bytes);
-      if (file.ok && file.value.kind !== "control" && this.registry)
-        this.drops.handleFile(this.registry, file.value);
+      if (file.ok && file.value.kind !== "control" && this.session.conn)
+        this.drops.handleFile(this.session.conn, file.value);
       return;
     }
     const msg = decoded.value;
     switch (msg.t) {
       case "ok":
-      case "err": {
-        const p = this.requests.get(msg.rid);
-        if (!p) return;
-        this.requests.delete(msg.rid);
-        this.requestDeadlines.delete(msg.rid);
-        if (msg.t === "ok") p.resolve(msg.data);
-        else
-          p.reject(
-            new HallwayError(msg.code, msg.message, {
-              origin: "remote",
-              ...(msg.retryAfterMs === undefined ? {} : { retryAfterMs: msg.retryAfterMs }),
-            }),
-          );
+      case "err":
+        this.session.answer(
+          msg.rid,
+          msg.t === "ok"
+            ? { ok: true, data: msg.data }
+            : {
+                ok: false,
+                error: new HallwayError(msg.code, msg.message, {
+                  origin: "remote",
+                  ...(msg.retryAfterMs === undefined ? {} : { retryAfterMs: msg.retryAfterMs }),
+                }),
+              },
+        );
         return;
-      }
       case "session.end":
-        this.sessionEnded(msg.code, msg.message);
+        this.session.sessionEnded(msg.code, msg.message);
         return;
       case "presence":
         // Gone, or a new process of the same user: a session with the old one is stale.
@@ -706,7 +523,7 @@ export class PeerClient {
         const mine = msg.msgs.filter((m) => m.to === this.user).map((m) => messageEvent(m, "offline"));
         // Acknowledged only once the log has them; else the next login delivers them again.
         const ids = msg.msgs.map((m) => m.id);
-        this.inbox.receive(mine, () => void this.request({ t: "offline.ack", ids }).catch(() => {}));
+        this.inbox.receive(mine, () => void this.session.request({ t: "offline.ack", ids }).catch(() => {}));
         return;
       }
       case "delivered":
@@ -760,7 +577,7 @@ export class PeerClient {
   /** A direct message for the registry's history: queued, and sent in batches. */
   private reportHistory(entry: HistoryEntry): void {
     // Without a registry, the entry waits on disk too: LAN-mode history reaches the registry.
-    if (this.state !== "ready") this.lanOutbox?.addHistory(entry);
+    if (this.session.state !== "ready") this.lanOutbox?.addHistory(entry);
     this.historyQueue.push(entry);
     if (this.historyQueue.length > HISTORY_QUEUE_LIMIT) this.historyQueue.shift();
     void this.flushHistory();
@@ -771,7 +588,7 @@ export class PeerClient {
     if (this.historyInFlight) return;
     this.historyInFlight = true;
     try {
-      while (this.historyQueue.length > 0 && this.state === "ready") {
+      while (this.historyQueue.length > 0 && this.session.state === "ready") {
         // A batch that is not full waits to fill, so that batches follow each other at most
         // at the registry's history rate: receipts that trickle in one by one would otherwise
         // make one request each, be RATE_LIMITED, and get the session cut off.
@@ -783,7 +600,7 @@ export class PeerClient {
         this.historyBatchAt = Date.now();
         const batch = this.historyQueue.slice(0, MAX_HISTORY_BATCH);
         try {
-          await this.request({ t: "history.batch", msgs: batch });
+          await this.session.request({ t: "history.batch", msgs: batch });
         } catch (err) {
           const e = asHallwayError(err);
           if (isRetryLater(e)) {
@@ -802,14 +619,17 @@ export class PeerClient {
   }
 
   private onClosed(conn: HostedConnection, reason: string): void {
-    if (this.registry && conn.session === this.registry.session) {
+    if (this.session.conn && conn.session === this.session.conn.session) {
       // The registry's CLOSE names why it ended the session, should `session.end` be lost.
       const code = SESSION_END_CODES.find((c) => reason.startsWith(`${c}:`));
       // Transfers to and from the drop box end with it (partial files stay for a resume).
       this.transfers.onClosed(conn);
       if (code)
-        this.sessionEnded(code, reason.slice(code.length + 1).trim() || "the registry ended the session");
-      else this.registryLost();
+        this.session.sessionEnded(
+          code,
+          reason.slice(code.length + 1).trim() || "the registry ended the session",
+        );
+      else this.session.lost();
       return;
     }
     this.transfers.onClosed(conn);
@@ -867,7 +687,7 @@ export class PeerClient {
       this.sendDirect(link.conn, msg);
       return msg.id;
     }
-    if (this.lan && this.state !== "ready") return this.sendLan(msg);
+    if (this.lan && this.session.state !== "ready") return this.sendLan(msg);
     let info: LookupData;
     // The registry must answer within `sendReportMs`, or the sender hears that it does not; the
     // lookup goes on, and the message is sent as usual if the answer comes late.
@@ -946,7 +766,7 @@ export class PeerClient {
     if (!msg) return;
     this.awaitingReceipt.delete(id);
     this.dropPeer(msg.to);
-    if (this.lan && this.state !== "ready") {
+    if (this.lan && this.session.state !== "ready") {
       this.queueLan(msg);
       return;
     }
@@ -969,7 +789,7 @@ export class PeerClient {
         }, this.sendReportMs)
       : undefined;
     try {
-      await this.request({ t: "offline.send", msg });
+      await this.session.request({ t: "offline.send", msg });
       this.outboxReported.delete(msg.id);
       if (!this.outbox.delete(msg.id) && !announce) return undefined;
       this.inbox.recordSent(messageEvent(msg, "offline"));
@@ -1020,7 +840,7 @@ export class PeerClient {
     try {
       for (const msg of this.outbox.values()) {
         for (;;) {
-          if (this.state !== "ready") return;
+          if (this.session.state !== "ready") return;
           if (!this.outbox.has(msg.id)) break;
           const wait = await this.storeOffline(msg, false);
           if (wait === undefined) break;
@@ -1033,7 +853,7 @@ export class PeerClient {
   }
 
   private async lookup(user: string): Promise<LookupData> {
-    return parseAnswer(lookupData, await this.request({ t: "lookup", user }), "lookup");
+    return parseAnswer(lookupData, await this.session.request({ t: "lookup", user }), "lookup");
   }
 
   /**
@@ -1094,7 +914,7 @@ export class PeerClient {
       this.emitPath(to, live);
       return;
     }
-    if (this.lan && this.state !== "ready") {
+    if (this.lan && this.session.state !== "ready") {
       await this.lanSession(to);
       return;
     }
@@ -1206,7 +1026,7 @@ export class PeerClient {
   private async fileSession(to: string): Promise<HostedConnection> {
     const link = this.peersByUser.get(to);
     if (link?.conn && link.verified && this.host.isLive(link.conn)) return link.conn;
-    if (this.lan && this.state !== "ready") {
+    if (this.lan && this.session.state !== "ready") {
       try {
         return await this.lanSession(to);
       } catch (err) {
@@ -1268,9 +1088,9 @@ export class PeerClient {
     // Set first: a registry lost meanwhile gets it again at the next login.
     this.presence = status;
     this.lan?.setPresence(status);
-    if (this.lan && this.state !== "ready") return { event: "ok", cmd: "presence", status };
+    if (this.lan && this.session.state !== "ready") return { event: "ok", cmd: "presence", status };
     try {
-      await this.request({ t: "presence.set", status });
+      await this.session.request({ t: "presence.set", status });
     } catch (err) {
       const e = asHallwayError(err);
       if (e.code !== "REGISTRY_LOST" && e.code !== "REGISTRY_UNREACHABLE") this.presence = before;
@@ -1286,7 +1106,11 @@ export class PeerClient {
     for (;;) {
       const page = parseAnswer(
         usersData,
-        await this.request({ t: "users", limit: MAX_PAGE, ...(after === undefined ? {} : { after }) }),
+        await this.session.request({
+          t: "users",
+          limit: MAX_PAGE,
+          ...(after === undefined ? {} : { after }),
+        }),
         "users",
       );
       users.push(...page.users);
@@ -1309,7 +1133,7 @@ export class PeerClient {
     while (messages.length < limit) {
       const data = parseAnswer(
         historyData,
-        await this.request({
+        await this.session.request({
           t: "history",
           with: w,
           limit: limit - messages.length,
@@ -1330,35 +1154,23 @@ export class PeerClient {
     if (query === "") return { event: "found", query, hits: [] };
     const data = parseAnswer(
       historySearchData,
-      await this.request({ t: "history.search", text: query, limit: Math.min(limit, MAX_SEARCH_HITS) }),
+      await this.session.request({
+        t: "history.search",
+        text: query,
+        limit: Math.min(limit, MAX_SEARCH_HITS),
+      }),
       "history.search",
     );
     return { event: "found", query, hits: data.hits };
   }
 
-  /** Resolves at the next successful login (after a reconnect); rejects if the client stops first. */
-  private nextLogin(): Promise<void> {
-    if (this.state === "closed")
-      return Promise.reject(new HallwayError("REGISTRY_LOST", "the client stopped"));
-    return new Promise((resolve, reject) => this.loginWaiters.push({ resolve, reject }));
-  }
-
   /** Log out (best effort) and release the socket. Idempotent. */
   async stop(): Promise<void> {
-    if (this.state === "closed") return;
-    // After the registry ended the session there is nobody to log out from.
-    const wasReady = this.state === "ready" && this.ended === undefined;
-    this.state = "closed";
-    for (const w of this.loginWaiters.splice(0))
-      w.reject(new HallwayError("REGISTRY_LOST", "the client stopped"));
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.session.state === "closed") return;
+    const wasReady = this.session.close();
     this.receiptDeadlines.clear();
-    if (wasReady) {
-      this.state = "ready";
-      await this.request({ t: "logout" }).catch(() => {});
-      this.state = "closed";
-    }
-    this.requestDeadlines.clear();
+    if (wasReady) await this.session.logout();
+    this.session.clearDeadlines();
     this.transfers.stop();
     this.paths.stop();
     if (this.lanRetryTimer) clearInterval(this.lanRetryTimer);
@@ -1414,51 +1226,9 @@ export class PeerClient {
     );
   }
 
-  /**
-   * LAN mode without a registry: one appeared on the LAN (its mDNS announcement, or its
-   * answer to our queries). Taken as `findRegistry` takes the first it finds; its key is
-   * pinned on first use as always.
-   */
-  private adoptRegistry(address: Address): void {
-    if (this.server || this.state !== "reconnecting" || this.ended) return;
-    const name = `${address.host}:${address.port}`;
-    if (this.refusedRegistries.has(name)) return;
-    this.server = address;
-    this.adopted = true;
-    this.reconnectAttempt = 0;
-    this.scheduleReconnect();
-  }
-
-  /**
-   * A registry nobody asked for refused us (no such account, another password, a key that
-   * differs from its pin): said once, and LAN mode goes on without it.
-   */
-  private adoptionFailed(e: HallwayError): void {
-    if (this.registry) this.host.close(this.registry, "not ours");
-    this.registry = undefined;
-    if (this.server) this.refusedRegistries.add(`${this.server.host}:${this.server.port}`);
-    this.server = undefined;
-    this.adopted = false;
-    this.emit({
-      event: "error",
-      code: e.code,
-      message: `${e.message}; staying in LAN mode without the registry found on the LAN`,
-    });
-  }
-
-  private async registerIfNeeded(): Promise<void> {
-    if (!this.needsRegister) return;
-    try {
-      await this.request({ t: "register", user: this.user, password: this.opts.password });
-    } catch (err) {
-      if (asHallwayError(err).code !== "AUTH_USER_EXISTS") throw err;
-    }
-    this.needsRegister = false;
-  }
-
   /** Logged in: LAN mode ends, the outbox goes to the registry, and the LAN pins are checked. */
   private registryBack(): void {
-    if (this.registry) this.lan?.setRegistry(fingerprint(this.registry.remoteKey));
+    if (this.session.conn) this.lan?.setRegistry(fingerprint(this.session.conn.remoteKey));
     const wasLan = this.lanMode;
     this.setLanMode(false);
     void this.handLanToRegistry();
@@ -1599,7 +1369,7 @@ export class PeerClient {
 
   /** What waits for `user`, now that they are on the LAN (LAN mode). */
   private async flushLanOutboxTo(user: string): Promise<void> {
-    if (!this.lanOutbox || this.state === "ready" || this.lanFlushing.has(user)) return;
+    if (!this.lanOutbox || this.session.state === "ready" || this.lanFlushing.has(user)) return;
     const waiting = this.lanOutbox.waiting(user).filter((m) => !this.awaitingReceipt.has(m.id));
     if (waiting.length === 0) return;
     this.lanFlushing.add(user);
@@ -1620,10 +1390,10 @@ export class PeerClient {
     if (!outbox) return;
     for (const msg of outbox.waiting()) {
       for (;;) {
-        if (this.state !== "ready") return;
+        if (this.session.state !== "ready") return;
         if (!outbox.has(msg.id)) break;
         try {
-          await this.request({ t: "offline.send", msg });
+          await this.session.request({ t: "offline.send", msg });
           outbox.remove(msg.id);
           this.emit({ event: "sent", id: msg.id, to: msg.to, via: "offline" });
           break;
@@ -1656,7 +1426,7 @@ export class PeerClient {
     }
     // Paced well under the registry's read limit, which other requests share.
     for (const [user, keyHex] of Object.entries(all).slice(0, MAX_PIN_CHECKS)) {
-      if (this.state !== "ready") return;
+      if (this.session.state !== "ready") return;
       let info: LookupData;
       try {
         info = await this.lookup(user);
@@ -1693,7 +1463,7 @@ export class PeerClient {
 
   /** What waits for peers the directory has, again (LAN mode). */
   private retryLanOutbox(): void {
-    if (!this.lanOutbox || !this.lan || this.state === "ready") return;
+    if (!this.lanOutbox || !this.lan || this.session.state === "ready") return;
     const recipients = new Set(this.lanOutbox.waiting().map((m) => m.to));
     for (const user of recipients) {
       if (this.lan.directory.reachable(user)) void this.flushLanOutboxTo(user);

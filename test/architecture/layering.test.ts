@@ -57,8 +57,12 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
 
   // The roles do their own IO: they take a Host port, a Clock and a random source later.
   "peer/client.ts": {
-    because: "request deadlines, heartbeat, reconnect backoff; message ids; random for the path finder",
+    because: "receipt and report deadlines, retry sleeps; message ids and times; random for the path finder",
     allows: ["timers", "clock", "random"],
+  },
+  "peer/registry-session.ts": {
+    because: "heartbeat and reconnect backoff on timers, with random jitter",
+    allows: ["timers", "random"],
   },
   "peer/log-hand-over.ts": {
     because: "records a turn's arrivals at its end (setImmediate); the log's entry times",
