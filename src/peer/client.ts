@@ -32,7 +32,6 @@
  */
 
 import { randomBytes, randomUUID } from "node:crypto";
-import { basename, dirname, relative } from "node:path";
 import { asHallwayError, HallwayError } from "../errors.js";
 import { systemInterfaces } from "../net/interfaces.js";
 import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.js";
@@ -58,17 +57,16 @@ import {
   type UserEntry,
   usersData,
 } from "../protocol/control.js";
-import { GROUP_PREFIX } from "../protocol/drop.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
 import { onSubnet } from "../traversal/candidates.js";
+import { ClientFiles } from "./client-files.js";
 import type { PeerClientOptions, SendHow } from "./client-options.js";
 import { DropClient } from "./drop-client.js";
 import type { LanPeerView, PeerEvent, Via } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
 import { FileTransfers, type TransferRow } from "./file-transfers.js";
-import { isFolder, walkFolder } from "./folder-walk.js";
 import { LanDiscovery } from "./lan.js";
 import type { LanChange, LanPeer } from "./lan-directory.js";
 import type { LanOutbox } from "./lan-outbox.js";
@@ -118,6 +116,8 @@ export class PeerClient {
   private readonly transfers: FileTransfers;
   /** Files to and from the registry's drop box (groups, people offline). */
   private readonly drops: DropClient;
+  /** Sending files and folders, peer to peer or through the drop box. */
+  private readonly files: ClientFiles;
   private readonly paths: PeerPaths;
   /** Friends, groups, profiles: requests to the registry and its social pushes. */
   readonly social: SocialClient;
@@ -263,6 +263,18 @@ export class PeerClient {
       request: (body) => this.session.request(body),
       registry: () => this.session.live(),
       emit: (e) => this.emit(e),
+    });
+    this.files = new ClientFiles({
+      transfers: this.transfers,
+      drops: this.drops,
+      me: () => this.user,
+      emit: (e) => this.emit(e),
+      groups: () => this.social.groups(),
+      liveLink: (user) => this.liveLink(user),
+      lanMode: () => this.lan !== undefined && this.session.state !== "ready",
+      lanSession: (user) => this.lanSession(user),
+      lookup: (user) => this.lookup(user),
+      directTo: (user, info) => this.directTo(user, info),
     });
     this.lan = opts.lan
       ? new LanDiscovery({
@@ -928,122 +940,20 @@ export class PeerClient {
 
   /**
    * Offer the file at `path` to `toRaw`, who must be online; resolves with the transfer's
-   * short number once offered. `offeredName` (default: the file's base name) is the name the
-   * receiver is offered. A folder is offered as its files (`walkFolder`: bounded, symbolic
-   * links to outside not followed), under one number; what it leaves out is reported as
-   * `FILE_READ_FAILED` error events.
+   * short number once offered (`client-files.ts`).
    */
-  async sendFile(toRaw: string, path: string, offeredName?: string, how: SendHow = {}): Promise<number> {
-    const [n] = await this.sendFileTo([toRaw], path, offeredName, how);
-    return n as number;
+  sendFile(toRaw: string, path: string, offeredName?: string, how: SendHow = {}): Promise<number> {
+    return this.files.sendFile(toRaw, path, offeredName, how);
   }
 
-  /**
-   * The same to several people: a folder is read once (and what it leaves out told once);
-   * each person gets a transfer of their own. Resolves with the numbers, in the order of
-   * `names`; rejects with the first failure once every offer was tried.
-   */
-  async sendFileTo(
+  /** The same to several people (`client-files.ts`). */
+  sendFileTo(
     names: readonly string[],
     path: string,
     offeredName?: string,
     how: SendHow = {},
   ): Promise<number[]> {
-    const people = names.map((raw) => {
-      const to = raw.trim().toLowerCase();
-      if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user called ${raw.trim()}`);
-      return to;
-    });
-    const folder = offeredName === undefined && isFolder(path) ? walkFolder(path) : undefined;
-    for (const s of folder?.skipped ?? []) {
-      this.opts.onEvent({
-        event: "error",
-        code: "FILE_READ_FAILED",
-        // Named from the folder sent ("photos/x.txt"), as the user knows it.
-        message: `left out ${relative(dirname(path), s.path)}: ${s.why}`,
-      });
-    }
-    const offers = people.map(async (to) => {
-      const name = offeredName ?? basename(path);
-      // A group, or someone offline or out of reach: through the registry's drop box.
-      const viaDropBox = (): Promise<number> => {
-        if (folder) {
-          throw new HallwayError(
-            "FILE_PEER_UNREACHABLE",
-            `${to} cannot take a folder now: the drop box takes files, not folders; send the files one by one`,
-          );
-        }
-        return this.drops.upload(to, path, name);
-      };
-      if (to.startsWith(GROUP_PREFIX)) {
-        const n = await viaDropBox();
-        if (how.via !== "registry") void this.offerToMembers(to.slice(GROUP_PREFIX.length), path, name);
-        return n;
-      }
-      if (how.via === "registry" && to !== this.user) return viaDropBox();
-      let conn: HostedConnection;
-      try {
-        conn = await this.fileSession(to);
-      } catch (err) {
-        if (asHallwayError(err).code !== "FILE_PEER_UNREACHABLE" || to === this.user) throw err;
-        return viaDropBox();
-      }
-      if (folder) return this.transfers.sendFolder(to, conn, folder);
-      const id = await this.transfers.send(to, conn, path, offeredName ?? basename(path));
-      return this.transfers.numberOf(id);
-    });
-    const settled = await Promise.allSettled(offers);
-    const failed = settled.find((r) => r.status === "rejected");
-    if (failed) throw failed.reason;
-    return settled.map((r) => (r as PromiseFulfilledResult<number>).value);
-  }
-
-  /**
-   * A group's members who are online and reachable directly also get the file peer to peer
-   * while it goes up to the drop box: on a LAN that starts at once and is not slowed by the
-   * upload. Their clients tell the registry `drop.got`; a member this does not reach takes it
-   * from the drop box. A relayed path goes through the registry anyway, so it is left out.
-   */
-  private async offerToMembers(group: string, path: string, name: string): Promise<void> {
-    let members: string[];
-    try {
-      const e = await this.social.groups();
-      members = e.event === "groups" ? (e.groups.find((g) => g.name === group)?.members ?? []) : [];
-    } catch {
-      return;
-    }
-    await Promise.allSettled(
-      members
-        .filter((m) => m !== this.user)
-        .map(async (m) => {
-          const conn = await this.fileSession(m);
-          if (!isRelayAddress(conn.address)) await this.transfers.send(m, conn, path, name);
-        }),
-    );
-  }
-
-  /** A verified session with `to` for a file, made if need be. */
-  private async fileSession(to: string): Promise<HostedConnection> {
-    const link = this.peersByUser.get(to);
-    if (link?.conn && link.verified && this.host.isLive(link.conn)) return link.conn;
-    if (this.lan && this.session.state !== "ready") {
-      try {
-        return await this.lanSession(to);
-      } catch (err) {
-        const e = asHallwayError(err);
-        if (e.code.startsWith("PEER_KEY")) throw e;
-        throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not on the LAN`);
-      }
-    }
-    const info = await this.lookup(to);
-    if (info.status === "offline" || !info.publicKey || info.addresses.length === 0 || to === this.user) {
-      throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not online`);
-    }
-    try {
-      return await this.directTo(to, info);
-    } catch {
-      throw new HallwayError("FILE_PEER_UNREACHABLE", `cannot reach ${to} directly`);
-    }
+    return this.files.sendFileTo(names, path, offeredName, how);
   }
 
   /** Running transfers and folders, one row per number (for `/files`). */
