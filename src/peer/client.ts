@@ -31,7 +31,7 @@
  * one timeout for all (`FifoDeadlines`), and message ids are `randomUUID()`.
  */
 
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
 import { systemInterfaces } from "../net/interfaces.js";
 import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.js";
@@ -45,7 +45,6 @@ import {
   historySearchData,
   type LookupData,
   lookupData,
-  MAX_HISTORY_BATCH,
   MAX_NAME_CHARS,
   MAX_PAGE,
   MAX_PASSWORD_CHARS,
@@ -57,15 +56,14 @@ import {
   type UserEntry,
   usersData,
 } from "../protocol/control.js";
-import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
 import { onSubnet } from "../traversal/candidates.js";
+import { ChatDelivery, isRegistryDown, isRetryLater, messageEvent, sleep } from "./chat-delivery.js";
 import { ClientFiles } from "./client-files.js";
 import type { PeerClientOptions, SendHow } from "./client-options.js";
 import { DropClient } from "./drop-client.js";
-import type { LanPeerView, PeerEvent, Via } from "./events.js";
-import { FifoDeadlines } from "./fifo-deadlines.js";
+import type { LanPeerView, PeerEvent } from "./events.js";
 import { FileTransfers, type TransferRow } from "./file-transfers.js";
 import { LanDiscovery } from "./lan.js";
 import type { LanChange, LanPeer } from "./lan-directory.js";
@@ -84,12 +82,6 @@ interface PeerLink {
   verified: boolean;
 }
 
-const utf8 = new TextEncoder();
-/** History entries waiting to be reported, at most; the oldest are dropped beyond. */
-const HISTORY_QUEUE_LIMIT = 10_000;
-/** Least time between history batches that are not full: the registry's default 10 a second. */
-const HISTORY_BATCH_GAP_MS = 100;
-
 /** How long an incoming LAN session waits for its peer's announcement (a few mDNS rounds). */
 const LAN_VOUCH_WAIT_MS = 3_000;
 /** LAN pins checked against the registry when it is back: at most this many, this far apart. */
@@ -97,19 +89,6 @@ const MAX_PIN_CHECKS = 100;
 const PIN_CHECK_GAP_MS = 100;
 /** How often LAN mode tries again to deliver what waits for peers on the LAN. */
 const LAN_RETRY_MS = 5_000;
-
-const isRegistryDown = (e: HallwayError) => e.code === "REGISTRY_LOST" || e.code === "REGISTRY_UNREACHABLE";
-/**
- * Refused for now, with a retry-after: the rate limit, or a store batch that failed to commit
- * (`STORE_FAILED` with a retry-after; without one it is about the request, and final).
- */
-const isRetryLater = (e: HallwayError) =>
-  e.code === "RATE_LIMITED" || (e.code === "STORE_FAILED" && e.retryAfterMs !== undefined);
-
-const sleep = (ms: number) =>
-  new Promise<void>((resolve) => {
-    setTimeout(resolve, ms).unref?.();
-  });
 
 export class PeerClient {
   private readonly host: UdpHost;
@@ -129,26 +108,14 @@ export class PeerClient {
   private readonly unverified = new Map<number, Uint8Array[]>();
   /** The account's message log, and what goes through it to the presenter. */
   private readonly inbox: LogHandOver;
-  /** Offline messages handed to the registry and not yet acknowledged. */
-  private readonly outbox = new Map<string, ChatMessage>();
-  /** Direct messages waiting for their receipt; one timer for all (`receiptDeadlines`). */
-  private readonly awaitingReceipt = new Map<string, ChatMessage>();
-  private readonly receiptDeadlines: FifoDeadlines<string>;
   /** Own presence as last set: a login starts online, so a reconnect sets `away` again. */
   private presence: SettablePresence = "online";
-  private sendChain: Promise<unknown> = Promise.resolve();
   private readonly heartbeatMs: number;
   private readonly requestTimeoutMs: number;
   private readonly directTimeoutMs: number;
   private readonly sendReportMs: number;
-  /** Direct messages' history entries, reported to the registry in batches. */
-  private readonly historyQueue: HistoryEntry[] = [];
-  private historyInFlight = false;
-  /** When the last `history.batch` went out (Date.now()). */
-  private historyBatchAt = 0;
-  private outboxFlushing = false;
-  /** Outbox messages already reported as refused for now (rate-limited): said once each. */
-  private readonly outboxReported = new Set<string>();
+  /** Chat: direct send, receipts, the offline fallback and its outbox, history reports. */
+  private readonly chat: ChatDelivery;
   /**
    * Settles if the client gives up by itself (the registry's key changed, or it refused the
    * login on a reconnect), with the error it already emitted as an `error` event.
@@ -183,7 +150,6 @@ export class PeerClient {
       onHandOverAgain: opts.onHandOverAgain,
       closed: () => this.session.state === "closed",
     });
-    this.receiptDeadlines = new FifoDeadlines(this.directTimeoutMs, (id) => this.receiptTimedOut(id));
     const host = new UdpHost({
       identity: opts.identity,
       acceptIncoming: true,
@@ -193,6 +159,25 @@ export class PeerClient {
       ipv6: true,
     });
     this.host = host;
+    this.chat = new ChatDelivery({
+      host,
+      inbox: this.inbox,
+      me: () => this.user,
+      state: () => this.session.state,
+      request: (body) => this.session.request(body),
+      emit: (e) => this.emit(e),
+      directTimeoutMs: this.directTimeoutMs,
+      sendReportMs: this.sendReportMs,
+      lookup: (user) => this.lookup(user),
+      directTo: (user, info) => this.directTo(user, info),
+      liveLink: (user) => this.liveLink(user),
+      dropPeer: (user) => this.dropPeer(user),
+      lanOn: () => this.lan !== undefined,
+      lanMode: () => this.lanMode,
+      lanOutbox: () => this.lanOutbox,
+      sendLan: (msg) => this.sendLan(msg),
+      queueLan: (msg) => this.queueLan(msg),
+    });
     this.session = new RegistrySession({
       host,
       server: opts.server,
@@ -310,7 +295,7 @@ export class PeerClient {
     this.session.state = "connecting";
     if (this.lan && this.opts.lan) {
       this.lanOutbox ??= this.opts.lan.openOutbox(this.user);
-      this.historyQueue.push(...this.lanOutbox.history());
+      this.chat.historyQueue.push(...this.lanOutbox.history());
       this.lan.start(this.host.localPort);
     }
     try {
@@ -330,8 +315,8 @@ export class PeerClient {
   private onReady(): void {
     this.emit({ event: "ready", user: this.user });
     if (this.lan) this.registryBack();
-    void this.flushOutbox();
-    void this.flushHistory();
+    void this.chat.flushOutbox();
+    void this.chat.flushHistory();
     this.drops.onLogin();
     if (this.presence === "away") this.session.request({ t: "presence.set", status: "away" }).catch(() => {});
   }
@@ -567,67 +552,7 @@ export class PeerClient {
       this.transfers.handleBadOffer(user, conn, decoded.value);
       return;
     }
-    const msg = decoded.value.msg;
-    if (msg.t === "chat") {
-      if (msg.msg.from !== user || msg.msg.to !== this.user) return;
-      // No receipt unless the log has it: the sender then stores it at the registry.
-      const id = msg.msg.id;
-      this.inbox.receive([messageEvent(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct")], () => {
-        if (this.host.isLive(conn)) this.host.send(conn, encodeControl({ t: "receipt", id, at: Date.now() }));
-      });
-    } else if (msg.t === "receipt") {
-      const sent = this.awaitingReceipt.get(msg.id);
-      if (!sent) return;
-      this.awaitingReceipt.delete(msg.id);
-      this.receiptDeadlines.delete(msg.id);
-      this.lanOutbox?.remove(msg.id);
-      this.inbox.receive([{ event: "delivered", id: msg.id }]);
-      this.reportHistory({ ...sent, deliveredAt: msg.at });
-    }
-  }
-
-  /** A direct message for the registry's history: queued, and sent in batches. */
-  private reportHistory(entry: HistoryEntry): void {
-    // Without a registry, the entry waits on disk too: LAN-mode history reaches the registry.
-    if (this.session.state !== "ready") this.lanOutbox?.addHistory(entry);
-    this.historyQueue.push(entry);
-    if (this.historyQueue.length > HISTORY_QUEUE_LIMIT) this.historyQueue.shift();
-    void this.flushHistory();
-  }
-
-  /** One `history.batch` in flight at a time; waits out `RATE_LIMITED`, resumes at login. */
-  private async flushHistory(): Promise<void> {
-    if (this.historyInFlight) return;
-    this.historyInFlight = true;
-    try {
-      while (this.historyQueue.length > 0 && this.session.state === "ready") {
-        // A batch that is not full waits to fill, so that batches follow each other at most
-        // at the registry's history rate: receipts that trickle in one by one would otherwise
-        // make one request each, be RATE_LIMITED, and get the session cut off.
-        const since = Date.now() - this.historyBatchAt;
-        if (this.historyQueue.length < MAX_HISTORY_BATCH && since < HISTORY_BATCH_GAP_MS) {
-          await sleep(HISTORY_BATCH_GAP_MS - since);
-          continue;
-        }
-        this.historyBatchAt = Date.now();
-        const batch = this.historyQueue.slice(0, MAX_HISTORY_BATCH);
-        try {
-          await this.session.request({ t: "history.batch", msgs: batch });
-        } catch (err) {
-          const e = asHallwayError(err);
-          if (isRetryLater(e)) {
-            await sleep(e.retryAfterMs ?? 1000);
-            continue;
-          }
-          if (isRegistryDown(e)) return; // reported again after the next login
-          // Refused (the policy changed meanwhile): those entries are not the registry's.
-        }
-        this.historyQueue.splice(0, batch.length);
-        this.lanOutbox?.removeHistory(batch.map((e) => e.id));
-      }
-    } finally {
-      this.historyInFlight = false;
-    }
+    this.chat.handle(user, conn, decoded.value.msg);
   }
 
   private onClosed(conn: HostedConnection, reason: string): void {
@@ -668,200 +593,7 @@ export class PeerClient {
    * Sends are serialised so that messages leave in the order they were given.
    */
   send(toRaw: string, text: string): Promise<string> {
-    const p = this.sendChain.then(() => this.sendNow(toRaw, text));
-    this.sendChain = p.then(
-      () => undefined,
-      () => undefined,
-    );
-    return p;
-  }
-
-  private async sendNow(toRaw: string, text: string): Promise<string> {
-    const to = toRaw.trim().toLowerCase();
-    if (text.length === 0) throw new HallwayError("MSG_EMPTY", "message is empty");
-    const bytes = utf8.encode(text).length;
-    if (bytes > MAX_TEXT_BYTES) {
-      throw new HallwayError("MSG_TOO_LARGE", `message is ${bytes} bytes; the limit is ${MAX_TEXT_BYTES}`);
-    }
-    if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
-    const msg: ChatMessage = {
-      // 122 random bits, unguessable, at a twentieth of the cost of randomBytes(12) per message.
-      id: randomUUID(),
-      from: this.user,
-      to,
-      text,
-      sentAt: Date.now(),
-    };
-    // A live, verified session to the recipient needs no registry round trip.
-    const link = this.peersByUser.get(to);
-    if (link?.conn && link.verified && this.host.isLive(link.conn)) {
-      if (this.lanMode) this.lanOutbox?.add(msg);
-      this.sendDirect(link.conn, msg);
-      return msg.id;
-    }
-    if (this.lan && this.session.state !== "ready") return this.sendLan(msg);
-    let info: LookupData;
-    // The registry must answer within `sendReportMs`, or the sender hears that it does not; the
-    // lookup goes on, and the message is sent as usual if the answer comes late.
-    let reported = false;
-    const reportTimer = setTimeout(() => {
-      reported = true;
-      this.keepForRegistry(msg);
-    }, this.sendReportMs);
-    try {
-      info = await this.lookup(to);
-    } catch (err) {
-      const e = asHallwayError(err);
-      clearTimeout(reportTimer);
-      // Refused (no such user, the policy): the caller hears why.
-      if (!isRegistryDown(e)) {
-        if (!reported) throw e;
-        this.outbox.delete(msg.id);
-        this.emit({ event: "error", code: e.code, message: e.message, id: msg.id });
-        return msg.id;
-      }
-      // Registry unreachable: keep the message and store it when the registry is back.
-      if (!reported) this.keepForRegistry(msg);
-      return msg.id;
-    }
-    clearTimeout(reportTimer);
-    if (info.status !== "offline" && info.publicKey && info.addresses.length > 0 && to !== this.user) {
-      try {
-        this.sendDirect(await this.directTo(to, info), msg);
-        return msg.id;
-      } catch {
-        // Unreachable directly: fall through to the registry.
-      }
-    }
-    if (this.outbox.size > 0) {
-      // Earlier messages wait for the registry (retrying after a refusal): this one goes behind
-      // them, so that the recipient gets them in the order they were sent.
-      this.outbox.set(msg.id, msg);
-      void this.flushOutbox();
-      return msg.id;
-    }
-    await this.storeOffline(msg, true);
-    return msg.id;
-  }
-
-  /**
-   * No registry to look the recipient up or to store the message: it waits in the outbox,
-   * and the sender hears so now (`REGISTRY_UNREACHABLE`, with the id); `sent` follows once
-   * the registry has it.
-   */
-  private keepForRegistry(msg: ChatMessage): void {
-    this.outbox.set(msg.id, msg);
-    this.emit({
-      event: "error",
-      code: "REGISTRY_UNREACHABLE",
-      message: `the registry does not answer; the message to ${msg.to} is kept and sent when it is back`,
-      id: msg.id,
-    });
-  }
-
-  private sendDirect(conn: HostedConnection, msg: ChatMessage): void {
-    this.outbox.delete(msg.id);
-    this.awaitingReceipt.set(msg.id, msg);
-    this.receiptDeadlines.set(msg.id);
-    this.host.send(conn, encodeControl({ t: "chat", msg }));
-    this.inbox.recordSent(messageEvent(msg, isRelayAddress(conn.address) ? "relay" : "direct"));
-    this.emit({
-      event: "sent",
-      id: msg.id,
-      to: msg.to,
-      via: isRelayAddress(conn.address) ? "relay" : "direct",
-    });
-  }
-
-  private receiptTimedOut(id: string): void {
-    const msg = this.awaitingReceipt.get(id);
-    if (!msg) return;
-    this.awaitingReceipt.delete(id);
-    this.dropPeer(msg.to);
-    if (this.lan && this.session.state !== "ready") {
-      this.queueLan(msg);
-      return;
-    }
-    void this.storeOffline(msg, true);
-  }
-
-  /**
-   * Hands `msg` to the registry's store. Resolves with how long to wait before trying again
-   * when the registry is rate-limiting (the message stays in the outbox), else undefined.
-   * `announce`: a new message, whose sender hears `REGISTRY_UNREACHABLE` within
-   * `sendReportMs` if the registry does not take it.
-   */
-  private async storeOffline(msg: ChatMessage, announce: boolean): Promise<number | undefined> {
-    this.outbox.set(msg.id, msg);
-    let reported = false;
-    const reportTimer = announce
-      ? setTimeout(() => {
-          reported = true;
-          this.keepForRegistry(msg);
-        }, this.sendReportMs)
-      : undefined;
-    try {
-      await this.session.request({ t: "offline.send", msg });
-      this.outboxReported.delete(msg.id);
-      if (!this.outbox.delete(msg.id) && !announce) return undefined;
-      this.inbox.recordSent(messageEvent(msg, "offline"));
-      this.emit({ event: "sent", id: msg.id, to: msg.to, via: "offline" });
-    } catch (err) {
-      const e = asHallwayError(err);
-      if (isRegistryDown(e)) {
-        // Stored after the reconnect; a new message's sender hears now.
-        if (announce && !reported) {
-          reported = true;
-          this.keepForRegistry(msg);
-        }
-        return undefined;
-      }
-      if (isRetryLater(e)) {
-        // Kept, and tried again when the registry allows (rate limit) or its store can take it
-        // (a batch that failed to commit); said once per message.
-        if (!this.outboxReported.has(msg.id)) {
-          this.outboxReported.add(msg.id);
-          this.emit({
-            event: "error",
-            code: e.code,
-            message: `${e.message}; the message is kept and sent again then`,
-            id: msg.id,
-            ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs }),
-          });
-        }
-        const wait = e.retryAfterMs ?? 1000;
-        if (announce) setTimeout(() => void this.flushOutbox(), wait).unref?.();
-        return wait;
-      }
-      this.outbox.delete(msg.id);
-      this.outboxReported.delete(msg.id);
-      this.emit({ event: "error", code: e.code, message: e.message, id: msg.id });
-    } finally {
-      clearTimeout(reportTimer);
-    }
-    return undefined;
-  }
-
-  /**
-   * The outbox to the registry, one message at a time, in order, waiting out rate limits and
-   * store failures. The iteration is live: a message queued meanwhile is sent in its turn.
-   */
-  private async flushOutbox(): Promise<void> {
-    if (this.outboxFlushing) return;
-    this.outboxFlushing = true;
-    try {
-      for (const msg of this.outbox.values()) {
-        for (;;) {
-          if (this.session.state !== "ready") return;
-          if (!this.outbox.has(msg.id)) break;
-          const wait = await this.storeOffline(msg, false);
-          if (wait === undefined) break;
-          await sleep(wait);
-        }
-      }
-    } finally {
-      this.outboxFlushing = false;
-    }
+    return this.chat.send(toRaw, text);
   }
 
   private async lookup(user: string): Promise<LookupData> {
@@ -1078,7 +810,7 @@ export class PeerClient {
   async stop(): Promise<void> {
     if (this.session.state === "closed") return;
     const wasReady = this.session.close();
-    this.receiptDeadlines.clear();
+    this.chat.stop();
     if (wasReady) await this.session.logout();
     this.session.clearDeadlines();
     this.transfers.stop();
@@ -1262,7 +994,7 @@ export class PeerClient {
       this.queueLan(msg);
       return msg.id;
     }
-    this.sendDirect(conn, msg);
+    this.chat.sendDirect(conn, msg);
     return msg.id;
   }
 
@@ -1280,12 +1012,12 @@ export class PeerClient {
   /** What waits for `user`, now that they are on the LAN (LAN mode). */
   private async flushLanOutboxTo(user: string): Promise<void> {
     if (!this.lanOutbox || this.session.state === "ready" || this.lanFlushing.has(user)) return;
-    const waiting = this.lanOutbox.waiting(user).filter((m) => !this.awaitingReceipt.has(m.id));
+    const waiting = this.lanOutbox.waiting(user).filter((m) => !this.chat.awaitingReceipt.has(m.id));
     if (waiting.length === 0) return;
     this.lanFlushing.add(user);
     try {
       const conn = await this.lanSession(user);
-      for (const msg of waiting) if (!this.awaitingReceipt.has(msg.id)) this.sendDirect(conn, msg);
+      for (const msg of waiting) if (!this.chat.awaitingReceipt.has(msg.id)) this.chat.sendDirect(conn, msg);
     } catch (err) {
       const e = asHallwayError(err);
       if (e.code.startsWith("PEER_KEY")) this.emit({ event: "error", code: e.code, message: e.message });
@@ -1395,8 +1127,4 @@ function lanView(p: LanPeer): LanPeerView {
 /** No registry to be had: the cases that start LAN mode instead of failing. */
 function isRegistryAbsent(e: HallwayError): boolean {
   return e.code === "REGISTRY_UNREACHABLE" || e.code === "REGISTRY_NOT_FOUND" || e.code === "REGISTRY_LOST";
-}
-
-function messageEvent(m: ChatMessage, via: Via): InboxEvent {
-  return { event: "message", id: m.id, from: m.from, to: m.to, text: m.text, via, sentAt: m.sentAt };
 }

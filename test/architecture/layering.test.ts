@@ -64,6 +64,10 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
     because: "heartbeat and reconnect backoff on timers, with random jitter",
     allows: ["timers", "random"],
   },
+  "peer/chat-delivery.ts": {
+    because: "report deadlines and retry sleeps on timers; message ids and send times",
+    allows: ["timers", "clock", "random"],
+  },
   "peer/log-hand-over.ts": {
     because: "records a turn's arrivals at its end (setImmediate); the log's entry times",
     allows: ["timers", "clock"],
