@@ -58,7 +58,6 @@ import {
 } from "../protocol/control.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
-import { onSubnet } from "../traversal/candidates.js";
 import { ChatDelivery, isRegistryDown, isRetryLater, messageEvent, sleep } from "./chat-delivery.js";
 import { ClientFiles } from "./client-files.js";
 import type { PeerClientOptions, SendHow } from "./client-options.js";
@@ -70,17 +69,12 @@ import type { LanChange, LanPeer } from "./lan-directory.js";
 import type { LanOutbox } from "./lan-outbox.js";
 import { LogHandOver } from "./log-hand-over.js";
 import type { InboxEvent } from "./message-log.js";
-import { type FoundPath, PeerPaths } from "./paths.js";
+import { PeerPaths } from "./paths.js";
+import { type PeerLink, PeerLinks } from "./peer-links.js";
 import { RegistrySession } from "./registry-session.js";
 import { fitsWire, SocialClient } from "./social.js";
 
 export type { PeerClientOptions, SendHow } from "./client-options.js";
-
-interface PeerLink {
-  conn?: HostedConnection;
-  connecting?: Promise<HostedConnection>;
-  verified: boolean;
-}
 
 /** How long an incoming LAN session waits for its peer's announcement (a few mDNS rounds). */
 const LAN_VOUCH_WAIT_MS = 3_000;
@@ -100,12 +94,8 @@ export class PeerClient {
   private readonly paths: PeerPaths;
   /** Friends, groups, profiles: requests to the registry and its social pushes. */
   readonly social: SocialClient;
-  private readonly peersByUser = new Map<string, PeerLink>();
-  /** The path kind last reported per peer, so that a flap back and forth is not news. */
-  private readonly pathShown = new Map<string, string>();
-  private readonly userBySession = new Map<number, string>();
-  /** Incoming sessions the registry has not vouched for yet, with what arrived on them meanwhile. */
-  private readonly unverified = new Map<number, Uint8Array[]>();
+  /** Sessions with other peers: who is on which, held until vouched for, their paths. */
+  private readonly links: PeerLinks;
   /** The account's message log, and what goes through it to the presenter. */
   private readonly inbox: LogHandOver;
   /** Own presence as last set: a login starts online, so a reconnect sets `away` again. */
@@ -129,8 +119,6 @@ export class PeerClient {
   private lanOutbox: LanOutbox | undefined;
   /** No registry session: LAN peers are reached directly, everyone else waits. */
   private lanMode = false;
-  /** Peers whose session was opened from the LAN directory (their path is "lan"). */
-  private readonly lanPaths = new Set<string>();
   private readonly lanFlushing = new Set<string>();
   /** Incoming LAN sessions waiting for their peer's announcement, by user. */
   private readonly lanVouchWaiters = new Map<string, Array<() => void>>();
@@ -169,9 +157,9 @@ export class PeerClient {
       directTimeoutMs: this.directTimeoutMs,
       sendReportMs: this.sendReportMs,
       lookup: (user) => this.lookup(user),
-      directTo: (user, info) => this.directTo(user, info),
-      liveLink: (user) => this.liveLink(user),
-      dropPeer: (user) => this.dropPeer(user),
+      directTo: (user, info) => this.links.directTo(user, info),
+      liveLink: (user) => this.links.liveLink(user),
+      dropPeer: (user) => this.links.dropPeer(user),
       lanOn: () => this.lan !== undefined,
       lanMode: () => this.lanMode,
       lanOutbox: () => this.lanOutbox,
@@ -204,24 +192,32 @@ export class PeerClient {
       random: (n) => new Uint8Array(randomBytes(n)),
       interfaces: systemInterfaces,
       onDirect: (user, path) => {
-        const conn = this.liveLink(user);
+        const conn = this.links.liveLink(user);
         if (!conn) return;
         // Moving emits the path event; a session the far side already moved just learns its kind.
         if (isRelayAddress(conn.address)) this.host.moveTo(conn, path.address);
-        else this.emitPath(user, conn);
+        else this.links.emitPath(user, conn);
       },
       onRelay: (user) => {
-        const conn = this.liveLink(user);
+        const conn = this.links.liveLink(user);
         return conn !== undefined && isRelayAddress(conn.address);
       },
       ...(opts.pathRetryMs === undefined ? {} : { upgradeEveryMs: opts.pathRetryMs }),
+    });
+    this.links = new PeerLinks({
+      host,
+      paths: this.paths,
+      me: () => this.user,
+      emit: (e) => this.emit(e),
+      onPeerMessage: (user, conn, bytes) => this.onPeerMessage(user, conn, bytes),
+      lanDirectory: () => this.lan?.directory,
     });
     this.host.handlers = {
       onProbe: (bytes, from) => this.paths.handleProbe(bytes, from),
       onEstablished: (conn) => this.onEstablished(conn),
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
       onClosed: (conn, reason) => this.onClosed(conn, reason),
-      onAddressChanged: (conn) => this.onAddressChanged(conn),
+      onAddressChanged: (conn) => this.links.onAddressChanged(conn),
       onTurn: (now) => this.transfers.onTurn(now),
     };
     this.social = new SocialClient({
@@ -231,7 +227,7 @@ export class PeerClient {
       emit: (e) => this.emit(e),
       receive: (events, then) => this.inbox.receive(events, then),
       recordSent: (event) => this.inbox.recordSent(event),
-      unfriended: (user) => this.dropPeer(user),
+      unfriended: (user) => this.links.dropPeer(user),
     });
     this.transfers = new FileTransfers({
       host: this.host,
@@ -255,11 +251,11 @@ export class PeerClient {
       me: () => this.user,
       emit: (e) => this.emit(e),
       groups: () => this.social.groups(),
-      liveLink: (user) => this.liveLink(user),
+      liveLink: (user) => this.links.liveLink(user),
       lanMode: () => this.lan !== undefined && this.session.state !== "ready",
       lanSession: (user) => this.lanSession(user),
       lookup: (user) => this.lookup(user),
-      directTo: (user, info) => this.directTo(user, info),
+      directTo: (user, info) => this.links.directTo(user, info),
     });
     this.lan = opts.lan
       ? new LanDiscovery({
@@ -337,10 +333,7 @@ export class PeerClient {
       return;
     }
     const user = hello.value.user;
-    // Kept apart until then, so that a stranger naming a peer cannot displace that peer's session.
-    const held: Uint8Array[] = [];
-    this.unverified.set(conn.session, held);
-    this.userBySession.set(conn.session, user);
+    const held = this.links.hold(conn, user);
     if (this.lan && this.session.state !== "ready") {
       // LAN mode: the pin (TOFU) or the LAN directory vouches instead of the registry.
       this.verifyLan(conn, user, held, Date.now() + LAN_VOUCH_WAIT_MS);
@@ -353,7 +346,7 @@ export class PeerClient {
           throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key does not match the registry's`);
         }
         this.pinVouched(user, keyHex);
-        this.trustIncoming(conn, user, held);
+        this.links.trustIncoming(conn, user, held);
       })
       .catch((err) => {
         const e = asHallwayError(err);
@@ -370,7 +363,7 @@ export class PeerClient {
    * arrives, at most until `deadline`.
    */
   private verifyLan(conn: HostedConnection, user: string, held: Uint8Array[], deadline: number): void {
-    if (!this.unverified.has(conn.session)) return; // closed meanwhile
+    if (!this.links.unverified.has(conn.session)) return; // closed meanwhile
     try {
       this.checkLanKey(user, conn.remoteKey);
     } catch (err) {
@@ -388,8 +381,8 @@ export class PeerClient {
       this.host.close(conn, "unverified");
       return;
     }
-    this.lanPaths.add(user);
-    this.trustIncoming(conn, user, held);
+    this.links.lanPaths.add(user);
+    this.links.trustIncoming(conn, user, held);
     void this.flushLanOutboxTo(user);
   }
 
@@ -415,71 +408,12 @@ export class PeerClient {
     }
   }
 
-  /** A verified incoming session from `user`: it becomes the link, and what it held is read. */
-  private trustIncoming(conn: HostedConnection, user: string, held: readonly Uint8Array[]): void {
-    if (!this.unverified.delete(conn.session)) return; // closed meanwhile
-    const link: PeerLink = this.peersByUser.get(user) ?? { verified: true };
-    link.conn = conn;
-    link.verified = true;
-    this.peersByUser.set(user, link);
-    this.emitPath(user, conn);
-    for (const m of held) this.onPeerMessage(user, conn, m);
-  }
-
-  /** The live, verified session with `user`, if there is one. */
-  private liveLink(user: string): HostedConnection | undefined {
-    const link = this.peersByUser.get(user);
-    return link?.conn && link.verified && this.host.isLive(link.conn) ? link.conn : undefined;
-  }
-
-  /** `path` event for the session with `user`, unless it names the path last reported. */
-  private emitPath(user: string, conn: HostedConnection, ms?: number): void {
-    // No attempt with `user` (a session from the LAN directory, or one the far side opened
-    // from its own): an address on one of our subnets is the LAN.
-    const kind =
-      this.paths.kindOf(user, conn.address) ??
-      (this.lanPaths.has(user) || systemInterfaces().some((i) => onSubnet(conn.address.host, i))
-        ? "lan"
-        : "direct");
-    if (ms === undefined && this.pathShown.get(user) === kind) return;
-    this.pathShown.set(user, kind);
-    const { host, port } = conn.address;
-    this.emit({
-      event: "path",
-      peer: user,
-      kind,
-      ...(ms === undefined ? {} : { ms }),
-      ...(kind === "relay" ? {} : { address: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}` }),
-    });
-  }
-
-  /** A session moved: up from the relay to a direct path, or (rarely) back. */
-  private onAddressChanged(conn: HostedConnection): void {
-    const user = this.userBySession.get(conn.session);
-    if (user === undefined || this.unverified.has(conn.session)) return;
-    if (this.liveLink(user)?.session !== conn.session) return;
-    // Moved here by the far side before our own checks named the path: onDirect reports it.
-    if (this.paths.kindOf(user, conn.address) === undefined) return;
-    this.emitPath(user, conn);
-    if (isRelayAddress(conn.address) && conn.initiator) this.paths.keepUpgrading(user);
-  }
-
   private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
     if (this.session.isRegistry(conn)) {
       this.onRegistryMessage(bytes);
       return;
     }
-    // Held until the registry vouches for the sender's key.
-    const held = this.unverified.get(conn.session);
-    if (held) {
-      if (held.length < 256) held.push(bytes);
-      return;
-    }
-    const user = this.userBySession.get(conn.session);
-    if (!user) return;
-    const link = this.peersByUser.get(user);
-    if (!link) return;
-    this.onPeerMessage(user, conn, bytes);
+    this.links.onMessage(conn, bytes);
   }
 
   private onRegistryMessage(bytes: Uint8Array): void {
@@ -513,7 +447,7 @@ export class PeerClient {
         return;
       case "presence":
         // Gone, or a new process of the same user: a session with the old one is stale.
-        if (msg.status === "offline" || msg.fresh) this.dropPeer(msg.user);
+        if (msg.status === "offline" || msg.fresh) this.links.dropPeer(msg.user);
         this.emit({ event: "presence", user: msg.user, status: msg.status });
         return;
       case "offline.deliver": {
@@ -570,20 +504,7 @@ export class PeerClient {
       return;
     }
     this.transfers.onClosed(conn);
-    const user = this.userBySession.get(conn.session);
-    this.userBySession.delete(conn.session);
-    this.unverified.delete(conn.session);
-    if (user && this.peersByUser.get(user)?.conn?.session === conn.session) {
-      this.peersByUser.delete(user);
-      this.pathShown.delete(user);
-      this.lanPaths.delete(user);
-    }
-  }
-
-  private dropPeer(user: string): void {
-    const link = this.peersByUser.get(user);
-    if (link?.conn) this.host.close(link.conn, "peer went offline");
-    this.peersByUser.delete(user);
+    this.links.closed(conn);
   }
 
   // ---- commands ----------------------------------------------------------------------
@@ -600,62 +521,13 @@ export class PeerClient {
     return parseAnswer(lookupData, await this.session.request({ t: "lookup", user }), "lookup");
   }
 
-  /**
-   * A live session to `user`, or a new one: the registry coordinates a connect, the
-   * connectivity checks find the best path that answers, and the Noise handshake runs on it
-   * (the responder must hold the key the registry vouches for).
-   */
-  private directTo(user: string, info: LookupData): Promise<HostedConnection> {
-    const link = this.peersByUser.get(user);
-    const key = info.publicKey ?? "";
-    if (
-      link?.conn &&
-      this.host.isLive(link.conn) &&
-      Buffer.from(link.conn.remoteKey).toString("hex") === key
-    ) {
-      return Promise.resolve(link.conn);
-    }
-    if (link?.connecting) return link.connecting;
-    const fresh: PeerLink = { verified: true };
-    const startedAt = Date.now();
-    const connectOn = async (path: FoundPath, fromDirectory: boolean): Promise<HostedConnection> => {
-      const conn = await this.host.connect(path.address, {
-        expectedRemoteKey: new Uint8Array(Buffer.from(path.publicKey, "hex")),
-        payload: encodeControl({ t: "hello", user: this.user }),
-      });
-      if (fromDirectory) this.lanPaths.add(user);
-      fresh.conn = conn;
-      fresh.connecting = undefined;
-      this.userBySession.set(conn.session, user);
-      this.emitPath(user, conn, fromDirectory ? Date.now() - startedAt : path.ms);
-      if (path.kind === "relay") this.paths.keepUpgrading(user);
-      return conn;
-    };
-    const introduced = () => this.paths.find(user).then((path) => connectOn(path, false));
-    // On our LAN with the key the registry vouches for: no introduction round trip (and the
-    // introduction after all if that address does not answer).
-    const lanPeer = this.lan?.directory.reachable(user);
-    const onLan = lanPeer && lanPeer.fingerprint === fingerprint(new Uint8Array(Buffer.from(key, "hex")));
-    fresh.connecting = (
-      onLan
-        ? connectOn({ address: lanPeer.address, kind: "lan", publicKey: key, ms: 0 }, true).catch(introduced)
-        : introduced()
-    ).catch((err) => {
-      if (this.peersByUser.get(user) === fresh) this.peersByUser.delete(user);
-      throw err;
-    });
-    this.peersByUser.set(user, fresh);
-    return fresh.connecting;
-  }
-
   /** `{"cmd":"connect"}`: make sure there is a direct session to `user`, and say which path it took. */
   async connect(toRaw: string): Promise<void> {
     const to = toRaw.trim().toLowerCase();
     if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
-    const live = this.liveLink(to);
+    const live = this.links.liveLink(to);
     if (live) {
-      this.pathShown.delete(to);
-      this.emitPath(to, live);
+      this.links.showPath(to, live);
       return;
     }
     if (this.lan && this.session.state !== "ready") {
@@ -665,7 +537,7 @@ export class PeerClient {
     const info = await this.lookup(to);
     if (info.status === "offline" || !info.publicKey)
       throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
-    await this.directTo(to, info);
+    await this.links.directTo(to, info);
   }
 
   // ---- file transfer -----------------------------------------------------------------
@@ -911,9 +783,9 @@ export class PeerClient {
 
   /** A verified session with `to` through the LAN directory (LAN mode), made if need be. */
   private lanSession(to: string): Promise<HostedConnection> {
-    const live = this.liveLink(to);
+    const live = this.links.liveLink(to);
     if (live) return Promise.resolve(live);
-    const link = this.peersByUser.get(to);
+    const link = this.links.peersByUser.get(to);
     if (link?.connecting) return link.connecting;
     const pinned = this.opts.lan?.pins.get(to);
     const devices = this.lan?.directory.devicesOf(to) ?? [];
@@ -958,13 +830,13 @@ export class PeerClient {
         }
         fresh.conn = conn;
         fresh.connecting = undefined;
-        this.userBySession.set(conn.session, to);
-        this.lanPaths.add(to);
-        this.emitPath(to, conn, Date.now() - startedAt);
+        this.links.userBySession.set(conn.session, to);
+        this.links.lanPaths.add(to);
+        this.links.emitPath(to, conn, Date.now() - startedAt);
         return conn;
       })
       .catch((err) => {
-        if (this.peersByUser.get(to) === fresh) this.peersByUser.delete(to);
+        if (this.links.peersByUser.get(to) === fresh) this.links.peersByUser.delete(to);
         const e = asHallwayError(err);
         if (e.code === "CRYPTO_UNEXPECTED_KEY") {
           throw new HallwayError(
@@ -974,7 +846,7 @@ export class PeerClient {
         }
         throw e;
       });
-    this.peersByUser.set(to, fresh);
+    this.links.peersByUser.set(to, fresh);
     return fresh.connecting;
   }
 

@@ -68,6 +68,7 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
     because: "report deadlines and retry sleeps on timers; message ids and send times",
     allows: ["timers", "clock", "random"],
   },
+  "peer/peer-links.ts": { because: "times a new session's path for its path event", allows: ["clock"] },
   "peer/log-hand-over.ts": {
     because: "records a turn's arrivals at its end (setImmediate); the log's entry times",
     allows: ["timers", "clock"],
