@@ -37,9 +37,7 @@ import { systemInterfaces } from "../net/interfaces.js";
 import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import {
-  type ChatMessage,
   decodeControl,
-  encodeControl,
   type HistoryEntry,
   historyData,
   historySearchData,
@@ -58,31 +56,21 @@ import {
 } from "../protocol/control.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
-import { ChatDelivery, isRegistryDown, isRetryLater, messageEvent, sleep } from "./chat-delivery.js";
+import { ChatDelivery, messageEvent } from "./chat-delivery.js";
 import { ClientFiles } from "./client-files.js";
 import type { PeerClientOptions, SendHow } from "./client-options.js";
 import { DropClient } from "./drop-client.js";
-import type { LanPeerView, PeerEvent } from "./events.js";
+import type { PeerEvent } from "./events.js";
 import { FileTransfers, type TransferRow } from "./file-transfers.js";
-import { LanDiscovery } from "./lan.js";
-import type { LanChange, LanPeer } from "./lan-directory.js";
-import type { LanOutbox } from "./lan-outbox.js";
+import { isRegistryAbsent, LanMode, lanView } from "./lan-mode.js";
 import { LogHandOver } from "./log-hand-over.js";
 import type { InboxEvent } from "./message-log.js";
 import { PeerPaths } from "./paths.js";
-import { type PeerLink, PeerLinks } from "./peer-links.js";
+import { PeerLinks } from "./peer-links.js";
 import { RegistrySession } from "./registry-session.js";
 import { fitsWire, SocialClient } from "./social.js";
 
 export type { PeerClientOptions, SendHow } from "./client-options.js";
-
-/** How long an incoming LAN session waits for its peer's announcement (a few mDNS rounds). */
-const LAN_VOUCH_WAIT_MS = 3_000;
-/** LAN pins checked against the registry when it is back: at most this many, this far apart. */
-const MAX_PIN_CHECKS = 100;
-const PIN_CHECK_GAP_MS = 100;
-/** How often LAN mode tries again to deliver what waits for peers on the LAN. */
-const LAN_RETRY_MS = 5_000;
 
 export class PeerClient {
   private readonly host: UdpHost;
@@ -115,15 +103,7 @@ export class PeerClient {
   private readonly session: RegistrySession;
   user: string;
   /** LAN discovery and LAN mode (docs/discovery.md); undefined when off. */
-  private readonly lan: LanDiscovery | undefined;
-  private lanOutbox: LanOutbox | undefined;
-  /** No registry session: LAN peers are reached directly, everyone else waits. */
-  private lanMode = false;
-  private readonly lanFlushing = new Set<string>();
-  /** Incoming LAN sessions waiting for their peer's announcement, by user. */
-  private readonly lanVouchWaiters = new Map<string, Array<() => void>>();
-  /** In LAN mode: tries the outbox again now and then (a peer that refused us at first). */
-  private lanRetryTimer: NodeJS.Timeout | undefined;
+  private readonly lan: LanMode | undefined;
 
   constructor(private readonly opts: PeerClientOptions) {
     this.user = opts.user.trim().toLowerCase();
@@ -161,10 +141,10 @@ export class PeerClient {
       liveLink: (user) => this.links.liveLink(user),
       dropPeer: (user) => this.links.dropPeer(user),
       lanOn: () => this.lan !== undefined,
-      lanMode: () => this.lanMode,
-      lanOutbox: () => this.lanOutbox,
-      sendLan: (msg) => this.sendLan(msg),
-      queueLan: (msg) => this.queueLan(msg),
+      lanMode: () => this.lan?.active ?? false,
+      lanOutbox: () => this.lan?.outbox,
+      sendLan: (msg) => (this.lan as LanMode).sendLan(msg),
+      queueLan: (msg) => this.lan?.queueLan(msg),
     });
     this.session = new RegistrySession({
       host,
@@ -179,7 +159,7 @@ export class PeerClient {
       addresses: () => this.hostAddresses(),
       onReady: () => this.onReady(),
       onLost: () => {
-        if (this.lan) this.setLanMode(true, new HallwayError("REGISTRY_LOST", "lost the registry"));
+        if (this.lan) this.lan.setMode(true, new HallwayError("REGISTRY_LOST", "lost the registry"));
       },
       stop: () => this.stop(),
     });
@@ -210,7 +190,7 @@ export class PeerClient {
       me: () => this.user,
       emit: (e) => this.emit(e),
       onPeerMessage: (user, conn, bytes) => this.onPeerMessage(user, conn, bytes),
-      lanDirectory: () => this.lan?.directory,
+      lanDirectory: () => this.lan?.discovery.directory,
     });
     this.host.handlers = {
       onProbe: (bytes, from) => this.paths.handleProbe(bytes, from),
@@ -253,17 +233,25 @@ export class PeerClient {
       groups: () => this.social.groups(),
       liveLink: (user) => this.links.liveLink(user),
       lanMode: () => this.lan !== undefined && this.session.state !== "ready",
-      lanSession: (user) => this.lanSession(user),
+      lanSession: (user) => (this.lan as LanMode).lanSession(user),
       lookup: (user) => this.lookup(user),
       directTo: (user, info) => this.links.directTo(user, info),
     });
     this.lan = opts.lan
-      ? new LanDiscovery({
-          user: this.user,
+      ? new LanMode({
+          lan: opts.lan,
+          pins: opts.lan.pins,
           fingerprint: fingerprint(opts.identity.publicKey),
-          announce: opts.lan.announce,
-          onChange: (c) => this.onLanChange(c),
-          onRegistry: (address) => this.session.adopt(address),
+          host,
+          links: this.links,
+          chat: this.chat,
+          me: () => this.user,
+          state: () => this.session.state,
+          registry: () => this.session.conn,
+          request: (body) => this.session.request(body),
+          lookup: (user) => this.lookup(user),
+          emit: (e) => this.emit(e),
+          adopt: (address) => this.session.adopt(address),
         })
       : undefined;
   }
@@ -289,11 +277,7 @@ export class PeerClient {
     this.inbox.handOverPending();
     await this.host.start();
     this.session.state = "connecting";
-    if (this.lan && this.opts.lan) {
-      this.lanOutbox ??= this.opts.lan.openOutbox(this.user);
-      this.chat.historyQueue.push(...this.lanOutbox.history());
-      this.lan.start(this.host.localPort);
-    }
+    if (this.lan) this.chat.historyQueue.push(...this.lan.start(this.host.localPort));
     try {
       await this.session.connect();
       if (this.opts.register) await this.session.register();
@@ -302,7 +286,7 @@ export class PeerClient {
       const e = asHallwayError(err);
       if (!this.lan || !isRegistryAbsent(e)) throw e;
       this.session.goLan(Boolean(this.opts.register || this.opts.lan?.registerIfMissing));
-      this.setLanMode(true, e);
+      this.lan.setMode(true, e);
       this.session.scheduleReconnect();
     }
   }
@@ -310,7 +294,7 @@ export class PeerClient {
   /** Logged in: LAN mode ends, and what waited for the registry goes to it. */
   private onReady(): void {
     this.emit({ event: "ready", user: this.user });
-    if (this.lan) this.registryBack();
+    this.lan?.registryBack();
     void this.chat.flushOutbox();
     void this.chat.flushHistory();
     this.drops.onLogin();
@@ -336,7 +320,7 @@ export class PeerClient {
     const held = this.links.hold(conn, user);
     if (this.lan && this.session.state !== "ready") {
       // LAN mode: the pin (TOFU) or the LAN directory vouches instead of the registry.
-      this.verifyLan(conn, user, held, Date.now() + LAN_VOUCH_WAIT_MS);
+      this.lan.verifyIncoming(conn, user, held);
       return;
     }
     this.lookup(user)
@@ -345,7 +329,7 @@ export class PeerClient {
         if (info.publicKey !== keyHex) {
           throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key does not match the registry's`);
         }
-        this.pinVouched(user, keyHex);
+        this.lan?.pinVouched(user, keyHex);
         this.links.trustIncoming(conn, user, held);
       })
       .catch((err) => {
@@ -355,57 +339,6 @@ export class PeerClient {
         this.emit({ event: "error", code, message: e.message });
         this.host.close(conn, "unverified");
       });
-  }
-
-  /**
-   * An incoming session in LAN mode, checked by `checkLanKey`. A peer not in the directory
-   * yet (it saw our announcement before we saw its own) is held until its announcement
-   * arrives, at most until `deadline`.
-   */
-  private verifyLan(conn: HostedConnection, user: string, held: Uint8Array[], deadline: number): void {
-    if (!this.links.unverified.has(conn.session)) return; // closed meanwhile
-    try {
-      this.checkLanKey(user, conn.remoteKey);
-    } catch (err) {
-      const e = asHallwayError(err);
-      const unknown = e.code === "AUTH_KEY_MISMATCH" && this.lan?.directory.devicesOf(user).length === 0;
-      if (unknown && Date.now() < deadline && this.host.isLive(conn)) {
-        this.lan?.requery();
-        const waiters = this.lanVouchWaiters.get(user) ?? [];
-        waiters.push(() => this.verifyLan(conn, user, held, deadline));
-        this.lanVouchWaiters.set(user, waiters);
-        setTimeout(() => this.runVouchWaiters(user), deadline - Date.now() + 1).unref?.();
-        return;
-      }
-      this.emit({ event: "error", code: e.code, message: e.message });
-      this.host.close(conn, "unverified");
-      return;
-    }
-    this.links.lanPaths.add(user);
-    this.links.trustIncoming(conn, user, held);
-    void this.flushLanOutboxTo(user);
-  }
-
-  private runVouchWaiters(user: string): void {
-    const waiters = this.lanVouchWaiters.get(user);
-    this.lanVouchWaiters.delete(user);
-    for (const w of waiters ?? []) w();
-  }
-
-  /**
-   * The registry vouches for `keyHex`: it is the key to pin for `user`, also over a pin from
-   * LAN mode. Best effort: a pin file that cannot be read is reported, and the registry's
-   * word still holds for this session.
-   */
-  private pinVouched(user: string, keyHex: string): void {
-    const pins = this.opts.lan?.pins;
-    if (!pins) return;
-    try {
-      if (pins.get(user) !== keyHex) pins.set(user, keyHex);
-    } catch (err) {
-      const e = asHallwayError(err);
-      this.emit({ event: "error", code: e.code, message: e.message });
-    }
   }
 
   private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
@@ -531,7 +464,7 @@ export class PeerClient {
       return;
     }
     if (this.lan && this.session.state !== "ready") {
-      await this.lanSession(to);
+      await this.lan.lanSession(to);
       return;
     }
     const info = await this.lookup(to);
@@ -601,7 +534,7 @@ export class PeerClient {
     const before = this.presence;
     // Set first: a registry lost meanwhile gets it again at the next login.
     this.presence = status;
-    this.lan?.setPresence(status);
+    this.lan?.discovery.setPresence(status);
     if (this.lan && this.session.state !== "ready") return { event: "ok", cmd: "presence", status };
     try {
       await this.session.request({ t: "presence.set", status });
@@ -687,11 +620,10 @@ export class PeerClient {
     this.session.clearDeadlines();
     this.transfers.stop();
     this.paths.stop();
-    if (this.lanRetryTimer) clearInterval(this.lanRetryTimer);
     await this.lan?.stop();
     await this.host.stop("bye");
     this.inbox.close();
-    this.lanOutbox?.close();
+    this.lan?.closeOutbox();
   }
 
   /** The last `limit` messages of a conversation (a user, or `#group`) from the local log, oldest first. */
@@ -703,300 +635,24 @@ export class PeerClient {
 
   /** Whether there is no registry session and LAN peers are reached directly. */
   get inLanMode(): boolean {
-    return this.lanMode;
+    return this.lan?.active ?? false;
   }
 
   /** `{"cmd":"lan"}`: the LAN directory. */
   lanPeers(): PeerEvent {
     return {
       event: "lan.peers",
-      lan: this.lanMode,
-      announcing: this.lan?.announcing ?? false,
-      peers: (this.lan?.list() ?? []).map(lanView),
+      lan: this.lan?.active ?? false,
+      announcing: this.lan?.discovery.announcing ?? false,
+      peers: (this.lan?.discovery.list() ?? []).map(lanView),
       dropped: {
-        ...(this.lan?.directory.counts ?? { malformed: 0, otherVersion: 0, foreign: 0, evicted: 0 }),
+        ...(this.lan?.discovery.directory.counts ?? {
+          malformed: 0,
+          otherVersion: 0,
+          foreign: 0,
+          evicted: 0,
+        }),
       },
     };
   }
-
-  private setLanMode(on: boolean, why?: HallwayError): void {
-    if (this.lanMode === on) return;
-    this.lanMode = on;
-    if (this.lanRetryTimer) clearInterval(this.lanRetryTimer);
-    this.lanRetryTimer = undefined;
-    if (on) {
-      this.lanRetryTimer = setInterval(() => this.retryLanOutbox(), LAN_RETRY_MS);
-      this.lanRetryTimer.unref?.();
-    }
-    this.emit(
-      on
-        ? {
-            event: "lan.mode",
-            lan: true,
-            ...(why ? { code: why.code } : {}),
-            message: "no registry: LAN mode, chatting with peers on this LAN directly",
-          }
-        : { event: "lan.mode", lan: false, message: "the registry is reachable again" },
-    );
-  }
-
-  /** Logged in: LAN mode ends, the outbox goes to the registry, and the LAN pins are checked. */
-  private registryBack(): void {
-    if (this.session.conn) this.lan?.setRegistry(fingerprint(this.session.conn.remoteKey));
-    const wasLan = this.lanMode;
-    this.setLanMode(false);
-    void this.handLanToRegistry();
-    if (wasLan) void this.checkPinsAgainstRegistry();
-  }
-
-  /**
-   * TOFU for a session with `user` in LAN mode: a pinned key must match (else
-   * `PEER_KEY_CHANGED`); without a pin, the key must be the one the LAN directory has for
-   * `user` from a single device (else `PEER_KEY_CONFLICT` or `AUTH_KEY_MISMATCH`), and is pinned.
-   */
-  private checkLanKey(user: string, remoteKey: Uint8Array): void {
-    const pins = this.opts.lan?.pins;
-    if (!this.lan || !pins) throw new HallwayError("INTERNAL", "LAN discovery is off");
-    const keyHex = Buffer.from(remoteKey).toString("hex");
-    const pinned = pins.get(user);
-    if (pinned !== undefined) {
-      if (pinned === keyHex) return;
-      throw new HallwayError(
-        "PEER_KEY_CHANGED",
-        `${user} presented key ${fingerprint(remoteKey)}, not the one pinned (${fingerprint(
-          new Uint8Array(Buffer.from(pinned, "hex")),
-        )}); refusing until the registry vouches for the new key`,
-      );
-    }
-    const devices = this.lan.directory.devicesOf(user);
-    if (devices.length > 1 && devices.some((d) => d.conflicting)) {
-      throw new HallwayError(
-        "PEER_KEY_CONFLICT",
-        `two devices announce ${user} with different keys; trusting neither`,
-      );
-    }
-    if (!devices.some((d) => d.fingerprint === fingerprint(remoteKey))) {
-      throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key is not the one announced on the LAN`);
-    }
-    pins.set(user, keyHex);
-  }
-
-  /** A verified session with `to` through the LAN directory (LAN mode), made if need be. */
-  private lanSession(to: string): Promise<HostedConnection> {
-    const live = this.links.liveLink(to);
-    if (live) return Promise.resolve(live);
-    const link = this.links.peersByUser.get(to);
-    if (link?.connecting) return link.connecting;
-    const pinned = this.opts.lan?.pins.get(to);
-    const devices = this.lan?.directory.devicesOf(to) ?? [];
-    const pinnedFp =
-      pinned === undefined ? undefined : fingerprint(new Uint8Array(Buffer.from(pinned, "hex")));
-    const peer: LanPeer | undefined =
-      pinnedFp === undefined
-        ? this.lan?.directory.reachable(to)
-        : devices.find((d) => d.fingerprint === pinnedFp);
-    if (!peer) {
-      if (pinnedFp !== undefined && devices.length > 0) {
-        return Promise.reject(
-          new HallwayError(
-            "PEER_KEY_CHANGED",
-            `${to} is announced on the LAN with key ${devices[0]?.fingerprint}, not the one pinned (${pinnedFp}); refusing`,
-          ),
-        );
-      }
-      if (devices.length > 1) {
-        return Promise.reject(
-          new HallwayError(
-            "PEER_KEY_CONFLICT",
-            `two devices announce ${to} with different keys; trusting neither`,
-          ),
-        );
-      }
-      return Promise.reject(new HallwayError("PEER_OFFLINE", `${to} is not on the LAN`));
-    }
-    const fresh: PeerLink = { verified: true };
-    const startedAt = Date.now();
-    fresh.connecting = this.host
-      .connect(peer.address, {
-        ...(pinned === undefined ? {} : { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) }),
-        payload: encodeControl({ t: "hello", user: this.user }),
-      })
-      .then((conn) => {
-        try {
-          this.checkLanKey(to, conn.remoteKey);
-        } catch (err) {
-          this.host.close(conn, "unverified");
-          throw err;
-        }
-        fresh.conn = conn;
-        fresh.connecting = undefined;
-        this.links.userBySession.set(conn.session, to);
-        this.links.lanPaths.add(to);
-        this.links.emitPath(to, conn, Date.now() - startedAt);
-        return conn;
-      })
-      .catch((err) => {
-        if (this.links.peersByUser.get(to) === fresh) this.links.peersByUser.delete(to);
-        const e = asHallwayError(err);
-        if (e.code === "CRYPTO_UNEXPECTED_KEY") {
-          throw new HallwayError(
-            "PEER_KEY_CHANGED",
-            `${to} at ${peer.address.host} holds another key than the one pinned; refusing`,
-          );
-        }
-        throw e;
-      });
-    this.links.peersByUser.set(to, fresh);
-    return fresh.connecting;
-  }
-
-  /** LAN mode: directly to `msg.to` if the LAN has them, else into the outbox. */
-  private async sendLan(msg: ChatMessage): Promise<string> {
-    this.lanOutbox?.add(msg);
-    let conn: HostedConnection;
-    try {
-      conn = await this.lanSession(msg.to);
-    } catch (err) {
-      const e = asHallwayError(err);
-      // A key that changed or conflicts is refused loudly, and the message is not kept.
-      if (e.code === "PEER_KEY_CHANGED" || e.code === "PEER_KEY_CONFLICT" || e.code === "AUTH_KEY_MISMATCH") {
-        this.lanOutbox?.remove(msg.id);
-        throw e;
-      }
-      this.queueLan(msg);
-      return msg.id;
-    }
-    this.chat.sendDirect(conn, msg);
-    return msg.id;
-  }
-
-  private queueLan(msg: ChatMessage): void {
-    this.lanOutbox?.add(msg);
-    this.emit({
-      event: "queued",
-      id: msg.id,
-      to: msg.to,
-      code: "PEER_QUEUED",
-      message: `${msg.to} is not on the LAN; the message waits until they appear or the registry is back`,
-    });
-  }
-
-  /** What waits for `user`, now that they are on the LAN (LAN mode). */
-  private async flushLanOutboxTo(user: string): Promise<void> {
-    if (!this.lanOutbox || this.session.state === "ready" || this.lanFlushing.has(user)) return;
-    const waiting = this.lanOutbox.waiting(user).filter((m) => !this.chat.awaitingReceipt.has(m.id));
-    if (waiting.length === 0) return;
-    this.lanFlushing.add(user);
-    try {
-      const conn = await this.lanSession(user);
-      for (const msg of waiting) if (!this.chat.awaitingReceipt.has(msg.id)) this.chat.sendDirect(conn, msg);
-    } catch (err) {
-      const e = asHallwayError(err);
-      if (e.code.startsWith("PEER_KEY")) this.emit({ event: "error", code: e.code, message: e.message });
-    } finally {
-      this.lanFlushing.delete(user);
-    }
-  }
-
-  /** The registry is back: what waits in the LAN outbox becomes offline messages, once each. */
-  private async handLanToRegistry(): Promise<void> {
-    const outbox = this.lanOutbox;
-    if (!outbox) return;
-    for (const msg of outbox.waiting()) {
-      for (;;) {
-        if (this.session.state !== "ready") return;
-        if (!outbox.has(msg.id)) break;
-        try {
-          await this.session.request({ t: "offline.send", msg });
-          outbox.remove(msg.id);
-          this.emit({ event: "sent", id: msg.id, to: msg.to, via: "offline" });
-          break;
-        } catch (err) {
-          const e = asHallwayError(err);
-          if (isRegistryDown(e)) return;
-          if (isRetryLater(e)) {
-            await sleep(e.retryAfterMs ?? 1000);
-            continue;
-          }
-          outbox.remove(msg.id);
-          this.emit({ event: "error", code: e.code, message: e.message, id: msg.id });
-          break;
-        }
-      }
-    }
-  }
-
-  /** Pins learned in LAN mode against the registry's vouching: a disagreement is reported, and the registry's key pinned. */
-  private async checkPinsAgainstRegistry(): Promise<void> {
-    const pins = this.opts.lan?.pins;
-    if (!pins) return;
-    let all: Record<string, string>;
-    try {
-      all = pins.all();
-    } catch (err) {
-      const e = asHallwayError(err);
-      this.emit({ event: "error", code: e.code, message: e.message });
-      return;
-    }
-    // Paced well under the registry's read limit, which other requests share.
-    for (const [user, keyHex] of Object.entries(all).slice(0, MAX_PIN_CHECKS)) {
-      if (this.session.state !== "ready") return;
-      let info: LookupData;
-      try {
-        info = await this.lookup(user);
-      } catch (err) {
-        const e = asHallwayError(err);
-        if (isRetryLater(e) || isRegistryDown(e)) return; // checked again after the next LAN mode
-        continue; // not the registry's to say (unknown here, or not a friend)
-      } finally {
-        await sleep(PIN_CHECK_GAP_MS);
-      }
-      // The registry knows the key of the device that logged in last: only a live session's is
-      // the user's key now (an offline user's may be an old device's, or the one met on the LAN
-      // before it logs in again).
-      if (info.status === "offline" || !info.publicKey || info.publicKey === keyHex) continue;
-      this.pinVouched(user, info.publicKey);
-      this.emit({
-        event: "error",
-        code: "PEER_KEY_CHANGED",
-        message: `the registry vouches for key ${fingerprint(new Uint8Array(Buffer.from(info.publicKey, "hex")))} for ${user}, not the one pinned on the LAN (${fingerprint(new Uint8Array(Buffer.from(keyHex, "hex")))}); now pinned to the registry's`,
-      });
-    }
-  }
-
-  private onLanChange(c: LanChange): void {
-    this.emit({
-      event: "lan.peer",
-      state: c.kind,
-      ...(c.kind === "down" ? { why: c.why } : {}),
-      ...lanView(c.peer),
-    });
-    if (c.kind !== "down") this.runVouchWaiters(c.peer.user);
-    if (c.kind !== "down" && !c.peer.conflicting) void this.flushLanOutboxTo(c.peer.user);
-  }
-
-  /** What waits for peers the directory has, again (LAN mode). */
-  private retryLanOutbox(): void {
-    if (!this.lanOutbox || !this.lan || this.session.state === "ready") return;
-    const recipients = new Set(this.lanOutbox.waiting().map((m) => m.to));
-    for (const user of recipients) {
-      if (this.lan.directory.reachable(user)) void this.flushLanOutboxTo(user);
-    }
-  }
-}
-
-function lanView(p: LanPeer): LanPeerView {
-  return {
-    user: p.user,
-    fingerprint: p.fingerprint,
-    address: `${p.address.host}:${p.address.port}`,
-    presence: p.presence,
-    conflicting: p.conflicting,
-    ...(p.registry === undefined ? {} : { registry: p.registry }),
-  };
-}
-
-/** No registry to be had: the cases that start LAN mode instead of failing. */
-function isRegistryAbsent(e: HallwayError): boolean {
-  return e.code === "REGISTRY_UNREACHABLE" || e.code === "REGISTRY_NOT_FOUND" || e.code === "REGISTRY_LOST";
 }
