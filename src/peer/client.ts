@@ -1,34 +1,46 @@
 /**
- * The peer client core: one UDP socket (through UdpHost) for the registry session and
- * every direct peer session. The terminal UI and the headless JSON mode both drive it.
+ * The peer client: one UDP socket (through UdpHost) for the registry session and every
+ * direct peer session. The terminal UI and the headless JSON mode both drive it. This file
+ * is the façade that builds the parts and routes what arrives to them; each concern is a
+ * file of its own:
  *
- * Sending a chat message:
- *   1. ask the registry where the recipient is (lookup: status, vouched key, addresses);
- *   2. online: open (or reuse) a direct session whose responder must hold the vouched
- *      key, send `chat`, and wait up to `directTimeoutMs` for the recipient's `receipt`;
- *   3. offline, unreachable, or no receipt in time: hand the message to the registry
- *      (`offline.send`), which stores it durably and delivers it at the next login.
- * Message ids make every path idempotent: the receiver drops ids it has already shown,
- * and the registry ignores a second enqueue of the same id.
+ *   registry-session.ts  which registry, login, requests and their deadline, heartbeat,
+ *                        reconnect with backoff, the registry ending the session; `state`
+ *   chat-delivery.ts     direct send, receipt deadline, offline fallback, outbox, history
+ *   peer-links.ts        who is on which session, unverified sessions held, path events
+ *   lan-mode.ts          LAN discovery glue: LAN mode, LAN outbox, TOFU, hand-back
+ *   log-hand-over.ts     the message log: record a turn's arrivals, then hand them over
+ *   client-files.ts      offering files and folders, peer to peer or via the drop box
  *
- * Registry loss: a request that gets no answer within `requestTimeoutMs`, or a closed
- * session, starts a reconnect loop with exponential backoff; on success the client logs in
- * again (a `resume` login) and re-sends what the registry had not acknowledged, one message
- * at a time. A send while the registry does not answer fails within `sendReportMs` with
- * `REGISTRY_UNREACHABLE` and stays in the outbox, to be stored once the registry is back.
+ * The client's state (`RegistrySession.state`):
  *
- * The registry may end the session itself (`session.end`, or the code in its CLOSE reason):
- * `SESSION_REPLACED` (the account logged in on another device) or `SESSION_TERMINATED` (abuse).
- * The client then stops and does not log in again by itself; a `resume` login that finds the
- * account live on another device gets `SESSION_REPLACED` too, so two devices never fight.
+ *            start()                 login ok
+ *   idle ─────────────▶ connecting ───────────▶ ready ◀─────────────┐
+ *                           │                     │                 │ login (resume) ok
+ *                           │ no registry, LAN    │ a request       │
+ *                           │ discovery on:       │ unanswered, or  │
+ *                           │ LAN mode            │ session closed  │
+ *                           │                     ▼                 │
+ *                           └───────────────▶ reconnecting ─────────┘
+ *                                                 │   retried with backoff: 250 ms·2ⁿ,
+ *                                                 │   at most 10 s, jittered (longer if
+ *                                                 │   the registry says RATE_LIMITED)
+ *                           fatal refusal (key    │
+ *                           changed, bad password,│
+ *                           SESSION_REPLACED …)   ▼
+ *   any state ─────────── stop() ─────────────▶ closed ◀── session.end from the registry
  *
+ * `start()` without LAN discovery rethrows a registry it cannot reach (state stays
+ * "connecting"; the caller stops). `stop()` from "ready" (the session not ended by the
+ * registry) logs out first: it sets "closed" (login waiters refused, heartbeat off), sets
+ * "ready" again for the duration of the `logout` request, and then "closed" for good. While
+ * the logout is in flight the client therefore still records arrivals and, should the logout
+ * go unanswered, reports the registry lost; that is kept as it is (see docs/architecture.md).
+ *
+ * Registry loss: on reconnect the client logs in again (a `resume` login, which never takes
+ * the account over from another device) and re-sends what the registry had not acknowledged.
  * Limits: `RATE_LIMITED` answers carry a retry-after, and so does `STORE_FAILED` when the
- * registry's store could not commit the batch the request was in (disk full, busy). Background
- * work (stored messages, the history the client reports) waits that long and tries again;
- * history entries go in batches (`history.batch`), one request at a time.
- *
- * Per message the client keeps no timer of its own: receipts and request answers each have
- * one timeout for all (`FifoDeadlines`), and message ids are `randomUUID()`.
+ * registry's store could not commit a batch; background work waits that long and tries again.
  */
 
 import { randomBytes } from "node:crypto";
