@@ -11,6 +11,7 @@
  *   lan-mode.ts          LAN discovery glue: LAN mode, LAN outbox, TOFU, hand-back
  *   log-hand-over.ts     the message log: record a turn's arrivals, then hand them over
  *   client-files.ts      offering files and folders, peer to peer or via the drop box
+ *   registry-queries.ts  the directory, history and search, page by page
  *
  * The client's state (`RegistrySession.state`):
  *
@@ -50,21 +51,13 @@ import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.
 import type { Address } from "../protocol/address.js";
 import {
   decodeControl,
-  type HistoryEntry,
-  historyData,
-  historySearchData,
   type LookupData,
   lookupData,
   MAX_NAME_CHARS,
-  MAX_PAGE,
   MAX_PASSWORD_CHARS,
-  MAX_SEARCH_HITS,
-  MAX_SEARCH_TEXT_CHARS,
   parseAnswer,
   SESSION_END_CODES,
   type SettablePresence,
-  type UserEntry,
-  usersData,
 } from "../protocol/control.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
@@ -79,6 +72,7 @@ import { LogHandOver } from "./log-hand-over.js";
 import type { InboxEvent } from "./message-log.js";
 import { PeerPaths } from "./paths.js";
 import { PeerLinks } from "./peer-links.js";
+import * as queries from "./registry-queries.js";
 import { RegistrySession } from "./registry-session.js";
 import { fitsWire, SocialClient } from "./social.js";
 
@@ -558,69 +552,18 @@ export class PeerClient {
     return { event: "ok", cmd: "presence", status };
   }
 
-  /** The whole directory, page by page (the registry answers at most `MAX_PAGE` a time). */
-  async users(): Promise<PeerEvent> {
-    const users: UserEntry[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = parseAnswer(
-        usersData,
-        await this.session.request({
-          t: "users",
-          limit: MAX_PAGE,
-          ...(after === undefined ? {} : { after }),
-        }),
-        "users",
-      );
-      users.push(...page.users);
-      if (page.next === undefined || page.users.length === 0) break;
-      after = page.next;
-    }
-    return { event: "users", users };
+  /** The whole directory, page by page (`registry-queries.ts`). */
+  users(): Promise<PeerEvent> {
+    return queries.users((body) => this.session.request(body));
   }
 
-  async history(
-    withUser: string,
-    limit: number,
-    before?: { sentAt: number; id: string },
-  ): Promise<PeerEvent> {
-    const w = withUser.trim().toLowerCase();
-    if (!fitsWire(w)) return { event: "history", with: w, messages: [] };
-    // A page the registry cut to fit its message limit names where the rest continues.
-    const messages: HistoryEntry[] = [];
-    let cursor = before;
-    while (messages.length < limit) {
-      const data = parseAnswer(
-        historyData,
-        await this.session.request({
-          t: "history",
-          with: w,
-          limit: limit - messages.length,
-          ...(cursor ? { before: cursor } : {}),
-        }),
-        "history",
-      );
-      messages.unshift(...data.messages);
-      if (data.next === undefined || data.messages.length === 0) break;
-      cursor = data.next;
-    }
-    return { event: "history", with: w, messages };
+  history(withUser: string, limit: number, before?: { sentAt: number; id: string }): Promise<PeerEvent> {
+    return queries.history((body) => this.session.request(body), withUser, limit, before);
   }
 
   /** Messages containing `text` in your conversations and groups (the registry's index), newest first. */
-  async searchMessages(text: string, limit = 20): Promise<PeerEvent> {
-    const query = text.trim().slice(0, MAX_SEARCH_TEXT_CHARS);
-    if (query === "") return { event: "found", query, hits: [] };
-    const data = parseAnswer(
-      historySearchData,
-      await this.session.request({
-        t: "history.search",
-        text: query,
-        limit: Math.min(limit, MAX_SEARCH_HITS),
-      }),
-      "history.search",
-    );
-    return { event: "found", query, hits: data.hits };
+  searchMessages(text: string, limit = 20): Promise<PeerEvent> {
+    return queries.searchMessages((body) => this.session.request(body), text, limit);
   }
 
   /** Log out (best effort) and release the socket. Idempotent. */
