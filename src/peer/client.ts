@@ -197,10 +197,17 @@ export class PeerClient {
       emit: (e) => this.emit(e),
       onPeerMessage: (user, conn, bytes) => this.onPeerMessage(user, conn, bytes),
       lanDirectory: () => this.lan?.discovery.directory,
+      lookup: (user) => this.lookup(user),
+      verifyOnLan: (conn, user, held) => {
+        if (!this.lan || this.session.state === "ready") return false;
+        this.lan.verifyIncoming(conn, user, held);
+        return true;
+      },
+      pinVouched: (user, keyHex) => this.lan?.pinVouched(user, keyHex),
     });
     this.host.handlers = {
       onProbe: (bytes, from) => this.paths.handleProbe(bytes, from),
-      onEstablished: (conn) => this.onEstablished(conn),
+      onEstablished: (conn) => this.links.onEstablished(conn),
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
       onClosed: (conn, reason) => this.onClosed(conn, reason),
       onAddressChanged: (conn) => this.links.onAddressChanged(conn),
@@ -312,40 +319,6 @@ export class PeerClient {
   }
 
   // ---- incoming ----------------------------------------------------------------------
-
-  private onEstablished(conn: HostedConnection): void {
-    if (conn.initiator) return;
-    // A peer opened a session to us; it names itself in the handshake payload, and we
-    // believe it only once the registry vouches that this key belongs to that user.
-    const hello = decodeControl(conn.remotePayload);
-    if (!hello.ok || hello.value.t !== "hello") {
-      this.host.close(conn, "expected hello");
-      return;
-    }
-    const user = hello.value.user;
-    const held = this.links.hold(conn, user);
-    if (this.lan && this.session.state !== "ready") {
-      // LAN mode: the pin (TOFU) or the LAN directory vouches instead of the registry.
-      this.lan.verifyIncoming(conn, user, held);
-      return;
-    }
-    this.lookup(user)
-      .then((info) => {
-        const keyHex = Buffer.from(conn.remoteKey).toString("hex");
-        if (info.publicKey !== keyHex) {
-          throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key does not match the registry's`);
-        }
-        this.lan?.pinVouched(user, keyHex);
-        this.links.trustIncoming(conn, user, held);
-      })
-      .catch((err) => {
-        const e = asHallwayError(err);
-        // A name nobody registered vouches for no key at all.
-        const code = e.code === "MSG_UNKNOWN_RECIPIENT" ? "AUTH_KEY_MISMATCH" : e.code;
-        this.emit({ event: "error", code, message: e.message });
-        this.host.close(conn, "unverified");
-      });
-  }
 
   private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
     if (this.session.isRegistry(conn)) {

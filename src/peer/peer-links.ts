@@ -5,9 +5,10 @@
  * session to a peer the registry introduces, or straight to its LAN address.
  */
 
+import { asHallwayError, HallwayError } from "../errors.js";
 import { systemInterfaces } from "../net/interfaces.js";
 import { type HostedConnection, isRelayAddress, type UdpHost } from "../net/udp-host.js";
-import { encodeControl, type LookupData } from "../protocol/control.js";
+import { decodeControl, encodeControl, type LookupData } from "../protocol/control.js";
 import { fingerprint } from "../protocol/noise.js";
 import { onSubnet } from "../traversal/candidates.js";
 import type { PeerEvent } from "./events.js";
@@ -29,6 +30,11 @@ export interface PeerLinksOptions {
   onPeerMessage(user: string, conn: HostedConnection, bytes: Uint8Array): void;
   /** The LAN directory, when LAN discovery is on. */
   lanDirectory(): LanDirectory | undefined;
+  lookup(user: string): Promise<LookupData>;
+  /** In LAN mode: the LAN vouches for an incoming session instead (true), else false. */
+  verifyOnLan(conn: HostedConnection, user: string, held: Uint8Array[]): boolean;
+  /** The registry vouched for `keyHex` as `user`'s key: pin it for LAN mode. */
+  pinVouched(user: string, keyHex: string): void;
 }
 
 export class PeerLinks {
@@ -42,6 +48,39 @@ export class PeerLinks {
   readonly lanPaths = new Set<string>();
 
   constructor(private readonly opts: PeerLinksOptions) {}
+
+  /** A session a peer opened to us: held until its key is vouched for. */
+  onEstablished(conn: HostedConnection): void {
+    if (conn.initiator) return;
+    // A peer opened a session to us; it names itself in the handshake payload, and we
+    // believe it only once the registry vouches that this key belongs to that user.
+    const hello = decodeControl(conn.remotePayload);
+    if (!hello.ok || hello.value.t !== "hello") {
+      this.opts.host.close(conn, "expected hello");
+      return;
+    }
+    const user = hello.value.user;
+    const held = this.hold(conn, user);
+    // LAN mode: the pin (TOFU) or the LAN directory vouches instead of the registry.
+    if (this.opts.verifyOnLan(conn, user, held)) return;
+    this.opts
+      .lookup(user)
+      .then((info) => {
+        const keyHex = Buffer.from(conn.remoteKey).toString("hex");
+        if (info.publicKey !== keyHex) {
+          throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key does not match the registry's`);
+        }
+        this.opts.pinVouched(user, keyHex);
+        this.trustIncoming(conn, user, held);
+      })
+      .catch((err) => {
+        const e = asHallwayError(err);
+        // A name nobody registered vouches for no key at all.
+        const code = e.code === "MSG_UNKNOWN_RECIPIENT" ? "AUTH_KEY_MISMATCH" : e.code;
+        this.opts.emit({ event: "error", code, message: e.message });
+        this.opts.host.close(conn, "unverified");
+      });
+  }
 
   /** An incoming session from someone naming themselves `user`: held until vouched for. */
   hold(conn: HostedConnection, user: string): Uint8Array[] {
