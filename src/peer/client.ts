@@ -1,290 +1,130 @@
 /**
- * The peer client core: one UDP socket (through UdpHost) for the registry session and
- * every direct peer session. The terminal UI and the headless JSON mode both drive it.
+ * The peer client: one UDP socket (through UdpHost) for the registry session and every
+ * direct peer session. The terminal UI and the headless JSON mode both drive it. This file
+ * is the façade that builds the parts and routes what arrives to them; each concern is a
+ * file of its own:
  *
- * Sending a chat message:
- *   1. ask the registry where the recipient is (lookup: status, vouched key, addresses);
- *   2. online: open (or reuse) a direct session whose responder must hold the vouched
- *      key, send `chat`, and wait up to `directTimeoutMs` for the recipient's `receipt`;
- *   3. offline, unreachable, or no receipt in time: hand the message to the registry
- *      (`offline.send`), which stores it durably and delivers it at the next login.
- * Message ids make every path idempotent: the receiver drops ids it has already shown,
- * and the registry ignores a second enqueue of the same id.
+ *   registry-session.ts  which registry, login, requests and their deadline, heartbeat,
+ *                        reconnect with backoff, the registry ending the session; `state`
+ *   chat-delivery.ts     direct send, receipt deadline, offline fallback, outbox, history
+ *   peer-links.ts        who is on which session, unverified sessions held, path events
+ *   lan-mode.ts          LAN discovery glue: LAN mode, LAN outbox, TOFU, hand-back
+ *   log-hand-over.ts     the message log: record a turn's arrivals, then hand them over
+ *   client-files.ts      offering files and folders, peer to peer or via the drop box
+ *   registry-queries.ts  the directory, history and search, page by page
  *
- * Registry loss: a request that gets no answer within `requestTimeoutMs`, or a closed
- * session, starts a reconnect loop with exponential backoff; on success the client logs in
- * again (a `resume` login) and re-sends what the registry had not acknowledged, one message
- * at a time. A send while the registry does not answer fails within `sendReportMs` with
- * `REGISTRY_UNREACHABLE` and stays in the outbox, to be stored once the registry is back.
+ * The client's state (`RegistrySession.state`):
  *
- * The registry may end the session itself (`session.end`, or the code in its CLOSE reason):
- * `SESSION_REPLACED` (the account logged in on another device) or `SESSION_TERMINATED` (abuse).
- * The client then stops and does not log in again by itself; a `resume` login that finds the
- * account live on another device gets `SESSION_REPLACED` too, so two devices never fight.
+ *            start()                 login ok
+ *   idle ─────────────▶ connecting ───────────▶ ready ◀─────────────┐
+ *                           │                     │                 │ login (resume) ok
+ *                           │ no registry, LAN    │ a request       │
+ *                           │ discovery on:       │ unanswered, or  │
+ *                           │ LAN mode            │ session closed  │
+ *                           │                     ▼                 │
+ *                           └───────────────▶ reconnecting ─────────┘
+ *                                                 │   retried with backoff: 250 ms·2ⁿ,
+ *                                                 │   at most 10 s, jittered (longer if
+ *                                                 │   the registry says RATE_LIMITED)
+ *                           fatal refusal (key    │
+ *                           changed, bad password,│
+ *                           SESSION_REPLACED …)   ▼
+ *   any state ─────────── stop() ─────────────▶ closed ◀── session.end from the registry
  *
+ * `start()` without LAN discovery rethrows a registry it cannot reach (state stays
+ * "connecting"; the caller stops). `stop()` from "ready" (the session not ended by the
+ * registry) logs out first: it sets "closed" (login waiters refused, heartbeat off), sets
+ * "ready" again for the duration of the `logout` request, and then "closed" for good. While
+ * the logout is in flight the client therefore still records arrivals and, should the logout
+ * go unanswered, reports the registry lost; that is kept as it is (see docs/architecture.md).
+ *
+ * Registry loss: on reconnect the client logs in again (a `resume` login, which never takes
+ * the account over from another device) and re-sends what the registry had not acknowledged.
  * Limits: `RATE_LIMITED` answers carry a retry-after, and so does `STORE_FAILED` when the
- * registry's store could not commit the batch the request was in (disk full, busy). Background
- * work (stored messages, the history the client reports) waits that long and tries again;
- * history entries go in batches (`history.batch`), one request at a time.
- *
- * Per message the client keeps no timer of its own: receipts and request answers each have
- * one timeout for all (`FifoDeadlines`), and message ids are `randomUUID()`.
+ * registry's store could not commit a batch; background work waits that long and tries again.
  */
 
-import { randomBytes, randomUUID } from "node:crypto";
-import { basename, dirname, relative } from "node:path";
+import { randomBytes } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
-import type { PinStore } from "../net/data-dir.js";
 import { systemInterfaces } from "../net/interfaces.js";
 import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import {
-  type ChatMessage,
-  type Control,
   decodeControl,
-  encodeControl,
-  type HistoryEntry,
-  historyData,
-  historySearchData,
   type LookupData,
   lookupData,
-  MAX_HISTORY_BATCH,
   MAX_NAME_CHARS,
-  MAX_PAGE,
   MAX_PASSWORD_CHARS,
-  MAX_SEARCH_HITS,
-  MAX_SEARCH_TEXT_CHARS,
   parseAnswer,
-  type RequestBody,
   SESSION_END_CODES,
   type SettablePresence,
-  type UserEntry,
-  usersData,
 } from "../protocol/control.js";
-import { GROUP_PREFIX } from "../protocol/drop.js";
-import type { Identity } from "../protocol/endpoint.js";
-import { MAX_TEXT_BYTES } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
-import { onSubnet } from "../traversal/candidates.js";
+import { ChatDelivery, messageEvent } from "./chat-delivery.js";
+import { ClientFiles } from "./client-files.js";
+import type { PeerClientOptions, SendHow } from "./client-options.js";
 import { DropClient } from "./drop-client.js";
-import type { LanPeerView, PeerEvent, Via } from "./events.js";
-import { FifoDeadlines } from "./fifo-deadlines.js";
+import type { PeerEvent } from "./events.js";
 import { FileTransfers, type TransferRow } from "./file-transfers.js";
-import { isFolder, walkFolder } from "./folder-walk.js";
-import { LanDiscovery } from "./lan.js";
-import type { LanChange, LanPeer } from "./lan-directory.js";
-import type { LanOutbox } from "./lan-outbox.js";
-import type { InboxEvent, LoggedEntry, MessageLog } from "./message-log.js";
-import { type FoundPath, PeerPaths } from "./paths.js";
-import type { PeerPins } from "./peer-pins.js";
+import { isRegistryAbsent, LanMode, lanView } from "./lan-mode.js";
+import { LogHandOver } from "./log-hand-over.js";
+import type { InboxEvent } from "./message-log.js";
+import { PeerPaths } from "./paths.js";
+import { PeerLinks } from "./peer-links.js";
+import * as queries from "./registry-queries.js";
+import { RegistrySession } from "./registry-session.js";
 import { fitsWire, SocialClient } from "./social.js";
 
-export interface PeerClientOptions {
-  identity: Identity;
-  /** The registry; absent: none was found, and the client starts in LAN mode (needs `lan`). */
-  server?: Address;
-  user: string;
-  password: string;
-  register?: boolean;
-  pins: PinStore;
-  heartbeatMs?: number;
-  requestTimeoutMs?: number;
-  directTimeoutMs?: number;
-  /**
-   * A send that cannot reach the registry (to look the recipient up, or to store the message)
-   * reports `REGISTRY_UNREACHABLE` after this long at most; default the smaller of 4 s and
-   * `requestTimeoutMs`. The message stays in the outbox either way.
-   */
-  sendReportMs?: number;
-  /** The registry must present the key with this fingerprint (`--registry FINGERPRINT`). */
-  registryFingerprint?: string;
-  /** While a peer session rides the relay, look for a direct path this often (default 15 s). */
-  pathRetryMs?: number;
-  port?: number;
-  /** Where accepted files go when `acceptFile` names no directory. */
-  downloadDir: string;
-  /** Accept every file offer into this directory. */
-  autoAcceptDir?: string;
-  /** How long a file offer waits for an answer (default: FileTransfers' OFFER_TIMEOUT_MS). */
-  offerTimeoutMs?: number;
-  /** Each file sent goes no faster than this (bytes per second). */
-  maxTransferRate?: number;
-  /** Offers of larger files are refused with FILE_TOO_LARGE (default: FileTransfers' MAX_FILE_BYTES). */
-  maxFileBytes?: number;
-  /**
-   * Opens the account's durable message log (`message-log.ts`): what arrives for the user is
-   * recorded there before it is acknowledged. At `start()` only an existing one (`create`
-   * false: what it did not hand over comes first); it is created when the first entry comes,
-   * so a login that fails leaves no log behind.
-   */
-  openLog: (user: string, create: boolean, now: number) => MessageLog | undefined;
-  /**
-   * Every event for the presenter. A message, group message or receipt (the events that come
-   * with `handedOver`; no other does) counts as shown only
-   * once the presenter calls `handedOver` (the JSON mode: `ui/json-lines.ts`, which may take
-   * it back with `handedOver(false)`); until then the log keeps it, and the next start hands
-   * it over again. Marks are cumulative: each stands for the messages before it too.
-   */
-  onEvent: (event: PeerEvent, handedOver?: (handed?: boolean) => void) => void;
-  /**
-   * Called at `start()` when the last run left messages it had not handed over, before they
-   * are handed over again: the JSON mode ends there a line the killed process may have left
-   * half-written.
-   */
-  onHandOverAgain?: () => void;
-  /**
-   * LAN discovery (docs/discovery.md): announce this peer and browse for others; with no
-   * registry reachable, chat and send files to peers on the LAN directly (LAN mode). Absent: off.
-   */
-  lan?: {
-    announce: boolean;
-    pins: PeerPins;
-    openOutbox: (user: string) => LanOutbox;
-    /** A registry reached later: create the account first (`--register`, `--register-if-missing`). */
-    registerIfMissing?: boolean;
-  };
-}
-
-/** How to send a file: `via: "registry"` puts it in the drop box even for people online. */
-export interface SendHow {
-  via?: "registry";
-}
-
-interface PendingRequest {
-  resolve(data: unknown): void;
-  reject(err: HallwayError): void;
-  /** The request's `t`, for the timeout's message. */
-  what: string;
-}
-
-interface PeerLink {
-  conn?: HostedConnection;
-  connecting?: Promise<HostedConnection>;
-  verified: boolean;
-}
-
-const utf8 = new TextEncoder();
-/** History entries waiting to be reported, at most; the oldest are dropped beyond. */
-const HISTORY_QUEUE_LIMIT = 10_000;
-/** Least time between history batches that are not full: the registry's default 10 a second. */
-const HISTORY_BATCH_GAP_MS = 100;
-
-/** How long an incoming LAN session waits for its peer's announcement (a few mDNS rounds). */
-const LAN_VOUCH_WAIT_MS = 3_000;
-/** LAN pins checked against the registry when it is back: at most this many, this far apart. */
-const MAX_PIN_CHECKS = 100;
-const PIN_CHECK_GAP_MS = 100;
-/** How often LAN mode tries again to deliver what waits for peers on the LAN. */
-const LAN_RETRY_MS = 5_000;
-
-const isRegistryDown = (e: HallwayError) => e.code === "REGISTRY_LOST" || e.code === "REGISTRY_UNREACHABLE";
-/**
- * Refused for now, with a retry-after: the rate limit, or a store batch that failed to commit
- * (`STORE_FAILED` with a retry-after; without one it is about the request, and final).
- */
-const isRetryLater = (e: HallwayError) =>
-  e.code === "RATE_LIMITED" || (e.code === "STORE_FAILED" && e.retryAfterMs !== undefined);
-
-const sleep = (ms: number) =>
-  new Promise<void>((resolve) => {
-    setTimeout(resolve, ms).unref?.();
-  });
+export type { PeerClientOptions, SendHow } from "./client-options.js";
 
 export class PeerClient {
   private readonly host: UdpHost;
   private readonly transfers: FileTransfers;
   /** Files to and from the registry's drop box (groups, people offline). */
   private readonly drops: DropClient;
+  /** Sending files and folders, peer to peer or through the drop box. */
+  private readonly files: ClientFiles;
   private readonly paths: PeerPaths;
   /** Friends, groups, profiles: requests to the registry and its social pushes. */
   readonly social: SocialClient;
-  private registry: HostedConnection | undefined;
-  private state: "idle" | "connecting" | "ready" | "reconnecting" | "closed" = "idle";
-  private nextRid = 1;
-  private readonly requests = new Map<number, PendingRequest>();
-  private readonly peersByUser = new Map<string, PeerLink>();
-  /** The path kind last reported per peer, so that a flap back and forth is not news. */
-  private readonly pathShown = new Map<string, string>();
-  private readonly userBySession = new Map<number, string>();
-  /** Incoming sessions the registry has not vouched for yet, with what arrived on them meanwhile. */
-  private readonly unverified = new Map<number, Uint8Array[]>();
-  /** The account's message log: open from `start()` on if it exists, else from the first entry. */
-  private log: MessageLog | undefined;
-  /** The log refused a write, and the user heard so; cleared by the next write that works. */
-  private logFailing = false;
-  /** Arrivals of this turn, recorded together at its end (`receive`). */
-  private readonly receiving: Array<{
-    events: readonly InboxEvent[];
-    outgoing?: readonly InboxEvent[];
-    then?: () => void;
-  }> = [];
-  /** Offline messages handed to the registry and not yet acknowledged. */
-  private readonly outbox = new Map<string, ChatMessage>();
-  /** Direct messages waiting for their receipt; one timer for all (`receiptDeadlines`). */
-  private readonly awaitingReceipt = new Map<string, ChatMessage>();
-  private readonly receiptDeadlines: FifoDeadlines<string>;
-  /** One timer for every request's answer (`requestTimeoutMs`). */
-  private readonly requestDeadlines: FifoDeadlines<number>;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private reconnectAttempt = 0;
+  /** Sessions with other peers: who is on which, held until vouched for, their paths. */
+  private readonly links: PeerLinks;
+  /** The account's message log, and what goes through it to the presenter. */
+  private readonly inbox: LogHandOver;
   /** Own presence as last set: a login starts online, so a reconnect sets `away` again. */
   private presence: SettablePresence = "online";
-  private sendChain: Promise<unknown> = Promise.resolve();
   private readonly heartbeatMs: number;
   private readonly requestTimeoutMs: number;
   private readonly directTimeoutMs: number;
-  private reportFailure: (err: HallwayError) => void = () => {};
-  /** Set when the registry ended the session itself: no reconnect. */
-  private ended: HallwayError | undefined;
   private readonly sendReportMs: number;
-  /** Direct messages' history entries, reported to the registry in batches. */
-  private readonly historyQueue: HistoryEntry[] = [];
-  private historyInFlight = false;
-  /** When the last `history.batch` went out (Date.now()). */
-  private historyBatchAt = 0;
-  private outboxFlushing = false;
-  /** Outbox messages already reported as refused for now (rate-limited): said once each. */
-  private readonly outboxReported = new Set<string>();
-  private readonly loginWaiters: Array<{ resolve(): void; reject(err: HallwayError): void }> = [];
+  /** Chat: direct send, receipts, the offline fallback and its outbox, history reports. */
+  private readonly chat: ChatDelivery;
   /**
    * Settles if the client gives up by itself (the registry's key changed, or it refused the
    * login on a reconnect), with the error it already emitted as an `error` event.
    */
-  readonly failed = new Promise<HallwayError>((resolve) => {
-    this.reportFailure = resolve;
-  });
+  readonly failed: Promise<HallwayError>;
+  /** The registry session: requests, login, heartbeat, reconnect; the client's `state`. */
+  private readonly session: RegistrySession;
   user: string;
   /** LAN discovery and LAN mode (docs/discovery.md); undefined when off. */
-  private readonly lan: LanDiscovery | undefined;
-  private lanOutbox: LanOutbox | undefined;
-  /** No registry session: LAN peers are reached directly, everyone else waits. */
-  private lanMode = false;
-  /** Peers whose session was opened from the LAN directory (their path is "lan"). */
-  private readonly lanPaths = new Set<string>();
-  private readonly lanFlushing = new Set<string>();
-  /** Incoming LAN sessions waiting for their peer's announcement, by user. */
-  private readonly lanVouchWaiters = new Map<string, Array<() => void>>();
-  /** In LAN mode: tries the outbox again now and then (a peer that refused us at first). */
-  private lanRetryTimer: NodeJS.Timeout | undefined;
-  /** The registry: the one given, or (LAN mode without one) the first that mDNS shows later. */
-  private server: Address | undefined;
-  /** `server` was found on the LAN in LAN mode, not given: a refusal there is not fatal. */
-  private adopted = false;
-  private readonly refusedRegistries = new Set<string>();
-  /** The account is to be created at the first registry reached (LAN mode at start). */
-  private needsRegister = false;
+  private readonly lan: LanMode | undefined;
 
   constructor(private readonly opts: PeerClientOptions) {
-    this.server = opts.server;
     this.user = opts.user.trim().toLowerCase();
     this.heartbeatMs = opts.heartbeatMs ?? 10_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
     this.directTimeoutMs = opts.directTimeoutMs ?? 3_000;
     this.sendReportMs = opts.sendReportMs ?? Math.min(4_000, this.requestTimeoutMs);
-    this.receiptDeadlines = new FifoDeadlines(this.directTimeoutMs, (id) => this.receiptTimedOut(id));
-    this.requestDeadlines = new FifoDeadlines(this.requestTimeoutMs, (rid) => this.requestTimedOut(rid));
-    this.host = new UdpHost({
+    this.inbox = new LogHandOver({
+      user: this.user,
+      openLog: opts.openLog,
+      onEvent: opts.onEvent,
+      onHandOverAgain: opts.onHandOverAgain,
+      closed: () => this.session.state === "closed",
+    });
+    const host = new UdpHost({
       identity: opts.identity,
       acceptIncoming: true,
       port: opts.port ?? 0,
@@ -292,42 +132,95 @@ export class PeerClient {
       handshakeTimeoutMs: Math.min(this.requestTimeoutMs, 5_000),
       ipv6: true,
     });
+    this.host = host;
+    this.chat = new ChatDelivery({
+      host,
+      inbox: this.inbox,
+      me: () => this.user,
+      state: () => this.session.state,
+      request: (body) => this.session.request(body),
+      emit: (e) => this.emit(e),
+      directTimeoutMs: this.directTimeoutMs,
+      sendReportMs: this.sendReportMs,
+      lookup: (user) => this.lookup(user),
+      directTo: (user, info) => this.links.directTo(user, info),
+      liveLink: (user) => this.links.liveLink(user),
+      dropPeer: (user) => this.links.dropPeer(user),
+      lanOn: () => this.lan !== undefined,
+      lanMode: () => this.lan?.active ?? false,
+      lanOutbox: () => this.lan?.outbox,
+      sendLan: (msg) => (this.lan as LanMode).sendLan(msg),
+      queueLan: (msg) => this.lan?.queueLan(msg),
+    });
+    this.session = new RegistrySession({
+      host,
+      server: opts.server,
+      user: this.user,
+      password: opts.password,
+      pins: opts.pins,
+      registryFingerprint: opts.registryFingerprint,
+      heartbeatMs: this.heartbeatMs,
+      requestTimeoutMs: this.requestTimeoutMs,
+      emit: (e) => this.emit(e),
+      addresses: () => this.hostAddresses(),
+      onReady: () => this.onReady(),
+      onLost: () => {
+        if (this.lan) this.lan.setMode(true, new HallwayError("REGISTRY_LOST", "lost the registry"));
+      },
+      stop: () => this.stop(),
+    });
+    this.failed = this.session.failed;
     this.paths = new PeerPaths({
       host: this.host,
       registry: opts.server ?? { host: "0.0.0.0", port: 0 },
-      registrySession: () => this.registry?.address,
-      request: (body) => this.request(body),
+      registrySession: () => this.session.conn?.address,
+      request: (body) => this.session.request(body),
       random: (n) => new Uint8Array(randomBytes(n)),
       interfaces: systemInterfaces,
       onDirect: (user, path) => {
-        const conn = this.liveLink(user);
+        const conn = this.links.liveLink(user);
         if (!conn) return;
         // Moving emits the path event; a session the far side already moved just learns its kind.
         if (isRelayAddress(conn.address)) this.host.moveTo(conn, path.address);
-        else this.emitPath(user, conn);
+        else this.links.emitPath(user, conn);
       },
       onRelay: (user) => {
-        const conn = this.liveLink(user);
+        const conn = this.links.liveLink(user);
         return conn !== undefined && isRelayAddress(conn.address);
       },
       ...(opts.pathRetryMs === undefined ? {} : { upgradeEveryMs: opts.pathRetryMs }),
     });
+    this.links = new PeerLinks({
+      host,
+      paths: this.paths,
+      me: () => this.user,
+      emit: (e) => this.emit(e),
+      onPeerMessage: (user, conn, bytes) => this.onPeerMessage(user, conn, bytes),
+      lanDirectory: () => this.lan?.discovery.directory,
+      lookup: (user) => this.lookup(user),
+      verifyOnLan: (conn, user, held) => {
+        if (!this.lan || this.session.state === "ready") return false;
+        this.lan.verifyIncoming(conn, user, held);
+        return true;
+      },
+      pinVouched: (user, keyHex) => this.lan?.pinVouched(user, keyHex),
+    });
     this.host.handlers = {
       onProbe: (bytes, from) => this.paths.handleProbe(bytes, from),
-      onEstablished: (conn) => this.onEstablished(conn),
+      onEstablished: (conn) => this.links.onEstablished(conn),
       onMessage: (conn, bytes) => this.onMessage(conn, bytes),
       onClosed: (conn, reason) => this.onClosed(conn, reason),
-      onAddressChanged: (conn) => this.onAddressChanged(conn),
+      onAddressChanged: (conn) => this.links.onAddressChanged(conn),
       onTurn: (now) => this.transfers.onTurn(now),
     };
     this.social = new SocialClient({
       me: () => this.user,
-      request: (body) => this.request(body),
-      nextLogin: () => this.nextLogin(),
+      request: (body) => this.session.request(body),
+      nextLogin: () => this.session.nextLogin(),
       emit: (e) => this.emit(e),
-      receive: (events, then) => this.receive(events, then),
-      recordSent: (event) => this.recordSent(event),
-      unfriended: (user) => this.dropPeer(user),
+      receive: (events, then) => this.inbox.receive(events, then),
+      recordSent: (event) => this.inbox.recordSent(event),
+      unfriended: (user) => this.links.dropPeer(user),
     });
     this.transfers = new FileTransfers({
       host: this.host,
@@ -341,77 +234,43 @@ export class PeerClient {
     });
     this.drops = new DropClient({
       transfers: this.transfers,
-      request: (body) => this.request(body),
-      registry: () => (this.registry && this.host.isLive(this.registry) ? this.registry : undefined),
+      request: (body) => this.session.request(body),
+      registry: () => this.session.live(),
       emit: (e) => this.emit(e),
     });
+    this.files = new ClientFiles({
+      transfers: this.transfers,
+      drops: this.drops,
+      me: () => this.user,
+      emit: (e) => this.emit(e),
+      groups: () => this.social.groups(),
+      liveLink: (user) => this.links.liveLink(user),
+      lanMode: () => this.lan !== undefined && this.session.state !== "ready",
+      lanSession: (user) => (this.lan as LanMode).lanSession(user),
+      lookup: (user) => this.lookup(user),
+      directTo: (user, info) => this.links.directTo(user, info),
+    });
     this.lan = opts.lan
-      ? new LanDiscovery({
-          user: this.user,
+      ? new LanMode({
+          lan: opts.lan,
+          pins: opts.lan.pins,
           fingerprint: fingerprint(opts.identity.publicKey),
-          announce: opts.lan.announce,
-          onChange: (c) => this.onLanChange(c),
-          onRegistry: (address) => this.adoptRegistry(address),
+          host,
+          links: this.links,
+          chat: this.chat,
+          me: () => this.user,
+          state: () => this.session.state,
+          registry: () => this.session.conn,
+          request: (body) => this.session.request(body),
+          lookup: (user) => this.lookup(user),
+          emit: (e) => this.emit(e),
+          adopt: (address) => this.session.adopt(address),
         })
       : undefined;
   }
 
   private emit(e: PeerEvent): void {
     this.opts.onEvent(e);
-  }
-
-  /**
-   * Records `events` in the message log and then runs `then` (the acknowledgement). What
-   * arrives in one turn is recorded in one transaction at its end (one fsync for a burst, as
-   * the registry's group commit), handed over in log order, and acknowledged only after that
-   * commit; if the log refuses, nothing of the turn is acknowledged and the user hears it once.
-   * `outgoing`: what the user sent, recorded with them as history (never handed over).
-   */
-  private receive(events: readonly InboxEvent[], then?: () => void, outgoing?: readonly InboxEvent[]): void {
-    if (this.state === "closed") return;
-    this.receiving.push({ events, ...(outgoing ? { outgoing } : {}), ...(then ? { then } : {}) });
-    if (this.receiving.length > 1) return;
-    setImmediate(() => this.recordReceived());
-  }
-
-  /** What the user sent, for the log's history (with this turn's arrivals). */
-  private recordSent(event: InboxEvent): void {
-    this.receive([], undefined, [event]);
-  }
-
-  private recordReceived(): void {
-    const batch = this.receiving.splice(0);
-    if (batch.length === 0 || this.state === "closed") return;
-    let fresh: LoggedEntry[];
-    let log: MessageLog;
-    try {
-      const now = Date.now();
-      log = this.log ??= this.opts.openLog(this.user, true, now) as MessageLog;
-      fresh = log.record(
-        batch.flatMap((b) => b.events),
-        batch.flatMap((b) => b.outgoing ?? []),
-        now,
-      );
-    } catch (err) {
-      if (!this.logFailing) {
-        this.logFailing = true;
-        const e = asHallwayError(err);
-        this.emit({ event: "error", code: e.code, message: e.message });
-      }
-      return;
-    }
-    this.logFailing = false;
-    for (const entry of fresh) this.handOver(log, entry);
-    for (const b of batch) b.then?.();
-  }
-
-  private handOver(log: MessageLog, entry: LoggedEntry): void {
-    this.opts.onEvent(entry.event, (handed) => log.handedOver(entry.seq, handed));
-  }
-
-  private get registryName(): string {
-    const server = this.server;
-    return server ? `${server.host}:${server.port}` : "none";
   }
 
   /** Bind, connect to the registry, register if asked, log in. Rejects with a HallwayError. */
@@ -428,367 +287,45 @@ export class PeerClient {
         ? new HallwayError("AUTH_WEAK_PASSWORD", `password must be at most ${MAX_PASSWORD_CHARS} characters`)
         : new HallwayError("AUTH_BAD_PASSWORD", "wrong password");
     }
-    // What the last run recorded but did not hand over comes first, once.
-    this.log ??= this.opts.openLog(this.user, false, Date.now());
-    const pending = this.log?.pending() ?? [];
-    if (pending.length > 0) this.opts.onHandOverAgain?.();
-    for (const entry of pending) this.handOver(this.log as MessageLog, entry);
+    this.inbox.handOverPending();
     await this.host.start();
-    this.state = "connecting";
-    if (this.lan && this.opts.lan) {
-      this.lanOutbox ??= this.opts.lan.openOutbox(this.user);
-      this.historyQueue.push(...this.lanOutbox.history());
-      this.lan.start(this.host.localPort);
-    }
+    this.session.state = "connecting";
+    if (this.lan) this.chat.historyQueue.push(...this.lan.start(this.host.localPort));
     try {
-      await this.connectRegistry();
-      if (this.opts.register) {
-        await this.request({ t: "register", user: this.user, password: this.opts.password });
-      }
-      await this.login(false);
+      await this.session.connect();
+      if (this.opts.register) await this.session.register();
+      await this.session.login(false);
     } catch (err) {
       const e = asHallwayError(err);
       if (!this.lan || !isRegistryAbsent(e)) throw e;
-      if (this.registry) this.host.close(this.registry, "LAN mode");
-      this.registry = undefined;
-      this.needsRegister = Boolean(this.opts.register || this.opts.lan?.registerIfMissing);
-      this.state = "reconnecting";
-      this.setLanMode(true, e);
-      this.scheduleReconnect();
+      this.session.goLan(Boolean(this.opts.register || this.opts.lan?.registerIfMissing));
+      this.lan.setMode(true, e);
+      this.session.scheduleReconnect();
     }
   }
 
-  private async connectRegistry(): Promise<void> {
-    const server = this.server;
-    if (!server) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry found on this network");
-    const pinned = this.opts.pins.get(this.registryName);
-    let conn: HostedConnection;
-    try {
-      conn = await this.host.connect(
-        server,
-        pinned ? { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) } : {},
-      );
-    } catch (err) {
-      const e = asHallwayError(err);
-      if (e.code === "CRYPTO_UNEXPECTED_KEY") {
-        throw new HallwayError(
-          "REGISTRY_KEY_CHANGED",
-          `the registry at ${this.registryName} presented a different key than the one pinned (${fingerprint(
-            new Uint8Array(Buffer.from(pinned ?? "", "hex")),
-          )}); refusing to connect`,
-        );
-      }
-      throw new HallwayError("REGISTRY_UNREACHABLE", `no answer from the registry at ${this.registryName}`);
-    }
-    const wanted = this.opts.registryFingerprint;
-    if (wanted !== undefined && fingerprint(conn.remoteKey) !== wanted) {
-      this.host.close(conn, "not the registry asked for");
-      throw new HallwayError(
-        "REGISTRY_KEY_CHANGED",
-        `the registry at ${this.registryName} has key ${fingerprint(conn.remoteKey)}, not the ${wanted} asked for; refusing to connect`,
-      );
-    }
-    const keyHex = Buffer.from(conn.remoteKey).toString("hex");
-    if (!pinned) this.opts.pins.set(this.registryName, keyHex);
-    this.registry = conn;
-    this.emit({
-      event: "registry",
-      status: "connected",
-      address: this.registryName,
-      fingerprint: fingerprint(conn.remoteKey),
-      localPort: this.host.localPort,
-    });
-  }
-
-  /**
-   * `resume`: a login again after a lost session, which must not take the account over from
-   * another device (the registry answers `SESSION_REPLACED` instead).
-   */
-  private async login(resume: boolean): Promise<void> {
-    await this.request({
-      t: "login",
-      user: this.user,
-      password: this.opts.password,
-      heartbeatMs: this.heartbeatMs,
-      addresses: this.hostAddresses(),
-      ...(resume ? { resume: true } : {}),
-    });
-    this.state = "ready";
-    this.adopted = false; // logged in: from now on it is our registry
-    this.reconnectAttempt = 0;
-    this.startHeartbeat();
+  /** Logged in: LAN mode ends, and what waited for the registry goes to it. */
+  private onReady(): void {
     this.emit({ event: "ready", user: this.user });
-    if (this.lan) this.registryBack();
-    for (const w of this.loginWaiters.splice(0)) w.resolve();
-    void this.flushOutbox();
-    void this.flushHistory();
+    this.lan?.registryBack();
+    void this.chat.flushOutbox();
+    void this.chat.flushHistory();
     this.drops.onLogin();
-    if (this.presence === "away") this.request({ t: "presence.set", status: "away" }).catch(() => {});
-  }
-
-  /** The registry ended the session (another device, or abuse): say why once, and stop. */
-  private sessionEnded(code: HallwayError["code"], message: string): void {
-    if (this.ended || this.state === "closed") return;
-    const e = new HallwayError(code, message, { origin: "remote" });
-    this.ended = e;
-    this.emit({ event: "error", code: e.code, message: e.message });
-    const failed = () => this.reportFailure(e);
-    this.stop().then(failed, failed);
+    if (this.presence === "away") this.session.request({ t: "presence.set", status: "away" }).catch(() => {});
   }
 
   private hostAddresses(): Address[] {
     return this.paths.hostCandidates(this.host.localPort, this.host.localPort6);
   }
 
-  private startHeartbeat(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      if (this.state !== "ready") return;
-      this.request({ t: "heartbeat" }).catch(() => {});
-    }, this.heartbeatMs);
-  }
-
-  /** Send a request to the registry; resolves with its `data`. */
-  private request(body: RequestBody): Promise<unknown> {
-    const conn = this.registry;
-    if (!conn || !this.host.isLive(conn)) {
-      return Promise.reject(new HallwayError("REGISTRY_LOST", "not connected to the registry"));
-    }
-    const rid = this.nextRid++;
-    return new Promise((resolve, reject) => {
-      try {
-        // `rid` first: a registry can answer even a request it could only read the start of.
-        this.host.send(conn, encodeControl({ rid, ...body } as Control));
-      } catch (err) {
-        // Local misuse (a message over the limit): refused here, the session is fine.
-        reject(asHallwayError(err));
-        return;
-      }
-      this.requests.set(rid, { resolve, reject, what: body.t });
-      this.requestDeadlines.set(rid);
-    });
-  }
-
-  private requestTimedOut(rid: number): void {
-    const p = this.requests.get(rid);
-    if (!p) return;
-    this.requests.delete(rid);
-    p.reject(new HallwayError("REGISTRY_UNREACHABLE", `the registry did not answer '${p.what}'`));
-    this.registryLost();
-  }
-
-  private registryLost(): void {
-    if (this.state !== "ready" || this.ended) return;
-    this.state = "reconnecting";
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    const old = this.registry;
-    this.registry = undefined;
-    if (old) this.host.close(old, "reconnecting");
-    this.requestDeadlines.clear();
-    for (const [rid, p] of this.requests) {
-      p.reject(new HallwayError("REGISTRY_LOST", "lost the registry"));
-      this.requests.delete(rid);
-    }
-    this.emit({ event: "registry", status: "lost", address: this.registryName, fingerprint: "" });
-    if (this.lan) this.setLanMode(true, new HallwayError("REGISTRY_LOST", "lost the registry"));
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(atLeastMs = 0): void {
-    if (this.state !== "reconnecting" || !this.server) return;
-    const base = Math.min(10_000, 250 * 2 ** this.reconnectAttempt);
-    const delay = Math.max(atLeastMs, base / 2 + (randomBytes(2).readUInt16BE(0) / 65535) * (base / 2));
-    this.reconnectAttempt++;
-    setTimeout(() => {
-      if (this.state !== "reconnecting") return;
-      this.connectRegistry()
-        .then(() => this.registerIfNeeded())
-        .then(() => this.login(true))
-        .catch((err) => {
-          const e = asHallwayError(err);
-          if (
-            e.code === "REGISTRY_KEY_CHANGED" ||
-            e.code === "REGISTRY_PINS_UNREADABLE" ||
-            e.code === "AUTH_BAD_PASSWORD" ||
-            e.code === "AUTH_UNKNOWN_USER" ||
-            e.code === "SESSION_REPLACED" ||
-            e.code === "SESSION_TERMINATED"
-          ) {
-            if (this.adopted) {
-              this.adoptionFailed(e);
-              return;
-            }
-            this.ended = e;
-            this.emit({ event: "error", code: e.code, message: e.message });
-            const failed = () => this.reportFailure(e);
-            this.stop().then(failed, failed);
-            return;
-          }
-          if (this.registry) {
-            this.host.close(this.registry, "retry");
-            this.registry = undefined;
-          }
-          // Throttled (RATE_LIMITED): not before the registry says.
-          this.scheduleReconnect(e.retryAfterMs ?? 0);
-        });
-    }, delay).unref?.();
-  }
-
   // ---- incoming ----------------------------------------------------------------------
 
-  private onEstablished(conn: HostedConnection): void {
-    if (conn.initiator) return;
-    // A peer opened a session to us; it names itself in the handshake payload, and we
-    // believe it only once the registry vouches that this key belongs to that user.
-    const hello = decodeControl(conn.remotePayload);
-    if (!hello.ok || hello.value.t !== "hello") {
-      this.host.close(conn, "expected hello");
-      return;
-    }
-    const user = hello.value.user;
-    // Kept apart until then, so that a stranger naming a peer cannot displace that peer's session.
-    const held: Uint8Array[] = [];
-    this.unverified.set(conn.session, held);
-    this.userBySession.set(conn.session, user);
-    if (this.lan && this.state !== "ready") {
-      // LAN mode: the pin (TOFU) or the LAN directory vouches instead of the registry.
-      this.verifyLan(conn, user, held, Date.now() + LAN_VOUCH_WAIT_MS);
-      return;
-    }
-    this.lookup(user)
-      .then((info) => {
-        const keyHex = Buffer.from(conn.remoteKey).toString("hex");
-        if (info.publicKey !== keyHex) {
-          throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key does not match the registry's`);
-        }
-        this.pinVouched(user, keyHex);
-        this.trustIncoming(conn, user, held);
-      })
-      .catch((err) => {
-        const e = asHallwayError(err);
-        // A name nobody registered vouches for no key at all.
-        const code = e.code === "MSG_UNKNOWN_RECIPIENT" ? "AUTH_KEY_MISMATCH" : e.code;
-        this.emit({ event: "error", code, message: e.message });
-        this.host.close(conn, "unverified");
-      });
-  }
-
-  /**
-   * An incoming session in LAN mode, checked by `checkLanKey`. A peer not in the directory
-   * yet (it saw our announcement before we saw its own) is held until its announcement
-   * arrives, at most until `deadline`.
-   */
-  private verifyLan(conn: HostedConnection, user: string, held: Uint8Array[], deadline: number): void {
-    if (!this.unverified.has(conn.session)) return; // closed meanwhile
-    try {
-      this.checkLanKey(user, conn.remoteKey);
-    } catch (err) {
-      const e = asHallwayError(err);
-      const unknown = e.code === "AUTH_KEY_MISMATCH" && this.lan?.directory.devicesOf(user).length === 0;
-      if (unknown && Date.now() < deadline && this.host.isLive(conn)) {
-        this.lan?.requery();
-        const waiters = this.lanVouchWaiters.get(user) ?? [];
-        waiters.push(() => this.verifyLan(conn, user, held, deadline));
-        this.lanVouchWaiters.set(user, waiters);
-        setTimeout(() => this.runVouchWaiters(user), deadline - Date.now() + 1).unref?.();
-        return;
-      }
-      this.emit({ event: "error", code: e.code, message: e.message });
-      this.host.close(conn, "unverified");
-      return;
-    }
-    this.lanPaths.add(user);
-    this.trustIncoming(conn, user, held);
-    void this.flushLanOutboxTo(user);
-  }
-
-  private runVouchWaiters(user: string): void {
-    const waiters = this.lanVouchWaiters.get(user);
-    this.lanVouchWaiters.delete(user);
-    for (const w of waiters ?? []) w();
-  }
-
-  /**
-   * The registry vouches for `keyHex`: it is the key to pin for `user`, also over a pin from
-   * LAN mode. Best effort: a pin file that cannot be read is reported, and the registry's
-   * word still holds for this session.
-   */
-  private pinVouched(user: string, keyHex: string): void {
-    const pins = this.opts.lan?.pins;
-    if (!pins) return;
-    try {
-      if (pins.get(user) !== keyHex) pins.set(user, keyHex);
-    } catch (err) {
-      const e = asHallwayError(err);
-      this.emit({ event: "error", code: e.code, message: e.message });
-    }
-  }
-
-  /** A verified incoming session from `user`: it becomes the link, and what it held is read. */
-  private trustIncoming(conn: HostedConnection, user: string, held: readonly Uint8Array[]): void {
-    if (!this.unverified.delete(conn.session)) return; // closed meanwhile
-    const link: PeerLink = this.peersByUser.get(user) ?? { verified: true };
-    link.conn = conn;
-    link.verified = true;
-    this.peersByUser.set(user, link);
-    this.emitPath(user, conn);
-    for (const m of held) this.onPeerMessage(user, conn, m);
-  }
-
-  /** The live, verified session with `user`, if there is one. */
-  private liveLink(user: string): HostedConnection | undefined {
-    const link = this.peersByUser.get(user);
-    return link?.conn && link.verified && this.host.isLive(link.conn) ? link.conn : undefined;
-  }
-
-  /** `path` event for the session with `user`, unless it names the path last reported. */
-  private emitPath(user: string, conn: HostedConnection, ms?: number): void {
-    // No attempt with `user` (a session from the LAN directory, or one the far side opened
-    // from its own): an address on one of our subnets is the LAN.
-    const kind =
-      this.paths.kindOf(user, conn.address) ??
-      (this.lanPaths.has(user) || systemInterfaces().some((i) => onSubnet(conn.address.host, i))
-        ? "lan"
-        : "direct");
-    if (ms === undefined && this.pathShown.get(user) === kind) return;
-    this.pathShown.set(user, kind);
-    const { host, port } = conn.address;
-    this.emit({
-      event: "path",
-      peer: user,
-      kind,
-      ...(ms === undefined ? {} : { ms }),
-      ...(kind === "relay" ? {} : { address: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}` }),
-    });
-  }
-
-  /** A session moved: up from the relay to a direct path, or (rarely) back. */
-  private onAddressChanged(conn: HostedConnection): void {
-    const user = this.userBySession.get(conn.session);
-    if (user === undefined || this.unverified.has(conn.session)) return;
-    if (this.liveLink(user)?.session !== conn.session) return;
-    // Moved here by the far side before our own checks named the path: onDirect reports it.
-    if (this.paths.kindOf(user, conn.address) === undefined) return;
-    this.emitPath(user, conn);
-    if (isRelayAddress(conn.address) && conn.initiator) this.paths.keepUpgrading(user);
-  }
-
   private onMessage(conn: HostedConnection, bytes: Uint8Array): void {
-    if (conn === this.registry || (this.registry && conn.session === this.registry.session)) {
+    if (this.session.isRegistry(conn)) {
       this.onRegistryMessage(bytes);
       return;
     }
-    // Held until the registry vouches for the sender's key.
-    const held = this.unverified.get(conn.session);
-    if (held) {
-      if (held.length < 256) held.push(bytes);
-      return;
-    }
-    const user = this.userBySession.get(conn.session);
-    if (!user) return;
-    const link = this.peersByUser.get(user);
-    if (!link) return;
-    this.onPeerMessage(user, conn, bytes);
+    this.links.onMessage(conn, bytes);
   }
 
   private onRegistryMessage(bytes: Uint8Array): void {
@@ -796,45 +333,44 @@ export class PeerClient {
     if (!decoded.ok) {
       // A transfer to or from the drop box: file messages on the registry session.
       const file = decodeStreamMessage(bytes);
-      if (file.ok && file.value.kind !== "control" && this.registry)
-        this.drops.handleFile(this.registry, file.value);
+      if (file.ok && file.value.kind !== "control" && this.session.conn)
+        this.drops.handleFile(this.session.conn, file.value);
       return;
     }
     const msg = decoded.value;
     switch (msg.t) {
       case "ok":
-      case "err": {
-        const p = this.requests.get(msg.rid);
-        if (!p) return;
-        this.requests.delete(msg.rid);
-        this.requestDeadlines.delete(msg.rid);
-        if (msg.t === "ok") p.resolve(msg.data);
-        else
-          p.reject(
-            new HallwayError(msg.code, msg.message, {
-              origin: "remote",
-              ...(msg.retryAfterMs === undefined ? {} : { retryAfterMs: msg.retryAfterMs }),
-            }),
-          );
+      case "err":
+        this.session.answer(
+          msg.rid,
+          msg.t === "ok"
+            ? { ok: true, data: msg.data }
+            : {
+                ok: false,
+                error: new HallwayError(msg.code, msg.message, {
+                  origin: "remote",
+                  ...(msg.retryAfterMs === undefined ? {} : { retryAfterMs: msg.retryAfterMs }),
+                }),
+              },
+        );
         return;
-      }
       case "session.end":
-        this.sessionEnded(msg.code, msg.message);
+        this.session.sessionEnded(msg.code, msg.message);
         return;
       case "presence":
         // Gone, or a new process of the same user: a session with the old one is stale.
-        if (msg.status === "offline" || msg.fresh) this.dropPeer(msg.user);
+        if (msg.status === "offline" || msg.fresh) this.links.dropPeer(msg.user);
         this.emit({ event: "presence", user: msg.user, status: msg.status });
         return;
       case "offline.deliver": {
         const mine = msg.msgs.filter((m) => m.to === this.user).map((m) => messageEvent(m, "offline"));
         // Acknowledged only once the log has them; else the next login delivers them again.
         const ids = msg.msgs.map((m) => m.id);
-        this.receive(mine, () => void this.request({ t: "offline.ack", ids }).catch(() => {}));
+        this.inbox.receive(mine, () => void this.session.request({ t: "offline.ack", ids }).catch(() => {}));
         return;
       }
       case "delivered":
-        this.receive([{ event: "delivered", id: msg.id }]);
+        this.inbox.receive([{ event: "delivered", id: msg.id }]);
         return;
       case "drop.notify":
         this.drops.handleNotify(msg.drops);
@@ -862,95 +398,25 @@ export class PeerClient {
       this.transfers.handleBadOffer(user, conn, decoded.value);
       return;
     }
-    const msg = decoded.value.msg;
-    if (msg.t === "chat") {
-      if (msg.msg.from !== user || msg.msg.to !== this.user) return;
-      // No receipt unless the log has it: the sender then stores it at the registry.
-      const id = msg.msg.id;
-      this.receive([messageEvent(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct")], () => {
-        if (this.host.isLive(conn)) this.host.send(conn, encodeControl({ t: "receipt", id, at: Date.now() }));
-      });
-    } else if (msg.t === "receipt") {
-      const sent = this.awaitingReceipt.get(msg.id);
-      if (!sent) return;
-      this.awaitingReceipt.delete(msg.id);
-      this.receiptDeadlines.delete(msg.id);
-      this.lanOutbox?.remove(msg.id);
-      this.receive([{ event: "delivered", id: msg.id }]);
-      this.reportHistory({ ...sent, deliveredAt: msg.at });
-    }
-  }
-
-  /** A direct message for the registry's history: queued, and sent in batches. */
-  private reportHistory(entry: HistoryEntry): void {
-    // Without a registry, the entry waits on disk too: LAN-mode history reaches the registry.
-    if (this.state !== "ready") this.lanOutbox?.addHistory(entry);
-    this.historyQueue.push(entry);
-    if (this.historyQueue.length > HISTORY_QUEUE_LIMIT) this.historyQueue.shift();
-    void this.flushHistory();
-  }
-
-  /** One `history.batch` in flight at a time; waits out `RATE_LIMITED`, resumes at login. */
-  private async flushHistory(): Promise<void> {
-    if (this.historyInFlight) return;
-    this.historyInFlight = true;
-    try {
-      while (this.historyQueue.length > 0 && this.state === "ready") {
-        // A batch that is not full waits to fill, so that batches follow each other at most
-        // at the registry's history rate: receipts that trickle in one by one would otherwise
-        // make one request each, be RATE_LIMITED, and get the session cut off.
-        const since = Date.now() - this.historyBatchAt;
-        if (this.historyQueue.length < MAX_HISTORY_BATCH && since < HISTORY_BATCH_GAP_MS) {
-          await sleep(HISTORY_BATCH_GAP_MS - since);
-          continue;
-        }
-        this.historyBatchAt = Date.now();
-        const batch = this.historyQueue.slice(0, MAX_HISTORY_BATCH);
-        try {
-          await this.request({ t: "history.batch", msgs: batch });
-        } catch (err) {
-          const e = asHallwayError(err);
-          if (isRetryLater(e)) {
-            await sleep(e.retryAfterMs ?? 1000);
-            continue;
-          }
-          if (isRegistryDown(e)) return; // reported again after the next login
-          // Refused (the policy changed meanwhile): those entries are not the registry's.
-        }
-        this.historyQueue.splice(0, batch.length);
-        this.lanOutbox?.removeHistory(batch.map((e) => e.id));
-      }
-    } finally {
-      this.historyInFlight = false;
-    }
+    this.chat.handle(user, conn, decoded.value.msg);
   }
 
   private onClosed(conn: HostedConnection, reason: string): void {
-    if (this.registry && conn.session === this.registry.session) {
+    if (this.session.conn && conn.session === this.session.conn.session) {
       // The registry's CLOSE names why it ended the session, should `session.end` be lost.
       const code = SESSION_END_CODES.find((c) => reason.startsWith(`${c}:`));
       // Transfers to and from the drop box end with it (partial files stay for a resume).
       this.transfers.onClosed(conn);
       if (code)
-        this.sessionEnded(code, reason.slice(code.length + 1).trim() || "the registry ended the session");
-      else this.registryLost();
+        this.session.sessionEnded(
+          code,
+          reason.slice(code.length + 1).trim() || "the registry ended the session",
+        );
+      else this.session.lost();
       return;
     }
     this.transfers.onClosed(conn);
-    const user = this.userBySession.get(conn.session);
-    this.userBySession.delete(conn.session);
-    this.unverified.delete(conn.session);
-    if (user && this.peersByUser.get(user)?.conn?.session === conn.session) {
-      this.peersByUser.delete(user);
-      this.pathShown.delete(user);
-      this.lanPaths.delete(user);
-    }
-  }
-
-  private dropPeer(user: string): void {
-    const link = this.peersByUser.get(user);
-    if (link?.conn) this.host.close(link.conn, "peer went offline");
-    this.peersByUser.delete(user);
+    this.links.closed(conn);
   }
 
   // ---- commands ----------------------------------------------------------------------
@@ -960,394 +426,50 @@ export class PeerClient {
    * Sends are serialised so that messages leave in the order they were given.
    */
   send(toRaw: string, text: string): Promise<string> {
-    const p = this.sendChain.then(() => this.sendNow(toRaw, text));
-    this.sendChain = p.then(
-      () => undefined,
-      () => undefined,
-    );
-    return p;
-  }
-
-  private async sendNow(toRaw: string, text: string): Promise<string> {
-    const to = toRaw.trim().toLowerCase();
-    if (text.length === 0) throw new HallwayError("MSG_EMPTY", "message is empty");
-    const bytes = utf8.encode(text).length;
-    if (bytes > MAX_TEXT_BYTES) {
-      throw new HallwayError("MSG_TOO_LARGE", `message is ${bytes} bytes; the limit is ${MAX_TEXT_BYTES}`);
-    }
-    if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
-    const msg: ChatMessage = {
-      // 122 random bits, unguessable, at a twentieth of the cost of randomBytes(12) per message.
-      id: randomUUID(),
-      from: this.user,
-      to,
-      text,
-      sentAt: Date.now(),
-    };
-    // A live, verified session to the recipient needs no registry round trip.
-    const link = this.peersByUser.get(to);
-    if (link?.conn && link.verified && this.host.isLive(link.conn)) {
-      if (this.lanMode) this.lanOutbox?.add(msg);
-      this.sendDirect(link.conn, msg);
-      return msg.id;
-    }
-    if (this.lan && this.state !== "ready") return this.sendLan(msg);
-    let info: LookupData;
-    // The registry must answer within `sendReportMs`, or the sender hears that it does not; the
-    // lookup goes on, and the message is sent as usual if the answer comes late.
-    let reported = false;
-    const reportTimer = setTimeout(() => {
-      reported = true;
-      this.keepForRegistry(msg);
-    }, this.sendReportMs);
-    try {
-      info = await this.lookup(to);
-    } catch (err) {
-      const e = asHallwayError(err);
-      clearTimeout(reportTimer);
-      // Refused (no such user, the policy): the caller hears why.
-      if (!isRegistryDown(e)) {
-        if (!reported) throw e;
-        this.outbox.delete(msg.id);
-        this.emit({ event: "error", code: e.code, message: e.message, id: msg.id });
-        return msg.id;
-      }
-      // Registry unreachable: keep the message and store it when the registry is back.
-      if (!reported) this.keepForRegistry(msg);
-      return msg.id;
-    }
-    clearTimeout(reportTimer);
-    if (info.status !== "offline" && info.publicKey && info.addresses.length > 0 && to !== this.user) {
-      try {
-        this.sendDirect(await this.directTo(to, info), msg);
-        return msg.id;
-      } catch {
-        // Unreachable directly: fall through to the registry.
-      }
-    }
-    if (this.outbox.size > 0) {
-      // Earlier messages wait for the registry (retrying after a refusal): this one goes behind
-      // them, so that the recipient gets them in the order they were sent.
-      this.outbox.set(msg.id, msg);
-      void this.flushOutbox();
-      return msg.id;
-    }
-    await this.storeOffline(msg, true);
-    return msg.id;
-  }
-
-  /**
-   * No registry to look the recipient up or to store the message: it waits in the outbox,
-   * and the sender hears so now (`REGISTRY_UNREACHABLE`, with the id); `sent` follows once
-   * the registry has it.
-   */
-  private keepForRegistry(msg: ChatMessage): void {
-    this.outbox.set(msg.id, msg);
-    this.emit({
-      event: "error",
-      code: "REGISTRY_UNREACHABLE",
-      message: `the registry does not answer; the message to ${msg.to} is kept and sent when it is back`,
-      id: msg.id,
-    });
-  }
-
-  private sendDirect(conn: HostedConnection, msg: ChatMessage): void {
-    this.outbox.delete(msg.id);
-    this.awaitingReceipt.set(msg.id, msg);
-    this.receiptDeadlines.set(msg.id);
-    this.host.send(conn, encodeControl({ t: "chat", msg }));
-    this.recordSent(messageEvent(msg, isRelayAddress(conn.address) ? "relay" : "direct"));
-    this.emit({
-      event: "sent",
-      id: msg.id,
-      to: msg.to,
-      via: isRelayAddress(conn.address) ? "relay" : "direct",
-    });
-  }
-
-  private receiptTimedOut(id: string): void {
-    const msg = this.awaitingReceipt.get(id);
-    if (!msg) return;
-    this.awaitingReceipt.delete(id);
-    this.dropPeer(msg.to);
-    if (this.lan && this.state !== "ready") {
-      this.queueLan(msg);
-      return;
-    }
-    void this.storeOffline(msg, true);
-  }
-
-  /**
-   * Hands `msg` to the registry's store. Resolves with how long to wait before trying again
-   * when the registry is rate-limiting (the message stays in the outbox), else undefined.
-   * `announce`: a new message, whose sender hears `REGISTRY_UNREACHABLE` within
-   * `sendReportMs` if the registry does not take it.
-   */
-  private async storeOffline(msg: ChatMessage, announce: boolean): Promise<number | undefined> {
-    this.outbox.set(msg.id, msg);
-    let reported = false;
-    const reportTimer = announce
-      ? setTimeout(() => {
-          reported = true;
-          this.keepForRegistry(msg);
-        }, this.sendReportMs)
-      : undefined;
-    try {
-      await this.request({ t: "offline.send", msg });
-      this.outboxReported.delete(msg.id);
-      if (!this.outbox.delete(msg.id) && !announce) return undefined;
-      this.recordSent(messageEvent(msg, "offline"));
-      this.emit({ event: "sent", id: msg.id, to: msg.to, via: "offline" });
-    } catch (err) {
-      const e = asHallwayError(err);
-      if (isRegistryDown(e)) {
-        // Stored after the reconnect; a new message's sender hears now.
-        if (announce && !reported) {
-          reported = true;
-          this.keepForRegistry(msg);
-        }
-        return undefined;
-      }
-      if (isRetryLater(e)) {
-        // Kept, and tried again when the registry allows (rate limit) or its store can take it
-        // (a batch that failed to commit); said once per message.
-        if (!this.outboxReported.has(msg.id)) {
-          this.outboxReported.add(msg.id);
-          this.emit({
-            event: "error",
-            code: e.code,
-            message: `${e.message}; the message is kept and sent again then`,
-            id: msg.id,
-            ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs }),
-          });
-        }
-        const wait = e.retryAfterMs ?? 1000;
-        if (announce) setTimeout(() => void this.flushOutbox(), wait).unref?.();
-        return wait;
-      }
-      this.outbox.delete(msg.id);
-      this.outboxReported.delete(msg.id);
-      this.emit({ event: "error", code: e.code, message: e.message, id: msg.id });
-    } finally {
-      clearTimeout(reportTimer);
-    }
-    return undefined;
-  }
-
-  /**
-   * The outbox to the registry, one message at a time, in order, waiting out rate limits and
-   * store failures. The iteration is live: a message queued meanwhile is sent in its turn.
-   */
-  private async flushOutbox(): Promise<void> {
-    if (this.outboxFlushing) return;
-    this.outboxFlushing = true;
-    try {
-      for (const msg of this.outbox.values()) {
-        for (;;) {
-          if (this.state !== "ready") return;
-          if (!this.outbox.has(msg.id)) break;
-          const wait = await this.storeOffline(msg, false);
-          if (wait === undefined) break;
-          await sleep(wait);
-        }
-      }
-    } finally {
-      this.outboxFlushing = false;
-    }
+    return this.chat.send(toRaw, text);
   }
 
   private async lookup(user: string): Promise<LookupData> {
-    return parseAnswer(lookupData, await this.request({ t: "lookup", user }), "lookup");
-  }
-
-  /**
-   * A live session to `user`, or a new one: the registry coordinates a connect, the
-   * connectivity checks find the best path that answers, and the Noise handshake runs on it
-   * (the responder must hold the key the registry vouches for).
-   */
-  private directTo(user: string, info: LookupData): Promise<HostedConnection> {
-    const link = this.peersByUser.get(user);
-    const key = info.publicKey ?? "";
-    if (
-      link?.conn &&
-      this.host.isLive(link.conn) &&
-      Buffer.from(link.conn.remoteKey).toString("hex") === key
-    ) {
-      return Promise.resolve(link.conn);
-    }
-    if (link?.connecting) return link.connecting;
-    const fresh: PeerLink = { verified: true };
-    const startedAt = Date.now();
-    const connectOn = async (path: FoundPath, fromDirectory: boolean): Promise<HostedConnection> => {
-      const conn = await this.host.connect(path.address, {
-        expectedRemoteKey: new Uint8Array(Buffer.from(path.publicKey, "hex")),
-        payload: encodeControl({ t: "hello", user: this.user }),
-      });
-      if (fromDirectory) this.lanPaths.add(user);
-      fresh.conn = conn;
-      fresh.connecting = undefined;
-      this.userBySession.set(conn.session, user);
-      this.emitPath(user, conn, fromDirectory ? Date.now() - startedAt : path.ms);
-      if (path.kind === "relay") this.paths.keepUpgrading(user);
-      return conn;
-    };
-    const introduced = () => this.paths.find(user).then((path) => connectOn(path, false));
-    // On our LAN with the key the registry vouches for: no introduction round trip (and the
-    // introduction after all if that address does not answer).
-    const lanPeer = this.lan?.directory.reachable(user);
-    const onLan = lanPeer && lanPeer.fingerprint === fingerprint(new Uint8Array(Buffer.from(key, "hex")));
-    fresh.connecting = (
-      onLan
-        ? connectOn({ address: lanPeer.address, kind: "lan", publicKey: key, ms: 0 }, true).catch(introduced)
-        : introduced()
-    ).catch((err) => {
-      if (this.peersByUser.get(user) === fresh) this.peersByUser.delete(user);
-      throw err;
-    });
-    this.peersByUser.set(user, fresh);
-    return fresh.connecting;
+    return parseAnswer(lookupData, await this.session.request({ t: "lookup", user }), "lookup");
   }
 
   /** `{"cmd":"connect"}`: make sure there is a direct session to `user`, and say which path it took. */
   async connect(toRaw: string): Promise<void> {
     const to = toRaw.trim().toLowerCase();
     if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
-    const live = this.liveLink(to);
+    const live = this.links.liveLink(to);
     if (live) {
-      this.pathShown.delete(to);
-      this.emitPath(to, live);
+      this.links.showPath(to, live);
       return;
     }
-    if (this.lan && this.state !== "ready") {
-      await this.lanSession(to);
+    if (this.lan && this.session.state !== "ready") {
+      await this.lan.lanSession(to);
       return;
     }
     const info = await this.lookup(to);
     if (info.status === "offline" || !info.publicKey)
       throw new HallwayError("PEER_OFFLINE", `${to} is not online`);
-    await this.directTo(to, info);
+    await this.links.directTo(to, info);
   }
 
   // ---- file transfer -----------------------------------------------------------------
 
   /**
    * Offer the file at `path` to `toRaw`, who must be online; resolves with the transfer's
-   * short number once offered. `offeredName` (default: the file's base name) is the name the
-   * receiver is offered. A folder is offered as its files (`walkFolder`: bounded, symbolic
-   * links to outside not followed), under one number; what it leaves out is reported as
-   * `FILE_READ_FAILED` error events.
+   * short number once offered (`client-files.ts`).
    */
-  async sendFile(toRaw: string, path: string, offeredName?: string, how: SendHow = {}): Promise<number> {
-    const [n] = await this.sendFileTo([toRaw], path, offeredName, how);
-    return n as number;
+  sendFile(toRaw: string, path: string, offeredName?: string, how: SendHow = {}): Promise<number> {
+    return this.files.sendFile(toRaw, path, offeredName, how);
   }
 
-  /**
-   * The same to several people: a folder is read once (and what it leaves out told once);
-   * each person gets a transfer of their own. Resolves with the numbers, in the order of
-   * `names`; rejects with the first failure once every offer was tried.
-   */
-  async sendFileTo(
+  /** The same to several people (`client-files.ts`). */
+  sendFileTo(
     names: readonly string[],
     path: string,
     offeredName?: string,
     how: SendHow = {},
   ): Promise<number[]> {
-    const people = names.map((raw) => {
-      const to = raw.trim().toLowerCase();
-      if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", `no user called ${raw.trim()}`);
-      return to;
-    });
-    const folder = offeredName === undefined && isFolder(path) ? walkFolder(path) : undefined;
-    for (const s of folder?.skipped ?? []) {
-      this.opts.onEvent({
-        event: "error",
-        code: "FILE_READ_FAILED",
-        // Named from the folder sent ("photos/x.txt"), as the user knows it.
-        message: `left out ${relative(dirname(path), s.path)}: ${s.why}`,
-      });
-    }
-    const offers = people.map(async (to) => {
-      const name = offeredName ?? basename(path);
-      // A group, or someone offline or out of reach: through the registry's drop box.
-      const viaDropBox = (): Promise<number> => {
-        if (folder) {
-          throw new HallwayError(
-            "FILE_PEER_UNREACHABLE",
-            `${to} cannot take a folder now: the drop box takes files, not folders; send the files one by one`,
-          );
-        }
-        return this.drops.upload(to, path, name);
-      };
-      if (to.startsWith(GROUP_PREFIX)) {
-        const n = await viaDropBox();
-        if (how.via !== "registry") void this.offerToMembers(to.slice(GROUP_PREFIX.length), path, name);
-        return n;
-      }
-      if (how.via === "registry" && to !== this.user) return viaDropBox();
-      let conn: HostedConnection;
-      try {
-        conn = await this.fileSession(to);
-      } catch (err) {
-        if (asHallwayError(err).code !== "FILE_PEER_UNREACHABLE" || to === this.user) throw err;
-        return viaDropBox();
-      }
-      if (folder) return this.transfers.sendFolder(to, conn, folder);
-      const id = await this.transfers.send(to, conn, path, offeredName ?? basename(path));
-      return this.transfers.numberOf(id);
-    });
-    const settled = await Promise.allSettled(offers);
-    const failed = settled.find((r) => r.status === "rejected");
-    if (failed) throw failed.reason;
-    return settled.map((r) => (r as PromiseFulfilledResult<number>).value);
-  }
-
-  /**
-   * A group's members who are online and reachable directly also get the file peer to peer
-   * while it goes up to the drop box: on a LAN that starts at once and is not slowed by the
-   * upload. Their clients tell the registry `drop.got`; a member this does not reach takes it
-   * from the drop box. A relayed path goes through the registry anyway, so it is left out.
-   */
-  private async offerToMembers(group: string, path: string, name: string): Promise<void> {
-    let members: string[];
-    try {
-      const e = await this.social.groups();
-      members = e.event === "groups" ? (e.groups.find((g) => g.name === group)?.members ?? []) : [];
-    } catch {
-      return;
-    }
-    await Promise.allSettled(
-      members
-        .filter((m) => m !== this.user)
-        .map(async (m) => {
-          const conn = await this.fileSession(m);
-          if (!isRelayAddress(conn.address)) await this.transfers.send(m, conn, path, name);
-        }),
-    );
-  }
-
-  /** A verified session with `to` for a file, made if need be. */
-  private async fileSession(to: string): Promise<HostedConnection> {
-    const link = this.peersByUser.get(to);
-    if (link?.conn && link.verified && this.host.isLive(link.conn)) return link.conn;
-    if (this.lan && this.state !== "ready") {
-      try {
-        return await this.lanSession(to);
-      } catch (err) {
-        const e = asHallwayError(err);
-        if (e.code.startsWith("PEER_KEY")) throw e;
-        throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not on the LAN`);
-      }
-    }
-    const info = await this.lookup(to);
-    if (info.status === "offline" || !info.publicKey || info.addresses.length === 0 || to === this.user) {
-      throw new HallwayError("FILE_PEER_UNREACHABLE", `${to} is not online`);
-    }
-    try {
-      return await this.directTo(to, info);
-    } catch {
-      throw new HallwayError("FILE_PEER_UNREACHABLE", `cannot reach ${to} directly`);
-    }
+    return this.files.sendFileTo(names, path, offeredName, how);
   }
 
   /** Running transfers and folders, one row per number (for `/files`). */
@@ -1391,10 +513,10 @@ export class PeerClient {
     const before = this.presence;
     // Set first: a registry lost meanwhile gets it again at the next login.
     this.presence = status;
-    this.lan?.setPresence(status);
-    if (this.lan && this.state !== "ready") return { event: "ok", cmd: "presence", status };
+    this.lan?.discovery.setPresence(status);
+    if (this.lan && this.session.state !== "ready") return { event: "ok", cmd: "presence", status };
     try {
-      await this.request({ t: "presence.set", status });
+      await this.session.request({ t: "presence.set", status });
     } catch (err) {
       const e = asHallwayError(err);
       if (e.code !== "REGISTRY_LOST" && e.code !== "REGISTRY_UNREACHABLE") this.presence = before;
@@ -1403,444 +525,62 @@ export class PeerClient {
     return { event: "ok", cmd: "presence", status };
   }
 
-  /** The whole directory, page by page (the registry answers at most `MAX_PAGE` a time). */
-  async users(): Promise<PeerEvent> {
-    const users: UserEntry[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = parseAnswer(
-        usersData,
-        await this.request({ t: "users", limit: MAX_PAGE, ...(after === undefined ? {} : { after }) }),
-        "users",
-      );
-      users.push(...page.users);
-      if (page.next === undefined || page.users.length === 0) break;
-      after = page.next;
-    }
-    return { event: "users", users };
+  /** The whole directory, page by page (`registry-queries.ts`). */
+  users(): Promise<PeerEvent> {
+    return queries.users((body) => this.session.request(body));
   }
 
-  async history(
-    withUser: string,
-    limit: number,
-    before?: { sentAt: number; id: string },
-  ): Promise<PeerEvent> {
-    const w = withUser.trim().toLowerCase();
-    if (!fitsWire(w)) return { event: "history", with: w, messages: [] };
-    // A page the registry cut to fit its message limit names where the rest continues.
-    const messages: HistoryEntry[] = [];
-    let cursor = before;
-    while (messages.length < limit) {
-      const data = parseAnswer(
-        historyData,
-        await this.request({
-          t: "history",
-          with: w,
-          limit: limit - messages.length,
-          ...(cursor ? { before: cursor } : {}),
-        }),
-        "history",
-      );
-      messages.unshift(...data.messages);
-      if (data.next === undefined || data.messages.length === 0) break;
-      cursor = data.next;
-    }
-    return { event: "history", with: w, messages };
+  history(withUser: string, limit: number, before?: { sentAt: number; id: string }): Promise<PeerEvent> {
+    return queries.history((body) => this.session.request(body), withUser, limit, before);
   }
 
   /** Messages containing `text` in your conversations and groups (the registry's index), newest first. */
-  async searchMessages(text: string, limit = 20): Promise<PeerEvent> {
-    const query = text.trim().slice(0, MAX_SEARCH_TEXT_CHARS);
-    if (query === "") return { event: "found", query, hits: [] };
-    const data = parseAnswer(
-      historySearchData,
-      await this.request({ t: "history.search", text: query, limit: Math.min(limit, MAX_SEARCH_HITS) }),
-      "history.search",
-    );
-    return { event: "found", query, hits: data.hits };
-  }
-
-  /** Resolves at the next successful login (after a reconnect); rejects if the client stops first. */
-  private nextLogin(): Promise<void> {
-    if (this.state === "closed")
-      return Promise.reject(new HallwayError("REGISTRY_LOST", "the client stopped"));
-    return new Promise((resolve, reject) => this.loginWaiters.push({ resolve, reject }));
+  searchMessages(text: string, limit = 20): Promise<PeerEvent> {
+    return queries.searchMessages((body) => this.session.request(body), text, limit);
   }
 
   /** Log out (best effort) and release the socket. Idempotent. */
   async stop(): Promise<void> {
-    if (this.state === "closed") return;
-    // After the registry ended the session there is nobody to log out from.
-    const wasReady = this.state === "ready" && this.ended === undefined;
-    this.state = "closed";
-    for (const w of this.loginWaiters.splice(0))
-      w.reject(new HallwayError("REGISTRY_LOST", "the client stopped"));
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.receiptDeadlines.clear();
-    if (wasReady) {
-      this.state = "ready";
-      await this.request({ t: "logout" }).catch(() => {});
-      this.state = "closed";
-    }
-    this.requestDeadlines.clear();
+    if (this.session.state === "closed") return;
+    const wasReady = this.session.close();
+    this.chat.stop();
+    if (wasReady) await this.session.logout();
+    this.session.clearDeadlines();
     this.transfers.stop();
     this.paths.stop();
-    if (this.lanRetryTimer) clearInterval(this.lanRetryTimer);
     await this.lan?.stop();
     await this.host.stop("bye");
-    this.log?.close();
-    this.lanOutbox?.close();
+    this.inbox.close();
+    this.lan?.closeOutbox();
   }
 
   /** The last `limit` messages of a conversation (a user, or `#group`) from the local log, oldest first. */
   localHistory(conversation: string, limit: number): InboxEvent[] {
-    return this.log?.recent(conversation, limit) ?? [];
+    return this.inbox.recent(conversation, limit);
   }
 
   // ---- LAN discovery and LAN mode (docs/discovery.md) ----------------------------------
 
   /** Whether there is no registry session and LAN peers are reached directly. */
   get inLanMode(): boolean {
-    return this.lanMode;
+    return this.lan?.active ?? false;
   }
 
   /** `{"cmd":"lan"}`: the LAN directory. */
   lanPeers(): PeerEvent {
     return {
       event: "lan.peers",
-      lan: this.lanMode,
-      announcing: this.lan?.announcing ?? false,
-      peers: (this.lan?.list() ?? []).map(lanView),
+      lan: this.lan?.active ?? false,
+      announcing: this.lan?.discovery.announcing ?? false,
+      peers: (this.lan?.discovery.list() ?? []).map(lanView),
       dropped: {
-        ...(this.lan?.directory.counts ?? { malformed: 0, otherVersion: 0, foreign: 0, evicted: 0 }),
+        ...(this.lan?.discovery.directory.counts ?? {
+          malformed: 0,
+          otherVersion: 0,
+          foreign: 0,
+          evicted: 0,
+        }),
       },
     };
   }
-
-  private setLanMode(on: boolean, why?: HallwayError): void {
-    if (this.lanMode === on) return;
-    this.lanMode = on;
-    if (this.lanRetryTimer) clearInterval(this.lanRetryTimer);
-    this.lanRetryTimer = undefined;
-    if (on) {
-      this.lanRetryTimer = setInterval(() => this.retryLanOutbox(), LAN_RETRY_MS);
-      this.lanRetryTimer.unref?.();
-    }
-    this.emit(
-      on
-        ? {
-            event: "lan.mode",
-            lan: true,
-            ...(why ? { code: why.code } : {}),
-            message: "no registry: LAN mode, chatting with peers on this LAN directly",
-          }
-        : { event: "lan.mode", lan: false, message: "the registry is reachable again" },
-    );
-  }
-
-  /**
-   * LAN mode without a registry: one appeared on the LAN (its mDNS announcement, or its
-   * answer to our queries). Taken as `findRegistry` takes the first it finds; its key is
-   * pinned on first use as always.
-   */
-  private adoptRegistry(address: Address): void {
-    if (this.server || this.state !== "reconnecting" || this.ended) return;
-    const name = `${address.host}:${address.port}`;
-    if (this.refusedRegistries.has(name)) return;
-    this.server = address;
-    this.adopted = true;
-    this.reconnectAttempt = 0;
-    this.scheduleReconnect();
-  }
-
-  /**
-   * A registry nobody asked for refused us (no such account, another password, a key that
-   * differs from its pin): said once, and LAN mode goes on without it.
-   */
-  private adoptionFailed(e: HallwayError): void {
-    if (this.registry) this.host.close(this.registry, "not ours");
-    this.registry = undefined;
-    if (this.server) this.refusedRegistries.add(`${this.server.host}:${this.server.port}`);
-    this.server = undefined;
-    this.adopted = false;
-    this.emit({
-      event: "error",
-      code: e.code,
-      message: `${e.message}; staying in LAN mode without the registry found on the LAN`,
-    });
-  }
-
-  private async registerIfNeeded(): Promise<void> {
-    if (!this.needsRegister) return;
-    try {
-      await this.request({ t: "register", user: this.user, password: this.opts.password });
-    } catch (err) {
-      if (asHallwayError(err).code !== "AUTH_USER_EXISTS") throw err;
-    }
-    this.needsRegister = false;
-  }
-
-  /** Logged in: LAN mode ends, the outbox goes to the registry, and the LAN pins are checked. */
-  private registryBack(): void {
-    if (this.registry) this.lan?.setRegistry(fingerprint(this.registry.remoteKey));
-    const wasLan = this.lanMode;
-    this.setLanMode(false);
-    void this.handLanToRegistry();
-    if (wasLan) void this.checkPinsAgainstRegistry();
-  }
-
-  /**
-   * TOFU for a session with `user` in LAN mode: a pinned key must match (else
-   * `PEER_KEY_CHANGED`); without a pin, the key must be the one the LAN directory has for
-   * `user` from a single device (else `PEER_KEY_CONFLICT` or `AUTH_KEY_MISMATCH`), and is pinned.
-   */
-  private checkLanKey(user: string, remoteKey: Uint8Array): void {
-    const pins = this.opts.lan?.pins;
-    if (!this.lan || !pins) throw new HallwayError("INTERNAL", "LAN discovery is off");
-    const keyHex = Buffer.from(remoteKey).toString("hex");
-    const pinned = pins.get(user);
-    if (pinned !== undefined) {
-      if (pinned === keyHex) return;
-      throw new HallwayError(
-        "PEER_KEY_CHANGED",
-        `${user} presented key ${fingerprint(remoteKey)}, not the one pinned (${fingerprint(
-          new Uint8Array(Buffer.from(pinned, "hex")),
-        )}); refusing until the registry vouches for the new key`,
-      );
-    }
-    const devices = this.lan.directory.devicesOf(user);
-    if (devices.length > 1 && devices.some((d) => d.conflicting)) {
-      throw new HallwayError(
-        "PEER_KEY_CONFLICT",
-        `two devices announce ${user} with different keys; trusting neither`,
-      );
-    }
-    if (!devices.some((d) => d.fingerprint === fingerprint(remoteKey))) {
-      throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key is not the one announced on the LAN`);
-    }
-    pins.set(user, keyHex);
-  }
-
-  /** A verified session with `to` through the LAN directory (LAN mode), made if need be. */
-  private lanSession(to: string): Promise<HostedConnection> {
-    const live = this.liveLink(to);
-    if (live) return Promise.resolve(live);
-    const link = this.peersByUser.get(to);
-    if (link?.connecting) return link.connecting;
-    const pinned = this.opts.lan?.pins.get(to);
-    const devices = this.lan?.directory.devicesOf(to) ?? [];
-    const pinnedFp =
-      pinned === undefined ? undefined : fingerprint(new Uint8Array(Buffer.from(pinned, "hex")));
-    const peer: LanPeer | undefined =
-      pinnedFp === undefined
-        ? this.lan?.directory.reachable(to)
-        : devices.find((d) => d.fingerprint === pinnedFp);
-    if (!peer) {
-      if (pinnedFp !== undefined && devices.length > 0) {
-        return Promise.reject(
-          new HallwayError(
-            "PEER_KEY_CHANGED",
-            `${to} is announced on the LAN with key ${devices[0]?.fingerprint}, not the one pinned (${pinnedFp}); refusing`,
-          ),
-        );
-      }
-      if (devices.length > 1) {
-        return Promise.reject(
-          new HallwayError(
-            "PEER_KEY_CONFLICT",
-            `two devices announce ${to} with different keys; trusting neither`,
-          ),
-        );
-      }
-      return Promise.reject(new HallwayError("PEER_OFFLINE", `${to} is not on the LAN`));
-    }
-    const fresh: PeerLink = { verified: true };
-    const startedAt = Date.now();
-    fresh.connecting = this.host
-      .connect(peer.address, {
-        ...(pinned === undefined ? {} : { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) }),
-        payload: encodeControl({ t: "hello", user: this.user }),
-      })
-      .then((conn) => {
-        try {
-          this.checkLanKey(to, conn.remoteKey);
-        } catch (err) {
-          this.host.close(conn, "unverified");
-          throw err;
-        }
-        fresh.conn = conn;
-        fresh.connecting = undefined;
-        this.userBySession.set(conn.session, to);
-        this.lanPaths.add(to);
-        this.emitPath(to, conn, Date.now() - startedAt);
-        return conn;
-      })
-      .catch((err) => {
-        if (this.peersByUser.get(to) === fresh) this.peersByUser.delete(to);
-        const e = asHallwayError(err);
-        if (e.code === "CRYPTO_UNEXPECTED_KEY") {
-          throw new HallwayError(
-            "PEER_KEY_CHANGED",
-            `${to} at ${peer.address.host} holds another key than the one pinned; refusing`,
-          );
-        }
-        throw e;
-      });
-    this.peersByUser.set(to, fresh);
-    return fresh.connecting;
-  }
-
-  /** LAN mode: directly to `msg.to` if the LAN has them, else into the outbox. */
-  private async sendLan(msg: ChatMessage): Promise<string> {
-    this.lanOutbox?.add(msg);
-    let conn: HostedConnection;
-    try {
-      conn = await this.lanSession(msg.to);
-    } catch (err) {
-      const e = asHallwayError(err);
-      // A key that changed or conflicts is refused loudly, and the message is not kept.
-      if (e.code === "PEER_KEY_CHANGED" || e.code === "PEER_KEY_CONFLICT" || e.code === "AUTH_KEY_MISMATCH") {
-        this.lanOutbox?.remove(msg.id);
-        throw e;
-      }
-      this.queueLan(msg);
-      return msg.id;
-    }
-    this.sendDirect(conn, msg);
-    return msg.id;
-  }
-
-  private queueLan(msg: ChatMessage): void {
-    this.lanOutbox?.add(msg);
-    this.emit({
-      event: "queued",
-      id: msg.id,
-      to: msg.to,
-      code: "PEER_QUEUED",
-      message: `${msg.to} is not on the LAN; the message waits until they appear or the registry is back`,
-    });
-  }
-
-  /** What waits for `user`, now that they are on the LAN (LAN mode). */
-  private async flushLanOutboxTo(user: string): Promise<void> {
-    if (!this.lanOutbox || this.state === "ready" || this.lanFlushing.has(user)) return;
-    const waiting = this.lanOutbox.waiting(user).filter((m) => !this.awaitingReceipt.has(m.id));
-    if (waiting.length === 0) return;
-    this.lanFlushing.add(user);
-    try {
-      const conn = await this.lanSession(user);
-      for (const msg of waiting) if (!this.awaitingReceipt.has(msg.id)) this.sendDirect(conn, msg);
-    } catch (err) {
-      const e = asHallwayError(err);
-      if (e.code.startsWith("PEER_KEY")) this.emit({ event: "error", code: e.code, message: e.message });
-    } finally {
-      this.lanFlushing.delete(user);
-    }
-  }
-
-  /** The registry is back: what waits in the LAN outbox becomes offline messages, once each. */
-  private async handLanToRegistry(): Promise<void> {
-    const outbox = this.lanOutbox;
-    if (!outbox) return;
-    for (const msg of outbox.waiting()) {
-      for (;;) {
-        if (this.state !== "ready") return;
-        if (!outbox.has(msg.id)) break;
-        try {
-          await this.request({ t: "offline.send", msg });
-          outbox.remove(msg.id);
-          this.emit({ event: "sent", id: msg.id, to: msg.to, via: "offline" });
-          break;
-        } catch (err) {
-          const e = asHallwayError(err);
-          if (isRegistryDown(e)) return;
-          if (isRetryLater(e)) {
-            await sleep(e.retryAfterMs ?? 1000);
-            continue;
-          }
-          outbox.remove(msg.id);
-          this.emit({ event: "error", code: e.code, message: e.message, id: msg.id });
-          break;
-        }
-      }
-    }
-  }
-
-  /** Pins learned in LAN mode against the registry's vouching: a disagreement is reported, and the registry's key pinned. */
-  private async checkPinsAgainstRegistry(): Promise<void> {
-    const pins = this.opts.lan?.pins;
-    if (!pins) return;
-    let all: Record<string, string>;
-    try {
-      all = pins.all();
-    } catch (err) {
-      const e = asHallwayError(err);
-      this.emit({ event: "error", code: e.code, message: e.message });
-      return;
-    }
-    // Paced well under the registry's read limit, which other requests share.
-    for (const [user, keyHex] of Object.entries(all).slice(0, MAX_PIN_CHECKS)) {
-      if (this.state !== "ready") return;
-      let info: LookupData;
-      try {
-        info = await this.lookup(user);
-      } catch (err) {
-        const e = asHallwayError(err);
-        if (isRetryLater(e) || isRegistryDown(e)) return; // checked again after the next LAN mode
-        continue; // not the registry's to say (unknown here, or not a friend)
-      } finally {
-        await sleep(PIN_CHECK_GAP_MS);
-      }
-      // The registry knows the key of the device that logged in last: only a live session's is
-      // the user's key now (an offline user's may be an old device's, or the one met on the LAN
-      // before it logs in again).
-      if (info.status === "offline" || !info.publicKey || info.publicKey === keyHex) continue;
-      this.pinVouched(user, info.publicKey);
-      this.emit({
-        event: "error",
-        code: "PEER_KEY_CHANGED",
-        message: `the registry vouches for key ${fingerprint(new Uint8Array(Buffer.from(info.publicKey, "hex")))} for ${user}, not the one pinned on the LAN (${fingerprint(new Uint8Array(Buffer.from(keyHex, "hex")))}); now pinned to the registry's`,
-      });
-    }
-  }
-
-  private onLanChange(c: LanChange): void {
-    this.emit({
-      event: "lan.peer",
-      state: c.kind,
-      ...(c.kind === "down" ? { why: c.why } : {}),
-      ...lanView(c.peer),
-    });
-    if (c.kind !== "down") this.runVouchWaiters(c.peer.user);
-    if (c.kind !== "down" && !c.peer.conflicting) void this.flushLanOutboxTo(c.peer.user);
-  }
-
-  /** What waits for peers the directory has, again (LAN mode). */
-  private retryLanOutbox(): void {
-    if (!this.lanOutbox || !this.lan || this.state === "ready") return;
-    const recipients = new Set(this.lanOutbox.waiting().map((m) => m.to));
-    for (const user of recipients) {
-      if (this.lan.directory.reachable(user)) void this.flushLanOutboxTo(user);
-    }
-  }
-}
-
-function lanView(p: LanPeer): LanPeerView {
-  return {
-    user: p.user,
-    fingerprint: p.fingerprint,
-    address: `${p.address.host}:${p.address.port}`,
-    presence: p.presence,
-    conflicting: p.conflicting,
-    ...(p.registry === undefined ? {} : { registry: p.registry }),
-  };
-}
-
-/** No registry to be had: the cases that start LAN mode instead of failing. */
-function isRegistryAbsent(e: HallwayError): boolean {
-  return e.code === "REGISTRY_UNREACHABLE" || e.code === "REGISTRY_NOT_FOUND" || e.code === "REGISTRY_LOST";
-}
-
-function messageEvent(m: ChatMessage, via: Via): InboxEvent {
-  return { event: "message", id: m.id, from: m.from, to: m.to, text: m.text, via, sentAt: m.sentAt };
 }

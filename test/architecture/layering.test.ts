@@ -57,9 +57,23 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
   "traversal/path-finder.ts": { because: "drives Punchers with setTimeout/setImmediate", allows: ["timers"] },
 
   // The roles do their own IO: they take a Host port, a Clock and a random source later.
-  "peer/client.ts": {
-    because: "request deadlines, heartbeat, reconnect backoff; message ids; random for the path finder",
+  "peer/client.ts": { because: "random for the path finder", allows: ["random"] },
+  "peer/registry-session.ts": {
+    because: "heartbeat and reconnect backoff on timers, with random jitter",
+    allows: ["timers", "random"],
+  },
+  "peer/chat-delivery.ts": {
+    because: "report deadlines and retry sleeps on timers; message ids and send times",
     allows: ["timers", "clock", "random"],
+  },
+  "peer/peer-links.ts": { because: "times a new session's path for its path event", allows: ["clock"] },
+  "peer/lan-mode.ts": {
+    because: "LAN outbox retries and the wait for a peer's announcement on timers; pin-check pacing",
+    allows: ["timers", "clock"],
+  },
+  "peer/log-hand-over.ts": {
+    because: "records a turn's arrivals at its end (setImmediate); the log's entry times",
+    allows: ["timers", "clock"],
   },
   "peer/drop-client.ts": {
     because: "upload retries and fetch pacing on timers; drop times and ids",
