@@ -16,11 +16,12 @@ import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng, quadrants } from "../media/encode.js";
-import { CLI, type Json, PASSWORD, REPO } from "../netlab/fixtures/lab-cli.js";
+import { CLI, type Json, PASSWORD } from "../netlab/fixtures/lab-cli.js";
 import { LabTerminal, shellQuote } from "../netlab/fixtures/terminal.js";
 import { terminalLan } from "../netlab/fixtures/terminal-lan.js";
 import { requireLab } from "../netlab/lab-guard.js";
 import type { LanHost } from "../netlab/netns.js";
+import { DocCaptures } from "./fixtures/doc-captures.js";
 import { shown } from "./fixtures/tui-files.js";
 
 const lab = requireLab("an image preview in the terminal UI in tmux", { commands: ["tmux"] });
@@ -29,7 +30,7 @@ const HALF_BLOCK = "\u2580";
 /** What bob offers the file as: an escape sequence that would clear the screen, and a bell. */
 const HOSTILE_NAME = "cat\u001b[2J\u0007.png";
 
-let capture: string | undefined;
+const captures = new DocCaptures();
 
 /** Rows of the screen with a whole row of the preview (43 cells). */
 function previewRows(rows: string[]): number {
@@ -61,15 +62,7 @@ describe.skipIf(!lab.canRun)("an image in the terminal UI (network lab)", () => 
     [a, b] = [fixture.host("a"), fixture.host("b")];
   });
 
-  afterAll(() => {
-    if (process.env.UPDATE_UI_DOCS !== "1" || capture === undefined) return;
-    const file = join(REPO, "docs/ui.md");
-    const doc = readFileSync(file, "utf8").replace(
-      /(<!-- capture:image-100 -->\n)[\s\S]*?(<!-- \/capture -->)/,
-      (_all, open: string, close: string) => `${open}\n\`\`\`\n${capture}\n\`\`\`\n\n${close}`,
-    );
-    writeFileSync(file, doc);
-  });
+  afterAll(() => captures.writeIfAsked());
 
   it("shows a received PNG's dimensions and its preview, toggles it, and opens it", async () => {
     const registry = await cli.server(b.ns, "registry");
@@ -129,7 +122,10 @@ describe.skipIf(!lab.canRun)("an image in the terminal UI (network lab)", () => 
     // The preview: 43×32 pixels in 16 rows of 43 half-block cells (100 columns: room for all).
     const rows = await visibleUntil(t, (r) => previewRows(r) === 16, "the preview's 16 rows of cells");
     // For docs/ui.md, the lab's temporary download folder reads as the usual one.
-    capture = rows.map((r) => r.trimEnd().replace(downloads, "~/Downloads")).join("\n");
+    captures.keep(
+      "image-100",
+      rows.map((r) => r.replace(downloads, "~/Downloads")),
+    );
     // In colour: red over red at the top left, blue over blue at the bottom left (xterm 196, 21).
     const styled = (await t.command("capture-pane", "-e", "-p", "-t", "hw")).stdout;
     expect(styled).toMatch(/\[38;5;196m/);
