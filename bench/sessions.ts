@@ -19,7 +19,7 @@
 import { randomBytes } from "node:crypto";
 import type { Address } from "../src/protocol/address.js";
 import { generateIdentity } from "../src/protocol/noise.js";
-import { type HostedConnection, SessionHost } from "../src/transfer/session-host.js";
+import { type HostedConnection, SessionHost } from "../src/transport/session-host.js";
 import { machine, publish } from "./stats.js";
 
 const COUNTS = (process.env.BENCH_SESSIONS ?? "0,1000,5000").split(",").map(Number);

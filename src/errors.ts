@@ -16,7 +16,7 @@
 
 /**
  * Why a file transfer ended other than by success. These also travel on the wire, in
- * `file.cancel` (src/protocol/file-offer.ts), so the list is closed: a new one is a protocol change.
+ * `file.cancel` (src/protocol/file-control.ts), so the list is closed: a new one is a protocol change.
  */
 export const FILE_END_CODES = [
   "FILE_DECLINED",

@@ -7,7 +7,7 @@
 import { HallwayError } from "../errors.js";
 import type { Address } from "../protocol/address.js";
 import type { Identity, SessionId } from "../protocol/endpoint.js";
-import type { HostEvent, HostedConnection, SessionHost } from "../transfer/session-host.js";
+import type { HostEvent, HostedConnection, SessionHost } from "../transport/session-host.js";
 import type { Clock } from "./clock.js";
 
 export interface UdpHostHandlers {

@@ -1,6 +1,6 @@
 /**
  * The MTU of the link a peer is on, as a hint for the cost model of large datagrams
- * (`transfer/path-mtu.ts` counts how many IP fragments a datagram makes). Only a hint: path-MTU
+ * (`transport/path-mtu.ts` counts how many IP fragments a datagram makes). Only a hint: path-MTU
  * discovery decides what the path carries; this only tells a loopback (65,536 bytes: a 64 KiB
  * datagram is one packet) and a jumbo-frame LAN from the 1,500-byte Ethernet that is assumed
  * elsewhere. Read once per address from the interface whose subnet holds it

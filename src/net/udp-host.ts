@@ -1,6 +1,6 @@
 /**
  * UdpHost: the thin adapter that binds UDP sockets to the sans-IO `SessionHost`
- * (`transfer/session-host.ts`). It owns the sockets, the clock and one timer, and runs the
+ * (`transport/session-host.ts`). It owns the sockets, the clock and one timer, and runs the
  * session host's turn; everything else (demultiplexing, handshakes, sealing, reliability, path
  * MTU, relay tunnels, packing) happens in the cores.
  *
@@ -33,14 +33,14 @@ import { isIPv6 } from "node:net";
 import { HallwayError } from "../errors.js";
 import type { Address } from "../protocol/address.js";
 import type { SessionId } from "../protocol/endpoint.js";
-import type { ConnectionStats, PathAwareCore } from "../transfer/connection.js";
+import type { ConnectionStats, PathAwareCore } from "../transport/connection.js";
 import {
   type HostedConnection,
   isRelayAddress,
   RELAY_HOST,
   SessionHost,
   type SessionHostStats,
-} from "../transfer/session-host.js";
+} from "../transport/session-host.js";
 import { type Clock, monotonicClock } from "./clock.js";
 import { cpuHasAes } from "./cpu.js";
 import { dispatchHostEvent, type Pending, type UdpHostHandlers, type UdpHostOptions } from "./host-events.js";
@@ -48,7 +48,7 @@ import { systemInterfaces } from "./interfaces.js";
 import { linkMtuFor } from "./link-mtu.js";
 import { literalLookup } from "./literal-lookup.js";
 
-export type { HostedConnection } from "../transfer/session-host.js";
+export type { HostedConnection } from "../transport/session-host.js";
 export type { UdpHostHandlers, UdpHostOptions } from "./host-events.js";
 export { isRelayAddress, RELAY_HOST };
 

@@ -21,7 +21,7 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import type { HostedConnection } from "../net/udp-host.js";
 import { parseAnswer, type RequestBody } from "../protocol/control.js";
 import { type DropInfo, dropFetchData, dropListData, dropPutData } from "../protocol/drop.js";
-import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-offer.js";
+import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-control.js";
 import type { StreamMessage } from "../protocol/stream-message.js";
 import type { PeerEvent, TransferEvent } from "./events.js";
 import { OutgoingFile } from "./file-store.js";

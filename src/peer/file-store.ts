@@ -1,6 +1,6 @@
 /**
  * The disk adapter of file transfer: the only place where transfers touch the file system.
- * The cores (`src/transfer/file-*.ts`) decide what to read and write; this file does it.
+ * The cores (`src/files/file-*.ts`) decide what to read and write; this file does it.
  *
  * Reads, writes and fsyncs of file data are asynchronous (libuv's thread pool), so the event
  * loop keeps sealing and sending while the disk works: a 1 MiB read, a gathered write or an

@@ -34,10 +34,10 @@
 
 import { randomBytes } from "node:crypto";
 import { HallwayError } from "../errors.js";
+import type { FileReceiver } from "../files/file-receiver.js";
+import { type FileRead, FileSender } from "../files/file-sender.js";
 import type { HostedConnection, UdpHost } from "../net/udp-host.js";
-import type { FileControl } from "../protocol/file-offer.js";
-import type { FileReceiver } from "../transfer/file-receiver.js";
-import { type FileRead, FileSender } from "../transfer/file-sender.js";
+import type { FileControl } from "../protocol/file-control.js";
 import { OutgoingFile } from "./file-store.js";
 import type { FolderListing } from "./folder-walk.js";
 import { drainDisk, io } from "./transfer-disk.js";

@@ -13,7 +13,7 @@
 import { accessSync, constants, type Dirent, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, join, sep } from "node:path";
 import { HallwayError } from "../errors.js";
-import { MAX_BATCH_FILES, MAX_DIR_BYTES, MAX_DIR_DEPTH } from "../protocol/file-offer.js";
+import { MAX_BATCH_FILES, MAX_DIR_BYTES, MAX_DIR_DEPTH } from "../protocol/file-control.js";
 
 export interface FolderFile {
   /** Where it is on this disk. */

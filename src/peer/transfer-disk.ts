@@ -11,8 +11,8 @@
  * callback can never touch a descriptor number that was reused.
  */
 
-import type { FileReceiver } from "../transfer/file-receiver.js";
-import type { FileRead } from "../transfer/file-sender.js";
+import type { FileReceiver } from "../files/file-receiver.js";
+import type { FileRead } from "../files/file-sender.js";
 import { type IncomingFile, WRITE_BLOCK_BUFFERS, WRITE_BLOCK_BYTES, writeErrorCode } from "./file-store.js";
 import type { Transfer, TransferTable } from "./transfer-table.js";
 

@@ -8,8 +8,8 @@
  * (`endWhenSettled`). A completed receiver lingers LINGER_MS to answer retransmissions.
  */
 
+import type { FileTransferEvent } from "../files/file-core.js";
 import { probeFile } from "../media/index.js";
-import type { FileTransferEvent } from "../transfer/file-transfer.js";
 import type { TransferEvent } from "./events.js";
 import { endWhenSettled, putInPlace, releaseWhenSettled } from "./transfer-disk.js";
 import { report } from "./transfer-events.js";

@@ -6,7 +6,7 @@
  * open (MAX_OPEN_BATCHES) or how many ended ones are remembered (KEEP_ENDED_BATCHES).
  */
 
-import type { FileBatch } from "../protocol/file-offer.js";
+import type { FileBatch } from "../protocol/file-control.js";
 import type { TransferState } from "./events.js";
 import type { Batch, Transfer, TransferTable } from "./transfer-table.js";
 

@@ -12,14 +12,10 @@
  */
 
 import { HallwayError } from "../errors.js";
+import { FileReceiver } from "../files/file-receiver.js";
+import { decodeManifest, manifestMatchesOffer, type TransferManifest } from "../files/transfer-manifest.js";
 import type { HostedConnection } from "../net/udp-host.js";
-import type { FileOffer } from "../protocol/file-offer.js";
-import { FileReceiver } from "../transfer/file-receiver.js";
-import {
-  decodeManifest,
-  manifestMatchesOffer,
-  type TransferManifest,
-} from "../transfer/transfer-manifest.js";
+import type { FileOffer } from "../protocol/file-control.js";
 import { safeFileName } from "./file-name.js";
 import { freeBytes, IncomingFile, incomingFolder, reserveFolder, writeErrorCode } from "./file-store.js";
 import { finishFailed } from "./transfer-ending.js";

@@ -6,6 +6,8 @@
  */
 
 import { HallwayError } from "../errors.js";
+import type { FileReceiver } from "../files/file-receiver.js";
+import type { FileSender } from "../files/file-sender.js";
 import type { HostedConnection, UdpHost } from "../net/udp-host.js";
 import {
   encodeFileControl,
@@ -13,9 +15,7 @@ import {
   type FileControl,
   type FileEndCode,
   type FileOffer,
-} from "../protocol/file-offer.js";
-import type { FileReceiver } from "../transfer/file-receiver.js";
-import type { FileSender } from "../transfer/file-sender.js";
+} from "../protocol/file-control.js";
 import type { PeerEvent, TransferState } from "./events.js";
 import { safeFileName } from "./file-name.js";
 import type { ProgressMeter } from "./file-progress.js";

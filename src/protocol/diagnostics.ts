@@ -7,7 +7,7 @@
  *   hallway:endpoint  every datagram the session table counts: `EndpointDiagnostic`
  *                     (protocol/endpoint.ts)
  *   hallway:channel   what changed in a reliable channel's counters, after each input or
- *                     output that changed them: `ChannelDiagnostic` (transfer/reliable-channel.ts)
+ *                     output that changed them: `ChannelDiagnostic` (transport/reliable-channel.ts)
  *   hallway:relay     every envelope the registry's relay forwards or drops: `RelayDiagnostic`
  *                     (server/relay.ts)
  *

@@ -1,7 +1,7 @@
 /**
  * The registry's drop box on the wire (docs/protocol.md, "Drop box"): a file for a group,
  * or for someone who is offline, is uploaded to the registry and downloaded from it with
- * the ordinary file transfer (`file-offer.ts`) on the client's registry session; these
+ * the ordinary file transfer (`file-control.ts`) on the client's registry session; these
  * requests and the one push say which file, for whom, and who still waits for it.
  *
  * ```
@@ -25,7 +25,7 @@
  */
 
 import { z } from "zod";
-import { fileName } from "./file-offer.js";
+import { fileName } from "./file-control.js";
 
 /** Groups are written `#name` where a person's name would go. */
 export const GROUP_PREFIX = "#";

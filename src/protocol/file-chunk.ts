@@ -4,9 +4,9 @@
  * (the rest of the segment).
  *
  * Chunks have no fixed size: the sender cuts each one as large as a datagram of its path
- * carries at that moment (`transfer/path-mtu.ts`: about 1.1 KiB on a fresh path, 64 KiB on a
+ * carries at that moment (`transport/path-mtu.ts`: about 1.1 KiB on a fresh path, 64 KiB on a
  * loopback), so a chunk is named by its offset and the receiver writes it there. What the
- * receiver holds is a set of byte ranges (`transfer/range-set.ts`), whatever size the chunks
+ * receiver holds is a set of byte ranges (`files/range-set.ts`), whatever size the chunks
  * that filled it had.
  *
  * The datagram's AEAD tag already rejects damage on the wire; the CRC-32 covers the plaintext

@@ -11,7 +11,7 @@ export const DEFAULT_DATAGRAM_BYTES = 1200;
 
 /**
  * The largest datagram we send or accept: the largest UDP payload of an IPv4 packet. Only a
- * path that proved it carries them gets datagrams this large (`transfer/path-mtu.ts`): a
+ * path that proved it carries them gets datagrams this large (`transport/path-mtu.ts`): a
  * loopback, or a LAN whose IP layer fragments and reassembles them. Anything bigger is
  * dropped as WIRE_TOO_LARGE.
  */

@@ -1,13 +1,13 @@
 /**
  * What a peer sends another on stream 0: a control message (`control.ts`: chat, receipts) or
- * a file-transfer control message (`file-offer.ts`). One decoder for both: the bytes are
+ * a file-transfer control message (`file-control.ts`). One decoder for both: the bytes are
  * parsed once, and the `t` field picks the schema that validates them. Total, like every
  * decoder: any bytes become one of the two or a typed error.
  */
 
 import { type Decoded, fail, ok } from "../errors.js";
 import { type Control, control } from "./control.js";
-import { type FileControl, fileControl, isFileControlType } from "./file-offer.js";
+import { type FileControl, fileControl, isFileControlType } from "./file-control.js";
 import { MAX_MESSAGE_BYTES } from "./limits.js";
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });

@@ -37,7 +37,7 @@ import { syncDirectory } from "../peer/file-store.js";
 import { FileTransfers } from "../peer/file-transfers.js";
 import type { Control, ControlOf } from "../protocol/control.js";
 import { type DropInfo, MAX_DROPS_LISTED } from "../protocol/drop.js";
-import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-offer.js";
+import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-control.js";
 import type { StreamMessage } from "../protocol/stream-message.js";
 import { DropFolder } from "./drop-folder.js";
 import { dropInfo, dropRecipients } from "./drop-recipients.js";

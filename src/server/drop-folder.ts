@@ -7,7 +7,7 @@
 
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { decodeManifest } from "../transfer/transfer-manifest.js";
+import { decodeManifest } from "../files/transfer-manifest.js";
 import { loadDropIndex, saveDropIndex } from "./drop-index.js";
 import { type DropEntry, partialWanted, unreferencedBlobs } from "./drop-rules.js";
 

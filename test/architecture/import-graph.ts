@@ -26,7 +26,7 @@ export type Effect =
   | "random";
 
 export interface SourceFile {
-  /** Path under `src/`, with forward slashes (`transfer/pacer.ts`). */
+  /** Path under `src/`, with forward slashes (`transport/pacer.ts`). */
   path: string;
   /** Files under `src/` it imports or re-exports from (type-only imports included). */
   imports: string[];

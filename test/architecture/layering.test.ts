@@ -3,7 +3,7 @@
  *
  *   1. No folder imports a folder that imports it back (no folder loops).
  *   2. Each folder imports only the folders beneath it (`MAY_IMPORT`).
- *   3. The cores (`protocol/`, `transfer/`, `traversal/`) reach for no socket, disk, machine,
+ *   3. The cores (`protocol/`, `transport/`, `files/`, `traversal/`) reach for no socket, disk, machine,
  *      timer, clock or randomness, and import no adapter (`net/`).
  *   4. Outside the cores, sockets, timers, the clock and randomness belong to the adapters in
  *      `net/` (the socket adapter, the clock) and the composition root (`cli.ts`).
@@ -28,18 +28,19 @@ import {
 const MAY_IMPORT: Record<string, readonly string[]> = {
   errors: [],
   protocol: ["errors"],
-  transfer: ["errors", "protocol"],
+  transport: ["errors", "protocol"],
+  files: ["errors", "protocol", "transport"],
   traversal: ["errors", "protocol"],
-  net: ["errors", "protocol", "transfer", "traversal"],
+  net: ["errors", "protocol", "transport", "traversal"],
   media: ["errors"],
-  server: ["errors", "protocol", "transfer", "traversal", "net"],
-  peer: ["errors", "protocol", "transfer", "traversal", "net", "media"],
-  ui: ["errors", "protocol", "transfer", "traversal", "peer", "media"],
-  cli: ["errors", "protocol", "transfer", "traversal", "net", "media", "server", "peer", "ui"],
+  server: ["errors", "protocol", "transport", "files", "traversal", "net"],
+  peer: ["errors", "protocol", "transport", "files", "traversal", "net", "media"],
+  ui: ["errors", "protocol", "transport", "files", "traversal", "peer", "media"],
+  cli: ["errors", "protocol", "transport", "files", "traversal", "net", "media", "server", "peer", "ui"],
 };
 
 /** Sans-IO: no effect at all, and no import of an adapter. */
-const CORE_FOLDERS = new Set(["protocol", "transfer", "traversal"]);
+const CORE_FOLDERS = new Set(["protocol", "transport", "files", "traversal"]);
 /** Where sockets, timers, the clock and randomness belong. */
 const ADAPTER_FOLDERS = new Set(["net"]);
 /** The composition root: `cli.ts` and its parts in `cli/` (one command or concern each). */

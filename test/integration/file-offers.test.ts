@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, statfsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeControl } from "../../src/protocol/control.js";
-import { encodeFileControl } from "../../src/protocol/file-offer.js";
+import { encodeFileControl } from "../../src/protocol/file-control.js";
 import { type Json, killAll, requireBuild, startClient, startRegistry, tempDir } from "./harness.js";
 import { loggedIn, stopRawClients } from "./raw-client.js";
 

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
+import { RangeSet } from "../../src/files/range-set.js";
+import { decodeManifest, encodeManifest } from "../../src/files/transfer-manifest.js";
 import { IncomingFile, OutgoingFile, writeErrorCode } from "../../src/peer/file-store.js";
-import { RangeSet } from "../../src/transfer/range-set.js";
-import { decodeManifest, encodeManifest } from "../../src/transfer/transfer-manifest.js";
 
 const dirs: string[] = [];
 function tmp(): string {

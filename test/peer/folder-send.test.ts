@@ -23,7 +23,7 @@ import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { incomingFolder, reserveFolder } from "../../src/peer/file-store.js";
 import { walkFolder } from "../../src/peer/folder-walk.js";
-import { fileControl, MAX_BATCH_FILES } from "../../src/protocol/file-offer.js";
+import { fileControl, MAX_BATCH_FILES } from "../../src/protocol/file-control.js";
 import { requireBuild } from "../integration/harness.js";
 
 const dirs: string[] = [];

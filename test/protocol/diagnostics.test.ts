@@ -7,7 +7,7 @@ import type { AckFrame, SegmentFrame } from "../../src/protocol/frames.js";
 import { generateIdentity } from "../../src/protocol/noise.js";
 import { encodeRelay } from "../../src/protocol/relay.js";
 import { Relay, type RelayDiagnostic } from "../../src/server/relay.js";
-import { type ChannelDiagnostic, ReliableChannel } from "../../src/transfer/reliable-channel.js";
+import { type ChannelDiagnostic, ReliableChannel } from "../../src/transport/reliable-channel.js";
 import { Prng } from "../sim/prng.js";
 
 const seeded = (seed: number) => {

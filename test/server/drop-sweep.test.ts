@@ -10,13 +10,13 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { RangeSet } from "../../src/files/range-set.js";
+import { encodeManifest } from "../../src/files/transfer-manifest.js";
 import { UdpHost } from "../../src/net/udp-host.js";
 import { generateIdentity } from "../../src/protocol/noise.js";
 import { DropBox } from "../../src/server/drop-box.js";
 import type { DropEntry } from "../../src/server/drop-rules.js";
 import { DEFAULT_DROP_LIMITS } from "../../src/server/drop-rules.js";
-import { RangeSet } from "../../src/transfer/range-set.js";
-import { encodeManifest } from "../../src/transfer/transfer-manifest.js";
 
 const DAY = 86_400_000;
 const T0 = 1_800_000_000_000;

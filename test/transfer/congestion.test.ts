@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { AimdCongestionController, type AimdCongestionOptions } from "../../src/transfer/congestion/index.js";
+import {
+  AimdCongestionController,
+  type AimdCongestionOptions,
+} from "../../src/transport/congestion/index.js";
 
 /** The window is in bytes; these tests count it in segments of MSS bytes. */
 const MSS = 1000;

@@ -12,8 +12,8 @@ import {
   type Frame,
   type SegmentFrame,
 } from "../../src/protocol/frames.js";
-import { Connection, interleavePayloads } from "../../src/transfer/connection.js";
-import type { StreamCore } from "../../src/transfer/stream-core.js";
+import { Connection, interleavePayloads } from "../../src/transport/connection.js";
+import type { StreamCore } from "../../src/transport/stream-core.js";
 
 /** A core that emits `pending` segments of `bytes` bytes and records what it is fed. */
 class FakeCore implements StreamCore {

@@ -10,8 +10,8 @@ import {
   type AckSample,
   AimdCongestionController,
   type CongestionController,
-} from "../../src/transfer/congestion/index.js";
-import { ReliableChannel, type ReliableChannelOptions } from "../../src/transfer/reliable-channel.js";
+} from "../../src/transport/congestion/index.js";
+import { ReliableChannel, type ReliableChannelOptions } from "../../src/transport/reliable-channel.js";
 
 const STREAM = 9;
 const enc = new TextEncoder();

@@ -7,6 +7,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../src/errors.js";
+import { RangeSet } from "../../src/files/range-set.js";
+import { decodeManifest, encodeManifest, MAX_MANIFEST_RANGES } from "../../src/files/transfer-manifest.js";
 import {
   CHUNK_HEADER_BYTES,
   chunkIntact,
@@ -20,12 +22,10 @@ import {
   FILE_END_CODES,
   type FileControl,
   MAX_HAVE_RANGES,
-} from "../../src/protocol/file-offer.js";
+} from "../../src/protocol/file-control.js";
 import { SEGMENT_HEADER_BYTES } from "../../src/protocol/frames.js";
 import { MAX_DATAGRAM_BYTES, MAX_FRAMES_BYTES } from "../../src/protocol/limits.js";
 import { decodeFileControl } from "../../src/protocol/stream-message.js";
-import { RangeSet } from "../../src/transfer/range-set.js";
-import { decodeManifest, encodeManifest, MAX_MANIFEST_RANGES } from "../../src/transfer/transfer-manifest.js";
 
 fc.configureGlobal({ seed: Number(process.env.HALLWAY_FC_SEED ?? 0xf11e), numRuns: 300 });
 

@@ -10,7 +10,7 @@ import {
   AimdCongestionController,
   BbrCongestionController,
   type CongestionController,
-} from "../../src/transfer/congestion/index.js";
+} from "../../src/transport/congestion/index.js";
 import { SimNetwork } from "../sim/sim-network.js";
 import { makeFile, PeerNode, sha256 } from "./file-sim.js";
 

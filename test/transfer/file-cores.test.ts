@@ -6,15 +6,15 @@
 
 import { describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
+import { FileReceiver } from "../../src/files/file-receiver.js";
+import { FileSender, type FileSenderOptions } from "../../src/files/file-sender.js";
+import { RangeSet } from "../../src/files/range-set.js";
+import { decodeManifest } from "../../src/files/transfer-manifest.js";
 import { decodeChunk, encodeChunk } from "../../src/protocol/file-chunk.js";
-import type { FileControl, FileOffer } from "../../src/protocol/file-offer.js";
+import type { FileControl, FileOffer } from "../../src/protocol/file-control.js";
 import type { AckFrame, SegmentFrame } from "../../src/protocol/frames.js";
-import type { CongestionController } from "../../src/transfer/congestion/index.js";
-import { FileReceiver } from "../../src/transfer/file-receiver.js";
-import { FileSender, type FileSenderOptions } from "../../src/transfer/file-sender.js";
-import { RangeSet } from "../../src/transfer/range-set.js";
-import type { StreamCore } from "../../src/transfer/stream-core.js";
-import { decodeManifest } from "../../src/transfer/transfer-manifest.js";
+import type { CongestionController } from "../../src/transport/congestion/index.js";
+import type { StreamCore } from "../../src/transport/stream-core.js";
 import { badChunk, makeFile, sha256 } from "./file-sim.js";
 
 /** Chunks of these tests are 64 bytes (the path would allow more; `maxChunkBytes` caps them). */

@@ -5,11 +5,11 @@
  */
 
 import { describe, expect, it } from "vitest";
+import type { FileReceiverOptions } from "../../src/files/file-receiver.js";
+import type { FileSender } from "../../src/files/file-sender.js";
+import { RangeSet } from "../../src/files/range-set.js";
+import { decodeManifest, manifestMatchesOffer } from "../../src/files/transfer-manifest.js";
 import { decodeChunk } from "../../src/protocol/file-chunk.js";
-import type { FileReceiverOptions } from "../../src/transfer/file-receiver.js";
-import type { FileSender } from "../../src/transfer/file-sender.js";
-import { RangeSet } from "../../src/transfer/range-set.js";
-import { decodeManifest, manifestMatchesOffer } from "../../src/transfer/transfer-manifest.js";
 import { type LinkOptions, SimNetwork } from "../sim/sim-network.js";
 import { framesOf, makeFile, PeerNode, type SimDisk, sha256 } from "./file-sim.js";
 

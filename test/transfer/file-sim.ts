@@ -13,16 +13,16 @@
  */
 
 import { createHash } from "node:crypto";
+import type { FileTransferEvent } from "../../src/files/file-core.js";
+import { FileReceiver, type FileReceiverOptions } from "../../src/files/file-receiver.js";
+import { FileSender, type FileSenderOptions } from "../../src/files/file-sender.js";
 import { decodeChunk, encodeChunk } from "../../src/protocol/file-chunk.js";
-import { encodeFileControl, type FileControl, type FileOffer } from "../../src/protocol/file-offer.js";
+import { encodeFileControl, type FileControl, type FileOffer } from "../../src/protocol/file-control.js";
 import { decodeFrames, encodeFrames, type Frame, type SegmentFrame } from "../../src/protocol/frames.js";
 import { AEAD_TAG_BYTES, DATA_HEADER_BYTES, MAX_DATAGRAM_BYTES } from "../../src/protocol/limits.js";
 import { decodeFileControl } from "../../src/protocol/stream-message.js";
-import { Connection } from "../../src/transfer/connection.js";
-import { FileReceiver, type FileReceiverOptions } from "../../src/transfer/file-receiver.js";
-import { FileSender, type FileSenderOptions } from "../../src/transfer/file-sender.js";
-import type { FileTransferEvent } from "../../src/transfer/file-transfer.js";
-import type { StreamCore } from "../../src/transfer/stream-core.js";
+import { Connection } from "../../src/transport/connection.js";
+import type { StreamCore } from "../../src/transport/stream-core.js";
 import { Prng } from "../sim/prng.js";
 import type { NodeId, SimNode, Transmit } from "../sim/sim-network.js";
 

@@ -5,9 +5,9 @@
  */
 
 import { describe, expect, it } from "vitest";
+import type { FileSender } from "../../src/files/file-sender.js";
 import { DEFAULT_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES } from "../../src/protocol/limits.js";
-import type { FileSender } from "../../src/transfer/file-sender.js";
-import { LADDER } from "../../src/transfer/path-mtu.js";
+import { LADDER } from "../../src/transport/path-mtu.js";
 import { Prng } from "../sim/prng.js";
 import { type LinkOptions, SimNetwork } from "../sim/sim-network.js";
 import { makeFile, PeerNode, sha256 } from "./file-sim.js";

@@ -1,6 +1,6 @@
 /**
  * The real session host on the seeded SimNetwork: `HostNode` runs a `SessionHost`
- * (src/transfer/session-host.ts) with real Noise handshakes and real sealing, one turn per
+ * (src/transport/session-host.ts) with real Noise handshakes and real sealing, one turn per
  * wake-up exactly as the socket adapter does (inputs → events → the file application → pack
  * → transmit), and the file application of file-sim.ts on its sessions. `RelayNode` is the
  * registry's relay role (src/server/relay.ts) as a network node. Addresses: every node gets a
@@ -14,8 +14,8 @@
 import type { Address } from "../../src/protocol/address.js";
 import { generateIdentity } from "../../src/protocol/noise.js";
 import { Relay } from "../../src/server/relay.js";
-import { type HostEvent, type HostedConnection, SessionHost } from "../../src/transfer/session-host.js";
-import type { StreamCore } from "../../src/transfer/stream-core.js";
+import { type HostEvent, type HostedConnection, SessionHost } from "../../src/transport/session-host.js";
+import type { StreamCore } from "../../src/transport/stream-core.js";
 import { Prng } from "../sim/prng.js";
 import type { NodeId, SimNode, Transmit } from "../sim/sim-network.js";
 import { FileApp } from "./file-sim.js";

@@ -1,5 +1,5 @@
 /**
- * PathMtu, the sans-IO path-MTU discovery and datagram-size policy (src/transfer/path-mtu.ts):
+ * PathMtu, the sans-IO path-MTU discovery and datagram-size policy (src/transport/path-mtu.ts):
  * the probe ladder, probe loss, the raise timer, the loss-based size choice with its evidence
  * rule, black-hole fallback, relayed paths and path changes. Explicit `now`, no network.
  */
@@ -13,7 +13,7 @@ import {
   MAX_PROBES,
   PathMtu,
   PMTU_RAISE_TIMER_MS,
-} from "../../src/transfer/path-mtu.js";
+} from "../../src/transport/path-mtu.js";
 
 /** Answers every probe at once, or only those up to `upTo` bytes; returns the sizes probed. */
 function answerProbes(p: PathMtu, now: number, upTo = MAX_DATAGRAM_BYTES): number[] {

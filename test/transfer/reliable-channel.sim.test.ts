@@ -13,7 +13,7 @@ import {
 } from "../../src/protocol/frames.js";
 import { BASE_FRAMES_BYTES } from "../../src/protocol/limits.js";
 import { SEQ_MODULO } from "../../src/protocol/seq.js";
-import { ReliableChannel, type ReliableChannelOptions } from "../../src/transfer/reliable-channel.js";
+import { ReliableChannel, type ReliableChannelOptions } from "../../src/transport/reliable-channel.js";
 import { Prng } from "../sim/prng.js";
 import {
   type LinkOptions,

@@ -6,8 +6,8 @@ import { describe, expect, it } from "vitest";
 import { HallwayError, MisuseError } from "../../src/errors.js";
 import type { AckFrame, SegmentFrame } from "../../src/protocol/frames.js";
 import { SEQ_MODULO } from "../../src/protocol/seq.js";
-import type { CongestionController } from "../../src/transfer/congestion/index.js";
-import { ReliableChannel, type ReliableChannelOptions } from "../../src/transfer/reliable-channel.js";
+import type { CongestionController } from "../../src/transport/congestion/index.js";
+import { ReliableChannel, type ReliableChannelOptions } from "../../src/transport/reliable-channel.js";
 
 const STREAM = 3;
 const enc = new TextEncoder();

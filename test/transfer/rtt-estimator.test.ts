@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RttEstimator } from "../../src/transfer/rtt-estimator.js";
+import { RttEstimator } from "../../src/transport/rtt-estimator.js";
 
 function estimator(): RttEstimator {
   return new RttEstimator({ initialRtoMs: 300, minRtoMs: 30, maxRtoMs: 4000 });

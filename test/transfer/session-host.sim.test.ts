@@ -1,5 +1,5 @@
 /**
- * The sans-IO session host (src/transfer/session-host.ts) on the seeded SimNetwork, with real
+ * The sans-IO session host (src/transport/session-host.ts) on the seeded SimNetwork, with real
  * Noise handshakes and sealing: sessions and messages, file transfers across paths that change
  * under them (a fragment black hole, a smaller MTU, the relay, a move from the relay to a
  * direct path), fast links with the adapter's 1 ms timer, and the cost of idle sessions. Every
@@ -7,8 +7,8 @@
  */
 
 import { describe, expect, it } from "vitest";
+import type { FileSender } from "../../src/files/file-sender.js";
 import { DEFAULT_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES } from "../../src/protocol/limits.js";
-import type { FileSender } from "../../src/transfer/file-sender.js";
 import { type LinkOptions, SimNetwork } from "../sim/sim-network.js";
 import { makeFile, sha256 } from "./file-sim.js";
 import { addressOf, HostNode, RelayNode } from "./host-sim.js";

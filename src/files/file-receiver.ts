@@ -1,6 +1,6 @@
 /**
  * FileReceiver: the receiving side of one file transfer, sans-IO (theory of operation in
- * `file-transfer.ts`).
+ * `file-core.ts`).
  *
  * State machine
  * -------------
@@ -58,15 +58,15 @@ import {
   type FileEndCode,
   type FileOffer,
   MAX_HAVE_RANGES,
-} from "../protocol/file-offer.js";
+} from "../protocol/file-control.js";
 import type { AckFrame, SegmentFrame } from "../protocol/frames.js";
+import { ReliableChannel, type SegmentPath } from "../transport/reliable-channel.js";
+import type { StreamCore } from "../transport/stream-core.js";
+import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-core.js";
 import type { FileReceiverOptions, FileReceiverStats } from "./file-receiver-options.js";
 import type { FileRead } from "./file-sender-options.js";
-import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-transfer.js";
 import { type ChunkWrite, HeldChunks } from "./held-chunks.js";
 import { RangeSet } from "./range-set.js";
-import { ReliableChannel, type SegmentPath } from "./reliable-channel.js";
-import type { StreamCore } from "./stream-core.js";
 import { encodeManifest, manifestMatchesOffer } from "./transfer-manifest.js";
 
 export type { FileReceiverOptions, FileReceiverStats } from "./file-receiver-options.js";

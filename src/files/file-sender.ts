@@ -1,6 +1,6 @@
 /**
  * FileSender: the sending side of one file transfer, sans-IO (theory of operation in
- * `file-transfer.ts`).
+ * `file-core.ts`).
  *
  * State machine
  * -------------
@@ -34,17 +34,17 @@
 
 import { MisuseError } from "../errors.js";
 import { CHUNK_HEADER_BYTES, crc32, encodeChunkHeader, MAX_CHUNK_BYTES } from "../protocol/file-chunk.js";
-import { type FileControl, type FileEndCode, type FileOffer, fileControl } from "../protocol/file-offer.js";
+import { type FileControl, type FileEndCode, type FileOffer, fileControl } from "../protocol/file-control.js";
 import { type AckFrame, frameBytes, type SegmentFrame, segmentPayloadBytes } from "../protocol/frames.js";
 import { AEAD_TAG_BYTES, DATA_HEADER_BYTES } from "../protocol/limits.js";
 import { seqLt } from "../protocol/seq.js";
-import { BbrCongestionController } from "./congestion/index.js";
+import { BbrCongestionController } from "../transport/congestion/index.js";
+import { LADDER } from "../transport/path-mtu.js";
+import { ReliableChannel, type SegmentPath } from "../transport/reliable-channel.js";
+import type { StreamCore } from "../transport/stream-core.js";
+import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-core.js";
 import type { FileRead, FileSenderOptions, FileSenderStats } from "./file-sender-options.js";
-import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-transfer.js";
-import { LADDER } from "./path-mtu.js";
 import { RangeSet } from "./range-set.js";
-import { ReliableChannel, type SegmentPath } from "./reliable-channel.js";
-import type { StreamCore } from "./stream-core.js";
 
 export type { FileRead, FileSenderOptions, FileSenderStats } from "./file-sender-options.js";
 

@@ -8,7 +8,7 @@
  * window. Chat and control use it as a plain ordered message stream; a file transfer
  * (`file-sender.ts`, `file-receiver.ts`) runs one channel per transfer in which every message
  * is exactly one segment (a chunk), with a segment integrity check and a paced, model-based
- * congestion controller plugged in through the options below (see `file-transfer.ts` for why
+ * congestion controller plugged in through the options below (see `file-core.ts` for why
  * ordered delivery suits the bulk path). It never touches a socket or a clock: inputs are
  * `send`, `handleSegment`, `handleAck` and `handleTimeout`, each with `now` in milliseconds;
  * outputs are `pollFrame` (what to transmit), `pollMessage` (what to deliver) and

@@ -8,7 +8,7 @@
  * Control and data take different paths:
  *
  *   - Control (`file.offer`, `file.accept`, `file.decline`, `file.cancel`, `file.done`,
- *     `protocol/file-offer.ts`) goes through `pollControl`/`handleControl` and the adapter
+ *     `protocol/file-control.ts`) goes through `pollControl`/`handleControl` and the adapter
  *     sends it on stream 0 of the session, the control/chat stream. It is ordered and reliable
  *     and never waits behind chunks, so a cancel arrives even while the receiver's window is
  *     closed.
@@ -54,7 +54,7 @@
  * the same `pollRead()`/`handleRead()` pair. Only durable bytes enter the manifest.
  */
 
-import type { FileEndCode } from "../protocol/file-offer.js";
+import type { FileEndCode } from "../protocol/file-control.js";
 
 /**
  * offered ──accept──► transferring ──all chunks acknowledged (sender)──► finishing

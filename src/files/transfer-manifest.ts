@@ -20,7 +20,7 @@
 import { type Decoded, fail, ok } from "../errors.js";
 import { ByteReader, ByteWriter } from "../protocol/bytes.js";
 import { crc32 } from "../protocol/crc32.js";
-import type { FileOffer } from "../protocol/file-offer.js";
+import type { FileOffer } from "../protocol/file-control.js";
 import { RangeSet } from "./range-set.js";
 
 const MAGIC = [0x48, 0x57, 0x46, 0x4d]; // "HWFM"

@@ -3,9 +3,9 @@
  * (file-sender.ts holds the core and its theory of operation; it re-exports these).
  */
 
-import type { FileBatch } from "../protocol/file-offer.js";
-import type { CongestionController } from "./congestion/index.js";
-import type { ReliableChannelStats } from "./reliable-channel.js";
+import type { FileBatch } from "../protocol/file-control.js";
+import type { CongestionController } from "../transport/congestion/index.js";
+import type { ReliableChannelStats } from "../transport/reliable-channel.js";
 
 export interface FileSenderOptions {
   /** Transfer id: 8–64 characters of [A-Za-z0-9_-], unique per sender. */
@@ -14,7 +14,7 @@ export interface FileSenderOptions {
   stream: number;
   /** Bare file name shown to the receiver. */
   name: string;
-  /** A file of a folder: the folder, and the file's folder relative to its root (file-offer.ts). */
+  /** A file of a folder: the folder, and the file's folder relative to its root (file-control.ts). */
   batch?: FileBatch;
   dir?: string;
   sizeBytes: number;

@@ -3,8 +3,8 @@
  * operation; it re-exports these).
  */
 
-import type { FileOffer } from "../protocol/file-offer.js";
-import type { ReliableChannelStats } from "./reliable-channel.js";
+import type { FileOffer } from "../protocol/file-control.js";
+import type { ReliableChannelStats } from "../transport/reliable-channel.js";
 import type { TransferManifest } from "./transfer-manifest.js";
 
 export interface FileReceiverOptions {
