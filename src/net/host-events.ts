@@ -8,7 +8,8 @@ import { HallwayError } from "../errors.js";
 import type { Address } from "../protocol/address.js";
 import type { Identity, SessionId } from "../protocol/endpoint.js";
 import type { HostEvent, HostedConnection, SessionHost } from "../transport/session-host.js";
-import type { Clock } from "./clock.js";
+import type { DatagramSockets } from "./datagram-socket.js";
+import type { Runtime } from "./runtime.js";
 
 export interface UdpHostHandlers {
   /**
@@ -53,8 +54,12 @@ export interface UdpHostOptions {
    * address, for IPv6 host candidates. The main socket stays IPv4.
    */
   ipv6?: boolean;
-  /** Default: the monotonic clock. */
-  clock?: Clock;
+  /** Time, timers and randomness; default the process's (`runtime.ts`). */
+  runtime?: Runtime;
+  /** Where sockets come from; default real UDP sockets (`udp-socket.ts`). */
+  sockets?: DatagramSockets;
+  /** The MTU of the local link toward a host (a hint); default read from the interface. */
+  linkMtuFor?: (host: string) => number;
   /** Offer AES-256-GCM for transport keys; default: whether this CPU has AES instructions. */
   aesGcm?: boolean;
 }

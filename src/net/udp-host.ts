@@ -27,9 +27,6 @@
  * `literal-lookup.ts` (the `lookup` that answers IP literals at once).
  */
 
-import { randomBytes } from "node:crypto";
-import dgram from "node:dgram";
-import { isIPv6 } from "node:net";
 import { HallwayError } from "../errors.js";
 import type { Address } from "../protocol/address.js";
 import type { SessionId } from "../protocol/endpoint.js";
@@ -41,19 +38,17 @@ import {
   SessionHost,
   type SessionHostStats,
 } from "../transport/session-host.js";
-import { type Clock, monotonicClock } from "./clock.js";
 import { cpuHasAes } from "./cpu.js";
+import type { DatagramSocket, DatagramSockets } from "./datagram-socket.js";
 import { dispatchHostEvent, type Pending, type UdpHostHandlers, type UdpHostOptions } from "./host-events.js";
-import { systemInterfaces } from "./interfaces.js";
 import { linkMtuFor } from "./link-mtu.js";
-import { literalLookup } from "./literal-lookup.js";
+import { type Runtime, systemRuntime, type Timer } from "./runtime.js";
+import { udpSockets } from "./udp-socket.js";
 
 export type { HostedConnection } from "../transport/session-host.js";
 export type { UdpHostHandlers, UdpHostOptions } from "./host-events.js";
 export { isRelayAddress, RELAY_HOST };
 
-/** Linux's default IP TTL, restored after a low-TTL send. */
-const DEFAULT_TTL = 64;
 /**
  * Socket buffers asked for: a bandwidth-delay product of room, so that a burst of large
  * datagrams (a 64 KiB datagram is one send) does not overflow the default 208 KiB receive
@@ -63,12 +58,13 @@ const DEFAULT_TTL = 64;
 export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export class UdpHost {
-  private readonly socket: dgram.Socket;
-  private socket6: dgram.Socket | undefined;
+  private readonly socket: DatagramSocket;
+  private socket6: DatagramSocket | undefined;
   private readonly core: SessionHost;
-  private readonly clock: Clock;
+  private readonly runtime: Runtime;
+  private readonly sockets: DatagramSockets;
   private readonly pending = new Map<SessionId, Pending>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private turnRequested = false;
   private inTurn = false;
@@ -79,18 +75,20 @@ export class UdpHost {
   refused = 0;
 
   constructor(private readonly opts: UdpHostOptions) {
-    this.clock = opts.clock ?? monotonicClock;
-    this.socket = dgram.createSocket({ type: "udp4", lookup: literalLookup });
+    this.runtime = opts.runtime ?? systemRuntime;
+    this.sockets = opts.sockets ?? udpSockets;
+    this.socket = this.sockets.open("udp4");
+    const random = this.runtime.random;
     this.core = new SessionHost({
       identity: opts.identity,
-      random: (n) => new Uint8Array(randomBytes(n)),
+      random: (n) => random(n),
       acceptIncoming: opts.acceptIncoming,
       ...(opts.keepaliveMs !== undefined ? { keepaliveMs: opts.keepaliveMs } : {}),
       ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
       ...(opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
       ...(opts.responderPayload ? { responderPayload: opts.responderPayload } : {}),
       aesGcm: opts.aesGcm ?? cpuHasAes(),
-      linkMtuFor: (address) => linkMtuFor(address.host),
+      linkMtuFor: (address) => (opts.linkMtuFor ?? linkMtuFor)(address.host),
     });
   }
 
@@ -120,59 +118,32 @@ export class UdpHost {
 
   /** The clock every core of this host runs on. */
   now(): number {
-    return this.clock.now();
+    return this.runtime.now();
   }
 
   /** Bind the socket. Fails with PORT_IN_USE or a one-line error. */
   async start(): Promise<Address> {
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        if (err.code === "EADDRINUSE") {
-          reject(new HallwayError("PORT_IN_USE", `UDP port ${this.opts.port ?? 0} is already in use`));
-        } else {
-          reject(new HallwayError("INTERNAL", `cannot bind UDP socket: ${err.message}`));
-        }
-      };
-      this.socket.once("error", onError);
-      this.socket.bind(this.opts.port ?? 0, this.opts.host, () => {
-        this.socket.off("error", onError);
-        resolve();
-      });
-    });
-    this.granted = this.sizeBuffers(this.socket);
-    // After bind, socket errors (ICMP unreachable and the like) are not fatal for UDP.
-    this.socket.on("error", () => {});
-    this.socket.on("message", (msg, rinfo) => this.onDatagram(msg, rinfo.address, rinfo.port));
-    if (this.opts.ipv6 && systemInterfaces().some((i) => isIPv6(i.address))) await this.startIPv6();
-    const a = this.socket.address();
-    return { host: a.address, port: a.port };
+    const bound = await this.socket.bind(this.opts.port ?? 0, this.opts.host);
+    this.granted = this.socket.sizeBuffers(SOCKET_BUFFER_BYTES);
+    this.socket.onDatagram((bytes, from) => this.onDatagram(bytes, from));
+    if (this.opts.ipv6 && this.sockets.hasIPv6()) await this.startIPv6();
+    return bound;
   }
 
   /** The IPv6 socket, if this machine can use one; without it the host is IPv4 only. */
   private async startIPv6(): Promise<void> {
-    const socket = dgram.createSocket({ type: "udp6", ipv6Only: true, lookup: literalLookup });
-    const bound = await new Promise<boolean>((resolve) => {
-      socket.once("error", () => resolve(false));
-      socket.bind(0, "::", () => resolve(true));
-    });
+    const socket = this.sockets.open("udp6");
+    const bound = await socket.bind(0, "::").then(
+      () => true,
+      () => false,
+    );
     if (!bound || this.closed) {
-      socket.close();
+      await socket.close();
       return;
     }
-    this.sizeBuffers(socket);
-    socket.on("error", () => {});
-    socket.on("message", (msg, rinfo) => this.onDatagram(msg, rinfo.address, rinfo.port));
+    socket.sizeBuffers(SOCKET_BUFFER_BYTES);
+    socket.onDatagram((bytes, from) => this.onDatagram(bytes, from));
     this.socket6 = socket;
-  }
-
-  private sizeBuffers(socket: dgram.Socket): { receive: number; send: number } {
-    try {
-      socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
-      socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
-    } catch {
-      // The kernel refused the size: the defaults stay, and are reported as such.
-    }
-    return { receive: socket.getRecvBufferSize(), send: socket.getSendBufferSize() };
   }
 
   get localPort(): number {
@@ -197,7 +168,7 @@ export class UdpHost {
 
   /** Moves a live session to another path; the far side follows (see SessionHost.moveTo). */
   moveTo(conn: HostedConnection, address: Address): void {
-    this.core.moveTo(conn, address, this.clock.now());
+    this.core.moveTo(conn, address, this.runtime.now());
     this.requestTurn();
   }
 
@@ -207,7 +178,7 @@ export class UdpHost {
     opts: { expectedRemoteKey?: Uint8Array; payload?: Uint8Array } = {},
   ): Promise<HostedConnection> {
     if (this.closed) return Promise.reject(new HallwayError("INTERNAL", "host is closed"));
-    const session = this.core.connect(address, this.clock.now(), opts);
+    const session = this.core.connect(address, this.runtime.now(), opts);
     const p = new Promise<HostedConnection>((resolve, reject) =>
       this.pending.set(session, { resolve, reject }),
     );
@@ -217,7 +188,7 @@ export class UdpHost {
 
   /** Queue a reliable message on a live connection. Throws MSG_NOT_DELIVERED or MSG_TOO_LARGE. */
   send(conn: HostedConnection, message: Uint8Array, stream = 0): void {
-    this.core.send(conn, message, stream, this.clock.now());
+    this.core.send(conn, message, stream, this.runtime.now());
     this.requestTurn();
   }
 
@@ -276,49 +247,41 @@ export class UdpHost {
 
   /** Close one session: tell the peer (best effort) and forget it. Idempotent. */
   close(conn: HostedConnection, reason = "closed"): void {
-    this.core.close(conn, reason, this.clock.now());
+    this.core.close(conn, reason, this.runtime.now());
     this.requestTurn();
   }
 
   /** Close every session and the socket. Idempotent. */
   async stop(reason = "shutting down"): Promise<void> {
     if (this.closed) return;
-    const t = this.clock.now();
+    const t = this.runtime.now();
     for (const conn of this.core.connections()) this.core.close(conn, reason, t);
     this.turn();
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     for (const p of this.pending.values()) p.reject(new HallwayError("INTERNAL", "host stopped"));
     this.pending.clear();
     const socket6 = this.socket6;
     this.socket6 = undefined;
-    await Promise.all([
-      new Promise<void>((resolve) => this.socket.close(() => resolve())),
-      socket6 && new Promise<void>((resolve) => socket6.close(() => resolve())),
-    ]);
+    await Promise.all([this.socket.close(), socket6?.close()]);
   }
 
   // ===================================================================== the turn
 
-  private onDatagram(msg: Buffer, host: string, port: number): void {
+  private onDatagram(bytes: Uint8Array, from: Address): void {
     if (this.closed) return;
-    const from = { host, port };
     if (this.handlers.admit && !this.handlers.admit(from)) {
       this.refused++;
       return;
     }
-    this.core.handleDatagram(
-      new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength),
-      from,
-      this.clock.now(),
-    );
+    this.core.handleDatagram(bytes, from, this.runtime.now());
     this.requestTurn();
   }
 
   private requestTurn(): void {
     if (this.turnRequested || this.inTurn || this.closed) return;
     this.turnRequested = true;
-    setImmediate(() => {
+    this.runtime.soon(() => {
       this.turnRequested = false;
       this.turn();
     });
@@ -329,7 +292,7 @@ export class UdpHost {
     if (this.closed || this.inTurn) return;
     this.inTurn = true;
     try {
-      const now = this.clock.now();
+      const now = this.runtime.now();
       this.dispatchEvents();
       this.handlers.onTurn?.(now);
       // onTurn may have closed sessions or otherwise made events; they are this turn's too.
@@ -353,18 +316,7 @@ export class UdpHost {
     for (let out = this.core.pollTransmit(); out; out = this.core.pollTransmit()) {
       const socket = this.socketFor(out.to.host);
       if (socket === undefined || out.to.host === RELAY_HOST) continue;
-      try {
-        if (out.ttl === undefined) {
-          socket.send(out.bytes, out.to.port, out.to.host);
-        } else {
-          // The send is synchronous (literalLookup), so the TTL applies to this datagram only.
-          socket.setTTL(out.ttl);
-          socket.send(out.bytes, out.to.port, out.to.host);
-          socket.setTTL(DEFAULT_TTL);
-        }
-      } catch {
-        // A datagram that cannot go (a closed socket, a bad port) is a lost datagram.
-      }
+      socket.send(out.bytes, out.to, out.ttl);
     }
   }
 
@@ -372,7 +324,7 @@ export class UdpHost {
    * The socket that reaches `host`: IPv6 literals go out of the IPv6 socket. Only an IPv6
    * literal has a colon, and this runs for every datagram, so no full parse.
    */
-  private socketFor(host: string): dgram.Socket | undefined {
+  private socketFor(host: string): DatagramSocket | undefined {
     return host.includes(":") ? this.socket6 : this.socket;
   }
 
@@ -380,19 +332,20 @@ export class UdpHost {
     if (this.closed) return;
     const next = this.core.pollTimeout() ?? Number.POSITIVE_INFINITY;
     if (next === this.timerAt && this.timer) return;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.timerAt = next;
     if (!Number.isFinite(next)) return;
-    this.timer = setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(next - this.clock.now())));
-    this.timer.unref?.();
+    this.timer = this.runtime.after(Math.max(0, Math.ceil(next - this.runtime.now())), () => this.onTimer(), {
+      weak: true,
+    });
   }
 
   private onTimer(): void {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
     if (this.closed) return;
-    this.core.handleTimeout(this.clock.now());
+    this.core.handleTimeout(this.runtime.now());
     this.turn();
   }
 }
