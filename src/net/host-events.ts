@@ -7,9 +7,9 @@
 import { HallwayError } from "../errors.js";
 import type { Address } from "../protocol/address.js";
 import type { Identity, SessionId } from "../protocol/endpoint.js";
+import type { Runtime } from "../runtime.js";
 import type { HostEvent, HostedConnection, SessionHost } from "../transport/session-host.js";
 import type { DatagramSockets } from "./datagram-socket.js";
-import type { Runtime } from "./runtime.js";
 
 export interface UdpHostHandlers {
   /**

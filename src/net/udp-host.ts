@@ -30,6 +30,7 @@
 import { HallwayError } from "../errors.js";
 import type { Address } from "../protocol/address.js";
 import type { SessionId } from "../protocol/endpoint.js";
+import type { Runtime, Timer } from "../runtime.js";
 import type { ConnectionStats, PathAwareCore } from "../transport/connection.js";
 import {
   type HostedConnection,
@@ -42,7 +43,7 @@ import { cpuHasAes } from "./cpu.js";
 import type { DatagramSocket, DatagramSockets } from "./datagram-socket.js";
 import { dispatchHostEvent, type Pending, type UdpHostHandlers, type UdpHostOptions } from "./host-events.js";
 import { linkMtuFor } from "./link-mtu.js";
-import { type Runtime, systemRuntime, type Timer } from "./runtime.js";
+import { systemRuntime } from "./system-runtime.js";
 import { udpSockets } from "./udp-socket.js";
 
 export type { HostedConnection } from "../transport/session-host.js";

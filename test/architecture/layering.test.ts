@@ -24,19 +24,32 @@ import {
   type SourceFile,
 } from "./import-graph.js";
 
-/** What each folder may import besides itself, inner layers first (`errors` is everyone's). */
+/** What each folder may import besides itself, inner layers first (`errors` and `runtime` are everyone's). */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   errors: [],
-  protocol: ["errors"],
-  transport: ["errors", "protocol"],
-  files: ["errors", "protocol", "transport"],
-  traversal: ["errors", "protocol"],
-  net: ["errors", "protocol", "transport", "traversal"],
-  media: ["errors"],
-  server: ["errors", "protocol", "transport", "files", "traversal", "net"],
-  peer: ["errors", "protocol", "transport", "files", "traversal", "net", "media"],
-  ui: ["errors", "protocol", "transport", "files", "traversal", "peer", "media"],
-  cli: ["errors", "protocol", "transport", "files", "traversal", "net", "media", "server", "peer", "ui"],
+  runtime: [],
+  protocol: ["errors", "runtime"],
+  transport: ["errors", "runtime", "protocol"],
+  files: ["errors", "runtime", "protocol", "transport"],
+  traversal: ["errors", "runtime", "protocol"],
+  net: ["errors", "runtime", "protocol", "transport", "traversal"],
+  media: ["errors", "runtime"],
+  server: ["errors", "runtime", "protocol", "transport", "files", "traversal", "net"],
+  peer: ["errors", "runtime", "protocol", "transport", "files", "traversal", "net", "media"],
+  ui: ["errors", "runtime", "protocol", "transport", "files", "traversal", "peer", "media"],
+  cli: [
+    "errors",
+    "runtime",
+    "protocol",
+    "transport",
+    "files",
+    "traversal",
+    "net",
+    "media",
+    "server",
+    "peer",
+    "ui",
+  ],
 };
 
 /** Sans-IO: no effect at all, and no import of an adapter. */
