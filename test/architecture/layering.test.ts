@@ -125,7 +125,6 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
     because: "presence fan-out a slice per turn (setImmediate)",
     allows: ["timers"],
   },
-  "server/advertise.ts": { because: "mDNS re-announce", allows: ["timers"] },
   "server/accounts.ts": { because: "scrypt salts", allows: ["random"] },
   "server/social.ts": { because: "group and message ids", allows: ["random"] },
   "server/export.ts": { because: "the export's timestamp", allows: ["clock"] },
