@@ -1,15 +1,16 @@
 /**
  * Account rules: what a username and a password may be, and how passwords are hashed.
  *
- * Hashes are scrypt (RFC 7914) with a per-user random salt, encoded so that every parameter
- * travels with the hash: `scrypt$<log2 N>$<r>$<p>$<salt base64>$<hash base64>`. Verification
- * uses whatever the string says, within bounds, so the cost can be raised later without
- * invalidating stored hashes. Passwords are NFC-normalised before hashing so the same password
+ * Hashes are scrypt (RFC 7914) with a per-user random salt (drawn from the caller's random
+ * source: the registry's `Runtime`), encoded so that every parameter travels with the hash:
+ * `scrypt$<log2 N>$<r>$<p>$<salt base64>$<hash base64>`. Verification uses whatever the string
+ * says, within bounds, so the cost can be raised later (or lowered for a test's accounts)
+ * without invalidating stored hashes. Passwords are NFC-normalised before hashing so the same password
  * typed on systems that compose characters differently still matches. Nothing here logs.
  */
 
-import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
-import { HallwayError } from "../errors.js";
+import { scrypt, timingSafeEqual } from "node:crypto";
+import { HallwayError, MisuseError } from "../errors.js";
 
 export const USERNAME_MIN_CHARS = 3;
 export const USERNAME_MAX_CHARS = 32;
@@ -113,11 +114,18 @@ export function validatePassword(password: string, username: string): void {
   }
 }
 
-// Cost for new hashes: N = 2^15, r = 8, p = 1, i.e. 32 MiB per hash (RFC 7914 §6: 128 * N * r),
-// one step above the 2^14 Percival's scrypt paper suggests for interactive logins.
-const HASH_LOG2_N = 15;
-const HASH_R = 8;
-const HASH_P = 1;
+/** The cost of a scrypt hash (RFC 7914): N = 2^log2N, block size r, parallelism p. */
+export interface ScryptParams {
+  log2N: number;
+  r: number;
+  p: number;
+}
+
+/**
+ * The cost of new hashes: N = 2^15, r = 8, p = 1, i.e. 32 MiB per hash (RFC 7914 §6:
+ * 128 * N * r), one step above the 2^14 Percival's scrypt paper suggests for interactive logins.
+ */
+export const DEFAULT_SCRYPT: Readonly<ScryptParams> = { log2N: 15, r: 8, p: 1 };
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
 
@@ -129,15 +137,18 @@ const MAX_P = 16;
 const MAX_MEMORY_BYTES = 256 * 1024 * 1024;
 const MAX_WORK = 2 ** 24; // N * r * p; the default is 2^18
 
-interface ScryptParams {
-  log2N: number;
-  r: number;
-  p: number;
-}
-
-export async function hashPassword(password: string): Promise<string> {
-  const params: ScryptParams = { log2N: HASH_LOG2_N, r: HASH_R, p: HASH_P };
-  const salt = randomBytes(SALT_BYTES);
+/**
+ * A hash of `password` with a fresh salt of `random`'s, at the cost of `params` (default
+ * `DEFAULT_SCRYPT`; anything cheaper is for tests and simulations). Parameters that
+ * verification would refuse are a misuse: the account could never log in.
+ */
+export async function hashPassword(
+  password: string,
+  random: (n: number) => Uint8Array,
+  params: ScryptParams = DEFAULT_SCRYPT,
+): Promise<string> {
+  checkScryptParams(params);
+  const salt = Buffer.from(random(SALT_BYTES));
   const hash = await derive(password, salt, HASH_BYTES, params);
   return ["scrypt", params.log2N, params.r, params.p, salt.toString("base64"), hash.toString("base64")].join(
     "$",
@@ -176,9 +187,7 @@ function parseEncoded(encoded: string): { params: ScryptParams; salt: Buffer; ha
   const [, n, r, p, saltText, hashText] = parts as [string, string, string, string, string, string];
   if (!DECIMAL.test(n) || !DECIMAL.test(r) || !DECIMAL.test(p)) return undefined;
   const params: ScryptParams = { log2N: Number(n), r: Number(r), p: Number(p) };
-  if (params.log2N > MAX_LOG2_N || params.r > MAX_R || params.p > MAX_P) return undefined;
-  const N = 2 ** params.log2N;
-  if (128 * N * params.r > MAX_MEMORY_BYTES || N * params.r * params.p > MAX_WORK) return undefined;
+  if (!withinBounds(params)) return undefined;
   const salt = decodeBase64(saltText);
   const hash = decodeBase64(hashText);
   if (salt === undefined || hash === undefined) return undefined;
@@ -188,6 +197,24 @@ function parseEncoded(encoded: string): { params: ScryptParams; salt: Buffer; ha
     return undefined;
   }
   return { params, salt, hash };
+}
+
+/** Throws MisuseError unless verification accepts hashes of this cost. */
+export function checkScryptParams(params: ScryptParams): void {
+  if (!withinBounds(params)) {
+    throw new MisuseError(
+      `accounts: scrypt cost ${JSON.stringify(params)} is outside what verification accepts`,
+    );
+  }
+}
+
+/** Whether verification accepts a hash of this cost (`DECIMAL` in the encoding, and the bounds). */
+function withinBounds(params: ScryptParams): boolean {
+  const { log2N, r, p } = params;
+  if (![log2N, r, p].every((x) => Number.isInteger(x) && x >= 1 && x <= 999)) return false;
+  if (log2N > MAX_LOG2_N || r > MAX_R || p > MAX_P) return false;
+  const N = 2 ** log2N;
+  return 128 * N * r <= MAX_MEMORY_BYTES && N * r * p <= MAX_WORK;
 }
 
 /** Strict base64: Node's decoder skips junk, so accept only text that round-trips. */

@@ -28,7 +28,6 @@
  * answer is larger than what asked for it before login, so amplification stays at most 1×.
  */
 
-import { randomBytes } from "node:crypto";
 import { renameSync, rmSync } from "node:fs";
 import { HallwayError } from "../errors.js";
 import type { HostedConnection, UdpHost } from "../net/udp-host.js";
@@ -39,6 +38,7 @@ import type { Control, ControlOf } from "../protocol/control.js";
 import { type DropInfo, MAX_DROPS_LISTED } from "../protocol/drop.js";
 import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-control.js";
 import type { StreamMessage } from "../protocol/stream-message.js";
+import type { Runtime, Timer } from "../runtime.js";
 import { DropFolder } from "./drop-folder.js";
 import { dropInfo, dropRecipients } from "./drop-recipients.js";
 import {
@@ -75,6 +75,9 @@ export interface DropBoxOptions {
   /** Queues a push to `user`'s live session, if there is one. */
   push: (user: string, msg: Control) => void;
   isOnline: (user: string) => boolean;
+  /** The sweep's timer, the sweep soon after an entry goes, and drop and transfer ids. */
+  runtime: Runtime;
+  /** Calendar time (retention); the registry's `wall`. */
   wall: () => number;
   log: (line: string, level?: "info" | "warn" | "error") => void;
 }
@@ -92,7 +95,7 @@ export class DropBox {
   /** The registry's transfer id → the drop and user it is for. */
   private readonly carried = new Map<string, Carried>();
   private readonly folder: DropFolder;
-  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: Timer | undefined;
   private sweepSoon = false;
 
   constructor(private readonly opts: DropBoxOptions) {
@@ -113,12 +116,11 @@ export class DropBox {
 
   start(): void {
     this.sweep();
-    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
-    this.sweepTimer.unref?.();
+    this.sweepTimer = this.opts.runtime.every(SWEEP_MS, () => this.sweep(), { weak: true });
   }
 
   stop(): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer?.cancel();
     this.sweepTimer = undefined;
     this.transfers.stop();
   }
@@ -197,7 +199,7 @@ export class DropBox {
     if (refused) throw new HallwayError(refused.code, refused.message);
     const stored = this.folder.hasBlob(msg.sha256, msg.size);
     const e: DropEntry = {
-      id: randomBytes(12).toString("hex"),
+      id: this.newId(),
       from: user,
       to,
       name: msg.name,
@@ -229,7 +231,7 @@ export class DropBox {
     for (const [transfer, c] of this.carried) {
       if (c.drop === id && c.user === user && c.direction === "send") return { transfer };
     }
-    const transfer = randomBytes(12).toString("hex");
+    const transfer = this.newId();
     this.carried.set(transfer, { drop: id, user, direction: "send" });
     try {
       await this.transfers.send(user, conn, this.folder.blobPath(e.sha256), e.name, undefined, {
@@ -392,10 +394,15 @@ export class DropBox {
     this.save();
     if (this.sweepSoon) return;
     this.sweepSoon = true;
-    setImmediate(() => {
+    this.opts.runtime.soon(() => {
       this.sweepSoon = false;
       this.sweep();
     });
+  }
+
+  /** A random id for a drop or a transfer: 12 bytes in hex. */
+  private newId(): string {
+    return Buffer.from(this.opts.runtime.random(12)).toString("hex");
   }
 
   private save(): void {

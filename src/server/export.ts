@@ -16,6 +16,7 @@ import type { Readable, Writable } from "node:stream";
 import { z } from "zod";
 import { HallwayError } from "../errors.js";
 import { ensureDataDir } from "../net/data-dir.js";
+import { systemRuntime } from "../net/system-runtime.js";
 import { openServerStore, type ServerStore } from "./index.js";
 import { AUDIT_EVENTS, type DumpRecord, PROFILE_FIELDS, type Store } from "./store/index.js";
 
@@ -203,6 +204,7 @@ export interface TransferOptions {
   dataDir: string;
   /** A file; omitted: stdout (export) or stdin (import). */
   file?: string;
+  /** The export's timestamp (calendar time); default the process's (`systemRuntime.wall`). */
   now?: () => number;
 }
 
@@ -233,7 +235,7 @@ export async function exportOffice(opts: TransferOptions): Promise<TransferSumma
     const failed = new Promise<never>((_, reject) =>
       out.once("error", (err) => reject(fileError(err, opts.file ?? "stdout", "write"))),
     );
-    const summary = await Promise.race([writeExport(store, out, (opts.now ?? Date.now)()), failed]);
+    const summary = await Promise.race([writeExport(store, out, (opts.now ?? systemRuntime.wall)()), failed]);
     if (opts.file !== undefined) {
       out.end();
       await Promise.race([once(out, "finish"), failed]);

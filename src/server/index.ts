@@ -7,10 +7,10 @@
 import { join } from "node:path";
 import { asHallwayError } from "../errors.js";
 import { ensureDataDir, loadOrCreateIdentity, privacyWarnings } from "../net/data-dir.js";
+import { advertiseRegistry } from "../net/mdns-advertise.js";
 import { PROTOCOL_VERSION } from "../protocol/datagram.js";
 import { DEFAULT_PORT } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
-import { advertiseRegistry } from "./advertise.js";
 import { DEFAULT_DROP_LIMITS, type DropLimits } from "./drop-rules.js";
 import type { Limits } from "./limits.js";
 import type { OfficeRoomOptions } from "./office-room.js";

@@ -16,6 +16,7 @@ import type { Control, ControlOf, SESSION_END_CODES } from "../protocol/control.
 import {
   hashPassword,
   normalizeUsername,
+  type ScryptParams,
   validatePassword,
   validateUsername,
   verifyPassword,
@@ -51,6 +52,10 @@ export interface LoginsOptions {
   sessions: Map<number, ClientSession>;
   host: Pick<UdpHost, "isLive" | "now">;
   wall: () => number;
+  /** Random bytes (password salts). */
+  random: (n: number) => Uint8Array;
+  /** The scrypt cost of new password hashes (`accounts.ts`). */
+  passwordHashing: ScryptParams;
   log: Log;
   audit: (entry: Parameters<Store["appendAudit"]>[0]) => Promise<void>;
   reply: (s: ClientSession, msg: Control) => void;
@@ -75,7 +80,9 @@ export class Logins {
     const name = normalizeUsername(msg.user);
     validateUsername(name);
     validatePassword(msg.password, name);
-    const passwordHash = await this.passwordWork(s, () => hashPassword(msg.password));
+    const passwordHash = await this.passwordWork(s, () =>
+      hashPassword(msg.password, this.opts.random, this.opts.passwordHashing),
+    );
     await this.opts.store.createUser({ name, passwordHash, createdAt: this.opts.wall() });
     await this.opts.office.enroll(name, this.opts.wall());
     await this.opts.store.appendAudit({

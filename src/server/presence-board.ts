@@ -22,6 +22,8 @@ const FANOUT_PER_TURN = 32;
 export interface PresenceBoardOptions {
   store: Store;
   wall: () => number;
+  /** Runs a function at the end of this turn (`Runtime.soon`): the next fan-out slice. */
+  soon: (fn: () => void) => void;
   log: Log;
   /** Whether the session is still up. */
   isLive: (s: ClientSession) => boolean;
@@ -75,7 +77,7 @@ export class PresenceBoard {
   private scheduleFanout(): void {
     if (this.fanoutScheduled || this.fanouts.length === 0) return;
     this.fanoutScheduled = true;
-    setImmediate(() => {
+    this.opts.soon(() => {
       this.fanoutScheduled = false;
       this.drainFanouts();
     });

@@ -5,6 +5,15 @@
  * intervals (the sweep every half second, the last-seen flush, the counters' log lines) and
  * sends the answers (none over the message limit: an `ok` that would be is `MSG_TOO_LARGE`).
  *
+ * It does no IO of its own choosing: time, timers and randomness come from an injected
+ * `Runtime` (src/runtime.ts) and its sockets from an injected `DatagramSockets`, both handed to
+ * its `UdpHost`, and the runtime handed down to every part (the intervals, the fan-out slices,
+ * the drop box's sweep, ids, password salts). A process runs it on `systemRuntime` and real
+ * UDP (the defaults); a simulation on virtual time and a virtual network, with a cheaper scrypt
+ * cost (`passwordHashing`) so that it can register a thousand accounts. Not yet on it: the
+ * store's group commit (the end of its turn is `setImmediate`) and the drop box's file
+ * transfers (the peer's `FileTransfers`: its ids, fsync delay and linger timers).
+ *
  * The parts, each in a file of its own:
  * - `session-table.ts`: the sessions from handshake to close; anonymous sessions capped per
  *   host and closed when they do not log in in time; heartbeat deadlines as timer data (a
@@ -30,14 +39,17 @@
  * - `registry-session.ts`: what the parts share (the session record, `Later`, formatting).
  */
 
-import { randomBytes } from "node:crypto";
 import { asHallwayError } from "../errors.js";
+import type { DatagramSockets } from "../net/datagram-socket.js";
+import { systemRuntime } from "../net/system-runtime.js";
 import { type HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import { type Control, encodeControl, type SESSION_END_CODES } from "../protocol/control.js";
 import type { Identity } from "../protocol/endpoint.js";
 import { DEFAULT_PORT, MAX_MESSAGE_BYTES } from "../protocol/limits.js";
+import type { Runtime, Timer } from "../runtime.js";
 import { AbuseGuard } from "./abuse-guard.js";
+import { checkScryptParams, DEFAULT_SCRYPT, type ScryptParams } from "./accounts.js";
 import { AnonymousSessions } from "./anonymous-sessions.js";
 import { Blocklist } from "./blocklist.js";
 import { DropBox } from "./drop-box.js";
@@ -72,7 +84,18 @@ export interface RegistryOptions {
   port?: number;
   /** A log line and how much it matters (info: comings and goings; warn: refusals, failures). */
   log?: Log;
+  /** Time, timers and randomness (src/runtime.ts); default `systemRuntime`, the process's. */
+  runtime?: Runtime;
+  /** The UDP sockets of its `UdpHost` (net/datagram-socket.ts); default real UDP. */
+  sockets?: DatagramSockets;
+  /** Calendar time, overriding `runtime.wall` (tests set the date). */
   wallClock?: () => number;
+  /**
+   * The scrypt cost of new password hashes; default `DEFAULT_SCRYPT` (accounts.ts). For tests
+   * and simulations only, which register many accounts: the CLI never sets it. Verification
+   * always uses the cost stored in the hash.
+   */
+  passwordHashing?: ScryptParams;
   /** Who may message whom; default `open`. */
   policy?: Policy;
   /** Relay budget per user in bytes per second (src/server/relay.ts); 0 turns the relay off. */
@@ -88,10 +111,11 @@ export interface RegistryOptions {
 export class Registry {
   private readonly host: UdpHost;
   private readonly table: SessionTable;
-  private sweepTimer: NodeJS.Timeout | undefined;
-  private flushTimer: NodeJS.Timeout | undefined;
-  private relayLogTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: Timer | undefined;
+  private flushTimer: Timer | undefined;
+  private relayLogTimer: Timer | undefined;
   private relayLogged = "";
+  private readonly runtime: Runtime;
   private readonly wall: () => number;
   private readonly log: Log;
   private readonly social: Social;
@@ -122,7 +146,12 @@ export class Registry {
   private readonly drop: DropBox | undefined;
 
   constructor(private readonly opts: RegistryOptions) {
-    this.wall = opts.wallClock ?? Date.now;
+    const runtime = opts.runtime ?? systemRuntime;
+    this.runtime = runtime;
+    this.wall = opts.wallClock ?? (() => runtime.wall());
+    const random = (n: number): Uint8Array => runtime.random(n);
+    const passwordHashing = opts.passwordHashing ?? DEFAULT_SCRYPT;
+    checkScryptParams(passwordHashing);
     this.log = opts.log ?? (() => {});
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.blocklist = new Blocklist(this.limits.abuse);
@@ -142,6 +171,7 @@ export class Registry {
     this.presence = new PresenceBoard({
       store: opts.store,
       wall: this.wall,
+      soon: (fn) => runtime.soon(fn),
       log: this.log,
       isLive: (s) => this.host.isLive(s.conn),
       send: (s, bytes) => this.sendBytes(s, bytes),
@@ -153,6 +183,7 @@ export class Registry {
       policy: opts.policy ?? "open",
       quotas: this.limits.quotas,
       wall: this.wall,
+      random,
       presenceOf: (user) => this.presence.presenceOf(user),
       push: (user, msg) => {
         const target = this.presence.online.get(user);
@@ -170,14 +201,14 @@ export class Registry {
     });
     this.relay = new Relay({
       bytesPerSecond: opts.relayBytesPerSecond ?? DEFAULT_RELAY_BYTES_PER_SECOND,
-      random: (n) => new Uint8Array(randomBytes(n)),
+      random,
     });
     this.introductions = new Introductions({
       store: opts.store,
       social: this.social,
       presence: this.presence,
       relay: this.relay,
-      random: (n) => new Uint8Array(randomBytes(n)),
+      random,
       reply: (s, msg) => this.reply(s, msg),
     });
     this.host = new UdpHost({
@@ -186,6 +217,8 @@ export class Registry {
       host: opts.host ?? "0.0.0.0",
       port: opts.port ?? DEFAULT_PORT,
       keepaliveMs: 15_000,
+      runtime,
+      ...(opts.sockets === undefined ? {} : { sockets: opts.sockets }),
     });
     this.guard = new AbuseGuard({
       limits: this.limits,
@@ -233,6 +266,7 @@ export class Registry {
           if (target) target.queue = target.queue.then(() => this.reply(target, msg));
         },
         isOnline: (user) => this.presence.online.has(user),
+        runtime,
         wall: this.wall,
         log: this.log,
       });
@@ -252,6 +286,8 @@ export class Registry {
       sessions: this.table.sessions,
       host: this.host,
       wall: this.wall,
+      random,
+      passwordHashing,
       log: this.log,
       audit: (entry) => this.audit(entry),
       reply: (s, msg) => this.reply(s, msg),
@@ -287,13 +323,16 @@ export class Registry {
     if (enrolled > 0) this.log(`office room #all: ${enrolled} user(s) enrolled`);
     const addr = await this.host.start();
     this.drop?.start();
-    this.sweepTimer = setInterval(() => this.sweep(), 500);
-    this.flushTimer = setInterval(() => void this.presence.flushLastSeen(), LAST_SEEN_FLUSH_MS);
-    this.relayLogTimer = setInterval(() => {
-      this.logRelay();
-      this.guard.logCounters();
-    }, RELAY_LOG_MS);
-    this.relayLogTimer.unref?.();
+    this.sweepTimer = this.runtime.every(500, () => this.sweep());
+    this.flushTimer = this.runtime.every(LAST_SEEN_FLUSH_MS, () => void this.presence.flushLastSeen());
+    this.relayLogTimer = this.runtime.every(
+      RELAY_LOG_MS,
+      () => {
+        this.logRelay();
+        this.guard.logCounters();
+      },
+      { weak: true },
+    );
     return addr;
   }
 
@@ -307,9 +346,9 @@ export class Registry {
   }
 
   async stop(): Promise<void> {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    if (this.flushTimer) clearInterval(this.flushTimer);
-    if (this.relayLogTimer) clearInterval(this.relayLogTimer);
+    this.sweepTimer?.cancel();
+    this.flushTimer?.cancel();
+    this.relayLogTimer?.cancel();
     this.sweepTimer = undefined;
     this.flushTimer = undefined;
     this.relayLogTimer = undefined;

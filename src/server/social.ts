@@ -25,7 +25,6 @@
  * each other's address or key).
  */
 
-import { randomBytes } from "node:crypto";
 import { HallwayError } from "../errors.js";
 import {
   type Control,
@@ -56,6 +55,8 @@ export interface SocialContext {
   /** How many friend requests may wait for one user, join requests for one group. */
   quotas: Pick<Limits["quotas"], "friendRequestsPerRecipient" | "joinRequestsPerGroup">;
   wall(): number;
+  /** Random bytes (notice ids). */
+  random(n: number): Uint8Array;
   /** `online` or `away` while the user has a live session, else `offline`. */
   presenceOf(user: string): PresenceStatus;
   /** Push to the user's session, after whatever that session is doing now; a no-op if offline. */
@@ -387,7 +388,7 @@ export class Social {
 
   /** Store the notice, then push it if its addressee is online; it waits otherwise. */
   private async notify(to: string, note: NoticeNote): Promise<void> {
-    const id = randomBytes(12).toString("hex");
+    const id = Buffer.from(this.ctx.random(12)).toString("hex");
     const at = this.ctx.wall();
     await this.store.enqueueNotice({ id, to, kind: note.kind, body: JSON.stringify(note), at });
     this.ctx.push(to, { t: "notice", id, at, note });

@@ -95,8 +95,8 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
   },
   "server/drop-box.ts": {
     because:
-      "runs the peer's FileTransfers as the registry's file peer (to move below both roles, as files/); retention sweep timer; drop ids",
-    allows: ["import peer", "random", "timers"],
+      "runs the peer's FileTransfers as the registry's file peer (to move below both roles, as files/)",
+    allows: ["import peer"],
   },
   "peer/lan-mdns.ts": {
     because: "the mDNS adapter of LAN discovery: its send-rate limit, query jitter and clock",
@@ -116,19 +116,6 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
     because: "batches acknowledgements per turn; notice ids, times",
     allows: ["timers", "clock", "random"],
   },
-  "server/registry.ts": {
-    because:
-      "the sweep, flush and log intervals; the wall clock by default; random bytes for relay ids and connect tokens",
-    allows: ["timers", "clock", "random"],
-  },
-  "server/presence-board.ts": {
-    because: "presence fan-out a slice per turn (setImmediate)",
-    allows: ["timers"],
-  },
-  "server/advertise.ts": { because: "mDNS re-announce", allows: ["timers"] },
-  "server/accounts.ts": { because: "scrypt salts", allows: ["random"] },
-  "server/social.ts": { because: "group and message ids", allows: ["random"] },
-  "server/export.ts": { because: "the export's timestamp", allows: ["clock"] },
   "server/store/group-commit.ts": {
     because: "commits at the end of the turn (setImmediate by default)",
     allows: ["timers"],

@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { systemRuntime } from "../../src/net/system-runtime.js";
 import { MAX_MESSAGE_BYTES } from "../../src/protocol/limits.js";
 import { hashPassword } from "../../src/server/accounts.js";
 import { type DumpRecord, SqliteStore } from "../../src/server/store/index.js";
@@ -192,7 +193,7 @@ describe("pages", () => {
     async () => {
       const dataDir = tempDir("registry");
       const store = await SqliteStore.open(join(dataDir, "registry.sqlite"));
-      const passwordHash = await hashPassword(PASSWORD);
+      const passwordHash = await hashPassword(PASSWORD, systemRuntime.random);
       const user = (name: string, displayName: string | null = null): DumpRecord => ({
         kind: "user",
         name,

@@ -25,7 +25,7 @@ const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${na
 /** The fixtures run dist/; testing a stale build would test yesterday's code. */
 function assertDistFresh(): void {
   for (const [src, out] of [
-    ["src/server/advertise.ts", "dist/server/advertise.js"],
+    ["src/net/mdns-advertise.ts", "dist/net/mdns-advertise.js"],
     ["src/peer/discovery.ts", "dist/peer/discovery.js"],
     ["src/protocol/mdns-txt.ts", "dist/protocol/mdns-txt.js"],
   ] as const) {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
+import { systemRuntime } from "../../src/net/system-runtime.js";
 import {
+  checkScryptParams,
+  DEFAULT_SCRYPT,
   hashPassword,
   normalizeUsername,
   validatePassword,
@@ -97,40 +100,68 @@ describe("passwords", () => {
 });
 
 describe("password hashes", () => {
+  const random = systemRuntime.random;
+
   it("encodes every scrypt parameter with the hash", async () => {
-    const encoded = await hashPassword("correct horse battery");
+    const encoded = await hashPassword("correct horse battery", random);
     expect(encoded).toMatch(/^scrypt\$15\$8\$1\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/);
     expect(encoded).not.toContain("correct horse battery");
   });
 
   it("verifies the right password and refuses a wrong one", async () => {
-    const encoded = await hashPassword("correct horse battery");
+    const encoded = await hashPassword("correct horse battery", random);
     expect(await verifyPassword("correct horse battery", encoded)).toBe(true);
     expect(await verifyPassword("correct horse batterY", encoded)).toBe(false);
     expect(await verifyPassword("", encoded)).toBe(false);
   });
 
   it("uses a fresh salt for every hash", async () => {
-    const a = await hashPassword("same password here");
-    const b = await hashPassword("same password here");
+    const a = await hashPassword("same password here", random);
+    const b = await hashPassword("same password here", random);
     expect(a).not.toBe(b);
     expect(a.split("$")[4]).not.toBe(b.split("$")[4]);
   });
 
   it("matches composed and decomposed forms of the same password", async () => {
-    const encoded = await hashPassword("caf\u00e9-au-lait");
+    const encoded = await hashPassword("caf\u00e9-au-lait", random);
     expect(await verifyPassword("cafe\u0301-au-lait", encoded)).toBe(true);
   });
 
   it("honours the parameters written in the string", async () => {
-    const encoded = await hashPassword("correct horse battery");
+    const encoded = await hashPassword("correct horse battery", random);
     // The same salt at a different cost is a different hash: parameters are not ignored.
     const otherCost = encoded.replace("scrypt$15$8$1$", "scrypt$14$8$1$");
     expect(await verifyPassword("correct horse battery", otherCost)).toBe(false);
   });
 
+  it("hashes new passwords at the cost it is given, with the caller's salt, and verifies them", async () => {
+    const salt = new Uint8Array(16).fill(7);
+    const cheap = { log2N: 4, r: 1, p: 1 };
+    const encoded = await hashPassword("correct horse battery", () => salt, cheap);
+    expect(encoded.startsWith(`scrypt$4$1$1$${Buffer.from(salt).toString("base64")}$`)).toBe(true);
+    expect(await hashPassword("correct horse battery", () => salt, cheap)).toBe(encoded);
+    expect(await verifyPassword("correct horse battery", encoded)).toBe(true);
+    expect(await verifyPassword("correct horse batterY", encoded)).toBe(false);
+  });
+
+  it("refuses, as a misuse, a cost that verification would refuse", async () => {
+    expect(() => checkScryptParams(DEFAULT_SCRYPT)).not.toThrow();
+    for (const bad of [
+      { log2N: 0, r: 1, p: 1 },
+      { log2N: 21, r: 1, p: 1 },
+      { log2N: 4, r: 33, p: 1 },
+      { log2N: 4, r: 1.5, p: 1 },
+      { log2N: 20, r: 32, p: 1 },
+    ]) {
+      expect(() => checkScryptParams(bad), JSON.stringify(bad)).toThrow(/outside what verification accepts/);
+      await expect(hashPassword("correct horse battery", random, bad)).rejects.toMatchObject({
+        code: "MISUSE",
+      });
+    }
+  });
+
   it("refuses tampered or malformed hashes", async () => {
-    const encoded = await hashPassword("correct horse battery");
+    const encoded = await hashPassword("correct horse battery", random);
     const parts = encoded.split("$");
     const hash = Buffer.from(parts[5] as string, "base64");
     hash[0] = (hash[0] as number) ^ 1;

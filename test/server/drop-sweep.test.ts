@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RangeSet } from "../../src/files/range-set.js";
 import { encodeManifest } from "../../src/files/transfer-manifest.js";
+import { systemRuntime } from "../../src/net/system-runtime.js";
 import { UdpHost } from "../../src/net/udp-host.js";
 import { generateIdentity } from "../../src/protocol/noise.js";
 import { DropBox } from "../../src/server/drop-box.js";
@@ -67,6 +68,7 @@ function dropBox(dir: string, now: () => number, log: string[] = []): DropBox {
     mayTalk: async () => {},
     push: () => {},
     isOnline: () => false,
+    runtime: systemRuntime,
     wall: now,
     log: (line) => log.push(line),
   });

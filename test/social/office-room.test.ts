@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
+import { systemRuntime } from "../../src/net/system-runtime.js";
 import type { Control } from "../../src/protocol/control.js";
 import { OfficeRoom, type OfficeRoomOptions } from "../../src/server/office-room.js";
 import { Social, type SocialRequest } from "../../src/server/social.js";
@@ -23,6 +24,7 @@ function social(office: OfficeRoom): Social {
     store,
     policy: "open",
     wall: () => ++clock,
+    random: systemRuntime.random,
     quotas: { friendRequestsPerRecipient: 500, joinRequestsPerGroup: 500 },
     presenceOf: () => "offline",
     push: () => {},

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
+import { systemRuntime } from "../../src/net/system-runtime.js";
 import type { Control } from "../../src/protocol/control.js";
 import { type Policy, Social, type SocialRequest } from "../../src/server/social.js";
 import { SqliteStore } from "../../src/server/store/index.js";
@@ -24,6 +25,7 @@ function social(policy: Policy = "open"): Social {
     store,
     policy,
     wall: () => ++clock,
+    random: systemRuntime.random,
     quotas: { friendRequestsPerRecipient: 500, joinRequestsPerGroup: 500 },
     presenceOf: (u) => (online.has(u) ? "online" : "offline"),
     push: (to, msg) => {

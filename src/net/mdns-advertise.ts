@@ -1,7 +1,8 @@
 /**
  * mDNS advertisement of a registry (`_hallway._udp`), so that clients on the LAN find it
- * without configuration. A thin adapter around bonjour-service; the record layout and the
- * instance naming live in `protocol/mdns-txt.ts`.
+ * without configuration. A thin adapter around bonjour-service (an adapter, so in `net/`, with
+ * its own timers: the claim browse and the bounded waits); the record layout and the instance
+ * naming live in `protocol/mdns-txt.ts`. The registry's composition root starts it.
  *
  * Name conflicts. bonjour-service probes for its instance name (RFC 6762 §8.1) but does not
  * rename on a conflict: it withdraws the service and logs to stdout. So we claim the name
