@@ -23,6 +23,8 @@ import { SimWorld, type WorldOptions } from "./role-sim.js";
 
 export const REGISTRY_PORT = 7741;
 export const PASSWORD = "correct horse battery";
+/** The cheapest scrypt cost verification accepts (new hashes only; tests and simulations only). */
+const SIM_SCRYPT = { log2N: 4, r: 1, p: 1 };
 
 export interface SimPeer {
   name: string;
@@ -67,8 +69,11 @@ export class SimOffice {
       log: (line, level) => {
         if (level === "warn" || level === "error") this.registryLog.push(line);
       },
+      // Registration at scrypt's production cost takes 0.2 s of CPU; a crowd cannot afford it.
+      passwordHashing: SIM_SCRYPT,
       ...extra,
-      ...({ runtime, sockets: world.socketsOn(this.registryHost) } as Partial<RegistryOptions>),
+      runtime,
+      sockets: world.socketsOn(this.registryHost),
     });
     await world.wait(registry.start(), 10_000, "the registry to start");
     this.registry = registry;

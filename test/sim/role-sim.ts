@@ -213,22 +213,21 @@ export class SimWorld {
     this.now = end;
   }
 
-  /** Lets the real event loop finish what it has: promises, thread-pool work, immediates. */
+  /**
+   * Lets the real event loop finish what it has: promises, immediates, thread-pool work. One
+   * turn of the loop at a time, until a turn leaves no immediate, no outstanding request and
+   * no virtual event due now.
+   */
   private async settle(): Promise<void> {
-    let quiet = 0;
-    while (quiet < 3) {
+    for (;;) {
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (outstanding.size > 0) {
-        quiet = 0;
-        continue;
-      }
+      if (outstanding.size > 0 || process.getActiveResourcesInfo().includes("Immediate")) continue;
       const next = this.nextAt();
       if (next !== undefined && next <= this.now) {
         this.fireAt(this.now);
-        quiet = 0;
         continue;
       }
-      quiet++;
+      return;
     }
   }
 
@@ -322,8 +321,10 @@ export class SimWorld {
       this.counts.lost++;
       return;
     }
-    const delay = this.faults.delayMs + this.prng.next() * this.faults.jitterMs;
-    this.schedule(delay, () => {
+    // Deliveries land on a 0.1 ms grid, so that a crowd's datagrams share the loop's turns.
+    const at =
+      Math.ceil((this.now + this.faults.delayMs + this.prng.next() * this.faults.jitterMs) * 10) / 10;
+    this.schedule(at - this.now, () => {
       if (this.downHosts.has(host)) {
         this.counts.blocked++;
         return;
