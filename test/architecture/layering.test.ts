@@ -25,6 +25,21 @@ import {
   type SourceFile,
 } from "./import-graph.js";
 
+/** Everything beneath the composition roots, which wire it (`main/`, and `cli` above them). */
+const EVERY_LAYER = [
+  "errors",
+  "runtime",
+  "protocol",
+  "transport",
+  "files",
+  "traversal",
+  "net",
+  "media",
+  "server",
+  "peer",
+  "ui",
+];
+
 /** What each folder may import besides itself, inner layers first (`errors` and `runtime` are everyone's). */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   errors: [],
@@ -38,33 +53,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   server: ["errors", "runtime", "protocol", "transport", "files", "traversal", "net"],
   peer: ["errors", "runtime", "protocol", "transport", "files", "traversal", "net", "media"],
   ui: ["errors", "runtime", "protocol", "transport", "files", "traversal", "peer", "media"],
-  cli: [
-    "errors",
-    "runtime",
-    "protocol",
-    "transport",
-    "files",
-    "traversal",
-    "net",
-    "media",
-    "server",
-    "peer",
-    "ui",
-    "main",
-  ],
-  main: [
-    "errors",
-    "runtime",
-    "protocol",
-    "transport",
-    "files",
-    "traversal",
-    "net",
-    "media",
-    "server",
-    "peer",
-    "ui",
-  ],
+  main: EVERY_LAYER,
+  cli: [...EVERY_LAYER, "main"],
 };
 
 /** Sans-IO: no effect at all, and no import of an adapter. */
