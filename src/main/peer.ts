@@ -43,12 +43,11 @@ export function runTuiPeer(opts: TuiOptions & DataDirOption): Promise<number> {
  * front, instead of the first one found.
  */
 export async function runLinePeer(opts: LineModeOptions & DataDirOption & { want?: string }): Promise<void> {
-  const { dataDir, want, ...line } = opts;
+  const { dataDir, want, server: given, ...line } = opts;
   // Line mode asks which registry when it finds several; --registry answers that up front.
-  const chosen = want === undefined || line.server ? line.server : await findRegistry(undefined, { want });
+  const chosen = want === undefined || given ? given : await findRegistry(undefined, { want });
   const server = typeof chosen === "object" ? addressText(chosen) : chosen;
-  const { server: _given, ...rest } = line;
-  await runLineMode({ ...rest, ...(server === undefined ? {} : { server }) }, presenterPorts(dataDir));
+  await runLineMode({ ...line, ...(server === undefined ? {} : { server }) }, presenterPorts(dataDir));
 }
 
 export interface JsonPeerOptions
