@@ -1,40 +1,29 @@
 #!/usr/bin/env node
 /**
- * The `hallway` command: argument parsing only. Everything else lives in the composition
- * roots (server/index.ts, peer/index.ts) and the presenters (ui/).
+ * The `hallway` command: arguments in, exit code out. It parses and checks the arguments,
+ * picks the output mode (JSON or lines, a terminal UI or not) and turns any failure into one
+ * line or one JSON event; the processes themselves are built by the composition roots in
+ * `main/` (`peer.ts`, `registry.ts`; docs/architecture.md).
  */
 
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
-import { intOption, serverOption, serverText } from "./cli/options.js";
-import { onSignals, output } from "./cli/process.js";
+import { intOption, serverOption } from "./cli/options.js";
+import { output } from "./cli/process.js";
 import { addServerCommand } from "./cli/server-command.js";
 import { asHallwayError, HallwayError } from "./errors.js";
-import { defaultDataDir, ensureDataDir, PinStore } from "./net/data-dir.js";
-import {
-  createClient,
-  defaultDownloadDir,
-  findRegistry,
-  isFingerprint,
-  type PeerClient,
-} from "./peer/index.js";
-import {
-  errorEvent,
-  eventsFlushed,
-  printEvent,
-  printEventNow,
-  printLineBreak,
-  runJsonMode,
-} from "./ui/json-mode.js";
-import { runLineMode } from "./ui/line-mode.js";
+import { forgetRegistry, runJsonPeer, runLinePeer, runTuiPeer } from "./main/peer.js";
+import { stdoutLines } from "./main/process.js";
+import { defaultDataDir } from "./net/data-dir.js";
+import { defaultDownloadDir, isFingerprint } from "./peer/index.js";
+import { errorEvent } from "./ui/json-mode.js";
 import { readPassword } from "./ui/prompt.js";
-import { runTui } from "./ui/tui/index.js";
 
 /** One line for people, one JSON event for scripts; never a stack trace. */
 function fatal(err: unknown): never {
   const e = asHallwayError(err);
-  if (output.json) printEventNow(errorEvent(e));
+  if (output.json) stdoutLines.writeNow(errorEvent(e));
   else process.stderr.write(`hallway: ${e.message}\n`);
   process.exit(e.code === "CLI_BAD_ARGS" ? 2 : 1);
 }
@@ -100,8 +89,8 @@ const program = new Command()
         ...(opts.downloadDir ? { downloadDir: resolve(opts.downloadDir) } : {}),
       };
       // The terminal UI needs a terminal both ways; a pipe or a file gets line mode.
-      if (process.stdin.isTTY && process.stdout.isTTY) process.exit(await runTui(given));
-      await runLineMode(given);
+      if (process.stdin.isTTY && process.stdout.isTTY) process.exit(await runTuiPeer(given));
+      await runLinePeer(given);
       process.exit(process.exitCode ?? 0);
     },
   );
@@ -191,9 +180,9 @@ withPeerOptions(
     output.json = Boolean(opts.json);
     if (opts.forgetRegistry !== undefined) {
       const name = opts.forgetRegistry.trim();
-      const pins = new PinStore(ensureDataDir(opts.data ?? defaultDataDir("client")));
-      const forgotten = pins.forget(name);
-      if (output.json) printEventNow({ event: "ok", cmd: "forget-registry", registry: name, forgotten });
+      const forgotten = forgetRegistry(name, opts.data);
+      if (output.json)
+        stdoutLines.writeNow({ event: "ok", cmd: "forget-registry", registry: name, forgotten });
       else
         process.stdout.write(
           forgotten
@@ -211,12 +200,10 @@ withPeerOptions(
     }
     const registryFingerprint = want !== undefined && isFingerprint(want) ? want.toLowerCase() : undefined;
     if (!opts.json) {
-      // Line mode asks which registry when it finds several; --registry answers that up front.
-      const chosen =
-        want === undefined || opts.server ? opts.server : await findRegistry(undefined, { want });
-      await runLineMode({
+      await runLinePeer({
         announce: opts.announce,
-        ...(chosen === undefined ? {} : { server: typeof chosen === "string" ? chosen : serverText(chosen) }),
+        ...(opts.server ? { server: opts.server } : {}),
+        ...(want === undefined ? {} : { want }),
         ...(opts.user ? { user: opts.user } : {}),
         ...(opts.data ? { dataDir: opts.data } : {}),
         ...(opts.downloadDir ? { downloadDir: resolve(opts.downloadDir) } : {}),
@@ -234,20 +221,17 @@ withPeerOptions(
     if (opts.register && opts.registerIfMissing) {
       throw new HallwayError("CLI_BAD_ARGS", "--register and --register-if-missing: choose one");
     }
-    // No registry on the LAN (and none asked for by name): LAN mode (docs/discovery.md).
-    const server = await findRegistry(opts.server, want === undefined ? {} : { want }).catch((err) => {
-      if (want === undefined && asHallwayError(err).code === "REGISTRY_NOT_FOUND") return undefined;
-      throw err;
-    });
-    const make = (register: boolean): PeerClient =>
-      createClient({
-        dataDir: opts.data ?? defaultDataDir("client"),
-        ...(server === undefined ? {} : { server }),
+    process.exit(
+      await runJsonPeer({
+        ...(opts.data === undefined ? {} : { dataDir: opts.data }),
+        ...(opts.server === undefined ? {} : { server: opts.server }),
+        ...(want === undefined ? {} : { want }),
         lan: { announce: opts.announce, registerIfMissing: Boolean(opts.registerIfMissing) },
         ...(registryFingerprint === undefined ? {} : { registryFingerprint }),
-        user: opts.user as string,
+        user: opts.user,
         password,
-        register,
+        register: Boolean(opts.register),
+        registerIfMissing: Boolean(opts.registerIfMissing),
         heartbeatMs: opts.heartbeatMs,
         directTimeoutMs: opts.directTimeoutMs,
         offerTimeoutMs: opts.offerTimeoutMs,
@@ -256,34 +240,8 @@ withPeerOptions(
         ...(opts.maxFileSize === undefined ? {} : { maxFileBytes: opts.maxFileSize }),
         ...(opts.acceptFiles === undefined ? {} : { autoAcceptDir: resolve(opts.acceptFiles) }),
         ...(opts.downloadDir === undefined ? {} : { downloadDir: resolve(opts.downloadDir) }),
-        onEvent: printEvent,
-        onHandOverAgain: printLineBreak,
-      });
-    let client = make(Boolean(opts.register));
-    // Lines still buffered go out first (a reader that stopped reading gets a second).
-    const flushed = () => Promise.race([eventsFlushed(), new Promise<void>((r) => setTimeout(r, 1000))]);
-    const bye = async () => {
-      await flushed();
-      await client.stop();
-      printEvent({ event: "bye" });
-      await flushed();
-    };
-    const unhook = onSignals(bye);
-    try {
-      await client.start();
-    } catch (err) {
-      await client.stop().catch(() => {});
-      if (!opts.registerIfMissing || asHallwayError(err).code !== "AUTH_UNKNOWN_USER") throw err;
-      client = make(true);
-      try {
-        await client.start();
-      } catch (again) {
-        await client.stop().catch(() => {});
-        throw again;
-      }
-    }
-    unhook();
-    process.exit(await runJsonMode(client, { signals: true }));
+      }),
+    );
   });
 
 withPeerOptions(
@@ -298,7 +256,7 @@ withPeerOptions(
   )
   .exitOverride()
   .action(async (opts: PeerCliOptions & { notify?: boolean; simple?: boolean }) => {
-    const code = await runTui({
+    const code = await runTuiPeer({
       notify: opts.notify !== false,
       ...(opts.simple ? { simple: true } : {}),
       announce: opts.announce,

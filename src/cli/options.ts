@@ -172,8 +172,3 @@ export function limitsFile(path: string): Limits {
   }
   return resolveLimits(json);
 }
-
-/** HOST:PORT as --server takes it (IPv6 in brackets). */
-export function serverText(a: { host: string; port: number }): string {
-  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}

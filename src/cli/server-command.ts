@@ -1,10 +1,11 @@
 /**
- * `hallway server`: its options, turned into a running registry (`server/index.ts`
- * `startServer`) with a log on stderr and a stop on SIGINT/SIGTERM, and its subcommands
- * `export`, `import` (moving between stores) and `audit` (reading the audit log).
+ * `hallway server`: its options, turned into a running registry by the registry process's
+ * composition root (`main/registry.ts`: a log on stderr, a stop on SIGINT/SIGTERM), and its
+ * subcommands `export`, `import` (moving between stores) and `audit` (reading the audit log).
  */
 
 import type { Command } from "commander";
+import { runRegistry } from "../main/registry.js";
 import { defaultDataDir } from "../net/data-dir.js";
 import { auditEvent, formatAuditLine, parseAuditEvents, parseAuditTime, readAudit } from "../server/audit.js";
 import { describeCounts, exportOffice, importOffice, type TransferSummary } from "../server/export.js";
@@ -12,10 +13,8 @@ import {
   DEFAULT_OFFICE_BACKLOG,
   DEFAULT_PORT,
   DEFAULT_RELAY_BYTES_PER_SECOND,
-  LOG_LEVELS,
   type LogLevel,
   type Policy,
-  startServer,
 } from "../server/index.js";
 import {
   intOption,
@@ -31,7 +30,7 @@ import {
   serverStore,
   storeKindOption,
 } from "./options.js";
-import { onSignals, output } from "./process.js";
+import { output } from "./process.js";
 
 const SERVER_DATA_HELP = `data directory: identity key and registry.sqlite (default: ${defaultDataDir("server")})`;
 
@@ -252,17 +251,11 @@ export function addServerCommand(program: Command): void {
         const officeRoom = officeRoomOptions(opts);
         const store = serverStore(opts, process.env);
         const limits = opts.limits === undefined ? undefined : limitsFile(opts.limits);
-        const shown = opts.logLevel === "off" ? 0 : LOG_LEVELS.indexOf(opts.logLevel) + 1;
-        const log = (line: string, level: LogLevel = "info") => {
-          if (shown === 0 || LOG_LEVELS.indexOf(level) + 1 < shown) return;
-          process.stderr.write(`${new Date().toISOString()} ${level} ${line}\n`);
-        };
-        // The handlers go in before `listening` is printed: a supervisor may stop the registry
-        // the moment it says so, and a signal while it starts waits for the start to finish.
-        const starting = startServer({
+        // The signal handlers go in before `listening` is printed (main/registry.ts).
+        const running = await runRegistry({
           host: opts.host,
           port: opts.port,
-          dataDir: opts.data ?? defaultDataDir("server"),
+          ...(opts.data === undefined ? {} : { dataDir: opts.data }),
           store,
           mdns: opts.mdns,
           name: opts.name,
@@ -278,14 +271,9 @@ export function addServerCommand(program: Command): void {
               : { retentionMs: opts.dropRetentionDays * 86_400_000 }),
           },
           ...(opts.dropRate === undefined ? {} : { dropSendBytesPerSecond: opts.dropRate }),
-          log,
+          logLevel: opts.logLevel,
           officeRoom,
         });
-        onSignals(async () => {
-          const started = await starting.catch(() => undefined);
-          await started?.stop();
-        });
-        const running = await starting;
         if (opts.json) {
           process.stdout.write(
             `${JSON.stringify({ event: "listening", port: running.port, fingerprint: running.fingerprint, policy: running.policy })}\n`,

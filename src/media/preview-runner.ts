@@ -2,10 +2,11 @@
  * Previews off the UI thread: each decode runs in a worker thread with a deadline and a
  * heap limit, one at a time (a burst of received images queues, so at most one decode's
  * memory is held). A worker that misses its deadline is terminated: no preview, and the UI
- * never waited for it.
+ * never waited for it. The deadline is a timer of the caller's runtime.
  */
 
 import { Worker } from "node:worker_threads";
+import type { Runtime } from "../runtime.js";
 import type { PreviewPixels } from "./downscale.js";
 import { DEFAULT_LIMITS } from "./preview.js";
 import type { DecodeLimits } from "./refusal.js";
@@ -24,13 +25,21 @@ export interface PreviewOptions {
 let queue: Promise<unknown> = Promise.resolve();
 
 /** The preview of the image at `path`, or undefined (not decodable, over a budget, too slow). */
-export function previewFile(path: string, opts: PreviewOptions = {}): Promise<PreviewPixels | undefined> {
-  const run = queue.then(() => decodeInWorker(path, opts));
+export function previewFile(
+  path: string,
+  runtime: Pick<Runtime, "after">,
+  opts: PreviewOptions = {},
+): Promise<PreviewPixels | undefined> {
+  const run = queue.then(() => decodeInWorker(path, runtime, opts));
   queue = run.catch(() => {});
   return run;
 }
 
-function decodeInWorker(path: string, opts: PreviewOptions): Promise<PreviewPixels | undefined> {
+function decodeInWorker(
+  path: string,
+  runtime: Pick<Runtime, "after">,
+  opts: PreviewOptions,
+): Promise<PreviewPixels | undefined> {
   return new Promise((resolve) => {
     let worker: Worker;
     try {
@@ -52,13 +61,14 @@ function decodeInWorker(path: string, opts: PreviewOptions): Promise<PreviewPixe
     const finish = (v: PreviewPixels | undefined): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timer.cancel();
       void worker.terminate().catch(() => {});
       resolve(v);
     };
-    const timer = setTimeout(() => finish(undefined), opts.deadlineMs ?? PREVIEW_DEADLINE_MS);
     // A decode never keeps the process alive: quitting the UI does not wait for it.
-    timer.unref();
+    const timer = runtime.after(opts.deadlineMs ?? PREVIEW_DEADLINE_MS, () => finish(undefined), {
+      weak: true,
+    });
     worker.unref();
     worker.once("message", (v: PreviewPixels | null) => finish(v ?? undefined));
     worker.once("error", () => finish(undefined));

@@ -24,9 +24,12 @@
  *
  * A descriptor that fails otherwise (EPIPE: the reader went away) drops what is queued,
  * hands nothing over, and raises the error outside the turn.
+ *
+ * The turn and the pauses are the runtime's (`soon`, `after`), from the composition root.
  */
 
 import { writeSync } from "node:fs";
+import type { Runtime, Timer } from "../runtime.js";
 
 /**
  * The largest single write; a turn's lines beyond it go in the next turn. Small against a
@@ -65,11 +68,14 @@ export class JsonLineWriter {
   /** The last write was refused or cut short: marks follow writes until one goes through. */
   private congested = false;
   private scheduled = false;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: Timer | undefined;
   private retryMs = 0;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly fd: number) {}
+  constructor(
+    private readonly fd: number,
+    private readonly runtime: Pick<Runtime, "after" | "soon">,
+  ) {}
 
   /** Queues one event's line for this turn's write; `written` runs once it is all written. */
   write(event: unknown, written?: HandOverMark): void {
@@ -98,7 +104,7 @@ export class JsonLineWriter {
   private schedule(): void {
     if (this.scheduled || this.retryTimer !== undefined) return;
     this.scheduled = true;
-    setImmediate(() => {
+    this.runtime.soon(() => {
       this.scheduled = false;
       this.flush();
     });
@@ -186,10 +192,10 @@ export class JsonLineWriter {
 
   private retryLater(): void {
     this.retryMs = Math.min(MAX_RETRY_MS, Math.max(1, this.retryMs * 2));
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.runtime.after(this.retryMs, () => {
       this.retryTimer = undefined;
       this.flush();
-    }, this.retryMs);
+    });
   }
 
   private fail(err: unknown): void {
@@ -197,7 +203,7 @@ export class JsonLineWriter {
     this.head = 0;
     this.headOffset = 0;
     for (const w of this.idleWaiters.splice(0)) w();
-    setImmediate(() => {
+    this.runtime.soon(() => {
       throw err;
     });
   }

@@ -17,7 +17,7 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import type { PeerClient } from "../peer/client.js";
 import type { PeerEvent } from "../peer/events.js";
 import { profilePatch, settablePresence } from "../protocol/control.js";
-import { type HandOverMark, JsonLineWriter } from "./json-lines.js";
+import type { JsonLineWriter } from "./json-lines.js";
 
 const transferId = z.string().min(8).max(64);
 const name = z.string().min(1).max(64);
@@ -82,32 +82,6 @@ const command = z.discriminatedUnion("cmd", [
 
 export type JsonCommand = z.infer<typeof command>;
 const COMMAND_NAMES: ReadonlySet<string> = new Set(command.options.map((o) => o.shape.cmd.value));
-
-// `process.stdout` first: for a pipe, that makes the descriptor non-blocking.
-const stdoutLines = new JsonLineWriter(process.stdout.fd);
-
-/** One event on stdout; its hand-over mark is set as `json-lines.ts` says. */
-export function printEvent(e: PeerEvent, handedOver?: HandOverMark): void {
-  stdoutLines.write(e, handedOver);
-}
-
-/** An event on stdout now, not at the end of the turn: for a fatal error just before exiting. */
-export function printEventNow(e: PeerEvent): void {
-  stdoutLines.writeNow(e);
-}
-
-/**
- * Ends, with a line break, any line a killed process left half-written on the same output
- * (for a restart that hands messages over again; docs/architecture.md).
- */
-export function printLineBreak(): void {
-  stdoutLines.writeRaw("\n");
-}
-
-/** Resolves once every event printed so far is written to stdout. */
-export function eventsFlushed(): Promise<void> {
-  return stdoutLines.flushed();
-}
 
 export function errorEvent(err: unknown, extra: { cmd?: string; id?: string | number } = {}): PeerEvent {
   const e = asHallwayError(err);
@@ -240,9 +214,16 @@ function runSocial(client: PeerClient, c: SocialCommand): Promise<PeerEvent> {
 
 /**
  * Run commands from stdin until `quit` or end of input, or until the client gives up by
- * itself; resolves with the exit status (1 if it gave up) once the client stopped.
+ * itself; resolves with the exit status (1 if it gave up) once the client stopped. Events go
+ * to `out` (stdout's writer, which the client's own events use too; `json-lines.ts`).
  */
-export async function runJsonMode(client: PeerClient, opts: { signals?: boolean } = {}): Promise<number> {
+export async function runJsonMode(
+  client: PeerClient,
+  out: JsonLineWriter,
+  opts: { signals?: boolean } = {},
+): Promise<number> {
+  const printEvent = (e: PeerEvent): void => out.write(e);
+  const eventsFlushed = (): Promise<void> => out.flushed();
   const rl = createInterface({ input: process.stdin, terminal: false });
   let quitting = false;
   let quitNow: () => void = () => {};

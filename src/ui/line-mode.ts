@@ -8,11 +8,11 @@
  */
 
 import { asHallwayError, HallwayError } from "../errors.js";
-import { defaultDataDir } from "../net/data-dir.js";
-import { createClient, type PeerClient, type PeerEvent } from "../peer/index.js";
+import type { PeerClient, PeerEvent } from "../peer/index.js";
 import type { Address } from "../protocol/address.js";
 import { chatLoop, complete, ReceivedFiles } from "./line-mode-chat.js";
 import { render, say } from "./line-mode-render.js";
+import type { PresenterPorts } from "./presenter-ports.js";
 import { LineInput } from "./prompt.js";
 import { givenRegistry, type HostedRegistry, hostRegistry, searchRegistries } from "./registry-choice.js";
 import { FolderLines, mediaLine, progressLine } from "./transfer-text.js";
@@ -20,7 +20,6 @@ import { FolderLines, mediaLine, progressLine } from "./transfer-text.js";
 export interface LineModeOptions {
   server?: string;
   user?: string;
-  dataDir?: string;
   /** Where accepted files go (default: the user's download folder). */
   downloadDir?: string;
   /** Announce this peer on the LAN (default on; `--no-announce` turns it off). */
@@ -37,7 +36,7 @@ interface Found {
 async function hostOrFind(
   server: string | undefined,
   term: LineInput,
-  dataDir: string | undefined,
+  start: PresenterPorts["hostRegistry"],
 ): Promise<Found | undefined> {
   if (server) return { address: givenRegistry(server).address };
   const [first] = await searchRegistries({ firstOnly: true });
@@ -47,7 +46,7 @@ async function hostOrFind(
   if (answer === undefined) return undefined;
   if (/^\s*l/i.test(answer)) return {};
   if (/^\s*n/i.test(answer)) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry to connect to");
-  const hosted = await hostRegistry(dataDir);
+  const hosted = await hostRegistry(start);
   term.print(
     `* hosting a registry on UDP port ${hosted.address.port}, key fingerprint ${hosted.fingerprint}`,
   );
@@ -59,7 +58,7 @@ async function hostOrFind(
  * embedded registry) is stopped before it returns or throws, so the registry closes its
  * store and says goodbye over mDNS instead of vanishing with the process.
  */
-export async function runLineMode(opts: LineModeOptions): Promise<void> {
+export async function runLineMode(opts: LineModeOptions, ports: PresenterPorts): Promise<void> {
   const term = new LineInput(process.stdin, process.stdout, complete);
   const leave = (): void => term.close();
   process.on("SIGTERM", leave);
@@ -67,7 +66,7 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
   let hosted: HostedRegistry | undefined;
   let client: PeerClient | undefined;
   try {
-    const found = await hostOrFind(opts.server, term, opts.dataDir);
+    const found = await hostOrFind(opts.server, term, ports.hostRegistry);
     if (!found) return;
     hosted = found.hosted;
     const user = (opts.user ?? (await term.ask("User name: ")))?.trim();
@@ -97,9 +96,7 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
       if (line) term.print(line);
       handedOver?.();
     };
-    const dataDir = opts.dataDir ?? defaultDataDir("client");
     const setup = {
-      dataDir,
       ...(found.address === undefined ? {} : { server: found.address }),
       lan: { announce: opts.announce !== false },
       user,
@@ -107,7 +104,7 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
       onEvent,
       ...(opts.downloadDir === undefined ? {} : { downloadDir: opts.downloadDir }),
     };
-    client = createClient(setup);
+    client = ports.openClient(setup);
     try {
       await client.start();
     } catch (err) {
@@ -117,7 +114,7 @@ export async function runLineMode(opts: LineModeOptions): Promise<void> {
       const yes = await term.ask(`No account '${user}' yet. Register it? [Y/n] `);
       if (yes === undefined) return;
       if (/^\s*n/i.test(yes)) throw e;
-      client = createClient({ ...setup, register: true });
+      client = ports.openClient({ ...setup, register: true });
       await client.start();
     }
     await chatLoop(client, term, received);

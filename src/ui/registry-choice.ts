@@ -1,14 +1,13 @@
 /**
  * Which registry to talk to, for both interactive front ends (line mode and the terminal UI):
  * the one given with --server, the ones mDNS finds on the LAN, or one hosted in this very
- * process when nobody answers. The front ends only differ in how they ask.
+ * process when nobody answers (started by the composition root: `PresenterPorts`). The front
+ * ends only differ in how they ask.
  */
 
-import { join } from "node:path";
-import { defaultDataDir } from "../net/data-dir.js";
 import { discoverRegistries, parseServerAddress, registryAddress } from "../peer/index.js";
 import type { Address } from "../protocol/address.js";
-import { DEFAULT_PORT, type RunningServer, startServer } from "../server/index.js";
+import type { LocalRegistry } from "./presenter-ports.js";
 
 /** How long to listen for mDNS answers before offering to host a registry. */
 export const SEARCH_MS = 2500;
@@ -55,17 +54,12 @@ export async function searchRegistries(
 
 export interface HostedRegistry extends RegistryChoice {
   /** Stop it before the process leaves, so it closes its store and says goodbye over mDNS. */
-  running: RunningServer;
+  running: LocalRegistry;
 }
 
-/**
- * Starts a registry in this process on the default port, announced over mDNS. Its data goes
- * to `registry/` in the client's `--data` folder when one was given, else to the registry's
- * default data folder (as `hallway server` would use).
- */
-export async function hostRegistry(clientDataDir?: string): Promise<HostedRegistry> {
-  const dataDir = clientDataDir === undefined ? defaultDataDir("server") : join(clientDataDir, "registry");
-  const running = await startServer({ dataDir, mdns: true, port: DEFAULT_PORT });
+/** Starts a registry in this process with `start` (the root's), as a choice to log in to. */
+export async function hostRegistry(start: () => Promise<LocalRegistry>): Promise<HostedRegistry> {
+  const running = await start();
   return {
     name: "this machine",
     address: { host: "127.0.0.1", port: running.port },

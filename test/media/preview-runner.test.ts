@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodePreview } from "../../src/media/index.js";
+import { systemRuntime } from "../../src/net/system-runtime.js";
 import { requireBuild, tempDir } from "../integration/harness.js";
 import { encodePng, quadrants } from "./encode.js";
 
@@ -29,10 +30,10 @@ describe("previewFile (worker thread)", () => {
     const png = encodePng(300, 200, quadrants(300, 200));
     writeFileSync(join(dir, "a.png"), png);
     const [inWorker, tooBig, missing, late] = await Promise.all([
-      runner.previewFile(join(dir, "a.png")),
-      runner.previewFile(join(dir, "a.png"), { maxFileBytes: 100 }),
-      runner.previewFile(join(dir, "nothing.png")),
-      runner.previewFile(join(dir, "a.png"), { deadlineMs: 0 }),
+      runner.previewFile(join(dir, "a.png"), systemRuntime),
+      runner.previewFile(join(dir, "a.png"), systemRuntime, { maxFileBytes: 100 }),
+      runner.previewFile(join(dir, "nothing.png"), systemRuntime),
+      runner.previewFile(join(dir, "a.png"), systemRuntime, { deadlineMs: 0 }),
     ]);
     expect(inWorker).toEqual(decodePreview(png));
     expect(tooBig).toBeUndefined();

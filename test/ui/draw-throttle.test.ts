@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { Timer } from "../../src/runtime.js";
 import { DrawThrottle, type DrawTimers } from "../../src/ui/tui/draw-throttle.js";
 import { createModel } from "../../src/ui/tui/model.js";
 import { applyEvent } from "../../src/ui/tui/reducers.js";
@@ -15,14 +16,10 @@ class VirtualTimers implements DrawTimers {
     return this.nowMs;
   }
 
-  setTimeout(fn: () => void, ms: number): unknown {
+  after(ms: number, fn: () => void): Timer {
     const id = ++this.seq;
     this.due.set(id, { at: this.nowMs + ms, fn });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.due.delete(handle as number);
+    return { cancel: () => this.due.delete(id) };
   }
 
   advance(ms: number): void {

@@ -4,47 +4,40 @@
  * draw at its end. A burst of messages or a fast transfer's progress events then costs a
  * bounded number of draws, and the keyboard is never starved.
  *
- * The clock and the timer are passed in, so tests drive it in virtual time.
+ * The clock and the timer are the runtime's (src/runtime.ts), so tests drive it in virtual time.
  */
 
-export interface DrawTimers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import type { Runtime, Timer } from "../../runtime.js";
 
-const REAL_TIMERS: DrawTimers = {
-  now: Date.now,
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+/** What the throttle uses of the runtime: the monotonic clock and one timer. */
+export type DrawTimers = Pick<Runtime, "now" | "after">;
 
 export class DrawThrottle {
-  private timer: unknown;
+  private timer: Timer | undefined;
   private lastDrawAt = Number.NEGATIVE_INFINITY;
   private stopped = false;
 
   constructor(
     private readonly draw: () => void,
     private readonly frameMs: number,
-    private readonly timers: DrawTimers = REAL_TIMERS,
+    private readonly timers: DrawTimers,
   ) {}
 
   /** Draw soon: at once if the last draw is a frame old, else when it will be. */
   schedule(): void {
     if (this.timer !== undefined || this.stopped) return;
     const wait = Math.max(0, this.lastDrawAt + this.frameMs - this.timers.now());
-    this.timer = this.timers.setTimeout(() => {
+    this.timer = this.timers.after(wait, () => {
       this.timer = undefined;
       this.drawNow();
-    }, wait);
+    });
   }
 
   /** Draw now (a resize, the first frame), and count it as this frame's draw. */
   drawNow(): void {
     if (this.stopped) return;
     if (this.timer !== undefined) {
-      this.timers.clearTimeout(this.timer);
+      this.timer.cancel();
       this.timer = undefined;
     }
     this.lastDrawAt = this.timers.now();
@@ -54,7 +47,7 @@ export class DrawThrottle {
   /** No draw after this. Idempotent. */
   stop(): void {
     this.stopped = true;
-    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 }

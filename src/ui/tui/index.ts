@@ -1,17 +1,18 @@
 /**
- * `hallway tui` (and a bare `hallway` in a terminal): the blessed terminal UI. This is its
- * composition root. The screen opens at once; the registry screen searches mDNS (or offers
- * to host a registry here), the login screen starts a client with the view-model's reducers
- * as its event handler, and on login the main screen opens. The searches, the hosted
- * registry and the logins happen here; the screens only hold their state (setup.ts). The
- * terminal is given back on /quit, Ctrl+C, SIGTERM, SIGHUP, a client that gives up, and a
- * crash.
+ * `hallway tui` (and a bare `hallway` in a terminal): the blessed terminal UI, wired from
+ * what the process's composition root (`main/peer.ts`) gives it (`PresenterPorts`: the
+ * runtime, clients over the data directory, a registry started here). The screen opens at
+ * once; the registry screen searches mDNS (or offers to host a registry here), the login
+ * screen starts a client with the view-model's reducers as its event handler, and on login
+ * the main screen opens. The searches, the hosted registry and the logins happen here; the
+ * screens only hold their state (setup.ts). The terminal is given back on /quit, Ctrl+C,
+ * SIGTERM, SIGHUP, a client that gives up, and a crash.
  */
 
 import { asHallwayError, HallwayError } from "../../errors.js";
 import { canPreview, previewFile } from "../../media/index.js";
-import { defaultDataDir } from "../../net/data-dir.js";
-import { createClient, type PeerClient, type PeerEvent } from "../../peer/index.js";
+import type { PeerClient, PeerEvent } from "../../peer/index.js";
+import type { PresenterPorts } from "../presenter-ports.js";
 import {
   givenRegistry,
   type HostedRegistry,
@@ -52,7 +53,6 @@ export interface TuiOptions {
   server?: string;
   user?: string;
   register?: boolean;
-  dataDir?: string;
   heartbeatMs?: number;
   directTimeoutMs?: number;
   offerTimeoutMs?: number;
@@ -100,13 +100,16 @@ function restoreTerminalOnExit(r: { destroy(): void }): () => void {
  * Runs until /quit, Ctrl+C, SIGTERM or SIGHUP; resolves with the exit code. The screen opens
  * at once on the registry screen (or, with --server, the login screen); the chat opens on login.
  */
-export async function runTui(opts: TuiOptions): Promise<number> {
+export async function runTui(opts: TuiOptions, ports: PresenterPorts): Promise<number> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
     throw new HallwayError("CLI_BAD_ARGS", "the terminal UI needs a terminal");
   }
   const model = createModel();
   model.simple = opts.simple === true;
-  const r = new TuiRenderer(model, Date.now, process.env.HALLWAY_TUI_FRAME_FILE || undefined);
+  const { runtime } = ports;
+  /** Message times, presence news and the clock line are calendar time. */
+  const wall = (): number => runtime.wall();
+  const r = new TuiRenderer(model, runtime, process.env.HALLWAY_TUI_FRAME_FILE || undefined);
   const unguard = restoreTerminalOnExit(r);
   const notifySend = opts.notify === false ? undefined : findNotifySend();
   const envPassword = process.env.HALLWAY_PASSWORD || undefined;
@@ -121,7 +124,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
     const quit = (code = 0): void => {
       if (leaving) return;
       leaving = true;
-      clearInterval(ticker);
+      ticker.cancel();
       r.destroy();
       process.off("SIGTERM", onSignal);
       process.off("SIGHUP", onSignal);
@@ -140,10 +143,13 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         if (notifySend) desktopNotify(notifySend, n.title, n.body);
       r.schedule();
     };
-    const ticker = setInterval(() => {
-      if (flushPresenceNews(model, Date.now())) changed();
-    }, TICK_MS);
-    ticker.unref();
+    const ticker = runtime.every(
+      TICK_MS,
+      () => {
+        if (flushPresenceNews(model, wall())) changed();
+      },
+      { weak: true },
+    );
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", onSignal);
 
@@ -183,7 +189,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
     const host = (): void => {
       registryHosting(model);
       r.schedule();
-      hostRegistry(opts.dataDir).then(
+      hostRegistry(ports.hostRegistry).then(
         (h) => {
           if (leaving) {
             void h.running.stop().catch(() => {});
@@ -203,13 +209,13 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       let c: PeerClient | undefined;
       const onEvent = (e: PeerEvent, handedOver?: () => void): void => {
         if (c === undefined || (c !== trying && c !== client)) return;
-        applyEvent(model, e, Date.now());
+        applyEvent(model, e, wall());
         // In the model is on the screen: the local log then keeps it as history.
         handedOver?.();
         changed();
         // A received image: its preview is decoded off this thread and drawn under its line.
         if (e.event === "transfer" && e.state === "done" && canPreview(e.media) && !e.batch && e.path) {
-          void previewFile(e.path).then((p) => {
+          void previewFile(e.path, runtime).then((p) => {
             if (p && previewReady(model, e.n, p)) changed();
           });
         }
@@ -235,8 +241,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         }
       };
       try {
-        c = createClient({
-          dataDir: opts.dataDir ?? defaultDataDir("client"),
+        c = ports.openClient({
           ...(isNoRegistry(model.login.registry) ? {} : { server: model.login.registry.address }),
           ...credentials,
           ...(opts.heartbeatMs === undefined ? {} : { heartbeatMs: opts.heartbeatMs }),
@@ -280,10 +285,10 @@ export async function runTui(opts: TuiOptions): Promise<number> {
     };
 
     const openChat = (c: PeerClient): void => {
-      const ctx = { model, client: c, now: Date.now, changed, quit: () => quit(0) };
+      const ctx = { model, client: c, now: wall, changed, quit: () => quit(0) };
       const report = (err: unknown): void => {
         const e = asHallwayError(err);
-        applyEvent(model, { event: "error", code: e.code, message: e.message }, Date.now());
+        applyEvent(model, { event: "error", code: e.code, message: e.message }, wall());
         changed();
       };
       mainKeys = {
@@ -294,7 +299,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
         quit: () => quit(0),
         loadOlder: () => loadOlder(c, report),
         completeArgument,
-        now: Date.now,
+        now: wall,
       };
       void c.failed.then((e) => {
         process.stderr.write(`hallway: ${e.message}\n`);
@@ -312,7 +317,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       }, report);
       for (const ask of [() => c.social.friends(), () => c.social.groups()]) {
         ask().then((e) => {
-          applyEvent(model, e, Date.now());
+          applyEvent(model, e, wall());
           changed();
         }, report);
       }
@@ -331,7 +336,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       ask.then(
         (e) => {
           if (b.older === "loading") delete b.older;
-          applyEvent(model, e, Date.now());
+          applyEvent(model, e, wall());
           changed();
         },
         (err: unknown) => {
@@ -353,7 +358,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
       quit: () => quit(0),
     };
     r.onPaste = (text) => {
-      if (model.screen === "main") inputPaste(model, text, Date.now());
+      if (model.screen === "main") inputPaste(model, text, wall());
       else if (model.screen === "login") loginType(model, text.split(/[\r\n]/)[0] ?? "");
       r.schedule();
     };

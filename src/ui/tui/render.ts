@@ -10,7 +10,7 @@
  *
  * Draws are throttled to one per FRAME_MS however many events arrive, so a burst of
  * messages or a fast transfer never starves the keyboard. A timer redraws when the minute
- * on the clock changes.
+ * on the clock changes. Time and timers come from the `Runtime` the composition root gives.
  */
 
 import { writeFileSync } from "node:fs";
@@ -18,6 +18,7 @@ import { PassThrough } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { ReadStream } from "node:tty";
 import blessed from "blessed";
+import type { Runtime, Timer } from "../../runtime.js";
 import { DrawThrottle } from "./draw-throttle.js";
 import type { Row, Style } from "./frame.js";
 import { type Model, totalUnread } from "./model.js";
@@ -87,7 +88,7 @@ export class TuiRenderer {
   private shown: string[] = [];
   private clearFirst = true;
   private probing = true;
-  private clockTimer: NodeJS.Timeout | undefined;
+  private clockTimer: Timer | undefined;
   private readonly splitter = new InputSplitter();
   private onCursor: ((row: number, col: number) => void) | undefined;
   /** A paste (one string, line breaks kept), for the composition root. */
@@ -102,7 +103,8 @@ export class TuiRenderer {
 
   constructor(
     private readonly model: Model,
-    private readonly now: () => number = Date.now,
+    /** The wall clock for the times on screen; the monotonic one and timers for drawing. */
+    private readonly runtime: Runtime,
     /** Where to write each frame's cells as JSON (a debugging aid, and what the tmux tests compare). */
     private readonly frameFile?: string,
   ) {
@@ -132,7 +134,7 @@ export class TuiRenderer {
     // blessed draws nothing: every row is ours (see the top of this file).
     (this.screen as unknown as { render(): void }).render = () => {};
     this.bellsRung = model.bells;
-    this.throttle = new DrawThrottle(() => this.paint(), FRAME_MS);
+    this.throttle = new DrawThrottle(() => this.paint(), FRAME_MS, runtime);
     this.screen.on("resize", () => this.redraw());
     // Pastes arrive bracketed (ESC[200~ … ESC[201~) from terminals that can.
     this.write(`${CSI}?2004h`);
@@ -180,13 +182,13 @@ export class TuiRenderer {
     const done = (): void => {
       if (!this.probing) return;
       this.probing = false;
-      clearTimeout(timer);
+      timer.cancel();
       this.onCursor = undefined;
       this.splitter.stopAwaitingCursor();
       useWidthRules(rulesFromProbe(cols));
       this.redraw();
     };
-    const timer = setTimeout(done, PROBE_MS);
+    const timer = this.runtime.after(PROBE_MS, done);
     this.onCursor = (_row, col) => {
       if (answered < cols.length) cols[answered] = col - 1;
       answered++;
@@ -198,20 +200,20 @@ export class TuiRenderer {
 
   /** A draw when the minute changes, so the status line's clock never stands still. */
   private tickClock(): void {
-    const now = this.now();
-    this.clockTimer = setTimeout(
+    const now = this.runtime.wall();
+    this.clockTimer = this.runtime.after(
+      60_000 - (now % 60_000) + 50,
       () => {
         this.schedule();
         this.tickClock();
       },
-      60_000 - (now % 60_000) + 50,
+      { weak: true },
     );
-    this.clockTimer.unref();
   }
 
   private paint(): void {
     if (this.destroyed || this.probing) return;
-    const rows = screenFrame(this.model, this.cols, this.rows, this.now());
+    const rows = screenFrame(this.model, this.cols, this.rows, this.runtime.wall());
     let out = this.clearFirst ? `${RESET}${CSI}2J` : "";
     this.clearFirst = false;
     rows.forEach((r, i) => {
@@ -254,7 +256,7 @@ export class TuiRenderer {
     if (this.destroyed) return;
     this.destroyed = true;
     this.throttle.stop();
-    if (this.clockTimer) clearTimeout(this.clockTimer);
+    this.clockTimer?.cancel();
     this.write(`${CSI}?2004l`);
     this.screen.destroy();
     this.terminal.destroy();
