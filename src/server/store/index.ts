@@ -3,15 +3,15 @@
  *
  * The Neo4j adapter (and with it neo4j-driver, a large module tree) is loaded only when a
  * Neo4j store is opened: every other start of `hallway` skips it. Import it from
- * `./neo4j-store.js` directly where the class itself is needed.
+ * `./neo4j/neo4j-store.js` directly where the class itself is needed.
  */
 
-import type { Neo4jStoreOptions } from "./neo4j-store.js";
-import { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
+import type { Neo4jStoreOptions } from "./neo4j/neo4j-store.js";
+import { SqliteStore, type SqliteStoreOptions } from "./sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
 
-export type { Neo4jConnection, Neo4jStoreOptions } from "./neo4j-store.js";
-export { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
+export type { Neo4jConnection, Neo4jStoreOptions } from "./neo4j/neo4j-store.js";
+export { SqliteStore, type SqliteStoreOptions } from "./sqlite/sqlite-store.js";
 export {
   AUDIT_EVENTS,
   type AuditEntry,
@@ -51,7 +51,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
       });
     case "neo4j": {
       const { kind: _kind, ...options } = config;
-      const { Neo4jStore } = await import("./neo4j-store.js");
+      const { Neo4jStore } = await import("./neo4j/neo4j-store.js");
       return new Neo4jStore(options);
     }
   }

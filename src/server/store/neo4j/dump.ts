@@ -18,10 +18,10 @@ import {
   toQueueEntry,
   toStoredMessage,
   toUserRecord,
-} from "./neo4j-mapping.js";
-import { conversationKey, nameKey, searchKey } from "./port-rules.js";
-import { searchWords } from "./search-words.js";
-import { type DumpRecord, PROFILE_FIELDS } from "./store.js";
+} from "./mapping.js";
+import { conversationKey, nameKey, searchKey } from "../port-rules.js";
+import { searchWords } from "../search-words.js";
+import { type DumpRecord, PROFILE_FIELDS } from "../store.js";
 
 export const LOAD_BATCH_ROWS = 500;
 

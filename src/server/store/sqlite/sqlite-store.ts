@@ -61,8 +61,8 @@
 import { chmodSync, closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { HallwayError } from "../../errors.js";
-import { GroupCommit, type Outcome } from "./group-commit.js";
+import { HallwayError } from "../../../errors.js";
+import { GroupCommit, type Outcome } from "../group-commit.js";
 import {
   conversationKey,
   groupMessageHit,
@@ -70,9 +70,9 @@ import {
   newestHits,
   rowLimit,
   searchKey,
-} from "./port-rules.js";
-import { searchNeedle, searchWords } from "./search-words.js";
-import { DUMP_QUERIES, prepareLoad } from "./sqlite-dump.js";
+} from "../port-rules.js";
+import { searchNeedle, searchWords } from "../search-words.js";
+import { DUMP_QUERIES, prepareLoad } from "./dump.js";
 import {
   type AuditRow,
   GROUP_MESSAGE_COLUMNS,
@@ -91,7 +91,7 @@ import {
   toUser,
   USER_COLUMNS,
   type UserRow,
-} from "./sqlite-rows.js";
+} from "./rows.js";
 import {
   type AuditEntry,
   type AuditQuery,
@@ -113,7 +113,7 @@ import {
   type Suggestion,
   type TimeNameCursor,
   type UserRecord,
-} from "./store.js";
+} from "../store.js";
 
 export interface SqliteStoreOptions {
   /** Clock for times the port does not pass in (ack delivery time, migration time). */

@@ -3,7 +3,7 @@
  * records, shared by the adapter and its export/import (`sqlite-dump.ts`).
  */
 
-import { HallwayError } from "../../errors.js";
+import { HallwayError } from "../../../errors.js";
 import {
   AUDIT_EVENTS,
   type AuditEntry,
@@ -14,7 +14,7 @@ import {
   type Notice,
   type StoredMessage,
   type UserRecord,
-} from "./store.js";
+} from "../store.js";
 
 export interface UserRow {
   name: string;

@@ -9,8 +9,8 @@
  */
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { HallwayError } from "../../src/errors.js";
-import type { DumpRecord, GroupMessage, Store, StoredMessage } from "../../src/server/store/index.js";
+import { HallwayError } from "../../../src/errors.js";
+import type { DumpRecord, GroupMessage, Store, StoredMessage } from "../../../src/server/store/index.js";
 
 /** A user's profile fields before anyone set them. */
 export const NO_PROFILE = {

@@ -102,7 +102,7 @@ import {
   type Session,
   type Transaction,
 } from "neo4j-driver";
-import { HallwayError } from "../../errors.js";
+import { HallwayError } from "../../../errors.js";
 import {
   CYPHER,
   type CypherScalar,
@@ -113,8 +113,8 @@ import {
   SCHEMA_KEYS,
   type StatementKey,
 } from "./cypher.js";
-import { GroupCommit, type Outcome } from "./group-commit.js";
-import { DUMP_STATEMENTS, LOAD_BATCH_ROWS, LOAD_STATEMENTS, type LoadRow, LoadRows } from "./neo4j-dump.js";
+import { GroupCommit, type Outcome } from "../group-commit.js";
+import { DUMP_STATEMENTS, LOAD_BATCH_ROWS, LOAD_STATEMENTS, type LoadRow, LoadRows } from "./dump.js";
 import {
   describeNeo4jFailure,
   displayUri,
@@ -133,7 +133,7 @@ import {
   toStoredMessage,
   toSuggestion,
   toUserRecord,
-} from "./neo4j-mapping.js";
+} from "./mapping.js";
 import {
   conversationKey,
   groupMessageHit,
@@ -142,8 +142,8 @@ import {
   newestHits,
   rowLimit,
   searchKey,
-} from "./port-rules.js";
-import { searchNeedle, searchWords } from "./search-words.js";
+} from "../port-rules.js";
+import { searchNeedle, searchWords } from "../search-words.js";
 import {
   AUDIT_EVENTS,
   type AuditEntry,
@@ -165,7 +165,7 @@ import {
   type Suggestion,
   type TimeNameCursor,
   type UserRecord,
-} from "./store.js";
+} from "../store.js";
 
 export interface Neo4jConnection {
   /** `bolt://host:7687` for one server, `neo4j://host:7687` for routing (clusters); `+s` for TLS. */

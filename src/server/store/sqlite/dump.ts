@@ -4,7 +4,7 @@
  */
 
 import type Database from "better-sqlite3";
-import { conversationKey, searchKey } from "./port-rules.js";
+import { conversationKey, searchKey } from "../port-rules.js";
 import {
   type AuditRow,
   GROUP_MESSAGE_COLUMNS,
@@ -17,8 +17,8 @@ import {
   toNotice,
   toUser,
   USER_COLUMNS,
-} from "./sqlite-rows.js";
-import type { DumpRecord, FriendRequest, JoinRequest } from "./store.js";
+} from "./rows.js";
+import type { DumpRecord, FriendRequest, JoinRequest } from "../store.js";
 
 type Row = Record<string, unknown>;
 
