@@ -17,13 +17,13 @@ import { createServer, type Server, type Socket } from "node:net";
 import { type Driver, isInt, Neo4jError, auth as neo4jAuth, driver as neo4jDriver } from "neo4j-driver";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
+import { openStore } from "../../src/server/store/index.js";
 import {
   CYPHER,
   type CypherStatement,
   GRAPH_SCHEMA_VERSION,
   type StatementKey,
 } from "../../src/server/store/neo4j/cypher.js";
-import { openStore } from "../../src/server/store/index.js";
 import {
   type DriverFactory,
   Neo4jStore,

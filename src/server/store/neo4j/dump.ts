@@ -5,6 +5,9 @@
  */
 
 import { type Integer, int } from "neo4j-driver";
+import { conversationKey, nameKey, searchKey } from "../port-rules.js";
+import { searchWords } from "../search-words.js";
+import { type DumpRecord, PROFILE_FIELDS } from "../store.js";
 import type { ReadKey, StatementKey } from "./cypher.js";
 import {
   toAuditEntry,
@@ -19,9 +22,6 @@ import {
   toStoredMessage,
   toUserRecord,
 } from "./mapping.js";
-import { conversationKey, nameKey, searchKey } from "../port-rules.js";
-import { searchWords } from "../search-words.js";
-import { type DumpRecord, PROFILE_FIELDS } from "../store.js";
 
 export const LOAD_BATCH_ROWS = 500;
 

@@ -103,37 +103,7 @@ import {
   type Transaction,
 } from "neo4j-driver";
 import { HallwayError } from "../../../errors.js";
-import {
-  CYPHER,
-  type CypherScalar,
-  type DataKey,
-  GRAPH_SCHEMA_VERSION,
-  type ParamsOf,
-  type ReadKey,
-  SCHEMA_KEYS,
-  type StatementKey,
-} from "./cypher.js";
 import { GroupCommit, type Outcome } from "../group-commit.js";
-import { DUMP_STATEMENTS, LOAD_BATCH_ROWS, LOAD_STATEMENTS, type LoadRow, LoadRows } from "./dump.js";
-import {
-  describeNeo4jFailure,
-  displayUri,
-  isUnreachable,
-  type Neo4jTarget,
-  toAuditEntry,
-  toCount,
-  toFlag,
-  toFriendRequest,
-  toFriendship,
-  toGroupMember,
-  toGroupMessage,
-  toGroupRecord,
-  toJoinRequest,
-  toNotice,
-  toStoredMessage,
-  toSuggestion,
-  toUserRecord,
-} from "./mapping.js";
 import {
   conversationKey,
   groupMessageHit,
@@ -166,6 +136,36 @@ import {
   type TimeNameCursor,
   type UserRecord,
 } from "../store.js";
+import {
+  CYPHER,
+  type CypherScalar,
+  type DataKey,
+  GRAPH_SCHEMA_VERSION,
+  type ParamsOf,
+  type ReadKey,
+  SCHEMA_KEYS,
+  type StatementKey,
+} from "./cypher.js";
+import { DUMP_STATEMENTS, LOAD_BATCH_ROWS, LOAD_STATEMENTS, type LoadRow, LoadRows } from "./dump.js";
+import {
+  describeNeo4jFailure,
+  displayUri,
+  isUnreachable,
+  type Neo4jTarget,
+  toAuditEntry,
+  toCount,
+  toFlag,
+  toFriendRequest,
+  toFriendship,
+  toGroupMember,
+  toGroupMessage,
+  toGroupRecord,
+  toJoinRequest,
+  toNotice,
+  toStoredMessage,
+  toSuggestion,
+  toUserRecord,
+} from "./mapping.js";
 
 export interface Neo4jConnection {
   /** `bolt://host:7687` for one server, `neo4j://host:7687` for routing (clusters); `+s` for TLS. */

@@ -5,6 +5,7 @@
 
 import type Database from "better-sqlite3";
 import { conversationKey, searchKey } from "../port-rules.js";
+import type { DumpRecord, FriendRequest, JoinRequest } from "../store.js";
 import {
   type AuditRow,
   GROUP_MESSAGE_COLUMNS,
@@ -18,7 +19,6 @@ import {
   toUser,
   USER_COLUMNS,
 } from "./rows.js";
-import type { DumpRecord, FriendRequest, JoinRequest } from "../store.js";
 
 type Row = Record<string, unknown>;
 

@@ -72,26 +72,6 @@ import {
   searchKey,
 } from "../port-rules.js";
 import { searchNeedle, searchWords } from "../search-words.js";
-import { DUMP_QUERIES, prepareLoad } from "./dump.js";
-import {
-  type AuditRow,
-  GROUP_MESSAGE_COLUMNS,
-  type GroupMessageRow,
-  type GroupRow,
-  MESSAGE_COLUMNS,
-  type MemberRow,
-  type MessageRow,
-  type NoticeRow,
-  toAuditEntry,
-  toGroup,
-  toGroupMessage,
-  toMember,
-  toMessage,
-  toNotice,
-  toUser,
-  USER_COLUMNS,
-  type UserRow,
-} from "./rows.js";
 import {
   type AuditEntry,
   type AuditQuery,
@@ -114,6 +94,26 @@ import {
   type TimeNameCursor,
   type UserRecord,
 } from "../store.js";
+import { DUMP_QUERIES, prepareLoad } from "./dump.js";
+import {
+  type AuditRow,
+  GROUP_MESSAGE_COLUMNS,
+  type GroupMessageRow,
+  type GroupRow,
+  MESSAGE_COLUMNS,
+  type MemberRow,
+  type MessageRow,
+  type NoticeRow,
+  toAuditEntry,
+  toGroup,
+  toGroupMessage,
+  toMember,
+  toMessage,
+  toNotice,
+  toUser,
+  USER_COLUMNS,
+  type UserRow,
+} from "./rows.js";
 
 export interface SqliteStoreOptions {
   /** Clock for times the port does not pass in (ack delivery time, migration time). */
