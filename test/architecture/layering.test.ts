@@ -119,7 +119,6 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
     because: "commits at the end of the turn (setImmediate by default)",
     allows: ["timers"],
   },
-  "server/store/neo4j/neo4j-store.ts": { because: "the store stamps times itself", allows: ["clock"] },
 
   // UI: composition roots that are not the CLI yet (one root per process comes later), and
   // the terminal's own timers (draw throttle, clock line, flushing stdout).
