@@ -1,6 +1,6 @@
 /**
- * Rows of the SQLite schema (see `sqlite-store.ts`) and their translation into the port's
- * records, shared by the adapter and its export/import (`sqlite-dump.ts`).
+ * Rows of the SQLite schema (see `schema.ts`) and their translation into the port's records,
+ * shared by the adapter's parts and its export/import (`dump.ts`).
  */
 
 import { HallwayError } from "../../../errors.js";
