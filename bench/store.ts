@@ -27,7 +27,6 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { auth as neo4jAuth, driver as neo4jDriver } from "neo4j-driver";
-import { CYPHER } from "../src/server/store/cypher.js";
 import {
   type DumpRecord,
   type Neo4jConnection,
@@ -35,7 +34,8 @@ import {
   type Store,
   type StoredMessage,
 } from "../src/server/store/index.js";
-import { Neo4jStore } from "../src/server/store/neo4j-store.js";
+import { CYPHER } from "../src/server/store/neo4j/cypher.js";
+import { Neo4jStore } from "../src/server/store/neo4j/neo4j-store.js";
 import { startTestNeo4j, type TestNeo4j } from "../test/neo4j/test-server.js";
 import { machine, publish, summarize } from "./stats.js";
 

@@ -12,3 +12,10 @@ export interface Clock {
 }
 
 export const monotonicClock: Clock = { now: () => performance.now() };
+
+/**
+ * Wall-clock milliseconds since the epoch, for times that are stored or shown (a store's
+ * delivery, migration and creation times); it can jump, unlike the monotonic clock. The
+ * stores take it as the default of their `now` option.
+ */
+export const wallClock = { now: (): number => Date.now() };

@@ -129,8 +129,6 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
     because: "commits at the end of the turn (setImmediate by default)",
     allows: ["timers"],
   },
-  "server/store/sqlite-store.ts": { because: "the store stamps times itself", allows: ["clock"] },
-  "server/store/neo4j-store.ts": { because: "the store stamps times itself", allows: ["clock"] },
 };
 
 /** What each file does against the rules: `import <folder>` and effects. */

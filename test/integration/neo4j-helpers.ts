@@ -5,8 +5,8 @@
  */
 
 import { auth as neo4jAuth, driver as neo4jDriver } from "neo4j-driver";
-import { CYPHER } from "../../src/server/store/cypher.js";
 import type { Neo4jConnection } from "../../src/server/store/index.js";
+import { CYPHER } from "../../src/server/store/neo4j/cypher.js";
 import { testNeo4jConnection } from "../neo4j/test-neo4j.js";
 import { hallway, type Json, type Proc } from "./harness.js";
 

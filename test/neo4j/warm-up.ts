@@ -9,8 +9,8 @@
  */
 
 import { auth as neo4jAuth, driver as neo4jDriver } from "neo4j-driver";
-import { CYPHER } from "../../src/server/store/cypher.js";
-import { type Neo4jConnection, Neo4jStore } from "../../src/server/store/neo4j-store.js";
+import { CYPHER } from "../../src/server/store/neo4j/cypher.js";
+import { type Neo4jConnection, Neo4jStore } from "../../src/server/store/neo4j/neo4j-store.js";
 
 export async function warmUpNeo4j(connection: Neo4jConnection): Promise<void> {
   const registry = `warm-up-${process.pid}-${Date.now().toString(36)}`;

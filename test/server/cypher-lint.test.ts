@@ -21,7 +21,7 @@ import {
   GRAPH_LABELS,
   GRAPH_RELATIONSHIP_TYPES,
   type StatementKey,
-} from "../../src/server/store/cypher.js";
+} from "../../src/server/store/neo4j/cypher.js";
 
 // The package's ESM build uses extensionless imports that Node's ESM loader rejects; its CJS
 // build is the same code.

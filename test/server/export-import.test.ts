@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type DumpRecord, SqliteStore, type Store } from "../../src/server/store/index.js";
 import { hallway, type Json, killAll, type Proc, requireBuild, tempDir } from "../integration/harness.js";
-import { collect, populateEveryKind } from "./store-contract.js";
+import { collect, populateEveryKind } from "./store-contract/index.js";
 
 function database(dataDir: string): string {
   return join(dataDir, "registry.sqlite");

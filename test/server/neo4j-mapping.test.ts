@@ -27,7 +27,7 @@ import {
   toStoredMessage,
   toSuggestion,
   toUserRecord,
-} from "../../src/server/store/neo4j-mapping.js";
+} from "../../src/server/store/neo4j/mapping.js";
 import { conversationKey, nameKey, rowLimit } from "../../src/server/store/port-rules.js";
 
 function storeFailure(fn: () => unknown): string {

@@ -17,22 +17,22 @@ import { createServer, type Server, type Socket } from "node:net";
 import { type Driver, isInt, Neo4jError, auth as neo4jAuth, driver as neo4jDriver } from "neo4j-driver";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
+import { openStore } from "../../src/server/store/index.js";
 import {
   CYPHER,
   type CypherStatement,
   GRAPH_SCHEMA_VERSION,
   type StatementKey,
-} from "../../src/server/store/cypher.js";
-import { openStore } from "../../src/server/store/index.js";
+} from "../../src/server/store/neo4j/cypher.js";
 import {
   type DriverFactory,
   Neo4jStore,
   type Neo4jStoreOptions,
   OUTAGE_PROBE_INTERVAL_MS,
-} from "../../src/server/store/neo4j-store.js";
+} from "../../src/server/store/neo4j/neo4j-store.js";
 import { hallway, type Json, killAll, type Proc, requireBuild, tempDir } from "../integration/harness.js";
 import { describeNeo4j, testNeo4jConnection } from "../neo4j/test-neo4j.js";
-import { collect, NO_PROFILE, replay, storeContract } from "./store-contract.js";
+import { collect, NO_PROFILE, replay, storeContract } from "./store-contract/index.js";
 
 // ---------------------------------------------------------------------------------------------
 // 1. The contract against a real Neo4j.

@@ -21,7 +21,7 @@ import { SqliteStore } from "../../src/server/store/index.js";
 import type { StoredMessage } from "../../src/server/store/store.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const builtAdapter = resolve(here, "../../dist/server/store/sqlite-store.js");
+const builtAdapter = resolve(here, "../../dist/server/store/sqlite/sqlite-store.js");
 
 const message = (id: string, to = "bob"): StoredMessage => ({
   id,

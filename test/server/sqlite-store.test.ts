@@ -14,10 +14,10 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
 import { openStore, SqliteStore } from "../../src/server/store/index.js";
-import { storeContract } from "./store-contract.js";
+import { storeContract } from "./store-contract/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const builtAdapter = resolve(here, "../../dist/server/store/sqlite-store.js");
+const builtAdapter = resolve(here, "../../dist/server/store/sqlite/sqlite-store.js");
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "hallway-store-"));

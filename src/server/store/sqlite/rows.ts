@@ -1,9 +1,9 @@
 /**
- * Rows of the SQLite schema (see `sqlite-store.ts`) and their translation into the port's
- * records, shared by the adapter and its export/import (`sqlite-dump.ts`).
+ * Rows of the SQLite schema (see `schema.ts`) and their translation into the port's records,
+ * shared by the adapter's parts and its export/import (`dump.ts`).
  */
 
-import { HallwayError } from "../../errors.js";
+import { HallwayError } from "../../../errors.js";
 import {
   AUDIT_EVENTS,
   type AuditEntry,
@@ -14,7 +14,7 @@ import {
   type Notice,
   type StoredMessage,
   type UserRecord,
-} from "./store.js";
+} from "../store.js";
 
 export interface UserRow {
   name: string;

@@ -15,7 +15,7 @@
  * with it. Times are integers (milliseconds since the epoch), never floats.
  */
 
-import type { Integer } from "neo4j-driver";
+import type { Integer, ManagedTransaction, Result } from "neo4j-driver";
 
 export type CypherType = "STRING" | "STRING?" | "INTEGER" | "INTEGER?" | "MAP" | "LIST<STRING>" | "LIST<MAP>";
 export type StatementMode = "schema" | "read" | "write";
@@ -1113,3 +1113,12 @@ export type ParamsOf<K extends StatementKey> = {
 export const SCHEMA_KEYS: readonly SchemaKey[] = (Object.keys(CYPHER) as StatementKey[]).filter(
   (key): key is SchemaKey => CYPHER[key].mode === "schema",
 );
+
+/** The only place a statement's text meets the driver: always a constant from `CYPHER`. */
+export function runStatement<K extends StatementKey>(
+  tx: Pick<ManagedTransaction, "run">,
+  key: K,
+  params: ParamsOf<K>,
+): Result {
+  return tx.run(CYPHER[key].text, params);
+}

@@ -1,13 +1,21 @@
 /**
- * Export and import for the Neo4j adapter: which statement reads each kind of record and how
- * its map becomes a `DumpRecord`, and how records become the rows of the load statements.
- * Pure (no server), so the scripted-driver tests cover it.
+ * `DumpStore` in Neo4j: which statement reads each kind of record and how its map becomes a
+ * `DumpRecord`, how records become the rows of the load statements (both pure, so the
+ * scripted-driver tests cover them), and `dump` and `load` themselves.
  */
 
-import { type Integer, int } from "neo4j-driver";
-import type { ReadKey, StatementKey } from "./cypher.js";
+import { type Integer, int, type Transaction } from "neo4j-driver";
+import { HallwayError } from "../../../errors.js";
+import { PROFILE_FIELDS } from "../account-store.js";
+import type { DumpRecord, DumpStore } from "../dump-store.js";
+import { conversationKey, nameKey, searchKey } from "../port-rules.js";
+import { searchWords } from "../search-words.js";
+import { type ReadKey, runStatement, type StatementKey } from "./cypher.js";
+import type { Neo4jDatabase } from "./database.js";
 import {
+  describeNeo4jFailure,
   toAuditEntry,
+  toCount,
   toFriendPair,
   toFriendRequest,
   toGroupMessage,
@@ -18,10 +26,7 @@ import {
   toQueueEntry,
   toStoredMessage,
   toUserRecord,
-} from "./neo4j-mapping.js";
-import { conversationKey, nameKey, searchKey } from "./port-rules.js";
-import { searchWords } from "./search-words.js";
-import { type DumpRecord, PROFILE_FIELDS } from "./store.js";
+} from "./mapping.js";
 
 export const LOAD_BATCH_ROWS = 500;
 
@@ -164,4 +169,84 @@ function next(counters: Map<string, number>, key: string): number {
   const n = (counters.get(key) ?? 0) + 1;
   counters.set(key, n);
   return n;
+}
+
+export class Neo4jDump implements DumpStore {
+  constructor(private readonly db: Neo4jDatabase) {}
+
+  /**
+   * One read transaction for the whole dump (a consistent snapshot), each statement's records
+   * streamed as the consumer reads them.
+   */
+  async *dump(): AsyncIterable<DumpRecord> {
+    const state = this.db.opened();
+    const session = this.db.session(state, "READ");
+    let tx: Transaction | undefined;
+    try {
+      tx = await session.beginTransaction();
+      for (const [key, toRecord] of DUMP_STATEMENTS) {
+        for await (const record of runStatement(tx, key, { registry: this.db.registry })) {
+          yield toRecord(record.get("record"));
+        }
+      }
+      await tx.commit();
+    } catch (err) {
+      throw describeNeo4jFailure("dump", err, this.db.target);
+    } finally {
+      await tx?.close().catch(() => {});
+      await session.close().catch(() => {});
+    }
+  }
+
+  /**
+   * Consecutive records of one kind go in batches of `LOAD_BATCH_ROWS`, one write transaction
+   * each; a batch whose rows do not all find their users, groups or messages fails the load.
+   * A failed load removes what it wrote, so the registry is as empty as before.
+   */
+  async load(records: AsyncIterable<DumpRecord>): Promise<void> {
+    const users = await this.db.read("load", async (run) => {
+      const result = await run("countUsers", { registry: this.db.registry });
+      return toCount(result.records[0]?.get("users"), "users");
+    });
+    if (users > 0) {
+      throw new HallwayError(
+        "STORE_NOT_EMPTY",
+        `cannot load into ${this.db.describe()}: it already has users`,
+      );
+    }
+    const rows = new LoadRows();
+    let kind: DumpRecord["kind"] | undefined;
+    let batch: LoadRow[] = [];
+    const flush = async () => {
+      if (kind === undefined || batch.length === 0) return;
+      const [key, rowsOf] = [LOAD_STATEMENTS[kind], batch];
+      const what = kind;
+      batch = [];
+      await this.db.write("load", async (run) => {
+        const result = await run(key, { registry: this.db.registry, rows: rowsOf });
+        const written = toCount(result.records[0]?.get("written"), "written");
+        if (written !== rowsOf.length) {
+          throw new HallwayError(
+            "STORE_FAILED",
+            `store load failed: ${rowsOf.length - written} ${what} record(s) refer to a user, group or message not loaded before them`,
+          );
+        }
+      });
+    };
+    try {
+      for await (const record of records) {
+        if (record.kind !== kind || batch.length >= LOAD_BATCH_ROWS) {
+          await flush();
+          kind = record.kind;
+        }
+        batch.push(rows.of(record));
+      }
+      await flush();
+    } catch (err) {
+      await this.db
+        .write("load", (run) => run("clearRegistryData", { registry: this.db.registry }))
+        .catch(() => {});
+      throw err;
+    }
+  }
 }

@@ -8,7 +8,7 @@
  * the field, not an `undefined` deep inside the registry.
  */
 
-import { HallwayError } from "../../errors.js";
+import { HallwayError } from "../../../errors.js";
 import {
   AUDIT_EVENTS,
   type AuditEntry,
@@ -23,7 +23,7 @@ import {
   type StoredMessage,
   type Suggestion,
   type UserRecord,
-} from "./store.js";
+} from "../store.js";
 
 const KNOWN_AUDIT_EVENTS: ReadonlySet<string> = new Set<AuditEvent>(AUDIT_EVENTS);
 

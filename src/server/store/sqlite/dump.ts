@@ -1,10 +1,15 @@
 /**
- * `dump` and `load` of the SQLite adapter: the queries that read every record in the port's
- * replayable order, and the inserts that write a record back with every field as exported.
+ * `DumpStore` in SQLite: `dump` reads every record in the port's replayable order in one read
+ * transaction, `load` writes them back, every field as exported, in one write transaction.
+ * Here are the queries, the inserts, and the two methods.
  */
 
 import type Database from "better-sqlite3";
-import { conversationKey, searchKey } from "./port-rules.js";
+import { HallwayError } from "../../../errors.js";
+import type { DumpRecord, DumpStore } from "../dump-store.js";
+import { conversationKey, searchKey } from "../port-rules.js";
+import type { FriendRequest, JoinRequest } from "../social-store.js";
+import { type SqliteDatabase, toStoreError } from "./database.js";
 import {
   type AuditRow,
   GROUP_MESSAGE_COLUMNS,
@@ -17,8 +22,7 @@ import {
   toNotice,
   toUser,
   USER_COLUMNS,
-} from "./sqlite-rows.js";
-import type { DumpRecord, FriendRequest, JoinRequest } from "./store.js";
+} from "./rows.js";
 
 type Row = Record<string, unknown>;
 
@@ -161,4 +165,55 @@ export function prepareLoad(db: Database.Database) {
         return;
     }
   };
+}
+
+export class SqliteDump implements DumpStore {
+  constructor(private readonly db: SqliteDatabase) {}
+
+  /**
+   * One read transaction for the whole dump, so the records are one consistent snapshot. The
+   * connection is busy until the dump has been read to the end (or abandoned): make no other
+   * call on this store meanwhile.
+   */
+  async *dump(): AsyncIterable<DumpRecord> {
+    const { db } = this.db.opened();
+    void this.db.appends.drain();
+    db.exec("BEGIN");
+    try {
+      for (const [sql, toRecord] of DUMP_QUERIES) {
+        for (const row of db.prepare(sql).iterate()) yield toRecord(row as never);
+      }
+    } catch (err) {
+      throw toStoreError("dump", err, this.db.path);
+    } finally {
+      if (db.inTransaction) db.exec("COMMIT");
+    }
+  }
+
+  /**
+   * One write transaction for the whole load: a failure part-way leaves the store as empty as
+   * it was. Autoincrement keys (audit, queue, notice order) are assigned in record order. The
+   * transaction stays open while `records` is awaited, so make no other call on this store
+   * until the load has settled (the import command has the store to itself).
+   */
+  async load(records: AsyncIterable<DumpRecord>): Promise<void> {
+    const { db } = this.db.opened();
+    void this.db.appends.drain();
+    const loadRecord = prepareLoad(db);
+    try {
+      db.exec("BEGIN IMMEDIATE");
+    } catch (err) {
+      throw toStoreError("load", err, this.db.path);
+    }
+    try {
+      if ((db.prepare("SELECT count(*) FROM users").pluck().get() as number) > 0) {
+        throw new HallwayError("STORE_NOT_EMPTY", `cannot load into ${this.db.path}: it already has users`);
+      }
+      for await (const record of records) loadRecord(record);
+      db.exec("COMMIT");
+    } catch (err) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      throw toStoreError("load", err, this.db.path);
+    }
+  }
 }
