@@ -125,10 +125,6 @@ const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
     because: "batches acknowledgements per turn; notice ids, times",
     allows: ["timers", "clock", "random"],
   },
-  "server/store/group-commit.ts": {
-    because: "commits at the end of the turn (setImmediate by default)",
-    allows: ["timers"],
-  },
 };
 
 /** What each file does against the rules: `import <folder>` and effects. */

@@ -60,7 +60,10 @@ export class SimOffice {
   async startRegistry(extra: Partial<RegistryOptions> = {}): Promise<Registry> {
     const world = this.world;
     const runtime = world.runtime();
-    this.store = new SqliteStore(join(this.dir, "registry.sqlite"), { now: () => runtime.wall() });
+    this.store = new SqliteStore(join(this.dir, "registry.sqlite"), {
+      now: () => runtime.wall(),
+      soon: runtime.soon,
+    });
     await world.wait(this.store.init(), 10_000, "the store to open");
     const registry = new Registry({
       store: this.store,

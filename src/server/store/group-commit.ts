@@ -2,7 +2,7 @@
  * Group commit: appends that arrive together share one transaction, and so one fsync.
  *
  * An adapter hands each append to `add` as a unit of work. The first append after a commit
- * schedules the next commit for the end of the event-loop turn (`setImmediate`), so every
+ * schedules the next commit for the end of the event-loop turn (`Runtime.soon`), so every
  * append the turn produced (all the datagrams read in it, every session's requests) rides in
  * the same transaction. While an asynchronous commit is under way (Neo4j), new appends wait
  * and go together in the next one: under load a batch grows to whatever arrived during the
@@ -34,8 +34,8 @@ export interface GroupCommitOptions<W> {
   commit(batch: readonly W[]): Outcome[] | Promise<Outcome[]>;
   /** Describes why a batch failed to commit (its message is what every item's error says). */
   batchError(err: unknown, size: number): HallwayError;
-  /** Runs `fn` at the end of this turn. Default `setImmediate`. */
-  schedule?: (fn: () => void) => void;
+  /** Runs `fn` at the end of this turn (`Runtime.soon`). */
+  schedule: (fn: () => void) => void;
   /** Items per transaction at most; the rest go in the next one at once. Default 4096. */
   maxBatch?: number;
 }
@@ -56,7 +56,7 @@ export class GroupCommit<W> {
   readonly stats = { batches: 0, items: 0, failedBatches: 0 };
 
   constructor(private readonly opts: GroupCommitOptions<W>) {
-    this.schedule = opts.schedule ?? setImmediate;
+    this.schedule = opts.schedule;
     this.maxBatch = opts.maxBatch ?? 4096;
   }
 

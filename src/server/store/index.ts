@@ -52,6 +52,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     case "sqlite":
       return new SqliteStore(config.path, {
         ...(config.now === undefined ? {} : { now: config.now }),
+        ...(config.soon === undefined ? {} : { soon: config.soon }),
         ...(config.init === undefined ? {} : { init: config.init }),
       });
     case "neo4j": {

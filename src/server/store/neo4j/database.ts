@@ -46,6 +46,7 @@ import {
 } from "neo4j-driver";
 import { HallwayError } from "../../../errors.js";
 import { wallClock } from "../../../net/clock.js";
+import { systemRuntime } from "../../../net/system-runtime.js";
 import { GroupCommit, type Outcome } from "../group-commit.js";
 import { nameKey } from "../port-rules.js";
 import { type DataKey, type ParamsOf, type ReadKey, runStatement } from "./cypher.js";
@@ -72,6 +73,8 @@ export interface Neo4jStoreOptions extends Neo4jConnection {
    * the outage probe. Default: the wall clock (`net/clock.ts`).
    */
   now?: () => number;
+  /** Runs a function at the end of this turn: when the group commit commits. Default the process's. */
+  soon?: (fn: () => void) => void;
   /** Limit for a TCP connect to Neo4j; twice this for a usable connection (handshake, login). Default 2000. */
   connectionTimeoutMs?: number;
   /** How long the driver keeps retrying a transiently failed transaction. Default 2000. */
@@ -119,10 +122,7 @@ export class Neo4jDatabase {
   private state: State = { kind: "new" };
   private outage: Outage | undefined;
   /** Appends waiting for their batch's transaction (see `neo4j-store.ts`). */
-  readonly appends = new GroupCommit<Append>({
-    commit: (batch) => this.commitAppends(batch),
-    batchError: (err, size) => describeNeo4jFailure(`commit of ${size} appends`, err, this.target),
-  });
+  readonly appends: GroupCommit<Append>;
 
   constructor(options: Neo4jStoreOptions) {
     this.connection = {
@@ -134,6 +134,11 @@ export class Neo4jDatabase {
     this.target = { uri: options.uri, user: options.user, database: options.database };
     this.registry = options.registry ?? DEFAULT_REGISTRY;
     this.now = options.now ?? wallClock.now;
+    this.appends = new GroupCommit<Append>({
+      commit: (batch) => this.commitAppends(batch),
+      batchError: (err, size) => describeNeo4jFailure(`commit of ${size} appends`, err, this.target),
+      schedule: options.soon ?? systemRuntime.soon,
+    });
     this.connectionTimeoutMs = options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
     this.maxTransactionRetryTimeMs = options.maxTransactionRetryTimeMs ?? DEFAULT_MAX_RETRY_TIME_MS;
     this.createDriver = options.createDriver ?? createDriver;

@@ -11,6 +11,7 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { HallwayError } from "../../../errors.js";
 import { wallClock } from "../../../net/clock.js";
+import { systemRuntime } from "../../../net/system-runtime.js";
 import { GroupCommit, type Outcome } from "../group-commit.js";
 import { searchKey } from "../port-rules.js";
 import { searchWords } from "../search-words.js";
@@ -23,6 +24,8 @@ export interface SqliteStoreOptions {
    * the wall clock (`net/clock.ts`).
    */
   now?: () => number;
+  /** Runs a function at the end of this turn: when the group commit commits. Default the process's. */
+  soon?: (fn: () => void) => void;
   /** How long a write waits for another connection's lock before `SQLITE_BUSY`. Default 5000. */
   busyTimeoutMs?: number;
   /** An existing empty file is a deliberately new store (`hallway server --init`), not a damaged one. */
@@ -47,14 +50,16 @@ export class SqliteDatabase {
   private readonly initNew: boolean;
   private state: State = { kind: "new" };
   /** Appends waiting for the end of the turn, committed together (see `sqlite-store.ts`). */
-  readonly appends = new GroupCommit<Append>({
-    commit: (batch) => this.commitAppends(batch),
-    batchError: (err, size) => toStoreError(`commit of ${size} appends`, err, this.path),
-  });
+  readonly appends: GroupCommit<Append>;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
     this.now = options.now ?? wallClock.now;
+    this.appends = new GroupCommit<Append>({
+      commit: (batch) => this.commitAppends(batch),
+      batchError: (err, size) => toStoreError(`commit of ${size} appends`, err, this.path),
+      schedule: options.soon ?? systemRuntime.soon,
+    });
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.initNew = options.init ?? false;
   }
