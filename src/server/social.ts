@@ -1,7 +1,8 @@
 /**
  * The registry's social side: friends, groups and group chat, profiles, suggestions, and the
  * messaging policy. The store keeps the records; this module decides who may do what. The
- * `group.*` requests are answered by `social-groups.ts`.
+ * `group.*` requests are answered by `social-groups.ts`, the `friend.*` ones and `friends`
+ * by `social-friends.ts`.
  *
  * Delivery, by kind of news:
  * - A friend request and a join request are records in the store until answered. They are
@@ -29,8 +30,6 @@ import { HallwayError } from "../errors.js";
 import {
   type Control,
   type ControlOf,
-  FRIEND_LISTS,
-  type FriendCursors,
   type NoticeNote,
   noticeNote,
   type PresenceStatus,
@@ -42,6 +41,7 @@ import type { OfficeRoom } from "./office-room.js";
 import { profileFor, searchVisible } from "./profile-view.js";
 import { pushBatches } from "./push-batches.js";
 import { ANSWER_BUDGET_BYTES, fitPage } from "./reply-size.js";
+import { Friends } from "./social-friends.js";
 import { Groups, toEntry } from "./social-groups.js";
 import { mergeVisibility, validateProfilePatch } from "./social-rules.js";
 import type { GroupRecord, Store } from "./store/store.js";
@@ -100,14 +100,14 @@ export function isSocialRequest(msg: Control): msg is SocialRequest {
 }
 
 const LOGIN_BACKLOG_LIMIT = 10_000;
-/** Entries per list of `friends` when the request names no limit. */
-const DEFAULT_FRIENDS_PAGE = 500;
 
 export class Social {
   private readonly groups: Groups;
+  private readonly friendsPart: Friends;
 
   constructor(private readonly ctx: SocialContext) {
     this.groups = new Groups(ctx, (to, note) => this.notify(to, note));
+    this.friendsPart = new Friends(ctx, (to, note) => this.notify(to, note));
   }
 
   private get store(): Store {
@@ -118,15 +118,15 @@ export class Social {
   async handle(me: string, msg: SocialRequest): Promise<unknown> {
     switch (msg.t) {
       case "friend.request":
-        return this.friendRequest(me, normalizeUsername(msg.to));
+        return this.friendsPart.request(me, normalizeUsername(msg.to));
       case "friend.accept":
-        return this.friendAccept(me, normalizeUsername(msg.from));
+        return this.friendsPart.accept(me, normalizeUsername(msg.from));
       case "friend.decline":
-        return this.friendDecline(me, normalizeUsername(msg.from));
+        return this.friendsPart.decline(me, normalizeUsername(msg.from));
       case "friend.remove":
-        return this.friendRemove(me, normalizeUsername(msg.user));
+        return this.friendsPart.remove(me, normalizeUsername(msg.user));
       case "friends":
-        return this.friends(me, msg);
+        return this.friendsPart.lists(me, msg);
       case "search":
         return this.search(me, msg.prefix.trim().toLowerCase(), msg.limit, msg.after ?? {});
       case "group.create":
@@ -228,114 +228,6 @@ export class Social {
     if (floor <= 0) return;
     const me = (await this.store.groupMembers(g.name)).find((m) => m.name === user);
     if (me && me.ackedSeq < floor) await this.store.ackGroup(g.name, user, floor);
-  }
-
-  // ---- friends ------------------------------------------------------------------------
-
-  private async friendRequest(me: string, to: string): Promise<unknown> {
-    if (to === me) throw new HallwayError("FRIEND_SELF", "you cannot befriend yourself");
-    await this.requireUser(to);
-    if (await this.store.areFriends(me, to)) {
-      throw new HallwayError("FRIEND_ALREADY", `you and ${to} are already friends`);
-    }
-    // A request the other way already says yes.
-    if ((await this.store.friendRequestsTo(me)).some((r) => r.from === to)) {
-      await this.befriend(to, me);
-      return { friends: true };
-    }
-    const asked = (await this.store.friendRequestsFrom(me)).some((r) => r.to === to);
-    const waiting = asked ? 0 : await this.store.countFriendRequestsTo(to);
-    if (waiting >= this.ctx.quotas.friendRequestsPerRecipient) {
-      throw new HallwayError(
-        "QUOTA_FULL",
-        `${to} has ${waiting} friend requests waiting, the most the registry keeps; try again later`,
-      );
-    }
-    await this.store.putFriendRequest({ from: me, to, at: this.ctx.wall() });
-    const stored = (await this.store.friendRequestsFrom(me)).find((r) => r.to === to);
-    this.ctx.push(to, { t: "friend.incoming", from: me, at: stored?.at ?? this.ctx.wall() });
-    return { friends: false };
-  }
-
-  private async friendAccept(me: string, from: string): Promise<unknown> {
-    if (!(await this.store.friendRequestsTo(me)).some((r) => r.from === from)) {
-      throw new HallwayError("FRIEND_NO_REQUEST", `${from} has not asked to be your friend`);
-    }
-    await this.befriend(from, me);
-    return undefined;
-  }
-
-  private async befriend(requester: string, accepter: string): Promise<void> {
-    const at = this.ctx.wall();
-    await this.store.addFriendship(requester, accepter, at);
-    await this.notify(requester, { kind: "friend.accepted", by: accepter });
-    const requesterIs = this.ctx.presenceOf(requester);
-    const accepterIs = this.ctx.presenceOf(accepter);
-    if (this.ctx.policy === "friends" && requesterIs !== "offline" && accepterIs !== "offline") {
-      this.ctx.push(requester, { t: "presence", user: accepter, status: accepterIs, at });
-      this.ctx.push(accepter, { t: "presence", user: requester, status: requesterIs, at });
-    }
-  }
-
-  private async friendDecline(me: string, from: string): Promise<unknown> {
-    if (!(await this.store.deleteFriendRequest(from, me))) {
-      throw new HallwayError("FRIEND_NO_REQUEST", `${from} has not asked to be your friend`);
-    }
-    await this.notify(from, { kind: "friend.declined", by: me });
-    return undefined;
-  }
-
-  private async friendRemove(me: string, other: string): Promise<unknown> {
-    if (!(await this.store.removeFriendship(me, other))) {
-      throw new HallwayError("FRIEND_NOT_FRIENDS", `you and ${other} are not friends`);
-    }
-    await this.notify(other, { kind: "friend.removed", by: me });
-    if (this.ctx.policy === "friends") {
-      // Their presence is no longer each other's business: the last word either saw is "offline".
-      const at = this.ctx.wall();
-      this.ctx.push(me, { t: "presence", user: other, status: "offline", at });
-      this.ctx.push(other, { t: "presence", user: me, status: "offline", at });
-    }
-    return undefined;
-  }
-
-  /**
-   * One page of each list asked for (`only`, default all three): `limit` entries after each
-   * list's cursor. `next` holds the cursor of every list that has more.
-   */
-  private async friends(me: string, msg: ControlOf<"friends">): Promise<unknown> {
-    const limit = msg.limit ?? DEFAULT_FRIENDS_PAGE;
-    const only = new Set(msg.only ?? FRIEND_LISTS);
-    const after = msg.after ?? {};
-    // A third of the answer for each list, so the three together fit.
-    const budget = Math.floor(ANSWER_BUDGET_BYTES / 3);
-    const [friends, incoming, outgoing] = await Promise.all([
-      only.has("friends") ? this.store.friendsAfter(me, after.friends, limit + 1) : [],
-      only.has("incoming") ? this.store.friendRequestsToAfter(me, after.incoming, limit + 1) : [],
-      only.has("outgoing") ? this.store.friendRequestsFromAfter(me, after.outgoing, limit + 1) : [],
-    ]);
-    const cut = <T>(items: T[]) => {
-      const page = fitPage(items.slice(0, limit), "end", budget);
-      return { items: page.items, more: page.trimmed || items.length > limit };
-    };
-    const f = cut(
-      friends.map((x) => ({ name: x.name, since: x.since, status: this.ctx.presenceOf(x.name) })),
-    );
-    const i = cut(incoming.map((r) => ({ from: r.from, at: r.at })));
-    const o = cut(outgoing.map((r) => ({ to: r.to, at: r.at })));
-    const next: FriendCursors = {};
-    const lastF = f.items.at(-1);
-    const lastI = i.items.at(-1);
-    const lastO = o.items.at(-1);
-    if (f.more && lastF) next.friends = lastF.name;
-    if (i.more && lastI) next.incoming = { at: lastI.at, name: lastI.from };
-    if (o.more && lastO) next.outgoing = { at: lastO.at, name: lastO.to };
-    return {
-      friends: f.items,
-      incoming: i.items,
-      outgoing: o.items,
-      ...(Object.keys(next).length > 0 ? { next } : {}),
-    };
   }
 
   private async search(me: string, prefix: string, limit: number, after: SearchCursors): Promise<unknown> {
