@@ -118,6 +118,7 @@
  * calls on the ACK path:
  *
  *     send-scoreboard.ts   the sender's segments, their states, NextSeg and loss detection
+ *     peer-window.ts       the peer's window as the scoreboard sees it, zero-window probes
  *     loss-recovery.ts     the retransmission and persist timer, loss episodes, spurious undo
  *     reassembly.ts        the receiver: reordering, messages, window, ACKs
  *     fragments.ts         segments sent in fragments after their path shrank, and collected
