@@ -1,10 +1,13 @@
 /**
- * A FileReceiver's options and counters (file-receiver.ts holds the core and its theory of
- * operation; it re-exports these).
+ * A FileReceiver's options and counters, the bulk channel its options make, and its stats
+ * (file-receiver.ts holds the core and its theory of operation; it re-exports the types).
  */
 
+import { CHUNK_HEADER_BYTES, chunkIntact, decodeChunk, MAX_CHUNK_BYTES } from "../protocol/file-chunk.js";
 import type { FileOffer } from "../protocol/file-control.js";
-import type { ReliableChannelStats } from "../transport/reliable-channel.js";
+import { ReliableChannel, type ReliableChannelStats } from "../transport/reliable-channel.js";
+import { BULK_DEFAULTS } from "./file-core.js";
+import type { HeldChunks } from "./held-chunks.js";
 import type { TransferManifest } from "./transfer-manifest.js";
 
 export interface FileReceiverOptions {
@@ -49,4 +52,54 @@ export interface FileReceiverStats {
   /** Bytes read back through `handleRead` for the SHA-256. */
   readBackBytes: number;
   channel: ReliableChannelStats;
+}
+
+/** The counters a receiver keeps itself; the rest of its stats come from its parts. */
+export interface ReceiverCounters {
+  chunksReceived: number;
+  receivedBytes: number;
+  duplicateChunks: number;
+  readBackBytes: number;
+}
+
+/**
+ * The receiving end of a transfer's channel: every message one chunk of one segment, the bulk
+ * window, and each chunk's CRC-32 checked before it is acknowledged.
+ */
+export function receiverChannel(opts: FileReceiverOptions): ReliableChannel {
+  const chunkMessageBytes = CHUNK_HEADER_BYTES + MAX_CHUNK_BYTES;
+  return new ReliableChannel({
+    stream: opts.offer.stream,
+    maxSegmentPayloadBytes: chunkMessageBytes,
+    maxMessageBytes: chunkMessageBytes,
+    receiveWindowSegments: opts.receiveWindowSegments ?? BULK_DEFAULTS.receiveWindowSegments,
+    receiveWindowBytes: opts.receiveWindowBytes ?? BULK_DEFAULTS.receiveWindowBytes,
+    ...(opts.ackDelayMs !== undefined && { ackDelayMs: opts.ackDelayMs }),
+    ackEverySegments: opts.ackEverySegments ?? BULK_DEFAULTS.ackEverySegments,
+    verifySegment: (frame) => {
+      const chunk = decodeChunk(frame.payload);
+      // Too short to be a chunk is the sender's bug, not damage: let `pump` report it.
+      return !chunk.ok || chunkIntact(chunk.value);
+    },
+  });
+}
+
+/** A receiver's stats from its counters, the chunks it holds and its channel's. */
+export function receiverStats(
+  counters: ReceiverCounters,
+  offer: FileOffer,
+  resumedBytes: number,
+  chunks: HeldChunks,
+  channel: ReliableChannelStats,
+): FileReceiverStats {
+  return {
+    ...counters,
+    sizeBytes: offer.size,
+    resumedBytes,
+    durableBytes: chunks.have.size,
+    crcErrors: channel.integrityDropped,
+    pendingWrites: chunks.pending.size,
+    heldBytes: chunks.heldBytes,
+    channel,
+  };
 }

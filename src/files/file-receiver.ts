@@ -47,12 +47,13 @@
  *
  * This file is the core: the states, the control messages, the stream surface and when each
  * step runs. The bookkeeping of the bytes (the durable ranges, the chunks held on their way to
- * the disk, the SHA-256 in file order and its read-backs) is `held-chunks.ts`; the options and
- * counters are `file-receiver-options.ts`.
+ * the disk, the SHA-256 in file order and its read-backs, which chunks are new) is
+ * `held-chunks.ts`; the options and counters, the channel they make and the stats are
+ * `file-receiver-options.ts`.
  */
 
 import { MisuseError } from "../errors.js";
-import { CHUNK_HEADER_BYTES, chunkIntact, decodeChunk, MAX_CHUNK_BYTES } from "../protocol/file-chunk.js";
+import { CHUNK_HEADER_BYTES, MAX_CHUNK_BYTES } from "../protocol/file-chunk.js";
 import {
   type FileControl,
   type FileEndCode,
@@ -60,10 +61,15 @@ import {
   MAX_HAVE_RANGES,
 } from "../protocol/file-control.js";
 import type { AckFrame, SegmentFrame } from "../protocol/frames.js";
-import { ReliableChannel, type SegmentPath } from "../transport/reliable-channel.js";
+import type { ReliableChannel, SegmentPath } from "../transport/reliable-channel.js";
 import type { StreamCore } from "../transport/stream-core.js";
 import { BULK_DEFAULTS, type FileTransferEvent, type FileTransferState, toHex } from "./file-core.js";
-import type { FileReceiverOptions, FileReceiverStats } from "./file-receiver-options.js";
+import {
+  type FileReceiverOptions,
+  type FileReceiverStats,
+  receiverChannel,
+  receiverStats,
+} from "./file-receiver-options.js";
 import type { FileRead } from "./file-sender-options.js";
 import { type ChunkWrite, HeldChunks } from "./held-chunks.js";
 import { RangeSet } from "./range-set.js";
@@ -97,21 +103,7 @@ export class FileReceiver implements StreamCore {
     const readBlockBytes = Math.max(1, opts.readBlockBytes ?? BULK_DEFAULTS.readBlockBytes);
     this.chunks = new HeldChunks(offer.size, have, readBlockBytes);
     this.offerExpiresAt = opts.offerExpiresAt;
-    const chunkMessageBytes = CHUNK_HEADER_BYTES + MAX_CHUNK_BYTES;
-    this.channel = new ReliableChannel({
-      stream: offer.stream,
-      maxSegmentPayloadBytes: chunkMessageBytes,
-      maxMessageBytes: chunkMessageBytes,
-      receiveWindowSegments: opts.receiveWindowSegments ?? BULK_DEFAULTS.receiveWindowSegments,
-      receiveWindowBytes: opts.receiveWindowBytes ?? BULK_DEFAULTS.receiveWindowBytes,
-      ...(opts.ackDelayMs !== undefined && { ackDelayMs: opts.ackDelayMs }),
-      ackEverySegments: opts.ackEverySegments ?? BULK_DEFAULTS.ackEverySegments,
-      verifySegment: (frame) => {
-        const chunk = decodeChunk(frame.payload);
-        // Too short to be a chunk is the sender's bug, not damage: let `pump` report it.
-        return !chunk.ok || chunkIntact(chunk.value);
-      },
-    });
+    this.channel = receiverChannel(opts);
   }
 
   get id(): string {
@@ -123,17 +115,7 @@ export class FileReceiver implements StreamCore {
   }
 
   get stats(): FileReceiverStats {
-    const channel = this.channel.stats;
-    return {
-      ...this.counters,
-      sizeBytes: this.offer.size,
-      resumedBytes: this.resumedBytes,
-      durableBytes: this.chunks.have.size,
-      crcErrors: channel.integrityDropped,
-      pendingWrites: this.chunks.pending.size,
-      heldBytes: this.chunks.heldBytes,
-      channel,
-    };
+    return receiverStats(this.counters, this.offer, this.resumedBytes, this.chunks, this.channel.stats);
   }
 
   /** Bytes durable: `stats.durableBytes`, without building the stats (asked every turn). */
@@ -224,11 +206,7 @@ export class FileReceiver implements StreamCore {
   handleDurable(offsetBytes: number, now: number): void {
     if (this.mode === "ended") {
       // Durable is durable: a transfer that failed (a full disk) still lists it for a resume.
-      const chunk = this.chunks.pending.get(offsetBytes);
-      if (chunk?.handedOut) {
-        this.chunks.pending.delete(offsetBytes);
-        this.chunks.have.add(chunk.offset, chunk.offset + chunk.length);
-      }
+      this.chunks.durable(offsetBytes);
       return;
     }
     if (this.mode !== "transferring") return;
@@ -241,9 +219,7 @@ export class FileReceiver implements StreamCore {
       throw new MisuseError(`FileReceiver: the chunk at ${offsetBytes} is not being written`);
     }
     this.handleWritten(offsetBytes, now);
-    this.chunks.pending.delete(offsetBytes);
-    this.chunks.have.add(chunk.offset, chunk.offset + chunk.length);
-    chunk.durable = true;
+    this.chunks.durable(offsetBytes);
     this.checkComplete();
   }
 
@@ -367,24 +343,17 @@ export class FileReceiver implements StreamCore {
   }
 
   private takeChunk(message: Uint8Array): void {
-    const decoded = decodeChunk(message);
-    if (!decoded.ok) {
-      this.fail("FILE_PROTOCOL_ERROR", "a chunk shorter than its header");
+    const taken = this.chunks.take(message);
+    if (typeof taken === "string") {
+      this.fail("FILE_PROTOCOL_ERROR", taken);
       return;
     }
-    const { offset, bytes } = decoded.value;
-    const end = offset + bytes.length;
-    if (bytes.length === 0 || end > this.offer.size) {
-      this.fail("FILE_PROTOCOL_ERROR", `a chunk of ${bytes.length} bytes at ${offset} is outside the file`);
-      return;
-    }
-    if (this.chunks.have.has(offset, end) || this.chunks.pending.has(offset) || end <= this.chunks.hashNext) {
+    if (taken === 0) {
       this.counters.duplicateChunks++;
       return;
     }
     this.counters.chunksReceived++;
-    this.counters.receivedBytes += bytes.length;
-    this.chunks.hold(offset, bytes);
+    this.counters.receivedBytes += taken;
     this.advanceHash();
   }
 

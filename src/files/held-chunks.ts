@@ -3,10 +3,12 @@
  * operation and decides when each step runs): the durable ranges (the manifest's set), the
  * chunks held in memory on their way to the disk (queued for `pollWrite`, being written,
  * waiting for a sync), and the SHA-256 over the file in order, with the read-back it needs for
- * bytes durable from an earlier session.
+ * bytes durable from an earlier session. Which delivered chunks are held (new, inside the
+ * file) and when a written one becomes durable are decided here too.
  */
 
 import { createHash, type Hash } from "node:crypto";
+import { decodeChunk } from "../protocol/file-chunk.js";
 import type { FileRead } from "./file-sender-options.js";
 import type { RangeSet } from "./range-set.js";
 
@@ -78,8 +80,35 @@ export class HeldChunks {
     return true;
   }
 
-  /** Holds a new chunk (checked by the caller: inside the file, not held before) for the disk and the hash. */
-  hold(offset: number, bytes: Uint8Array): void {
+  /**
+   * A chunk the channel delivered: held for the disk and the hash if it is new, and its length
+   * returned; 0 if its bytes are held already (a resume whose `have` was truncated); what is
+   * wrong with it if it breaks the protocol (shorter than its header, empty, outside the file).
+   */
+  take(message: Uint8Array): number | string {
+    const decoded = decodeChunk(message);
+    if (!decoded.ok) return "a chunk shorter than its header";
+    const { offset, bytes } = decoded.value;
+    const end = offset + bytes.length;
+    if (bytes.length === 0 || end > this.sizeBytes) {
+      return `a chunk of ${bytes.length} bytes at ${offset} is outside the file`;
+    }
+    if (this.have.has(offset, end) || this.pending.has(offset) || end <= this.hashNext) return 0;
+    this.hold(offset, bytes);
+    return bytes.length;
+  }
+
+  /** The chunk at `offsetBytes`, if it was handed out for writing, is durable: its range joins `have`. */
+  durable(offsetBytes: number): void {
+    const chunk = this.pending.get(offsetBytes);
+    if (!chunk?.handedOut) return;
+    this.pending.delete(offsetBytes);
+    this.have.add(chunk.offset, chunk.offset + chunk.length);
+    chunk.durable = true;
+  }
+
+  /** Holds a new chunk (inside the file, not held before) for the disk and the hash. */
+  private hold(offset: number, bytes: Uint8Array): void {
     const chunk: HeldChunk = {
       offset,
       length: bytes.length,

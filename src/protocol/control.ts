@@ -6,50 +6,81 @@
  * Requests carry an `rid` chosen by the requester; the answer is `ok` or `err` with the
  * same `rid`. Pushes (presence, offline delivery, receipts) carry no `rid`.
  * See docs/protocol.md for every message.
+ *
+ * This file holds the union, the session and chat messages and the codec; the fields all
+ * messages share are in `control-fields.ts`, the social messages (friends, groups, profiles,
+ * notices) in `social-control.ts`, the drop box's in `drop.ts`. What moved is re-exported
+ * from here.
  */
 
-import { isIP } from "node:net";
 import { z } from "zod";
 import { type Decoded, ERROR_CODES, fail, HallwayError, ok } from "../errors.js";
+import {
+  address,
+  candidate,
+  hexKey,
+  MAX_PASSWORD_CHARS,
+  msgId,
+  name,
+  pageLimit,
+  presenceStatus,
+  punchToken,
+  rid,
+  settablePresence,
+  text,
+  time,
+  WELL_FORMED,
+  wellFormed,
+} from "./control-fields.js";
 import { dropPushes, dropRequests } from "./drop.js";
-import { MAX_MESSAGE_BYTES, MAX_TEXT_BYTES } from "./limits.js";
+import { MAX_MESSAGE_BYTES } from "./limits.js";
+import { socialPushes, socialRequests } from "./social-control.js";
+
+export {
+  MAX_NAME_CHARS,
+  MAX_PAGE,
+  MAX_PASSWORD_CHARS,
+  type PresenceStatus,
+  presenceStatus,
+  type SettablePresence,
+  settablePresence,
+} from "./control-fields.js";
+export {
+  FRIEND_LISTS,
+  type FriendCursors,
+  type FriendList,
+  friendRequestData,
+  friendsData,
+  type GroupMessageEntry,
+  groupHistoryData,
+  groupLeaveData,
+  groupMessage,
+  groupSendData,
+  groupsData,
+  MAX_GROUP_DESCRIPTION_CHARS,
+  MAX_PROFILE_FIELD_CHARS,
+  type NoticeNote,
+  noticeNote,
+  PRIVATE_PROFILE_FIELDS,
+  type PrivateProfileField,
+  type ProfileData,
+  type ProfilePatchWire,
+  profileData,
+  profilePatch,
+  type SearchCursors,
+  searchData,
+  suggestData,
+  type TimeCursor,
+  VISIBILITIES,
+  type Visibility,
+  type VisibilityMap,
+  visibilityMap,
+} from "./social-control.js";
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 /** For finding the `rid` of a request that is not valid UTF-8: invalid bytes become U+FFFD. */
 const lenientDecoder = new TextDecoder("utf-8");
-
-/** Longest user name and password a control message carries; nobody can be named by a longer one. */
-export const MAX_NAME_CHARS = 64;
-export const MAX_PASSWORD_CHARS = 1024;
-
-/** A UTF-16 surrogate without its partner: JSON can carry one, UTF-8 cannot. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-/** Text that is valid Unicode: every request with a lone surrogate is refused, not stored. */
-const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
-const WELL_FORMED = "text is not valid Unicode (lone surrogate)";
-
-const name = z.string().min(1).max(MAX_NAME_CHARS).refine(wellFormed, WELL_FORMED);
-const rid = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const msgId = z.string().min(8).max(64);
-const time = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const text = z
-  .string()
-  .max(MAX_TEXT_BYTES)
-  .refine(wellFormed, WELL_FORMED)
-  // A UTF-16 unit is at most 3 UTF-8 bytes: short text (every chat line) needs no encoding.
-  .refine((s) => s.length <= MAX_TEXT_BYTES / 3 || utf8.encode(s).length <= MAX_TEXT_BYTES, "text too long");
-/** A peer's address on the wire is an IP literal: never a name to resolve, never "relay". */
-const address = z.object({
-  host: z
-    .string()
-    .max(64)
-    .refine((h) => isIP(h) !== 0, "not an IP address"),
-  port: z.number().int().min(1).max(65535),
-});
-const hexKey = z.string().regex(/^[0-9a-f]{64}$/);
-const punchToken = z.string().regex(/^[0-9a-f]{32}$/);
-const candidate = z.object({ type: z.enum(["host", "srflx"]), address });
 
 export const chatMessage = z.object({
   id: msgId,
@@ -59,16 +90,6 @@ export const chatMessage = z.object({
   sentAt: time,
 });
 export type ChatMessage = z.infer<typeof chatMessage>;
-
-/**
- * A user's presence. `away` is a property of a live session (the user stepped away): an away
- * user is reachable exactly like an online one. Logout or timeout is `offline`.
- */
-export const presenceStatus = z.enum(["online", "away", "offline"]);
-export type PresenceStatus = z.infer<typeof presenceStatus>;
-/** What a logged-in client may set; a new login starts `online`. */
-export const settablePresence = z.enum(["online", "away"]);
-export type SettablePresence = z.infer<typeof settablePresence>;
 
 const userEntry = z.object({
   name,
@@ -80,95 +101,6 @@ export type UserEntry = z.infer<typeof userEntry>;
 const historyEntry = chatMessage.extend({ deliveredAt: time.nullable() });
 export type HistoryEntry = z.infer<typeof historyEntry>;
 
-/** A group message as the registry fans it out: `seq` is the group's order, the same for everyone. */
-export const groupMessage = z.object({
-  id: msgId,
-  group: name,
-  from: name,
-  text,
-  sentAt: time,
-  seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
-});
-export type GroupMessageEntry = z.infer<typeof groupMessage>;
-
-/** The fields whose visibility their owner chooses; the display name is the directory's. */
-export const PRIVATE_PROFILE_FIELDS = [
-  "statusText",
-  "email",
-  "phone",
-  "department",
-  "note",
-  "birthDate",
-  "gender",
-  "country",
-  "region",
-  "school",
-  "profession",
-] as const;
-export type PrivateProfileField = (typeof PRIVATE_PROFILE_FIELDS)[number];
-export const VISIBILITIES = ["everyone", "friends", "nobody"] as const;
-export type Visibility = (typeof VISIBILITIES)[number];
-export const visibilityMap = z.partialRecord(z.enum(PRIVATE_PROFILE_FIELDS), z.enum(VISIBILITIES));
-export type VisibilityMap = z.infer<typeof visibilityMap>;
-
-/** Longest value of a profile field on the wire; the registry applies each field's own limit. */
-export const MAX_PROFILE_FIELD_CHARS = 1024;
-const profileValue = z.string().max(MAX_PROFILE_FIELD_CHARS).refine(wellFormed, WELL_FORMED).nullable();
-export const profilePatch = z
-  .object({
-    displayName: profileValue.optional(),
-    statusText: profileValue.optional(),
-    email: profileValue.optional(),
-    phone: profileValue.optional(),
-    department: profileValue.optional(),
-    note: profileValue.optional(),
-    birthDate: profileValue.optional(),
-    gender: profileValue.optional(),
-    country: profileValue.optional(),
-    region: profileValue.optional(),
-    school: profileValue.optional(),
-    profession: profileValue.optional(),
-    /** Who sees each field; fields not named keep their setting (default `everyone`). */
-    visibility: visibilityMap.optional(),
-  })
-  .strict();
-export type ProfilePatchWire = z.infer<typeof profilePatch>;
-
-/** A group's description: what it is for. */
-export const MAX_GROUP_DESCRIPTION_CHARS = 500;
-
-/**
- * What a durable notice says. The registry stores it as the notice's body and pushes it live
- * or at the next login until the client acknowledges its id (`notice.ack`).
- */
-export const noticeNote = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("friend.accepted"), by: name }),
-  z.object({ kind: z.literal("friend.declined"), by: name }),
-  z.object({ kind: z.literal("friend.removed"), by: name }),
-  z.object({ kind: z.literal("group.joined"), group: name }),
-  z.object({ kind: z.literal("group.declined"), group: name }),
-  z.object({ kind: z.literal("group.removed"), group: name, by: name }),
-  z.object({ kind: z.literal("group.admin"), group: name }),
-]);
-export type NoticeNote = z.infer<typeof noticeNote>;
-
-const groupName = z.object({ group: name });
-const limit = z.number().int().min(1).max(500);
-
-/** Largest page of `users` and of each list of `friends` (docs/protocol.md, "Paging"). */
-export const MAX_PAGE = 1000;
-const pageLimit = z.number().int().min(1).max(MAX_PAGE);
-/** Position in a list ordered by time, then name: the page holds entries strictly after it. */
-const timeCursor = z.object({ at: time, name });
-export type TimeCursor = z.infer<typeof timeCursor>;
-export const FRIEND_LISTS = ["friends", "incoming", "outgoing"] as const;
-export type FriendList = (typeof FRIEND_LISTS)[number];
-const friendCursors = z
-  .object({ friends: name.optional(), incoming: timeCursor.optional(), outgoing: timeCursor.optional() })
-  .strict();
-export type FriendCursors = z.infer<typeof friendCursors>;
-const searchCursors = z.object({ users: name.optional(), groups: name.optional() }).strict();
-export type SearchCursors = z.infer<typeof searchCursors>;
 /** Hits one `history.search` answers at most, and the longest text it looks for. */
 export const MAX_SEARCH_HITS = 50;
 export const MAX_SEARCH_TEXT_CHARS = 200;
@@ -225,54 +157,8 @@ export const control = z.discriminatedUnion("t", [
     text: z.string().min(1).max(MAX_SEARCH_TEXT_CHARS).refine(wellFormed, WELL_FORMED),
     limit: z.number().int().min(1).max(MAX_SEARCH_HITS),
   }),
-  // client -> registry: friends, groups, profiles (see docs/protocol.md)
-  z.object({ t: z.literal("friend.request"), rid, to: name }),
-  z.object({ t: z.literal("friend.accept"), rid, from: name }),
-  z.object({ t: z.literal("friend.decline"), rid, from: name }),
-  z.object({ t: z.literal("friend.remove"), rid, user: name }),
-  z.object({
-    t: z.literal("friends"),
-    rid,
-    limit: pageLimit.optional(),
-    after: friendCursors.optional(),
-    only: z.array(z.enum(FRIEND_LISTS)).min(1).max(3).optional(),
-  }),
-  z.object({
-    t: z.literal("search"),
-    rid,
-    prefix: z.string().max(MAX_NAME_CHARS).refine(wellFormed, WELL_FORMED),
-    limit,
-    after: searchCursors.optional(),
-  }),
-  groupName.extend({ t: z.literal("group.create"), rid }),
-  groupName.extend({ t: z.literal("group.join"), rid }),
-  groupName.extend({ t: z.literal("group.approve"), rid, user: name }),
-  groupName.extend({ t: z.literal("group.decline"), rid, user: name }),
-  groupName.extend({ t: z.literal("group.leave"), rid }),
-  groupName.extend({ t: z.literal("group.remove"), rid, user: name }),
-  groupName.extend({ t: z.literal("group.admin"), rid, user: name }),
-  groupName.extend({ t: z.literal("group.send"), rid, id: msgId, text, sentAt: time }),
-  groupName.extend({
-    t: z.literal("group.history"),
-    rid,
-    limit,
-    beforeSeq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
-  }),
-  groupName.extend({
-    t: z.literal("group.ack"),
-    rid,
-    seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
-  }),
-  z.object({ t: z.literal("groups"), rid }),
-  groupName.extend({
-    t: z.literal("group.describe"),
-    rid,
-    description: z.string().max(MAX_PROFILE_FIELD_CHARS).refine(wellFormed, WELL_FORMED).nullable(),
-  }),
-  z.object({ t: z.literal("profile.set"), rid, patch: profilePatch }),
-  z.object({ t: z.literal("profile.get"), rid, user: name }),
-  z.object({ t: z.literal("suggest"), rid, limit }),
-  z.object({ t: z.literal("notice.ack"), rid, ids: z.array(msgId).max(1000) }),
+  // client -> registry: friends, groups, profiles (social-control.ts)
+  ...socialRequests,
   // the drop box (drop.ts)
   ...dropRequests,
   ...dropPushes,
@@ -307,11 +193,7 @@ export const control = z.discriminatedUnion("t", [
     /** Bytes of probes toward candidates the registry did not observe, until one answers. */
     probeBudget: z.number().int().min(0).max(65_535).optional(),
   }),
-  z.object({ t: z.literal("friend.incoming"), from: name, at: time }),
-  z.object({ t: z.literal("group.joinRequest"), group: name, user: name, at: time }),
-  groupName.extend({ t: z.literal("group.joined"), user: name, at: time }),
-  z.object({ t: z.literal("group.message"), msgs: z.array(groupMessage).max(1000) }),
-  z.object({ t: z.literal("notice"), id: msgId, at: time, note: noticeNote }),
+  ...socialPushes,
   /** The registry ends this session by itself; the client must not log in again on its own. */
   z.object({ t: z.literal("session.end"), code: z.enum(SESSION_END_CODES), message: z.string().max(500) }),
   // peer <-> peer
@@ -363,67 +245,6 @@ export const connectData = z.object({
   probeBudget: z.number().int().min(0).max(65_535).optional(),
 });
 export type ConnectData = z.infer<typeof connectData>;
-
-const nullableText = z.string().max(MAX_PROFILE_FIELD_CHARS).nullable();
-export const friendRequestData = z.object({ friends: z.boolean() });
-export const friendsData = z.object({
-  friends: z.array(z.object({ name, since: time, status: presenceStatus })).max(100_000),
-  incoming: z.array(z.object({ from: name, at: time })).max(100_000),
-  outgoing: z.array(z.object({ to: name, at: time })).max(100_000),
-  /** The lists that have more, and where their next page starts. */
-  next: friendCursors.optional(),
-});
-export const searchData = z.object({
-  users: z.array(z.object({ name, displayName: nullableText })).max(500),
-  groups: z.array(z.object({ name, admin: name })).max(500),
-  next: searchCursors.optional(),
-});
-export const groupsData = z.object({
-  groups: z
-    .array(
-      z.object({
-        name,
-        admin: name,
-        lastSeq: z.number().int().min(0),
-        members: z.array(name).max(100_000),
-        description: nullableText.optional(),
-      }),
-    )
-    .max(100_000),
-});
-export const groupSendData = z.object({ seq: z.number().int().min(1) });
-export const groupLeaveData = z.object({ deleted: z.boolean() });
-/** `nextBeforeSeq`: the page was cut to fit the message limit; ask again before it for the rest. */
-export const groupHistoryData = z.object({
-  messages: z.array(groupMessage).max(500),
-  nextBeforeSeq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
-});
-export const profileData = z.object({
-  user: name,
-  displayName: nullableText,
-  statusText: nullableText,
-  email: nullableText,
-  phone: nullableText,
-  department: nullableText,
-  note: nullableText,
-  birthDate: nullableText.optional(),
-  /** Whole years, from the birth date, as of the registry's clock. */
-  age: z.number().int().min(0).max(200).nullable().optional(),
-  gender: nullableText.optional(),
-  country: nullableText.optional(),
-  region: nullableText.optional(),
-  school: nullableText.optional(),
-  profession: nullableText.optional(),
-  updatedAt: time.nullable().optional(),
-  /** Only in your own profile: who sees each field. */
-  visibility: visibilityMap.optional(),
-});
-export type ProfileData = z.infer<typeof profileData>;
-export const suggestData = z.object({
-  suggestions: z
-    .array(z.object({ name, mutualFriends: z.number().int().min(0), sharedGroups: z.number().int().min(0) }))
-    .max(500),
-});
 
 /** An answer's `data`, validated; a bad shape is the registry's protocol error, PROTO_BAD_MESSAGE. */
 export function parseAnswer<T>(schema: z.ZodType<T>, data: unknown, what: string): T {

@@ -4,6 +4,7 @@
  */
 
 import { MisuseError } from "../errors.js";
+import { channelDiagnostics } from "../protocol/diagnostics.js";
 import type { SegmentFrame } from "../protocol/frames.js";
 import { MAX_MESSAGE_BYTES } from "../protocol/limits.js";
 import { SEQ_MODULO } from "../protocol/seq.js";
@@ -163,6 +164,20 @@ export function counterChanges(
 
 export function zeroCounters(): Record<CountedStat, number> {
   return Object.fromEntries(COUNTED_STATS.map((k) => [k, 0])) as Record<CountedStat, number>;
+}
+
+/** A channel's `hallway:channel` publisher: what changed in its counters since it last published. */
+export class ChannelPublisher {
+  /** The counters as last published (only while someone listens). */
+  private published: Record<CountedStat, number> | undefined;
+
+  publish(channel: object, stream: number, stats: ReliableChannelStats): void {
+    this.published ??= zeroCounters();
+    const changed = counterChanges(this.published, stats);
+    if (changed === undefined) return;
+    const message: ChannelDiagnostic = { channel, stream, changed, stats };
+    channelDiagnostics.publish(message);
+  }
 }
 
 const DEFAULTS = {

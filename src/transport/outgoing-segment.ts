@@ -1,5 +1,5 @@
 /**
- * The sender's record of one segment and its state, the segment being sent in fragments, and
+ * The sender's record of one segment and its state, a new one, the segment being sent in fragments, and
  * what one ACK did (send-scoreboard.ts keeps the scoreboard of these; it re-exports them).
  */
 
@@ -28,6 +28,33 @@ export interface OutgoingSegment extends RateSnapshot {
    * in fragments, the largest fragment. What the path learns from its fate is about that size.
    */
   wireBytes: number;
+}
+
+/** A segment queued by `send` and not yet transmitted. */
+export function newSegment(
+  seq: number,
+  head: Uint8Array,
+  payload: Uint8Array,
+  end: boolean,
+): OutgoingSegment {
+  return {
+    seq,
+    end,
+    head,
+    payload,
+    size: head.length + payload.length,
+    state: "unsent",
+    transmissions: 0,
+    sentAtMs: 0,
+    txOrder: 0,
+    fastLost: false,
+    probe: false,
+    wireBytes: 0,
+    rsDelivered: 0,
+    rsDeliveredTimeMs: 0,
+    rsFirstSentTimeMs: 0,
+    rsAppLimited: false,
+  };
 }
 
 /** The segment being sent in fragments, and the offset of its next fragment. */

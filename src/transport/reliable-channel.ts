@@ -118,12 +118,14 @@
  * calls on the ACK path:
  *
  *     send-scoreboard.ts   the sender's segments, their states, NextSeg and loss detection
+ *     peer-window.ts       the peer's window as the scoreboard sees it, zero-window probes
  *     loss-recovery.ts     the retransmission and persist timer, loss episodes, spurious undo
  *     reassembly.ts        the receiver: reordering, messages, window, ACKs
  *     fragments.ts         segments sent in fragments after their path shrank, and collected
+ *     transmitter.ts       what goes out next: an ACK, a segment, a fragment, paced
  *     pacer.ts             the token bucket
  *     delivery-rate.ts     the delivery-rate sampler
- *     channel-options.ts   options, defaults and their checks; stats; the `SegmentPath` port
+ *     channel-options.ts   options, defaults, checks; stats and their publisher; `SegmentPath`
  *     congestion/          the controllers (AIMD, BBR)
  *
  * Errors: `send` of an oversized message throws `MSG_TOO_LARGE` (local: the caller's message
@@ -134,33 +136,23 @@
 
 import { HallwayError } from "../errors.js";
 import { channelDiagnostics } from "../protocol/diagnostics.js";
+import type { AckFrame, SegmentFrame } from "../protocol/frames.js";
 import {
-  type AckFrame,
-  FRAGMENT_HEADER_BYTES,
-  frameBytes,
-  SEGMENT_HEADER_BYTES,
-  type SegmentFrame,
-} from "../protocol/frames.js";
-import {
-  type ChannelDiagnostic,
-  type CountedStat,
-  counterChanges,
+  ChannelPublisher,
   type ReliableChannelOptions,
   type ReliableChannelStats,
   type ResolvedChannelOptions,
   resolveChannelOptions,
   type SegmentPath,
   segmentsFor,
-  zeroCounters,
 } from "./channel-options.js";
 import { AimdCongestionController, type CongestionController } from "./congestion/index.js";
 import { DeliveryRateSampler } from "./delivery-rate.js";
-import { cutFragment, fragmentRoom, MIN_FRAGMENT_BYTES } from "./fragments.js";
 import { LossRecovery } from "./loss-recovery.js";
-import { Pacer } from "./pacer.js";
 import { Reassembly } from "./reassembly.js";
 import { RttEstimator } from "./rtt-estimator.js";
-import { type FragmentCursor, type OutgoingSegment, SendScoreboard } from "./send-scoreboard.js";
+import { SendScoreboard } from "./send-scoreboard.js";
+import { Transmitter } from "./transmitter.js";
 
 export type {
   ChannelDiagnostic,
@@ -180,16 +172,12 @@ export class ReliableChannel {
   private readonly rtt: RttEstimator;
   private readonly sb: SendScoreboard;
   private readonly rx: Reassembly;
-  private readonly pacer = new Pacer();
   private readonly rate = new DeliveryRateSampler();
   /** Latest `now` seen by any input; lets `pollMessage` (which has no `now`) schedule an ACK. */
   private lastNowMs = Number.NEGATIVE_INFINITY;
-  /** The largest segment sent so far (the congestion controller's unit). */
-  private largestSegmentBytes = 0;
   private readonly recovery: LossRecovery;
-  private fragmentsSent = 0;
-  /** The counters as last published on `hallway:channel` (only while someone listens). */
-  private published: Record<CountedStat, number> | undefined;
+  private readonly tx: Transmitter;
+  private readonly publisher = new ChannelPublisher();
 
   constructor(options: ReliableChannelOptions) {
     const opts = resolveChannelOptions(options);
@@ -205,6 +193,7 @@ export class ReliableChannel {
     this.sb = new SendScoreboard(opts.initialSeq, opts.sendWindowSegments, opts.receiveWindowSegments);
     this.rx = new Reassembly(opts.stream, opts.initialSeq, opts);
     this.recovery = new LossRecovery(this.sb, this.congestion, this.rtt);
+    this.tx = new Transmitter(opts.stream, this.sb, this.rx, this.rate, this.recovery, this.congestion);
   }
 
   // ===================================================================== public surface
@@ -217,7 +206,7 @@ export class ReliableChannel {
     return {
       ...this.sb.counters,
       ...this.rx.counters,
-      fragmentsSent: this.fragmentsSent,
+      fragmentsSent: this.tx.fragmentsSent,
       spuriousTimeouts: this.recovery.spuriousTimeouts,
       srttMs: this.rtt.srttMs,
       rtoMs: this.rtt.rtoMs,
@@ -355,7 +344,8 @@ export class ReliableChannel {
   }
 
   pollFrame(now: number, maxBytes: number): SegmentFrame | AckFrame | undefined {
-    const frame = this.nextFrame(now, maxBytes);
+    this.observe(now);
+    const frame = this.tx.nextFrame(now, maxBytes, this.segmentBudgetBytes);
     if (channelDiagnostics.hasSubscribers) this.publishChanges();
     return frame;
   }
@@ -366,67 +356,11 @@ export class ReliableChannel {
     return message;
   }
 
-  private nextFrame(now: number, maxBytes: number): SegmentFrame | AckFrame | undefined {
-    this.observe(now);
-    const ackDeadline = this.rx.ackDeadline;
-    const cursor = this.sb.fragmentCursor;
-    if (cursor !== undefined) {
-      // The rest of a fragmented transmission goes first, each fragment paced like a segment
-      // (a burst of them would overflow the very queues that made the path shrink).
-      if (ackDeadline !== undefined && ackDeadline <= now) return this.rx.buildAck(now, maxBytes);
-      if (!this.pacerAllows(now, Math.min(this.fragmentRoom(maxBytes), cursor.seg.size - cursor.offset))) {
-        return undefined;
-      }
-      return this.nextFragment(maxBytes);
-    }
-    let next = this.sb.nextSegmentToSend(this.congestion.cwndBytes);
-    if (next === undefined) {
-      this.pacer.clearDeadline();
-      if (this.sb.inflightBytes < this.congestion.cwndBytes && this.sb.lostSegments === 0) {
-        this.rate.noteAppLimited(this.sb.inflightBytes);
-      }
-    } else if (
-      !this.pacerAllows(
-        now,
-        next.seg.size > this.segmentBudgetBytes ? this.fragmentRoom(maxBytes) : next.seg.size,
-      )
-    ) {
-      next = undefined;
-    }
-    if (ackDeadline !== undefined && (next !== undefined || ackDeadline <= now)) {
-      // Due, or piggybacked ahead of data that goes out anyway.
-      return this.rx.buildAck(now, maxBytes);
-    }
-    if (next === undefined) return undefined;
-    const seg = next.seg;
-    if (seg.size > this.segmentBudgetBytes) {
-      // Cut when the path carried more than it does now: send it in fragments.
-      if (maxBytes < SEGMENT_HEADER_BYTES + FRAGMENT_HEADER_BYTES + MIN_FRAGMENT_BYTES) return undefined;
-      this.transmit(seg, next.retransmit, now);
-      // The pacer is charged fragment by fragment (`nextFragment`), not for the whole segment.
-      this.pacer.refund(seg.size);
-      seg.wireBytes = Math.min(seg.size, this.fragmentRoom(maxBytes));
-      this.sb.startFragments(seg);
-      return this.nextFragment(maxBytes);
-    }
-    const frame: SegmentFrame = {
-      type: "segment",
-      stream: this.stream,
-      seq: seg.seq,
-      end: seg.end,
-      payload: seg.payload,
-    };
-    if (seg.head.length > 0) frame.head = seg.head;
-    if (frameBytes(frame) > maxBytes) return undefined;
-    this.transmit(seg, next.retransmit, now);
-    return frame;
-  }
-
   pollTimeout(): number | undefined {
     let t = this.recovery.deadline;
     const ack = this.rx.ackDeadline;
     if (ack !== undefined && (t === undefined || ack < t)) t = ack;
-    const pace = this.pacer.deadline;
+    const pace = this.tx.deadline;
     if (pace !== undefined && (t === undefined || pace < t)) t = pace;
     return t;
   }
@@ -434,7 +368,7 @@ export class ReliableChannel {
   handleTimeout(now: number): void {
     this.observe(now);
     // The pacer's release time: the next pollFrame refills the bucket and sends.
-    this.pacer.handleTimeout(now);
+    this.tx.handleTimeout(now);
     // A due ACK needs nothing here: pollFrame emits it.
     if (!this.recovery.handleTimeout(now, this.path)) return;
     if (channelDiagnostics.hasSubscribers) this.publishChanges();
@@ -442,48 +376,9 @@ export class ReliableChannel {
 
   // ===================================================================== internals
 
-  private transmit(seg: OutgoingSegment, retransmit: boolean, now: number): void {
-    const size = seg.size;
-    this.rate.onTransmit(seg, this.sb.inflightBytes, now);
-    if (size > this.largestSegmentBytes) {
-      this.largestSegmentBytes = size;
-      this.congestion.setMaxSegmentBytes(size);
-    }
-    this.pacer.charge(size);
-    this.sb.transmit(seg, retransmit, this.congestion.cwndBytes, now);
-    this.recovery.onTransmit(now);
-  }
-
-  private pacerAllows(now: number, bytes: number): boolean {
-    return this.pacer.allows(now, bytes, this.congestion.pacingRateBytesPerMs, this.largestSegmentBytes);
-  }
-
-  /** The payload bytes of a fragment that fits `maxBytes` and the path. */
-  private fragmentRoom(maxBytes: number): number {
-    return fragmentRoom(maxBytes, this.segmentBudgetBytes);
-  }
-
-  /** The next fragment of the segment being sent in pieces, sized to the path and `maxBytes`. */
-  private nextFragment(maxBytes: number): SegmentFrame | undefined {
-    const cursor = this.sb.fragmentCursor as FragmentCursor;
-    const room = this.fragmentRoom(maxBytes);
-    if (room < Math.min(MIN_FRAGMENT_BYTES, cursor.seg.size - cursor.offset)) return undefined;
-    const start = cursor.offset;
-    const frame = cutFragment(this.stream, cursor, room);
-    this.pacer.charge(cursor.offset - start);
-    if (cursor.offset >= cursor.seg.size) this.sb.stopFragments();
-    this.fragmentsSent++;
-    return frame;
-  }
-
   /** `hallway:channel`: what changed in the counters since this channel last published. */
   private publishChanges(): void {
-    const stats = this.stats;
-    this.published ??= zeroCounters();
-    const changed = counterChanges(this.published, stats);
-    if (changed === undefined) return;
-    const message: ChannelDiagnostic = { channel: this, stream: this.stream, changed, stats };
-    channelDiagnostics.publish(message);
+    this.publisher.publish(this, this.stream, this.stats);
   }
 
   private observe(now: number): void {

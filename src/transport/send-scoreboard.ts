@@ -13,14 +13,20 @@
  * scoreboard is told the congestion window and reports what changed.
  *
  * The segment record and what an ACK did are `outgoing-segment.ts`; the transmissions in the
- * order they were made, which loss detection walks, are `transmission-log.ts`.
+ * order they were made, which loss detection walks, are `transmission-log.ts`; the peer's
+ * window (flow control, zero-window probes) is `peer-window.ts`.
  */
 
 import type { AckFrame } from "../protocol/frames.js";
-import { seqAdd, seqDiff, seqGt, seqGte, seqLt } from "../protocol/seq.js";
+import { seqAdd, seqDiff, seqGte, seqLt } from "../protocol/seq.js";
 import type { SegmentPath } from "./channel-options.js";
-import { MAX_WINDOW_SEGMENTS } from "./channel-options.js";
-import type { AckOutcome, FragmentCursor, OutgoingSegment } from "./outgoing-segment.js";
+import {
+  type AckOutcome,
+  type FragmentCursor,
+  newSegment,
+  type OutgoingSegment,
+} from "./outgoing-segment.js";
+import { PeerWindow } from "./peer-window.js";
 import { TransmissionLog } from "./transmission-log.js";
 
 export type { AckOutcome, FragmentCursor, OutgoingSegment } from "./outgoing-segment.js";
@@ -43,8 +49,6 @@ export class SendScoreboard {
   /** Segments marked lost, oldest first; entries no longer `lost` are skipped. */
   private lostQueue: OutgoingSegment[] = [];
   private lostHead = 0;
-  /** Zero-window probes in flight (a handful at most). */
-  private probes: OutgoingSegment[] = [];
   /** The largest transmission order acknowledged so far. */
   private largestAckedTx = 0;
   /** The segment being sent in fragments, if any. */
@@ -53,12 +57,9 @@ export class SendScoreboard {
   private dupAcks = 0;
   private limitedTransmitCredit = 0;
   private lostCount = 0;
-  /** Peer's right edge: first sequence number it has no room for. */
-  private peerRightEdge: number;
-  /** False until the first ACK replaces our guess of the peer's window. */
-  private peerWindowKnown = false;
-  /** The persist timer expired: one new segment may go past the peer's closed window. */
-  probeAllowed = false;
+  /** The peer's window, its probes and the persist timer's allowance (peer-window.ts). */
+  private readonly peer: PeerWindow;
+  private readonly resendProbe = (seg: OutgoingSegment): void => this.markLost(seg, false);
   private readonly outcome: AckOutcome = {
     cumulativeAdvance: 0,
     newlyAckedBytes: 0,
@@ -71,11 +72,7 @@ export class SendScoreboard {
 
   readonly counters = { segmentsSent: 0, retransmits: 0, fastRetransmits: 0, retransmittedBytes: 0 };
 
-  /**
-   * Until the first ACK we assume the peer was configured like us, with `peerWindowGuess`
-   * segments of buffer (the usual case). If its buffer is smaller, the excess is dropped there
-   * and retransmitted: slower, never wrong.
-   */
+  /** `peerWindowGuess`: see `PeerWindow`. */
   constructor(
     initialSeq: number,
     private readonly sendWindowSegments: number,
@@ -83,7 +80,16 @@ export class SendScoreboard {
   ) {
     this.sndUna = initialSeq;
     this.nextSeqToAssign = initialSeq;
-    this.peerRightEdge = seqAdd(initialSeq, peerWindowGuess);
+    this.peer = new PeerWindow(initialSeq, peerWindowGuess);
+  }
+
+  /** The persist timer expired: one new segment may go past the peer's closed window. */
+  get probeAllowed(): boolean {
+    return this.peer.probeAllowed;
+  }
+
+  set probeAllowed(allowed: boolean) {
+    this.peer.probeAllowed = allowed;
   }
 
   /** The oldest sequence number not acknowledged cumulatively. */
@@ -121,12 +127,12 @@ export class SendScoreboard {
   /** Everything sent is acknowledged, and the next segment waits for the peer's closed window. */
   get blockedByPeerWindow(): boolean {
     const next = this.outgoing[this.sendHead];
-    return this.sentCount === 0 && next !== undefined && !seqLt(next.seq, this.peerRightEdge);
+    return this.sentCount === 0 && next !== undefined && !seqLt(next.seq, this.peer.rightEdge);
   }
 
   /** The oldest unacknowledged segment lies past the peer's window: only a probe is out. */
   get onlyProbeOutstanding(): boolean {
-    return seqGte(this.sndUna, this.peerRightEdge);
+    return seqGte(this.sndUna, this.peer.rightEdge);
   }
 
   /** See `ReliableChannel.canSendNew`. */
@@ -139,24 +145,7 @@ export class SendScoreboard {
   /** Appends one segment; returns its sequence number. */
   queue(head: Uint8Array, payload: Uint8Array, end: boolean): number {
     const seq = this.nextSeqToAssign;
-    this.outgoing.push({
-      seq,
-      end,
-      head,
-      payload,
-      size: head.length + payload.length,
-      state: "unsent",
-      transmissions: 0,
-      sentAtMs: 0,
-      txOrder: 0,
-      fastLost: false,
-      probe: false,
-      wireBytes: 0,
-      rsDelivered: 0,
-      rsDeliveredTimeMs: 0,
-      rsFirstSentTimeMs: 0,
-      rsAppLimited: false,
-    });
+    this.outgoing.push(newSegment(seq, head, payload, end));
     this.nextSeqToAssign = seqAdd(this.nextSeqToAssign, 1);
     return seq;
   }
@@ -178,7 +167,7 @@ export class SendScoreboard {
     if (!cwndAllows && (this.limitedTransmitCredit === 0 || this.lostCount > 0)) return undefined;
     const seg = this.outgoing[this.sendHead + this.sentCount];
     if (seg === undefined || this.sentCount >= this.sendWindowSegments) return undefined;
-    if (!seqLt(seg.seq, this.peerRightEdge) && !this.probeAllowed) return undefined;
+    if (!seqLt(seg.seq, this.peer.rightEdge) && !this.peer.probeAllowed) return undefined;
     return { seg, retransmit: false };
   }
 
@@ -193,9 +182,7 @@ export class SendScoreboard {
       if (seg.fastLost) this.counters.fastRetransmits++;
     } else {
       this.sentCount++;
-      seg.probe = !seqLt(seg.seq, this.peerRightEdge);
-      if (seg.probe) this.probes.push(seg);
-      this.probeAllowed = false; // a probe is exactly one segment
+      this.peer.onTransmitNew(seg);
       if (this.pipeBytes >= cwndBytes && this.limitedTransmitCredit > 0) this.limitedTransmitCredit--;
     }
     seg.state = "inflight";
@@ -237,15 +224,7 @@ export class SendScoreboard {
     const cumOffset = seqDiff(frame.cumulative, this.sndUna);
     // An ACK for data we never sent is a peer bug or forgery: ignore all of it.
     if (cumOffset > this.sentCount) return undefined;
-    // The receiver never shrinks its edge, so the largest one seen is current. No honest
-    // receiver advertises more than MAX_WINDOW_SEGMENTS; the clamp keeps a bogus window from
-    // wrapping sequence comparisons.
-    const edge = seqAdd(frame.cumulative, Math.min(frame.windowSegments, MAX_WINDOW_SEGMENTS));
-    if (!this.peerWindowKnown || seqGt(edge, this.peerRightEdge)) {
-      this.peerWindowKnown = true;
-      this.peerRightEdge = edge;
-      this.resendDroppedProbes();
-    }
+    this.peer.update(frame.cumulative, frame.windowSegments, this.resendProbe);
     if (cumOffset < 0) return undefined; // reordered, older ACK: nothing else in it is news
 
     const out = this.outcome;
@@ -385,21 +364,6 @@ export class SendScoreboard {
     }
     this.txLog.compact();
     return out;
-  }
-
-  /**
-   * A zero-window probe that reached a closed window was dropped there. Once the window opens
-   * past it, resend it now rather than on the backed-off timer.
-   */
-  private resendDroppedProbes(): void {
-    if (this.probes.length === 0) return;
-    const still: OutgoingSegment[] = [];
-    for (const seg of this.probes) {
-      if (seg.state !== "inflight" || !seg.probe) continue;
-      if (seqLt(seg.seq, this.peerRightEdge)) this.markLost(seg, false);
-      else still.push(seg);
-    }
-    this.probes = still;
   }
 
   private compactLostQueue(): void {

@@ -42,8 +42,9 @@
  * The parts: `endpoint-events.ts` (what the Endpoint's events do to the connections),
  * `relay-channels.ts` (the relay channels and their addresses), `session-host-types.ts` (the
  * connection, events, options and counters the roles see), `payload-interleave.ts` (one
- * payload from each connection in turn). This file is the composition: the inputs, the
- * commands, the pack and the schedule.
+ * payload from each connection in turn), `connection-wakeups.ts` (the connections' deadlines in
+ * a lazily refreshed heap). This file is the composition: the inputs, the commands, the pack
+ * and the schedule.
  */
 
 import { HallwayError } from "../errors.js";
@@ -51,8 +52,8 @@ import type { Address } from "../protocol/address.js";
 import { Endpoint, type SessionId } from "../protocol/endpoint.js";
 import { isProbe } from "../protocol/probe.js";
 import { decodeRelay, encodeRelay, isRelay } from "../protocol/relay.js";
-import { TimerHeap } from "../protocol/timer-heap.js";
 import type { Connection, ConnectionStats, PathAwareCore } from "./connection.js";
+import { ConnectionWakeups } from "./connection-wakeups.js";
 import { applyEndpointEvent, type EndpointEventTarget } from "./endpoint-events.js";
 import { interleavePayloads } from "./payload-interleave.js";
 import { isRelayAddress, RELAY_HOST, RelayChannels } from "./relay-channels.js";
@@ -81,7 +82,7 @@ export class SessionHost {
   private readonly live = new Map<SessionId, Live>();
   /** Sessions touched since the last pack. */
   private readonly dirty = new Set<SessionId>();
-  private readonly timers = new TimerHeap();
+  private readonly wakeups = new ConnectionWakeups(this.live);
   private readonly events: HostEvent[] = [];
   private eventHead = 0;
   private readonly transmits: HostTransmit[] = [];
@@ -154,16 +155,10 @@ export class SessionHost {
   handleTimeout(now: number): void {
     this.nowMs = now;
     this.endpoint.handleTimeout(now);
-    for (;;) {
-      const next = this.timers.peek();
-      if (next === undefined || next.at > now) break;
-      this.timers.pop();
-      const live = this.live.get(next.id);
-      if (live === undefined || live.wakeAt !== next.at) continue;
-      live.wakeAt = undefined;
-      live.conn.handleTimeout(now);
+    for (let id = this.wakeups.popDue(now); id !== undefined; id = this.wakeups.popDue(now)) {
+      this.live.get(id)?.conn.handleTimeout(now);
       this.timerWakeups++;
-      this.dirty.add(next.id);
+      this.dirty.add(id);
     }
     this.drainEndpoint(now);
   }
@@ -319,7 +314,7 @@ export class SessionHost {
       for (const [session, payload] of interleavePayloads(sessions, now)) {
         this.endpoint.send(session, payload, now);
       }
-      for (const [id] of sessions) this.scheduleConnection(id);
+      for (const [id] of sessions) this.wakeups.schedule(id);
     }
     this.drainEndpoint(now);
   }
@@ -340,15 +335,8 @@ export class SessionHost {
   /** The earliest deadline (possibly early, never late). */
   pollTimeout(): number | undefined {
     let t = this.endpoint.pollTimeout();
-    for (;;) {
-      const next = this.timers.peek();
-      if (next === undefined) break;
-      if (this.live.get(next.id)?.wakeAt === next.at) {
-        if (t === undefined || next.at < t) t = next.at;
-        break;
-      }
-      this.timers.pop();
-    }
+    const wake = this.wakeups.earliest();
+    if (wake !== undefined && (t === undefined || wake < t)) t = wake;
     // A touched connection that was not packed yet wants a turn now.
     if (this.dirty.size > 0) return this.nowMs;
     return t;
@@ -391,16 +379,5 @@ export class SessionHost {
 
   private linkMtuOf(address: Address): number | undefined {
     return isRelayAddress(address) ? undefined : this.linkMtuFor(address);
-  }
-
-  /** Arms the connection's wake-up if its deadline is now earlier than its heap entry. */
-  private scheduleConnection(id: SessionId): void {
-    const live = this.live.get(id);
-    if (!live) return;
-    const at = live.conn.pollTimeout();
-    if (at === undefined) return;
-    if (live.wakeAt !== undefined && live.wakeAt <= at) return;
-    live.wakeAt = at;
-    this.timers.push(at, id);
   }
 }

@@ -46,14 +46,15 @@
  * BBR keeps ~8 MB/s where AIMD gets 1–1.7.
  *
  * The options and the constants, each with its source, are `bbr-parameters.ts`; the ACK
- * aggregation estimate is `ack-aggregation.ts`.
+ * aggregation estimate is `ack-aggregation.ts`; the bandwidth and loss-rate filters are
+ * `bbr-filters.ts`.
  */
 
 import { AckAggregation } from "./ack-aggregation.js";
+import { BandwidthFilter, LossRateWindow } from "./bbr-filters.js";
 import {
   type BbrCongestionOptions,
   type BbrState,
-  BTLBW_FILTER_ROUNDS,
   CWND_GAIN,
   CWND_QUANTA_SEGMENTS,
   EXTRA_ACKED_MAX_MS,
@@ -61,8 +62,6 @@ import {
   FULL_BW_ROUNDS,
   HIGH_GAIN,
   LOSS_BACKOFF,
-  LOSS_WINDOW_MIN_SEGMENTS,
-  LOSS_WINDOW_ROUNDS,
   MAX_COMPENSATED_LOSS,
   MIN_RTT_FILTER_MS,
   MIN_RTT_FLOOR_MS,
@@ -92,8 +91,7 @@ export class BbrCongestionController implements CongestionController {
   private roundCount = 0;
   private nextRoundDelivered = 0;
   private roundStart = false;
-  /** Max delivery rate of each recent round trip, oldest first. */
-  private bwRounds: Array<{ round: number; bw: number }> = [];
+  private readonly btlBw = new BandwidthFilter();
   private fullBw = 0;
   private fullBwCount = 0;
   private filledPipe = false;
@@ -105,12 +103,8 @@ export class BbrCongestionController implements CongestionController {
   private probeRttDoneStamp: number | undefined;
   private probeRttRoundDone = false;
   private priorCwnd = 0;
-  private lossWindowStartRound = 0;
-  /** Segments lost and delivered in the loss window (a rate of datagrams, whatever their size). */
-  private lossWindowLost = 0;
-  private lossWindowDelivered = 0;
-  /** Loss fraction of the last complete loss window in ProbeBW. */
-  private lossRate = 0;
+  /** The loss rate over each 8 round trips of ProbeBW. */
+  private readonly lossWindow = new LossRateWindow();
   /** ACK aggregation: the excess acknowledged beyond what `btlBw` predicts (ack-aggregation.ts). */
   private readonly ackAggregation = new AckAggregation();
   /** The window before the latest timeout, until it is undone or forgotten. */
@@ -144,9 +138,7 @@ export class BbrCongestionController implements CongestionController {
 
   /** The model's bottleneck bandwidth, 0 before the first sample. */
   get bottleneckBandwidthBytesPerMs(): number {
-    let max = 0;
-    for (const r of this.bwRounds) if (r.bw > max) max = r.bw;
-    return max;
+    return this.btlBw.bytesPerMs;
   }
 
   get minRttMs(): number | undefined {
@@ -155,7 +147,7 @@ export class BbrCongestionController implements CongestionController {
 
   /** Loss fraction of the last 8 round trips of ProbeBW (what the up-probe compensates for). */
   get lossRateFraction(): number {
-    return this.lossRate;
+    return this.lossWindow.rate;
   }
 
   /** Whether Startup found the bottleneck. */
@@ -182,9 +174,9 @@ export class BbrCongestionController implements CongestionController {
     }
     this.delivered = sample.deliveredBytes;
     if (sample.rttSampleMs !== undefined) this.cwndBeforeRto = undefined; // a fresh sample: the episode is over
-    this.lossWindowDelivered += Math.max(1, Math.round(ackedBytes / this.mss));
+    this.lossWindow.onDelivered(Math.max(1, Math.round(ackedBytes / this.mss)));
     this.updateRound(sample);
-    this.updateBandwidth(sample);
+    this.btlBw.update(sample, this.roundCount, this.minRtt);
     this.checkFullPipe(sample);
     this.checkLossRate();
     this.updateMinRtt(sample, now);
@@ -207,7 +199,7 @@ export class BbrCongestionController implements CongestionController {
 
   onSegmentsLost(count: number, _bytes: number, _now: number): void {
     if (!(count > 0)) return;
-    this.lossWindowLost += count;
+    this.lossWindow.onLost(count);
     this.lostInPhase += count;
   }
 
@@ -251,21 +243,6 @@ export class BbrCongestionController implements CongestionController {
     }
   }
 
-  private updateBandwidth(sample: AckSample): void {
-    // Delivery-rate draft §3.3: an interval shorter than minRtt is ACK compression.
-    if (!(sample.intervalMs > 0) || !(sample.intervalBytes > 0)) return;
-    if (this.minRtt !== undefined && sample.intervalMs < this.minRtt) return;
-    const bw = sample.intervalBytes / sample.intervalMs;
-    if (sample.appLimited && bw < this.bottleneckBandwidthBytesPerMs) return;
-    const oldest = this.roundCount - BTLBW_FILTER_ROUNDS;
-    while (this.bwRounds.length > 0 && (this.bwRounds[0] as { round: number }).round <= oldest) {
-      this.bwRounds.shift();
-    }
-    const last = this.bwRounds[this.bwRounds.length - 1];
-    if (last !== undefined && last.round === this.roundCount) last.bw = Math.max(last.bw, bw);
-    else this.bwRounds.push({ round: this.roundCount, bw });
-  }
-
   private checkFullPipe(sample: AckSample): void {
     if (this.filledPipe || !this.roundStart || sample.appLimited) return;
     const bw = this.bottleneckBandwidthBytesPerMs;
@@ -282,23 +259,11 @@ export class BbrCongestionController implements CongestionController {
    * guard. Startup's and Drain's losses are the model's own overshoot and are not counted.
    */
   private checkLossRate(): void {
-    if (this.mode !== "probe_bw") return;
-    if (!this.roundStart || this.roundCount - this.lossWindowStartRound < LOSS_WINDOW_ROUNDS) return;
-    const total = this.lossWindowLost + this.lossWindowDelivered;
-    if (total >= LOSS_WINDOW_MIN_SEGMENTS) {
-      this.lossRate = this.lossWindowLost / total;
-      if (this.lossRate > this.lossTolerance) {
-        for (const r of this.bwRounds) r.bw *= LOSS_BACKOFF;
-        if (this.pacingRate !== undefined) this.pacingRate *= LOSS_BACKOFF;
-      }
+    if (this.mode !== "probe_bw" || !this.roundStart) return;
+    if (this.lossWindow.close(this.roundCount) && this.lossWindow.rate > this.lossTolerance) {
+      this.btlBw.scale(LOSS_BACKOFF);
+      if (this.pacingRate !== undefined) this.pacingRate *= LOSS_BACKOFF;
     }
-    this.resetLossWindow();
-  }
-
-  private resetLossWindow(): void {
-    this.lossWindowStartRound = this.roundCount;
-    this.lossWindowLost = 0;
-    this.lossWindowDelivered = 0;
   }
 
   private updateMinRtt(sample: AckSample, now: number): void {
@@ -333,7 +298,7 @@ export class BbrCongestionController implements CongestionController {
   }
 
   private enterProbeBw(now: number): void {
-    if (this.mode !== "probe_bw" && this.mode !== "probe_rtt") this.resetLossWindow();
+    if (this.mode !== "probe_bw" && this.mode !== "probe_rtt") this.lossWindow.reset(this.roundCount);
     this.mode = "probe_bw";
     this.cwndGain = CWND_GAIN;
     this.cycleIndex = this.startPhase;
@@ -349,7 +314,7 @@ export class BbrCongestionController implements CongestionController {
     // sends 1/(1 − p) more, so it *delivers* 25 % more when the path has room. Only the probe
     // (one round trip in eight) is compensated: the estimate stays what was delivered, so a
     // loss that is congestion cannot inflate it.
-    this.pacingGain = gain > 1 ? gain / (1 - Math.min(this.lossRate, MAX_COMPENSATED_LOSS)) : gain;
+    this.pacingGain = gain > 1 ? gain / (1 - Math.min(this.lossWindow.rate, MAX_COMPENSATED_LOSS)) : gain;
   }
 
   /** BBR §4.3.4.4: a phase lasts one minRtt; probing also until the probe filled the pipe. */
