@@ -40,73 +40,41 @@
  */
 
 import { asHallwayError } from "../errors.js";
-import type { DatagramSockets } from "../net/datagram-socket.js";
 import { systemRuntime } from "../net/system-runtime.js";
 import { type HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import { type Control, encodeControl, type SESSION_END_CODES } from "../protocol/control.js";
-import type { Identity } from "../protocol/endpoint.js";
 import { DEFAULT_PORT, MAX_MESSAGE_BYTES } from "../protocol/limits.js";
 import type { Runtime, Timer } from "../runtime.js";
 import { AbuseGuard } from "./abuse-guard.js";
-import { checkScryptParams, DEFAULT_SCRYPT, type ScryptParams } from "./accounts.js";
+import { checkScryptParams, DEFAULT_SCRYPT } from "./accounts.js";
 import { AnonymousSessions } from "./anonymous-sessions.js";
 import { Blocklist } from "./blocklist.js";
 import { DropBox } from "./drop-box.js";
-import type { DropLimits } from "./drop-rules.js";
 import { Introductions } from "./introductions.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
 import { Logins } from "./logins.js";
 import { Messages } from "./messages.js";
-import { OfficeRoom, type OfficeRoomOptions } from "./office-room.js";
+import { OfficeRoom } from "./office-room.js";
 import { PasswordChecks } from "./password-checks.js";
 import { PresenceBoard } from "./presence-board.js";
+import type { RegistryOptions } from "./registry-options.js";
 import type { AbuseCounters, ClientSession, Log } from "./registry-session.js";
 import { DEFAULT_RELAY_BYTES_PER_SECOND, Relay } from "./relay.js";
 import { Requests } from "./requests.js";
 import { SessionTable } from "./session-table.js";
-import { type Policy, Social } from "./social.js";
+import { Social } from "./social.js";
 import type { Store } from "./store/store.js";
 import { type StunCounters, stunResponder } from "./stun-responder.js";
 
 export { PROBE_ALLOWANCE_BYTES } from "./introductions.js";
+export type { RegistryOptions } from "./registry-options.js";
 export { type AbuseCounters, LOG_LEVELS, type LogLevel } from "./registry-session.js";
 
 const LAST_SEEN_FLUSH_MS = 5_000;
 /** How often the relay's counters go to the log, when they changed. */
 const RELAY_LOG_MS = 60_000;
-
-export interface RegistryOptions {
-  store: Store;
-  identity: Identity;
-  host?: string;
-  port?: number;
-  /** A log line and how much it matters (info: comings and goings; warn: refusals, failures). */
-  log?: Log;
-  /** Time, timers and randomness (src/runtime.ts); default `systemRuntime`, the process's. */
-  runtime?: Runtime;
-  /** The UDP sockets of its `UdpHost` (net/datagram-socket.ts); default real UDP. */
-  sockets?: DatagramSockets;
-  /** Calendar time, overriding `runtime.wall` (tests set the date). */
-  wallClock?: () => number;
-  /**
-   * The scrypt cost of new password hashes; default `DEFAULT_SCRYPT` (accounts.ts). For tests
-   * and simulations only, which register many accounts: the CLI never sets it. Verification
-   * always uses the cost stored in the hash.
-   */
-  passwordHashing?: ScryptParams;
-  /** Who may message whom; default `open`. */
-  policy?: Policy;
-  /** Relay budget per user in bytes per second (src/server/relay.ts); 0 turns the relay off. */
-  relayBytesPerSecond?: number;
-  /** Abuse limits (`limits.ts`); default `DEFAULT_LIMITS`. */
-  limits?: Limits;
-  /** The drop box (`drop-box.ts`): its folder in the data directory and its limits; absent, none. */
-  drop?: { dir: string; limits: DropLimits; sendBytesPerSecond?: number };
-  /** The office room `#all` (office-room.ts); default off. */
-  officeRoom?: OfficeRoomOptions;
-}
 
 export class Registry {
   private readonly host: UdpHost;
