@@ -137,7 +137,7 @@ function maybeSync(
   io(
     tt,
     t,
-    file.sync(),
+    tt.opts.syncFile ? tt.opts.syncFile(file) : file.sync(),
     () => {
       t.syncing = false;
       t.syncingBatch = [];

@@ -143,6 +143,11 @@ export interface FileTransfersOptions {
    * announced with `drop.put`, within the quotas); undefined lets it through.
    */
   screenOffer?: (peer: string, offer: FileOffer) => { code: FileEndCode; message: string } | undefined;
+  /**
+   * Makes what was written to a receiving file durable; default its `sync()` (an fsync). The
+   * simulator stalls a disk with it (test/sim/file-lifecycle.test.ts).
+   */
+  syncFile?: (file: IncomingFile) => Promise<void>;
 }
 
 /** What `send` may pin down: the transfer id, and the SHA-256 the file must have. */
