@@ -82,7 +82,9 @@ function startWrite(
   io(
     tt,
     t,
-    file.writeAt(first.offsetBytes, buffers),
+    tt.opts.writeFile
+      ? tt.opts.writeFile(file, first.offsetBytes, buffers)
+      : file.writeAt(first.offsetBytes, buffers),
     () => {
       t.writing = false;
       const at = tt.host.now();
@@ -137,7 +139,7 @@ function maybeSync(
   io(
     tt,
     t,
-    tt.opts.syncFile ? tt.opts.syncFile(file) : file.sync(),
+    file.sync(),
     () => {
       t.syncing = false;
       t.syncingBatch = [];

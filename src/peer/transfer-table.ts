@@ -144,10 +144,10 @@ export interface FileTransfersOptions {
    */
   screenOffer?: (peer: string, offer: FileOffer) => { code: FileEndCode; message: string } | undefined;
   /**
-   * Makes what was written to a receiving file durable; default its `sync()` (an fsync). The
-   * simulator stalls a disk with it (test/sim/file-lifecycle.test.ts).
+   * Writes chunks to a receiving file; default its `writeAt` (a `writev` on the thread pool).
+   * The simulator stalls a disk with it (test/sim/file-lifecycle.test.ts).
    */
-  syncFile?: (file: IncomingFile) => Promise<void>;
+  writeFile?: (file: IncomingFile, offsetBytes: number, buffers: Uint8Array[]) => Promise<void>;
 }
 
 /** What `send` may pin down: the transfer id, and the SHA-256 the file must have. */

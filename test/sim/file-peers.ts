@@ -8,11 +8,11 @@
  * the world's.
  *
  * The disk is as fast as the machine's, which costs no virtual time: the world waits for
- * outstanding file-system requests before its clock moves. `StallableSync` holds fsyncs back
- * (a disk that stops making writes durable) until the test resumes it.
+ * outstanding file-system requests before its clock moves. `StallableDisk` holds writes back
+ * (a disk that stops taking them) until the test resumes it.
  */
 
-import { createHash } from "node:crypto";
+import { createCipheriv, createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,23 +26,27 @@ import { decodeStreamMessage } from "../../src/protocol/stream-message.js";
 import { Prng } from "./prng.js";
 import type { LinkFaults, SimWorld } from "./role-sim.js";
 
-/** Deterministic file contents of a given size. */
+/** Deterministic file contents of a given size: AES-128-CTR over zeros, keyed by the seed (fast for tens of MB). */
 export function makeFile(seed: number, sizeBytes: number): Uint8Array {
-  return new Prng(seed ^ 0xf11e).bytes(sizeBytes);
+  const key = new Prng(seed ^ 0xf11e).bytes(16);
+  const stream = createCipheriv("aes-128-ctr", key, new Uint8Array(16));
+  return new Uint8Array(stream.update(new Uint8Array(sizeBytes)));
 }
 
 export function sha256(bytes: Uint8Array): Uint8Array {
   return createHash("sha256").update(bytes).digest();
 }
 
-/** Withholds fsyncs while stalled: writes go on, nothing new becomes durable. */
-export class StallableSync {
+/** A disk whose writes hang while stalled (a stuck USB stick, a hung network mount). */
+export class StallableDisk {
   stalled = false;
   private readonly held: Array<() => void> = [];
 
-  readonly sync = (file: IncomingFile): Promise<void> => {
-    if (!this.stalled) return file.sync();
-    return new Promise<void>((resume) => this.held.push(resume)).then(() => file.sync());
+  readonly write = (file: IncomingFile, offsetBytes: number, buffers: Uint8Array[]): Promise<void> => {
+    if (!this.stalled) return file.writeAt(offsetBytes, buffers);
+    return new Promise<void>((resume) => this.held.push(resume)).then(() =>
+      file.writeAt(offsetBytes, buffers),
+    );
   };
 
   resume(): void {
@@ -56,7 +60,7 @@ export interface PeerOptions {
   autoAccept?: boolean;
   /** The MTU of the local link, as the socket adapter would read it (default 1,500). */
   linkMtuBytes?: number;
-  syncFile?: FileTransfersOptions["syncFile"];
+  writeFile?: FileTransfersOptions["writeFile"];
 }
 
 export class FilePeer {
@@ -95,7 +99,7 @@ export class FilePeer {
       emit: (e) => this.events.push(e),
       downloadDir,
       ...(opts.autoAccept === false ? {} : { autoAcceptDir: downloadDir }),
-      ...(opts.syncFile === undefined ? {} : { syncFile: opts.syncFile }),
+      ...(opts.writeFile === undefined ? {} : { writeFile: opts.writeFile }),
     });
     this.udp.handlers = {
       onEstablished: (conn) => {
