@@ -12,7 +12,6 @@
  * (a disk that stops taking them) until the test resumes it.
  */
 
-import { createCipheriv, createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,19 +22,9 @@ import { FileTransfers, type FileTransfersOptions } from "../../src/peer/file-tr
 import type { Address } from "../../src/protocol/address.js";
 import { encodeControl } from "../../src/protocol/control.js";
 import { decodeStreamMessage } from "../../src/protocol/stream-message.js";
-import { Prng } from "./prng.js";
 import type { LinkFaults, SimWorld } from "./role-sim.js";
 
-/** Deterministic file contents of a given size: AES-128-CTR over zeros, keyed by the seed (fast for tens of MB). */
-export function makeFile(seed: number, sizeBytes: number): Uint8Array {
-  const key = new Prng(seed ^ 0xf11e).bytes(16);
-  const stream = createCipheriv("aes-128-ctr", key, new Uint8Array(16));
-  return new Uint8Array(stream.update(new Uint8Array(sizeBytes)));
-}
-
-export function sha256(bytes: Uint8Array): Uint8Array {
-  return createHash("sha256").update(bytes).digest();
-}
+export { makeFile, sha256 } from "./file-content.js";
 
 /** A disk whose writes hang while stalled (a stuck USB stick, a hung network mount). */
 export class StallableDisk {
