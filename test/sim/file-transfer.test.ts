@@ -133,6 +133,21 @@ describe("file transfer through the real wiring over a faulty simulated LAN", ()
     });
   }
 
+  it("is deterministic in its network behaviour: the same seed gives the same run seed=22", async () => {
+    const runOnce = async () => {
+      const world = new SimWorld({ seed: 22 });
+      const { alice, bob } = await filePair(world, { link: { ...HOSTILE, loss: 0.1 } });
+      const id = await alice.sendFile("deterministic.bin", makeFile(22, 300_000));
+      await ended(world, alice, [id], 600_000);
+      await ended(world, bob, [id], 1_000);
+      const { id: _, ...end } = alice.endOf(id) ?? {};
+      return { now: world.now, counts: world.counts, faults: world.faultCounts, end };
+    };
+    const first = await runOnce();
+    removeFolders();
+    expect(await runOnce()).toEqual(first);
+  });
+
   for (const [seed, transfers] of [
     [31, 1],
     [82, 2],
