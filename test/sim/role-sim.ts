@@ -105,7 +105,8 @@ export class SimWorld {
   /** Virtual monotonic milliseconds since the world began. */
   now = 0;
   readonly prng: Prng;
-  faults: Required<LinkFaults>;
+  /** The LAN's faults: loss, delay and jitter always set, the others off unless set. */
+  faults: Required<Pick<LinkFaults, "loss" | "delayMs" | "jitterMs">> & LinkFaults;
   /** Datagrams delivered, lost to faults, and dropped by rules or for want of a socket. */
   readonly counts = { delivered: 0, lost: 0, blocked: 0, unbound: 0 };
   /** What the extra link faults did (see `LinkFaults`). */
@@ -125,7 +126,7 @@ export class SimWorld {
 
   constructor(readonly opts: WorldOptions) {
     this.prng = new Prng(opts.seed);
-    this.faults = { loss: 0, delayMs: 0.5, jitterMs: 0.2, ...NO_EXTRA_FAULTS, ...opts.faults };
+    this.faults = { loss: 0, delayMs: 0.5, jitterMs: 0.2, ...opts.faults };
   }
 
   /** Faults of the link from host `from` to host `to` (one direction), over `faults`. */
@@ -368,7 +369,7 @@ export class SimWorld {
     }
     const key = `${from.host}|${host}`;
     const override = this.links.get(key);
-    const f = override === undefined ? this.faults : { ...this.faults, ...override };
+    const f: Required<LinkFaults> = { ...NO_EXTRA_FAULTS, ...this.faults, ...override };
     const fragments = fragmentsOf(bytes.length, Number.isFinite(f.mtuBytes) ? f.mtuBytes : undefined);
     if (fragments > 1 && f.dropFragments) {
       this.faultCounts.fragmentDropped++;
