@@ -101,7 +101,7 @@ export const BULK_DEFAULTS = {
    * sent, received and opened, so this cuts both processes' work per chunk. The sender's BBR
    * keeps transmitting between stretched ACKs through its ACK-aggregation allowance. Every
    * 8th would save a little more, but two transfers sharing a bottleneck then converge to
-   * equal shares too slowly (test/transfer/file-transfer.sim.test.ts, "similar rates").
+   * equal shares too slowly (test/sim/file-transfer.test.ts, "similar rates").
    */
   ackEverySegments: 4,
   /** Bytes of the file asked for and not yet cut into chunks, at most. */

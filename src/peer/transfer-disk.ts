@@ -82,7 +82,9 @@ function startWrite(
   io(
     tt,
     t,
-    file.writeAt(first.offsetBytes, buffers),
+    tt.opts.writeFile
+      ? tt.opts.writeFile(file, first.offsetBytes, buffers)
+      : file.writeAt(first.offsetBytes, buffers),
     () => {
       t.writing = false;
       const at = tt.host.now();

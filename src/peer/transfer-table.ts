@@ -143,6 +143,11 @@ export interface FileTransfersOptions {
    * announced with `drop.put`, within the quotas); undefined lets it through.
    */
   screenOffer?: (peer: string, offer: FileOffer) => { code: FileEndCode; message: string } | undefined;
+  /**
+   * Writes chunks to a receiving file; default its `writeAt` (a `writev` on the thread pool).
+   * The simulator stalls a disk with it (test/sim/file-lifecycle.test.ts).
+   */
+  writeFile?: (file: IncomingFile, offsetBytes: number, buffers: Uint8Array[]) => Promise<void>;
 }
 
 /** What `send` may pin down: the transfer id, and the SHA-256 the file must have. */

@@ -22,6 +22,12 @@
  * The LAN: every node has an address of its own (10.99.x.y); a datagram to an address and port
  * is delivered after the link's delay unless the link loses it or a rule blocks it (`block`,
  * a firewall between two nodes; `down`, a node unplugged). Nothing leaves the simulator.
+ *
+ * Link faults beyond loss and delay (the link model of sim-network.ts), all off by default and
+ * settable for the whole LAN (`faults`) or per direction between two nodes (`setLink`):
+ * duplication, reordering (an extra delay), corruption (bytes flipped, which the AEAD
+ * rejects), a rate with a tail-drop queue, and an MTU (a larger datagram crosses as IPv4
+ * fragments, each lost on its own; with `dropFragments`, a firewall drops them all).
  */
 
 import { createHook } from "node:async_hooks";
@@ -32,6 +38,7 @@ import type { Identity } from "../../src/protocol/endpoint.js";
 import { generateIdentity } from "../../src/protocol/noise.js";
 import type { Runtime, Timer, TimerOptions } from "../../src/runtime.js";
 import { Prng } from "./prng.js";
+import { fragmentsOf } from "./sim-network.js";
 
 /** Outstanding thread-pool and I/O requests of this process (scrypt, fs, close), by async id. */
 const outstanding = new Set<number>();
@@ -59,7 +66,32 @@ export interface LinkFaults {
   delayMs?: number;
   /** Uniform extra delay in [0, jitterMs) (default 0.2). */
   jitterMs?: number;
+  /** Probability that a datagram is delivered twice (the copy has its own delay). */
+  duplicate?: number;
+  /** Probability that a datagram is held back by an extra delay in [0, reorderDelayMs). */
+  reorder?: number;
+  reorderDelayMs?: number;
+  /** Probability that 1–3 bytes of a datagram are flipped. */
+  corrupt?: number;
+  /** Serialisation rate of the link (default unlimited); `queueLimitBytes` bounds its queue. */
+  bytesPerSecond?: number;
+  queueLimitBytes?: number;
+  /** The link's MTU (default none: every datagram is one packet); see sim-network.ts. */
+  mtuBytes?: number;
+  /** With `mtuBytes`: every datagram that needs IP fragments is dropped (a black hole). */
+  dropFragments?: boolean;
 }
+
+const NO_EXTRA_FAULTS = {
+  duplicate: 0,
+  reorder: 0,
+  reorderDelayMs: 0,
+  corrupt: 0,
+  bytesPerSecond: Number.POSITIVE_INFINITY,
+  queueLimitBytes: Number.POSITIVE_INFINITY,
+  mtuBytes: Number.POSITIVE_INFINITY,
+  dropFragments: false,
+};
 
 export interface WorldOptions {
   seed: number;
@@ -73,9 +105,15 @@ export class SimWorld {
   /** Virtual monotonic milliseconds since the world began. */
   now = 0;
   readonly prng: Prng;
-  faults: Required<LinkFaults>;
+  /** The LAN's faults: loss, delay and jitter always set, the others off unless set. */
+  faults: Required<Pick<LinkFaults, "loss" | "delayMs" | "jitterMs">> & LinkFaults;
   /** Datagrams delivered, lost to faults, and dropped by rules or for want of a socket. */
   readonly counts = { delivered: 0, lost: 0, blocked: 0, unbound: 0 };
+  /** What the extra link faults did (see `LinkFaults`). */
+  readonly faultCounts = { duplicated: 0, reordered: 0, corrupted: 0, queueDropped: 0, fragmentDropped: 0 };
+  /** Per-direction faults (`setLink`), over `faults`; and when each rate-limited link is free. */
+  private readonly links = new Map<string, LinkFaults>();
+  private readonly busyUntil = new Map<string, number>();
   private readonly events: Event[] = [];
   private seq = 0;
   private readonly sockets = new Map<string, SimSocket>();
@@ -89,6 +127,17 @@ export class SimWorld {
   constructor(readonly opts: WorldOptions) {
     this.prng = new Prng(opts.seed);
     this.faults = { loss: 0, delayMs: 0.5, jitterMs: 0.2, ...opts.faults };
+  }
+
+  /** Faults of the link from host `from` to host `to` (one direction), over `faults`. */
+  setLink(from: string, to: string, faults: LinkFaults): void {
+    this.links.set(`${from}|${to}`, faults);
+  }
+
+  /** The same faults both ways between two hosts. */
+  setLinks(a: string, b: string, faults: LinkFaults): void {
+    this.setLink(a, b, faults);
+    this.setLink(b, a, faults);
   }
 
   /** A new node's address on the LAN. */
@@ -317,19 +366,54 @@ export class SimWorld {
       this.counts.blocked++;
       return;
     }
-    if (this.prng.chance(this.faults.loss)) {
+    const key = `${from.host}|${host}`;
+    const override = this.links.get(key);
+    const f: Required<LinkFaults> = { ...NO_EXTRA_FAULTS, ...this.faults, ...override };
+    const fragments = fragmentsOf(bytes.length, Number.isFinite(f.mtuBytes) ? f.mtuBytes : undefined);
+    if (fragments > 1 && f.dropFragments) {
+      this.faultCounts.fragmentDropped++;
+      return;
+    }
+    let queuedMs = 0;
+    if (Number.isFinite(f.bytesPerSecond)) {
+      const start = Math.max(this.now, this.busyUntil.get(key) ?? 0);
+      if (((start - this.now) * f.bytesPerSecond) / 1000 > f.queueLimitBytes) {
+        this.faultCounts.queueDropped++;
+        return;
+      }
+      const done = start + ((bytes.length + 20 * (fragments - 1)) * 1000) / f.bytesPerSecond;
+      this.busyUntil.set(key, done);
+      queuedMs = done - this.now;
+    }
+    let lost = false;
+    for (let i = 0; i < fragments && !lost; i++) lost = this.prng.chance(f.loss);
+    if (lost) {
       this.counts.lost++;
       return;
     }
+    const copies = this.prng.chance(f.duplicate) ? 2 : 1;
+    if (copies === 2) this.faultCounts.duplicated++;
+    for (let c = 0; c < copies; c++) {
+      let copy = c === 0 ? bytes : bytes.slice();
+      if (this.prng.chance(f.corrupt) && copy.length > 0) copy = this.corrupt(copy);
+      let delay = queuedMs + f.delayMs + this.prng.next() * f.jitterMs;
+      if (this.prng.chance(f.reorder)) {
+        delay += this.prng.next() * f.reorderDelayMs;
+        this.faultCounts.reordered++;
+      }
+      this.deliverAfter(delay, host, to.port, copy, from);
+    }
+  }
+
+  private deliverAfter(delay: number, host: string, port: number, bytes: Uint8Array, from: Address): void {
     // Deliveries land on a 0.1 ms grid, so that a crowd's datagrams share the loop's turns.
-    const at =
-      Math.ceil((this.now + this.faults.delayMs + this.prng.next() * this.faults.jitterMs) * 10) / 10;
+    const at = Math.ceil((this.now + delay) * 10) / 10;
     this.schedule(at - this.now, () => {
       if (this.downHosts.has(host)) {
         this.counts.blocked++;
         return;
       }
-      const socket = this.sockets.get(`${host}:${to.port}`);
+      const socket = this.sockets.get(`${host}:${port}`);
       if (socket === undefined) {
         this.counts.unbound++;
         return;
@@ -337,6 +421,17 @@ export class SimWorld {
       this.counts.delivered++;
       socket.deliver(bytes, from);
     });
+  }
+
+  private corrupt(bytes: Uint8Array): Uint8Array {
+    const out = bytes.slice();
+    const flips = 1 + this.prng.int(3);
+    for (let i = 0; i < flips; i++) {
+      const at = this.prng.int(out.length);
+      out[at] = (out[at] as number) ^ (1 + this.prng.int(255));
+    }
+    this.faultCounts.corrupted++;
+    return out;
   }
 }
 

@@ -11,8 +11,9 @@ import {
   BbrCongestionController,
   type CongestionController,
 } from "../../src/transport/congestion/index.js";
+import { makeFile, sha256 } from "../sim/file-content.js";
 import { SimNetwork } from "../sim/sim-network.js";
-import { makeFile, PeerNode, sha256 } from "./file-sim.js";
+import { HostNode } from "./host-sim.js";
 
 /**
  * Drives a controller through `rounds` round trips of a path delivering `bwSegmentsPerMs` (of
@@ -240,28 +241,30 @@ function goodput(seed: number, lossRate: number, congestion: CongestionControlle
       queueLimitBytes: 64 * 1024,
     },
   });
-  const alice = new PeerNode("alice", "bob", seed);
-  const bob = new PeerNode("bob", "alice", seed + 1);
+  const alice = new HostNode("alice", { seed, acceptIncoming: false });
+  const bob = new HostNode("bob", { seed: seed + 1 });
   net.addNode("alice", alice);
   net.addNode("bob", bob);
-  bob.onOffer = (offer) => {
-    const r = bob.receive(offer);
-    r.accept();
-    return r;
-  };
+  alice.connect(bob, net.now);
+  if (!net.runUntil(() => alice.session !== undefined && bob.session !== undefined, 10_000))
+    throw new Error(`seed=${seed}: no session`);
+  const start = net.now;
   const file = makeFile(seed, FILE_BYTES);
-  const sender = alice.send({
-    id: "goodput-test",
-    stream: 1,
-    name: "big.iso",
-    sizeBytes: file.length,
-    sha256: sha256(file),
+  const sender = alice.hostSender(
+    {
+      id: "goodput-test",
+      stream: 1,
+      name: "big.iso",
+      sizeBytes: file.length,
+      sha256: sha256(file),
+      congestion,
+    },
     file,
-    congestion,
-  });
+  );
+  bob.hostReceiver(sender.offer);
   const done = net.runUntil(() => sender.state === "completed", 3_600_000);
   if (!done) throw new Error(`seed=${seed}: transfer did not complete`);
-  return (file.length * 1000) / net.now;
+  return (file.length * 1000) / (net.now - start);
 }
 
 const LINK_BYTES_PER_SECOND = 10_000_000;

@@ -15,7 +15,12 @@ import type { FileControl, FileOffer } from "../../src/protocol/file-control.js"
 import type { AckFrame, SegmentFrame } from "../../src/protocol/frames.js";
 import type { CongestionController } from "../../src/transport/congestion/index.js";
 import type { StreamCore } from "../../src/transport/stream-core.js";
-import { badChunk, makeFile, sha256 } from "./file-sim.js";
+import { makeFile, sha256 } from "../sim/file-content.js";
+
+/** A chunk with a deliberately wrong CRC. */
+function badChunk(offset: number, bytes: Uint8Array): Uint8Array {
+  return encodeChunk(offset, bytes, 0xdeadbeef);
+}
 
 /** Chunks of these tests are 64 bytes (the path would allow more; `maxChunkBytes` caps them). */
 const CHUNK = 64;

@@ -1,24 +1,30 @@
 /**
  * The real session host on the seeded SimNetwork: `HostNode` runs a `SessionHost`
  * (src/transport/session-host.ts) with real Noise handshakes and real sealing, one turn per
- * wake-up exactly as the socket adapter does (inputs → events → the file application → pack
- * → transmit), and the file application of file-sim.ts on its sessions. `RelayNode` is the
- * registry's relay role (src/server/relay.ts) as a network node. Addresses: every node gets a
- * made-up IP address, which the datagrams carry; nothing leaves the simulator.
+ * wake-up exactly as the socket adapter does (inputs → events → the cores' pump → pack →
+ * transmit). Addresses: every node gets a made-up IP address, which the datagrams carry; nothing leaves
+ * the simulator.
+ *
+ * For tests about the transport and the file cores alone (rates, pacing, congestion control),
+ * a node hosts `FileSender` and `FileReceiver` cores directly on its session: reads come from
+ * a byte array, writes go to one and are durable at once, a verified file is in place at once,
+ * and the cores' control messages cross on stream 0. Tests of the peer's transfer layer (offers,
+ * the disk, endings) run the real wiring instead: test/sim/file-peers.ts.
  *
  * The adapter's timer has millisecond granularity (setTimeout); `HostNode` wakes on the same
  * grid (deadlines rounded up to the next millisecond), so pacing, delayed ACKs and probe
  * timers meet the real timer's resolution here too.
  */
 
+import { FileReceiver, type FileReceiverOptions } from "../../src/files/file-receiver.js";
+import { FileSender, type FileSenderOptions } from "../../src/files/file-sender.js";
 import type { Address } from "../../src/protocol/address.js";
+import { encodeFileControl, type FileOffer } from "../../src/protocol/file-control.js";
 import { generateIdentity } from "../../src/protocol/noise.js";
-import { Relay } from "../../src/server/relay.js";
+import { decodeFileControl } from "../../src/protocol/stream-message.js";
 import { type HostEvent, type HostedConnection, SessionHost } from "../../src/transport/session-host.js";
-import type { StreamCore } from "../../src/transport/stream-core.js";
 import { Prng } from "../sim/prng.js";
 import type { NodeId, SimNode, Transmit } from "../sim/sim-network.js";
-import { FileApp } from "./file-sim.js";
 
 /** The made-up address of every node; ports are the same everywhere. */
 export const PORT = 7743;
@@ -50,7 +56,13 @@ export interface HostNodeOptions {
   timerGranularityMs?: number;
 }
 
-export class HostNode extends FileApp implements SimNode {
+/** A file core hosted on a node, with the bytes it reads from and writes to. */
+interface HostedCore {
+  core: FileSender | FileReceiver;
+  bytes: Uint8Array;
+}
+
+export class HostNode implements SimNode {
   readonly host: SessionHost;
   readonly identity: { publicKey: Uint8Array; privateKey: Uint8Array };
   /** Every event the host produced, in order. */
@@ -59,10 +71,15 @@ export class HostNode extends FileApp implements SimNode {
   session: HostedConnection | undefined;
   /** Stream-0 messages of sessions other than `session`, as text. */
   readonly otherMessages: Array<{ from: NodeId; text: string }> = [];
+  /** Stream-0 text messages of `session`, with their arrival times. */
+  readonly chat: Array<{ text: string; at: number }> = [];
+  private readonly cores = new Map<string, HostedCore>();
   private readonly granularityMs: number;
 
-  constructor(id: NodeId, opts: HostNodeOptions) {
-    super(id);
+  constructor(
+    readonly id: NodeId,
+    opts: HostNodeOptions,
+  ) {
     addressOf(id);
     const rng = new Prng(opts.seed ^ 0x5e55);
     this.identity = generateIdentity((n) => rng.bytes(n));
@@ -71,6 +88,8 @@ export class HostNode extends FileApp implements SimNode {
       identity: this.identity,
       random: (n) => rng.bytes(n),
       acceptIncoming: opts.acceptIncoming ?? true,
+      // As the adapter on a CPU with AES instructions (every machine these tests run on).
+      aesGcm: true,
       ...(opts.linkMtuBytes === undefined ? {} : { linkMtuFor: () => opts.linkMtuBytes }),
     });
   }
@@ -85,12 +104,38 @@ export class HostNode extends FileApp implements SimNode {
     );
   }
 
-  protected sendMessage(message: Uint8Array, now: number): void {
-    this.host.send(this.live(), message, 0, now);
+  /** A text message on stream 0 of the session. */
+  sendChat(text: string, now: number): void {
+    this.host.send(this.live(), new TextEncoder().encode(`chat:${text}`), 0, now);
   }
 
-  protected attachCore(stream: number, core: StreamCore): boolean {
-    return this.host.attachStream(this.live(), stream, core);
+  /** Hosts a sender of `file` on the session (its offer goes out; `hostReceiver` answers it). */
+  hostSender(opts: FileSenderOptions, file: Uint8Array): FileSender {
+    const sender = new FileSender(opts);
+    this.hostCore(sender.offer.stream, { core: sender, bytes: file });
+    return sender;
+  }
+
+  /** Hosts an accepted receiver of `offer`; `received` gives what it wrote. */
+  hostReceiver(offer: FileOffer, opts: Omit<FileReceiverOptions, "offer"> = {}): FileReceiver {
+    const receiver = new FileReceiver({ ...opts, offer });
+    this.hostCore(offer.stream, { core: receiver, bytes: new Uint8Array(offer.size) });
+    receiver.accept();
+    return receiver;
+  }
+
+  /** The bytes a hosted receiver wrote. */
+  received(id: string): Uint8Array {
+    const hosted = this.cores.get(id);
+    if (hosted === undefined || !(hosted.core instanceof FileReceiver))
+      throw new Error(`${this.id}: no receiver ${id}`);
+    return hosted.bytes;
+  }
+
+  private hostCore(stream: number, hosted: HostedCore): void {
+    if (!this.host.attachStream(this.live(), stream, hosted.core))
+      throw new Error(`${this.id}: stream ${stream} is taken`);
+    this.cores.set(hosted.core.offer.id, hosted);
   }
 
   private live(): HostedConnection {
@@ -134,59 +179,43 @@ export class HostNode extends FileApp implements SimNode {
           });
       }
     }
-    if (
-      this.session !== undefined &&
-      this.host.isLive(this.session) &&
-      this.senders.size + this.receivers.size > 0
-    ) {
+    if (this.session !== undefined && this.host.isLive(this.session) && this.cores.size > 0) {
       // The cores may have been fed (reads, writes): their session needs packing.
-      this.service(now);
+      this.pump(now);
       this.host.touch(this.session);
     }
     this.host.pack(now);
   }
-}
 
-/**
- * The registry's relay as a node: it forwards RELAY envelopes between the two members of a
- * channel it opened, from and to their addresses, within its byte budget.
- */
-export class RelayNode implements SimNode {
-  readonly relay: Relay;
-  private readonly out: Transmit[] = [];
-  private readonly members = new Map<string, Address>();
-
-  constructor(
-    readonly id: NodeId,
-    seed: number,
-    bytesPerSecond = 4_000_000,
-  ) {
-    addressOf(id);
-    const rng = new Prng(seed ^ 0x4e1a);
-    this.relay = new Relay({ bytesPerSecond, random: (n) => rng.bytes(n) });
+  /** Chat, or a control message for a hosted core (an offer needs no answer: see hostReceiver). */
+  private handleMessage(message: Uint8Array, now: number): void {
+    const text = new TextDecoder().decode(message);
+    if (text.startsWith("chat:")) {
+      this.chat.push({ text: text.slice(5), at: now });
+      return;
+    }
+    const decoded = decodeFileControl(message);
+    if (!decoded.ok) throw new Error(`${this.id}: bad file control message: ${decoded.error.detail}`);
+    if (decoded.value.t !== "file.offer")
+      this.cores.get(decoded.value.id)?.core.handleControl(decoded.value, now);
   }
 
-  /** A channel between two nodes; returns its token. */
-  open(a: NodeId, b: NodeId, now: number): Uint8Array {
-    this.members.set(a, addressOf(a));
-    this.members.set(b, addressOf(b));
-    const token = this.relay.open(a, b, now);
-    if (token === undefined) throw new Error("sim: relay refused a channel");
-    return new Uint8Array(Buffer.from(token, "hex"));
-  }
-
-  handleDatagram(bytes: Uint8Array, from: NodeId, now: number): void {
-    const out = this.relay.forward(bytes, addressOf(from), now, (user) => this.members.get(user));
-    if (out) this.out.push({ to: nodeAt(out.to), bytes: out.bytes });
-  }
-
-  handleTimeout(): void {}
-
-  pollTransmit(): Transmit | undefined {
-    return this.out.shift();
-  }
-
-  pollTimeout(): number | undefined {
-    return undefined;
+  /** Reads from the bytes, writes to them (durable at once), control out on stream 0. */
+  private pump(now: number): void {
+    const session = this.live();
+    for (const { core, bytes } of this.cores.values()) {
+      for (let r = core.pollRead(); r !== undefined; r = core.pollRead())
+        core.handleRead(r.offset, bytes.slice(r.offset, r.offset + r.length), now);
+      if (core instanceof FileReceiver) {
+        for (let w = core.pollWrite(); w !== undefined; w = core.pollWrite()) {
+          bytes.set(w.bytes, w.offsetBytes);
+          core.handleDurable(w.offsetBytes, now);
+        }
+      }
+      for (let e = core.pollEvent(); e !== undefined; e = core.pollEvent())
+        if (e.type === "verified" && core instanceof FileReceiver) core.handleFinished(now);
+      for (let c = core.pollControl(); c !== undefined; c = core.pollControl())
+        this.host.send(session, encodeFileControl(c), 0, now);
+    }
   }
 }
