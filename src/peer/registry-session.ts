@@ -268,40 +268,37 @@ export class RegistrySession {
     const base = Math.min(10_000, 250 * 2 ** this.reconnectAttempt);
     const delay = Math.max(atLeastMs, base / 2 + randomFraction(this.opts.runtime) * (base / 2));
     this.reconnectAttempt++;
-    this.opts.runtime.after(
-      delay,
-      () => {
-        if (this.state !== "reconnecting") return;
-        this.connect()
-          .then(() => this.registerIfNeeded())
-          .then(() => this.login(true))
-          .catch((err) => {
-            const e = asHallwayError(err);
-            if (
-              e.code === "REGISTRY_KEY_CHANGED" ||
-              e.code === "REGISTRY_PINS_UNREADABLE" ||
-              e.code === "AUTH_BAD_PASSWORD" ||
-              e.code === "AUTH_UNKNOWN_USER" ||
-              e.code === "SESSION_REPLACED" ||
-              e.code === "SESSION_TERMINATED"
-            ) {
-              if (this.adopted) {
-                this.adoptionFailed(e);
-                return;
-              }
-              this.fail(e);
+    const retry = (): void => {
+      if (this.state !== "reconnecting") return;
+      this.connect()
+        .then(() => this.registerIfNeeded())
+        .then(() => this.login(true))
+        .catch((err) => {
+          const e = asHallwayError(err);
+          if (
+            e.code === "REGISTRY_KEY_CHANGED" ||
+            e.code === "REGISTRY_PINS_UNREADABLE" ||
+            e.code === "AUTH_BAD_PASSWORD" ||
+            e.code === "AUTH_UNKNOWN_USER" ||
+            e.code === "SESSION_REPLACED" ||
+            e.code === "SESSION_TERMINATED"
+          ) {
+            if (this.adopted) {
+              this.adoptionFailed(e);
               return;
             }
-            if (this.conn) {
-              this.opts.host.close(this.conn, "retry");
-              this.conn = undefined;
-            }
-            // Throttled (RATE_LIMITED): not before the registry says.
-            this.scheduleReconnect(e.retryAfterMs ?? 0);
-          });
-      },
-      { weak: true },
-    );
+            this.fail(e);
+            return;
+          }
+          if (this.conn) {
+            this.opts.host.close(this.conn, "retry");
+            this.conn = undefined;
+          }
+          // Throttled (RATE_LIMITED): not before the registry says.
+          this.scheduleReconnect(e.retryAfterMs ?? 0);
+        });
+    };
+    this.opts.runtime.after(delay, retry, { weak: true });
   }
 
   /**
