@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { HallwayError } from "../errors.js";
 import { ensureDataDir, loadOrCreateIdentity, PinStore, privacyWarnings } from "../net/data-dir.js";
-import { type DiscoveredRegistry, discoverRegistries } from "../net/discovery.js";
+import { type DiscoveredRegistry, discoverRegistries } from "../net/mdns-discovery.js";
 import type { Address } from "../protocol/address.js";
 import { DEFAULT_PORT } from "../protocol/limits.js";
 import { isLoopbackHost } from "../traversal/candidates.js";
@@ -16,7 +16,7 @@ import { LanOutbox } from "./lan-outbox.js";
 import { MessageLog } from "./message-log.js";
 import { PeerPins } from "./peer-pins.js";
 
-export { type DiscoveredRegistry, discoverRegistries } from "../net/discovery.js";
+export { type DiscoveredRegistry, discoverRegistries } from "../net/mdns-discovery.js";
 export { PeerClient } from "./client.js";
 export { defaultDownloadDir } from "./download-dir.js";
 export type { PeerEvent, TransferEvent, TransferState } from "./events.js";
