@@ -14,10 +14,10 @@
  * (`history.batch`), one request at a time, waiting out retry-afters.
  *
  * Per message there is no timer of its own: receipts have one timeout for all
- * (`FifoDeadlines`), and message ids are `randomUUID()`.
+ * (`FifoDeadlines`), and message ids are random UUIDs. Time, timers and ids come from the
+ * runtime.
  */
 
-import { randomUUID } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
 import { type HostedConnection, isRelayAddress, type UdpHost } from "../net/udp-host.js";
 import {
@@ -30,16 +30,19 @@ import {
   type RequestBody,
 } from "../protocol/control.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
+import type { Runtime } from "../runtime.js";
 import type { PeerEvent, Via } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
 import type { LanOutbox } from "./lan-outbox.js";
 import type { LogHandOver } from "./log-hand-over.js";
 import type { InboxEvent } from "./message-log.js";
+import { uuid } from "./random-ids.js";
 import type { ClientState } from "./registry-session.js";
 import { fitsWire } from "./social.js";
 
 export interface ChatDeliveryOptions {
   host: UdpHost;
+  runtime: Runtime;
   inbox: LogHandOver;
   me(): string;
   state(): ClientState;
@@ -80,9 +83,10 @@ export const isRegistryDown = (e: HallwayError) =>
 export const isRetryLater = (e: HallwayError) =>
   e.code === "RATE_LIMITED" || (e.code === "STORE_FAILED" && e.retryAfterMs !== undefined);
 
-export const sleep = (ms: number) =>
+/** Waits `ms` on the runtime's clock; the wait alone does not keep the process alive. */
+export const sleep = (runtime: Runtime, ms: number) =>
   new Promise<void>((resolve) => {
-    setTimeout(resolve, ms).unref?.();
+    runtime.after(ms, resolve, { weak: true });
   });
 
 export function messageEvent(m: ChatMessage, via: Via): InboxEvent {
@@ -99,14 +103,18 @@ export class ChatDelivery {
   /** Direct messages' history entries, reported to the registry in batches. */
   readonly historyQueue: HistoryEntry[] = [];
   private historyInFlight = false;
-  /** When the last `history.batch` went out (Date.now()). */
-  private historyBatchAt = 0;
+  /** When the last `history.batch` went out (`runtime.now()`). */
+  private historyBatchAt = Number.NEGATIVE_INFINITY;
   private outboxFlushing = false;
   /** Outbox messages already reported as refused for now (rate-limited): said once each. */
   private readonly outboxReported = new Set<string>();
 
   constructor(private readonly opts: ChatDeliveryOptions) {
-    this.receiptDeadlines = new FifoDeadlines(opts.directTimeoutMs, (id) => this.receiptTimedOut(id));
+    this.receiptDeadlines = new FifoDeadlines(
+      opts.directTimeoutMs,
+      (id) => this.receiptTimedOut(id),
+      opts.runtime,
+    );
   }
 
   /** Stopping: no receipt is waited for any more. */
@@ -124,7 +132,7 @@ export class ChatDelivery {
         [messageEvent(msg.msg, isRelayAddress(conn.address) ? "relay" : "direct")],
         () => {
           if (this.opts.host.isLive(conn))
-            this.opts.host.send(conn, encodeControl({ t: "receipt", id, at: Date.now() }));
+            this.opts.host.send(conn, encodeControl({ t: "receipt", id, at: this.opts.runtime.wall() }));
         },
       );
     } else if (msg.t === "receipt") {
@@ -160,12 +168,12 @@ export class ChatDelivery {
     }
     if (!fitsWire(to)) throw new HallwayError("MSG_UNKNOWN_RECIPIENT", "no user by that name");
     const msg: ChatMessage = {
-      // 122 random bits, unguessable, at a twentieth of the cost of randomBytes(12) per message.
-      id: randomUUID(),
+      // 122 random bits, unguessable.
+      id: uuid(this.opts.runtime),
       from: this.opts.me(),
       to,
       text,
-      sentAt: Date.now(),
+      sentAt: this.opts.runtime.wall(),
     };
     // A live, verified session to the recipient needs no registry round trip.
     const live = this.opts.liveLink(to);
@@ -179,15 +187,15 @@ export class ChatDelivery {
     // The registry must answer within `sendReportMs`, or the sender hears that it does not; the
     // lookup goes on, and the message is sent as usual if the answer comes late.
     let reported = false;
-    const reportTimer = setTimeout(() => {
+    const reportTimer = this.opts.runtime.after(this.opts.sendReportMs, () => {
       reported = true;
       this.keepForRegistry(msg);
-    }, this.opts.sendReportMs);
+    });
     try {
       info = await this.opts.lookup(to);
     } catch (err) {
       const e = asHallwayError(err);
-      clearTimeout(reportTimer);
+      reportTimer.cancel();
       // Refused (no such user, the policy): the caller hears why.
       if (!isRegistryDown(e)) {
         if (!reported) throw e;
@@ -199,7 +207,7 @@ export class ChatDelivery {
       if (!reported) this.keepForRegistry(msg);
       return msg.id;
     }
-    clearTimeout(reportTimer);
+    reportTimer.cancel();
     if (info.status !== "offline" && info.publicKey && info.addresses.length > 0 && to !== this.opts.me()) {
       try {
         this.sendDirect(await this.opts.directTo(to, info), msg);
@@ -270,10 +278,10 @@ export class ChatDelivery {
     this.outbox.set(msg.id, msg);
     let reported = false;
     const reportTimer = announce
-      ? setTimeout(() => {
+      ? this.opts.runtime.after(this.opts.sendReportMs, () => {
           reported = true;
           this.keepForRegistry(msg);
-        }, this.opts.sendReportMs)
+        })
       : undefined;
     try {
       await this.opts.request({ t: "offline.send", msg });
@@ -305,14 +313,14 @@ export class ChatDelivery {
           });
         }
         const wait = e.retryAfterMs ?? 1000;
-        if (announce) setTimeout(() => void this.flushOutbox(), wait).unref?.();
+        if (announce) this.opts.runtime.after(wait, () => void this.flushOutbox(), { weak: true });
         return wait;
       }
       this.outbox.delete(msg.id);
       this.outboxReported.delete(msg.id);
       this.opts.emit({ event: "error", code: e.code, message: e.message, id: msg.id });
     } finally {
-      clearTimeout(reportTimer);
+      reportTimer?.cancel();
     }
     return undefined;
   }
@@ -331,7 +339,7 @@ export class ChatDelivery {
           if (!this.outbox.has(msg.id)) break;
           const wait = await this.storeOffline(msg, false);
           if (wait === undefined) break;
-          await sleep(wait);
+          await sleep(this.opts.runtime, wait);
         }
       }
     } finally {
@@ -357,19 +365,19 @@ export class ChatDelivery {
         // A batch that is not full waits to fill, so that batches follow each other at most
         // at the registry's history rate: receipts that trickle in one by one would otherwise
         // make one request each, be RATE_LIMITED, and get the session cut off.
-        const since = Date.now() - this.historyBatchAt;
+        const since = this.opts.runtime.now() - this.historyBatchAt;
         if (this.historyQueue.length < MAX_HISTORY_BATCH && since < HISTORY_BATCH_GAP_MS) {
-          await sleep(HISTORY_BATCH_GAP_MS - since);
+          await sleep(this.opts.runtime, HISTORY_BATCH_GAP_MS - since);
           continue;
         }
-        this.historyBatchAt = Date.now();
+        this.historyBatchAt = this.opts.runtime.now();
         const batch = this.historyQueue.slice(0, MAX_HISTORY_BATCH);
         try {
           await this.opts.request({ t: "history.batch", msgs: batch });
         } catch (err) {
           const e = asHallwayError(err);
           if (isRetryLater(e)) {
-            await sleep(e.retryAfterMs ?? 1000);
+            await sleep(this.opts.runtime, e.retryAfterMs ?? 1000);
             continue;
           }
           if (isRegistryDown(e)) return; // reported again after the next login

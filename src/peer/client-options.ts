@@ -3,8 +3,10 @@
  */
 
 import type { PinStore } from "../net/data-dir.js";
+import type { DatagramSockets } from "../net/datagram-socket.js";
 import type { Address } from "../protocol/address.js";
 import type { Identity } from "../protocol/endpoint.js";
+import type { Runtime } from "../runtime.js";
 import type { PeerEvent } from "./events.js";
 import type { LanOutbox } from "./lan-outbox.js";
 import type { MessageLog } from "./message-log.js";
@@ -18,6 +20,13 @@ export interface PeerClientOptions {
   password: string;
   register?: boolean;
   pins: PinStore;
+  /**
+   * Time, timers and randomness for the client and every part of it (`runtime.ts`); default
+   * the process's (`net/system-runtime.ts`). A simulation passes a virtual one.
+   */
+  runtime?: Runtime;
+  /** Where the client's UDP sockets come from; default real ones (`net/udp-socket.ts`). */
+  sockets?: DatagramSockets;
   heartbeatMs?: number;
   requestTimeoutMs?: number;
   directTimeoutMs?: number;

@@ -1,8 +1,12 @@
 /**
  * The peer client: one UDP socket (through UdpHost) for the registry session and every
- * direct peer session. The terminal UI and the headless JSON mode both drive it. This file
- * is the façade that builds the parts and routes what arrives to them; each concern is a
- * file of its own:
+ * direct peer session. The terminal UI and the headless JSON mode both drive it. It runs on
+ * an injected `Runtime` (time, timers, randomness; `runtime.ts`) and injected sockets
+ * (`DatagramSockets`), by default the process's (`net/system-runtime.ts`, real UDP): this
+ * façade hands the runtime to the `UdpHost` and to every part, none of which reads a clock,
+ * sets a timer or draws random bytes of its own, so a simulation can run the whole client in
+ * virtual time on a virtual network. This file is the façade that builds the parts and
+ * routes what arrives to them; each concern is a file of its own:
  *
  *   registry-session.ts  which registry, login, requests and their deadline, heartbeat,
  *                        reconnect with backoff, the registry ending the session; `state`
@@ -44,9 +48,9 @@
  * registry's store could not commit a batch; background work waits that long and tries again.
  */
 
-import { randomBytes } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
 import { systemInterfaces } from "../net/interfaces.js";
+import { systemRuntime } from "../net/system-runtime.js";
 import { type HostedConnection, isRelayAddress, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import {
@@ -61,6 +65,7 @@ import {
 } from "../protocol/control.js";
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
+import type { Runtime } from "../runtime.js";
 import { ChatDelivery, messageEvent } from "./chat-delivery.js";
 import { ClientFiles } from "./client-files.js";
 import type { PeerClientOptions, SendHow } from "./client-options.js";
@@ -117,8 +122,11 @@ export class PeerClient {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
     this.directTimeoutMs = opts.directTimeoutMs ?? 3_000;
     this.sendReportMs = opts.sendReportMs ?? Math.min(4_000, this.requestTimeoutMs);
+    // Time, timers and randomness for the host and every part.
+    const runtime: Runtime = opts.runtime ?? systemRuntime;
     this.inbox = new LogHandOver({
       user: this.user,
+      runtime,
       openLog: opts.openLog,
       onEvent: opts.onEvent,
       onHandOverAgain: opts.onHandOverAgain,
@@ -131,10 +139,13 @@ export class PeerClient {
       keepaliveMs: Math.min(this.heartbeatMs, 15_000),
       handshakeTimeoutMs: Math.min(this.requestTimeoutMs, 5_000),
       ipv6: true,
+      runtime,
+      ...(opts.sockets === undefined ? {} : { sockets: opts.sockets }),
     });
     this.host = host;
     this.chat = new ChatDelivery({
       host,
+      runtime,
       inbox: this.inbox,
       me: () => this.user,
       state: () => this.session.state,
@@ -154,6 +165,7 @@ export class PeerClient {
     });
     this.session = new RegistrySession({
       host,
+      runtime,
       server: opts.server,
       user: this.user,
       password: opts.password,
@@ -175,7 +187,7 @@ export class PeerClient {
       registry: opts.server ?? { host: "0.0.0.0", port: 0 },
       registrySession: () => this.session.conn?.address,
       request: (body) => this.session.request(body),
-      random: (n) => new Uint8Array(randomBytes(n)),
+      runtime,
       interfaces: systemInterfaces,
       onDirect: (user, path) => {
         const conn = this.links.liveLink(user);
@@ -192,6 +204,7 @@ export class PeerClient {
     });
     this.links = new PeerLinks({
       host,
+      runtime,
       paths: this.paths,
       me: () => this.user,
       emit: (e) => this.emit(e),
@@ -214,6 +227,7 @@ export class PeerClient {
       onTurn: (now) => this.transfers.onTurn(now),
     };
     this.social = new SocialClient({
+      runtime,
       me: () => this.user,
       request: (body) => this.session.request(body),
       nextLogin: () => this.session.nextLogin(),
@@ -224,6 +238,7 @@ export class PeerClient {
     });
     this.transfers = new FileTransfers({
       host: this.host,
+      runtime,
       emit: (e) => this.emit(e.event === "transfer" ? this.drops.decorate(e) : e),
       downloadDir: opts.downloadDir,
       ...(opts.autoAcceptDir === undefined ? {} : { autoAcceptDir: opts.autoAcceptDir }),
@@ -234,6 +249,7 @@ export class PeerClient {
     });
     this.drops = new DropClient({
       transfers: this.transfers,
+      runtime,
       request: (body) => this.session.request(body),
       registry: () => this.session.live(),
       emit: (e) => this.emit(e),
@@ -256,6 +272,7 @@ export class PeerClient {
           pins: opts.lan.pins,
           fingerprint: fingerprint(opts.identity.publicKey),
           host,
+          runtime,
           links: this.links,
           chat: this.chat,
           me: () => this.user,

@@ -16,16 +16,17 @@
  * Transfer events of both carry `via: "registry"` and the drop's id (`drop`).
  */
 
-import { randomBytes } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
 import type { HostedConnection } from "../net/udp-host.js";
 import { parseAnswer, type RequestBody } from "../protocol/control.js";
 import { type DropInfo, dropFetchData, dropListData, dropPutData } from "../protocol/drop.js";
 import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-control.js";
 import type { StreamMessage } from "../protocol/stream-message.js";
+import type { Runtime } from "../runtime.js";
 import type { PeerEvent, TransferEvent } from "./events.js";
 import { OutgoingFile } from "./file-store.js";
 import type { FileTransfers } from "./file-transfers.js";
+import { hexId } from "./random-ids.js";
 
 /** Downloads from the drop box at once; the others wait their turn. */
 const PARALLEL_FETCHES = 2;
@@ -44,6 +45,8 @@ interface Upload {
 
 export interface DropClientOptions {
   transfers: FileTransfers;
+  /** Upload ids, the time of a drop already held, retry waits. */
+  runtime: Runtime;
   request: (body: RequestBody) => Promise<unknown>;
   /** The live registry session, if there is one. */
   registry: () => HostedConnection | undefined;
@@ -87,7 +90,7 @@ export class DropClient {
     if (put.stored) {
       this.opts.emit({
         event: "drop",
-        drop: { id: put.id, from: "", to, name, size, sha256, at: Date.now(), state: "stored" },
+        drop: { id: put.id, from: "", to, name, size, sha256, at: this.opts.runtime.wall(), state: "stored" },
       });
       return 0;
     }
@@ -99,7 +102,7 @@ export class DropClient {
     const u = this.uploads.get(drop);
     const conn = this.opts.registry();
     if (!u || !conn) throw new HallwayError("REGISTRY_LOST", "not connected to the registry");
-    const id = randomBytes(12).toString("hex");
+    const id = hexId(this.opts.runtime);
     // Known before the first event of the transfer, so that every event says where it goes.
     this.carried.set(id, { label: u.to, drop, direction: "send" });
     u.transfer = id;
@@ -175,7 +178,7 @@ export class DropClient {
         this.fetching.delete(drop);
         const e = asHallwayError(err);
         if (e.code === "RATE_LIMITED" || e.retryAfterMs !== undefined) {
-          setTimeout(() => this.want(drop), e.retryAfterMs ?? 1000).unref?.();
+          this.opts.runtime.after(e.retryAfterMs ?? 1000, () => this.want(drop), { weak: true });
         } else if (e.code !== "REGISTRY_LOST" && e.code !== "REGISTRY_UNREACHABLE") {
           // (A lost registry notifies again at the next login.)
           this.waiting.delete(drop);

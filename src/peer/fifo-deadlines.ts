@@ -2,17 +2,21 @@
  * Deadlines that fall due in the order they were set, because they all share one timeout
  * (a request's answer, a message's receipt): one timer serves them all, armed for the oldest.
  * Setting or clearing a deadline is a map operation; no timer is created or cancelled per
- * message. A cleared head leaves the timer armed, and its wake-up only re-arms it.
+ * message. A cleared head leaves the timer armed, and its wake-up only re-arms it. Time and
+ * the timer are the runtime's (monotonic `now()`).
  */
+
+import type { Runtime, Timer } from "../runtime.js";
+
 export class FifoDeadlines<K> {
   /** Insertion order is deadline order (one timeout for all). */
   private readonly due = new Map<K, number>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
 
   constructor(
     private readonly timeoutMs: number,
     private readonly onExpired: (key: K) => void,
-    private readonly now: () => number = Date.now,
+    private readonly runtime: Runtime,
   ) {}
 
   get size(): number {
@@ -22,7 +26,7 @@ export class FifoDeadlines<K> {
   /** Starts (or restarts) `key`'s timeout. */
   set(key: K): void {
     this.due.delete(key);
-    this.due.set(key, this.now() + this.timeoutMs);
+    this.due.set(key, this.runtime.now() + this.timeoutMs);
     if (this.timer === undefined) this.arm();
   }
 
@@ -38,19 +42,19 @@ export class FifoDeadlines<K> {
   /** Stops every timeout, without calling `onExpired`. */
   clear(): void {
     this.due.clear();
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 
   private arm(): void {
     const first = this.due.values().next();
     if (first.done) return;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, first.value - this.now()));
+    this.timer = this.runtime.after(Math.max(0, first.value - this.runtime.now()), () => this.fire());
   }
 
   private fire(): void {
     this.timer = undefined;
-    const now = this.now();
+    const now = this.runtime.now();
     for (const [key, at] of this.due) {
       if (at > now) break;
       this.due.delete(key);

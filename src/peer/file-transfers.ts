@@ -32,7 +32,6 @@
  * This file keeps the commands and the session's inputs.
  */
 
-import { randomBytes } from "node:crypto";
 import { HallwayError } from "../errors.js";
 import type { FileReceiver } from "../files/file-receiver.js";
 import { type FileRead, FileSender } from "../files/file-sender.js";
@@ -40,6 +39,7 @@ import type { HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { FileControl } from "../protocol/file-control.js";
 import { OutgoingFile } from "./file-store.js";
 import type { FolderListing } from "./folder-walk.js";
+import { hexId } from "./random-ids.js";
 import { drainDisk, io } from "./transfer-disk.js";
 import { finishFailed, onCoreEvent } from "./transfer-ending.js";
 import { listTransfers, maybeProgress, report } from "./transfer-events.js";
@@ -75,6 +75,7 @@ export class FileTransfers {
     this.host = opts.host;
     this.tt = {
       host: opts.host,
+      runtime: opts.runtime,
       opts,
       transfers: new Map(),
       batches: new Map(),
@@ -108,7 +109,7 @@ export class FileTransfers {
     let sender: FileSender;
     try {
       sender = new FileSender({
-        id: pinned.id ?? randomBytes(12).toString("hex"),
+        id: pinned.id ?? hexId(this.tt.runtime),
         stream,
         name: offeredName,
         ...(within === undefined ? {} : { batch: within.batch.info }),
@@ -143,7 +144,7 @@ export class FileTransfers {
    */
   async sendFolder(peer: string, conn: HostedConnection, listing: FolderListing): Promise<number> {
     const b = newBatch(this.tt, "send", peer, {
-      id: randomBytes(12).toString("hex"),
+      id: hexId(this.tt.runtime),
       name: listing.name,
       files: listing.files.length,
       bytes: listing.bytes,

@@ -6,18 +6,18 @@
 import { join } from "node:path";
 import { HallwayError } from "../errors.js";
 import { ensureDataDir, loadOrCreateIdentity, PinStore, privacyWarnings } from "../net/data-dir.js";
+import { type DiscoveredRegistry, discoverRegistries } from "../net/mdns-discovery.js";
 import type { Address } from "../protocol/address.js";
 import { DEFAULT_PORT } from "../protocol/limits.js";
 import { isLoopbackHost } from "../traversal/candidates.js";
 import { PeerClient, type PeerClientOptions } from "./client.js";
-import { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
 import { defaultDownloadDir } from "./download-dir.js";
 import { LanOutbox } from "./lan-outbox.js";
 import { MessageLog } from "./message-log.js";
 import { PeerPins } from "./peer-pins.js";
 
+export { type DiscoveredRegistry, discoverRegistries } from "../net/mdns-discovery.js";
 export { PeerClient } from "./client.js";
-export { type DiscoveredRegistry, discoverRegistries } from "./discovery.js";
 export { defaultDownloadDir } from "./download-dir.js";
 export type { PeerEvent, TransferEvent, TransferState } from "./events.js";
 export type { TransferRow } from "./file-transfers.js";

@@ -18,6 +18,9 @@
  *     Answers are multicast, so one query refreshes every browser: a peer that sees another
  *     peer's query puts its own off (duplicate question suppression, §7.3, `QueryPacer`).
  *     500 peers then cost about one query and 500 answers a minute, not 500 queries.
+ *
+ * The socket is bonjour-service's (multicast); the clock, timers and the queries' jitter are
+ * the runtime's.
  */
 
 import { channel } from "node:diagnostics_channel";
@@ -30,7 +33,9 @@ import {
   REGISTRY_SERVICE_PROTOCOL,
   REGISTRY_SERVICE_TYPE,
 } from "../protocol/mdns-txt.js";
+import type { Runtime, Timer } from "../runtime.js";
 import type { LanSighting } from "./lan-directory.js";
+import { randomFraction } from "./random-ids.js";
 
 export const PEER_SERVICE = `_${PEER_SERVICE_TYPE}._udp.local`;
 const REGISTRY_SERVICE = `_${REGISTRY_SERVICE_TYPE}._${REGISTRY_SERVICE_PROTOCOL}.local`;
@@ -73,6 +78,7 @@ export interface LanMdnsOptions {
   /** Private IPv4 addresses to announce; empty: browse only. */
   addresses: () => string[];
   announce: boolean;
+  runtime: Runtime;
   onSighting: (s: LanSighting) => void;
   onGoodbye: (instanceFqdn: string) => void;
   /** A registry's answer (`_hallway._udp`): its TXT is the caller's to check. */
@@ -185,6 +191,7 @@ function txtStrings(txt: PeerTxtRecord): Buffer[] {
 }
 
 export function startLanMdns(opts: LanMdnsOptions): LanMdns {
+  const runtime = opts.runtime;
   const bonjour = new Bonjour({}, (err: unknown) => publishDiagnostic("send-error", err));
   const mdns = (bonjour as unknown as { server?: { mdns?: MdnsSocket } }).server?.mdns;
   const instanceFqdn = `${opts.instance}.${PEER_SERVICE}`;
@@ -193,8 +200,8 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
   let txt = opts.txt;
   let stopped = false;
   let lastSendAt = Number.NEGATIVE_INFINITY;
-  let sendTimer: NodeJS.Timeout | undefined;
-  const timers = new Set<NodeJS.Timeout>();
+  let sendTimer: Timer | undefined;
+  const timers = new Set<Timer>();
 
   const records = (ttl: number): DnsRecord[] => [
     { name: PEER_SERVICE, type: "PTR", ttl, data: instanceFqdn },
@@ -213,24 +220,24 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
   /** The record set, now or at the end of the send gap; repeated asks meanwhile are one send. */
   const sendRecords = (): void => {
     if (stopped || !mdns || !canAnnounce() || sendTimer) return;
-    const wait = lastSendAt + MIN_SEND_GAP_MS - Date.now();
+    const wait = lastSendAt + MIN_SEND_GAP_MS - runtime.now();
     const go = (): void => {
       sendTimer = undefined;
       if (stopped) return;
-      lastSendAt = Date.now();
+      lastSendAt = runtime.now();
       const [ptr, ...rest] = records(RECORD_TTL_S);
       mdns.respond({ answers: ptr ? [ptr] : [], additionals: rest }, (err) => {
         if (err) publishDiagnostic("send-error", err);
       });
     };
     if (wait <= 0) go();
-    else sendTimer = setTimeout(go, wait);
+    else sendTimer = runtime.after(wait, go);
   };
 
-  const pacer = new QueryPacer(opts.requeryMs ?? REQUERY_MS, Math.random);
+  const pacer = new QueryPacer(opts.requeryMs ?? REQUERY_MS, () => randomFraction(runtime));
   const query = (): void => {
     if (stopped || !mdns) return;
-    pacer.sent(Date.now());
+    pacer.sent(runtime.now());
     const questions = [{ name: PEER_SERVICE, type: "PTR" }];
     // Without a registry, a registry that starts later is looked for in the same query.
     if (opts.onRegistry) questions.push({ name: REGISTRY_SERVICE, type: "PTR" });
@@ -240,11 +247,14 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
   };
 
   const later = (ms: number, fn: () => void): void => {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      fn();
-    }, ms);
-    t.unref?.();
+    const t = runtime.after(
+      ms,
+      () => {
+        timers.delete(t);
+        fn();
+      },
+      { weak: true },
+    );
     timers.add(t);
   };
 
@@ -253,7 +263,7 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
     mdns.on("error", (err: unknown) => publishDiagnostic("error", err));
     mdns.on("query", (packet: DnsPacket) => {
       if ((packet.questions ?? []).some((q) => sameName(q.name, PEER_SERVICE) && q.type === "PTR")) {
-        pacer.seen(Date.now());
+        pacer.seen(runtime.now());
       }
       const asks = (packet.questions ?? []).some(
         (q) =>
@@ -279,8 +289,8 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
       let gap = 1000;
       const requeryMs = opts.requeryMs ?? REQUERY_MS;
       const steady = (): void => {
-        later(pacer.waitMs(Date.now()), () => {
-          if (pacer.due(Date.now())) query();
+        later(pacer.waitMs(runtime.now()), () => {
+          if (pacer.due(runtime.now())) query();
           steady();
         });
       };
@@ -308,14 +318,14 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
     requery: query,
     stop() {
       stopping ??= new Promise<void>((resolve) => {
-        for (const t of timers) clearTimeout(t);
-        if (sendTimer) clearTimeout(sendTimer);
+        for (const t of timers) t.cancel();
+        sendTimer?.cancel();
         const close = (): void => {
           stopped = true;
-          const timer = setTimeout(resolve, CLOSE_MS);
+          const timer = runtime.after(CLOSE_MS, resolve);
           try {
             bonjour.destroy(() => {
-              clearTimeout(timer);
+              timer.cancel();
               resolve();
             });
           } catch (err) {
@@ -326,9 +336,9 @@ export function startLanMdns(opts: LanMdnsOptions): LanMdns {
         if (!mdns || !canAnnounce()) return close();
         // Goodbye: the same records with TTL 0 (RFC 6762 §10.1).
         const [ptr, ...rest] = records(0);
-        const timer = setTimeout(close, CLOSE_MS);
+        const timer = runtime.after(CLOSE_MS, close);
         mdns.respond({ answers: ptr ? [ptr] : [], additionals: rest }, () => {
-          clearTimeout(timer);
+          timer.cancel();
           close();
         });
       });

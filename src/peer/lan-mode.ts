@@ -11,6 +11,7 @@ import type { HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import { type ChatMessage, encodeControl, type LookupData, type RequestBody } from "../protocol/control.js";
 import { fingerprint } from "../protocol/noise.js";
+import type { Runtime, Timer } from "../runtime.js";
 import { type ChatDelivery, isRegistryDown, isRetryLater, sleep } from "./chat-delivery.js";
 import type { PeerClientOptions } from "./client-options.js";
 import type { LanPeerView, PeerEvent } from "./events.js";
@@ -34,6 +35,8 @@ export interface LanModeOptions {
   /** This device's key fingerprint, announced with the user. */
   fingerprint: string;
   host: UdpHost;
+  /** Discovery's, the outbox retries, the wait for a peer's announcement, pin-check pacing. */
+  runtime: Runtime;
   links: PeerLinks;
   chat: ChatDelivery;
   me(): string;
@@ -56,13 +59,14 @@ export class LanMode {
   /** Incoming LAN sessions waiting for their peer's announcement, by user. */
   private readonly lanVouchWaiters = new Map<string, Array<() => void>>();
   /** In LAN mode: tries the outbox again now and then (a peer that refused us at first). */
-  private lanRetryTimer: NodeJS.Timeout | undefined;
+  private lanRetryTimer: Timer | undefined;
 
   constructor(private readonly opts: LanModeOptions) {
     this.discovery = new LanDiscovery({
       user: opts.me(),
       fingerprint: opts.fingerprint,
       announce: opts.lan.announce,
+      runtime: opts.runtime,
       onChange: (c) => this.onLanChange(c),
       onRegistry: (address) => opts.adopt(address),
     });
@@ -78,11 +82,11 @@ export class LanMode {
 
   /** An incoming session in LAN mode, vouched for by a pin or the LAN directory (`verify`). */
   verifyIncoming(conn: HostedConnection, user: string, held: Uint8Array[]): void {
-    this.verify(conn, user, held, Date.now() + LAN_VOUCH_WAIT_MS);
+    this.verify(conn, user, held, this.opts.runtime.now() + LAN_VOUCH_WAIT_MS);
   }
 
   async stop(): Promise<void> {
-    if (this.lanRetryTimer) clearInterval(this.lanRetryTimer);
+    this.lanRetryTimer?.cancel();
     await this.discovery.stop();
   }
 
@@ -102,12 +106,13 @@ export class LanMode {
     } catch (err) {
       const e = asHallwayError(err);
       const unknown = e.code === "AUTH_KEY_MISMATCH" && this.discovery.directory.devicesOf(user).length === 0;
-      if (unknown && Date.now() < deadline && this.opts.host.isLive(conn)) {
+      const now = this.opts.runtime.now();
+      if (unknown && now < deadline && this.opts.host.isLive(conn)) {
         this.discovery.requery();
         const waiters = this.lanVouchWaiters.get(user) ?? [];
         waiters.push(() => this.verify(conn, user, held, deadline));
         this.lanVouchWaiters.set(user, waiters);
-        setTimeout(() => this.runVouchWaiters(user), deadline - Date.now() + 1).unref?.();
+        this.opts.runtime.after(deadline - now + 1, () => this.runVouchWaiters(user), { weak: true });
         return;
       }
       this.opts.emit({ event: "error", code: e.code, message: e.message });
@@ -144,12 +149,10 @@ export class LanMode {
   setMode(on: boolean, why?: HallwayError): void {
     if (this.active === on) return;
     this.active = on;
-    if (this.lanRetryTimer) clearInterval(this.lanRetryTimer);
+    this.lanRetryTimer?.cancel();
     this.lanRetryTimer = undefined;
-    if (on) {
-      this.lanRetryTimer = setInterval(() => this.retryLanOutbox(), LAN_RETRY_MS);
-      this.lanRetryTimer.unref?.();
-    }
+    if (on)
+      this.lanRetryTimer = this.opts.runtime.every(LAN_RETRY_MS, () => this.retryLanOutbox(), { weak: true });
     this.opts.emit(
       on
         ? {
@@ -237,7 +240,7 @@ export class LanMode {
       return Promise.reject(new HallwayError("PEER_OFFLINE", `${to} is not on the LAN`));
     }
     const fresh: PeerLink = { verified: true };
-    const startedAt = Date.now();
+    const startedAt = this.opts.runtime.now();
     fresh.connecting = this.opts.host
       .connect(peer.address, {
         ...(pinned === undefined ? {} : { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) }),
@@ -254,7 +257,7 @@ export class LanMode {
         fresh.connecting = undefined;
         this.opts.links.userBySession.set(conn.session, to);
         this.opts.links.lanPaths.add(to);
-        this.opts.links.emitPath(to, conn, Date.now() - startedAt);
+        this.opts.links.emitPath(to, conn, Math.round(this.opts.runtime.now() - startedAt));
         return conn;
       })
       .catch((err) => {
@@ -338,7 +341,7 @@ export class LanMode {
           const e = asHallwayError(err);
           if (isRegistryDown(e)) return;
           if (isRetryLater(e)) {
-            await sleep(e.retryAfterMs ?? 1000);
+            await sleep(this.opts.runtime, e.retryAfterMs ?? 1000);
             continue;
           }
           outbox.remove(msg.id);
@@ -372,7 +375,7 @@ export class LanMode {
         if (isRetryLater(e) || isRegistryDown(e)) return; // checked again after the next LAN mode
         continue; // not the registry's to say (unknown here, or not a friend)
       } finally {
-        await sleep(PIN_CHECK_GAP_MS);
+        await sleep(this.opts.runtime, PIN_CHECK_GAP_MS);
       }
       // The registry knows the key of the device that logged in last: only a live session's is
       // the user's key now (an offline user's may be an old device's, or the one met on the LAN

@@ -2,7 +2,8 @@
  * LAN discovery for one peer (docs/discovery.md): the mDNS adapter (`lan-mdns.ts`) feeding
  * the sans-IO `LanDirectory`, with the one timer that expires its entries. The client asks
  * it who is on the LAN and tells it our presence and registry; it tells the client what
- * changed.
+ * changed. Its clock (monotonic: the directory's times are only compared with each other)
+ * and timers are the runtime's.
  */
 
 import { systemInterfaces } from "../net/interfaces.js";
@@ -14,6 +15,7 @@ import {
   parseRegistryTxt,
   peerInstanceName,
 } from "../protocol/mdns-txt.js";
+import type { Runtime, Timer } from "../runtime.js";
 import { isPrivateIPv4, type LanChange, LanDirectory, type LanPeer } from "./lan-directory.js";
 import { type LanMdns, startLanMdns } from "./lan-mdns.js";
 
@@ -22,6 +24,7 @@ export interface LanDiscoveryOptions {
   fingerprint: string;
   /** Announce ourselves (`--no-announce`: browse only). */
   announce: boolean;
+  runtime: Runtime;
   onChange: (change: LanChange) => void;
   /** A registry of our protocol version announced itself on the LAN, at this address. */
   onRegistry?: (address: Address) => void;
@@ -38,11 +41,11 @@ export function privateAddresses(): string[] {
 export class LanDiscovery {
   readonly directory: LanDirectory;
   private mdns: LanMdns | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: Timer | undefined;
   private presence: PeerPresence = "online";
   private registry: string | undefined;
   private stopped = false;
-  private lastQueryAt = 0;
+  private lastQueryAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly opts: LanDiscoveryOptions) {
     this.directory = new LanDirectory({
@@ -63,8 +66,9 @@ export class LanDiscovery {
       txt: this.txt(),
       addresses: privateAddresses,
       announce: this.opts.announce,
+      runtime: this.opts.runtime,
       onSighting: (s) => {
-        this.directory.handleSighting(s, Date.now());
+        this.directory.handleSighting(s, this.opts.runtime.now());
         this.drain();
       },
       onRegistry: (r) => {
@@ -99,7 +103,7 @@ export class LanDiscovery {
 
   /** Ask the LAN who is there, now (at most once a second). */
   requery(): void {
-    const now = Date.now();
+    const now = this.opts.runtime.now();
     if (now - this.lastQueryAt < 1000) return;
     this.lastQueryAt = now;
     this.mdns?.requery();
@@ -111,7 +115,7 @@ export class LanDiscovery {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer?.cancel();
     await this.mdns?.stop();
   }
 
@@ -128,17 +132,18 @@ export class LanDiscovery {
   /** Hands the directory's changes over and sets the expiry timer to its next deadline. */
   private drain(): void {
     for (let c = this.directory.pollChange(); c; c = this.directory.pollChange()) this.opts.onChange(c);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer?.cancel();
     this.expiryTimer = undefined;
     const next = this.directory.pollTimeout();
     if (next === undefined || this.stopped) return;
-    this.expiryTimer = setTimeout(
+    const runtime = this.opts.runtime;
+    this.expiryTimer = runtime.after(
+      Math.max(0, next - runtime.now()),
       () => {
-        this.directory.handleTimeout(Date.now());
+        this.directory.handleTimeout(runtime.now());
         this.drain();
       },
-      Math.max(0, next - Date.now()),
+      { weak: true },
     );
-    this.expiryTimer.unref?.();
   }
 }

@@ -1,16 +1,19 @@
 /**
  * The client's side of the message log (`message-log.ts`): what arrives for the user is
  * recorded there before it is acknowledged, and handed over to the presenter in log order.
- * What arrives in one turn is recorded in one transaction at its end (`setImmediate`), so a
+ * What arrives in one turn is recorded in one transaction at its end (`runtime.soon`), so a
  * burst costs one fsync, as the registry's group commit does.
  */
 
 import { asHallwayError } from "../errors.js";
+import type { Runtime } from "../runtime.js";
 import type { PeerClientOptions } from "./client-options.js";
 import type { InboxEvent, LoggedEntry, MessageLog } from "./message-log.js";
 
 export interface LogHandOverOptions {
   user: string;
+  /** The end of the turn, and the log's entry times (`wall()`). */
+  runtime: Runtime;
   openLog: PeerClientOptions["openLog"];
   onEvent: PeerClientOptions["onEvent"];
   onHandOverAgain?: (() => void) | undefined;
@@ -34,7 +37,7 @@ export class LogHandOver {
 
   /** At start: what the last run recorded but did not hand over comes first, once. */
   handOverPending(): void {
-    this.log ??= this.opts.openLog(this.opts.user, false, Date.now());
+    this.log ??= this.opts.openLog(this.opts.user, false, this.opts.runtime.wall());
     const pending = this.log?.pending() ?? [];
     if (pending.length > 0) this.opts.onHandOverAgain?.();
     for (const entry of pending) this.handOver(this.log as MessageLog, entry);
@@ -51,7 +54,7 @@ export class LogHandOver {
     if (this.opts.closed()) return;
     this.receiving.push({ events, ...(outgoing ? { outgoing } : {}), ...(then ? { then } : {}) });
     if (this.receiving.length > 1) return;
-    setImmediate(() => this.recordReceived());
+    this.opts.runtime.soon(() => this.recordReceived());
   }
 
   /** What the user sent, for the log's history (with this turn's arrivals). */
@@ -65,7 +68,7 @@ export class LogHandOver {
     let fresh: LoggedEntry[];
     let log: MessageLog;
     try {
-      const now = Date.now();
+      const now = this.opts.runtime.wall();
       log = this.log ??= this.opts.openLog(this.opts.user, true, now) as MessageLog;
       fresh = log.record(
         batch.flatMap((b) => b.events),

@@ -13,12 +13,16 @@
  * on; a pair that answers later, or in one of the background attempts made every
  * `upgradeEveryMs` while a session rides the relay, is handed to `onDirect`, which moves the
  * session (the far side follows the newest authenticated datagram).
+ *
+ * The attempts (`path-finder.ts`), the relay deadline and the background attempts run on the
+ * runtime's clock and timers.
  */
 
 import { HallwayError } from "../errors.js";
 import { isRelayAddress, type UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import { type ConnectData, type ControlOf, connectData } from "../protocol/control.js";
+import type { Runtime, Timer } from "../runtime.js";
 import {
   type Candidate,
   hostCandidates,
@@ -29,7 +33,7 @@ import {
   type RemoteCandidate,
   rankCandidates,
 } from "../traversal/candidates.js";
-import { PathFinder, type PathFinderOptions } from "../traversal/path-finder.js";
+import { PathFinder, type PathFinderOptions } from "./path-finder.js";
 
 export interface FoundPath {
   address: Address;
@@ -47,14 +51,14 @@ export interface PeerPathsOptions {
   /** Where the registry's session is now (relay envelopes go there and come from there). */
   registrySession: () => Address | undefined;
   request: (body: { t: "connect"; to: string; relay?: boolean; pad?: string }) => Promise<unknown>;
-  random: (n: number) => Uint8Array;
+  runtime: Runtime;
   /** Our usable interfaces now (`net/interfaces.ts`' `systemInterfaces` in the process). */
   interfaces: () => readonly LocalInterface[];
   /** A direct path to `user` answered after the relay was taken, or in a background attempt. */
   onDirect: (user: string, path: FoundPath) => void;
   /** Whether the session with `user` still rides the relay (the background attempts stop when not). */
   onRelay: (user: string) => boolean;
-  finder?: Omit<PathFinderOptions, "random">;
+  finder?: Omit<PathFinderOptions, "runtime">;
   /** Take the relay when no direct pair has answered this long into an attempt (default 2000). */
   relayAfterMs?: number;
   /** While on the relay, look for a direct path this often (default 15 000). */
@@ -81,11 +85,11 @@ export class PeerPaths {
   /** The candidates of the last attempt with each user, ranked: what their addresses are. */
   private readonly candidates = new Map<string, RemoteCandidate[]>();
   private readonly noPathUntil = new Map<string, number>();
-  private readonly upgrades = new Map<string, NodeJS.Timeout>();
+  private readonly upgrades = new Map<string, Timer>();
   private stopped = false;
 
   constructor(private readonly opts: PeerPathsOptions) {
-    this.finder = new PathFinder(opts.host, { random: opts.random, ...opts.finder });
+    this.finder = new PathFinder(opts.host, { runtime: opts.runtime, ...opts.finder });
   }
 
   /**
@@ -136,7 +140,8 @@ export class PeerPaths {
    * registry error.
    */
   async find(user: string): Promise<FoundPath> {
-    const started = this.opts.host.now();
+    const runtime = this.opts.runtime;
+    const started = runtime.now();
     if ((this.noPathUntil.get(user) ?? 0) > started) {
       throw new HallwayError("PEER_UNREACHABLE", `no direct path to ${user} answered recently`);
     }
@@ -145,23 +150,24 @@ export class PeerPaths {
     const offer = parsed.data;
     const relay = offer.relay === undefined ? undefined : this.openRelay(offer.relay);
     const punch = this.run(user, offer);
-    const elapsed = () => Math.round(this.opts.host.now() - started);
+    const elapsed = () => Math.round(runtime.now() - started);
     if (relay === undefined) {
       try {
         const found = await punch;
         this.noPathUntil.delete(user);
         return { ...found, ms: elapsed() };
       } catch (err) {
-        this.noPathUntil.set(user, this.opts.host.now() + NO_PATH_BACKOFF_MS);
+        this.noPathUntil.set(user, runtime.now() + NO_PATH_BACKOFF_MS);
         throw err;
       }
     }
-    let timer: NodeJS.Timeout | undefined;
+    let takeRelay: (r: "relay") => void = () => {};
     const relayTaken = new Promise<"relay">((resolve) => {
-      timer = setTimeout(() => resolve("relay"), this.opts.relayAfterMs ?? RELAY_AFTER_MS);
+      takeRelay = resolve;
     });
+    const timer = runtime.after(this.opts.relayAfterMs ?? RELAY_AFTER_MS, () => takeRelay("relay"));
     const first = await Promise.race([punch.catch(() => "relay" as const), relayTaken]);
-    clearTimeout(timer);
+    timer.cancel();
     if (first !== "relay") return { ...first, ms: elapsed() };
     // Late answers still count: the session moves as soon as a direct pair answers.
     punch.then(
@@ -187,10 +193,10 @@ export class PeerPaths {
         const offer = connectData.parse(
           await this.opts.request({ t: "connect", to: user, relay: false, pad: PAD }),
         );
-        const started = this.opts.host.now();
+        const started = this.opts.runtime.now();
         const found = await this.run(user, offer);
         if (this.opts.onRelay(user))
-          this.opts.onDirect(user, { ...found, ms: Math.round(this.opts.host.now() - started) });
+          this.opts.onDirect(user, { ...found, ms: Math.round(this.opts.runtime.now() - started) });
       } catch {
         // No path this time (or the registry is away): try again later.
       }
@@ -200,17 +206,13 @@ export class PeerPaths {
       }
       this.upgrades.set(user, schedule());
     };
-    const schedule = () => {
-      const t = setTimeout(() => void attempt(), every);
-      t.unref?.();
-      return t;
-    };
+    const schedule = () => this.opts.runtime.after(every, () => void attempt(), { weak: true });
     this.upgrades.set(user, schedule());
   }
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.upgrades.values()) clearTimeout(t);
+    for (const t of this.upgrades.values()) t.cancel();
     this.upgrades.clear();
     this.finder.stop();
   }

@@ -10,6 +10,7 @@ import { systemInterfaces } from "../net/interfaces.js";
 import { type HostedConnection, isRelayAddress, type UdpHost } from "../net/udp-host.js";
 import { decodeControl, encodeControl, type LookupData } from "../protocol/control.js";
 import { fingerprint } from "../protocol/noise.js";
+import type { Runtime } from "../runtime.js";
 import { onSubnet } from "../traversal/candidates.js";
 import type { PeerEvent } from "./events.js";
 import type { LanDirectory } from "./lan-directory.js";
@@ -23,6 +24,8 @@ export interface PeerLink {
 
 export interface PeerLinksOptions {
   host: UdpHost;
+  /** Times a new session's path for its path event. */
+  runtime: Runtime;
   paths: PeerPaths;
   me(): string;
   emit(e: PeerEvent): void;
@@ -190,7 +193,7 @@ export class PeerLinks {
     }
     if (link?.connecting) return link.connecting;
     const fresh: PeerLink = { verified: true };
-    const startedAt = Date.now();
+    const startedAt = this.opts.runtime.now();
     const connectOn = async (path: FoundPath, fromDirectory: boolean): Promise<HostedConnection> => {
       const conn = await this.opts.host.connect(path.address, {
         expectedRemoteKey: new Uint8Array(Buffer.from(path.publicKey, "hex")),
@@ -200,7 +203,7 @@ export class PeerLinks {
       fresh.conn = conn;
       fresh.connecting = undefined;
       this.userBySession.set(conn.session, user);
-      this.emitPath(user, conn, fromDirectory ? Date.now() - startedAt : path.ms);
+      this.emitPath(user, conn, fromDirectory ? Math.round(this.opts.runtime.now() - startedAt) : path.ms);
       if (path.kind === "relay") this.opts.paths.keepUpgrading(user);
       return conn;
     };

@@ -14,20 +14,23 @@
  * there first (`needsRegister`).
  */
 
-import { randomBytes } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
 import type { PinStore } from "../net/data-dir.js";
 import type { HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import { type Control, encodeControl, type RequestBody } from "../protocol/control.js";
 import { fingerprint } from "../protocol/noise.js";
+import type { Runtime, Timer } from "../runtime.js";
 import type { PeerEvent } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
+import { randomFraction } from "./random-ids.js";
 
 export type ClientState = "idle" | "connecting" | "ready" | "reconnecting" | "closed";
 
 export interface RegistrySessionOptions {
   host: UdpHost;
+  /** The heartbeat, the reconnect's backoff and its jitter, the requests' deadline. */
+  runtime: Runtime;
   server: Address | undefined;
   user: string;
   password: string;
@@ -71,7 +74,7 @@ export class RegistrySession {
   private readonly requests = new Map<number, PendingRequest>();
   /** One timer for every request's answer (`requestTimeoutMs`). */
   private readonly requestDeadlines: FifoDeadlines<number>;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: Timer | undefined;
   private reconnectAttempt = 0;
   private readonly loginWaiters: Array<{ resolve(): void; reject(err: HallwayError): void }> = [];
   private reportFailure: (err: HallwayError) => void = () => {};
@@ -82,7 +85,11 @@ export class RegistrySession {
 
   constructor(private readonly opts: RegistrySessionOptions) {
     this.server = opts.server;
-    this.requestDeadlines = new FifoDeadlines(opts.requestTimeoutMs, (rid) => this.requestTimedOut(rid));
+    this.requestDeadlines = new FifoDeadlines(
+      opts.requestTimeoutMs,
+      (rid) => this.requestTimedOut(rid),
+      opts.runtime,
+    );
   }
 
   get registryName(): string {
@@ -191,11 +198,11 @@ export class RegistrySession {
   }
 
   private startHeartbeat(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
+    this.heartbeatTimer?.cancel();
+    this.heartbeatTimer = this.opts.runtime.every(this.opts.heartbeatMs, () => {
       if (this.state !== "ready") return;
       this.request({ t: "heartbeat" }).catch(() => {});
-    }, this.opts.heartbeatMs);
+    });
   }
 
   /** Send a request to the registry; resolves with its `data`. */
@@ -242,7 +249,7 @@ export class RegistrySession {
   lost(): void {
     if (this.state !== "ready" || this.ended) return;
     this.state = "reconnecting";
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer?.cancel();
     const old = this.conn;
     this.conn = undefined;
     if (old) this.opts.host.close(old, "reconnecting");
@@ -259,9 +266,9 @@ export class RegistrySession {
   scheduleReconnect(atLeastMs = 0): void {
     if (this.state !== "reconnecting" || !this.server) return;
     const base = Math.min(10_000, 250 * 2 ** this.reconnectAttempt);
-    const delay = Math.max(atLeastMs, base / 2 + (randomBytes(2).readUInt16BE(0) / 65535) * (base / 2));
+    const delay = Math.max(atLeastMs, base / 2 + randomFraction(this.opts.runtime) * (base / 2));
     this.reconnectAttempt++;
-    setTimeout(() => {
+    const retry = (): void => {
       if (this.state !== "reconnecting") return;
       this.connect()
         .then(() => this.registerIfNeeded())
@@ -290,7 +297,8 @@ export class RegistrySession {
           // Throttled (RATE_LIMITED): not before the registry says.
           this.scheduleReconnect(e.retryAfterMs ?? 0);
         });
-    }, delay).unref?.();
+    };
+    this.opts.runtime.after(delay, retry, { weak: true });
   }
 
   /**
@@ -352,7 +360,7 @@ export class RegistrySession {
     this.state = "closed";
     for (const w of this.loginWaiters.splice(0))
       w.reject(new HallwayError("REGISTRY_LOST", "the client stopped"));
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer?.cancel();
     return wasReady;
   }
 

@@ -8,7 +8,6 @@
  * are acknowledged by the highest seq received per group, in one `group.ack` per burst.
  */
 
-import { randomUUID } from "node:crypto";
 import { asHallwayError, HallwayError } from "../errors.js";
 import {
   type Control,
@@ -31,10 +30,14 @@ import {
   suggestData,
 } from "../protocol/control.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
+import type { Runtime } from "../runtime.js";
 import type { PeerEvent } from "./events.js";
 import type { InboxEvent } from "./message-log.js";
+import { uuid } from "./random-ids.js";
 
 export interface SocialHost {
+  /** The end of the turn (acks per burst), group message ids and send times. */
+  runtime: Runtime;
   /** The logged-in user's name. */
   me(): string;
   request(body: RequestBody): Promise<unknown>;
@@ -138,7 +141,7 @@ export class SocialClient {
       if (this.ackScheduled) return;
       this.ackScheduled = true;
       // One ack per group for a burst (a login backlog arrives in batches of many messages).
-      setImmediate(() => {
+      this.host.runtime.soon(() => {
         this.ackScheduled = false;
         for (const [group, seq] of this.groupAcks) {
           this.host.request({ t: "group.ack", group, seq }).catch(() => {});
@@ -271,9 +274,9 @@ export class SocialClient {
     const body = {
       t: "group.send",
       group,
-      id: randomUUID(),
+      id: uuid(this.host.runtime),
       text,
-      sentAt: Date.now(),
+      sentAt: this.host.runtime.wall(),
     } as const;
     for (;;) {
       try {

@@ -118,18 +118,18 @@ function maybeSync(
   const due = t.writtenBytes >= SYNC_BATCH_BYTES || allArrived || now - t.firstWrittenAt >= SYNC_DELAY_MS;
   if (!due) {
     if (t.syncTimer === undefined) {
-      t.syncTimer = setTimeout(
+      t.syncTimer = tt.runtime.after(
+        Math.max(1, SYNC_DELAY_MS - (now - t.firstWrittenAt)),
         () => {
           t.syncTimer = undefined;
           if (!t.done) tt.host.touch(t.conn);
         },
-        Math.max(1, SYNC_DELAY_MS - (now - t.firstWrittenAt)),
+        { weak: true },
       );
-      t.syncTimer.unref?.();
     }
     return;
   }
-  if (t.syncTimer) clearTimeout(t.syncTimer);
+  t.syncTimer?.cancel();
   t.syncTimer = undefined;
   const batch = t.written;
   t.written = [];
@@ -274,7 +274,7 @@ export function putInPlace(tt: TransferTable, t: Transfer): void {
   const { incoming, receiver } = t;
   if (!incoming || !receiver) return;
   t.verified = true;
-  if (t.syncTimer) clearTimeout(t.syncTimer);
+  t.syncTimer?.cancel();
   t.syncTimer = undefined;
   const finish = () => {
     if (t.done) return;

@@ -39,7 +39,7 @@ export function onCoreEvent(tt: TransferTable, t: Transfer, e: FileTransferEvent
 
 function complete(tt: TransferTable, t: Transfer): void {
   t.done = true;
-  if (t.syncTimer) clearTimeout(t.syncTimer);
+  t.syncTimer?.cancel();
   if (t.incoming) {
     // In place already (`putInPlace`); the channel lingers to answer retransmissions.
     // What the file is (an image, a video…) comes from a few small reads of its bytes.
@@ -66,7 +66,7 @@ export function finishFailed(
   keepPartial: boolean,
 ): void {
   t.done = true;
-  if (t.syncTimer) clearTimeout(t.syncTimer);
+  t.syncTimer?.cancel();
   const partial = t.incoming
     ? { partial: keepPartial && t.receiver ? ("kept" as const) : ("removed" as const) }
     : {};
@@ -123,5 +123,5 @@ export function drop(tt: TransferTable, t: Transfer, afterMs: number): void {
     if (tt.transfers.get(t.id) === t) tt.transfers.delete(t.id);
   };
   if (afterMs === 0) go();
-  else setTimeout(go, afterMs).unref?.();
+  else tt.runtime.after(afterMs, go, { weak: true });
 }

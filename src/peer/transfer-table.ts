@@ -16,6 +16,7 @@ import {
   type FileEndCode,
   type FileOffer,
 } from "../protocol/file-control.js";
+import type { Runtime, Timer } from "../runtime.js";
 import type { PeerEvent, TransferState } from "./events.js";
 import { safeFileName } from "./file-name.js";
 import type { ProgressMeter } from "./file-progress.js";
@@ -62,7 +63,7 @@ export interface Transfer {
   syncing: boolean;
   /** The chunks the sync in flight makes durable (written before it began). */
   syncingBatch: number[];
-  syncTimer?: NodeJS.Timeout;
+  syncTimer?: Timer;
   /** Disk operations in flight; the descriptors close only when this is 0. */
   inflight: number;
   /** What to do with the descriptors once nothing is in flight (close, discard). */
@@ -127,6 +128,8 @@ export interface TransferRow {
 
 export interface FileTransfersOptions {
   host: UdpHost;
+  /** Transfer and folder ids, the fsync batch's delay, a finished receiver's linger. */
+  runtime: Runtime;
   emit: (e: PeerEvent) => void;
   /** Accept every offer into this directory. */
   autoAcceptDir?: string;
@@ -160,6 +163,7 @@ export interface SendPinned {
 /** What the parts share. */
 export interface TransferTable {
   readonly host: UdpHost;
+  readonly runtime: Runtime;
   readonly opts: FileTransfersOptions;
   readonly transfers: Map<string, Transfer>;
   /** Folders by `Batch.key`. */

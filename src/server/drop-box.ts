@@ -105,6 +105,7 @@ export class DropBox {
     }
     this.transfers = new FileTransfers({
       host: opts.host,
+      runtime: opts.runtime,
       emit: (e) => this.onEvent(e),
       downloadDir: this.folder.incoming,
       autoAcceptDir: this.folder.incoming,

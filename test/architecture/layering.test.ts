@@ -76,54 +76,10 @@ const ROOT_ONLY_EFFECTS: readonly Effect[] = ["dgram", "timers", "clock", "rando
  * `MAY_IMPORT` (`import net`).
  */
 const DEBT: Record<string, { because: string; allows: readonly string[] }> = {
-  // The path finder runs its punchers on real timers; it becomes a sans-IO role in peer/.
-  "traversal/path-finder.ts": { because: "drives Punchers with setTimeout/setImmediate", allows: ["timers"] },
-
-  // The roles do their own IO: they take a Host port, a Clock and a random source later.
-  "peer/client.ts": { because: "random for the path finder", allows: ["random"] },
-  "peer/registry-session.ts": {
-    because: "heartbeat and reconnect backoff on timers, with random jitter",
-    allows: ["timers", "random"],
-  },
-  "peer/chat-delivery.ts": {
-    because: "report deadlines and retry sleeps on timers; message ids and send times",
-    allows: ["timers", "clock", "random"],
-  },
-  "peer/peer-links.ts": { because: "times a new session's path for its path event", allows: ["clock"] },
-  "peer/lan-mode.ts": {
-    because: "LAN outbox retries and the wait for a peer's announcement on timers; pin-check pacing",
-    allows: ["timers", "clock"],
-  },
-  "peer/log-hand-over.ts": {
-    because: "records a turn's arrivals at its end (setImmediate); the log's entry times",
-    allows: ["timers", "clock"],
-  },
-  "peer/drop-client.ts": {
-    because: "upload retries and fetch pacing on timers; drop times and ids",
-    allows: ["clock", "random", "timers"],
-  },
   "server/drop-box.ts": {
     because:
       "runs the peer's FileTransfers as the registry's file peer (to move below both roles, as files/)",
     allows: ["import peer"],
-  },
-  "peer/lan-mdns.ts": {
-    because: "the mDNS adapter of LAN discovery: its send-rate limit, query jitter and clock",
-    allows: ["clock", "random", "timers"],
-  },
-  "peer/lan.ts": {
-    because: "the LAN directory's expiry timer and query pacing",
-    allows: ["clock", "timers"],
-  },
-  "peer/discovery.ts": { because: "mDNS browse timeout", allows: ["timers"] },
-  "peer/fifo-deadlines.ts": { because: "its own timer, Date.now by default", allows: ["timers", "clock"] },
-  "peer/file-transfers.ts": { because: "random transfer and folder ids", allows: ["random"] },
-  "peer/transfer-disk.ts": { because: "the fsync batch's delay timer", allows: ["timers"] },
-  "peer/transfer-ending.ts": { because: "a completed receiver lingers on a timer", allows: ["timers"] },
-  "peer/paths.ts": { because: "relay and upgrade timers", allows: ["timers"] },
-  "peer/social.ts": {
-    because: "batches acknowledgements per turn; notice ids, times",
-    allows: ["timers", "clock", "random"],
   },
 };
 

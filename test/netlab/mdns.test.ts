@@ -13,7 +13,7 @@ import { existsSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // Types only: the code under test runs in the lab namespaces, from dist/.
-import type { DiscoveredRegistry } from "../../src/peer/discovery.js";
+import type { DiscoveredRegistry } from "../../src/net/mdns-discovery.js";
 import { requireLab } from "./lab-guard.js";
 import { buildLan, type LabProcess, type LanHost, NetLab } from "./netns.js";
 
@@ -26,7 +26,7 @@ const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${na
 function assertDistFresh(): void {
   for (const [src, out] of [
     ["src/net/mdns-advertise.ts", "dist/net/mdns-advertise.js"],
-    ["src/peer/discovery.ts", "dist/peer/discovery.js"],
+    ["src/net/mdns-discovery.ts", "dist/net/mdns-discovery.js"],
     ["src/protocol/mdns-txt.ts", "dist/protocol/mdns-txt.js"],
   ] as const) {
     const build = "run `npx tsc -p tsconfig.build.json` (npm test does it in pretest)";

@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { systemRuntime } from "../../src/net/system-runtime.js";
 import { FifoDeadlines } from "../../src/peer/fifo-deadlines.js";
+import type { Runtime } from "../../src/runtime.js";
+
+/** The process's runtime on Vitest's fake timers, whose clock is the faked Date. */
+const fakeTimed: Runtime = { ...systemRuntime, now: () => Date.now() };
 
 describe("FifoDeadlines", () => {
   beforeEach(() => {
@@ -11,11 +16,7 @@ describe("FifoDeadlines", () => {
 
   it("expires keys in the order they were set, with one timer for all", () => {
     const expired: string[] = [];
-    const d = new FifoDeadlines<string>(
-      1000,
-      (k) => expired.push(k),
-      () => Date.now(),
-    );
+    const d = new FifoDeadlines<string>(1000, (k) => expired.push(k), fakeTimed);
     d.set("a");
     vi.advanceTimersByTime(300);
     d.set("b");
@@ -31,11 +32,7 @@ describe("FifoDeadlines", () => {
 
   it("never expires a deleted key; a restarted key moves to the back", () => {
     const expired: string[] = [];
-    const d = new FifoDeadlines<string>(
-      1000,
-      (k) => expired.push(k),
-      () => Date.now(),
-    );
+    const d = new FifoDeadlines<string>(1000, (k) => expired.push(k), fakeTimed);
     d.set("a");
     d.set("b");
     vi.advanceTimersByTime(500);
@@ -49,11 +46,7 @@ describe("FifoDeadlines", () => {
 
   it("clear stops everything without calling back", () => {
     const expired: string[] = [];
-    const d = new FifoDeadlines<string>(
-      1000,
-      (k) => expired.push(k),
-      () => Date.now(),
-    );
+    const d = new FifoDeadlines<string>(1000, (k) => expired.push(k), fakeTimed);
     d.set("a");
     d.clear();
     vi.advanceTimersByTime(5000);

@@ -75,16 +75,18 @@ export class FilePeer {
     acceptIncoming: boolean,
   ) {
     this.address = { host, port: 7000 };
+    const runtime = world.runtime();
     this.udp = new UdpHost({
       identity: world.identity(),
       acceptIncoming,
-      runtime: world.runtime(),
+      runtime,
       sockets: world.socketsOn(host),
       port: 7000,
       linkMtuFor: () => opts.linkMtuBytes ?? 1500,
     });
     this.transfers = new FileTransfers({
       host: this.udp,
+      runtime,
       emit: (e) => this.events.push(e),
       downloadDir,
       ...(opts.autoAccept === false ? {} : { autoAcceptDir: downloadDir }),

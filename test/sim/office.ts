@@ -126,7 +126,8 @@ export class SimOffice {
         handedOver?.();
       },
       ...extra,
-      ...({ runtime: world.runtime(), sockets: world.socketsOn(host) } as Partial<PeerClientOptions>),
+      runtime: world.runtime(),
+      sockets: world.socketsOn(host),
     });
     const peer: SimPeer = {
       name,

@@ -1,9 +1,10 @@
 /**
- * PathFinder: runs connection attempts' Punchers on a live socket (a `ProbeHost`: `UdpHost`). It owns their timers,
- * routes incoming probes to the attempt whose token they carry, and sends what the
- * punchers ask for, low-TTL openers included.
+ * PathFinder: runs connection attempts' Punchers (`traversal/puncher.ts`, sans-IO) on a live
+ * socket (a `ProbeHost`: `UdpHost`). It owns their timers, routes incoming probes to the
+ * attempt whose token they carry, and sends what the punchers ask for, low-TTL openers
+ * included. Time, timers and the punchers' random bytes are the runtime's.
  *
- * Sends happen from its own callbacks (timers and `setImmediate`), never inside the
+ * Sends happen from its own callbacks (the runtime's timers and `soon`), never inside the
  * socket's message handling, because a low TTL applies to the whole socket for one tick
  * (see `UdpHost.sendRaw`).
  *
@@ -13,20 +14,20 @@
 
 import type { Address } from "../protocol/address.js";
 import { decodeProbe, PROBE_TOKEN_BYTES } from "../protocol/probe.js";
-import type { RemoteCandidate } from "./candidates.js";
-import { Puncher, type PuncherOptions, type PunchResult } from "./puncher.js";
+import type { Runtime, Timer } from "../runtime.js";
+import type { RemoteCandidate } from "../traversal/candidates.js";
+import { Puncher, type PuncherOptions, type PunchResult } from "../traversal/puncher.js";
 
 /**
- * What the path finder needs of the socket adapter (`net/udp-host.ts`'s `UdpHost` is one): the
- * clock, and a send outside any session, with a TTL for the openers.
+ * What the path finder needs of the socket adapter (`net/udp-host.ts`'s `UdpHost` is one): a
+ * send outside any session, with a TTL for the openers.
  */
 export interface ProbeHost {
-  now(): number;
   sendRaw(bytes: Uint8Array, to: Address, ttl?: number): void;
 }
 
 export interface PathFinderOptions {
-  random: (n: number) => Uint8Array;
+  runtime: Runtime;
   /** How long a decided attempt keeps answering probes, default 3000 ms. */
   lingerMs?: number;
   /** Puncher tuning (tests); the defaults are the documented ones. */
@@ -36,7 +37,7 @@ export interface PathFinderOptions {
 interface Attempt {
   puncher: Puncher;
   done: (r: PunchResult) => void;
-  timer: NodeJS.Timeout | undefined;
+  timer: Timer | undefined;
   decided: boolean;
 }
 
@@ -68,13 +69,13 @@ export class PathFinder {
       const puncher = new Puncher({
         token,
         candidates,
-        now: this.host.now(),
-        random: this.opts.random,
+        now: this.opts.runtime.now(),
+        random: (n) => this.opts.runtime.random(n),
         ...this.opts.puncher,
         ...limits,
       });
       this.attempts.set(id, { puncher, done: resolve, timer: undefined, decided: false });
-      setImmediate(() => this.drive(id));
+      this.opts.runtime.soon(() => this.drive(id));
     });
   }
 
@@ -86,9 +87,9 @@ export class PathFinder {
       this.dropped++;
       return true;
     }
-    attempt.puncher.handleProbe(probe.value, from, this.host.now());
+    attempt.puncher.handleProbe(probe.value, from, this.opts.runtime.now());
     const id = hex(probe.value.token);
-    setImmediate(() => this.drive(id));
+    this.opts.runtime.soon(() => this.drive(id));
     return true;
   }
 
@@ -101,7 +102,8 @@ export class PathFinder {
     const attempt = this.attempts.get(id);
     if (!attempt) return;
     const { puncher } = attempt;
-    const t = this.host.now();
+    const runtime = this.opts.runtime;
+    const t = runtime.now();
     const due = puncher.pollTimeout();
     if (due !== undefined && due <= t) puncher.handleTimeout(t);
     for (let out = puncher.pollTransmit(); out; out = puncher.pollTransmit()) {
@@ -111,23 +113,23 @@ export class PathFinder {
     if (result && !attempt.decided) {
       attempt.decided = true;
       attempt.done(result);
-      if (attempt.timer) clearTimeout(attempt.timer);
-      attempt.timer = setTimeout(() => this.finish(id), this.opts.lingerMs ?? 3000);
-      attempt.timer.unref?.();
+      attempt.timer?.cancel();
+      attempt.timer = runtime.after(this.opts.lingerMs ?? 3000, () => this.finish(id), { weak: true });
       return;
     }
     if (attempt.decided) return;
     const next = puncher.pollTimeout();
-    if (attempt.timer) clearTimeout(attempt.timer);
+    attempt.timer?.cancel();
     attempt.timer =
-      next === undefined ? undefined : setTimeout(() => this.drive(id), Math.max(0, next - this.host.now()));
-    attempt.timer?.unref?.();
+      next === undefined
+        ? undefined
+        : runtime.after(Math.max(0, next - runtime.now()), () => this.drive(id), { weak: true });
   }
 
   private finish(id: string): void {
     const attempt = this.attempts.get(id);
     if (!attempt) return;
-    if (attempt.timer) clearTimeout(attempt.timer);
+    attempt.timer?.cancel();
     this.attempts.delete(id);
     if (!attempt.decided) attempt.done({ ok: false, reason: "timeout" });
   }
