@@ -7,6 +7,7 @@ import type { DatagramSockets } from "../net/datagram-socket.js";
 import type { Address } from "../protocol/address.js";
 import type { Identity } from "../protocol/endpoint.js";
 import type { Runtime } from "../runtime.js";
+import type { LocalInterface } from "../traversal/candidates.js";
 import type { PeerEvent } from "./events.js";
 import type { LanOutbox } from "./lan-outbox.js";
 import type { MessageLog } from "./message-log.js";
@@ -38,6 +39,8 @@ export interface PeerClientOptions {
   sendReportMs?: number;
   /** The registry must present the key with this fingerprint (`--registry FINGERPRINT`). */
   registryFingerprint?: string;
+  /** This machine's usable interfaces, for host candidates; default asked of the system. */
+  interfaces?: () => readonly LocalInterface[];
   /** While a peer session rides the relay, look for a direct path this often (default 15 s). */
   pathRetryMs?: number;
   port?: number;

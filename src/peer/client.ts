@@ -188,7 +188,7 @@ export class PeerClient {
       registrySession: () => this.session.conn?.address,
       request: (body) => this.session.request(body),
       runtime,
-      interfaces: systemInterfaces,
+      interfaces: opts.interfaces ?? systemInterfaces,
       onDirect: (user, path) => {
         const conn = this.links.liveLink(user);
         if (!conn) return;

@@ -25,6 +25,13 @@ import type { PeerEvent } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
 import { randomFraction } from "./random-ids.js";
 
+/**
+ * How long a connect keeps trying a registry that answers with cookies (busy: a crowd logging
+ * in at once, after a power cut, is admitted at its handshake rate) before it reports it
+ * unreachable.
+ */
+const BUSY_REGISTRY_RETRY_MS = 60_000;
+
 export type ClientState = "idle" | "connecting" | "ready" | "reconnecting" | "closed";
 
 export interface RegistrySessionOptions {
@@ -112,23 +119,41 @@ export class RegistrySession {
     const server = this.server;
     if (!server) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry found on this network");
     const pinned = this.opts.pins.get(this.registryName);
+    const runtime = this.opts.runtime;
+    const started = runtime.now();
     let conn: HostedConnection;
-    try {
-      conn = await host.connect(
-        server,
-        pinned ? { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) } : {},
-      );
-    } catch (err) {
-      const e = asHallwayError(err);
-      if (e.code === "CRYPTO_UNEXPECTED_KEY") {
-        throw new HallwayError(
-          "REGISTRY_KEY_CHANGED",
-          `the registry at ${this.registryName} presented a different key than the one pinned (${fingerprint(
-            new Uint8Array(Buffer.from(pinned ?? "", "hex")),
-          )}); refusing to connect`,
+    for (let attempt = 0; ; attempt++) {
+      const cookiesBefore = host.cookieStats.received;
+      try {
+        conn = await host.connect(
+          server,
+          pinned ? { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) } : {},
+        );
+        break;
+      } catch (err) {
+        const e = asHallwayError(err);
+        if (e.code === "CRYPTO_UNEXPECTED_KEY") {
+          throw new HallwayError(
+            "REGISTRY_KEY_CHANGED",
+            `the registry at ${this.registryName} presented a different key than the one pinned (${fingerprint(
+              new Uint8Array(Buffer.from(pinned ?? "", "hex")),
+            )}); refusing to connect`,
+          );
+        }
+        // A registry that answered with a cookie is there, and busy admitting a crowd (its
+        // handshake budget: docs/security.md): wait a little and try again, for a while.
+        const busy = host.cookieStats.received > cookiesBefore;
+        if (!busy || runtime.now() - started >= BUSY_REGISTRY_RETRY_MS || this.state === "closed") {
+          throw new HallwayError(
+            "REGISTRY_UNREACHABLE",
+            `no answer from the registry at ${this.registryName}`,
+          );
+        }
+        const base = Math.min(2_000, 250 * 2 ** attempt);
+        await new Promise<void>((resolve) =>
+          runtime.after(base / 2 + randomFraction(runtime) * (base / 2), resolve),
         );
       }
-      throw new HallwayError("REGISTRY_UNREACHABLE", `no answer from the registry at ${this.registryName}`);
     }
     const wanted = this.opts.registryFingerprint;
     if (wanted !== undefined && fingerprint(conn.remoteKey) !== wanted) {

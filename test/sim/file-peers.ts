@@ -12,8 +12,7 @@
  * (a disk that stops taking them) until the test resumes it.
  */
 
-import { mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type HostedConnection, UdpHost } from "../../src/net/udp-host.js";
 import type { PeerEvent, TransferEvent } from "../../src/peer/events.js";
@@ -22,7 +21,7 @@ import { FileTransfers, type FileTransfersOptions } from "../../src/peer/file-tr
 import type { Address } from "../../src/protocol/address.js";
 import { encodeControl } from "../../src/protocol/control.js";
 import { decodeStreamMessage } from "../../src/protocol/stream-message.js";
-import type { LinkFaults, SimWorld } from "./role-sim.js";
+import { type LinkFaults, SIM_TEMP_ROOT, type SimWorld } from "./role-sim.js";
 
 export { makeFile, sha256 } from "./file-content.js";
 
@@ -191,22 +190,8 @@ export interface PairOptions {
 /** Temporary folders of the pairs made so far; `removeFolders` deletes them. */
 const folders: string[] = [];
 
-/**
- * Temporary folders go to a RAM file system when there is one with room (an fsync there costs
- * nothing, and thirty of them on a busy disk would cost most of a test's real time); the disk
- * adapter cannot tell. Else the system's temporary folder.
- */
-const TEMP_ROOT = (() => {
-  try {
-    const s = statfsSync("/dev/shm");
-    return s.bavail * s.bsize > 2 ** 30 ? "/dev/shm" : tmpdir();
-  } catch {
-    return tmpdir();
-  }
-})();
-
 export function tempFolder(): string {
-  const dir = mkdtempSync(join(TEMP_ROOT, "hallway-sim-files-"));
+  const dir = mkdtempSync(join(SIM_TEMP_ROOT, "hallway-sim-files-"));
   folders.push(dir);
   return dir;
 }

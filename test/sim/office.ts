@@ -9,7 +9,6 @@
  */
 
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PinStore } from "../../src/net/data-dir.js";
 import { PeerClient, type PeerClientOptions } from "../../src/peer/client.js";
@@ -19,7 +18,7 @@ import type { Address } from "../../src/protocol/address.js";
 import type { Identity } from "../../src/protocol/endpoint.js";
 import { Registry, type RegistryOptions } from "../../src/server/registry.js";
 import { SqliteStore } from "../../src/server/store/index.js";
-import { SimWorld, type WorldOptions } from "./role-sim.js";
+import { SIM_TEMP_ROOT, SimWorld, type WorldOptions } from "./role-sim.js";
 
 export const REGISTRY_PORT = 7741;
 export const PASSWORD = "correct horse battery";
@@ -48,7 +47,7 @@ export class SimOffice {
 
   constructor(opts: WorldOptions) {
     this.world = new SimWorld(opts);
-    this.dir = mkdtempSync(join(tmpdir(), "hallway-sim-"));
+    this.dir = mkdtempSync(join(SIM_TEMP_ROOT, "hallway-sim-office-"));
     this.registryHost = this.world.newHost();
     this.registryIdentity = this.world.identity();
   }
@@ -128,6 +127,8 @@ export class SimOffice {
       ...extra,
       runtime: world.runtime(),
       sockets: world.socketsOn(host),
+      // The machine's one interface is its address on the simulated LAN.
+      interfaces: () => [{ address: host, netmask: "255.255.0.0" }],
     });
     const peer: SimPeer = {
       name,
