@@ -3,7 +3,6 @@
  * pinned, and (for the registry) its SQLite file. Only this module and the store touch disk.
  */
 
-import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   closeSync,
@@ -117,7 +116,7 @@ const identityFile = z.object({
 });
 
 /** Load the device identity, creating it on first use. The file is always left at mode 0600. */
-export function loadOrCreateIdentity(dir: string): Identity {
+export function loadOrCreateIdentity(dir: string, random: (n: number) => Uint8Array): Identity {
   const path = join(dir, "identity.json");
   let text: string | undefined;
   try {
@@ -128,7 +127,7 @@ export function loadOrCreateIdentity(dir: string): Identity {
     }
   }
   if (text === undefined) {
-    const id = generateIdentity((n) => new Uint8Array(randomBytes(n)));
+    const id = generateIdentity(random);
     const body = JSON.stringify({
       publicKey: Buffer.from(id.publicKey).toString("hex"),
       privateKey: Buffer.from(id.privateKey).toString("hex"),

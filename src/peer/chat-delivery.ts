@@ -30,13 +30,13 @@ import {
   type RequestBody,
 } from "../protocol/control.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
+import { uuid } from "../protocol/random-ids.js";
 import type { Runtime } from "../runtime.js";
 import type { PeerEvent, Via } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
 import type { LanOutbox } from "./lan-outbox.js";
 import type { LogHandOver } from "./log-hand-over.js";
 import type { InboxEvent } from "./message-log.js";
-import { uuid } from "./random-ids.js";
 import type { ClientState } from "./registry-session.js";
 import { fitsWire } from "./social.js";
 

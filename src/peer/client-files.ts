@@ -9,11 +9,11 @@ import { asHallwayError, HallwayError } from "../errors.js";
 import { type HostedConnection, isRelayAddress } from "../net/udp-host.js";
 import type { LookupData } from "../protocol/control.js";
 import { GROUP_PREFIX } from "../protocol/drop.js";
+import type { FileTransfers } from "../transfers/file-transfers.js";
+import { isFolder, walkFolder } from "../transfers/folder-walk.js";
 import type { SendHow } from "./client-options.js";
 import type { DropClient } from "./drop-client.js";
 import type { PeerEvent } from "./events.js";
-import type { FileTransfers } from "./file-transfers.js";
-import { isFolder, walkFolder } from "./folder-walk.js";
 import { fitsWire } from "./social.js";
 
 export interface ClientFilesOptions {

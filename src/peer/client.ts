@@ -66,12 +66,12 @@ import {
 import { fingerprint } from "../protocol/noise.js";
 import { decodeStreamMessage } from "../protocol/stream-message.js";
 import type { Runtime } from "../runtime.js";
+import { FileTransfers, type TransferRow } from "../transfers/file-transfers.js";
 import { ChatDelivery, messageEvent } from "./chat-delivery.js";
 import { ClientFiles } from "./client-files.js";
 import type { PeerClientOptions, SendHow } from "./client-options.js";
 import { DropClient } from "./drop-client.js";
 import type { PeerEvent } from "./events.js";
-import { FileTransfers, type TransferRow } from "./file-transfers.js";
 import { isRegistryAbsent, LanMode, lanView } from "./lan-mode.js";
 import { LogHandOver } from "./log-hand-over.js";
 import type { InboxEvent } from "./message-log.js";

@@ -21,12 +21,12 @@ import type { HostedConnection } from "../net/udp-host.js";
 import { parseAnswer, type RequestBody } from "../protocol/control.js";
 import { type DropInfo, dropFetchData, dropListData, dropPutData } from "../protocol/drop.js";
 import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-control.js";
+import { hexId } from "../protocol/random-ids.js";
 import type { StreamMessage } from "../protocol/stream-message.js";
 import type { Runtime } from "../runtime.js";
+import { OutgoingFile } from "../transfers/file-store.js";
+import type { FileTransfers } from "../transfers/file-transfers.js";
 import type { PeerEvent, TransferEvent } from "./events.js";
-import { OutgoingFile } from "./file-store.js";
-import type { FileTransfers } from "./file-transfers.js";
-import { hexId } from "./random-ids.js";
 
 /** Downloads from the drop box at once; the others wait their turn. */
 const PARALLEL_FETCHES = 2;

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { HallwayError } from "../errors.js";
 import { ensureDataDir, loadOrCreateIdentity, PinStore, privacyWarnings } from "../net/data-dir.js";
 import { type DiscoveredRegistry, discoverRegistries } from "../net/mdns-discovery.js";
+import { systemRuntime } from "../net/system-runtime.js";
 import type { Address } from "../protocol/address.js";
 import { DEFAULT_PORT } from "../protocol/limits.js";
 import { isLoopbackHost } from "../traversal/candidates.js";
@@ -17,10 +18,10 @@ import { MessageLog } from "./message-log.js";
 import { PeerPins } from "./peer-pins.js";
 
 export { type DiscoveredRegistry, discoverRegistries } from "../net/mdns-discovery.js";
+export type { TransferRow } from "../transfers/file-transfers.js";
 export { PeerClient } from "./client.js";
 export { defaultDownloadDir } from "./download-dir.js";
 export type { PeerEvent, TransferEvent, TransferState } from "./events.js";
-export type { TransferRow } from "./file-transfers.js";
 export type { InboxEvent } from "./message-log.js";
 
 /** Parse HOST:PORT (or HOST alone, with the default port). */
@@ -111,7 +112,7 @@ export function createClient(setup: ClientSetup): PeerClient {
           },
         }
       : {}),
-    identity: loadOrCreateIdentity(dir),
+    identity: loadOrCreateIdentity(dir, (setup.runtime ?? systemRuntime).random),
     pins: new PinStore(dir),
     openLog: (user, create, now) => MessageLog.open(dir, user, create, now),
     downloadDir: downloadDir ?? defaultDownloadDir(),

@@ -33,9 +33,9 @@ import {
   REGISTRY_SERVICE_PROTOCOL,
   REGISTRY_SERVICE_TYPE,
 } from "../protocol/mdns-txt.js";
+import { randomFraction } from "../protocol/random-ids.js";
 import type { Runtime, Timer } from "../runtime.js";
 import type { LanSighting } from "./lan-directory.js";
-import { randomFraction } from "./random-ids.js";
 
 export const PEER_SERVICE = `_${PEER_SERVICE_TYPE}._udp.local`;
 const REGISTRY_SERVICE = `_${REGISTRY_SERVICE_TYPE}._${REGISTRY_SERVICE_PROTOCOL}.local`;

@@ -20,10 +20,10 @@ import type { HostedConnection, UdpHost } from "../net/udp-host.js";
 import type { Address } from "../protocol/address.js";
 import { type Control, encodeControl, type RequestBody } from "../protocol/control.js";
 import { fingerprint } from "../protocol/noise.js";
+import { randomFraction } from "../protocol/random-ids.js";
 import type { Runtime, Timer } from "../runtime.js";
 import type { PeerEvent } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
-import { randomFraction } from "./random-ids.js";
 
 /**
  * How long a connect keeps trying a registry that answers with cookies (busy: a crowd logging

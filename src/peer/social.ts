@@ -30,10 +30,10 @@ import {
   suggestData,
 } from "../protocol/control.js";
 import { MAX_TEXT_BYTES } from "../protocol/limits.js";
+import { uuid } from "../protocol/random-ids.js";
 import type { Runtime } from "../runtime.js";
 import type { PeerEvent } from "./events.js";
 import type { InboxEvent } from "./message-log.js";
-import { uuid } from "./random-ids.js";
 
 export interface SocialHost {
   /** The end of the turn (acks per burst), group message ids and send times. */

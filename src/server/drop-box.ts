@@ -31,14 +31,14 @@
 import { renameSync, rmSync } from "node:fs";
 import { HallwayError } from "../errors.js";
 import type { HostedConnection, UdpHost } from "../net/udp-host.js";
-import type { PeerEvent, TransferEvent } from "../peer/events.js";
-import { syncDirectory } from "../peer/file-store.js";
-import { FileTransfers } from "../peer/file-transfers.js";
 import type { Control, ControlOf } from "../protocol/control.js";
 import { type DropInfo, MAX_DROPS_LISTED } from "../protocol/drop.js";
 import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-control.js";
 import type { StreamMessage } from "../protocol/stream-message.js";
 import type { Runtime, Timer } from "../runtime.js";
+import { syncDirectory } from "../transfers/file-store.js";
+import { FileTransfers } from "../transfers/file-transfers.js";
+import type { TransferEvent, TransferOutput } from "../transfers/transfer-event.js";
 import { DropFolder } from "./drop-folder.js";
 import { dropInfo, dropRecipients } from "./drop-recipients.js";
 import {
@@ -308,7 +308,7 @@ export class DropBox {
     return undefined;
   }
 
-  private onEvent(e: PeerEvent): void {
+  private onEvent(e: TransferOutput): void {
     if (e.event === "error") {
       this.opts.log(`drop box: ${e.code}: ${e.message}`, "warn");
       return;

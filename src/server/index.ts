@@ -8,9 +8,11 @@ import { join } from "node:path";
 import { asHallwayError } from "../errors.js";
 import { ensureDataDir, loadOrCreateIdentity, privacyWarnings } from "../net/data-dir.js";
 import { advertiseRegistry } from "../net/mdns-advertise.js";
+import { systemRuntime } from "../net/system-runtime.js";
 import { PROTOCOL_VERSION } from "../protocol/datagram.js";
 import { DEFAULT_PORT } from "../protocol/limits.js";
 import { fingerprint } from "../protocol/noise.js";
+import type { Runtime } from "../runtime.js";
 import { DEFAULT_DROP_LIMITS, type DropLimits } from "./drop-rules.js";
 import type { Limits } from "./limits.js";
 import type { OfficeRoomOptions } from "./office-room.js";
@@ -50,6 +52,8 @@ export interface ServerOptions {
   dropSendBytesPerSecond?: number;
   /** Log lines, each with its level (docs/admin.md lists them). */
   log?: (line: string, level?: LogLevel) => void;
+  /** Time, timers and randomness; default the process's (`net/system-runtime.ts`). */
+  runtime?: Runtime;
   /** The office room `#all`; default open, everyone reads and writes. */
   officeRoom?: OfficeRoomOptions;
 }
@@ -63,7 +67,8 @@ export interface RunningServer {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dir = ensureDataDir(opts.dataDir);
-  const identity = loadOrCreateIdentity(dir);
+  const runtime = opts.runtime ?? systemRuntime;
+  const identity = loadOrCreateIdentity(dir, runtime.random);
   const store = await openServerStore(opts.store ?? { kind: "sqlite" }, dir);
   await store.init();
   for (const line of privacyWarnings([dir, join(dir, "identity.json"), join(dir, "registry.sqlite")]))
@@ -71,6 +76,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const registry = new Registry({
     store,
     identity,
+    runtime,
     host: opts.host ?? "0.0.0.0",
     port: opts.port ?? DEFAULT_PORT,
     policy: opts.policy ?? "open",

@@ -13,7 +13,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FREE_SPACE_MARGIN_BYTES } from "../../src/peer/file-transfers.js";
+import { FREE_SPACE_MARGIN_BYTES } from "../../src/transfers/file-transfers.js";
 import { type Json, killAll, requireBuild, startClient, startRegistry, tempDir } from "./harness.js";
 import { mountTmpfs, tmpfs, unmount } from "./tmpfs.js";
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
 import { ensureDataDir, loadOrCreateIdentity, PinStore, privacyWarnings } from "../../src/net/data-dir.js";
+import { systemRuntime } from "../../src/net/system-runtime.js";
 
 const dirs: string[] = [];
 function temp(): string {
@@ -18,11 +19,11 @@ afterEach(() => {
 describe("data directory", () => {
   it("creates the device identity once, with mode 0600, and loads the same key again", () => {
     const dir = ensureDataDir(join(temp(), "a", "b"));
-    const first = loadOrCreateIdentity(dir);
+    const first = loadOrCreateIdentity(dir, systemRuntime.random);
     const path = join(dir, "identity.json");
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(first.publicKey).toHaveLength(32);
-    const again = loadOrCreateIdentity(dir);
+    const again = loadOrCreateIdentity(dir, systemRuntime.random);
     expect(Buffer.from(again.publicKey).equals(Buffer.from(first.publicKey))).toBe(true);
     expect(Buffer.from(again.privateKey).equals(Buffer.from(first.privateKey))).toBe(true);
     // The private key is on disk only in this file.
@@ -31,17 +32,17 @@ describe("data directory", () => {
 
   it("tightens an identity file that others could read", () => {
     const dir = ensureDataDir(temp());
-    loadOrCreateIdentity(dir);
+    loadOrCreateIdentity(dir, systemRuntime.random);
     const path = join(dir, "identity.json");
     chmodSync(path, 0o644);
-    loadOrCreateIdentity(dir);
+    loadOrCreateIdentity(dir, systemRuntime.random);
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
   it("refuses a damaged identity with a one-line error instead of replacing it", () => {
     const dir = ensureDataDir(temp());
     writeFileSync(join(dir, "identity.json"), "{not json");
-    expect(() => loadOrCreateIdentity(dir)).toThrowError(HallwayError);
+    expect(() => loadOrCreateIdentity(dir, systemRuntime.random)).toThrowError(HallwayError);
     expect(readFileSync(join(dir, "identity.json"), "utf8")).toBe("{not json");
   });
 
@@ -71,7 +72,7 @@ describe("data directory", () => {
   it("creates the data directory 0700 and warns about a directory or file others can read", () => {
     const dir = ensureDataDir(join(temp(), "new"));
     expect(statSync(dir).mode & 0o777).toBe(0o700);
-    loadOrCreateIdentity(dir);
+    loadOrCreateIdentity(dir, systemRuntime.random);
     expect(privacyWarnings([dir, join(dir, "identity.json"), join(dir, "missing.json")])).toEqual([]);
     chmodSync(dir, 0o755);
     writeFileSync(join(dir, "open.json"), "{}", { mode: 0o644 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { numberedName, safeFileName } from "../../src/peer/file-name.js";
+import { numberedName, safeFileName } from "../../src/transfers/file-name.js";
 
 describe("safeFileName", () => {
   it("keeps only the last path component", () => {

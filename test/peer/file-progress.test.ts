@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { ProgressMeter, RATE_WINDOW_MS } from "../../src/peer/file-progress.js";
+import { ProgressMeter, RATE_WINDOW_MS } from "../../src/transfers/file-progress.js";
 
 describe("ProgressMeter", () => {
   it("measures bytes per second since the start and the seconds left at that rate", () => {

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { HallwayError } from "../../src/errors.js";
 import { RangeSet } from "../../src/files/range-set.js";
 import { decodeManifest, encodeManifest } from "../../src/files/transfer-manifest.js";
-import { IncomingFile, OutgoingFile, writeErrorCode } from "../../src/peer/file-store.js";
+import { IncomingFile, OutgoingFile, writeErrorCode } from "../../src/transfers/file-store.js";
 
 const dirs: string[] = [];
 function tmp(): string {

@@ -21,9 +21,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { incomingFolder, reserveFolder } from "../../src/peer/file-store.js";
-import { walkFolder } from "../../src/peer/folder-walk.js";
 import { fileControl, MAX_BATCH_FILES } from "../../src/protocol/file-control.js";
+import { incomingFolder, reserveFolder } from "../../src/transfers/file-store.js";
+import { walkFolder } from "../../src/transfers/folder-walk.js";
 import { requireBuild } from "../integration/harness.js";
 
 const dirs: string[] = [];
@@ -50,7 +50,7 @@ function chmodAll(d: string): void {
 const isRoot = process.getuid?.() === 0;
 /** An unprivileged user: root reads everything, so the unreadable-file case runs as this one. */
 const NOBODY = 65534;
-const WALKER = join(import.meta.dirname, "../../dist/peer/folder-walk.js");
+const WALKER = join(import.meta.dirname, "../../dist/transfers/folder-walk.js");
 
 /**
  * `walkFolder(root)` in a child process running as NOBODY (the built module, as the CLI runs

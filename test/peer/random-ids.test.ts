@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hexId, randomFraction, uuid } from "../../src/peer/random-ids.js";
+import { hexId, randomFraction, uuid } from "../../src/protocol/random-ids.js";
 import type { Runtime } from "../../src/runtime.js";
 
 /** A runtime whose random source hands out the given bytes, over and over. */

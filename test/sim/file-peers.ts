@@ -1,6 +1,6 @@
 /**
  * Two peers' file-transfer layers on a SimWorld (role-sim.ts): each peer is the real
- * `FileTransfers` (src/peer/file-transfers.ts) with its real disk adapter on a temporary
+ * `FileTransfers` (src/transfers/file-transfers.ts) with its real disk adapter on a temporary
  * download folder, over a real `UdpHost` on the world's LAN, wired to its session the way
  * `PeerClient` wires it (`onTurn`, `onClosed`, stream-0 messages through the one decoder:
  * `file.*` to the transfer layer, a bad offer refused by id, chat recorded). Nothing of the
@@ -16,11 +16,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type HostedConnection, UdpHost } from "../../src/net/udp-host.js";
 import type { PeerEvent, TransferEvent } from "../../src/peer/events.js";
-import type { IncomingFile } from "../../src/peer/file-store.js";
-import { FileTransfers, type FileTransfersOptions } from "../../src/peer/file-transfers.js";
 import type { Address } from "../../src/protocol/address.js";
 import { encodeControl } from "../../src/protocol/control.js";
 import { decodeStreamMessage } from "../../src/protocol/stream-message.js";
+import type { IncomingFile } from "../../src/transfers/file-store.js";
+import { FileTransfers, type FileTransfersOptions } from "../../src/transfers/file-transfers.js";
 import { type LinkFaults, SIM_TEMP_ROOT, type SimWorld } from "./role-sim.js";
 
 export { makeFile, sha256 } from "./file-content.js";

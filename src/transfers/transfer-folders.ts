@@ -7,7 +7,7 @@
  */
 
 import type { FileBatch } from "../protocol/file-control.js";
-import type { TransferState } from "./events.js";
+import type { TransferState } from "./transfer-event.js";
 import type { Batch, Transfer, TransferTable } from "./transfer-table.js";
 
 /** Files of one folder offered at once: a few, so that a folder of small files keeps the path busy. */

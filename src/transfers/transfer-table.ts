@@ -17,11 +17,11 @@ import {
   type FileOffer,
 } from "../protocol/file-control.js";
 import type { Runtime, Timer } from "../runtime.js";
-import type { PeerEvent, TransferState } from "./events.js";
 import { safeFileName } from "./file-name.js";
 import type { ProgressMeter } from "./file-progress.js";
 import type { IncomingFile, OutgoingFile } from "./file-store.js";
 import type { FolderListing } from "./folder-walk.js";
+import type { TransferOutput, TransferState } from "./transfer-event.js";
 
 /** How long an offer waits for an answer before both sides end it with FILE_OFFER_EXPIRED. */
 export const OFFER_TIMEOUT_MS = 10 * 60_000;
@@ -130,7 +130,7 @@ export interface FileTransfersOptions {
   host: UdpHost;
   /** Transfer and folder ids, the fsync batch's delay, a finished receiver's linger. */
   runtime: Runtime;
-  emit: (e: PeerEvent) => void;
+  emit: (e: TransferOutput) => void;
   /** Accept every offer into this directory. */
   autoAcceptDir?: string;
   /** Where `accept` without a directory puts files. */

@@ -5,8 +5,8 @@
  * one per PROGRESS_INTERVAL_MS per transfer. Reporting a file's end counts it in its folder.
  */
 
-import type { TransferEvent, TransferState } from "./events.js";
 import { ProgressMeter } from "./file-progress.js";
+import type { TransferEvent, TransferState } from "./transfer-event.js";
 import { batchFileEnded } from "./transfer-folders.js";
 import type { Transfer, TransferRow, TransferTable } from "./transfer-table.js";
 

@@ -10,8 +10,8 @@
 
 import type { FileTransferEvent } from "../files/file-core.js";
 import { probeFile } from "../media/index.js";
-import type { TransferEvent } from "./events.js";
 import { endWhenSettled, putInPlace, releaseWhenSettled } from "./transfer-disk.js";
+import type { TransferEvent } from "./transfer-event.js";
 import { report } from "./transfer-events.js";
 import type { Transfer, TransferTable } from "./transfer-table.js";
 
