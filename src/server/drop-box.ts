@@ -30,57 +30,24 @@
 
 import { renameSync, rmSync } from "node:fs";
 import { HallwayError } from "../errors.js";
-import type { HostedConnection, UdpHost } from "../net/udp-host.js";
-import type { Control, ControlOf } from "../protocol/control.js";
+import type { HostedConnection } from "../net/udp-host.js";
+import type { ControlOf } from "../protocol/control.js";
 import { type DropInfo, MAX_DROPS_LISTED } from "../protocol/drop.js";
 import type { FileControl, FileEndCode, FileOffer } from "../protocol/file-control.js";
 import type { StreamMessage } from "../protocol/stream-message.js";
-import type { Runtime, Timer } from "../runtime.js";
+import type { Timer } from "../runtime.js";
 import { syncDirectory } from "../transfers/file-store.js";
 import { FileTransfers } from "../transfers/file-transfers.js";
 import type { TransferEvent, TransferOutput } from "../transfers/transfer-event.js";
+import type { DropBoxOptions, DropRequest } from "./drop-box-options.js";
 import { DropFolder } from "./drop-folder.js";
 import { dropInfo, dropRecipients } from "./drop-recipients.js";
-import {
-  admitUpload,
-  type DropEntry,
-  type DropLimits,
-  isExpired,
-  isFinished,
-  resolveDrop,
-} from "./drop-rules.js";
+import { admitUpload, type DropEntry, isExpired, isFinished, resolveDrop } from "./drop-rules.js";
 import { ANSWER_BUDGET_BYTES, fitPage } from "./reply-size.js";
-import type { Store } from "./store/store.js";
 
 const SWEEP_MS = 60_000;
 
-type DropRequest = ControlOf<
-  "drop.put" | "drop.fetch" | "drop.list" | "drop.cancel" | "drop.decline" | "drop.got"
->;
-
-export function isDropRequest(msg: Control): msg is DropRequest {
-  return msg.t.startsWith("drop.") && msg.t !== "drop.notify";
-}
-
-export interface DropBoxOptions {
-  host: UdpHost;
-  /** `drop/` in the registry's data directory. */
-  dir: string;
-  limits: DropLimits;
-  /** Each download from the drop box goes no faster than this (bytes per second); default: the path's rate. */
-  sendBytesPerSecond?: number;
-  store: Pick<Store, "getUser" | "getGroup" | "groupMembers">;
-  /** Throws if `from` may not send to `to` (the messaging policy). */
-  mayTalk: (from: string, to: string) => Promise<void>;
-  /** Queues a push to `user`'s live session, if there is one. */
-  push: (user: string, msg: Control) => void;
-  isOnline: (user: string) => boolean;
-  /** The sweep's timer, the sweep soon after an entry goes, and drop and transfer ids. */
-  runtime: Runtime;
-  /** Calendar time (retention); the registry's `wall`. */
-  wall: () => number;
-  log: (line: string, level?: "info" | "warn" | "error") => void;
-}
+export { type DropBoxOptions, type DropRequest, isDropRequest } from "./drop-box-options.js";
 
 /** What one of the registry's transfers carries. */
 interface Carried {
