@@ -4,7 +4,7 @@
  * the `Endpoint` (handshakes, sealing) and one `Connection` per session (channels, transfer
  * streams, path MTU), tunnels sessions through relay channels, and packs what the connections
  * have to send into datagrams. The socket adapter (`net/udp-host.ts`) feeds it and drains it;
- * the simulator can do the same (test/transfer/session-host.sim.test.ts).
+ * the simulator can do the same (test/sim/session-host.test.ts).
  *
  * Theory of operation
  * ===================

@@ -2,13 +2,13 @@
  * Received media through the real CLI on loopback: the JSON mode's `done` event carries what
  * a file is, sniffed from its bytes (a PNG's dimensions, a WAV's duration, nothing for text
  * named like an image), and line mode prints the media line and answers `/open N` with one
- * line when the machine has no opener. (The terminal UI's preview: test/ui/tui-media.test.ts.)
+ * line when the machine has no opener. (The terminal UI's preview: test/netlab/tui-media.test.ts.)
  */
 
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodePng, quadrants } from "../media/encode.js";
+import { encodePng, quadrants } from "../unit/media/encode.js";
 import {
   hallway,
   type Json,

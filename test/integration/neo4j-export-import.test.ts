@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { afterEach, beforeAll, expect, it } from "vitest";
 import { type DumpRecord, SqliteStore } from "../../src/server/store/index.js";
 import { describeNeo4j } from "../neo4j/test-neo4j.js";
-import { populateEveryKind } from "../server/store-contract/index.js";
 import { hallway, type Json, killAll, requireBuild, startRegistry, tempDir } from "./harness.js";
 import {
   dropRegistries,
@@ -20,6 +19,7 @@ import {
   startNeo4jRegistry,
 } from "./neo4j-helpers.js";
 import { login, logout, must } from "./social-helpers.js";
+import { populateEveryKind } from "./store-contract/index.js";
 
 beforeAll(requireBuild);
 afterEach(async () => {

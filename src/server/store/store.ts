@@ -1,6 +1,6 @@
 /**
  * The registry's storage port. Every adapter (SQLite in `sqlite/`, Neo4j in `neo4j/`)
- * implements this interface and runs the same contract suite (`test/server/store-contract/`,
+ * implements this interface and runs the same contract suite (`test/integration/store-contract/`,
  * one file per part), so the rules below are checked, not just written down.
  *
  * `Store` is the four parts of the port and a lifecycle: `AccountStore` (users, audit),

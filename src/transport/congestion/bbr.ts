@@ -42,7 +42,7 @@
  * random loss rate into a rate ceiling (only the constant changes), while the delivery-rate
  * model needs no loss at all to find the link's rate and keeps it full under loss. On a LAN
  * the model is also cheap to keep right: RTTs are stable and queues shallow. Measured in the
- * seeded simulator (test/transfer/file-congestion.test.ts): 10 MB/s, 10 ms RTT, 1–2 % loss,
+ * seeded simulator (test/unit/files/file-congestion.test.ts): 10 MB/s, 10 ms RTT, 1–2 % loss,
  * BBR keeps ~8 MB/s where AIMD gets 1–1.7.
  *
  * The options and the constants, each with its source, are `bbr-parameters.ts`; the ACK

@@ -3,7 +3,7 @@
  * emits. They change the model in place and touch no terminal; `now` is passed in, never read.
  *
  * EVENT_REDUCERS is keyed by every event name of PeerEvent: a new event type without a case
- * here fails the typecheck, and test/ui/reducers.test.ts feeds each one.
+ * here fails the typecheck, and test/unit/ui/reducers.test.ts feeds each one.
  *
  * The parts it uses, each re-exported from here:
  *   - `buffers.ts`: buffers, lines, prompts, and the user's buffer actions (switch, scroll,

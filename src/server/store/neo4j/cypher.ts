@@ -1,6 +1,6 @@
 /**
  * Every Cypher statement of the Neo4j adapter, in one place, so that the lint test
- * (`test/server/cypher-lint.test.ts`) runs Neo4j's own linter over each of them and the adapter
+ * (`test/integration/cypher-lint.test.ts`) runs Neo4j's own linter over each of them and the adapter
  * cannot send a statement that was not linted. Each entry declares:
  *
  * - `mode`: `schema` statements run one per transaction in `init()`; `read` statements contain

@@ -1,7 +1,7 @@
 /**
  * Pure translations for the Neo4j adapter: the maps its statements return into the port's
  * records, and driver failures into one-line `HallwayError`s. Nothing here talks to a server,
- * so all of it is unit-tested with plain values (`test/server/neo4j-mapping.test.ts`).
+ * so all of it is unit-tested with plain values (`test/integration/neo4j-mapping.test.ts`).
  *
  * Record values are checked, not cast: a node written by something else (an older build, a
  * person with cypher-shell) that lacks a field or has the wrong type is a `STORE_FAILED` naming

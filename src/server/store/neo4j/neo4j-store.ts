@@ -1,6 +1,6 @@
 /**
  * Neo4j adapter for the registry `Store` port (neo4j-driver). Same contract as SQLite, checked
- * by the same suite against a real Neo4j (`test/server/neo4j-store.test.ts`).
+ * by the same suite against a real Neo4j (`test/integration/neo4j-store.test.ts`).
  *
  * Group commit (`group-commit.ts`). The appends (`appendHistory`, `enqueueOffline`,
  * `appendAudit`, `appendGroupMessage`, `ackGroup`, which every member sends per group
