@@ -2,8 +2,8 @@
  * The peer client: one UDP socket (through UdpHost) for the registry session and every
  * direct peer session. The terminal UI and the headless JSON mode both drive it. It runs on
  * an injected `Runtime` (time, timers, randomness; `runtime.ts`) and injected sockets
- * (`DatagramSockets`), by default the process's (`net/system-runtime.ts`, real UDP): this
- * façade hands the runtime to the `UdpHost` and to every part, none of which reads a clock,
+ * (`DatagramSockets`), by default the process's (`net/system-runtime.ts`, real UDP): its
+ * builder hands the runtime to the `UdpHost` and to every part, none of which reads a clock,
  * sets a timer or draws random bytes of its own, so a simulation can run the whole client in
  * virtual time on a virtual network. This file is the façade over the parts; each concern
  * is a file of its own:
@@ -12,9 +12,11 @@
  *   registry-pushes.ts   the registry's answers and pushes, routed to the parts
  *   registry-session.ts  which registry, login, requests and their deadline, heartbeat,
  *                        reconnect with backoff, the registry ending the session; `state`
+ *   registry-connect.ts  reaching the registry: its key pinned, a busy one tried again
  *   chat-delivery.ts     direct send, receipt deadline, offline fallback, outbox, history
  *   peer-links.ts        who is on which session, unverified sessions held, path events
  *   lan-mode.ts          LAN discovery glue: LAN mode, LAN outbox, TOFU, hand-back
+ *   lan-keys.ts          TOFU in LAN mode, and the registry's word over it once back
  *   log-hand-over.ts     the message log: record a turn's arrivals, then hand them over
  *   client-files.ts      offering files and folders, peer to peer or via the drop box
  *   registry-queries.ts  the directory, history and search, page by page
