@@ -3,7 +3,8 @@
  * peers announced on the LAN (`LanDiscovery`) are reached directly and trusted on first use
  * (a pinned key, or the one key the LAN directory has for them); messages for anyone else wait
  * in the LAN outbox. When a registry is back, LAN mode ends, what waited goes to the registry,
- * and the pins learned meanwhile are checked against the registry's word.
+ * and the pins learned meanwhile are checked against the registry's word (the keys' side of
+ * this, TOFU and the check, is `lan-keys.ts`).
  */
 
 import { asHallwayError, HallwayError } from "../errors.js";
@@ -17,15 +18,13 @@ import type { PeerClientOptions } from "./client-options.js";
 import type { LanPeerView, PeerEvent } from "./events.js";
 import { LanDiscovery } from "./lan.js";
 import type { LanChange, LanPeer } from "./lan-directory.js";
+import { LanKeys } from "./lan-keys.js";
 import type { LanOutbox } from "./lan-outbox.js";
 import type { PeerLink, PeerLinks } from "./peer-links.js";
 import type { ClientState } from "./registry-session.js";
 
 /** How long an incoming LAN session waits for its peer's announcement (a few mDNS rounds). */
 const LAN_VOUCH_WAIT_MS = 3_000;
-/** LAN pins checked against the registry when it is back: at most this many, this far apart. */
-const MAX_PIN_CHECKS = 100;
-const PIN_CHECK_GAP_MS = 100;
 /** How often LAN mode tries again to deliver what waits for peers on the LAN. */
 const LAN_RETRY_MS = 5_000;
 
@@ -52,6 +51,8 @@ export interface LanModeOptions {
 
 export class LanMode {
   readonly discovery: LanDiscovery;
+  /** TOFU in LAN mode, and the registry's word over it once it is back. */
+  private readonly keys: LanKeys;
   outbox: LanOutbox | undefined;
   /** No registry session: LAN peers are reached directly, everyone else waits. */
   active = false;
@@ -69,6 +70,14 @@ export class LanMode {
       runtime: opts.runtime,
       onChange: (c) => this.onLanChange(c),
       onRegistry: (address) => opts.adopt(address),
+    });
+    this.keys = new LanKeys({
+      pins: opts.pins,
+      directory: () => this.discovery.directory,
+      runtime: opts.runtime,
+      state: () => opts.state(),
+      lookup: (user) => opts.lookup(user),
+      emit: (e) => opts.emit(e),
     });
   }
 
@@ -95,14 +104,14 @@ export class LanMode {
   }
 
   /**
-   * An incoming session in LAN mode, checked by `checkLanKey`. A peer not in the directory
+   * An incoming session in LAN mode, checked by `LanKeys.check`. A peer not in the directory
    * yet (it saw our announcement before we saw its own) is held until its announcement
    * arrives, at most until `deadline`.
    */
   verify(conn: HostedConnection, user: string, held: Uint8Array[], deadline: number): void {
     if (!this.opts.links.unverified.has(conn.session)) return; // closed meanwhile
     try {
-      this.checkLanKey(user, conn.remoteKey);
+      this.keys.check(user, conn.remoteKey);
     } catch (err) {
       const e = asHallwayError(err);
       const unknown = e.code === "AUTH_KEY_MISMATCH" && this.discovery.directory.devicesOf(user).length === 0;
@@ -130,20 +139,9 @@ export class LanMode {
     for (const w of waiters ?? []) w();
   }
 
-  /**
-   * The registry vouches for `keyHex`: it is the key to pin for `user`, also over a pin from
-   * LAN mode. Best effort: a pin file that cannot be read is reported, and the registry's
-   * word still holds for this session.
-   */
+  /** The registry vouches for `keyHex` for `user`: pinned (`LanKeys.pinVouched`). */
   pinVouched(user: string, keyHex: string): void {
-    const pins = this.opts.pins;
-    if (!pins) return;
-    try {
-      if (pins.get(user) !== keyHex) pins.set(user, keyHex);
-    } catch (err) {
-      const e = asHallwayError(err);
-      this.opts.emit({ event: "error", code: e.code, message: e.message });
-    }
+    this.keys.pinVouched(user, keyHex);
   }
 
   setMode(on: boolean, why?: HallwayError): void {
@@ -172,38 +170,7 @@ export class LanMode {
     const wasLan = this.active;
     this.setMode(false);
     void this.handLanToRegistry();
-    if (wasLan) void this.checkPinsAgainstRegistry();
-  }
-
-  /**
-   * TOFU for a session with `user` in LAN mode: a pinned key must match (else
-   * `PEER_KEY_CHANGED`); without a pin, the key must be the one the LAN directory has for
-   * `user` from a single device (else `PEER_KEY_CONFLICT` or `AUTH_KEY_MISMATCH`), and is pinned.
-   */
-  private checkLanKey(user: string, remoteKey: Uint8Array): void {
-    const pins = this.opts.pins;
-    const keyHex = Buffer.from(remoteKey).toString("hex");
-    const pinned = pins.get(user);
-    if (pinned !== undefined) {
-      if (pinned === keyHex) return;
-      throw new HallwayError(
-        "PEER_KEY_CHANGED",
-        `${user} presented key ${fingerprint(remoteKey)}, not the one pinned (${fingerprint(
-          new Uint8Array(Buffer.from(pinned, "hex")),
-        )}); refusing until the registry vouches for the new key`,
-      );
-    }
-    const devices = this.discovery.directory.devicesOf(user);
-    if (devices.length > 1 && devices.some((d) => d.conflicting)) {
-      throw new HallwayError(
-        "PEER_KEY_CONFLICT",
-        `two devices announce ${user} with different keys; trusting neither`,
-      );
-    }
-    if (!devices.some((d) => d.fingerprint === fingerprint(remoteKey))) {
-      throw new HallwayError("AUTH_KEY_MISMATCH", `${user}'s key is not the one announced on the LAN`);
-    }
-    pins.set(user, keyHex);
+    if (wasLan) void this.keys.checkAgainstRegistry();
   }
 
   /** A verified session with `to` through the LAN directory (LAN mode), made if need be. */
@@ -248,7 +215,7 @@ export class LanMode {
       })
       .then((conn) => {
         try {
-          this.checkLanKey(to, conn.remoteKey);
+          this.keys.check(to, conn.remoteKey);
         } catch (err) {
           this.opts.host.close(conn, "unverified");
           throw err;
@@ -349,44 +316,6 @@ export class LanMode {
           break;
         }
       }
-    }
-  }
-
-  /** Pins learned in LAN mode against the registry's vouching: a disagreement is reported, and the registry's key pinned. */
-  private async checkPinsAgainstRegistry(): Promise<void> {
-    const pins = this.opts.pins;
-    if (!pins) return;
-    let all: Record<string, string>;
-    try {
-      all = pins.all();
-    } catch (err) {
-      const e = asHallwayError(err);
-      this.opts.emit({ event: "error", code: e.code, message: e.message });
-      return;
-    }
-    // Paced well under the registry's read limit, which other requests share.
-    for (const [user, keyHex] of Object.entries(all).slice(0, MAX_PIN_CHECKS)) {
-      if (this.opts.state() !== "ready") return;
-      let info: LookupData;
-      try {
-        info = await this.opts.lookup(user);
-      } catch (err) {
-        const e = asHallwayError(err);
-        if (isRetryLater(e) || isRegistryDown(e)) return; // checked again after the next LAN mode
-        continue; // not the registry's to say (unknown here, or not a friend)
-      } finally {
-        await sleep(this.opts.runtime, PIN_CHECK_GAP_MS);
-      }
-      // The registry knows the key of the device that logged in last: only a live session's is
-      // the user's key now (an offline user's may be an old device's, or the one met on the LAN
-      // before it logs in again).
-      if (info.status === "offline" || !info.publicKey || info.publicKey === keyHex) continue;
-      this.pinVouched(user, info.publicKey);
-      this.opts.emit({
-        event: "error",
-        code: "PEER_KEY_CHANGED",
-        message: `the registry vouches for key ${fingerprint(new Uint8Array(Buffer.from(info.publicKey, "hex")))} for ${user}, not the one pinned on the LAN (${fingerprint(new Uint8Array(Buffer.from(keyHex, "hex")))}); now pinned to the registry's`,
-      });
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * The client's session with the registry: which registry, the connection to it (its key
- * pinned on first use), login, requests and their one deadline for all (`FifoDeadlines`),
- * the heartbeat, and the reconnect loop with exponential backoff. `state` is the client's
+ * pinned on first use: `registry-connect.ts`), login, requests and their one deadline for
+ * all (`FifoDeadlines`), the heartbeat, and the reconnect loop with exponential backoff. `state` is the client's
  * state (drawn in `client.ts`); the rest of the client reads it and reacts to `hooks`.
  *
  * Registry loss: a request that gets no answer within `requestTimeoutMs`, or a closed
@@ -24,13 +24,7 @@ import { randomFraction } from "../protocol/random-ids.js";
 import type { Runtime, Timer } from "../runtime.js";
 import type { PeerEvent } from "./events.js";
 import { FifoDeadlines } from "./fifo-deadlines.js";
-
-/**
- * How long a connect keeps trying a registry that answers with cookies (busy: a crowd logging
- * in at once, after a power cut, is admitted at its handshake rate) before it reports it
- * unreachable.
- */
-const BUSY_REGISTRY_RETRY_MS = 60_000;
+import { connectRegistry } from "./registry-connect.js";
 
 export type ClientState = "idle" | "connecting" | "ready" | "reconnecting" | "closed";
 
@@ -118,53 +112,15 @@ export class RegistrySession {
     const host = this.opts.host;
     const server = this.server;
     if (!server) throw new HallwayError("REGISTRY_NOT_FOUND", "no registry found on this network");
-    const pinned = this.opts.pins.get(this.registryName);
-    const runtime = this.opts.runtime;
-    const started = runtime.now();
-    let conn: HostedConnection;
-    for (let attempt = 0; ; attempt++) {
-      const cookiesBefore = host.cookieStats.received;
-      try {
-        conn = await host.connect(
-          server,
-          pinned ? { expectedRemoteKey: new Uint8Array(Buffer.from(pinned, "hex")) } : {},
-        );
-        break;
-      } catch (err) {
-        const e = asHallwayError(err);
-        if (e.code === "CRYPTO_UNEXPECTED_KEY") {
-          throw new HallwayError(
-            "REGISTRY_KEY_CHANGED",
-            `the registry at ${this.registryName} presented a different key than the one pinned (${fingerprint(
-              new Uint8Array(Buffer.from(pinned ?? "", "hex")),
-            )}); refusing to connect`,
-          );
-        }
-        // A registry that answered with a cookie is there, and busy admitting a crowd (its
-        // handshake budget: docs/security.md): wait a little and try again, for a while.
-        const busy = host.cookieStats.received > cookiesBefore;
-        if (!busy || runtime.now() - started >= BUSY_REGISTRY_RETRY_MS || this.state === "closed") {
-          throw new HallwayError(
-            "REGISTRY_UNREACHABLE",
-            `no answer from the registry at ${this.registryName}`,
-          );
-        }
-        const base = Math.min(2_000, 250 * 2 ** attempt);
-        await new Promise<void>((resolve) =>
-          runtime.after(base / 2 + randomFraction(runtime) * (base / 2), resolve),
-        );
-      }
-    }
-    const wanted = this.opts.registryFingerprint;
-    if (wanted !== undefined && fingerprint(conn.remoteKey) !== wanted) {
-      host.close(conn, "not the registry asked for");
-      throw new HallwayError(
-        "REGISTRY_KEY_CHANGED",
-        `the registry at ${this.registryName} has key ${fingerprint(conn.remoteKey)}, not the ${wanted} asked for; refusing to connect`,
-      );
-    }
-    const keyHex = Buffer.from(conn.remoteKey).toString("hex");
-    if (!pinned) this.opts.pins.set(this.registryName, keyHex);
+    const conn = await connectRegistry({
+      host,
+      runtime: this.opts.runtime,
+      server,
+      name: this.registryName,
+      pins: this.opts.pins,
+      registryFingerprint: this.opts.registryFingerprint,
+      closed: () => this.state === "closed",
+    });
     this.conn = conn;
     this.opts.emit({
       event: "registry",
