@@ -7,14 +7,21 @@
 import type { Command } from "commander";
 import { runRegistry } from "../main/registry.js";
 import { defaultDataDir } from "../net/data-dir.js";
-import { auditEvent, formatAuditLine, parseAuditEvents, parseAuditTime, readAudit } from "../server/audit.js";
-import { describeCounts, exportOffice, importOffice, type TransferSummary } from "../server/export.js";
 import {
+  auditEvent,
   DEFAULT_OFFICE_BACKLOG,
   DEFAULT_PORT,
   DEFAULT_RELAY_BYTES_PER_SECOND,
+  describeCounts,
+  exportOffice,
+  formatAuditLine,
+  importOffice,
   type LogLevel,
   type Policy,
+  parseAuditEvents,
+  parseAuditTime,
+  readAudit,
+  type TransferSummary,
 } from "../server/index.js";
 import {
   intOption,

@@ -21,7 +21,7 @@ export { type DiscoveredRegistry, discoverRegistries } from "../net/mdns-discove
 export type { TransferRow } from "../transfers/file-transfers.js";
 export { PeerClient } from "./client.js";
 export { defaultDownloadDir } from "./download-dir.js";
-export type { PeerEvent, TransferEvent, TransferState } from "./events.js";
+export type { LanPeerView, PeerEvent, TransferEvent, TransferState, Via } from "./events.js";
 export type { InboxEvent } from "./message-log.js";
 
 /** Parse HOST:PORT (or HOST alone, with the default port). */

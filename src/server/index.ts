@@ -21,7 +21,9 @@ import type { Policy } from "./social.js";
 import { describeStore, type Neo4jConnection, openStore, type Store } from "./store/index.js";
 
 export { DEFAULT_PORT } from "../protocol/limits.js";
+export { auditEvent, formatAuditLine, parseAuditEvents, parseAuditTime, readAudit } from "./audit.js";
 export { DEFAULT_DROP_LIMITS, type DropLimits } from "./drop-rules.js";
+export { describeCounts, exportOffice, importOffice, type TransferSummary } from "./export.js";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
 export { DEFAULT_OFFICE_BACKLOG, type OfficeRoomOptions } from "./office-room.js";
 export { LOG_LEVELS, type LogLevel } from "./registry.js";

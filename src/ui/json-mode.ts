@@ -14,8 +14,7 @@
 import { createInterface } from "node:readline";
 import { z } from "zod";
 import { asHallwayError, HallwayError } from "../errors.js";
-import type { PeerClient } from "../peer/client.js";
-import type { PeerEvent } from "../peer/events.js";
+import type { PeerClient, PeerEvent } from "../peer/index.js";
 import { profilePatch, settablePresence } from "../protocol/control.js";
 import type { JsonLineWriter } from "./json-lines.js";
 

@@ -3,8 +3,7 @@
  * transfer progress and the drop box in words; `say` writes a line to stdout.
  */
 
-import type { LanPeerView } from "../peer/events.js";
-import type { PeerEvent } from "../peer/index.js";
+import type { LanPeerView, PeerEvent } from "../peer/index.js";
 import { dropLine, dropsText } from "./drop-text.js";
 import { presenceMark } from "./presence-mark.js";
 

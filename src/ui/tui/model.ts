@@ -10,7 +10,7 @@
 
 import type { ErrorCode } from "../../errors.js";
 import type { MediaInfo, PreviewPixels } from "../../media/index.js";
-import type { LanPeerView, TransferState, Via } from "../../peer/events.js";
+import type { LanPeerView, TransferState, Via } from "../../peer/index.js";
 import type { PresenceStatus, SearchHit } from "../../protocol/control.js";
 import type { PathKind } from "../../traversal/candidates.js";
 import type { RegistryChoice } from "../registry-choice.js";

@@ -13,7 +13,7 @@
  *   - `input-line.ts`: editing, history and completion of the input line.
  */
 
-import type { LanPeerView, PeerEvent, Via } from "../../peer/events.js";
+import type { LanPeerView, PeerEvent, Via } from "../../peer/index.js";
 import { dropLine, dropsText } from "../drop-text.js";
 import { presenceMark } from "../presence-mark.js";
 import {

@@ -4,7 +4,7 @@
  * members, the directory, profiles, and the lines that say them.
  */
 
-import type { PeerEvent } from "../../peer/events.js";
+import type { PeerEvent } from "../../peer/index.js";
 import { PRIVATE_PROFILE_FIELDS, type PresenceStatus } from "../../protocol/control.js";
 import { presenceMark } from "../presence-mark.js";
 import { addUnique, systemLine } from "./buffers.js";

@@ -5,7 +5,7 @@
  */
 
 import type { PreviewPixels } from "../../media/index.js";
-import type { TransferEvent } from "../../peer/events.js";
+import type { TransferEvent } from "../../peer/index.js";
 import { FolderLines, folderState, mediaLine } from "../transfer-text.js";
 import { aboutUser, addLine, addPrompt, dropPrompt } from "./buffers.js";
 import type { Line, Model, TransferView } from "./model.js";
