@@ -42,7 +42,8 @@ export interface ReliableChannelOptions {
    * Also bound the receive buffer in bytes: the window advertised is what fits this many bytes
    * at the largest segment size seen (a bulk stream's segments grow from 1.1 KiB to 64 KiB as
    * its path proves larger datagrams; a window counted only in segments would be 60× too small
-   * or 60× too large). A window once advertised is never taken back.
+   * or 60× too large). A window once advertised is never taken back, but a segment inside it
+   * that would take the buffer past this many bytes is dropped unacknowledged.
    */
   receiveWindowBytes?: number;
   /** LAN floor of the retransmission timeout, default 30. */
@@ -89,7 +90,10 @@ export interface ReliableChannelStats {
   messagesDelivered: number;
   srttMs: number | undefined;
   rtoMs: number;
-  /** Segments received at or beyond the advertised right edge and dropped. */
+  /**
+   * Segments received at or beyond the advertised right edge, or inside it but beyond what the
+   * receive buffer holds in bytes (`receiveWindowBytes`), and dropped.
+   */
   outOfWindowDropped: number;
   /** Received messages dropped for exceeding `maxMessageBytes` or the receive buffer. */
   oversizedDropped: number;

@@ -23,6 +23,11 @@
  * A receiver that stops calling `pollMessage` (a file receiver whose disk is behind) therefore
  * closes the window in bounded memory, and the sender waits on the persist timer.
  *
+ * A window promised in segments while they were small would hold far more bytes once they
+ * grow (4,096 segments of 64 KiB are 256 MiB), so the bytes are also checked on arrival: a
+ * segment inside the promised window that would take the buffer past `receiveWindowBytes`
+ * is dropped unacknowledged (`overBytes`), a loss to the sender until the application drains.
+ *
  * Integrity: an optional `verifySegment` check runs on every new in-window segment before it
  * is buffered. A segment that fails it is dropped *unacknowledged* and counted
  * (`integrityDropped`): to the sender that is exactly a loss, repaired by SACK or the timer.
@@ -131,6 +136,12 @@ export class Reassembly {
       this.counters.integrityDropped++;
       return;
     }
+    if (this.overBytes(offset, whole.payload.length)) {
+      // Within the window promised, but not within the bytes: dropped unacknowledged, a loss
+      // to the sender, repaired once the application has drained (see the header).
+      this.counters.outOfWindowDropped++;
+      return;
+    }
     this.ackDelayBase = now;
     if (whole.payload.length > this.largestReceivedBytes) this.largestReceivedBytes = whole.payload.length;
     if (offset > 0) {
@@ -210,6 +221,20 @@ export class Reassembly {
    * The window: free segments of the buffer, also bounded by its free bytes at the largest
    * segment size seen, but never short of an edge already promised.
    */
+  /**
+   * Whether a segment of `bytes` at `offset` would take the buffer past `receiveWindowBytes`:
+   * an in-order one counts against what the application has not taken (`held`), an
+   * out-of-order one against that and the out-of-order bytes. An empty buffer takes any one
+   * segment, and a gap is always filled (out-of-order bytes never block the segment they wait
+   * for), so the buffer holds at most twice the bound plus a segment, and never stalls.
+   */
+  private overBytes(offset: number, bytes: number): boolean {
+    const limit = this.opts.receiveWindowBytes;
+    if (limit === undefined) return false;
+    const counted = offset === 0 ? this.heldBytes : this.heldBytes + this.oooBytes;
+    return counted > 0 && counted + bytes > limit;
+  }
+
   private advertisedWindow(): number {
     const { receiveWindowSegments, receiveWindowBytes } = this.opts;
     let window = Math.max(0, receiveWindowSegments - this.heldSegments);
