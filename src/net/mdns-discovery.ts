@@ -57,7 +57,7 @@ function publishDiagnostic(event: string, detail: unknown): void {
   if (diagnostics.hasSubscribers) diagnostics.publish({ role: "discover", event, detail });
 }
 
-/** See the same helper in server/advertise.ts: bind errors surface only on this emitter. */
+/** See the same helper in mdns-advertise.ts: bind errors surface only on this emitter. */
 function mdnsSocketOf(bonjour: Bonjour): EventEmitter | undefined {
   return (bonjour as unknown as { server?: { mdns?: EventEmitter } }).server?.mdns;
 }
