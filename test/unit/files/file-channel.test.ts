@@ -65,6 +65,23 @@ class SpyController implements CongestionController {
   }
 }
 
+/** A receiver bounded at 1,000 segments and 100 KB, acknowledging at once. */
+function byteBoundedReceiver(): ReliableChannel {
+  return new ReliableChannel({
+    stream: STREAM,
+    maxSegmentPayloadBytes: 60_000,
+    maxMessageBytes: 60_000,
+    receiveWindowSegments: 1000,
+    receiveWindowBytes: 100_000,
+    ackDelayMs: 0,
+  });
+}
+
+/** A one-segment message of `n` bytes. */
+function wholeSeg(seq: number, n: number): SegmentFrame {
+  return { type: "segment", stream: STREAM, seq, end: true, payload: bytes(n) };
+}
+
 describe("ReliableChannel: segment integrity check", () => {
   it("drops a segment that fails verifySegment unacknowledged, as a loss, and accepts a good copy", () => {
     const rx = channel({ verifySegment: (f) => new TextDecoder().decode(f.payload) !== "bad" });
@@ -287,71 +304,43 @@ describe("ReliableChannel: segments that outgrow their path", () => {
   });
 
   it("bounds its receive window in bytes at the largest segment seen, and never takes back an edge", () => {
-    const rx = new ReliableChannel({
-      stream: STREAM,
-      maxSegmentPayloadBytes: 60_000,
-      maxMessageBytes: 60_000,
-      receiveWindowSegments: 1000,
-      receiveWindowBytes: 100_000,
-      ackDelayMs: 0,
-    });
-    const seg = (seq: number, n: number): SegmentFrame => ({
-      type: "segment",
-      stream: STREAM,
-      seq,
-      end: true,
-      payload: bytes(n),
-    });
-    rx.handleSegment(seg(0, 1000), 0);
+    const rx = byteBoundedReceiver();
+    rx.handleSegment(wholeSeg(0, 1000), 0);
     const small = rx.pollFrame(0, 1200) as AckFrame;
     // 99 KB free at 1 KB segments: 99 more segments.
     expect(small.cumulative + small.windowSegments).toBe(100);
     // Larger segments: the bound in segments shrinks, but the edge already advertised stays.
-    rx.handleSegment(seg(1, 20_000), 1);
+    rx.handleSegment(wholeSeg(1, 20_000), 1);
     const after = rx.pollFrame(1, 1200) as AckFrame;
     expect(after.cumulative + after.windowSegments).toBe(100);
     // The edge promised at 1 KB a segment would hold 2 MB at 20 KB: inside it, what would take
     // the buffer past 100 KB is dropped unacknowledged (a loss to the sender), in order or not.
-    for (let seq = 2; seq < 100; seq++) rx.handleSegment(seg(seq, 20_000), 2);
+    for (let seq = 2; seq < 100; seq++) rx.handleSegment(wholeSeg(seq, 20_000), 2);
     expect(rx.stats.bufferedSegments).toBe(5); // 1 KB + 4 × 20 KB
     expect(rx.stats.outOfWindowDropped).toBe(95);
-    rx.handleSegment(seg(100, 20_000), 2);
+    rx.handleSegment(wholeSeg(100, 20_000), 2);
     expect(rx.stats.outOfWindowDropped).toBe(96);
     // Reading frees the bytes; the edge promised still stands, and the dropped segments,
     // sent again, are taken as the bytes allow.
     for (let m = rx.pollMessage(); m !== undefined; m = rx.pollMessage()) {}
     const reopened = rx.pollFrame(3, 1200) as AckFrame;
     expect(reopened.cumulative + reopened.windowSegments).toBe(100);
-    for (let seq = 5; seq < 100; seq++) rx.handleSegment(seg(seq, 20_000), 4);
+    for (let seq = 5; seq < 100; seq++) rx.handleSegment(wholeSeg(seq, 20_000), 4);
     expect(rx.stats.bufferedSegments).toBe(5); // 5 × 20 KB
   });
 
   it("never lets an out-of-order backlog block the segment it waits for", () => {
-    const rx = new ReliableChannel({
-      stream: STREAM,
-      maxSegmentPayloadBytes: 60_000,
-      maxMessageBytes: 60_000,
-      receiveWindowSegments: 1000,
-      receiveWindowBytes: 100_000,
-      ackDelayMs: 0,
-    });
-    const seg = (seq: number, n: number): SegmentFrame => ({
-      type: "segment",
-      stream: STREAM,
-      seq,
-      end: true,
-      payload: bytes(n),
-    });
+    const rx = byteBoundedReceiver();
     // An edge promised at 1 KB a segment, then 20 KB segments with the first of them lost:
     // those after it fill the buffer's bytes out of order, the rest are dropped.
-    rx.handleSegment(seg(0, 1000), 0);
+    rx.handleSegment(wholeSeg(0, 1000), 0);
     rx.pollFrame(0, 1200);
     expect(rx.pollMessage()).toBeDefined();
-    for (let seq = 2; seq < 30; seq++) rx.handleSegment(seg(seq, 20_000), 1);
+    for (let seq = 2; seq < 30; seq++) rx.handleSegment(wholeSeg(seq, 20_000), 1);
     expect(rx.stats.bufferedSegments).toBe(5);
     // The repair of 1 is taken although the bytes are spoken for: it fills the gap, and the
     // whole run is delivered.
-    rx.handleSegment(seg(1, 20_000), 2);
+    rx.handleSegment(wholeSeg(1, 20_000), 2);
     let delivered = 0;
     for (let m = rx.pollMessage(); m !== undefined; m = rx.pollMessage()) delivered++;
     expect(delivered).toBe(6);
